@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs what `make pkg`, `make demo` and `make test` need, skipping what is present.
+#   install-tools.sh build    -> wasm32 target, pinned wasm-bindgen-cli, npm dev dependencies
+#   install-tools.sh browser  -> Debian chromium + chromium-driver (needs root; else says what to install)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The wasm-bindgen crate version pinned in Cargo.toml; the CLI must equal it exactly.
+WASM_BINDGEN_VERSION="$(sed -n 's/^wasm-bindgen = { version = "=\([0-9.]*\)".*/\1/p' Cargo.toml)"
+
+install_build() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    echo "install-tools: adding rust target wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown
+  fi
+  if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+    echo "install-tools: installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (takes several minutes)"
+    # Not --locked: the CLI's lockfile names a crate version the registry no longer serves.
+    cargo install wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION" --force
+  fi
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    echo "install-tools: npm ci (dev dependencies from the committed lockfile)"
+    npm ci --no-audit --no-fund
+  fi
+}
+
+install_browser() {
+  if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
+    return
+  fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "install-tools: apt-get install chromium chromium-driver"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "install-tools: the browser tests need Chromium and ChromeDriver at /usr/bin/chromium and" >&2
+    echo "/usr/bin/chromedriver. On Debian/Ubuntu run: sudo apt-get install chromium chromium-driver" >&2
+    exit 1
+  fi
+}
+
+for what in "$@"; do
+  case "$what" in
+    build) install_build ;;
+    browser) install_browser ;;
+    *) echo "install-tools: unknown part '$what' (expected build or browser)" >&2; exit 2 ;;
+  esac
+done

@@ -1,0 +1,155 @@
+//! The forward pass: runs the nodes in order and keeps every value (the [`Trace`]).
+//!
+//! The trace is what activation views, attribution (which needs each node's input and output
+//! for the backward pass) and Grad-CAM (which needs an inner layer's output) are built on.
+
+use super::ops::Kernel;
+use super::{Graph, ValueId};
+use crate::error::{ensure_finite, Error, Result};
+use crate::tensor::{checked_elements, from_vec, limits, with_batch, Tensor};
+
+/// Every value of one forward pass: the input, then each node's output, batch first.
+#[derive(Debug, Clone)]
+pub struct Trace {
+    values: Vec<Tensor>,
+    output: ValueId,
+}
+
+impl Trace {
+    /// The batch size of the pass.
+    pub fn batch(&self) -> usize {
+        self.values[0].shape()[0]
+    }
+
+    /// A value by id.
+    pub fn value(&self, id: ValueId) -> &Tensor {
+        &self.values[id.0]
+    }
+
+    /// The graph input.
+    pub fn input(&self) -> &Tensor {
+        &self.values[0]
+    }
+
+    /// The graph output.
+    pub fn output(&self) -> &Tensor {
+        &self.values[self.output.0]
+    }
+
+    /// Consumes the trace, returning the graph output.
+    pub fn into_output(mut self) -> Tensor {
+        self.values.swap_remove(self.output.0)
+    }
+
+    /// All values: index 0 is the input, index `i + 1` node `i`'s output.
+    pub fn values(&self) -> &[Tensor] {
+        &self.values
+    }
+}
+
+impl Graph {
+    /// Checks that a batch of `batch` samples fits every value of the graph under the size
+    /// limits, before anything is allocated.
+    pub fn check_batch(&self, batch: usize) -> Result<()> {
+        if batch == 0 || batch > limits::MAX_BATCH {
+            return Err(Error::invalid(
+                "batch",
+                format!("expected 1..={}, got {batch}", limits::MAX_BATCH),
+            ));
+        }
+        checked_elements("input", &with_batch(batch, self.input_shape()))?;
+        for node in self.nodes() {
+            checked_elements(
+                &format!("output of layer '{}'", node.name),
+                &with_batch(batch, &node.shape),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Turns a flat buffer of `batch` samples into the input tensor, checking its length and
+    /// that every value is finite.
+    pub fn input_tensor(&self, data: Vec<f32>, batch: usize) -> Result<Tensor> {
+        self.check_batch(batch)?;
+        let shape = with_batch(batch, self.input_shape());
+        let expected = checked_elements("input", &shape)?;
+        if data.len() != expected {
+            return Err(Error::InputLength {
+                actual: data.len(),
+                expected,
+                batch,
+                shape: self.input_shape().to_vec(),
+            });
+        }
+        ensure_finite("input", data.iter().copied())?;
+        from_vec("input", &shape, data)
+    }
+
+    /// Runs the graph on `input` (`[batch, ...input_shape]`) and keeps every value.
+    pub fn trace(&self, input: Tensor) -> Result<Trace> {
+        let shape = input.shape();
+        if shape.len() != self.input_shape().len() + 1 || &shape[1..] != self.input_shape() {
+            return Err(Error::shape(format!(
+                "input tensor has shape {shape:?}, expected [batch, {}]",
+                self.input_shape()
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        self.check_batch(shape[0])?;
+        let mut values = Vec::with_capacity(self.nodes().len() + 1);
+        values.push(input);
+        for node in self.nodes() {
+            let inputs: Vec<&Tensor> = node.inputs.iter().map(|id| &values[id.0]).collect();
+            let out = node
+                .op
+                .forward(&inputs)
+                .map_err(|e| e.at_node(&node.name, &node.label))?;
+            values.push(out);
+        }
+        Ok(Trace {
+            values,
+            output: self.output(),
+        })
+    }
+
+    /// Runs the graph and returns only its output.
+    pub fn forward(&self, input: Tensor) -> Result<Tensor> {
+        Ok(self.trace(input)?.into_output())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::ops::activation::Activation;
+    use crate::graph::ops::dense::Dense;
+    use crate::graph::ops::gradcheck::random_tensor;
+    use crate::graph::ops::Op;
+
+    #[test]
+    fn trace_keeps_every_value() {
+        let mut g = Graph::new(&[3]).unwrap();
+        let a = g
+            .push("fc", "dense", Op::Dense(Dense::new(random_tensor(&[2, 3], -1., 1., 1), None).unwrap()), &[ValueId::INPUT])
+            .unwrap();
+        g.push("act", "relu", Op::Activation(Activation::Relu), &[a]).unwrap();
+        let x = g.input_tensor(vec![1., 2., 3., 4., 5., 6.], 2).unwrap();
+        let t = g.trace(x).unwrap();
+        assert_eq!(t.values().len(), 3);
+        assert_eq!(t.output().shape(), &[2, 2]);
+        assert!(t.output().iter().all(|&v| v >= 0.0));
+        assert_eq!(t.batch(), 2);
+    }
+
+    #[test]
+    fn input_tensor_checks_length_nan_and_batch() {
+        let g = Graph::new(&[3]).unwrap();
+        let err = g.input_tensor(vec![0.0; 5], 2).unwrap_err().to_string();
+        assert!(err.contains("5 values, expected 6"), "{err}");
+        assert!(g.input_tensor(vec![f32::NAN, 0., 0.], 1).is_err());
+        assert!(g.input_tensor(vec![], 0).is_err());
+    }
+}

@@ -1,0 +1,191 @@
+//! The operations a graph node can perform.
+//!
+//! Each op family lives in its own file and implements [`Kernel`]: a shape rule, the forward
+//! computation, and the backward computation (the vector-Jacobian product: given
+//! `g = dL/d output`, return `dL/d input` for every input and `dL/d p` for every parameter).
+//! Shapes passed to kernels are full shapes with the batch dimension first; axes are indices
+//! into those full shapes.
+//!
+//! Every backward is checked against central finite differences in the unit tests beside it
+//! (see [`gradcheck`]).
+
+pub mod activation;
+pub mod conv;
+pub mod dense;
+pub mod elementwise;
+pub mod norm;
+pub mod pool;
+pub mod reduce;
+pub mod shape;
+
+#[cfg(test)]
+pub mod gradcheck;
+
+use crate::error::Result;
+use crate::tensor::Tensor;
+
+/// Gradients produced by one backward step.
+#[derive(Debug, Clone)]
+pub struct Grads {
+    /// `dL/d input_i`, one per input, each with its input's shape.
+    pub inputs: Vec<Tensor>,
+    /// `dL/d param_j`, one per parameter in [`Kernel::params`] order; empty when not requested.
+    pub params: Vec<Tensor>,
+}
+
+/// Forward, backward and shape rule of one op.
+pub trait Kernel {
+    /// How many graph values the op consumes.
+    fn arity(&self) -> usize {
+        1
+    }
+
+    /// The output shape for the given input shapes (batch first), or a shape error that says
+    /// what the op expected.
+    fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>>;
+
+    /// Computes the output. Inputs have already passed [`Kernel::output_shape`].
+    fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor>;
+
+    /// The vector-Jacobian product: `grad_output` is `dL/d output` (the forward output's shape).
+    /// Parameter gradients are computed only when `want_params` is set.
+    fn backward(
+        &self,
+        inputs: &[&Tensor],
+        output: &Tensor,
+        grad_output: &Tensor,
+        want_params: bool,
+    ) -> Result<Grads>;
+
+    /// The op's parameters (weights, biases, constants), in a fixed order.
+    fn params(&self) -> Vec<&Tensor> {
+        Vec::new()
+    }
+
+    /// Mutable access to the parameters, in [`Kernel::params`] order.
+    fn params_mut(&mut self) -> Vec<&mut Tensor> {
+        Vec::new()
+    }
+}
+
+/// One operation of a graph node.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// Fully connected layer over the last axis: `y = x W^T + b`.
+    Dense(dense::Dense),
+    /// 2-D convolution over NCHW input.
+    Conv2d(conv::Conv2d),
+    /// 2-D max pooling.
+    MaxPool2d(pool::MaxPool2d),
+    /// 2-D average pooling.
+    AvgPool2d(pool::AvgPool2d),
+    /// Mean over the spatial axes, keeping them with size 1 (`[N, C, 1, 1]`).
+    GlobalAvgPool(pool::GlobalAvgPool),
+    /// Batch normalisation with running statistics (inference form).
+    BatchNorm(norm::BatchNorm),
+    /// Element-wise activation functions.
+    Activation(activation::Activation),
+    /// Softmax or log-softmax along one axis.
+    Softmax(activation::Softmax),
+    /// Dropout: the identity at inference.
+    Dropout(activation::Dropout),
+    /// Add, Sub, Mul, Div with NumPy broadcasting, between two values or a value and a constant.
+    Binary(elementwise::Binary),
+    /// Concatenation of several values along one axis.
+    Concat(shape::Concat),
+    /// Flattens all axes from `axis` on into one.
+    Flatten(shape::Flatten),
+    /// Reshape to a per-sample shape (the batch dimension is kept).
+    Reshape(shape::Reshape),
+    /// Permutes the axes.
+    Transpose(shape::Transpose),
+    /// Pads with a constant.
+    Pad(shape::Pad),
+    /// Mean over some axes.
+    ReduceMean(reduce::ReduceMean),
+}
+
+macro_rules! dispatch {
+    ($self:expr, $op:ident => $body:expr) => {
+        match $self {
+            Op::Dense($op) => $body,
+            Op::Conv2d($op) => $body,
+            Op::MaxPool2d($op) => $body,
+            Op::AvgPool2d($op) => $body,
+            Op::GlobalAvgPool($op) => $body,
+            Op::BatchNorm($op) => $body,
+            Op::Activation($op) => $body,
+            Op::Softmax($op) => $body,
+            Op::Dropout($op) => $body,
+            Op::Binary($op) => $body,
+            Op::Concat($op) => $body,
+            Op::Flatten($op) => $body,
+            Op::Reshape($op) => $body,
+            Op::Transpose($op) => $body,
+            Op::Pad($op) => $body,
+            Op::ReduceMean($op) => $body,
+        }
+    };
+}
+
+impl Op {
+    /// A short name of the op kind, e.g. `"Conv2d"`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Op::Dense(_) => "Dense",
+            Op::Conv2d(_) => "Conv2d",
+            Op::MaxPool2d(_) => "MaxPool2d",
+            Op::AvgPool2d(_) => "AvgPool2d",
+            Op::GlobalAvgPool(_) => "GlobalAvgPool",
+            Op::BatchNorm(_) => "BatchNorm",
+            Op::Activation(a) => a.kind(),
+            Op::Softmax(s) => {
+                if s.log {
+                    "LogSoftmax"
+                } else {
+                    "Softmax"
+                }
+            }
+            Op::Dropout(_) => "Dropout",
+            Op::Binary(b) => b.kind.name(),
+            Op::Concat(_) => "Concat",
+            Op::Flatten(_) => "Flatten",
+            Op::Reshape(_) => "Reshape",
+            Op::Transpose(_) => "Transpose",
+            Op::Pad(_) => "Pad",
+            Op::ReduceMean(_) => "ReduceMean",
+        }
+    }
+
+    /// The number of scalar parameters.
+    pub fn param_count(&self) -> usize {
+        self.params().iter().map(|p| p.len()).sum()
+    }
+}
+
+impl Kernel for Op {
+    fn arity(&self) -> usize {
+        dispatch!(self, op => op.arity())
+    }
+    fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
+        dispatch!(self, op => op.output_shape(inputs))
+    }
+    fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
+        dispatch!(self, op => op.forward(inputs))
+    }
+    fn backward(
+        &self,
+        inputs: &[&Tensor],
+        output: &Tensor,
+        grad_output: &Tensor,
+        want_params: bool,
+    ) -> Result<Grads> {
+        dispatch!(self, op => op.backward(inputs, output, grad_output, want_params))
+    }
+    fn params(&self) -> Vec<&Tensor> {
+        dispatch!(self, op => op.params())
+    }
+    fn params_mut(&mut self) -> Vec<&mut Tensor> {
+        dispatch!(self, op => op.params_mut())
+    }
+}
