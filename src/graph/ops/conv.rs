@@ -224,9 +224,11 @@ impl Conv2d {
                 pad_begin: left,
             },
         };
+        // Checked on the separate axes: the products may overflow `usize` on wasm32 otherwise.
+        checked_elements("conv2d output", &geometry.output_shape())?;
         checked_elements(
             "conv2d patch matrix (im2col) of one sample",
-            &[geometry.patch_len(), geometry.out_plane()],
+            &[geometry.patch_len(), out_h, out_w],
         )?;
         Ok(geometry)
     }
@@ -244,7 +246,9 @@ impl Conv2d {
         let weight = self.weight.as_standard_layout();
         let weight = weight_matrix(weight.view(), geo);
         let bias = self.bias.as_ref().map(|b| b.as_standard_layout());
-        let bias = bias.as_ref().map(|b| b.as_slice().expect("standard layout is contiguous"));
+        let bias = bias
+            .as_ref()
+            .map(|b| b.as_slice().expect("standard layout is contiguous"));
         let (patch, plane, group_out) = (geo.patch_len(), geo.out_plane(), geo.group_outputs());
 
         let mut out = vec![0.0; geo.batch * geo.out_channels * plane];
@@ -266,7 +270,9 @@ impl Conv2d {
                     &mut product,
                 );
                 for (channel, row) in channels.zip(product.rows()) {
-                    let row = row.to_slice().expect("rows of a standard matrix are contiguous");
+                    let row = row
+                        .to_slice()
+                        .expect("rows of a standard matrix are contiguous");
                     let b = bias.map_or(0.0, |b| b[channel]);
                     for (sample, values) in samples.clone().zip(row.chunks_exact(plane)) {
                         let start = (sample * geo.out_channels + channel) * plane;
@@ -300,7 +306,9 @@ impl Conv2d {
         let x = x.as_standard_layout();
         let xs = x.as_slice().expect("standard layout is contiguous");
         let grad_output = grad_output.as_standard_layout();
-        let gs = grad_output.as_slice().expect("standard layout is contiguous");
+        let gs = grad_output
+            .as_slice()
+            .expect("standard layout is contiguous");
         let weight = self.weight.as_standard_layout();
         let weight = weight_matrix(weight.view(), geo);
         let (patch, plane, group_out) = (geo.patch_len(), geo.out_plane(), geo.group_outputs());
@@ -314,10 +322,7 @@ impl Conv2d {
             let columns = samples.len() * plane;
             // Gather the chunk's output gradient as a matrix [out_channels, samples · plane].
             let grad_rows = &mut grad_rows[..geo.out_channels * columns];
-            for (channel, row) in grad_rows
-                .chunks_exact_mut(columns)
-                .enumerate()
-            {
+            for (channel, row) in grad_rows.chunks_exact_mut(columns).enumerate() {
                 for (sample, dst) in samples.clone().zip(row.chunks_exact_mut(plane)) {
                     let start = (sample * geo.out_channels + channel) * plane;
                     dst.copy_from_slice(&gs[start..start + plane]);
@@ -360,9 +365,10 @@ impl Conv2d {
                 for (index, values) in gs.chunks_exact(plane).enumerate() {
                     db[index % geo.out_channels] += values.iter().sum::<f32>();
                 }
-                params.push(Tensor::from_shape_vec(IxDyn(&[geo.out_channels]), db).map_err(
-                    |e| Error::shape(format!("conv2d bias gradient: {e}")),
-                )?);
+                params.push(
+                    Tensor::from_shape_vec(IxDyn(&[geo.out_channels]), db)
+                        .map_err(|e| Error::shape(format!("conv2d bias gradient: {e}")))?,
+                );
             }
         }
         let dx = Tensor::from_shape_vec(IxDyn(x.shape()), dx)
@@ -414,7 +420,11 @@ impl AxisWindow {
         let offset = self.offset(tap);
         let stride = self.stride as i64;
         // o·stride + offset >= 0  and  o·stride + offset <= input − 1.
-        let first = if offset < 0 { (-offset + stride - 1) / stride } else { 0 };
+        let first = if offset < 0 {
+            (-offset + stride - 1) / stride
+        } else {
+            0
+        };
         let last_index = self.input as i64 - 1 - offset;
         if last_index < 0 {
             return 0..0;
@@ -467,7 +477,12 @@ impl ConvGeometry {
 
     /// The full output shape `[N, O, Ho, Wo]`.
     fn output_shape(&self) -> Vec<usize> {
-        vec![self.batch, self.out_channels, self.rows.output, self.cols.output]
+        vec![
+            self.batch,
+            self.out_channels,
+            self.rows.output,
+            self.cols.output,
+        ]
     }
 
     /// Calls `visit` for every maximal run of patch-matrix entries that read inside the input,
@@ -490,7 +505,8 @@ impl ConvGeometry {
                     let row_start = ((c * kh + ky) * kw + kx) * row_len;
                     let ix = self.cols.input_index(xs.start, kx);
                     for (i, sample) in samples.clone().enumerate() {
-                        let input_plane = (sample * self.channels + channel) * self.height * self.width;
+                        let input_plane =
+                            (sample * self.channels + channel) * self.height * self.width;
                         for oy in ys.clone() {
                             let iy = self.rows.input_index(oy, ky);
                             visit(Run {
@@ -568,7 +584,13 @@ impl Kernel for Conv2d {
         want_params: bool,
     ) -> Result<Grads> {
         let geo = self.geometry(inputs[0].shape())?;
-        self.backward_chunked(&geo, inputs[0], grad_output, want_params, Self::chunk_len(&geo))
+        self.backward_chunked(
+            &geo,
+            inputs[0],
+            grad_output,
+            want_params,
+            Self::chunk_len(&geo),
+        )
     }
 
     fn params(&self) -> Vec<&Tensor> {
@@ -613,8 +635,12 @@ mod tests {
     /// The convolution straight from its definition, with the output size from the PyTorch
     /// formula: an implementation independent of im2col, the chunking and the GEMM.
     fn direct(conv: &Conv2d, x: &Tensor) -> Tensor {
-        let &[n, _, h, w] = x.shape() else { panic!("4-D input") };
-        let &[o, cg, kh, kw] = conv.weight.shape() else { panic!("4-D weight") };
+        let &[n, _, h, w] = x.shape() else {
+            panic!("4-D input")
+        };
+        let &[o, cg, kh, kw] = conv.weight.shape() else {
+            panic!("4-D weight")
+        };
         let [top, left, bottom, right] = conv.padding.map(|p| p as isize);
         let ([sh, sw], [dh, dw]) = (conv.stride, conv.dilation);
         let out_h = (h as isize + top + bottom - (dh * (kh - 1)) as isize - 1) as usize / sh + 1;
@@ -642,7 +668,10 @@ mod tests {
     fn assert_close(actual: &Tensor, expected: &Tensor, tol: f32) {
         assert_eq!(actual.shape(), expected.shape());
         for (index, (a, e)) in actual.iter().zip(expected.iter()).enumerate() {
-            assert!((a - e).abs() <= tol * (1.0 + e.abs()), "element {index}: {a} vs {e}");
+            assert!(
+                (a - e).abs() <= tol * (1.0 + e.abs()),
+                "element {index}: {a} vs {e}"
+            );
         }
     }
 
@@ -650,7 +679,8 @@ mod tests {
     fn forward_matches_hand_computation() {
         // x = 0..16 as 4x4, a 3x3 kernel of ones, padding 1, stride 2: each output is the sum of
         // the input cells its window covers, e.g. top-left 0 + 1 + 4 + 5 = 10.
-        let x = Tensor::from_shape_vec(vec![1, 1, 4, 4], (0..16).map(|v| v as f32).collect()).unwrap();
+        let x =
+            Tensor::from_shape_vec(vec![1, 1, 4, 4], (0..16).map(|v| v as f32).collect()).unwrap();
         let ones = Tensor::ones(vec![1, 1, 3, 3]);
         let bias = Tensor::from_elem(vec![1], 0.5);
         let conv = Conv2d::new(ones, Some(bias), [2, 2], [1, 1, 1, 1], [1, 1], 1).unwrap();
@@ -669,7 +699,19 @@ mod tests {
     #[test]
     fn forward_matches_the_definition() {
         // (batch, channels, height, width, out, kernel, stride, padding, dilation, groups, bias)
-        type Case = (usize, usize, usize, usize, usize, [usize; 2], [usize; 2], [usize; 4], [usize; 2], usize, bool);
+        type Case = (
+            usize,
+            usize,
+            usize,
+            usize,
+            usize,
+            [usize; 2],
+            [usize; 2],
+            [usize; 4],
+            [usize; 2],
+            usize,
+            bool,
+        );
         let cases: [Case; 9] = [
             (2, 3, 7, 6, 4, [3, 3], [1, 1], [1, 1, 1, 1], [1, 1], 1, true),
             (1, 2, 9, 8, 3, [3, 2], [2, 3], [0; 4], [1, 1], 1, false),
@@ -679,7 +721,19 @@ mod tests {
             (1, 2, 4, 5, 3, [4, 5], [1, 1], [0; 4], [1, 1], 1, true),
             // Padding wider than the kernel: the outer output rows see only zeros and the bias.
             (1, 1, 3, 3, 2, [2, 2], [1, 1], [3, 1, 0, 2], [1, 1], 1, true),
-            (2, 6, 10, 7, 3, [2, 3], [3, 2], [1, 2, 2, 1], [3, 2], 3, false),
+            (
+                2,
+                6,
+                10,
+                7,
+                3,
+                [2, 3],
+                [3, 2],
+                [1, 2, 2, 1],
+                [3, 2],
+                3,
+                false,
+            ),
             (1, 1, 1, 1, 1, [1, 1], [5, 5], [2, 2, 2, 2], [1, 1], 1, true),
         ];
         for (seed, (n, c, h, w, o, kernel, stride, padding, dilation, groups, bias)) in
@@ -699,8 +753,16 @@ mod tests {
         let transposed = random_tensor(&[2, 3, 5, 6], -1., 1., 31).permuted_axes(vec![0, 1, 3, 2]);
         assert!(!transposed.is_standard_layout());
         let standard = transposed.as_standard_layout().into_owned();
-        assert_eq!(conv.forward(&[&transposed]).unwrap(), conv.forward(&[&standard]).unwrap());
-        let g = random_tensor(conv.output_shape(&[standard.shape()]).unwrap().as_slice(), -1., 1., 32);
+        assert_eq!(
+            conv.forward(&[&transposed]).unwrap(),
+            conv.forward(&[&standard]).unwrap()
+        );
+        let g = random_tensor(
+            conv.output_shape(&[standard.shape()]).unwrap().as_slice(),
+            -1.,
+            1.,
+            32,
+        );
         let a = conv.backward(&[&transposed], &g, &g, true).unwrap();
         let b = conv.backward(&[&standard], &g, &g, true).unwrap();
         assert_eq!(a.inputs[0], b.inputs[0]);
@@ -712,12 +774,20 @@ mod tests {
         let conv = conv(4, 6, [3, 3], [2, 1], [1, 2, 0, 1], [1, 2], 2, true);
         let x = random_tensor(&[5, 4, 7, 8], -1., 1., 41);
         let geo = conv.geometry(x.shape()).unwrap();
-        assert_eq!(Conv2d::chunk_len(&geo), 5, "small samples share one product");
+        assert_eq!(
+            Conv2d::chunk_len(&geo),
+            5,
+            "small samples share one product"
+        );
         let g = random_tensor(&geo.output_shape(), -1., 1., 42);
         let whole = conv.forward_chunked(&geo, &x, 5).unwrap();
         let grads = conv.backward_chunked(&geo, &x, &g, true, 5).unwrap();
         for chunk in [1, 2, 3] {
-            assert_close(&conv.forward_chunked(&geo, &x, chunk).unwrap(), &whole, 1e-6);
+            assert_close(
+                &conv.forward_chunked(&geo, &x, chunk).unwrap(),
+                &whole,
+                1e-6,
+            );
             let chunked = conv.backward_chunked(&geo, &x, &g, true, chunk).unwrap();
             assert_close(&chunked.inputs[0], &grads.inputs[0], 1e-5);
             for (a, b) in chunked.params.iter().zip(&grads.params) {
@@ -742,9 +812,17 @@ mod tests {
         let strided = conv(2, 3, [3, 2], [2, 3], [2, 0, 1, 2], [1, 1], 1, false);
         check(&strided, &[random_tensor(&[2, 2, 7, 8], -1., 1., 52)], tol);
         let dilated_grouped = conv(4, 4, [2, 3], [1, 2], [1, 1, 0, 2], [2, 2], 2, true);
-        check(&dilated_grouped, &[random_tensor(&[2, 4, 6, 6], -1., 1., 53)], tol);
+        check(
+            &dilated_grouped,
+            &[random_tensor(&[2, 4, 6, 6], -1., 1., 53)],
+            tol,
+        );
         let depthwise = conv(3, 6, [3, 3], [1, 1], [0, 1, 2, 1], [1, 1], 3, true);
-        check(&depthwise, &[random_tensor(&[1, 3, 5, 4], -1., 1., 54)], tol);
+        check(
+            &depthwise,
+            &[random_tensor(&[1, 3, 5, 4], -1., 1., 54)],
+            tol,
+        );
     }
 
     #[test]
@@ -756,8 +834,14 @@ mod tests {
         assert!(grads.params.is_empty());
         assert_eq!(grads.inputs[0].shape(), x.shape());
         let wrong = random_tensor(&[1, 3, 4, 5], -1., 1., 63);
-        let err = conv.backward(&[&x], &wrong, &wrong, true).unwrap_err().to_string();
-        assert!(err.contains("[1, 3, 4, 5]") && err.contains("[1, 3, 4, 4]"), "{err}");
+        let err = conv
+            .backward(&[&x], &wrong, &wrong, true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("[1, 3, 4, 5]") && err.contains("[1, 3, 4, 4]"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -766,20 +850,78 @@ mod tests {
         let err = |r: Result<Conv2d>| r.unwrap_err().to_string();
         let e = err(Conv2d::new(w(&[2, 3, 3]), None, [1, 1], [0; 4], [1, 1], 1));
         assert!(e.contains("4-D") && e.contains("[2, 3, 3]"), "{e}");
-        let e = err(Conv2d::new(w(&[2, 3, 0, 3]), None, [1, 1], [0; 4], [1, 1], 1));
+        let e = err(Conv2d::new(
+            w(&[2, 3, 0, 3]),
+            None,
+            [1, 1],
+            [0; 4],
+            [1, 1],
+            1,
+        ));
         assert!(e.contains("[2, 3, 0, 3]"), "{e}");
-        let e = err(Conv2d::new(w(&[4, 1, 3, 3]), None, [1, 1], [0; 4], [1, 1], 3));
-        assert!(e.contains("groups") && e.contains("got 3") && e.contains("4 output channels"), "{e}");
-        let e = err(Conv2d::new(w(&[4, 1, 3, 3]), None, [1, 1], [0; 4], [1, 1], 0));
+        let e = err(Conv2d::new(
+            w(&[4, 1, 3, 3]),
+            None,
+            [1, 1],
+            [0; 4],
+            [1, 1],
+            3,
+        ));
+        assert!(
+            e.contains("groups") && e.contains("got 3") && e.contains("4 output channels"),
+            "{e}"
+        );
+        let e = err(Conv2d::new(
+            w(&[4, 1, 3, 3]),
+            None,
+            [1, 1],
+            [0; 4],
+            [1, 1],
+            0,
+        ));
         assert!(e.contains("groups"), "{e}");
-        let e = err(Conv2d::new(w(&[4, 1, 3, 3]), None, [0, 1], [0; 4], [1, 1], 1));
+        let e = err(Conv2d::new(
+            w(&[4, 1, 3, 3]),
+            None,
+            [0, 1],
+            [0; 4],
+            [1, 1],
+            1,
+        ));
         assert!(e.contains("stride") && e.contains("[0, 1]"), "{e}");
-        let e = err(Conv2d::new(w(&[4, 1, 3, 3]), None, [1, 1], [0; 4], [1, 0], 1));
+        let e = err(Conv2d::new(
+            w(&[4, 1, 3, 3]),
+            None,
+            [1, 1],
+            [0; 4],
+            [1, 0],
+            1,
+        ));
         assert!(e.contains("dilation"), "{e}");
-        let e = err(Conv2d::new(w(&[4, 1, 3, 3]), None, [1, 1], [0, usize::MAX, 0, 0], [1, 1], 1));
-        assert!(e.contains("padding") && e.contains(&MAX_WINDOW_PARAM.to_string()), "{e}");
-        let e = err(Conv2d::new(w(&[4, 1, 3, 3]), Some(w(&[3])), [1, 1], [0; 4], [1, 1], 1));
-        assert!(e.contains("bias") && e.contains("[4]") && e.contains("[3]"), "{e}");
+        let e = err(Conv2d::new(
+            w(&[4, 1, 3, 3]),
+            None,
+            [1, 1],
+            [0, usize::MAX, 0, 0],
+            [1, 1],
+            1,
+        ));
+        assert!(
+            e.contains("padding") && e.contains(&MAX_WINDOW_PARAM.to_string()),
+            "{e}"
+        );
+        let e = err(Conv2d::new(
+            w(&[4, 1, 3, 3]),
+            Some(w(&[3])),
+            [1, 1],
+            [0; 4],
+            [1, 1],
+            1,
+        ));
+        assert!(
+            e.contains("bias") && e.contains("[4]") && e.contains("[3]"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -788,23 +930,55 @@ mod tests {
         let e = conv.output_shape(&[&[1, 4, 8]]).unwrap_err().to_string();
         assert!(e.contains("NCHW") && e.contains("[1, 4, 8]"), "{e}");
         let e = conv.output_shape(&[&[1, 3, 8, 8]]).unwrap_err().to_string();
-        assert!(e.contains("expects 4 input channels") && e.contains("2 group(s)"), "{e}");
+        assert!(
+            e.contains("expects 4 input channels") && e.contains("2 group(s)"),
+            "{e}"
+        );
         // The dilated 3x3 kernel spans 5x5 cells.
         let e = conv.output_shape(&[&[1, 4, 4, 9]]).unwrap_err().to_string();
-        assert!(e.contains("spans 5x5") && e.contains("padded input 4x9"), "{e}");
-        assert_eq!(conv.output_shape(&[&[1, 4, 5, 9]]).unwrap(), vec![1, 6, 1, 5]);
+        assert!(
+            e.contains("spans 5x5") && e.contains("padded input 4x9"),
+            "{e}"
+        );
+        assert_eq!(
+            conv.output_shape(&[&[1, 4, 5, 9]]).unwrap(),
+            vec![1, 6, 1, 5]
+        );
         // A fixed conv whose fields were edited into an invalid state is caught at use.
         let mut broken = conv.clone();
         broken.stride = [1, 0];
-        assert!(broken.forward(&[&random_tensor(&[1, 4, 5, 9], -1., 1., 81)]).is_err());
+        assert!(broken
+            .forward(&[&random_tensor(&[1, 4, 5, 9], -1., 1., 81)])
+            .is_err());
     }
 
     #[test]
     fn rejects_a_patch_matrix_beyond_the_size_limit() {
         // 1x1 kernel but 2^14 channels over a 2^14 x 1 output: 2^28 patch entries.
-        let conv = Conv2d::new(Tensor::zeros(vec![1, 1 << 14, 1, 1]), None, [1, 1], [0; 4], [1, 1], 1)
-            .unwrap();
+        let conv = Conv2d::new(
+            Tensor::zeros(vec![1, 1 << 14, 1, 1]),
+            None,
+            [1, 1],
+            [0; 4],
+            [1, 1],
+            1,
+        )
+        .unwrap();
         let e = conv.output_shape(&[&[1, 1 << 14, 1 << 14, 1]]).unwrap_err();
+        assert!(matches!(e, Error::TooLarge { .. }), "{e}");
+        // A 1x1 input padded to 2^27 + 1 on both axes: the output is refused before anything
+        // multiplies its sides (the product would overflow a 32-bit usize).
+        let pad = MAX_WINDOW_PARAM / 2;
+        let conv = Conv2d::new(
+            Tensor::ones(vec![1, 1, 1, 1]),
+            None,
+            [1, 1],
+            [pad; 4],
+            [1, 1],
+            1,
+        )
+        .unwrap();
+        let e = conv.output_shape(&[&[1, 1, 1, 1]]).unwrap_err();
         assert!(matches!(e, Error::TooLarge { .. }), "{e}");
     }
 
