@@ -178,6 +178,7 @@ pub fn bar_chart<DB: DrawingBackend, S: AsRef<str>>(
     chart
         .configure_mesh()
         .disable_x_mesh()
+        .y_labels(6)
         .x_labels(n.min(MAX_BAR_LABELS))
         .x_label_formatter(&label_of)
         .y_label_formatter(&y_label)
