@@ -30,6 +30,13 @@ test("the built-in CNN shows every layer's activations and a prediction", async 
   // Hover over the conv1 channel grid reads a value with its channel and position.
   await page.hover('[data-layer="conv1"] canvas.map', { position: { x: 10, y: 10 } });
   assert.match(await page.textContent("#hover-info"), /^conv1: channel 0, y \d+, x \d+ = -?\d/);
+  // Keyboard: focus the fc1 strip and walk it with the arrow keys.
+  await page.mouse.move(0, 0);
+  await page.focus('[data-layer="fc1"] canvas.map');
+  assert.match(await page.textContent("#hover-info"), /^fc1: unit 0 = /);
+  await page.keyboard.press("ArrowRight");
+  await page.keyboard.press("ArrowRight");
+  assert.match(await page.textContent("#hover-info"), /^fc1: unit 2 = /);
 
   assert.deepEqual(problems.consoleErrors, []);
   assert.deepEqual(problems.foreignRequests, []);
