@@ -23,6 +23,7 @@ pub mod graph;
 pub mod io;
 pub mod render;
 pub mod tensor;
+pub mod train;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;
