@@ -19,6 +19,7 @@
 pub mod error;
 pub mod graph;
 pub mod io;
+pub mod project;
 pub mod tensor;
 
 #[cfg(target_arch = "wasm32")]
