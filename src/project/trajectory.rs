@@ -28,13 +28,13 @@
 //! let final_params = Array1::from(vec![1.0f32, 1.0, 1.0]);
 //! let axis = Linspace { start: -1.0, end: 1.0, steps: 5 };
 //! let grid = path.grid(final_params.view(), &axis, &axis).unwrap();
-//! assert_eq!(grid.params.dim(), (25, 3));
+//! assert_eq!((grid.len(), grid.dim()), (25, 3));
 //! ```
 
 use super::pca::{Pca, PcaOptions, Solver};
 use crate::error::{ensure_finite, Error, Result};
 use crate::tensor::checked_elements;
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+use ndarray::{Array2, ArrayView1, ArrayView2};
 
 /// A training trajectory projected on the plane of its two principal directions.
 #[derive(Debug, Clone, PartialEq)]
@@ -165,22 +165,60 @@ impl Linspace {
     }
 }
 
-/// Parameter vectors on a plane through the final weights.
+/// Parameter vectors on a plane through `θ*`: point `(i, j)` is `θ* + alphas[i] δ_1 + betas[j] δ_2`.
+/// Points are produced one at a time ([`ParameterGrid::point`]), so a grid over a model of `p`
+/// parameters costs `3p` values of memory, not `p` per point.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParameterGrid {
     /// Coefficients along the first direction.
     pub alphas: Vec<f32>,
     /// Coefficients along the second direction.
     pub betas: Vec<f32>,
-    /// One parameter vector per row, `(alphas.len() · betas.len()) × p`; row
-    /// `i · betas.len() + j` is `final + alphas[i] d1 + betas[j] d2`.
-    pub params: Array2<f32>,
+    base: Vec<f32>,
+    d1: Vec<f32>,
+    d2: Vec<f32>,
 }
 
-/// The parameter vectors `final + α d1 + β d2` for every `α` in `alphas` and `β` in `betas`
-/// (computed in f64, stored as f32), for evaluating a loss surface around the final weights.
-/// Fails when the lengths differ, a value is not finite, or the grid would exceed
-/// [`crate::tensor::limits::MAX_ELEMENTS`] values.
+impl ParameterGrid {
+    /// Number of points, `alphas.len() · betas.len()`; point `i · betas.len() + j` is
+    /// `(alphas[i], betas[j])`.
+    pub fn len(&self) -> usize {
+        self.alphas.len() * self.betas.len()
+    }
+
+    /// Whether the grid has no point (never, for a grid made by [`plane_grid`]).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of parameters of each point.
+    pub fn dim(&self) -> usize {
+        self.base.len()
+    }
+
+    /// Writes point `index` (see [`ParameterGrid::len`]) into `out` (`dim()` values).
+    pub fn point(&self, index: usize, out: &mut [f32]) -> Result<()> {
+        if index >= self.len() || out.len() != self.dim() {
+            return Err(Error::shape(format!(
+                "grid point {index} into {} values; the grid has {} points of {} parameters",
+                out.len(),
+                self.len(),
+                self.dim()
+            )));
+        }
+        let (a, b) = (
+            f64::from(self.alphas[index / self.betas.len()]),
+            f64::from(self.betas[index % self.betas.len()]),
+        );
+        for (c, o) in out.iter_mut().enumerate() {
+            *o = (f64::from(self.base[c]) + a * f64::from(self.d1[c]) + b * f64::from(self.d2[c])) as f32;
+        }
+        ensure_finite("grid point", out.iter().copied())
+    }
+}
+
+/// The grid `θ* + α δ_1 + β δ_2` for `α` in `alphas` and `β` in `betas` (`final_params`, `d1`,
+/// `d2` of equal length, finite).
 pub fn plane_grid(
     final_params: ArrayView1<f32>,
     d1: ArrayView1<f32>,
@@ -201,26 +239,26 @@ pub fn plane_grid(
     ensure_finite("second direction", d2.iter().copied())?;
     let alpha_values = alphas.values()?;
     let beta_values = betas.values()?;
-    let points = alpha_values.len() * beta_values.len();
-    checked_elements("parameter grid", &[points, p])?;
-    let mut params = Array2::<f32>::zeros((points, p));
-    let base: Array1<f64> = final_params.iter().map(|&x| f64::from(x)).collect();
-    for (i, &a) in alpha_values.iter().enumerate() {
-        for (j, &b) in beta_values.iter().enumerate() {
-            let mut row = params.row_mut(i * beta_values.len() + j);
-            for (c, out) in row.iter_mut().enumerate() {
-                *out = (base[c] + f64::from(a) * f64::from(d1[c]) + f64::from(b) * f64::from(d2[c]))
-                    as f32;
-            }
-        }
+    checked_elements("parameter grid", &[alpha_values.len(), beta_values.len()])?;
+    if alpha_values.len() * beta_values.len() > MAX_GRID_POINTS {
+        return Err(Error::TooLarge {
+            what: "loss grid".into(),
+            shape: vec![alpha_values.len(), beta_values.len()],
+            elements: (alpha_values.len() * beta_values.len()).to_string(),
+            limit: MAX_GRID_POINTS,
+        });
     }
-    ensure_finite("parameter grid", params.iter().copied())?;
     Ok(ParameterGrid {
         alphas: alpha_values,
         betas: beta_values,
-        params,
+        base: final_params.to_vec(),
+        d1: d1.to_vec(),
+        d2: d2.to_vec(),
     })
 }
+
+/// Most points a [`ParameterGrid`] may have (each point is one pass over a dataset).
+pub const MAX_GRID_POINTS: usize = 10_000;
 
 #[cfg(test)]
 mod tests {
@@ -290,13 +328,17 @@ mod tests {
         let grid = plane_grid(fin.view(), u.view(), w.view(), &alphas, &betas).unwrap();
         assert_eq!(grid.alphas, vec![0.0, 1.0, 2.0, 3.0, 4.0]);
         assert_eq!(grid.betas, vec![-1.0, 0.0, 1.0]);
-        assert_eq!(grid.params.dim(), (15, 5));
-        // alpha = 4, beta = 1 is row 4 * 3 + 2; snapshot 0 is final + 4u + 1w.
-        for (a, b) in grid.params.row(14).iter().zip(snapshots.row(0).iter()) {
+        assert_eq!((grid.len(), grid.dim()), (15, 5));
+        // alpha = 4, beta = 1 is point 4 * 3 + 2; snapshot 0 is final + 4u + 1w.
+        let mut point = vec![0.0; 5];
+        grid.point(14, &mut point).unwrap();
+        for (a, b) in point.iter().zip(snapshots.row(0).iter()) {
             assert!((a - b).abs() < 1e-6);
         }
         // alpha = 0, beta = 0 is the final weights.
-        assert_eq!(grid.params.row(1).to_vec(), fin.to_vec());
+        grid.point(1, &mut point).unwrap();
+        assert_eq!(point, fin.to_vec());
+        assert!(grid.point(15, &mut point).is_err());
     }
 
     #[test]
