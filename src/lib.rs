@@ -17,6 +17,7 @@
 //! ```
 
 pub mod error;
+pub mod explain;
 pub mod graph;
 pub mod io;
 pub mod tensor;
