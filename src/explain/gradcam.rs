@@ -16,6 +16,7 @@ use super::Objective;
 use crate::error::{Error, Result};
 use crate::graph::{Graph, ValueId};
 use crate::tensor::{into_vec, Tensor};
+use std::borrow::Cow;
 
 /// The layer named `name`, which must have a `[C, H, W]` output.
 fn spatial_layer(graph: &Graph, name: &str) -> Result<ValueId> {
@@ -78,7 +79,11 @@ pub(super) fn attribute(
     let trace = graph.trace(x)?;
     let mut grads = objective.backward(graph, &trace)?;
     let hw = h * w;
-    let activation = into_vec(trace.value(id).to_owned());
+    let value = trace.value(id);
+    let activation: Cow<[f32]> = match value.as_slice() {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(value.iter().copied().collect()),
+    };
     let gradient = match grads.values[id.0].take() {
         Some(g) => into_vec(g),
         None => vec![0.0; c * hw],
@@ -136,18 +141,20 @@ mod tests {
     #[test]
     fn bilinear_matches_torch() {
         let map = [0.0, 1.0, 4.0, 9.0, 16.0, 25.0];
-        let cases: [(usize, usize, &[f32]); 2] = [
+        let cases: [(usize, usize, &[f64]); 2] = [
             (5, 3, &[
-                0.0, 1.0, 4.0, 0.900_000_1, 2.5, 6.1, 4.5, 8.5, 14.5, 8.100_000_4, 14.500_001, 22.900_002,
-                9.0, 16.0, 25.0,
+                0.0, 1.0, 4.0, 0.900_000_095_367_431_6, 2.5, 6.099_999_904_632_568, 4.5, 8.5, 14.5,
+                8.100_000_381_469_727, 14.500_000_953_674_316, 22.900_001_525_878_906, 9.0, 16.0, 25.0,
             ]),
-            (3, 4, &[0.0, 0.625, 2.125, 4.0, 4.5, 7.0, 10.75, 14.5, 9.0, 13.375, 19.375, 25.000_002]),
+            (3, 4, &[
+                0.0, 0.625, 2.125, 4.0, 4.5, 7.0, 10.75, 14.5, 9.0, 13.375, 19.375, 25.000_001_907_348_633,
+            ]),
         ];
         for (oh, ow, want) in cases {
             let got = bilinear(&map, 2, 3, oh, ow);
             assert_eq!(got.len(), want.len());
             for (a, b) in got.iter().zip(want) {
-                assert!((a - b).abs() <= 1e-6 * b.abs().max(1.0), "{oh}x{ow}: {got:?}");
+                assert!((f64::from(*a) - b).abs() <= 1e-6 * b.abs().max(1.0), "{oh}x{ow}: {got:?}");
             }
         }
         // Same size is the identity; downsampling averages neighbours.
@@ -199,7 +206,7 @@ mod tests {
     fn map_has_positive_and_zero(g: &Graph, x: &[f32]) -> bool {
         let opts = SaliencyOptions::new(Method::GradCam { layer: "d1".into(), upsample: false }, 1);
         let v = saliency(g, x, &opts).unwrap().values;
-        v.iter().any(|&v| v > 0.0) && v.iter().any(|&v| v == 0.0)
+        v.iter().any(|&v| v > 0.0) && v.contains(&0.0)
     }
 
     #[test]
@@ -213,5 +220,24 @@ mod tests {
         assert!(matches!(err, Error::Unknown { .. }), "{err}");
         let err = saliency(&g, &x, &opts("")).unwrap_err().to_string();
         assert!(err.contains("no layer given"), "{err}");
+    }
+
+    /// A flat input reshaped to an image: Grad-CAM at the layer works, upsampling to the input's
+    /// `H × W` does not, since the input has none.
+    #[test]
+    fn upsampling_needs_an_image_input() {
+        use crate::graph::ops::dense::Dense;
+        use crate::graph::ops::gradcheck::random_tensor;
+        use crate::graph::ops::shape::Reshape;
+        use crate::graph::ops::Op;
+        let mut g = Graph::new(&[12]).unwrap();
+        let r = g.push("reshape", "Reshape", Op::Reshape(Reshape { shape: vec![1, 3, 4] }), &[ValueId::INPUT]).unwrap();
+        let d = g.push("d", "Gemm", Op::Dense(Dense::new(random_tensor(&[2, 4], -1.0, 1.0, 1), None).unwrap()), &[r]).unwrap();
+        g.push("head", "Gemm", Op::Dense(Dense::new(random_tensor(&[1, 2], -1.0, 1.0, 2), None).unwrap()), &[d]).unwrap();
+        let x: Vec<f32> = (0..12).map(|i| i as f32 / 6.0 - 1.0).collect();
+        let at = |upsample| saliency(&g, &x, &SaliencyOptions::new(Method::GradCam { layer: "d".into(), upsample }, 0));
+        assert_eq!(at(false).unwrap().shape, vec![3, 2]);
+        let err = at(true).unwrap_err().to_string();
+        assert!(err.contains("upsample") && err.contains("[12]"), "{err}");
     }
 }

@@ -10,7 +10,7 @@
 use super::Objective;
 use crate::error::Result;
 use crate::graph::Graph;
-use crate::tensor::{into_vec, Tensor};
+use crate::tensor::Tensor;
 
 /// `∂F/∂x` of the one-sample input `x`.
 fn gradient(graph: &Graph, x: Tensor, objective: &Objective) -> Result<Vec<f32>> {
@@ -27,11 +27,10 @@ pub(super) fn saliency(graph: &Graph, x: Tensor, objective: &Objective, abs: boo
     Ok(g)
 }
 
-/// Captum `InputXGradient`: `x ⊙ ∂F/∂x`.
-pub(super) fn input_x_gradient(graph: &Graph, x: Tensor, objective: &Objective) -> Result<Vec<f32>> {
-    let values = into_vec(x.clone());
+/// Captum `InputXGradient`: `x ⊙ ∂F/∂x`, for the sample `input` and its tensor `x`.
+pub(super) fn input_x_gradient(graph: &Graph, input: &[f32], x: Tensor, objective: &Objective) -> Result<Vec<f32>> {
     let mut g = gradient(graph, x, objective)?;
-    g.iter_mut().zip(&values).for_each(|(g, x)| *g *= x);
+    g.iter_mut().zip(input).for_each(|(g, x)| *g *= x);
     Ok(g)
 }
 

@@ -263,7 +263,8 @@ pub struct Attribution {
 /// value and what is valid), and errors of the graph's kernels.
 pub fn saliency(graph: &Graph, input: &[f32], options: &SaliencyOptions) -> Result<Attribution> {
     let objective = Objective::new(graph, options.target, options.logits)?;
-    let x = graph.input_tensor(input.to_vec(), 1)?;
+    check_input(graph, input)?;
+    let sample = || graph.input_tensor(input.to_vec(), 1);
     let chunk = pass_limit(graph, limits::MAX_ELEMENTS);
     let shape = graph.input_shape().to_vec();
     let plain = |values| Attribution {
@@ -272,8 +273,8 @@ pub fn saliency(graph: &Graph, input: &[f32], options: &SaliencyOptions) -> Resu
         delta: None,
     };
     Ok(match &options.method {
-        Method::Gradient { abs } => plain(gradient::saliency(graph, x, &objective, *abs)?),
-        Method::InputXGradient => plain(gradient::input_x_gradient(graph, x, &objective)?),
+        Method::Gradient { abs } => plain(gradient::saliency(graph, sample()?, &objective, *abs)?),
+        Method::InputXGradient => plain(gradient::input_x_gradient(graph, input, sample()?, &objective)?),
         Method::IntegratedGradients {
             steps,
             rule,
@@ -308,7 +309,7 @@ pub fn saliency(graph: &Graph, input: &[f32], options: &SaliencyOptions) -> Resu
             chunk,
         )?),
         Method::GradCam { layer, upsample } => {
-            let (values, shape) = gradcam::attribute(graph, x, &objective, layer, *upsample)?;
+            let (values, shape) = gradcam::attribute(graph, sample()?, &objective, layer, *upsample)?;
             Attribution {
                 values,
                 shape,
@@ -326,6 +327,20 @@ pub fn saliency(graph: &Graph, input: &[f32], options: &SaliencyOptions) -> Resu
             )?)
         }
     })
+}
+
+/// Checks that `input` holds one finite sample of the graph's input shape, without copying it.
+fn check_input(graph: &Graph, input: &[f32]) -> Result<()> {
+    let expected: usize = graph.input_shape().iter().product();
+    if input.len() != expected {
+        return Err(Error::InputLength {
+            actual: input.len(),
+            expected,
+            batch: 1,
+            shape: graph.input_shape().to_vec(),
+        });
+    }
+    crate::error::ensure_finite("input", input.iter().copied())
 }
 
 /// The scalar being explained: element `target` of value `value` of every sample.

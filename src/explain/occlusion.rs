@@ -209,8 +209,8 @@ mod tests {
         let x = [1.0, -2.0, 0.5, 3.0, 0.25];
         let c: Vec<f32> = (0..5).map(|i| (x[i] - 0.5) * w[[1, i]]).collect();
         let single = saliency(&g, &x, &occlusion(&[1], &[], Baseline::Scalar(0.5))).unwrap();
-        for i in 0..5 {
-            assert!((single.values[i] - c[i]).abs() < 1e-6);
+        for (got, want) in single.values.iter().zip(&c) {
+            assert!((got - want).abs() < 1e-6);
         }
         // Window 2 stride 2 over 5: windows {0,1}, {2,3}, {4}.
         let pairs = saliency(&g, &x, &occlusion(&[2], &[2], Baseline::Scalar(0.5))).unwrap();
