@@ -121,7 +121,8 @@ impl Trace {
 }
 
 impl Trace {
-    fn value(&self, name: &str) -> Result<&Tensor, JsError> {
+    /// A layer's output tensor (batch first), or an error listing the layer names.
+    pub(crate) fn value(&self, name: &str) -> Result<&Tensor, JsError> {
         match self.names.iter().position(|n| n == name) {
             Some(i) => Ok(&self.values[i]),
             None => Err(js_error(crate::Error::unknown("layer", name, &self.names))),

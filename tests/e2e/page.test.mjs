@@ -19,7 +19,7 @@ test("the built-in CNN shows every layer's activations and a prediction", async 
   const labels = readFileSync(new URL("../../www/data/digits-labels.u8", import.meta.url));
   assert.equal(await page.textContent("#predicted-class"), String(labels[0]));
   for (const name of ["conv1.relu", "pool2", "fc1", "softmax"]) {
-    assert.ok(await distinctColours(page, `[data-layer="${name}"] canvas.map`) > 2, `${name} heatmap drawn`);
+    assert.ok(await distinctColours(page, `[data-layer="${name}"] canvas.map`) > 1, `${name} heatmap drawn`);
     assert.ok(await distinctColours(page, `[data-layer="${name}"] canvas.colorbar`) > 8, `${name} colorbar drawn`);
   }
   assert.ok(await distinctColours(page, "#prediction-chart") > 2, "prediction chart drawn");
@@ -42,7 +42,7 @@ test("switching model, sample and colours updates the views and the URL hash", a
   await ready(page);
   await page.selectOption("#model-select", "mlp");
   await page.waitForSelector('[data-layer="fc3"]');
-  assert.equal(await page.$$eval(".layer", (l) => l.length), 8);
+  assert.equal(await page.$$eval(".layer", (l) => l.length), 7);
   await page.fill("#sample-index", "7");
   await page.dispatchEvent("#sample-index", "change");
   await page.selectOption("#colormap-select", "magma");
@@ -53,12 +53,13 @@ test("switching model, sample and colours updates the views and the URL hash", a
 
   // Reloading from the hash restores the same view.
   const predicted = await page.textContent("#predicted-class");
-  const again = await page.context().newPage();
-  await again.goto(`${origin}/${hash}`);
-  await ready(again);
-  assert.equal(await again.inputValue("#model-select"), "mlp");
-  assert.equal(await again.inputValue("#sample-index"), "7");
-  assert.equal(await again.textContent("#predicted-class"), predicted);
+  await page.goto("about:blank");
+  await page.goto(`${origin}/${hash}`);
+  await ready(page);
+  assert.equal(await page.inputValue("#model-select"), "mlp");
+  assert.equal(await page.inputValue("#sample-index"), "7");
+  assert.equal(await page.inputValue("#colormap-select"), "magma");
+  assert.equal(await page.textContent("#predicted-class"), predicted);
   assert.deepEqual(problems.consoleErrors, []);
 });
 

@@ -1,6 +1,6 @@
 // The nnlens explorer page: loads a model, runs it on a digit, and shows the prediction and every
 // layer's activations. State (model, sample, colours) lives in the URL hash so views can be shared.
-import init, { Model, drawImage, drawBarChart } from "../pkg/nnlens.js";
+import init, { Model, drawHeatmap, drawBarChart } from "../pkg/nnlens.js";
 import { loadDigits, fitToShape } from "./data.js";
 import { renderActivations } from "./activations.js";
 import { sizeCanvasForCss } from "./canvas.js";
@@ -51,7 +51,7 @@ function render() {
   if (!model || !digits) return;
   const index = Math.min(state.sample, digits.count - 1);
   const { values, description } = fitToShape(digits.image(index), model.inputShape);
-  drawImage($("input-canvas"), digits.image(index), 28, 28, "greys");
+  drawHeatmap($("input-canvas"), digits.image(index), [28, 28], { colormap: "greys", min: 0, max: 1 });
   $("input-caption").textContent = `digit ${index} (label ${digits.label(index)}) · ${description}`;
 
   const trace = model.trace(values);
