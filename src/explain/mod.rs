@@ -22,6 +22,23 @@
 //! value of the graph); the split changes no result.
 //!
 //! [`display`] turns an attribution into an image the way Captum's `visualization` does.
+//!
+//! ```
+//! use nnlens::explain::{saliency, Method, Rule, SaliencyOptions};
+//! let graph = nnlens::io::json::from_json(r#"{ "format": "nnlens", "version": 1, "input": [4],
+//!   "seed": 3, "layers": [ { "type": "dense", "units": 8, "activation": "tanh" },
+//!                          { "type": "dense", "units": 3, "activation": "softmax" } ] }"#).unwrap();
+//! let x = [0.5, -1.0, 0.25, 2.0];
+//! let mut method = Method::from_name("integratedGradients").unwrap();
+//! if let Method::IntegratedGradients { rule, .. } = &mut method {
+//!     *rule = Rule::from_name("riemannMiddle").unwrap();
+//! }
+//! // Class 2's score before the softmax (`logits: true` is the default of `new`).
+//! let ig = saliency(&graph, &x, &SaliencyOptions::new(method, 2)).unwrap();
+//! assert_eq!(ig.shape, vec![4]);
+//! // Completeness: the attributions sum to F(x) - F(0) up to the quadrature error.
+//! assert!(ig.delta.unwrap().abs() < 1e-3);
+//! ```
 
 pub mod display;
 mod gradcam;
