@@ -39,18 +39,28 @@ impl Fixture {
 
 fn load(name: &str) -> Fixture {
     let dir = fixture_dir();
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap()).unwrap();
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap())
+            .unwrap();
     let model = std::fs::read_to_string(dir.join(doc["nnlens_json"].as_str().unwrap())).unwrap();
     let graph = nnlens::io::json::from_json(&model).unwrap();
     Fixture { graph, doc }
 }
 
 fn floats(v: &Value) -> Vec<f32> {
-    v.as_array().expect("array").iter().map(|x| x.as_f64().expect("number") as f32).collect()
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_f64().expect("number") as f32)
+        .collect()
 }
 
 fn usizes(v: &Value) -> Vec<usize> {
-    v.as_array().expect("array").iter().map(|x| x.as_u64().expect("integer") as usize).collect()
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_u64().expect("integer") as usize)
+        .collect()
 }
 
 fn baseline(v: &Value) -> Baseline {
@@ -67,7 +77,11 @@ fn options(case: &Value) -> SaliencyOptions {
     match &mut method {
         Method::Gradient { abs } => *abs = o["abs"].as_bool().unwrap(),
         Method::InputXGradient => {}
-        Method::IntegratedGradients { steps, rule, baseline: b } => {
+        Method::IntegratedGradients {
+            steps,
+            rule,
+            baseline: b,
+        } => {
             *steps = o["steps"].as_u64().unwrap() as usize;
             *rule = Rule::from_name(o["rule"].as_str().unwrap()).unwrap();
             *b = baseline(&o["baseline"]);
@@ -76,7 +90,11 @@ fn options(case: &Value) -> SaliencyOptions {
             *layer = o["layer"].as_str().unwrap().to_string();
             *upsample = o["upsample"].as_bool().unwrap();
         }
-        Method::Occlusion { window, strides, baseline: b } => {
+        Method::Occlusion {
+            window,
+            strides,
+            baseline: b,
+        } => {
             *window = usizes(&o["window"]);
             *strides = usizes(&o["strides"]);
             *b = baseline(&o["baseline"]);
@@ -118,8 +136,13 @@ fn check_model(name: &str) {
     for case in fx.cases() {
         let case_name = case["name"].as_str().unwrap();
         let opts = options(case);
-        let got = saliency(&fx.graph, &x, &opts).unwrap_or_else(|e| panic!("{name}/{case_name}: {e}"));
-        assert_eq!(got.shape, usizes(&case["shape"]), "{name}/{case_name}: shape");
+        let got =
+            saliency(&fx.graph, &x, &opts).unwrap_or_else(|e| panic!("{name}/{case_name}: {e}"));
+        assert_eq!(
+            got.shape,
+            usizes(&case["shape"]),
+            "{name}/{case_name}: shape"
+        );
         let want = floats(&case["expected"]);
         let key = case["method"].as_str().unwrap().to_string();
         let e = errors.entry(key.clone()).or_default();
@@ -138,7 +161,9 @@ fn check_model(name: &str) {
             (Value::Null, Some(d)) => panic!("{name}/{case_name}: unexpected delta {d}"),
             (want, Some(d)) => {
                 let w = want.as_f64().unwrap() as f32;
-                let de = errors.entry("integratedGradients delta".into()).or_default();
+                let de = errors
+                    .entry("integratedGradients delta".into())
+                    .or_default();
                 de.cases += 1;
                 if !de.add(d, w) {
                     failures.push(format!("{name}/{case_name}: delta {d}, expected {w}"));
@@ -153,7 +178,12 @@ fn check_model(name: &str) {
             e.cases, e.abs, e.rel
         );
     }
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -182,7 +212,10 @@ fn fixtures_cover_every_method_and_rule() {
             seen.insert(o.method.name().to_string());
             if let Method::IntegratedGradients { rule, baseline, .. } = &o.method {
                 seen.insert(rule.name().to_string());
-                seen.insert(format!("ig baseline {}", matches!(baseline, Baseline::Values(_))));
+                seen.insert(format!(
+                    "ig baseline {}",
+                    matches!(baseline, Baseline::Values(_))
+                ));
             }
             if let Method::GradCam { upsample, .. } = o.method {
                 seen.insert(format!("upsample {upsample}"));
@@ -190,18 +223,39 @@ fn fixtures_cover_every_method_and_rule() {
             seen.insert(format!("logits {}", o.logits));
         }
     }
-    for want in ["gradient", "inputXGradient", "integratedGradients", "gradCam", "occlusion"]
-        .iter()
-        .chain(Rule::NAMES)
-        .map(|s| s.to_string())
-        .chain(["ig baseline true", "ig baseline false", "upsample true", "upsample false", "logits true", "logits false"].map(String::from))
-    {
+    for want in [
+        "gradient",
+        "inputXGradient",
+        "integratedGradients",
+        "gradCam",
+        "occlusion",
+    ]
+    .iter()
+    .chain(Rule::NAMES)
+    .map(|s| s.to_string())
+    .chain(
+        [
+            "ig baseline true",
+            "ig baseline false",
+            "upsample true",
+            "upsample false",
+            "logits true",
+            "logits false",
+        ]
+        .map(String::from),
+    ) {
         assert!(seen.contains(&want), "no fixture case for {want}");
     }
 }
 
 fn smoothgrad(samples: usize, noise: f32, variant: Variant, seed: u64) -> Method {
-    Method::SmoothGrad { samples, noise, variant, seed, abs: true }
+    Method::SmoothGrad {
+        samples,
+        noise,
+        variant,
+        seed,
+        abs: true,
+    }
 }
 
 #[test]
@@ -209,11 +263,24 @@ fn smoothgrad_with_zero_noise_is_the_gradient() {
     for name in MODELS {
         let fx = load(name);
         let x = fx.input();
-        let grad = saliency(&fx.graph, &x, &SaliencyOptions::new(Method::Gradient { abs: true }, 1)).unwrap();
-        let sg = saliency(&fx.graph, &x, &SaliencyOptions::new(smoothgrad(4, 0.0, Variant::SmoothGrad, 9), 1)).unwrap();
+        let grad = saliency(
+            &fx.graph,
+            &x,
+            &SaliencyOptions::new(Method::Gradient { abs: true }, 1),
+        )
+        .unwrap();
+        let sg = saliency(
+            &fx.graph,
+            &x,
+            &SaliencyOptions::new(smoothgrad(4, 0.0, Variant::SmoothGrad, 9), 1),
+        )
+        .unwrap();
         assert_eq!(sg.shape, grad.shape);
         for (a, b) in sg.values.iter().zip(&grad.values) {
-            assert!((a - b).abs() <= 1e-6 * b.abs().max(1e-3), "{name}: {a} vs {b}");
+            assert!(
+                (a - b).abs() <= 1e-6 * b.abs().max(1e-3),
+                "{name}: {a} vs {b}"
+            );
         }
     }
 }
@@ -222,7 +289,14 @@ fn smoothgrad_with_zero_noise_is_the_gradient() {
 fn smoothgrad_same_seed_same_map() {
     let fx = load("lenet");
     let x = fx.input();
-    let run = |seed| saliency(&fx.graph, &x, &SaliencyOptions::new(smoothgrad(8, 0.15, Variant::VarGrad, seed), 0)).unwrap();
+    let run = |seed| {
+        saliency(
+            &fx.graph,
+            &x,
+            &SaliencyOptions::new(smoothgrad(8, 0.15, Variant::VarGrad, seed), 0),
+        )
+        .unwrap()
+    };
     assert_eq!(run(5), run(5));
     assert_ne!(run(5).values, run(6).values);
 }
@@ -236,18 +310,37 @@ fn smoothgrad_is_the_mean_of_gradients_over_the_same_noise() {
         let fx = load(name);
         let x = fx.input();
         let (samples, noise, seed, target) = (16, 0.2f32, 11u64, 1);
-        let range = x.iter().copied().fold(f32::NEG_INFINITY, f32::max) - x.iter().copied().fold(f32::INFINITY, f32::min);
+        let range = x.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+            - x.iter().copied().fold(f32::INFINITY, f32::min);
         let normal = Normal::new(0.0f32, noise * range).unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut mean = vec![0.0f64; x.len()];
         for _ in 0..samples {
             let z: Vec<f32> = x.iter().map(|&v| v + normal.sample(&mut rng)).collect();
-            let g = saliency(&fx.graph, &z, &SaliencyOptions::new(Method::Gradient { abs: true }, target)).unwrap();
-            mean.iter_mut().zip(&g.values).for_each(|(m, g)| *m += f64::from(*g) / samples as f64);
+            let g = saliency(
+                &fx.graph,
+                &z,
+                &SaliencyOptions::new(Method::Gradient { abs: true }, target),
+            )
+            .unwrap();
+            mean.iter_mut()
+                .zip(&g.values)
+                .for_each(|(m, g)| *m += f64::from(*g) / samples as f64);
         }
-        let sg = saliency(&fx.graph, &x, &SaliencyOptions::new(smoothgrad(samples, noise, Variant::SmoothGrad, seed), target)).unwrap();
+        let sg = saliency(
+            &fx.graph,
+            &x,
+            &SaliencyOptions::new(
+                smoothgrad(samples, noise, Variant::SmoothGrad, seed),
+                target,
+            ),
+        )
+        .unwrap();
         for (a, b) in sg.values.iter().zip(&mean) {
-            assert!((f64::from(*a) - b).abs() <= 1e-5 + 1e-4 * b.abs(), "{name}: {a} vs {b}");
+            assert!(
+                (f64::from(*a) - b).abs() <= 1e-5 + 1e-4 * b.abs(),
+                "{name}: {a} vs {b}"
+            );
         }
     }
 }
@@ -259,21 +352,53 @@ fn errors_are_precise() {
     let g = &fx.graph;
     let err = saliency(g, &x, &SaliencyOptions::new(Method::InputXGradient, 5)).unwrap_err();
     assert_eq!(err, Error::TargetOutOfRange { target: 5, len: 5 });
-    let cam = |layer: &str| SaliencyOptions::new(Method::GradCam { layer: layer.into(), upsample: true }, 0);
-    let err = saliency(g, &x, &cam("/conv9/Conv")).unwrap_err().to_string();
-    assert!(err.contains("/conv9/Conv") && err.contains("/conv1/Conv") && err.contains("/conv2/Conv"), "{err}");
-    let dense = g.nodes().iter().find(|n| n.shape.len() == 1).unwrap().name.clone();
+    let cam = |layer: &str| {
+        SaliencyOptions::new(
+            Method::GradCam {
+                layer: layer.into(),
+                upsample: true,
+            },
+            0,
+        )
+    };
+    let err = saliency(g, &x, &cam("/conv9/Conv"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("/conv9/Conv") && err.contains("/conv1/Conv") && err.contains("/conv2/Conv"),
+        "{err}"
+    );
+    let dense = g
+        .nodes()
+        .iter()
+        .find(|n| n.shape.len() == 1)
+        .unwrap()
+        .name
+        .clone();
     let err = saliency(g, &x, &cam(&dense)).unwrap_err().to_string();
     assert!(err.contains("without spatial dimensions"), "{err}");
     let occ = |window: Vec<usize>, strides: Vec<usize>| {
-        SaliencyOptions::new(Method::Occlusion { window, strides, baseline: Baseline::default() }, 0)
+        SaliencyOptions::new(
+            Method::Occlusion {
+                window,
+                strides,
+                baseline: Baseline::default(),
+            },
+            0,
+        )
     };
-    let err = saliency(g, &x, &occ(vec![1, 13, 3], vec![])).unwrap_err().to_string();
+    let err = saliency(g, &x, &occ(vec![1, 13, 3], vec![]))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("1..=12, got 13"), "{err}");
-    let err = saliency(g, &x, &occ(vec![3, 3], vec![])).unwrap_err().to_string();
+    let err = saliency(g, &x, &occ(vec![3, 3], vec![]))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("expected 3"), "{err}");
     assert!(saliency(g, &x, &occ(vec![1, 2, 2], vec![1, 3, 1])).is_err());
-    let err = saliency(g, &x[1..], &SaliencyOptions::new(Method::InputXGradient, 0)).unwrap_err().to_string();
+    let err = saliency(g, &x[1..], &SaliencyOptions::new(Method::InputXGradient, 0))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("143 values, expected 144"), "{err}");
 }
 
@@ -282,7 +407,12 @@ fn errors_are_precise() {
 #[test]
 fn display_of_a_saliency_map() {
     let fx = load("resnet_bn");
-    let a = saliency(&fx.graph, &fx.input(), &SaliencyOptions::new(Method::Gradient { abs: false }, 0)).unwrap();
+    let a = saliency(
+        &fx.graph,
+        &fx.input(),
+        &SaliencyOptions::new(Method::Gradient { abs: false }, 0),
+    )
+    .unwrap();
     let (map, shape) = reduce_channels(&a.values, &a.shape, Reduction::MaxAbs).unwrap();
     assert_eq!(shape, vec![10, 10]);
     let n = normalize(&map, Sign::AbsoluteValue, 2.0).unwrap();

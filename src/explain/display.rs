@@ -69,7 +69,11 @@ impl Sign {
 
 /// Collapses the channel axis of a per-sample attribution of shape `[C, H, W]` (a `[H, W]`
 /// attribution is one channel) into an `[H, W]` map; returns the map and its shape.
-pub fn reduce_channels(attr: &[f32], shape: &[usize], reduction: Reduction) -> Result<(Vec<f32>, Vec<usize>)> {
+pub fn reduce_channels(
+    attr: &[f32],
+    shape: &[usize],
+    reduction: Reduction,
+) -> Result<(Vec<f32>, Vec<usize>)> {
     let (c, h, w) = match shape {
         [c, h, w] => (*c, *h, *w),
         [h, w] => (1, *h, *w),
@@ -79,7 +83,9 @@ pub fn reduce_channels(attr: &[f32], shape: &[usize], reduction: Reduction) -> R
             )))
         }
     };
-    let hw = h.checked_mul(w).ok_or_else(|| Error::shape(format!("shape {shape:?} overflows")))?;
+    let hw = h
+        .checked_mul(w)
+        .ok_or_else(|| Error::shape(format!("shape {shape:?} overflows")))?;
     if c.checked_mul(hw) != Some(attr.len()) || attr.is_empty() {
         return Err(Error::shape(format!(
             "attribution has {} values, expected a non-empty {shape:?}",
@@ -112,7 +118,10 @@ fn cumulative_sum_threshold(values: &[f32], percentile: f64) -> f32 {
         cum.push(acc);
     }
     let limit = acc * 0.01f32 * percentile as f32;
-    let index = cum.iter().position(|&c| c >= limit).unwrap_or(sorted.len() - 1);
+    let index = cum
+        .iter()
+        .position(|&c| c >= limit)
+        .unwrap_or(sorted.len() - 1);
     sorted[index]
 }
 
@@ -124,7 +133,10 @@ fn cumulative_sum_threshold(values: &[f32], percentile: f64) -> f32 {
 /// where Captum fails its `scale_factor != 0` assertion.
 pub fn normalize(values: &[f32], sign: Sign, outlier_percent: f32) -> Result<Vec<f32>> {
     if values.is_empty() {
-        return Err(Error::invalid("values", "nothing to normalize: the attribution is empty"));
+        return Err(Error::invalid(
+            "values",
+            "nothing to normalize: the attribution is empty",
+        ));
     }
     ensure_finite("attribution", values.iter().copied())?;
     if !(0.0..=100.0).contains(&outlier_percent) {
@@ -155,7 +167,11 @@ pub fn normalize(values: &[f32], sign: Sign, outlier_percent: f32) -> Result<Vec
             ),
         ));
     }
-    let scale = if sign == Sign::Negative { -threshold } else { threshold };
+    let scale = if sign == Sign::Negative {
+        -threshold
+    } else {
+        threshold
+    };
     Ok(kept.iter().map(|v| (v / scale).clamp(-1.0, 1.0)).collect())
 }
 
@@ -165,7 +181,9 @@ mod tests {
 
     #[test]
     fn reduce_channels_max_abs_and_sum() {
-        let attr = [1.0, -2.0, 3.0, -4.0, /* channel 2 */ -5.0, 1.0, -1.0, 0.5];
+        let attr = [
+            1.0, -2.0, 3.0, -4.0, /* channel 2 */ -5.0, 1.0, -1.0, 0.5,
+        ];
         let (m, shape) = reduce_channels(&attr, &[2, 2, 2], Reduction::MaxAbs).unwrap();
         assert_eq!((m, shape), (vec![5.0, 2.0, 3.0, 4.0], vec![2, 2]));
         let (s, _) = reduce_channels(&attr, &[2, 2, 2], Reduction::Sum).unwrap();
@@ -174,7 +192,10 @@ mod tests {
         assert_eq!((one, shape), (vec![1.0, 2.0, 3.0, 4.0], vec![2, 2]));
         assert!(reduce_channels(&attr, &[8], Reduction::Sum).is_err());
         assert!(reduce_channels(&attr, &[3, 2, 2], Reduction::Sum).is_err());
-        assert!(Reduction::from_name("mean").unwrap_err().to_string().contains("maxAbs"));
+        assert!(Reduction::from_name("mean")
+            .unwrap_err()
+            .to_string()
+            .contains("maxAbs"));
         assert_eq!(Reduction::from_name("sum").unwrap(), Reduction::Sum);
     }
 
@@ -188,27 +209,66 @@ mod tests {
                 assert!((g - w).abs() < 1e-6, "{got:?} vs {want:?}");
             }
         };
-        close(normalize(&a, Sign::AbsoluteValue, 2.0).unwrap(), &[0.05, 0.1, 0.2, 0.3, 0.025, 1.0]);
-        close(normalize(&a, Sign::All, 2.0).unwrap(), &[0.05, -0.1, 0.2, -0.3, 0.025, 1.0]);
-        close(normalize(&a, Sign::All, 50.0).unwrap(), &[0.05, -0.1, 0.2, -0.3, 0.025, 1.0]);
-        close(normalize(&a, Sign::AbsoluteValue, 60.0).unwrap(), &[0.166_666_67, 0.333_333_34, 0.666_666_7, 1.0, 0.083_333_336, 1.0]);
-        close(normalize(&a, Sign::Positive, 2.0).unwrap(), &[0.05, 0.0, 0.2, 0.0, 0.025, 1.0]);
-        close(normalize(&a, Sign::Negative, 2.0).unwrap(), &[0.0, 0.333_333_34, 0.0, 1.0, 0.0, 0.0]);
-        close(normalize(&a, Sign::Negative, 80.0).unwrap(), &[0.0, 1.0, 0.0, 1.0, 0.0, 0.0]);
+        close(
+            normalize(&a, Sign::AbsoluteValue, 2.0).unwrap(),
+            &[0.05, 0.1, 0.2, 0.3, 0.025, 1.0],
+        );
+        close(
+            normalize(&a, Sign::All, 2.0).unwrap(),
+            &[0.05, -0.1, 0.2, -0.3, 0.025, 1.0],
+        );
+        close(
+            normalize(&a, Sign::All, 50.0).unwrap(),
+            &[0.05, -0.1, 0.2, -0.3, 0.025, 1.0],
+        );
+        close(
+            normalize(&a, Sign::AbsoluteValue, 60.0).unwrap(),
+            &[
+                0.166_666_67,
+                0.333_333_34,
+                0.666_666_7,
+                1.0,
+                0.083_333_336,
+                1.0,
+            ],
+        );
+        close(
+            normalize(&a, Sign::Positive, 2.0).unwrap(),
+            &[0.05, 0.0, 0.2, 0.0, 0.025, 1.0],
+        );
+        close(
+            normalize(&a, Sign::Negative, 2.0).unwrap(),
+            &[0.0, 0.333_333_34, 0.0, 1.0, 0.0, 0.0],
+        );
+        close(
+            normalize(&a, Sign::Negative, 80.0).unwrap(),
+            &[0.0, 1.0, 0.0, 1.0, 0.0, 0.0],
+        );
     }
 
     #[test]
     fn normalize_edge_cases() {
-        assert_eq!(normalize(&[0.0, 0.0], Sign::All, 2.0).unwrap(), vec![0.0, 0.0]);
-        assert_eq!(normalize(&[1.0, 2.0], Sign::Negative, 2.0).unwrap(), vec![0.0, 0.0]);
+        assert_eq!(
+            normalize(&[0.0, 0.0], Sign::All, 2.0).unwrap(),
+            vec![0.0, 0.0]
+        );
+        assert_eq!(
+            normalize(&[1.0, 2.0], Sign::Negative, 2.0).unwrap(),
+            vec![0.0, 0.0]
+        );
         assert!(normalize(&[], Sign::All, 2.0).is_err());
         assert!(normalize(&[1.0, f32::NAN], Sign::All, 2.0).is_err());
         assert!(normalize(&[1.0], Sign::All, 101.0).is_err());
-        let err = normalize(&[0.0, 1.0], Sign::All, 100.0).unwrap_err().to_string();
+        let err = normalize(&[0.0, 1.0], Sign::All, 100.0)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("100"), "{err}");
         for name in Sign::NAMES {
             assert!(Sign::from_name(name).is_ok());
         }
-        assert!(Sign::from_name("abs").unwrap_err().to_string().contains("absolute_value"));
+        assert!(Sign::from_name("abs")
+            .unwrap_err()
+            .to_string()
+            .contains("absolute_value"));
     }
 }

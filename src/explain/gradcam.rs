@@ -35,7 +35,9 @@ fn spatial_layer(graph: &Graph, name: &str) -> Result<ValueId> {
             ),
         ));
     }
-    let id = graph.find(name).map_err(|_| Error::unknown("Grad-CAM layer", name, &spatial))?;
+    let id = graph
+        .find(name)
+        .map_err(|_| Error::unknown("Grad-CAM layer", name, &spatial))?;
     let shape = graph.value_shape(id);
     if shape.len() != 3 {
         return Err(Error::invalid(
@@ -74,7 +76,11 @@ pub(super) fn attribute(
     }
     let (c, h, w) = match graph.value_shape(id) {
         [c, h, w] => (*c, *h, *w),
-        other => return Err(Error::shape(format!("Grad-CAM layer shape {other:?} is not [C, H, W]"))),
+        other => {
+            return Err(Error::shape(format!(
+                "Grad-CAM layer shape {other:?} is not [C, H, W]"
+            )))
+        }
     };
     let trace = graph.trace(x)?;
     let mut grads = objective.backward(graph, &trace)?;
@@ -142,19 +148,54 @@ mod tests {
     fn bilinear_matches_torch() {
         let map = [0.0, 1.0, 4.0, 9.0, 16.0, 25.0];
         let cases: [(usize, usize, &[f64]); 2] = [
-            (5, 3, &[
-                0.0, 1.0, 4.0, 0.900_000_095_367_431_6, 2.5, 6.099_999_904_632_568, 4.5, 8.5, 14.5,
-                8.100_000_381_469_727, 14.500_000_953_674_316, 22.900_001_525_878_906, 9.0, 16.0, 25.0,
-            ]),
-            (3, 4, &[
-                0.0, 0.625, 2.125, 4.0, 4.5, 7.0, 10.75, 14.5, 9.0, 13.375, 19.375, 25.000_001_907_348_633,
-            ]),
+            (
+                5,
+                3,
+                &[
+                    0.0,
+                    1.0,
+                    4.0,
+                    0.900_000_095_367_431_6,
+                    2.5,
+                    6.099_999_904_632_568,
+                    4.5,
+                    8.5,
+                    14.5,
+                    8.100_000_381_469_727,
+                    14.500_000_953_674_316,
+                    22.900_001_525_878_906,
+                    9.0,
+                    16.0,
+                    25.0,
+                ],
+            ),
+            (
+                3,
+                4,
+                &[
+                    0.0,
+                    0.625,
+                    2.125,
+                    4.0,
+                    4.5,
+                    7.0,
+                    10.75,
+                    14.5,
+                    9.0,
+                    13.375,
+                    19.375,
+                    25.000_001_907_348_633,
+                ],
+            ),
         ];
         for (oh, ow, want) in cases {
             let got = bilinear(&map, 2, 3, oh, ow);
             assert_eq!(got.len(), want.len());
             for (a, b) in got.iter().zip(want) {
-                assert!((f64::from(*a) - b).abs() <= 1e-6 * b.abs().max(1.0), "{oh}x{ow}: {got:?}");
+                assert!(
+                    (f64::from(*a) - b).abs() <= 1e-6 * b.abs().max(1.0),
+                    "{oh}x{ow}: {got:?}"
+                );
             }
         }
         // Same size is the identity; downsampling averages neighbours.
@@ -174,17 +215,39 @@ mod tests {
         let mut g = Graph::new(&[2, 3, 4]).unwrap();
         let w1 = random_tensor(&[5, 4], -1.0, 1.0, 8);
         let w2 = random_tensor(&[1, 5], -1.0, 1.0, 9);
-        let d1 = g.push("d1", "Gemm", Op::Dense(Dense::new(w1, None).unwrap()), &[ValueId::INPUT]).unwrap();
-        g.push("d2", "Gemm", Op::Dense(Dense::new(w2.clone(), None).unwrap()), &[d1]).unwrap();
+        let d1 = g
+            .push(
+                "d1",
+                "Gemm",
+                Op::Dense(Dense::new(w1, None).unwrap()),
+                &[ValueId::INPUT],
+            )
+            .unwrap();
+        g.push(
+            "d2",
+            "Gemm",
+            Op::Dense(Dense::new(w2.clone(), None).unwrap()),
+            &[d1],
+        )
+        .unwrap();
         let x = random_tensor(&[1, 2, 3, 4], -1.0, 1.0, 10);
         let a = g.trace(x.clone()).unwrap().value(d1).clone();
         let weight = w2.sum() / 15.0;
         for target in [1, 4] {
             let c = target / 3;
             for upsample in [false, true] {
-                let opts = SaliencyOptions::new(Method::GradCam { layer: "d1".into(), upsample }, target);
+                let opts = SaliencyOptions::new(
+                    Method::GradCam {
+                        layer: "d1".into(),
+                        upsample,
+                    },
+                    target,
+                );
                 let got = saliency(&g, x.as_slice().unwrap(), &opts).unwrap();
-                let map: Vec<f32> = a.as_slice().unwrap()[c * 15..(c + 1) * 15].iter().map(|v| (weight * v).max(0.0)).collect();
+                let map: Vec<f32> = a.as_slice().unwrap()[c * 15..(c + 1) * 15]
+                    .iter()
+                    .map(|v| (weight * v).max(0.0))
+                    .collect();
                 if upsample {
                     assert_eq!(got.shape, vec![3, 4]);
                     let want = bilinear(&map, 3, 5, 3, 4);
@@ -204,7 +267,13 @@ mod tests {
 
     /// The ReLU clips: with a random head some pixels are zero and some positive.
     fn map_has_positive_and_zero(g: &Graph, x: &[f32]) -> bool {
-        let opts = SaliencyOptions::new(Method::GradCam { layer: "d1".into(), upsample: false }, 1);
+        let opts = SaliencyOptions::new(
+            Method::GradCam {
+                layer: "d1".into(),
+                upsample: false,
+            },
+            1,
+        );
         let v = saliency(g, x, &opts).unwrap().values;
         v.iter().any(|&v| v > 0.0) && v.contains(&0.0)
     }
@@ -213,9 +282,20 @@ mod tests {
     fn layer_must_exist_and_be_spatial() {
         let g = mlp();
         let x = vec![0.0; 6];
-        let opts = |layer: &str| SaliencyOptions::new(Method::GradCam { layer: layer.into(), upsample: false }, 0);
+        let opts = |layer: &str| {
+            SaliencyOptions::new(
+                Method::GradCam {
+                    layer: layer.into(),
+                    upsample: false,
+                },
+                0,
+            )
+        };
         let err = saliency(&g, &x, &opts("fc2")).unwrap_err().to_string();
-        assert!(err.contains("'fc2'") && err.contains("[5]") && err.contains("[C, H, W]"), "{err}");
+        assert!(
+            err.contains("'fc2'") && err.contains("[5]") && err.contains("[C, H, W]"),
+            "{err}"
+        );
         let err = saliency(&g, &x, &opts("conv9")).unwrap_err();
         assert!(matches!(err, Error::Unknown { .. }), "{err}");
         let err = saliency(&g, &x, &opts("")).unwrap_err().to_string();
@@ -231,11 +311,45 @@ mod tests {
         use crate::graph::ops::shape::Reshape;
         use crate::graph::ops::Op;
         let mut g = Graph::new(&[12]).unwrap();
-        let r = g.push("reshape", "Reshape", Op::Reshape(Reshape { shape: vec![1, 3, 4] }), &[ValueId::INPUT]).unwrap();
-        let d = g.push("d", "Gemm", Op::Dense(Dense::new(random_tensor(&[2, 4], -1.0, 1.0, 1), None).unwrap()), &[r]).unwrap();
-        g.push("head", "Gemm", Op::Dense(Dense::new(random_tensor(&[1, 2], -1.0, 1.0, 2), None).unwrap()), &[d]).unwrap();
+        let r = g
+            .push(
+                "reshape",
+                "Reshape",
+                Op::Reshape(Reshape {
+                    shape: vec![1, 3, 4],
+                }),
+                &[ValueId::INPUT],
+            )
+            .unwrap();
+        let d = g
+            .push(
+                "d",
+                "Gemm",
+                Op::Dense(Dense::new(random_tensor(&[2, 4], -1.0, 1.0, 1), None).unwrap()),
+                &[r],
+            )
+            .unwrap();
+        g.push(
+            "head",
+            "Gemm",
+            Op::Dense(Dense::new(random_tensor(&[1, 2], -1.0, 1.0, 2), None).unwrap()),
+            &[d],
+        )
+        .unwrap();
         let x: Vec<f32> = (0..12).map(|i| i as f32 / 6.0 - 1.0).collect();
-        let at = |upsample| saliency(&g, &x, &SaliencyOptions::new(Method::GradCam { layer: "d".into(), upsample }, 0));
+        let at = |upsample| {
+            saliency(
+                &g,
+                &x,
+                &SaliencyOptions::new(
+                    Method::GradCam {
+                        layer: "d".into(),
+                        upsample,
+                    },
+                    0,
+                ),
+            )
+        };
         assert_eq!(at(false).unwrap().shape, vec![3, 2]);
         let err = at(true).unwrap_err().to_string();
         assert!(err.contains("upsample") && err.contains("[12]"), "{err}");

@@ -19,7 +19,12 @@ fn gradient(graph: &Graph, x: Tensor, objective: &Objective) -> Result<Vec<f32>>
 }
 
 /// Captum `Saliency`: the gradient, its absolute value when `abs`.
-pub(super) fn saliency(graph: &Graph, x: Tensor, objective: &Objective, abs: bool) -> Result<Vec<f32>> {
+pub(super) fn saliency(
+    graph: &Graph,
+    x: Tensor,
+    objective: &Objective,
+    abs: bool,
+) -> Result<Vec<f32>> {
     let mut g = gradient(graph, x, objective)?;
     if abs {
         g.iter_mut().for_each(|v| *v = v.abs());
@@ -28,7 +33,12 @@ pub(super) fn saliency(graph: &Graph, x: Tensor, objective: &Objective, abs: boo
 }
 
 /// Captum `InputXGradient`: `x ⊙ ∂F/∂x`, for the sample `input` and its tensor `x`.
-pub(super) fn input_x_gradient(graph: &Graph, input: &[f32], x: Tensor, objective: &Objective) -> Result<Vec<f32>> {
+pub(super) fn input_x_gradient(
+    graph: &Graph,
+    input: &[f32],
+    x: Tensor,
+    objective: &Objective,
+) -> Result<Vec<f32>> {
     let mut g = gradient(graph, x, objective)?;
     g.iter_mut().zip(input).for_each(|(g, x)| *g *= x);
     Ok(g)
@@ -64,7 +74,11 @@ mod tests {
         let g = mlp();
         let x = mlp_input();
         for logits in [true, false] {
-            let opts = SaliencyOptions { method: Method::Gradient { abs: false }, target: 1, logits };
+            let opts = SaliencyOptions {
+                method: Method::Gradient { abs: false },
+                target: 1,
+                logits,
+            };
             let got = run(&g, &x, &opts).unwrap();
             assert_eq!(got.shape, vec![6]);
             assert_eq!(got.delta, None);
@@ -72,20 +86,59 @@ mod tests {
             for (a, b) in got.values.iter().zip(&want) {
                 assert!((a - b).abs() < 2e-3, "logits {logits}: {a} vs {b}");
             }
-            let abs = run(&g, &x, &SaliencyOptions { method: Method::Gradient { abs: true }, ..opts }).unwrap();
-            assert!(abs.values.iter().zip(&got.values).all(|(a, s)| *a == s.abs()));
+            let abs = run(
+                &g,
+                &x,
+                &SaliencyOptions {
+                    method: Method::Gradient { abs: true },
+                    ..opts
+                },
+            )
+            .unwrap();
+            assert!(abs
+                .values
+                .iter()
+                .zip(&got.values)
+                .all(|(a, s)| *a == s.abs()));
         }
         // Logits and probabilities differ: the softmax Jacobian mixes the classes.
-        let l = run(&g, &x, &SaliencyOptions { method: Method::Gradient { abs: false }, target: 1, logits: true }).unwrap();
-        let p = run(&g, &x, &SaliencyOptions { method: Method::Gradient { abs: false }, target: 1, logits: false }).unwrap();
-        assert!(l.values.iter().zip(&p.values).any(|(a, b)| (a - b).abs() > 1e-3));
+        let l = run(
+            &g,
+            &x,
+            &SaliencyOptions {
+                method: Method::Gradient { abs: false },
+                target: 1,
+                logits: true,
+            },
+        )
+        .unwrap();
+        let p = run(
+            &g,
+            &x,
+            &SaliencyOptions {
+                method: Method::Gradient { abs: false },
+                target: 1,
+                logits: false,
+            },
+        )
+        .unwrap();
+        assert!(l
+            .values
+            .iter()
+            .zip(&p.values)
+            .any(|(a, b)| (a - b).abs() > 1e-3));
     }
 
     #[test]
     fn input_x_gradient_multiplies_by_the_input() {
         let g = mlp();
         let x = mlp_input();
-        let grad = run(&g, &x, &SaliencyOptions::new(Method::Gradient { abs: false }, 0)).unwrap();
+        let grad = run(
+            &g,
+            &x,
+            &SaliencyOptions::new(Method::Gradient { abs: false }, 0),
+        )
+        .unwrap();
         let ixg = run(&g, &x, &SaliencyOptions::new(Method::InputXGradient, 0)).unwrap();
         for ((a, g), x) in ixg.values.iter().zip(&grad.values).zip(&x) {
             assert_eq!(*a, g * x);

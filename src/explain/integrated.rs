@@ -50,18 +50,31 @@ pub(super) fn attribute(
         |range, grads, _| {
             for (k, g) in range.zip(grads.chunks_exact(n)) {
                 let w = weights[k];
-                total.iter_mut().zip(g).for_each(|(t, g)| *t += f64::from(w * g));
+                total
+                    .iter_mut()
+                    .zip(g)
+                    .for_each(|(t, g)| *t += f64::from(w * g));
             }
             Ok(())
         },
     )?;
-    let attribution: Vec<f32> = total.iter().zip(&diff).map(|(t, d)| *t as f32 * d).collect();
+    let attribution: Vec<f32> = total
+        .iter()
+        .zip(&diff)
+        .map(|(t, d)| *t as f32 * d)
+        .collect();
     let delta = delta(graph, x, baseline, &attribution, objective)?;
     Ok((attribution, delta))
 }
 
 /// `Σ attribution - (F(x) - F(baseline))`.
-fn delta(graph: &Graph, x: &[f32], baseline: &[f32], attribution: &[f32], objective: &Objective) -> Result<f32> {
+fn delta(
+    graph: &Graph,
+    x: &[f32],
+    baseline: &[f32],
+    attribution: &[f32],
+    objective: &Objective,
+) -> Result<f32> {
     let mut f = Vec::new();
     forward_passes(
         graph,
@@ -96,7 +109,11 @@ pub fn integrated_gradients_delta(
     if attribution.len() != x.len() {
         return Err(Error::invalid(
             "attribution",
-            format!("has {} values, expected {} (one per input element)", attribution.len(), x.len()),
+            format!(
+                "has {} values, expected {} (one per input element)",
+                attribution.len(),
+                x.len()
+            ),
         ));
     }
     let baseline = baseline.expand(x.len())?;
@@ -114,7 +131,14 @@ mod tests {
     use crate::graph::ValueId;
 
     fn ig(steps: usize, rule: Rule, baseline: Baseline) -> SaliencyOptions {
-        SaliencyOptions::new(Method::IntegratedGradients { steps, rule, baseline }, 1)
+        SaliencyOptions::new(
+            Method::IntegratedGradients {
+                steps,
+                rule,
+                baseline,
+            },
+            1,
+        )
     }
 
     /// For a linear model the gradient is constant, so IG is `(x - x') ⊙ w` times the sum of
@@ -124,20 +148,44 @@ mod tests {
     fn linear_model_gives_exact_attribution() {
         let mut g = Graph::new(&[4]).unwrap();
         let w = random_tensor(&[2, 4], -1.0, 1.0, 5);
-        g.push("fc", "Gemm", Op::Dense(Dense::new(w.clone(), None).unwrap()), &[ValueId::INPUT]).unwrap();
+        g.push(
+            "fc",
+            "Gemm",
+            Op::Dense(Dense::new(w.clone(), None).unwrap()),
+            &[ValueId::INPUT],
+        )
+        .unwrap();
         let x = [1.0, -2.0, 0.5, 3.0];
-        for rule in [Rule::GaussLegendre, Rule::RiemannLeft, Rule::RiemannRight, Rule::RiemannMiddle, Rule::RiemannTrapezoid] {
+        for rule in [
+            Rule::GaussLegendre,
+            Rule::RiemannLeft,
+            Rule::RiemannRight,
+            Rule::RiemannMiddle,
+            Rule::RiemannTrapezoid,
+        ] {
             let a = saliency(&g, &x, &ig(7, rule, Baseline::Scalar(0.5))).unwrap();
-            let total = if rule == Rule::RiemannTrapezoid { 6.0 / 7.0 } else { 1.0 };
+            let total = if rule == Rule::RiemannTrapezoid {
+                6.0 / 7.0
+            } else {
+                1.0
+            };
             let mut sum = 0.0;
             for i in 0..4 {
                 let want = (x[i] - 0.5) * w[[1, i]] * total;
-                assert!((a.values[i] - want).abs() < 1e-5, "{rule:?}: {} vs {want}", a.values[i]);
+                assert!(
+                    (a.values[i] - want).abs() < 1e-5,
+                    "{rule:?}: {} vs {want}",
+                    a.values[i]
+                );
                 sum += a.values[i];
             }
             // delta = Σ IG - (F(x) - F(x')) = (total - 1) (F(x) - F(x')).
             let df = sum / total;
-            assert!((a.delta.unwrap() - (total - 1.0) * df).abs() < 1e-5, "{rule:?}: delta {:?}", a.delta);
+            assert!(
+                (a.delta.unwrap() - (total - 1.0) * df).abs() < 1e-5,
+                "{rule:?}: delta {:?}",
+                a.delta
+            );
         }
     }
 
@@ -147,10 +195,32 @@ mod tests {
     fn delta_converges_and_is_consistent() {
         use crate::graph::ops::activation::Activation;
         let mut g = Graph::new(&[6]).unwrap();
-        let a = g.push("fc1", "Gemm", Op::Dense(Dense::new(random_tensor(&[8, 6], -1.0, 1.0, 1), None).unwrap()), &[ValueId::INPUT]).unwrap();
-        let a = g.push("tanh", "Tanh", Op::Activation(Activation::Tanh), &[a]).unwrap();
-        let a = g.push("fc2", "Gemm", Op::Dense(Dense::new(random_tensor(&[3, 8], -1.0, 1.0, 2), None).unwrap()), &[a]).unwrap();
-        g.push("sigmoid", "Sigmoid", Op::Activation(Activation::Sigmoid), &[a]).unwrap();
+        let a = g
+            .push(
+                "fc1",
+                "Gemm",
+                Op::Dense(Dense::new(random_tensor(&[8, 6], -1.0, 1.0, 1), None).unwrap()),
+                &[ValueId::INPUT],
+            )
+            .unwrap();
+        let a = g
+            .push("tanh", "Tanh", Op::Activation(Activation::Tanh), &[a])
+            .unwrap();
+        let a = g
+            .push(
+                "fc2",
+                "Gemm",
+                Op::Dense(Dense::new(random_tensor(&[3, 8], -1.0, 1.0, 2), None).unwrap()),
+                &[a],
+            )
+            .unwrap();
+        g.push(
+            "sigmoid",
+            "Sigmoid",
+            Op::Activation(Activation::Sigmoid),
+            &[a],
+        )
+        .unwrap();
         let x = mlp_input();
         let base = Baseline::Values(vec![0.1, 0.2, -0.3, 0.0, 0.5, -1.0]);
         let coarse = saliency(&g, &x, &ig(3, Rule::RiemannRight, base.clone())).unwrap();
@@ -162,7 +232,13 @@ mod tests {
         assert!(integrated_gradients_delta(&g, &x, &[0.0; 3], &base, 1, true).is_err());
         // The ReLU model's gradient jumps along the path; more steps still shrink the delta.
         let g = mlp();
-        let d = |steps| saliency(&g, &x, &ig(steps, Rule::RiemannMiddle, base.clone())).unwrap().delta.unwrap().abs();
+        let d = |steps| {
+            saliency(&g, &x, &ig(steps, Rule::RiemannMiddle, base.clone()))
+                .unwrap()
+                .delta
+                .unwrap()
+                .abs()
+        };
         assert!(d(2000) < d(4), "{} vs {}", d(2000), d(4));
     }
 
@@ -173,7 +249,16 @@ mod tests {
         let x = mlp_input();
         let obj = Objective::new(&g, 2, false).unwrap();
         let b = vec![0.25; 6];
-        let whole = attribute(&g, &x, &b, &obj, Rule::GaussLegendre, 20, pass_limit(&g, usize::MAX)).unwrap();
+        let whole = attribute(
+            &g,
+            &x,
+            &b,
+            &obj,
+            Rule::GaussLegendre,
+            20,
+            pass_limit(&g, usize::MAX),
+        )
+        .unwrap();
         let split = attribute(&g, &x, &b, &obj, Rule::GaussLegendre, 20, 3).unwrap();
         for (a, b) in whole.0.iter().zip(&split.0) {
             assert!((a - b).abs() <= 1e-6 * a.abs().max(1.0), "{a} vs {b}");
@@ -184,9 +269,23 @@ mod tests {
     #[test]
     fn invalid_steps_are_reported() {
         let g = mlp();
-        let err = saliency(&g, &mlp_input(), &ig(1, Rule::RiemannTrapezoid, Baseline::default())).unwrap_err();
-        assert!(err.to_string().contains("riemannTrapezoid rule needs 2..=4096 steps, got 1"), "{err}");
-        let err = saliency(&g, &mlp_input(), &ig(5, Rule::GaussLegendre, Baseline::Values(vec![0.0; 2]))).unwrap_err();
+        let err = saliency(
+            &g,
+            &mlp_input(),
+            &ig(1, Rule::RiemannTrapezoid, Baseline::default()),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("riemannTrapezoid rule needs 2..=4096 steps, got 1"),
+            "{err}"
+        );
+        let err = saliency(
+            &g,
+            &mlp_input(),
+            &ig(5, Rule::GaussLegendre, Baseline::Values(vec![0.0; 2])),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("baseline"), "{err}");
     }
 }

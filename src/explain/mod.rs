@@ -291,7 +291,12 @@ pub fn saliency(graph: &Graph, input: &[f32], options: &SaliencyOptions) -> Resu
     };
     Ok(match &options.method {
         Method::Gradient { abs } => plain(gradient::saliency(graph, sample()?, &objective, *abs)?),
-        Method::InputXGradient => plain(gradient::input_x_gradient(graph, input, sample()?, &objective)?),
+        Method::InputXGradient => plain(gradient::input_x_gradient(
+            graph,
+            input,
+            sample()?,
+            &objective,
+        )?),
         Method::IntegratedGradients {
             steps,
             rule,
@@ -326,7 +331,8 @@ pub fn saliency(graph: &Graph, input: &[f32], options: &SaliencyOptions) -> Resu
             chunk,
         )?),
         Method::GradCam { layer, upsample } => {
-            let (values, shape) = gradcam::attribute(graph, sample()?, &objective, layer, *upsample)?;
+            let (values, shape) =
+                gradcam::attribute(graph, sample()?, &objective, layer, *upsample)?;
             Attribution {
                 values,
                 shape,
@@ -390,7 +396,9 @@ impl Objective {
     fn scores(&self, trace: &Trace) -> Vec<f32> {
         let v = trace.value(self.value);
         let pick = |s: &[f32]| -> Vec<f32> {
-            (0..trace.batch()).map(|b| s[b * self.len + self.target]).collect()
+            (0..trace.batch())
+                .map(|b| s[b * self.len + self.target])
+                .collect()
         };
         match v.as_slice() {
             Some(s) => pick(s),
@@ -487,13 +495,36 @@ pub(crate) mod testutil {
     /// `x[6] -> dense 8 -> tanh -> dense 5 -> relu -> dense 3 -> softmax`.
     pub fn mlp() -> Graph {
         let mut g = Graph::new(&[6]).unwrap();
-        let dense = |o, i, s| Op::Dense(Dense::new(random_tensor(&[o, i], -1., 1., s), Some(random_tensor(&[o], -0.5, 0.5, s + 100))).unwrap());
-        let a = g.push("fc1", "Gemm", dense(8, 6, 1), &[ValueId::INPUT]).unwrap();
-        let a = g.push("tanh", "Tanh", Op::Activation(Activation::Tanh), &[a]).unwrap();
+        let dense = |o, i, s| {
+            Op::Dense(
+                Dense::new(
+                    random_tensor(&[o, i], -1., 1., s),
+                    Some(random_tensor(&[o], -0.5, 0.5, s + 100)),
+                )
+                .unwrap(),
+            )
+        };
+        let a = g
+            .push("fc1", "Gemm", dense(8, 6, 1), &[ValueId::INPUT])
+            .unwrap();
+        let a = g
+            .push("tanh", "Tanh", Op::Activation(Activation::Tanh), &[a])
+            .unwrap();
         let a = g.push("fc2", "Gemm", dense(5, 8, 2), &[a]).unwrap();
-        let a = g.push("relu", "Relu", Op::Activation(Activation::Relu), &[a]).unwrap();
+        let a = g
+            .push("relu", "Relu", Op::Activation(Activation::Relu), &[a])
+            .unwrap();
         let a = g.push("fc3", "Gemm", dense(3, 5, 3), &[a]).unwrap();
-        g.push("softmax", "Softmax", Op::Softmax(Softmax { axis: 1, log: false }), &[a]).unwrap();
+        g.push(
+            "softmax",
+            "Softmax",
+            Op::Softmax(Softmax {
+                axis: 1,
+                log: false,
+            }),
+            &[a],
+        )
+        .unwrap();
         g
     }
 
@@ -518,7 +549,9 @@ mod tests {
         }
         let err = Method::from_name("lime").unwrap_err();
         assert!(matches!(err, Error::Unknown { .. }));
-        assert!(err.to_string().contains("'lime'") && err.to_string().contains("integratedGradients"));
+        assert!(
+            err.to_string().contains("'lime'") && err.to_string().contains("integratedGradients")
+        );
         let err = Variant::from_name("smoothgrad_sq").unwrap_err().to_string();
         assert!(err.contains("smoothgradSq"), "{err}");
     }
@@ -527,13 +560,30 @@ mod tests {
     fn defaults_follow_captum() {
         assert_eq!(
             Method::from_name("integratedGradients").unwrap(),
-            Method::IntegratedGradients { steps: 50, rule: Rule::GaussLegendre, baseline: Baseline::Scalar(0.0) }
+            Method::IntegratedGradients {
+                steps: 50,
+                rule: Rule::GaussLegendre,
+                baseline: Baseline::Scalar(0.0)
+            }
         );
-        assert_eq!(Method::from_name("gradient").unwrap(), Method::Gradient { abs: true });
-        let Method::SmoothGrad { samples, noise, variant, abs, .. } = Method::from_name("smoothGrad").unwrap() else {
+        assert_eq!(
+            Method::from_name("gradient").unwrap(),
+            Method::Gradient { abs: true }
+        );
+        let Method::SmoothGrad {
+            samples,
+            noise,
+            variant,
+            abs,
+            ..
+        } = Method::from_name("smoothGrad").unwrap()
+        else {
             panic!("smoothGrad")
         };
-        assert_eq!((samples, noise, variant, abs), (25, 0.15, Variant::SmoothGrad, true));
+        assert_eq!(
+            (samples, noise, variant, abs),
+            (25, 0.15, Variant::SmoothGrad, true)
+        );
     }
 
     #[test]
@@ -559,15 +609,24 @@ mod tests {
         assert!(err.contains("5 values, expected 6"), "{err}");
         let mut bad = mlp_input();
         bad[1] = f32::NAN;
-        assert!(matches!(saliency(&g, &bad, &opts), Err(Error::NonFinite { .. })));
+        assert!(matches!(
+            saliency(&g, &bad, &opts),
+            Err(Error::NonFinite { .. })
+        ));
         let far = SaliencyOptions::new(Method::InputXGradient, 7);
-        assert!(matches!(saliency(&g, &mlp_input(), &far), Err(Error::TargetOutOfRange { target: 7, len: 3 })));
+        assert!(matches!(
+            saliency(&g, &mlp_input(), &far),
+            Err(Error::TargetOutOfRange { target: 7, len: 3 })
+        ));
     }
 
     #[test]
     fn baselines_are_checked() {
         assert_eq!(Baseline::Scalar(0.5).expand(3).unwrap(), vec![0.5; 3]);
-        let err = Baseline::Values(vec![0.0; 2]).expand(3).unwrap_err().to_string();
+        let err = Baseline::Values(vec![0.0; 2])
+            .expand(3)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("2 values, expected 3"), "{err}");
         assert!(Baseline::Scalar(f32::INFINITY).expand(3).is_err());
     }

@@ -48,7 +48,11 @@ fn for_each_in_box(strides: &[usize], lo: &[usize], hi: &[usize], mut f: impl Fn
 }
 
 /// The window positions: for each dimension the number of positions, checked as Captum does.
-fn positions(shape: &[usize], window: &[usize], strides: &[usize]) -> Result<(Vec<usize>, Vec<usize>)> {
+fn positions(
+    shape: &[usize],
+    window: &[usize],
+    strides: &[usize],
+) -> Result<(Vec<usize>, Vec<usize>)> {
     let rank = shape.len();
     if window.len() != rank {
         return Err(Error::invalid(
@@ -59,7 +63,11 @@ fn positions(shape: &[usize], window: &[usize], strides: &[usize]) -> Result<(Ve
             ),
         ));
     }
-    let strides = if strides.is_empty() { vec![1; rank] } else { strides.to_vec() };
+    let strides = if strides.is_empty() {
+        vec![1; rank]
+    } else {
+        strides.to_vec()
+    };
     if strides.len() != rank {
         return Err(Error::invalid(
             "occlusion strides",
@@ -108,15 +116,26 @@ pub(super) fn attribute(
     let layout = row_major(shape);
     let count_layout = row_major(&counts);
     let bounds = |k: usize| -> (Vec<usize>, Vec<usize>) {
-        let lo: Vec<usize> = (0..shape.len()).map(|d| (k / count_layout[d]) % counts[d] * steps[d]).collect();
-        let hi: Vec<usize> = (0..shape.len()).map(|d| (lo[d] + window[d]).min(shape[d])).collect();
+        let lo: Vec<usize> = (0..shape.len())
+            .map(|d| (k / count_layout[d]) % counts[d] * steps[d])
+            .collect();
+        let hi: Vec<usize> = (0..shape.len())
+            .map(|d| (lo[d] + window[d]).min(shape[d]))
+            .collect();
         (lo, hi)
     };
     let mut reference = Vec::new();
-    forward_passes(graph, objective, 1, 1, |_| Ok(x.to_vec()), |_, s| {
-        reference = s;
-        Ok(())
-    })?;
+    forward_passes(
+        graph,
+        objective,
+        1,
+        1,
+        |_| Ok(x.to_vec()),
+        |_, s| {
+            reference = s;
+            Ok(())
+        },
+    )?;
     let f0 = reference[0];
     let n = x.len();
     let mut sum = vec![0.0f64; n];
@@ -167,7 +186,11 @@ mod tests {
 
     fn occlusion(window: &[usize], strides: &[usize], baseline: Baseline) -> SaliencyOptions {
         SaliencyOptions::new(
-            Method::Occlusion { window: window.to_vec(), strides: strides.to_vec(), baseline },
+            Method::Occlusion {
+                window: window.to_vec(),
+                strides: strides.to_vec(),
+                baseline,
+            },
             1,
         )
     }
@@ -176,14 +199,19 @@ mod tests {
     fn positions_follow_captum() {
         // 10 wide, window 3, stride 2: starts 0, 2, 4, 6, 8 (the last cut to 8..10).
         assert_eq!(positions(&[10], &[3], &[2]).unwrap().0, vec![5]);
-        assert_eq!(positions(&[3, 8, 8], &[1, 3, 3], &[1, 2, 2]).unwrap().0, vec![3, 4, 4]);
+        assert_eq!(
+            positions(&[3, 8, 8], &[1, 3, 3], &[1, 2, 2]).unwrap().0,
+            vec![3, 4, 4]
+        );
         // A window as large as the dimension allows any stride.
         assert_eq!(positions(&[4], &[4], &[9]).unwrap().0, vec![1]);
         let err = positions(&[4, 4], &[2], &[]).unwrap_err().to_string();
         assert!(err.contains("expected 2"), "{err}");
         let err = positions(&[4, 4], &[2, 5], &[]).unwrap_err().to_string();
         assert!(err.contains("1..=4, got 5"), "{err}");
-        let err = positions(&[4, 4], &[2, 2], &[3, 1]).unwrap_err().to_string();
+        let err = positions(&[4, 4], &[2, 2], &[3, 1])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("1..=2") && err.contains("got 3"), "{err}");
         assert!(positions(&[4, 4], &[2, 2], &[1, 0]).is_err());
         assert!(positions(&[4, 4], &[2, 2], &[1]).is_err());
@@ -205,7 +233,13 @@ mod tests {
     fn linear_model_closed_form() {
         let mut g = Graph::new(&[5]).unwrap();
         let w = random_tensor(&[2, 5], -1.0, 1.0, 3);
-        g.push("fc", "Gemm", Op::Dense(Dense::new(w.clone(), None).unwrap()), &[ValueId::INPUT]).unwrap();
+        g.push(
+            "fc",
+            "Gemm",
+            Op::Dense(Dense::new(w.clone(), None).unwrap()),
+            &[ValueId::INPUT],
+        )
+        .unwrap();
         let x = [1.0, -2.0, 0.5, 3.0, 0.25];
         let c: Vec<f32> = (0..5).map(|i| (x[i] - 0.5) * w[[1, i]]).collect();
         let single = saliency(&g, &x, &occlusion(&[1], &[], Baseline::Scalar(0.5))).unwrap();
@@ -216,7 +250,11 @@ mod tests {
         let pairs = saliency(&g, &x, &occlusion(&[2], &[2], Baseline::Scalar(0.5))).unwrap();
         let want = [c[0] + c[1], c[0] + c[1], c[2] + c[3], c[2] + c[3], c[4]];
         for i in 0..5 {
-            assert!((pairs.values[i] - want[i]).abs() < 1e-6, "{:?} vs {want:?}", pairs.values);
+            assert!(
+                (pairs.values[i] - want[i]).abs() < 1e-6,
+                "{:?} vs {want:?}",
+                pairs.values
+            );
         }
         // Window 2 stride 1: windows {0,1} {1,2} {2,3} {3,4}; element 1 averages two windows.
         let slide = saliency(&g, &x, &occlusion(&[2], &[1], Baseline::Scalar(0.5))).unwrap();

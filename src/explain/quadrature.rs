@@ -215,9 +215,21 @@ mod tests {
     fn gauss_legendre_matches_numpy() {
         let (x, w) = leggauss(50);
         assert!((x[0] - -0.998_866_404_420_071).abs() < 1e-14, "{}", x[0]);
-        assert!((w[0] - 0.002_908_622_553_157_926_6).abs() < 1e-14, "{}", w[0]);
-        assert!((x[24] - -0.031_098_338_327_188_876).abs() < 1e-14, "{}", x[24]);
-        assert!((w[24] - 0.062_176_616_655_347_03).abs() < 1e-14, "{}", w[24]);
+        assert!(
+            (w[0] - 0.002_908_622_553_157_926_6).abs() < 1e-14,
+            "{}",
+            w[0]
+        );
+        assert!(
+            (x[24] - -0.031_098_338_327_188_876).abs() < 1e-14,
+            "{}",
+            x[24]
+        );
+        assert!(
+            (w[24] - 0.062_176_616_655_347_03).abs() < 1e-14,
+            "{}",
+            w[24]
+        );
         let (x, w) = leggauss(7);
         assert!((x[6] - 0.949_107_912_342_758_6).abs() < 1e-14, "{}", x[6]);
         assert!((w[3] - 0.417_959_183_673_469_3).abs() < 1e-14, "{}", w[3]);
@@ -235,7 +247,10 @@ mod tests {
                 .zip(&q.weights)
                 .map(|(a, w)| w * a.powi(deg as i32))
                 .sum();
-            assert!((integral - 1.0 / (deg as f64 + 1.0)).abs() < 1e-12, "n {n}: {integral}");
+            assert!(
+                (integral - 1.0 / (deg as f64 + 1.0)).abs() < 1e-12,
+                "n {n}: {integral}"
+            );
             assert!(q.alphas.windows(2).all(|p| p[0] < p[1]));
         }
     }
@@ -254,13 +269,19 @@ mod tests {
         assert_eq!(q.weights, vec![0.1, 0.2, 0.2, 0.2, 0.1]);
         // torch.linspace(0, 1 - 1/3, 3) in float32: [0, 0.3333333432674408, 0.6666666865348816]
         let q = quadrature(Rule::RiemannLeft, 3).unwrap();
-        assert_eq!(q.alphas, vec![0.0, 0.333_333_343_267_440_8, 0.666_666_686_534_881_6]);
+        assert_eq!(
+            q.alphas,
+            vec![0.0, 0.333_333_343_267_440_8, 0.666_666_686_534_881_6]
+        );
         // More float32 values printed by torch 2.15 `torch.linspace(...).tolist()`, where the
         // second half counting down from the end shows.
         let q = quadrature(Rule::RiemannTrapezoid, 7).unwrap();
         assert_eq!(q.alphas[4], 0.666_666_626_930_236_8);
         let q = quadrature(Rule::RiemannMiddle, 7).unwrap();
-        assert_eq!(&q.alphas[..2], &[0.071_428_574_621_677_4, 0.214_285_701_513_290_4]);
+        assert_eq!(
+            &q.alphas[..2],
+            &[0.071_428_574_621_677_4, 0.214_285_701_513_290_4]
+        );
         assert_eq!(q.alphas[6], 0.928_571_403_026_580_8);
         let q = quadrature(Rule::RiemannMiddle, 100).unwrap();
         assert_eq!(q.alphas[2], 0.024_999_998_509_883_88);
@@ -271,13 +292,19 @@ mod tests {
 
     #[test]
     fn steps_and_names_are_validated() {
-        assert!(quadrature(Rule::RiemannLeft, 1).unwrap_err().to_string().contains("2..=4096"));
+        assert!(quadrature(Rule::RiemannLeft, 1)
+            .unwrap_err()
+            .to_string()
+            .contains("2..=4096"));
         assert!(quadrature(Rule::GaussLegendre, 0).is_err());
         assert!(quadrature(Rule::GaussLegendre, MAX_STEPS + 1).is_err());
         for name in Rule::NAMES {
             assert_eq!(Rule::from_name(name).unwrap().name(), *name);
         }
         let err = Rule::from_name("simpson").unwrap_err().to_string();
-        assert!(err.contains("simpson") && err.contains("riemannTrapezoid"), "{err}");
+        assert!(
+            err.contains("simpson") && err.contains("riemannTrapezoid"),
+            "{err}"
+        );
     }
 }

@@ -37,7 +37,9 @@ pub(super) fn stdev(x: &[f32], noise: f32) -> Result<f32> {
     if !(noise.is_finite() && noise >= 0.0) {
         return Err(Error::invalid(
             "noise",
-            format!("expected a finite fraction >= 0 of the input's range (max - min), got {noise}"),
+            format!(
+                "expected a finite fraction >= 0 of the input's range (max - min), got {noise}"
+            ),
         ));
     }
     let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -71,7 +73,10 @@ pub(super) fn attribute(
     if samples == 0 || samples > limits::MAX_BATCH {
         return Err(Error::invalid(
             "samples",
-            format!("expected 1..={} noisy samples, got {samples}", limits::MAX_BATCH),
+            format!(
+                "expected 1..={} noisy samples, got {samples}",
+                limits::MAX_BATCH
+            ),
         ));
     }
     let sigma = stdev(x, settings.noise)?;
@@ -123,12 +128,29 @@ mod tests {
     use super::super::{pass_limit, saliency, Method, SaliencyOptions};
     use super::*;
 
-    fn options(samples: usize, noise: f32, variant: Variant, seed: u64, abs: bool) -> SaliencyOptions {
-        SaliencyOptions::new(Method::SmoothGrad { samples, noise, variant, seed, abs }, 0)
+    fn options(
+        samples: usize,
+        noise: f32,
+        variant: Variant,
+        seed: u64,
+        abs: bool,
+    ) -> SaliencyOptions {
+        SaliencyOptions::new(
+            Method::SmoothGrad {
+                samples,
+                noise,
+                variant,
+                seed,
+                abs,
+            },
+            0,
+        )
     }
 
     fn gradient(g: &Graph, x: &[f32], abs: bool) -> Vec<f32> {
-        saliency(g, x, &SaliencyOptions::new(Method::Gradient { abs }, 0)).unwrap().values
+        saliency(g, x, &SaliencyOptions::new(Method::Gradient { abs }, 0))
+            .unwrap()
+            .values
     }
 
     #[test]
@@ -144,7 +166,11 @@ mod tests {
                 assert!((s - g * g).abs() <= 1e-7 * (g * g).max(1.0));
             }
             let var = saliency(&g, &x, &options(9, 0.0, Variant::VarGrad, 3, abs)).unwrap();
-            assert!(var.values.iter().all(|v| v.abs() < 1e-7), "{:?}", var.values);
+            assert!(
+                var.values.iter().all(|v| v.abs() < 1e-7),
+                "{:?}",
+                var.values
+            );
         }
     }
 
@@ -177,7 +203,9 @@ mod tests {
             })
             .collect();
         let mean = |f: &dyn Fn(f32) -> f32| -> Vec<f32> {
-            (0..x.len()).map(|i| maps.iter().map(|m| f(m[i])).sum::<f32>() / samples as f32).collect()
+            (0..x.len())
+                .map(|i| maps.iter().map(|m| f(m[i])).sum::<f32>() / samples as f32)
+                .collect()
         };
         let m = mean(&|a| a);
         let m2 = mean(&|a| a * a);
@@ -186,12 +214,24 @@ mod tests {
             for (variant, want) in [
                 (Variant::SmoothGrad, m.clone()),
                 (Variant::SmoothGradSq, m2.clone()),
-                (Variant::VarGrad, m2.iter().zip(&m).map(|(q, m)| q - m * m).collect()),
+                (
+                    Variant::VarGrad,
+                    m2.iter().zip(&m).map(|(q, m)| q - m * m).collect(),
+                ),
             ] {
-                let settings = Settings { samples, noise: 0.3, variant, seed: 7, abs: true };
+                let settings = Settings {
+                    samples,
+                    noise: 0.3,
+                    variant,
+                    seed: 7,
+                    abs: true,
+                };
                 let got = attribute(&g, &x, &obj, &settings, chunk).unwrap();
                 for (a, b) in got.iter().zip(&want) {
-                    assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{variant:?} chunk {chunk}: {a} vs {b}");
+                    assert!(
+                        (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+                        "{variant:?} chunk {chunk}: {a} vs {b}"
+                    );
                 }
             }
         }
@@ -204,12 +244,22 @@ mod tests {
         let g = mlp();
         let x = mlp_input();
         let spread = |n: usize| -> f32 {
-            let a = saliency(&g, &x, &options(n, 0.5, Variant::SmoothGrad, 1, true)).unwrap().values;
-            let b = saliency(&g, &x, &options(n, 0.5, Variant::SmoothGrad, 2, true)).unwrap().values;
-            a.iter().zip(&b).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max)
+            let a = saliency(&g, &x, &options(n, 0.5, Variant::SmoothGrad, 1, true))
+                .unwrap()
+                .values;
+            let b = saliency(&g, &x, &options(n, 0.5, Variant::SmoothGrad, 2, true))
+                .unwrap()
+                .values;
+            a.iter()
+                .zip(&b)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max)
         };
         let (one, many) = (spread(1), spread(4000));
-        assert!(many < 0.1 * one, "spread with 1 sample {one}, with 4000 samples {many}");
+        assert!(
+            many < 0.1 * one,
+            "spread with 1 sample {one}, with 4000 samples {many}"
+        );
     }
 
     #[test]
