@@ -47,10 +47,16 @@ pub struct Node {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LayerInfo {
+    /// The node's unique name.
     pub name: String,
+    /// The op label (ONNX op_type for imported models, the JSON layer type otherwise).
     pub op: String,
+    /// Per-sample output shape.
     pub output_shape: Vec<usize>,
+    /// Number of scalar parameters.
     pub params: usize,
+    /// The names of the layers it reads (`"input"` for the model input).
+    pub inputs: Vec<String>,
 }
 
 /// A neural network as a DAG of ops.
@@ -198,6 +204,11 @@ impl Graph {
             })
     }
 
+    /// The name of a value: its node's name, or `"input"` for the graph input.
+    pub fn value_name(&self, id: ValueId) -> &str {
+        self.node_of(id).map_or("input", |n| n.name.as_str())
+    }
+
     /// The node that produces `id` (`None` for the input).
     pub fn node_of(&self, id: ValueId) -> Option<&Node> {
         id.0.checked_sub(1).and_then(|i| self.nodes.get(i))
@@ -212,6 +223,7 @@ impl Graph {
                 op: n.label.clone(),
                 output_shape: n.shape.clone(),
                 params: n.op.param_count(),
+                inputs: n.inputs.iter().map(|&v| self.value_name(v).to_string()).collect(),
             })
             .collect()
     }

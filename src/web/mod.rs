@@ -6,9 +6,11 @@
 //! crosses the boundary once, as a `Float32Array` copied into or out of wasm memory.
 
 mod hidpi;
+mod image;
 mod model;
 mod render;
 
+pub use image::mnist_preprocess;
 pub use model::{Model, Trace};
 pub use render::{colormaps, draw_bar_chart, draw_colorbar, draw_heatmap, draw_histogram, Layout};
 
