@@ -22,8 +22,10 @@ pub mod error;
 pub mod explain;
 pub mod graph;
 pub mod io;
+pub mod project;
 pub mod render;
 pub mod tensor;
+pub mod train;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;

@@ -8,10 +8,12 @@
 mod hidpi;
 mod image;
 mod model;
+mod project;
 mod render;
 
 pub use image::mnist_preprocess;
 pub use model::{Model, Trace};
+pub use project::{loss_surface_js, pca, trajectory, weight_rows, PcaFit};
 pub use render::{colormaps, draw_bar_chart, draw_colorbar, draw_heatmap, draw_histogram, Layout};
 
 use wasm_bindgen::JsError;
