@@ -37,6 +37,11 @@ impl Fixture {
     }
 }
 
+/// The fixture `name` and its model. The model is read from the nnlens JSON file with the
+/// same weights as the `.onnx` file beside it, because the ONNX importer has not been merged
+/// into this branch yet; once `nnlens::io::onnx` is in, read `doc["onnx"]` with
+/// `nnlens::io::onnx::from_onnx(&bytes)` here instead (a trial merge of the importer passed
+/// every case that way, with the same errors).
 fn load(name: &str) -> Fixture {
     let dir = fixture_dir();
     let doc: Value =
