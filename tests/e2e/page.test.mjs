@@ -168,6 +168,8 @@ test("architecture, weights and PNG export", async (t) => {
   assert.deepEqual(await page.$$eval("#weights-layer option", (o) => o.map((x) => x.value)), ["conv1", "conv2", "fc1", "fc2"]);
   assert.ok(await distinctColours(page, "#weights-map") > 8, "conv filters drawn");
   assert.ok(await distinctColours(page, "#weights-histogram") > 2, "histogram drawn");
+  assert.ok(await distinctColours(page, "#weights-pca") > 2, "PCA of conv1's 8 filters drawn");
+  assert.match(await page.textContent("#weights-pca-info"), /explained variance/);
   await page.selectOption("#weights-layer", "fc1");
   await page.waitForFunction(() => document.querySelector("#weights-caption").textContent.startsWith("64 output units"));
   await page.hover("#weights-map", { position: { x: 5, y: 5 } });

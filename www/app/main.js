@@ -5,7 +5,7 @@ import init, { Model, drawHeatmap, drawBarChart } from "../pkg/nnlens.js";
 import { loadDigits, fitToShape } from "./data.js";
 import { renderActivations } from "./activations.js";
 import { renderArchitecture } from "./architecture.js";
-import { renderWeights, weightLayers } from "./weights.js";
+import { renderWeights, renderWeightRowsPca, weightLayers } from "./weights.js";
 import { DrawingPad, imageFileToInput } from "./pad.js";
 import { savePanelPng } from "./save.js";
 import { sizeCanvasForCss } from "./canvas.js";
@@ -139,6 +139,7 @@ function renderModel() {
     select.value = state.weightsLayer;
     renderWeights({ map: $("weights-map"), colorbar: $("weights-colorbar"), histogram: $("weights-histogram"),
       caption: $("weights-caption") }, model, state.weightsLayer, $("hover-info"));
+    renderWeightRowsPca($("weights-pca"), $("weights-pca-info"), model, state.weightsLayer);
   }
   const classes = model.outputShape.reduce((a, b) => a * b, 1);
   $("saliency-target").replaceChildren(...Array.from({ length: classes }, (_, i) => new Option(String(i), String(i))));
