@@ -1,1 +1,4 @@
+//! Reading and writing models: the nnlens JSON format ([`json`]) and ONNX ([`onnx`]).
+
 pub mod json;
+pub mod onnx;

@@ -1,0 +1,322 @@
+//! [`Graph`] -> ONNX: one ONNX node per graph node (GELU, which opset 17 lacks, becomes its
+//! erf decomposition; a dense layer over a rank > 2 input becomes `MatMul` + `Add`).
+//!
+//! The model has opset [`super::EXPORT_OPSET`], IR version 8, one input `"input"` and one
+//! output `"output"`, both `FLOAT` with the symbolic batch dimension `"batch"`. Weights are
+//! little-endian `raw_data` initializers; ONNX node names are the graph's layer names, so
+//! importing the file again gives the same layer names.
+
+use super::data::{float_tensor, int_tensor};
+use super::proto::{
+    attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto, type_proto,
+    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
+    TensorShapeProto, TypeProto, ValueInfoProto,
+};
+use super::EXPORT_OPSET;
+use crate::error::{Error, Result};
+use crate::graph::ops::activation::Activation;
+use crate::graph::ops::elementwise::Side;
+use crate::graph::ops::shape::PadMode;
+use crate::graph::ops::Op;
+use crate::graph::{Graph, Node};
+use crate::tensor::Tensor;
+use prost::Message;
+use std::collections::HashSet;
+
+/// IR version matching opset 17.
+const IR_VERSION: i64 = 8;
+const INPUT: &str = "input";
+const OUTPUT: &str = "output";
+
+/// Builds the ONNX model bytes for `graph`.
+pub fn export(graph: &Graph) -> Result<Vec<u8>> {
+    let mut w = Writer {
+        used: [INPUT, OUTPUT].iter().map(|s| s.to_string()).collect(),
+        nodes: Vec::new(),
+        initializers: Vec::new(),
+    };
+    let mut value_names = vec![INPUT.to_string()];
+    for (i, node) in graph.nodes().iter().enumerate() {
+        let out = if graph.output().0 == i + 1 { OUTPUT.to_string() } else { w.fresh(&node.name) };
+        let inputs: Vec<String> = node.inputs.iter().map(|v| value_names[v.0].clone()).collect();
+        w.node(graph, node, &inputs, &out)
+            .map_err(|e| e.at_node(&node.name, &node.label))?;
+        value_names.push(out);
+    }
+    if graph.output().0 == 0 {
+        w.nodes.push(node("Identity", "identity", vec![INPUT.into()], OUTPUT, vec![]));
+    }
+    let onnx_graph = GraphProto {
+        name: Some("nnlens".into()),
+        node: w.nodes,
+        initializer: w.initializers,
+        input: vec![value_info(INPUT, graph.input_shape())],
+        output: vec![value_info(OUTPUT, graph.output_shape())],
+        ..Default::default()
+    };
+    let model = ModelProto {
+        ir_version: Some(IR_VERSION),
+        opset_import: vec![OperatorSetIdProto { domain: Some(String::new()), version: Some(EXPORT_OPSET) }],
+        producer_name: Some("nnlens".into()),
+        producer_version: Some(env!("CARGO_PKG_VERSION").into()),
+        graph: Some(onnx_graph),
+        ..Default::default()
+    };
+    Ok(model.encode_to_vec())
+}
+
+/// A `FLOAT` tensor type `[batch, ...sample]`.
+fn value_info(name: &str, sample: &[usize]) -> ValueInfoProto {
+    use tensor_shape_proto::{dimension::Value, Dimension};
+    let mut dim = vec![Dimension { value: Some(Value::DimParam("batch".into())), ..Default::default() }];
+    dim.extend(sample.iter().map(|&d| Dimension { value: Some(Value::DimValue(d as i64)), ..Default::default() }));
+    ValueInfoProto {
+        name: Some(name.into()),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: Some(DataType::Float as i32),
+                shape: Some(TensorShapeProto { dim }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn node(op: &str, name: &str, input: Vec<String>, output: &str, attribute: Vec<AttributeProto>) -> NodeProto {
+    NodeProto {
+        op_type: Some(op.into()),
+        name: Some(name.into()),
+        input,
+        output: vec![output.into()],
+        attribute,
+        ..Default::default()
+    }
+}
+
+fn attr(name: &str, ty: AttributeType) -> AttributeProto {
+    AttributeProto { name: Some(name.into()), r#type: Some(ty as i32), ..Default::default() }
+}
+
+fn attr_int(name: &str, v: i64) -> AttributeProto {
+    AttributeProto { i: Some(v), ..attr(name, AttributeType::Int) }
+}
+
+fn attr_float(name: &str, v: f32) -> AttributeProto {
+    AttributeProto { f: Some(v), ..attr(name, AttributeType::Float) }
+}
+
+fn attr_ints(name: &str, v: &[usize]) -> AttributeProto {
+    AttributeProto { ints: v.iter().map(|&x| x as i64).collect(), ..attr(name, AttributeType::Ints) }
+}
+
+fn attr_string(name: &str, v: &str) -> AttributeProto {
+    AttributeProto { s: Some(v.as_bytes().to_vec()), ..attr(name, AttributeType::String) }
+}
+
+struct Writer {
+    used: HashSet<String>,
+    nodes: Vec<NodeProto>,
+    initializers: Vec<TensorProto>,
+}
+
+impl Writer {
+    /// A tensor name not used yet, `base` when possible.
+    fn fresh(&mut self, base: &str) -> String {
+        let mut name = base.to_string();
+        let mut k = 1;
+        while self.used.contains(&name) {
+            name = format!("{base}_{k}");
+            k += 1;
+        }
+        self.used.insert(name.clone());
+        name
+    }
+
+    fn float_init(&mut self, base: &str, t: &Tensor) -> String {
+        let name = self.fresh(base);
+        self.initializers.push(float_tensor(&name, t.shape(), t.iter().copied()));
+        name
+    }
+
+    fn scalar_init(&mut self, base: &str, v: f32) -> String {
+        let name = self.fresh(base);
+        self.initializers.push(float_tensor(&name, &[], [v]));
+        name
+    }
+
+    fn int_init(&mut self, base: &str, v: &[i64]) -> String {
+        let name = self.fresh(base);
+        self.initializers.push(int_tensor(&name, v));
+        name
+    }
+
+    fn push(&mut self, op: &str, name: &str, input: Vec<String>, output: &str, attrs: Vec<AttributeProto>) {
+        self.nodes.push(node(op, name, input, output, attrs));
+    }
+
+    fn node(&mut self, graph: &Graph, n: &Node, inputs: &[String], out: &str) -> Result<()> {
+        let name = n.name.as_str();
+        let x = || inputs[0].clone();
+        match &n.op {
+            Op::Dense(d) => {
+                let rank = graph.value_shape(n.inputs[0]).len() + 1;
+                if rank == 2 {
+                    let mut ins = vec![x(), self.float_init(&format!("{name}.weight"), d.weight())];
+                    if let Some(b) = d.bias() {
+                        ins.push(self.float_init(&format!("{name}.bias"), b));
+                    }
+                    self.push("Gemm", name, ins, out, vec![attr_int("transB", 1)]);
+                } else {
+                    // MatMul takes the weight as [in, out], the transpose of nnlens's [out, in].
+                    let wt = d.weight().t().as_standard_layout().into_owned();
+                    let w = self.float_init(&format!("{name}.weight"), &wt);
+                    match d.bias() {
+                        None => self.push("MatMul", name, vec![x(), w], out, vec![]),
+                        Some(b) => {
+                            let mid = self.fresh(&format!("{name}/matmul"));
+                            self.push("MatMul", &format!("{name}/matmul"), vec![x(), w], &mid, vec![]);
+                            let b = self.float_init(&format!("{name}.bias"), b);
+                            self.push("Add", name, vec![mid, b], out, vec![]);
+                        }
+                    }
+                }
+            }
+            Op::Conv2d(c) => {
+                let mut ins = vec![x(), self.float_init(&format!("{name}.weight"), &c.weight)];
+                if let Some(b) = &c.bias {
+                    ins.push(self.float_init(&format!("{name}.bias"), b));
+                }
+                let shape = c.weight.shape();
+                let attrs = vec![
+                    attr_ints("kernel_shape", &shape[2..]),
+                    attr_ints("strides", &c.stride),
+                    attr_ints("pads", &c.padding),
+                    attr_ints("dilations", &c.dilation),
+                    attr_int("group", c.groups as i64),
+                ];
+                self.push("Conv", name, ins, out, attrs);
+            }
+            Op::MaxPool2d(p) => {
+                let attrs = vec![
+                    attr_ints("kernel_shape", &p.kernel),
+                    attr_ints("strides", &p.stride),
+                    attr_ints("pads", &p.padding),
+                    attr_int("ceil_mode", i64::from(p.ceil_mode)),
+                ];
+                self.push("MaxPool", name, vec![x()], out, attrs);
+            }
+            Op::AvgPool2d(p) => {
+                let attrs = vec![
+                    attr_ints("kernel_shape", &p.kernel),
+                    attr_ints("strides", &p.stride),
+                    attr_ints("pads", &p.padding),
+                    attr_int("ceil_mode", i64::from(p.ceil_mode)),
+                    attr_int("count_include_pad", i64::from(p.count_include_pad)),
+                ];
+                self.push("AveragePool", name, vec![x()], out, attrs);
+            }
+            Op::GlobalAvgPool(_) => self.push("GlobalAveragePool", name, vec![x()], out, vec![]),
+            Op::BatchNorm(b) => {
+                let ins = vec![
+                    x(),
+                    self.float_init(&format!("{name}.scale"), &b.scale),
+                    self.float_init(&format!("{name}.bias"), &b.bias),
+                    self.float_init(&format!("{name}.mean"), &b.mean),
+                    self.float_init(&format!("{name}.var"), &b.var),
+                ];
+                self.push("BatchNormalization", name, ins, out, vec![attr_float("epsilon", b.epsilon)]);
+            }
+            Op::Activation(a) => self.activation(name, *a, x(), out),
+            Op::Softmax(s) => {
+                let op = if s.log { "LogSoftmax" } else { "Softmax" };
+                self.push(op, name, vec![x()], out, vec![attr_int("axis", s.axis as i64)]);
+            }
+            Op::Dropout(d) => {
+                let ratio = self.scalar_init(&format!("{name}.ratio"), d.rate);
+                self.push("Dropout", name, vec![x(), ratio], out, vec![]);
+            }
+            Op::Binary(b) => {
+                let ins = match &b.constant {
+                    None => inputs.to_vec(),
+                    Some((c, side)) => {
+                        let c = self.float_init(&format!("{name}.constant"), c);
+                        match side {
+                            Side::Right => vec![x(), c],
+                            Side::Left => vec![c, x()],
+                        }
+                    }
+                };
+                self.push(b.kind.name(), name, ins, out, vec![]);
+            }
+            Op::Concat(c) => self.push("Concat", name, inputs.to_vec(), out, vec![attr_int("axis", c.axis as i64)]),
+            Op::Flatten(f) => self.push("Flatten", name, vec![x()], out, vec![attr_int("axis", f.axis as i64)]),
+            Op::Reshape(r) => {
+                if r.shape.contains(&0) {
+                    return Err(Error::Onnx(format!(
+                        "cannot export a reshape to the per-sample shape {:?}: ONNX Reshape reads 0 as 'copy'",
+                        r.shape
+                    )));
+                }
+                // 0 first copies the batch size of the input.
+                let target: Vec<i64> = std::iter::once(0).chain(r.shape.iter().map(|&d| d as i64)).collect();
+                let shape = self.int_init(&format!("{name}.shape"), &target);
+                self.push("Reshape", name, vec![x(), shape], out, vec![]);
+            }
+            Op::Transpose(t) => self.push("Transpose", name, vec![x()], out, vec![attr_ints("perm", &t.perm)]),
+            Op::Pad(p) => {
+                let pads: Vec<i64> = p.pads.iter().map(|&v| v as i64).collect();
+                let mut ins = vec![x(), self.int_init(&format!("{name}.pads"), &pads)];
+                let mode = match p.mode {
+                    PadMode::Constant(v) => {
+                        ins.push(self.scalar_init(&format!("{name}.value"), v));
+                        "constant"
+                    }
+                    PadMode::Reflect => "reflect",
+                    PadMode::Edge => "edge",
+                };
+                self.push("Pad", name, ins, out, vec![attr_string("mode", mode)]);
+            }
+            Op::ReduceMean(r) => {
+                let attrs = vec![attr_ints("axes", &r.axes), attr_int("keepdims", i64::from(r.keepdims))];
+                self.push("ReduceMean", name, vec![x()], out, attrs);
+            }
+        }
+        Ok(())
+    }
+
+    fn activation(&mut self, name: &str, a: Activation, x: String, out: &str) {
+        match a {
+            Activation::Relu => self.push("Relu", name, vec![x], out, vec![]),
+            Activation::LeakyRelu { alpha } => self.push("LeakyRelu", name, vec![x], out, vec![attr_float("alpha", alpha)]),
+            Activation::Sigmoid => self.push("Sigmoid", name, vec![x], out, vec![]),
+            Activation::Tanh => self.push("Tanh", name, vec![x], out, vec![]),
+            Activation::Erf => self.push("Erf", name, vec![x], out, vec![]),
+            Activation::Identity => self.push("Identity", name, vec![x], out, vec![]),
+            Activation::Clip { min, max } => {
+                let lo = if min.is_finite() { self.scalar_init(&format!("{name}.min"), min) } else { String::new() };
+                let hi = if max.is_finite() { self.scalar_init(&format!("{name}.max"), max) } else { String::new() };
+                let mut ins = vec![x, lo, hi];
+                while ins.last().is_some_and(|s| s.is_empty()) {
+                    ins.pop();
+                }
+                self.push("Clip", name, ins, out, vec![]);
+            }
+            Activation::Gelu => {
+                // nnlens computes (0.5 x) (1 + erf(x / sqrt 2)); the same operations in order.
+                let half = self.scalar_init(&format!("{name}.half"), 0.5);
+                let scale = self.scalar_init(&format!("{name}.inv_sqrt2"), std::f32::consts::FRAC_1_SQRT_2);
+                let one = self.scalar_init(&format!("{name}.one"), 1.0);
+                let h = self.fresh(&format!("{name}/half_x"));
+                let s = self.fresh(&format!("{name}/scaled"));
+                let e = self.fresh(&format!("{name}/erf"));
+                let p = self.fresh(&format!("{name}/one_plus"));
+                self.push("Mul", &format!("{name}/half_x"), vec![x.clone(), half], &h, vec![]);
+                self.push("Mul", &format!("{name}/scaled"), vec![x, scale], &s, vec![]);
+                self.push("Erf", &format!("{name}/erf"), vec![s], &e, vec![]);
+                self.push("Add", &format!("{name}/one_plus"), vec![e, one], &p, vec![]);
+                self.push("Mul", name, vec![h, p], out, vec![]);
+            }
+        }
+    }
+}
