@@ -61,6 +61,9 @@ pub enum Error {
     /// Bytes that are not a valid ONNX model, or an ONNX model nnlens cannot run.
     #[error("ONNX: {0}")]
     Onnx(String),
+    /// A drawing backend failed while a chart was drawn (see [`crate::render::chart`]).
+    #[error("rendering failed: {0}")]
+    Render(String),
 }
 
 /// Result alias used throughout nnlens.

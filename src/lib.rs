@@ -10,15 +10,18 @@
 //! let text = r#"{ "format": "nnlens", "version": 1, "input": [4], "seed": 1,
 //!   "layers": [ { "type": "dense", "units": 3, "activation": "relu" },
 //!               { "type": "dense", "units": 2 } ] }"#;
-//! let model = json::from_json(text).unwrap();
-//! let x = model.graph.input_tensor(vec![0.5; 4], 1).unwrap();
-//! let trace = model.graph.trace(x).unwrap();
+//! let graph = json::from_json(text).unwrap();
+//! let x = graph.input_tensor(vec![0.5; 4], 1).unwrap();
+//! let trace = graph.trace(x).unwrap();
+//! let grad = graph.input_gradient(&trace, 1).unwrap();
+//! assert_eq!(grad.shape(), &[1, 4]);
 //! assert_eq!(trace.output().shape(), &[1, 2]);
 //! ```
 
 pub mod error;
 pub mod graph;
 pub mod io;
+pub mod render;
 pub mod tensor;
 
 #[cfg(target_arch = "wasm32")]

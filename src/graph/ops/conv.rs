@@ -1,10 +1,88 @@
-//! 2-D convolution (placeholder header; the implementing session rewrites this file).
+//! 2-D convolution over NCHW tensors (PyTorch `nn.Conv2d`, ONNX `Conv`), and the sliding-window
+//! arithmetic it shares with pooling.
+//!
+//! With `C` input channels, `O` output channels, `G` groups, `Cg = C / G`, `Og = O / G` and
+//! output channel `o` in group `g = o / Og`:
+//!
+//! `y[n, o, i, j] = b[o] + Σ_{c < Cg, p < kh, q < kw} W[o, c, p, q] · x[n, g·Cg + c, i·sh + p·dh − pad_top, j·sw + q·dw − pad_left]`
+//!
+//! where `x` is zero outside the input (zero padding). Along each spatial axis the output length
+//! is `⌊(H + pad_begin + pad_end − d·(k − 1) − 1) / s⌋ + 1` (PyTorch `Conv2d` documentation,
+//! ONNX `Conv` operator specification). Like both, this is a cross-correlation: the kernel is
+//! not flipped.
+//!
+//! The computation is im2col + GEMM (Chellapilla, Puri and Simard, "High Performance
+//! Convolutional Neural Networks for Document Processing", 2006). For a chunk of samples and one
+//! group, the patches are unfolded into a matrix `cols[Cg·kh·kw, chunk·Ho·Wo]` (row `(c, p, q)`,
+//! column `(sample, i, j)`), so that `Y_g = W_g · cols` is one matrix product (ndarray
+//! `general_mat_mul`, i.e. matrixmultiply's sgemm) for the whole chunk. The backward pass is
+//! `dW_g += G_g · colsᵀ`, `dcols = W_gᵀ · G_g` folded back into `dx` by scatter-adding every
+//! patch entry to the input element it was read from (col2im), and `db[o] = Σ_{n,i,j} G[n, o, i, j]`.
+//!
+//! Hand-written rather than taken from a crate: no maintained crate provides grouped, dilated,
+//! asymmetrically padded NCHW convolution together with its vector-Jacobian product on ndarray
+//! tensors, and the arithmetic-heavy part is delegated to sgemm anyway.
 
 use super::{Grads, Kernel};
 use crate::error::{Error, Result};
-use crate::tensor::Tensor;
+use crate::tensor::{checked_elements, limits, Tensor};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{s, Array2, ArrayView2, ArrayViewD, ArrayViewMut2, IxDyn};
+use std::ops::Range;
 
-/// 2-D convolution over NCHW input with PyTorch/ONNX semantics.
+/// Largest kernel size, stride, dilation or padding accepted on any axis. Bounding them keeps
+/// every index computation of convolution and pooling exact in `i64`.
+pub(super) const MAX_WINDOW_PARAM: usize = limits::MAX_ELEMENTS;
+
+/// How many elements of the patch matrix are built at once: 2^22 f32 (16 MiB). A batch is
+/// processed in chunks of as many samples as fit (at least one), so that small samples share one
+/// matrix product while a large batch does not multiply the memory.
+const PATCH_BUDGET: usize = 1 << 22;
+
+/// Fails unless every value of `values` lies in `min..=MAX_WINDOW_PARAM`. `what` names the
+/// hyper-parameter, e.g. `"conv2d stride"`.
+pub(super) fn check_window_param(what: &str, values: &[usize], min: usize) -> Result<()> {
+    if values.iter().any(|&v| v < min || v > MAX_WINDOW_PARAM) {
+        return Err(Error::invalid(
+            what,
+            format!("expected every value between {min} and {MAX_WINDOW_PARAM}, got {values:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The number of window positions along one axis of length `input` padded by `pad_begin` and
+/// `pad_end`, for a window spanning `extent` cells moved by `stride`; `None` when the window is
+/// longer than the padded axis. Rounds down, or up with `ceil_mode`, in which case a last window
+/// that would start in the end padding is dropped (PyTorch's rule, which ONNX adopted in
+/// opset 19). Arguments must be at most [`MAX_WINDOW_PARAM`] (`extent` at most its square).
+pub(super) fn output_len(
+    input: usize,
+    extent: u64,
+    stride: usize,
+    pad_begin: usize,
+    pad_end: usize,
+    ceil_mode: bool,
+) -> Option<usize> {
+    let padded = input as u64 + pad_begin as u64 + pad_end as u64;
+    let span = padded.checked_sub(extent)?;
+    let stride = stride as u64;
+    let mut len = if ceil_mode {
+        span.div_ceil(stride) + 1
+    } else {
+        span / stride + 1
+    };
+    if ceil_mode && (len - 1) * stride >= input as u64 + pad_begin as u64 {
+        len -= 1;
+    }
+    usize::try_from(len).ok()
+}
+
+/// A 2-D convolution over NCHW input with PyTorch/ONNX semantics.
+///
+/// The fields are public so that model loaders can fill them; every use goes through
+/// [`Kernel::output_shape`], which validates them together with the input shape, and
+/// [`Conv2d::new`] validates them up front.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conv2d {
     /// `[out_channels, in_channels / groups, kernel_h, kernel_w]`.
@@ -21,14 +99,901 @@ pub struct Conv2d {
     pub groups: usize,
 }
 
+impl Conv2d {
+    /// A convolution from its weight `[out, in / groups, kh, kw]`, optional bias `[out]`, stride
+    /// `[h, w]`, padding `[top, left, bottom, right]`, dilation `[h, w]` and group count; fails
+    /// with a message naming the offending value when they do not fit together.
+    pub fn new(
+        weight: Tensor,
+        bias: Option<Tensor>,
+        stride: [usize; 2],
+        padding: [usize; 4],
+        dilation: [usize; 2],
+        groups: usize,
+    ) -> Result<Self> {
+        let conv = Conv2d {
+            weight,
+            bias,
+            stride,
+            padding,
+            dilation,
+            groups,
+        };
+        conv.check_params()?;
+        Ok(conv)
+    }
+
+    /// Number of output channels.
+    pub fn out_channels(&self) -> usize {
+        self.weight.shape().first().copied().unwrap_or(0)
+    }
+
+    /// Number of input channels the convolution expects (`groups` times the weight's axis 1).
+    pub fn in_channels(&self) -> usize {
+        self.weight.shape().get(1).copied().unwrap_or(0) * self.groups
+    }
+
+    /// Checks the weight, bias and hyper-parameters on their own (no input involved).
+    fn check_params(&self) -> Result<()> {
+        let w = self.weight.shape();
+        if w.len() != 4 || w.contains(&0) {
+            return Err(Error::shape(format!(
+                "conv2d weight must be 4-D [out_channels, in_channels / groups, kernel_h, kernel_w] \
+                 with no zero dimension, got shape {w:?}"
+            )));
+        }
+        check_window_param("conv2d kernel size", &w[2..], 1)?;
+        check_window_param("conv2d stride", &self.stride, 1)?;
+        check_window_param("conv2d dilation", &self.dilation, 1)?;
+        check_window_param("conv2d padding", &self.padding, 0)?;
+        if self.groups == 0 || w[0] % self.groups != 0 {
+            return Err(Error::invalid(
+                "conv2d groups",
+                format!(
+                    "expected a positive divisor of the {} output channels of weight {w:?}, got {}",
+                    w[0], self.groups
+                ),
+            ));
+        }
+        if let Some(b) = &self.bias {
+            if b.shape() != [w[0]] {
+                return Err(Error::shape(format!(
+                    "conv2d bias must have shape [{}] to match weight {w:?}, got {:?}",
+                    w[0],
+                    b.shape()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Validates the op against an input shape and returns the sizes the kernels work with.
+    fn geometry(&self, input: &[usize]) -> Result<ConvGeometry> {
+        self.check_params()?;
+        let w = self.weight.shape();
+        let [batch, channels, height, width] = *input else {
+            return Err(Error::shape(format!(
+                "conv2d expects NCHW input [batch, channels, height, width], got {input:?}"
+            )));
+        };
+        if channels != self.in_channels() {
+            return Err(Error::shape(format!(
+                "conv2d weight {w:?} with {} group(s) expects {} input channels, got input shape {input:?}",
+                self.groups,
+                self.in_channels()
+            )));
+        }
+        let [top, left, bottom, right] = self.padding;
+        let extent = |axis: usize| (w[2 + axis] as u64 - 1) * self.dilation[axis] as u64 + 1;
+        let out_h = output_len(height, extent(0), self.stride[0], top, bottom, false);
+        let out_w = output_len(width, extent(1), self.stride[1], left, right, false);
+        let (Some(out_h), Some(out_w)) = (out_h, out_w) else {
+            return Err(Error::shape(format!(
+                "conv2d kernel {}x{} with dilation {:?} spans {}x{} cells, more than the padded input \
+                 {}x{} (input {input:?}, padding [top, left, bottom, right] {:?})",
+                w[2],
+                w[3],
+                self.dilation,
+                extent(0),
+                extent(1),
+                height as u64 + top as u64 + bottom as u64,
+                width as u64 + left as u64 + right as u64,
+                self.padding
+            )));
+        };
+        let geometry = ConvGeometry {
+            batch,
+            channels,
+            out_channels: w[0],
+            groups: self.groups,
+            kernel: [w[2], w[3]],
+            height,
+            width,
+            rows: AxisWindow {
+                input: height,
+                output: out_h,
+                stride: self.stride[0],
+                dilation: self.dilation[0],
+                pad_begin: top,
+            },
+            cols: AxisWindow {
+                input: width,
+                output: out_w,
+                stride: self.stride[1],
+                dilation: self.dilation[1],
+                pad_begin: left,
+            },
+        };
+        // Checked on the separate axes: the products may overflow `usize` on wasm32 otherwise.
+        checked_elements("conv2d output", &geometry.output_shape())?;
+        checked_elements(
+            "conv2d patch matrix (im2col) of one sample",
+            &[geometry.patch_len(), out_h, out_w],
+        )?;
+        Ok(geometry)
+    }
+
+    /// Samples per chunk so that one chunk's patch matrix stays within [`PATCH_BUDGET`].
+    fn chunk_len(geometry: &ConvGeometry) -> usize {
+        let per_sample = geometry.patch_len() * geometry.out_plane();
+        (PATCH_BUDGET / per_sample).clamp(1, geometry.batch.max(1))
+    }
+
+    /// The forward pass over an input of geometry `geo`, `chunk` samples per matrix product.
+    fn forward_chunked(&self, geo: &ConvGeometry, x: &Tensor, chunk: usize) -> Result<Tensor> {
+        let x = x.as_standard_layout();
+        let xs = x.as_slice().expect("standard layout is contiguous");
+        let weight = self.weight.as_standard_layout();
+        let weight = weight_matrix(weight.view(), geo);
+        let bias = self.bias.as_ref().map(|b| b.as_standard_layout());
+        let bias = bias
+            .as_ref()
+            .map(|b| b.as_slice().expect("standard layout is contiguous"));
+        let (patch, plane, group_out) = (geo.patch_len(), geo.out_plane(), geo.group_outputs());
+
+        let mut out = vec![0.0; geo.batch * geo.out_channels * plane];
+        let mut cols = vec![0.0; patch * chunk * plane];
+        let mut product = vec![0.0; group_out * chunk * plane];
+        for first in (0..geo.batch).step_by(chunk) {
+            let samples = first..(first + chunk).min(geo.batch);
+            let columns = samples.len() * plane;
+            for group in 0..geo.groups {
+                let cols = &mut cols[..patch * columns];
+                im2col(geo, xs, group, samples.clone(), cols);
+                let channels = group * group_out..(group + 1) * group_out;
+                let mut product = matrix_mut(&mut product, group_out, columns);
+                general_mat_mul(
+                    1.0,
+                    &weight.slice(s![channels.clone(), ..]),
+                    &matrix(cols, patch, columns),
+                    0.0,
+                    &mut product,
+                );
+                for (channel, row) in channels.zip(product.rows()) {
+                    let row = row
+                        .to_slice()
+                        .expect("rows of a standard matrix are contiguous");
+                    let b = bias.map_or(0.0, |b| b[channel]);
+                    for (sample, values) in samples.clone().zip(row.chunks_exact(plane)) {
+                        let start = (sample * geo.out_channels + channel) * plane;
+                        for (y, &v) in out[start..start + plane].iter_mut().zip(values) {
+                            *y = v + b;
+                        }
+                    }
+                }
+            }
+        }
+        Tensor::from_shape_vec(IxDyn(&geo.output_shape()), out)
+            .map_err(|e| Error::shape(format!("conv2d output: {e}")))
+    }
+
+    /// The backward pass over an input of geometry `geo`, `chunk` samples per matrix product.
+    fn backward_chunked(
+        &self,
+        geo: &ConvGeometry,
+        x: &Tensor,
+        grad_output: &Tensor,
+        want_params: bool,
+        chunk: usize,
+    ) -> Result<Grads> {
+        let out_shape = geo.output_shape();
+        if grad_output.shape() != out_shape.as_slice() {
+            return Err(Error::shape(format!(
+                "conv2d output gradient has shape {:?}, expected the output shape {out_shape:?}",
+                grad_output.shape()
+            )));
+        }
+        let x = x.as_standard_layout();
+        let xs = x.as_slice().expect("standard layout is contiguous");
+        let grad_output = grad_output.as_standard_layout();
+        let gs = grad_output
+            .as_slice()
+            .expect("standard layout is contiguous");
+        let weight = self.weight.as_standard_layout();
+        let weight = weight_matrix(weight.view(), geo);
+        let (patch, plane, group_out) = (geo.patch_len(), geo.out_plane(), geo.group_outputs());
+
+        let mut dx = vec![0.0; xs.len()];
+        let mut dw = want_params.then(|| Array2::<f32>::zeros((geo.out_channels, patch)));
+        let mut cols = vec![0.0; patch * chunk * plane];
+        let mut grad_rows = vec![0.0; geo.out_channels * chunk * plane];
+        for first in (0..geo.batch).step_by(chunk) {
+            let samples = first..(first + chunk).min(geo.batch);
+            let columns = samples.len() * plane;
+            // Gather the chunk's output gradient as a matrix [out_channels, samples · plane].
+            let grad_rows = &mut grad_rows[..geo.out_channels * columns];
+            for (channel, row) in grad_rows.chunks_exact_mut(columns).enumerate() {
+                for (sample, dst) in samples.clone().zip(row.chunks_exact_mut(plane)) {
+                    let start = (sample * geo.out_channels + channel) * plane;
+                    dst.copy_from_slice(&gs[start..start + plane]);
+                }
+            }
+            let grad_matrix = matrix(grad_rows, geo.out_channels, columns);
+            for group in 0..geo.groups {
+                let channels = group * group_out..(group + 1) * group_out;
+                let grads_g = grad_matrix.slice(s![channels.clone(), ..]);
+                let cols = &mut cols[..patch * columns];
+                if let Some(dw) = &mut dw {
+                    im2col(geo, xs, group, samples.clone(), cols);
+                    general_mat_mul(
+                        1.0,
+                        &grads_g,
+                        &matrix(cols, patch, columns).t(),
+                        1.0,
+                        &mut dw.slice_mut(s![channels.clone(), ..]),
+                    );
+                }
+                general_mat_mul(
+                    1.0,
+                    &weight.slice(s![channels, ..]).t(),
+                    &grads_g,
+                    0.0,
+                    &mut matrix_mut(cols, patch, columns),
+                );
+                col2im(geo, cols, group, samples.clone(), &mut dx);
+            }
+        }
+
+        let mut params = Vec::new();
+        if let Some(dw) = dw {
+            params.push(
+                dw.into_shape_with_order(IxDyn(self.weight.shape()))
+                    .map_err(|e| Error::shape(format!("conv2d weight gradient: {e}")))?,
+            );
+            if self.bias.is_some() {
+                let mut db = vec![0.0; geo.out_channels];
+                for (index, values) in gs.chunks_exact(plane).enumerate() {
+                    db[index % geo.out_channels] += values.iter().sum::<f32>();
+                }
+                params.push(
+                    Tensor::from_shape_vec(IxDyn(&[geo.out_channels]), db)
+                        .map_err(|e| Error::shape(format!("conv2d bias gradient: {e}")))?,
+                );
+            }
+        }
+        let dx = Tensor::from_shape_vec(IxDyn(x.shape()), dx)
+            .map_err(|e| Error::shape(format!("conv2d input gradient: {e}")))?;
+        Ok(Grads {
+            inputs: vec![dx],
+            params,
+        })
+    }
+}
+
+/// The weight `[O, Cg, kh, kw]` (standard layout) viewed as the matrix `[O, Cg·kh·kw]`.
+fn weight_matrix<'a>(weight: ArrayViewD<'a, f32>, geo: &ConvGeometry) -> ArrayView2<'a, f32> {
+    weight
+        .into_shape_with_order((geo.out_channels, geo.patch_len()))
+        .expect("a standard-layout weight [O, Cg, kh, kw] is a matrix [O, Cg·kh·kw]")
+}
+
+/// `values` (exactly `rows · cols` long) as a row-major matrix.
+fn matrix(values: &[f32], rows: usize, cols: usize) -> ArrayView2<'_, f32> {
+    ArrayView2::from_shape((rows, cols), values).expect("buffer length is rows · cols")
+}
+
+/// `values` (exactly `rows · cols` long, or longer: the prefix is used) as a mutable row-major matrix.
+fn matrix_mut(values: &mut [f32], rows: usize, cols: usize) -> ArrayViewMut2<'_, f32> {
+    ArrayViewMut2::from_shape((rows, cols), &mut values[..rows * cols])
+        .expect("buffer length is at least rows · cols")
+}
+
+/// The sliding window of a convolution along one spatial axis: output position `o` and kernel
+/// tap `t` read input index `o·stride + t·dilation − pad_begin`.
+#[derive(Debug, Clone, Copy)]
+struct AxisWindow {
+    input: usize,
+    output: usize,
+    stride: usize,
+    dilation: usize,
+    pad_begin: usize,
+}
+
+impl AxisWindow {
+    /// The input index tap `tap` reads at output position 0 (negative inside the padding).
+    fn offset(&self, tap: usize) -> i64 {
+        tap as i64 * self.dilation as i64 - self.pad_begin as i64
+    }
+
+    /// The output positions at which tap `tap` reads inside the input, a contiguous range.
+    fn valid_outputs(&self, tap: usize) -> Range<usize> {
+        let offset = self.offset(tap);
+        let stride = self.stride as i64;
+        // o·stride + offset >= 0  and  o·stride + offset <= input − 1.
+        let first = if offset < 0 {
+            (-offset + stride - 1) / stride
+        } else {
+            0
+        };
+        let last_index = self.input as i64 - 1 - offset;
+        if last_index < 0 {
+            return 0..0;
+        }
+        let end = (last_index / stride + 1).min(self.output as i64);
+        let first = first.min(end);
+        first as usize..end as usize
+    }
+
+    /// The input index tap `tap` reads at output position `o` (inside [`Self::valid_outputs`]).
+    fn input_index(&self, o: usize, tap: usize) -> usize {
+        (o as i64 * self.stride as i64 + self.offset(tap)) as usize
+    }
+}
+
+/// All sizes of one convolution applied to one input shape.
+#[derive(Debug, Clone)]
+struct ConvGeometry {
+    batch: usize,
+    channels: usize,
+    out_channels: usize,
+    groups: usize,
+    kernel: [usize; 2],
+    height: usize,
+    width: usize,
+    rows: AxisWindow,
+    cols: AxisWindow,
+}
+
+impl ConvGeometry {
+    /// Input channels per group, `Cg`.
+    fn group_channels(&self) -> usize {
+        self.channels / self.groups
+    }
+
+    /// Output channels per group, `Og`.
+    fn group_outputs(&self) -> usize {
+        self.out_channels / self.groups
+    }
+
+    /// Length of one patch, `Cg·kh·kw`: the rows of the patch matrix.
+    fn patch_len(&self) -> usize {
+        self.group_channels() * self.kernel[0] * self.kernel[1]
+    }
+
+    /// Output positions per sample and channel, `Ho·Wo`.
+    fn out_plane(&self) -> usize {
+        self.rows.output * self.cols.output
+    }
+
+    /// The full output shape `[N, O, Ho, Wo]`.
+    fn output_shape(&self) -> Vec<usize> {
+        vec![
+            self.batch,
+            self.out_channels,
+            self.rows.output,
+            self.cols.output,
+        ]
+    }
+
+    /// Calls `visit` for every maximal run of patch-matrix entries that read inside the input,
+    /// for group `group` and the chunk `samples` (patch matrix `[patch_len, samples · out_plane]`).
+    /// Entries not visited read the zero padding.
+    fn for_each_run(&self, group: usize, samples: Range<usize>, mut visit: impl FnMut(Run)) {
+        let [kh, kw] = self.kernel;
+        let plane = self.out_plane();
+        let row_len = samples.len() * plane;
+        let out_w = self.cols.output;
+        for c in 0..self.group_channels() {
+            let channel = group * self.group_channels() + c;
+            for ky in 0..kh {
+                let ys = self.rows.valid_outputs(ky);
+                for kx in 0..kw {
+                    let xs = self.cols.valid_outputs(kx);
+                    if ys.is_empty() || xs.is_empty() {
+                        continue;
+                    }
+                    let row_start = ((c * kh + ky) * kw + kx) * row_len;
+                    let ix = self.cols.input_index(xs.start, kx);
+                    for (i, sample) in samples.clone().enumerate() {
+                        let input_plane =
+                            (sample * self.channels + channel) * self.height * self.width;
+                        for oy in ys.clone() {
+                            let iy = self.rows.input_index(oy, ky);
+                            visit(Run {
+                                patch: row_start + i * plane + oy * out_w + xs.start,
+                                input: input_plane + iy * self.width + ix,
+                                len: xs.len(),
+                                step: self.cols.stride,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A run of `len` consecutive patch-matrix entries from index `patch` on that read the input
+/// elements `input, input + step, input + 2·step, …` (flat indices).
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    patch: usize,
+    input: usize,
+    len: usize,
+    step: usize,
+}
+
+/// Unfolds the patches of group `group` for `samples` into `cols` (`[Cg·kh·kw, samples · Ho·Wo]`,
+/// row-major); entries in the padding are zero.
+fn im2col(geo: &ConvGeometry, x: &[f32], group: usize, samples: Range<usize>, cols: &mut [f32]) {
+    cols.fill(0.0);
+    geo.for_each_run(group, samples, |run| {
+        let dst = &mut cols[run.patch..run.patch + run.len];
+        if run.step == 1 {
+            dst.copy_from_slice(&x[run.input..run.input + run.len]);
+        } else {
+            for (k, d) in dst.iter_mut().enumerate() {
+                *d = x[run.input + k * run.step];
+            }
+        }
+    });
+}
+
+/// Adds every entry of the patch matrix `cols` of group `group` and `samples` to the input
+/// element it was read from (the transpose of [`im2col`]); entries in the padding are dropped.
+fn col2im(geo: &ConvGeometry, cols: &[f32], group: usize, samples: Range<usize>, dx: &mut [f32]) {
+    geo.for_each_run(group, samples, |run| {
+        let src = &cols[run.patch..run.patch + run.len];
+        if run.step == 1 {
+            for (d, &v) in dx[run.input..run.input + run.len].iter_mut().zip(src) {
+                *d += v;
+            }
+        } else {
+            for (k, &v) in src.iter().enumerate() {
+                dx[run.input + k * run.step] += v;
+            }
+        }
+    });
+}
+
 impl Kernel for Conv2d {
-    fn output_shape(&self, _inputs: &[&[usize]]) -> Result<Vec<usize>> {
-        Err(Error::shape("PLACEHOLDER conv"))
+    fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
+        Ok(self.geometry(inputs[0])?.output_shape())
     }
-    fn forward(&self, _inputs: &[&Tensor]) -> Result<Tensor> {
-        Err(Error::shape("PLACEHOLDER conv"))
+
+    fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
+        let geo = self.geometry(inputs[0].shape())?;
+        self.forward_chunked(&geo, inputs[0], Self::chunk_len(&geo))
     }
-    fn backward(&self, _i: &[&Tensor], _o: &Tensor, _g: &Tensor, _w: bool) -> Result<Grads> {
-        Err(Error::shape("PLACEHOLDER conv"))
+
+    fn backward(
+        &self,
+        inputs: &[&Tensor],
+        _output: &Tensor,
+        grad_output: &Tensor,
+        want_params: bool,
+    ) -> Result<Grads> {
+        let geo = self.geometry(inputs[0].shape())?;
+        self.backward_chunked(
+            &geo,
+            inputs[0],
+            grad_output,
+            want_params,
+            Self::chunk_len(&geo),
+        )
+    }
+
+    fn params(&self) -> Vec<&Tensor> {
+        let mut p = vec![&self.weight];
+        if let Some(b) = &self.bias {
+            p.push(b);
+        }
+        p
+    }
+
+    fn params_mut(&mut self) -> Vec<&mut Tensor> {
+        let mut p = vec![&mut self.weight];
+        if let Some(b) = &mut self.bias {
+            p.push(b);
+        }
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::ops::gradcheck::{check, random_tensor, Tolerance};
+
+    /// A convolution with random weights: `channels` in, `out` out, kernel `[kh, kw]`.
+    #[allow(clippy::too_many_arguments)]
+    fn conv(
+        channels: usize,
+        out: usize,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 4],
+        dilation: [usize; 2],
+        groups: usize,
+        bias: bool,
+    ) -> Conv2d {
+        let weight = random_tensor(&[out, channels / groups, kernel[0], kernel[1]], -1., 1., 21);
+        let bias = bias.then(|| random_tensor(&[out], -1., 1., 22));
+        Conv2d::new(weight, bias, stride, padding, dilation, groups).unwrap()
+    }
+
+    /// The convolution straight from its definition, with the output size from the PyTorch
+    /// formula: an implementation independent of im2col, the chunking and the GEMM.
+    fn direct(conv: &Conv2d, x: &Tensor) -> Tensor {
+        let &[n, _, h, w] = x.shape() else {
+            panic!("4-D input")
+        };
+        let &[o, cg, kh, kw] = conv.weight.shape() else {
+            panic!("4-D weight")
+        };
+        let [top, left, bottom, right] = conv.padding.map(|p| p as isize);
+        let ([sh, sw], [dh, dw]) = (conv.stride, conv.dilation);
+        let out_h = (h as isize + top + bottom - (dh * (kh - 1)) as isize - 1) as usize / sh + 1;
+        let out_w = (w as isize + left + right - (dw * (kw - 1)) as isize - 1) as usize / sw + 1;
+        let og = o / conv.groups;
+        Tensor::from_shape_fn(vec![n, o, out_h, out_w], |index| {
+            let (s, oc, i, j) = (index[0], index[1], index[2], index[3]);
+            let mut sum = conv.bias.as_ref().map_or(0.0, |b| b[[oc]] as f64);
+            for c in 0..cg {
+                for p in 0..kh {
+                    for q in 0..kw {
+                        let y = (i * sh + p * dh) as isize - top;
+                        let x_ = (j * sw + q * dw) as isize - left;
+                        if y >= 0 && x_ >= 0 && (y as usize) < h && (x_ as usize) < w {
+                            let input = x[[s, (oc / og) * cg + c, y as usize, x_ as usize]];
+                            sum += conv.weight[[oc, c, p, q]] as f64 * input as f64;
+                        }
+                    }
+                }
+            }
+            sum as f32
+        })
+    }
+
+    fn assert_close(actual: &Tensor, expected: &Tensor, tol: f32) {
+        assert_eq!(actual.shape(), expected.shape());
+        for (index, (a, e)) in actual.iter().zip(expected.iter()).enumerate() {
+            assert!(
+                (a - e).abs() <= tol * (1.0 + e.abs()),
+                "element {index}: {a} vs {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn forward_matches_hand_computation() {
+        // x = 0..16 as 4x4, a 3x3 kernel of ones, padding 1, stride 2: each output is the sum of
+        // the input cells its window covers, e.g. top-left 0 + 1 + 4 + 5 = 10.
+        let x =
+            Tensor::from_shape_vec(vec![1, 1, 4, 4], (0..16).map(|v| v as f32).collect()).unwrap();
+        let ones = Tensor::ones(vec![1, 1, 3, 3]);
+        let bias = Tensor::from_elem(vec![1], 0.5);
+        let conv = Conv2d::new(ones, Some(bias), [2, 2], [1, 1, 1, 1], [1, 1], 1).unwrap();
+        let y = conv.forward(&[&x]).unwrap();
+        assert_eq!(y.shape(), &[1, 1, 2, 2]);
+        assert_eq!(y.as_slice().unwrap(), &[10.5, 24.5, 51.5, 90.5]);
+
+        // Dilation 2 on a 2x2 kernel picks corners two apart: x[0,0] - x[2,2] and so on.
+        let corners = Tensor::from_shape_vec(vec![1, 1, 2, 2], vec![1., 0., 0., -1.]).unwrap();
+        let conv = Conv2d::new(corners, None, [1, 1], [0; 4], [2, 2], 1).unwrap();
+        let y = conv.forward(&[&x]).unwrap();
+        assert_eq!(y.shape(), &[1, 1, 2, 2]);
+        assert_eq!(y.as_slice().unwrap(), &[-10., -10., -10., -10.]);
+    }
+
+    #[test]
+    fn forward_matches_the_definition() {
+        // (batch, channels, height, width, out, kernel, stride, padding, dilation, groups, bias)
+        type Case = (
+            usize,
+            usize,
+            usize,
+            usize,
+            usize,
+            [usize; 2],
+            [usize; 2],
+            [usize; 4],
+            [usize; 2],
+            usize,
+            bool,
+        );
+        let cases: [Case; 9] = [
+            (2, 3, 7, 6, 4, [3, 3], [1, 1], [1, 1, 1, 1], [1, 1], 1, true),
+            (1, 2, 9, 8, 3, [3, 2], [2, 3], [0; 4], [1, 1], 1, false),
+            (3, 4, 8, 8, 6, [3, 3], [2, 1], [2, 0, 1, 3], [2, 1], 2, true),
+            (2, 4, 6, 5, 8, [3, 3], [1, 1], [1, 1, 1, 1], [1, 1], 4, true),
+            (2, 3, 5, 5, 2, [1, 1], [1, 1], [0; 4], [1, 1], 1, true),
+            (1, 2, 4, 5, 3, [4, 5], [1, 1], [0; 4], [1, 1], 1, true),
+            // Padding wider than the kernel: the outer output rows see only zeros and the bias.
+            (1, 1, 3, 3, 2, [2, 2], [1, 1], [3, 1, 0, 2], [1, 1], 1, true),
+            (
+                2,
+                6,
+                10,
+                7,
+                3,
+                [2, 3],
+                [3, 2],
+                [1, 2, 2, 1],
+                [3, 2],
+                3,
+                false,
+            ),
+            (1, 1, 1, 1, 1, [1, 1], [5, 5], [2, 2, 2, 2], [1, 1], 1, true),
+        ];
+        for (seed, (n, c, h, w, o, kernel, stride, padding, dilation, groups, bias)) in
+            cases.into_iter().enumerate()
+        {
+            let conv = conv(c, o, kernel, stride, padding, dilation, groups, bias);
+            let x = random_tensor(&[n, c, h, w], -1., 1., 100 + seed as u64);
+            let y = conv.forward(&[&x]).unwrap();
+            assert_eq!(conv.output_shape(&[x.shape()]).unwrap(), y.shape());
+            assert_close(&y, &direct(&conv, &x), 1e-5);
+        }
+    }
+
+    #[test]
+    fn non_contiguous_input_gives_the_same_result() {
+        let conv = conv(3, 2, [3, 2], [1, 2], [1, 0, 1, 1], [1, 1], 1, true);
+        let transposed = random_tensor(&[2, 3, 5, 6], -1., 1., 31).permuted_axes(vec![0, 1, 3, 2]);
+        assert!(!transposed.is_standard_layout());
+        let standard = transposed.as_standard_layout().into_owned();
+        assert_eq!(
+            conv.forward(&[&transposed]).unwrap(),
+            conv.forward(&[&standard]).unwrap()
+        );
+        let g = random_tensor(
+            conv.output_shape(&[standard.shape()]).unwrap().as_slice(),
+            -1.,
+            1.,
+            32,
+        );
+        let a = conv.backward(&[&transposed], &g, &g, true).unwrap();
+        let b = conv.backward(&[&standard], &g, &g, true).unwrap();
+        assert_eq!(a.inputs[0], b.inputs[0]);
+        assert_eq!(a.params[0], b.params[0]);
+    }
+
+    #[test]
+    fn chunking_does_not_change_results() {
+        let conv = conv(4, 6, [3, 3], [2, 1], [1, 2, 0, 1], [1, 2], 2, true);
+        let x = random_tensor(&[5, 4, 7, 8], -1., 1., 41);
+        let geo = conv.geometry(x.shape()).unwrap();
+        assert_eq!(
+            Conv2d::chunk_len(&geo),
+            5,
+            "small samples share one product"
+        );
+        let g = random_tensor(&geo.output_shape(), -1., 1., 42);
+        let whole = conv.forward_chunked(&geo, &x, 5).unwrap();
+        let grads = conv.backward_chunked(&geo, &x, &g, true, 5).unwrap();
+        for chunk in [1, 2, 3] {
+            assert_close(
+                &conv.forward_chunked(&geo, &x, chunk).unwrap(),
+                &whole,
+                1e-6,
+            );
+            let chunked = conv.backward_chunked(&geo, &x, &g, true, chunk).unwrap();
+            assert_close(&chunked.inputs[0], &grads.inputs[0], 1e-5);
+            for (a, b) in chunked.params.iter().zip(&grads.params) {
+                assert_close(a, b, 1e-5);
+            }
+        }
+    }
+
+    #[test]
+    fn large_samples_are_processed_in_chunks() {
+        // 64 channels x 3x3 taps x 64x64 outputs = 2.4M patch entries per sample: one per chunk.
+        let conv = conv(64, 1, [3, 3], [1, 1], [1, 1, 1, 1], [1, 1], 1, false);
+        let geo = conv.geometry(&[3, 64, 64, 64]).unwrap();
+        assert_eq!(Conv2d::chunk_len(&geo), 1);
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let tol = Tolerance::default();
+        let plain = conv(3, 4, [3, 3], [1, 1], [1, 1, 1, 1], [1, 1], 1, true);
+        check(&plain, &[random_tensor(&[2, 3, 5, 5], -1., 1., 51)], tol);
+        let strided = conv(2, 3, [3, 2], [2, 3], [2, 0, 1, 2], [1, 1], 1, false);
+        check(&strided, &[random_tensor(&[2, 2, 7, 8], -1., 1., 52)], tol);
+        let dilated_grouped = conv(4, 4, [2, 3], [1, 2], [1, 1, 0, 2], [2, 2], 2, true);
+        check(
+            &dilated_grouped,
+            &[random_tensor(&[2, 4, 6, 6], -1., 1., 53)],
+            tol,
+        );
+        let depthwise = conv(3, 6, [3, 3], [1, 1], [0, 1, 2, 1], [1, 1], 3, true);
+        check(
+            &depthwise,
+            &[random_tensor(&[1, 3, 5, 4], -1., 1., 54)],
+            tol,
+        );
+    }
+
+    #[test]
+    fn backward_without_params_returns_only_the_input_gradient() {
+        let conv = conv(2, 3, [3, 3], [1, 1], [1, 1, 1, 1], [1, 1], 1, true);
+        let x = random_tensor(&[1, 2, 4, 4], -1., 1., 61);
+        let g = random_tensor(&[1, 3, 4, 4], -1., 1., 62);
+        let grads = conv.backward(&[&x], &g, &g, false).unwrap();
+        assert!(grads.params.is_empty());
+        assert_eq!(grads.inputs[0].shape(), x.shape());
+        let wrong = random_tensor(&[1, 3, 4, 5], -1., 1., 63);
+        let err = conv
+            .backward(&[&x], &wrong, &wrong, true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("[1, 3, 4, 5]") && err.contains("[1, 3, 4, 4]"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn rejects_inconsistent_parameters() {
+        let w = |shape: &[usize]| random_tensor(shape, -1., 1., 71);
+        let err = |r: Result<Conv2d>| r.unwrap_err().to_string();
+        let e = err(Conv2d::new(w(&[2, 3, 3]), None, [1, 1], [0; 4], [1, 1], 1));
+        assert!(e.contains("4-D") && e.contains("[2, 3, 3]"), "{e}");
+        let e = err(Conv2d::new(
+            w(&[2, 3, 0, 3]),
+            None,
+            [1, 1],
+            [0; 4],
+            [1, 1],
+            1,
+        ));
+        assert!(e.contains("[2, 3, 0, 3]"), "{e}");
+        let e = err(Conv2d::new(
+            w(&[4, 1, 3, 3]),
+            None,
+            [1, 1],
+            [0; 4],
+            [1, 1],
+            3,
+        ));
+        assert!(
+            e.contains("groups") && e.contains("got 3") && e.contains("4 output channels"),
+            "{e}"
+        );
+        let e = err(Conv2d::new(
+            w(&[4, 1, 3, 3]),
+            None,
+            [1, 1],
+            [0; 4],
+            [1, 1],
+            0,
+        ));
+        assert!(e.contains("groups"), "{e}");
+        let e = err(Conv2d::new(
+            w(&[4, 1, 3, 3]),
+            None,
+            [0, 1],
+            [0; 4],
+            [1, 1],
+            1,
+        ));
+        assert!(e.contains("stride") && e.contains("[0, 1]"), "{e}");
+        let e = err(Conv2d::new(
+            w(&[4, 1, 3, 3]),
+            None,
+            [1, 1],
+            [0; 4],
+            [1, 0],
+            1,
+        ));
+        assert!(e.contains("dilation"), "{e}");
+        let e = err(Conv2d::new(
+            w(&[4, 1, 3, 3]),
+            None,
+            [1, 1],
+            [0, usize::MAX, 0, 0],
+            [1, 1],
+            1,
+        ));
+        assert!(
+            e.contains("padding") && e.contains(&MAX_WINDOW_PARAM.to_string()),
+            "{e}"
+        );
+        let e = err(Conv2d::new(
+            w(&[4, 1, 3, 3]),
+            Some(w(&[3])),
+            [1, 1],
+            [0; 4],
+            [1, 1],
+            1,
+        ));
+        assert!(
+            e.contains("bias") && e.contains("[4]") && e.contains("[3]"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn rejects_inputs_that_do_not_fit() {
+        let conv = conv(4, 6, [3, 3], [1, 1], [0; 4], [2, 2], 2, true);
+        let e = conv.output_shape(&[&[1, 4, 8]]).unwrap_err().to_string();
+        assert!(e.contains("NCHW") && e.contains("[1, 4, 8]"), "{e}");
+        let e = conv.output_shape(&[&[1, 3, 8, 8]]).unwrap_err().to_string();
+        assert!(
+            e.contains("expects 4 input channels") && e.contains("2 group(s)"),
+            "{e}"
+        );
+        // The dilated 3x3 kernel spans 5x5 cells.
+        let e = conv.output_shape(&[&[1, 4, 4, 9]]).unwrap_err().to_string();
+        assert!(
+            e.contains("spans 5x5") && e.contains("padded input 4x9"),
+            "{e}"
+        );
+        assert_eq!(
+            conv.output_shape(&[&[1, 4, 5, 9]]).unwrap(),
+            vec![1, 6, 1, 5]
+        );
+        // A fixed conv whose fields were edited into an invalid state is caught at use.
+        let mut broken = conv.clone();
+        broken.stride = [1, 0];
+        assert!(broken
+            .forward(&[&random_tensor(&[1, 4, 5, 9], -1., 1., 81)])
+            .is_err());
+    }
+
+    #[test]
+    fn rejects_a_patch_matrix_beyond_the_size_limit() {
+        // 1x1 kernel but 2^14 channels over a 2^14 x 1 output: 2^28 patch entries.
+        let conv = Conv2d::new(
+            Tensor::zeros(vec![1, 1 << 14, 1, 1]),
+            None,
+            [1, 1],
+            [0; 4],
+            [1, 1],
+            1,
+        )
+        .unwrap();
+        let e = conv.output_shape(&[&[1, 1 << 14, 1 << 14, 1]]).unwrap_err();
+        assert!(matches!(e, Error::TooLarge { .. }), "{e}");
+        // A 1x1 input padded to 2^27 + 1 on both axes: the output is refused before anything
+        // multiplies its sides (the product would overflow a 32-bit usize).
+        let pad = MAX_WINDOW_PARAM / 2;
+        let conv = Conv2d::new(
+            Tensor::ones(vec![1, 1, 1, 1]),
+            None,
+            [1, 1],
+            [pad; 4],
+            [1, 1],
+            1,
+        )
+        .unwrap();
+        let e = conv.output_shape(&[&[1, 1, 1, 1]]).unwrap_err();
+        assert!(matches!(e, Error::TooLarge { .. }), "{e}");
+    }
+
+    #[test]
+    fn output_len_follows_floor_and_ceil_rules() {
+        // floor((5 - 2) / 2) + 1 = 2; ceil gives 3, the last window starting inside the input.
+        assert_eq!(output_len(5, 2, 2, 0, 0, false), Some(2));
+        assert_eq!(output_len(5, 2, 2, 0, 0, true), Some(3));
+        // Input 6 padded 1 + 1, kernel 3, stride 2: floor(5 / 2) + 1 = 3; ceil gives 4, and the
+        // last window starts at 3·2 − 1 = 5, inside the input, so it is kept.
+        assert_eq!(output_len(6, 3, 2, 1, 1, false), Some(3));
+        assert_eq!(output_len(6, 3, 2, 1, 1, true), Some(4));
+        // Input 4, pads 1 + 1, kernel 2, stride 3: ceil(4 / 3) + 1 = 3, but window 2 would start
+        // at 2·3 − 1 = 5 = input + pad_begin, in the end padding, so it is dropped.
+        assert_eq!(output_len(4, 2, 3, 1, 1, true), Some(2));
+        assert_eq!(output_len(3, 4, 1, 0, 0, false), None);
     }
 }

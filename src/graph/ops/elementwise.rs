@@ -1,15 +1,35 @@
-//! Binary element-wise ops (placeholder header; the implementing session rewrites this file).
+//! Binary element-wise arithmetic `a op b` for Add, Sub, Mul and Div, with NumPy / ONNX
+//! multidirectional broadcasting.
+//!
+//! Broadcasting (NumPy "General broadcasting rules", ONNX `Broadcasting.md`): shapes are
+//! aligned from the right, a missing leading axis counts as size 1, and on every axis the
+//! sizes must be equal or one of them 1; the result takes the larger size.
+//!
+//! Partial derivatives, on the broadcast shape:
+//! `d(a ± b) = g, ±g`; `d(a b) = g b, g a`; `d(a / b) = g / b, -g a / b²`.
+//! An operand that was broadcast was read once for every element along the broadcast axes, so
+//! its gradient is the sum of those partials over them (the adjoint of broadcasting).
+//!
+//! Both operands can be graph values, which both carry the batch axis first: their ranks and
+//! batch sizes must then match. Or one operand is a constant (an ONNX initializer, a bias),
+//! which is the op's single, trainable parameter; it must not reach the batch axis, so it has
+//! fewer axes than the value, or as many with a leading 1.
 
 use super::{Grads, Kernel};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
+use ndarray::{ArrayView, Axis, CowArray, IxDyn, Zip};
 
 /// Which arithmetic operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BinaryKind {
+    /// `a + b`.
     Add,
+    /// `a - b`.
     Sub,
+    /// `a * b`.
     Mul,
+    /// `a / b` (IEEE division: a zero divisor gives an infinity or NaN, as in ONNX).
     Div,
 }
 
@@ -23,12 +43,25 @@ impl BinaryKind {
             BinaryKind::Div => "Div",
         }
     }
+
+    /// `a op b`.
+    #[inline]
+    pub fn apply(&self, a: f32, b: f32) -> f32 {
+        match self {
+            BinaryKind::Add => a + b,
+            BinaryKind::Sub => a - b,
+            BinaryKind::Mul => a * b,
+            BinaryKind::Div => a / b,
+        }
+    }
 }
 
 /// Which operand a constant stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
+    /// The constant is `a` in `a op x`.
     Left,
+    /// The constant is `b` in `x op b`.
     Right,
 }
 
@@ -36,21 +69,445 @@ pub enum Side {
 /// constant is the operand on its `Side`; the constant is then the op's (trainable) parameter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Binary {
+    /// The operation.
     pub kind: BinaryKind,
+    /// The constant operand and its side, or `None` when both operands are graph values.
     pub constant: Option<(Tensor, Side)>,
+}
+
+/// The NumPy broadcast of two shapes, or `None` when some axis has two sizes that differ and
+/// are both not 1.
+pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+    let rank = a.len().max(b.len());
+    let size = |shape: &[usize], axis: usize| {
+        (axis + shape.len())
+            .checked_sub(rank)
+            .map_or(1, |i| shape[i])
+    };
+    (0..rank)
+        .map(|axis| match (size(a, axis), size(b, axis)) {
+            (x, y) if x == y || y == 1 => Some(x),
+            (1, y) => Some(y),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `tensor` viewed with the (broadcast) shape `shape`.
+fn spread<'a>(tensor: &'a Tensor, shape: &[usize]) -> Result<ArrayView<'a, f32, IxDyn>> {
+    tensor.broadcast(IxDyn(shape)).ok_or_else(|| {
+        Error::shape(format!(
+            "cannot broadcast shape {:?} to {shape:?}",
+            tensor.shape()
+        ))
+    })
+}
+
+/// Sums `grad` over the axes that broadcasting added or stretched, giving `shape`.
+fn sum_to_shape(grad: CowArray<'_, f32, IxDyn>, shape: &[usize]) -> Result<Tensor> {
+    if grad.shape() == shape {
+        return Ok(grad.into_owned());
+    }
+    let lead = grad.ndim().checked_sub(shape.len()).ok_or_else(|| {
+        Error::shape(format!(
+            "gradient of shape {:?} has fewer axes than its operand {shape:?}",
+            grad.shape()
+        ))
+    })?;
+    let summed: Vec<usize> = (0..grad.ndim())
+        .filter(|&axis| axis < lead || (shape[axis - lead] == 1 && grad.len_of(Axis(axis)) != 1))
+        .collect();
+    let mut highest_first = summed.iter().rev();
+    let mut reduced = match highest_first.next() {
+        Some(&axis) => grad.sum_axis(Axis(axis)),
+        None => grad.into_owned(),
+    };
+    for &axis in highest_first {
+        reduced = reduced.sum_axis(Axis(axis));
+    }
+    reduced.into_shape_clone(IxDyn(shape)).map_err(|e| {
+        Error::shape(format!(
+            "cannot reduce a gradient to operand shape {shape:?}: {e}"
+        ))
+    })
+}
+
+impl Binary {
+    /// `a op b` between two graph values.
+    pub fn between_values(kind: BinaryKind) -> Self {
+        Binary {
+            kind,
+            constant: None,
+        }
+    }
+
+    /// `constant op x` (`Side::Left`) or `x op constant` (`Side::Right`).
+    pub fn with_constant(kind: BinaryKind, constant: Tensor, side: Side) -> Self {
+        Binary {
+            kind,
+            constant: Some((constant, side)),
+        }
+    }
+
+    /// The two operands `[a, b]`: the inputs, or the input and the constant on its side.
+    fn operands<'a, T: ?Sized>(
+        &'a self,
+        inputs: &[&'a T],
+        constant: impl Fn(&'a Tensor) -> &'a T,
+    ) -> Result<[&'a T; 2]> {
+        match (&self.constant, inputs) {
+            (None, &[a, b]) => Ok([a, b]),
+            (Some((c, Side::Left)), &[x]) => Ok([constant(c), x]),
+            (Some((c, Side::Right)), &[x]) => Ok([x, constant(c)]),
+            _ => Err(Error::shape(format!(
+                "{} takes {} input(s), got {}",
+                self.kind.name(),
+                self.arity(),
+                inputs.len()
+            ))),
+        }
+    }
+
+    /// The operand tensors `[a, b]`.
+    fn operand_tensors<'a>(&'a self, inputs: &[&'a Tensor]) -> Result<[&'a Tensor; 2]> {
+        self.operands(inputs, |c| c)
+    }
+
+    /// `dL/d operand` for the operand on `side`, summed to that operand's shape.
+    fn operand_gradient(&self, side: Side, [a, b]: [&Tensor; 2], g: &Tensor) -> Result<Tensor> {
+        let shape = g.shape();
+        let full = match (self.kind, side) {
+            (BinaryKind::Add, _) | (BinaryKind::Sub, Side::Left) => CowArray::from(g.view()),
+            (BinaryKind::Sub, Side::Right) => {
+                let mut negated = sum_to_shape(CowArray::from(g.view()), b.shape())?;
+                negated.mapv_inplace(|v| -v);
+                return Ok(negated);
+            }
+            (BinaryKind::Mul, Side::Left) => Zip::from(g)
+                .and(spread(b, shape)?)
+                .map_collect(|&g, &b| g * b)
+                .into(),
+            (BinaryKind::Mul, Side::Right) => Zip::from(g)
+                .and(spread(a, shape)?)
+                .map_collect(|&g, &a| g * a)
+                .into(),
+            (BinaryKind::Div, Side::Left) => Zip::from(g)
+                .and(spread(b, shape)?)
+                .map_collect(|&g, &b| g / b)
+                .into(),
+            (BinaryKind::Div, Side::Right) => Zip::from(g)
+                .and(spread(a, shape)?)
+                .and(spread(b, shape)?)
+                .map_collect(|&g, &a, &b| -g * a / (b * b))
+                .into(),
+        };
+        let operand = match side {
+            Side::Left => a,
+            Side::Right => b,
+        };
+        sum_to_shape(full, operand.shape())
+    }
 }
 
 impl Kernel for Binary {
     fn arity(&self) -> usize {
-        if self.constant.is_some() { 1 } else { 2 }
+        if self.constant.is_some() {
+            1
+        } else {
+            2
+        }
     }
-    fn output_shape(&self, _inputs: &[&[usize]]) -> Result<Vec<usize>> {
-        Err(Error::shape("PLACEHOLDER binary"))
+
+    fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
+        let name = self.kind.name();
+        let [a, b] = self.operands(inputs, |c| c.shape())?;
+        match &self.constant {
+            None if a.len() != b.len() || a.first() != b.first() => {
+                return Err(Error::shape(format!(
+                    "{name} of two values with shapes {a:?} and {b:?}: both have the batch axis first, so their ranks and batch sizes must be equal"
+                )));
+            }
+            Some((c, side)) => {
+                let x = match side {
+                    Side::Left => b,
+                    Side::Right => a,
+                };
+                let c = c.shape();
+                if c.len() > x.len() || (c.len() == x.len() && c.first() != Some(&1)) {
+                    return Err(Error::shape(format!(
+                        "{name} constant of shape {c:?} would broadcast over the batch axis of the input {x:?}; expected at most {} axes, or {} with a leading 1",
+                        x.len().saturating_sub(1),
+                        x.len()
+                    )));
+                }
+            }
+            None => {}
+        }
+        broadcast_shapes(a, b).ok_or_else(|| {
+            Error::shape(format!(
+                "{name} cannot broadcast shapes {a:?} and {b:?}; aligned from the right, the sizes on every axis must be equal or one of them 1"
+            ))
+        })
     }
-    fn forward(&self, _inputs: &[&Tensor]) -> Result<Tensor> {
-        Err(Error::shape("PLACEHOLDER binary"))
+
+    fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
+        let [a, b] = self.operand_tensors(inputs)?;
+        let shapes: Vec<&[usize]> = inputs.iter().map(|t| t.shape()).collect();
+        let shape = self.output_shape(&shapes)?;
+        let kind = self.kind;
+        Ok(Zip::from(spread(a, &shape)?)
+            .and(spread(b, &shape)?)
+            .map_collect(|&a, &b| kind.apply(a, b)))
     }
-    fn backward(&self, _i: &[&Tensor], _o: &Tensor, _g: &Tensor, _w: bool) -> Result<Grads> {
-        Err(Error::shape("PLACEHOLDER binary"))
+
+    fn backward(
+        &self,
+        inputs: &[&Tensor],
+        _output: &Tensor,
+        grad_output: &Tensor,
+        want_params: bool,
+    ) -> Result<Grads> {
+        let operands = self.operand_tensors(inputs)?;
+        let shapes: Vec<&[usize]> = inputs.iter().map(|t| t.shape()).collect();
+        let expected = self.output_shape(&shapes)?;
+        if grad_output.shape() != expected.as_slice() {
+            return Err(Error::shape(format!(
+                "{} gradient has shape {:?}, expected the output shape {expected:?}",
+                self.kind.name(),
+                grad_output.shape()
+            )));
+        }
+        let gradient = |side| self.operand_gradient(side, operands, grad_output);
+        Ok(match &self.constant {
+            None => Grads {
+                inputs: vec![gradient(Side::Left)?, gradient(Side::Right)?],
+                params: Vec::new(),
+            },
+            Some((_, side)) => {
+                let value_side = match side {
+                    Side::Left => Side::Right,
+                    Side::Right => Side::Left,
+                };
+                Grads {
+                    inputs: vec![gradient(value_side)?],
+                    params: if want_params {
+                        vec![gradient(*side)?]
+                    } else {
+                        Vec::new()
+                    },
+                }
+            }
+        })
+    }
+
+    fn params(&self) -> Vec<&Tensor> {
+        self.constant.iter().map(|(c, _)| c).collect()
+    }
+
+    fn params_mut(&mut self) -> Vec<&mut Tensor> {
+        self.constant.iter_mut().map(|(c, _)| c).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::ops::gradcheck::{check, random_tensor, Tolerance};
+
+    const KINDS: [BinaryKind; 4] = [
+        BinaryKind::Add,
+        BinaryKind::Sub,
+        BinaryKind::Mul,
+        BinaryKind::Div,
+    ];
+
+    /// Values in ±[0.5, 1.5], safely away from zero so they can be divisors.
+    fn nonzero(shape: &[usize], seed: u64) -> Tensor {
+        let signs = random_tensor(shape, -1.0, 1.0, seed + 1000).mapv(f32::signum);
+        random_tensor(shape, 0.5, 1.5, seed) * signs
+    }
+
+    #[test]
+    fn broadcast_shapes_follow_numpy() {
+        assert_eq!(broadcast_shapes(&[2, 3, 4], &[3, 1]), Some(vec![2, 3, 4]));
+        assert_eq!(
+            broadcast_shapes(&[2, 1, 4], &[2, 3, 1]),
+            Some(vec![2, 3, 4])
+        );
+        assert_eq!(broadcast_shapes(&[5, 1], &[]), Some(vec![5, 1]));
+        assert_eq!(broadcast_shapes(&[2, 1], &[7]), Some(vec![2, 7]));
+        assert_eq!(broadcast_shapes(&[2, 3], &[2]), None);
+    }
+
+    #[test]
+    fn forward_matches_hand_computation() {
+        let x = Tensor::from_shape_vec(vec![1, 2, 2], vec![1., 2., 3., 4.]).unwrap();
+        let column = Tensor::from_shape_vec(vec![2, 1], vec![10., 20.]).unwrap();
+        let add = Binary::with_constant(BinaryKind::Add, column.clone(), Side::Right);
+        assert_eq!(
+            add.forward(&[&x]).unwrap().as_slice().unwrap(),
+            &[11., 12., 23., 24.]
+        );
+        let sub = Binary::with_constant(BinaryKind::Sub, column.clone(), Side::Left);
+        assert_eq!(
+            sub.forward(&[&x]).unwrap().as_slice().unwrap(),
+            &[9., 8., 17., 16.]
+        );
+        let div = Binary::with_constant(BinaryKind::Div, column, Side::Left);
+        assert_eq!(
+            div.forward(&[&x]).unwrap().as_slice().unwrap(),
+            &[10., 5., 20. / 3., 5.]
+        );
+        let row = Tensor::from_shape_vec(vec![1, 1, 2], vec![2., 3.]).unwrap();
+        let mul = Binary::between_values(BinaryKind::Mul)
+            .forward(&[&x, &row])
+            .unwrap();
+        assert_eq!(mul.as_slice().unwrap(), &[2., 6., 6., 12.]);
+    }
+
+    #[test]
+    fn output_shape_broadcasts_and_rejects_misfits() {
+        let values = Binary::between_values(BinaryKind::Add);
+        assert_eq!(
+            values.output_shape(&[&[1, 3, 1], &[1, 1, 4]]).unwrap(),
+            vec![1, 3, 4]
+        );
+        let err = values
+            .output_shape(&[&[1, 3, 4], &[1, 2, 4]])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("[1, 3, 4]") && err.contains("[1, 2, 4]"),
+            "{err}"
+        );
+        let rank = values
+            .output_shape(&[&[1, 3, 4], &[1, 4]])
+            .unwrap_err()
+            .to_string();
+        assert!(rank.contains("ranks"), "{rank}");
+        assert!(
+            values.output_shape(&[&[2, 3], &[1, 3]]).is_err(),
+            "batch sizes differ"
+        );
+        assert!(
+            values.output_shape(&[&[1, 3]]).is_err(),
+            "one input for two operands"
+        );
+
+        let constant = |shape: &[usize]| {
+            Binary::with_constant(BinaryKind::Mul, Tensor::zeros(shape), Side::Right)
+        };
+        assert_eq!(constant(&[5]).output_shape(&[&[1, 1]]).unwrap(), vec![1, 5]);
+        assert_eq!(
+            constant(&[1, 3, 1]).output_shape(&[&[1, 3, 4]]).unwrap(),
+            vec![1, 3, 4]
+        );
+        let batch = constant(&[2, 3, 4])
+            .output_shape(&[&[1, 3, 4]])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            batch.contains("[2, 3, 4]") && batch.contains("batch"),
+            "{batch}"
+        );
+        assert!(constant(&[1, 1, 3, 4]).output_shape(&[&[1, 3, 4]]).is_err());
+        let misfit = constant(&[3])
+            .output_shape(&[&[1, 4]])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            misfit.contains("[3]") && misfit.contains("[1, 4]"),
+            "{misfit}"
+        );
+    }
+
+    #[test]
+    fn gradients_between_values_match_finite_differences() {
+        for kind in KINDS {
+            let op = Binary::between_values(kind);
+            for (a, b) in [
+                (&[2, 3, 4][..], &[2, 3, 4][..]),
+                (&[2, 3, 4], &[2, 3, 1]),
+                (&[2, 1, 4], &[2, 3, 1]),
+                (&[2, 3, 4], &[2, 1, 1]),
+            ] {
+                check(&op, &[nonzero(a, 61), nonzero(b, 62)], Tolerance::default());
+            }
+        }
+    }
+
+    #[test]
+    fn gradients_with_constants_match_finite_differences() {
+        let x = nonzero(&[2, 3, 4], 63);
+        for kind in KINDS {
+            for side in [Side::Left, Side::Right] {
+                for shape in [&[3, 1][..], &[1], &[], &[4], &[1, 3, 4], &[3, 4]] {
+                    let op = Binary::with_constant(kind, nonzero(shape, 64), side);
+                    check(&op, std::slice::from_ref(&x), Tolerance::default());
+                }
+            }
+            // The constant stretches an axis of size 1 of the input.
+            let widen = Binary::with_constant(kind, nonzero(&[5], 65), Side::Left);
+            check(&widen, &[nonzero(&[2, 3, 1], 66)], Tolerance::default());
+        }
+    }
+
+    #[test]
+    fn graph_shapes_hold_for_larger_batches() {
+        use crate::graph::ops::Op;
+        use crate::graph::{Graph, ValueId};
+        let mut g = Graph::new(&[2, 3]).unwrap();
+        let bias = Tensor::from_shape_vec(vec![3], vec![1., 2., 3.]).unwrap();
+        let shifted = g
+            .push(
+                "shift",
+                "Add",
+                Op::Binary(Binary::with_constant(BinaryKind::Add, bias, Side::Right)),
+                &[ValueId::INPUT],
+            )
+            .unwrap();
+        let product = g
+            .push(
+                "product",
+                "Mul",
+                Op::Binary(Binary::between_values(BinaryKind::Mul)),
+                &[shifted, ValueId::INPUT],
+            )
+            .unwrap();
+        assert_eq!(g.value_shape(product), &[2, 3]);
+        let x = g
+            .input_tensor((0..18).map(|v| v as f32).collect(), 3)
+            .unwrap();
+        let trace = g.trace(x.clone()).unwrap();
+        let expected = Zip::from(&x)
+            .and_broadcast(&Tensor::from_shape_vec(vec![3], vec![1., 2., 3.]).unwrap())
+            .map_collect(|&x, &b| (x + b) * x);
+        assert_eq!(trace.output(), &expected);
+        let grads = g
+            .backward(&trace, Tensor::ones(vec![3, 2, 3]), true)
+            .unwrap();
+        // d/dx (x + b) x = 2x + b, and the bias gradient sums x over batch and rows.
+        let dx = grads.input(&g, 3);
+        assert_eq!(dx[[2, 1, 2]], 2.0 * 17.0 + 3.0);
+        assert_eq!(grads.params[0][0].shape(), &[3]);
+        assert_eq!(grads.params[0][0][[0]], x.index_axis(Axis(2), 0).sum());
+    }
+
+    #[test]
+    fn params_are_the_constant() {
+        let mut op = Binary::with_constant(BinaryKind::Add, Tensor::zeros(vec![3]), Side::Right);
+        assert_eq!(op.params().len(), 1);
+        op.params_mut()[0].fill(2.0);
+        let x = Tensor::zeros(vec![1, 3]);
+        assert_eq!(op.forward(&[&x]).unwrap().sum(), 6.0);
+        assert!(Binary::between_values(BinaryKind::Add).params().is_empty());
+        let y = op.forward(&[&x]).unwrap();
+        let no_params = op
+            .backward(&[&x], &y, &Tensor::ones(vec![1, 3]), false)
+            .unwrap();
+        assert!(no_params.params.is_empty());
+        assert!(op
+            .backward(&[&x], &y, &Tensor::ones(vec![1, 4]), true)
+            .is_err());
     }
 }

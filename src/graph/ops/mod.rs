@@ -99,7 +99,7 @@ pub enum Op {
     Reshape(shape::Reshape),
     /// Permutes the axes.
     Transpose(shape::Transpose),
-    /// Pads with a constant.
+    /// Pads with a constant, by reflection, or by repeating the edge.
     Pad(shape::Pad),
     /// Mean over some axes.
     ReduceMean(reduce::ReduceMean),

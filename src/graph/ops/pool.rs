@@ -1,8 +1,30 @@
-//! Pooling (placeholder header; the implementing session rewrites this file).
+//! Max, average and global average pooling over NCHW tensors (PyTorch `MaxPool2d`,
+//! `AvgPool2d`, `AdaptiveAvgPool2d(1)`; ONNX `MaxPool`, `AveragePool`, `GlobalAveragePool`).
+//!
+//! Along each spatial axis, output position `o` covers the padded positions
+//! `o·stride − pad_begin .. o·stride − pad_begin + kernel`; the number of positions is
+//! `⌊(H + pad_begin + pad_end − kernel) / stride⌋ + 1`, or the ceiling with `ceil_mode`, where
+//! a last window starting in the end padding is dropped (`output_len` of the conv module).
+//! Each padding must be smaller than the kernel, so every window covers at least one input cell.
+//!
+//! - Max pooling: `y = max` over the window's input cells (padding never wins, as if it were
+//!   −∞). The gradient flows to the cell that won: the first in row-major order among equals,
+//!   and a NaN wins over any number, as in PyTorch's CPU kernel. The winner is recomputed in the
+//!   backward pass rather than stored.
+//! - Average pooling: `y = Σ window cells / divisor`; the divisor counts the input cells
+//!   (`count_include_pad = false`) or the cells of the window clipped to the padded input
+//!   (`count_include_pad = true`: padding counts, the overhang of a ceil-mode window past the
+//!   end padding does not), the rule of PyTorch's `avg_pool2d` and ONNX Runtime. Backward:
+//!   every cell of the window receives `g / divisor`.
+//! - Global average pooling: the mean over all axes from 2 on, kept with size 1; backward
+//!   spreads `g / count` over them.
 
+use super::conv::{check_window_param, output_len};
 use super::{Grads, Kernel};
 use crate::error::{Error, Result};
-use crate::tensor::Tensor;
+use crate::tensor::{checked_elements, Tensor};
+use ndarray::IxDyn;
+use std::ops::Range;
 
 /// 2-D max pooling over NCHW input (PyTorch `MaxPool2d` / ONNX `MaxPool`).
 #[derive(Debug, Clone, PartialEq)]
@@ -36,21 +58,649 @@ pub struct AvgPool2d {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GlobalAvgPool;
 
-macro_rules! placeholder {
-    ($t:ty) => {
-        impl Kernel for $t {
-            fn output_shape(&self, _inputs: &[&[usize]]) -> Result<Vec<usize>> {
-                Err(Error::shape("PLACEHOLDER pool"))
-            }
-            fn forward(&self, _inputs: &[&Tensor]) -> Result<Tensor> {
-                Err(Error::shape("PLACEHOLDER pool"))
-            }
-            fn backward(&self, _i: &[&Tensor], _o: &Tensor, _g: &Tensor, _w: bool) -> Result<Grads> {
-                Err(Error::shape("PLACEHOLDER pool"))
+/// The stretch of one spatial axis that a pooling window covers.
+#[derive(Debug, Clone)]
+struct Span {
+    /// The input cells inside the window, never empty.
+    cells: Range<usize>,
+    /// How many cells of the padded axis the window covers.
+    padded: usize,
+}
+
+/// The windows of a pooling op applied to one input shape.
+#[derive(Debug, Clone)]
+struct PoolGeometry {
+    input_shape: Vec<usize>,
+    output_shape: Vec<usize>,
+    /// Input row length.
+    width: usize,
+    /// One window per output row, then one per output column.
+    rows: Vec<Span>,
+    cols: Vec<Span>,
+}
+
+impl PoolGeometry {
+    /// Validates the hyper-parameters of the pooling op `op` against `input` and lays out its
+    /// windows.
+    fn new(
+        op: &str,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 4],
+        ceil_mode: bool,
+        input: &[usize],
+    ) -> Result<Self> {
+        check_window_param(&format!("{op} kernel size"), &kernel, 1)?;
+        check_window_param(&format!("{op} stride"), &stride, 1)?;
+        check_window_param(&format!("{op} padding"), &padding, 0)?;
+        let [top, left, bottom, right] = padding;
+        if top.max(bottom) >= kernel[0] || left.max(right) >= kernel[1] {
+            return Err(Error::invalid(
+                format!("{op} padding"),
+                format!(
+                    "expected every side smaller than the kernel {}x{} so that each window covers \
+                     part of the input, got [top, left, bottom, right] {padding:?}",
+                    kernel[0], kernel[1]
+                ),
+            ));
+        }
+        let &[batch, channels, height, width] = input else {
+            return Err(Error::shape(format!(
+                "{op} expects NCHW input [batch, channels, height, width], got {input:?}"
+            )));
+        };
+        let out_h = output_len(height, kernel[0] as u64, stride[0], top, bottom, ceil_mode);
+        let out_w = output_len(width, kernel[1] as u64, stride[1], left, right, ceil_mode);
+        let (Some(out_h), Some(out_w)) = (out_h, out_w) else {
+            return Err(Error::shape(format!(
+                "{op} kernel {}x{} is larger than the padded input {}x{} (input {input:?}, \
+                 padding [top, left, bottom, right] {padding:?})",
+                kernel[0],
+                kernel[1],
+                height as u64 + top as u64 + bottom as u64,
+                width as u64 + left as u64 + right as u64
+            )));
+        };
+        let output_shape = vec![batch, channels, out_h, out_w];
+        checked_elements(&format!("{op} output"), &output_shape)?;
+        let spans = |out: usize, len: usize, k: usize, s: usize, begin: usize, end: usize| {
+            (0..out)
+                .map(|o| {
+                    // Exact in i64: check_window_param bounds every term by 2^27, products by 2^54.
+                    let start = o as i64 * s as i64 - begin as i64;
+                    let end = (start + k as i64).min(len as i64 + end as i64);
+                    Span {
+                        cells: start.max(0) as usize..end.min(len as i64) as usize,
+                        padded: (end - start) as usize,
+                    }
+                })
+                .collect()
+        };
+        Ok(PoolGeometry {
+            input_shape: input.to_vec(),
+            output_shape,
+            width,
+            rows: spans(out_h, height, kernel[0], stride[0], top, bottom),
+            cols: spans(out_w, width, kernel[1], stride[1], left, right),
+        })
+    }
+
+    /// Cells of one input plane (`H·W`).
+    fn in_plane(&self) -> usize {
+        self.input_shape[2] * self.input_shape[3]
+    }
+
+    /// Cells of one output plane (`Ho·Wo`).
+    fn out_plane(&self) -> usize {
+        self.rows.len() * self.cols.len()
+    }
+
+    /// The windows of one plane in output (row-major) order.
+    fn windows(&self) -> impl Iterator<Item = (&Span, &Span)> {
+        self.rows
+            .iter()
+            .flat_map(move |row| self.cols.iter().map(move |col| (row, col)))
+    }
+
+    /// Fails unless `grad_output` has the output shape.
+    fn check_grad(&self, op: &str, grad_output: &Tensor) -> Result<()> {
+        if grad_output.shape() != self.output_shape.as_slice() {
+            return Err(Error::shape(format!(
+                "{op} output gradient has shape {:?}, expected the output shape {:?}",
+                grad_output.shape(),
+                self.output_shape
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The flat index within `plane` (rows of `width`) of the maximum over `rows × cols`: the first
+/// in row-major order among equals, and a NaN over any number (PyTorch's
+/// `val > max || isnan(val)` rule).
+fn argmax(plane: &[f32], width: usize, rows: &Range<usize>, cols: &Range<usize>) -> usize {
+    let mut best = rows.start * width + cols.start;
+    let mut best_value = plane[best];
+    for y in rows.clone() {
+        let start = y * width + cols.start;
+        for (index, &value) in (start..).zip(&plane[start..y * width + cols.end]) {
+            if value > best_value || value.is_nan() {
+                best = index;
+                best_value = value;
             }
         }
-    };
+    }
+    best
 }
-placeholder!(MaxPool2d);
-placeholder!(AvgPool2d);
-placeholder!(GlobalAvgPool);
+
+/// `values` (row-major, `shape`) as a tensor; `what` names it in the (unexpected) error.
+fn tensor(what: &str, shape: &[usize], values: Vec<f32>) -> Result<Tensor> {
+    Tensor::from_shape_vec(IxDyn(shape), values).map_err(|e| Error::shape(format!("{what}: {e}")))
+}
+
+impl MaxPool2d {
+    fn geometry(&self, input: &[usize]) -> Result<PoolGeometry> {
+        PoolGeometry::new(
+            "maxpool2d",
+            self.kernel,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            input,
+        )
+    }
+}
+
+impl Kernel for MaxPool2d {
+    fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
+        Ok(self.geometry(inputs[0])?.output_shape)
+    }
+
+    fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
+        let geo = self.geometry(inputs[0].shape())?;
+        let x = inputs[0].as_standard_layout();
+        let xs = x.as_slice().expect("standard layout is contiguous");
+        let mut out = Vec::with_capacity(xs.len() / geo.in_plane() * geo.out_plane());
+        for plane in xs.chunks_exact(geo.in_plane()) {
+            out.extend(
+                geo.windows()
+                    .map(|(row, col)| plane[argmax(plane, geo.width, &row.cells, &col.cells)]),
+            );
+        }
+        tensor("maxpool2d output", &geo.output_shape, out)
+    }
+
+    fn backward(
+        &self,
+        inputs: &[&Tensor],
+        _output: &Tensor,
+        grad_output: &Tensor,
+        _want_params: bool,
+    ) -> Result<Grads> {
+        let geo = self.geometry(inputs[0].shape())?;
+        geo.check_grad("maxpool2d", grad_output)?;
+        let x = inputs[0].as_standard_layout();
+        let xs = x.as_slice().expect("standard layout is contiguous");
+        let g = grad_output.as_standard_layout();
+        let gs = g.as_slice().expect("standard layout is contiguous");
+        let mut dx = vec![0.0; xs.len()];
+        for ((plane, d_plane), grads) in xs
+            .chunks_exact(geo.in_plane())
+            .zip(dx.chunks_exact_mut(geo.in_plane()))
+            .zip(gs.chunks_exact(geo.out_plane()))
+        {
+            for ((row, col), &g) in geo.windows().zip(grads) {
+                d_plane[argmax(plane, geo.width, &row.cells, &col.cells)] += g;
+            }
+        }
+        Ok(Grads {
+            inputs: vec![tensor("maxpool2d input gradient", &geo.input_shape, dx)?],
+            params: Vec::new(),
+        })
+    }
+}
+
+impl AvgPool2d {
+    fn geometry(&self, input: &[usize]) -> Result<PoolGeometry> {
+        PoolGeometry::new(
+            "avgpool2d",
+            self.kernel,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            input,
+        )
+    }
+
+    /// The divisor of a window (never 0: every window covers an input cell).
+    fn divisor(&self, row: &Span, col: &Span) -> f32 {
+        let count = if self.count_include_pad {
+            row.padded * col.padded
+        } else {
+            row.cells.len() * col.cells.len()
+        };
+        count as f32
+    }
+}
+
+impl Kernel for AvgPool2d {
+    fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
+        Ok(self.geometry(inputs[0])?.output_shape)
+    }
+
+    fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
+        let geo = self.geometry(inputs[0].shape())?;
+        let x = inputs[0].as_standard_layout();
+        let xs = x.as_slice().expect("standard layout is contiguous");
+        let mut out = Vec::with_capacity(xs.len() / geo.in_plane() * geo.out_plane());
+        for plane in xs.chunks_exact(geo.in_plane()) {
+            out.extend(geo.windows().map(|(row, col)| {
+                let sum: f32 = row
+                    .cells
+                    .clone()
+                    .map(|y| {
+                        plane[y * geo.width + col.cells.start..y * geo.width + col.cells.end]
+                            .iter()
+                            .sum::<f32>()
+                    })
+                    .sum();
+                sum / self.divisor(row, col)
+            }));
+        }
+        tensor("avgpool2d output", &geo.output_shape, out)
+    }
+
+    fn backward(
+        &self,
+        inputs: &[&Tensor],
+        _output: &Tensor,
+        grad_output: &Tensor,
+        _want_params: bool,
+    ) -> Result<Grads> {
+        let geo = self.geometry(inputs[0].shape())?;
+        geo.check_grad("avgpool2d", grad_output)?;
+        let g = grad_output.as_standard_layout();
+        let gs = g.as_slice().expect("standard layout is contiguous");
+        let mut dx = vec![0.0; inputs[0].len()];
+        for (d_plane, grads) in dx
+            .chunks_exact_mut(geo.in_plane())
+            .zip(gs.chunks_exact(geo.out_plane()))
+        {
+            for ((row, col), &g) in geo.windows().zip(grads) {
+                let share = g / self.divisor(row, col);
+                for y in row.cells.clone() {
+                    let cells = y * geo.width + col.cells.start..y * geo.width + col.cells.end;
+                    d_plane[cells].iter_mut().for_each(|d| *d += share);
+                }
+            }
+        }
+        Ok(Grads {
+            inputs: vec![tensor("avgpool2d input gradient", &geo.input_shape, dx)?],
+            params: Vec::new(),
+        })
+    }
+}
+
+impl GlobalAvgPool {
+    /// The number of cells averaged per channel (the product of the axes from 2 on).
+    fn checked_count(input: &[usize]) -> Result<usize> {
+        if input.len() < 3 || input[2..].contains(&0) {
+            return Err(Error::shape(format!(
+                "global average pooling expects input [batch, channels, spatial...] with at least \
+                 one non-empty spatial axis, got {input:?}"
+            )));
+        }
+        Ok(input[2..].iter().product())
+    }
+}
+
+impl Kernel for GlobalAvgPool {
+    fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
+        let input = inputs[0];
+        Self::checked_count(input)?;
+        Ok(input[..2]
+            .iter()
+            .copied()
+            .chain(input[2..].iter().map(|_| 1))
+            .collect())
+    }
+
+    fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
+        let x = inputs[0].as_standard_layout();
+        let count = Self::checked_count(x.shape())?;
+        let xs = x.as_slice().expect("standard layout is contiguous");
+        // Accumulated in f64: a plane can hold hundreds of thousands of values.
+        let means = xs
+            .chunks_exact(count)
+            .map(|plane| (plane.iter().map(|&v| v as f64).sum::<f64>() / count as f64) as f32)
+            .collect();
+        tensor(
+            "global average pool output",
+            &self.output_shape(&[x.shape()])?,
+            means,
+        )
+    }
+
+    fn backward(
+        &self,
+        inputs: &[&Tensor],
+        _output: &Tensor,
+        grad_output: &Tensor,
+        _want_params: bool,
+    ) -> Result<Grads> {
+        let shape = inputs[0].shape();
+        let count = Self::checked_count(shape)?;
+        let expected = self.output_shape(&[shape])?;
+        if grad_output.shape() != expected.as_slice() {
+            return Err(Error::shape(format!(
+                "global average pool output gradient has shape {:?}, expected the output shape {expected:?}",
+                grad_output.shape()
+            )));
+        }
+        let mut dx = Vec::with_capacity(inputs[0].len());
+        for &g in grad_output.as_standard_layout().iter() {
+            dx.extend(std::iter::repeat_n(g / count as f32, count));
+        }
+        Ok(Grads {
+            inputs: vec![tensor("global average pool input gradient", shape, dx)?],
+            params: Vec::new(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::ops::gradcheck::{check, random_tensor, Tolerance};
+
+    fn arange(shape: &[usize]) -> Tensor {
+        Tensor::from_shape_fn(shape, {
+            let mut next = -1.0;
+            move |_| {
+                next += 1.0;
+                next
+            }
+        })
+    }
+
+    /// Distinct values at least 0.05 apart in scrambled order, so that the finite-difference
+    /// steps (0.01) never change which cell wins a max.
+    fn distinct(shape: &[usize]) -> Tensor {
+        let n: usize = shape.iter().product();
+        let values = (0..n)
+            .map(|i| ((i * 7919) % n) as f32 * 0.05 - 1.0)
+            .collect();
+        Tensor::from_shape_vec(shape, values).unwrap()
+    }
+
+    fn max_pool(kernel: usize, stride: usize, pad: usize, ceil_mode: bool) -> MaxPool2d {
+        MaxPool2d {
+            kernel: [kernel; 2],
+            stride: [stride; 2],
+            padding: [pad; 4],
+            ceil_mode,
+        }
+    }
+
+    fn avg_pool(
+        kernel: usize,
+        stride: usize,
+        pad: usize,
+        ceil_mode: bool,
+        include: bool,
+    ) -> AvgPool2d {
+        AvgPool2d {
+            kernel: [kernel; 2],
+            stride: [stride; 2],
+            padding: [pad; 4],
+            ceil_mode,
+            count_include_pad: include,
+        }
+    }
+
+    fn values(op: &impl Kernel, x: &Tensor) -> Vec<f32> {
+        op.forward(&[x]).unwrap().iter().copied().collect()
+    }
+
+    #[test]
+    fn max_pool_matches_hand_computation() {
+        let x = arange(&[1, 1, 4, 4]);
+        assert_eq!(values(&max_pool(2, 2, 0, false), &x), [5., 7., 13., 15.]);
+        // All inputs negative: padding must not win (a zero pad would give 0 everywhere).
+        let negative = x.mapv(|v| -v - 1.0);
+        assert_eq!(
+            values(&max_pool(3, 2, 1, false), &negative),
+            [-1., -2., -5., -6.]
+        );
+        // 5x5 with kernel 2, stride 2: ceil mode adds the partial last row and column.
+        let x = arange(&[1, 1, 5, 5]);
+        assert_eq!(values(&max_pool(2, 2, 0, false), &x), [6., 8., 16., 18.]);
+        let y = max_pool(2, 2, 0, true).forward(&[&x]).unwrap();
+        assert_eq!(y.shape(), &[1, 1, 3, 3]);
+        assert_eq!(
+            y.iter().copied().collect::<Vec<_>>(),
+            [6., 8., 9., 16., 18., 19., 21., 23., 24.]
+        );
+    }
+
+    #[test]
+    fn max_pool_asymmetric_windows() {
+        // Kernel 2x3, stride 1x2, padding top 1, right 2: 4x5 input gives (4+1-2)/1+1 = 4 rows
+        // and (5+2-3)/2+1 = 3 columns.
+        let pool = MaxPool2d {
+            kernel: [2, 3],
+            stride: [1, 2],
+            padding: [1, 0, 0, 2],
+            ceil_mode: false,
+        };
+        let x = arange(&[1, 1, 4, 5]);
+        let y = pool.forward(&[&x]).unwrap();
+        assert_eq!(y.shape(), &[1, 1, 4, 3]);
+        assert_eq!(
+            y.iter().copied().collect::<Vec<_>>(),
+            [2., 4., 4., 7., 9., 9., 12., 14., 14., 17., 19., 19.]
+        );
+    }
+
+    #[test]
+    fn max_pool_ties_and_nan() {
+        // Equal values: the first cell of the window in row-major order takes the gradient.
+        let x = Tensor::ones(vec![1, 1, 2, 2]);
+        let pool = max_pool(2, 2, 0, false);
+        let g = Tensor::from_elem(vec![1, 1, 1, 1], 3.0);
+        let dx = pool
+            .backward(&[&x], &g, &g, false)
+            .unwrap()
+            .inputs
+            .remove(0);
+        assert_eq!(dx.iter().copied().collect::<Vec<_>>(), [3., 0., 0., 0.]);
+        // A NaN wins the max and takes the gradient.
+        let x = Tensor::from_shape_vec(vec![1, 1, 2, 2], vec![1., 5., f32::NAN, 2.]).unwrap();
+        assert!(values(&pool, &x)[0].is_nan());
+        let dx = pool
+            .backward(&[&x], &g, &g, false)
+            .unwrap()
+            .inputs
+            .remove(0);
+        assert_eq!(dx.iter().copied().collect::<Vec<_>>(), [0., 0., 3., 0.]);
+    }
+
+    #[test]
+    fn avg_pool_matches_hand_computation() {
+        let x = arange(&[1, 1, 4, 4]);
+        // Windows of the padded 6x6 grid: sums 10, 24, 51, 90 over 4, 6, 6, 9 input cells.
+        let include = values(&avg_pool(3, 2, 1, false, true), &x);
+        let exclude = values(&avg_pool(3, 2, 1, false, false), &x);
+        for (a, e) in include.iter().zip([10. / 9., 24. / 9., 51. / 9., 90. / 9.]) {
+            assert!((a - e).abs() < 1e-6, "{include:?}");
+        }
+        for (a, e) in exclude.iter().zip([10. / 4., 24. / 6., 51. / 6., 90. / 9.]) {
+            assert!((a - e).abs() < 1e-6, "{exclude:?}");
+        }
+        // Ceil mode: the last window hangs past the end padding. With count_include_pad it
+        // counts the padding it covers but not the overhang (PyTorch): the corner window covers
+        // cell 15 and three padded cells, so 15 / 4.
+        let ceil_include = avg_pool(3, 2, 1, true, true).forward(&[&x]).unwrap();
+        assert_eq!(ceil_include.shape(), &[1, 1, 3, 3]);
+        assert!((ceil_include[[0, 0, 2, 2]] - 15. / 4.).abs() < 1e-6);
+        assert!((ceil_include[[0, 0, 0, 2]] - 10. / 6.).abs() < 1e-6);
+        let ceil_exclude = avg_pool(3, 2, 1, true, false).forward(&[&x]).unwrap();
+        assert_eq!(ceil_exclude[[0, 0, 2, 2]], 15.);
+        assert_eq!(ceil_exclude[[0, 0, 0, 2]], 5.);
+        // Without padding the overhang never counts: mean(4, 9) for the last column of 5x5.
+        let y = avg_pool(2, 2, 0, true, true)
+            .forward(&[&arange(&[1, 1, 5, 5])])
+            .unwrap();
+        assert_eq!(y[[0, 0, 0, 2]], 6.5);
+    }
+
+    #[test]
+    fn max_pool_gradients_match_finite_differences() {
+        let tol = Tolerance::default();
+        for (pool, shape) in [
+            (max_pool(2, 2, 0, false), [2, 3, 4, 4]),
+            (max_pool(3, 1, 1, false), [1, 2, 5, 4]),
+            (max_pool(3, 2, 1, true), [2, 1, 6, 5]),
+            (
+                MaxPool2d {
+                    kernel: [2, 3],
+                    stride: [3, 1],
+                    padding: [1, 2, 0, 1],
+                    ceil_mode: true,
+                },
+                [1, 2, 7, 5],
+            ),
+        ] {
+            check(&pool, &[distinct(&shape)], tol);
+        }
+    }
+
+    #[test]
+    fn avg_pool_gradients_match_finite_differences() {
+        let tol = Tolerance::default();
+        for include in [false, true] {
+            for ceil_mode in [false, true] {
+                let x = random_tensor(&[2, 2, 5, 6], -1., 1., 5);
+                check(&avg_pool(3, 2, 1, ceil_mode, include), &[x], tol);
+            }
+            let asymmetric = AvgPool2d {
+                kernel: [3, 2],
+                stride: [1, 2],
+                padding: [2, 0, 1, 1],
+                ceil_mode: true,
+                count_include_pad: include,
+            };
+            check(
+                &asymmetric,
+                &[random_tensor(&[1, 3, 4, 5], -1., 1., 6)],
+                tol,
+            );
+        }
+    }
+
+    #[test]
+    fn pooling_rejects_bad_parameters_and_inputs() {
+        let err = |r: Result<Vec<usize>>| r.unwrap_err().to_string();
+        let e = err(max_pool(2, 2, 2, false).output_shape(&[&[1, 1, 8, 8]]));
+        assert!(
+            e.contains("maxpool2d padding") && e.contains("smaller than the kernel 2x2"),
+            "{e}"
+        );
+        let e = err(max_pool(2, 0, 0, false).output_shape(&[&[1, 1, 8, 8]]));
+        assert!(
+            e.contains("maxpool2d stride") && e.contains("[0, 0]"),
+            "{e}"
+        );
+        let e = err(avg_pool(0, 1, 0, false, true).output_shape(&[&[1, 1, 8, 8]]));
+        assert!(e.contains("avgpool2d kernel size"), "{e}");
+        let e = err(avg_pool(5, 1, 1, false, true).output_shape(&[&[1, 1, 2, 8]]));
+        assert!(
+            e.contains("kernel 5x5") && e.contains("padded input 4x10"),
+            "{e}"
+        );
+        let e = err(max_pool(2, 2, 0, false).output_shape(&[&[1, 8, 8]]));
+        assert!(e.contains("NCHW") && e.contains("[1, 8, 8]"), "{e}");
+        let huge = MaxPool2d {
+            kernel: [usize::MAX, 2],
+            stride: [1, 1],
+            padding: [0; 4],
+            ceil_mode: false,
+        };
+        assert!(huge.output_shape(&[&[1, 1, 8, 8]]).is_err());
+        // Kernel and padding both near the limit: 2^27 windows per axis, refused by size
+        // before any window is laid out.
+        let k = crate::graph::ops::conv::MAX_WINDOW_PARAM;
+        let e = max_pool(k, 1, k - 1, false)
+            .output_shape(&[&[1, 1, 1, 1]])
+            .unwrap_err();
+        assert!(matches!(e, Error::TooLarge { .. }), "{e}");
+        let x = arange(&[1, 1, 4, 4]);
+        let wrong = Tensor::zeros(vec![1, 1, 3, 2]);
+        let e = max_pool(2, 2, 0, false)
+            .backward(&[&x], &wrong, &wrong, false)
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("[1, 1, 3, 2]") && e.to_string().contains("[1, 1, 2, 2]"),
+            "{e}"
+        );
+        assert!(avg_pool(2, 2, 0, false, false)
+            .backward(&[&x], &wrong, &wrong, false)
+            .is_err());
+    }
+
+    #[test]
+    fn global_avg_pool_means_over_spatial_axes() {
+        let x = arange(&[2, 3, 2, 2]);
+        let y = GlobalAvgPool.forward(&[&x]).unwrap();
+        assert_eq!(y.shape(), &[2, 3, 1, 1]);
+        assert_eq!(
+            y.iter().copied().collect::<Vec<_>>(),
+            [1.5, 5.5, 9.5, 13.5, 17.5, 21.5]
+        );
+        assert_eq!(
+            GlobalAvgPool.output_shape(&[&[4, 5, 7]]).unwrap(),
+            vec![4, 5, 1]
+        );
+        assert_eq!(
+            GlobalAvgPool.output_shape(&[&[1, 2, 3, 4, 5]]).unwrap(),
+            vec![1, 2, 1, 1, 1]
+        );
+        let e = GlobalAvgPool
+            .output_shape(&[&[4, 5]])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[4, 5]") && e.contains("spatial"), "{e}");
+        let tol = Tolerance::default();
+        check(
+            &GlobalAvgPool,
+            &[random_tensor(&[2, 3, 4, 5], -1., 1., 7)],
+            tol,
+        );
+        check(
+            &GlobalAvgPool,
+            &[random_tensor(&[2, 2, 6], -1., 1., 8)],
+            tol,
+        );
+        let wrong = Tensor::zeros(vec![2, 3, 1]);
+        assert!(GlobalAvgPool
+            .backward(&[&x], &wrong, &wrong, false)
+            .is_err());
+    }
+
+    #[test]
+    fn non_contiguous_input_gives_the_same_result() {
+        let transposed = distinct(&[2, 3, 6, 5]).permuted_axes(vec![0, 1, 3, 2]);
+        let standard = transposed.as_standard_layout().into_owned();
+        let ops: [&dyn Kernel; 3] = [
+            &max_pool(3, 2, 1, true),
+            &avg_pool(2, 1, 1, false, false),
+            &GlobalAvgPool,
+        ];
+        for op in ops {
+            assert_eq!(
+                op.forward(&[&transposed]).unwrap(),
+                op.forward(&[&standard]).unwrap()
+            );
+        }
+    }
+}

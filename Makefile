@@ -1,0 +1,59 @@
+# nnlens build, site, demo, test and benchmark targets. See README.md.
+#   make pkg    npm package in pkg/ (wasm32 + SIMD128, LTO, wasm-bindgen --target web, wasm-opt -Oz)
+#   make site   the static site in site/ (www/ plus the package; relative URLs only)
+#   make demo   make site, then serve site/ on http://localhost:8080
+#   make test   native cargo test, wasm-bindgen-test in headless Chromium, Node and page tests
+#   make bench  the side-by-side browser benchmark and the native kernel benchmarks
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+WASM := target/wasm32-unknown-unknown/release/nnlens.wasm
+PORT ?= 8080
+export CHROMEDRIVER ?= /usr/bin/chromedriver
+export CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: pkg site demo test test-native test-wasm test-node test-page bench tools browser clean
+
+tools:
+	@scripts/install-tools.sh build
+
+browser:
+	@scripts/install-tools.sh browser
+
+pkg: tools
+	cargo build --lib --release --target wasm32-unknown-unknown
+	rm -rf pkg && mkdir -p pkg
+	wasm-bindgen --target web --out-dir pkg --out-name nnlens $(WASM)
+	npx --no-install wasm-opt -Oz --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+	  --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+	  pkg/nnlens_bg.wasm -o pkg/nnlens_bg.wasm
+	cp scripts/pkg-package.json pkg/package.json
+	cp README.md pkg/README.md
+	@echo "pkg/: $$(wc -c < pkg/nnlens_bg.wasm) bytes wasm, $$(wc -c < pkg/nnlens.js) bytes js"
+
+site: pkg
+	rm -rf site && mkdir -p site
+	cp -r www/. site/
+	mkdir -p site/pkg && cp pkg/nnlens.js pkg/nnlens_bg.wasm pkg/nnlens.d.ts site/pkg/
+	@echo "site/ is ready: copy it to any static host"
+
+demo: site
+	@echo "nnlens demo: http://localhost:$(PORT)/"
+	node scripts/serve.mjs site $(PORT)
+
+test: test-native test-wasm test-node test-page
+
+test-native:
+	cargo test
+
+test-wasm: tools browser
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+	  cargo test --target wasm32-unknown-unknown --test web
+
+test-node: site
+	node --test tests/node/
+
+test-page: site browser
+	node --test --test-concurrency=1 tests/e2e/
+
+clean:
+	rm -rf pkg site

@@ -1,0 +1,131 @@
+//! `Model` and `Trace` for JavaScript.
+
+use super::{js_error, shape_array};
+use crate::graph::Graph;
+use crate::io::json;
+use crate::tensor::{into_vec, Tensor};
+use wasm_bindgen::prelude::*;
+
+/// A neural network: a graph of layers with its weights.
+#[wasm_bindgen]
+pub struct Model {
+    inner: Graph,
+}
+
+/// Every layer's output from one forward pass.
+#[wasm_bindgen]
+pub struct Trace {
+    names: Vec<String>,
+    values: Vec<Tensor>,
+    output: Tensor,
+}
+
+#[wasm_bindgen]
+impl Model {
+    /// Builds a model from the nnlens JSON format.
+    #[wasm_bindgen(js_name = fromJson)]
+    pub fn from_json(text: &str) -> Result<Model, JsError> {
+        json::from_json(text).map(|inner| Model { inner }).map_err(js_error)
+    }
+
+    /// Writes the model in the nnlens JSON format, weights included.
+    #[wasm_bindgen(js_name = toJson)]
+    pub fn to_json(&self) -> Result<String, JsError> {
+        json::to_json(&self.inner).map_err(js_error)
+    }
+
+    /// The per-sample input shape (without the batch dimension), e.g. `[1, 28, 28]`.
+    #[wasm_bindgen(getter, js_name = inputShape)]
+    pub fn input_shape(&self) -> js_sys::Array {
+        shape_array(self.inner.input_shape())
+    }
+
+    /// The per-sample output shape, e.g. `[10]`.
+    #[wasm_bindgen(getter, js_name = outputShape)]
+    pub fn output_shape(&self) -> js_sys::Array {
+        shape_array(self.inner.output_shape())
+    }
+
+    /// The total number of parameters.
+    #[wasm_bindgen(getter, js_name = paramCount)]
+    pub fn param_count(&self) -> usize {
+        self.inner.param_count()
+    }
+
+    /// One `{ name, op, outputShape, params }` per layer, in execution order.
+    pub fn layers(&self) -> Result<JsValue, JsError> {
+        serde_wasm_bindgen::to_value(&self.inner.layers()).map_err(|e| JsError::new(&e.to_string()))
+    }
+
+    /// Runs the model on `batch` samples (default 1) given as one flat `Float32Array`.
+    pub fn forward(&self, input: &[f32], batch: Option<usize>) -> Result<Vec<f32>, JsError> {
+        let x = self.inner.input_tensor(input.to_vec(), batch.unwrap_or(1)).map_err(js_error)?;
+        self.inner.forward(x).map(into_vec).map_err(js_error)
+    }
+
+    /// Runs the model and keeps every layer's output.
+    pub fn trace(&self, input: &[f32], batch: Option<usize>) -> Result<Trace, JsError> {
+        let x = self.inner.input_tensor(input.to_vec(), batch.unwrap_or(1)).map_err(js_error)?;
+        let trace = self.inner.trace(x).map_err(js_error)?;
+        let output = trace.output().clone();
+        let values = trace.values()[1..].to_vec();
+        Ok(Trace {
+            names: self.inner.nodes().iter().map(|n| n.name.clone()).collect(),
+            values,
+            output,
+        })
+    }
+
+    /// `d output[target] / d input` for one sample, with the input's length.
+    pub fn gradient(&self, input: &[f32], target: usize) -> Result<Vec<f32>, JsError> {
+        let x = self.inner.input_tensor(input.to_vec(), 1).map_err(js_error)?;
+        let trace = self.inner.trace(x).map_err(js_error)?;
+        self.inner.input_gradient(&trace, target).map(into_vec).map_err(js_error)
+    }
+}
+
+impl Model {
+    /// Wraps a core graph.
+    pub fn from_graph(inner: Graph) -> Self {
+        Model { inner }
+    }
+
+    /// The core graph.
+    pub fn graph(&self) -> &Graph {
+        &self.inner
+    }
+}
+
+#[wasm_bindgen]
+impl Trace {
+    /// The model output, `batch x outputShape` values.
+    #[wasm_bindgen(getter)]
+    pub fn output(&self) -> Vec<f32> {
+        self.output.iter().copied().collect()
+    }
+
+    /// The layer names, in execution order.
+    pub fn names(&self) -> Vec<String> {
+        self.names.clone()
+    }
+
+    /// A layer's output (all samples of the batch), row-major.
+    pub fn get(&self, name: &str) -> Result<Vec<f32>, JsError> {
+        Ok(self.value(name)?.iter().copied().collect())
+    }
+
+    /// A layer's output shape, batch first, e.g. `[1, 8, 28, 28]`.
+    pub fn shape(&self, name: &str) -> Result<js_sys::Array, JsError> {
+        Ok(shape_array(self.value(name)?.shape()))
+    }
+}
+
+impl Trace {
+    fn value(&self, name: &str) -> Result<&Tensor, JsError> {
+        match self.names.iter().position(|n| n == name) {
+            Some(i) => Ok(&self.values[i]),
+            None => Err(js_error(crate::Error::unknown("layer", name, &self.names))),
+        }
+    }
+}
+

@@ -1,0 +1,85 @@
+//! Browser tests of the JavaScript boundary (wasm-bindgen-test in headless Chromium):
+//! values cross correctly, every bad input becomes a JS `Error` with a precise message, and the
+//! same module instance keeps working after each error.
+#![cfg(target_arch = "wasm32")]
+
+use nnlens::web::Model;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const CNN: &str = r#"{ "format": "nnlens", "version": 1, "input": [1, 8, 8], "seed": 7,
+  "layers": [ { "type": "conv2d", "name": "conv", "filters": 4, "kernel": 3, "padding": 1, "activation": "relu" },
+              { "type": "maxPool2d", "name": "pool", "size": 2 },
+              { "type": "flatten", "name": "flat" },
+              { "type": "dense", "name": "fc", "units": 3 },
+              { "type": "activation", "name": "softmax", "fn": "softmax" } ] }"#;
+
+/// The message of a JS `Error` thrown by a binding.
+fn message<T>(result: Result<T, wasm_bindgen::JsError>) -> String {
+    let value: JsValue = match result {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e.into(),
+    };
+    let error: &js_sys::Error = value.dyn_ref().expect("a JS Error instance");
+    String::from(error.message())
+}
+
+fn input() -> Vec<f32> {
+    (0..64).map(|i| (i as f32 * 0.37).sin().abs()).collect()
+}
+
+#[wasm_bindgen_test]
+fn forward_trace_and_gradient_cross_the_boundary() {
+    let model = Model::from_json(CNN).unwrap();
+    let out = model.forward(&input(), None).unwrap();
+    assert_eq!(out.len(), 3);
+    assert!((out.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    let trace = model.trace(&input(), Some(1)).unwrap();
+    assert_eq!(trace.names(), ["conv", "conv.relu", "pool", "flat", "fc", "softmax"]);
+    assert_eq!(trace.get("pool").unwrap().len(), 4 * 4 * 4);
+    assert_eq!(trace.output(), out);
+    let grad = model.gradient(&input(), 2).unwrap();
+    assert_eq!(grad.len(), 64);
+    assert!(grad.iter().any(|g| *g != 0.0));
+    let batch: Vec<f32> = input().into_iter().chain(input()).collect();
+    let two = model.forward(&batch, Some(2)).unwrap();
+    assert_eq!(&two[..3], &out[..]);
+    assert_eq!(&two[3..], &out[..]);
+}
+
+#[wasm_bindgen_test]
+fn every_bad_input_is_an_error_and_the_module_keeps_working() {
+    let model = Model::from_json(CNN).unwrap();
+    let cases = [
+        (message(model.forward(&[0.0; 10], None)), "input has 10 values, expected 64"),
+        (message(model.forward(&input(), Some(0))), "batch"),
+        (message(model.gradient(&input(), 3)), "target 3 is out of range"),
+        (message(model.trace(&input(), None).unwrap().get("nope")), "unknown layer 'nope'"),
+        (message(Model::from_json("{")), "invalid nnlens JSON"),
+        (message(Model::from_json(&CNN.replace("\"flatten\"", "\"flattn\""))), "unknown layer type"),
+        (message(Model::from_json(&CNN.replace("\"units\": 3", "\"unit\": 3"))), "missing field 'units'"),
+        (
+            message(Model::from_json(&CNN.replace("{ \"type\": \"flatten\", \"name\": \"flat\" },", ""))),
+            "add a flatten layer",
+        ),
+    ];
+    for (got, expected) in cases {
+        assert!(got.contains(expected), "message {got:?} should contain {expected:?}");
+    }
+    let mut nan = input();
+    nan[5] = f32::NAN;
+    assert!(message(model.forward(&nan, None)).contains("non-finite"));
+    // Still working after all those errors.
+    assert_eq!(model.forward(&input(), None).unwrap().len(), 3);
+    assert!(Model::from_json(CNN).is_ok());
+}
+
+#[wasm_bindgen_test]
+fn json_round_trip_preserves_outputs() {
+    let model = Model::from_json(CNN).unwrap();
+    let again = Model::from_json(&model.to_json().unwrap()).unwrap();
+    assert_eq!(model.forward(&input(), None).unwrap(), again.forward(&input(), None).unwrap());
+    assert_eq!(model.input_shape().length(), 3);
+}

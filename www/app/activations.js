@@ -1,0 +1,59 @@
+// The activations panel: one card per layer with its heatmap (channel grid or unit strip), a
+// colorbar, and hover read-out of the value under the pointer.
+import { drawColorbar } from "../pkg/nnlens.js";
+import { sizeCanvasForCss } from "./canvas.js";
+
+const CELL_PX = 3; // CSS pixels per activation cell (cards scale down on narrow screens)
+
+export function renderActivations(container, hoverInfo, model, trace, colormap) {
+  container.replaceChildren();
+  const values = new Map();
+  for (const layer of model.layers()) {
+    const card = document.createElement("article");
+    card.className = "layer";
+    card.dataset.layer = layer.name;
+    const header = document.createElement("header");
+    const title = document.createElement("h3");
+    title.textContent = layer.name;
+    const meta = document.createElement("span");
+    meta.className = "muted";
+    meta.textContent = `${layer.op} · output ${layer.outputShape.join("×")}` +
+      (layer.params ? ` · ${layer.params.toLocaleString("en")} parameters` : "");
+    header.append(title, meta);
+
+    const body = document.createElement("div");
+    body.className = "body";
+    const map = document.createElement("canvas");
+    map.className = "map pixelated";
+    map.setAttribute("aria-label", `Activations of layer ${layer.name}`);
+    const layout = trace.draw(layer.name, map, { colormap, sample: 0 });
+    map.style.width = `${map.width * CELL_PX}px`;
+    const bar = document.createElement("canvas");
+    bar.className = "colorbar";
+    bar.setAttribute("aria-label", `Colour scale of layer ${layer.name}: ${fmt(layout.min)} to ${fmt(layout.max)}`);
+    body.append(map, bar);
+    card.append(header, body);
+    container.append(card);
+    sizeCanvasForCss(bar);
+    drawColorbar(bar, colormap, layout.min, layout.max);
+
+    map.addEventListener("mousemove", (event) => {
+      const rect = map.getBoundingClientRect();
+      const px = Math.floor(((event.clientX - rect.left) / rect.width) * map.width);
+      const py = Math.floor(((event.clientY - rect.top) / rect.height) * map.height);
+      const cell = layout.locate(px, py);
+      if (!cell) return;
+      if (!values.has(layer.name)) values.set(layer.name, trace.get(layer.name));
+      const value = values.get(layer.name)[cell.index];
+      const where = layout.kind === "grid"
+        ? `channel ${cell.channel}, y ${cell.y}, x ${cell.x}`
+        : `unit ${cell.index}`;
+      hoverInfo.textContent = `${layer.name}: ${where} = ${fmt(value)}`;
+    });
+    map.addEventListener("mouseleave", () => { hoverInfo.textContent = "\u00a0"; });
+  }
+}
+
+function fmt(v) {
+  return Math.abs(v) >= 1000 || (Math.abs(v) < 0.001 && v !== 0) ? v.toExponential(2) : v.toFixed(3);
+}

@@ -1,0 +1,8 @@
+// Canvas helpers: charts drawn by plotters must have a backing store of CSS size times
+// devicePixelRatio to stay sharp on HiDPI screens.
+export function sizeCanvasForCss(canvas) {
+  const rect = canvas.getBoundingClientRect();
+  const ratio = window.devicePixelRatio || 1;
+  canvas.width = Math.max(1, Math.round(rect.width * ratio));
+  canvas.height = Math.max(1, Math.round(rect.height * ratio));
+}
