@@ -250,16 +250,17 @@ impl Writer {
                 self.push(b.kind.name(), name, ins, out, vec![]);
             }
             Op::Concat(c) => self.push("Concat", name, inputs.to_vec(), out, vec![attr_int("axis", c.axis as i64)]),
-            Op::Flatten(f) => self.push("Flatten", name, vec![x()], out, vec![attr_int("axis", f.axis as i64)]),
-            Op::Reshape(r) => {
-                if r.shape.contains(&0) {
+            Op::Flatten(f) if f.axis == 1 => self.push("Flatten", name, vec![x()], out, vec![attr_int("axis", 1)]),
+            // ONNX Flatten is 2-D; nnlens's Flatten at a later axis keeps the leading axes.
+            Op::Flatten(_) | Op::Reshape(_) => {
+                if n.shape.contains(&0) {
                     return Err(Error::Onnx(format!(
                         "cannot export a reshape to the per-sample shape {:?}: ONNX Reshape reads 0 as 'copy'",
-                        r.shape
+                        n.shape
                     )));
                 }
                 // 0 first copies the batch size of the input.
-                let target: Vec<i64> = std::iter::once(0).chain(r.shape.iter().map(|&d| d as i64)).collect();
+                let target: Vec<i64> = std::iter::once(0).chain(n.shape.iter().map(|&d| d as i64)).collect();
                 let shape = self.int_init(&format!("{name}.shape"), &target);
                 self.push("Reshape", name, vec![x(), shape], out, vec![]);
             }

@@ -904,15 +904,17 @@ impl Importer {
         let attr = ctx.int("axis", 1)?;
         match data {
             Val::Runtime(id) => {
+                // ONNX Flatten is always 2-D, [d0 * .. * d(axis-1), rest]: only axis 1 keeps
+                // the batch dimension apart.
                 let r = self.rank(id) as i64;
                 let axis = if attr < 0 { attr + r } else { attr };
-                if axis < 1 || axis >= r {
+                if axis != 1 {
                     return Err(ctx.err(format!(
-                        "axis {attr} of a rank-{r} input would merge the batch dimension with others; \
-                         nnlens flattens with 1 <= axis < {r}"
+                        "axis {attr} of a rank-{r} input would merge the batch dimension with \
+                         others (the output is 2-D); nnlens flattens with axis 1"
                     )));
                 }
-                self.push(ctx, Op::Flatten(Flatten { axis: axis as usize }), &[id])
+                self.push(ctx, Op::Flatten(Flatten { axis: 1 }), &[id])
             }
             Val::Float(a) => {
                 let shape = flat2(ctx, a.shape(), attr)?;
