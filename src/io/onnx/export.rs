@@ -66,7 +66,7 @@ pub fn export(graph: &Graph) -> Result<Vec<u8>> {
 }
 
 /// A `FLOAT` tensor type `[batch, ...sample]`.
-fn value_info(name: &str, sample: &[usize]) -> ValueInfoProto {
+pub(super) fn value_info(name: &str, sample: &[usize]) -> ValueInfoProto {
     use tensor_shape_proto::{dimension::Value, Dimension};
     let mut dim = vec![Dimension { value: Some(Value::DimParam("batch".into())), ..Default::default() }];
     dim.extend(sample.iter().map(|&d| Dimension { value: Some(Value::DimValue(d as i64)), ..Default::default() }));
@@ -83,7 +83,7 @@ fn value_info(name: &str, sample: &[usize]) -> ValueInfoProto {
     }
 }
 
-fn node(op: &str, name: &str, input: Vec<String>, output: &str, attribute: Vec<AttributeProto>) -> NodeProto {
+pub(super) fn node(op: &str, name: &str, input: Vec<String>, output: &str, attribute: Vec<AttributeProto>) -> NodeProto {
     NodeProto {
         op_type: Some(op.into()),
         name: Some(name.into()),
@@ -98,19 +98,19 @@ fn attr(name: &str, ty: AttributeType) -> AttributeProto {
     AttributeProto { name: Some(name.into()), r#type: Some(ty as i32), ..Default::default() }
 }
 
-fn attr_int(name: &str, v: i64) -> AttributeProto {
+pub(super) fn attr_int(name: &str, v: i64) -> AttributeProto {
     AttributeProto { i: Some(v), ..attr(name, AttributeType::Int) }
 }
 
-fn attr_float(name: &str, v: f32) -> AttributeProto {
+pub(super) fn attr_float(name: &str, v: f32) -> AttributeProto {
     AttributeProto { f: Some(v), ..attr(name, AttributeType::Float) }
 }
 
-fn attr_ints(name: &str, v: &[usize]) -> AttributeProto {
+pub(super) fn attr_ints(name: &str, v: &[usize]) -> AttributeProto {
     AttributeProto { ints: v.iter().map(|&x| x as i64).collect(), ..attr(name, AttributeType::Ints) }
 }
 
-fn attr_string(name: &str, v: &str) -> AttributeProto {
+pub(super) fn attr_string(name: &str, v: &str) -> AttributeProto {
     AttributeProto { s: Some(v.as_bytes().to_vec()), ..attr(name, AttributeType::String) }
 }
 

@@ -1429,3 +1429,221 @@ fn flat2(ctx: &NodeCtx, shape: &[usize], axis: i64) -> Result<Vec<usize>> {
     let a = a as usize;
     Ok(vec![shape[..a].iter().product(), shape[a..].iter().product()])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::data::{float_tensor, int_tensor};
+    use super::super::export::{attr_float, attr_int, attr_ints, attr_string, node, value_info};
+    use super::super::from_onnx;
+    use super::super::proto::{tensor_shape_proto, OperatorSetIdProto, TensorProto, ValueInfoProto};
+    use super::*;
+    use crate::tensor::limits;
+
+    /// A model with input `x` of `[batch, ...sample]` (batch `None`: symbolic) and output `y`.
+    fn model_with(nodes: Vec<NodeProto>, inits: Vec<TensorProto>, sample: &[usize], batch: Option<i64>, opset: i64) -> Vec<u8> {
+        let mut input = value_info("x", sample);
+        if let (Some(b), Some(type_proto::Value::TensorType(t))) =
+            (batch, input.r#type.as_mut().and_then(|t| t.value.as_mut()))
+        {
+            if let Some(shape) = t.shape.as_mut() {
+                shape.dim[0].value = Some(tensor_shape_proto::dimension::Value::DimValue(b));
+            }
+        }
+        ModelProto {
+            ir_version: Some(8),
+            opset_import: vec![OperatorSetIdProto { domain: Some(String::new()), version: Some(opset) }],
+            graph: Some(GraphProto {
+                node: nodes,
+                initializer: inits,
+                input: vec![input],
+                output: vec![ValueInfoProto { name: Some("y".into()), ..Default::default() }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+        .encode_to_vec()
+    }
+
+    fn model(nodes: Vec<NodeProto>, inits: Vec<TensorProto>, sample: &[usize]) -> Vec<u8> {
+        model_with(nodes, inits, sample, None, 17)
+    }
+
+    fn n(op: &str, name: &str, inputs: &[&str], out: &str, attrs: Vec<AttributeProto>) -> NodeProto {
+        node(op, name, inputs.iter().map(|s| s.to_string()).collect(), out, attrs)
+    }
+
+    fn err(bytes: &[u8]) -> String {
+        from_onnx(bytes).unwrap_err().to_string()
+    }
+
+    fn run(g: &Graph, batch: usize) -> Tensor {
+        let len = batch * g.input_shape().iter().product::<usize>();
+        let data = (0..len).map(|i| (i % 7) as f32 * 0.25 - 0.5).collect();
+        g.forward(g.input_tensor(data, batch).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn unsupported_op_names_the_op_the_node_and_the_supported_list() {
+        let e = err(&model(vec![n("LSTM", "rnn", &["x"], "y", vec![])], vec![], &[4]));
+        assert!(e.contains("node 0 'rnn' (LSTM)") && e.contains("unsupported op type 'LSTM'"), "{e}");
+        assert!(e.contains("Conv, Div") && e.contains("Unsqueeze"), "{e}");
+        let mut custom = n("FusedConv", "", &["x"], "y", vec![]);
+        custom.domain = Some("com.microsoft".into());
+        let e = err(&model(vec![custom], vec![], &[4]));
+        assert!(e.contains("'y' (FusedConv)") && e.contains("domain 'com.microsoft'"), "{e}");
+    }
+
+    #[test]
+    fn names_come_from_nodes_or_outputs_and_are_unique() {
+        let nodes = vec![
+            n("Relu", "act", &["x"], "a", vec![]),
+            n("Sigmoid", "", &["a"], "b", vec![]),
+            n("Tanh", "act", &["b"], "y", vec![]),
+        ];
+        let g = from_onnx(&model(nodes, vec![], &[3])).unwrap();
+        let layers: Vec<(String, String)> = g.layers().into_iter().map(|l| (l.name, l.op)).collect();
+        let expect = [("act", "Relu"), ("b", "Sigmoid"), ("act_1", "Tanh")];
+        assert_eq!(layers, expect.map(|(a, b)| (a.to_string(), b.to_string())));
+    }
+
+    #[test]
+    fn input_shapes_must_be_static_after_the_batch() {
+        let mut bytes_model = ModelProto::decode(model(vec![n("Relu", "r", &["x"], "y", vec![])], vec![], &[3, 4]).as_slice()).unwrap();
+        if let Some(type_proto::Value::TensorType(t)) = bytes_model.graph.as_mut().unwrap().input[0]
+            .r#type
+            .as_mut()
+            .and_then(|t| t.value.as_mut())
+        {
+            t.shape.as_mut().unwrap().dim[2].value = Some(tensor_shape_proto::dimension::Value::DimParam("W".into()));
+        }
+        let e = err(&bytes_model.encode_to_vec());
+        assert!(e.contains("dimension 2 of graph input 'x' is the symbol 'W'"), "{e}");
+        let e = err(&model(vec![n("Relu", "r", &["x"], "y", vec![])], vec![], &[limits::MAX_ELEMENTS, 2]));
+        assert!(e.contains("more than the limit"), "{e}");
+    }
+
+    #[test]
+    fn fixed_batch_reshape_targets_run_at_any_batch() {
+        let nodes = vec![n("Reshape", "r", &["x", "shape"], "y", vec![])];
+        let bytes = model_with(nodes.clone(), vec![int_tensor("shape", &[1, -1])], &[2, 3], Some(1), 13);
+        let g = from_onnx(&bytes).unwrap();
+        assert_eq!(g.output_shape(), &[6]);
+        assert_eq!(run(&g, 4).shape(), &[4, 6]);
+        // With a symbolic batch, a constant 1 in front is not the batch.
+        let e = err(&model_with(nodes.clone(), vec![int_tensor("shape", &[1, -1])], &[2, 3], None, 13));
+        assert!(e.contains("cannot reshape the input of shape [N, 2, 3] to [1, -1]") && e.contains("not the batch"), "{e}");
+        // -1 first must leave exactly one sample for the rest.
+        let e = err(&model_with(nodes.clone(), vec![int_tensor("shape", &[-1, 3])], &[2, 3], None, 13));
+        assert!(e.contains("mixed with the others"), "{e}");
+        let g = from_onnx(&model_with(nodes.clone(), vec![int_tensor("shape", &[-1, 3, 2])], &[2, 3], None, 13)).unwrap();
+        assert_eq!(g.output_shape(), &[3, 2]);
+        let g = from_onnx(&model_with(nodes, vec![int_tensor("shape", &[0, 0, -1, 1])], &[2, 3], None, 13)).unwrap();
+        assert_eq!(g.output_shape(), &[2, 3, 1]);
+    }
+
+    #[test]
+    fn run_time_reshape_targets_are_refused() {
+        let nodes = vec![
+            n("Relu", "r", &["x"], "a", vec![]),
+            n("Reshape", "bad", &["x", "a"], "y", vec![]),
+        ];
+        let e = err(&model(nodes, vec![], &[2]));
+        assert!(e.contains("node 1 'bad' (Reshape)") && e.contains("known at import"), "{e}");
+    }
+
+    #[test]
+    fn ops_that_touch_the_batch_are_refused() {
+        let cases: Vec<(NodeProto, Vec<TensorProto>, &str)> = vec![
+            (n("Flatten", "f", &["x"], "y", vec![attr_int("axis", 2)]), vec![], "merge the batch"),
+            (n("Transpose", "t", &["x"], "y", vec![attr_ints("perm", &[1, 0, 2])]), vec![], "moves the batch"),
+            (n("Concat", "c", &["x", "x"], "y", vec![attr_int("axis", 0)]), vec![], "along the batch"),
+            (n("ReduceMean", "m", &["x"], "y", vec![]), vec![], "over the batch"),
+            (n("Unsqueeze", "u", &["x", "ax"], "y", vec![]), vec![int_tensor("ax", &[0])], "inserts an axis before the batch"),
+            (n("Squeeze", "s", &["x", "ax"], "y", vec![]), vec![int_tensor("ax", &[1])], "cannot squeeze axis 1 of size 2"),
+            (n("Pad", "p", &["x", "pads"], "y", vec![]), vec![int_tensor("pads", &[1, 0, 0, 0, 0, 0])], "pad the batch"),
+            (n("Gelu", "g", &["x"], "y", vec![attr_string("approximate", "tanh")]), vec![], "approximate='tanh'"),
+            (n("Relu", "r", &["nope"], "y", vec![]), vec![], "input 'nope' is not produced"),
+            (n("LeakyRelu", "l", &["x"], "y", vec![attr_int("alpha", 1)]), vec![], "attribute 'alpha' has type INT, expected FLOAT"),
+        ];
+        for (node, inits, expect) in cases {
+            let e = err(&model_with(vec![node], inits, &[2, 3], None, 13));
+            assert!(e.contains(expect), "expected '{expect}' in: {e}");
+        }
+    }
+
+    #[test]
+    fn gemm_forms_and_errors() {
+        let b = float_tensor("B", &[3, 2], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let c = float_tensor("C", &[2], [0.5, -0.5]);
+        let gemm = |attrs| vec![n("Gemm", "fc", &["x", "B", "C"], "y", attrs)];
+        let g = from_onnx(&model(gemm(vec![attr_float("alpha", 2.0), attr_float("beta", 3.0)]), vec![b.clone(), c.clone()], &[3])).unwrap();
+        let x = g.input_tensor(vec![1.0, 0.0, -1.0], 1).unwrap();
+        // alpha * [1, 0, -1] B = 2 * [-4, -4]; beta * C = [1.5, -1.5].
+        assert_eq!(g.forward(x).unwrap().as_slice().unwrap(), &[-6.5, -9.5]);
+        let e = err(&model(gemm(vec![attr_int("transA", 1)]), vec![b.clone(), c.clone()], &[3]));
+        assert!(e.contains("transA=1"), "{e}");
+        let wide = float_tensor("C", &[2, 2], [0.0; 4]);
+        let e = err(&model(gemm(vec![]), vec![b, wide], &[3]));
+        assert!(e.contains("bias C has shape [2, 2]"), "{e}");
+    }
+
+    #[test]
+    fn squeeze_without_axes_keeps_the_batch() {
+        let nodes = vec![
+            n("Unsqueeze", "u", &["x"], "a", vec![attr_ints("axes", &[1, 3])]),
+            n("Squeeze", "s", &["a"], "y", vec![]),
+        ];
+        let g = from_onnx(&model_with(nodes, vec![], &[2], Some(1), 11)).unwrap();
+        assert_eq!(g.output_shape(), &[2]);
+        assert_eq!(run(&g, 1).shape(), &[1, 2]);
+    }
+
+    #[test]
+    fn graph_inputs_and_outputs_are_checked() {
+        let e = err(&model(vec![n("Relu", "r", &["x"], "z", vec![])], vec![], &[2]));
+        assert!(e.contains("the graph output 'y' is not produced"), "{e}");
+        let e = err(&model(vec![n("Constant", "c", &[], "y", vec![attr_float("value_float", 1.0)])], vec![], &[2]));
+        assert!(e.contains("does not depend on the input"), "{e}");
+        let e = err(&model(vec![n("Relu", "r", &["x"], "x", vec![])], vec![], &[2]));
+        assert!(e.contains("output 'x' is already defined"), "{e}");
+        let mut two = ModelProto::decode(model(vec![], vec![], &[2]).as_slice()).unwrap();
+        let g = two.graph.as_mut().unwrap();
+        g.input.push(value_info("x2", &[2]));
+        let e = err(&two.encode_to_vec());
+        assert!(e.contains("2 inputs ('x', 'x2')"), "{e}");
+        let e = err(&model_with(vec![n("Relu", "r", &["x"], "y", vec![])], vec![], &[2], None, 5));
+        assert!(e.contains("opset 5"), "{e}");
+        assert!(err(&[0xff, 0xff, 0xff]).contains("not a valid ONNX model"));
+    }
+
+    #[test]
+    fn bad_initializers_fail_before_allocation() {
+        let mut raw = float_tensor("B", &[3, 2], [0.0; 6]);
+        raw.raw_data.as_mut().unwrap().truncate(20);
+        let nodes = vec![n("MatMul", "m", &["x", "B"], "y", vec![])];
+        let e = err(&model(nodes.clone(), vec![raw], &[3]));
+        assert!(e.contains("initializer 'B': raw_data has 20 bytes but dims [3, 2]") && e.contains("need 24"), "{e}");
+        let mut huge = float_tensor("B", &[], []);
+        huge.dims = vec![1 << 20, 1 << 20];
+        assert!(matches!(from_onnx(&model(nodes.clone(), vec![huge], &[3])), Err(Error::TooLarge { .. })));
+        let mut overflow = float_tensor("B", &[], []);
+        overflow.dims = vec![i64::MAX, i64::MAX];
+        assert!(err(&model(nodes, vec![overflow], &[3])).contains("more than usize::MAX"));
+    }
+
+    #[test]
+    fn constants_fold_through_shape_plumbing() {
+        // y = x * (Gather(Concat(c, c), [1]) cast to float) computed entirely at import.
+        let nodes = vec![
+            n("Constant", "c", &[], "c", vec![attr_ints("value_ints", &[2, 3])]),
+            n("Concat", "cat", &["c", "c"], "cc", vec![attr_int("axis", 0)]),
+            n("Gather", "g", &["cc", "idx"], "k", vec![attr_int("axis", 0)]),
+            n("Cast", "f", &["k"], "kf", vec![attr_int("to", DataType::Float as i64)]),
+            n("Mul", "scale", &["x", "kf"], "y", vec![]),
+        ];
+        let g = from_onnx(&model(nodes, vec![int_tensor("idx", &[-1])], &[2])).unwrap();
+        assert_eq!(g.layers().len(), 1, "only the Mul is a graph node");
+        let x = g.input_tensor(vec![1.0, 2.0], 1).unwrap();
+        assert_eq!(g.forward(x).unwrap().as_slice().unwrap(), &[3.0, 6.0]);
+    }
+}
