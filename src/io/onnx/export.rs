@@ -282,6 +282,7 @@ impl Writer {
                 let attrs = vec![attr_ints("axes", &r.axes), attr_int("keepdims", i64::from(r.keepdims))];
                 self.push("ReduceMean", name, vec![x()], out, attrs);
             }
+            Op::MatMul(_) => self.push("MatMul", name, inputs.to_vec(), out, vec![]),
         }
         Ok(())
     }
@@ -295,8 +296,9 @@ impl Writer {
             Activation::Erf => self.push("Erf", name, vec![x], out, vec![]),
             Activation::Identity => self.push("Identity", name, vec![x], out, vec![]),
             Activation::Clip { min, max } => {
-                let lo = if min.is_finite() { self.scalar_init(&format!("{name}.min"), min) } else { String::new() };
-                let hi = if max.is_finite() { self.scalar_init(&format!("{name}.max"), max) } else { String::new() };
+                // f32::MIN / f32::MAX stand for an absent bound (the ONNX defaults).
+                let lo = if min != f32::MIN { self.scalar_init(&format!("{name}.min"), min) } else { String::new() };
+                let hi = if max != f32::MAX { self.scalar_init(&format!("{name}.max"), max) } else { String::new() };
                 let mut ins = vec![x, lo, hi];
                 while ins.last().is_some_and(|s| s.is_empty()) {
                     ins.pop();

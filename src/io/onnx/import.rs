@@ -21,6 +21,7 @@ use crate::graph::ops::activation::{Activation, Dropout, Softmax};
 use crate::graph::ops::conv::Conv2d;
 use crate::graph::ops::dense::Dense;
 use crate::graph::ops::elementwise::{Binary, BinaryKind, Side};
+use crate::graph::ops::matmul::MatMul;
 use crate::graph::ops::norm::BatchNorm;
 use crate::graph::ops::pool::{AvgPool2d, GlobalAvgPool, MaxPool2d};
 use crate::graph::ops::reduce::ReduceMean;
@@ -56,6 +57,30 @@ pub fn import(bytes: &[u8]) -> Result<Graph> {
             "the graph has {} sparse initializers; nnlens reads dense initializers only",
             graph.sparse_initializer.len()
         )));
+    }
+    // Name the unsupported ops before any other problem a node would hit because of them.
+    let unsupported: Vec<(Error, &str, String)> = graph
+        .node
+        .iter()
+        .enumerate()
+        .filter_map(|(index, node)| {
+            let ctx = NodeCtx::new(index, node);
+            check_supported(&ctx)
+                .err()
+                .map(|e| (e, node.op_type(), format!("'{}' at node {index} '{}'", ctx.op, ctx.name)))
+        })
+        .collect();
+    if let Some((first, op, _)) = unsupported.first() {
+        let mut seen: HashSet<&str> = HashSet::from([*op]);
+        let others: Vec<&str> = unsupported
+            .iter()
+            .filter(|(_, op, _)| seen.insert(op))
+            .map(|(_, _, what)| what.as_str())
+            .collect();
+        return Err(match (first, others.is_empty()) {
+            (Error::Onnx(m), false) => Error::Onnx(format!("{m}; also unsupported: {}", others.join(", "))),
+            (e, _) => e.clone(),
+        });
     }
     let mut importer = Importer::new(graph, opset)?;
     for (index, node) in graph.node.iter().enumerate() {
@@ -422,14 +447,7 @@ impl Importer {
 
     fn node(&mut self, index: usize, node: &NodeProto) -> Result<()> {
         let ctx = NodeCtx::new(index, node);
-        if !matches!(node.domain(), "" | "ai.onnx") {
-            return Err(ctx.err(format!(
-                "unsupported op '{}' from domain '{}'; nnlens supports these default-domain ops: {}",
-                ctx.op,
-                node.domain(),
-                SUPPORTED_OPS.join(", ")
-            )));
-        }
+        check_supported(&ctx)?;
         match ctx.op {
             "Constant" => self.constant(&ctx),
             "Identity" => {
@@ -1052,12 +1070,7 @@ impl Importer {
     fn matmul(&mut self, ctx: &NodeCtx) -> Result<()> {
         let x = self.runtime(ctx, 0)?;
         let b = match self.required(ctx, 1)? {
-            Val::Runtime(_) => {
-                return Err(ctx.err(
-                    "both operands are computed at run time; nnlens maps MatMul with a constant \
-                     right operand (a weight) only",
-                ))
-            }
+            Val::Runtime(y) => return self.push(ctx, Op::MatMul(MatMul), &[x, y]),
             v => to_float(v).map_err(|m| ctx.err(format!("input B {m}")))?,
         };
         if b.ndim() != 2 {
@@ -1232,8 +1245,9 @@ impl Importer {
                 Some(c) => Err(ctx.err(format!("{attr} has shape {:?}, expected a scalar", c.shape()))),
             }
         };
-        let min = bound(1, "min", f32::NEG_INFINITY)?;
-        let max = bound(2, "max", f32::INFINITY)?;
+        // An absent bound is the ONNX default, the lowest / largest finite f32.
+        let min = bound(1, "min", f32::MIN)?;
+        let max = bound(2, "max", f32::MAX)?;
         self.activation(ctx, Activation::Clip { min, max })
     }
 
@@ -1348,6 +1362,26 @@ impl Importer {
         };
         self.push(ctx, Op::Pad(Pad { pads, mode }), &[x])
     }
+}
+
+/// Fails unless the node is a default-domain op of [`SUPPORTED_OPS`].
+fn check_supported(ctx: &NodeCtx) -> Result<()> {
+    let domain = ctx.node.domain();
+    if !matches!(domain, "" | "ai.onnx") {
+        return Err(ctx.err(format!(
+            "unsupported op '{}' from domain '{domain}'; nnlens supports these default-domain ops: {}",
+            ctx.op,
+            SUPPORTED_OPS.join(", ")
+        )));
+    }
+    if !SUPPORTED_OPS.contains(&ctx.op) {
+        return Err(ctx.err(format!(
+            "unsupported op type '{}'; nnlens supports: {}",
+            ctx.op,
+            SUPPORTED_OPS.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 /// A full shape with batch 1 in front, for shape arithmetic on run-time values.
