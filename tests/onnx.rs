@@ -210,6 +210,23 @@ fn write_exports_for_the_onnx_checker() {
         std::fs::write(dir.join(format!("{stem}.onnx")), to_onnx(&g).unwrap()).unwrap();
         std::fs::copy(f.onnx.with_extension("json"), dir.join(format!("{stem}.json"))).unwrap();
     }
+    // The built-in nnlens JSON models, with torch's outputs as the case to check.
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("builtin/expected.json")).unwrap()).unwrap();
+    let samples = expected["samples"].as_array().unwrap();
+    let input: Vec<f32> = samples.iter().flat_map(|s| floats(&s["input"])).collect();
+    for model in ["mlp", "cnn"] {
+        let www = Path::new(env!("CARGO_MANIFEST_DIR")).join("www/models");
+        let g = nnlens::io::json::from_json(&std::fs::read_to_string(www.join(format!("{model}.json"))).unwrap()).unwrap();
+        std::fs::write(dir.join(format!("builtin__{model}.onnx")), to_onnx(&g).unwrap()).unwrap();
+        let output: Vec<f32> = expected["models"][model]["outputs"].as_array().unwrap().iter().flat_map(floats).collect();
+        let mut input_shape = vec![samples.len()];
+        input_shape.extend_from_slice(g.input_shape());
+        let cases = serde_json::json!({ "model": format!("builtin__{model}.onnx"), "cases": [{
+            "batch": samples.len(), "input_shape": input_shape, "input": input,
+            "output_shape": [samples.len(), output.len() / samples.len()], "output": output }] });
+        std::fs::write(dir.join(format!("builtin__{model}.json")), cases.to_string()).unwrap();
+    }
 }
 
 #[test]
@@ -403,4 +420,41 @@ fn mutated_fixture_bytes_never_panic() {
         assert!(from_onnx(&noise[..len]).is_err() || len == 0);
     }
     assert!(matches!(from_onnx(&[]), Err(Error::Onnx(_))));
+}
+
+/// The built-in models: `www/models/cnn.onnx` matches onnxruntime, and the nnlens JSON models
+/// export to ONNX and re-import with bit-identical outputs.
+#[test]
+fn builtin_models_import_and_export() {
+    let www = Path::new(env!("CARGO_MANIFEST_DIR")).join("www/models");
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("builtin/expected.json")).unwrap()).unwrap();
+    let samples = expected["samples"].as_array().unwrap();
+    let input: Vec<f32> = samples.iter().flat_map(|s| floats(&s["input"])).collect();
+    let batch = samples.len();
+    let want = |model: &str| -> Vec<f32> {
+        expected["models"][model]["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(floats)
+            .collect()
+    };
+
+    let onnx = from_onnx(&std::fs::read(www.join("cnn.onnx")).unwrap()).unwrap();
+    let got: Vec<f32> = run(&onnx, &input, batch).unwrap().iter().copied().collect();
+    let (max, ok) = compare(&got, &want("cnn_onnx"));
+    assert!(ok, "cnn.onnx differs from onnxruntime by {max}");
+
+    for model in ["mlp", "cnn"] {
+        let text = std::fs::read_to_string(www.join(format!("{model}.json"))).unwrap();
+        let g = nnlens::io::json::from_json(&text).unwrap();
+        let back = from_onnx(&to_onnx(&g).unwrap()).unwrap();
+        let a = run(&g, &input, batch).unwrap();
+        let b = run(&back, &input, batch).unwrap();
+        assert!(a.iter().zip(b.iter()).all(|(x, y)| x.to_bits() == y.to_bits()), "{model}: export changed outputs");
+        let got: Vec<f32> = b.iter().copied().collect();
+        let (max, ok) = compare(&got, &want(model));
+        assert!(ok, "{model}: exported model differs from torch by {max}");
+    }
 }
