@@ -323,3 +323,81 @@ impl Writer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{from_onnx, to_onnx};
+    use super::*;
+    use crate::graph::ops::activation::{Dropout, Softmax};
+    use crate::graph::ops::dense::Dense;
+    use crate::graph::ops::elementwise::{Binary, BinaryKind};
+    use crate::graph::ops::gradcheck::random_tensor;
+    use crate::graph::ops::matmul::MatMul;
+    use crate::graph::ops::reduce::ReduceMean;
+    use crate::graph::ops::shape::{Flatten, Pad, Transpose};
+    use crate::graph::ValueId;
+
+    /// Exports, re-imports and checks bit-identical outputs at batch 2.
+    fn round_trip(g: &Graph) -> Graph {
+        let back = from_onnx(&to_onnx(g).unwrap()).unwrap();
+        let x = random_tensor(&crate::tensor::with_batch(2, g.input_shape()), -2.0, 2.0, 5);
+        let (a, b) = (g.forward(x.clone()).unwrap(), back.forward(x).unwrap());
+        assert_eq!(a.shape(), b.shape());
+        assert!(a.iter().zip(b.iter()).all(|(p, q)| p.to_bits() == q.to_bits()), "{a:?} vs {b:?}");
+        back
+    }
+
+    #[test]
+    fn ops_torch_does_not_emit_round_trip_exactly() {
+        let mut g = Graph::new(&[3, 4]).unwrap();
+        let w = random_tensor(&[5, 4], -1.0, 1.0, 1);
+        let b = random_tensor(&[5], -1.0, 1.0, 2);
+        let d = g.push("fc", "Dense", Op::Dense(Dense::new(w, Some(b)).unwrap()), &[ValueId::INPUT]).unwrap();
+        let gelu = g.push("gelu", "Gelu", Op::Activation(Activation::Gelu), &[d]).unwrap();
+        let clip = g.push("clip", "Clip", Op::Activation(Activation::Clip { min: f32::MIN, max: 0.5 }), &[gelu]).unwrap();
+        let t = g.push("t", "Transpose", Op::Transpose(Transpose { perm: vec![0, 2, 1] }), &[clip]).unwrap();
+        let m = g.push("mm", "MatMul", Op::MatMul(MatMul), &[clip, t]).unwrap();
+        let pad = Op::Pad(Pad { pads: vec![0, 1, 0, 0, 0, 2], mode: PadMode::Reflect });
+        let p = g.push("pad", "Pad", pad, &[m]).unwrap();
+        let f = g.push("flat", "Flatten", Op::Flatten(Flatten { axis: 2 }), &[p]).unwrap();
+        let s = g.push("soft", "Softmax", Op::Softmax(Softmax { axis: 1, log: true }), &[f]).unwrap();
+        let k = random_tensor(&[1, 5], 0.5, 1.0, 3);
+        let bin = Op::Binary(Binary { kind: BinaryKind::Div, constant: Some((k, Side::Left)) });
+        let q = g.push("div", "Div", bin, &[s]).unwrap();
+        let r = g.push("mean", "ReduceMean", Op::ReduceMean(ReduceMean { axes: vec![2], keepdims: true }), &[q]).unwrap();
+        g.push("drop", "Dropout", Op::Dropout(Dropout { rate: 0.25 }), &[r]).unwrap();
+        let back = round_trip(&g);
+        let labels: Vec<String> = back.layers().into_iter().map(|l| l.op).collect();
+        assert_eq!(
+            labels,
+            ["MatMul", "Add", "Mul", "Mul", "Erf", "Add", "Mul", "Clip", "Transpose", "MatMul", "Pad", "Reshape",
+             "LogSoftmax", "Div", "ReduceMean", "Dropout"]
+        );
+        assert_eq!(back.nodes()[0].name, "fc/matmul");
+        assert_eq!(back.nodes()[1].name, "fc");
+    }
+
+    #[test]
+    fn an_empty_graph_exports_as_identity() {
+        let g = Graph::new(&[2]).unwrap();
+        let back = round_trip(&g);
+        assert!(back.nodes().is_empty());
+        let model = ModelProto::decode(to_onnx(&g).unwrap().as_slice()).unwrap();
+        let graph = model.graph.unwrap();
+        assert_eq!(graph.node[0].op_type(), "Identity");
+        assert_eq!(graph.input[0].name(), "input");
+        assert_eq!(graph.output[0].name(), "output");
+        assert_eq!(model.opset_import[0].version(), EXPORT_OPSET);
+    }
+
+    #[test]
+    fn tensor_names_stay_unique() {
+        // A layer called "output" that is not the graph output, and one called "input".
+        let mut g = Graph::new(&[2]).unwrap();
+        let a = g.push("output", "Relu", Op::Activation(Activation::Relu), &[ValueId::INPUT]).unwrap();
+        g.push("input", "Tanh", Op::Activation(Activation::Tanh), &[a]).unwrap();
+        let back = round_trip(&g);
+        let names: Vec<String> = back.layers().into_iter().map(|l| l.name).collect();
+        assert_eq!(names, ["output", "input"]);
+    }
+}

@@ -1681,3 +1681,30 @@ mod tests {
         assert_eq!(g.forward(x).unwrap().as_slice().unwrap(), &[3.0, 6.0]);
     }
 }
+
+#[cfg(test)]
+mod op_list_tests {
+    use super::*;
+
+    /// Every op in [`SUPPORTED_OPS`] is dispatched (a bare node fails on its inputs or
+    /// attributes, never as an unknown op), and an op outside the list is refused.
+    #[test]
+    fn supported_ops_are_all_dispatched() {
+        for op in SUPPORTED_OPS {
+            let mut importer = Importer {
+                graph: Graph::new(&[1]).unwrap(),
+                values: HashMap::new(),
+                unavailable: HashMap::new(),
+                names: HashSet::new(),
+                opset: 17,
+                declared_batch: None,
+            };
+            let node = NodeProto { op_type: Some(op.to_string()), ..Default::default() };
+            if let Err(e) = importer.node(0, &node) {
+                assert!(!e.to_string().contains("unsupported"), "{op}: {e}");
+            }
+        }
+        let node = NodeProto { op_type: Some("Loop".into()), ..Default::default() };
+        assert!(check_supported(&NodeCtx::new(0, &node)).unwrap_err().to_string().contains("'Loop'"));
+    }
+}
