@@ -711,7 +711,8 @@ impl Importer {
         let axes = match self.axes_list(ctx, 1)? {
             Some(raw) => {
                 let axes = fold::axes(&raw, in_shape.len(), "axis").map_err(|e| ctx.err(e))?;
-                if let Some(&a) = axes.iter().find(|&&a| a != 0 && in_shape[a] != 1) {
+                let runtime = matches!(data, Val::Runtime(_));
+                if let Some(&a) = axes.iter().find(|&&a| (a != 0 || !runtime) && in_shape[a] != 1) {
                     return Err(ctx.err(format!(
                         "cannot squeeze axis {a} of size {} (input shape {})",
                         in_shape[a],
@@ -1106,11 +1107,16 @@ impl Importer {
                 for i in 0..2 {
                     let size = input[input.len() - 2 + i];
                     let out = size.div_ceil(stride[i]);
-                    let span = (kernel[i] - 1)
-                        .checked_mul(dilation[i])
+                    let span = kernel[i]
+                        .checked_sub(1)
+                        .and_then(|k| k.checked_mul(dilation[i]))
                         .and_then(|s| s.checked_add(1))
-                        .and_then(|s| (out - 1).checked_mul(stride[i]).and_then(|o| o.checked_add(s)))
-                        .ok_or_else(|| ctx.err("window size overflows"))?;
+                        .and_then(|s| out.saturating_sub(1).checked_mul(stride[i]).and_then(|o| o.checked_add(s)))
+                        .ok_or_else(|| {
+                            ctx.err(format!(
+                                "cannot pad for kernel {kernel:?}, strides {stride:?}, dilations {dilation:?}"
+                            ))
+                        })?;
                     let total = span.saturating_sub(size);
                     let small = total / 2;
                     let (begin, end) = if auto == "SAME_UPPER" { (small, total - small) } else { (total - small, small) };
@@ -1345,9 +1351,13 @@ impl Importer {
         }
         let given = ctx.usizes("pads", &raw, 0)?;
         let mut pads = vec![0; 2 * rank];
+        let mut seen = vec![false; rank];
         for (k, &a) in axes.iter().enumerate() {
-            pads[a] += given[k];
-            pads[rank + a] += given[axes.len() + k];
+            if std::mem::replace(&mut seen[a], true) {
+                return Err(ctx.err(format!("axes {axes:?} name axis {a} twice")));
+            }
+            pads[a] = given[k];
+            pads[rank + a] = given[axes.len() + k];
         }
         if pads[0] != 0 || pads[rank] != 0 {
             return Err(ctx.err(format!("pads {raw:?} pad the batch dimension; nnlens pads within samples only")));
@@ -1706,5 +1716,93 @@ mod op_list_tests {
         }
         let node = NodeProto { op_type: Some("Loop".into()), ..Default::default() };
         assert!(check_supported(&NodeCtx::new(0, &node)).unwrap_err().to_string().contains("'Loop'"));
+    }
+}
+
+#[cfg(test)]
+mod hardening_tests {
+    use super::super::data::{float_tensor, int_tensor};
+    use super::super::export::{attr_int, attr_string, node, value_info};
+    use super::super::from_onnx;
+    use super::super::proto::{OperatorSetIdProto, TensorProto, ValueInfoProto};
+    use super::*;
+
+    fn model(nodes: Vec<NodeProto>, inits: Vec<TensorProto>, sample: &[usize], opset: i64) -> Vec<u8> {
+        ModelProto {
+            opset_import: vec![OperatorSetIdProto { domain: Some(String::new()), version: Some(opset) }],
+            graph: Some(GraphProto {
+                node: nodes,
+                initializer: inits,
+                input: vec![value_info("x", sample)],
+                output: vec![ValueInfoProto { name: Some("y".into()), ..Default::default() }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+        .encode_to_vec()
+    }
+
+    fn n(op: &str, inputs: &[&str], attrs: Vec<AttributeProto>) -> NodeProto {
+        node(op, op, inputs.iter().map(|s| s.to_string()).collect(), "y", attrs)
+    }
+
+    /// Hostile parameters that would overflow or underflow index arithmetic give errors.
+    #[test]
+    fn hostile_parameters_are_errors() {
+        let empty_kernel = float_tensor("W", &[1, 1, 0, 3], []);
+        let e = from_onnx(&model(
+            vec![n("Conv", &["x", "W"], vec![attr_string("auto_pad", "SAME_UPPER")])],
+            vec![empty_kernel],
+            &[1, 4, 4],
+            17,
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("cannot pad for kernel [0, 3]"), "{e}");
+        let e = from_onnx(&model(
+            vec![n("Pad", &["x", "p", "", "ax"], vec![])],
+            vec![int_tensor("p", &[i64::MAX, i64::MAX, 0, 0]), int_tensor("ax", &[1, 1])],
+            &[2, 2],
+            18,
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("name axis 1 twice"), "{e}");
+        let e = from_onnx(&model(
+            vec![n("Pad", &["x", "p"], vec![])],
+            vec![int_tensor("p", &[0, i64::MAX, 0, 0])],
+            &[2],
+            13,
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("overflows") || e.contains("more than"), "{e}");
+        let e = from_onnx(&model(
+            vec![n("Squeeze", &["c", "ax"], vec![]), n("Add", &["x", "y"], vec![])],
+            vec![float_tensor("c", &[2, 1], [1.0, 2.0]), int_tensor("ax", &[0])],
+            &[1],
+            13,
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("cannot squeeze axis 0 of size 2"), "{e}");
+        let e = from_onnx(&model(
+            vec![n("Slice", &["s", "b", "e", "a", "st"], vec![])],
+            vec![int_tensor("s", &[1, 2]), int_tensor("b", &[0]), int_tensor("e", &[2]), int_tensor("a", &[0]), int_tensor("st", &[0])],
+            &[1],
+            13,
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("step must not be 0"), "{e}");
+        let e = from_onnx(&model(
+            vec![n("Softmax", &["x"], vec![attr_int("axis", i64::MIN)])],
+            vec![],
+            &[3],
+            13,
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("out of range"), "{e}");
     }
 }
