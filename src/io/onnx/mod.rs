@@ -16,6 +16,22 @@
 //! arithmetic on constants...) is folded at import, with the batch size kept symbolic so a
 //! model exported at batch 1 runs at any batch.
 //!
+//! Mapping: `Gemm` and `MatMul` with a constant weight become [`Op::Dense`] (Gemm's `alpha`
+//! and `beta` folded into the weight and bias); `MatMul` of two values [`Op::MatMul`];
+//! `Add`/`Sub`/`Mul`/`Div` [`Op::Binary`] (with a constant operand when one is constant);
+//! `Squeeze`/`Unsqueeze`/`Reshape` [`Op::Reshape`]; `Flatten` (axis 1 only, since ONNX
+//! `Flatten` is 2-D) [`Op::Flatten`]; the others their namesakes. Reshape targets keep the
+//! batch first (as `N` from `Shape`, `0`, `-1`, or the fixed batch size the model was exported
+//! with); ops that would move, merge or reduce the batch dimension are refused, and `Squeeze`
+//! without axes keeps it even at batch 1. Opset < 13 `Softmax`/`LogSoftmax` are accepted when
+//! their flattening equals a softmax along the axis (last axis, or trailing axes of size 1).
+//!
+//! [`Op::Dense`]: crate::graph::ops::Op::Dense
+//! [`Op::MatMul`]: crate::graph::ops::Op::MatMul
+//! [`Op::Binary`]: crate::graph::ops::Op::Binary
+//! [`Op::Reshape`]: crate::graph::ops::Op::Reshape
+//! [`Op::Flatten`]: crate::graph::ops::Op::Flatten
+//!
 //! ## Limits
 //!
 //! At most [`MAX_NODES`] nodes; every tensor is checked against
