@@ -102,3 +102,18 @@ fn onnx_round_trip_and_errors_cross_the_boundary() {
     }
     assert!(Model::from_onnx(&bytes).is_ok(), "still working after the errors");
 }
+
+/// The same seed gives the same weights as natively (golden values of src/io/json.rs tests).
+#[wasm_bindgen_test]
+fn seeded_weights_match_native() {
+    let text = r#"{ "format": "nnlens", "version": 1, "input": [4], "seed": 3,
+        "layers": [ { "type": "dense", "units": 3, "activation": "relu" },
+                    { "type": "dense", "units": 2, "name": "out" } ] }"#;
+    let json = Model::from_json(text).unwrap().to_json().unwrap();
+    let graph = nnlens::io::json::from_json(&json).unwrap();
+    let nnlens::graph::ops::Op::Dense(dense) = &graph.nodes()[0].op else {
+        panic!("dense expected")
+    };
+    let first: Vec<f32> = dense.weight().iter().take(3).copied().collect();
+    assert_eq!(first, [-0.959_339_56, 0.301_207_45, 0.340_347_1]);
+}

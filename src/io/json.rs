@@ -994,6 +994,9 @@ pub fn to_json(graph: &Graph) -> Result<String> {
 mod tests {
     use super::*;
 
+    /// The first three weights of `dense_1` in [`SMALL`] (seed 3), also asserted in tests/web.rs.
+    pub const GOLDEN_SEED3_DENSE1: [f32; 3] = [-0.959_339_56, 0.301_207_45, 0.340_347_1];
+
     const SMALL: &str = r#"{ "format": "nnlens", "version": 1, "input": [4], "seed": 3,
         "layers": [ { "type": "dense", "units": 3, "activation": "relu" },
                     { "type": "dense", "units": 2, "name": "out" } ] }"#;
@@ -1018,6 +1021,16 @@ mod tests {
         assert!(d.weight().iter().any(|w| w.abs() > limit / 2.0));
         let other = from_json(&SMALL.replace("\"seed\": 3", "\"seed\": 4")).unwrap();
         assert_ne!(a, other);
+    }
+
+    /// Golden values: the first weights of a seeded layer. The same numbers are asserted in the
+    /// browser (tests/web.rs), so seeded initialisation is the same natively and in wasm.
+    #[test]
+    fn seeded_weights_are_golden() {
+        let g = from_json(SMALL).unwrap();
+        let Op::Dense(d) = &g.nodes()[0].op else { panic!() };
+        let first: Vec<f32> = d.weight().iter().take(3).copied().collect();
+        assert_eq!(first, GOLDEN_SEED3_DENSE1);
     }
 
     #[test]

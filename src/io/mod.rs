@@ -1,4 +1,5 @@
-//! Reading and writing models: the nnlens JSON format ([`json`]) and ONNX ([`onnx`]).
+//! Model and data formats: the nnlens JSON model format, ONNX, and input images.
 
+pub mod image;
 pub mod json;
 pub mod onnx;

@@ -24,12 +24,15 @@
 //! assert!(svg.contains("prediction") && svg.contains("dog"));
 //! ```
 
+use super::colormap::{Colormap, Scale};
 use super::numfmt::LabelFormat;
+use super::raster::ticks;
 use crate::error::{ensure_finite, Error, Result};
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::fmt::Display;
 use std::ops::Range;
 
@@ -175,6 +178,7 @@ pub fn bar_chart<DB: DrawingBackend, S: AsRef<str>>(
     chart
         .configure_mesh()
         .disable_x_mesh()
+        .y_labels(6)
         .x_labels(n.min(MAX_BAR_LABELS))
         .x_label_formatter(&label_of)
         .y_label_formatter(&y_label)
@@ -380,6 +384,46 @@ pub fn line_chart<DB: DrawingBackend, S: AsRef<str>>(
     area.present().map_err(render_err)
 }
 
+/// A vertical colorbar: the colormap as a bar at the left of `area` (low values at the bottom),
+/// with about five "nice" ticks of `scale` (see [`ticks`]) labelled to its right.
+pub fn colorbar_chart<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    colormap: Colormap,
+    scale: &Scale,
+) -> Result<()> {
+    let (width, height) = area.dim_in_pixel();
+    let (bar_width, pad) = (14i32, 6i32);
+    let length = height as i32 - 2 * pad;
+    if length < 8 || (width as i32) < bar_width + 4 {
+        return Err(Error::invalid(
+            "colorbar size",
+            format!("{width}x{height} pixels is too small; expected at least {}x{}", bar_width + 4, 2 * pad + 8),
+        ));
+    }
+    area.fill(&WHITE).map_err(render_err)?;
+    let lut = colormap.lut();
+    for i in 0..length {
+        let [r, g, b, _] = lut.at((i as f32 + 0.5) / length as f32);
+        let y = pad + length - 1 - i;
+        area.draw(&Rectangle::new([(0, y), (bar_width, y + 1)], RGBColor(r, g, b).filled()))
+            .map_err(render_err)?;
+    }
+    area.draw(&Rectangle::new([(0, pad), (bar_width, pad + length)], BLACK.stroke_width(1)))
+        .map_err(render_err)?;
+    let font = ("sans-serif", 11)
+        .into_font()
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    for tick in ticks(scale, 5)? {
+        let y = pad + length - (tick.fraction * length as f32).round() as i32;
+        area.draw(&PathElement::new([(bar_width, y), (bar_width + 4, y)], BLACK.stroke_width(1)))
+            .map_err(render_err)?;
+        area.draw(&Text::new(tick.label, (bar_width + 6, y), font.clone()))
+            .map_err(render_err)?;
+    }
+    area.present().map_err(render_err)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,6 +454,20 @@ mod tests {
     }
 
     /// SVG elements `<tag ...>` whose fill is `color`.
+    #[test]
+    fn colorbar_chart_draws_gradient_and_ticks() {
+        let scale = Scale::new(-1.0, 3.0).unwrap();
+        let out = svg((80, 160), |a| colorbar_chart(a, Colormap::Viridis, &scale)).unwrap();
+        for label in ["-1", "0", "1", "2", "3"] {
+            assert!(out.contains(&format!(">\n{label}\n<")), "tick {label} in {out}");
+        }
+        // The bar is 160 - 2 * 6 pixels long; its top pixel shows the colour at 147.5 / 148.
+        let [r, g, b, _] = Colormap::Viridis.lut().at(147.5 / 148.0);
+        let top = format!("<rect x=\"0\" y=\"6\" width=\"14\" height=\"1\" opacity=\"1\" fill=\"#{r:02X}{g:02X}{b:02X}\"");
+        assert!(out.contains(&top), "top colour of the bar");
+        assert!(svg((10, 10), |a| colorbar_chart(a, Colormap::Viridis, &scale)).is_err());
+    }
+
     fn count_filled(svg: &str, tag: &str, color: RGBColor) -> usize {
         let fill = format!("fill=\"{}\"", hex(color));
         svg.split('<')

@@ -9,6 +9,7 @@ pub mod chart;
 pub mod colormap;
 mod numfmt;
 pub mod raster;
+pub mod view;
 
 pub use colormap::{Colormap, Lut, Scale};
 pub use raster::Image;

@@ -5,9 +5,16 @@
 //! reaches this boundary and the module instance keeps working after any error. Flat f32 data
 //! crosses the boundary once, as a `Float32Array` copied into or out of wasm memory.
 
+mod hidpi;
+mod image;
 mod model;
+mod project;
+mod render;
 
+pub use image::mnist_preprocess;
 pub use model::{Model, Trace};
+pub use project::{loss_surface_js, pca, trajectory, weight_rows, PcaFit};
+pub use render::{colormaps, draw_bar_chart, draw_colorbar, draw_heatmap, draw_histogram, Layout};
 
 use wasm_bindgen::JsError;
 
@@ -19,4 +26,9 @@ pub(crate) fn js_error(e: crate::Error) -> JsError {
 /// A JS array of numbers from a shape.
 pub(crate) fn shape_array(shape: &[usize]) -> js_sys::Array {
     shape.iter().map(|&d| wasm_bindgen::JsValue::from(d as u32)).collect()
+}
+
+/// A JS `Error` for an options object that could not be read.
+pub(crate) fn option_error(what: &str, known: &str, e: impl std::fmt::Display) -> JsError {
+    JsError::new(&format!("invalid {what}: {e}; the known options are {known}"))
 }

@@ -1,6 +1,7 @@
 //! `Model` and `Trace` for JavaScript.
 
 use super::{js_error, shape_array};
+use crate::graph::ops::Kernel;
 use crate::graph::Graph;
 use crate::io::{json, onnx};
 use crate::tensor::{into_vec, Tensor};
@@ -88,6 +89,27 @@ impl Model {
         })
     }
 
+    /// A layer's parameters as `[{ name, shape, values }]` (PyTorch layouts: dense weight
+    /// `[out, in]`, conv weight `[filters, in / groups, kh, kw]`); empty for layers without any.
+    pub fn parameters(&self, layer: &str) -> Result<js_sys::Array, JsError> {
+        let id = self.inner.find(layer).map_err(js_error)?;
+        let node = self.inner.node_of(id).ok_or_else(|| JsError::new("the model input has no parameters"))?;
+        let list = js_sys::Array::new();
+        for (name, tensor) in node.op.param_names().into_iter().zip(node.op.params()) {
+            let entry = js_sys::Object::new();
+            let values = js_sys::Float32Array::from(tensor.as_standard_layout().as_slice().unwrap_or(&[]));
+            for (key, value) in [
+                ("name", JsValue::from(name)),
+                ("shape", shape_array(tensor.shape()).into()),
+                ("values", values.into()),
+            ] {
+                js_sys::Reflect::set(&entry, &key.into(), &value).map_err(|_| JsError::new("could not build the parameter list"))?;
+            }
+            list.push(&entry);
+        }
+        Ok(list)
+    }
+
     /// `d output[target] / d input` for one sample, with the input's length.
     pub fn gradient(&self, input: &[f32], target: usize) -> Result<Vec<f32>, JsError> {
         let x = self.inner.input_tensor(input.to_vec(), 1).map_err(js_error)?;
@@ -133,7 +155,8 @@ impl Trace {
 }
 
 impl Trace {
-    fn value(&self, name: &str) -> Result<&Tensor, JsError> {
+    /// A layer's output tensor (batch first), or an error listing the layer names.
+    pub(crate) fn value(&self, name: &str) -> Result<&Tensor, JsError> {
         match self.names.iter().position(|n| n == name) {
             Some(i) => Ok(&self.values[i]),
             None => Err(js_error(crate::Error::unknown("layer", name, &self.names))),

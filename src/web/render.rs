@@ -1,0 +1,224 @@
+//! Drawing for JavaScript: heatmaps put straight into a canvas with `putImageData` (one copy
+//! from wasm memory, scaled by CSS), and charts drawn by plotters through a HiDPI-aware canvas
+//! backend. Charts measure text through the DOM, so they are drawn on the main thread.
+
+use super::hidpi::HiDpi;
+use super::model::Trace;
+use super::{js_error, option_error};
+use crate::render::chart::{bar_chart, colorbar_chart, histogram};
+use crate::render::view::{view, View};
+use crate::render::{Colormap, Image, Scale};
+use plotters::prelude::*;
+use plotters_canvas::CanvasBackend;
+use serde::Deserialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::Clamped;
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
+
+/// Options of heatmap drawing; unknown fields are an error.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct HeatmapOptions {
+    colormap: Option<String>,
+    sample: Option<usize>,
+    min: Option<f32>,
+    max: Option<f32>,
+}
+
+impl HeatmapOptions {
+    fn parse(value: JsValue) -> Result<Self, JsError> {
+        if value.is_undefined() || value.is_null() {
+            return Ok(Self::default());
+        }
+        serde_wasm_bindgen::from_value(value).map_err(|e| option_error("heatmap options", "colormap, sample, min, max", e))
+    }
+
+    fn colormap(&self) -> Result<Colormap, JsError> {
+        Colormap::from_name(self.colormap.as_deref().unwrap_or("viridis")).map_err(js_error)
+    }
+
+    fn range(&self) -> Result<Option<(f32, f32)>, JsError> {
+        match (self.min, self.max) {
+            (None, None) => Ok(None),
+            (Some(lo), Some(hi)) if lo.is_finite() && hi.is_finite() && lo <= hi => Ok(Some((lo, hi))),
+            (lo, hi) => Err(js_error(crate::Error::invalid(
+                "heatmap range",
+                format!("min and max must be given together, finite, with min <= max; got min {lo:?}, max {hi:?}"),
+            ))),
+        }
+    }
+}
+
+/// Where a heatmap's values are, returned by the drawing functions; maps a canvas pixel back
+/// to the value drawn there.
+#[wasm_bindgen]
+pub struct Layout {
+    view: View,
+    offset: usize,
+}
+
+#[wasm_bindgen]
+impl Layout {
+    /// `"grid"` (channel maps) or `"strip"` (one cell per unit).
+    #[wasm_bindgen(getter)]
+    pub fn kind(&self) -> String {
+        match self.view.layout {
+            crate::render::view::ViewLayout::Grid(_) => "grid".into(),
+            crate::render::view::ViewLayout::Strip(_) => "strip".into(),
+        }
+    }
+
+    /// The lowest value of the colour scale.
+    #[wasm_bindgen(getter)]
+    pub fn min(&self) -> f32 {
+        self.view.range.0
+    }
+
+    /// The highest value of the colour scale.
+    #[wasm_bindgen(getter)]
+    pub fn max(&self) -> f32 {
+        self.view.range.1
+    }
+
+    /// The cell at canvas pixel `(x, y)` as `{ channel, y, x, index }`, where `index` indexes
+    /// the flat values the map was drawn from (all samples of a trace), or `undefined`.
+    pub fn locate(&self, x: f64, y: f64) -> JsValue {
+        if !(x >= 0.0 && y >= 0.0) {
+            return JsValue::UNDEFINED;
+        }
+        match self.view.locate(x as usize, y as usize) {
+            None => JsValue::UNDEFINED,
+            Some(cell) => {
+                let obj = js_sys::Object::new();
+                let set = |k: &str, v: usize| {
+                    js_sys::Reflect::set(&obj, &k.into(), &JsValue::from(v as u32)).map(drop)
+                };
+                let ok = set("channel", cell.channel)
+                    .and(set("y", cell.y))
+                    .and(set("x", cell.x))
+                    .and(set("index", self.offset + cell.index));
+                if ok.is_err() {
+                    return JsValue::UNDEFINED;
+                }
+                obj.into()
+            }
+        }
+    }
+}
+
+fn context(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d, JsError> {
+    canvas
+        .get_context("2d")
+        .ok()
+        .flatten()
+        .and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok())
+        .ok_or_else(|| JsError::new("the canvas has no 2D context (it may already use WebGL)"))
+}
+
+/// Sizes the canvas to the image and puts its pixels.
+fn put_image(canvas: &HtmlCanvasElement, image: &Image) -> Result<(), JsError> {
+    let (w, h) = (image.width as u32, image.height as u32);
+    canvas.set_width(w);
+    canvas.set_height(h);
+    let data = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&image.rgba), w, h)
+        .map_err(|_| JsError::new(&format!("could not create a {w}x{h} ImageData")))?;
+    context(canvas)?
+        .put_image_data(&data, 0.0, 0.0)
+        .map_err(|_| JsError::new("putImageData failed"))
+}
+
+fn device_pixel_ratio() -> f64 {
+    web_sys::window().map_or(1.0, |w| w.device_pixel_ratio())
+}
+
+/// Runs a chart drawing on a canvas whose backing store is CSS size x devicePixelRatio.
+fn draw_chart(
+    canvas: &HtmlCanvasElement,
+    draw: impl FnOnce(&DrawingArea<HiDpi<CanvasBackend>, plotters::coord::Shift>) -> crate::Result<()>,
+) -> Result<(), JsError> {
+    let backend = CanvasBackend::with_canvas_object(canvas.clone())
+        .ok_or_else(|| JsError::new("the canvas has no 2D context (it may already use WebGL)"))?;
+    let area = HiDpi::new(backend, device_pixel_ratio()).into_drawing_area();
+    draw(&area).map_err(js_error)
+}
+
+#[wasm_bindgen]
+impl Trace {
+    /// Draws one sample of a layer's output into `canvas` (channel grid for `[C, H, W]` outputs,
+    /// a strip otherwise) with `options = { colormap, sample, min, max }`, sizing the canvas to
+    /// one pixel per value; scale it with CSS (`image-rendering: pixelated`).
+    pub fn draw(&self, name: &str, canvas: &HtmlCanvasElement, options: JsValue) -> Result<Layout, JsError> {
+        let options = HeatmapOptions::parse(options)?;
+        let tensor = self.value(name)?;
+        let batch = tensor.shape()[0];
+        let sample = options.sample.unwrap_or(0);
+        if sample >= batch {
+            return Err(js_error(crate::Error::invalid(
+                "sample",
+                format!("{sample} is out of range; the trace holds {batch} sample(s)"),
+            )));
+        }
+        let per_sample = tensor.len() / batch;
+        let flat = tensor
+            .as_slice()
+            .ok_or_else(|| JsError::new("layer output is not contiguous"))?;
+        let values = &flat[sample * per_sample..(sample + 1) * per_sample];
+        let pictured = view(values, &tensor.shape()[1..], options.colormap()?, options.range()?).map_err(js_error)?;
+        put_image(canvas, &pictured.image)?;
+        Ok(Layout {
+            view: pictured,
+            offset: sample * per_sample,
+        })
+    }
+}
+
+/// Draws `values` of per-sample `shape` (e.g. `[28, 28]` or `[C, H, W]`) as a heatmap into
+/// `canvas` with `options = { colormap, min, max }`.
+#[wasm_bindgen(js_name = drawHeatmap)]
+pub fn draw_heatmap(canvas: &HtmlCanvasElement, values: &[f32], shape: Vec<usize>, options: JsValue) -> Result<Layout, JsError> {
+    let options = HeatmapOptions::parse(options)?;
+    if options.sample.is_some() {
+        return Err(js_error(crate::Error::invalid("heatmap options", "\"sample\" applies to trace.draw only")));
+    }
+    let pictured = view(values, &shape, options.colormap()?, options.range()?).map_err(js_error)?;
+    put_image(canvas, &pictured.image)?;
+    Ok(Layout { view: pictured, offset: 0 })
+}
+
+/// Draws a vertical colorbar of `colormap` over `[min, max]` with labelled ticks.
+#[wasm_bindgen(js_name = drawColorbar)]
+pub fn draw_colorbar(canvas: &HtmlCanvasElement, colormap: &str, min: f32, max: f32) -> Result<(), JsError> {
+    let colormap = Colormap::from_name(colormap).map_err(js_error)?;
+    let scale = if colormap.is_diverging() {
+        Scale::symmetric(min.abs().max(max.abs()))
+    } else {
+        Scale::new(min, max)
+    }
+    .map_err(js_error)?;
+    draw_chart(canvas, |area| colorbar_chart(area, colormap, &scale))
+}
+
+/// Draws a bar chart of `values` labelled with `labels` (one per value, or none), the bar at
+/// `highlight` emphasised.
+#[wasm_bindgen(js_name = drawBarChart)]
+pub fn draw_bar_chart(
+    canvas: &HtmlCanvasElement,
+    values: &[f32],
+    labels: Vec<String>,
+    highlight: Option<usize>,
+    title: &str,
+) -> Result<(), JsError> {
+    draw_chart(canvas, |area| bar_chart(area, &labels, values, highlight, title))
+}
+
+/// Draws a histogram of `values` in `bins` equal bins.
+#[wasm_bindgen(js_name = drawHistogram)]
+pub fn draw_histogram(canvas: &HtmlCanvasElement, values: &[f32], bins: usize, title: &str) -> Result<(), JsError> {
+    draw_chart(canvas, |area| histogram(area, values, bins, title))
+}
+
+/// The names of the colormaps `drawHeatmap`, `trace.draw` and `drawColorbar` accept.
+#[wasm_bindgen]
+pub fn colormaps() -> Vec<String> {
+    Colormap::names().iter().map(|s| s.to_string()).collect()
+}
