@@ -38,8 +38,10 @@ async function loadBuiltin(name) {
 
 async function loadFile(file) {
   const bytes = new Uint8Array(await file.arrayBuffer());
-  if (file.name.toLowerCase().endsWith(".json")) return Model.fromJson(new TextDecoder().decode(bytes));
-  throw new Error(`cannot open '${file.name}': expected an nnlens .json model`);
+  const name = file.name.toLowerCase();
+  if (name.endsWith(".onnx")) return Model.fromOnnx(bytes);
+  if (name.endsWith(".json")) return Model.fromJson(new TextDecoder().decode(bytes));
+  throw new Error(`cannot open '${file.name}': expected an .onnx model or an nnlens .json model`);
 }
 
 /** The 28x28 digit the page shows as input, and its description. */
