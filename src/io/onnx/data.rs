@@ -20,6 +20,7 @@ use crate::graph::ValueId;
 use crate::tensor::checked_elements;
 use ndarray::{ArrayD, IxDyn};
 use std::fmt;
+use std::rc::Rc;
 
 /// An integer known at import time up to the batch size `N`: the value `n * N + c`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,13 +123,33 @@ impl fmt::Display for Sym {
 pub enum Val {
     /// A value the nnlens graph computes at run time.
     Runtime(ValueId),
-    /// A float constant (any ONNX float type, converted to f32).
-    Float(ArrayD<f32>),
+    /// A float constant (any ONNX float type, converted to f32), shared between the names
+    /// bound to it.
+    Float(Rc<ArrayD<f32>>),
     /// An integer constant (any ONNX integer or bool type), possibly depending on the batch.
-    Int(ArrayD<Sym>),
+    Int(Rc<ArrayD<Sym>>),
 }
 
 impl Val {
+    /// A float constant.
+    pub fn float(a: ArrayD<f32>) -> Val {
+        Val::Float(Rc::new(a))
+    }
+
+    /// An integer constant.
+    pub fn int(a: ArrayD<Sym>) -> Val {
+        Val::Int(Rc::new(a))
+    }
+
+    /// The bytes the value's data takes in memory (0 for run-time values).
+    pub fn bytes(&self) -> usize {
+        match self {
+            Val::Runtime(_) => 0,
+            Val::Float(a) => a.len().saturating_mul(std::mem::size_of::<f32>()),
+            Val::Int(a) => a.len().saturating_mul(std::mem::size_of::<Sym>()),
+        }
+    }
+
     /// A short description for messages: "a run-time tensor", "a float constant of shape [2, 3]".
     pub fn describe(&self) -> String {
         match self {
@@ -235,9 +256,9 @@ pub fn decode_tensor(tensor: &TensorProto, what: &str) -> Result<Val> {
             )));
         }
     }
-    let float = |data: Vec<f32>| -> Result<Val> { Ok(Val::Float(array(&what, &shape, data)?)) };
+    let float = |data: Vec<f32>| -> Result<Val> { Ok(Val::float(array(&what, &shape, data)?)) };
     let int = |data: Vec<i64>| -> Result<Val> {
-        Ok(Val::Int(array(&what, &shape, data.into_iter().map(Sym::int).collect())?))
+        Ok(Val::int(array(&what, &shape, data.into_iter().map(Sym::int).collect())?))
     };
     let ty = T::try_from(code).ok();
     match (ty, raw) {

@@ -8,8 +8,22 @@
 //! against the tensor limits before it is allocated.
 
 use crate::error::{Error, Result};
-use crate::tensor::checked_elements;
+use crate::tensor::{checked_elements, limits};
 use ndarray::{ArrayD, Axis, IxDyn, Slice};
+
+/// Checks a folded tensor of `shape` before it is allocated: at most
+/// [`limits::MAX_ELEMENTS`] elements and at most as many bytes as that many f32 values (integer
+/// constants take 16 bytes per element).
+pub fn check_size<T>(what: &str, shape: &[usize]) -> Result<usize> {
+    let n = checked_elements(what, shape)?;
+    let limit = limits::MAX_ELEMENTS * std::mem::size_of::<f32>();
+    match n.checked_mul(std::mem::size_of::<T>()) {
+        Some(bytes) if bytes <= limit => Ok(n),
+        _ => Err(Error::Onnx(format!(
+            "{what} of shape {shape:?} would take more than {limit} bytes"
+        ))),
+    }
+}
 
 /// Normalises a possibly negative ONNX axis for a tensor of rank `rank`.
 pub fn axis(axis: i64, rank: usize, what: &str) -> Result<usize> {
@@ -39,7 +53,7 @@ pub fn axes(list: &[i64], rank: usize, what: &str) -> Result<Vec<usize>> {
 
 /// Copies `a` into a new array of `shape` (same element count), row-major.
 pub fn reshape<T: Clone>(a: &ArrayD<T>, shape: &[usize]) -> Result<ArrayD<T>> {
-    checked_elements("reshaped constant", shape)?;
+    check_size::<T>("reshaped constant", shape)?;
     let n: usize = shape.iter().product();
     if n != a.len() {
         return Err(Error::Onnx(format!(
@@ -101,7 +115,7 @@ pub fn concat<T: Clone>(parts: &[&ArrayD<T>], axis: usize) -> Result<ArrayD<T>> 
         }
     }
     shape[axis] = parts.iter().map(|p| p.shape()[axis]).sum();
-    checked_elements("concatenated constant", &shape)?;
+    check_size::<T>("concatenated constant", &shape)?;
     let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
     ndarray::concatenate(Axis(axis), &views).map_err(|e| Error::Onnx(e.to_string()))
 }
@@ -131,7 +145,7 @@ pub fn gather<T: Clone>(data: &ArrayD<T>, indices: &ArrayD<i64>, axis: usize) ->
     let mut shape = data.shape()[..axis].to_vec();
     shape.extend_from_slice(indices.shape());
     shape.extend_from_slice(&data.shape()[axis + 1..]);
-    checked_elements("gathered constant", &shape)?;
+    check_size::<T>("gathered constant", &shape)?;
     let picked = data.select(Axis(axis), &picks);
     reshape(&picked, &shape)
 }
@@ -200,7 +214,7 @@ pub fn broadcast_with<A: Clone, B: Clone, C>(
     mut f: impl FnMut(A, B) -> Result<C>,
 ) -> Result<ArrayD<C>> {
     let shape = broadcast_shape(a.shape(), b.shape())?;
-    checked_elements("broadcast constant", &shape)?;
+    check_size::<C>("broadcast constant", &shape)?;
     let (Some(va), Some(vb)) = (a.broadcast(IxDyn(&shape)), b.broadcast(IxDyn(&shape))) else {
         return Err(Error::Onnx(format!(
             "shapes {:?} and {:?} do not broadcast",

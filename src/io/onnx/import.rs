@@ -15,7 +15,7 @@ use super::proto::{
     attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto::dimension,
     type_proto, AttributeProto, GraphProto, ModelProto, NodeProto,
 };
-use super::{MAX_NODES, SUPPORTED_OPS};
+use super::{MAX_IMPORT_BYTES, MAX_NODES, SUPPORTED_OPS};
 use crate::error::{Error, Result};
 use crate::graph::ops::activation::{Activation, Dropout, Softmax};
 use crate::graph::ops::conv::Conv2d;
@@ -32,12 +32,19 @@ use crate::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
 use prost::Message;
 use std::collections::{HashMap, HashSet};
+use std::cell::Cell;
+use std::rc::Rc;
 
 /// The oldest default-domain opset the importer reads.
 const MIN_OPSET: i64 = 7;
 
 /// Decodes ONNX bytes and builds the graph.
 pub fn import(bytes: &[u8]) -> Result<Graph> {
+    import_with_budget(bytes, MAX_IMPORT_BYTES)
+}
+
+/// [`import`] with `budget` bytes for materialised constants instead of [`MAX_IMPORT_BYTES`].
+fn import_with_budget(bytes: &[u8], budget: usize) -> Result<Graph> {
     let model = ModelProto::decode(bytes).map_err(|e| {
         Error::Onnx(format!("the {} bytes are not a valid ONNX model (protobuf decoding failed: {e})", bytes.len()))
     })?;
@@ -82,7 +89,7 @@ pub fn import(bytes: &[u8]) -> Result<Graph> {
             (e, _) => e.clone(),
         });
     }
-    let mut importer = Importer::new(graph, opset)?;
+    let mut importer = Importer::new(graph, opset, budget)?;
     for (index, node) in graph.node.iter().enumerate() {
         importer.node(index, node)?;
     }
@@ -214,10 +221,14 @@ struct Importer {
     opset: i64,
     /// The batch size the input was declared with, when fixed (torch's default export).
     declared_batch: Option<i64>,
+    /// Bytes of constants materialised so far: folded results and copies into layers.
+    spent: Cell<usize>,
+    /// The most `spent` may reach.
+    budget: usize,
 }
 
 impl Importer {
-    fn new(graph: &GraphProto, opset: i64) -> Result<Self> {
+    fn new(graph: &GraphProto, opset: i64, budget: usize) -> Result<Self> {
         let mut values = HashMap::new();
         for (i, init) in graph.initializer.iter().enumerate() {
             let val = decode_tensor(init, "initializer")?;
@@ -305,6 +316,8 @@ impl Importer {
             names: HashSet::new(),
             opset,
             declared_batch,
+            spent: Cell::new(0),
+            budget,
         })
     }
 
@@ -375,7 +388,10 @@ impl Importer {
     fn float_const(&self, ctx: &NodeCtx, i: usize, what: &str) -> Result<Option<ArrayD<f32>>> {
         match self.input(ctx, i)? {
             None => Ok(None),
-            Some(v) => to_float(v).map(Some).map_err(|m| ctx.err(format!("{what} (input {i}) {m}"))),
+            Some(v) => {
+                self.spend(ctx, v.bytes())?;
+                to_float(v).map(Some).map_err(|m| ctx.err(format!("{what} (input {i}) {m}")))
+            }
         }
     }
 
@@ -408,7 +424,29 @@ impl Importer {
         }
     }
 
+    /// Counts `bytes` of newly materialised constants against [`MAX_IMPORT_BYTES`], so that a
+    /// small file cannot make the importer copy its constants without bound.
+    fn spend(&self, ctx: &NodeCtx, bytes: usize) -> Result<()> {
+        let total = self.spent.get().saturating_add(bytes);
+        if total > self.budget {
+            return Err(ctx.err(format!(
+                "the constants and weights computed or copied so far take more than {} bytes, \
+                 the importer's limit",
+                self.budget
+            )));
+        }
+        self.spent.set(total);
+        Ok(())
+    }
+
+    /// Binds a newly computed value to the node's first output, counting its size.
     fn bind(&mut self, ctx: &NodeCtx, val: Val) -> Result<()> {
+        self.spend(ctx, val.bytes())?;
+        self.alias(ctx, val)
+    }
+
+    /// Binds an existing value (shared, not copied) to the node's first output.
+    fn alias(&mut self, ctx: &NodeCtx, val: Val) -> Result<()> {
         let Some(out) = ctx.node.output.first().filter(|o| !o.is_empty()) else {
             return Ok(());
         };
@@ -452,7 +490,7 @@ impl Importer {
             "Constant" => self.constant(&ctx),
             "Identity" => {
                 let v = self.required(&ctx, 0)?;
-                self.bind(&ctx, v)
+                self.alias(&ctx, v)
             }
             "Cast" => self.cast(&ctx),
             "Shape" => self.shape(&ctx),
@@ -515,14 +553,14 @@ impl Importer {
                 other => other,
             })?
         } else if let Some(a) = ctx.typed("value_float", AttributeType::Float)? {
-            Val::Float(ArrayD::from_elem(IxDyn(&[]), a.f.unwrap_or(0.0)))
+            Val::float(ArrayD::from_elem(IxDyn(&[]), a.f.unwrap_or(0.0)))
         } else if let Some(v) = ctx.floats("value_floats")? {
-            Val::Float(ArrayD::from_shape_vec(IxDyn(&[v.len()]), v).map_err(|e| ctx.err(e))?)
+            Val::float(ArrayD::from_shape_vec(IxDyn(&[v.len()]), v).map_err(|e| ctx.err(e))?)
         } else if let Some(a) = ctx.typed("value_int", AttributeType::Int)? {
-            Val::Int(ArrayD::from_elem(IxDyn(&[]), Sym::int(a.i.unwrap_or(0))))
+            Val::int(ArrayD::from_elem(IxDyn(&[]), Sym::int(a.i.unwrap_or(0))))
         } else if let Some(v) = ctx.ints("value_ints")? {
             let v: Vec<Sym> = v.into_iter().map(Sym::int).collect();
-            Val::Int(ArrayD::from_shape_vec(IxDyn(&[v.len()]), v).map_err(|e| ctx.err(e))?)
+            Val::int(ArrayD::from_shape_vec(IxDyn(&[v.len()]), v).map_err(|e| ctx.err(e))?)
         } else {
             let names: Vec<_> = ctx.node.attribute.iter().map(|a| a.name()).collect();
             return Err(ctx.err(format!(
@@ -554,13 +592,13 @@ impl Importer {
                     type_name(to)
                 )))
             }
-            (v @ Val::Float(_), true, _) => v,
-            (Val::Int(a), true, _) => Val::Float(to_float(Val::Int(a)).map_err(|m| ctx.err(format!("input {m}")))?),
+            (v @ Val::Float(_), true, _) => return self.alias(ctx, v),
+            (Val::Int(a), true, _) => Val::float(to_float(Val::Int(a)).map_err(|m| ctx.err(format!("input {m}")))?),
             (Val::Float(a), false, true) => {
                 if let Some(bad) = a.iter().find(|v| !v.is_finite()) {
                     return Err(ctx.err(format!("cannot cast the non-finite value {bad} to {}", type_name(to))));
                 }
-                Val::Int(a.mapv(|v| Sym::int(if is_bool { i64::from(v != 0.0) } else { v.trunc() as i64 })))
+                Val::int(a.mapv(|v| Sym::int(if is_bool { i64::from(v != 0.0) } else { v.trunc() as i64 })))
             }
             (Val::Int(a), false, true) => {
                 if is_bool {
@@ -569,9 +607,9 @@ impl Importer {
                         .map(|s| s.as_int().map(|v| Sym::int(i64::from(v != 0))))
                         .collect::<Option<Vec<_>>>()
                         .ok_or_else(|| ctx.err("cannot cast a batch-dependent integer to BOOL"))?;
-                    Val::Int(ArrayD::from_shape_vec(IxDyn(&[a.len()]), a).map_err(|e| ctx.err(e))?)
+                    Val::int(ArrayD::from_shape_vec(IxDyn(&[a.len()]), a).map_err(|e| ctx.err(e))?)
                 } else {
-                    Val::Int(a)
+                    return self.alias(ctx, Val::Int(a));
                 }
             }
             (_, false, false) => {
@@ -595,7 +633,7 @@ impl Importer {
         let end = (clamp(ctx.int("end", r)?) as usize).max(start);
         let dims = full[start..end].to_vec();
         let n = dims.len();
-        self.bind(ctx, Val::Int(ArrayD::from_shape_vec(IxDyn(&[n]), dims).map_err(|e| ctx.err(e))?))
+        self.bind(ctx, Val::int(ArrayD::from_shape_vec(IxDyn(&[n]), dims).map_err(|e| ctx.err(e))?))
     }
 
     fn gather(&mut self, ctx: &NodeCtx) -> Result<()> {
@@ -616,11 +654,11 @@ impl Importer {
         let val = match data {
             Val::Float(a) => {
                 let ax = fold::axis(ctx.int("axis", 0)?, a.ndim(), "axis").map_err(wrap)?;
-                Val::Float(fold::gather(&a, &indices, ax).map_err(wrap)?)
+                Val::float(fold::gather(&a, &indices, ax).map_err(wrap)?)
             }
             Val::Int(a) => {
                 let ax = fold::axis(ctx.int("axis", 0)?, a.ndim(), "axis").map_err(wrap)?;
-                Val::Int(fold::gather(&a, &indices, ax).map_err(wrap)?)
+                Val::int(fold::gather(&a, &indices, ax).map_err(wrap)?)
             }
             Val::Runtime(_) => {
                 return Err(ctx.err(
@@ -672,8 +710,8 @@ impl Importer {
             .map_err(wrap)?;
         fold::axes(&raw_axes, rank, "axis").map_err(wrap)?;
         let val = match data {
-            Val::Float(a) => Val::Float(fold::slice(&a, &starts, &ends, &axes, &steps).map_err(wrap)?),
-            Val::Int(a) => Val::Int(fold::slice(&a, &starts, &ends, &axes, &steps).map_err(wrap)?),
+            Val::Float(a) => Val::float(fold::slice(&a, &starts, &ends, &axes, &steps).map_err(wrap)?),
+            Val::Int(a) => Val::int(fold::slice(&a, &starts, &ends, &axes, &steps).map_err(wrap)?),
             Val::Runtime(_) => return Err(runtime_error()),
         };
         self.bind(ctx, val)
@@ -747,11 +785,11 @@ impl Importer {
             }
             Val::Float(a) => {
                 let v = fold::reshape(&a, &out).map_err(|e| ctx.err(e))?;
-                self.bind(ctx, Val::Float(v))
+                self.bind(ctx, Val::float(v))
             }
             Val::Int(a) => {
                 let v = fold::reshape(&a, &out).map_err(|e| ctx.err(e))?;
-                self.bind(ctx, Val::Int(v))
+                self.bind(ctx, Val::int(v))
             }
         }
     }
@@ -788,11 +826,11 @@ impl Importer {
         if parts.iter().all(|p| matches!(p, Val::Int(_))) {
             let arrays: Vec<&ArrayD<Sym>> = parts
                 .iter()
-                .filter_map(|p| if let Val::Int(a) = p { Some(a) } else { None })
+                .filter_map(|p| if let Val::Int(a) = p { Some(&**a) } else { None })
                 .collect();
             let axis = fold::axis(axis_attr, arrays[0].ndim(), "axis").map_err(wrap)?;
             let v = fold::concat(&arrays, axis).map_err(wrap)?;
-            return self.bind(ctx, Val::Int(v));
+            return self.bind(ctx, Val::int(v));
         }
         if parts.iter().any(|p| matches!(p, Val::Runtime(_))) {
             return Err(ctx.err(
@@ -808,7 +846,7 @@ impl Importer {
         let refs: Vec<&ArrayD<f32>> = floats.iter().collect();
         let axis = fold::axis(axis_attr, refs[0].ndim(), "axis").map_err(wrap)?;
         let v = fold::concat(&refs, axis).map_err(wrap)?;
-        self.bind(ctx, Val::Float(v))
+        self.bind(ctx, Val::float(v))
     }
 
     fn reshape(&mut self, ctx: &NodeCtx) -> Result<()> {
@@ -835,11 +873,11 @@ impl Importer {
             }
             Val::Float(a) => {
                 let shape = const_target(ctx, a.shape(), &target, allowzero)?;
-                self.bind(ctx, Val::Float(fold::reshape(&a, &shape).map_err(|e| ctx.err(e))?))
+                self.bind(ctx, Val::float(fold::reshape(&a, &shape).map_err(|e| ctx.err(e))?))
             }
             Val::Int(a) => {
                 let shape = const_target(ctx, a.shape(), &target, allowzero)?;
-                self.bind(ctx, Val::Int(fold::reshape(&a, &shape).map_err(|e| ctx.err(e))?))
+                self.bind(ctx, Val::int(fold::reshape(&a, &shape).map_err(|e| ctx.err(e))?))
             }
         }
     }
@@ -937,11 +975,11 @@ impl Importer {
             }
             Val::Float(a) => {
                 let shape = flat2(ctx, a.shape(), attr)?;
-                self.bind(ctx, Val::Float(fold::reshape(&a, &shape).map_err(|e| ctx.err(e))?))
+                self.bind(ctx, Val::float(fold::reshape(&a, &shape).map_err(|e| ctx.err(e))?))
             }
             Val::Int(a) => {
                 let shape = flat2(ctx, a.shape(), attr)?;
-                self.bind(ctx, Val::Int(fold::reshape(&a, &shape).map_err(|e| ctx.err(e))?))
+                self.bind(ctx, Val::int(fold::reshape(&a, &shape).map_err(|e| ctx.err(e))?))
             }
         }
     }
@@ -970,8 +1008,8 @@ impl Importer {
                 }
                 self.push(ctx, Op::Transpose(Transpose { perm }), &[id])
             }
-            Val::Float(a) => self.bind(ctx, Val::Float(fold::transpose(&a, &perm).map_err(|e| ctx.err(e))?)),
-            Val::Int(a) => self.bind(ctx, Val::Int(fold::transpose(&a, &perm).map_err(|e| ctx.err(e))?)),
+            Val::Float(a) => self.bind(ctx, Val::float(fold::transpose(&a, &perm).map_err(|e| ctx.err(e))?)),
+            Val::Int(a) => self.bind(ctx, Val::int(fold::transpose(&a, &perm).map_err(|e| ctx.err(e))?)),
         }
     }
 
@@ -979,6 +1017,7 @@ impl Importer {
         let a = self.required(ctx, 0)?;
         let b = self.required(ctx, 1)?;
         let constant = |v: Val, side: Side| -> Result<Op> {
+            self.spend(ctx, v.bytes())?;
             let c = to_float(v).map_err(|m| ctx.err(format!("the constant operand {m}")))?;
             Ok(Op::Binary(Binary { kind, constant: Some((c, side)) }))
         };
@@ -1002,7 +1041,7 @@ impl Importer {
                     BinaryKind::Div => Sym::div,
                 };
                 let v = fold::broadcast_with(&x, &y, f).map_err(|e| ctx.err(e))?;
-                self.bind(ctx, Val::Int(v))
+                self.bind(ctx, Val::int(v))
             }
             (x, y) => {
                 let x = to_float(x).map_err(|m| ctx.err(format!("input 0 {m}")))?;
@@ -1016,7 +1055,7 @@ impl Importer {
                     })
                 })
                 .map_err(|e| ctx.err(e))?;
-                self.bind(ctx, Val::Float(v))
+                self.bind(ctx, Val::float(v))
             }
         }
     }
@@ -1038,7 +1077,10 @@ impl Importer {
                     "input B is computed at run time; nnlens maps Gemm with a constant weight B only",
                 ))
             }
-            v => to_float(v).map_err(|m| ctx.err(format!("input B {m}")))?,
+            v => {
+                self.spend(ctx, v.bytes())?;
+                to_float(v).map_err(|m| ctx.err(format!("input B {m}")))?
+            }
         };
         if b.ndim() != 2 {
             return Err(ctx.err(format!("weight B has shape {:?}, expected 2-D", b.shape())));
@@ -1072,7 +1114,10 @@ impl Importer {
         let x = self.runtime(ctx, 0)?;
         let b = match self.required(ctx, 1)? {
             Val::Runtime(y) => return self.push(ctx, Op::MatMul(MatMul), &[x, y]),
-            v => to_float(v).map_err(|m| ctx.err(format!("input B {m}")))?,
+            v => {
+                self.spend(ctx, v.bytes())?;
+                to_float(v).map_err(|m| ctx.err(format!("input B {m}")))?
+            }
         };
         if b.ndim() != 2 {
             return Err(ctx.err(format!("weight B has shape {:?}; nnlens maps a 2-D [in, out] weight only", b.shape())));
@@ -1159,7 +1204,10 @@ impl Importer {
         let (x, sample) = self.spatial_input(ctx)?;
         let weight = match self.required(ctx, 1)? {
             Val::Runtime(_) => return Err(ctx.err("the weight is computed at run time; nnlens needs a constant weight")),
-            v => to_float(v).map_err(|m| ctx.err(format!("weight {m}")))?,
+            v => {
+                self.spend(ctx, v.bytes())?;
+                to_float(v).map_err(|m| ctx.err(format!("weight {m}")))?
+            }
         };
         if weight.ndim() != 4 {
             return Err(ctx.err(format!("weight has shape {:?}, expected [M, C/group, kH, kW]", weight.shape())));
@@ -1235,7 +1283,7 @@ impl Importer {
     fn activation(&mut self, ctx: &NodeCtx, act: Activation) -> Result<()> {
         match self.required(ctx, 0)? {
             Val::Runtime(x) => self.push(ctx, Op::Activation(act), &[x]),
-            Val::Float(a) => self.bind(ctx, Val::Float(a.mapv(|v| act.apply(v)))),
+            Val::Float(a) => self.bind(ctx, Val::float(a.mapv(|v| act.apply(v)))),
             Val::Int(_) => Err(ctx.err("input is an integer constant; expected floats")),
         }
     }
@@ -1292,7 +1340,7 @@ impl Importer {
         };
         match self.required(ctx, 0)? {
             Val::Runtime(x) => self.push(ctx, Op::Dropout(Dropout { rate }), &[x]),
-            v => self.bind(ctx, v),
+            v => self.alias(ctx, v),
         }
     }
 
@@ -1412,7 +1460,7 @@ fn shape_text(data: &Val, shape: &[usize]) -> String {
 /// A constant as floats; integer constants are converted when they do not depend on the batch.
 fn to_float(v: Val) -> std::result::Result<ArrayD<f32>, String> {
     match v {
-        Val::Float(a) => Ok(a),
+        Val::Float(a) => Ok(Rc::unwrap_or_clone(a)),
         Val::Int(a) => {
             let data = a
                 .iter()
@@ -1708,6 +1756,8 @@ mod op_list_tests {
                 names: HashSet::new(),
                 opset: 17,
                 declared_batch: None,
+                spent: Cell::new(0),
+                budget: MAX_IMPORT_BYTES,
             };
             let node = NodeProto { op_type: Some(op.to_string()), ..Default::default() };
             if let Err(e) = importer.node(0, &node) {
@@ -1744,6 +1794,33 @@ mod hardening_tests {
 
     fn n(op: &str, inputs: &[&str], attrs: Vec<AttributeProto>) -> NodeProto {
         node(op, op, inputs.iter().map(|s| s.to_string()).collect(), "y", attrs)
+    }
+
+    /// Sharing one weight between many layers copies it each time and is counted; aliasing it
+    /// through Identity nodes is free.
+    #[test]
+    fn materialised_constants_are_budgeted() {
+        let w = float_tensor("W", &[64, 64], vec![0.01; 64 * 64]);
+        let chain: Vec<NodeProto> = (0..100)
+            .map(|i| {
+                let input = if i == 0 { "x".to_string() } else { format!("h{}", i - 1) };
+                let out = if i == 99 { "y".to_string() } else { format!("h{i}") };
+                node("MatMul", &format!("m{i}"), vec![input, "W".into()], &out, vec![])
+            })
+            .collect();
+        let bytes = model(chain, vec![w.clone()], &[64], 13);
+        let e = import_with_budget(&bytes, 1 << 20).unwrap_err().to_string();
+        assert!(e.contains("node 64 'm64' (MatMul)") && e.contains("more than 1048576 bytes"), "{e}");
+        assert_eq!(import_with_budget(&bytes, 2 << 20).unwrap().nodes().len(), 100);
+        let mut aliases: Vec<NodeProto> = (0..1000)
+            .map(|i| {
+                let input = if i == 0 { "W".to_string() } else { format!("w{}", i - 1) };
+                node("Identity", &format!("i{i}"), vec![input], &format!("w{i}"), vec![])
+            })
+            .collect();
+        aliases.push(node("MatMul", "m", vec!["x".into(), "w999".into()], "y", vec![]));
+        let g = import_with_budget(&model(aliases, vec![w], &[64], 13), 1 << 20).unwrap();
+        assert_eq!(g.nodes().len(), 1);
     }
 
     /// Hostile parameters that would overflow or underflow index arithmetic give errors.

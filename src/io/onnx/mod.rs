@@ -35,8 +35,8 @@
 //! ## Limits
 //!
 //! At most [`MAX_NODES`] nodes; every tensor is checked against
-//! [`crate::tensor::limits::MAX_ELEMENTS`] before it is allocated; tensors with external data
-//! are refused. Any problem is an [`Error`] naming the node, the op and the values involved.
+//! [`crate::tensor::limits::MAX_ELEMENTS`] before it is allocated; at most [`MAX_IMPORT_BYTES`]
+//! of constants are materialised in total; tensors with external data are refused. Any problem is an [`Error`] naming the node, the op and the values involved.
 //!
 //! [`Error`]: crate::Error
 
@@ -54,6 +54,12 @@ use crate::graph::Graph;
 /// Far above any MLP or CNN (a ResNet-50 export has about 180 compute nodes), it bounds the
 /// work spent on hostile files.
 pub const MAX_NODES: usize = 100_000;
+
+/// The most bytes of constants the importer materialises beyond the file's own tensors:
+/// constants computed at import (folded shape arithmetic, converted or transposed weights) plus
+/// the weights copied into layers. 1 GiB, a quarter of what wasm32 can address; it keeps a small
+/// file from making the importer copy one weight into thousands of layers.
+pub const MAX_IMPORT_BYTES: usize = 1 << 30;
 
 /// The ONNX operator set version [`to_onnx`] writes.
 pub const EXPORT_OPSET: i64 = 17;
