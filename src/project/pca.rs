@@ -97,33 +97,37 @@ use std::str::FromStr;
 /// Extra random test vectors of the randomized solver (`n_oversamples` in scikit-learn).
 pub const OVERSAMPLES: usize = 10;
 
-/// Which algorithm computes the decomposition. Names follow scikit-learn's `svd_solver`.
+/// Which algorithm computes the decomposition: scikit-learn's `svd_solver` values, named in
+/// camelCase as the JavaScript API spells them (`"covarianceEigh"` is sklearn's
+/// `"covariance_eigh"`).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
 )]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "camelCase")]
 pub enum Solver {
     /// scikit-learn's selection rule (see the module documentation).
     #[default]
     Auto,
     /// Thin SVD of the centred data.
     Full,
-    /// Eigendecomposition of the covariance matrix (fast when `rows ≫ cols`).
+    /// Eigendecomposition of the covariance matrix (fast when `rows ≫ cols`); scikit-learn's
+    /// spelling `"covariance_eigh"` is accepted too.
+    #[serde(alias = "covariance_eigh")]
     CovarianceEigh,
     /// Randomized truncated SVD (Halko et al. 2011).
     Randomized,
 }
 
 impl Solver {
-    /// The accepted names, as in scikit-learn.
-    pub const NAMES: [&'static str; 4] = ["auto", "full", "covariance_eigh", "randomized"];
+    /// The accepted names.
+    pub const NAMES: [&'static str; 4] = ["auto", "full", "covarianceEigh", "randomized"];
 
-    /// The scikit-learn name of the solver.
+    /// The name of the solver (one of [`Solver::NAMES`]).
     pub fn name(self) -> &'static str {
         match self {
             Solver::Auto => "auto",
             Solver::Full => "full",
-            Solver::CovarianceEigh => "covariance_eigh",
+            Solver::CovarianceEigh => "covarianceEigh",
             Solver::Randomized => "randomized",
         }
     }
@@ -160,7 +164,7 @@ impl FromStr for Solver {
         match name {
             "auto" => Ok(Solver::Auto),
             "full" => Ok(Solver::Full),
-            "covariance_eigh" => Ok(Solver::CovarianceEigh),
+            "covarianceEigh" | "covariance_eigh" => Ok(Solver::CovarianceEigh),
             "randomized" => Ok(Solver::Randomized),
             _ => Err(Error::unknown("PCA solver", name, &Solver::NAMES)),
         }
@@ -947,7 +951,7 @@ mod tests {
             assert_eq!(name.parse::<Solver>().unwrap().name(), name);
         }
         let err = "arpack".parse::<Solver>().unwrap_err();
-        assert!(err.to_string().contains("covariance_eigh"), "{err}");
+        assert!(err.to_string().contains("covarianceEigh"), "{err}");
     }
 
     #[test]
@@ -1272,7 +1276,7 @@ mod tests {
     #[test]
     fn options_deserialize_with_defaults_and_reject_unknown_fields() {
         let o: PcaOptions =
-            serde_json::from_str(r#"{"components": 3, "solver": "covariance_eigh"}"#).unwrap();
+            serde_json::from_str(r#"{"components": 3, "solver": "covarianceEigh"}"#).unwrap();
         assert_eq!(o.components, 3);
         assert_eq!(o.solver, Solver::CovarianceEigh);
         assert!(!o.whiten);

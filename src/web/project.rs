@@ -2,7 +2,7 @@
 //! layer's activations over a dataset, training trajectories and the loss surface under them.
 
 use super::model::Model;
-use super::{js_error, option_error, shape_array};
+use super::{check_option_keys, js_error, option_error, shape_array};
 use crate::project::pca::{matrix_view, weight_rows_pca, Pca, PcaOptions, PcaResult};
 use crate::project::trajectory::{plane_grid, project_trajectory, Linspace};
 use crate::project::landscape::loss_surface;
@@ -14,6 +14,7 @@ fn pca_options(value: JsValue) -> Result<PcaOptions, JsError> {
     if value.is_undefined() || value.is_null() {
         return Ok(PcaOptions::default());
     }
+    check_option_keys(&value, "PCA options", &["components", "whiten", "solver", "seed", "powerIterations"])?;
     serde_wasm_bindgen::from_value(value)
         .map_err(|e| option_error("PCA options", "components, whiten, solver, seed, powerIterations", e))
 }
@@ -133,6 +134,7 @@ pub fn trajectory(snapshots: &[f32], count: usize, params: usize) -> Result<JsVa
 }
 
 fn linspace(value: JsValue, what: &str) -> Result<Linspace, JsError> {
+    check_option_keys(&value, what, &["start", "end", "steps"])?;
     serde_wasm_bindgen::from_value(value).map_err(|e| option_error(what, "start, end, steps", e))
 }
 

@@ -177,6 +177,8 @@ test("architecture, weights and PNG export", async (t) => {
   assert.deepEqual(await page.$$eval("#weights-layer option", (o) => o.map((x) => x.value)), ["conv1", "conv2", "fc1", "fc2"]);
   assert.ok(await distinctColours(page, "#weights-map") > 8, "conv filters drawn");
   assert.ok(await distinctColours(page, "#weights-histogram") > 2, "histogram drawn");
+  assert.ok(await distinctColours(page, "#weights-pca") > 2, "PCA of conv1's 8 filters drawn");
+  assert.match(await page.textContent("#weights-pca-info"), /explained variance/);
   await page.selectOption("#weights-layer", "fc1");
   await page.waitForFunction(() => document.querySelector("#weights-caption").textContent.startsWith("64 output units"));
   await page.hover("#weights-map", { position: { x: 5, y: 5 } });
@@ -201,4 +203,74 @@ test("the site works from a sub-path with no request to another origin", async (
   assert.ok(await page.$('[data-layer="conv1"]'));
   assert.deepEqual(problems.consoleErrors, []);
   assert.deepEqual(problems.foreignRequests, []);
+});
+
+test("a projection of a layer over the dataset runs in the worker to completion", async (t) => {
+  const { page, origin, problems } = await openSite(t);
+  await page.goto(`${origin}/#model=cnn`);
+  await ready(page);
+  assert.equal(await page.inputValue("#projection-layer"), "fc1.relu");
+  await page.selectOption("#projection-samples", "500");
+  await page.click("#projection-run");
+  await page.waitForFunction(() => document.querySelector("#projection-status").textContent.startsWith("done"), null, { timeout: 60000 });
+  assert.match(await page.textContent("#projection-status"), /done: 500 samples, 64 features; explained variance \d/);
+  assert.equal(await page.$eval("#projection-progress", (p) => p.value === p.max), true);
+  assert.ok(await distinctColours(page, "#projection-chart") > 10, "scatter drawn in class colours");
+  // Hover the densest spot of the scatter: some point is within reach and its digit is shown.
+  const box = await (await page.$("#projection-chart")).boundingBox();
+  let shown = false;
+  for (let fx = 0.2; fx <= 0.8 && !shown; fx += 0.05) {
+    for (let fy = 0.2; fy <= 0.8 && !shown; fy += 0.05) {
+      await page.mouse.move(box.x + box.width * fx, box.y + box.height * fy);
+      shown = /^digit \d+: label \d, predicted \d/.test(await page.textContent("#projection-sample-info"));
+    }
+  }
+  assert.ok(shown, "hovering a point shows its digit, label and prediction");
+  assert.ok(await distinctColours(page, "#projection-sample") > 2);
+  assert.match(await page.evaluate(() => location.hash), /project=fc1.relu/);
+  assert.deepEqual(problems.consoleErrors, []);
+});
+
+test("the saliency panel switches methods, targets and options and recomputes on new input", async (t) => {
+  const { page, origin, problems } = await openSite(t);
+  await page.goto(`${origin}/#model=cnn&sample=0`);
+  await ready(page);
+  const labels = readFileSync(new URL("../../www/data/digits-labels.u8", import.meta.url));
+  const status = () => page.textContent("#saliency-status");
+  await page.waitForFunction(() => document.querySelector("#saliency-status").textContent.includes("ms"));
+  assert.match(await status(), new RegExp(`^Gradient \\(Simonyan et al\\.\\) for class ${labels[0]}`));
+  assert.equal(await page.inputValue("#saliency-target"), String(labels[0]), "the target defaults to the prediction");
+  assert.ok(await distinctColours(page, "#saliency-map") > 8, "gradient map drawn");
+  const cases = [
+    ["inputXGradient", /^Input × Gradient/],
+    ["integratedGradients", /^Integrated Gradients .* convergence delta/],
+    ["smoothGrad", /^SmoothGrad/],
+    ["gradCam", /^Grad-CAM/],
+    ["occlusion", /^Occlusion/],
+  ];
+  for (const [method, pattern] of cases) {
+    await page.selectOption("#saliency-method", method);
+    await page.waitForFunction((p) => new RegExp(p).test(document.querySelector("#saliency-status").textContent), pattern.source, { timeout: 30000 });
+    assert.ok(await distinctColours(page, "#saliency-map") > 2, `${method} map drawn`);
+    assert.ok(await distinctColours(page, "#saliency-overlay") > 8, `${method} overlay drawn`);
+  }
+  // Only the chosen method's options are shown.
+  assert.equal(await page.isVisible("#saliency-window"), true);
+  assert.equal(await page.isVisible("#saliency-steps"), false);
+  // Many IG steps run in the worker with a visible progress bar; the page keeps responding.
+  await page.selectOption("#saliency-method", "integratedGradients");
+  await page.fill("#saliency-steps", "300");
+  await page.dispatchEvent("#saliency-steps", "change");
+  await page.waitForFunction(() => document.querySelector("#saliency-status").textContent.includes("convergence delta"), null, { timeout: 30000 });
+  await page.selectOption("#saliency-target", "3");
+  await page.waitForFunction(() => document.querySelector("#saliency-status").textContent.includes("for class 3"), null, { timeout: 30000 });
+  assert.match(await page.evaluate(() => location.hash), /method=integratedGradients/);
+  assert.match(await page.evaluate(() => location.hash), /opt.steps=300/);
+  assert.match(await page.evaluate(() => location.hash), /target=3/);
+  // A new input recomputes the map.
+  const before = await page.$eval("#saliency-map", (c) => c.toDataURL());
+  await page.fill("#sample-index", "5");
+  await page.dispatchEvent("#sample-index", "change");
+  await page.waitForFunction((b) => document.querySelector("#saliency-map").toDataURL() !== b, before, { timeout: 30000 });
+  assert.deepEqual(problems.consoleErrors, []);
 });
