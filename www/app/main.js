@@ -47,11 +47,13 @@ async function loadBuiltin(name, text) {
 
 async function loadFile(file) {
   const bytes = new Uint8Array(await file.arrayBuffer());
-  if (file.name.toLowerCase().endsWith(".json")) {
+  const name = file.name.toLowerCase();
+  if (name.endsWith(".onnx")) return { model: Model.fromOnnx(bytes), source: { format: "onnx", source: bytes } };
+  if (name.endsWith(".json")) {
     const text = new TextDecoder().decode(bytes);
     return { model: Model.fromJson(text), source: { format: "json", source: text } };
   }
-  throw new Error(`cannot open '${file.name}': expected an nnlens .json model`);
+  throw new Error(`cannot open '${file.name}': expected an .onnx model or an nnlens .json model`);
 }
 
 /** The 28x28 digit the page shows as input, and its description. */
