@@ -21,6 +21,7 @@
 pub mod error;
 pub mod graph;
 pub mod io;
+pub mod project;
 pub mod render;
 pub mod tensor;
 
