@@ -5,13 +5,17 @@
 //! * [`trajectory`]: a training trajectory on the plane of its principal directions and the
 //!   parameter grid around the final weights (Li et al. 2018).
 //! * [`landscape`]: the loss over that grid, for contour lines under the trajectory.
+//! * [`tsne`]: t-SNE with scikit-learn's semantics (exact and Barnes-Hut), as a stepper for
+//!   animation, and the trustworthiness of an embedding.
 
 pub mod landscape;
 pub mod pca;
 pub mod trajectory;
+pub mod tsne;
 
 pub use landscape::loss_surface;
 pub use pca::{weight_rows_pca, Pca, PcaOptions, PcaResult, Solver};
 pub use trajectory::{
     plane_grid, project_trajectory, Linspace, ParameterGrid, TrajectoryProjection,
 };
+pub use tsne::{Tsne, TsneOptions, TsneResult};
