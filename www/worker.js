@@ -1,7 +1,7 @@
 // The page's module Web Worker: heavy work (a layer's activations over the dataset and their
 // projection) runs here so the page stays responsive. Messages in: { id, task }; out:
 // { id, progress: [done, total], stage } while working, then { id, result } or { id, error }.
-import init, { Model, attribute, pca } from "./pkg/nnlens.js";
+import init, { Model, TsneRun, attribute, pca } from "./pkg/nnlens.js";
 
 const ready = init();
 
@@ -52,11 +52,25 @@ async function project(id, { model: modelSource, layer, method, inputs, samples 
     features.set(part, offset);
     offset += part.length;
   }
-  if (method !== "pca") throw new Error(`unknown projection method '${method}'; expected pca`);
-  postMessage({ id, progress: [0, 1], stage: "pca" });
-  const fit = pca(features, samples, width, { components: 2 });
-  postMessage({ id, progress: [1, 1], stage: "pca" });
-  return { points: fit.transformed, predictions, explained: fit.explainedVarianceRatio, width };
+  if (method === "pca") {
+    postMessage({ id, progress: [0, 1], stage: "pca" });
+    const fit = pca(features, samples, width, { components: 2 });
+    postMessage({ id, progress: [1, 1], stage: "pca" });
+    return { points: fit.transformed, predictions, explained: fit.explainedVarianceRatio, width };
+  }
+  if (method === "tsne") {
+    // scikit-learn's defaults (perplexity 30, PCA start, 1000 iterations), advanced in slices of
+    // 25 iterations so the page can animate the embedding and show the KL divergence.
+    const run = new TsneRun(features, samples, width, { perplexity: Math.min(30, (samples - 1) / 3) });
+    let kl = null;
+    while (!run.finished) {
+      const progress = run.run(25);
+      if (progress.checkpoint) kl = progress.checkpoint.klDivergence;
+      postMessage({ id, progress: [progress.iteration, progress.maxIter], stage: "tsne", kl, points: run.embedding });
+    }
+    return { points: run.embedding, predictions, kl, width, method: run.method };
+  }
+  throw new Error(`unknown projection method '${method}'; expected pca or tsne`);
 }
 
 self.onmessage = async ({ data: { id, task } }) => {

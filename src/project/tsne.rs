@@ -121,11 +121,12 @@ const MIN_GAIN: f64 = 0.01;
 /// Standard deviation of the initial embedding (first component for PCA initialisation).
 const INIT_STD: f64 = 1e-4;
 
-/// How the gradient is computed. Names follow scikit-learn's `method`, plus `"auto"`.
+/// How the gradient is computed: scikit-learn's `method` in camelCase as the JavaScript API
+/// spells it (`"barnesHut"`; scikit-learn's `"barnes_hut"` is accepted too), plus `"auto"`.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
 )]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "camelCase")]
 pub enum Method {
     /// Exact up to [`AUTO_EXACT_MAX_ROWS`] rows or with more than 3 components, else Barnes-Hut.
     #[default]
@@ -134,19 +135,20 @@ pub enum Method {
     Exact,
     /// Sparse nearest-neighbour affinities and a space-partitioning tree, `O(n log n)` per
     /// iteration; 1 to 3 components.
+    #[serde(alias = "barnes_hut")]
     BarnesHut,
 }
 
 impl Method {
     /// The accepted names.
-    pub const NAMES: [&'static str; 3] = ["auto", "exact", "barnes_hut"];
+    pub const NAMES: [&'static str; 3] = ["auto", "exact", "barnesHut"];
 
     /// The name of the method.
     pub fn name(self) -> &'static str {
         match self {
             Method::Auto => "auto",
             Method::Exact => "exact",
-            Method::BarnesHut => "barnes_hut",
+            Method::BarnesHut => "barnesHut",
         }
     }
 
@@ -177,7 +179,7 @@ impl FromStr for Method {
         match name {
             "auto" => Ok(Method::Auto),
             "exact" => Ok(Method::Exact),
-            "barnes_hut" => Ok(Method::BarnesHut),
+            "barnesHut" | "barnes_hut" => Ok(Method::BarnesHut),
             _ => Err(Error::unknown("t-SNE method", name, &Method::NAMES)),
         }
     }
@@ -278,7 +280,7 @@ impl Default for TsneOptions {
 
 /// Why the optimisation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "camelCase")]
 pub enum StopReason {
     /// `max_iter` iterations ran.
     MaxIter,

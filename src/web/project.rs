@@ -6,6 +6,7 @@ use super::{check_option_keys, js_error, option_error, shape_array};
 use crate::project::pca::{matrix_view, weight_rows_pca, Pca, PcaOptions, PcaResult};
 use crate::project::trajectory::{plane_grid, project_trajectory, Linspace};
 use crate::project::landscape::loss_surface;
+use crate::project::tsne::{Tsne, TsneOptions};
 use crate::tensor::into_vec;
 use ndarray::ArrayView1;
 use wasm_bindgen::prelude::*;
@@ -194,5 +195,66 @@ impl Model {
         let graph = self.graph();
         let id = graph.find(layer).map_err(js_error)?;
         Ok(shape_array(graph.value_shape(id)))
+    }
+}
+
+fn tsne_options(value: JsValue) -> Result<TsneOptions, JsError> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(TsneOptions::default());
+    }
+    const KNOWN: &[&str] = &[
+        "components", "perplexity", "earlyExaggeration", "learningRate", "maxIter",
+        "nIterWithoutProgress", "minGradNorm", "init", "method", "angle", "seed",
+    ];
+    check_option_keys(&value, "t-SNE options", KNOWN)?;
+    serde_wasm_bindgen::from_value(value).map_err(|e| option_error("t-SNE options", &KNOWN.join(", "), e))
+}
+
+/// A t-SNE optimisation that JavaScript advances in slices (`run(iterations)`) to animate the
+/// embedding or report progress; scikit-learn 1.9 `TSNE` semantics and defaults.
+#[wasm_bindgen]
+pub struct TsneRun {
+    inner: Tsne,
+}
+
+#[wasm_bindgen]
+impl TsneRun {
+    /// Prepares t-SNE of `rows x cols` data with `options = { perplexity = 30,
+    /// earlyExaggeration = 12, learningRate ("auto"), maxIter = 1000, init = "pca",
+    /// method = "auto" | "exact" | "barnesHut", angle = 0.5, seed, ... }`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(data: &[f32], rows: usize, cols: usize, options: JsValue) -> Result<TsneRun, JsError> {
+        let options = tsne_options(options)?;
+        Tsne::from_slice(data, rows, cols, &options).map(|inner| TsneRun { inner }).map_err(js_error)
+    }
+
+    /// Runs up to `iterations` more iterations; returns `{ iteration, maxIter, exaggerating,
+    /// checkpoint: { iteration, klDivergence, gradientNorm, exaggerated } | null, stop }`.
+    pub fn run(&mut self, iterations: usize) -> Result<JsValue, JsError> {
+        let progress = self.inner.run(iterations).map_err(js_error)?;
+        serde_wasm_bindgen::to_value(&progress).map_err(|e| JsError::new(&e.to_string()))
+    }
+
+    /// The current embedding, `rows x components`, row-major.
+    #[wasm_bindgen(getter)]
+    pub fn embedding(&self) -> Vec<f32> {
+        self.inner.embedding().iter().copied().collect()
+    }
+
+    /// Whether the optimisation has ended.
+    #[wasm_bindgen(getter)]
+    pub fn finished(&self) -> bool {
+        self.inner.is_finished()
+    }
+
+    /// The gradient algorithm in use (`"exact"` or `"barnesHut"`).
+    #[wasm_bindgen(getter)]
+    pub fn method(&self) -> String {
+        self.inner.method().name().to_string()
+    }
+
+    /// Stops the optimisation; the embedding so far stays available.
+    pub fn cancel(&mut self) {
+        self.inner.cancel();
     }
 }

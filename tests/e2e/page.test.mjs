@@ -274,3 +274,17 @@ test("the saliency panel switches methods, targets and options and recomputes on
   await page.waitForFunction((b) => document.querySelector("#saliency-map").toDataURL() !== b, before, { timeout: 30000 });
   assert.deepEqual(problems.consoleErrors, []);
 });
+
+test("t-SNE of a layer animates in the worker to completion", async (t) => {
+  const { page, origin, problems } = await openSite(t);
+  await page.goto(`${origin}/#model=cnn`);
+  await ready(page);
+  await page.selectOption("#projection-samples", "500");
+  await page.selectOption("#projection-method", "tsne");
+  await page.click("#projection-run");
+  await page.waitForFunction(() => /t-SNE iteration \d+/.test(document.querySelector("#projection-status").textContent), null, { timeout: 60000 });
+  await page.waitForFunction(() => document.querySelector("#projection-status").textContent.startsWith("done"), null, { timeout: 120000 });
+  assert.match(await page.textContent("#projection-status"), /t-SNE \((exact|barnesHut)\) KL divergence \d/);
+  assert.ok(await distinctColours(page, "#projection-chart") > 10, "embedding drawn in class colours");
+  assert.deepEqual(problems.consoleErrors, []);
+});

@@ -96,3 +96,33 @@ test("bad projection input throws precise errors; the module keeps working", () 
   const ok = pca(Float32Array.from([1, 2, 3, 5, 4, 4]), 3, 2, { components: 1 });
   assert.equal(ok.transformed.length, 3);
 });
+
+test("t-SNE separates the classes of a layer's activations and rejects bad options", async () => {
+  const { TsneRun } = await import("../../pkg/nnlens.js");
+  const model = Model.fromJson(readFileSync(new URL("../../www/models/cnn.json", import.meta.url), "utf8"));
+  const images = readFileSync(new URL("../../www/data/digits-images.u8", import.meta.url));
+  const labels = readFileSync(new URL("../../www/data/digits-labels.u8", import.meta.url));
+  const n = 300;
+  const features = model.layerOutputs("fc1.relu", Float32Array.from(images.subarray(0, n * 784), (v) => v / 255), n);
+  const run = new TsneRun(features, n, 64, { seed: 1 });
+  let last;
+  while (!run.finished) last = run.run(100);
+  assert.equal(last.iteration, last.maxIter);
+  assert.equal(typeof last.checkpoint.klDivergence, "number");
+  const e = run.embedding;
+  // 1-nearest-neighbour accuracy in the embedding (leave one out).
+  let correct = 0;
+  for (let i = 0; i < n; i++) {
+    let best = -1, bestD = Infinity;
+    for (let j = 0; j < n; j++) {
+      if (j === i) continue;
+      const d = (e[2 * i] - e[2 * j]) ** 2 + (e[2 * i + 1] - e[2 * j + 1]) ** 2;
+      if (d < bestD) { bestD = d; best = j; }
+    }
+    if (labels[best] === labels[i]) correct++;
+  }
+  assert.ok(correct / n > 0.85, `1-NN accuracy in the t-SNE plane ${correct / n}`);
+  assert.throws(() => new TsneRun(features, n, 64, { perplexity: 1000 }), /perplexity/);
+  assert.throws(() => new TsneRun(features, n, 64, { perplex: 5 }), /unknown option 'perplex'/);
+  assert.throws(() => new TsneRun(features, n, 64, { method: "fast" }), /fast/);
+});

@@ -13,21 +13,36 @@ export async function runProjection(elements, { modelSource, layer, method, samp
   elements.status.textContent = "computing activations…";
   const result = await runInWorker(
     { kind: "project", model: modelSource, layer, method, inputs, samples },
-    (done, total, stage) => {
+    (done, total, stage, message) => {
       elements.progress.max = total;
       elements.progress.value = done;
-      elements.status.textContent = stage === "activations"
-        ? `activations: ${done} / ${total} samples` : `${method.toUpperCase()}…`;
+      if (stage === "activations") {
+        elements.status.textContent = `activations: ${done} / ${total} samples`;
+      } else if (stage === "tsne") {
+        elements.status.textContent = `t-SNE iteration ${done} / ${total}` +
+          (message.kl !== null ? ` · KL divergence ${message.kl.toFixed(3)}` : "");
+        // Animate: draw the embedding as it forms.
+        sizeCanvasForCss(elements.canvas);
+        drawScatter(elements.canvas, message.points, labelsOf(samples, digits), `${layer}: t-SNE, iteration ${done}`);
+      } else {
+        elements.status.textContent = `${method.toUpperCase()}…`;
+      }
     },
     [inputs.buffer],
   );
   elements.progress.value = elements.progress.max;
-  const labels = Uint8Array.from({ length: samples }, (_, i) => digits.label(i));
+  const labels = labelsOf(samples, digits);
   sizeCanvasForCss(elements.canvas);
-  const area = drawScatter(elements.canvas, result.points, labels, `${layer}: ${method.toUpperCase()} of ${samples} digits`);
-  const [r1, r2] = result.explained;
-  elements.status.textContent =
-    `done: ${samples} samples, ${result.width} features; explained variance ${(100 * r1).toFixed(1)}% + ${(100 * r2).toFixed(1)}%`;
+  const title = method === "tsne" ? "t-SNE" : "PCA";
+  const area = drawScatter(elements.canvas, result.points, labels, `${layer}: ${title} of ${samples} digits`);
+  if (method === "tsne") {
+    elements.status.textContent =
+      `done: ${samples} samples, ${result.width} features; t-SNE (${result.method}) KL divergence ${result.kl.toFixed(3)}`;
+  } else {
+    const [r1, r2] = result.explained;
+    elements.status.textContent =
+      `done: ${samples} samples, ${result.width} features; explained variance ${(100 * r1).toFixed(1)}% + ${(100 * r2).toFixed(1)}%`;
+  }
   elements.canvas.onmousemove = (event) => {
     const rect = elements.canvas.getBoundingClientRect();
     const [x, y] = area.toData(event.clientX - rect.left, event.clientY - rect.top);
@@ -44,4 +59,8 @@ export async function runProjection(elements, { modelSource, layer, method, samp
       `digit ${best}: label ${labels[best]}, predicted ${result.predictions[best]}${labels[best] === result.predictions[best] ? "" : " ✗"}`;
   };
   return result;
+}
+
+function labelsOf(samples, digits) {
+  return Uint8Array.from({ length: samples }, (_, i) => digits.label(i));
 }

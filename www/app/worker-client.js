@@ -10,7 +10,7 @@ function spawn(kind) {
     const job = entry.pending.get(data.id);
     if (!job) return;
     if (data.progress) {
-      job.onProgress?.(data.progress[0], data.progress[1], data.stage);
+      job.onProgress?.(data.progress[0], data.progress[1], data.stage, data);
     } else {
       entry.pending.delete(data.id);
       if (data.error) job.reject(new Error(data.error));

@@ -183,7 +183,7 @@ fn names_parse_and_unknown_names_list_the_accepted_ones() {
     let e = "barneshut".parse::<Method>().unwrap_err().to_string();
     assert_eq!(
         e,
-        "unknown t-SNE method 'barneshut'; expected one of: auto, exact, barnes_hut"
+        "unknown t-SNE method 'barneshut'; expected one of: auto, exact, barnesHut"
     );
     let e = "spectral".parse::<Init>().unwrap_err().to_string();
     assert_eq!(
