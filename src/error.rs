@@ -10,7 +10,9 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
     /// The input buffer does not hold `batch` samples of the model's input shape.
-    #[error("input has {actual} values, expected {expected} (batch {batch} x input shape {shape:?})")]
+    #[error(
+        "input has {actual} values, expected {expected} (batch {batch} x input shape {shape:?})"
+    )]
     InputLength {
         actual: usize,
         expected: usize,
@@ -43,7 +45,11 @@ pub enum Error {
     },
     /// A NaN or infinite value where finite numbers are required.
     #[error("{what} contains a non-finite value ({value}) at index {index}")]
-    NonFinite { what: String, index: usize, value: f32 },
+    NonFinite {
+        what: String,
+        index: usize,
+        value: f32,
+    },
     /// A target index outside the model's output.
     #[error("target {target} is out of range: the output has {len} elements (valid targets 0..={max})", max = .len.saturating_sub(1))]
     TargetOutOfRange { target: usize, len: usize },

@@ -12,7 +12,11 @@ fn load(path: &str) -> Value {
 }
 
 fn floats(v: &Value) -> Vec<f32> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
 }
 
 fn assert_close(got: &[f32], expected: &[f32], what: &str) {
@@ -30,20 +34,43 @@ fn builtin_models_match_pytorch() {
     let inputs: Vec<Vec<f32>> = samples.iter().map(|s| floats(&s["input"])).collect();
     for name in ["cnn", "mlp"] {
         let model = &fixture["models"][name];
-        let graph = from_json(&fs::read_to_string(format!("www/models/{name}.json")).unwrap()).unwrap();
-        let expected: Vec<Vec<f32>> = model["outputs"].as_array().unwrap().iter().map(floats).collect();
+        let graph =
+            from_json(&fs::read_to_string(format!("www/models/{name}.json")).unwrap()).unwrap();
+        let expected: Vec<Vec<f32>> = model["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(floats)
+            .collect();
         for (i, (input, want)) in inputs.iter().zip(&expected).enumerate() {
-            let out = graph.forward(graph.input_tensor(input.clone(), 1).unwrap()).unwrap();
+            let out = graph
+                .forward(graph.input_tensor(input.clone(), 1).unwrap())
+                .unwrap();
             assert_close(out.as_slice().unwrap(), want, &format!("{name} sample {i}"));
         }
         let batch: Vec<f32> = inputs.concat();
-        let out = graph.forward(graph.input_tensor(batch, inputs.len()).unwrap()).unwrap();
-        assert_close(out.as_slice().unwrap(), &expected.concat(), &format!("{name} batch"));
+        let out = graph
+            .forward(graph.input_tensor(batch, inputs.len()).unwrap())
+            .unwrap();
+        assert_close(
+            out.as_slice().unwrap(),
+            &expected.concat(),
+            &format!("{name} batch"),
+        );
         let predicted: Vec<usize> = expected
             .iter()
-            .map(|p| p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0)
+            .map(|p| {
+                p.iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.total_cmp(b.1))
+                    .unwrap()
+                    .0
+            })
             .collect();
-        let labels: Vec<usize> = samples.iter().map(|s| s["label"].as_u64().unwrap() as usize).collect();
+        let labels: Vec<usize> = samples
+            .iter()
+            .map(|s| s["label"].as_u64().unwrap() as usize)
+            .collect();
         assert_eq!(predicted, labels, "{name} classifies the samples");
     }
 }
@@ -51,7 +78,8 @@ fn builtin_models_match_pytorch() {
 #[test]
 fn builtin_models_round_trip_through_json() {
     for name in ["cnn", "mlp"] {
-        let graph = from_json(&fs::read_to_string(format!("www/models/{name}.json")).unwrap()).unwrap();
+        let graph =
+            from_json(&fs::read_to_string(format!("www/models/{name}.json")).unwrap()).unwrap();
         let again = from_json(&nnlens::io::json::to_json(&graph).unwrap()).unwrap();
         assert_eq!(graph, again, "{name}");
     }

@@ -49,10 +49,15 @@ fn load(name: &str) -> Fixture {
     let json = std::fs::read_to_string(dir.join(doc["nnlens_json"].as_str().unwrap())).unwrap();
     let copy = nnlens::io::json::from_json(&json).unwrap();
     let x = floats(&doc["input"]);
-    let via_onnx = graph.forward(graph.input_tensor(x.clone(), 1).unwrap()).unwrap();
+    let via_onnx = graph
+        .forward(graph.input_tensor(x.clone(), 1).unwrap())
+        .unwrap();
     let via_json = copy.forward(copy.input_tensor(x, 1).unwrap()).unwrap();
     for (a, b) in via_onnx.iter().zip(via_json.iter()) {
-        assert!((a - b).abs() <= 1e-5 + 1e-4 * b.abs(), "{name}: ONNX {a} vs JSON copy {b}");
+        assert!(
+            (a - b).abs() <= 1e-5 + 1e-4 * b.abs(),
+            "{name}: ONNX {a} vs JSON copy {b}"
+        );
     }
     Fixture { graph, doc }
 }

@@ -72,7 +72,10 @@ fn load_fixture(json: &Path, name: String) -> Fixture {
 fn fixtures() -> Vec<Fixture> {
     let mut out = Vec::new();
     let torch = root().join("onnx");
-    for model in std::fs::read_dir(&torch).expect("tests/fixtures/onnx exists").flatten() {
+    for model in std::fs::read_dir(&torch)
+        .expect("tests/fixtures/onnx exists")
+        .flatten()
+    {
         let dir = model.path();
         if !dir.is_dir() || dir.file_name().is_some_and(|n| n == "malformed") {
             continue;
@@ -89,7 +92,10 @@ fn fixtures() -> Vec<Fixture> {
             }
         }
     }
-    for f in std::fs::read_dir(root().join("onnx_ops")).expect("tests/fixtures/onnx_ops exists").flatten() {
+    for f in std::fs::read_dir(root().join("onnx_ops"))
+        .expect("tests/fixtures/onnx_ops exists")
+        .flatten()
+    {
         let p = f.path();
         if p.extension().is_some_and(|e| e == "json") {
             let name = format!("ops/{}", p.file_stem().unwrap().to_string_lossy());
@@ -124,7 +130,11 @@ fn compare(got: &[f32], want: &[f32]) -> (f64, bool) {
 #[test]
 fn fixtures_match_onnxruntime_at_batch_1_and_3() {
     let all = fixtures();
-    assert!(all.len() >= 40, "expected the torch and op fixtures, found {}", all.len());
+    assert!(
+        all.len() >= 40,
+        "expected the torch and op fixtures, found {}",
+        all.len()
+    );
     let mut failures = Vec::new();
     for f in &all {
         let g = match from_onnx(&std::fs::read(&f.onnx).unwrap()) {
@@ -135,7 +145,11 @@ fn fixtures_match_onnxruntime_at_batch_1_and_3() {
             }
         };
         let mut line = format!("{:45}", f.name);
-        assert!(f.cases.iter().any(|c| c.batch == 1) && f.cases.iter().any(|c| c.batch == 3), "{}", f.name);
+        assert!(
+            f.cases.iter().any(|c| c.batch == 1) && f.cases.iter().any(|c| c.batch == 3),
+            "{}",
+            f.name
+        );
         for c in &f.cases {
             match run(&g, &c.input, c.batch) {
                 Err(e) => failures.push(format!("{} batch {}: forward: {e}", f.name, c.batch)),
@@ -154,14 +168,22 @@ fn fixtures_match_onnxruntime_at_batch_1_and_3() {
                     let (max, ok) = compare(&got, &c.output);
                     line += &format!("  batch {}: max err {max:.2e}", c.batch);
                     if !ok {
-                        failures.push(format!("{} batch {}: max error {max:e} beyond tolerance", f.name, c.batch));
+                        failures.push(format!(
+                            "{} batch {}: max error {max:e} beyond tolerance",
+                            f.name, c.batch
+                        ));
                     }
                 }
             }
         }
         println!("{line}");
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -169,8 +191,14 @@ fn layers_are_named_after_onnx_nodes_and_labelled_with_op_types() {
     for f in fixtures().iter().filter(|f| f.name.starts_with("mlp/")) {
         let g = import(f);
         let labels: Vec<String> = g.layers().into_iter().map(|l| l.op).collect();
-        assert_eq!(labels, ["Gemm", "Relu", "Gemm", "Tanh", "Gemm", "Sigmoid", "Gemm"], "{}", f.name);
-        let names: std::collections::HashSet<String> = g.layers().into_iter().map(|l| l.name).collect();
+        assert_eq!(
+            labels,
+            ["Gemm", "Relu", "Gemm", "Tanh", "Gemm", "Sigmoid", "Gemm"],
+            "{}",
+            f.name
+        );
+        let names: std::collections::HashSet<String> =
+            g.layers().into_iter().map(|l| l.name).collect();
         assert_eq!(names.len(), 7, "{}: names are unique", f.name);
     }
 }
@@ -186,13 +214,26 @@ fn export_round_trip_is_exact() {
         for c in &f.cases {
             let a = run(&g, &c.input, c.batch).unwrap();
             let b = run(&back, &c.input, c.batch).unwrap();
-            let same = a.iter().zip(b.iter()).all(|(x, y)| x.to_bits() == y.to_bits());
-            assert!(same && a.shape() == b.shape(), "{} batch {}: round trip changed the output", f.name, c.batch);
+            let same = a
+                .iter()
+                .zip(b.iter())
+                .all(|(x, y)| x.to_bits() == y.to_bits());
+            assert!(
+                same && a.shape() == b.shape(),
+                "{} batch {}: round trip changed the output",
+                f.name,
+                c.batch
+            );
         }
         // Names survive (GELU's decomposition and MatMul + Add add helper nodes).
         let names: Vec<String> = back.layers().into_iter().map(|l| l.name).collect();
         for l in g.layers() {
-            assert!(names.contains(&l.name), "{}: layer '{}' lost in the round trip", f.name, l.name);
+            assert!(
+                names.contains(&l.name),
+                "{}: layer '{}' lost in the round trip",
+                f.name,
+                l.name
+            );
         }
     }
 }
@@ -201,31 +242,55 @@ fn export_round_trip_is_exact() {
 /// `make_onnx_fixtures.py --check-export` (run by hand: `NNLENS_EXPORT_DIR=dir cargo test`).
 #[test]
 fn write_exports_for_the_onnx_checker() {
-    let Some(dir) = std::env::var_os("NNLENS_EXPORT_DIR") else { return };
+    let Some(dir) = std::env::var_os("NNLENS_EXPORT_DIR") else {
+        return;
+    };
     let dir = PathBuf::from(dir);
     std::fs::create_dir_all(&dir).unwrap();
     for f in fixtures() {
         let g = import(&f);
         let stem = f.name.replace('/', "__");
         std::fs::write(dir.join(format!("{stem}.onnx")), to_onnx(&g).unwrap()).unwrap();
-        std::fs::copy(f.onnx.with_extension("json"), dir.join(format!("{stem}.json"))).unwrap();
+        std::fs::copy(
+            f.onnx.with_extension("json"),
+            dir.join(format!("{stem}.json")),
+        )
+        .unwrap();
     }
     // The built-in nnlens JSON models, with torch's outputs as the case to check.
-    let expected: Value =
-        serde_json::from_str(&std::fs::read_to_string(root().join("builtin/expected.json")).unwrap()).unwrap();
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("builtin/expected.json")).unwrap(),
+    )
+    .unwrap();
     let samples = expected["samples"].as_array().unwrap();
     let input: Vec<f32> = samples.iter().flat_map(|s| floats(&s["input"])).collect();
     for model in ["mlp", "cnn"] {
         let www = Path::new(env!("CARGO_MANIFEST_DIR")).join("www/models");
-        let g = nnlens::io::json::from_json(&std::fs::read_to_string(www.join(format!("{model}.json"))).unwrap()).unwrap();
-        std::fs::write(dir.join(format!("builtin__{model}.onnx")), to_onnx(&g).unwrap()).unwrap();
-        let output: Vec<f32> = expected["models"][model]["outputs"].as_array().unwrap().iter().flat_map(floats).collect();
+        let g = nnlens::io::json::from_json(
+            &std::fs::read_to_string(www.join(format!("{model}.json"))).unwrap(),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join(format!("builtin__{model}.onnx")),
+            to_onnx(&g).unwrap(),
+        )
+        .unwrap();
+        let output: Vec<f32> = expected["models"][model]["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(floats)
+            .collect();
         let mut input_shape = vec![samples.len()];
         input_shape.extend_from_slice(g.input_shape());
         let cases = serde_json::json!({ "model": format!("builtin__{model}.onnx"), "cases": [{
             "batch": samples.len(), "input_shape": input_shape, "input": input,
             "output_shape": [samples.len(), output.len() / samples.len()], "output": output }] });
-        std::fs::write(dir.join(format!("builtin__{model}.json")), cases.to_string()).unwrap();
+        std::fs::write(
+            dir.join(format!("builtin__{model}.json")),
+            cases.to_string(),
+        )
+        .unwrap();
     }
 }
 
@@ -242,7 +307,11 @@ fn input_gradients_exist_for_every_fixture() {
                 .input_gradient(&trace, target)
                 .unwrap_or_else(|e| panic!("{}: gradient: {e}", f.name));
             assert_eq!(grad.shape(), trace.input().shape(), "{}", f.name);
-            assert!(grad.iter().all(|v| v.is_finite()), "{}: non-finite gradient", f.name);
+            assert!(
+                grad.iter().all(|v| v.is_finite()),
+                "{}: non-finite gradient",
+                f.name
+            );
         }
     }
 }
@@ -279,7 +348,12 @@ fn check_gradient_fd(f: &Fixture, target: usize) {
 #[test]
 fn input_gradients_match_finite_differences() {
     let all = fixtures();
-    for name in ["mlp/dynamo_op18", "gelu/legacy_op17_nocf_dyn", "cnn_bn/legacy_op13_nocf_fixed", "lenet/dynamo_op21"] {
+    for name in [
+        "mlp/dynamo_op18",
+        "gelu/legacy_op17_nocf_dyn",
+        "cnn_bn/legacy_op13_nocf_fixed",
+        "lenet/dynamo_op21",
+    ] {
         let f = all
             .iter()
             .find(|f| f.name == name)
@@ -293,11 +367,27 @@ fn fixed_batch_exports_run_at_any_batch() {
     for f in fixtures().iter().filter(|f| f.name.ends_with("_fixed")) {
         let g = import(f);
         let c = f.cases.iter().find(|c| c.batch == 1).unwrap();
-        let five: Vec<f32> = c.input.iter().cycle().take(c.input.len() * 5).copied().collect();
+        let five: Vec<f32> = c
+            .input
+            .iter()
+            .cycle()
+            .take(c.input.len() * 5)
+            .copied()
+            .collect();
         let out = run(&g, &five, 5).unwrap_or_else(|e| panic!("{}: batch 5: {e}", f.name));
         let got: Vec<f32> = out.iter().copied().collect();
-        let want: Vec<f32> = c.output.iter().cycle().take(c.output.len() * 5).copied().collect();
-        assert!(compare(&got, &want).1, "{}: batch 5 differs from five batch-1 runs", f.name);
+        let want: Vec<f32> = c
+            .output
+            .iter()
+            .cycle()
+            .take(c.output.len() * 5)
+            .copied()
+            .collect();
+        assert!(
+            compare(&got, &want).1,
+            "{}: batch 5 differs from five batch-1 runs",
+            f.name
+        );
     }
 }
 
@@ -309,7 +399,8 @@ fn malformed_dir() -> PathBuf {
 /// expected fragment, and a good model imports right after each failure.
 #[test]
 fn malformed_files_fail_with_precise_errors() {
-    let text = std::fs::read_to_string(malformed_dir().join("index.json")).expect("malformed/index.json");
+    let text =
+        std::fs::read_to_string(malformed_dir().join("index.json")).expect("malformed/index.json");
     let index: Value = serde_json::from_str(&text).unwrap();
     let entries = index["files"].as_array().expect("files list");
     assert!(entries.len() >= 5, "expected several malformed files");
@@ -325,7 +416,10 @@ fn malformed_files_fail_with_precise_errors() {
             e["description"]
         );
         println!("{file}: {err}");
-        assert!(from_onnx(&good).is_ok(), "importer still works after {file}");
+        assert!(
+            from_onnx(&good).is_ok(),
+            "importer still works after {file}"
+        );
     }
 }
 
@@ -335,8 +429,12 @@ fn expected_fragment(file: &str) -> &'static str {
         "truncated.onnx" | "random_bytes.onnx" | "not_onnx.onnx" => "not a valid ONNX model",
         "empty.onnx" => "the model has no graph",
         "unsupported_lstm.onnx" => "also unsupported: 'LSTM' at node 20 '/lstm/LSTM'",
-        "unsupported_einsum.onnx" => "(Einsum): unsupported op type 'Einsum'; nnlens supports: Add,",
-        "external_data.onnx" => "initializer 'W' keeps its data in an external file (file 'weights.bin')",
+        "unsupported_einsum.onnx" => {
+            "(Einsum): unsupported op type 'Einsum'; nnlens supports: Add,"
+        }
+        "external_data.onnx" => {
+            "initializer 'W' keeps its data in an external file (file 'weights.bin')"
+        }
         "huge_shape.onnx" => "has 1099511627776 elements, more than the limit",
         "overflow_shape.onnx" => "has more than usize::MAX elements",
         "negative_shape.onnx" => "negative dimension -1",
@@ -351,7 +449,10 @@ fn node_limit_is_enforced() {
     use nnlens::io::onnx::proto::{GraphProto, ModelProto, NodeProto, OperatorSetIdProto};
     use prost::Message;
     let model = ModelProto {
-        opset_import: vec![OperatorSetIdProto { domain: Some(String::new()), version: Some(17) }],
+        opset_import: vec![OperatorSetIdProto {
+            domain: Some(String::new()),
+            version: Some(17),
+        }],
         graph: Some(GraphProto {
             node: vec![NodeProto::default(); MAX_NODES + 1],
             ..Default::default()
@@ -359,7 +460,10 @@ fn node_limit_is_enforced() {
         ..Default::default()
     };
     let err = from_onnx(&model.encode_to_vec()).unwrap_err().to_string();
-    assert!(err.contains(&format!("more than the limit of {MAX_NODES}")), "{err}");
+    assert!(
+        err.contains(&format!("more than the limit of {MAX_NODES}")),
+        "{err}"
+    );
 }
 
 /// A stable-Rust stand-in for `cargo fuzz`: truncations, bit flips and byte splices of every
@@ -373,7 +477,10 @@ fn mutated_fixture_bytes_never_panic() {
         state ^= state << 17;
         state
     };
-    let files: Vec<Vec<u8>> = fixtures().iter().map(|f| std::fs::read(&f.onnx).unwrap()).collect();
+    let files: Vec<Vec<u8>> = fixtures()
+        .iter()
+        .map(|f| std::fs::read(&f.onnx).unwrap())
+        .collect();
     let mut errors = 0;
     let mut runs = 0;
     for bytes in &files {
@@ -427,8 +534,10 @@ fn mutated_fixture_bytes_never_panic() {
 #[test]
 fn builtin_models_import_and_export() {
     let www = Path::new(env!("CARGO_MANIFEST_DIR")).join("www/models");
-    let expected: Value =
-        serde_json::from_str(&std::fs::read_to_string(root().join("builtin/expected.json")).unwrap()).unwrap();
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("builtin/expected.json")).unwrap(),
+    )
+    .unwrap();
     let samples = expected["samples"].as_array().unwrap();
     let input: Vec<f32> = samples.iter().flat_map(|s| floats(&s["input"])).collect();
     let batch = samples.len();
@@ -452,7 +561,12 @@ fn builtin_models_import_and_export() {
         let back = from_onnx(&to_onnx(&g).unwrap()).unwrap();
         let a = run(&g, &input, batch).unwrap();
         let b = run(&back, &input, batch).unwrap();
-        assert!(a.iter().zip(b.iter()).all(|(x, y)| x.to_bits() == y.to_bits()), "{model}: export changed outputs");
+        assert!(
+            a.iter()
+                .zip(b.iter())
+                .all(|(x, y)| x.to_bits() == y.to_bits()),
+            "{model}: export changed outputs"
+        );
         let got: Vec<f32> = b.iter().copied().collect();
         let (max, ok) = compare(&got, &want(model));
         assert!(ok, "{model}: exported model differs from torch by {max}");

@@ -37,7 +37,10 @@ fn forward_trace_and_gradient_cross_the_boundary() {
     assert_eq!(out.len(), 3);
     assert!((out.iter().sum::<f32>() - 1.0).abs() < 1e-5);
     let trace = model.trace(&input(), Some(1)).unwrap();
-    assert_eq!(trace.names(), ["conv", "conv.relu", "pool", "flat", "fc", "softmax"]);
+    assert_eq!(
+        trace.names(),
+        ["conv", "conv.relu", "pool", "flat", "fc", "softmax"]
+    );
     assert_eq!(trace.get("pool").unwrap().len(), 4 * 4 * 4);
     assert_eq!(trace.output(), out);
     let grad = model.gradient(&input(), 2).unwrap();
@@ -53,20 +56,42 @@ fn forward_trace_and_gradient_cross_the_boundary() {
 fn every_bad_input_is_an_error_and_the_module_keeps_working() {
     let model = Model::from_json(CNN).unwrap();
     let cases = [
-        (message(model.forward(&[0.0; 10], None)), "input has 10 values, expected 64"),
-        (message(model.forward(&input(), Some(0))), "batch"),
-        (message(model.gradient(&input(), 3)), "target 3 is out of range"),
-        (message(model.trace(&input(), None).unwrap().get("nope")), "unknown layer 'nope'"),
-        (message(Model::from_json("{")), "invalid nnlens JSON"),
-        (message(Model::from_json(&CNN.replace("\"flatten\"", "\"flattn\""))), "unknown layer type"),
-        (message(Model::from_json(&CNN.replace("\"units\": 3", "\"unit\": 3"))), "missing field 'units'"),
         (
-            message(Model::from_json(&CNN.replace("{ \"type\": \"flatten\", \"name\": \"flat\" },", ""))),
+            message(model.forward(&[0.0; 10], None)),
+            "input has 10 values, expected 64",
+        ),
+        (message(model.forward(&input(), Some(0))), "batch"),
+        (
+            message(model.gradient(&input(), 3)),
+            "target 3 is out of range",
+        ),
+        (
+            message(model.trace(&input(), None).unwrap().get("nope")),
+            "unknown layer 'nope'",
+        ),
+        (message(Model::from_json("{")), "invalid nnlens JSON"),
+        (
+            message(Model::from_json(&CNN.replace("\"flatten\"", "\"flattn\""))),
+            "unknown layer type",
+        ),
+        (
+            message(Model::from_json(
+                &CNN.replace("\"units\": 3", "\"unit\": 3"),
+            )),
+            "missing field 'units'",
+        ),
+        (
+            message(Model::from_json(
+                &CNN.replace("{ \"type\": \"flatten\", \"name\": \"flat\" },", ""),
+            )),
             "add a flatten layer",
         ),
     ];
     for (got, expected) in cases {
-        assert!(got.contains(expected), "message {got:?} should contain {expected:?}");
+        assert!(
+            got.contains(expected),
+            "message {got:?} should contain {expected:?}"
+        );
     }
     let mut nan = input();
     nan[5] = f32::NAN;
@@ -80,7 +105,10 @@ fn every_bad_input_is_an_error_and_the_module_keeps_working() {
 fn json_round_trip_preserves_outputs() {
     let model = Model::from_json(CNN).unwrap();
     let again = Model::from_json(&model.to_json().unwrap()).unwrap();
-    assert_eq!(model.forward(&input(), None).unwrap(), again.forward(&input(), None).unwrap());
+    assert_eq!(
+        model.forward(&input(), None).unwrap(),
+        again.forward(&input(), None).unwrap()
+    );
     assert_eq!(model.input_shape().length(), 3);
 }
 
@@ -89,18 +117,36 @@ fn onnx_round_trip_and_errors_cross_the_boundary() {
     let model = Model::from_json(CNN).unwrap();
     let bytes = model.to_onnx().unwrap();
     let again = Model::from_onnx(&bytes).unwrap();
-    assert_eq!(model.forward(&input(), None).unwrap(), again.forward(&input(), None).unwrap());
+    assert_eq!(
+        model.forward(&input(), None).unwrap(),
+        again.forward(&input(), None).unwrap()
+    );
     let names: Vec<String> = again.trace(&input(), None).unwrap().names();
-    assert_eq!(names, ["conv", "conv.relu", "pool", "flat", "fc", "softmax"]);
+    assert_eq!(
+        names,
+        ["conv", "conv.relu", "pool", "flat", "fc", "softmax"]
+    );
     let cases = [
-        (message(Model::from_onnx(&[0xff, 0xff, 0xff])), "not a valid ONNX model"),
+        (
+            message(Model::from_onnx(&[0xff, 0xff, 0xff])),
+            "not a valid ONNX model",
+        ),
         (message(Model::from_onnx(&[])), "the model has no graph"),
-        (message(Model::from_onnx(&bytes[..bytes.len() / 2])), "not a valid ONNX model"),
+        (
+            message(Model::from_onnx(&bytes[..bytes.len() / 2])),
+            "not a valid ONNX model",
+        ),
     ];
     for (got, expected) in cases {
-        assert!(got.contains(expected), "message {got:?} should contain {expected:?}");
+        assert!(
+            got.contains(expected),
+            "message {got:?} should contain {expected:?}"
+        );
     }
-    assert!(Model::from_onnx(&bytes).is_ok(), "still working after the errors");
+    assert!(
+        Model::from_onnx(&bytes).is_ok(),
+        "still working after the errors"
+    );
 }
 
 /// The same seed gives the same weights as natively (golden values of src/io/json.rs tests).

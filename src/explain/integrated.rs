@@ -265,7 +265,12 @@ mod tests {
         }
         // The convergence deltas come from differently sized passes (dot-product path for few
         // rows, sgemm above), so they agree to f32 rounding of the outputs, not bit for bit.
-        assert!((whole.1 - split.1).abs() <= 1e-6, "{} vs {}", whole.1, split.1);
+        assert!(
+            (whole.1 - split.1).abs() <= 1e-6,
+            "{} vs {}",
+            whole.1,
+            split.1
+        );
     }
 
     #[test]

@@ -37,7 +37,12 @@ impl Gradients {
 impl Graph {
     /// Back-propagates `grad_output` (`dL/d output`, the output's shape) through `trace`.
     /// Parameter gradients are computed only when `want_params` is set.
-    pub fn backward(&self, trace: &Trace, grad_output: Tensor, want_params: bool) -> Result<Gradients> {
+    pub fn backward(
+        &self,
+        trace: &Trace,
+        grad_output: Tensor,
+        want_params: bool,
+    ) -> Result<Gradients> {
         self.backward_from(trace, self.output(), grad_output, want_params)
     }
 
@@ -54,7 +59,11 @@ impl Graph {
         if from.0 >= trace.values().len() {
             return Err(Error::invalid(
                 "gradient source",
-                format!("value {} does not exist (the graph has {} values)", from.0, trace.values().len()),
+                format!(
+                    "value {} does not exist (the graph has {} values)",
+                    from.0,
+                    trace.values().len()
+                ),
             ));
         }
         let start = trace.value(from);
@@ -132,10 +141,19 @@ mod tests {
     fn gradient_of_graph_matches_finite_differences() {
         let mut g = Graph::new(&[4]).unwrap();
         let a = g
-            .push("fc", "dense", Op::Dense(Dense::new(random_tensor(&[3, 4], -1., 1., 1), None).unwrap()), &[ValueId::INPUT])
+            .push(
+                "fc",
+                "dense",
+                Op::Dense(Dense::new(random_tensor(&[3, 4], -1., 1., 1), None).unwrap()),
+                &[ValueId::INPUT],
+            )
             .unwrap();
-        let t = g.push("t", "tanh", Op::Activation(Activation::Tanh), &[a]).unwrap();
-        let s = g.push("s", "sigmoid", Op::Activation(Activation::Sigmoid), &[a]).unwrap();
+        let t = g
+            .push("t", "tanh", Op::Activation(Activation::Tanh), &[a])
+            .unwrap();
+        let s = g
+            .push("s", "sigmoid", Op::Activation(Activation::Sigmoid), &[a])
+            .unwrap();
         let _ = (t, s);
         // Output is s only, so t's branch receives no gradient and is skipped.
         let x = random_tensor(&[1, 4], -1., 1., 2);
@@ -150,9 +168,16 @@ mod tests {
             let fp = g.forward(plus).unwrap()[[0, 1]];
             let fm = g.forward(minus).unwrap()[[0, 1]];
             let numeric = (fp - fm) / (2.0 * eps);
-            assert!((numeric - grad[[0, j]]).abs() < 1e-3, "{numeric} vs {}", grad[[0, j]]);
+            assert!(
+                (numeric - grad[[0, j]]).abs() < 1e-3,
+                "{numeric} vs {}",
+                grad[[0, j]]
+            );
         }
-        assert!(matches!(g.input_gradient(&trace, 3), Err(Error::TargetOutOfRange { .. })));
+        assert!(matches!(
+            g.input_gradient(&trace, 3),
+            Err(Error::TargetOutOfRange { .. })
+        ));
     }
 
     /// Backward from an inner value equals backward of the graph cut at that value.
@@ -160,20 +185,42 @@ mod tests {
     fn backward_from_inner_value_matches_the_truncated_graph() {
         let mut g = Graph::new(&[4]).unwrap();
         let w = random_tensor(&[3, 4], -1., 1., 1);
-        let a = g.push("fc", "dense", Op::Dense(Dense::new(w.clone(), None).unwrap()), &[ValueId::INPUT]).unwrap();
-        let t = g.push("t", "tanh", Op::Activation(Activation::Tanh), &[a]).unwrap();
-        g.push("s", "sigmoid", Op::Activation(Activation::Sigmoid), &[t]).unwrap();
+        let a = g
+            .push(
+                "fc",
+                "dense",
+                Op::Dense(Dense::new(w.clone(), None).unwrap()),
+                &[ValueId::INPUT],
+            )
+            .unwrap();
+        let t = g
+            .push("t", "tanh", Op::Activation(Activation::Tanh), &[a])
+            .unwrap();
+        g.push("s", "sigmoid", Op::Activation(Activation::Sigmoid), &[t])
+            .unwrap();
         let x = random_tensor(&[2, 4], -1., 1., 2);
         let trace = g.trace(x.clone()).unwrap();
         let seed = random_tensor(&[2, 3], -1., 1., 3);
         let inner = g.backward_from(&trace, t, seed.clone(), false).unwrap();
-        assert!(inner.values[3].is_none(), "nodes after the source get no gradient");
+        assert!(
+            inner.values[3].is_none(),
+            "nodes after the source get no gradient"
+        );
         let mut cut = g.clone();
         cut.set_output(t).unwrap();
         let whole = cut.backward(&cut.trace(x).unwrap(), seed, false).unwrap();
         assert_eq!(inner.input(&g, 2), whole.input(&cut, 2));
-        let err = g.backward_from(&trace, t, random_tensor(&[2, 4], -1., 1., 4), false).unwrap_err();
+        let err = g
+            .backward_from(&trace, t, random_tensor(&[2, 4], -1., 1., 4), false)
+            .unwrap_err();
         assert!(err.to_string().contains("[2, 4]"), "{err}");
-        assert!(g.backward_from(&trace, ValueId(9), random_tensor(&[2, 3], -1., 1., 4), false).is_err());
+        assert!(g
+            .backward_from(
+                &trace,
+                ValueId(9),
+                random_tensor(&[2, 3], -1., 1., 4),
+                false
+            )
+            .is_err());
     }
 }

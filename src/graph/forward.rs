@@ -120,7 +120,10 @@ impl Graph {
     /// `[samples, ...value shape]`.
     pub fn value_over(&self, id: ValueId, data: &[f32], samples: usize) -> Result<Tensor> {
         if id.0 > self.nodes().len() {
-            return Err(Error::invalid("layer", format!("value {} does not exist", id.0)));
+            return Err(Error::invalid(
+                "layer",
+                format!("value {} does not exist", id.0),
+            ));
         }
         let per_sample = checked_elements("input", self.input_shape())?;
         if samples == 0 || per_sample.checked_mul(samples) != Some(data.len()) {
@@ -168,9 +171,15 @@ mod tests {
     fn trace_keeps_every_value() {
         let mut g = Graph::new(&[3]).unwrap();
         let a = g
-            .push("fc", "dense", Op::Dense(Dense::new(random_tensor(&[2, 3], -1., 1., 1), None).unwrap()), &[ValueId::INPUT])
+            .push(
+                "fc",
+                "dense",
+                Op::Dense(Dense::new(random_tensor(&[2, 3], -1., 1., 1), None).unwrap()),
+                &[ValueId::INPUT],
+            )
             .unwrap();
-        g.push("act", "relu", Op::Activation(Activation::Relu), &[a]).unwrap();
+        g.push("act", "relu", Op::Activation(Activation::Relu), &[a])
+            .unwrap();
         let x = g.input_tensor(vec![1., 2., 3., 4., 5., 6.], 2).unwrap();
         let t = g.trace(x).unwrap();
         assert_eq!(t.values().len(), 3);
@@ -183,9 +192,15 @@ mod tests {
     fn value_over_a_dataset_equals_one_big_trace() {
         let mut g = Graph::new(&[3]).unwrap();
         let a = g
-            .push("fc", "dense", Op::Dense(Dense::new(random_tensor(&[2, 3], -1., 1., 1), None).unwrap()), &[ValueId::INPUT])
+            .push(
+                "fc",
+                "dense",
+                Op::Dense(Dense::new(random_tensor(&[2, 3], -1., 1., 1), None).unwrap()),
+                &[ValueId::INPUT],
+            )
             .unwrap();
-        g.push("act", "relu", Op::Activation(Activation::Relu), &[a]).unwrap();
+        g.push("act", "relu", Op::Activation(Activation::Relu), &[a])
+            .unwrap();
         let data: Vec<f32> = (0..3 * 300).map(|i| (i as f32 * 0.13).sin()).collect();
         let over = g.value_over(a, &data, 300).unwrap();
         let whole = g.trace(g.input_tensor(data.clone(), 300).unwrap()).unwrap();

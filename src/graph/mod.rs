@@ -119,7 +119,10 @@ impl Graph {
             if id.0 >= next {
                 return Err(fail(Error::invalid(
                     "graph",
-                    format!("input value {} does not exist yet (the graph has {next} values)", id.0),
+                    format!(
+                        "input value {} does not exist yet (the graph has {next} values)",
+                        id.0
+                    ),
                 )));
             }
             shapes.push(with_batch(1, self.value_shape(*id)));
@@ -133,7 +136,10 @@ impl Graph {
         }
         checked_elements(&format!("output of '{name}'"), &full)?;
         for p in op.params() {
-            crate::error::ensure_finite(&format!("parameters of layer '{name}'"), p.iter().copied())?;
+            crate::error::ensure_finite(
+                &format!("parameters of layer '{name}'"),
+                p.iter().copied(),
+            )?;
         }
         self.nodes.push(Node {
             name,
@@ -151,7 +157,11 @@ impl Graph {
         if id.0 > self.nodes.len() {
             return Err(Error::invalid(
                 "graph output",
-                format!("value {} does not exist (the graph has {} values)", id.0, self.nodes.len() + 1),
+                format!(
+                    "value {} does not exist (the graph has {} values)",
+                    id.0,
+                    self.nodes.len() + 1
+                ),
             ));
         }
         self.output = id;
@@ -223,7 +233,11 @@ impl Graph {
                 op: n.label.clone(),
                 output_shape: n.shape.clone(),
                 params: n.op.param_count(),
-                inputs: n.inputs.iter().map(|&v| self.value_name(v).to_string()).collect(),
+                inputs: n
+                    .inputs
+                    .iter()
+                    .map(|&v| self.value_name(v).to_string())
+                    .collect(),
             })
             .collect()
     }
@@ -304,12 +318,25 @@ mod tests {
     #[test]
     fn push_infers_shapes_and_rejects_misfits() {
         let mut g = Graph::new(&[4]).unwrap();
-        let a = g.push("fc1", "dense", dense(3, 4, 1), &[ValueId::INPUT]).unwrap();
+        let a = g
+            .push("fc1", "dense", dense(3, 4, 1), &[ValueId::INPUT])
+            .unwrap();
         assert_eq!(g.value_shape(a), &[3]);
-        let err = g.push("fc2", "dense", dense(2, 5, 2), &[a]).unwrap_err().to_string();
-        assert!(err.contains("fc2") && err.contains("5 input features"), "{err}");
-        assert!(g.push("fc1", "dense", dense(2, 3, 3), &[a]).is_err(), "duplicate name");
-        assert!(g.push("x", "relu", Op::Activation(Activation::Relu), &[ValueId(9)]).is_err());
+        let err = g
+            .push("fc2", "dense", dense(2, 5, 2), &[a])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("fc2") && err.contains("5 input features"),
+            "{err}"
+        );
+        assert!(
+            g.push("fc1", "dense", dense(2, 3, 3), &[a]).is_err(),
+            "duplicate name"
+        );
+        assert!(g
+            .push("x", "relu", Op::Activation(Activation::Relu), &[ValueId(9)])
+            .is_err());
         assert_eq!(g.find("fc1").unwrap(), a);
         let err = g.find("nope").unwrap_err().to_string();
         assert!(err.contains("fc1"), "{err}");
@@ -318,7 +345,9 @@ mod tests {
     #[test]
     fn flat_params_round_trip() {
         let mut g = Graph::new(&[4]).unwrap();
-        let a = g.push("a", "dense", dense(3, 4, 1), &[ValueId::INPUT]).unwrap();
+        let a = g
+            .push("a", "dense", dense(3, 4, 1), &[ValueId::INPUT])
+            .unwrap();
         g.push("b", "dense", dense(2, 3, 2), &[a]).unwrap();
         let flat = g.flat_params();
         assert_eq!(flat.len(), 12 + 6);
@@ -326,15 +355,19 @@ mod tests {
         g.set_flat_params(&doubled).unwrap();
         assert_eq!(g.flat_params(), doubled);
         assert!(g.set_flat_params(&flat[1..]).is_err());
-        assert!(g.set_flat_params(&vec![f32::NAN; 18]).is_err());
+        assert!(g.set_flat_params(&[f32::NAN; 18]).is_err());
     }
 
     #[test]
     fn prune_drops_dead_nodes() {
         let mut g = Graph::new(&[4]).unwrap();
-        let a = g.push("a", "dense", dense(3, 4, 1), &[ValueId::INPUT]).unwrap();
-        g.push("dead", "relu", Op::Activation(Activation::Relu), &[a]).unwrap();
-        g.push("b", "relu", Op::Activation(Activation::Sigmoid), &[a]).unwrap();
+        let a = g
+            .push("a", "dense", dense(3, 4, 1), &[ValueId::INPUT])
+            .unwrap();
+        g.push("dead", "relu", Op::Activation(Activation::Relu), &[a])
+            .unwrap();
+        g.push("b", "relu", Op::Activation(Activation::Sigmoid), &[a])
+            .unwrap();
         g.prune();
         let names: Vec<_> = g.nodes().iter().map(|n| n.name.as_str()).collect();
         assert_eq!(names, ["a", "b"]);

@@ -43,9 +43,15 @@ pub fn mnist_preprocess(gray: &[f32], width: usize, height: usize) -> Result<Vec
     ensure_finite("image", gray.iter().copied())?;
     let mut field = vec![0.0f32; FIELD * FIELD];
     let ink = |x: usize, y: usize| gray[y * width + x] > INK_THRESHOLD;
-    let rows: Vec<usize> = (0..height).filter(|&y| (0..width).any(|x| ink(x, y))).collect();
-    let cols: Vec<usize> = (0..width).filter(|&x| (0..height).any(|y| ink(x, y))).collect();
-    let (Some(&top), Some(&bottom), Some(&left), Some(&right)) = (rows.first(), rows.last(), cols.first(), cols.last()) else {
+    let rows: Vec<usize> = (0..height)
+        .filter(|&y| (0..width).any(|x| ink(x, y)))
+        .collect();
+    let cols: Vec<usize> = (0..width)
+        .filter(|&x| (0..height).any(|y| ink(x, y)))
+        .collect();
+    let (Some(&top), Some(&bottom), Some(&left), Some(&right)) =
+        (rows.first(), rows.last(), cols.first(), cols.last())
+    else {
         return Ok(field);
     };
     let (bw, bh) = (right - left + 1, bottom - top + 1);
@@ -65,7 +71,11 @@ pub fn mnist_preprocess(gray: &[f32], width: usize, height: usize) -> Result<Vec
             cy += (y as f64 + 0.5) * v;
         }
     }
-    let (cx, cy) = if mass > 0.0 { (cx / mass, cy / mass) } else { (sw as f64 / 2.0, sh as f64 / 2.0) };
+    let (cx, cy) = if mass > 0.0 {
+        (cx / mass, cy / mass)
+    } else {
+        (sw as f64 / 2.0, sh as f64 / 2.0)
+    };
     let half = FIELD as f64 / 2.0;
     let (dx, dy) = ((half - cx).round() as isize, (half - cy).round() as isize);
     for y in 0..sh {
@@ -81,7 +91,13 @@ pub fn mnist_preprocess(gray: &[f32], width: usize, height: usize) -> Result<Vec
 
 /// Resizes the `(left, top, w, h)` region of a `stride`-wide image to `out_w x out_h`; each
 /// output pixel is the mean of the input area it covers (partial pixels weighted by coverage).
-fn area_resize(src: &[f32], stride: usize, (left, top, w, h): (usize, usize, usize, usize), out_w: usize, out_h: usize) -> Vec<f32> {
+fn area_resize(
+    src: &[f32],
+    stride: usize,
+    (left, top, w, h): (usize, usize, usize, usize),
+    out_w: usize,
+    out_h: usize,
+) -> Vec<f32> {
     let (sx, sy) = (w as f64 / out_w as f64, h as f64 / out_h as f64);
     let spans = |out: usize, step: f64, len: usize| -> Vec<Vec<(usize, f64)>> {
         (0..out)
@@ -156,7 +172,10 @@ mod tests {
         let field = mnist_preprocess(&canvas, w, h).unwrap();
         assert_eq!(ink_box(&field), (10, 20));
         let (cx, cy) = centre_of_mass(&field);
-        assert!((cx - 14.0).abs() <= 0.5 && (cy - 14.0).abs() <= 0.5, "{cx}, {cy}");
+        assert!(
+            (cx - 14.0).abs() <= 0.5 && (cy - 14.0).abs() <= 0.5,
+            "{cx}, {cy}"
+        );
         assert!(field.iter().all(|v| (0.0..=1.0).contains(v)));
     }
 
@@ -177,12 +196,18 @@ mod tests {
             }
             mnist_preprocess(&c, 100, 100).unwrap()
         };
-        assert!(downscaled.iter().any(|&v| v > 0.0 && v < 1.0), "area averaging gives grey levels");
+        assert!(
+            downscaled.iter().any(|&v| v > 0.0 && v < 1.0),
+            "area averaging gives grey levels"
+        );
     }
 
     #[test]
     fn blank_and_bad_images() {
-        assert!(mnist_preprocess(&[0.0; 16], 4, 4).unwrap().iter().all(|&v| v == 0.0));
+        assert!(mnist_preprocess(&[0.0; 16], 4, 4)
+            .unwrap()
+            .iter()
+            .all(|&v| v == 0.0));
         assert!(mnist_preprocess(&[0.0; 15], 4, 4).is_err());
         assert!(mnist_preprocess(&[f32::NAN; 16], 4, 4).is_err());
         assert!(mnist_preprocess(&[], 0, 0).is_err());

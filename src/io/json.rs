@@ -93,14 +93,16 @@ pub fn from_json(text: &str) -> Result<Graph> {
     if format != Some("nnlens") {
         return Err(Error::Json(format!(
             "expected \"format\": \"nnlens\", got {}",
-            root.get("format").map_or("nothing".to_string(), |v| v.to_string())
+            root.get("format")
+                .map_or("nothing".to_string(), |v| v.to_string())
         )));
     }
     let version = root.get("version").and_then(Value::as_u64);
     if version != Some(1) {
         return Err(Error::Json(format!(
             "expected \"version\": 1, got {}",
-            root.get("version").map_or("nothing".to_string(), |v| v.to_string())
+            root.get("version")
+                .map_or("nothing".to_string(), |v| v.to_string())
         )));
     }
     let model = Fields::new(root, "the model");
@@ -111,7 +113,9 @@ pub fn from_json(text: &str) -> Result<Graph> {
         .as_array()
         .ok_or_else(|| Error::Json("\"layers\" must be an array of layer objects".into()))?;
     if layers.is_empty() {
-        return Err(Error::Json("\"layers\" is empty; a model needs at least one layer".into()));
+        return Err(Error::Json(
+            "\"layers\" is empty; a model needs at least one layer".into(),
+        ));
     }
     let mut weights = match root.get("weights") {
         None | Some(Value::Null) => HashMap::new(),
@@ -142,7 +146,10 @@ pub fn from_json(text: &str) -> Result<Graph> {
 
 fn is_relu_layer(layer: &Value) -> bool {
     layer.get("type").and_then(Value::as_str) == Some("activation")
-        && matches!(layer.get("fn").and_then(Value::as_str), Some("relu" | "leakyRelu"))
+        && matches!(
+            layer.get("fn").and_then(Value::as_str),
+            Some("relu" | "leakyRelu")
+        )
 }
 
 /// Typed access to the fields of one JSON object, with messages that name the object.
@@ -167,7 +174,10 @@ impl<'a> Fields<'a> {
     }
 
     fn bad(&self, field: &str, expected: &str, got: &Value) -> Error {
-        Error::Json(format!("{}: \"{field}\" must be {expected}, got {got}", self.context))
+        Error::Json(format!(
+            "{}: \"{field}\" must be {expected}, got {got}",
+            self.context
+        ))
     }
 
     fn usize(&self, field: &str) -> Result<usize> {
@@ -178,7 +188,9 @@ impl<'a> Fields<'a> {
     fn opt_usize(&self, field: &str) -> Result<Option<usize>> {
         match self.map.get(field) {
             None => Ok(None),
-            Some(v) => as_dim(v).map(Some).ok_or_else(|| self.bad(field, "a positive integer", v)),
+            Some(v) => as_dim(v)
+                .map(Some)
+                .ok_or_else(|| self.bad(field, "a positive integer", v)),
         }
     }
 
@@ -207,21 +219,30 @@ impl<'a> Fields<'a> {
     fn opt_bool(&self, field: &str) -> Result<Option<bool>> {
         match self.map.get(field) {
             None => Ok(None),
-            Some(v) => v.as_bool().map(Some).ok_or_else(|| self.bad(field, "true or false", v)),
+            Some(v) => v
+                .as_bool()
+                .map(Some)
+                .ok_or_else(|| self.bad(field, "true or false", v)),
         }
     }
 
     fn opt_str(&self, field: &str) -> Result<Option<&'a str>> {
         match self.map.get(field) {
             None => Ok(None),
-            Some(v) => v.as_str().map(Some).ok_or_else(|| self.bad(field, "a string", v)),
+            Some(v) => v
+                .as_str()
+                .map(Some)
+                .ok_or_else(|| self.bad(field, "a string", v)),
         }
     }
 
     fn opt_int(&self, field: &str) -> Result<Option<i64>> {
         match self.map.get(field) {
             None => Ok(None),
-            Some(v) => v.as_i64().map(Some).ok_or_else(|| self.bad(field, "an integer", v)),
+            Some(v) => v
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| self.bad(field, "an integer", v)),
         }
     }
 
@@ -233,16 +254,24 @@ impl<'a> Fields<'a> {
             .filter(|a| !a.is_empty())
             .ok_or_else(|| self.bad(field, "a non-empty array of positive integers", v))?;
         list.iter()
-            .map(|d| as_dim(d).ok_or_else(|| self.bad(field, "a non-empty array of positive integers", v)))
+            .map(|d| {
+                as_dim(d)
+                    .ok_or_else(|| self.bad(field, "a non-empty array of positive integers", v))
+            })
             .collect()
     }
 
     /// An array of integers (may be empty, may be negative).
     fn ints(&self, field: &str) -> Result<Vec<i64>> {
         let v = self.get(field)?;
-        let list = v.as_array().ok_or_else(|| self.bad(field, "an array of integers", v))?;
+        let list = v
+            .as_array()
+            .ok_or_else(|| self.bad(field, "an array of integers", v))?;
         list.iter()
-            .map(|d| d.as_i64().ok_or_else(|| self.bad(field, "an array of integers", v)))
+            .map(|d| {
+                d.as_i64()
+                    .ok_or_else(|| self.bad(field, "an array of integers", v))
+            })
             .collect()
     }
 
@@ -255,7 +284,10 @@ impl<'a> Fields<'a> {
         if let Some(n) = as_dim(v) {
             return Ok(Some([n, n]));
         }
-        match v.as_array().map(|a| a.iter().map(as_dim).collect::<Option<Vec<_>>>()) {
+        match v
+            .as_array()
+            .map(|a| a.iter().map(as_dim).collect::<Option<Vec<_>>>())
+        {
             Some(Some(p)) if p.len() == 2 => Ok(Some([p[0], p[1]])),
             _ => Err(self.bad(field, expected, v)),
         }
@@ -266,7 +298,8 @@ impl<'a> Fields<'a> {
         let Some(v) = self.map.get(field) else {
             return Ok(None);
         };
-        let expected = "a non-negative integer, [h, w], [top, left, bottom, right], \"valid\" or \"same\"";
+        let expected =
+            "a non-negative integer, [h, w], [top, left, bottom, right], \"valid\" or \"same\"";
         if let Some(n) = v.as_u64() {
             let n = n as usize;
             return Ok(Some([n, n, n, n]));
@@ -274,9 +307,11 @@ impl<'a> Fields<'a> {
         if v.as_str() == Some("valid") {
             return Ok(Some([0; 4]));
         }
-        let list = v
-            .as_array()
-            .and_then(|a| a.iter().map(|d| d.as_u64().map(|d| d as usize)).collect::<Option<Vec<_>>>());
+        let list = v.as_array().and_then(|a| {
+            a.iter()
+                .map(|d| d.as_u64().map(|d| d as usize))
+                .collect::<Option<Vec<_>>>()
+        });
         match list.as_deref() {
             Some([h, w]) => Ok(Some([*h, *w, *h, *w])),
             Some([t, l, b, r]) => Ok(Some([*t, *l, *b, *r])),
@@ -299,7 +334,9 @@ impl<'a> Fields<'a> {
 }
 
 fn as_dim(v: &Value) -> Option<usize> {
-    v.as_u64().filter(|&n| n > 0 && n <= u32::MAX as u64).map(|n| n as usize)
+    v.as_u64()
+        .filter(|&n| n > 0 && n <= u32::MAX as u64)
+        .map(|n| n as usize)
 }
 
 /// Converts a per-sample axis (negative counts from the end) into a full-shape axis.
@@ -335,9 +372,16 @@ impl Params<'_> {
     fn take(&mut self, name: &str, shape: &[usize], init: Init) -> Result<Tensor> {
         let given = self.given.as_mut().and_then(|m| m.remove(name));
         match given {
-            Some(value) => decode_tensor(&value, shape, &format!("weights of '{}', \"{name}\"", self.layer)),
+            Some(value) => decode_tensor(
+                &value,
+                shape,
+                &format!("weights of '{}', \"{name}\"", self.layer),
+            ),
             None => {
-                let n = checked_elements(&format!("parameter '{name}' of layer '{}'", self.layer), shape)?;
+                let n = checked_elements(
+                    &format!("parameter '{name}' of layer '{}'", self.layer),
+                    shape,
+                )?;
                 let data: Vec<f32> = match init {
                     Init::Uniform(limit) => (0..n)
                         .map(|_| (2.0 * self.rng.random::<f32>() - 1.0) * limit)
@@ -378,9 +422,11 @@ fn he_or_xavier(relu: bool, fan_in: usize, fan_out: usize) -> Init {
 }
 
 fn decode_tensor(value: &Value, expected_shape: &[usize], what: &str) -> Result<Tensor> {
-    let obj = value
-        .as_object()
-        .ok_or_else(|| Error::Json(format!("{what}: expected {{\"shape\": [...], \"data\": base64}}, got {value}")))?;
+    let obj = value.as_object().ok_or_else(|| {
+        Error::Json(format!(
+            "{what}: expected {{\"shape\": [...], \"data\": base64}}, got {value}"
+        ))
+    })?;
     let fields = Fields::new(obj, what.to_string());
     fields.check_known(&["shape", "data"])?;
     let shape: Vec<usize> = match fields.get("shape")?.as_array() {
@@ -438,7 +484,11 @@ fn parse_activation(name: &str, fields: &Fields, sample_rank: usize) -> Result<O
             max: fields.opt_f32("max")?.unwrap_or(f32::MAX),
         }),
         "softmax" | "logSoftmax" => Op::Softmax(Softmax {
-            axis: full_axis(fields.opt_int("axis")?.unwrap_or(-1), sample_rank, "softmax axis")?,
+            axis: full_axis(
+                fields.opt_int("axis")?.unwrap_or(-1),
+                sample_rank,
+                "softmax axis",
+            )?,
             log: name == "logSoftmax",
         }),
         other => return Err(Error::unknown("activation", other, ACTIVATIONS)),
@@ -453,9 +503,9 @@ impl Builder {
         weights: &mut HashMap<String, Value>,
         next_relu: bool,
     ) -> Result<()> {
-        let obj = layer
-            .as_object()
-            .ok_or_else(|| Error::Json(format!("layer {index}: expected an object, got {layer}")))?;
+        let obj = layer.as_object().ok_or_else(|| {
+            Error::Json(format!("layer {index}: expected an object, got {layer}"))
+        })?;
         let kind = obj
             .get("type")
             .and_then(Value::as_str)
@@ -465,7 +515,11 @@ impl Builder {
             })?
             .to_string();
         if !LAYER_TYPES.contains(&kind.as_str()) {
-            return Err(Error::unknown(&format!("layer type (layer {index})"), &kind, LAYER_TYPES));
+            return Err(Error::unknown(
+                &format!("layer type (layer {index})"),
+                &kind,
+                LAYER_TYPES,
+            ));
         }
         let count = self.counts.entry(kind.clone()).or_insert(0);
         *count += 1;
@@ -514,7 +568,11 @@ impl Builder {
                 }
                 let units = fields.usize("units")?;
                 let fan_in = in_shape[0];
-                let weight = params.take("weight", &[units, fan_in], he_or_xavier(relu_follows, fan_in, units))?;
+                let weight = params.take(
+                    "weight",
+                    &[units, fan_in],
+                    he_or_xavier(relu_follows, fan_in, units),
+                )?;
                 let bias = if fields.opt_bool("bias")?.unwrap_or(true) {
                     Some(params.take("bias", &[units], Init::Constant(0.0))?)
                 } else {
@@ -574,7 +632,19 @@ impl Builder {
                         dilation,
                         groups,
                     }),
-                    &["type", "name", "inputs", "filters", "kernel", "stride", "padding", "dilation", "groups", "activation", "bias"],
+                    &[
+                        "type",
+                        "name",
+                        "inputs",
+                        "filters",
+                        "kernel",
+                        "stride",
+                        "padding",
+                        "dilation",
+                        "groups",
+                        "activation",
+                        "bias",
+                    ],
                 )
             }
             "maxPool2d" | "avgPool2d" => {
@@ -593,7 +663,9 @@ impl Builder {
                             padding,
                             ceil_mode,
                         }),
-                        &["type", "name", "inputs", "size", "stride", "padding", "ceilMode"],
+                        &[
+                            "type", "name", "inputs", "size", "stride", "padding", "ceilMode",
+                        ],
                     )
                 } else {
                     (
@@ -604,13 +676,25 @@ impl Builder {
                             ceil_mode,
                             count_include_pad: fields.opt_bool("countIncludePad")?.unwrap_or(true),
                         }),
-                        &["type", "name", "inputs", "size", "stride", "padding", "ceilMode", "countIncludePad"],
+                        &[
+                            "type",
+                            "name",
+                            "inputs",
+                            "size",
+                            "stride",
+                            "padding",
+                            "ceilMode",
+                            "countIncludePad",
+                        ],
                     )
                 }
             }
             "globalAvgPool" => {
                 if fields.opt_bool("keepDims")?.unwrap_or(false) {
-                    (Op::GlobalAvgPool(GlobalAvgPool), &["type", "name", "inputs", "keepDims"])
+                    (
+                        Op::GlobalAvgPool(GlobalAvgPool),
+                        &["type", "name", "inputs", "keepDims"],
+                    )
                 } else {
                     if in_shape.len() != 3 {
                         return Err(Error::shape(format!(
@@ -629,7 +713,11 @@ impl Builder {
             }
             "flatten" => (
                 Op::Flatten(Flatten {
-                    axis: full_axis(fields.opt_int("axis")?.unwrap_or(0), in_shape.len(), "flatten axis")?,
+                    axis: full_axis(
+                        fields.opt_int("axis")?.unwrap_or(0),
+                        in_shape.len(),
+                        "flatten axis",
+                    )?,
                 }),
                 &["type", "name", "inputs", "axis"],
             ),
@@ -637,7 +725,8 @@ impl Builder {
                 let target = fields.ints("shape")?;
                 (
                     Op::Reshape(Reshape {
-                        shape: resolve_reshape(&target, &in_shape).map_err(|e| e.at_node(&name, &kind))?,
+                        shape: resolve_reshape(&target, &in_shape)
+                            .map_err(|e| e.at_node(&name, &kind))?,
                     }),
                     &["type", "name", "inputs", "shape"],
                 )
@@ -654,7 +743,10 @@ impl Builder {
                 for &p in &perm {
                     full.push(full_axis(p, in_shape.len(), "transpose perm")?);
                 }
-                (Op::Transpose(Transpose { perm: full }), &["type", "name", "inputs", "perm"])
+                (
+                    Op::Transpose(Transpose { perm: full }),
+                    &["type", "name", "inputs", "perm"],
+                )
             }
             "pad" => {
                 let pads = fields.ints("pads")?;
@@ -674,9 +766,18 @@ impl Builder {
                     "constant" => PadMode::Constant(fields.opt_f32("value")?.unwrap_or(0.0)),
                     "reflect" => PadMode::Reflect,
                     "edge" => PadMode::Edge,
-                    other => return Err(Error::unknown("pad mode", other, &["constant", "reflect", "edge"])),
+                    other => {
+                        return Err(Error::unknown(
+                            "pad mode",
+                            other,
+                            &["constant", "reflect", "edge"],
+                        ))
+                    }
                 };
-                (Op::Pad(Pad { pads: full, mode }), &["type", "name", "inputs", "pads", "mode", "value"])
+                (
+                    Op::Pad(Pad { pads: full, mode }),
+                    &["type", "name", "inputs", "pads", "mode", "value"],
+                )
             }
             "dropout" => (
                 Op::Dropout(Dropout {
@@ -703,7 +804,9 @@ impl Builder {
                 })?;
                 (
                     parse_activation(f, &fields, in_shape.len())?,
-                    &["type", "name", "inputs", "fn", "alpha", "min", "max", "axis"],
+                    &[
+                        "type", "name", "inputs", "fn", "alpha", "min", "max", "axis",
+                    ],
                 )
             }
             "add" | "sub" | "mul" | "div" => {
@@ -717,7 +820,9 @@ impl Builder {
                     let side = match fields.opt_str("constantSide")?.unwrap_or("right") {
                         "right" => Side::Right,
                         "left" => Side::Left,
-                        other => return Err(Error::unknown("constantSide", other, &["left", "right"])),
+                        other => {
+                            return Err(Error::unknown("constantSide", other, &["left", "right"]))
+                        }
                     };
                     let given = params
                         .given
@@ -734,7 +839,14 @@ impl Builder {
                         .and_then(Value::as_array)
                         .map(|a| a.iter().filter_map(as_dim).collect::<Vec<_>>())
                         .unwrap_or_default();
-                    Some((decode_tensor(&given, &shape, &format!("weights of '{name}', \"constant\""))?, side))
+                    Some((
+                        decode_tensor(
+                            &given,
+                            &shape,
+                            &format!("weights of '{name}', \"constant\""),
+                        )?,
+                        side,
+                    ))
                 } else if inputs.len() == 2 {
                     None
                 } else {
@@ -754,7 +866,11 @@ impl Builder {
             }
             "concat" => (
                 Op::Concat(Concat {
-                    axis: full_axis(fields.opt_int("axis")?.unwrap_or(0), in_shape.len(), "concat axis")?,
+                    axis: full_axis(
+                        fields.opt_int("axis")?.unwrap_or(0),
+                        in_shape.len(),
+                        "concat axis",
+                    )?,
                     inputs: inputs.len(),
                 }),
                 &["type", "name", "inputs", "axis"],
@@ -811,7 +927,9 @@ impl Builder {
             .ok_or_else(|| fields.bad("inputs", "a non-empty array of layer names", v))?;
         list.iter()
             .map(|n| {
-                let name = n.as_str().ok_or_else(|| fields.bad("inputs", "a non-empty array of layer names", v))?;
+                let name = n
+                    .as_str()
+                    .ok_or_else(|| fields.bad("inputs", "a non-empty array of layer names", v))?;
                 self.names.get(name).copied().ok_or_else(|| {
                     let mut known: Vec<&str> = self.names.keys().map(String::as_str).collect();
                     known.sort_unstable();
@@ -825,7 +943,12 @@ impl Builder {
 fn same_padding(kernel: [usize; 2], dilation: [usize; 2]) -> [usize; 4] {
     let total_h = dilation[0] * (kernel[0] - 1);
     let total_w = dilation[1] * (kernel[1] - 1);
-    [total_h / 2, total_w / 2, total_h - total_h / 2, total_w - total_w / 2]
+    [
+        total_h / 2,
+        total_w / 2,
+        total_h - total_h / 2,
+        total_w - total_w / 2,
+    ]
 }
 
 fn resolve_reshape(target: &[i64], in_shape: &[usize]) -> Result<Vec<usize>> {
@@ -836,10 +959,20 @@ fn resolve_reshape(target: &[i64], in_shape: &[usize]) -> Result<Vec<usize>> {
             "reshape target {target:?} must hold positive sizes and at most one -1"
         )));
     }
-    let known: usize = target.iter().filter(|&&d| d > 0).map(|&d| d as usize).product();
+    let known: usize = target
+        .iter()
+        .filter(|&&d| d > 0)
+        .map(|&d| d as usize)
+        .product();
     let resolved: Vec<usize> = target
         .iter()
-        .map(|&d| if d == -1 { total / known.max(1) } else { d as usize })
+        .map(|&d| {
+            if d == -1 {
+                total / known.max(1)
+            } else {
+                d as usize
+            }
+        })
         .collect();
     if resolved.iter().product::<usize>() != total {
         return Err(Error::shape(format!(
@@ -864,7 +997,10 @@ pub fn to_json(graph: &Graph) -> Result<String> {
         let fail = |why: &str| {
             Err(Error::invalid(
                 "model for nnlens JSON",
-                format!("layer '{}' ({}) {why}; export it with toOnnx instead", node.name, node.label),
+                format!(
+                    "layer '{}' ({}) {why}; export it with toOnnx instead",
+                    node.name, node.label
+                ),
             ))
         };
         let mut params = Map::new();
@@ -904,7 +1040,9 @@ pub fn to_json(graph: &Graph) -> Result<String> {
             }
             Op::Activation(a) => match a {
                 Activation::Relu => json!({ "type": "activation", "fn": "relu" }),
-                Activation::LeakyRelu { alpha } => json!({ "type": "activation", "fn": "leakyRelu", "alpha": alpha }),
+                Activation::LeakyRelu { alpha } => {
+                    json!({ "type": "activation", "fn": "leakyRelu", "alpha": alpha })
+                }
                 Activation::Sigmoid => json!({ "type": "activation", "fn": "sigmoid" }),
                 Activation::Tanh => json!({ "type": "activation", "fn": "tanh" }),
                 Activation::Gelu => json!({ "type": "activation", "fn": "gelu" }),
@@ -921,8 +1059,10 @@ pub fn to_json(graph: &Graph) -> Result<String> {
                     v
                 }
             },
-            Op::Softmax(s) => json!({ "type": "activation", "fn": if s.log { "logSoftmax" } else { "softmax" },
-                                      "axis": sample_axis(s.axis) }),
+            Op::Softmax(s) => {
+                json!({ "type": "activation", "fn": if s.log { "logSoftmax" } else { "softmax" },
+                                      "axis": sample_axis(s.axis) })
+            }
             Op::Dropout(d) => json!({ "type": "dropout", "rate": d.rate }),
             Op::Binary(b) => {
                 let kind = match b.kind {
@@ -952,9 +1092,15 @@ pub fn to_json(graph: &Graph) -> Result<String> {
                 if p.pads[0] != 0 || p.pads[rank] != 0 {
                     return fail("pads the batch axis");
                 }
-                let pads: Vec<usize> = p.pads[1..rank].iter().chain(&p.pads[rank + 1..]).copied().collect();
+                let pads: Vec<usize> = p.pads[1..rank]
+                    .iter()
+                    .chain(&p.pads[rank + 1..])
+                    .copied()
+                    .collect();
                 match p.mode {
-                    PadMode::Constant(value) => json!({ "type": "pad", "pads": pads, "mode": "constant", "value": value }),
+                    PadMode::Constant(value) => {
+                        json!({ "type": "pad", "pads": pads, "mode": "constant", "value": value })
+                    }
                     PadMode::Reflect => json!({ "type": "pad", "pads": pads, "mode": "reflect" }),
                     PadMode::Edge => json!({ "type": "pad", "pads": pads, "mode": "edge" }),
                 }
@@ -967,7 +1113,9 @@ pub fn to_json(graph: &Graph) -> Result<String> {
                             "keepDims": r.keepdims })
                 }
             }
-            Op::MatMul(_) => return fail("multiplies two values, which the JSON format has no layer for"),
+            Op::MatMul(_) => {
+                return fail("multiplies two values, which the JSON format has no layer for")
+            }
         };
         layer["name"] = json!(node.name);
         let previous = ValueId(i);
@@ -1015,7 +1163,9 @@ mod tests {
         let a = from_json(SMALL).unwrap();
         let b = from_json(SMALL).unwrap();
         assert_eq!(a, b);
-        let Op::Dense(d) = &a.nodes()[0].op else { panic!() };
+        let Op::Dense(d) = &a.nodes()[0].op else {
+            panic!()
+        };
         let limit = (6.0f32 / 4.0).sqrt();
         assert!(d.weight().iter().all(|w| w.abs() <= limit));
         assert!(d.weight().iter().any(|w| w.abs() > limit / 2.0));
@@ -1028,7 +1178,9 @@ mod tests {
     #[test]
     fn seeded_weights_are_golden() {
         let g = from_json(SMALL).unwrap();
-        let Op::Dense(d) = &g.nodes()[0].op else { panic!() };
+        let Op::Dense(d) = &g.nodes()[0].op else {
+            panic!()
+        };
         let first: Vec<f32> = d.weight().iter().take(3).copied().collect();
         assert_eq!(first, GOLDEN_SEED3_DENSE1);
     }

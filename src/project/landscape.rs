@@ -50,8 +50,10 @@ mod tests {
 
     #[test]
     fn centre_of_the_grid_is_the_models_own_loss() {
-        let g = from_json(r#"{"format":"nnlens","version":1,"input":[2],"seed":9,
-            "layers":[{"type":"dense","units":3,"activation":"tanh"},{"type":"dense","units":2}]}"#)
+        let g = from_json(
+            r#"{"format":"nnlens","version":1,"input":[2],"seed":9,
+            "layers":[{"type":"dense","units":3,"activation":"tanh"},{"type":"dense","units":2}]}"#,
+        )
         .unwrap();
         let inputs = [0.5, -1.0, 1.5, 0.25, -0.75, 0.0];
         let labels = [0, 1, 1];
@@ -59,7 +61,11 @@ mod tests {
         let base = Array1::from(g.flat_params());
         let d1 = Array1::from_shape_fn(p, |i| if i % 2 == 0 { 0.1 } else { 0.0 });
         let d2 = Array1::from_shape_fn(p, |i| if i % 3 == 0 { -0.2 } else { 0.05 });
-        let axis = Linspace { start: -1.0, end: 1.0, steps: 3 };
+        let axis = Linspace {
+            start: -1.0,
+            end: 1.0,
+            steps: 3,
+        };
         let grid = plane_grid(base.view(), d1.view(), d2.view(), &axis, &axis).unwrap();
         let mut calls = 0;
         let surface = loss_surface(&g, &inputs, &labels, &grid, &mut |_, _| {
@@ -70,7 +76,10 @@ mod tests {
         assert_eq!((surface.len(), calls), (9, 9));
         let own = mean_cross_entropy(&g, &inputs, &labels).unwrap();
         assert!((surface[4] - own).abs() < 1e-6, "{} vs {own}", surface[4]);
-        assert!(surface.iter().any(|&l| (l - own).abs() > 1e-3), "the loss varies over the plane");
+        assert!(
+            surface.iter().any(|&l| (l - own).abs() > 1e-3),
+            "the loss varies over the plane"
+        );
         assert!(loss_surface(&g, &inputs, &labels, &grid, &mut |_, _| false).is_err());
     }
 }

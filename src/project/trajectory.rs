@@ -211,7 +211,8 @@ impl ParameterGrid {
             f64::from(self.betas[index % self.betas.len()]),
         );
         for (c, o) in out.iter_mut().enumerate() {
-            *o = (f64::from(self.base[c]) + a * f64::from(self.d1[c]) + b * f64::from(self.d2[c])) as f32;
+            *o = (f64::from(self.base[c]) + a * f64::from(self.d1[c]) + b * f64::from(self.d2[c]))
+                as f32;
         }
         ensure_finite("grid point", out.iter().copied())
     }

@@ -328,7 +328,10 @@ impl PlotArea {
     pub fn to_data(&self, px: f64, py: f64) -> (f64, f64) {
         let fx = (px - self.pixels_x.0 as f64) / (self.pixels_x.1 - self.pixels_x.0).max(1) as f64;
         let fy = (py - self.pixels_y.0 as f64) / (self.pixels_y.1 - self.pixels_y.0).max(1) as f64;
-        (self.x.0 + fx * (self.x.1 - self.x.0), self.y.1 - fy * (self.y.1 - self.y.0))
+        (
+            self.x.0 + fx * (self.x.1 - self.x.0),
+            self.y.1 - fy * (self.y.1 - self.y.0),
+        )
     }
 }
 
@@ -428,7 +431,11 @@ pub fn colorbar_chart<DB: DrawingBackend>(
     if length < 8 || (width as i32) < bar_width + 4 {
         return Err(Error::invalid(
             "colorbar size",
-            format!("{width}x{height} pixels is too small; expected at least {}x{}", bar_width + 4, 2 * pad + 8),
+            format!(
+                "{width}x{height} pixels is too small; expected at least {}x{}",
+                bar_width + 4,
+                2 * pad + 8
+            ),
         ));
     }
     area.fill(&WHITE).map_err(render_err)?;
@@ -436,19 +443,28 @@ pub fn colorbar_chart<DB: DrawingBackend>(
     for i in 0..length {
         let [r, g, b, _] = lut.at((i as f32 + 0.5) / length as f32);
         let y = pad + length - 1 - i;
-        area.draw(&Rectangle::new([(0, y), (bar_width, y + 1)], RGBColor(r, g, b).filled()))
-            .map_err(render_err)?;
-    }
-    area.draw(&Rectangle::new([(0, pad), (bar_width, pad + length)], BLACK.stroke_width(1)))
+        area.draw(&Rectangle::new(
+            [(0, y), (bar_width, y + 1)],
+            RGBColor(r, g, b).filled(),
+        ))
         .map_err(render_err)?;
+    }
+    area.draw(&Rectangle::new(
+        [(0, pad), (bar_width, pad + length)],
+        BLACK.stroke_width(1),
+    ))
+    .map_err(render_err)?;
     let font = ("sans-serif", 11)
         .into_font()
         .color(&BLACK)
         .pos(Pos::new(HPos::Left, VPos::Center));
     for tick in ticks(scale, 5)? {
         let y = pad + length - (tick.fraction * length as f32).round() as i32;
-        area.draw(&PathElement::new([(bar_width, y), (bar_width + 4, y)], BLACK.stroke_width(1)))
-            .map_err(render_err)?;
+        area.draw(&PathElement::new(
+            [(bar_width, y), (bar_width + 4, y)],
+            BLACK.stroke_width(1),
+        ))
+        .map_err(render_err)?;
         area.draw(&Text::new(tick.label, (bar_width + 6, y), font.clone()))
             .map_err(render_err)?;
     }
@@ -501,7 +517,11 @@ mod tests {
         assert!((x - area.x.0).abs() < 1e-9 && (y - area.y.0).abs() < 1e-9);
         let (x, y) = area.to_data(r as f64, t as f64);
         assert!((x - area.x.1).abs() < 1e-9 && (y - area.y.1).abs() < 1e-9);
-        assert!(area.x.0 < 0.0 && area.x.1 > 10.0, "padded range {:?}", area.x);
+        assert!(
+            area.x.0 < 0.0 && area.x.1 > 10.0,
+            "padded range {:?}",
+            area.x
+        );
     }
 
     #[test]
@@ -509,7 +529,10 @@ mod tests {
         let scale = Scale::new(-1.0, 3.0).unwrap();
         let out = svg((80, 160), |a| colorbar_chart(a, Colormap::Viridis, &scale)).unwrap();
         for label in ["-1", "0", "1", "2", "3"] {
-            assert!(out.contains(&format!(">\n{label}\n<")), "tick {label} in {out}");
+            assert!(
+                out.contains(&format!(">\n{label}\n<")),
+                "tick {label} in {out}"
+            );
         }
         // The bar is 160 - 2 * 6 pixels long; its top pixel shows the colour at 147.5 / 148.
         let [r, g, b, _] = Colormap::Viridis.lut().at(147.5 / 148.0);
@@ -648,16 +671,25 @@ mod tests {
     fn scatter_colours_points_by_class() {
         let points = [(0.0, 0.0), (1.0, 1.0), (2.0, 0.5), (3.0, 2.0), (0.5, 0.5)];
         let classes = [0, 1, 1, 2, 12];
-        let out = svg((400, 300), |a| scatter(a, &points, &classes, "projection").map(drop)).unwrap();
+        let out = svg((400, 300), |a| {
+            scatter(a, &points, &classes, "projection").map(drop)
+        })
+        .unwrap();
         assert_eq!(count_filled(&out, "circle", palette(0)), 1);
         assert_eq!(count_filled(&out, "circle", palette(1)), 2);
         assert_eq!(count_filled(&out, "circle", palette(2)), 2); // class 12 wraps to 2
         assert!(texts(&out).contains(&"projection"));
-        let one = svg((400, 300), |a| scatter(a, &[(5.0, 5.0)], &[3], "one").map(drop)).unwrap();
+        let one = svg((400, 300), |a| {
+            scatter(a, &[(5.0, 5.0)], &[3], "one").map(drop)
+        })
+        .unwrap();
         assert_eq!(count_filled(&one, "circle", palette(3)), 1);
         assert!(svg((400, 300), |a| scatter(a, &points, &[0], "t").map(drop)).is_err());
         assert!(svg((400, 300), |a| scatter(a, &[], &[], "t").map(drop)).is_err());
-        let err = svg((400, 300), |a| scatter(a, &[(0.0, f32::NAN)], &[0], "t").map(drop)).unwrap_err();
+        let err = svg((400, 300), |a| {
+            scatter(a, &[(0.0, f32::NAN)], &[0], "t").map(drop)
+        })
+        .unwrap_err();
         assert!(err.to_string().contains("scatter y"), "{err}");
     }
 

@@ -77,7 +77,12 @@ impl View {
 /// assert!(matches!(v.layout, ViewLayout::Grid(_)));
 /// assert_eq!(v.locate(4, 1).unwrap().channel, 1);
 /// ```
-pub fn view(values: &[f32], shape: &[usize], colormap: Colormap, range: Option<(f32, f32)>) -> Result<View> {
+pub fn view(
+    values: &[f32],
+    shape: &[usize],
+    colormap: Colormap,
+    range: Option<(f32, f32)>,
+) -> Result<View> {
     let len: usize = shape.iter().product();
     if len != values.len() || len == 0 {
         return Err(Error::shape(format!(
@@ -86,7 +91,14 @@ pub fn view(values: &[f32], shape: &[usize], colormap: Colormap, range: Option<(
         )));
     }
     let grid = |channels, height, width| -> Result<View> {
-        let g = channel_grid(values, channels, height, width, colormap, GridRange::Shared(range))?;
+        let g = channel_grid(
+            values,
+            channels,
+            height,
+            width,
+            colormap,
+            GridRange::Shared(range),
+        )?;
         Ok(View {
             image: g.image,
             layout: ViewLayout::Grid(g.layout),
@@ -126,7 +138,9 @@ mod tests {
     fn locate_maps_pixels_to_flat_indices() {
         let values: Vec<f32> = (0..2 * 3 * 4).map(|v| v as f32).collect();
         let v = view(&values, &[2, 3, 4], Colormap::Viridis, None).unwrap();
-        let ViewLayout::Grid(grid) = &v.layout else { panic!("grid expected") };
+        let ViewLayout::Grid(grid) = &v.layout else {
+            panic!("grid expected")
+        };
         let (ox, oy) = grid.tile_origin(1).unwrap();
         let cell = v.locate(ox + 3, oy + 2).unwrap();
         assert_eq!((cell.channel, cell.y, cell.x), (1, 2, 3));

@@ -38,7 +38,11 @@ fn row_loss(row: &[f32], label: usize, kind: OutputKind) -> f64 {
         OutputKind::LogProbabilities => -(row[label] as f64),
         OutputKind::Logits => {
             let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) as f64;
-            let log_sum = row.iter().map(|&v| (v as f64 - max).exp()).sum::<f64>().ln();
+            let log_sum = row
+                .iter()
+                .map(|&v| (v as f64 - max).exp())
+                .sum::<f64>()
+                .ln();
             -(row[label] as f64 - max - log_sum)
         }
     }
@@ -63,7 +67,10 @@ pub fn mean_cross_entropy(graph: &Graph, inputs: &[f32], labels: &[usize]) -> Re
         )));
     }
     if labels.is_empty() {
-        return Err(Error::invalid("labels", "none given; expected one label per sample"));
+        return Err(Error::invalid(
+            "labels",
+            "none given; expected one label per sample",
+        ));
     }
     if let Some((i, &bad)) = labels.iter().enumerate().find(|(_, &l)| l >= classes) {
         return Err(Error::invalid(
@@ -124,16 +131,32 @@ mod tests {
         let x: Vec<f32> = (0..15).map(|i| (i as f32 * 0.7).sin()).collect();
         let labels = [0, 3, 1, 2, 3];
         let logits = mean_cross_entropy(&model(""), &x, &labels).unwrap();
-        let probs = mean_cross_entropy(&model(r#",{"type":"activation","fn":"softmax"}"#), &x, &labels).unwrap();
-        let logp = mean_cross_entropy(&model(r#",{"type":"activation","fn":"logSoftmax"}"#), &x, &labels).unwrap();
-        assert!((logits - probs).abs() < 1e-5 && (logits - logp).abs() < 1e-5, "{logits} {probs} {logp}");
+        let probs = mean_cross_entropy(
+            &model(r#",{"type":"activation","fn":"softmax"}"#),
+            &x,
+            &labels,
+        )
+        .unwrap();
+        let logp = mean_cross_entropy(
+            &model(r#",{"type":"activation","fn":"logSoftmax"}"#),
+            &x,
+            &labels,
+        )
+        .unwrap();
+        assert!(
+            (logits - probs).abs() < 1e-5 && (logits - logp).abs() < 1e-5,
+            "{logits} {probs} {logp}"
+        );
         assert!(logits > 0.0);
     }
 
     #[test]
     fn bad_labels_and_lengths() {
         let g = model("");
-        assert!(mean_cross_entropy(&g, &[0.0; 3], &[4]).unwrap_err().to_string().contains("label 4"));
+        assert!(mean_cross_entropy(&g, &[0.0; 3], &[4])
+            .unwrap_err()
+            .to_string()
+            .contains("label 4"));
         assert!(mean_cross_entropy(&g, &[0.0; 4], &[0]).is_err());
         assert!(mean_cross_entropy(&g, &[], &[]).is_err());
     }

@@ -5,7 +5,9 @@
 use super::model::Model;
 use super::{check_option_keys, js_error};
 use crate::explain::display::{normalize, reduce_channels, Reduction, Sign};
-use crate::explain::{saliency as explain, Attribution, Baseline, Method, Rule, SaliencyOptions, Variant};
+use crate::explain::{
+    saliency as explain, Attribution, Baseline, Method, Rule, SaliencyOptions, Variant,
+};
 use crate::Error;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -13,7 +15,9 @@ use wasm_bindgen::JsCast;
 const COMMON: &[&str] = &["method", "target", "logits"];
 
 fn field(options: &JsValue, key: &str) -> Option<JsValue> {
-    js_sys::Reflect::get(options, &key.into()).ok().filter(|v| !v.is_undefined())
+    js_sys::Reflect::get(options, &key.into())
+        .ok()
+        .filter(|v| !v.is_undefined())
 }
 
 fn bad(key: &str, expected: &str, got: &JsValue) -> JsError {
@@ -44,7 +48,10 @@ fn usize_field(options: &JsValue, key: &str) -> Result<Option<usize>, JsError> {
 fn bool_field(options: &JsValue, key: &str) -> Result<Option<bool>, JsError> {
     match field(options, key) {
         None => Ok(None),
-        Some(v) => v.as_bool().map(Some).ok_or_else(|| bad(key, "true or false", &v)),
+        Some(v) => v
+            .as_bool()
+            .map(Some)
+            .ok_or_else(|| bad(key, "true or false", &v)),
     }
 }
 
@@ -61,12 +68,17 @@ fn f32_field(options: &JsValue, key: &str) -> Result<Option<f32>, JsError> {
 fn str_field(options: &JsValue, key: &str) -> Result<Option<String>, JsError> {
     match field(options, key) {
         None => Ok(None),
-        Some(v) => v.as_string().map(Some).ok_or_else(|| bad(key, "a string", &v)),
+        Some(v) => v
+            .as_string()
+            .map(Some)
+            .ok_or_else(|| bad(key, "a string", &v)),
     }
 }
 
 fn usize_list(options: &JsValue, key: &str) -> Result<Option<Vec<usize>>, JsError> {
-    let Some(v) = field(options, key) else { return Ok(None) };
+    let Some(v) = field(options, key) else {
+        return Ok(None);
+    };
     if !js_sys::Array::is_array(&v) && !v.is_instance_of::<js_sys::Uint32Array>() {
         return Err(bad(key, "an array of positive integers", &v));
     }
@@ -81,7 +93,9 @@ fn usize_list(options: &JsValue, key: &str) -> Result<Option<Vec<usize>>, JsErro
 }
 
 fn baseline_field(options: &JsValue) -> Result<Option<Baseline>, JsError> {
-    let Some(v) = field(options, "baseline") else { return Ok(None) };
+    let Some(v) = field(options, "baseline") else {
+        return Ok(None);
+    };
     if let Some(n) = v.as_f64() {
         return Ok(Some(Baseline::Scalar(n as f32)));
     }
@@ -89,7 +103,11 @@ fn baseline_field(options: &JsValue) -> Result<Option<Baseline>, JsError> {
         let values = js_sys::Float32Array::new(&v).to_vec();
         return Ok(Some(Baseline::Values(values)));
     }
-    Err(bad("baseline", "a number or a Float32Array with one value per input element", &v))
+    Err(bad(
+        "baseline",
+        "a number or a Float32Array with one value per input element",
+        &v,
+    ))
 }
 
 /// Reads `{ method, target, logits, ...method options }`, rejecting options the method does not take.
@@ -108,7 +126,11 @@ fn parse_options(options: &JsValue) -> Result<SaliencyOptions, JsError> {
             &["abs"]
         }
         Method::InputXGradient => &[],
-        Method::IntegratedGradients { steps, rule, baseline } => {
+        Method::IntegratedGradients {
+            steps,
+            rule,
+            baseline,
+        } => {
             *steps = usize_field(options, "steps")?.unwrap_or(*steps);
             if let Some(r) = str_field(options, "rule")? {
                 *rule = Rule::from_name(&r).map_err(js_error)?;
@@ -116,7 +138,13 @@ fn parse_options(options: &JsValue) -> Result<SaliencyOptions, JsError> {
             *baseline = baseline_field(options)?.unwrap_or_else(|| baseline.clone());
             &["steps", "rule", "baseline"]
         }
-        Method::SmoothGrad { samples, noise, variant, seed, abs } => {
+        Method::SmoothGrad {
+            samples,
+            noise,
+            variant,
+            seed,
+            abs,
+        } => {
             *samples = usize_field(options, "samples")?.unwrap_or(*samples);
             *noise = f32_field(options, "noise")?.unwrap_or(*noise);
             if let Some(v) = str_field(options, "variant")? {
@@ -131,7 +159,11 @@ fn parse_options(options: &JsValue) -> Result<SaliencyOptions, JsError> {
             *upsample = bool_field(options, "upsample")?.unwrap_or(*upsample);
             &["layer", "upsample"]
         }
-        Method::Occlusion { window, strides, baseline } => {
+        Method::Occlusion {
+            window,
+            strides,
+            baseline,
+        } => {
             *window = usize_list(options, "window")?.unwrap_or_default();
             *strides = usize_list(options, "strides")?.unwrap_or_default();
             *baseline = baseline_field(options)?.unwrap_or_else(|| baseline.clone());
@@ -139,7 +171,11 @@ fn parse_options(options: &JsValue) -> Result<SaliencyOptions, JsError> {
         }
     };
     let known: Vec<&str> = COMMON.iter().chain(extra).copied().collect();
-    check_option_keys(options, &format!("saliency options for method '{name}'"), &known)?;
+    check_option_keys(
+        options,
+        &format!("saliency options for method '{name}'"),
+        &known,
+    )?;
     let target = usize_field(options, "target")?.ok_or_else(|| {
         js_error(Error::MissingField {
             field: "target".into(),
@@ -176,17 +212,24 @@ pub fn attribute(model: &Model, input: &[f32], options: JsValue) -> Result<JsVal
     let a = attribution(model, input, &options)?;
     let out = js_sys::Object::new();
     let set = |k: &str, v: JsValue| js_sys::Reflect::set(&out, &k.into(), &v).map(drop);
-    set("values", js_sys::Float32Array::from(a.values.as_slice()).into())
-        .and(set("shape", super::shape_array(&a.shape).into()))
-        .and(set("delta", a.delta.map_or(JsValue::NULL, |d| JsValue::from(d))))
-        .map_err(|_| JsError::new("could not build the attribution result"))?;
+    set(
+        "values",
+        js_sys::Float32Array::from(a.values.as_slice()).into(),
+    )
+    .and(set("shape", super::shape_array(&a.shape).into()))
+    .and(set("delta", a.delta.map_or(JsValue::NULL, JsValue::from)))
+    .map_err(|_| JsError::new("could not build the attribution result"))?;
     Ok(out.into())
 }
 
 /// Captum's convergence delta of Integrated Gradients for these options:
 /// `sum(attribution) - (f(input) - f(baseline))`.
 #[wasm_bindgen(js_name = integratedGradientsDelta)]
-pub fn integrated_gradients_delta(model: &Model, input: &[f32], options: JsValue) -> Result<f32, JsError> {
+pub fn integrated_gradients_delta(
+    model: &Model,
+    input: &[f32],
+    options: JsValue,
+) -> Result<f32, JsError> {
     let a = attribution(model, input, &options)?;
     a.delta.ok_or_else(|| {
         js_error(Error::invalid(
@@ -201,8 +244,16 @@ pub fn integrated_gradients_delta(model: &Model, input: &[f32], options: JsValue
 /// by `sign` (`"absolute_value"`, `"all"`, `"positive"`, `"negative"`) with `outlierPercent`
 /// (default 2) of the largest values clipped. Returns `{ values, shape }` (`[H, W]`).
 #[wasm_bindgen(js_name = displayMap)]
-pub fn display_map(values: &[f32], shape: Vec<usize>, options: JsValue) -> Result<JsValue, JsError> {
-    check_option_keys(&options, "display options", &["reduce", "sign", "outlierPercent"])?;
+pub fn display_map(
+    values: &[f32],
+    shape: Vec<usize>,
+    options: JsValue,
+) -> Result<JsValue, JsError> {
+    check_option_keys(
+        &options,
+        "display options",
+        &["reduce", "sign", "outlierPercent"],
+    )?;
     let read = |key: &str| -> Result<Option<String>, JsError> {
         if options.is_undefined() || options.is_null() {
             Ok(None)
@@ -230,8 +281,16 @@ pub fn display_map(values: &[f32], shape: Vec<usize>, options: JsValue) -> Resul
     };
     let normalised = normalize(&reduced, sign, outlier.unwrap_or(2.0)).map_err(js_error)?;
     let out = js_sys::Object::new();
-    js_sys::Reflect::set(&out, &"values".into(), &js_sys::Float32Array::from(normalised.as_slice()).into())
-        .and(js_sys::Reflect::set(&out, &"shape".into(), &super::shape_array(&reduced_shape).into()))
-        .map_err(|_| JsError::new("could not build the display map"))?;
+    js_sys::Reflect::set(
+        &out,
+        &"values".into(),
+        &js_sys::Float32Array::from(normalised.as_slice()).into(),
+    )
+    .and(js_sys::Reflect::set(
+        &out,
+        &"shape".into(),
+        &super::shape_array(&reduced_shape).into(),
+    ))
+    .map_err(|_| JsError::new("could not build the display map"))?;
     Ok(out.into())
 }

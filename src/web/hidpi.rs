@@ -20,12 +20,19 @@ pub struct HiDpi<B> {
 impl<B: DrawingBackend> HiDpi<B> {
     /// Wraps `inner`; `ratio` is the device pixel ratio (at least 1 is not required, must be > 0).
     pub fn new(inner: B, ratio: f64) -> Self {
-        let ratio = if ratio.is_finite() && ratio > 0.0 { ratio } else { 1.0 };
+        let ratio = if ratio.is_finite() && ratio > 0.0 {
+            ratio
+        } else {
+            1.0
+        };
         HiDpi { inner, ratio }
     }
 
     fn point(&self, (x, y): BackendCoord) -> BackendCoord {
-        ((x as f64 * self.ratio).round() as i32, (y as f64 * self.ratio).round() as i32)
+        (
+            (x as f64 * self.ratio).round() as i32,
+            (y as f64 * self.ratio).round() as i32,
+        )
     }
 
     fn length(&self, v: u32) -> u32 {
@@ -106,43 +113,92 @@ impl<B: DrawingBackend> DrawingBackend for HiDpi<B> {
         self.inner.present()
     }
 
-    fn draw_pixel(&mut self, point: BackendCoord, color: BackendColor) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
+    fn draw_pixel(
+        &mut self,
+        point: BackendCoord,
+        color: BackendColor,
+    ) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
         let (x, y) = self.point(point);
         let (x1, y1) = self.point((point.0 + 1, point.1 + 1));
         self.inner.draw_rect((x, y), (x1 - 1, y1 - 1), &color, true)
     }
 
-    fn draw_line<S: BackendStyle>(&mut self, from: BackendCoord, to: BackendCoord, style: &S) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
-        let stroke = Stroke { color: style.color(), width: self.length(style.stroke_width()) };
+    fn draw_line<S: BackendStyle>(
+        &mut self,
+        from: BackendCoord,
+        to: BackendCoord,
+        style: &S,
+    ) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
+        let stroke = Stroke {
+            color: style.color(),
+            width: self.length(style.stroke_width()),
+        };
         let (a, b) = (self.point(from), self.point(to));
         self.inner.draw_line(a, b, &stroke)
     }
 
-    fn draw_rect<S: BackendStyle>(&mut self, upper_left: BackendCoord, bottom_right: BackendCoord, style: &S, fill: bool) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
-        let stroke = Stroke { color: style.color(), width: self.length(style.stroke_width()) };
+    fn draw_rect<S: BackendStyle>(
+        &mut self,
+        upper_left: BackendCoord,
+        bottom_right: BackendCoord,
+        style: &S,
+        fill: bool,
+    ) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
+        let stroke = Stroke {
+            color: style.color(),
+            width: self.length(style.stroke_width()),
+        };
         let (a, b) = (self.point(upper_left), self.point(bottom_right));
         self.inner.draw_rect(a, b, &stroke, fill)
     }
 
-    fn draw_path<S: BackendStyle, I: IntoIterator<Item = BackendCoord>>(&mut self, path: I, style: &S) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
-        let stroke = Stroke { color: style.color(), width: self.length(style.stroke_width()) };
+    fn draw_path<S: BackendStyle, I: IntoIterator<Item = BackendCoord>>(
+        &mut self,
+        path: I,
+        style: &S,
+    ) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
+        let stroke = Stroke {
+            color: style.color(),
+            width: self.length(style.stroke_width()),
+        };
         let points: Vec<BackendCoord> = path.into_iter().map(|p| self.point(p)).collect();
         self.inner.draw_path(points, &stroke)
     }
 
-    fn draw_circle<S: BackendStyle>(&mut self, center: BackendCoord, radius: u32, style: &S, fill: bool) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
-        let stroke = Stroke { color: style.color(), width: self.length(style.stroke_width()) };
+    fn draw_circle<S: BackendStyle>(
+        &mut self,
+        center: BackendCoord,
+        radius: u32,
+        style: &S,
+        fill: bool,
+    ) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
+        let stroke = Stroke {
+            color: style.color(),
+            width: self.length(style.stroke_width()),
+        };
         let (c, r) = (self.point(center), self.length(radius));
         self.inner.draw_circle(c, r, &stroke, fill)
     }
 
-    fn fill_polygon<S: BackendStyle, I: IntoIterator<Item = BackendCoord>>(&mut self, vert: I, style: &S) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
+    fn fill_polygon<S: BackendStyle, I: IntoIterator<Item = BackendCoord>>(
+        &mut self,
+        vert: I,
+        style: &S,
+    ) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
         let points: Vec<BackendCoord> = vert.into_iter().map(|p| self.point(p)).collect();
         self.inner.fill_polygon(points, &style.color())
     }
 
-    fn draw_text<T: BackendTextStyle>(&mut self, text: &str, style: &T, pos: BackendCoord) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
-        let scaled = ScaledText { inner: style, ratio: self.ratio };
+    fn draw_text<T: BackendTextStyle>(
+        &mut self,
+        text: &str,
+        style: &T,
+        pos: BackendCoord,
+    ) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
+        let scaled = ScaledText {
+            inner: style,
+            ratio: self.ratio,
+        };
         let p = self.point(pos);
         self.inner.draw_text(text, &scaled, p)
     }

@@ -16,7 +16,10 @@ pub use explain::{attribute, display_map, integrated_gradients_delta, saliency};
 pub use image::mnist_preprocess;
 pub use model::{Model, Trace};
 pub use project::{loss_surface_js, pca, trajectory, weight_rows, PcaFit, TsneRun};
-pub use render::{colormaps, draw_bar_chart, draw_colorbar, draw_heatmap, draw_histogram, draw_scatter, ChartArea, Layout};
+pub use render::{
+    colormaps, draw_bar_chart, draw_colorbar, draw_heatmap, draw_histogram, draw_scatter,
+    ChartArea, Layout,
+};
 
 use wasm_bindgen::JsError;
 
@@ -27,22 +30,34 @@ pub(crate) fn js_error(e: crate::Error) -> JsError {
 
 /// A JS array of numbers from a shape.
 pub(crate) fn shape_array(shape: &[usize]) -> js_sys::Array {
-    shape.iter().map(|&d| wasm_bindgen::JsValue::from(d as u32)).collect()
+    shape
+        .iter()
+        .map(|&d| wasm_bindgen::JsValue::from(d as u32))
+        .collect()
 }
 
 /// A JS `Error` for an options object that could not be read.
 pub(crate) fn option_error(what: &str, known: &str, e: impl std::fmt::Display) -> JsError {
-    JsError::new(&format!("invalid {what}: {e}; the known options are {known}"))
+    JsError::new(&format!(
+        "invalid {what}: {e}; the known options are {known}"
+    ))
 }
 
 /// Rejects keys of a JS options object that are not in `known` (serde-wasm-bindgen reads only
 /// the fields it knows and would silently ignore a misspelt option).
-pub(crate) fn check_option_keys(value: &wasm_bindgen::JsValue, what: &str, known: &[&str]) -> Result<(), JsError> {
+pub(crate) fn check_option_keys(
+    value: &wasm_bindgen::JsValue,
+    what: &str,
+    known: &[&str],
+) -> Result<(), JsError> {
     if value.is_undefined() || value.is_null() {
         return Ok(());
     }
     let Some(object) = wasm_bindgen::JsCast::dyn_ref::<js_sys::Object>(value) else {
-        return Err(JsError::new(&format!("{what} must be an object, e.g. {{ {} }}", known.join(", "))));
+        return Err(JsError::new(&format!(
+            "{what} must be an object, e.g. {{ {} }}",
+            known.join(", ")
+        )));
     };
     for key in js_sys::Object::keys(object).iter() {
         let key = key.as_string().unwrap_or_default();

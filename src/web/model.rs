@@ -26,7 +26,9 @@ impl Model {
     /// Builds a model from the nnlens JSON format.
     #[wasm_bindgen(js_name = fromJson)]
     pub fn from_json(text: &str) -> Result<Model, JsError> {
-        json::from_json(text).map(|inner| Model { inner }).map_err(js_error)
+        json::from_json(text)
+            .map(|inner| Model { inner })
+            .map_err(js_error)
     }
 
     /// Writes the model in the nnlens JSON format, weights included.
@@ -38,7 +40,9 @@ impl Model {
     /// Builds a model from the bytes of an ONNX file (e.g. from `torch.onnx.export`).
     #[wasm_bindgen(js_name = fromOnnx)]
     pub fn from_onnx(bytes: &[u8]) -> Result<Model, JsError> {
-        onnx::from_onnx(bytes).map(|inner| Model { inner }).map_err(js_error)
+        onnx::from_onnx(bytes)
+            .map(|inner| Model { inner })
+            .map_err(js_error)
     }
 
     /// Writes the model as ONNX bytes (opset 17, dynamic batch dimension).
@@ -72,13 +76,19 @@ impl Model {
 
     /// Runs the model on `batch` samples (default 1) given as one flat `Float32Array`.
     pub fn forward(&self, input: &[f32], batch: Option<usize>) -> Result<Vec<f32>, JsError> {
-        let x = self.inner.input_tensor(input.to_vec(), batch.unwrap_or(1)).map_err(js_error)?;
+        let x = self
+            .inner
+            .input_tensor(input.to_vec(), batch.unwrap_or(1))
+            .map_err(js_error)?;
         self.inner.forward(x).map(into_vec).map_err(js_error)
     }
 
     /// Runs the model and keeps every layer's output.
     pub fn trace(&self, input: &[f32], batch: Option<usize>) -> Result<Trace, JsError> {
-        let x = self.inner.input_tensor(input.to_vec(), batch.unwrap_or(1)).map_err(js_error)?;
+        let x = self
+            .inner
+            .input_tensor(input.to_vec(), batch.unwrap_or(1))
+            .map_err(js_error)?;
         let trace = self.inner.trace(x).map_err(js_error)?;
         let output = trace.output().clone();
         let values = trace.values()[1..].to_vec();
@@ -93,17 +103,22 @@ impl Model {
     /// `[out, in]`, conv weight `[filters, in / groups, kh, kw]`); empty for layers without any.
     pub fn parameters(&self, layer: &str) -> Result<js_sys::Array, JsError> {
         let id = self.inner.find(layer).map_err(js_error)?;
-        let node = self.inner.node_of(id).ok_or_else(|| JsError::new("the model input has no parameters"))?;
+        let node = self
+            .inner
+            .node_of(id)
+            .ok_or_else(|| JsError::new("the model input has no parameters"))?;
         let list = js_sys::Array::new();
         for (name, tensor) in node.op.param_names().into_iter().zip(node.op.params()) {
             let entry = js_sys::Object::new();
-            let values = js_sys::Float32Array::from(tensor.as_standard_layout().as_slice().unwrap_or(&[]));
+            let values =
+                js_sys::Float32Array::from(tensor.as_standard_layout().as_slice().unwrap_or(&[]));
             for (key, value) in [
                 ("name", JsValue::from(name)),
                 ("shape", shape_array(tensor.shape()).into()),
                 ("values", values.into()),
             ] {
-                js_sys::Reflect::set(&entry, &key.into(), &value).map_err(|_| JsError::new("could not build the parameter list"))?;
+                js_sys::Reflect::set(&entry, &key.into(), &value)
+                    .map_err(|_| JsError::new("could not build the parameter list"))?;
             }
             list.push(&entry);
         }
@@ -112,9 +127,15 @@ impl Model {
 
     /// `d output[target] / d input` for one sample, with the input's length.
     pub fn gradient(&self, input: &[f32], target: usize) -> Result<Vec<f32>, JsError> {
-        let x = self.inner.input_tensor(input.to_vec(), 1).map_err(js_error)?;
+        let x = self
+            .inner
+            .input_tensor(input.to_vec(), 1)
+            .map_err(js_error)?;
         let trace = self.inner.trace(x).map_err(js_error)?;
-        self.inner.input_gradient(&trace, target).map(into_vec).map_err(js_error)
+        self.inner
+            .input_gradient(&trace, target)
+            .map(into_vec)
+            .map_err(js_error)
     }
 }
 
@@ -163,4 +184,3 @@ impl Trace {
         }
     }
 }
-

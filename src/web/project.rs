@@ -3,9 +3,9 @@
 
 use super::model::Model;
 use super::{check_option_keys, js_error, option_error, shape_array};
+use crate::project::landscape::loss_surface;
 use crate::project::pca::{matrix_view, weight_rows_pca, Pca, PcaOptions, PcaResult};
 use crate::project::trajectory::{plane_grid, project_trajectory, Linspace};
-use crate::project::landscape::loss_surface;
 use crate::project::tsne::{Tsne, TsneOptions};
 use crate::tensor::into_vec;
 use ndarray::ArrayView1;
@@ -15,9 +15,18 @@ fn pca_options(value: JsValue) -> Result<PcaOptions, JsError> {
     if value.is_undefined() || value.is_null() {
         return Ok(PcaOptions::default());
     }
-    check_option_keys(&value, "PCA options", &["components", "whiten", "solver", "seed", "powerIterations"])?;
-    serde_wasm_bindgen::from_value(value)
-        .map_err(|e| option_error("PCA options", "components, whiten, solver, seed, powerIterations", e))
+    check_option_keys(
+        &value,
+        "PCA options",
+        &["components", "whiten", "solver", "seed", "powerIterations"],
+    )?;
+    serde_wasm_bindgen::from_value(value).map_err(|e| {
+        option_error(
+            "PCA options",
+            "components, whiten, solver, seed, powerIterations",
+            e,
+        )
+    })
 }
 
 /// A fitted PCA: scikit-learn's attributes (camelCase) and `transform` / `inverseTransform`.
@@ -85,13 +94,20 @@ impl PcaFit {
     /// Projects new rows (`rows x nFeatures`, row-major).
     pub fn transform(&self, data: &[f32], rows: usize) -> Result<Vec<f32>, JsError> {
         let view = matrix_view("data", data, rows, self.inner.n_features()).map_err(js_error)?;
-        self.inner.transform(view).map(|a| flat(a.view())).map_err(js_error)
+        self.inner
+            .transform(view)
+            .map(|a| flat(a.view()))
+            .map_err(js_error)
     }
     /// Maps coordinates (`rows x nComponents`) back to the data space.
     #[wasm_bindgen(js_name = inverseTransform)]
     pub fn inverse_transform(&self, coordinates: &[f32], rows: usize) -> Result<Vec<f32>, JsError> {
-        let view = matrix_view("coordinates", coordinates, rows, self.inner.n_components()).map_err(js_error)?;
-        self.inner.inverse_transform(view).map(|a| flat(a.view())).map_err(js_error)
+        let view = matrix_view("coordinates", coordinates, rows, self.inner.n_components())
+            .map_err(js_error)?;
+        self.inner
+            .inverse_transform(view)
+            .map(|a| flat(a.view()))
+            .map_err(js_error)
     }
 }
 
@@ -100,7 +116,9 @@ impl PcaFit {
 #[wasm_bindgen]
 pub fn pca(data: &[f32], rows: usize, cols: usize, options: JsValue) -> Result<PcaFit, JsError> {
     let options = pca_options(options)?;
-    Pca::fit_slice(data, rows, cols, &options).map(|inner| PcaFit { inner }).map_err(js_error)
+    Pca::fit_slice(data, rows, cols, &options)
+        .map(|inner| PcaFit { inner })
+        .map_err(js_error)
 }
 
 /// PCA of a layer's weight rows: each output unit's (or filter's) incoming weights is a point.
@@ -114,8 +132,15 @@ pub fn weight_rows(model: &Model, layer: &str, options: JsValue) -> Result<PcaFi
     let weight = crate::graph::ops::Kernel::params(&node.op)
         .into_iter()
         .next()
-        .ok_or_else(|| js_error(crate::Error::invalid("layer", format!("'{layer}' ({}) has no weights", node.label))))?;
-    weight_rows_pca(weight, &options).map(|inner| PcaFit { inner }).map_err(js_error)
+        .ok_or_else(|| {
+            js_error(crate::Error::invalid(
+                "layer",
+                format!("'{layer}' ({}) has no weights", node.label),
+            ))
+        })?;
+    weight_rows_pca(weight, &options)
+        .map(|inner| PcaFit { inner })
+        .map_err(js_error)
 }
 
 /// A training trajectory on the plane of its two principal directions (Li et al. 2018):
@@ -127,10 +152,19 @@ pub fn trajectory(snapshots: &[f32], count: usize, params: usize) -> Result<JsVa
     let projection = project_trajectory(view).map_err(js_error)?;
     let out = js_sys::Object::new();
     let set = |k: &str, v: JsValue| js_sys::Reflect::set(&out, &k.into(), &v).map(drop);
-    set("directions", js_sys::Float32Array::from(flat(projection.directions.view()).as_slice()).into())
-        .and(set("coordinates", js_sys::Float32Array::from(flat(projection.coordinates.view()).as_slice()).into()))
-        .and(set("explainedVarianceRatio", js_sys::Float32Array::from(&projection.explained_variance_ratio[..]).into()))
-        .map_err(|_| JsError::new("could not build the trajectory result"))?;
+    set(
+        "directions",
+        js_sys::Float32Array::from(flat(projection.directions.view()).as_slice()).into(),
+    )
+    .and(set(
+        "coordinates",
+        js_sys::Float32Array::from(flat(projection.coordinates.view()).as_slice()).into(),
+    ))
+    .and(set(
+        "explainedVarianceRatio",
+        js_sys::Float32Array::from(&projection.explained_variance_ratio[..]).into(),
+    ))
+    .map_err(|_| JsError::new("could not build the trajectory result"))?;
     Ok(out.into())
 }
 
@@ -165,7 +199,13 @@ pub fn loss_surface_js(
     .map_err(js_error)?;
     let labels: Vec<usize> = labels.iter().map(|&l| l as usize).collect();
     let mut report = |done: usize, total: usize| match &progress {
-        Some(f) => f.call2(&JsValue::NULL, &JsValue::from(done as u32), &JsValue::from(total as u32)).is_ok(),
+        Some(f) => f
+            .call2(
+                &JsValue::NULL,
+                &JsValue::from(done as u32),
+                &JsValue::from(total as u32),
+            )
+            .is_ok(),
         None => true,
     };
     loss_surface(model.graph(), inputs, &labels, &grid, &mut report).map_err(js_error)
@@ -176,10 +216,18 @@ impl Model {
     /// One layer's output for every sample of a dataset (`samples` inputs, row-major), computed
     /// in chunks: `samples x prod(layer shape)` values, e.g. to project with `pca`.
     #[wasm_bindgen(js_name = layerOutputs)]
-    pub fn layer_outputs(&self, layer: &str, inputs: &[f32], samples: usize) -> Result<Vec<f32>, JsError> {
+    pub fn layer_outputs(
+        &self,
+        layer: &str,
+        inputs: &[f32],
+        samples: usize,
+    ) -> Result<Vec<f32>, JsError> {
         let graph = self.graph();
         let id = graph.find(layer).map_err(js_error)?;
-        graph.value_over(id, inputs, samples).map(into_vec).map_err(js_error)
+        graph
+            .value_over(id, inputs, samples)
+            .map(into_vec)
+            .map_err(js_error)
     }
 
     /// Every parameter as one flat vector (node order, then weight before bias), the point in
@@ -203,11 +251,21 @@ fn tsne_options(value: JsValue) -> Result<TsneOptions, JsError> {
         return Ok(TsneOptions::default());
     }
     const KNOWN: &[&str] = &[
-        "components", "perplexity", "earlyExaggeration", "learningRate", "maxIter",
-        "nIterWithoutProgress", "minGradNorm", "init", "method", "angle", "seed",
+        "components",
+        "perplexity",
+        "earlyExaggeration",
+        "learningRate",
+        "maxIter",
+        "nIterWithoutProgress",
+        "minGradNorm",
+        "init",
+        "method",
+        "angle",
+        "seed",
     ];
     check_option_keys(&value, "t-SNE options", KNOWN)?;
-    serde_wasm_bindgen::from_value(value).map_err(|e| option_error("t-SNE options", &KNOWN.join(", "), e))
+    serde_wasm_bindgen::from_value(value)
+        .map_err(|e| option_error("t-SNE options", &KNOWN.join(", "), e))
 }
 
 /// A t-SNE optimisation that JavaScript advances in slices (`run(iterations)`) to animate the
@@ -223,9 +281,16 @@ impl TsneRun {
     /// earlyExaggeration = 12, learningRate ("auto"), maxIter = 1000, init = "pca",
     /// method = "auto" | "exact" | "barnesHut", angle = 0.5, seed, ... }`.
     #[wasm_bindgen(constructor)]
-    pub fn new(data: &[f32], rows: usize, cols: usize, options: JsValue) -> Result<TsneRun, JsError> {
+    pub fn new(
+        data: &[f32],
+        rows: usize,
+        cols: usize,
+        options: JsValue,
+    ) -> Result<TsneRun, JsError> {
         let options = tsne_options(options)?;
-        Tsne::from_slice(data, rows, cols, &options).map(|inner| TsneRun { inner }).map_err(js_error)
+        Tsne::from_slice(data, rows, cols, &options)
+            .map(|inner| TsneRun { inner })
+            .map_err(js_error)
     }
 
     /// Runs up to `iterations` more iterations; returns `{ iteration, maxIter, exaggerating,

@@ -30,8 +30,13 @@ impl HeatmapOptions {
         if value.is_undefined() || value.is_null() {
             return Ok(Self::default());
         }
-        check_option_keys(&value, "heatmap options", &["colormap", "sample", "min", "max"])?;
-        serde_wasm_bindgen::from_value(value).map_err(|e| option_error("heatmap options", "colormap, sample, min, max", e))
+        check_option_keys(
+            &value,
+            "heatmap options",
+            &["colormap", "sample", "min", "max"],
+        )?;
+        serde_wasm_bindgen::from_value(value)
+            .map_err(|e| option_error("heatmap options", "colormap, sample, min, max", e))
     }
 
     fn colormap(&self) -> Result<Colormap, JsError> {
@@ -148,7 +153,12 @@ impl Trace {
     /// Draws one sample of a layer's output into `canvas` (channel grid for `[C, H, W]` outputs,
     /// a strip otherwise) with `options = { colormap, sample, min, max }`, sizing the canvas to
     /// one pixel per value; scale it with CSS (`image-rendering: pixelated`).
-    pub fn draw(&self, name: &str, canvas: &HtmlCanvasElement, options: JsValue) -> Result<Layout, JsError> {
+    pub fn draw(
+        &self,
+        name: &str,
+        canvas: &HtmlCanvasElement,
+        options: JsValue,
+    ) -> Result<Layout, JsError> {
         let options = HeatmapOptions::parse(options)?;
         let tensor = self.value(name)?;
         let batch = tensor.shape()[0];
@@ -164,7 +174,13 @@ impl Trace {
             .as_slice()
             .ok_or_else(|| JsError::new("layer output is not contiguous"))?;
         let values = &flat[sample * per_sample..(sample + 1) * per_sample];
-        let pictured = view(values, &tensor.shape()[1..], options.colormap()?, options.range()?).map_err(js_error)?;
+        let pictured = view(
+            values,
+            &tensor.shape()[1..],
+            options.colormap()?,
+            options.range()?,
+        )
+        .map_err(js_error)?;
         put_image(canvas, &pictured.image)?;
         Ok(Layout {
             view: pictured,
@@ -176,19 +192,35 @@ impl Trace {
 /// Draws `values` of per-sample `shape` (e.g. `[28, 28]` or `[C, H, W]`) as a heatmap into
 /// `canvas` with `options = { colormap, min, max }`.
 #[wasm_bindgen(js_name = drawHeatmap)]
-pub fn draw_heatmap(canvas: &HtmlCanvasElement, values: &[f32], shape: Vec<usize>, options: JsValue) -> Result<Layout, JsError> {
+pub fn draw_heatmap(
+    canvas: &HtmlCanvasElement,
+    values: &[f32],
+    shape: Vec<usize>,
+    options: JsValue,
+) -> Result<Layout, JsError> {
     let options = HeatmapOptions::parse(options)?;
     if options.sample.is_some() {
-        return Err(js_error(crate::Error::invalid("heatmap options", "\"sample\" applies to trace.draw only")));
+        return Err(js_error(crate::Error::invalid(
+            "heatmap options",
+            "\"sample\" applies to trace.draw only",
+        )));
     }
     let pictured = view(values, &shape, options.colormap()?, options.range()?).map_err(js_error)?;
     put_image(canvas, &pictured.image)?;
-    Ok(Layout { view: pictured, offset: 0 })
+    Ok(Layout {
+        view: pictured,
+        offset: 0,
+    })
 }
 
 /// Draws a vertical colorbar of `colormap` over `[min, max]` with labelled ticks.
 #[wasm_bindgen(js_name = drawColorbar)]
-pub fn draw_colorbar(canvas: &HtmlCanvasElement, colormap: &str, min: f32, max: f32) -> Result<(), JsError> {
+pub fn draw_colorbar(
+    canvas: &HtmlCanvasElement,
+    colormap: &str,
+    min: f32,
+    max: f32,
+) -> Result<(), JsError> {
     let colormap = Colormap::from_name(colormap).map_err(js_error)?;
     let scale = if colormap.is_diverging() {
         Scale::symmetric(min.abs().max(max.abs()))
@@ -209,12 +241,19 @@ pub fn draw_bar_chart(
     highlight: Option<usize>,
     title: &str,
 ) -> Result<(), JsError> {
-    draw_chart(canvas, |area| bar_chart(area, &labels, values, highlight, title))
+    draw_chart(canvas, |area| {
+        bar_chart(area, &labels, values, highlight, title)
+    })
 }
 
 /// Draws a histogram of `values` in `bins` equal bins.
 #[wasm_bindgen(js_name = drawHistogram)]
-pub fn draw_histogram(canvas: &HtmlCanvasElement, values: &[f32], bins: usize, title: &str) -> Result<(), JsError> {
+pub fn draw_histogram(
+    canvas: &HtmlCanvasElement,
+    values: &[f32],
+    bins: usize,
+    title: &str,
+) -> Result<(), JsError> {
     draw_chart(canvas, |area| histogram(area, values, bins, title))
 }
 
@@ -247,7 +286,12 @@ impl ChartArea {
 /// Draws a scatter plot of `points` (`[x0, y0, x1, y1, ...]`) coloured by `classes` (one per
 /// point, Tableau 10 colours); returns where the data landed, to map the pointer back.
 #[wasm_bindgen(js_name = drawScatter)]
-pub fn draw_scatter(canvas: &HtmlCanvasElement, points: &[f32], classes: &[u8], title: &str) -> Result<ChartArea, JsError> {
+pub fn draw_scatter(
+    canvas: &HtmlCanvasElement,
+    points: &[f32],
+    classes: &[u8],
+    title: &str,
+) -> Result<ChartArea, JsError> {
     if points.len() % 2 != 0 {
         return Err(js_error(crate::Error::shape(format!(
             "scatter points hold {} values; expected x, y pairs (an even number)",
@@ -260,7 +304,8 @@ pub fn draw_scatter(canvas: &HtmlCanvasElement, points: &[f32], classes: &[u8], 
         area = Some(scatter(drawing, &pairs, classes, title)?);
         Ok(())
     })?;
-    area.map(|inner| ChartArea { inner }).ok_or_else(|| JsError::new("the scatter was not drawn"))
+    area.map(|inner| ChartArea { inner })
+        .ok_or_else(|| JsError::new("the scatter was not drawn"))
 }
 
 /// The names of the colormaps `drawHeatmap`, `trace.draw` and `drawColorbar` accept.

@@ -214,10 +214,14 @@ impl Kernel for Softmax {
         for (mut g, y) in dx.lanes_mut(axis).into_iter().zip(output.lanes(axis)) {
             if self.log {
                 let total: f32 = g.sum();
-                Zip::from(&mut g).and(&y).for_each(|g, &y| *g -= y.exp() * total);
+                Zip::from(&mut g)
+                    .and(&y)
+                    .for_each(|g, &y| *g -= y.exp() * total);
             } else {
                 let dot: f32 = g.iter().zip(y.iter()).map(|(a, b)| a * b).sum();
-                Zip::from(&mut g).and(&y).for_each(|g, &y| *g = y * (*g - dot));
+                Zip::from(&mut g)
+                    .and(&y)
+                    .for_each(|g, &y| *g = y * (*g - dot));
             }
         }
         Ok(Grads {
@@ -289,7 +293,14 @@ mod tests {
         // GELU(1) = Φ(1) = 0.8413447460685429
         assert!((Activation::Gelu.apply(1.0) - 0.841_344_7).abs() < 1e-6);
         assert!((Activation::Erf.apply(0.5) - 0.520_499_9).abs() < 1e-6);
-        assert_eq!(Activation::Clip { min: -1.0, max: 1.0 }.apply(3.0), 1.0);
+        assert_eq!(
+            Activation::Clip {
+                min: -1.0,
+                max: 1.0
+            }
+            .apply(3.0),
+            1.0
+        );
     }
 
     #[test]
@@ -302,7 +313,10 @@ mod tests {
             Activation::Tanh,
             Activation::Gelu,
             Activation::Erf,
-            Activation::Clip { min: -1.0, max: 1.0 },
+            Activation::Clip {
+                min: -1.0,
+                max: 1.0,
+            },
             Activation::Identity,
         ] {
             check(&act, std::slice::from_ref(&x), Tolerance::default());
@@ -312,7 +326,12 @@ mod tests {
     #[test]
     fn softmax_sums_to_one_and_is_stable() {
         let x = Tensor::from_shape_vec(vec![1, 3], vec![1000.0, 1001.0, 1002.0]).unwrap();
-        let y = Softmax { axis: 1, log: false }.forward(&[&x]).unwrap();
+        let y = Softmax {
+            axis: 1,
+            log: false,
+        }
+        .forward(&[&x])
+        .unwrap();
         assert!((y.sum() - 1.0).abs() < 1e-6);
         let log = Softmax { axis: 1, log: true }.forward(&[&x]).unwrap();
         assert!(log.iter().all(|v| v.is_finite()));
@@ -323,10 +342,19 @@ mod tests {
         let x = random_tensor(&[2, 5, 3], -2.0, 2.0, 12);
         for axis in 0..3 {
             for log in [false, true] {
-                check(&Softmax { axis, log }, std::slice::from_ref(&x), Tolerance::default());
+                check(
+                    &Softmax { axis, log },
+                    std::slice::from_ref(&x),
+                    Tolerance::default(),
+                );
             }
         }
-        assert!(Softmax { axis: 3, log: false }.output_shape(&[&[2, 5, 3]]).is_err());
+        assert!(Softmax {
+            axis: 3,
+            log: false
+        }
+        .output_shape(&[&[2, 5, 3]])
+        .is_err());
     }
 
     #[test]

@@ -97,7 +97,9 @@ impl Dense {
     /// `x W^T` for a few rows: one dot product per output unit against its weight row.
     fn forward_few_rows(&self, x: ArrayView2<'_, f32>) -> Array2<f32> {
         let w = self.weight_2d();
-        let w = w.as_slice().expect("weights are stored contiguous, [out, in]");
+        let w = w
+            .as_slice()
+            .expect("weights are stored contiguous, [out, in]");
         let n_in = self.in_features();
         Array2::from_shape_fn((x.nrows(), self.out_features()), |(r, o)| {
             let row = x.row(r);
@@ -109,7 +111,9 @@ impl Dense {
     /// `g W` for a few rows: each output's gradient scales its weight row into the result.
     fn backward_few_rows(&self, g: ArrayView2<'_, f32>) -> Array2<f32> {
         let w = self.weight_2d();
-        let w = w.as_slice().expect("weights are stored contiguous, [out, in]");
+        let w = w
+            .as_slice()
+            .expect("weights are stored contiguous, [out, in]");
         let n_in = self.in_features();
         let mut dx = Array2::<f32>::zeros((g.nrows(), n_in));
         for (g_row, mut dx_row) in g.rows().into_iter().zip(dx.rows_mut()) {
@@ -150,7 +154,11 @@ impl Kernel for Dense {
             return Err(Error::shape(format!(
                 "dense expects {} input features on the last axis, got input shape {x:?}{}",
                 self.in_features(),
-                if x.len() > 2 { " (add a flatten layer before dense)" } else { "" }
+                if x.len() > 2 {
+                    " (add a flatten layer before dense)"
+                } else {
+                    ""
+                }
             )));
         }
         let mut out = x.to_vec();
@@ -244,7 +252,11 @@ mod tests {
     /// The few-row paths and the sgemm path agree (batch 1..=4 vs 5+ of the same rows).
     #[test]
     fn few_rows_equal_the_matrix_product() {
-        let dense = Dense::new(random_tensor(&[7, 37], -1., 1., 8), Some(random_tensor(&[7], -1., 1., 9))).unwrap();
+        let dense = Dense::new(
+            random_tensor(&[7, 37], -1., 1., 8),
+            Some(random_tensor(&[7], -1., 1., 9)),
+        )
+        .unwrap();
         let x = random_tensor(&[9, 37], -1., 1., 10);
         let all = dense.forward(&[&x]).unwrap();
         for r in 0..3 {
@@ -255,7 +267,14 @@ mod tests {
             }
         }
         let g = random_tensor(&[2, 7], -1., 1., 11);
-        let few = dense.backward(&[&x.slice(ndarray::s![0..2, ..]).to_owned().into_dyn()], &g, &g, false).unwrap();
+        let few = dense
+            .backward(
+                &[&x.slice(ndarray::s![0..2, ..]).to_owned().into_dyn()],
+                &g,
+                &g,
+                false,
+            )
+            .unwrap();
         let expected = as_rows(&g).dot(&dense.weight_2d());
         for (a, b) in few.inputs[0].iter().zip(expected.iter()) {
             assert!((a - b).abs() < 1e-5);
@@ -267,7 +286,11 @@ mod tests {
         let dense = Dense::new(random_tensor(&[4, 3], -1., 1., 1), None).unwrap();
         let err = dense.output_shape(&[&[2, 5]]).unwrap_err().to_string();
         assert!(err.contains("3 input features"), "{err}");
-        assert!(Dense::new(random_tensor(&[4, 3], -1., 1., 1), Some(random_tensor(&[3], 0., 1., 2))).is_err());
+        assert!(Dense::new(
+            random_tensor(&[4, 3], -1., 1., 1),
+            Some(random_tensor(&[3], 0., 1., 2))
+        )
+        .is_err());
     }
 
     #[test]
@@ -277,9 +300,21 @@ mod tests {
             Some(random_tensor(&[4], -1., 1., 2)),
         )
         .unwrap();
-        check(&dense, &[random_tensor(&[3, 5], -1., 1., 3)], Tolerance::default());
-        check(&dense, &[random_tensor(&[2, 3, 5], -1., 1., 4)], Tolerance::default());
+        check(
+            &dense,
+            &[random_tensor(&[3, 5], -1., 1., 3)],
+            Tolerance::default(),
+        );
+        check(
+            &dense,
+            &[random_tensor(&[2, 3, 5], -1., 1., 4)],
+            Tolerance::default(),
+        );
         let no_bias = Dense::new(random_tensor(&[2, 5], -1., 1., 5), None).unwrap();
-        check(&no_bias, &[random_tensor(&[1, 5], -1., 1., 6)], Tolerance::default());
+        check(
+            &no_bias,
+            &[random_tensor(&[1, 5], -1., 1., 6)],
+            Tolerance::default(),
+        );
     }
 }

@@ -59,7 +59,11 @@ pub fn check<K: Kernel + Clone>(op: &K, inputs: &[Tensor], tol: Tolerance) {
     let shapes: Vec<&[usize]> = inputs.iter().map(|t| t.shape()).collect();
     let out_shape = op.output_shape(&shapes).expect("output_shape");
     let output = op.forward(&refs).expect("forward");
-    assert_eq!(output.shape(), out_shape.as_slice(), "shape rule and forward disagree");
+    assert_eq!(
+        output.shape(),
+        out_shape.as_slice(),
+        "shape rule and forward disagree"
+    );
     let cotangent = random_tensor(output.shape(), -1.0, 1.0, 7);
     let grads = op
         .backward(&refs, &output, &cotangent, true)
@@ -67,7 +71,11 @@ pub fn check<K: Kernel + Clone>(op: &K, inputs: &[Tensor], tol: Tolerance) {
     assert_eq!(grads.inputs.len(), inputs.len(), "one gradient per input");
 
     for (i, analytic) in grads.inputs.iter().enumerate() {
-        assert_eq!(analytic.shape(), inputs[i].shape(), "input {i} gradient shape");
+        assert_eq!(
+            analytic.shape(),
+            inputs[i].shape(),
+            "input {i} gradient shape"
+        );
         let mut perturbed = inputs.to_vec();
         for (j, (index, &a)) in analytic.indexed_iter().enumerate() {
             let original = perturbed[i][&index];
@@ -84,7 +92,11 @@ pub fn check<K: Kernel + Clone>(op: &K, inputs: &[Tensor], tol: Tolerance) {
     let n_params = op.params().len();
     assert_eq!(grads.params.len(), n_params, "one gradient per parameter");
     for p in 0..n_params {
-        assert_eq!(grads.params[p].shape(), op.params()[p].shape(), "param {p} gradient shape");
+        assert_eq!(
+            grads.params[p].shape(),
+            op.params()[p].shape(),
+            "param {p} gradient shape"
+        );
         let mut probe = op.clone();
         for (j, (index, &a)) in grads.params[p].indexed_iter().enumerate() {
             let original = probe.params()[p][&index];

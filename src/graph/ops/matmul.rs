@@ -116,10 +116,19 @@ mod tests {
 
     #[test]
     fn shape_rule_rejects_misfits() {
-        assert_eq!(MatMul.output_shape(&[&[2, 3, 4], &[2, 4, 5]]).unwrap(), [2, 3, 5]);
-        assert!(MatMul.output_shape(&[&[2, 3, 4], &[2, 3, 5]]).unwrap_err().to_string().contains("(4)"));
+        assert_eq!(
+            MatMul.output_shape(&[&[2, 3, 4], &[2, 4, 5]]).unwrap(),
+            [2, 3, 5]
+        );
+        assert!(MatMul
+            .output_shape(&[&[2, 3, 4], &[2, 3, 5]])
+            .unwrap_err()
+            .to_string()
+            .contains("(4)"));
         assert!(MatMul.output_shape(&[&[2, 3], &[2, 3]]).is_err());
-        assert!(MatMul.output_shape(&[&[2, 1, 3, 4], &[2, 2, 4, 5]]).is_err());
+        assert!(MatMul
+            .output_shape(&[&[2, 1, 3, 4], &[2, 2, 4, 5]])
+            .is_err());
     }
 
     #[test]

@@ -172,7 +172,11 @@ impl Op {
             _ => &[],
         };
         (0..self.params().len())
-            .map(|i| named.get(i).map_or_else(|| format!("param{i}"), |n| n.to_string()))
+            .map(|i| {
+                named
+                    .get(i)
+                    .map_or_else(|| format!("param{i}"), |n| n.to_string())
+            })
             .collect()
     }
 

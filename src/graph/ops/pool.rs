@@ -217,15 +217,19 @@ fn max_pool_2x2(plane: &[f32], height: usize, width: usize, out: &mut Vec<f32>) 
     for pair in 0..height / 2 {
         let top = &plane[2 * pair * width..2 * pair * width + 2 * out_width];
         let bottom = &plane[(2 * pair + 1) * width..(2 * pair + 1) * width + 2 * out_width];
-        out.extend(top.chunks_exact(2).zip(bottom.chunks_exact(2)).map(|(t, b)| {
-            let m = max_nan(t[0], t[1]);
-            let m = if m.is_nan() { m } else { max_nan(m, b[0]) };
-            if m.is_nan() {
-                m
-            } else {
-                max_nan(m, b[1])
-            }
-        }));
+        out.extend(
+            top.chunks_exact(2)
+                .zip(bottom.chunks_exact(2))
+                .map(|(t, b)| {
+                    let m = max_nan(t[0], t[1]);
+                    let m = if m.is_nan() { m } else { max_nan(m, b[0]) };
+                    if m.is_nan() {
+                        m
+                    } else {
+                        max_nan(m, b[1])
+                    }
+                }),
+        );
     }
 }
 
@@ -461,14 +465,22 @@ mod fast_path_tests {
     fn plain_2x2_matches_the_general_path() {
         let mut x = random_tensor(&[2, 3, 7, 6], -1.0, 1.0, 41);
         x[[1, 2, 3, 4]] = f32::NAN;
-        let fast = MaxPool2d { kernel: [2, 2], stride: [2, 2], padding: [0; 4], ceil_mode: false };
+        let fast = MaxPool2d {
+            kernel: [2, 2],
+            stride: [2, 2],
+            padding: [0; 4],
+            ceil_mode: false,
+        };
         assert!(fast.is_plain_2x2());
         let got = fast.forward(&[&x]).unwrap();
         let geo = fast.geometry(x.shape()).unwrap();
         let xs = x.as_slice().unwrap();
         let mut expected = Vec::new();
         for plane in xs.chunks_exact(geo.in_plane()) {
-            expected.extend(geo.windows().map(|(r, c)| plane[argmax(plane, geo.width, &r.cells, &c.cells)]));
+            expected.extend(
+                geo.windows()
+                    .map(|(r, c)| plane[argmax(plane, geo.width, &r.cells, &c.cells)]),
+            );
         }
         assert_eq!(got.shape(), &[2, 3, 3, 3]);
         for (g, e) in got.iter().zip(&expected) {

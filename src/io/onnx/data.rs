@@ -173,7 +173,9 @@ pub fn dims_to_shape(what: &str, dims: &[i64]) -> Result<Vec<usize>> {
         .iter()
         .map(|&d| {
             usize::try_from(d).map_err(|_| {
-                Error::Onnx(format!("{what} has a negative dimension {d} in its dims {dims:?}"))
+                Error::Onnx(format!(
+                    "{what} has a negative dimension {d} in its dims {dims:?}"
+                ))
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -218,8 +220,14 @@ fn raw_chunks<'a, const N: usize>(
 pub fn decode_tensor(tensor: &TensorProto, what: &str) -> Result<Val> {
     use tensor_proto::{DataLocation, DataType as T};
     let name = tensor.name();
-    let what = if name.is_empty() { what.to_string() } else { format!("{what} '{name}'") };
-    if tensor.data_location == Some(DataLocation::External as i32) || !tensor.external_data.is_empty() {
+    let what = if name.is_empty() {
+        what.to_string()
+    } else {
+        format!("{what} '{name}'")
+    };
+    if tensor.data_location == Some(DataLocation::External as i32)
+        || !tensor.external_data.is_empty()
+    {
         let location = tensor
             .external_data
             .iter()
@@ -258,25 +266,45 @@ pub fn decode_tensor(tensor: &TensorProto, what: &str) -> Result<Val> {
     }
     let float = |data: Vec<f32>| -> Result<Val> { Ok(Val::float(array(&what, &shape, data)?)) };
     let int = |data: Vec<i64>| -> Result<Val> {
-        Ok(Val::int(array(&what, &shape, data.into_iter().map(Sym::int).collect())?))
+        Ok(Val::int(array(
+            &what,
+            &shape,
+            data.into_iter().map(Sym::int).collect(),
+        )?))
     };
     let ty = T::try_from(code).ok();
     match (ty, raw) {
-        (Some(T::Float), Some(raw)) => float(raw_chunks::<4>(&what, raw, count, &shape)?.map(f32::from_le_bytes).collect()),
+        (Some(T::Float), Some(raw)) => float(
+            raw_chunks::<4>(&what, raw, count, &shape)?
+                .map(f32::from_le_bytes)
+                .collect(),
+        ),
         (Some(T::Float), None) => {
             check_len(&what, "float_data", tensor.float_data.len(), count, &shape)?;
             float(tensor.float_data.clone())
         }
-        (Some(T::Double), Some(raw)) => {
-            float(raw_chunks::<8>(&what, raw, count, &shape)?.map(|b| f64::from_le_bytes(b) as f32).collect())
-        }
+        (Some(T::Double), Some(raw)) => float(
+            raw_chunks::<8>(&what, raw, count, &shape)?
+                .map(|b| f64::from_le_bytes(b) as f32)
+                .collect(),
+        ),
         (Some(T::Double), None) => {
-            check_len(&what, "double_data", tensor.double_data.len(), count, &shape)?;
+            check_len(
+                &what,
+                "double_data",
+                tensor.double_data.len(),
+                count,
+                &shape,
+            )?;
             float(tensor.double_data.iter().map(|&v| v as f32).collect())
         }
         (Some(T::Float16 | T::Bfloat16), Some(raw)) => {
             let bf = ty == Some(T::Bfloat16);
-            float(raw_chunks::<2>(&what, raw, count, &shape)?.map(|b| half_to_f32(u16::from_le_bytes(b), bf)).collect())
+            float(
+                raw_chunks::<2>(&what, raw, count, &shape)?
+                    .map(|b| half_to_f32(u16::from_le_bytes(b), bf))
+                    .collect(),
+            )
         }
         (Some(T::Float16 | T::Bfloat16), None) => {
             let bf = ty == Some(T::Bfloat16);
@@ -284,39 +312,71 @@ pub fn decode_tensor(tensor: &TensorProto, what: &str) -> Result<Val> {
             let mut data = Vec::with_capacity(count);
             for &bits in &tensor.int32_data {
                 let bits = u16::try_from(bits).map_err(|_| {
-                    Error::Onnx(format!("{what}: int32_data value {bits} is not a 16-bit pattern"))
+                    Error::Onnx(format!(
+                        "{what}: int32_data value {bits} is not a 16-bit pattern"
+                    ))
                 })?;
                 data.push(half_to_f32(bits, bf));
             }
             float(data)
         }
-        (Some(T::Int64), Some(raw)) => int(raw_chunks::<8>(&what, raw, count, &shape)?.map(i64::from_le_bytes).collect()),
+        (Some(T::Int64), Some(raw)) => int(raw_chunks::<8>(&what, raw, count, &shape)?
+            .map(i64::from_le_bytes)
+            .collect()),
         (Some(T::Int64), None) => {
             check_len(&what, "int64_data", tensor.int64_data.len(), count, &shape)?;
             int(tensor.int64_data.clone())
         }
-        (Some(T::Int32), Some(raw)) => int(raw_chunks::<4>(&what, raw, count, &shape)?.map(|b| i64::from(i32::from_le_bytes(b))).collect()),
-        (Some(T::Int16), Some(raw)) => int(raw_chunks::<2>(&what, raw, count, &shape)?.map(|b| i64::from(i16::from_le_bytes(b))).collect()),
-        (Some(T::Uint16), Some(raw)) => int(raw_chunks::<2>(&what, raw, count, &shape)?.map(|b| i64::from(u16::from_le_bytes(b))).collect()),
-        (Some(T::Int8), Some(raw)) => int(raw_chunks::<1>(&what, raw, count, &shape)?.map(|b| i64::from(b[0] as i8)).collect()),
-        (Some(T::Uint8), Some(raw)) => int(raw_chunks::<1>(&what, raw, count, &shape)?.map(|b| i64::from(b[0])).collect()),
-        (Some(T::Bool), Some(raw)) => int(raw_chunks::<1>(&what, raw, count, &shape)?.map(|b| i64::from(b[0] != 0)).collect()),
+        (Some(T::Int32), Some(raw)) => int(raw_chunks::<4>(&what, raw, count, &shape)?
+            .map(|b| i64::from(i32::from_le_bytes(b)))
+            .collect()),
+        (Some(T::Int16), Some(raw)) => int(raw_chunks::<2>(&what, raw, count, &shape)?
+            .map(|b| i64::from(i16::from_le_bytes(b)))
+            .collect()),
+        (Some(T::Uint16), Some(raw)) => int(raw_chunks::<2>(&what, raw, count, &shape)?
+            .map(|b| i64::from(u16::from_le_bytes(b)))
+            .collect()),
+        (Some(T::Int8), Some(raw)) => int(raw_chunks::<1>(&what, raw, count, &shape)?
+            .map(|b| i64::from(b[0] as i8))
+            .collect()),
+        (Some(T::Uint8), Some(raw)) => int(raw_chunks::<1>(&what, raw, count, &shape)?
+            .map(|b| i64::from(b[0]))
+            .collect()),
+        (Some(T::Bool), Some(raw)) => int(raw_chunks::<1>(&what, raw, count, &shape)?
+            .map(|b| i64::from(b[0] != 0))
+            .collect()),
         (Some(T::Int32 | T::Int16 | T::Uint16 | T::Int8 | T::Uint8 | T::Bool), None) => {
             check_len(&what, "int32_data", tensor.int32_data.len(), count, &shape)?;
             let bool_type = ty == Some(T::Bool);
             int(tensor
                 .int32_data
                 .iter()
-                .map(|&v| if bool_type { i64::from(v != 0) } else { i64::from(v) })
+                .map(|&v| {
+                    if bool_type {
+                        i64::from(v != 0)
+                    } else {
+                        i64::from(v)
+                    }
+                })
                 .collect())
         }
-        (Some(T::Uint32), Some(raw)) => int(raw_chunks::<4>(&what, raw, count, &shape)?.map(|b| i64::from(u32::from_le_bytes(b))).collect()),
+        (Some(T::Uint32), Some(raw)) => int(raw_chunks::<4>(&what, raw, count, &shape)?
+            .map(|b| i64::from(u32::from_le_bytes(b)))
+            .collect()),
         (Some(T::Uint64), Some(raw)) => {
-            let values: Vec<u64> = raw_chunks::<8>(&what, raw, count, &shape)?.map(u64::from_le_bytes).collect();
+            let values: Vec<u64> = raw_chunks::<8>(&what, raw, count, &shape)?
+                .map(u64::from_le_bytes)
+                .collect();
             int(u64_to_i64(&what, &values)?)
         }
         (Some(T::Uint32 | T::Uint64), None) => {
-            check_len(&what, "uint64_data", tensor.uint64_data.len(), count, &shape)?;
+            check_len(
+                &what,
+                "uint64_data",
+                tensor.uint64_data.len(),
+                count,
+                &shape,
+            )?;
             int(u64_to_i64(&what, &tensor.uint64_data)?)
         }
         _ => Err(Error::Onnx(format!(
@@ -331,7 +391,8 @@ fn u64_to_i64(what: &str, values: &[u64]) -> Result<Vec<i64>> {
     values
         .iter()
         .map(|&v| {
-            i64::try_from(v).map_err(|_| Error::Onnx(format!("{what}: value {v} does not fit in int64")))
+            i64::try_from(v)
+                .map_err(|_| Error::Onnx(format!("{what}: value {v} does not fit in int64")))
         })
         .collect()
 }
@@ -350,7 +411,11 @@ pub fn array<T>(what: &str, shape: &[usize], data: Vec<T>) -> Result<ArrayD<T>> 
 }
 
 /// A float initializer holding `values` with `shape`, as `raw_data`.
-pub fn float_tensor(name: &str, shape: &[usize], values: impl IntoIterator<Item = f32>) -> TensorProto {
+pub fn float_tensor(
+    name: &str,
+    shape: &[usize],
+    values: impl IntoIterator<Item = f32>,
+) -> TensorProto {
     let mut raw = Vec::new();
     for v in values {
         raw.extend_from_slice(&v.to_le_bytes());
@@ -447,7 +512,10 @@ mod tests {
         assert_eq!(ints(decode_tensor(&t, "t").unwrap()), [0, 1]);
         let mut t = tensor(T::Uint64, &[1]);
         t.uint64_data = vec![u64::MAX];
-        assert!(decode_tensor(&t, "t").unwrap_err().to_string().contains("does not fit"));
+        assert!(decode_tensor(&t, "t")
+            .unwrap_err()
+            .to_string()
+            .contains("does not fit"));
     }
 
     #[test]
@@ -455,16 +523,31 @@ mod tests {
         let mut t = tensor(T::Float, &[2, 3]);
         t.raw_data = Some(vec![0; 20]);
         let err = decode_tensor(&t, "initializer").unwrap_err().to_string();
-        assert!(err.contains("initializer 'w'") && err.contains("20 bytes") && err.contains("24"), "{err}");
+        assert!(
+            err.contains("initializer 'w'") && err.contains("20 bytes") && err.contains("24"),
+            "{err}"
+        );
         let mut t = tensor(T::Float, &[3]);
         t.float_data = vec![1.0];
-        assert!(decode_tensor(&t, "t").unwrap_err().to_string().contains("float_data holds 1 values"));
+        assert!(decode_tensor(&t, "t")
+            .unwrap_err()
+            .to_string()
+            .contains("float_data holds 1 values"));
         let t = tensor(T::Float, &[-1]);
-        assert!(decode_tensor(&t, "t").unwrap_err().to_string().contains("negative dimension"));
+        assert!(decode_tensor(&t, "t")
+            .unwrap_err()
+            .to_string()
+            .contains("negative dimension"));
         let t = tensor(T::Float, &[1 << 40, 1 << 40]);
-        assert!(matches!(decode_tensor(&t, "t"), Err(Error::TooLarge { .. })));
+        assert!(matches!(
+            decode_tensor(&t, "t"),
+            Err(Error::TooLarge { .. })
+        ));
         let t = tensor(T::String, &[1]);
-        assert!(decode_tensor(&t, "t").unwrap_err().to_string().contains("STRING"));
+        assert!(decode_tensor(&t, "t")
+            .unwrap_err()
+            .to_string()
+            .contains("STRING"));
         let mut t = tensor(T::Float, &[1]);
         t.data_location = Some(tensor_proto::DataLocation::External as i32);
         t.external_data = vec![super::super::proto::StringStringEntryProto {
@@ -476,7 +559,10 @@ mod tests {
         let mut t = tensor(T::Float, &[1]);
         t.raw_data = Some(vec![0; 4]);
         t.float_data = vec![1.0];
-        assert!(decode_tensor(&t, "t").unwrap_err().to_string().contains("both raw_data and float_data"));
+        assert!(decode_tensor(&t, "t")
+            .unwrap_err()
+            .to_string()
+            .contains("both raw_data and float_data"));
     }
 
     #[test]
@@ -486,7 +572,10 @@ mod tests {
         assert_eq!(n.add(Sym::int(-2)).unwrap().to_string(), "N-2");
         assert!(n.mul(n).is_err());
         assert!(n.div(Sym::int(2)).is_err());
-        assert_eq!(n.mul(Sym::int(4)).unwrap().div(Sym::int(2)).unwrap(), Sym { n: 2, c: 0 });
+        assert_eq!(
+            n.mul(Sym::int(4)).unwrap().div(Sym::int(2)).unwrap(),
+            Sym { n: 2, c: 0 }
+        );
         assert_eq!(Sym::int(-7).div(Sym::int(2)).unwrap(), Sym::int(-3));
         assert!(Sym::int(1).div(Sym::int(0)).is_err());
         assert!(Sym::int(i64::MAX).add(Sym::int(1)).is_err());

@@ -35,7 +35,11 @@ pub fn axis(axis: i64, rank: usize, what: &str) -> Result<usize> {
             r - 1
         )));
     }
-    Ok(if axis < 0 { (axis + r) as usize } else { axis as usize })
+    Ok(if axis < 0 {
+        (axis + r) as usize
+    } else {
+        axis as usize
+    })
 }
 
 /// Normalises a list of axes, refusing duplicates; the result is sorted.
@@ -46,7 +50,9 @@ pub fn axes(list: &[i64], rank: usize, what: &str) -> Result<Vec<usize>> {
         .collect::<Result<Vec<_>>>()?;
     out.sort_unstable();
     if out.windows(2).any(|w| w[0] == w[1]) {
-        return Err(Error::Onnx(format!("{what}s {list:?} name the same axis twice")));
+        return Err(Error::Onnx(format!(
+            "{what}s {list:?} name the same axis twice"
+        )));
     }
     Ok(out)
 }
@@ -77,7 +83,9 @@ pub fn check_perm(perm: &[usize], rank: usize) -> Result<()> {
     }
     for &p in perm {
         if p >= rank || std::mem::replace(&mut seen[p], true) {
-            return Err(Error::Onnx(format!("perm {perm:?} is not a permutation of 0..{rank}")));
+            return Err(Error::Onnx(format!(
+                "perm {perm:?} is not a permutation of 0..{rank}"
+            )));
         }
     }
     Ok(())
@@ -99,7 +107,9 @@ pub fn concat<T: Clone>(parts: &[&ArrayD<T>], axis: usize) -> Result<ArrayD<T>> 
         .ok_or_else(|| Error::Onnx("Concat needs at least one input".into()))?;
     let mut shape = first.shape().to_vec();
     if axis >= shape.len() {
-        return Err(Error::Onnx(format!("Concat axis {axis} is out of range for shape {shape:?}")));
+        return Err(Error::Onnx(format!(
+            "Concat axis {axis} is out of range for shape {shape:?}"
+        )));
     }
     shape[axis] = 0;
     for p in parts {
@@ -191,8 +201,16 @@ pub fn broadcast_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
     let rank = a.len().max(b.len());
     let mut out = vec![0; rank];
     for i in 0..rank {
-        let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
-        let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
+        let da = if i + a.len() >= rank {
+            a[i + a.len() - rank]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= rank {
+            b[i + b.len() - rank]
+        } else {
+            1
+        };
         out[i] = match (da, db) {
             (x, y) if x == y => x,
             (1, y) => y,
@@ -257,9 +275,18 @@ mod tests {
         assert_eq!(g.iter().copied().collect::<Vec<_>>(), [3, 4, 5, 0, 1, 2]);
         assert!(gather(&a, &arr(&[1], &[2]), 0).is_err());
         let v = arr(&[5], &[0, 1, 2, 3, 4]);
-        assert_eq!(slice(&v, &[1], &[i64::MAX], &[0], &[2]).unwrap(), arr(&[2], &[1, 3]));
-        assert_eq!(slice(&v, &[-1], &[i64::MIN], &[0], &[-1]).unwrap(), arr(&[5], &[4, 3, 2, 1, 0]));
-        assert_eq!(slice(&v, &[4], &[1], &[0], &[-2]).unwrap(), arr(&[2], &[4, 2]));
+        assert_eq!(
+            slice(&v, &[1], &[i64::MAX], &[0], &[2]).unwrap(),
+            arr(&[2], &[1, 3])
+        );
+        assert_eq!(
+            slice(&v, &[-1], &[i64::MIN], &[0], &[-1]).unwrap(),
+            arr(&[5], &[4, 3, 2, 1, 0])
+        );
+        assert_eq!(
+            slice(&v, &[4], &[1], &[0], &[-2]).unwrap(),
+            arr(&[2], &[4, 2])
+        );
         assert_eq!(slice(&v, &[3], &[1], &[0], &[1]).unwrap().len(), 0);
         assert!(slice(&v, &[0], &[1], &[0], &[0]).is_err());
         let c = concat(&[&arr(&[1], &[7]), &v], 0).unwrap();
@@ -275,8 +302,16 @@ mod tests {
     fn broadcasting() {
         assert_eq!(broadcast_shape(&[2, 1], &[3]).unwrap(), [2, 3]);
         assert!(broadcast_shape(&[2], &[3]).is_err());
-        let s = broadcast_with(&arr(&[2, 1], &[1, 2]), &arr(&[3], &[10, 20, 30]), |x, y| Ok(x + y)).unwrap();
+        let s = broadcast_with(&arr(&[2, 1], &[1, 2]), &arr(&[3], &[10, 20, 30]), |x, y| {
+            Ok(x + y)
+        })
+        .unwrap();
         assert_eq!(s, arr(&[2, 3], &[11, 21, 31, 12, 22, 32]));
-        assert!(broadcast_with(&arr(&[1 << 14, 1], &vec![0; 1 << 14]), &arr(&[1 << 14], &vec![0; 1 << 14]), |x, y| Ok(x + y)).is_err());
+        assert!(broadcast_with(
+            &arr(&[1 << 14, 1], &vec![0; 1 << 14]),
+            &arr(&[1 << 14], &vec![0; 1 << 14]),
+            |x, y| Ok(x + y)
+        )
+        .is_err());
     }
 }

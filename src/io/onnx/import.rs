@@ -31,8 +31,8 @@ use crate::graph::{Graph, ValueId};
 use crate::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
 use prost::Message;
-use std::collections::{HashMap, HashSet};
 use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 /// The oldest default-domain opset the importer reads.
@@ -46,12 +46,14 @@ pub fn import(bytes: &[u8]) -> Result<Graph> {
 /// [`import`] with `budget` bytes for materialised constants instead of [`MAX_IMPORT_BYTES`].
 fn import_with_budget(bytes: &[u8], budget: usize) -> Result<Graph> {
     let model = ModelProto::decode(bytes).map_err(|e| {
-        Error::Onnx(format!("the {} bytes are not a valid ONNX model (protobuf decoding failed: {e})", bytes.len()))
+        Error::Onnx(format!(
+            "the {} bytes are not a valid ONNX model (protobuf decoding failed: {e})",
+            bytes.len()
+        ))
     })?;
-    let graph = model
-        .graph
-        .as_ref()
-        .ok_or_else(|| Error::Onnx("the model has no graph (ModelProto.graph is missing)".into()))?;
+    let graph = model.graph.as_ref().ok_or_else(|| {
+        Error::Onnx("the model has no graph (ModelProto.graph is missing)".into())
+    })?;
     let opset = default_opset(&model)?;
     if graph.node.len() > MAX_NODES {
         return Err(Error::Onnx(format!(
@@ -72,9 +74,13 @@ fn import_with_budget(bytes: &[u8], budget: usize) -> Result<Graph> {
         .enumerate()
         .filter_map(|(index, node)| {
             let ctx = NodeCtx::new(index, node);
-            check_supported(&ctx)
-                .err()
-                .map(|e| (e, node.op_type(), format!("'{}' at node {index} '{}'", ctx.op, ctx.name)))
+            check_supported(&ctx).err().map(|e| {
+                (
+                    e,
+                    node.op_type(),
+                    format!("'{}' at node {index} '{}'", ctx.op, ctx.name),
+                )
+            })
         })
         .collect();
     if let Some((first, op, _)) = unsupported.first() {
@@ -85,7 +91,9 @@ fn import_with_budget(bytes: &[u8], budget: usize) -> Result<Graph> {
             .map(|(_, _, what)| what.as_str())
             .collect();
         return Err(match (first, others.is_empty()) {
-            (Error::Onnx(m), false) => Error::Onnx(format!("{m}; also unsupported: {}", others.join(", "))),
+            (Error::Onnx(m), false) => {
+                Error::Onnx(format!("{m}; also unsupported: {}", others.join(", ")))
+            }
             (e, _) => e.clone(),
         });
     }
@@ -138,11 +146,19 @@ impl<'a> NodeCtx<'a> {
         } else {
             format!("node{index}")
         };
-        NodeCtx { node, index, op, name }
+        NodeCtx {
+            node,
+            index,
+            op,
+            name,
+        }
     }
 
     fn err(&self, message: impl std::fmt::Display) -> Error {
-        Error::Onnx(format!("node {} '{}' ({}): {message}", self.index, self.name, self.op))
+        Error::Onnx(format!(
+            "node {} '{}' ({}): {message}",
+            self.index, self.name, self.op
+        ))
     }
 
     fn attr(&self, name: &str) -> Option<&'a AttributeProto> {
@@ -151,14 +167,18 @@ impl<'a> NodeCtx<'a> {
 
     /// The attribute `name` if present, after checking its declared type.
     fn typed(&self, name: &str, ty: AttributeType) -> Result<Option<&'a AttributeProto>> {
-        let Some(a) = self.attr(name) else { return Ok(None) };
+        let Some(a) = self.attr(name) else {
+            return Ok(None);
+        };
         if !a.ref_attr_name().is_empty() {
             return Err(self.err(format!("attribute '{name}' refers to a function attribute")));
         }
         match a.r#type {
             Some(t) if t != ty as i32 => Err(self.err(format!(
                 "attribute '{name}' has type {}, expected {}",
-                AttributeType::try_from(t).map(|t| t.as_str_name()).unwrap_or("unknown"),
+                AttributeType::try_from(t)
+                    .map(|t| t.as_str_name())
+                    .unwrap_or("unknown"),
                 ty.as_str_name()
             ))),
             _ => Ok(Some(a)),
@@ -166,23 +186,36 @@ impl<'a> NodeCtx<'a> {
     }
 
     fn int(&self, name: &str, default: i64) -> Result<i64> {
-        Ok(self.typed(name, AttributeType::Int)?.and_then(|a| a.i).unwrap_or(default))
+        Ok(self
+            .typed(name, AttributeType::Int)?
+            .and_then(|a| a.i)
+            .unwrap_or(default))
     }
 
     fn float(&self, name: &str, default: f32) -> Result<f32> {
-        Ok(self.typed(name, AttributeType::Float)?.and_then(|a| a.f).unwrap_or(default))
+        Ok(self
+            .typed(name, AttributeType::Float)?
+            .and_then(|a| a.f)
+            .unwrap_or(default))
     }
 
     fn ints(&self, name: &str) -> Result<Option<Vec<i64>>> {
-        Ok(self.typed(name, AttributeType::Ints)?.map(|a| a.ints.clone()))
+        Ok(self
+            .typed(name, AttributeType::Ints)?
+            .map(|a| a.ints.clone()))
     }
 
     fn floats(&self, name: &str) -> Result<Option<Vec<f32>>> {
-        Ok(self.typed(name, AttributeType::Floats)?.map(|a| a.floats.clone()))
+        Ok(self
+            .typed(name, AttributeType::Floats)?
+            .map(|a| a.floats.clone()))
     }
 
     fn string(&self, name: &str, default: &str) -> Result<String> {
-        match self.typed(name, AttributeType::String)?.and_then(|a| a.s.as_ref()) {
+        match self
+            .typed(name, AttributeType::String)?
+            .and_then(|a| a.s.as_ref())
+        {
             Some(bytes) => String::from_utf8(bytes.clone())
                 .map_err(|_| self.err(format!("attribute '{name}' is not valid UTF-8"))),
             None => Ok(default.to_string()),
@@ -203,9 +236,12 @@ impl<'a> NodeCtx<'a> {
             .iter()
             .map(|&v| {
                 if v < min {
-                    Err(self.err(format!("attribute '{name}' values must be >= {min}, got {values:?}")))
+                    Err(self.err(format!(
+                        "attribute '{name}' values must be >= {min}, got {values:?}"
+                    )))
                 } else {
-                    usize::try_from(v).map_err(|_| self.err(format!("attribute '{name}' value {v} is too large")))
+                    usize::try_from(v)
+                        .map_err(|_| self.err(format!("attribute '{name}' value {v} is too large")))
                 }
             })
             .collect()
@@ -258,7 +294,12 @@ impl Importer {
             _ => return Err(Error::Onnx(format!("graph input '{name}' is not a tensor"))),
         };
         let elem = tensor.elem_type();
-        let float_types = [DataType::Float, DataType::Double, DataType::Float16, DataType::Bfloat16];
+        let float_types = [
+            DataType::Float,
+            DataType::Double,
+            DataType::Float16,
+            DataType::Bfloat16,
+        ];
         if !float_types.iter().any(|t| *t as i32 == elem) {
             return Err(Error::Onnx(format!(
                 "graph input '{name}' has element type {}; nnlens feeds float inputs",
@@ -269,7 +310,11 @@ impl Importer {
             .shape
             .as_ref()
             .map(|s| s.dim.as_slice())
-            .ok_or_else(|| Error::Onnx(format!("graph input '{name}' has no shape; nnlens needs its rank and sizes")))?;
+            .ok_or_else(|| {
+                Error::Onnx(format!(
+                    "graph input '{name}' has no shape; nnlens needs its rank and sizes"
+                ))
+            })?;
         if dims.len() < 2 {
             return Err(Error::Onnx(format!(
                 "graph input '{name}' has rank {}; nnlens expects a batch dimension followed by at \
@@ -280,7 +325,9 @@ impl Importer {
         let declared_batch = match dims[0].value {
             Some(dimension::Value::DimValue(v)) if v > 0 => Some(v),
             Some(dimension::Value::DimValue(v)) if v < 0 => {
-                return Err(Error::Onnx(format!("graph input '{name}' has a negative batch size {v}")))
+                return Err(Error::Onnx(format!(
+                    "graph input '{name}' has a negative batch size {v}"
+                )))
             }
             _ => None,
         };
@@ -323,7 +370,11 @@ impl Importer {
 
     fn finish(self, graph: &GraphProto) -> Result<Graph> {
         let [output] = graph.output.as_slice() else {
-            let names: Vec<_> = graph.output.iter().map(|o| format!("'{}'", o.name())).collect();
+            let names: Vec<_> = graph
+                .output
+                .iter()
+                .map(|o| format!("'{}'", o.name()))
+                .collect();
             return Err(Error::Onnx(format!(
                 "the graph has {} outputs ({}); nnlens runs models with exactly one output",
                 graph.output.len(),
@@ -359,7 +410,9 @@ impl Importer {
             return Ok(Some(v.clone()));
         }
         if let Some(reason) = self.unavailable.get(name) {
-            return Err(ctx.err(format!("input '{name}' is {reason}, which nnlens does not compute")));
+            return Err(ctx.err(format!(
+                "input '{name}' is {reason}, which nnlens does not compute"
+            )));
         }
         Err(ctx.err(format!(
             "input '{name}' is not produced by an earlier node, an initializer or the graph input \
@@ -368,8 +421,12 @@ impl Importer {
     }
 
     fn required(&self, ctx: &NodeCtx, i: usize) -> Result<Val> {
-        self.input(ctx, i)?
-            .ok_or_else(|| ctx.err(format!("input {i} is missing (the node has {} inputs)", ctx.node.input.len())))
+        self.input(ctx, i)?.ok_or_else(|| {
+            ctx.err(format!(
+                "input {i} is missing (the node has {} inputs)",
+                ctx.node.input.len()
+            ))
+        })
     }
 
     /// The node's main input `i`, which must be computed at run time.
@@ -390,7 +447,9 @@ impl Importer {
             None => Ok(None),
             Some(v) => {
                 self.spend(ctx, v.bytes())?;
-                to_float(v).map(Some).map_err(|m| ctx.err(format!("{what} (input {i}) {m}")))
+                to_float(v)
+                    .map(Some)
+                    .map_err(|m| ctx.err(format!("{what} (input {i}) {m}")))
             }
         }
     }
@@ -403,7 +462,9 @@ impl Importer {
                 .iter()
                 .map(|s| {
                     s.as_int().ok_or_else(|| {
-                        ctx.err(format!("{what} (input {i}) holds {s}, which depends on the batch size"))
+                        ctx.err(format!(
+                            "{what} (input {i}) holds {s}, which depends on the batch size"
+                        ))
                     })
                 })
                 .collect::<Result<Vec<_>>>()
@@ -451,12 +512,16 @@ impl Importer {
             return Ok(());
         };
         if self.values.contains_key(out) {
-            return Err(ctx.err(format!("output '{out}' is already defined by an earlier node or initializer")));
+            return Err(ctx.err(format!(
+                "output '{out}' is already defined by an earlier node or initializer"
+            )));
         }
         self.values.insert(out.clone(), val);
         for extra in ctx.node.output.iter().skip(1).filter(|o| !o.is_empty()) {
-            self.unavailable
-                .insert(extra.clone(), format!("the extra output of {} node '{}'", ctx.op, ctx.name));
+            self.unavailable.insert(
+                extra.clone(),
+                format!("the extra output of {} node '{}'", ctx.op, ctx.name),
+            );
         }
         Ok(())
     }
@@ -547,7 +612,9 @@ impl Importer {
 
     fn constant(&mut self, ctx: &NodeCtx) -> Result<()> {
         let val = if let Some(a) = ctx.typed("value", AttributeType::Tensor)? {
-            let t = a.t.as_ref().ok_or_else(|| ctx.err("attribute 'value' holds no tensor"))?;
+            let t =
+                a.t.as_ref()
+                    .ok_or_else(|| ctx.err("attribute 'value' holds no tensor"))?;
             decode_tensor(t, "the value").map_err(|e| match e {
                 Error::Onnx(m) => ctx.err(m),
                 other => other,
@@ -574,12 +641,23 @@ impl Importer {
     fn cast(&mut self, ctx: &NodeCtx) -> Result<()> {
         let to = ctx.int("to", 0)?;
         let to = i32::try_from(to).map_err(|_| ctx.err(format!("'to' {to} is not a type code")))?;
-        let is_float = [DataType::Float, DataType::Double, DataType::Float16, DataType::Bfloat16]
-            .iter()
-            .any(|t| *t as i32 == to);
+        let is_float = [
+            DataType::Float,
+            DataType::Double,
+            DataType::Float16,
+            DataType::Bfloat16,
+        ]
+        .iter()
+        .any(|t| *t as i32 == to);
         let is_int = [
-            DataType::Int64, DataType::Int32, DataType::Int16, DataType::Int8, DataType::Uint8,
-            DataType::Uint16, DataType::Uint32, DataType::Uint64,
+            DataType::Int64,
+            DataType::Int32,
+            DataType::Int16,
+            DataType::Int8,
+            DataType::Uint8,
+            DataType::Uint16,
+            DataType::Uint32,
+            DataType::Uint64,
         ]
         .iter()
         .any(|t| *t as i32 == to);
@@ -593,12 +671,23 @@ impl Importer {
                 )))
             }
             (v @ Val::Float(_), true, _) => return self.alias(ctx, v),
-            (Val::Int(a), true, _) => Val::float(to_float(Val::Int(a)).map_err(|m| ctx.err(format!("input {m}")))?),
+            (Val::Int(a), true, _) => {
+                Val::float(to_float(Val::Int(a)).map_err(|m| ctx.err(format!("input {m}")))?)
+            }
             (Val::Float(a), false, true) => {
                 if let Some(bad) = a.iter().find(|v| !v.is_finite()) {
-                    return Err(ctx.err(format!("cannot cast the non-finite value {bad} to {}", type_name(to))));
+                    return Err(ctx.err(format!(
+                        "cannot cast the non-finite value {bad} to {}",
+                        type_name(to)
+                    )));
                 }
-                Val::int(a.mapv(|v| Sym::int(if is_bool { i64::from(v != 0.0) } else { v.trunc() as i64 })))
+                Val::int(a.mapv(|v| {
+                    Sym::int(if is_bool {
+                        i64::from(v != 0.0)
+                    } else {
+                        v.trunc() as i64
+                    })
+                }))
             }
             (Val::Int(a), false, true) => {
                 if is_bool {
@@ -613,7 +702,10 @@ impl Importer {
                 }
             }
             (_, false, false) => {
-                return Err(ctx.err(format!("casts to {}, which nnlens does not handle", type_name(to))))
+                return Err(ctx.err(format!(
+                    "casts to {}, which nnlens does not handle",
+                    type_name(to)
+                )))
             }
         };
         self.bind(ctx, val)
@@ -622,18 +714,31 @@ impl Importer {
     fn shape(&mut self, ctx: &NodeCtx) -> Result<()> {
         let full: Vec<Sym> = match self.required(ctx, 0)? {
             Val::Runtime(id) => std::iter::once(Sym::BATCH)
-                .chain(self.sample_shape(id).into_iter().map(|d| Sym::int(d as i64)))
+                .chain(
+                    self.sample_shape(id)
+                        .into_iter()
+                        .map(|d| Sym::int(d as i64)),
+                )
                 .collect(),
             Val::Float(a) => a.shape().iter().map(|&d| Sym::int(d as i64)).collect(),
             Val::Int(a) => a.shape().iter().map(|&d| Sym::int(d as i64)).collect(),
         };
         let r = full.len() as i64;
-        let clamp = |v: i64| if v < 0 { (v.saturating_add(r)).max(0) } else { v.min(r) };
+        let clamp = |v: i64| {
+            if v < 0 {
+                (v.saturating_add(r)).max(0)
+            } else {
+                v.min(r)
+            }
+        };
         let start = clamp(ctx.int("start", 0)?) as usize;
         let end = (clamp(ctx.int("end", r)?) as usize).max(start);
         let dims = full[start..end].to_vec();
         let n = dims.len();
-        self.bind(ctx, Val::int(ArrayD::from_shape_vec(IxDyn(&[n]), dims).map_err(|e| ctx.err(e))?))
+        self.bind(
+            ctx,
+            Val::int(ArrayD::from_shape_vec(IxDyn(&[n]), dims).map_err(|e| ctx.err(e))?),
+        )
     }
 
     fn gather(&mut self, ctx: &NodeCtx) -> Result<()> {
@@ -645,7 +750,12 @@ impl Importer {
                 .collect::<Option<Vec<_>>>()
                 .and_then(|v| ArrayD::from_shape_vec(a.raw_dim(), v).ok())
                 .ok_or_else(|| ctx.err("indices depend on the batch size"))?,
-            other => return Err(ctx.err(format!("indices are {}, expected integer constants", other.describe()))),
+            other => {
+                return Err(ctx.err(format!(
+                    "indices are {}, expected integer constants",
+                    other.describe()
+                )))
+            }
         };
         let wrap = |e: Error| match e {
             Error::Onnx(m) => ctx.err(m),
@@ -660,18 +770,17 @@ impl Importer {
                 let ax = fold::axis(ctx.int("axis", 0)?, a.ndim(), "axis").map_err(wrap)?;
                 Val::int(fold::gather(&a, &indices, ax).map_err(wrap)?)
             }
-            Val::Runtime(_) => {
-                return Err(ctx.err(
-                    "gathers from a run-time tensor; nnlens folds Gather on constants and shapes only",
-                ))
-            }
+            Val::Runtime(_) => return Err(ctx.err(
+                "gathers from a run-time tensor; nnlens folds Gather on constants and shapes only",
+            )),
         };
         self.bind(ctx, val)
     }
 
     fn slice(&mut self, ctx: &NodeCtx) -> Result<()> {
         let data = self.required(ctx, 0)?;
-        let runtime_error = || ctx.err("slices a run-time tensor; nnlens folds Slice on constants and shapes only");
+        let runtime_error =
+            || ctx.err("slices a run-time tensor; nnlens folds Slice on constants and shapes only");
         let rank = match &data {
             Val::Float(a) => a.ndim(),
             Val::Int(a) => a.ndim(),
@@ -681,20 +790,26 @@ impl Importer {
         let (starts, ends, axes, steps) = match ctx.ints("starts")? {
             Some(starts) => (
                 starts,
-                ctx.ints("ends")?.ok_or_else(|| ctx.err("attribute 'ends' is missing"))?,
+                ctx.ints("ends")?
+                    .ok_or_else(|| ctx.err("attribute 'ends' is missing"))?,
                 ctx.ints("axes")?,
                 None,
             ),
             None => (
-                self.int_const(ctx, 1, "starts")?.ok_or_else(|| ctx.err("input 'starts' is missing"))?,
-                self.int_const(ctx, 2, "ends")?.ok_or_else(|| ctx.err("input 'ends' is missing"))?,
+                self.int_const(ctx, 1, "starts")?
+                    .ok_or_else(|| ctx.err("input 'starts' is missing"))?,
+                self.int_const(ctx, 2, "ends")?
+                    .ok_or_else(|| ctx.err("input 'ends' is missing"))?,
                 self.int_const(ctx, 3, "axes")?,
                 self.int_const(ctx, 4, "steps")?,
             ),
         };
         let raw_axes = axes.unwrap_or_else(|| (0..starts.len() as i64).collect());
         let steps = steps.unwrap_or_else(|| vec![1; starts.len()]);
-        if ends.len() != starts.len() || raw_axes.len() != starts.len() || steps.len() != starts.len() {
+        if ends.len() != starts.len()
+            || raw_axes.len() != starts.len()
+            || steps.len() != starts.len()
+        {
             return Err(ctx.err(format!(
                 "starts {starts:?}, ends {ends:?}, axes {raw_axes:?} and steps {steps:?} must have the same length"
             )));
@@ -710,7 +825,9 @@ impl Importer {
             .map_err(wrap)?;
         fold::axes(&raw_axes, rank, "axis").map_err(wrap)?;
         let val = match data {
-            Val::Float(a) => Val::float(fold::slice(&a, &starts, &ends, &axes, &steps).map_err(wrap)?),
+            Val::Float(a) => {
+                Val::float(fold::slice(&a, &starts, &ends, &axes, &steps).map_err(wrap)?)
+            }
             Val::Int(a) => Val::int(fold::slice(&a, &starts, &ends, &axes, &steps).map_err(wrap)?),
             Val::Runtime(_) => return Err(runtime_error()),
         };
@@ -718,7 +835,9 @@ impl Importer {
     }
 
     fn unsqueeze(&mut self, ctx: &NodeCtx) -> Result<()> {
-        let axes_raw = self.axes_list(ctx, 1)?.ok_or_else(|| ctx.err("needs axes"))?;
+        let axes_raw = self
+            .axes_list(ctx, 1)?
+            .ok_or_else(|| ctx.err("needs axes"))?;
         let data = self.required(ctx, 0)?;
         let in_shape = match &data {
             Val::Runtime(id) => with_batch_placeholder(&self.sample_shape(*id)),
@@ -733,7 +852,11 @@ impl Importer {
             if axes.binary_search(&i).is_ok() {
                 out.push(1);
             } else {
-                out.push(*rest.next().ok_or_else(|| ctx.err("axes do not fit the input rank"))?);
+                out.push(
+                    *rest
+                        .next()
+                        .ok_or_else(|| ctx.err("axes do not fit the input rank"))?,
+                );
             }
         }
         self.reshaped(ctx, data, out, &axes, "inserts an axis before")
@@ -750,7 +873,10 @@ impl Importer {
             Some(raw) => {
                 let axes = fold::axes(&raw, in_shape.len(), "axis").map_err(|e| ctx.err(e))?;
                 let runtime = matches!(data, Val::Runtime(_));
-                if let Some(&a) = axes.iter().find(|&&a| (a != 0 || !runtime) && in_shape[a] != 1) {
+                if let Some(&a) = axes
+                    .iter()
+                    .find(|&&a| (a != 0 || !runtime) && in_shape[a] != 1)
+                {
                     return Err(ctx.err(format!(
                         "cannot squeeze axis {a} of size {} (input shape {})",
                         in_shape[a],
@@ -773,7 +899,14 @@ impl Importer {
 
     /// Binds `data` reshaped to the full shape `out`; for run-time values a [`Reshape`] node
     /// (refusing `axes` that touch the batch dimension).
-    fn reshaped(&mut self, ctx: &NodeCtx, data: Val, out: Vec<usize>, axes: &[usize], verb: &str) -> Result<()> {
+    fn reshaped(
+        &mut self,
+        ctx: &NodeCtx,
+        data: Val,
+        out: Vec<usize>,
+        axes: &[usize],
+        verb: &str,
+    ) -> Result<()> {
         match data {
             Val::Runtime(id) => {
                 if axes.contains(&0) {
@@ -781,7 +914,13 @@ impl Importer {
                         "{verb} the batch dimension (axis 0); nnlens keeps the batch first"
                     )));
                 }
-                self.push(ctx, Op::Reshape(Reshape { shape: out[1..].to_vec() }), &[id])
+                self.push(
+                    ctx,
+                    Op::Reshape(Reshape {
+                        shape: out[1..].to_vec(),
+                    }),
+                    &[id],
+                )
             }
             Val::Float(a) => {
                 let v = fold::reshape(&a, &out).map_err(|e| ctx.err(e))?;
@@ -821,12 +960,25 @@ impl Importer {
             if axis == 0 {
                 return Err(ctx.err("concatenates along the batch dimension (axis 0); nnlens keeps samples independent"));
             }
-            return self.push(ctx, Op::Concat(Concat { axis, inputs: ids.len() }), &ids);
+            return self.push(
+                ctx,
+                Op::Concat(Concat {
+                    axis,
+                    inputs: ids.len(),
+                }),
+                &ids,
+            );
         }
         if parts.iter().all(|p| matches!(p, Val::Int(_))) {
             let arrays: Vec<&ArrayD<Sym>> = parts
                 .iter()
-                .filter_map(|p| if let Val::Int(a) = p { Some(&**a) } else { None })
+                .filter_map(|p| {
+                    if let Val::Int(a) = p {
+                        Some(&**a)
+                    } else {
+                        None
+                    }
+                })
                 .collect();
             let axis = fold::axis(axis_attr, arrays[0].ndim(), "axis").map_err(wrap)?;
             let v = fold::concat(&arrays, axis).map_err(wrap)?;
@@ -873,11 +1025,17 @@ impl Importer {
             }
             Val::Float(a) => {
                 let shape = const_target(ctx, a.shape(), &target, allowzero)?;
-                self.bind(ctx, Val::float(fold::reshape(&a, &shape).map_err(|e| ctx.err(e))?))
+                self.bind(
+                    ctx,
+                    Val::float(fold::reshape(&a, &shape).map_err(|e| ctx.err(e))?),
+                )
             }
             Val::Int(a) => {
                 let shape = const_target(ctx, a.shape(), &target, allowzero)?;
-                self.bind(ctx, Val::int(fold::reshape(&a, &shape).map_err(|e| ctx.err(e))?))
+                self.bind(
+                    ctx,
+                    Val::int(fold::reshape(&a, &shape).map_err(|e| ctx.err(e))?),
+                )
             }
         }
     }
@@ -885,14 +1043,33 @@ impl Importer {
     /// Resolves a reshape target of a run-time value to a per-sample shape, requiring the batch
     /// dimension to stay first: as `N`, `0` (copy), `-1` (inferred from the other dimensions) or
     /// the fixed batch size the model was exported with.
-    fn reshape_target(&self, ctx: &NodeCtx, sample: &[usize], target: &[Sym], allowzero: bool) -> Result<Vec<usize>> {
-        let text = format!("[{}]", target.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "));
+    fn reshape_target(
+        &self,
+        ctx: &NodeCtx,
+        sample: &[usize],
+        target: &[Sym],
+        allowzero: bool,
+    ) -> Result<Vec<usize>> {
+        let text = format!(
+            "[{}]",
+            target
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         let input = format!(
             "[N, {}]",
-            sample.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+            sample
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         let fail = |why: &str| {
-            ctx.err(format!("cannot reshape the input of shape {input} to {text}: {why}"))
+            ctx.err(format!(
+                "cannot reshape the input of shape {input} to {text}: {why}"
+            ))
         };
         let Some((&first, rest)) = target.split_first() else {
             return Err(fail("the target has no batch dimension"));
@@ -901,7 +1078,12 @@ impl Importer {
         let mut out = Vec::with_capacity(rest.len());
         let mut infer = None;
         for (i, s) in rest.iter().enumerate() {
-            let v = s.as_int().ok_or_else(|| fail(&format!("dimension {} ({s}) depends on the batch size", i + 1)))?;
+            let v = s.as_int().ok_or_else(|| {
+                fail(&format!(
+                    "dimension {} ({s}) depends on the batch size",
+                    i + 1
+                ))
+            })?;
             match v {
                 -1 => {
                     if infer.replace(i).is_some() {
@@ -909,11 +1091,12 @@ impl Importer {
                     }
                     out.push(1);
                 }
-                0 if !allowzero => out.push(
-                    *sample
-                        .get(i)
-                        .ok_or_else(|| fail(&format!("dimension {} is 0 (copy) but the input has no such dimension", i + 1)))?,
-                ),
+                0 if !allowzero => out.push(*sample.get(i).ok_or_else(|| {
+                    fail(&format!(
+                        "dimension {} is 0 (copy) but the input has no such dimension",
+                        i + 1
+                    ))
+                })?),
                 v if v < 0 => return Err(fail(&format!("dimension {} is {v}", i + 1))),
                 v => out.push(usize::try_from(v).map_err(|_| fail("a dimension is too large"))?),
             }
@@ -947,11 +1130,15 @@ impl Importer {
             return Err(fail(&why));
         } else if let Some(i) = infer {
             if known == 0 || count % known != 0 {
-                return Err(fail(&format!("{count} values per sample do not divide into dimensions of {known}")));
+                return Err(fail(&format!(
+                    "{count} values per sample do not divide into dimensions of {known}"
+                )));
             }
             out[i] = count / known;
         } else if known != count {
-            return Err(fail(&format!("one sample has {count} values, the target {known}")));
+            return Err(fail(&format!(
+                "one sample has {count} values, the target {known}"
+            )));
         }
         Ok(out)
     }
@@ -975,11 +1162,17 @@ impl Importer {
             }
             Val::Float(a) => {
                 let shape = flat2(ctx, a.shape(), attr)?;
-                self.bind(ctx, Val::float(fold::reshape(&a, &shape).map_err(|e| ctx.err(e))?))
+                self.bind(
+                    ctx,
+                    Val::float(fold::reshape(&a, &shape).map_err(|e| ctx.err(e))?),
+                )
             }
             Val::Int(a) => {
                 let shape = flat2(ctx, a.shape(), attr)?;
-                self.bind(ctx, Val::int(fold::reshape(&a, &shape).map_err(|e| ctx.err(e))?))
+                self.bind(
+                    ctx,
+                    Val::int(fold::reshape(&a, &shape).map_err(|e| ctx.err(e))?),
+                )
             }
         }
     }
@@ -994,7 +1187,10 @@ impl Importer {
         let perm: Vec<usize> = match ctx.ints("perm")? {
             Some(p) => p
                 .iter()
-                .map(|&v| usize::try_from(v).map_err(|_| ctx.err(format!("perm {p:?} has a negative entry"))))
+                .map(|&v| {
+                    usize::try_from(v)
+                        .map_err(|_| ctx.err(format!("perm {p:?} has a negative entry")))
+                })
                 .collect::<Result<_>>()?,
             None => (0..rank).rev().collect(),
         };
@@ -1008,8 +1204,14 @@ impl Importer {
                 }
                 self.push(ctx, Op::Transpose(Transpose { perm }), &[id])
             }
-            Val::Float(a) => self.bind(ctx, Val::float(fold::transpose(&a, &perm).map_err(|e| ctx.err(e))?)),
-            Val::Int(a) => self.bind(ctx, Val::int(fold::transpose(&a, &perm).map_err(|e| ctx.err(e))?)),
+            Val::Float(a) => self.bind(
+                ctx,
+                Val::float(fold::transpose(&a, &perm).map_err(|e| ctx.err(e))?),
+            ),
+            Val::Int(a) => self.bind(
+                ctx,
+                Val::int(fold::transpose(&a, &perm).map_err(|e| ctx.err(e))?),
+            ),
         }
     }
 
@@ -1019,12 +1221,20 @@ impl Importer {
         let constant = |v: Val, side: Side| -> Result<Op> {
             self.spend(ctx, v.bytes())?;
             let c = to_float(v).map_err(|m| ctx.err(format!("the constant operand {m}")))?;
-            Ok(Op::Binary(Binary { kind, constant: Some((c, side)) }))
+            Ok(Op::Binary(Binary {
+                kind,
+                constant: Some((c, side)),
+            }))
         };
         match (a, b) {
-            (Val::Runtime(x), Val::Runtime(y)) => {
-                self.push(ctx, Op::Binary(Binary { kind, constant: None }), &[x, y])
-            }
+            (Val::Runtime(x), Val::Runtime(y)) => self.push(
+                ctx,
+                Op::Binary(Binary {
+                    kind,
+                    constant: None,
+                }),
+                &[x, y],
+            ),
             (Val::Runtime(x), c) => {
                 let op = constant(c, Side::Right)?;
                 self.push(ctx, op, &[x])
@@ -1069,14 +1279,14 @@ impl Importer {
             )));
         }
         if ctx.bool("transA", false)? {
-            return Err(ctx.err("transA=1 would transpose the batch dimension away; nnlens needs transA=0"));
+            return Err(
+                ctx.err("transA=1 would transpose the batch dimension away; nnlens needs transA=0")
+            );
         }
         let b = match self.required(ctx, 1)? {
-            Val::Runtime(_) => {
-                return Err(ctx.err(
-                    "input B is computed at run time; nnlens maps Gemm with a constant weight B only",
-                ))
-            }
+            Val::Runtime(_) => return Err(ctx.err(
+                "input B is computed at run time; nnlens maps Gemm with a constant weight B only",
+            )),
             v => {
                 self.spend(ctx, v.bytes())?;
                 to_float(v).map_err(|m| ctx.err(format!("input B {m}")))?
@@ -1088,8 +1298,16 @@ impl Importer {
         let alpha = ctx.float("alpha", 1.0)?;
         let beta = ctx.float("beta", 1.0)?;
         // Dense wants [out, in]: B is [K, M] unless transB, when it already is [M, K].
-        let w = if ctx.bool("transB", false)? { b } else { fold::transpose(&b, &[1, 0]).map_err(|e| ctx.err(e))? };
-        let w = if alpha == 1.0 { w } else { w.mapv(|v| alpha * v) };
+        let w = if ctx.bool("transB", false)? {
+            b
+        } else {
+            fold::transpose(&b, &[1, 0]).map_err(|e| ctx.err(e))?
+        };
+        let w = if alpha == 1.0 {
+            w
+        } else {
+            w.mapv(|v| alpha * v)
+        };
         let out = w.shape()[0];
         let bias = match self.float_const(ctx, 2, "bias C")? {
             None => None,
@@ -1102,7 +1320,11 @@ impl Importer {
                         c.shape()
                     )));
                 }
-                let values: Vec<f32> = if ok { c.iter().map(|&v| beta * v).collect() } else { vec![beta * c.iter().next().copied().unwrap_or(0.0); out] };
+                let values: Vec<f32> = if ok {
+                    c.iter().map(|&v| beta * v).collect()
+                } else {
+                    vec![beta * c.iter().next().copied().unwrap_or(0.0); out]
+                };
                 Some(ArrayD::from_shape_vec(IxDyn(&[out]), values).map_err(|e| ctx.err(e))?)
             }
         };
@@ -1120,7 +1342,10 @@ impl Importer {
             }
         };
         if b.ndim() != 2 {
-            return Err(ctx.err(format!("weight B has shape {:?}; nnlens maps a 2-D [in, out] weight only", b.shape())));
+            return Err(ctx.err(format!(
+                "weight B has shape {:?}; nnlens maps a 2-D [in, out] weight only",
+                b.shape()
+            )));
         }
         let w = fold::transpose(&b, &[1, 0]).map_err(|e| ctx.err(e))?;
         let dense = Dense::new(w, None).map_err(|e| ctx.err(e))?;
@@ -1141,7 +1366,9 @@ impl Importer {
             "NOTSET" => {
                 let pads = ctx.ints("pads")?.unwrap_or_else(|| vec![0; 4]);
                 if pads.len() != 4 {
-                    return Err(ctx.err(format!("pads {pads:?} must have 4 entries for a 2-D window")));
+                    return Err(ctx.err(format!(
+                        "pads {pads:?} must have 4 entries for a 2-D window"
+                    )));
                 }
                 let p = ctx.usizes("pads", &pads, 0)?;
                 Ok([p[0], p[1], p[2], p[3]])
@@ -1164,7 +1391,11 @@ impl Importer {
                         })?;
                     let total = span.saturating_sub(size);
                     let small = total / 2;
-                    let (begin, end) = if auto == "SAME_UPPER" { (small, total - small) } else { (total - small, small) };
+                    let (begin, end) = if auto == "SAME_UPPER" {
+                        (small, total - small)
+                    } else {
+                        (total - small, small)
+                    };
                     pads[i] = begin;
                     pads[i + 2] = end;
                 }
@@ -1193,7 +1424,11 @@ impl Importer {
         if sample.len() != 3 {
             return Err(ctx.err(format!(
                 "input has shape [N, {}]; nnlens supports 2-D {} over [N, C, H, W] inputs only",
-                sample.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "),
+                sample
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 ctx.op
             )));
         }
@@ -1203,14 +1438,21 @@ impl Importer {
     fn conv(&mut self, ctx: &NodeCtx) -> Result<()> {
         let (x, sample) = self.spatial_input(ctx)?;
         let weight = match self.required(ctx, 1)? {
-            Val::Runtime(_) => return Err(ctx.err("the weight is computed at run time; nnlens needs a constant weight")),
+            Val::Runtime(_) => {
+                return Err(
+                    ctx.err("the weight is computed at run time; nnlens needs a constant weight")
+                )
+            }
             v => {
                 self.spend(ctx, v.bytes())?;
                 to_float(v).map_err(|m| ctx.err(format!("weight {m}")))?
             }
         };
         if weight.ndim() != 4 {
-            return Err(ctx.err(format!("weight has shape {:?}, expected [M, C/group, kH, kW]", weight.shape())));
+            return Err(ctx.err(format!(
+                "weight has shape {:?}, expected [M, C/group, kH, kW]",
+                weight.shape()
+            )));
         }
         let kernel = [weight.shape()[2], weight.shape()[3]];
         if let Some(k) = ctx.ints("kernel_shape")? {
@@ -1226,15 +1468,26 @@ impl Importer {
         let dilation = self.pair(ctx, "dilations", 1)?;
         let groups = ctx.usizes("group", &[ctx.int("group", 1)?], 1)?[0];
         let padding = self.window_padding(ctx, &sample, kernel, stride, dilation)?;
-        let op = Conv2d { weight, bias, stride, padding, dilation, groups };
+        let op = Conv2d {
+            weight,
+            bias,
+            stride,
+            padding,
+            dilation,
+            groups,
+        };
         self.push(ctx, Op::Conv2d(op), &[x])
     }
 
     fn pool(&mut self, ctx: &NodeCtx) -> Result<()> {
         let (x, sample) = self.spatial_input(ctx)?;
-        let k = ctx.ints("kernel_shape")?.ok_or_else(|| ctx.err("attribute 'kernel_shape' is missing"))?;
+        let k = ctx
+            .ints("kernel_shape")?
+            .ok_or_else(|| ctx.err("attribute 'kernel_shape' is missing"))?;
         if k.len() != 2 {
-            return Err(ctx.err(format!("kernel_shape {k:?} must have 2 entries for a 2-D window")));
+            return Err(ctx.err(format!(
+                "kernel_shape {k:?} must have 2 entries for a 2-D window"
+            )));
         }
         let k = ctx.usizes("kernel_shape", &k, 1)?;
         let kernel = [k[0], k[1]];
@@ -1245,13 +1498,26 @@ impl Importer {
         let padding = self.window_padding(ctx, &sample, kernel, stride, [1, 1])?;
         let ceil_mode = ctx.bool("ceil_mode", false)?;
         let op = if ctx.op == "MaxPool" {
-            if ctx.int("storage_order", 0)? != 0 && ctx.node.output.get(1).is_some_and(|o| !o.is_empty()) {
+            if ctx.int("storage_order", 0)? != 0
+                && ctx.node.output.get(1).is_some_and(|o| !o.is_empty())
+            {
                 return Err(ctx.err("column-major indices (storage_order=1) are not supported"));
             }
-            Op::MaxPool2d(MaxPool2d { kernel, stride, padding, ceil_mode })
+            Op::MaxPool2d(MaxPool2d {
+                kernel,
+                stride,
+                padding,
+                ceil_mode,
+            })
         } else {
             let count_include_pad = ctx.bool("count_include_pad", false)?;
-            Op::AvgPool2d(AvgPool2d { kernel, stride, padding, ceil_mode, count_include_pad })
+            Op::AvgPool2d(AvgPool2d {
+                kernel,
+                stride,
+                padding,
+                ceil_mode,
+                count_include_pad,
+            })
         };
         self.push(ctx, op, &[x])
     }
@@ -1259,12 +1525,16 @@ impl Importer {
     fn batch_norm(&mut self, ctx: &NodeCtx) -> Result<()> {
         let x = self.runtime(ctx, 0)?;
         if ctx.bool("training_mode", false)? {
-            return Err(ctx.err("training_mode=1 is not supported; export the model in eval() mode"));
+            return Err(
+                ctx.err("training_mode=1 is not supported; export the model in eval() mode")
+            );
         }
         let channels = self.sample_shape(x).first().copied().unwrap_or(0);
         let mut params = Vec::with_capacity(4);
         for (i, what) in [(1, "scale"), (2, "bias"), (3, "mean"), (4, "var")] {
-            let p = self.float_const(ctx, i, what)?.ok_or_else(|| ctx.err(format!("input {what} is missing")))?;
+            let p = self
+                .float_const(ctx, i, what)?
+                .ok_or_else(|| ctx.err(format!("input {what} is missing")))?;
             if p.shape() != [channels] {
                 return Err(ctx.err(format!(
                     "{what} has shape {:?}, expected [{channels}] (one value per channel of the input [N, {channels}, ...])",
@@ -1277,7 +1547,17 @@ impl Importer {
         let [scale, bias, mean, var]: [Tensor; 4] = params
             .try_into()
             .map_err(|_| ctx.err("expected four parameters"))?;
-        self.push(ctx, Op::BatchNorm(BatchNorm { scale, bias, mean, var, epsilon }), &[x])
+        self.push(
+            ctx,
+            Op::BatchNorm(BatchNorm {
+                scale,
+                bias,
+                mean,
+                var,
+                epsilon,
+            }),
+            &[x],
+        )
     }
 
     fn activation(&mut self, ctx: &NodeCtx, act: Activation) -> Result<()> {
@@ -1296,7 +1576,10 @@ impl Importer {
             match self.float_const(ctx, i, attr)? {
                 None => Ok(default),
                 Some(c) if c.len() == 1 => Ok(c.iter().next().copied().unwrap_or(default)),
-                Some(c) => Err(ctx.err(format!("{attr} has shape {:?}, expected a scalar", c.shape()))),
+                Some(c) => Err(ctx.err(format!(
+                    "{attr} has shape {:?}, expected a scalar",
+                    c.shape()
+                ))),
             }
         };
         // An absent bound is the ONNX default, the lowest / largest finite f32.
@@ -1335,7 +1618,12 @@ impl Importer {
         }
         let rate = match self.float_const(ctx, 1, "ratio")? {
             Some(r) if r.len() == 1 => r.iter().next().copied().unwrap_or(0.5),
-            Some(r) => return Err(ctx.err(format!("ratio has shape {:?}, expected a scalar", r.shape()))),
+            Some(r) => {
+                return Err(ctx.err(format!(
+                    "ratio has shape {:?}, expected a scalar",
+                    r.shape()
+                )))
+            }
             None => ctx.float("ratio", 0.5)?,
         };
         match self.required(ctx, 0)? {
@@ -1373,11 +1661,18 @@ impl Importer {
             // Opset < 11: pads and value are attributes.
             Some(p) => (p, ctx.float("value", 0.0)?),
             None => {
-                let pads = self.int_const(ctx, 1, "pads")?.ok_or_else(|| ctx.err("input 'pads' is missing"))?;
+                let pads = self
+                    .int_const(ctx, 1, "pads")?
+                    .ok_or_else(|| ctx.err("input 'pads' is missing"))?;
                 let value = match self.float_const(ctx, 2, "constant_value")? {
                     None => 0.0,
                     Some(v) if v.len() == 1 => v.iter().next().copied().unwrap_or(0.0),
-                    Some(v) => return Err(ctx.err(format!("constant_value has shape {:?}, expected a scalar", v.shape()))),
+                    Some(v) => {
+                        return Err(ctx.err(format!(
+                            "constant_value has shape {:?}, expected a scalar",
+                            v.shape()
+                        )))
+                    }
                 };
                 (pads, value)
             }
@@ -1408,14 +1703,18 @@ impl Importer {
             pads[rank + a] = given[axes.len() + k];
         }
         if pads[0] != 0 || pads[rank] != 0 {
-            return Err(ctx.err(format!("pads {raw:?} pad the batch dimension; nnlens pads within samples only")));
+            return Err(ctx.err(format!(
+                "pads {raw:?} pad the batch dimension; nnlens pads within samples only"
+            )));
         }
         let mode = match mode.as_str() {
             "constant" => PadMode::Constant(value),
             "reflect" => PadMode::Reflect,
             "edge" => PadMode::Edge,
             other => {
-                return Err(ctx.err(format!("mode '{other}' is not supported (constant, reflect or edge)")))
+                return Err(ctx.err(format!(
+                    "mode '{other}' is not supported (constant, reflect or edge)"
+                )))
             }
         };
         self.push(ctx, Op::Pad(Pad { pads, mode }), &[x])
@@ -1451,7 +1750,11 @@ fn shape_text(data: &Val, shape: &[usize]) -> String {
     match data {
         Val::Runtime(_) => format!(
             "[N, {}]",
-            shape[1..].iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+            shape[1..]
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         _ => format!("{shape:?}"),
     }
@@ -1466,7 +1769,9 @@ fn to_float(v: Val) -> std::result::Result<ArrayD<f32>, String> {
                 .iter()
                 .map(|s| s.as_int().map(|v| v as f32))
                 .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| "depends on the batch size and cannot be used as a float constant".to_string())?;
+                .ok_or_else(|| {
+                    "depends on the batch size and cannot be used as a float constant".to_string()
+                })?;
             ArrayD::from_shape_vec(a.raw_dim(), data).map_err(|e| e.to_string())
         }
         Val::Runtime(_) => Err("is computed at run time, a constant is needed".to_string()),
@@ -1474,24 +1779,31 @@ fn to_float(v: Val) -> std::result::Result<ArrayD<f32>, String> {
 }
 
 /// Resolves a reshape target for a constant (no batch symbol allowed).
-fn const_target(ctx: &NodeCtx, shape: &[usize], target: &[Sym], allowzero: bool) -> Result<Vec<usize>> {
+fn const_target(
+    ctx: &NodeCtx,
+    shape: &[usize],
+    target: &[Sym],
+    allowzero: bool,
+) -> Result<Vec<usize>> {
     let count: usize = shape.iter().product();
     let mut out = Vec::with_capacity(target.len());
     let mut infer = None;
     for (i, s) in target.iter().enumerate() {
-        let v = s
-            .as_int()
-            .ok_or_else(|| ctx.err(format!("a constant cannot be reshaped to a batch-dependent size {s}")))?;
+        let v = s.as_int().ok_or_else(|| {
+            ctx.err(format!(
+                "a constant cannot be reshaped to a batch-dependent size {s}"
+            ))
+        })?;
         match v {
             -1 if infer.is_none() => {
                 infer = Some(i);
                 out.push(1);
             }
-            0 if !allowzero => out.push(
-                *shape
-                    .get(i)
-                    .ok_or_else(|| ctx.err(format!("target dimension {i} is 0 (copy) beyond the input rank")))?,
-            ),
+            0 if !allowzero => out.push(*shape.get(i).ok_or_else(|| {
+                ctx.err(format!(
+                    "target dimension {i} is 0 (copy) beyond the input rank"
+                ))
+            })?),
             v if v < 0 => return Err(ctx.err(format!("invalid target dimension {v} at {i}"))),
             v => out.push(usize::try_from(v).map_err(|_| ctx.err("target dimension too large"))?),
         }
@@ -1519,7 +1831,10 @@ fn flat2(ctx: &NodeCtx, shape: &[usize], axis: i64) -> Result<Vec<usize>> {
         return Err(ctx.err(format!("axis {axis} is out of range for rank {r}")));
     }
     let a = a as usize;
-    Ok(vec![shape[..a].iter().product(), shape[a..].iter().product()])
+    Ok(vec![
+        shape[..a].iter().product(),
+        shape[a..].iter().product(),
+    ])
 }
 
 #[cfg(test)]
@@ -1527,12 +1842,20 @@ mod tests {
     use super::super::data::{float_tensor, int_tensor};
     use super::super::export::{attr_float, attr_int, attr_ints, attr_string, node, value_info};
     use super::super::from_onnx;
-    use super::super::proto::{tensor_shape_proto, OperatorSetIdProto, TensorProto, ValueInfoProto};
+    use super::super::proto::{
+        tensor_shape_proto, OperatorSetIdProto, TensorProto, ValueInfoProto,
+    };
     use super::*;
     use crate::tensor::limits;
 
     /// A model with input `x` of `[batch, ...sample]` (batch `None`: symbolic) and output `y`.
-    fn model_with(nodes: Vec<NodeProto>, inits: Vec<TensorProto>, sample: &[usize], batch: Option<i64>, opset: i64) -> Vec<u8> {
+    fn model_with(
+        nodes: Vec<NodeProto>,
+        inits: Vec<TensorProto>,
+        sample: &[usize],
+        batch: Option<i64>,
+        opset: i64,
+    ) -> Vec<u8> {
         let mut input = value_info("x", sample);
         if let (Some(b), Some(type_proto::Value::TensorType(t))) =
             (batch, input.r#type.as_mut().and_then(|t| t.value.as_mut()))
@@ -1543,12 +1866,18 @@ mod tests {
         }
         ModelProto {
             ir_version: Some(8),
-            opset_import: vec![OperatorSetIdProto { domain: Some(String::new()), version: Some(opset) }],
+            opset_import: vec![OperatorSetIdProto {
+                domain: Some(String::new()),
+                version: Some(opset),
+            }],
             graph: Some(GraphProto {
                 node: nodes,
                 initializer: inits,
                 input: vec![input],
-                output: vec![ValueInfoProto { name: Some("y".into()), ..Default::default() }],
+                output: vec![ValueInfoProto {
+                    name: Some("y".into()),
+                    ..Default::default()
+                }],
                 ..Default::default()
             }),
             ..Default::default()
@@ -1560,8 +1889,20 @@ mod tests {
         model_with(nodes, inits, sample, None, 17)
     }
 
-    fn n(op: &str, name: &str, inputs: &[&str], out: &str, attrs: Vec<AttributeProto>) -> NodeProto {
-        node(op, name, inputs.iter().map(|s| s.to_string()).collect(), out, attrs)
+    fn n(
+        op: &str,
+        name: &str,
+        inputs: &[&str],
+        out: &str,
+        attrs: Vec<AttributeProto>,
+    ) -> NodeProto {
+        node(
+            op,
+            name,
+            inputs.iter().map(|s| s.to_string()).collect(),
+            out,
+            attrs,
+        )
     }
 
     fn err(bytes: &[u8]) -> String {
@@ -1576,13 +1917,23 @@ mod tests {
 
     #[test]
     fn unsupported_op_names_the_op_the_node_and_the_supported_list() {
-        let e = err(&model(vec![n("LSTM", "rnn", &["x"], "y", vec![])], vec![], &[4]));
-        assert!(e.contains("node 0 'rnn' (LSTM)") && e.contains("unsupported op type 'LSTM'"), "{e}");
+        let e = err(&model(
+            vec![n("LSTM", "rnn", &["x"], "y", vec![])],
+            vec![],
+            &[4],
+        ));
+        assert!(
+            e.contains("node 0 'rnn' (LSTM)") && e.contains("unsupported op type 'LSTM'"),
+            "{e}"
+        );
         assert!(e.contains("Conv, Div") && e.contains("Unsqueeze"), "{e}");
         let mut custom = n("FusedConv", "", &["x"], "y", vec![]);
         custom.domain = Some("com.microsoft".into());
         let e = err(&model(vec![custom], vec![], &[4]));
-        assert!(e.contains("'y' (FusedConv)") && e.contains("domain 'com.microsoft'"), "{e}");
+        assert!(
+            e.contains("'y' (FusedConv)") && e.contains("domain 'com.microsoft'"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1593,43 +1944,91 @@ mod tests {
             n("Tanh", "act", &["b"], "y", vec![]),
         ];
         let g = from_onnx(&model(nodes, vec![], &[3])).unwrap();
-        let layers: Vec<(String, String)> = g.layers().into_iter().map(|l| (l.name, l.op)).collect();
+        let layers: Vec<(String, String)> =
+            g.layers().into_iter().map(|l| (l.name, l.op)).collect();
         let expect = [("act", "Relu"), ("b", "Sigmoid"), ("act_1", "Tanh")];
         assert_eq!(layers, expect.map(|(a, b)| (a.to_string(), b.to_string())));
     }
 
     #[test]
     fn input_shapes_must_be_static_after_the_batch() {
-        let mut bytes_model = ModelProto::decode(model(vec![n("Relu", "r", &["x"], "y", vec![])], vec![], &[3, 4]).as_slice()).unwrap();
+        let mut bytes_model = ModelProto::decode(
+            model(vec![n("Relu", "r", &["x"], "y", vec![])], vec![], &[3, 4]).as_slice(),
+        )
+        .unwrap();
         if let Some(type_proto::Value::TensorType(t)) = bytes_model.graph.as_mut().unwrap().input[0]
             .r#type
             .as_mut()
             .and_then(|t| t.value.as_mut())
         {
-            t.shape.as_mut().unwrap().dim[2].value = Some(tensor_shape_proto::dimension::Value::DimParam("W".into()));
+            t.shape.as_mut().unwrap().dim[2].value =
+                Some(tensor_shape_proto::dimension::Value::DimParam("W".into()));
         }
         let e = err(&bytes_model.encode_to_vec());
-        assert!(e.contains("dimension 2 of graph input 'x' is the symbol 'W'"), "{e}");
-        let e = err(&model(vec![n("Relu", "r", &["x"], "y", vec![])], vec![], &[limits::MAX_ELEMENTS, 2]));
+        assert!(
+            e.contains("dimension 2 of graph input 'x' is the symbol 'W'"),
+            "{e}"
+        );
+        let e = err(&model(
+            vec![n("Relu", "r", &["x"], "y", vec![])],
+            vec![],
+            &[limits::MAX_ELEMENTS, 2],
+        ));
         assert!(e.contains("more than the limit"), "{e}");
     }
 
     #[test]
     fn fixed_batch_reshape_targets_run_at_any_batch() {
         let nodes = vec![n("Reshape", "r", &["x", "shape"], "y", vec![])];
-        let bytes = model_with(nodes.clone(), vec![int_tensor("shape", &[1, -1])], &[2, 3], Some(1), 13);
+        let bytes = model_with(
+            nodes.clone(),
+            vec![int_tensor("shape", &[1, -1])],
+            &[2, 3],
+            Some(1),
+            13,
+        );
         let g = from_onnx(&bytes).unwrap();
         assert_eq!(g.output_shape(), &[6]);
         assert_eq!(run(&g, 4).shape(), &[4, 6]);
         // With a symbolic batch, a constant 1 in front is not the batch.
-        let e = err(&model_with(nodes.clone(), vec![int_tensor("shape", &[1, -1])], &[2, 3], None, 13));
-        assert!(e.contains("cannot reshape the input of shape [N, 2, 3] to [1, -1]") && e.contains("not the batch"), "{e}");
+        let e = err(&model_with(
+            nodes.clone(),
+            vec![int_tensor("shape", &[1, -1])],
+            &[2, 3],
+            None,
+            13,
+        ));
+        assert!(
+            e.contains("cannot reshape the input of shape [N, 2, 3] to [1, -1]")
+                && e.contains("not the batch"),
+            "{e}"
+        );
         // -1 first must leave exactly one sample for the rest.
-        let e = err(&model_with(nodes.clone(), vec![int_tensor("shape", &[-1, 3])], &[2, 3], None, 13));
+        let e = err(&model_with(
+            nodes.clone(),
+            vec![int_tensor("shape", &[-1, 3])],
+            &[2, 3],
+            None,
+            13,
+        ));
         assert!(e.contains("mixed with the others"), "{e}");
-        let g = from_onnx(&model_with(nodes.clone(), vec![int_tensor("shape", &[-1, 3, 2])], &[2, 3], None, 13)).unwrap();
+        let g = from_onnx(&model_with(
+            nodes.clone(),
+            vec![int_tensor("shape", &[-1, 3, 2])],
+            &[2, 3],
+            None,
+            13,
+        ))
+        .unwrap();
         assert_eq!(g.output_shape(), &[3, 2]);
-        let g = from_onnx(&model_with(nodes, vec![int_tensor("shape", &[0, 0, -1, 1])], &[2, 3], None, 13)).unwrap();
+        let g = from_onnx(&model_with(
+            nodes,
+            vec![int_tensor("shape", &[0, 0, -1, 1])],
+            &[2, 3],
+            None,
+            13,
+        ))
+        .unwrap();
         assert_eq!(g.output_shape(), &[2, 3, 1]);
     }
 
@@ -1640,22 +2039,77 @@ mod tests {
             n("Reshape", "bad", &["x", "a"], "y", vec![]),
         ];
         let e = err(&model(nodes, vec![], &[2]));
-        assert!(e.contains("node 1 'bad' (Reshape)") && e.contains("known at import"), "{e}");
+        assert!(
+            e.contains("node 1 'bad' (Reshape)") && e.contains("known at import"),
+            "{e}"
+        );
     }
 
     #[test]
     fn ops_that_touch_the_batch_are_refused() {
         let cases: Vec<(NodeProto, Vec<TensorProto>, &str)> = vec![
-            (n("Flatten", "f", &["x"], "y", vec![attr_int("axis", 2)]), vec![], "merge the batch"),
-            (n("Transpose", "t", &["x"], "y", vec![attr_ints("perm", &[1, 0, 2])]), vec![], "moves the batch"),
-            (n("Concat", "c", &["x", "x"], "y", vec![attr_int("axis", 0)]), vec![], "along the batch"),
-            (n("ReduceMean", "m", &["x"], "y", vec![]), vec![], "over the batch"),
-            (n("Unsqueeze", "u", &["x", "ax"], "y", vec![]), vec![int_tensor("ax", &[0])], "inserts an axis before the batch"),
-            (n("Squeeze", "s", &["x", "ax"], "y", vec![]), vec![int_tensor("ax", &[1])], "cannot squeeze axis 1 of size 2"),
-            (n("Pad", "p", &["x", "pads"], "y", vec![]), vec![int_tensor("pads", &[1, 0, 0, 0, 0, 0])], "pad the batch"),
-            (n("Gelu", "g", &["x"], "y", vec![attr_string("approximate", "tanh")]), vec![], "approximate='tanh'"),
-            (n("Relu", "r", &["nope"], "y", vec![]), vec![], "input 'nope' is not produced"),
-            (n("LeakyRelu", "l", &["x"], "y", vec![attr_int("alpha", 1)]), vec![], "attribute 'alpha' has type INT, expected FLOAT"),
+            (
+                n("Flatten", "f", &["x"], "y", vec![attr_int("axis", 2)]),
+                vec![],
+                "merge the batch",
+            ),
+            (
+                n(
+                    "Transpose",
+                    "t",
+                    &["x"],
+                    "y",
+                    vec![attr_ints("perm", &[1, 0, 2])],
+                ),
+                vec![],
+                "moves the batch",
+            ),
+            (
+                n("Concat", "c", &["x", "x"], "y", vec![attr_int("axis", 0)]),
+                vec![],
+                "along the batch",
+            ),
+            (
+                n("ReduceMean", "m", &["x"], "y", vec![]),
+                vec![],
+                "over the batch",
+            ),
+            (
+                n("Unsqueeze", "u", &["x", "ax"], "y", vec![]),
+                vec![int_tensor("ax", &[0])],
+                "inserts an axis before the batch",
+            ),
+            (
+                n("Squeeze", "s", &["x", "ax"], "y", vec![]),
+                vec![int_tensor("ax", &[1])],
+                "cannot squeeze axis 1 of size 2",
+            ),
+            (
+                n("Pad", "p", &["x", "pads"], "y", vec![]),
+                vec![int_tensor("pads", &[1, 0, 0, 0, 0, 0])],
+                "pad the batch",
+            ),
+            (
+                n(
+                    "Gelu",
+                    "g",
+                    &["x"],
+                    "y",
+                    vec![attr_string("approximate", "tanh")],
+                ),
+                vec![],
+                "approximate='tanh'",
+            ),
+            (
+                n("Relu", "r", &["nope"], "y", vec![]),
+                vec![],
+                "input 'nope' is not produced",
+            ),
+            (
+                n("LeakyRelu", "l", &["x"], "y", vec![attr_int("alpha", 1)]),
+                vec![],
+                "attribute 'alpha' has type INT, expected FLOAT",
+            ),
         ];
         for (node, inits, expect) in cases {
             let e = err(&model_with(vec![node], inits, &[2, 3], None, 13));
@@ -1668,11 +2122,20 @@ mod tests {
         let b = float_tensor("B", &[3, 2], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
         let c = float_tensor("C", &[2], [0.5, -0.5]);
         let gemm = |attrs| vec![n("Gemm", "fc", &["x", "B", "C"], "y", attrs)];
-        let g = from_onnx(&model(gemm(vec![attr_float("alpha", 2.0), attr_float("beta", 3.0)]), vec![b.clone(), c.clone()], &[3])).unwrap();
+        let g = from_onnx(&model(
+            gemm(vec![attr_float("alpha", 2.0), attr_float("beta", 3.0)]),
+            vec![b.clone(), c.clone()],
+            &[3],
+        ))
+        .unwrap();
         let x = g.input_tensor(vec![1.0, 0.0, -1.0], 1).unwrap();
         // alpha * [1, 0, -1] B = 2 * [-4, -4]; beta * C = [1.5, -1.5].
         assert_eq!(g.forward(x).unwrap().as_slice().unwrap(), &[-6.5, -9.5]);
-        let e = err(&model(gemm(vec![attr_int("transA", 1)]), vec![b.clone(), c.clone()], &[3]));
+        let e = err(&model(
+            gemm(vec![attr_int("transA", 1)]),
+            vec![b.clone(), c.clone()],
+            &[3],
+        ));
         assert!(e.contains("transA=1"), "{e}");
         let wide = float_tensor("C", &[2, 2], [0.0; 4]);
         let e = err(&model(gemm(vec![]), vec![b, wide], &[3]));
@@ -1682,7 +2145,13 @@ mod tests {
     #[test]
     fn squeeze_without_axes_keeps_the_batch() {
         let nodes = vec![
-            n("Unsqueeze", "u", &["x"], "a", vec![attr_ints("axes", &[1, 3])]),
+            n(
+                "Unsqueeze",
+                "u",
+                &["x"],
+                "a",
+                vec![attr_ints("axes", &[1, 3])],
+            ),
             n("Squeeze", "s", &["a"], "y", vec![]),
         ];
         let g = from_onnx(&model_with(nodes, vec![], &[2], Some(1), 11)).unwrap();
@@ -1692,18 +2161,42 @@ mod tests {
 
     #[test]
     fn graph_inputs_and_outputs_are_checked() {
-        let e = err(&model(vec![n("Relu", "r", &["x"], "z", vec![])], vec![], &[2]));
+        let e = err(&model(
+            vec![n("Relu", "r", &["x"], "z", vec![])],
+            vec![],
+            &[2],
+        ));
         assert!(e.contains("the graph output 'y' is not produced"), "{e}");
-        let e = err(&model(vec![n("Constant", "c", &[], "y", vec![attr_float("value_float", 1.0)])], vec![], &[2]));
+        let e = err(&model(
+            vec![n(
+                "Constant",
+                "c",
+                &[],
+                "y",
+                vec![attr_float("value_float", 1.0)],
+            )],
+            vec![],
+            &[2],
+        ));
         assert!(e.contains("does not depend on the input"), "{e}");
-        let e = err(&model(vec![n("Relu", "r", &["x"], "x", vec![])], vec![], &[2]));
+        let e = err(&model(
+            vec![n("Relu", "r", &["x"], "x", vec![])],
+            vec![],
+            &[2],
+        ));
         assert!(e.contains("output 'x' is already defined"), "{e}");
         let mut two = ModelProto::decode(model(vec![], vec![], &[2]).as_slice()).unwrap();
         let g = two.graph.as_mut().unwrap();
         g.input.push(value_info("x2", &[2]));
         let e = err(&two.encode_to_vec());
         assert!(e.contains("2 inputs ('x', 'x2')"), "{e}");
-        let e = err(&model_with(vec![n("Relu", "r", &["x"], "y", vec![])], vec![], &[2], None, 5));
+        let e = err(&model_with(
+            vec![n("Relu", "r", &["x"], "y", vec![])],
+            vec![],
+            &[2],
+            None,
+            5,
+        ));
         assert!(e.contains("opset 5"), "{e}");
         assert!(err(&[0xff, 0xff, 0xff]).contains("not a valid ONNX model"));
     }
@@ -1714,10 +2207,17 @@ mod tests {
         raw.raw_data.as_mut().unwrap().truncate(20);
         let nodes = vec![n("MatMul", "m", &["x", "B"], "y", vec![])];
         let e = err(&model(nodes.clone(), vec![raw], &[3]));
-        assert!(e.contains("initializer 'B': raw_data has 20 bytes but dims [3, 2]") && e.contains("need 24"), "{e}");
+        assert!(
+            e.contains("initializer 'B': raw_data has 20 bytes but dims [3, 2]")
+                && e.contains("need 24"),
+            "{e}"
+        );
         let mut huge = float_tensor("B", &[], []);
         huge.dims = vec![1 << 20, 1 << 20];
-        assert!(matches!(from_onnx(&model(nodes.clone(), vec![huge], &[3])), Err(Error::TooLarge { .. })));
+        assert!(matches!(
+            from_onnx(&model(nodes.clone(), vec![huge], &[3])),
+            Err(Error::TooLarge { .. })
+        ));
         let mut overflow = float_tensor("B", &[], []);
         overflow.dims = vec![i64::MAX, i64::MAX];
         assert!(err(&model(nodes, vec![overflow], &[3])).contains("more than usize::MAX"));
@@ -1727,10 +2227,34 @@ mod tests {
     fn constants_fold_through_shape_plumbing() {
         // y = x * (Gather(Concat(c, c), [1]) cast to float) computed entirely at import.
         let nodes = vec![
-            n("Constant", "c", &[], "c", vec![attr_ints("value_ints", &[2, 3])]),
-            n("Concat", "cat", &["c", "c"], "cc", vec![attr_int("axis", 0)]),
-            n("Gather", "g", &["cc", "idx"], "k", vec![attr_int("axis", 0)]),
-            n("Cast", "f", &["k"], "kf", vec![attr_int("to", DataType::Float as i64)]),
+            n(
+                "Constant",
+                "c",
+                &[],
+                "c",
+                vec![attr_ints("value_ints", &[2, 3])],
+            ),
+            n(
+                "Concat",
+                "cat",
+                &["c", "c"],
+                "cc",
+                vec![attr_int("axis", 0)],
+            ),
+            n(
+                "Gather",
+                "g",
+                &["cc", "idx"],
+                "k",
+                vec![attr_int("axis", 0)],
+            ),
+            n(
+                "Cast",
+                "f",
+                &["k"],
+                "kf",
+                vec![attr_int("to", DataType::Float as i64)],
+            ),
             n("Mul", "scale", &["x", "kf"], "y", vec![]),
         ];
         let g = from_onnx(&model(nodes, vec![int_tensor("idx", &[-1])], &[2])).unwrap();
@@ -1759,13 +2283,22 @@ mod op_list_tests {
                 spent: Cell::new(0),
                 budget: MAX_IMPORT_BYTES,
             };
-            let node = NodeProto { op_type: Some(op.to_string()), ..Default::default() };
+            let node = NodeProto {
+                op_type: Some(op.to_string()),
+                ..Default::default()
+            };
             if let Err(e) = importer.node(0, &node) {
                 assert!(!e.to_string().contains("unsupported"), "{op}: {e}");
             }
         }
-        let node = NodeProto { op_type: Some("Loop".into()), ..Default::default() };
-        assert!(check_supported(&NodeCtx::new(0, &node)).unwrap_err().to_string().contains("'Loop'"));
+        let node = NodeProto {
+            op_type: Some("Loop".into()),
+            ..Default::default()
+        };
+        assert!(check_supported(&NodeCtx::new(0, &node))
+            .unwrap_err()
+            .to_string()
+            .contains("'Loop'"));
     }
 }
 
@@ -1777,14 +2310,25 @@ mod hardening_tests {
     use super::super::proto::{OperatorSetIdProto, TensorProto, ValueInfoProto};
     use super::*;
 
-    fn model(nodes: Vec<NodeProto>, inits: Vec<TensorProto>, sample: &[usize], opset: i64) -> Vec<u8> {
+    fn model(
+        nodes: Vec<NodeProto>,
+        inits: Vec<TensorProto>,
+        sample: &[usize],
+        opset: i64,
+    ) -> Vec<u8> {
         ModelProto {
-            opset_import: vec![OperatorSetIdProto { domain: Some(String::new()), version: Some(opset) }],
+            opset_import: vec![OperatorSetIdProto {
+                domain: Some(String::new()),
+                version: Some(opset),
+            }],
             graph: Some(GraphProto {
                 node: nodes,
                 initializer: inits,
                 input: vec![value_info("x", sample)],
-                output: vec![ValueInfoProto { name: Some("y".into()), ..Default::default() }],
+                output: vec![ValueInfoProto {
+                    name: Some("y".into()),
+                    ..Default::default()
+                }],
                 ..Default::default()
             }),
             ..Default::default()
@@ -1793,7 +2337,13 @@ mod hardening_tests {
     }
 
     fn n(op: &str, inputs: &[&str], attrs: Vec<AttributeProto>) -> NodeProto {
-        node(op, op, inputs.iter().map(|s| s.to_string()).collect(), "y", attrs)
+        node(
+            op,
+            op,
+            inputs.iter().map(|s| s.to_string()).collect(),
+            "y",
+            attrs,
+        )
     }
 
     /// Sharing one weight between many layers copies it each time and is counted; aliasing it
@@ -1803,22 +2353,58 @@ mod hardening_tests {
         let w = float_tensor("W", &[64, 64], vec![0.01; 64 * 64]);
         let chain: Vec<NodeProto> = (0..100)
             .map(|i| {
-                let input = if i == 0 { "x".to_string() } else { format!("h{}", i - 1) };
-                let out = if i == 99 { "y".to_string() } else { format!("h{i}") };
-                node("MatMul", &format!("m{i}"), vec![input, "W".into()], &out, vec![])
+                let input = if i == 0 {
+                    "x".to_string()
+                } else {
+                    format!("h{}", i - 1)
+                };
+                let out = if i == 99 {
+                    "y".to_string()
+                } else {
+                    format!("h{i}")
+                };
+                node(
+                    "MatMul",
+                    &format!("m{i}"),
+                    vec![input, "W".into()],
+                    &out,
+                    vec![],
+                )
             })
             .collect();
         let bytes = model(chain, vec![w.clone()], &[64], 13);
         let e = import_with_budget(&bytes, 1 << 20).unwrap_err().to_string();
-        assert!(e.contains("node 64 'm64' (MatMul)") && e.contains("more than 1048576 bytes"), "{e}");
-        assert_eq!(import_with_budget(&bytes, 2 << 20).unwrap().nodes().len(), 100);
+        assert!(
+            e.contains("node 64 'm64' (MatMul)") && e.contains("more than 1048576 bytes"),
+            "{e}"
+        );
+        assert_eq!(
+            import_with_budget(&bytes, 2 << 20).unwrap().nodes().len(),
+            100
+        );
         let mut aliases: Vec<NodeProto> = (0..1000)
             .map(|i| {
-                let input = if i == 0 { "W".to_string() } else { format!("w{}", i - 1) };
-                node("Identity", &format!("i{i}"), vec![input], &format!("w{i}"), vec![])
+                let input = if i == 0 {
+                    "W".to_string()
+                } else {
+                    format!("w{}", i - 1)
+                };
+                node(
+                    "Identity",
+                    &format!("i{i}"),
+                    vec![input],
+                    &format!("w{i}"),
+                    vec![],
+                )
             })
             .collect();
-        aliases.push(node("MatMul", "m", vec!["x".into(), "w999".into()], "y", vec![]));
+        aliases.push(node(
+            "MatMul",
+            "m",
+            vec!["x".into(), "w999".into()],
+            "y",
+            vec![],
+        ));
         let g = import_with_budget(&model(aliases, vec![w], &[64], 13), 1 << 20).unwrap();
         assert_eq!(g.nodes().len(), 1);
     }
@@ -1828,7 +2414,11 @@ mod hardening_tests {
     fn hostile_parameters_are_errors() {
         let empty_kernel = float_tensor("W", &[1, 1, 0, 3], []);
         let e = from_onnx(&model(
-            vec![n("Conv", &["x", "W"], vec![attr_string("auto_pad", "SAME_UPPER")])],
+            vec![n(
+                "Conv",
+                &["x", "W"],
+                vec![attr_string("auto_pad", "SAME_UPPER")],
+            )],
             vec![empty_kernel],
             &[1, 4, 4],
             17,
@@ -1838,7 +2428,10 @@ mod hardening_tests {
         assert!(e.contains("cannot pad for kernel [0, 3]"), "{e}");
         let e = from_onnx(&model(
             vec![n("Pad", &["x", "p", "", "ax"], vec![])],
-            vec![int_tensor("p", &[i64::MAX, i64::MAX, 0, 0]), int_tensor("ax", &[1, 1])],
+            vec![
+                int_tensor("p", &[i64::MAX, i64::MAX, 0, 0]),
+                int_tensor("ax", &[1, 1]),
+            ],
             &[2, 2],
             18,
         ))
@@ -1855,8 +2448,14 @@ mod hardening_tests {
         .to_string();
         assert!(e.contains("overflows") || e.contains("more than"), "{e}");
         let e = from_onnx(&model(
-            vec![n("Squeeze", &["c", "ax"], vec![]), n("Add", &["x", "y"], vec![])],
-            vec![float_tensor("c", &[2, 1], [1.0, 2.0]), int_tensor("ax", &[0])],
+            vec![
+                n("Squeeze", &["c", "ax"], vec![]),
+                n("Add", &["x", "y"], vec![]),
+            ],
+            vec![
+                float_tensor("c", &[2, 1], [1.0, 2.0]),
+                int_tensor("ax", &[0]),
+            ],
             &[1],
             13,
         ))
@@ -1865,7 +2464,13 @@ mod hardening_tests {
         assert!(e.contains("cannot squeeze axis 0 of size 2"), "{e}");
         let e = from_onnx(&model(
             vec![n("Slice", &["s", "b", "e", "a", "st"], vec![])],
-            vec![int_tensor("s", &[1, 2]), int_tensor("b", &[0]), int_tensor("e", &[2]), int_tensor("a", &[0]), int_tensor("st", &[0])],
+            vec![
+                int_tensor("s", &[1, 2]),
+                int_tensor("b", &[0]),
+                int_tensor("e", &[2]),
+                int_tensor("a", &[0]),
+                int_tensor("st", &[0]),
+            ],
             &[1],
             13,
         ))
