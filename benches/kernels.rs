@@ -1,0 +1,121 @@
+//! Native kernel benchmarks (`cargo bench --bench kernels`, run by `make bench`).
+//!
+//! Throughput is reported by criterion as "elem/s" where one element is ONE FLOATING-POINT
+//! OPERATION (a multiply-add counts 2), so criterion's "Gelem/s" reads as GFLOP/s; the
+//! benchmark driver (benches/run.mjs) prints GFLOP/s from these results into BENCHMARKS.md.
+//!
+//! - `sgemm`: a plain square `C = A B` through ndarray `general_mat_mul` (matrixmultiply, the
+//!   sgemm every nnlens kernel uses), single-threaded: the machine's rough attainable peak.
+//! - `dense`: the Dense op (`y = x Wᵀ + b`) forward and backward at the benchmark MLP's shapes.
+//! - `conv2d`: the Conv2d op (im2col + sgemm) forward and backward at the built-in CNN's shapes
+//!   and at a larger 64 -> 64 channel layer.
+//! - `model`: whole forward passes of the browser benchmark's models natively, for comparison
+//!   with the wasm numbers of the same models.
+//!
+//! Sample sizes are kept modest (`make bench` runs this on a shared 2-core machine).
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use ndarray::linalg::general_mat_mul;
+use ndarray::Array2;
+use nnlens::graph::ops::conv::Conv2d;
+use nnlens::graph::ops::dense::Dense;
+use nnlens::graph::ops::Kernel;
+use nnlens::io::json::from_json;
+use nnlens::Tensor;
+use std::hint::black_box;
+use std::time::Duration;
+
+/// Deterministic pseudo-random values in [-1, 1) (a 64-bit LCG; quality is irrelevant here).
+fn tensor(shape: &[usize], seed: u64) -> Tensor {
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    Tensor::from_shape_fn(shape, |_| {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    })
+}
+
+fn configure(c: &mut Criterion, name: &str) -> criterion::BenchmarkGroup<'_, criterion::measurement::WallTime> {
+    let mut g = c.benchmark_group(name);
+    g.sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    g
+}
+
+fn sgemm(c: &mut Criterion) {
+    let mut g = configure(c, "sgemm");
+    for n in [256usize, 512, 1024] {
+        let a = Array2::from_shape_fn((n, n), |(i, j)| ((i * 7 + j * 3) % 13) as f32 - 6.0);
+        let b = Array2::from_shape_fn((n, n), |(i, j)| ((i * 5 + j * 11) % 17) as f32 - 8.0);
+        let mut out = Array2::<f32>::zeros((n, n));
+        g.throughput(Throughput::Elements(2 * (n * n * n) as u64));
+        g.bench_with_input(BenchmarkId::new("square", n), &n, |bench, _| {
+            bench.iter(|| general_mat_mul(1.0, black_box(&a), black_box(&b), 0.0, &mut out))
+        });
+    }
+    g.finish();
+}
+
+fn dense(c: &mut Criterion) {
+    let mut g = configure(c, "dense");
+    for (batch, inp, out) in [(1usize, 784usize, 256usize), (64, 784, 256), (64, 256, 128), (256, 1024, 1024)] {
+        let op = Dense::new(tensor(&[out, inp], 1), Some(tensor(&[out], 2))).unwrap();
+        let x = tensor(&[batch, inp], 3);
+        let y = op.forward(&[&x]).unwrap();
+        let gy = tensor(&[batch, out], 4);
+        let flops = 2 * (batch * inp * out) as u64;
+        let label = format!("b{batch}_{inp}x{out}");
+        g.throughput(Throughput::Elements(flops));
+        g.bench_function(BenchmarkId::new("forward", &label), |b| b.iter(|| op.forward(&[black_box(&x)]).unwrap()));
+        // Input gradient only (what saliency needs): one sgemm of the same size.
+        g.bench_function(BenchmarkId::new("backward_input", &label), |b| {
+            b.iter(|| op.backward(&[black_box(&x)], &y, black_box(&gy), false).unwrap())
+        });
+    }
+    g.finish();
+}
+
+fn conv2d(c: &mut Criterion) {
+    let mut g = configure(c, "conv2d");
+    // (batch, in channels, out channels, height = width); all 3x3, stride 1, padding 1.
+    for (batch, cin, cout, hw) in [(1usize, 1usize, 8usize, 28usize), (64, 1, 8, 28), (64, 8, 16, 14), (8, 64, 64, 32)] {
+        let op = Conv2d::new(tensor(&[cout, cin, 3, 3], 5), Some(tensor(&[cout], 6)), [1, 1], [1, 1, 1, 1], [1, 1], 1)
+            .unwrap();
+        let x = tensor(&[batch, cin, hw, hw], 7);
+        let y = op.forward(&[&x]).unwrap();
+        let gy = tensor(y.shape(), 8);
+        let flops = 2 * (batch * cout * hw * hw * cin * 9) as u64;
+        let label = format!("b{batch}_{cin}to{cout}_{hw}x{hw}");
+        g.throughput(Throughput::Elements(flops));
+        g.bench_function(BenchmarkId::new("forward", &label), |b| b.iter(|| op.forward(&[black_box(&x)]).unwrap()));
+        g.bench_function(BenchmarkId::new("backward_input", &label), |b| {
+            b.iter(|| op.backward(&[black_box(&x)], &y, black_box(&gy), false).unwrap())
+        });
+    }
+    g.finish();
+}
+
+/// The browser benchmark's models natively (flop counts of their dense and conv layers).
+fn model(c: &mut Criterion) {
+    let mut g = configure(c, "model");
+    let cnn = from_json(&std::fs::read_to_string("www/models/cnn.json").expect("run from the crate root")).unwrap();
+    // conv1 1->8 @28x28, conv2 8->16 @14x14, fc1 784->64, fc2 64->10 (multiply-adds x 2).
+    let cnn_flops = 2 * (8 * 28 * 28 * 9 + 16 * 14 * 14 * 8 * 9 + 784 * 64 + 64 * 10) as u64;
+    for batch in [1usize, 64] {
+        let x = tensor(&[batch, 1, 28, 28], 9).mapv(|v| v.abs());
+        g.throughput(Throughput::Elements(cnn_flops * batch as u64));
+        g.bench_function(BenchmarkId::new("cnn_forward", batch), |b| b.iter(|| cnn.forward(black_box(x.clone())).unwrap()));
+    }
+    let x = tensor(&[1, 1, 28, 28], 9).mapv(|v| v.abs());
+    g.throughput(Throughput::Elements(3 * cnn_flops));
+    g.bench_function("cnn_input_gradient/1", |b| {
+        b.iter(|| {
+            let trace = cnn.trace(black_box(x.clone())).unwrap();
+            cnn.input_gradient(&trace, 3).unwrap()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(kernels, sgemm, dense, conv2d, model);
+criterion_main!(kernels);

@@ -1,0 +1,21 @@
+// The rows of the browser benchmark, in table order. A row is a small object
+// `{ id, title, frameworks, requires?(nn) -> true | reason, prepare(ctx) -> { impls, tolerance,
+// detail } }` (see forward.js): `frameworks` names the implementations `prepare` returns
+// (nnlens first), `requires` says whether the loaded nnlens build has the API the row needs.
+// Add later rows (training step, projections) here.
+
+import { forwardRow } from "./forward.js";
+import { gradientRow, integratedGradientsRow } from "./gradient.js";
+import { pcaRow } from "./pca.js";
+
+export const ROWS = [
+  forwardRow("mlp", 1),
+  forwardRow("mlp", 64),
+  forwardRow("cnn", 1),
+  forwardRow("cnn", 64),
+  gradientRow("mlp"),
+  gradientRow("cnn"),
+  integratedGradientsRow("mlp", 50),
+  integratedGradientsRow("cnn", 50),
+  pcaRow(10000, 784, 50),
+];
