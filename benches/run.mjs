@@ -5,7 +5,12 @@
 //
 //   node benches/run.mjs            full run, updates BENCHMARKS.md (between its bench markers)
 //   node benches/run.mjs --quick    tiny sizes, one sample, nothing written (the harness test)
-//   options: --json FILE (write the raw results), --rows id,id (only those rows), --cold N
+//   options: --json FILE (write the raw results), --rows id,id (only those rows), --cold N,
+//            --pkg DIR (another build of the package, for experiments; nothing written)
+//   node benches/run.mjs --profile ROW   runs one row under Chromium's sampling CPU profiler with
+//            a symbolised nnlens wasm (wasm-bindgen --keep-debug of cargo's output, no wasm-opt)
+//            and prints the functions with the most self time (--impls nnlens: only those
+//            frameworks run; --top N lines)
 //
 // Ratios everywhere are PEER TIME / NNLENS TIME (or peer bytes / nnlens bytes): above 1 means
 // nnlens is faster (smaller); below 1 means nnlens trails.
@@ -77,14 +82,14 @@ export const SIZE_SETS = [
 ];
 
 /** Builds the served folder `dir` from benches/web, pkg/, site/, www/ and node_modules. */
-export async function assemble(dir) {
+export async function assemble(dir, { pkg = join(ROOT, "pkg") } = {}) {
   for (const needed of ["pkg/nnlens_bg.wasm", "site/index.html"]) {
     if (!existsSync(join(ROOT, needed))) throw new Error(`${needed} is missing: run make site first`);
   }
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   await cp(join(ROOT, "benches/web"), dir, { recursive: true });
-  await cp(join(ROOT, "pkg"), join(dir, "pkg"), { recursive: true });
+  await cp(pkg, join(dir, "pkg"), { recursive: true });
   await cp(join(ROOT, "site"), join(dir, "site"), { recursive: true });
   await cp(join(ROOT, "www/models"), join(dir, "models"), { recursive: true });
   await cp(join(ROOT, "www/data"), join(dir, "data"), { recursive: true });
@@ -120,6 +125,7 @@ async function openPage(context, origin, problems) {
   const page = await context.newPage();
   page.on("console", (msg) => {
     if (msg.type() === "error") problems.push(`console: ${msg.text()}`);
+    else if (msg.text().startsWith("bench:")) console.error(msg.text());
   });
   page.on("pageerror", (err) => problems.push(`pageerror: ${err}`));
   page.on("request", (req) => {
@@ -320,9 +326,9 @@ async function writeMarkdown(text) {
 }
 
 /** Runs everything; returns `{ bench, cold, size, native, env, problems, table }`. */
-export async function run({ quick = false, rows = null, coldReps = quick ? 1 : 7, write = !quick } = {}) {
+export async function run({ quick = false, rows = null, coldReps = quick ? 1 : 7, write = !quick, pkg } = {}) {
   const dir = join(ROOT, "target/bench-web");
-  await assemble(dir);
+  await assemble(dir, { pkg });
   const server = await serve(dir, 0);
   const origin = `http://127.0.0.1:${server.address().port}`;
   const loadBefore = loadavg();
@@ -360,15 +366,67 @@ export async function run({ quick = false, rows = null, coldReps = quick ? 1 : 7
   }
 }
 
+/** Self time per function of one row's run, from a CDP CPU profile. */
+export async function profile(rowId, { top = 30, impls = null } = {}) {
+  const { execFileSync } = await import("node:child_process");
+  const dir = join(ROOT, "target/bench-web");
+  await assemble(dir);
+  // Same code as the package, with the function names kept (the package strips them).
+  execFileSync("wasm-bindgen", ["--target", "web", "--keep-debug", "--out-dir", join(dir, "pkg"), "--out-name", "nnlens",
+    join(ROOT, "target/wasm32-unknown-unknown/release/nnlens.wasm")]);
+  const server = await serve(dir, 0);
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  try {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("Profiler.enable");
+    await cdp.send("Profiler.setSamplingInterval", { interval: 100 });
+    await cdp.send("Profiler.start");
+    await page.goto(`${origin}/index.html?rows=${rowId}${impls ? `&impls=${impls}` : ""}`);
+    await page.waitForSelector("body[data-done=true]", { timeout: 3_600_000 });
+    const { profile: prof } = await cdp.send("Profiler.stop");
+    const result = await page.evaluate(() => window.benchResult);
+    const self = new Map();
+    const dt = new Map();
+    prof.samples.forEach((id, i) => dt.set(id, (dt.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0)));
+    let total = 0;
+    for (const node of prof.nodes) {
+      const t = dt.get(node.id) ?? 0;
+      const f = node.callFrame;
+      const file = f.url.split("/").pop() || "(native)";
+      const key = `${f.functionName || "(anonymous)"}  [${file}]`;
+      self.set(key, (self.get(key) ?? 0) + t);
+      total += t;
+    }
+    const lines = [...self].sort((a, b) => b[1] - a[1]).slice(0, top)
+      .map(([k, t]) => `${(t / 1000).toFixed(0).padStart(7)} ms ${((100 * t) / total).toFixed(1).padStart(5)}%  ${k}`);
+    return { result, lines, totalMs: total / 1000 };
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);
   const opt = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : null);
+  if (opt("--profile")) {
+    const { result, lines, totalMs } = await profile(opt("--profile"), { top: Number(opt("--top") ?? 30), impls: opt("--impls") });
+    const row = result.rows?.[0];
+    console.log(`row ${opt("--profile")}: ${JSON.stringify(Object.fromEntries(Object.entries(row?.impls ?? {}).map(([k, v]) => [k, +v.ms.toFixed(4)])))}${row?.error ? ` error ${row.error}` : ""}`);
+    console.log(`self time over the whole page (${totalMs.toFixed(0)} ms sampled):`);
+    console.log(lines.join("\n"));
+    process.exit(0);
+  }
   const quick = args.includes("--quick");
   const result = await run({
     quick,
     rows: opt("--rows"),
     coldReps: opt("--cold") ? Number(opt("--cold")) : undefined,
-    write: !quick && !opt("--rows"),
+    write: !quick && !opt("--rows") && !opt("--pkg"),
+    pkg: opt("--pkg") ?? undefined,
   });
   console.log(result.table);
   if (opt("--json")) await writeFile(opt("--json"), JSON.stringify(result, null, 2));

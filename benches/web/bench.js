@@ -1,7 +1,7 @@
 // The benchmark page: loads nnlens and the peers, runs every row of rows/index.js on the same
 // inputs and leaves the results in `window.benchResult` (read by benches/run.mjs), with
 // `body[data-done=true]` when finished. `?quick=1`: tiny sizes, one sample (the harness test).
-// `?rows=a,b`: only those row ids.
+// `?rows=a,b`: only those row ids; `?impls=nnlens`: only those frameworks (for profiling).
 
 import { loadMlPca, loadNnlens, loadOrt, loadTf, wasmFetched } from "./lib/frameworks.js";
 import { maxAbsDiff, measure } from "./lib/timing.js";
@@ -10,7 +10,12 @@ import { ROWS } from "./rows/index.js";
 const params = new URLSearchParams(location.search);
 const quick = params.get("quick") === "1";
 const only = params.get("rows")?.split(",");
-const status = (text) => (document.getElementById("status").textContent = text);
+const onlyImpls = params.get("impls")?.split(","); // profiling: measure only these frameworks
+const started = performance.now();
+const status = (text) => {
+  document.getElementById("status").textContent = text;
+  console.log(`bench: ${((performance.now() - started) / 1000).toFixed(1)} s ${text}`);
+};
 
 async function bytes(path) {
   const response = await fetch(path);
@@ -55,8 +60,11 @@ async function main() {
     }
     status(`running ${row.id}…`);
     try {
-      const { impls, tolerance, detail } = await row.prepare(ctx);
+      const prepared = await row.prepare(ctx);
+      const { tolerance, detail } = prepared;
+      const impls = onlyImpls ? prepared.impls.filter((i) => onlyImpls.includes(i.name)) : prepared.impls;
       entry.detail = detail;
+      status(`measuring ${row.id}…`);
       const measured = await measure(impls, timing);
       const reference = measured.nnlens?.output;
       entry.impls = {};

@@ -56,8 +56,14 @@ export async function measure(impls, opts) {
         runs++;
       }
       s.output = output;
-      const per = await timeCalls(impl.run, 1);
-      s.iterations = Math.max(1, Math.ceil(minSampleMs / Math.max(per, 0.001)));
+      // Calibrate with doubling batches: one call can be shorter than the timer's resolution.
+      let n = 1;
+      let batchMs = (await timeCalls(impl.run, n)) * n;
+      while (batchMs < Math.min(10, minSampleMs) && n < 1 << 20) {
+        n *= 2;
+        batchMs = (await timeCalls(impl.run, n)) * n;
+      }
+      s.iterations = Math.max(1, Math.ceil((n * minSampleMs) / Math.max(batchMs, 0.1)));
     }
     state[impl.name] = s;
   }
