@@ -10,7 +10,7 @@
 //   node benches/run.mjs --profile ROW   runs one row under Chromium's sampling CPU profiler with
 //            a symbolised nnlens wasm (wasm-bindgen --keep-debug of cargo's output, no wasm-opt)
 //            and prints the functions with the most self time (--impls nnlens: only those
-//            frameworks run; --top N lines)
+//            frameworks run; --top N lines; --wasm FILE: another cargo build's nnlens.wasm)
 //
 // Ratios everywhere are PEER TIME / NNLENS TIME (or peer bytes / nnlens bytes): above 1 means
 // nnlens is faster (smaller); below 1 means nnlens trails.
@@ -367,13 +367,12 @@ export async function run({ quick = false, rows = null, coldReps = quick ? 1 : 7
 }
 
 /** Self time per function of one row's run, from a CDP CPU profile. */
-export async function profile(rowId, { top = 30, impls = null } = {}) {
+export async function profile(rowId, { top = 30, impls = null, wasm = join(ROOT, "target/wasm32-unknown-unknown/release/nnlens.wasm") } = {}) {
   const { execFileSync } = await import("node:child_process");
   const dir = join(ROOT, "target/bench-web");
   await assemble(dir);
   // Same code as the package, with the function names kept (the package strips them).
-  execFileSync("wasm-bindgen", ["--target", "web", "--keep-debug", "--out-dir", join(dir, "pkg"), "--out-name", "nnlens",
-    join(ROOT, "target/wasm32-unknown-unknown/release/nnlens.wasm")]);
+  execFileSync("wasm-bindgen", ["--target", "web", "--keep-debug", "--out-dir", join(dir, "pkg"), "--out-name", "nnlens", wasm]);
   const server = await serve(dir, 0);
   const origin = `http://127.0.0.1:${server.address().port}`;
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: CHROMIUM_ARGS });
@@ -413,7 +412,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);
   const opt = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : null);
   if (opt("--profile")) {
-    const { result, lines, totalMs } = await profile(opt("--profile"), { top: Number(opt("--top") ?? 30), impls: opt("--impls") });
+    const { result, lines, totalMs } = await profile(opt("--profile"), { top: Number(opt("--top") ?? 30), impls: opt("--impls"), wasm: opt("--wasm") ?? undefined });
     const row = result.rows?.[0];
     console.log(`row ${opt("--profile")}: ${JSON.stringify(Object.fromEntries(Object.entries(row?.impls ?? {}).map(([k, v]) => [k, +v.ms.toFixed(4)])))}${row?.error ? ` error ${row.error}` : ""}`);
     console.log(`self time over the whole page (${totalMs.toFixed(0)} ms sampled):`);
