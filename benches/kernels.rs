@@ -9,15 +9,20 @@
 //! - `dense`: the Dense op (`y = x Wᵀ + b`) forward and backward at the benchmark MLP's shapes.
 //! - `conv2d`: the Conv2d op (im2col + sgemm) forward and backward at the built-in CNN's shapes
 //!   and at a larger 64 -> 64 channel layer.
-//! - `model`: whole forward passes of the browser benchmark's models natively, for comparison
-//!   with the wasm numbers of the same models.
+//! - `elementwise`: ReLU and 2x2 max pooling at the CNN's batch-64 shapes, throughput in BYTES
+//!   (read + written) per second: they are memory-bound, and the profiles of the browser
+//!   benchmark show them costing as much as the convolutions' sgemm.
+//! - `model`: whole forward passes of the browser benchmark's models natively (flops of their
+//!   dense and conv layers), for comparison with the wasm numbers of the same models.
 //!
 //! Sample sizes are kept modest (`make bench` runs this on a shared 2-core machine).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ndarray::linalg::general_mat_mul;
 use ndarray::Array2;
+use nnlens::graph::ops::activation::Activation;
 use nnlens::graph::ops::conv::Conv2d;
+use nnlens::graph::ops::pool::MaxPool2d;
 use nnlens::graph::ops::dense::Dense;
 use nnlens::graph::ops::Kernel;
 use nnlens::io::json::from_json;
@@ -95,6 +100,21 @@ fn conv2d(c: &mut Criterion) {
     g.finish();
 }
 
+fn elementwise(c: &mut Criterion) {
+    let mut g = configure(c, "elementwise");
+    for shape in [[64usize, 8, 28, 28], [64, 16, 14, 14]] {
+        let x = tensor(&shape, 10);
+        let n = x.len();
+        let label = format!("{}x{}x{}x{}", shape[0], shape[1], shape[2], shape[3]);
+        g.throughput(Throughput::Bytes((8 * n) as u64));
+        g.bench_function(BenchmarkId::new("relu", &label), |b| b.iter(|| Activation::Relu.forward(&[black_box(&x)]).unwrap()));
+        let pool = MaxPool2d { kernel: [2, 2], stride: [2, 2], padding: [0; 4], ceil_mode: false };
+        g.throughput(Throughput::Bytes((4 * n + n) as u64));
+        g.bench_function(BenchmarkId::new("maxpool2x2", &label), |b| b.iter(|| pool.forward(&[black_box(&x)]).unwrap()));
+    }
+    g.finish();
+}
+
 /// The browser benchmark's models natively (flop counts of their dense and conv layers).
 fn model(c: &mut Criterion) {
     let mut g = configure(c, "model");
@@ -114,8 +134,21 @@ fn model(c: &mut Criterion) {
             cnn.input_gradient(&trace, 3).unwrap()
         })
     });
+    let mlp = from_json(
+        r#"{ "format": "nnlens", "version": 1, "input": [784], "seed": 1, "layers": [
+              { "type": "dense", "units": 256, "activation": "relu" },
+              { "type": "dense", "units": 128, "activation": "relu" },
+              { "type": "dense", "units": 10 } ] }"#,
+    )
+    .unwrap();
+    let mlp_flops = 2 * (784 * 256 + 256 * 128 + 128 * 10) as u64;
+    for batch in [1usize, 64] {
+        let x = tensor(&[batch, 784], 11).mapv(|v| v.abs());
+        g.throughput(Throughput::Elements(mlp_flops * batch as u64));
+        g.bench_function(BenchmarkId::new("mlp_forward", batch), |b| b.iter(|| mlp.forward(black_box(x.clone())).unwrap()));
+    }
     g.finish();
 }
 
-criterion_group!(kernels, sgemm, dense, conv2d, model);
+criterion_group!(kernels, sgemm, dense, conv2d, elementwise, model);
 criterion_main!(kernels);

@@ -229,6 +229,7 @@ export async function nativeResults() {
           group: b.group_id,
           ns: e.median.point_estimate,
           flops: b.throughput?.Elements ?? null,
+          bytes: b.throughput?.Bytes ?? null,
           when: when.toISOString(),
         });
       } else if (entry.isDirectory() && entry.name !== "report") {
@@ -294,11 +295,12 @@ export function tables(result) {
     lines.push(`| ${s.title} | ${s.files.join(", ")} | ${kib(s.raw)} | ${kib(s.gz)} | ${id === "nnlens" ? "–" : ratio(s.gz / size.nnlens.gz)} |`);
   }
   if (native?.length) {
-    lines.push("", "Native kernels (`cargo bench --bench kernels`, criterion medians; GFLOP/s = 10^9 floating-point operations per second, a multiply-add counting 2):", "");
-    lines.push("| kernel | median | GFLOP/s |", "| --- | ---: | ---: |");
+    lines.push("", "Native kernels (`cargo bench --bench kernels`, criterion medians, one thread; GFLOP/s = 10^9 floating-point operations per second, a multiply-add counting 2; GB/s = bytes read + written per ns):", "");
+    lines.push("| kernel | median | GFLOP/s | GB/s |", "| --- | ---: | ---: | ---: |");
     for (const n of native) {
       const gflops = n.flops ? (n.flops / n.ns).toFixed(2) : "–";
-      lines.push(`| ${n.id} | ${n.ns >= 1e6 ? `${(n.ns / 1e6).toFixed(2)} ms` : `${(n.ns / 1e3).toFixed(1)} µs`} | ${gflops} |`);
+      const gbs = n.bytes ? (n.bytes / n.ns).toFixed(2) : "–";
+      lines.push(`| ${n.id} | ${n.ns >= 1e6 ? `${(n.ns / 1e6).toFixed(2)} ms` : `${(n.ns / 1e3).toFixed(1)} µs`} | ${gflops} | ${gbs} |`);
     }
   }
   lines.push("");
