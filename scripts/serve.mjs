@@ -1,5 +1,6 @@
 // A plain static file server for `make demo`, the page tests and the benchmark page.
-// Usage: node scripts/serve.mjs DIR [PORT]   (PORT 0 picks a free port; the URL is printed)
+// Usage: node scripts/serve.mjs DIR [PORT] [PREFIX]   (PORT 0 picks a free port; the URL is printed;
+// PREFIX, default "/", serves DIR under a sub-path such as "/docs/nnlens/", as a static host would)
 // It serves files only (no backend), with the MIME types browsers need (application/wasm for
 // streaming compilation), and refuses paths outside DIR.
 import { createServer } from "node:http";
@@ -21,11 +22,16 @@ const TYPES = {
   ".ts": "text/plain; charset=utf-8",
 };
 
-export function serve(dir, port = 0) {
+export function serve(dir, port = 0, prefix = "/") {
   const root = resolve(dir);
   const server = createServer(async (req, res) => {
     try {
-      const path = decodeURIComponent(new URL(req.url, "http://localhost").pathname);
+      const url = decodeURIComponent(new URL(req.url, "http://localhost").pathname);
+      if (!url.startsWith(prefix)) {
+        res.writeHead(404, { "content-type": "text/plain" }).end("not found");
+        return;
+      }
+      const path = "/" + url.slice(prefix.length);
       let file = normalize(join(root, path));
       if (file !== root && !file.startsWith(root + sep)) {
         res.writeHead(403).end("forbidden");
@@ -46,7 +52,7 @@ export function serve(dir, port = 0) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [dir = "site", port = "8080"] = process.argv.slice(2);
-  const server = await serve(dir, Number(port));
-  console.log(`nnlens: serving ${dir}/ at http://localhost:${server.address().port}/ (Ctrl-C to stop)`);
+  const [dir = "site", port = "8080", prefix = "/"] = process.argv.slice(2);
+  const server = await serve(dir, Number(port), prefix);
+  console.log(`nnlens: serving ${dir}/ at http://localhost:${server.address().port}${prefix} (Ctrl-C to stop)`);
 }

@@ -21,8 +21,10 @@
 pub mod error;
 pub mod graph;
 pub mod io;
+pub mod project;
 pub mod render;
 pub mod tensor;
+pub mod train;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;

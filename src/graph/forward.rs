@@ -115,6 +115,41 @@ impl Graph {
         })
     }
 
+    /// One value (a layer's output, by id) for every sample of a dataset (`samples` inputs,
+    /// row-major), computed in chunks so memory holds one chunk's trace at a time. The result is
+    /// `[samples, ...value shape]`.
+    pub fn value_over(&self, id: ValueId, data: &[f32], samples: usize) -> Result<Tensor> {
+        if id.0 > self.nodes().len() {
+            return Err(Error::invalid("layer", format!("value {} does not exist", id.0)));
+        }
+        let per_sample = checked_elements("input", self.input_shape())?;
+        if samples == 0 || per_sample.checked_mul(samples) != Some(data.len()) {
+            return Err(Error::InputLength {
+                actual: data.len(),
+                expected: per_sample.saturating_mul(samples),
+                batch: samples,
+                shape: self.input_shape().to_vec(),
+            });
+        }
+        let out_shape = with_batch(samples, self.value_shape(id));
+        let out_per_sample = checked_elements("layer output", self.value_shape(id))?;
+        checked_elements("layer outputs over the dataset", &out_shape)?;
+        let widest = self
+            .nodes()
+            .iter()
+            .map(|n| n.shape.iter().product::<usize>())
+            .sum::<usize>()
+            .max(1);
+        let chunk = (limits::MAX_ELEMENTS / 16 / widest).clamp(1, 256);
+        let mut values = Vec::with_capacity(samples * out_per_sample);
+        for part in data.chunks(chunk * per_sample) {
+            let n = part.len() / per_sample;
+            let trace = self.trace(self.input_tensor(part.to_vec(), n)?)?;
+            values.extend(trace.value(id).iter().copied());
+        }
+        from_vec("layer outputs", &out_shape, values)
+    }
+
     /// Runs the graph and returns only its output.
     pub fn forward(&self, input: Tensor) -> Result<Tensor> {
         Ok(self.trace(input)?.into_output())
@@ -142,6 +177,21 @@ mod tests {
         assert_eq!(t.output().shape(), &[2, 2]);
         assert!(t.output().iter().all(|&v| v >= 0.0));
         assert_eq!(t.batch(), 2);
+    }
+
+    #[test]
+    fn value_over_a_dataset_equals_one_big_trace() {
+        let mut g = Graph::new(&[3]).unwrap();
+        let a = g
+            .push("fc", "dense", Op::Dense(Dense::new(random_tensor(&[2, 3], -1., 1., 1), None).unwrap()), &[ValueId::INPUT])
+            .unwrap();
+        g.push("act", "relu", Op::Activation(Activation::Relu), &[a]).unwrap();
+        let data: Vec<f32> = (0..3 * 300).map(|i| (i as f32 * 0.13).sin()).collect();
+        let over = g.value_over(a, &data, 300).unwrap();
+        let whole = g.trace(g.input_tensor(data.clone(), 300).unwrap()).unwrap();
+        assert_eq!(&over, whole.value(a));
+        assert!(g.value_over(a, &data[1..], 300).is_err());
+        assert!(g.value_over(ValueId(7), &data, 300).is_err());
     }
 
     #[test]

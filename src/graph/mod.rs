@@ -47,10 +47,16 @@ pub struct Node {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LayerInfo {
+    /// The node's unique name.
     pub name: String,
+    /// The op label (ONNX op_type for imported models, the JSON layer type otherwise).
     pub op: String,
+    /// Per-sample output shape.
     pub output_shape: Vec<usize>,
+    /// Number of scalar parameters.
     pub params: usize,
+    /// The names of the layers it reads (`"input"` for the model input).
+    pub inputs: Vec<String>,
 }
 
 /// A neural network as a DAG of ops.
@@ -198,6 +204,11 @@ impl Graph {
             })
     }
 
+    /// The name of a value: its node's name, or `"input"` for the graph input.
+    pub fn value_name(&self, id: ValueId) -> &str {
+        self.node_of(id).map_or("input", |n| n.name.as_str())
+    }
+
     /// The node that produces `id` (`None` for the input).
     pub fn node_of(&self, id: ValueId) -> Option<&Node> {
         id.0.checked_sub(1).and_then(|i| self.nodes.get(i))
@@ -212,6 +223,7 @@ impl Graph {
                 op: n.label.clone(),
                 output_shape: n.shape.clone(),
                 params: n.op.param_count(),
+                inputs: n.inputs.iter().map(|&v| self.value_name(v).to_string()).collect(),
             })
             .collect()
     }
@@ -219,6 +231,40 @@ impl Graph {
     /// Total number of scalar parameters.
     pub fn param_count(&self) -> usize {
         self.nodes.iter().map(|n| n.op.param_count()).sum()
+    }
+
+    /// Every parameter of every node, flattened in node order then [`Kernel::params`] order:
+    /// the point in weight space that training moves (used by weight-trajectory projections).
+    pub fn flat_params(&self) -> Vec<f32> {
+        let mut flat = Vec::with_capacity(self.param_count());
+        for node in &self.nodes {
+            for p in node.op.params() {
+                flat.extend(p.iter().copied());
+            }
+        }
+        flat
+    }
+
+    /// Sets every parameter from a vector laid out as [`Graph::flat_params`] returns it.
+    pub fn set_flat_params(&mut self, flat: &[f32]) -> Result<()> {
+        let expected = self.param_count();
+        if flat.len() != expected {
+            return Err(Error::shape(format!(
+                "parameter vector has {} values, expected {expected} (the model's parameter count)",
+                flat.len()
+            )));
+        }
+        crate::error::ensure_finite("parameter vector", flat.iter().copied())?;
+        let mut offset = 0;
+        for node in &mut self.nodes {
+            for p in node.op.params_mut() {
+                for (dst, src) in p.iter_mut().zip(&flat[offset..]) {
+                    *dst = *src;
+                }
+                offset += p.len();
+            }
+        }
+        Ok(())
     }
 
     /// Removes nodes whose values the output does not depend on, keeping names and order.
@@ -267,6 +313,20 @@ mod tests {
         assert_eq!(g.find("fc1").unwrap(), a);
         let err = g.find("nope").unwrap_err().to_string();
         assert!(err.contains("fc1"), "{err}");
+    }
+
+    #[test]
+    fn flat_params_round_trip() {
+        let mut g = Graph::new(&[4]).unwrap();
+        let a = g.push("a", "dense", dense(3, 4, 1), &[ValueId::INPUT]).unwrap();
+        g.push("b", "dense", dense(2, 3, 2), &[a]).unwrap();
+        let flat = g.flat_params();
+        assert_eq!(flat.len(), 12 + 6);
+        let doubled: Vec<f32> = flat.iter().map(|v| v * 2.0).collect();
+        g.set_flat_params(&doubled).unwrap();
+        assert_eq!(g.flat_params(), doubled);
+        assert!(g.set_flat_params(&flat[1..]).is_err());
+        assert!(g.set_flat_params(&vec![f32::NAN; 18]).is_err());
     }
 
     #[test]

@@ -1,1 +1,4 @@
+//! Model and data formats: the nnlens JSON model format, ONNX, and input images.
+
+pub mod image;
 pub mod json;

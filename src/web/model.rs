@@ -1,6 +1,7 @@
 //! `Model` and `Trace` for JavaScript.
 
 use super::{js_error, shape_array};
+use crate::graph::ops::Kernel;
 use crate::graph::Graph;
 use crate::io::json;
 use crate::tensor::{into_vec, Tensor};
@@ -74,6 +75,27 @@ impl Model {
             values,
             output,
         })
+    }
+
+    /// A layer's parameters as `[{ name, shape, values }]` (PyTorch layouts: dense weight
+    /// `[out, in]`, conv weight `[filters, in / groups, kh, kw]`); empty for layers without any.
+    pub fn parameters(&self, layer: &str) -> Result<js_sys::Array, JsError> {
+        let id = self.inner.find(layer).map_err(js_error)?;
+        let node = self.inner.node_of(id).ok_or_else(|| JsError::new("the model input has no parameters"))?;
+        let list = js_sys::Array::new();
+        for (name, tensor) in node.op.param_names().into_iter().zip(node.op.params()) {
+            let entry = js_sys::Object::new();
+            let values = js_sys::Float32Array::from(tensor.as_standard_layout().as_slice().unwrap_or(&[]));
+            for (key, value) in [
+                ("name", JsValue::from(name)),
+                ("shape", shape_array(tensor.shape()).into()),
+                ("values", values.into()),
+            ] {
+                js_sys::Reflect::set(&entry, &key.into(), &value).map_err(|_| JsError::new("could not build the parameter list"))?;
+            }
+            list.push(&entry);
+        }
+        Ok(list)
     }
 
     /// `d output[target] / d input` for one sample, with the input's length.

@@ -4,7 +4,7 @@
 
 use super::hidpi::HiDpi;
 use super::model::Trace;
-use super::{js_error, option_error};
+use super::{check_option_keys, js_error, option_error};
 use crate::render::chart::{bar_chart, colorbar_chart, histogram};
 use crate::render::view::{view, View};
 use crate::render::{Colormap, Image, Scale};
@@ -30,6 +30,7 @@ impl HeatmapOptions {
         if value.is_undefined() || value.is_null() {
             return Ok(Self::default());
         }
+        check_option_keys(&value, "heatmap options", &["colormap", "sample", "min", "max"])?;
         serde_wasm_bindgen::from_value(value).map_err(|e| option_error("heatmap options", "colormap, sample, min, max", e))
     }
 

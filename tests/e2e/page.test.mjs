@@ -25,13 +25,19 @@ test("the built-in CNN shows every layer's activations and a prediction", async 
   assert.ok(await distinctColours(page, "#prediction-chart") > 2, "prediction chart drawn");
   assert.ok(await distinctColours(page, "#input-canvas") > 2, "input drawn");
 
-  // Hover over the conv1 channel grid reads a value with its channel and position.
-  const map = await page.$('[data-layer="conv1"] canvas.map');
-  const box = await map.boundingBox();
-  await page.mouse.move(box.x + 10, box.y + 10);
-  assert.match(await page.textContent("#hover-info"), /^conv1: channel 0, y \d+, x \d+ = -?\d/);
-
   await page.screenshot({ path: new URL("../../docs/screenshot.png", import.meta.url).pathname, fullPage: false });
+
+  // Hover over the conv1 channel grid reads a value with its channel and position.
+  await page.hover('[data-layer="conv1"] canvas.map', { position: { x: 10, y: 10 } });
+  assert.match(await page.textContent("#hover-info"), /^conv1: channel 0, y \d+, x \d+ = -?\d/);
+  // Keyboard: focus the fc1 strip and walk it with the arrow keys.
+  await page.mouse.move(0, 0);
+  await page.focus('[data-layer="fc1"] canvas.map');
+  assert.match(await page.textContent("#hover-info"), /^fc1: unit 0 = /);
+  await page.keyboard.press("ArrowRight");
+  await page.keyboard.press("ArrowRight");
+  assert.match(await page.textContent("#hover-info"), /^fc1: unit 2 = /);
+
   assert.deepEqual(problems.consoleErrors, []);
   assert.deepEqual(problems.foreignRequests, []);
 });
@@ -94,4 +100,96 @@ test("narrow screens get a single column without horizontal scrolling", async (t
   await ready(page);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `page is ${overflow}px wider than the screen`);
+});
+
+test("drawing on the pad changes the prediction; clear returns to the sample", async (t) => {
+  const { page, origin, problems } = await openSite(t);
+  await page.goto(`${origin}/#model=cnn&sample=0`);
+  await ready(page);
+  const before = await page.textContent("#predicted-class");
+  const pad = await page.$("#pad");
+  const box = await pad.boundingBox();
+  // A "1": one vertical stroke in the middle of the pad, drawn with mouse events.
+  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.15);
+  await page.mouse.down();
+  for (let i = 1; i <= 20; i++) await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * (0.15 + 0.7 * i / 20));
+  await page.mouse.up();
+  await page.waitForFunction(() => document.querySelector("#input-caption").textContent.startsWith("your drawing"));
+  assert.equal(await page.textContent("#predicted-class"), "1");
+  assert.notEqual(before, "1");
+  assert.match(await page.evaluate(() => location.hash), /input=/);
+  // The drawn input survives a reload through the URL hash.
+  const url = page.url();
+  await page.goto("about:blank");
+  await page.goto(url);
+  await ready(page);
+  assert.equal(await page.textContent("#predicted-class"), "1");
+  await page.click("#clear-pad");
+  await page.waitForFunction(() => document.querySelector("#input-caption").textContent.startsWith("digit 0"));
+  assert.equal(await page.textContent("#predicted-class"), before);
+  assert.deepEqual(problems.consoleErrors, []);
+});
+
+test("an uploaded image is preprocessed MNIST-style and classified", async (t) => {
+  const { page, origin, problems } = await openSite(t);
+  await page.goto(`${origin}/`);
+  await ready(page);
+  // Render a dark "7" on white paper in the browser, as a user's photo would be, and upload it.
+  const png = await page.evaluate(async () => {
+    const c = new OffscreenCanvas(120, 160);
+    const ctx = c.getContext("2d");
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(0, 0, 120, 160);
+    ctx.strokeStyle = "#111";
+    ctx.lineWidth = 14;
+    ctx.lineCap = "round";
+    ctx.beginPath();
+    ctx.moveTo(20, 25);
+    ctx.lineTo(100, 25);
+    ctx.lineTo(50, 140);
+    ctx.stroke();
+    const blob = await c.convertToBlob({ type: "image/png" });
+    return Array.from(new Uint8Array(await blob.arrayBuffer()));
+  });
+  await page.setInputFiles("#image-file", { name: "seven.png", mimeType: "image/png", buffer: Buffer.from(png) });
+  await page.waitForFunction(() => document.querySelector("#input-caption").textContent.startsWith("your drawing"));
+  assert.equal(await page.textContent("#predicted-class"), "7");
+  await page.setInputFiles("#image-file", { name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("hello") });
+  await page.waitForSelector("#error:not([hidden])");
+  assert.match(await page.textContent("#error"), /cannot read 'notes.txt' as an image/);
+  assert.deepEqual(problems.consoleErrors, []);
+});
+
+test("architecture, weights and PNG export", async (t) => {
+  const { page, origin, problems } = await openSite(t);
+  await page.goto(`${origin}/#model=cnn`);
+  await ready(page);
+  assert.equal(await page.$$eval("#architecture .arch-node", (n) => n.length), 12);
+  assert.deepEqual(await page.$$eval("#weights-layer option", (o) => o.map((x) => x.value)), ["conv1", "conv2", "fc1", "fc2"]);
+  assert.ok(await distinctColours(page, "#weights-map") > 8, "conv filters drawn");
+  assert.ok(await distinctColours(page, "#weights-histogram") > 2, "histogram drawn");
+  await page.selectOption("#weights-layer", "fc1");
+  await page.waitForFunction(() => document.querySelector("#weights-caption").textContent.startsWith("64 output units"));
+  await page.hover("#weights-map", { position: { x: 5, y: 5 } });
+  assert.match(await page.textContent("#hover-info"), /^fc1\.weight: unit \d+, input \d+ = -?\d/);
+  assert.match(await page.evaluate(() => location.hash), /weights=fc1/);
+
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.click('button[data-save="activations-panel"]'),
+  ]);
+  assert.equal(download.suggestedFilename(), "nnlens-activations-panel.png");
+  const png = readFileSync(await download.path());
+  assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47], "a PNG file");
+  assert.ok(png.length > 5000, `PNG of ${png.length} bytes`);
+  assert.deepEqual(problems.consoleErrors, []);
+});
+
+test("the site works from a sub-path with no request to another origin", async (t) => {
+  const { page, origin, problems } = await openSite(t, { subPath: "/some/where/" });
+  await page.goto(`${origin}/some/where/`);
+  await ready(page);
+  assert.ok(await page.$('[data-layer="conv1"]'));
+  assert.deepEqual(problems.consoleErrors, []);
+  assert.deepEqual(problems.foreignRequests, []);
 });

@@ -21,7 +21,8 @@ test("shapes, layers and parameter counts", () => {
     layers.map((l) => l.name),
     ["conv1", "conv1.relu", "pool1", "conv2", "conv2.relu", "pool2", "flatten", "fc1", "fc1.relu", "fc2", "softmax"],
   );
-  assert.deepEqual(layers[0], { name: "conv1", op: "conv2d", outputShape: [8, 28, 28], params: 8 * 9 + 8 });
+  assert.deepEqual(layers[0], { name: "conv1", op: "conv2d", outputShape: [8, 28, 28], params: 8 * 9 + 8, inputs: ["input"] });
+  assert.deepEqual(layers[1].inputs, ["conv1"]);
   assert.equal(model.paramCount, layers.reduce((s, l) => s + l.params, 0));
 });
 

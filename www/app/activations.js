@@ -37,10 +37,8 @@ export function renderActivations(container, hoverInfo, model, trace, colormap) 
     sizeCanvasForCss(bar);
     drawColorbar(bar, colormap, layout.min, layout.max);
 
-    map.addEventListener("mousemove", (event) => {
-      const rect = map.getBoundingClientRect();
-      const px = Math.floor(((event.clientX - rect.left) / rect.width) * map.width);
-      const py = Math.floor(((event.clientY - rect.top) / rect.height) * map.height);
+    const cursor = { x: 0, y: 0 };
+    const show = (px, py) => {
       const cell = layout.locate(px, py);
       if (!cell) return;
       if (!values.has(layer.name)) values.set(layer.name, trace.get(layer.name));
@@ -49,8 +47,25 @@ export function renderActivations(container, hoverInfo, model, trace, colormap) 
         ? `channel ${cell.channel}, y ${cell.y}, x ${cell.x}`
         : `unit ${cell.index}`;
       hoverInfo.textContent = `${layer.name}: ${where} = ${fmt(value)}`;
+    };
+    map.addEventListener("mousemove", (event) => {
+      const rect = map.getBoundingClientRect();
+      cursor.x = Math.floor(((event.clientX - rect.left) / rect.width) * map.width);
+      cursor.y = Math.floor(((event.clientY - rect.top) / rect.height) * map.height);
+      show(cursor.x, cursor.y);
     });
     map.addEventListener("mouseleave", () => { hoverInfo.textContent = "\u00a0"; });
+    // Keyboard: the map is focusable and the arrow keys move a read-out cursor over its cells.
+    map.tabIndex = 0;
+    map.addEventListener("focus", () => show(cursor.x, cursor.y));
+    map.addEventListener("keydown", (event) => {
+      const step = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] }[event.key];
+      if (!step) return;
+      event.preventDefault();
+      cursor.x = Math.min(Math.max(cursor.x + step[0], 0), map.width - 1);
+      cursor.y = Math.min(Math.max(cursor.y + step[1], 0), map.height - 1);
+      show(cursor.x, cursor.y);
+    });
   }
 }
 

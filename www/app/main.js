@@ -1,15 +1,26 @@
-// The nnlens explorer page: loads a model, runs it on a digit, and shows the prediction and every
-// layer's activations. State (model, sample, colours) lives in the URL hash so views can be shared.
+// The nnlens explorer page: load a model, give it an input (a held-out digit, a drawing, an
+// uploaded image), and see the prediction, the architecture, the weights and every layer's
+// activations. The state lives in the URL hash so a view can be shared as a link.
 import init, { Model, drawHeatmap, drawBarChart } from "../pkg/nnlens.js";
 import { loadDigits, fitToShape } from "./data.js";
 import { renderActivations } from "./activations.js";
+import { renderArchitecture } from "./architecture.js";
+import { renderWeights, weightLayers } from "./weights.js";
+import { DrawingPad, imageFileToInput } from "./pad.js";
+import { savePanelPng } from "./save.js";
 import { sizeCanvasForCss } from "./canvas.js";
+import { readHash, writeHash } from "./hash.js";
 
 const $ = (id) => document.getElementById(id);
 const base = new URL("..", import.meta.url);
-const state = { model: null, modelName: "cnn", sample: 0, colormap: "viridis", digits: null };
+const BUILTIN = ["cnn", "mlp"];
+const state = {
+  model: null, modelName: "cnn", colormap: "viridis", digits: null, weightsLayer: null,
+  sample: 0, drawn: null, // drawn: a 28x28 input from the pad or an uploaded image, or null for the sample
+};
+let pad;
 
-function showError(error) {
+export function showError(error) {
   const box = $("error");
   box.textContent = error instanceof Error ? error.message : String(error);
   box.hidden = false;
@@ -17,21 +28,6 @@ function showError(error) {
 
 function clearError() {
   $("error").hidden = true;
-}
-
-function readHash() {
-  const params = new URLSearchParams(location.hash.slice(1));
-  if (params.has("model")) state.modelName = params.get("model");
-  if (params.has("sample")) state.sample = Math.max(0, Number.parseInt(params.get("sample"), 10) || 0);
-  if (params.has("colormap")) state.colormap = params.get("colormap");
-}
-
-function writeHash() {
-  const params = new URLSearchParams();
-  params.set("model", state.modelName);
-  params.set("sample", String(state.sample));
-  params.set("colormap", state.colormap);
-  history.replaceState(null, "", `#${params}`);
 }
 
 async function loadBuiltin(name) {
@@ -46,15 +42,23 @@ async function loadFile(file) {
   throw new Error(`cannot open '${file.name}': expected an nnlens .json model`);
 }
 
-function render() {
-  const { model, digits } = state;
-  if (!model || !digits) return;
-  const index = Math.min(state.sample, digits.count - 1);
-  const { values, description } = fitToShape(digits.image(index), model.inputShape);
-  drawHeatmap($("input-canvas"), digits.image(index), [28, 28], { colormap: "greys", min: 0, max: 1 });
-  $("input-caption").textContent = `digit ${index} (label ${digits.label(index)}) · ${description}`;
+/** The 28x28 digit the page shows as input, and its description. */
+function currentDigit() {
+  if (state.drawn) return { digit: state.drawn, caption: "your drawing" };
+  const index = Math.min(state.sample, state.digits.count - 1);
+  return { digit: state.digits.image(index), caption: `digit ${index} (label ${state.digits.label(index)})` };
+}
 
-  const trace = model.trace(values);
+function renderInput() {
+  const { model } = state;
+  const { digit, caption } = currentDigit();
+  const { values, description } = fitToShape(digit, model.inputShape);
+  drawHeatmap($("input-canvas"), digit, [28, 28], { colormap: "greys", min: 0, max: 1 });
+  $("input-caption").textContent = `${caption} · ${description}`;
+  return values;
+}
+
+function renderPrediction(trace) {
   const output = trace.output;
   const best = output.indexOf(Math.max(...output));
   $("predicted-class").textContent = String(best);
@@ -62,10 +66,42 @@ function render() {
   const chart = $("prediction-chart");
   sizeCanvasForCss(chart);
   drawBarChart(chart, output, Array.from(output, (_, i) => String(i)), best, "model output");
-  renderActivations($("layers"), $("hover-info"), model, trace, state.colormap);
-  $("model-summary").textContent =
-    `${state.modelName}: ${model.layers().length} layers, ${model.paramCount.toLocaleString("en")} parameters`;
-  writeHash();
+}
+
+/** Recomputes everything that depends on the input (cheap: one forward pass). */
+function renderForInput() {
+  const values = renderInput();
+  const trace = state.model.trace(values);
+  renderPrediction(trace);
+  renderActivations($("layers"), $("hover-info"), state.model, trace, state.colormap);
+  saveState();
+}
+
+function renderModel() {
+  const { model } = state;
+  const layers = model.layers();
+  renderArchitecture($("architecture"), layers, model.inputShape);
+  $("architecture-summary").textContent =
+    `${layers.length} layers · ${model.paramCount.toLocaleString("en")} parameters · input ${model.inputShape.join("×")} → output ${model.outputShape.join("×")}`;
+  const names = weightLayers(model);
+  const select = $("weights-layer");
+  select.replaceChildren(...names.map((n) => new Option(n, n)));
+  if (!names.includes(state.weightsLayer)) state.weightsLayer = names[0] ?? null;
+  $("weights-panel").hidden = !names.length;
+  if (state.weightsLayer) {
+    select.value = state.weightsLayer;
+    renderWeights({ map: $("weights-map"), colorbar: $("weights-colorbar"), histogram: $("weights-histogram"),
+      caption: $("weights-caption") }, model, state.weightsLayer, $("hover-info"));
+  }
+  $("model-summary").textContent = `${state.modelName}: ${layers.length} layers`;
+  renderForInput();
+}
+
+function saveState() {
+  writeHash({
+    model: state.modelName, colormap: state.colormap, weights: state.weightsLayer,
+    sample: state.drawn ? undefined : state.sample,
+  }, state.drawn);
 }
 
 async function selectBuiltin(name) {
@@ -85,44 +121,81 @@ function guarded(fn) {
   };
 }
 
-async function openFile(file) {
+async function openModelFile(file) {
   state.model = await loadFile(file);
   state.modelName = file.name;
-  render();
+  renderModel();
 }
 
 async function main() {
   await init();
-  readHash();
+  const saved = readHash();
+  Object.assign(state, {
+    modelName: saved.model ?? state.modelName, colormap: saved.colormap ?? state.colormap,
+    sample: saved.sample ?? state.sample, weightsLayer: saved.weights ?? null, drawn: saved.input ?? null,
+  });
   $("sample-index").value = String(state.sample);
   $("colormap-select").value = state.colormap;
   state.digits = await loadDigits(base);
   $("sample-index").max = String(state.digits.count - 1);
-  await selectBuiltin(["cnn", "mlp"].includes(state.modelName) ? state.modelName : "cnn");
-  render();
+  pad = new DrawingPad($("pad"), guarded((input) => {
+    state.drawn = input;
+    $("pad-hint").hidden = true;
+    renderForInput();
+  }));
+  if (state.drawn) {
+    pad.show(state.drawn);
+    $("pad-hint").hidden = true;
+  }
+  await selectBuiltin(BUILTIN.includes(state.modelName) ? state.modelName : "cnn");
+  renderModel();
 
-  $("model-select").addEventListener("change", guarded(async (e) => { await selectBuiltin(e.target.value); render(); }));
+  $("model-select").addEventListener("change", guarded(async (e) => { await selectBuiltin(e.target.value); renderModel(); }));
   $("sample-index").addEventListener("change", guarded((e) => {
     state.sample = Math.max(0, Number.parseInt(e.target.value, 10) || 0);
-    render();
+    state.drawn = null;
+    renderForInput();
   }));
   $("random-sample").addEventListener("click", guarded(() => {
     state.sample = Math.floor(Math.random() * state.digits.count);
+    state.drawn = null;
     $("sample-index").value = String(state.sample);
-    render();
+    renderForInput();
   }));
-  $("colormap-select").addEventListener("change", guarded((e) => { state.colormap = e.target.value; render(); }));
+  $("clear-pad").addEventListener("click", guarded(() => {
+    pad.clear(false);
+    state.drawn = null;
+    $("pad-hint").hidden = false;
+    renderForInput();
+  }));
+  $("brush").addEventListener("input", (e) => { pad.brush = Number(e.target.value); });
+  $("image-file").addEventListener("change", guarded(async (e) => {
+    if (!e.target.files.length) return;
+    state.drawn = await imageFileToInput(e.target.files[0]);
+    pad.show(state.drawn);
+    $("pad-hint").hidden = true;
+    renderForInput();
+  }));
+  $("colormap-select").addEventListener("change", guarded((e) => { state.colormap = e.target.value; renderForInput(); }));
+  $("weights-layer").addEventListener("change", guarded((e) => { state.weightsLayer = e.target.value; renderModel(); }));
   $("model-file").addEventListener("change", guarded(async (e) => {
-    if (e.target.files.length) await openFile(e.target.files[0]);
+    if (e.target.files.length) await openModelFile(e.target.files[0]);
   }));
+  for (const button of document.querySelectorAll("button[data-save]")) {
+    button.addEventListener("click", guarded(() => savePanelPng($(button.dataset.save), `nnlens-${button.dataset.save}.png`)));
+  }
   document.addEventListener("dragover", (e) => { e.preventDefault(); $("drop-hint").hidden = false; });
   document.addEventListener("dragleave", () => { $("drop-hint").hidden = true; });
   document.addEventListener("drop", guarded(async (e) => {
     e.preventDefault();
     $("drop-hint").hidden = true;
-    if (e.dataTransfer.files.length) await openFile(e.dataTransfer.files[0]);
+    if (e.dataTransfer.files.length) await openModelFile(e.dataTransfer.files[0]);
   }));
-  window.addEventListener("resize", guarded(render));
+  let resizeTimer;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(guarded(renderModel), 150);
+  });
   document.body.dataset.ready = "true";
 }
 

@@ -291,7 +291,7 @@ mod tests {
             Activation::Clip { min: -1.0, max: 1.0 },
             Activation::Identity,
         ] {
-            check(&act, &[x.clone()], Tolerance::default());
+            check(&act, std::slice::from_ref(&x), Tolerance::default());
         }
     }
 
@@ -309,7 +309,7 @@ mod tests {
         let x = random_tensor(&[2, 5, 3], -2.0, 2.0, 12);
         for axis in 0..3 {
             for log in [false, true] {
-                check(&Softmax { axis, log }, &[x.clone()], Tolerance::default());
+                check(&Softmax { axis, log }, std::slice::from_ref(&x), Tolerance::default());
             }
         }
         assert!(Softmax { axis: 3, log: false }.output_shape(&[&[2, 5, 3]]).is_err());

@@ -157,6 +157,20 @@ impl Op {
         }
     }
 
+    /// The names of the parameters in [`Kernel::params`] order (PyTorch's names where they
+    /// exist: `weight`, `bias`; batch norm `scale`, `bias`; a binary op's `constant`).
+    pub fn param_names(&self) -> Vec<String> {
+        let named: &[&str] = match self {
+            Op::Dense(_) | Op::Conv2d(_) => &["weight", "bias"],
+            Op::BatchNorm(_) => &["scale", "bias"],
+            Op::Binary(_) => &["constant"],
+            _ => &[],
+        };
+        (0..self.params().len())
+            .map(|i| named.get(i).map_or_else(|| format!("param{i}"), |n| n.to_string()))
+            .collect()
+    }
+
     /// The number of scalar parameters.
     pub fn param_count(&self) -> usize {
         self.params().iter().map(|p| p.len()).sum()

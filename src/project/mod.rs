@@ -1,0 +1,17 @@
+//! Projections of high-dimensional data to a few dimensions for display.
+//!
+//! * [`pca`]: principal component analysis with scikit-learn's semantics (full SVD,
+//!   covariance eigendecomposition and randomized solvers), and PCA of a layer's weight rows.
+//! * [`trajectory`]: a training trajectory on the plane of its principal directions and the
+//!   parameter grid around the final weights (Li et al. 2018).
+//! * [`landscape`]: the loss over that grid, for contour lines under the trajectory.
+
+pub mod landscape;
+pub mod pca;
+pub mod trajectory;
+
+pub use landscape::loss_surface;
+pub use pca::{weight_rows_pca, Pca, PcaOptions, PcaResult, Solver};
+pub use trajectory::{
+    plane_grid, project_trajectory, Linspace, ParameterGrid, TrajectoryProjection,
+};

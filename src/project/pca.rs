@@ -1,0 +1,1285 @@
+//! Principal component analysis with the semantics of scikit-learn 1.9's
+//! [`sklearn.decomposition.PCA`](https://scikit-learn.org/stable/modules/generated/sklearn.decomposition.PCA.html).
+//!
+//! For data `X` (`n` rows = samples, `p` columns = features) PCA centres the columns,
+//! `Xc = X - mean`, and takes the thin SVD `Xc = U S Vᵀ`. With `k` components:
+//!
+//! * `components` = the first `k` rows of `Vᵀ` (unit vectors in feature space), each with its
+//!   sign fixed as scikit-learn ≥ 1.5 does (`svd_flip(u, v, u_based_decision=False)`): in every
+//!   component the entry of largest absolute value (the first one on ties) is positive;
+//! * `singular_values` = `S[..k]`, `explained_variance` = `S² / (n - 1)`;
+//! * `explained_variance_ratio` = `explained_variance / total`, where `total` is the total
+//!   variance as scikit-learn computes it for each solver: the sum of all `min(n, p)` values of
+//!   `S² / (n - 1)` (full), the sum of all `p` eigenvalues of the covariance clipped at zero
+//!   (covariance_eigh), or `Σ Xc² / (n - 1)` (randomized) — equal in exact arithmetic;
+//! * `noise_variance` (the probabilistic-PCA σ²): the mean of the discarded explained variances
+//!   (full: over `min(n, p) - k` values; covariance_eigh: over the `p - k` eigenvalues, as
+//!   scikit-learn does), or `(total - Σ explained_variance) / (min(n, p) - k)` (randomized);
+//!   `None` when `k = min(n, p)`, where scikit-learn reports `0.0`;
+//! * `transformed` = `Xc V[:, ..k]`, divided column-wise by `sqrt(explained_variance)` when
+//!   whitening (scikit-learn's `transform`; the divisor is clipped below at `f32::EPSILON`, the
+//!   machine epsilon scikit-learn uses for f32 data, so a zero-variance component stays finite).
+//!   `inverse_transform(Y) = Y W + mean` with `W = components`, or `W = sqrt(ev) · components`
+//!   when whitening.
+//!
+//! Solvers ([`Solver`]):
+//!
+//! * **Full**: LAPACK-style thin SVD of the centred data (f64).
+//! * **CovarianceEigh**: `C = Xcᵀ Xc / (n - 1)` accumulated in f64 over blocks of rows (only the
+//!   lower triangle, never a full f64 copy of the data), then the symmetric eigendecomposition
+//!   of `C`; eigenvalues below zero are clipped and `S = sqrt(eigenvalue · (n - 1))`.
+//!   scikit-learn forms `XᵀX - n·mean·meanᵀ`; centring first is the same matrix with less
+//!   cancellation.
+//! * **Randomized**: Halko, Martinsson and Tropp 2011, "Finding structure with randomness",
+//!   Algorithm 4.3/4.4, exactly as `sklearn.utils.extmath.randomized_svd` runs it for PCA:
+//!   `n_oversamples = 10` (so `l = k + 10` Gaussian test vectors), `n_iter = 7` when
+//!   `k < 0.1 · min(n, p)` else `4` (or [`PcaOptions::power_iterations`]), the
+//!   `power_iteration_normalizer="auto"` rule (no normalisation when `n_iter ≤ 2`, else an LU
+//!   factorisation with partial pivoting after every product, keeping `P·L` like SciPy's
+//!   `lu(permute_l=True)`), a final thin QR, the SVD of the small `B = Qᵀ M`, and `M = Xcᵀ`
+//!   when `n < p` (`transpose="auto"`). The test vectors come from ChaCha8 seeded with
+//!   [`PcaOptions::seed`] (Box–Muller normals), so results are reproducible but cannot equal
+//!   NumPy's draws. The power iterations run in f32 on a centred copy scaled to unit maximum
+//!   (scikit-learn also works in f32 for f32 input; the scale does not change the subspace);
+//!   `B`, its SVD and the projections are f64.
+//! * **Auto** resolves as scikit-learn 1.9's `PCA._fit`: covariance_eigh when `p ≤ 1000` and
+//!   `n ≥ 10 p`; else full when `max(n, p) ≤ 500`; else randomized when `k < 0.8 · min(n, p)`;
+//!   else full.
+//!
+//! nnlens takes f32 data and computes the means, the covariance, the decompositions and the
+//! projections in f64 and returns f32 results, so the exact solvers agree with scikit-learn
+//! fitted on a float64 copy of the same f32 data up to the f32 rounding of the results (the
+//! fixtures in `tests/fixtures/pca` are made that way; the largest deviation there is 8.5e-6
+//! relative, on an `inverse_transform`).
+//!
+//! Linear algebra: [`faer`] (pure Rust, maintained, builds for wasm32), chosen over nalgebra
+//! by a benchmark of the building blocks of the benchmark case, 10,000 × 784 → 50 components,
+//! natively on this 2-core machine (sequential, while other builds ran): faer took 165 ms for
+//! the f64 Gram matrix (lower triangle), 140 ms for the 784 × 784 symmetric eigendecomposition,
+//! 0.77 s for the thin SVD (V only) and 0.29 s for the sixteen f32 products of the randomized
+//! solver; nalgebra 0.35 took 0.81 s (Gram as `Aᵀ·A` through matrixmultiply; 4.2 s with
+//! `tr_mul`), 0.76 s (symmetric eigen), 11 s (SVD) and 0.34 s. faer with rayon on 2 cores was
+//! slower than sequential on this shared machine, so nnlens runs faer sequentially everywhere,
+//! which also keeps native and wasm32 results alike. Whole fits of that case (release build,
+//! best of 5 in several runs, varying with the load other builds put on the machine):
+//! covariance_eigh (what Auto picks) 0.28–0.50 s, randomized 0.53–0.75 s, full 0.62–1.24 s;
+//! scikit-learn 1.9.1 with OpenBLAS limited to one thread on float32 data took 0.20 s, 0.43 s
+//! and 1.2 s (float64: 0.29 s, 0.70 s, 2.1 s), and with its default two threads on the loaded
+//! machine 0.84 s, 1.8 s and 6.4 s.
+//!
+//! ```
+//! use ndarray::array;
+//! use nnlens::project::{Pca, PcaOptions, Solver};
+//! // Points on the line y = 2x: one direction carries all the variance.
+//! let data = array![[0.0f32, 0.0], [1.0, 2.0], [2.0, 4.0], [3.0, 6.0]];
+//! let options = PcaOptions { components: 1, solver: Solver::Full, ..PcaOptions::default() };
+//! let pca = Pca::fit(data.view(), &options).unwrap();
+//! let c = pca.components.row(0);
+//! assert!((c[0] - 1.0 / 5f32.sqrt()).abs() < 1e-6 && (c[1] - 2.0 / 5f32.sqrt()).abs() < 1e-6);
+//! assert!((pca.explained_variance_ratio[0] - 1.0).abs() < 1e-6);
+//! assert_eq!(pca.transformed.dim(), (4, 1));
+//! let back = pca.inverse_transform(pca.transformed.view()).unwrap();
+//! assert!((back[[3, 1]] - 6.0).abs() < 1e-5);
+//! ```
+
+use crate::error::{ensure_finite, Error, Result};
+use crate::tensor::{checked_elements, Tensor};
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::matmul::matmul;
+use faer::linalg::matmul::triangular::{matmul as triangular_matmul, BlockStructure};
+use faer::linalg::svd::{svd, svd_scratch, ComputeSvdVectors};
+use faer::{Accum, Mat, MatRef, Par, Side};
+use ndarray::{Array1, Array2, ArrayView2};
+use rand::{Rng, SeedableRng};
+use std::fmt;
+use std::str::FromStr;
+
+/// Extra random test vectors of the randomized solver (`n_oversamples` in scikit-learn).
+pub const OVERSAMPLES: usize = 10;
+
+/// Which algorithm computes the decomposition: scikit-learn's `svd_solver` values, named in
+/// camelCase as the JavaScript API spells them (`"covarianceEigh"` is sklearn's
+/// `"covariance_eigh"`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum Solver {
+    /// scikit-learn's selection rule (see the module documentation).
+    #[default]
+    Auto,
+    /// Thin SVD of the centred data.
+    Full,
+    /// Eigendecomposition of the covariance matrix (fast when `rows ≫ cols`); scikit-learn's
+    /// spelling `"covariance_eigh"` is accepted too.
+    #[serde(alias = "covariance_eigh")]
+    CovarianceEigh,
+    /// Randomized truncated SVD (Halko et al. 2011).
+    Randomized,
+}
+
+impl Solver {
+    /// The accepted names.
+    pub const NAMES: [&'static str; 4] = ["auto", "full", "covarianceEigh", "randomized"];
+
+    /// The name of the solver (one of [`Solver::NAMES`]).
+    pub fn name(self) -> &'static str {
+        match self {
+            Solver::Auto => "auto",
+            Solver::Full => "full",
+            Solver::CovarianceEigh => "covarianceEigh",
+            Solver::Randomized => "randomized",
+        }
+    }
+
+    /// The solver that runs for `rows × cols` data and `components` components: itself, or for
+    /// [`Solver::Auto`] the one scikit-learn 1.9 picks.
+    pub fn resolve(self, rows: usize, cols: usize, components: usize) -> Solver {
+        if self != Solver::Auto {
+            return self;
+        }
+        if cols <= 1_000 && rows >= 10 * cols {
+            Solver::CovarianceEigh
+        } else if rows.max(cols) <= 500 {
+            Solver::Full
+        } else if components >= 1 && (components as f64) < 0.8 * rows.min(cols) as f64 {
+            Solver::Randomized
+        } else {
+            Solver::Full
+        }
+    }
+}
+
+impl fmt::Display for Solver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Solver {
+    type Err = Error;
+
+    /// Parses a scikit-learn `svd_solver` name; fails with [`Error::Unknown`] listing the names.
+    fn from_str(name: &str) -> Result<Self> {
+        match name {
+            "auto" => Ok(Solver::Auto),
+            "full" => Ok(Solver::Full),
+            "covarianceEigh" | "covariance_eigh" => Ok(Solver::CovarianceEigh),
+            "randomized" => Ok(Solver::Randomized),
+            _ => Err(Error::unknown("PCA solver", name, &Solver::NAMES)),
+        }
+    }
+}
+
+/// Options of [`Pca::fit`]. Missing fields take the [`Default`] values when deserialised.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct PcaOptions {
+    /// Number of components to keep, `1..=min(rows, cols)`. Default 2.
+    pub components: usize,
+    /// Scale the projections to unit variance. Default false.
+    pub whiten: bool,
+    /// Algorithm. Default [`Solver::Auto`].
+    pub solver: Solver,
+    /// Seed of the random test vectors of the randomized solver. Default 0.
+    pub seed: u64,
+    /// Power iterations of the randomized solver; `None` for scikit-learn's `"auto"`.
+    pub power_iterations: Option<usize>,
+}
+
+impl Default for PcaOptions {
+    fn default() -> Self {
+        PcaOptions {
+            components: 2,
+            whiten: false,
+            solver: Solver::Auto,
+            seed: 0,
+            power_iterations: None,
+        }
+    }
+}
+
+/// Principal component analysis; see the module documentation for the mathematics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pca;
+
+/// A fitted PCA (the attributes of scikit-learn's fitted `PCA` and its `fit_transform` output).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PcaResult {
+    /// Principal axes, `components × cols`, unit rows sorted by decreasing variance.
+    pub components: Array2<f32>,
+    /// Variance along each component, `S² / (n - 1)`.
+    pub explained_variance: Array1<f32>,
+    /// Fraction of the total variance along each component.
+    pub explained_variance_ratio: Array1<f32>,
+    /// Singular values of the centred data for the kept components.
+    pub singular_values: Array1<f32>,
+    /// Per-column mean of the fitted data.
+    pub mean: Array1<f32>,
+    /// The fitted rows projected on the components (whitened if asked), `rows × components`.
+    pub transformed: Array2<f32>,
+    /// Number of rows the PCA was fitted on.
+    pub n_samples: usize,
+    /// Probabilistic-PCA noise variance; `None` when no direction was discarded
+    /// (`components = min(rows, cols)`, where scikit-learn reports 0).
+    pub noise_variance: Option<f32>,
+    /// Whether [`PcaResult::transformed`] and [`PcaResult::transform`] whiten.
+    pub whiten: bool,
+    /// The solver that ran ([`Solver::Auto`] resolved).
+    pub solver: Solver,
+    /// Power iterations run by the randomized solver, `None` for the other solvers.
+    pub power_iterations: Option<usize>,
+}
+
+/// What a solver produces before projection: components as rows, f64.
+struct Decomposition {
+    components: Mat<f64>,
+    singular_values: Vec<f64>,
+    explained_variance: Vec<f64>,
+    total_variance: f64,
+    noise_variance: Option<f64>,
+    power_iterations: Option<usize>,
+}
+
+impl Pca {
+    /// Fits a PCA to `data` (rows = samples, columns = features).
+    ///
+    /// Fails when the matrix is empty, has fewer than 2 rows, has more elements than
+    /// [`crate::tensor::limits::MAX_ELEMENTS`], contains NaN or infinity, has all rows equal,
+    /// when `components` is not in `1..=min(rows, cols)`, or when a decomposition does not
+    /// converge.
+    pub fn fit(data: ArrayView2<f32>, options: &PcaOptions) -> Result<PcaResult> {
+        let (n, p) = data.dim();
+        if n == 0 || p == 0 {
+            return Err(Error::shape(format!(
+                "PCA data is empty ({n} rows x {p} columns); expected at least 2 rows and 1 column"
+            )));
+        }
+        checked_elements("PCA data", &[n, p])?;
+        if n < 2 {
+            return Err(Error::invalid(
+                "PCA data",
+                format!(
+                    "it has {n} row; PCA needs at least 2 rows (samples) to estimate a variance"
+                ),
+            ));
+        }
+        let k = options.components;
+        let max_k = n.min(p);
+        if k == 0 || k > max_k {
+            return Err(Error::invalid(
+                "PCA components",
+                format!("got {k}; expected 1..={max_k} (min(rows, cols) for {n} x {p} data)"),
+            ));
+        }
+        ensure_finite("PCA data", data.iter().copied())?;
+
+        let mean = column_means(data);
+        let sum_squares = centred_sum_of_squares(data, &mean);
+        if sum_squares == 0.0 {
+            return Err(Error::invalid(
+                "PCA data",
+                format!("all {n} rows are identical (zero variance), so there are no principal directions"),
+            ));
+        }
+        let solver = options.solver.resolve(n, p, k);
+        let decomposition = match solver {
+            Solver::Full => full(data, &mean, k)?,
+            Solver::CovarianceEigh => covariance_eigh(data, &mean, k)?,
+            Solver::Randomized => randomized(data, &mean, k, sum_squares, options)?,
+            Solver::Auto => unreachable!("Solver::resolve never returns Auto"),
+        };
+        let Decomposition {
+            components,
+            singular_values,
+            explained_variance,
+            total_variance,
+            noise_variance,
+            power_iterations,
+        } = decomposition;
+
+        let mut transformed = centred_times(data, &mean, components.transpose());
+        if options.whiten {
+            whiten_columns(&mut transformed, &explained_variance);
+        }
+        let ratio: Vec<f64> = explained_variance
+            .iter()
+            .map(|v| v / total_variance)
+            .collect();
+        Ok(PcaResult {
+            components: to_f32("PCA components", components.as_ref())?,
+            explained_variance: vec_to_f32("PCA explained variance", &explained_variance)?,
+            explained_variance_ratio: vec_to_f32("PCA explained variance ratio", &ratio)?,
+            singular_values: vec_to_f32("PCA singular values", &singular_values)?,
+            mean: vec_to_f32("PCA mean", &mean)?,
+            transformed: to_f32("PCA projections", transformed.as_ref())?,
+            n_samples: n,
+            noise_variance: noise_variance
+                .map(|v| vec_to_f32("PCA noise variance", &[v]).map(|a| a[0]))
+                .transpose()?,
+            whiten: options.whiten,
+            solver,
+            power_iterations,
+        })
+    }
+
+    /// [`Pca::fit`] on a flat row-major buffer of `rows × cols` values (as JavaScript passes a
+    /// `Float32Array`); fails when the length does not match.
+    pub fn fit_slice(
+        data: &[f32],
+        rows: usize,
+        cols: usize,
+        options: &PcaOptions,
+    ) -> Result<PcaResult> {
+        let view = matrix_view("PCA data", data, rows, cols)?;
+        Pca::fit(view, options)
+    }
+}
+
+/// A row-major `rows × cols` view of `data`, or [`Error::Shape`] naming `what` when the
+/// length is not `rows · cols`.
+pub fn matrix_view<'a>(
+    what: &str,
+    data: &'a [f32],
+    rows: usize,
+    cols: usize,
+) -> Result<ArrayView2<'a, f32>> {
+    let expected = rows.checked_mul(cols).ok_or_else(|| {
+        Error::shape(format!(
+            "{what}: {rows} rows x {cols} columns overflows usize"
+        ))
+    })?;
+    if data.len() != expected {
+        return Err(Error::shape(format!(
+            "{what} has {} values, expected {expected} ({rows} rows x {cols} columns)",
+            data.len()
+        )));
+    }
+    ArrayView2::from_shape((rows, cols), data).map_err(|e| Error::shape(format!("{what}: {e}")))
+}
+
+impl PcaResult {
+    /// Number of components kept.
+    pub fn n_components(&self) -> usize {
+        self.components.nrows()
+    }
+
+    /// Number of features (columns) the PCA was fitted on.
+    pub fn n_features(&self) -> usize {
+        self.components.ncols()
+    }
+
+    /// Projects new rows on the components: `(X - mean) componentsᵀ`, whitened when the PCA
+    /// was fitted with `whiten` (scikit-learn's `transform`). Zero rows give an empty result.
+    pub fn transform(&self, data: ArrayView2<f32>) -> Result<Array2<f32>> {
+        let p = self.n_features();
+        if data.ncols() != p {
+            return Err(Error::shape(format!(
+                "PCA transform: data has {} columns, expected {p} (the features the PCA was fitted on)",
+                data.ncols()
+            )));
+        }
+        ensure_finite("PCA transform data", data.iter().copied())?;
+        let mean: Vec<f64> = self.mean.iter().map(|&m| f64::from(m)).collect();
+        let components = Mat::<f64>::from_fn(self.n_components(), p, |i, j| {
+            f64::from(self.components[[i, j]])
+        });
+        let mut projected = centred_times(data, &mean, components.transpose());
+        if self.whiten {
+            let variance: Vec<f64> = self
+                .explained_variance
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect();
+            whiten_columns(&mut projected, &variance);
+        }
+        to_f32("PCA projections", projected.as_ref())
+    }
+
+    /// Maps coordinates (`rows × components`) back to feature space:
+    /// `Y components + mean`, or `Y (sqrt(explained_variance) · components) + mean` when
+    /// whitening (scikit-learn's `inverse_transform`).
+    pub fn inverse_transform(&self, coordinates: ArrayView2<f32>) -> Result<Array2<f32>> {
+        let (n, k) = coordinates.dim();
+        if k != self.n_components() {
+            return Err(Error::shape(format!(
+                "PCA inverse_transform: coordinates have {k} columns, expected {} (the components)",
+                self.n_components()
+            )));
+        }
+        ensure_finite("PCA coordinates", coordinates.iter().copied())?;
+        let p = self.n_features();
+        checked_elements("PCA inverse_transform output", &[n, p])?;
+        let weights = Mat::<f64>::from_fn(k, p, |i, j| {
+            let scale = if self.whiten {
+                f64::from(self.explained_variance[i]).sqrt()
+            } else {
+                1.0
+            };
+            scale * f64::from(self.components[[i, j]])
+        });
+        let y = Mat::<f64>::from_fn(n, k, |i, j| f64::from(coordinates[[i, j]]));
+        let mut out = Mat::<f64>::zeros(n, p);
+        matmul(
+            out.as_mut(),
+            Accum::Replace,
+            y.as_ref(),
+            weights.as_ref(),
+            1.0,
+            Par::Seq,
+        );
+        for j in 0..p {
+            let m = f64::from(self.mean[j]);
+            for i in 0..n {
+                out[(i, j)] += m;
+            }
+        }
+        to_f32("PCA inverse_transform output", out.as_ref())
+    }
+}
+
+/// PCA of the rows of a weight tensor: each row (a neuron's incoming weights, or a
+/// convolution filter flattened over its trailing axes) is one point. A dense weight
+/// `[out, in]` gives `out` points in `in` dimensions; a conv weight `[out, in, kh, kw]`
+/// gives `out` points in `in·kh·kw` dimensions.
+pub fn weight_rows_pca(weight: &Tensor, options: &PcaOptions) -> Result<PcaResult> {
+    let shape = weight.shape();
+    if shape.len() < 2 {
+        return Err(Error::shape(format!(
+            "weight_rows_pca needs a weight of rank >= 2 ([out, in] or [out, in, kh, kw]), got shape {shape:?}"
+        )));
+    }
+    let rows = shape[0];
+    let cols: usize = shape[1..].iter().product();
+    let standard = weight.as_standard_layout();
+    let matrix = standard
+        .view()
+        .into_shape_with_order((rows, cols))
+        .map_err(|e| Error::shape(format!("weight of shape {shape:?}: {e}")))?;
+    Pca::fit(matrix, options)
+}
+
+// ---------------------------------------------------------------------------------------
+// Solvers.
+
+/// Thin SVD of the centred data (scikit-learn's `svd_solver="full"`).
+fn full(data: ArrayView2<f32>, mean: &[f64], k: usize) -> Result<Decomposition> {
+    let (n, p) = data.dim();
+    let size = n.min(p);
+    let centred = Mat::<f64>::from_fn(n, p, |i, j| f64::from(data[[i, j]]) - mean[j]);
+    let mut s = faer::diag::Diag::<f64>::zeros(size);
+    let mut v = Mat::<f64>::zeros(p, size);
+    let scratch = svd_scratch::<f64>(
+        n,
+        p,
+        ComputeSvdVectors::No,
+        ComputeSvdVectors::Thin,
+        Par::Seq,
+        Default::default(),
+    );
+    svd(
+        centred.as_ref(),
+        s.as_mut(),
+        None,
+        Some(v.as_mut()),
+        Par::Seq,
+        MemStack::new(&mut MemBuffer::new(scratch)),
+        Default::default(),
+    )
+    .map_err(|e| not_converged("full", "SVD", n, p, e))?;
+    drop(centred);
+    let all_s: Vec<f64> = s.column_vector().iter().copied().collect();
+    let all_variance: Vec<f64> = all_s.iter().map(|s| s * s / (n - 1) as f64).collect();
+    let total_variance = all_variance.iter().sum();
+    let noise_variance = (k < size).then(|| mean_of(&all_variance[k..]));
+    let mut components = Mat::<f64>::from_fn(k, p, |i, j| v[(j, i)]);
+    flip_signs(&mut components);
+    Ok(Decomposition {
+        components,
+        singular_values: all_s[..k].to_vec(),
+        explained_variance: all_variance[..k].to_vec(),
+        total_variance,
+        noise_variance,
+        power_iterations: None,
+    })
+}
+
+/// Eigendecomposition of the covariance (scikit-learn's `svd_solver="covariance_eigh"`).
+fn covariance_eigh(data: ArrayView2<f32>, mean: &[f64], k: usize) -> Result<Decomposition> {
+    let (n, p) = data.dim();
+    checked_elements("PCA covariance matrix", &[p, p])?;
+    let mut gram = Mat::<f64>::zeros(p, p);
+    for_centred_blocks(data, mean, |_, block| {
+        triangular_matmul(
+            gram.as_mut(),
+            BlockStructure::TriangularLower,
+            Accum::Add,
+            block.transpose(),
+            BlockStructure::Rectangular,
+            block,
+            BlockStructure::Rectangular,
+            1.0,
+            Par::Seq,
+        );
+    });
+    let denominator = (n - 1) as f64;
+    for j in 0..p {
+        for i in j..p {
+            let c = gram[(i, j)] / denominator;
+            gram[(i, j)] = c;
+            gram[(j, i)] = c;
+        }
+    }
+    let eigen = gram
+        .self_adjoint_eigen(Side::Lower)
+        .map_err(|e| not_converged("covariance_eigh", "eigendecomposition", n, p, e))?;
+    // faer sorts eigenvalues increasingly; PCA wants them decreasing. Negative values are
+    // rounding noise on a positive semi-definite matrix and are clipped as scikit-learn does.
+    let values = eigen.S().column_vector();
+    let all_variance: Vec<f64> = (0..p).map(|i| values[p - 1 - i].max(0.0)).collect();
+    let vectors = eigen.U();
+    let total_variance = all_variance.iter().sum();
+    let noise_variance = (k < n.min(p)).then(|| mean_of(&all_variance[k..]));
+    let mut components = Mat::<f64>::from_fn(k, p, |i, j| vectors[(j, p - 1 - i)]);
+    flip_signs(&mut components);
+    Ok(Decomposition {
+        components,
+        singular_values: all_variance[..k]
+            .iter()
+            .map(|v| (v * denominator).sqrt())
+            .collect(),
+        explained_variance: all_variance[..k].to_vec(),
+        total_variance,
+        noise_variance,
+        power_iterations: None,
+    })
+}
+
+/// The default number of power iterations of scikit-learn's `randomized_svd` (`n_iter="auto"`).
+pub fn auto_power_iterations(rows: usize, cols: usize, components: usize) -> usize {
+    if (components as f64) < 0.1 * rows.min(cols) as f64 {
+        7
+    } else {
+        4
+    }
+}
+
+/// Randomized truncated SVD (scikit-learn's `svd_solver="randomized"`).
+fn randomized(
+    data: ArrayView2<f32>,
+    mean: &[f64],
+    k: usize,
+    sum_squares: f64,
+    options: &PcaOptions,
+) -> Result<Decomposition> {
+    let (n, p) = data.dim();
+    let total_variance = sum_squares / (n - 1) as f64;
+    let n_iter = options
+        .power_iterations
+        .unwrap_or_else(|| auto_power_iterations(n, p, k));
+
+    // Centred copy in f32 scaled to unit maximum, column-major for the products.
+    let mut max_abs = 0.0f64;
+    for row in data.rows() {
+        for (x, m) in row.iter().zip(mean) {
+            max_abs = max_abs.max((f64::from(*x) - m).abs());
+        }
+    }
+    let scale = 1.0 / max_abs;
+    let a = Mat::<f32>::from_fn(n, p, |i, j| {
+        ((f64::from(data[[i, j]]) - mean[j]) * scale) as f32
+    });
+    let transpose = n < p;
+    let m = if transpose { a.transpose() } else { a.as_ref() };
+
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(options.seed);
+    let mut q = gaussian_matrix(&mut rng, m.ncols(), k + OVERSAMPLES);
+    let lu = n_iter > 2;
+    for _ in 0..n_iter {
+        let y = product(m, q.as_ref());
+        q = if lu { permuted_l(y.as_ref()) } else { y };
+        let z = product(m.transpose(), q.as_ref());
+        q = if lu { permuted_l(z.as_ref()) } else { z };
+    }
+    let y = product(m, q.as_ref());
+    drop(a);
+    let y64 = Mat::<f64>::from_fn(y.nrows(), y.ncols(), |i, j| f64::from(y[(i, j)]));
+    let basis = y64.qr().compute_thin_Q();
+
+    // Bᵀ = Mᵀ Q, from the f64 centred data: Xcᵀ Q (not transposed) or Xc Q (transposed).
+    let b_t = if transpose {
+        centred_times(data, mean, basis.as_ref())
+    } else {
+        centred_transpose_times(data, mean, basis.as_ref())
+    };
+    let svd = b_t
+        .thin_svd()
+        .map_err(|e| not_converged("randomized", "SVD", n, p, e))?;
+    let singular: Vec<f64> = svd.S().column_vector().iter().take(k).copied().collect();
+    // Bᵀ = V̂ S Ûᵀ with B = Û S V̂ᵀ: the right singular vectors of M are the columns of V̂
+    // = svd.U(); when M = Xcᵀ the components are the left ones, Q Û = Q svd.V().
+    let mut components = if transpose {
+        let mut left = Mat::<f64>::zeros(p, k);
+        matmul(
+            left.as_mut(),
+            Accum::Replace,
+            basis.as_ref(),
+            svd.V().subcols(0, k),
+            1.0,
+            Par::Seq,
+        );
+        left.transpose().to_owned()
+    } else {
+        svd.U().subcols(0, k).transpose().to_owned()
+    };
+    flip_signs(&mut components);
+    let explained_variance: Vec<f64> = singular.iter().map(|s| s * s / (n - 1) as f64).collect();
+    let size = n.min(p);
+    let noise_variance = (k < size)
+        .then(|| (total_variance - explained_variance.iter().sum::<f64>()) / (size - k) as f64);
+    Ok(Decomposition {
+        components,
+        singular_values: singular,
+        explained_variance,
+        total_variance,
+        noise_variance,
+        power_iterations: Some(n_iter),
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers.
+
+fn not_converged(solver: &str, what: &str, n: usize, p: usize, e: impl fmt::Debug) -> Error {
+    Error::invalid(
+        "PCA data",
+        format!(
+            "the {solver} solver's {what} of the {n} x {p} centred data did not converge ({e:?})"
+        ),
+    )
+}
+
+fn mean_of(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() / values.len() as f64
+}
+
+/// Per-column means in f64.
+fn column_means(data: ArrayView2<f32>) -> Vec<f64> {
+    let mut sums = vec![0.0f64; data.ncols()];
+    for row in data.rows() {
+        for (s, &x) in sums.iter_mut().zip(row.iter()) {
+            *s += f64::from(x);
+        }
+    }
+    let n = data.nrows();
+    sums.iter().map(|s| s / n as f64).collect()
+}
+
+/// `Σ (x - mean)²` over all entries, in f64.
+fn centred_sum_of_squares(data: ArrayView2<f32>, mean: &[f64]) -> f64 {
+    data.rows()
+        .into_iter()
+        .map(|row| {
+            row.iter()
+                .zip(mean)
+                .map(|(&x, m)| {
+                    let d = f64::from(x) - m;
+                    d * d
+                })
+                .sum::<f64>()
+        })
+        .sum()
+}
+
+/// Rows per block for block-wise f64 work: about 2^18 values (2 MiB), at least 16 rows.
+fn block_rows(cols: usize) -> usize {
+    ((1usize << 18) / cols.max(1)).clamp(16, 512)
+}
+
+/// Calls `f(first_row, block)` for consecutive blocks of centred rows as row-major f64.
+fn for_centred_blocks(
+    data: ArrayView2<f32>,
+    mean: &[f64],
+    mut f: impl FnMut(usize, MatRef<'_, f64>),
+) {
+    let (n, p) = data.dim();
+    let block = block_rows(p).min(n);
+    let mut buffer = vec![0.0f64; block * p];
+    let mut start = 0;
+    while start < n {
+        let rows = block.min(n - start);
+        for r in 0..rows {
+            let row = data.row(start + r);
+            let out = &mut buffer[r * p..(r + 1) * p];
+            for ((o, &x), m) in out.iter_mut().zip(row.iter()).zip(mean) {
+                *o = f64::from(x) - m;
+            }
+        }
+        f(
+            start,
+            MatRef::from_row_major_slice(&buffer[..rows * p], rows, p),
+        );
+        start += rows;
+    }
+}
+
+/// `(X - mean) R` for `R` of shape `cols × c`, in f64 (`rows × c`).
+fn centred_times(data: ArrayView2<f32>, mean: &[f64], right: MatRef<'_, f64>) -> Mat<f64> {
+    let mut out = Mat::<f64>::zeros(data.nrows(), right.ncols());
+    for_centred_blocks(data, mean, |start, block| {
+        matmul(
+            out.as_mut().subrows_mut(start, block.nrows()),
+            Accum::Replace,
+            block,
+            right,
+            1.0,
+            Par::Seq,
+        );
+    });
+    out
+}
+
+/// `(X - mean)ᵀ R` for `R` of shape `rows × c`, in f64 (`cols × c`).
+fn centred_transpose_times(
+    data: ArrayView2<f32>,
+    mean: &[f64],
+    right: MatRef<'_, f64>,
+) -> Mat<f64> {
+    let mut out = Mat::<f64>::zeros(data.ncols(), right.ncols());
+    for_centred_blocks(data, mean, |start, block| {
+        matmul(
+            out.as_mut(),
+            Accum::Add,
+            block.transpose(),
+            right.subrows(start, block.nrows()),
+            1.0,
+            Par::Seq,
+        );
+    });
+    out
+}
+
+/// `a b` in f32.
+fn product(a: MatRef<'_, f32>, b: MatRef<'_, f32>) -> Mat<f32> {
+    let mut out = Mat::<f32>::zeros(a.nrows(), b.ncols());
+    matmul(out.as_mut(), Accum::Replace, a, b, 1.0, Par::Seq);
+    out
+}
+
+/// A `rows × cols` matrix of standard normal draws (Box–Muller over `rng`, with `libm` so
+/// native and wasm32 draw the same numbers).
+fn gaussian_matrix(rng: &mut impl Rng, rows: usize, cols: usize) -> Mat<f32> {
+    let mut values = Vec::with_capacity(rows * cols + 1);
+    while values.len() < rows * cols {
+        // 1 - u lies in (0, 1], so the logarithm is finite.
+        let u1: f64 = 1.0 - rng.random::<f64>();
+        let u2: f64 = rng.random::<f64>();
+        let radius = libm::sqrt(-2.0 * libm::log(u1));
+        let angle = 2.0 * std::f64::consts::PI * u2;
+        values.push((radius * libm::cos(angle)) as f32);
+        values.push((radius * libm::sin(angle)) as f32);
+    }
+    Mat::<f32>::from_fn(rows, cols, |i, j| values[i * cols + j])
+}
+
+/// The LU factorisation with partial pivoting `A = P L U` as LAPACK's `getrf` computes it
+/// (SciPy's `lu(a, permute_l=True)` returns `(P L, U)`): `P L` is `rows × min(rows, cols)`,
+/// `U` is `min(rows, cols) × cols`.
+///
+/// Written out rather than taken from faer because an exactly zero pivot column, which exact
+/// (e.g. integer, rank-deficient) data produces in the randomized solver, must be skipped as
+/// LAPACK does, while faer divides by it and fills the factor with NaN.
+fn lu_permuted(a: MatRef<'_, f32>) -> (Mat<f32>, Mat<f32>) {
+    let (m, n) = a.shape();
+    let size = m.min(n);
+    // Column-major working copy: the elimination updates whole columns.
+    let mut w: Vec<f32> = Vec::with_capacity(m * n);
+    for j in 0..n {
+        w.extend((0..m).map(|i| a[(i, j)]));
+    }
+    let mut rows: Vec<usize> = (0..m).collect();
+    for j in 0..size {
+        // Pivot: the first entry of largest magnitude at or below the diagonal (LAPACK's
+        // i_amax).
+        let column = &w[j * m..(j + 1) * m];
+        let mut pivot_row = j;
+        for i in j + 1..m {
+            if column[i].abs() > column[pivot_row].abs() {
+                pivot_row = i;
+            }
+        }
+        if pivot_row != j {
+            for c in 0..n {
+                w.swap(c * m + j, c * m + pivot_row);
+            }
+            rows.swap(j, pivot_row);
+        }
+        let pivot = w[j * m + j];
+        if pivot == 0.0 {
+            // The column is zero from the diagonal down: nothing to eliminate.
+            continue;
+        }
+        let (done, trailing) = w.split_at_mut((j + 1) * m);
+        let multipliers = &mut done[j * m + j + 1..];
+        if pivot.abs() >= f32::MIN_POSITIVE {
+            let inverse = 1.0 / pivot;
+            multipliers.iter_mut().for_each(|x| *x *= inverse);
+        } else {
+            multipliers.iter_mut().for_each(|x| *x /= pivot);
+        }
+        for column in trailing.chunks_exact_mut(m) {
+            let u = column[j];
+            if u != 0.0 {
+                for (x, &l) in column[j + 1..].iter_mut().zip(multipliers.iter()) {
+                    *x -= l * u;
+                }
+            }
+        }
+    }
+    let mut pl = Mat::<f32>::zeros(m, size);
+    for j in 0..size {
+        pl[(rows[j], j)] = 1.0;
+        for i in j + 1..m {
+            pl[(rows[i], j)] = w[j * m + i];
+        }
+    }
+    let u = Mat::<f32>::from_fn(size, n, |i, j| if i <= j { w[j * m + i] } else { 0.0 });
+    (pl, u)
+}
+
+/// `P L` of [`lu_permuted`], the power-iteration normaliser of scikit-learn's LU mode.
+fn permuted_l(a: MatRef<'_, f32>) -> Mat<f32> {
+    lu_permuted(a).0
+}
+
+/// scikit-learn's `svd_flip(u, v, u_based_decision=False)` on the rows of `components`: the
+/// entry of largest absolute value (first on ties) becomes positive.
+fn flip_signs(components: &mut Mat<f64>) {
+    for i in 0..components.nrows() {
+        let mut best = 0;
+        for j in 1..components.ncols() {
+            if components[(i, j)].abs() > components[(i, best)].abs() {
+                best = j;
+            }
+        }
+        if components[(i, best)] < 0.0 {
+            for j in 0..components.ncols() {
+                components[(i, j)] = -components[(i, j)];
+            }
+        }
+    }
+}
+
+/// Divides column `j` by `sqrt(variance[j])`, clipped below at `f32::EPSILON`.
+fn whiten_columns(projected: &mut Mat<f64>, variance: &[f64]) {
+    for (j, v) in variance.iter().enumerate() {
+        let scale = v.sqrt().max(f64::from(f32::EPSILON));
+        for i in 0..projected.nrows() {
+            projected[(i, j)] /= scale;
+        }
+    }
+}
+
+/// f64 matrix to an f32 array, failing when a value is outside the f32 range.
+fn to_f32(what: &str, m: MatRef<'_, f64>) -> Result<Array2<f32>> {
+    let out = Array2::from_shape_fn((m.nrows(), m.ncols()), |(i, j)| m[(i, j)] as f32);
+    finite_f32(what, out.iter().copied())?;
+    Ok(out)
+}
+
+fn vec_to_f32(what: &str, values: &[f64]) -> Result<Array1<f32>> {
+    let out: Array1<f32> = values.iter().map(|&v| v as f32).collect();
+    finite_f32(what, out.iter().copied())?;
+    Ok(out)
+}
+
+fn finite_f32(what: &str, values: impl Iterator<Item = f32>) -> Result<()> {
+    ensure_finite(what, values).map_err(|e| match e {
+        Error::NonFinite { index, value, .. } => Error::invalid(
+            what,
+            format!("value at index {index} is {value} in f32: the data's magnitude exceeds the f32 range of the result; rescale the data"),
+        ),
+        other => other,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{array, Array2};
+
+    fn options(components: usize, solver: Solver) -> PcaOptions {
+        PcaOptions {
+            components,
+            solver,
+            ..PcaOptions::default()
+        }
+    }
+
+    /// Deterministic pseudo-random data with a decaying spectrum: `rows × cols`.
+    fn structured(rows: usize, cols: usize, seed: u64) -> Array2<f32> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let latent = gaussian_matrix(&mut rng, rows, cols);
+        let mix = gaussian_matrix(&mut rng, cols, cols);
+        Array2::from_shape_fn((rows, cols), |(i, j)| {
+            let mut v = 3.0 + j as f32;
+            for t in 0..cols {
+                v += latent[(i, t)] * mix[(t, j)] / (1.0 + t as f32).powi(2);
+            }
+            v
+        })
+    }
+
+    #[test]
+    fn auto_follows_sklearn_rule() {
+        assert_eq!(
+            Solver::Auto.resolve(10_000, 784, 50),
+            Solver::CovarianceEigh
+        );
+        assert_eq!(Solver::Auto.resolve(7_839, 784, 50), Solver::Randomized);
+        assert_eq!(Solver::Auto.resolve(500, 300, 10), Solver::Full);
+        assert_eq!(Solver::Auto.resolve(600, 300, 10), Solver::Randomized);
+        assert_eq!(Solver::Auto.resolve(600, 300, 240), Solver::Full);
+        assert_eq!(Solver::Auto.resolve(600, 300, 239), Solver::Randomized);
+        assert_eq!(Solver::Auto.resolve(20_000, 1_001, 5), Solver::Randomized);
+        assert_eq!(Solver::Full.resolve(10_000, 784, 50), Solver::Full);
+    }
+
+    #[test]
+    fn solver_names_round_trip() {
+        for name in Solver::NAMES {
+            assert_eq!(name.parse::<Solver>().unwrap().name(), name);
+        }
+        let err = "arpack".parse::<Solver>().unwrap_err();
+        assert!(err.to_string().contains("covarianceEigh"), "{err}");
+    }
+
+    #[test]
+    fn auto_power_iterations_rule() {
+        assert_eq!(auto_power_iterations(10_000, 784, 50), 7);
+        assert_eq!(auto_power_iterations(10_000, 784, 79), 4);
+        assert_eq!(auto_power_iterations(100, 30, 2), 7);
+        assert_eq!(auto_power_iterations(100, 30, 3), 4);
+    }
+
+    fn assert_rebuilds(a: &Mat<f32>, label: &str) {
+        let (pl, u) = lu_permuted(a.as_ref());
+        let (rows, cols) = a.shape();
+        assert_eq!(pl.shape(), (rows, rows.min(cols)), "{label}");
+        assert_eq!(u.shape(), (rows.min(cols), cols), "{label}");
+        let rebuilt = product(pl.as_ref(), u.as_ref());
+        for i in 0..rows {
+            for j in 0..cols {
+                assert!(
+                    (rebuilt[(i, j)] - a[(i, j)]).abs() < 1e-5,
+                    "{label}: {rows}x{cols} at {i},{j}: {} vs {}",
+                    rebuilt[(i, j)],
+                    a[(i, j)]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn lu_matches_faer_and_rebuilds_the_matrix() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        for (rows, cols) in [(9, 4), (4, 9), (6, 6), (200, 30)] {
+            let a = gaussian_matrix(&mut rng, rows, cols);
+            assert_rebuilds(&a, "gaussian");
+            // Same pivots as faer's partial-pivoting LU (P A = L U), so the same P L.
+            let reference = a.partial_piv_lu();
+            let (forward, _) = reference.P().arrays();
+            let (pl, _) = lu_permuted(a.as_ref());
+            for (i, &row) in forward.iter().enumerate() {
+                for j in 0..rows.min(cols) {
+                    assert!((pl[(row, j)] - reference.L()[(i, j)]).abs() < 1e-5);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lu_skips_zero_pivots_like_lapack() {
+        // Rank one with a zero column: faer's LU gives NaN here; LAPACK (and this) does not.
+        let a = Mat::<f32>::from_fn(4, 3, |i, j| {
+            [
+                [1.0, 0.0, 2.0],
+                [2.0, 0.0, 4.0],
+                [0.0, 0.0, 0.0],
+                [3.0, 0.0, 6.0],
+            ][i][j]
+        });
+        let (pl, u) = lu_permuted(a.as_ref());
+        assert!(pl.col_iter().all(|c| c.iter().all(|x| x.is_finite())));
+        assert!(u.col_iter().all(|c| c.iter().all(|x| x.is_finite())));
+        assert_rebuilds(&a, "rank one");
+        assert_rebuilds(&Mat::<f32>::zeros(3, 2), "zero");
+    }
+
+    #[test]
+    fn flip_makes_largest_entry_positive() {
+        let mut c = Mat::<f64>::from_fn(2, 3, |i, j| [[0.1, -0.9, 0.3], [0.5, 0.2, -0.5]][i][j]);
+        flip_signs(&mut c);
+        assert_eq!(c[(0, 1)], 0.9);
+        assert_eq!(c[(0, 0)], -0.1);
+        // Tie between |0.5| and |-0.5|: the first one decides, and it is already positive.
+        assert_eq!(c[(1, 0)], 0.5);
+        assert_eq!(c[(1, 2)], -0.5);
+    }
+
+    #[test]
+    fn solvers_agree_with_each_other() {
+        let data = structured(120, 9, 1);
+        let full = Pca::fit(data.view(), &options(4, Solver::Full)).unwrap();
+        let cov = Pca::fit(data.view(), &options(4, Solver::CovarianceEigh)).unwrap();
+        let rnd = Pca::fit(data.view(), &options(4, Solver::Randomized)).unwrap();
+        for other in [&cov, &rnd] {
+            for (a, b) in full.components.iter().zip(other.components.iter()) {
+                assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+            }
+            for (a, b) in full
+                .explained_variance
+                .iter()
+                .zip(other.explained_variance.iter())
+            {
+                assert!((a - b).abs() < 1e-4 * a.abs(), "{a} vs {b}");
+            }
+            for (a, b) in full.transformed.iter().zip(other.transformed.iter()) {
+                assert!((a - b).abs() < 1e-3, "{a} vs {b}");
+            }
+        }
+        assert_eq!(rnd.power_iterations, Some(4));
+        assert_eq!(full.power_iterations, None);
+    }
+
+    #[test]
+    fn components_are_orthonormal_and_ratios_sum_to_one_at_full_rank() {
+        let data = structured(30, 6, 2);
+        for solver in [Solver::Full, Solver::CovarianceEigh, Solver::Randomized] {
+            let pca = Pca::fit(data.view(), &options(6, solver)).unwrap();
+            let gram = pca.components.dot(&pca.components.t());
+            for i in 0..6 {
+                for j in 0..6 {
+                    let expected = if i == j { 1.0 } else { 0.0 };
+                    assert!((gram[[i, j]] - expected).abs() < 1e-5, "{solver} {i},{j}");
+                }
+            }
+            assert!(
+                (pca.explained_variance_ratio.sum() - 1.0).abs() < 1e-5,
+                "{solver}"
+            );
+            assert_eq!(pca.noise_variance, None);
+        }
+    }
+
+    #[test]
+    fn transform_of_training_data_equals_transformed() {
+        let data = structured(50, 7, 3);
+        for whiten in [false, true] {
+            let opts = PcaOptions {
+                components: 3,
+                whiten,
+                solver: Solver::Full,
+                ..PcaOptions::default()
+            };
+            let pca = Pca::fit(data.view(), &opts).unwrap();
+            let again = pca.transform(data.view()).unwrap();
+            for (a, b) in pca.transformed.iter().zip(again.iter()) {
+                assert!((a - b).abs() < 1e-4 * (1.0 + a.abs()), "{a} vs {b}");
+            }
+            if whiten {
+                // Whitened projections of the training data have unit variance.
+                for column in pca.transformed.columns() {
+                    let var = column.iter().map(|v| v * v).sum::<f32>() / 49.0;
+                    assert!((var - 1.0).abs() < 1e-4, "{var}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn inverse_transform_restores_data_at_full_rank() {
+        let data = structured(20, 5, 4);
+        for whiten in [false, true] {
+            let opts = PcaOptions {
+                components: 5,
+                whiten,
+                solver: Solver::CovarianceEigh,
+                ..PcaOptions::default()
+            };
+            let pca = Pca::fit(data.view(), &opts).unwrap();
+            let back = pca.inverse_transform(pca.transformed.view()).unwrap();
+            for (a, b) in back.iter().zip(data.iter()) {
+                assert!((a - b).abs() < 1e-4 * (1.0 + b.abs()), "{a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_bad_input_with_precise_errors() {
+        let ok = structured(6, 4, 5);
+        let err = |data: ArrayView2<f32>, k: usize| {
+            Pca::fit(data, &options(k, Solver::Auto))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err(ok.view(), 0).contains("expected 1..=4"));
+        assert!(err(ok.view(), 5).contains("got 5; expected 1..=4"));
+        let one_row = array![[1.0f32, 2.0, 3.0]];
+        assert!(err(one_row.view(), 1).contains("at least 2 rows"));
+        let empty = Array2::<f32>::zeros((0, 3));
+        assert!(err(empty.view(), 1).contains("empty"));
+        let no_cols = Array2::<f32>::zeros((3, 0));
+        assert!(err(no_cols.view(), 1).contains("empty"));
+        let mut bad = ok.clone();
+        bad[[2, 1]] = f32::NAN;
+        assert!(matches!(
+            Pca::fit(bad.view(), &options(2, Solver::Full)),
+            Err(Error::NonFinite { index: 9, .. })
+        ));
+        bad[[2, 1]] = f32::INFINITY;
+        assert!(matches!(
+            Pca::fit(bad.view(), &options(2, Solver::Full)),
+            Err(Error::NonFinite { index: 9, .. })
+        ));
+        let constant = Array2::<f32>::from_elem((5, 3), 2.5);
+        assert!(err(constant.view(), 1).contains("identical"));
+        let e = Pca::fit_slice(&[1.0; 7], 2, 4, &PcaOptions::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "shape mismatch: PCA data has 7 values, expected 8 (2 rows x 4 columns)"
+        );
+        let e = Pca::fit_slice(&[], usize::MAX, 2, &PcaOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("overflows"), "{e}");
+    }
+
+    #[test]
+    fn transform_and_inverse_check_shapes() {
+        let pca = Pca::fit(structured(10, 4, 6).view(), &options(2, Solver::Full)).unwrap();
+        let e = pca
+            .transform(Array2::<f32>::zeros((3, 5)).view())
+            .unwrap_err();
+        assert!(e.to_string().contains("has 5 columns, expected 4"), "{e}");
+        let e = pca
+            .inverse_transform(Array2::<f32>::zeros((3, 3)).view())
+            .unwrap_err();
+        assert!(e.to_string().contains("have 3 columns, expected 2"), "{e}");
+        assert_eq!(
+            pca.transform(Array2::<f32>::zeros((0, 4)).view())
+                .unwrap()
+                .dim(),
+            (0, 2)
+        );
+    }
+
+    #[test]
+    fn huge_values_fail_instead_of_overflowing() {
+        let data = array![[3.0e38f32, 0.0], [-3.0e38, 1.0], [0.0, 2.0]];
+        let e = Pca::fit(data.view(), &options(1, Solver::Full)).unwrap_err();
+        assert!(e.to_string().contains("f32 range"), "{e}");
+    }
+
+    #[test]
+    fn tiny_shapes_work_with_every_solver() {
+        let column = array![[1.0f32], [2.0], [4.0]];
+        let two_rows = structured(2, 30, 9);
+        let tall = structured(40, 2, 10);
+        for solver in [Solver::Full, Solver::CovarianceEigh, Solver::Randomized] {
+            let pca = Pca::fit(column.view(), &options(1, solver)).unwrap();
+            assert_eq!(pca.components[[0, 0]], 1.0, "{solver}");
+            assert!(
+                (pca.explained_variance[0] - 7.0 / 3.0).abs() < 1e-5,
+                "{solver}"
+            );
+            let pca = Pca::fit(two_rows.view(), &options(1, solver)).unwrap();
+            assert!(
+                (pca.explained_variance_ratio[0] - 1.0).abs() < 1e-5,
+                "{solver}"
+            );
+            // Two points: the first component is their normalised difference.
+            let diff = &two_rows.row(1) - &two_rows.row(0);
+            let norm = diff.dot(&diff).sqrt();
+            let cosine = pca.components.row(0).dot(&diff) / norm;
+            assert!((cosine.abs() - 1.0).abs() < 1e-5, "{solver}: {cosine}");
+            let pca = Pca::fit(two_rows.view(), &options(2, solver)).unwrap();
+            assert!(pca.explained_variance[1].abs() < 1e-4, "{solver}");
+            let pca = Pca::fit(tall.view(), &options(2, solver)).unwrap();
+            assert_eq!(pca.noise_variance, None);
+        }
+    }
+
+    #[test]
+    fn randomized_survives_exact_rank_deficient_data() {
+        // Integer data of rank one with zero columns: the sketch meets exactly zero pivots.
+        let data = array![
+            [1.0f32, 2.0, 0.0, 0.0],
+            [3.0, 6.0, 0.0, 0.0],
+            [5.0, 10.0, 0.0, 0.0],
+            [0.0, 0.0, 0.0, 0.0]
+        ];
+        let exact = Pca::fit(data.view(), &options(1, Solver::Full)).unwrap();
+        for seed in 0..20 {
+            for k in 1..=4 {
+                let opts = PcaOptions {
+                    seed,
+                    ..options(k, Solver::Randomized)
+                };
+                let pca = Pca::fit(data.view(), &opts).unwrap();
+                assert!(pca.components.iter().all(|v| v.is_finite()), "seed {seed}");
+                let c = pca.components.row(0);
+                assert!(
+                    (c[0] - exact.components[[0, 0]]).abs() < 1e-5,
+                    "seed {seed}"
+                );
+                assert!(
+                    (c[1] - exact.components[[0, 1]]).abs() < 1e-5,
+                    "seed {seed}"
+                );
+                let ev = pca.explained_variance[0] / exact.explained_variance[0];
+                assert!((ev - 1.0).abs() < 1e-5, "seed {seed} k {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn randomized_is_reproducible_per_seed() {
+        let data = structured(200, 40, 7);
+        let opts = PcaOptions {
+            components: 3,
+            solver: Solver::Randomized,
+            seed: 11,
+            power_iterations: Some(1),
+            ..PcaOptions::default()
+        };
+        let a = Pca::fit(data.view(), &opts).unwrap();
+        let b = Pca::fit(data.view(), &opts).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.power_iterations, Some(1));
+    }
+
+    #[test]
+    fn weight_rows_pca_flattens_trailing_axes() {
+        let conv = structured(8, 12, 8)
+            .into_shape_with_order((8, 3, 2, 2))
+            .unwrap();
+        let conv = conv.into_dyn();
+        let pca = weight_rows_pca(&conv, &options(2, Solver::Full)).unwrap();
+        assert_eq!(pca.components.dim(), (2, 12));
+        assert_eq!(pca.transformed.dim(), (8, 2));
+        let flat = structured(8, 12, 8);
+        let direct = Pca::fit(flat.view(), &options(2, Solver::Full)).unwrap();
+        assert_eq!(pca, direct);
+        let e = weight_rows_pca(&ndarray::ArrayD::zeros(vec![5]), &PcaOptions::default());
+        assert!(e.unwrap_err().to_string().contains("rank >= 2"));
+    }
+
+    #[test]
+    fn options_deserialize_with_defaults_and_reject_unknown_fields() {
+        let o: PcaOptions =
+            serde_json::from_str(r#"{"components": 3, "solver": "covarianceEigh"}"#).unwrap();
+        assert_eq!(o.components, 3);
+        assert_eq!(o.solver, Solver::CovarianceEigh);
+        assert!(!o.whiten);
+        assert!(serde_json::from_str::<PcaOptions>(r#"{"nComponents": 3}"#).is_err());
+    }
+}

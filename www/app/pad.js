@@ -1,0 +1,117 @@
+// The drawing pad: white ink on black like MNIST, pointer (mouse, pen, touch) and keyboard
+// friendly. Every change is preprocessed MNIST-style (20x20 box centred by mass in 28x28) in wasm.
+import { mnistPreprocess } from "../pkg/nnlens.js";
+
+export class DrawingPad {
+  constructor(canvas, onChange) {
+    this.canvas = canvas;
+    this.ctx = canvas.getContext("2d", { willReadFrequently: true });
+    this.onChange = onChange;
+    this.brush = 18;
+    this.drawing = false;
+    this.last = null;
+    this.pending = false;
+    this.clear(false);
+    canvas.addEventListener("pointerdown", (e) => {
+      canvas.setPointerCapture(e.pointerId);
+      this.drawing = true;
+      this.last = this.point(e);
+      this.stroke(this.last, this.last);
+    });
+    canvas.addEventListener("pointermove", (e) => {
+      if (!this.drawing) return;
+      const p = this.point(e);
+      this.stroke(this.last, p);
+      this.last = p;
+    });
+    const end = () => { this.drawing = false; this.last = null; };
+    canvas.addEventListener("pointerup", end);
+    canvas.addEventListener("pointercancel", end);
+  }
+
+  point(event) {
+    const rect = this.canvas.getBoundingClientRect();
+    return {
+      x: ((event.clientX - rect.left) / rect.width) * this.canvas.width,
+      y: ((event.clientY - rect.top) / rect.height) * this.canvas.height,
+    };
+  }
+
+  stroke(from, to) {
+    const { ctx } = this;
+    ctx.strokeStyle = "#fff";
+    ctx.lineCap = "round";
+    ctx.lineJoin = "round";
+    ctx.lineWidth = this.brush;
+    ctx.beginPath();
+    ctx.moveTo(from.x, from.y);
+    ctx.lineTo(to.x, to.y);
+    ctx.stroke();
+    this.changed();
+  }
+
+  clear(notify = true) {
+    this.ctx.fillStyle = "#000";
+    this.ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
+    if (notify) this.changed();
+  }
+
+  /** Shows a 28x28 input (values in [0, 1]) scaled up on the pad. */
+  show(field) {
+    const small = new ImageData(28, 28);
+    for (let i = 0; i < 784; i++) {
+      const v = Math.round(Math.min(Math.max(field[i], 0), 1) * 255);
+      small.data.set([v, v, v, 255], i * 4);
+    }
+    const scratch = new OffscreenCanvas(28, 28);
+    scratch.getContext("2d").putImageData(small, 0, 0);
+    this.ctx.imageSmoothingEnabled = true;
+    this.ctx.drawImage(scratch, 0, 0, this.canvas.width, this.canvas.height);
+  }
+
+  /** Coalesces changes into one update per animation frame. */
+  changed() {
+    if (this.pending) return;
+    this.pending = true;
+    requestAnimationFrame(() => {
+      this.pending = false;
+      this.onChange(this.input());
+    });
+  }
+
+  /** The MNIST-style 28x28 input of what is drawn. */
+  input() {
+    const { width, height } = this.canvas;
+    const rgba = this.ctx.getImageData(0, 0, width, height).data;
+    const gray = new Float32Array(width * height);
+    for (let i = 0; i < gray.length; i++) gray[i] = rgba[i * 4] / 255;
+    return mnistPreprocess(gray, width, height);
+  }
+}
+
+/** Reads an image file into an MNIST-style 28x28 input (dark ink on light paper is inverted). */
+export async function imageFileToInput(file) {
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(file);
+  } catch {
+    throw new Error(`cannot read '${file.name}' as an image (expected PNG, JPEG, GIF, WebP or BMP)`);
+  }
+  const scale = Math.min(1, 280 / Math.max(bitmap.width, bitmap.height));
+  const width = Math.max(1, Math.round(bitmap.width * scale));
+  const height = Math.max(1, Math.round(bitmap.height * scale));
+  const canvas = new OffscreenCanvas(width, height);
+  const ctx = canvas.getContext("2d");
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, width, height);
+  ctx.drawImage(bitmap, 0, 0, width, height);
+  const rgba = ctx.getImageData(0, 0, width, height).data;
+  const gray = new Float32Array(width * height);
+  let mean = 0;
+  for (let i = 0; i < gray.length; i++) {
+    gray[i] = (0.299 * rgba[i * 4] + 0.587 * rgba[i * 4 + 1] + 0.114 * rgba[i * 4 + 2]) / 255;
+    mean += gray[i];
+  }
+  if (mean / gray.length > 0.5) for (let i = 0; i < gray.length; i++) gray[i] = 1 - gray[i];
+  return mnistPreprocess(gray, width, height);
+}
