@@ -19,6 +19,7 @@
 //! ```
 
 pub mod error;
+pub mod explain;
 pub mod graph;
 pub mod io;
 pub mod project;

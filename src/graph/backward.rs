@@ -38,19 +38,39 @@ impl Graph {
     /// Back-propagates `grad_output` (`dL/d output`, the output's shape) through `trace`.
     /// Parameter gradients are computed only when `want_params` is set.
     pub fn backward(&self, trace: &Trace, grad_output: Tensor, want_params: bool) -> Result<Gradients> {
-        let out = trace.output();
-        if grad_output.shape() != out.shape() {
+        self.backward_from(trace, self.output(), grad_output, want_params)
+    }
+
+    /// Back-propagates `grad` (`dL/d value`, the shape of `from` in `trace`) from any value of
+    /// the graph, as if `from` were the output: nodes after it receive no gradient. Used to
+    /// differentiate an inner value, e.g. the logits before a trailing softmax.
+    pub fn backward_from(
+        &self,
+        trace: &Trace,
+        from: ValueId,
+        grad: Tensor,
+        want_params: bool,
+    ) -> Result<Gradients> {
+        if from.0 >= trace.values().len() {
+            return Err(Error::invalid(
+                "gradient source",
+                format!("value {} does not exist (the graph has {} values)", from.0, trace.values().len()),
+            ));
+        }
+        let start = trace.value(from);
+        if grad.shape() != start.shape() {
             return Err(Error::shape(format!(
-                "output gradient has shape {:?}, expected the output's shape {:?}",
-                grad_output.shape(),
-                out.shape()
+                "gradient has shape {:?}, expected the shape {:?} of the value it is taken at",
+                grad.shape(),
+                start.shape()
             )));
         }
         let n = self.nodes().len();
         let mut values: Vec<Option<Tensor>> = vec![None; n + 1];
-        values[self.output().0] = Some(grad_output);
+        values[from.0] = Some(grad);
         let mut params = vec![Vec::new(); if want_params { n } else { 0 }];
-        for (i, node) in self.nodes().iter().enumerate().rev() {
+        // Node i produces value i + 1, so nodes from index `from.0` on cannot receive a gradient.
+        for (i, node) in self.nodes()[..from.0].iter().enumerate().rev() {
             let Some(grad) = values[i + 1].take() else {
                 continue;
             };
@@ -133,5 +153,27 @@ mod tests {
             assert!((numeric - grad[[0, j]]).abs() < 1e-3, "{numeric} vs {}", grad[[0, j]]);
         }
         assert!(matches!(g.input_gradient(&trace, 3), Err(Error::TargetOutOfRange { .. })));
+    }
+
+    /// Backward from an inner value equals backward of the graph cut at that value.
+    #[test]
+    fn backward_from_inner_value_matches_the_truncated_graph() {
+        let mut g = Graph::new(&[4]).unwrap();
+        let w = random_tensor(&[3, 4], -1., 1., 1);
+        let a = g.push("fc", "dense", Op::Dense(Dense::new(w.clone(), None).unwrap()), &[ValueId::INPUT]).unwrap();
+        let t = g.push("t", "tanh", Op::Activation(Activation::Tanh), &[a]).unwrap();
+        g.push("s", "sigmoid", Op::Activation(Activation::Sigmoid), &[t]).unwrap();
+        let x = random_tensor(&[2, 4], -1., 1., 2);
+        let trace = g.trace(x.clone()).unwrap();
+        let seed = random_tensor(&[2, 3], -1., 1., 3);
+        let inner = g.backward_from(&trace, t, seed.clone(), false).unwrap();
+        assert!(inner.values[3].is_none(), "nodes after the source get no gradient");
+        let mut cut = g.clone();
+        cut.set_output(t).unwrap();
+        let whole = cut.backward(&cut.trace(x).unwrap(), seed, false).unwrap();
+        assert_eq!(inner.input(&g, 2), whole.input(&cut, 2));
+        let err = g.backward_from(&trace, t, random_tensor(&[2, 4], -1., 1., 4), false).unwrap_err();
+        assert!(err.to_string().contains("[2, 4]"), "{err}");
+        assert!(g.backward_from(&trace, ValueId(9), random_tensor(&[2, 3], -1., 1., 4), false).is_err());
     }
 }

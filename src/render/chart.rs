@@ -309,14 +309,37 @@ pub fn histogram<DB: DrawingBackend>(
     area.present().map_err(render_err)
 }
 
+/// Where a chart's data landed on its drawing area: the data ranges of the axes and the pixel
+/// rectangle of the plotting area, so a pointer position can be mapped back to data coordinates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlotArea {
+    /// Data range of the x axis (left to right).
+    pub x: (f64, f64),
+    /// Data range of the y axis (bottom to top).
+    pub y: (f64, f64),
+    /// Pixel range of the plotting area, left and right.
+    pub pixels_x: (i32, i32),
+    /// Pixel range of the plotting area, top and bottom.
+    pub pixels_y: (i32, i32),
+}
+
+impl PlotArea {
+    /// The data coordinates under pixel `(px, py)`.
+    pub fn to_data(&self, px: f64, py: f64) -> (f64, f64) {
+        let fx = (px - self.pixels_x.0 as f64) / (self.pixels_x.1 - self.pixels_x.0).max(1) as f64;
+        let fy = (py - self.pixels_y.0 as f64) / (self.pixels_y.1 - self.pixels_y.0).max(1) as f64;
+        (self.x.0 + fx * (self.x.1 - self.x.0), self.y.1 - fy * (self.y.1 - self.y.0))
+    }
+}
+
 /// A scatter plot of `points`, point `i` filled with [`palette`]`(classes[i])`; no legend.
-/// `classes` has one entry per point.
+/// `classes` has one entry per point. Returns where the data landed, for pointer look-ups.
 pub fn scatter<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     points: &[(f32, f32)],
     classes: &[u8],
     title: &str,
-) -> Result<()> {
+) -> Result<PlotArea> {
     ensure_not_empty("scatter points", points.len())?;
     if classes.len() != points.len() {
         return Err(Error::shape(format!(
@@ -329,7 +352,8 @@ pub fn scatter<DB: DrawingBackend>(
     ensure_finite("scatter y", points.iter().map(|p| p.1))?;
     let (x0, x1) = min_max(points.iter().map(|p| f64::from(p.0)));
     let (y0, y1) = min_max(points.iter().map(|p| f64::from(p.1)));
-    let mut chart = axes(area, title, padded(x0, x1), padded(y0, y1))?;
+    let (xr, yr) = (padded(x0, x1), padded(y0, y1));
+    let mut chart = axes(area, title, xr.clone(), yr.clone())?;
     chart
         .draw_series(points.iter().zip(classes).map(|(&(x, y), &class)| {
             Circle::new(
@@ -339,7 +363,14 @@ pub fn scatter<DB: DrawingBackend>(
             )
         }))
         .map_err(render_err)?;
-    area.present().map_err(render_err)
+    let (pixels_x, pixels_y) = chart.plotting_area().get_pixel_range();
+    area.present().map_err(render_err)?;
+    Ok(PlotArea {
+        x: (xr.start, xr.end),
+        y: (yr.start, yr.end),
+        pixels_x: (pixels_x.start, pixels_x.end),
+        pixels_y: (pixels_y.start, pixels_y.end),
+    })
 }
 
 /// One line per named series, series `i` in [`palette`]`(i)`, with a legend of the names.
@@ -454,6 +485,25 @@ mod tests {
     }
 
     /// SVG elements `<tag ...>` whose fill is `color`.
+    #[test]
+    fn scatter_reports_where_points_land() {
+        let mut mapped = None;
+        svg((400, 300), |a| {
+            mapped = Some(scatter(a, &[(0.0, 0.0), (10.0, 5.0)], &[0, 1], "p")?);
+            Ok(())
+        })
+        .unwrap();
+        let area = mapped.unwrap();
+        let (l, r) = area.pixels_x;
+        let (t, b) = area.pixels_y;
+        assert!(l < r && t < b && r <= 400 && b <= 300);
+        let (x, y) = area.to_data(l as f64, b as f64);
+        assert!((x - area.x.0).abs() < 1e-9 && (y - area.y.0).abs() < 1e-9);
+        let (x, y) = area.to_data(r as f64, t as f64);
+        assert!((x - area.x.1).abs() < 1e-9 && (y - area.y.1).abs() < 1e-9);
+        assert!(area.x.0 < 0.0 && area.x.1 > 10.0, "padded range {:?}", area.x);
+    }
+
     #[test]
     fn colorbar_chart_draws_gradient_and_ticks() {
         let scale = Scale::new(-1.0, 3.0).unwrap();
@@ -598,16 +648,16 @@ mod tests {
     fn scatter_colours_points_by_class() {
         let points = [(0.0, 0.0), (1.0, 1.0), (2.0, 0.5), (3.0, 2.0), (0.5, 0.5)];
         let classes = [0, 1, 1, 2, 12];
-        let out = svg((400, 300), |a| scatter(a, &points, &classes, "projection")).unwrap();
+        let out = svg((400, 300), |a| scatter(a, &points, &classes, "projection").map(drop)).unwrap();
         assert_eq!(count_filled(&out, "circle", palette(0)), 1);
         assert_eq!(count_filled(&out, "circle", palette(1)), 2);
         assert_eq!(count_filled(&out, "circle", palette(2)), 2); // class 12 wraps to 2
         assert!(texts(&out).contains(&"projection"));
-        let one = svg((400, 300), |a| scatter(a, &[(5.0, 5.0)], &[3], "one")).unwrap();
+        let one = svg((400, 300), |a| scatter(a, &[(5.0, 5.0)], &[3], "one").map(drop)).unwrap();
         assert_eq!(count_filled(&one, "circle", palette(3)), 1);
-        assert!(svg((400, 300), |a| scatter(a, &points, &[0], "t")).is_err());
-        assert!(svg((400, 300), |a| scatter(a, &[], &[], "t")).is_err());
-        let err = svg((400, 300), |a| scatter(a, &[(0.0, f32::NAN)], &[0], "t")).unwrap_err();
+        assert!(svg((400, 300), |a| scatter(a, &points, &[0], "t").map(drop)).is_err());
+        assert!(svg((400, 300), |a| scatter(a, &[], &[], "t").map(drop)).is_err());
+        let err = svg((400, 300), |a| scatter(a, &[(0.0, f32::NAN)], &[0], "t").map(drop)).unwrap_err();
         assert!(err.to_string().contains("scatter y"), "{err}");
     }
 
@@ -651,7 +701,7 @@ mod tests {
         for size in [(1, 1), (20, 10), (60, 40)] {
             let _ = svg(size, |a| bar_chart(a, &["a"], &[1.0], Some(0), "title"));
             let _ = svg(size, |a| histogram(a, &[1.0, 2.0], 3, "title"));
-            let _ = svg(size, |a| scatter(a, &[(0.0, 0.0)], &[0], "title"));
+            let _ = svg(size, |a| scatter(a, &[(0.0, 0.0)], &[0], "title").map(drop));
             let _ = svg(size, |a| {
                 line_chart(a, &[("s", vec![(0.0, 0.0), (1.0, 1.0)])], "title")
             });
@@ -667,8 +717,8 @@ mod tests {
         .is_ok());
         assert!(svg((300, 200), |a| histogram(a, &big, 8, "t")).is_ok());
         let pts = [(f32::MIN, f32::MAX), (f32::MAX, f32::MIN)];
-        assert!(svg((300, 200), |a| scatter(a, &pts, &[0, 1], "t")).is_ok());
+        assert!(svg((300, 200), |a| scatter(a, &pts, &[0, 1], "t").map(drop)).is_ok());
         let tiny = [(1e-30, 1e-30), (2e-30, 1e-30)];
-        assert!(svg((300, 200), |a| scatter(a, &tiny, &[0, 1], "t")).is_ok());
+        assert!(svg((300, 200), |a| scatter(a, &tiny, &[0, 1], "t").map(drop)).is_ok());
     }
 }

@@ -14,7 +14,7 @@ mod render;
 pub use image::mnist_preprocess;
 pub use model::{Model, Trace};
 pub use project::{loss_surface_js, pca, trajectory, weight_rows, PcaFit};
-pub use render::{colormaps, draw_bar_chart, draw_colorbar, draw_heatmap, draw_histogram, Layout};
+pub use render::{colormaps, draw_bar_chart, draw_colorbar, draw_heatmap, draw_histogram, draw_scatter, ChartArea, Layout};
 
 use wasm_bindgen::JsError;
 

@@ -5,7 +5,7 @@
 use super::hidpi::HiDpi;
 use super::model::Trace;
 use super::{check_option_keys, js_error, option_error};
-use crate::render::chart::{bar_chart, colorbar_chart, histogram};
+use crate::render::chart::{bar_chart, colorbar_chart, histogram, scatter, PlotArea};
 use crate::render::view::{view, View};
 use crate::render::{Colormap, Image, Scale};
 use plotters::prelude::*;
@@ -216,6 +216,51 @@ pub fn draw_bar_chart(
 #[wasm_bindgen(js_name = drawHistogram)]
 pub fn draw_histogram(canvas: &HtmlCanvasElement, values: &[f32], bins: usize, title: &str) -> Result<(), JsError> {
     draw_chart(canvas, |area| histogram(area, values, bins, title))
+}
+
+/// Where a chart's data landed, in CSS pixels of the canvas.
+#[wasm_bindgen]
+pub struct ChartArea {
+    inner: PlotArea,
+}
+
+#[wasm_bindgen]
+impl ChartArea {
+    /// The data coordinates `[x, y]` under CSS pixel `(x, y)` of the canvas.
+    #[wasm_bindgen(js_name = toData)]
+    pub fn to_data(&self, x: f64, y: f64) -> Vec<f64> {
+        let (dx, dy) = self.inner.to_data(x, y);
+        vec![dx, dy]
+    }
+
+    /// How many data units one CSS pixel spans, `[x, y]`.
+    #[wasm_bindgen(js_name = unitsPerPixel)]
+    pub fn units_per_pixel(&self) -> Vec<f64> {
+        let a = &self.inner;
+        vec![
+            (a.x.1 - a.x.0) / (a.pixels_x.1 - a.pixels_x.0).max(1) as f64,
+            (a.y.1 - a.y.0) / (a.pixels_y.1 - a.pixels_y.0).max(1) as f64,
+        ]
+    }
+}
+
+/// Draws a scatter plot of `points` (`[x0, y0, x1, y1, ...]`) coloured by `classes` (one per
+/// point, Tableau 10 colours); returns where the data landed, to map the pointer back.
+#[wasm_bindgen(js_name = drawScatter)]
+pub fn draw_scatter(canvas: &HtmlCanvasElement, points: &[f32], classes: &[u8], title: &str) -> Result<ChartArea, JsError> {
+    if points.len() % 2 != 0 {
+        return Err(js_error(crate::Error::shape(format!(
+            "scatter points hold {} values; expected x, y pairs (an even number)",
+            points.len()
+        ))));
+    }
+    let pairs: Vec<(f32, f32)> = points.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+    let mut area = None;
+    draw_chart(canvas, |drawing| {
+        area = Some(scatter(drawing, &pairs, classes, title)?);
+        Ok(())
+    })?;
+    area.map(|inner| ChartArea { inner }).ok_or_else(|| JsError::new("the scatter was not drawn"))
 }
 
 /// The names of the colormaps `drawHeatmap`, `trace.draw` and `drawColorbar` accept.

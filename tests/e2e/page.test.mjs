@@ -193,3 +193,29 @@ test("the site works from a sub-path with no request to another origin", async (
   assert.deepEqual(problems.consoleErrors, []);
   assert.deepEqual(problems.foreignRequests, []);
 });
+
+test("a projection of a layer over the dataset runs in the worker to completion", async (t) => {
+  const { page, origin, problems } = await openSite(t);
+  await page.goto(`${origin}/#model=cnn`);
+  await ready(page);
+  assert.equal(await page.inputValue("#projection-layer"), "fc1.relu");
+  await page.selectOption("#projection-samples", "500");
+  await page.click("#projection-run");
+  await page.waitForFunction(() => document.querySelector("#projection-status").textContent.startsWith("done"), null, { timeout: 60000 });
+  assert.match(await page.textContent("#projection-status"), /done: 500 samples, 64 features; explained variance \d/);
+  assert.equal(await page.$eval("#projection-progress", (p) => p.value === p.max), true);
+  assert.ok(await distinctColours(page, "#projection-chart") > 10, "scatter drawn in class colours");
+  // Hover the densest spot of the scatter: some point is within reach and its digit is shown.
+  const box = await (await page.$("#projection-chart")).boundingBox();
+  let shown = false;
+  for (let fx = 0.2; fx <= 0.8 && !shown; fx += 0.05) {
+    for (let fy = 0.2; fy <= 0.8 && !shown; fy += 0.05) {
+      await page.mouse.move(box.x + box.width * fx, box.y + box.height * fy);
+      shown = /^digit \d+: label \d, predicted \d/.test(await page.textContent("#projection-sample-info"));
+    }
+  }
+  assert.ok(shown, "hovering a point shows its digit, label and prediction");
+  assert.ok(await distinctColours(page, "#projection-sample") > 2);
+  assert.match(await page.evaluate(() => location.hash), /project=fc1.relu/);
+  assert.deepEqual(problems.consoleErrors, []);
+});

@@ -10,12 +10,14 @@ import { DrawingPad, imageFileToInput } from "./pad.js";
 import { savePanelPng } from "./save.js";
 import { sizeCanvasForCss } from "./canvas.js";
 import { readHash, writeHash } from "./hash.js";
+import { runProjection } from "./projection.js";
 
 const $ = (id) => document.getElementById(id);
 const base = new URL("..", import.meta.url);
 const BUILTIN = ["cnn", "mlp"];
 const state = {
-  model: null, modelName: "cnn", colormap: "viridis", digits: null, weightsLayer: null,
+  model: null, modelName: "cnn", colormap: "viridis", digits: null, weightsLayer: null, projectionLayer: null,
+  modelSource: null, // { format: "json" | "onnx", source: text or bytes }, for the worker
   sample: 0, drawn: null, // drawn: a 28x28 input from the pad or an uploaded image, or null for the sample
 };
 let pad;
@@ -33,12 +35,16 @@ function clearError() {
 async function loadBuiltin(name) {
   const response = await fetch(new URL(`models/${name}.json`, base));
   if (!response.ok) throw new Error(`built-in model '${name}' not found (HTTP ${response.status})`);
-  return Model.fromJson(await response.text());
+  const text = await response.text();
+  return { model: Model.fromJson(text), source: { format: "json", source: text } };
 }
 
 async function loadFile(file) {
   const bytes = new Uint8Array(await file.arrayBuffer());
-  if (file.name.toLowerCase().endsWith(".json")) return Model.fromJson(new TextDecoder().decode(bytes));
+  if (file.name.toLowerCase().endsWith(".json")) {
+    const text = new TextDecoder().decode(bytes);
+    return { model: Model.fromJson(text), source: { format: "json", source: text } };
+  }
   throw new Error(`cannot open '${file.name}': expected an nnlens .json model`);
 }
 
@@ -93,19 +99,41 @@ function renderModel() {
     renderWeights({ map: $("weights-map"), colorbar: $("weights-colorbar"), histogram: $("weights-histogram"),
       caption: $("weights-caption") }, model, state.weightsLayer, $("hover-info"));
   }
+  const projectable = layers.map((l) => l.name);
+  $("projection-layer").replaceChildren(...projectable.map((n) => new Option(n, n)));
+  if (!projectable.includes(state.projectionLayer)) {
+    // Default: the last hidden representation, the last flat layer wider than the output.
+    const outputSize = model.outputShape.reduce((a, b) => a * b, 1);
+    state.projectionLayer = layers.filter((l) => l.outputShape.length === 1 && l.outputShape[0] > outputSize).at(-1)?.name
+      ?? projectable.at(-1);
+  }
+  $("projection-layer").value = state.projectionLayer;
   $("model-summary").textContent = `${state.modelName}: ${layers.length} layers`;
   renderForInput();
 }
 
+async function project() {
+  const shape = state.model.inputShape;
+  const inputSize = shape.reduce((a, b) => a * b, 1);
+  await runProjection({
+    canvas: $("projection-chart"), progress: $("projection-progress"), status: $("projection-status"),
+    sample: $("projection-sample"), sampleInfo: $("projection-sample-info"),
+    inputSize, fitInput: (digit) => fitToShape(digit, shape).values,
+  }, {
+    modelSource: state.modelSource, layer: state.projectionLayer, method: $("projection-method").value,
+    samples: Math.min(Number($("projection-samples").value), state.digits.count), digits: state.digits,
+  });
+}
+
 function saveState() {
   writeHash({
-    model: state.modelName, colormap: state.colormap, weights: state.weightsLayer,
+    model: state.modelName, colormap: state.colormap, weights: state.weightsLayer, project: state.projectionLayer,
     sample: state.drawn ? undefined : state.sample,
   }, state.drawn);
 }
 
 async function selectBuiltin(name) {
-  state.model = await loadBuiltin(name);
+  ({ model: state.model, source: state.modelSource } = await loadBuiltin(name));
   state.modelName = name;
   $("model-select").value = name;
 }
@@ -122,7 +150,7 @@ function guarded(fn) {
 }
 
 async function openModelFile(file) {
-  state.model = await loadFile(file);
+  ({ model: state.model, source: state.modelSource } = await loadFile(file));
   state.modelName = file.name;
   renderModel();
 }
@@ -133,6 +161,7 @@ async function main() {
   Object.assign(state, {
     modelName: saved.model ?? state.modelName, colormap: saved.colormap ?? state.colormap,
     sample: saved.sample ?? state.sample, weightsLayer: saved.weights ?? null, drawn: saved.input ?? null,
+    projectionLayer: saved.project ?? null,
   });
   $("sample-index").value = String(state.sample);
   $("colormap-select").value = state.colormap;
@@ -177,6 +206,8 @@ async function main() {
     renderForInput();
   }));
   $("colormap-select").addEventListener("change", guarded((e) => { state.colormap = e.target.value; renderForInput(); }));
+  $("projection-layer").addEventListener("change", (e) => { state.projectionLayer = e.target.value; saveState(); });
+  $("projection-run").addEventListener("click", guarded(project));
   $("weights-layer").addEventListener("change", guarded((e) => { state.weightsLayer = e.target.value; renderModel(); }));
   $("model-file").addEventListener("change", guarded(async (e) => {
     if (e.target.files.length) await openModelFile(e.target.files[0]);

@@ -1,0 +1,643 @@
+//! Attribution (saliency): how much each input element matters for one output of the model.
+//!
+//! All methods explain the scalar `F(x) = y[target]`, where `y` is the model output of one
+//! sample (flattened) or, with [`SaliencyOptions::logits`], the input of a trailing
+//! Softmax/LogSoftmax node: Simonyan et al. (2014) explain the class score, not its
+//! probability. Every method reproduces the Captum 0.9 class named beside it, numerically
+//! (same points, weights and aggregation; f32 arithmetic where Captum uses it):
+//!
+//! | method | Captum | attribution |
+//! | --- | --- | --- |
+//! | `gradient` | `Saliency` | `∂F/∂x`, by default its absolute value (Simonyan et al. 2014) |
+//! | `inputXGradient` | `InputXGradient` | `x ⊙ ∂F/∂x` (Shrikumar et al. 2016) |
+//! | `integratedGradients` | `IntegratedGradients` | `(x - x') ⊙ Σ_k w_k ∂F/∂x(x' + α_k (x - x'))` (Sundararajan et al. 2017), see [`quadrature`] |
+//! | `smoothGrad` | `NoiseTunnel(Saliency)` | mean (or mean square, or variance) of the saliency at `x + ε`, `ε ~ N(0, σ²)` (Smilkov et al. 2017; Adebayo et al. 2018 for VarGrad) |
+//! | `gradCam` | `LayerGradCam(relu_attributions=True)` | `ReLU(Σ_c mean_hw(∂F/∂A_c) A_c)` at a conv layer `A` (Selvaraju et al. 2017) |
+//! | `occlusion` | `Occlusion` | mean over the windows covering an element of `F(x) - F(x with the window set to the baseline)` (Zeiler & Fergus 2014) |
+//!
+//! Gradient methods run their samples (IG's interpolated inputs, SmoothGrad's noisy copies) as
+//! one batch through [`Graph::trace`] and [`Graph::backward_from`]; occlusion runs its occluded
+//! copies as one batch of forward passes. A batch is split into passes only when one pass
+//! would keep more than [`limits::MAX_ELEMENTS`] values in its trace (the sum over every
+//! value of the graph); the split changes no result.
+//!
+//! [`display`] turns an attribution into an image the way Captum's `visualization` does.
+//!
+//! ```
+//! use nnlens::explain::{saliency, Method, Rule, SaliencyOptions};
+//! let graph = nnlens::io::json::from_json(r#"{ "format": "nnlens", "version": 1, "input": [4],
+//!   "seed": 3, "layers": [ { "type": "dense", "units": 8, "activation": "tanh" },
+//!                          { "type": "dense", "units": 3, "activation": "softmax" } ] }"#).unwrap();
+//! let x = [0.5, -1.0, 0.25, 2.0];
+//! let mut method = Method::from_name("integratedGradients").unwrap();
+//! if let Method::IntegratedGradients { rule, .. } = &mut method {
+//!     *rule = Rule::from_name("riemannMiddle").unwrap();
+//! }
+//! // Class 2's score before the softmax (`logits: true` is the default of `new`).
+//! let ig = saliency(&graph, &x, &SaliencyOptions::new(method, 2)).unwrap();
+//! assert_eq!(ig.shape, vec![4]);
+//! // Completeness: the attributions sum to F(x) - F(0) up to the quadrature error.
+//! assert!(ig.delta.unwrap().abs() < 1e-3);
+//! ```
+
+pub mod display;
+mod gradcam;
+mod gradient;
+mod integrated;
+mod occlusion;
+pub mod quadrature;
+mod smoothgrad;
+
+pub use integrated::integrated_gradients_delta;
+pub use quadrature::Rule;
+
+use crate::error::{Error, Result};
+use crate::graph::ops::Op;
+use crate::graph::{Graph, Trace, ValueId};
+use crate::tensor::{from_vec, into_vec, limits, with_batch};
+use std::ops::Range;
+
+/// The reference input of Integrated Gradients and the fill value of occlusion.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Baseline {
+    /// The same value for every input element (Captum: a scalar baseline).
+    Scalar(f32),
+    /// One value per input element, the shape of one sample, row-major.
+    Values(Vec<f32>),
+}
+
+impl Default for Baseline {
+    /// Zero, Captum's default.
+    fn default() -> Self {
+        Baseline::Scalar(0.0)
+    }
+}
+
+impl Baseline {
+    /// The baseline expanded to `len` values, checking its length and that it is finite.
+    fn expand(&self, len: usize) -> Result<Vec<f32>> {
+        let values = match self {
+            Baseline::Scalar(v) => vec![*v; len],
+            Baseline::Values(v) => {
+                if v.len() != len {
+                    return Err(Error::invalid(
+                        "baseline",
+                        format!("has {} values, expected {len} (one per input element) or a single number", v.len()),
+                    ));
+                }
+                v.clone()
+            }
+        };
+        crate::error::ensure_finite("baseline", values.iter().copied())?;
+        Ok(values)
+    }
+}
+
+/// How SmoothGrad combines the saliency maps of its noisy samples (Captum `nt_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Variant {
+    /// The mean (`"smoothgrad"`).
+    #[default]
+    SmoothGrad,
+    /// The mean of the squares (`"smoothgrad_sq"`).
+    SmoothGradSq,
+    /// The variance, mean of squares minus square of the mean (`"vargrad"`).
+    VarGrad,
+}
+
+impl Variant {
+    /// Every name [`Variant::from_name`] accepts.
+    pub const NAMES: &'static [&'static str] = &["smoothgrad", "smoothgradSq", "vargrad"];
+
+    /// The variant called `name` (one of [`Variant::NAMES`]).
+    pub fn from_name(name: &str) -> Result<Variant> {
+        match name {
+            "smoothgrad" => Ok(Variant::SmoothGrad),
+            "smoothgradSq" => Ok(Variant::SmoothGradSq),
+            "vargrad" => Ok(Variant::VarGrad),
+            other => Err(Error::unknown("SmoothGrad variant", other, Variant::NAMES)),
+        }
+    }
+
+    /// The variant's name as [`Variant::from_name`] accepts it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::SmoothGrad => "smoothgrad",
+            Variant::SmoothGradSq => "smoothgradSq",
+            Variant::VarGrad => "vargrad",
+        }
+    }
+}
+
+/// An attribution method and its options. [`Method::from_name`] gives each with its defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Method {
+    /// Captum `Saliency`: the gradient, its absolute value when `abs` (default true).
+    Gradient {
+        /// Absolute value of the gradient (Captum's default) instead of the signed gradient.
+        abs: bool,
+    },
+    /// Captum `InputXGradient`: input times gradient.
+    InputXGradient,
+    /// Captum `IntegratedGradients`.
+    IntegratedGradients {
+        /// Number of points on the path (default 50; Riemann rules need at least 2).
+        steps: usize,
+        /// Quadrature rule (default Gauss-Legendre).
+        rule: Rule,
+        /// Start of the path (default 0).
+        baseline: Baseline,
+    },
+    /// Captum `NoiseTunnel` over `Saliency`.
+    SmoothGrad {
+        /// Number of noisy samples (default 25).
+        samples: usize,
+        /// Noise standard deviation as a fraction of `max(x) - min(x)` (default 0.15).
+        noise: f32,
+        /// How the samples' maps are combined (default mean).
+        variant: Variant,
+        /// Seed of the ChaCha8 noise generator: the same seed gives the same map.
+        seed: u64,
+        /// Saliency of each noisy sample as absolute gradient (Captum's default, true).
+        abs: bool,
+    },
+    /// Captum `LayerGradCam` with `relu_attributions=True`.
+    GradCam {
+        /// Name of a layer whose output is `[C, H, W]`.
+        layer: String,
+        /// Resize the map bilinearly to the input's `H × W` (Captum
+        /// `LayerAttribution.interpolate(..., "bilinear")`).
+        upsample: bool,
+    },
+    /// Captum `Occlusion`.
+    Occlusion {
+        /// Window shape over the per-sample input dimensions (Captum `sliding_window_shapes`).
+        window: Vec<usize>,
+        /// Step of the window per dimension (Captum `strides`); empty means 1 everywhere.
+        strides: Vec<usize>,
+        /// Value the window is filled with (default 0).
+        baseline: Baseline,
+    },
+}
+
+impl Method {
+    /// Every name [`Method::from_name`] accepts.
+    pub const NAMES: &'static [&'static str] = &[
+        "gradient",
+        "inputXGradient",
+        "integratedGradients",
+        "smoothGrad",
+        "gradCam",
+        "occlusion",
+    ];
+
+    /// The method called `name` (one of [`Method::NAMES`]) with its default options. Grad-CAM's
+    /// `layer` and occlusion's `window` have no default and start empty; [`saliency`] asks for
+    /// them.
+    pub fn from_name(name: &str) -> Result<Method> {
+        Ok(match name {
+            "gradient" => Method::Gradient { abs: true },
+            "inputXGradient" => Method::InputXGradient,
+            "integratedGradients" => Method::IntegratedGradients {
+                steps: 50,
+                rule: Rule::GaussLegendre,
+                baseline: Baseline::default(),
+            },
+            "smoothGrad" => Method::SmoothGrad {
+                samples: 25,
+                noise: 0.15,
+                variant: Variant::SmoothGrad,
+                seed: 0,
+                abs: true,
+            },
+            "gradCam" => Method::GradCam {
+                layer: String::new(),
+                upsample: false,
+            },
+            "occlusion" => Method::Occlusion {
+                window: Vec::new(),
+                strides: Vec::new(),
+                baseline: Baseline::default(),
+            },
+            other => return Err(Error::unknown("attribution method", other, Method::NAMES)),
+        })
+    }
+
+    /// The method's name as [`Method::from_name`] accepts it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Method::Gradient { .. } => "gradient",
+            Method::InputXGradient => "inputXGradient",
+            Method::IntegratedGradients { .. } => "integratedGradients",
+            Method::SmoothGrad { .. } => "smoothGrad",
+            Method::GradCam { .. } => "gradCam",
+            Method::Occlusion { .. } => "occlusion",
+        }
+    }
+}
+
+/// What to explain and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SaliencyOptions {
+    /// The method and its options.
+    pub method: Method,
+    /// Index into the flattened per-sample output (or logits, see `logits`).
+    pub target: usize,
+    /// When the graph output is produced by a Softmax or LogSoftmax node, explain that node's
+    /// input (the class scores) instead of the probabilities. No effect on other graphs.
+    pub logits: bool,
+}
+
+impl SaliencyOptions {
+    /// Options for `method` and `target`, explaining logits (`logits: true`).
+    pub fn new(method: Method, target: usize) -> Self {
+        SaliencyOptions {
+            method,
+            target,
+            logits: true,
+        }
+    }
+}
+
+/// The result of [`saliency`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attribution {
+    /// The attribution, row-major.
+    pub values: Vec<f32>,
+    /// Its shape: the per-sample input shape, or `[H, W]` for Grad-CAM.
+    pub shape: Vec<usize>,
+    /// Integrated Gradients only: Captum's convergence delta
+    /// `Σ attribution - (F(x) - F(baseline))` (see [`integrated_gradients_delta`]).
+    pub delta: Option<f32>,
+}
+
+/// Attribution of output `options.target` of `graph` for one input sample (`input` holds the
+/// per-sample input shape, row-major).
+///
+/// Errors: wrong input length or non-finite input, target out of range
+/// ([`Error::TargetOutOfRange`]), invalid method options (each error names the option, the
+/// value and what is valid), and errors of the graph's kernels.
+pub fn saliency(graph: &Graph, input: &[f32], options: &SaliencyOptions) -> Result<Attribution> {
+    let objective = Objective::new(graph, options.target, options.logits)?;
+    check_input(graph, input)?;
+    let sample = || graph.input_tensor(input.to_vec(), 1);
+    let chunk = pass_limit(graph, limits::MAX_ELEMENTS);
+    let shape = graph.input_shape().to_vec();
+    let plain = |values| Attribution {
+        values,
+        shape: shape.clone(),
+        delta: None,
+    };
+    Ok(match &options.method {
+        Method::Gradient { abs } => plain(gradient::saliency(graph, sample()?, &objective, *abs)?),
+        Method::InputXGradient => plain(gradient::input_x_gradient(
+            graph,
+            input,
+            sample()?,
+            &objective,
+        )?),
+        Method::IntegratedGradients {
+            steps,
+            rule,
+            baseline,
+        } => {
+            let baseline = baseline.expand(input.len())?;
+            let (values, delta) =
+                integrated::attribute(graph, input, &baseline, &objective, *rule, *steps, chunk)?;
+            Attribution {
+                values,
+                shape,
+                delta: Some(delta),
+            }
+        }
+        Method::SmoothGrad {
+            samples,
+            noise,
+            variant,
+            seed,
+            abs,
+        } => plain(smoothgrad::attribute(
+            graph,
+            input,
+            &objective,
+            &smoothgrad::Settings {
+                samples: *samples,
+                noise: *noise,
+                variant: *variant,
+                seed: *seed,
+                abs: *abs,
+            },
+            chunk,
+        )?),
+        Method::GradCam { layer, upsample } => {
+            let (values, shape) =
+                gradcam::attribute(graph, sample()?, &objective, layer, *upsample)?;
+            Attribution {
+                values,
+                shape,
+                delta: None,
+            }
+        }
+        Method::Occlusion {
+            window,
+            strides,
+            baseline,
+        } => {
+            let baseline = baseline.expand(input.len())?;
+            plain(occlusion::attribute(
+                graph, input, &baseline, &objective, window, strides, chunk,
+            )?)
+        }
+    })
+}
+
+/// Checks that `input` holds one finite sample of the graph's input shape, without copying it.
+fn check_input(graph: &Graph, input: &[f32]) -> Result<()> {
+    let expected: usize = graph.input_shape().iter().product();
+    if input.len() != expected {
+        return Err(Error::InputLength {
+            actual: input.len(),
+            expected,
+            batch: 1,
+            shape: graph.input_shape().to_vec(),
+        });
+    }
+    crate::error::ensure_finite("input", input.iter().copied())
+}
+
+/// The scalar being explained: element `target` of value `value` of every sample.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Objective {
+    value: ValueId,
+    len: usize,
+    target: usize,
+}
+
+impl Objective {
+    /// The graph output, or the input of a trailing softmax when `logits`; checks the target.
+    fn new(graph: &Graph, target: usize, logits: bool) -> Result<Objective> {
+        let mut value = graph.output();
+        if logits {
+            if let Some(node) = graph.node_of(value) {
+                if matches!(node.op, Op::Softmax(_)) {
+                    value = node.inputs[0];
+                }
+            }
+        }
+        let len: usize = graph.value_shape(value).iter().product();
+        if target >= len {
+            return Err(Error::TargetOutOfRange { target, len });
+        }
+        Ok(Objective { value, len, target })
+    }
+
+    /// `F` of every sample of `trace`.
+    fn scores(&self, trace: &Trace) -> Vec<f32> {
+        let v = trace.value(self.value);
+        let pick = |s: &[f32]| -> Vec<f32> {
+            (0..trace.batch())
+                .map(|b| s[b * self.len + self.target])
+                .collect()
+        };
+        match v.as_slice() {
+            Some(s) => pick(s),
+            None => pick(&v.iter().copied().collect::<Vec<_>>()),
+        }
+    }
+
+    /// `∂F/∂x` of every sample of `trace`, flat: the backward pass of `F` summed over the
+    /// samples (each sample's input gradient is its own, since samples do not interact).
+    fn input_gradients(&self, graph: &Graph, trace: &Trace) -> Result<Vec<f32>> {
+        let grads = self.backward(graph, trace)?;
+        let batch = trace.batch();
+        Ok(match grads.values.into_iter().next().flatten() {
+            Some(g) => into_vec(g),
+            None => vec![0.0; batch * graph.input_shape().iter().product::<usize>()],
+        })
+    }
+
+    /// The backward pass of `F` summed over the samples of `trace`.
+    fn backward(&self, graph: &Graph, trace: &Trace) -> Result<crate::graph::Gradients> {
+        let batch = trace.batch();
+        let mut seed = vec![0.0f32; batch * self.len];
+        for b in 0..batch {
+            seed[b * self.len + self.target] = 1.0;
+        }
+        let seed = from_vec(
+            "output gradient",
+            &with_batch(batch, graph.value_shape(self.value)),
+            seed,
+        )?;
+        graph.backward_from(trace, self.value, seed, false)
+    }
+}
+
+/// How many samples one pass may hold: the largest batch whose trace keeps at most `budget`
+/// values in total (at least 1, at most [`limits::MAX_BATCH`]).
+fn pass_limit(graph: &Graph, budget: usize) -> usize {
+    let per_sample: usize = (0..=graph.nodes().len())
+        .map(|i| graph.value_shape(ValueId(i)).iter().product::<usize>())
+        .fold(0usize, |acc, n| acc.saturating_add(n));
+    (budget / per_sample.max(1)).clamp(1, limits::MAX_BATCH)
+}
+
+/// Evaluates `total` samples in passes of at most `chunk`. `build(range)` returns the flat
+/// inputs of the samples in `range` (in order); `consume(range, grads, scores)` receives their
+/// input gradients `∂F/∂x` (flat, row-major) and `F` values.
+fn gradient_passes(
+    graph: &Graph,
+    objective: &Objective,
+    total: usize,
+    chunk: usize,
+    mut build: impl FnMut(Range<usize>) -> Result<Vec<f32>>,
+    mut consume: impl FnMut(Range<usize>, Vec<f32>, Vec<f32>) -> Result<()>,
+) -> Result<()> {
+    for start in (0..total).step_by(chunk.max(1)) {
+        let range = start..(start + chunk.max(1)).min(total);
+        let x = graph.input_tensor(build(range.clone())?, range.len())?;
+        let trace = graph.trace(x)?;
+        let scores = objective.scores(&trace);
+        let grads = objective.input_gradients(graph, &trace)?;
+        drop(trace);
+        consume(range, grads, scores)?;
+    }
+    Ok(())
+}
+
+/// Like [`gradient_passes`] with forward passes only: `consume(range, scores)`.
+fn forward_passes(
+    graph: &Graph,
+    objective: &Objective,
+    total: usize,
+    chunk: usize,
+    mut build: impl FnMut(Range<usize>) -> Result<Vec<f32>>,
+    mut consume: impl FnMut(Range<usize>, Vec<f32>) -> Result<()>,
+) -> Result<()> {
+    for start in (0..total).step_by(chunk.max(1)) {
+        let range = start..(start + chunk.max(1)).min(total);
+        let x = graph.input_tensor(build(range.clone())?, range.len())?;
+        let trace = graph.trace(x)?;
+        consume(range, objective.scores(&trace))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    //! Small graphs for the unit tests of the methods.
+    use crate::graph::ops::activation::{Activation, Softmax};
+    use crate::graph::ops::dense::Dense;
+    use crate::graph::ops::gradcheck::random_tensor;
+    use crate::graph::ops::Op;
+    use crate::graph::{Graph, ValueId};
+
+    /// `x[6] -> dense 8 -> tanh -> dense 5 -> relu -> dense 3 -> softmax`.
+    pub fn mlp() -> Graph {
+        let mut g = Graph::new(&[6]).unwrap();
+        let dense = |o, i, s| {
+            Op::Dense(
+                Dense::new(
+                    random_tensor(&[o, i], -1., 1., s),
+                    Some(random_tensor(&[o], -0.5, 0.5, s + 100)),
+                )
+                .unwrap(),
+            )
+        };
+        let a = g
+            .push("fc1", "Gemm", dense(8, 6, 1), &[ValueId::INPUT])
+            .unwrap();
+        let a = g
+            .push("tanh", "Tanh", Op::Activation(Activation::Tanh), &[a])
+            .unwrap();
+        let a = g.push("fc2", "Gemm", dense(5, 8, 2), &[a]).unwrap();
+        let a = g
+            .push("relu", "Relu", Op::Activation(Activation::Relu), &[a])
+            .unwrap();
+        let a = g.push("fc3", "Gemm", dense(3, 5, 3), &[a]).unwrap();
+        g.push(
+            "softmax",
+            "Softmax",
+            Op::Softmax(Softmax {
+                axis: 1,
+                log: false,
+            }),
+            &[a],
+        )
+        .unwrap();
+        g
+    }
+
+    /// A fixed input for [`mlp`].
+    pub fn mlp_input() -> Vec<f32> {
+        vec![0.5, -1.25, 0.75, 2.0, -0.375, 1.0]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::{mlp, mlp_input};
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_names_list_the_valid_ones() {
+        for name in Method::NAMES {
+            assert_eq!(Method::from_name(name).unwrap().name(), *name);
+        }
+        for name in Variant::NAMES {
+            assert_eq!(Variant::from_name(name).unwrap().name(), *name);
+        }
+        let err = Method::from_name("lime").unwrap_err();
+        assert!(matches!(err, Error::Unknown { .. }));
+        assert!(
+            err.to_string().contains("'lime'") && err.to_string().contains("integratedGradients")
+        );
+        let err = Variant::from_name("smoothgrad_sq").unwrap_err().to_string();
+        assert!(err.contains("smoothgradSq"), "{err}");
+    }
+
+    #[test]
+    fn defaults_follow_captum() {
+        assert_eq!(
+            Method::from_name("integratedGradients").unwrap(),
+            Method::IntegratedGradients {
+                steps: 50,
+                rule: Rule::GaussLegendre,
+                baseline: Baseline::Scalar(0.0)
+            }
+        );
+        assert_eq!(
+            Method::from_name("gradient").unwrap(),
+            Method::Gradient { abs: true }
+        );
+        let Method::SmoothGrad {
+            samples,
+            noise,
+            variant,
+            abs,
+            ..
+        } = Method::from_name("smoothGrad").unwrap()
+        else {
+            panic!("smoothGrad")
+        };
+        assert_eq!(
+            (samples, noise, variant, abs),
+            (25, 0.15, Variant::SmoothGrad, true)
+        );
+    }
+
+    #[test]
+    fn objective_takes_logits_before_a_trailing_softmax() {
+        let g = mlp();
+        let probs = Objective::new(&g, 2, false).unwrap();
+        assert_eq!(probs.value, g.output());
+        let logits = Objective::new(&g, 2, true).unwrap();
+        assert_eq!(logits.value, g.find("fc3").unwrap());
+        let err = Objective::new(&g, 3, true).unwrap_err();
+        assert_eq!(err, Error::TargetOutOfRange { target: 3, len: 3 });
+        let x = g.input_tensor(mlp_input(), 1).unwrap();
+        let trace = g.trace(x).unwrap();
+        let fc3 = trace.value(g.find("fc3").unwrap())[[0, 2]];
+        assert_eq!(logits.scores(&trace), vec![fc3]);
+    }
+
+    #[test]
+    fn saliency_checks_input_and_target() {
+        let g = mlp();
+        let opts = SaliencyOptions::new(Method::InputXGradient, 0);
+        let err = saliency(&g, &[0.0; 5], &opts).unwrap_err().to_string();
+        assert!(err.contains("5 values, expected 6"), "{err}");
+        let mut bad = mlp_input();
+        bad[1] = f32::NAN;
+        assert!(matches!(
+            saliency(&g, &bad, &opts),
+            Err(Error::NonFinite { .. })
+        ));
+        let far = SaliencyOptions::new(Method::InputXGradient, 7);
+        assert!(matches!(
+            saliency(&g, &mlp_input(), &far),
+            Err(Error::TargetOutOfRange { target: 7, len: 3 })
+        ));
+    }
+
+    #[test]
+    fn baselines_are_checked() {
+        assert_eq!(Baseline::Scalar(0.5).expand(3).unwrap(), vec![0.5; 3]);
+        let err = Baseline::Values(vec![0.0; 2])
+            .expand(3)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("2 values, expected 3"), "{err}");
+        assert!(Baseline::Scalar(f32::INFINITY).expand(3).is_err());
+    }
+
+    #[test]
+    fn pass_limit_counts_every_value() {
+        let g = mlp();
+        // Per sample: input 6 + 8 + 8 + 5 + 5 + 3 + 3 = 38 values.
+        assert_eq!(pass_limit(&g, 38 * 4), 4);
+        assert_eq!(pass_limit(&g, 38 * 4 + 37), 4);
+        assert_eq!(pass_limit(&g, 10), 1);
+        assert_eq!(pass_limit(&g, usize::MAX), limits::MAX_BATCH);
+    }
+}

@@ -1,0 +1,59 @@
+// The page's module Web Worker: heavy work (a layer's activations over the dataset and their
+// projection) runs here so the page stays responsive. Messages in: { id, task }; out:
+// { id, progress: [done, total], stage } while working, then { id, result } or { id, error }.
+import init, { Model, pca } from "./pkg/nnlens.js";
+
+const ready = init();
+
+function loadModel({ format, source }) {
+  return format === "onnx" ? Model.fromOnnx(source) : Model.fromJson(source);
+}
+
+function argmaxRows(values, rows) {
+  const width = values.length / rows;
+  const out = new Uint8Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let best = 0;
+    for (let k = 1; k < width; k++) if (values[r * width + k] > values[r * width + best]) best = k;
+    out[r] = best;
+  }
+  return out;
+}
+
+async function project(id, { model: modelSource, layer, method, inputs, samples }) {
+  const model = loadModel(modelSource);
+  const per = inputs.length / samples;
+  const chunk = 250;
+  const parts = [];
+  const predictions = new Uint8Array(samples);
+  for (let start = 0; start < samples; start += chunk) {
+    const n = Math.min(chunk, samples - start);
+    const slice = inputs.subarray(start * per, (start + n) * per);
+    parts.push(model.layerOutputs(layer, slice, n));
+    predictions.set(argmaxRows(model.forward(slice, n), n), start);
+    postMessage({ id, progress: [start + n, samples], stage: "activations" });
+  }
+  const width = parts[0].length / Math.min(chunk, samples);
+  const features = new Float32Array(samples * width);
+  let offset = 0;
+  for (const part of parts) {
+    features.set(part, offset);
+    offset += part.length;
+  }
+  if (method !== "pca") throw new Error(`unknown projection method '${method}'; expected pca`);
+  postMessage({ id, progress: [0, 1], stage: "pca" });
+  const fit = pca(features, samples, width, { components: 2 });
+  postMessage({ id, progress: [1, 1], stage: "pca" });
+  return { points: fit.transformed, predictions, explained: fit.explainedVarianceRatio, width };
+}
+
+self.onmessage = async ({ data: { id, task } }) => {
+  try {
+    await ready;
+    if (task.kind !== "project") throw new Error(`unknown worker task '${task.kind}'`);
+    const result = await project(id, task);
+    postMessage({ id, result }, [result.points.buffer, result.predictions.buffer]);
+  } catch (error) {
+    postMessage({ id, error: error instanceof Error ? error.message : String(error) });
+  }
+};
