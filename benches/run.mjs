@@ -281,6 +281,14 @@ export function tables(result) {
     lines.push(`| ${row.title} | ${cells.join(" | ")} | **${ratio(Math.min(...peers) / nn)}** |`);
   }
   lines.push("");
+  for (const row of bench.rows) {
+    if (!row.impls) continue;
+    const diffs = Object.entries(row.impls).filter(([, r]) => r.maxAbsDiff !== null)
+      .map(([id, r]) => `${id} ${r.maxAbsDiff.toExponential(1)}`);
+    const single = Object.entries(row.impls).filter(([, r]) => r.single).map(([id, r]) => `${id} ran once (first run ${(r.firstMs / 1000).toFixed(1)} s > 10 s budget)`);
+    lines.push(`- ${row.title}: ${row.detail}. Max |Δ| vs nnlens: ${diffs.join(", ") || "–"}.${single.length ? ` ${single.join("; ")}.` : ""}`);
+  }
+  lines.push("");
   lines.push("Cold start (new browser context each load, empty cache; ms from navigation start to the first heatmap drawn):", "");
   lines.push("| page | what it does | median ms | loads | bytes fetched | page / nnlens |", "| --- | --- | ---: | ---: | ---: | ---: |");
   for (const [id, path, what] of COLD_PAGES) {

@@ -66,6 +66,7 @@ async function main() {
       entry.detail = detail;
       status(`measuring ${row.id}…`);
       const measured = await measure(impls, timing);
+      if (typeof detail === "function") entry.detail = detail();
       const reference = measured.nnlens?.output;
       entry.impls = {};
       for (const [name, r] of Object.entries(measured)) {

@@ -48,7 +48,9 @@ export function integratedGradientsRow(modelName, steps) {
       const target = argmax(m.nnlens.forward(x, 1));
       const alphas = Float32Array.from({ length: n }, (_, k) => (k + 1) / n);
       const weights = new Float32Array(n).fill(1 / n);
-      const options = { method: "integratedGradients", target, steps: n, rule: "riemannRight" };
+      // logits: false, so nnlens explains the model output itself (the CNN's softmax
+      // probabilities), as the TF.js version and the gradient rows do.
+      const options = { method: "integratedGradients", target, steps: n, rule: "riemannRight", logits: false };
       const impls = [{ name: "nnlens", run: () => ctx.nn.saliency(m.nnlens, x, options).values }];
       for (const [name, backend] of TF_BACKENDS) {
         await ctx.tf.use(backend);
