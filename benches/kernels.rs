@@ -12,6 +12,10 @@
 //! - `elementwise`: ReLU and 2x2 max pooling at the CNN's batch-64 shapes, throughput in BYTES
 //!   (read + written) per second: they are memory-bound, and the profiles of the browser
 //!   benchmark show them costing as much as the convolutions' sgemm.
+//! - `pca`: nnlens PCA of 10,000 x 784 to 50 components (the browser benchmark's PCA row),
+//!   covariance-eigendecomposition and randomized solvers. The flop count is that of the
+//!   covariance product `XᵀX` (2·n·p²) plus the projection (2·n·p·k) only: the 784 x 784
+//!   eigendecomposition is left out, so GFLOP/s here is a lower bound of the work done.
 //! - `model`: whole forward passes of the browser benchmark's models natively (flops of their
 //!   dense and conv layers), for comparison with the wasm numbers of the same models.
 //!
@@ -23,6 +27,7 @@ use ndarray::Array2;
 use nnlens::graph::ops::activation::Activation;
 use nnlens::graph::ops::conv::Conv2d;
 use nnlens::graph::ops::pool::MaxPool2d;
+use nnlens::project::pca::{Pca, PcaOptions, Solver};
 use nnlens::graph::ops::dense::Dense;
 use nnlens::graph::ops::Kernel;
 use nnlens::io::json::from_json;
@@ -115,6 +120,35 @@ fn elementwise(c: &mut Criterion) {
     g.finish();
 }
 
+fn pca(c: &mut Criterion) {
+    let mut g = c.benchmark_group("pca");
+    g.sample_size(10).warm_up_time(Duration::from_millis(200)).measurement_time(Duration::from_secs(5));
+    let (n, p, k) = (10_000usize, 784usize, 50usize);
+    // Low-rank structure plus noise, like image data: 60 factors with decaying scale.
+    let (factors, scores, noise) = (tensor(&[60, p], 12), tensor(&[n, 60], 13), tensor(&[n, p], 14));
+    let (factors, scores, noise) = (factors.as_slice().unwrap(), scores.as_slice().unwrap(), noise.as_slice().unwrap());
+    let mut data = vec![0.0f32; n * p];
+    for r in 0..n {
+        for f in 0..60 {
+            let s = scores[r * 60 + f] / (1.0 + f as f32);
+            for j in 0..p {
+                data[r * p + j] += s * factors[f * p + j];
+            }
+        }
+        for j in 0..p {
+            data[r * p + j] += 0.05 * noise[r * p + j];
+        }
+    }
+    g.throughput(Throughput::Elements((2 * n * p * p + 2 * n * p * k) as u64));
+    for (name, solver) in [("covariance_eigh", Solver::CovarianceEigh), ("randomized", Solver::Randomized)] {
+        let options = PcaOptions { components: k, solver, ..PcaOptions::default() };
+        g.bench_function(BenchmarkId::new(name, "10000x784_k50"), |b| {
+            b.iter(|| Pca::fit_slice(black_box(&data), n, p, &options).unwrap())
+        });
+    }
+    g.finish();
+}
+
 /// The browser benchmark's models natively (flop counts of their dense and conv layers).
 fn model(c: &mut Criterion) {
     let mut g = configure(c, "model");
@@ -150,5 +184,5 @@ fn model(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(kernels, sgemm, dense, conv2d, elementwise, model);
+criterion_group!(kernels, sgemm, dense, conv2d, elementwise, pca, model);
 criterion_main!(kernels);
