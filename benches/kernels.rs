@@ -17,7 +17,8 @@
 //!   covariance product `XᵀX` (2·n·p²) plus the projection (2·n·p·k) only: the 784 x 784
 //!   eigendecomposition is left out, so GFLOP/s here is a lower bound of the work done.
 //! - `model`: whole forward passes of the browser benchmark's models natively (flops of their
-//!   dense and conv layers), for comparison with the wasm numbers of the same models.
+//!   dense and conv layers), the CNN's input gradient and its Integrated Gradients with 50 steps
+//!   (a backward pass counted as twice a forward), for comparison with the wasm numbers.
 //!
 //! Sample sizes are kept modest (`make bench` runs this on a shared 2-core machine).
 
@@ -26,6 +27,7 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::Array2;
 use nnlens::graph::ops::activation::Activation;
 use nnlens::graph::ops::conv::Conv2d;
+use nnlens::explain::{saliency, Method, Rule, SaliencyOptions};
 use nnlens::graph::ops::pool::MaxPool2d;
 use nnlens::project::pca::{Pca, PcaOptions, Solver};
 use nnlens::graph::ops::dense::Dense;
@@ -181,6 +183,20 @@ fn model(c: &mut Criterion) {
         g.throughput(Throughput::Elements(mlp_flops * batch as u64));
         g.bench_function(BenchmarkId::new("mlp_forward", batch), |b| b.iter(|| mlp.forward(black_box(x.clone())).unwrap()));
     }
+    // Integrated Gradients, 50 steps (right Riemann rule, zero baseline, explaining the softmax
+    // output as the browser row does): one batch of 50 forward + backward passes, plus the
+    // forward pass of [x, baseline] for the convergence delta.
+    let x = tensor(&[784], 15).mapv(|v| v.abs());
+    let x = x.as_slice().unwrap();
+    let mut method = Method::from_name("integratedGradients").unwrap();
+    if let Method::IntegratedGradients { rule, steps, .. } = &mut method {
+        *rule = Rule::RiemannRight;
+        *steps = 50;
+    }
+    let mut options = SaliencyOptions::new(method, 3);
+    options.logits = false;
+    g.throughput(Throughput::Elements(52 * cnn_flops + 50 * 2 * cnn_flops));
+    g.bench_function("cnn_integrated_gradients/50", |b| b.iter(|| saliency(&cnn, black_box(x), &options).unwrap()));
     g.finish();
 }
 

@@ -1,9 +1,9 @@
 // PCA row: `rows x 784` (MNIST digits with seeded noise, lib/models.js pcaData) to `components`
 // principal components, and the data projected onto them (nnlens `pca(...)` computes the
-// projection in the fit and it is copied out to JS; ml-pca `predict`). Peer: ml-pca with its covariance
-// matrix method (eigen-decomposition of the 784 x 784 covariance; its fastest method at this
-// shape: SVD of the 10,000 x 784 data and NIPALS with 50 components are slower, see
-// BENCHMARKS.md). The time includes the projection (`predict`) in both.
+// projection in the fit and it is copied out to JS; ml-pca `predict`). Peer: ml-pca with its SVD
+// method (its default), the fastest it offers at this shape: measured in Node 20 on 2,000 and
+// 4,000 rows, the covariance-matrix method took 1.1x and 1.6x as long and NIPALS with 50
+// components over 12x (see BENCHMARKS.md).
 
 import { pcaData } from "../lib/models.js";
 
@@ -23,8 +23,8 @@ export function pcaRow(rows, cols, components) {
         {
           name: "nnlens",
           run: () => {
-            // solver "auto" picks scikit-learn's rule: covariance eigendecomposition here
-            // (rows >= 10 x cols, cols <= 1000), the same algorithm as the ml-pca method below.
+            // solver "auto" picks by scikit-learn's rule: the covariance eigendecomposition here
+            // (rows >= 10 x cols, cols <= 1000).
             const fit = ctx.nn.pca(data, r, cols, { components: k });
             const ratio = fit.explainedVarianceRatio;
             if (fit.transformed.length !== r * k) throw new Error("nnlens pca: wrong projection size");
@@ -36,7 +36,7 @@ export function pcaRow(rows, cols, components) {
         {
           name: "ml-pca",
           run: () => {
-            const pca = new PCA(nested, { method: "covarianceMatrix" });
+            const pca = new PCA(nested, { method: "SVD" });
             const projected = pca.predict(nested, { nComponents: k });
             if (projected.rows !== r || projected.columns !== k) throw new Error("ml-pca: wrong projection size");
             return Float32Array.from(pca.getExplainedVariance().slice(0, k));
