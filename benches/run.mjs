@@ -286,7 +286,10 @@ export function tables(result) {
     const diffs = Object.entries(row.impls).filter(([, r]) => r.maxAbsDiff !== null)
       .map(([id, r]) => `${id} ${r.maxAbsDiff.toExponential(1)}`);
     const single = Object.entries(row.impls).filter(([, r]) => r.single).map(([id, r]) => `${id} ran once (first run ${(r.firstMs / 1000).toFixed(1)} s > 10 s budget)`);
-    lines.push(`- ${row.title}: ${row.detail}. Max |Δ| vs nnlens: ${diffs.join(", ") || "–"}.${single.length ? ` ${single.join("; ")}.` : ""}`);
+    const rates = row.flops
+      ? ` GFLOP/s: ${Object.entries(row.impls).map(([id, r]) => `${id} ${(row.flops / r.ms / 1e6).toFixed(2)}`).join(", ")}.`
+      : "";
+    lines.push(`- ${row.title}: ${row.detail}. Max |Δ| vs nnlens: ${diffs.join(", ") || "–"}.${rates}${single.length ? ` ${single.join("; ")}.` : ""}`);
   }
   lines.push("");
   lines.push("Cold start (new browser context each load, empty cache; ms from navigation start to the first heatmap drawn):", "");

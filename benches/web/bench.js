@@ -61,7 +61,8 @@ async function main() {
     status(`running ${row.id}…`);
     try {
       const prepared = await row.prepare(ctx);
-      const { tolerance, detail } = prepared;
+      const { tolerance, detail, flops } = prepared;
+      entry.flops = flops ?? null;
       const impls = onlyImpls ? prepared.impls.filter((i) => onlyImpls.includes(i.name)) : prepared.impls;
       entry.detail = detail;
       status(`measuring ${row.id}…`);

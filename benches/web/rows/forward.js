@@ -4,14 +4,15 @@
 
 import { input, model, ortSession, tfModel, TF_BACKENDS } from "./models.js";
 
-export function forwardRow(modelName, batch) {
+export function forwardRow(modelName, fullBatch, { id, title, flopsPerSample, quickBatch = fullBatch, tolerance = 1e-4 } = {}) {
   return {
-    id: `${modelName}-forward-b${batch}`,
-    title: `${modelName.toUpperCase()} forward, batch ${batch}`,
+    id: id ?? `${modelName}-forward-b${fullBatch}`,
+    title: title ?? `${modelName.toUpperCase()} forward, batch ${fullBatch}`,
     frameworks: ["nnlens", "tfjs-wasm", "tfjs-cpu", "ort-wasm"],
     async prepare(ctx) {
+      const batch = ctx.quick ? quickBatch : fullBatch;
       const m = await model(ctx, modelName);
-      const x = input(ctx, batch);
+      const x = await input(ctx, batch, modelName);
       const impls = [{ name: "nnlens", run: () => m.nnlens.forward(x, batch) }];
       for (const [name, backend] of TF_BACKENDS) {
         const tm = await tfModel(ctx, modelName, backend);
@@ -33,7 +34,8 @@ export function forwardRow(modelName, batch) {
           return out[outName].data;
         },
       });
-      return { impls, tolerance: 1e-4, detail: `${m.title}, ${batch} MNIST digit(s)` };
+      const what = m.input ? `${batch} seeded uniform input(s)` : `${batch} MNIST digit(s)`;
+      return { impls, tolerance, detail: `${m.title}, ${what}`, flops: flopsPerSample && flopsPerSample * batch };
     },
   };
 }

@@ -17,7 +17,7 @@ export function gradientRow(modelName) {
     frameworks: ["nnlens", "tfjs-wasm", "tfjs-cpu"],
     async prepare(ctx) {
       const m = await model(ctx, modelName);
-      const x = input(ctx, 1);
+      const x = await input(ctx, 1, modelName);
       const target = argmax(m.nnlens.forward(x, 1));
       const impls = [{ name: "nnlens", run: () => m.nnlens.gradient(x, target) }];
       for (const [name, backend] of TF_BACKENDS) {
@@ -44,7 +44,7 @@ export function integratedGradientsRow(modelName, steps) {
     async prepare(ctx) {
       const n = ctx.quick ? 4 : steps;
       const m = await model(ctx, modelName);
-      const x = input(ctx, 1);
+      const x = await input(ctx, 1, modelName);
       const target = argmax(m.nnlens.forward(x, 1));
       const alphas = Float32Array.from({ length: n }, (_, k) => (k + 1) / n);
       const weights = new Float32Array(n).fill(1 / n);

@@ -18,4 +18,12 @@ export const ROWS = [
   integratedGradientsRow("mlp", 50),
   integratedGradientsRow("cnn", 50),
   pcaRow(10000, 784, 50),
+  // The attainable GEMM rate of each framework in this browser: one 256 x 1024 x 1024 product.
+  forwardRow("gemm", 256, {
+    id: "gemm-256x1024x1024",
+    title: "GEMM 256 x 1024 x 1024 (one dense layer)",
+    flopsPerSample: 2 * 1024 * 1024,
+    quickBatch: 4,
+    tolerance: 1e-3,
+  }),
 ];

@@ -1,7 +1,7 @@
 // Shared per-page state of the model rows: the three frameworks' versions of the MLP and the
 // CNN, built once and cached (TF.js weights are created under each backend that uses them).
 
-import { cnnParams, digits, mlpLayers, mlpToNnlensJson } from "../lib/models.js";
+import { cnnParams, digits, mlpLayers, mlpToNnlensJson, rng, uniform } from "../lib/models.js";
 import { mlpToOnnx } from "../lib/onnx.js";
 import { tfCnn, tfMlp } from "../lib/tfmodels.js";
 
@@ -25,6 +25,18 @@ export async function model(ctx, name) {
         tfBuild: (tf) => tfMlp(tf, layers),
         onnx: mlpToOnnx(layers),
         onnxShape: (batch) => [batch, 784],
+      };
+    }
+    if (name === "gemm") {
+      // One dense layer 1024 -> 1024 without activation: a plain sgemm through each framework.
+      const layers = mlpLayers([1024, 1024], MLP_SEED + 1);
+      return {
+        title: "one dense layer 1024 -> 1024",
+        nnlens: ctx.nn.Model.fromJson(mlpToNnlensJson(layers)),
+        tfBuild: (tf) => tfMlp(tf, layers),
+        onnx: mlpToOnnx(layers),
+        onnxShape: (batch) => [batch, 1024],
+        input: (batch) => uniform(batch * 1024, 0, 1, rng(99)),
       };
     }
     if (name === "cnn") {
@@ -60,9 +72,13 @@ export async function ortSession(ctx, name) {
   );
 }
 
-/** `batch` held-out MNIST digits in [0, 1], sample-major (both models take 784 values). */
-export function input(ctx, batch, offset = 0) {
-  return digits(ctx.files.digitsU8, batch, offset);
+/**
+ * The input batch of model `name`: `batch` held-out MNIST digits in [0, 1], sample-major (the
+ * MLP and the CNN take 784 values), or the model's own seeded input.
+ */
+export async function input(ctx, batch, name = "mlp") {
+  const m = await model(ctx, name);
+  return m.input ? m.input(batch) : digits(ctx.files.digitsU8, batch);
 }
 
 export const TF_BACKENDS = [
