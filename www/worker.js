@@ -1,12 +1,24 @@
 // The page's module Web Worker: heavy work (a layer's activations over the dataset and their
 // projection) runs here so the page stays responsive. Messages in: { id, task }; out:
 // { id, progress: [done, total], stage } while working, then { id, result } or { id, error }.
-import init, { Model, pca } from "./pkg/nnlens.js";
+import init, { Model, attribute, pca } from "./pkg/nnlens.js";
 
 const ready = init();
 
-function loadModel({ format, source }) {
-  return format === "onnx" ? Model.fromOnnx(source) : Model.fromJson(source);
+let cached = { source: null, model: null };
+
+/** The model for a source, reused while the page keeps sending the same one. */
+function loadModel(modelSource) {
+  if (cached.source?.format !== modelSource.format || !sameSource(cached.source.source, modelSource.source)) {
+    const model = modelSource.format === "onnx" ? Model.fromOnnx(modelSource.source) : Model.fromJson(modelSource.source);
+    cached = { source: modelSource, model };
+  }
+  return cached.model;
+}
+
+function sameSource(a, b) {
+  if (typeof a === "string" || typeof b === "string") return a === b;
+  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 function argmaxRows(values, rows) {
@@ -50,9 +62,15 @@ async function project(id, { model: modelSource, layer, method, inputs, samples 
 self.onmessage = async ({ data: { id, task } }) => {
   try {
     await ready;
-    if (task.kind !== "project") throw new Error(`unknown worker task '${task.kind}'`);
-    const result = await project(id, task);
-    postMessage({ id, result }, [result.points.buffer, result.predictions.buffer]);
+    if (task.kind === "project") {
+      const result = await project(id, task);
+      postMessage({ id, result }, [result.points.buffer, result.predictions.buffer]);
+    } else if (task.kind === "saliency") {
+      const result = attribute(loadModel(task.model), task.input, task.options);
+      postMessage({ id, result }, [result.values.buffer]);
+    } else {
+      throw new Error(`unknown worker task '${task.kind}'; expected project or saliency`);
+    }
   } catch (error) {
     postMessage({ id, error: error instanceof Error ? error.message : String(error) });
   }

@@ -263,7 +263,9 @@ mod tests {
         for (a, b) in whole.0.iter().zip(&split.0) {
             assert!((a - b).abs() <= 1e-6 * a.abs().max(1.0), "{a} vs {b}");
         }
-        assert_eq!(whole.1, split.1);
+        // The convergence deltas come from differently sized passes (dot-product path for few
+        // rows, sgemm above), so they agree to f32 rounding of the outputs, not bit for bit.
+        assert!((whole.1 - split.1).abs() <= 1e-6, "{} vs {}", whole.1, split.1);
     }
 
     #[test]

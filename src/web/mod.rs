@@ -5,12 +5,14 @@
 //! reaches this boundary and the module instance keeps working after any error. Flat f32 data
 //! crosses the boundary once, as a `Float32Array` copied into or out of wasm memory.
 
+mod explain;
 mod hidpi;
 mod image;
 mod model;
 mod project;
 mod render;
 
+pub use explain::{attribute, display_map, integrated_gradients_delta, saliency};
 pub use image::mnist_preprocess;
 pub use model::{Model, Trace};
 pub use project::{loss_surface_js, pca, trajectory, weight_rows, PcaFit};

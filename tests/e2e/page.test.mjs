@@ -168,6 +168,8 @@ test("architecture, weights and PNG export", async (t) => {
   assert.deepEqual(await page.$$eval("#weights-layer option", (o) => o.map((x) => x.value)), ["conv1", "conv2", "fc1", "fc2"]);
   assert.ok(await distinctColours(page, "#weights-map") > 8, "conv filters drawn");
   assert.ok(await distinctColours(page, "#weights-histogram") > 2, "histogram drawn");
+  assert.ok(await distinctColours(page, "#weights-pca") > 2, "PCA of conv1's 8 filters drawn");
+  assert.match(await page.textContent("#weights-pca-info"), /explained variance/);
   await page.selectOption("#weights-layer", "fc1");
   await page.waitForFunction(() => document.querySelector("#weights-caption").textContent.startsWith("64 output units"));
   await page.hover("#weights-map", { position: { x: 5, y: 5 } });
@@ -217,5 +219,49 @@ test("a projection of a layer over the dataset runs in the worker to completion"
   assert.ok(shown, "hovering a point shows its digit, label and prediction");
   assert.ok(await distinctColours(page, "#projection-sample") > 2);
   assert.match(await page.evaluate(() => location.hash), /project=fc1.relu/);
+  assert.deepEqual(problems.consoleErrors, []);
+});
+
+test("the saliency panel switches methods, targets and options and recomputes on new input", async (t) => {
+  const { page, origin, problems } = await openSite(t);
+  await page.goto(`${origin}/#model=cnn&sample=0`);
+  await ready(page);
+  const labels = readFileSync(new URL("../../www/data/digits-labels.u8", import.meta.url));
+  const status = () => page.textContent("#saliency-status");
+  await page.waitForFunction(() => document.querySelector("#saliency-status").textContent.includes("ms"));
+  assert.match(await status(), new RegExp(`^Gradient \\(Simonyan et al\\.\\) for class ${labels[0]}`));
+  assert.equal(await page.inputValue("#saliency-target"), String(labels[0]), "the target defaults to the prediction");
+  assert.ok(await distinctColours(page, "#saliency-map") > 8, "gradient map drawn");
+  const cases = [
+    ["inputXGradient", /^Input × Gradient/],
+    ["integratedGradients", /^Integrated Gradients .* convergence delta/],
+    ["smoothGrad", /^SmoothGrad/],
+    ["gradCam", /^Grad-CAM/],
+    ["occlusion", /^Occlusion/],
+  ];
+  for (const [method, pattern] of cases) {
+    await page.selectOption("#saliency-method", method);
+    await page.waitForFunction((p) => new RegExp(p).test(document.querySelector("#saliency-status").textContent), pattern.source, { timeout: 30000 });
+    assert.ok(await distinctColours(page, "#saliency-map") > 2, `${method} map drawn`);
+    assert.ok(await distinctColours(page, "#saliency-overlay") > 8, `${method} overlay drawn`);
+  }
+  // Only the chosen method's options are shown.
+  assert.equal(await page.isVisible("#saliency-window"), true);
+  assert.equal(await page.isVisible("#saliency-steps"), false);
+  // Many IG steps run in the worker with a visible progress bar; the page keeps responding.
+  await page.selectOption("#saliency-method", "integratedGradients");
+  await page.fill("#saliency-steps", "300");
+  await page.dispatchEvent("#saliency-steps", "change");
+  await page.waitForFunction(() => document.querySelector("#saliency-status").textContent.includes("convergence delta"), null, { timeout: 30000 });
+  await page.selectOption("#saliency-target", "3");
+  await page.waitForFunction(() => document.querySelector("#saliency-status").textContent.includes("for class 3"), null, { timeout: 30000 });
+  assert.match(await page.evaluate(() => location.hash), /method=integratedGradients/);
+  assert.match(await page.evaluate(() => location.hash), /opt.steps=300/);
+  assert.match(await page.evaluate(() => location.hash), /target=3/);
+  // A new input recomputes the map.
+  const before = await page.$eval("#saliency-map", (c) => c.toDataURL());
+  await page.fill("#sample-index", "5");
+  await page.dispatchEvent("#sample-index", "change");
+  await page.waitForFunction((b) => document.querySelector("#saliency-map").toDataURL() !== b, before, { timeout: 30000 });
   assert.deepEqual(problems.consoleErrors, []);
 });

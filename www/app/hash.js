@@ -4,6 +4,7 @@ export function readHash() {
   const params = new URLSearchParams(location.hash.slice(1));
   const state = {};
   for (const key of ["model", "colormap", "weights", "project", "method", "layer"]) if (params.has(key)) state[key] = params.get(key);
+  if (params.has("target")) state.target = Math.max(0, Number.parseInt(params.get("target"), 10) || 0);
   if (params.has("sample")) state.sample = Math.max(0, Number.parseInt(params.get("sample"), 10) || 0);
   if (params.has("input")) {
     try {

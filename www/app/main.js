@@ -5,18 +5,20 @@ import init, { Model, drawHeatmap, drawBarChart } from "../pkg/nnlens.js";
 import { loadDigits, fitToShape } from "./data.js";
 import { renderActivations } from "./activations.js";
 import { renderArchitecture } from "./architecture.js";
-import { renderWeights, weightLayers } from "./weights.js";
+import { renderWeights, renderWeightRowsPca, weightLayers } from "./weights.js";
 import { DrawingPad, imageFileToInput } from "./pad.js";
 import { savePanelPng } from "./save.js";
 import { sizeCanvasForCss } from "./canvas.js";
 import { readHash, writeHash } from "./hash.js";
 import { runProjection } from "./projection.js";
+import { computeSaliency, drawSaliency, methodControls, readOptions } from "./saliency.js";
 
 const $ = (id) => document.getElementById(id);
 const base = new URL("..", import.meta.url);
 const BUILTIN = ["cnn", "mlp"];
 const state = {
   model: null, modelName: "cnn", colormap: "viridis", digits: null, weightsLayer: null, projectionLayer: null,
+  saliencyTarget: null, saliencyLayer: null, // null target: the predicted class
   modelSource: null, // { format: "json" | "onnx", source: text or bytes }, for the worker
   sample: 0, drawn: null, // drawn: a 28x28 input from the pad or an uploaded image, or null for the sample
 };
@@ -74,12 +76,51 @@ function renderPrediction(trace) {
   drawBarChart(chart, output, Array.from(output, (_, i) => String(i)), best, "model output");
 }
 
+function saliencyElements() {
+  const el = {};
+  for (const key of ["method", "target", "logits", "abs", "steps", "rule", "samples", "noise", "variant", "layer",
+    "upsample", "window", "opacity", "progress", "status", "input", "map", "colorbar", "overlay"]) el[key] = $(`saliency-${key}`);
+  el.channels = state.model.inputShape.length === 3 ? state.model.inputShape[0] : 1;
+  return el;
+}
+
+/** Shows only the option controls of the chosen method. */
+function showSaliencyControls() {
+  const wanted = new Set(methodControls($("saliency-method").value));
+  for (const span of document.querySelectorAll("#saliency-panel [data-control]")) span.hidden = !wanted.has(span.dataset.control);
+}
+
+let saliencyRun = 0;
+/** Recomputes the saliency map for the current input, target and options. */
+async function renderSaliency(values, digit, predicted) {
+  const el = saliencyElements();
+  if (state.saliencyTarget === null || state.saliencyTarget >= el.target.options.length) state.saliencyTarget = predicted;
+  el.target.value = String(state.saliencyTarget);
+  const supported = state.model.inputShape.length === 3 || el.method.value !== "occlusion";
+  if (!supported) throw new Error("occlusion in this page needs an image model with input [C, H, W]");
+  const options = readOptions(el, state.saliencyTarget);
+  const run = ++saliencyRun;
+  const started = performance.now();
+  const attribution = await computeSaliency({
+    model: state.model, modelSource: state.modelSource, input: values, options,
+    onProgress: (busy) => { el.progress.hidden = !busy; },
+  });
+  if (run !== saliencyRun) return; // a newer input or option superseded this map
+  drawSaliency(el, digit, attribution, options, Number(el.opacity.value));
+  const ms = performance.now() - started;
+  el.status.textContent = `${el.method.selectedOptions[0].textContent} for class ${state.saliencyTarget}` +
+    (attribution.delta !== null && attribution.delta !== undefined ? ` · convergence delta ${attribution.delta.toExponential(2)}` : "") +
+    ` · ${ms.toFixed(1)} ms`;
+}
+
 /** Recomputes everything that depends on the input (cheap: one forward pass). */
 function renderForInput() {
   const values = renderInput();
   const trace = state.model.trace(values);
   renderPrediction(trace);
   renderActivations($("layers"), $("hover-info"), state.model, trace, state.colormap);
+  const output = trace.output;
+  renderSaliency(values, currentDigit().digit, output.indexOf(Math.max(...output))).catch(showError);
   saveState();
 }
 
@@ -98,7 +139,17 @@ function renderModel() {
     select.value = state.weightsLayer;
     renderWeights({ map: $("weights-map"), colorbar: $("weights-colorbar"), histogram: $("weights-histogram"),
       caption: $("weights-caption") }, model, state.weightsLayer, $("hover-info"));
+    renderWeightRowsPca($("weights-pca"), $("weights-pca-info"), model, state.weightsLayer);
   }
+  const classes = model.outputShape.reduce((a, b) => a * b, 1);
+  $("saliency-target").replaceChildren(...Array.from({ length: classes }, (_, i) => new Option(String(i), String(i))));
+  const spatial = layers.filter((l) => l.outputShape.length === 3).map((l) => l.name);
+  $("saliency-layer").replaceChildren(...spatial.map((n) => new Option(n, n)));
+  $("saliency-method").querySelector('[value="gradCam"]').disabled = !spatial.length;
+  if (!spatial.length && $("saliency-method").value === "gradCam") $("saliency-method").value = "gradient";
+  if (spatial.length) $("saliency-layer").value = spatial.includes(state.saliencyLayer) ? state.saliencyLayer : spatial.at(-1);
+  if (state.saliencyTarget !== null && state.saliencyTarget >= classes) state.saliencyTarget = null;
+  showSaliencyControls();
   const projectable = layers.map((l) => l.name);
   $("projection-layer").replaceChildren(...projectable.map((n) => new Option(n, n)));
   if (!projectable.includes(state.projectionLayer)) {
@@ -128,6 +179,9 @@ async function project() {
 function saveState() {
   writeHash({
     model: state.modelName, colormap: state.colormap, weights: state.weightsLayer, project: state.projectionLayer,
+    method: $("saliency-method").value, target: state.saliencyTarget ?? undefined,
+    ...Object.fromEntries(Object.entries(readOptions(saliencyElements(), 0))
+      .filter(([k]) => !["method", "target", "seed", "strides"].includes(k)).map(([k, v]) => [`opt.${k}`, v])),
     sample: state.drawn ? undefined : state.sample,
   }, state.drawn);
 }
@@ -155,13 +209,25 @@ async function openModelFile(file) {
   renderModel();
 }
 
+/** Puts saliency options saved in the URL hash back into the controls. */
+function restoreSaliencyOptions(options) {
+  for (const [key, value] of Object.entries(options)) {
+    const input = $(`saliency-${key}`);
+    if (!input || key === "layer") continue;
+    if (input.type === "checkbox") input.checked = value === "true";
+    else if (key === "window") input.value = value.split(",")[1] ?? value;
+    else input.value = value;
+  }
+}
+
 async function main() {
   await init();
   const saved = readHash();
   Object.assign(state, {
     modelName: saved.model ?? state.modelName, colormap: saved.colormap ?? state.colormap,
     sample: saved.sample ?? state.sample, weightsLayer: saved.weights ?? null, drawn: saved.input ?? null,
-    projectionLayer: saved.project ?? null,
+    projectionLayer: saved.project ?? null, saliencyTarget: saved.target ?? null,
+    saliencyLayer: saved.options?.layer ?? null,
   });
   $("sample-index").value = String(state.sample);
   $("colormap-select").value = state.colormap;
@@ -176,6 +242,8 @@ async function main() {
     pad.show(state.drawn);
     $("pad-hint").hidden = true;
   }
+  if (saved.method) $("saliency-method").value = saved.method;
+  restoreSaliencyOptions(saved.options ?? {});
   await selectBuiltin(BUILTIN.includes(state.modelName) ? state.modelName : "cnn");
   renderModel();
 
@@ -206,6 +274,13 @@ async function main() {
     renderForInput();
   }));
   $("colormap-select").addEventListener("change", guarded((e) => { state.colormap = e.target.value; renderForInput(); }));
+  const rerender = guarded(() => renderForInput());
+  $("saliency-method").addEventListener("change", () => { showSaliencyControls(); rerender(); });
+  $("saliency-target").addEventListener("change", (e) => { state.saliencyTarget = Number(e.target.value); rerender(); });
+  $("saliency-layer").addEventListener("change", (e) => { state.saliencyLayer = e.target.value; rerender(); });
+  for (const id of ["logits", "abs", "steps", "rule", "samples", "noise", "variant", "upsample", "window", "opacity"]) {
+    $(`saliency-${id}`).addEventListener("change", rerender);
+  }
   $("projection-layer").addEventListener("change", (e) => { state.projectionLayer = e.target.value; saveState(); });
   $("projection-run").addEventListener("click", guarded(project));
   $("weights-layer").addEventListener("change", guarded((e) => { state.weightsLayer = e.target.value; renderModel(); }));

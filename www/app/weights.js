@@ -1,7 +1,8 @@
 // Per-layer weight views: conv filters as a grid of kernel images, dense weight matrices as one
 // heatmap (row = output unit, column = input), both on a diverging scale centred at zero, and a
-// histogram of all of the layer's weights.
-import { drawColorbar, drawHeatmap, drawHistogram } from "../pkg/nnlens.js";
+// histogram of all of the layer's weights, and the PCA of the weight rows: every unit's (or
+// filter's) incoming weights as one point, so similar neurons sit together.
+import { drawColorbar, drawHeatmap, drawHistogram, drawScatter, weightRowsPca } from "../pkg/nnlens.js";
 import { sizeCanvasForCss } from "./canvas.js";
 
 export function weightLayers(model) {
@@ -37,4 +38,33 @@ export function renderWeights(elements, model, layerName, hoverInfo) {
   drawColorbar(elements.colorbar, "rdbu", layout.min, layout.max);
   sizeCanvasForCss(elements.histogram);
   drawHistogram(elements.histogram, values, 40, `${layerName}.${weight.name}: ${values.length.toLocaleString("en")} values`);
+}
+
+/** PCA of the weight rows of a layer with at least two units/filters and two inputs each. */
+export function renderWeightRowsPca(canvas, info, model, layerName) {
+  const weight = model.parameters(layerName).find((p) => p.name === "weight");
+  const rows = weight?.shape[0] ?? 0;
+  const cols = weight ? weight.values.length / rows : 0;
+  canvas.hidden = rows < 3 || cols < 2;
+  if (canvas.hidden) {
+    info.textContent = `${layerName}: too few units for a PCA of its weight rows`;
+    return;
+  }
+  const fit = weightRowsPca(model, layerName, { components: 2 });
+  const points = fit.transformed;
+  sizeCanvasForCss(canvas);
+  const area = drawScatter(canvas, points, new Uint8Array(rows), `${layerName}: PCA of ${rows} weight rows (${cols} inputs each)`);
+  const [r1, r2] = fit.explainedVarianceRatio;
+  info.textContent = `explained variance ${(100 * r1).toFixed(1)}% + ${(100 * r2).toFixed(1)}%; hover a point for its unit`;
+  canvas.onmousemove = (event) => {
+    const rect = canvas.getBoundingClientRect();
+    const [x, y] = area.toData(event.clientX - rect.left, event.clientY - rect.top);
+    const [ux, uy] = area.unitsPerPixel();
+    let best = -1, bestD = 36;
+    for (let i = 0; i < rows; i++) {
+      const d = ((points[2 * i] - x) / ux) ** 2 + ((points[2 * i + 1] - y) / uy) ** 2;
+      if (d < bestD) { bestD = d; best = i; }
+    }
+    if (best >= 0) info.textContent = `${layerName}: ${weight.shape.length === 4 ? "filter" : "unit"} ${best} at (${points[2 * best].toFixed(3)}, ${points[2 * best + 1].toFixed(3)})`;
+  };
 }

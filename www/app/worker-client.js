@@ -1,40 +1,43 @@
-// Runs tasks in the page's module worker (../worker.js) with progress callbacks. Starting a new
-// task of the same kind cancels the previous one by restarting the worker.
-let worker = null;
+// Runs tasks in the page's module worker (../worker.js), one worker per kind of task, with
+// progress callbacks. Starting a task cancels the unfinished one of the same kind by restarting
+// that kind's worker, so a slow projection never delays a saliency map or the other way round.
+const workers = new Map(); // kind -> { worker, pending: Map<id, job> }
 let nextId = 1;
-const pending = new Map();
 
-function spawn() {
-  worker = new Worker(new URL("../worker.js", import.meta.url), { type: "module" });
-  worker.onmessage = ({ data }) => {
-    const job = pending.get(data.id);
+function spawn(kind) {
+  const entry = { worker: new Worker(new URL("../worker.js", import.meta.url), { type: "module" }), pending: new Map() };
+  entry.worker.onmessage = ({ data }) => {
+    const job = entry.pending.get(data.id);
     if (!job) return;
     if (data.progress) {
       job.onProgress?.(data.progress[0], data.progress[1], data.stage);
     } else {
-      pending.delete(data.id);
+      entry.pending.delete(data.id);
       if (data.error) job.reject(new Error(data.error));
       else job.resolve(data.result);
     }
   };
-  worker.onerror = (event) => {
-    for (const job of pending.values()) job.reject(new Error(event.message || "the worker failed"));
-    pending.clear();
-    worker = null;
+  entry.worker.onerror = (event) => {
+    for (const job of entry.pending.values()) job.reject(new Error(event.message || "the worker failed"));
+    entry.pending.clear();
+    workers.delete(kind);
   };
+  workers.set(kind, entry);
+  return entry;
 }
 
 export function runInWorker(task, onProgress, transfer = []) {
-  if (pending.size) {
-    for (const job of pending.values()) job.reject(new Error("cancelled: a newer task started"));
-    pending.clear();
-    worker?.terminate();
-    worker = null;
+  let entry = workers.get(task.kind);
+  if (entry?.pending.size) {
+    for (const job of entry.pending.values()) job.reject(new Error("cancelled: a newer task started"));
+    entry.worker.terminate();
+    workers.delete(task.kind);
+    entry = undefined;
   }
-  if (!worker) spawn();
+  entry ??= spawn(task.kind);
   const id = nextId++;
   return new Promise((resolve, reject) => {
-    pending.set(id, { resolve, reject, onProgress });
-    worker.postMessage({ id, task }, transfer);
+    entry.pending.set(id, { resolve, reject, onProgress });
+    entry.worker.postMessage({ id, task }, transfer);
   });
 }

@@ -61,7 +61,13 @@ impl Activation {
     #[inline]
     pub fn apply(&self, x: f32) -> f32 {
         match *self {
-            Activation::Relu => x.max(0.0),
+            Activation::Relu => {
+                if x > 0.0 {
+                    x
+                } else {
+                    0.0
+                }
+            }
             Activation::LeakyRelu { alpha } => {
                 if x >= 0.0 {
                     x
@@ -129,7 +135,15 @@ impl Kernel for Activation {
     }
 
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
-        Ok(inputs[0].mapv(|x| self.apply(x)))
+        let x = inputs[0];
+        // ReLU is written as a compare and select (not `f32::max`, which has no wasm
+        // instruction and becomes a libm call per element), with the match outside the loop,
+        // so the loop vectorises; NaN gives 0 either way.
+        Ok(match *self {
+            Activation::Relu => x.mapv(|v| if v > 0.0 { v } else { 0.0 }),
+            Activation::LeakyRelu { alpha } => x.mapv(|v| if v >= 0.0 { v } else { alpha * v }),
+            other => x.mapv(|v| other.apply(v)),
+        })
     }
 
     fn backward(

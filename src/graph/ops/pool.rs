@@ -198,7 +198,43 @@ fn tensor(what: &str, shape: &[usize], values: Vec<f32>) -> Result<Tensor> {
     Tensor::from_shape_vec(IxDyn(shape), values).map_err(|e| Error::shape(format!("{what}: {e}")))
 }
 
+/// The larger of two values where a NaN wins, as [`argmax`] picks (PyTorch's rule); written
+/// as a compare and select so the 2x2 loop vectorises.
+#[inline]
+fn max_nan(a: f32, b: f32) -> f32 {
+    if b > a || b.is_nan() {
+        b
+    } else {
+        a
+    }
+}
+
+/// 2x2 windows with stride 2 and no padding over one `height x width` plane (floor mode: a last
+/// odd row or column is dropped), appended to `out`. The common LeNet pooling, without the
+/// general window iterator: one pass over row pairs.
+fn max_pool_2x2(plane: &[f32], height: usize, width: usize, out: &mut Vec<f32>) {
+    let out_width = width / 2;
+    for pair in 0..height / 2 {
+        let top = &plane[2 * pair * width..2 * pair * width + 2 * out_width];
+        let bottom = &plane[(2 * pair + 1) * width..(2 * pair + 1) * width + 2 * out_width];
+        out.extend(top.chunks_exact(2).zip(bottom.chunks_exact(2)).map(|(t, b)| {
+            let m = max_nan(t[0], t[1]);
+            let m = if m.is_nan() { m } else { max_nan(m, b[0]) };
+            if m.is_nan() {
+                m
+            } else {
+                max_nan(m, b[1])
+            }
+        }));
+    }
+}
+
 impl MaxPool2d {
+    /// 2x2 windows, stride 2, no padding, floor mode: the case [`max_pool_2x2`] computes.
+    fn is_plain_2x2(&self) -> bool {
+        self.kernel == [2, 2] && self.stride == [2, 2] && self.padding == [0; 4] && !self.ceil_mode
+    }
+
     fn geometry(&self, input: &[usize]) -> Result<PoolGeometry> {
         PoolGeometry::new(
             "maxpool2d",
@@ -221,11 +257,18 @@ impl Kernel for MaxPool2d {
         let x = inputs[0].as_standard_layout();
         let xs = x.as_slice().expect("standard layout is contiguous");
         let mut out = Vec::with_capacity(xs.len() / geo.in_plane() * geo.out_plane());
-        for plane in xs.chunks_exact(geo.in_plane()) {
-            out.extend(
-                geo.windows()
-                    .map(|(row, col)| plane[argmax(plane, geo.width, &row.cells, &col.cells)]),
-            );
+        if self.is_plain_2x2() {
+            let (height, width) = (geo.in_plane() / geo.width, geo.width);
+            for plane in xs.chunks_exact(geo.in_plane()) {
+                max_pool_2x2(plane, height, width, &mut out);
+            }
+        } else {
+            for plane in xs.chunks_exact(geo.in_plane()) {
+                out.extend(
+                    geo.windows()
+                        .map(|(row, col)| plane[argmax(plane, geo.width, &row.cells, &col.cells)]),
+                );
+            }
         }
         tensor("maxpool2d output", &geo.output_shape, out)
     }
@@ -405,6 +448,33 @@ impl Kernel for GlobalAvgPool {
             inputs: vec![tensor("global average pool input gradient", shape, dx)?],
             params: Vec::new(),
         })
+    }
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+    use crate::graph::ops::gradcheck::random_tensor;
+
+    /// The 2x2 fast path gives exactly what the general window path gives, NaN included.
+    #[test]
+    fn plain_2x2_matches_the_general_path() {
+        let mut x = random_tensor(&[2, 3, 7, 6], -1.0, 1.0, 41);
+        x[[1, 2, 3, 4]] = f32::NAN;
+        let fast = MaxPool2d { kernel: [2, 2], stride: [2, 2], padding: [0; 4], ceil_mode: false };
+        assert!(fast.is_plain_2x2());
+        let got = fast.forward(&[&x]).unwrap();
+        let geo = fast.geometry(x.shape()).unwrap();
+        let xs = x.as_slice().unwrap();
+        let mut expected = Vec::new();
+        for plane in xs.chunks_exact(geo.in_plane()) {
+            expected.extend(geo.windows().map(|(r, c)| plane[argmax(plane, geo.width, &r.cells, &c.cells)]));
+        }
+        assert_eq!(got.shape(), &[2, 3, 3, 3]);
+        for (g, e) in got.iter().zip(&expected) {
+            assert!(g == e || (g.is_nan() && e.is_nan()), "{g} vs {e}");
+        }
+        assert!(got.iter().any(|v| v.is_nan()));
     }
 }
 
