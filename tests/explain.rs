@@ -1,6 +1,6 @@
 //! Attribution against Captum 0.9: every case of `tests/fixtures/captum/<model>.json` (written
 //! by `tests/fixtures/make_captum_fixtures.py`) must match element-wise within
-//! `1e-4 + 1e-3 * |expected|`, for the models loaded from the same fixture directory.
+//! `1e-4 + 1e-3 * |expected|`, for the same models imported through ONNX.
 //! SmoothGrad, being random, is checked by its properties.
 //!
 //! Run with `--nocapture` to see the largest absolute and relative error per model and method.
@@ -37,18 +37,23 @@ impl Fixture {
     }
 }
 
-/// The fixture `name` and its model. The model is read from the nnlens JSON file with the
-/// same weights as the `.onnx` file beside it, because the ONNX importer has not been merged
-/// into this branch yet; once `nnlens::io::onnx` is in, read `doc["onnx"]` with
-/// `nnlens::io::onnx::from_onnx(&bytes)` here instead (a trial merge of the importer passed
-/// every case that way, with the same errors).
+/// The fixture `name` and its model, imported from the same ONNX file Captum's model was
+/// exported to (the nnlens JSON copy beside it, with the same weights, must agree).
 fn load(name: &str) -> Fixture {
     let dir = fixture_dir();
     let doc: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap())
             .unwrap();
-    let model = std::fs::read_to_string(dir.join(doc["nnlens_json"].as_str().unwrap())).unwrap();
-    let graph = nnlens::io::json::from_json(&model).unwrap();
+    let bytes = std::fs::read(dir.join(doc["onnx"].as_str().unwrap())).unwrap();
+    let graph = nnlens::io::onnx::from_onnx(&bytes).unwrap();
+    let json = std::fs::read_to_string(dir.join(doc["nnlens_json"].as_str().unwrap())).unwrap();
+    let copy = nnlens::io::json::from_json(&json).unwrap();
+    let x = floats(&doc["input"]);
+    let via_onnx = graph.forward(graph.input_tensor(x.clone(), 1).unwrap()).unwrap();
+    let via_json = copy.forward(copy.input_tensor(x, 1).unwrap()).unwrap();
+    for (a, b) in via_onnx.iter().zip(via_json.iter()) {
+        assert!((a - b).abs() <= 1e-5 + 1e-4 * b.abs(), "{name}: ONNX {a} vs JSON copy {b}");
+    }
     Fixture { graph, doc }
 }
 

@@ -84,6 +84,25 @@ fn json_round_trip_preserves_outputs() {
     assert_eq!(model.input_shape().length(), 3);
 }
 
+#[wasm_bindgen_test]
+fn onnx_round_trip_and_errors_cross_the_boundary() {
+    let model = Model::from_json(CNN).unwrap();
+    let bytes = model.to_onnx().unwrap();
+    let again = Model::from_onnx(&bytes).unwrap();
+    assert_eq!(model.forward(&input(), None).unwrap(), again.forward(&input(), None).unwrap());
+    let names: Vec<String> = again.trace(&input(), None).unwrap().names();
+    assert_eq!(names, ["conv", "conv.relu", "pool", "flat", "fc", "softmax"]);
+    let cases = [
+        (message(Model::from_onnx(&[0xff, 0xff, 0xff])), "not a valid ONNX model"),
+        (message(Model::from_onnx(&[])), "the model has no graph"),
+        (message(Model::from_onnx(&bytes[..bytes.len() / 2])), "not a valid ONNX model"),
+    ];
+    for (got, expected) in cases {
+        assert!(got.contains(expected), "message {got:?} should contain {expected:?}");
+    }
+    assert!(Model::from_onnx(&bytes).is_ok(), "still working after the errors");
+}
+
 /// The same seed gives the same weights as natively (golden values of src/io/json.rs tests).
 #[wasm_bindgen_test]
 fn seeded_weights_match_native() {

@@ -967,6 +967,7 @@ pub fn to_json(graph: &Graph) -> Result<String> {
                             "keepDims": r.keepdims })
                 }
             }
+            Op::MatMul(_) => return fail("multiplies two values, which the JSON format has no layer for"),
         };
         layer["name"] = json!(node.name);
         let previous = ValueId(i);

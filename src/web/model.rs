@@ -3,7 +3,7 @@
 use super::{js_error, shape_array};
 use crate::graph::ops::Kernel;
 use crate::graph::Graph;
-use crate::io::json;
+use crate::io::{json, onnx};
 use crate::tensor::{into_vec, Tensor};
 use wasm_bindgen::prelude::*;
 
@@ -33,6 +33,18 @@ impl Model {
     #[wasm_bindgen(js_name = toJson)]
     pub fn to_json(&self) -> Result<String, JsError> {
         json::to_json(&self.inner).map_err(js_error)
+    }
+
+    /// Builds a model from the bytes of an ONNX file (e.g. from `torch.onnx.export`).
+    #[wasm_bindgen(js_name = fromOnnx)]
+    pub fn from_onnx(bytes: &[u8]) -> Result<Model, JsError> {
+        onnx::from_onnx(bytes).map(|inner| Model { inner }).map_err(js_error)
+    }
+
+    /// Writes the model as ONNX bytes (opset 17, dynamic batch dimension).
+    #[wasm_bindgen(js_name = toOnnx)]
+    pub fn to_onnx(&self) -> Result<Vec<u8>, JsError> {
+        onnx::to_onnx(&self.inner).map_err(js_error)
     }
 
     /// The per-sample input shape (without the batch dimension), e.g. `[1, 28, 28]`.

@@ -88,6 +88,15 @@ test("a user's model file loads; a bad one shows its error in the page", async (
   await page.setInputFiles("#model-file", bad);
   await page.waitForSelector("#error:not([hidden])");
   assert.match(await page.textContent("#error"), /missing field 'units'/);
+  // An ONNX file (the torch export of the built-in CNN) loads with its node names.
+  await page.setInputFiles("#model-file", new URL("../../www/models/cnn.onnx", import.meta.url).pathname);
+  await page.waitForSelector('[data-layer="/inner/conv1/Conv"]');
+  assert.equal(await page.isHidden("#error"), true);
+  const junk = join(dir, "junk.onnx");
+  writeFileSync(junk, "not a protobuf");
+  await page.setInputFiles("#model-file", junk);
+  await page.waitForSelector("#error:not([hidden])");
+  assert.match(await page.textContent("#error"), /not a valid ONNX model/);
   // The page keeps working after the error.
   await page.selectOption("#model-select", "cnn");
   await page.waitForSelector('[data-layer="conv1"]');

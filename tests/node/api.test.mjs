@@ -74,3 +74,21 @@ test("toJson round-trips weights exactly", () => {
   const again = Model.fromJson(model.toJson());
   assert.deepEqual(Array.from(again.forward(digit(2))), Array.from(model.forward(digit(2))));
 });
+
+test("ONNX: the built-in cnn.onnx (torch export) imports and agrees with the JSON model", () => {
+  const onnx = Model.fromOnnx(readFileSync(new URL("../../www/models/cnn.onnx", import.meta.url)));
+  const json = Model.fromJson(cnnText);
+  assert.deepEqual(onnx.inputShape, [1, 28, 28]);
+  assert.deepEqual(onnx.outputShape, [10]);
+  assert.ok(onnx.layers().every((l) => typeof l.op === "string" && l.op.length > 0));
+  const x = new Float32Array(3 * 784);
+  for (let i = 0; i < 3; i++) x.set(digit(i), i * 784);
+  const a = onnx.forward(x, 3);
+  const b = json.forward(x, 3);
+  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= 1e-4 + 1e-3 * Math.abs(b[i]), `${i}: ${a[i]} vs ${b[i]}`);
+  const bytes = json.toOnnx();
+  assert.ok(bytes instanceof Uint8Array && bytes.length > 1000);
+  assert.deepEqual(Model.fromOnnx(bytes).forward(x, 3), b);
+  assert.throws(() => Model.fromOnnx(new Uint8Array([1, 2, 3])), (e) => e instanceof Error && /ONNX/.test(e.message));
+  assert.deepEqual(Model.fromOnnx(bytes).forward(x, 3), b);
+});

@@ -34,20 +34,26 @@ function clearError() {
   $("error").hidden = true;
 }
 
-async function loadBuiltin(name) {
+async function fetchBuiltin(name) {
   const response = await fetch(new URL(`models/${name}.json`, base));
   if (!response.ok) throw new Error(`built-in model '${name}' not found (HTTP ${response.status})`);
-  const text = await response.text();
+  return response.text();
+}
+
+async function loadBuiltin(name, text) {
+  text ??= await fetchBuiltin(name);
   return { model: Model.fromJson(text), source: { format: "json", source: text } };
 }
 
 async function loadFile(file) {
   const bytes = new Uint8Array(await file.arrayBuffer());
-  if (file.name.toLowerCase().endsWith(".json")) {
+  const name = file.name.toLowerCase();
+  if (name.endsWith(".onnx")) return { model: Model.fromOnnx(bytes), source: { format: "onnx", source: bytes } };
+  if (name.endsWith(".json")) {
     const text = new TextDecoder().decode(bytes);
     return { model: Model.fromJson(text), source: { format: "json", source: text } };
   }
-  throw new Error(`cannot open '${file.name}': expected an nnlens .json model`);
+  throw new Error(`cannot open '${file.name}': expected an .onnx model or an nnlens .json model`);
 }
 
 /** The 28x28 digit the page shows as input, and its description. */
@@ -186,8 +192,8 @@ function saveState() {
   }, state.drawn);
 }
 
-async function selectBuiltin(name) {
-  ({ model: state.model, source: state.modelSource } = await loadBuiltin(name));
+async function selectBuiltin(name, text) {
+  ({ model: state.model, source: state.modelSource } = await loadBuiltin(name, text));
   state.modelName = name;
   $("model-select").value = name;
 }
@@ -221,8 +227,10 @@ function restoreSaliencyOptions(options) {
 }
 
 async function main() {
-  await init();
+  // The wasm, the digits and the model download in parallel (the page's cold start).
   const saved = readHash();
+  const firstModel = BUILTIN.includes(saved.model) ? saved.model : "cnn";
+  const [, digits, modelText] = await Promise.all([init(), loadDigits(base), fetchBuiltin(firstModel)]);
   Object.assign(state, {
     modelName: saved.model ?? state.modelName, colormap: saved.colormap ?? state.colormap,
     sample: saved.sample ?? state.sample, weightsLayer: saved.weights ?? null, drawn: saved.input ?? null,
@@ -231,7 +239,7 @@ async function main() {
   });
   $("sample-index").value = String(state.sample);
   $("colormap-select").value = state.colormap;
-  state.digits = await loadDigits(base);
+  state.digits = digits;
   $("sample-index").max = String(state.digits.count - 1);
   pad = new DrawingPad($("pad"), guarded((input) => {
     state.drawn = input;
@@ -244,7 +252,7 @@ async function main() {
   }
   if (saved.method) $("saliency-method").value = saved.method;
   restoreSaliencyOptions(saved.options ?? {});
-  await selectBuiltin(BUILTIN.includes(state.modelName) ? state.modelName : "cnn");
+  await selectBuiltin(firstModel, modelText);
   renderModel();
 
   $("model-select").addEventListener("change", guarded(async (e) => { await selectBuiltin(e.target.value); renderModel(); }));

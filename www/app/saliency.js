@@ -69,6 +69,8 @@ export function drawSaliency(el, digit, attribution, options, opacity) {
   const colormap = signed ? "rdbu" : "magma";
   const range = signed ? { min: -1, max: 1 } : { min: 0, max: 1 };
   drawHeatmap(el.input, digit, [28, 28], { colormap: "greys", min: 0, max: 1 });
+  // The overlay reads the map's pixels back: create its context for frequent reads first.
+  el.map.getContext("2d", { willReadFrequently: true });
   drawHeatmap(el.map, shown.values, shown.shape, { colormap, ...range });
   sizeCanvasForCss(el.colorbar);
   drawColorbar(el.colorbar, colormap, range.min, range.max);

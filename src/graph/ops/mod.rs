@@ -13,6 +13,7 @@ pub mod activation;
 pub mod conv;
 pub mod dense;
 pub mod elementwise;
+pub mod matmul;
 pub mod norm;
 pub mod pool;
 pub mod reduce;
@@ -103,6 +104,8 @@ pub enum Op {
     Pad(shape::Pad),
     /// Mean over some axes.
     ReduceMean(reduce::ReduceMean),
+    /// Matrix product of two values over their last two axes.
+    MatMul(matmul::MatMul),
 }
 
 macro_rules! dispatch {
@@ -124,6 +127,7 @@ macro_rules! dispatch {
             Op::Transpose($op) => $body,
             Op::Pad($op) => $body,
             Op::ReduceMean($op) => $body,
+            Op::MatMul($op) => $body,
         }
     };
 }
@@ -154,6 +158,7 @@ impl Op {
             Op::Transpose(_) => "Transpose",
             Op::Pad(_) => "Pad",
             Op::ReduceMean(_) => "ReduceMean",
+            Op::MatMul(_) => "MatMul",
         }
     }
 

@@ -1,0 +1,282 @@
+//! Constant folding: the ONNX shape-plumbing ops evaluated on import-time constants.
+//!
+//! Exporters compute reshape targets, axes and similar small tensors with ordinary ops
+//! (`Shape`, `Gather`, `Slice`, `Concat`, `Unsqueeze`, arithmetic...). The importer evaluates
+//! those on constants ([`super::data::Val::Float`] and [`super::data::Val::Int`]) with the
+//! functions here, generic over the element type. Every index, axis and permutation is checked
+//! first, so no ndarray call can panic on a hostile model, and every result size is checked
+//! against the tensor limits before it is allocated.
+
+use crate::error::{Error, Result};
+use crate::tensor::{checked_elements, limits};
+use ndarray::{ArrayD, Axis, IxDyn, Slice};
+
+/// Checks a folded tensor of `shape` before it is allocated: at most
+/// [`limits::MAX_ELEMENTS`] elements and at most as many bytes as that many f32 values (integer
+/// constants take 16 bytes per element).
+pub fn check_size<T>(what: &str, shape: &[usize]) -> Result<usize> {
+    let n = checked_elements(what, shape)?;
+    let limit = limits::MAX_ELEMENTS * std::mem::size_of::<f32>();
+    match n.checked_mul(std::mem::size_of::<T>()) {
+        Some(bytes) if bytes <= limit => Ok(n),
+        _ => Err(Error::Onnx(format!(
+            "{what} of shape {shape:?} would take more than {limit} bytes"
+        ))),
+    }
+}
+
+/// Normalises a possibly negative ONNX axis for a tensor of rank `rank`.
+pub fn axis(axis: i64, rank: usize, what: &str) -> Result<usize> {
+    let r = rank as i64;
+    if axis < -r || axis >= r {
+        return Err(Error::Onnx(format!(
+            "{what} {axis} is out of range for rank {rank} (expected {} ..= {})",
+            -r,
+            r - 1
+        )));
+    }
+    Ok(if axis < 0 { (axis + r) as usize } else { axis as usize })
+}
+
+/// Normalises a list of axes, refusing duplicates; the result is sorted.
+pub fn axes(list: &[i64], rank: usize, what: &str) -> Result<Vec<usize>> {
+    let mut out = list
+        .iter()
+        .map(|&a| axis(a, rank, what))
+        .collect::<Result<Vec<_>>>()?;
+    out.sort_unstable();
+    if out.windows(2).any(|w| w[0] == w[1]) {
+        return Err(Error::Onnx(format!("{what}s {list:?} name the same axis twice")));
+    }
+    Ok(out)
+}
+
+/// Copies `a` into a new array of `shape` (same element count), row-major.
+pub fn reshape<T: Clone>(a: &ArrayD<T>, shape: &[usize]) -> Result<ArrayD<T>> {
+    check_size::<T>("reshaped constant", shape)?;
+    let n: usize = shape.iter().product();
+    if n != a.len() {
+        return Err(Error::Onnx(format!(
+            "cannot reshape a constant of shape {:?} ({} elements) to {shape:?} ({n} elements)",
+            a.shape(),
+            a.len()
+        )));
+    }
+    let data: Vec<T> = a.iter().cloned().collect();
+    ArrayD::from_shape_vec(IxDyn(shape), data).map_err(|e| Error::Onnx(e.to_string()))
+}
+
+/// Checks that `perm` is a permutation of `0..rank`.
+pub fn check_perm(perm: &[usize], rank: usize) -> Result<()> {
+    let mut seen = vec![false; rank];
+    if perm.len() != rank {
+        return Err(Error::Onnx(format!(
+            "perm {perm:?} has {} entries, the input has rank {rank}",
+            perm.len()
+        )));
+    }
+    for &p in perm {
+        if p >= rank || std::mem::replace(&mut seen[p], true) {
+            return Err(Error::Onnx(format!("perm {perm:?} is not a permutation of 0..{rank}")));
+        }
+    }
+    Ok(())
+}
+
+/// Permutes the axes of `a`.
+pub fn transpose<T: Clone>(a: &ArrayD<T>, perm: &[usize]) -> Result<ArrayD<T>> {
+    check_perm(perm, a.ndim())?;
+    let permuted = a.view().permuted_axes(IxDyn(perm));
+    let shape = permuted.shape().to_vec();
+    let data: Vec<T> = permuted.iter().cloned().collect();
+    ArrayD::from_shape_vec(IxDyn(&shape), data).map_err(|e| Error::Onnx(e.to_string()))
+}
+
+/// Concatenates constants along `axis` (already normalised).
+pub fn concat<T: Clone>(parts: &[&ArrayD<T>], axis: usize) -> Result<ArrayD<T>> {
+    let first = parts
+        .first()
+        .ok_or_else(|| Error::Onnx("Concat needs at least one input".into()))?;
+    let mut shape = first.shape().to_vec();
+    if axis >= shape.len() {
+        return Err(Error::Onnx(format!("Concat axis {axis} is out of range for shape {shape:?}")));
+    }
+    shape[axis] = 0;
+    for p in parts {
+        let mut s = p.shape().to_vec();
+        if s.len() != shape.len() || {
+            s[axis] = 0;
+            s != shape
+        } {
+            return Err(Error::Onnx(format!(
+                "Concat inputs {:?} differ outside axis {axis}",
+                parts.iter().map(|p| p.shape().to_vec()).collect::<Vec<_>>()
+            )));
+        }
+    }
+    shape[axis] = parts.iter().map(|p| p.shape()[axis]).sum();
+    check_size::<T>("concatenated constant", &shape)?;
+    let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+    ndarray::concatenate(Axis(axis), &views).map_err(|e| Error::Onnx(e.to_string()))
+}
+
+/// `Gather`: picks `indices` (negative ones count from the end) along `axis` of `data`.
+pub fn gather<T: Clone>(data: &ArrayD<T>, indices: &ArrayD<i64>, axis: usize) -> Result<ArrayD<T>> {
+    if axis >= data.ndim() {
+        return Err(Error::Onnx(format!(
+            "Gather axis {axis} is out of range for data of shape {:?}",
+            data.shape()
+        )));
+    }
+    let len = data.shape()[axis];
+    let picks = indices
+        .iter()
+        .map(|&i| {
+            let j = if i < 0 { i + len as i64 } else { i };
+            if j < 0 || j >= len as i64 {
+                Err(Error::Onnx(format!(
+                    "Gather index {i} is out of range for axis {axis} of length {len}"
+                )))
+            } else {
+                Ok(j as usize)
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut shape = data.shape()[..axis].to_vec();
+    shape.extend_from_slice(indices.shape());
+    shape.extend_from_slice(&data.shape()[axis + 1..]);
+    check_size::<T>("gathered constant", &shape)?;
+    let picked = data.select(Axis(axis), &picks);
+    reshape(&picked, &shape)
+}
+
+/// `Slice` with NumPy semantics: per axis `start`, `end`, `step` (clamped, negative allowed).
+pub fn slice<T: Clone>(
+    data: &ArrayD<T>,
+    starts: &[i64],
+    ends: &[i64],
+    axes_list: &[usize],
+    steps: &[i64],
+) -> Result<ArrayD<T>> {
+    let mut view = data.view();
+    for (k, &ax) in axes_list.iter().enumerate() {
+        let dim = data.shape()[ax] as i64;
+        let (start, end, step) = (starts[k], ends[k], steps[k]);
+        if step == 0 {
+            return Err(Error::Onnx("Slice step must not be 0".into()));
+        }
+        let wrap = |v: i64| if v < 0 { v.saturating_add(dim) } else { v };
+        let (lo, hi) = if dim == 0 {
+            (0, 0)
+        } else if step > 0 {
+            let s = wrap(start).clamp(0, dim);
+            let e = wrap(end).clamp(0, dim);
+            (s, e.max(s))
+        } else {
+            // Elements start, start+step, ... while > end; as a range: (end, start].
+            let s = wrap(start).clamp(0, dim - 1);
+            let e = wrap(end).clamp(-1, dim - 1);
+            (e + 1, (s + 1).max(e + 1))
+        };
+        view.slice_axis_inplace(
+            Axis(ax),
+            Slice::new(lo as isize, Some(hi as isize), step as isize),
+        );
+    }
+    Ok(view.to_owned())
+}
+
+/// NumPy broadcasting of two shapes.
+pub fn broadcast_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
+    let rank = a.len().max(b.len());
+    let mut out = vec![0; rank];
+    for i in 0..rank {
+        let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
+        let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
+        out[i] = match (da, db) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => {
+                return Err(Error::Onnx(format!(
+                    "shapes {a:?} and {b:?} do not broadcast (axis {i}: {da} vs {db})"
+                )))
+            }
+        };
+    }
+    Ok(out)
+}
+
+/// Applies `f` element-wise with NumPy broadcasting.
+pub fn broadcast_with<A: Clone, B: Clone, C>(
+    a: &ArrayD<A>,
+    b: &ArrayD<B>,
+    mut f: impl FnMut(A, B) -> Result<C>,
+) -> Result<ArrayD<C>> {
+    let shape = broadcast_shape(a.shape(), b.shape())?;
+    check_size::<C>("broadcast constant", &shape)?;
+    let (Some(va), Some(vb)) = (a.broadcast(IxDyn(&shape)), b.broadcast(IxDyn(&shape))) else {
+        return Err(Error::Onnx(format!(
+            "shapes {:?} and {:?} do not broadcast",
+            a.shape(),
+            b.shape()
+        )));
+    };
+    let data = va
+        .iter()
+        .zip(vb.iter())
+        .map(|(x, y)| f(x.clone(), y.clone()))
+        .collect::<Result<Vec<C>>>()?;
+    ArrayD::from_shape_vec(IxDyn(&shape), data).map_err(|e| Error::Onnx(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arr(shape: &[usize], data: &[i64]) -> ArrayD<i64> {
+        ArrayD::from_shape_vec(IxDyn(shape), data.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn axes_normalise_and_reject() {
+        assert_eq!(axis(-1, 3, "axis").unwrap(), 2);
+        assert!(axis(3, 3, "axis").is_err());
+        assert!(axis(i64::MIN, 3, "axis").is_err());
+        assert_eq!(axes(&[-1, 0], 3, "axis").unwrap(), [0, 2]);
+        assert!(axes(&[1, -2], 3, "axis").is_err());
+    }
+
+    #[test]
+    fn gather_slice_concat_transpose() {
+        let a = arr(&[2, 3], &[0, 1, 2, 3, 4, 5]);
+        let g = gather(&a, &arr(&[], &[-1]), 1).unwrap();
+        assert_eq!(g, arr(&[2], &[2, 5]));
+        let g = gather(&a, &arr(&[1, 2], &[1, 0]), 0).unwrap();
+        assert_eq!(g.shape(), &[1, 2, 3]);
+        assert_eq!(g.iter().copied().collect::<Vec<_>>(), [3, 4, 5, 0, 1, 2]);
+        assert!(gather(&a, &arr(&[1], &[2]), 0).is_err());
+        let v = arr(&[5], &[0, 1, 2, 3, 4]);
+        assert_eq!(slice(&v, &[1], &[i64::MAX], &[0], &[2]).unwrap(), arr(&[2], &[1, 3]));
+        assert_eq!(slice(&v, &[-1], &[i64::MIN], &[0], &[-1]).unwrap(), arr(&[5], &[4, 3, 2, 1, 0]));
+        assert_eq!(slice(&v, &[4], &[1], &[0], &[-2]).unwrap(), arr(&[2], &[4, 2]));
+        assert_eq!(slice(&v, &[3], &[1], &[0], &[1]).unwrap().len(), 0);
+        assert!(slice(&v, &[0], &[1], &[0], &[0]).is_err());
+        let c = concat(&[&arr(&[1], &[7]), &v], 0).unwrap();
+        assert_eq!(c.len(), 6);
+        assert!(concat(&[&a, &v], 0).is_err());
+        let t = transpose(&a, &[1, 0]).unwrap();
+        assert_eq!(t, arr(&[3, 2], &[0, 3, 1, 4, 2, 5]));
+        assert!(transpose(&a, &[0, 0]).is_err());
+        assert!(transpose(&a, &[0, 2]).is_err());
+    }
+
+    #[test]
+    fn broadcasting() {
+        assert_eq!(broadcast_shape(&[2, 1], &[3]).unwrap(), [2, 3]);
+        assert!(broadcast_shape(&[2], &[3]).is_err());
+        let s = broadcast_with(&arr(&[2, 1], &[1, 2]), &arr(&[3], &[10, 20, 30]), |x, y| Ok(x + y)).unwrap();
+        assert_eq!(s, arr(&[2, 3], &[11, 21, 31, 12, 22, 32]));
+        assert!(broadcast_with(&arr(&[1 << 14, 1], &vec![0; 1 << 14]), &arr(&[1 << 14], &vec![0; 1 << 14]), |x, y| Ok(x + y)).is_err());
+    }
+}
