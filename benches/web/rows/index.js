@@ -6,6 +6,7 @@
 
 import { forwardRow } from "./forward.js";
 import { gradientRow, integratedGradientsRow } from "./gradient.js";
+import { onnxLoadRow } from "./onnx.js";
 import { pcaRow } from "./pca.js";
 
 export const ROWS = [
@@ -18,6 +19,7 @@ export const ROWS = [
   integratedGradientsRow("mlp", 50),
   integratedGradientsRow("cnn", 50),
   pcaRow(10000, 784, 50),
+  onnxLoadRow(),
   // The attainable GEMM rate of each framework in this browser: one 256 x 1024 x 1024 product.
   forwardRow("gemm", 256, {
     id: "gemm-256x1024x1024",
