@@ -11,7 +11,7 @@ PORT ?= 8080
 export CHROMEDRIVER ?= /usr/bin/chromedriver
 export CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: pkg site demo test test-native test-wasm test-node test-page bench tools browser clean
+.PHONY: pkg site demo test test-native test-wasm test-node test-page test-bench bench tools browser clean
 
 tools:
 	@scripts/install-tools.sh build
@@ -40,7 +40,7 @@ demo: site
 	@echo "nnlens demo: http://localhost:$(PORT)/"
 	node scripts/serve.mjs site $(PORT)
 
-test: test-native test-wasm test-node test-page
+test: test-native test-wasm test-node test-page test-bench
 
 test-native:
 	cargo test
@@ -54,6 +54,17 @@ test-node: site
 
 test-page: site browser
 	node --test --test-concurrency=1 tests/e2e/
+
+# The benchmark harness in quick mode (tiny sizes, one sample, no timing assertions), so it
+# cannot rot: every row, cold-start page and package size must produce a finite number.
+test-bench: site browser
+	node --test tests/bench/
+
+# Native kernel GFLOP/s (criterion), then the side-by-side browser benchmark against TF.js,
+# onnxruntime-web and ml-pca; prints the tables and writes them into BENCHMARKS.md.
+bench: site browser
+	cargo bench --bench kernels
+	node benches/run.mjs
 
 clean:
 	rm -rf pkg site

@@ -1,0 +1,113 @@
+// The benchmark page: loads nnlens and the peers, runs every row of rows/index.js on the same
+// inputs and leaves the results in `window.benchResult` (read by benches/run.mjs), with
+// `body[data-done=true]` when finished. `?quick=1`: tiny sizes, one sample (the harness test).
+// `?rows=a,b`: only those row ids; `?impls=nnlens`: only those frameworks (for profiling).
+
+import { loadMlPca, loadNnlens, loadOrt, loadTf, wasmFetched } from "./lib/frameworks.js";
+import { maxAbsDiff, measure } from "./lib/timing.js";
+import { ROWS } from "./rows/index.js";
+
+const params = new URLSearchParams(location.search);
+const quick = params.get("quick") === "1";
+const only = params.get("rows")?.split(",");
+const onlyImpls = params.get("impls")?.split(","); // profiling: measure only these frameworks
+const started = performance.now();
+const status = (text) => {
+  document.getElementById("status").textContent = text;
+  console.log(`bench: ${((performance.now() - started) / 1000).toFixed(1)} s ${text}`);
+};
+
+async function bytes(path) {
+  const response = await fetch(path);
+  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+function addRows(row, result) {
+  const body = document.querySelector("#results tbody");
+  for (const [name, r] of Object.entries(result.impls)) {
+    const tr = document.createElement("tr");
+    for (const text of [row.id, name, r.ms.toFixed(3), r.maxAbsDiff ?? ""]) {
+      const td = document.createElement("td");
+      td.textContent = String(text);
+      tr.append(td);
+    }
+    body.append(tr);
+  }
+}
+
+async function main() {
+  const timing = quick
+    ? { warmupMs: 0, warmupRuns: 1, samples: 1, minSampleMs: 2 }
+    : { warmupMs: 500, warmupRuns: 3, samples: 21, minSampleMs: 50, budgetMs: 10000 };
+  status("loading frameworks…");
+  const [nn, tf, ort, PCA] = await Promise.all([loadNnlens(), loadTf(), loadOrt(), loadMlPca()]);
+  const files = {
+    cnnJson: new TextDecoder().decode(await bytes("models/cnn.json")),
+    cnnOnnx: await bytes("models/cnn.onnx"),
+    digitsU8: await bytes("data/digits-images.u8"),
+  };
+  const ctx = { nn, tf, ort, PCA, files, quick };
+  const rows = [];
+  for (const row of ROWS) {
+    if (only && !only.includes(row.id)) continue;
+    const entry = { id: row.id, title: row.title };
+    rows.push(entry);
+    const ok = row.requires ? row.requires(nn) : true;
+    if (ok !== true) {
+      entry.skipped = ok;
+      continue;
+    }
+    status(`running ${row.id}…`);
+    try {
+      const prepared = await row.prepare(ctx);
+      const { tolerance, detail, flops } = prepared;
+      entry.flops = flops ?? null;
+      const impls = onlyImpls ? prepared.impls.filter((i) => onlyImpls.includes(i.name)) : prepared.impls;
+      entry.detail = detail;
+      status(`measuring ${row.id}…`);
+      const measured = await measure(impls, timing);
+      if (typeof detail === "function") entry.detail = detail();
+      const reference = measured.nnlens?.output;
+      entry.impls = {};
+      for (const [name, r] of Object.entries(measured)) {
+        const diff = name === "nnlens" || tolerance === null ? null : maxAbsDiff(reference, r.output);
+        entry.impls[name] = {
+          ms: r.ms,
+          min: r.min,
+          samples: r.samples,
+          iterations: r.iterations,
+          single: r.single,
+          firstMs: r.firstMs,
+          outputLength: r.output?.length ?? 0,
+          outputFinite: Array.prototype.every.call(r.output ?? [], Number.isFinite),
+          maxAbsDiff: diff,
+          agrees: diff === null ? null : diff <= tolerance,
+        };
+      }
+      addRows(row, entry);
+    } catch (error) {
+      entry.error = String(error?.stack ?? error);
+    }
+  }
+  window.benchResult = {
+    quick,
+    rows,
+    env: {
+      userAgent: navigator.userAgent,
+      tfjs: tf.tf.version?.["tfjs-core"] ?? tf.tf.version_core,
+      ort: ort.env.versions?.web ?? ort.env.versions?.common,
+      crossOriginIsolated: globalThis.crossOriginIsolated,
+      wasmFetched: wasmFetched(),
+      tfWasmThreads: tf.tf.wasm.getThreadsCount?.() ?? null,
+    },
+  };
+  status("done");
+  document.body.dataset.done = "true";
+}
+
+main().catch((error) => {
+  window.benchResult = { fatal: String(error?.stack ?? error) };
+  status(`failed: ${error}`);
+  document.body.dataset.done = "true";
+});

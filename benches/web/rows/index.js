@@ -1,0 +1,31 @@
+// The rows of the browser benchmark, in table order. A row is a small object
+// `{ id, title, frameworks, requires?(nn) -> true | reason, prepare(ctx) -> { impls, tolerance,
+// detail } }` (see forward.js): `frameworks` names the implementations `prepare` returns
+// (nnlens first), `requires` says whether the loaded nnlens build has the API the row needs.
+// Add later rows (training step, projections) here.
+
+import { forwardRow } from "./forward.js";
+import { gradientRow, integratedGradientsRow } from "./gradient.js";
+import { onnxLoadRow } from "./onnx.js";
+import { pcaRow } from "./pca.js";
+
+export const ROWS = [
+  forwardRow("mlp", 1),
+  forwardRow("mlp", 64),
+  forwardRow("cnn", 1),
+  forwardRow("cnn", 64),
+  gradientRow("mlp"),
+  gradientRow("cnn"),
+  integratedGradientsRow("mlp", 50),
+  integratedGradientsRow("cnn", 50),
+  pcaRow(10000, 784, 50),
+  onnxLoadRow(),
+  // The attainable GEMM rate of each framework in this browser: one 256 x 1024 x 1024 product.
+  forwardRow("gemm", 256, {
+    id: "gemm-256x1024x1024",
+    title: "GEMM 256 x 1024 x 1024 (one dense layer)",
+    flopsPerSample: 2 * 1024 * 1024,
+    quickBatch: 4,
+    tolerance: 1e-3,
+  }),
+];

@@ -1,0 +1,50 @@
+// The benchmark harness in quick mode (`make test-bench`): runs benches/run.mjs with tiny sizes
+// and one sample in headless Chromium, and checks that every row of benches/web/rows/index.js,
+// every cold-start page and every package size produced a finite number, that every framework
+// computed the same result as nnlens, and that the table has every row. No timing assertions.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { COLD_PAGES, ROWS, SIZE_SETS, run } from "../../benches/run.mjs";
+import * as nnlens from "../../pkg/nnlens.js";
+
+test("quick benchmark: every row, cold start and size gives a finite number", { timeout: 600_000 }, async () => {
+  const result = await run({ quick: true });
+  assert.deepEqual(result.problems, [], "no console errors, page errors or requests to other origins");
+  assert.equal(result.bench.quick, true);
+  assert.equal(result.bench.rows.length, ROWS.length);
+
+  for (const row of ROWS) {
+    const entry = result.bench.rows.find((r) => r.id === row.id);
+    assert.ok(entry, `row ${row.id} is missing from the results`);
+    assert.ok(result.table.includes(`| ${row.title} |`), `row ${row.id} is missing from the table`);
+    const available = row.requires ? row.requires(nnlens) : true;
+    if (available !== true) {
+      // Only a build without the row's API may skip it, and the table says why.
+      assert.equal(entry.skipped, available, `${row.id}: skipped for the wrong reason`);
+      assert.ok(result.table.includes(`not run: ${available}`));
+      continue;
+    }
+    assert.equal(entry.error, undefined, `${row.id} failed: ${entry.error}`);
+    assert.deepEqual(Object.keys(entry.impls).sort(), [...row.frameworks].sort(), `${row.id}: frameworks`);
+    for (const [name, r] of Object.entries(entry.impls)) {
+      assert.ok(Number.isFinite(r.ms) && r.ms > 0, `${row.id}/${name}: time ${r.ms}`);
+      assert.ok(r.outputLength > 0 && r.outputFinite, `${row.id}/${name}: output not finite`);
+      assert.notEqual(r.agrees, false, `${row.id}/${name}: differs from nnlens by ${r.maxAbsDiff}`);
+    }
+  }
+
+  for (const [id] of COLD_PAGES) {
+    const c = result.cold[id];
+    assert.ok(Number.isFinite(c.ms) && c.ms > 0, `cold start ${id}: ${c.ms}`);
+    assert.ok(c.bytes > 0, `cold start ${id}: no bytes fetched`);
+  }
+  for (const [id] of SIZE_SETS) {
+    const s = result.size[id];
+    assert.ok(s.raw > 0 && s.gz > 0 && s.gz < s.raw, `size ${id}: ${s.raw} raw, ${s.gz} gzip`);
+  }
+  // The peers really ran their SIMD single-thread wasm builds.
+  const wasm = result.bench.env.wasmFetched;
+  assert.ok(wasm.includes("tfjs-backend-wasm-simd.wasm"), `TF.js wasm binary: ${wasm}`);
+  assert.ok(wasm.includes("ort-wasm-simd-threaded.wasm"), `onnxruntime-web binary: ${wasm}`);
+  assert.equal(result.bench.env.tfWasmThreads, 1);
+});
