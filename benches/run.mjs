@@ -19,6 +19,7 @@ import { chromium } from "playwright-core";
 import { cp, mkdir, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { existsSync, readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
+import { spawnSync } from "node:child_process";
 import { gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { serve } from "../scripts/serve.mjs";
@@ -252,6 +253,20 @@ const ms = (v) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v
 const ratio = (v) => (Number.isFinite(v) ? `${v >= 10 ? v.toFixed(1) : v.toFixed(2)}×` : "–");
 const kib = (b) => `${(b / 1024).toFixed(0)} KiB`;
 
+/**
+ * scikit-learn's PCA on the benchmark case (`benches/sklearn_pca.py`), when a Python with
+ * scikit-learn is available (`NNLENS_BENCH_PYTHON`, default `python3`); otherwise the reason.
+ */
+export function sklearnPca() {
+  const python = process.env.NNLENS_BENCH_PYTHON || "python3";
+  const run = spawnSync(python, [join(ROOT, "benches/sklearn_pca.py")], { encoding: "utf8" });
+  if (run.status !== 0) {
+    const why = (run.error?.message || run.stderr || "").trim().split("\n").pop();
+    return { unavailable: `${python} with scikit-learn is not available (${why || "exit " + run.status})` };
+  }
+  return JSON.parse(run.stdout.trim().split("\n").pop());
+}
+
 /** The markdown tables of one run (no prose). */
 export function tables(result) {
   const lines = [];
@@ -304,6 +319,19 @@ export function tables(result) {
   for (const [id] of SIZE_SETS) {
     const s = size[id];
     lines.push(`| ${s.title} | ${s.files.join(", ")} | ${kib(s.raw)} | ${kib(s.gz)} | ${id === "nnlens" ? "–" : ratio(s.gz / size.nnlens.gz)} |`);
+  }
+  const pcaRow = bench.rows.find((r) => r.title.startsWith("PCA") && r.impls?.nnlens);
+  const pcaNative = native?.find((n) => n.id.startsWith("pca/covariance_eigh"));
+  if (result.sklearn && pcaRow) {
+    lines.push("", "PCA of 10,000 × 784 to 50 components against native scikit-learn on the same machine (one thread each; ratio = scikit-learn time / nnlens time):", "");
+    lines.push("| implementation | ms | scikit-learn / this |", "| --- | ---: | ---: |");
+    const sk = result.sklearn;
+    const row = (name, value) => `| ${name} | ${ms(value)} | ${sk.ms ? ratio(sk.ms / value) : "–"} |`;
+    lines.push(row("nnlens, wasm in Chromium (`pca`, covarianceEigh)", pcaRow.impls.nnlens.ms));
+    if (pcaNative) lines.push(row("nnlens, native (`cargo bench`, covarianceEigh)", pcaNative.ns / 1e6));
+    lines.push(sk.unavailable
+      ? `| scikit-learn | not measured: ${sk.unavailable} | – |`
+      : `| scikit-learn ${sk.version} (\`PCA\`, auto picked \`${sk.solver}\`, numpy/OpenBLAS 1 thread) | ${ms(sk.ms)} | 1.00× |`);
   }
   if (native?.length) {
     lines.push("", "Native kernels (`cargo bench --bench kernels`, criterion medians, one thread; GFLOP/s = 10^9 floating-point operations per second, a multiply-add counting 2; GB/s = bytes read + written per ns):", "");
@@ -360,6 +388,7 @@ export async function run({ quick = false, rows = null, coldReps = quick ? 1 : 7
       cold,
       size: await sizes(dir),
       native: quick ? [] : await nativeResults(),
+      sklearn: quick ? null : sklearnPca(),
       env: {
         machine: machine(),
         browser: `Chromium ${browser.version()}`,
