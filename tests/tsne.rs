@@ -285,7 +285,7 @@ fn bad_input_is_rejected_with_precise_errors() {
     assert!(matches!(e, Error::Unknown { .. }));
     assert_eq!(
         e.to_string(),
-        "unknown t-SNE method 'fast'; expected one of: auto, exact, barnes_hut"
+        "unknown t-SNE method 'fast'; expected one of: auto, exact, barnesHut"
     );
     let e = TsneOptions {
         learning_rate: Some(-1.0),

@@ -464,7 +464,7 @@ impl Tsne {
         if method == Method::BarnesHut && dims > tree::MAX_DIMS {
             return Err(Error::invalid(
                 "t-SNE components",
-                format!("got {dims}; the barnes_hut method supports 1..=3 (use method 'exact')"),
+                format!("got {dims}; the barnesHut method supports 1..=3 (use method 'exact')"),
             ));
         }
         ensure_finite("t-SNE data", data.iter().copied())?;

@@ -123,7 +123,7 @@ fn rejects_bad_options_with_the_value_and_the_range() {
                 init: Init::Random,
                 ..base.clone()
             },
-            "components: got 4; the barnes_hut method supports 1..=3",
+            "components: got 4; the barnesHut method supports 1..=3",
         ),
         (
             TsneOptions {
