@@ -295,6 +295,6 @@ fn bad_input_is_rejected_with_precise_errors() {
     let e = Tsne::from_slice(&[0.0, 1.0, 2.0, 3.0, 4.0, 5.0], 3, 2, &e).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "invalid t-SNE learning_rate: got -1; expected a finite number > 0, or none for \"auto\""
+        "invalid t-SNE learningRate: got -1; expected a finite number > 0, or none for \"auto\""
     );
 }

@@ -817,7 +817,7 @@ fn validate(o: &TsneOptions, rows: usize) -> Result<()> {
     }
     if !(o.early_exaggeration.is_finite() && o.early_exaggeration >= 1.0) {
         return bad(
-            "early_exaggeration",
+            "earlyExaggeration",
             format!(
                 "got {}; expected a finite number >= 1",
                 o.early_exaggeration
@@ -827,14 +827,14 @@ fn validate(o: &TsneOptions, rows: usize) -> Result<()> {
     if let Some(lr) = o.learning_rate {
         if !(lr.is_finite() && lr > 0.0) {
             return bad(
-                "learning_rate",
+                "learningRate",
                 format!("got {lr}; expected a finite number > 0, or none for \"auto\""),
             );
         }
     }
     if o.max_iter < EXPLORATION_ITER {
         return bad(
-            "max_iter",
+            "maxIter",
             format!(
                 "got {}; expected at least {EXPLORATION_ITER} (the early exaggeration phase)",
                 o.max_iter
@@ -843,7 +843,7 @@ fn validate(o: &TsneOptions, rows: usize) -> Result<()> {
     }
     if !(o.min_grad_norm.is_finite() && o.min_grad_norm >= 0.0) {
         return bad(
-            "min_grad_norm",
+            "minGradNorm",
             format!("got {}; expected a finite number >= 0", o.min_grad_norm),
         );
     }

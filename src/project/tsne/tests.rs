@@ -79,35 +79,35 @@ fn rejects_bad_options_with_the_value_and_the_range() {
                 early_exaggeration: 0.5,
                 ..base.clone()
             },
-            "early_exaggeration: got 0.5; expected a finite number >= 1",
+            "earlyExaggeration: got 0.5; expected a finite number >= 1",
         ),
         (
             TsneOptions {
                 learning_rate: Some(0.0),
                 ..base.clone()
             },
-            "learning_rate: got 0;",
+            "learningRate: got 0;",
         ),
         (
             TsneOptions {
                 learning_rate: Some(f64::INFINITY),
                 ..base.clone()
             },
-            "learning_rate: got inf;",
+            "learningRate: got inf;",
         ),
         (
             TsneOptions {
                 max_iter: 249,
                 ..base.clone()
             },
-            "max_iter: got 249; expected at least 250",
+            "maxIter: got 249; expected at least 250",
         ),
         (
             TsneOptions {
                 min_grad_norm: -1.0,
                 ..base.clone()
             },
-            "min_grad_norm: got -1;",
+            "minGradNorm: got -1;",
         ),
         (
             TsneOptions {
