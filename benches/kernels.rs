@@ -25,28 +25,35 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ndarray::linalg::general_mat_mul;
 use ndarray::Array2;
+use nnlens::explain::{saliency, Method, Rule, SaliencyOptions};
 use nnlens::graph::ops::activation::Activation;
 use nnlens::graph::ops::conv::Conv2d;
-use nnlens::explain::{saliency, Method, Rule, SaliencyOptions};
-use nnlens::graph::ops::pool::MaxPool2d;
-use nnlens::project::pca::{Pca, PcaOptions, Solver};
 use nnlens::graph::ops::dense::Dense;
+use nnlens::graph::ops::pool::MaxPool2d;
 use nnlens::graph::ops::Kernel;
 use nnlens::io::json::from_json;
+use nnlens::project::pca::{Pca, PcaOptions, Solver};
 use nnlens::Tensor;
 use std::hint::black_box;
 use std::time::Duration;
 
 /// Deterministic pseudo-random values in [-1, 1) (a 64-bit LCG; quality is irrelevant here).
 fn tensor(shape: &[usize], seed: u64) -> Tensor {
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     Tensor::from_shape_fn(shape, |_| {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
     })
 }
 
-fn configure<'a>(c: &'a mut Criterion, name: &str) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
+fn configure<'a>(
+    c: &'a mut Criterion,
+    name: &str,
+) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
     let mut g = c.benchmark_group(name);
     g.sample_size(20)
         .warm_up_time(Duration::from_millis(500))
@@ -70,7 +77,12 @@ fn sgemm(c: &mut Criterion) {
 
 fn dense(c: &mut Criterion) {
     let mut g = configure(c, "dense");
-    for (batch, inp, out) in [(1usize, 784usize, 256usize), (64, 784, 256), (64, 256, 128), (256, 1024, 1024)] {
+    for (batch, inp, out) in [
+        (1usize, 784usize, 256usize),
+        (64, 784, 256),
+        (64, 256, 128),
+        (256, 1024, 1024),
+    ] {
         let op = Dense::new(tensor(&[out, inp], 1), Some(tensor(&[out], 2))).unwrap();
         let x = tensor(&[batch, inp], 3);
         let y = op.forward(&[&x]).unwrap();
@@ -78,10 +90,15 @@ fn dense(c: &mut Criterion) {
         let flops = 2 * (batch * inp * out) as u64;
         let label = format!("b{batch}_{inp}x{out}");
         g.throughput(Throughput::Elements(flops));
-        g.bench_function(BenchmarkId::new("forward", &label), |b| b.iter(|| op.forward(&[black_box(&x)]).unwrap()));
+        g.bench_function(BenchmarkId::new("forward", &label), |b| {
+            b.iter(|| op.forward(&[black_box(&x)]).unwrap())
+        });
         // Input gradient only (what saliency needs): one sgemm of the same size.
         g.bench_function(BenchmarkId::new("backward_input", &label), |b| {
-            b.iter(|| op.backward(&[black_box(&x)], &y, black_box(&gy), false).unwrap())
+            b.iter(|| {
+                op.backward(&[black_box(&x)], &y, black_box(&gy), false)
+                    .unwrap()
+            })
         });
     }
     g.finish();
@@ -90,18 +107,35 @@ fn dense(c: &mut Criterion) {
 fn conv2d(c: &mut Criterion) {
     let mut g = configure(c, "conv2d");
     // (batch, in channels, out channels, height = width); all 3x3, stride 1, padding 1.
-    for (batch, cin, cout, hw) in [(1usize, 1usize, 8usize, 28usize), (64, 1, 8, 28), (64, 8, 16, 14), (8, 64, 64, 32)] {
-        let op = Conv2d::new(tensor(&[cout, cin, 3, 3], 5), Some(tensor(&[cout], 6)), [1, 1], [1, 1, 1, 1], [1, 1], 1)
-            .unwrap();
+    for (batch, cin, cout, hw) in [
+        (1usize, 1usize, 8usize, 28usize),
+        (64, 1, 8, 28),
+        (64, 8, 16, 14),
+        (8, 64, 64, 32),
+    ] {
+        let op = Conv2d::new(
+            tensor(&[cout, cin, 3, 3], 5),
+            Some(tensor(&[cout], 6)),
+            [1, 1],
+            [1, 1, 1, 1],
+            [1, 1],
+            1,
+        )
+        .unwrap();
         let x = tensor(&[batch, cin, hw, hw], 7);
         let y = op.forward(&[&x]).unwrap();
         let gy = tensor(y.shape(), 8);
         let flops = 2 * (batch * cout * hw * hw * cin * 9) as u64;
         let label = format!("b{batch}_{cin}to{cout}_{hw}x{hw}");
         g.throughput(Throughput::Elements(flops));
-        g.bench_function(BenchmarkId::new("forward", &label), |b| b.iter(|| op.forward(&[black_box(&x)]).unwrap()));
+        g.bench_function(BenchmarkId::new("forward", &label), |b| {
+            b.iter(|| op.forward(&[black_box(&x)]).unwrap())
+        });
         g.bench_function(BenchmarkId::new("backward_input", &label), |b| {
-            b.iter(|| op.backward(&[black_box(&x)], &y, black_box(&gy), false).unwrap())
+            b.iter(|| {
+                op.backward(&[black_box(&x)], &y, black_box(&gy), false)
+                    .unwrap()
+            })
         });
     }
     g.finish();
@@ -114,21 +148,40 @@ fn elementwise(c: &mut Criterion) {
         let n = x.len();
         let label = format!("{}x{}x{}x{}", shape[0], shape[1], shape[2], shape[3]);
         g.throughput(Throughput::Bytes((8 * n) as u64));
-        g.bench_function(BenchmarkId::new("relu", &label), |b| b.iter(|| Activation::Relu.forward(&[black_box(&x)]).unwrap()));
-        let pool = MaxPool2d { kernel: [2, 2], stride: [2, 2], padding: [0; 4], ceil_mode: false };
+        g.bench_function(BenchmarkId::new("relu", &label), |b| {
+            b.iter(|| Activation::Relu.forward(&[black_box(&x)]).unwrap())
+        });
+        let pool = MaxPool2d {
+            kernel: [2, 2],
+            stride: [2, 2],
+            padding: [0; 4],
+            ceil_mode: false,
+        };
         g.throughput(Throughput::Bytes((4 * n + n) as u64));
-        g.bench_function(BenchmarkId::new("maxpool2x2", &label), |b| b.iter(|| pool.forward(&[black_box(&x)]).unwrap()));
+        g.bench_function(BenchmarkId::new("maxpool2x2", &label), |b| {
+            b.iter(|| pool.forward(&[black_box(&x)]).unwrap())
+        });
     }
     g.finish();
 }
 
 fn pca(c: &mut Criterion) {
     let mut g = c.benchmark_group("pca");
-    g.sample_size(10).warm_up_time(Duration::from_millis(200)).measurement_time(Duration::from_secs(5));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(200))
+        .measurement_time(Duration::from_secs(5));
     let (n, p, k) = (10_000usize, 784usize, 50usize);
     // Low-rank structure plus noise, like image data: 60 factors with decaying scale.
-    let (factors, scores, noise) = (tensor(&[60, p], 12), tensor(&[n, 60], 13), tensor(&[n, p], 14));
-    let (factors, scores, noise) = (factors.as_slice().unwrap(), scores.as_slice().unwrap(), noise.as_slice().unwrap());
+    let (factors, scores, noise) = (
+        tensor(&[60, p], 12),
+        tensor(&[n, 60], 13),
+        tensor(&[n, p], 14),
+    );
+    let (factors, scores, noise) = (
+        factors.as_slice().unwrap(),
+        scores.as_slice().unwrap(),
+        noise.as_slice().unwrap(),
+    );
     let mut data = vec![0.0f32; n * p];
     for r in 0..n {
         for f in 0..60 {
@@ -142,8 +195,15 @@ fn pca(c: &mut Criterion) {
         }
     }
     g.throughput(Throughput::Elements((2 * n * p * p + 2 * n * p * k) as u64));
-    for (name, solver) in [("covariance_eigh", Solver::CovarianceEigh), ("randomized", Solver::Randomized)] {
-        let options = PcaOptions { components: k, solver, ..PcaOptions::default() };
+    for (name, solver) in [
+        ("covariance_eigh", Solver::CovarianceEigh),
+        ("randomized", Solver::Randomized),
+    ] {
+        let options = PcaOptions {
+            components: k,
+            solver,
+            ..PcaOptions::default()
+        };
         g.bench_function(BenchmarkId::new(name, "10000x784_k50"), |b| {
             b.iter(|| Pca::fit_slice(black_box(&data), n, p, &options).unwrap())
         });
@@ -154,13 +214,18 @@ fn pca(c: &mut Criterion) {
 /// The browser benchmark's models natively (flop counts of their dense and conv layers).
 fn model(c: &mut Criterion) {
     let mut g = configure(c, "model");
-    let cnn = from_json(&std::fs::read_to_string("www/models/cnn.json").expect("run from the crate root")).unwrap();
+    let cnn = from_json(
+        &std::fs::read_to_string("www/models/cnn.json").expect("run from the crate root"),
+    )
+    .unwrap();
     // conv1 1->8 @28x28, conv2 8->16 @14x14, fc1 784->64, fc2 64->10 (multiply-adds x 2).
     let cnn_flops = 2 * (8 * 28 * 28 * 9 + 16 * 14 * 14 * 8 * 9 + 784 * 64 + 64 * 10) as u64;
     for batch in [1usize, 64] {
         let x = tensor(&[batch, 1, 28, 28], 9).mapv(|v| v.abs());
         g.throughput(Throughput::Elements(cnn_flops * batch as u64));
-        g.bench_function(BenchmarkId::new("cnn_forward", batch), |b| b.iter(|| cnn.forward(black_box(x.clone())).unwrap()));
+        g.bench_function(BenchmarkId::new("cnn_forward", batch), |b| {
+            b.iter(|| cnn.forward(black_box(x.clone())).unwrap())
+        });
     }
     let x = tensor(&[1, 1, 28, 28], 9).mapv(|v| v.abs());
     g.throughput(Throughput::Elements(3 * cnn_flops));
@@ -181,7 +246,9 @@ fn model(c: &mut Criterion) {
     for batch in [1usize, 64] {
         let x = tensor(&[batch, 784], 11).mapv(|v| v.abs());
         g.throughput(Throughput::Elements(mlp_flops * batch as u64));
-        g.bench_function(BenchmarkId::new("mlp_forward", batch), |b| b.iter(|| mlp.forward(black_box(x.clone())).unwrap()));
+        g.bench_function(BenchmarkId::new("mlp_forward", batch), |b| {
+            b.iter(|| mlp.forward(black_box(x.clone())).unwrap())
+        });
     }
     // Integrated Gradients, 50 steps (right Riemann rule, zero baseline, explaining the softmax
     // output as the browser row does): one batch of 50 forward + backward passes, plus the
@@ -196,7 +263,9 @@ fn model(c: &mut Criterion) {
     let mut options = SaliencyOptions::new(method, 3);
     options.logits = false;
     g.throughput(Throughput::Elements(52 * cnn_flops + 50 * 2 * cnn_flops));
-    g.bench_function("cnn_integrated_gradients/50", |b| b.iter(|| saliency(&cnn, black_box(x), &options).unwrap()));
+    g.bench_function("cnn_integrated_gradients/50", |b| {
+        b.iter(|| saliency(&cnn, black_box(x), &options).unwrap())
+    });
     g.finish();
 }
 
