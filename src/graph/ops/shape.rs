@@ -35,6 +35,21 @@ fn reshaped(tensor: &Tensor, shape: &[usize]) -> Result<Tensor> {
 }
 
 /// Fails unless the gradient has the output's shape.
+/// The backward of an op that only changes the view of its input (Flatten, Reshape): the
+/// gradient, checked against the output shape, reshaped back to the input's shape.
+fn view_change_backward(
+    op: &str,
+    x: &Tensor,
+    grad_output: &Tensor,
+    output: &[usize],
+) -> Result<Grads> {
+    check_gradient(op, grad_output, output)?;
+    Ok(Grads {
+        inputs: vec![reshaped(grad_output, x.shape())?],
+        params: Vec::new(),
+    })
+}
+
 fn check_gradient(op: &str, grad_output: &Tensor, expected: &[usize]) -> Result<()> {
     if grad_output.shape() != expected {
         return Err(Error::shape(format!(
@@ -188,11 +203,7 @@ impl Kernel for Flatten {
         _want_params: bool,
     ) -> Result<Grads> {
         let x = inputs[0];
-        check_gradient("flatten", grad_output, &self.output_shape(&[x.shape()])?)?;
-        Ok(Grads {
-            inputs: vec![reshaped(grad_output, x.shape())?],
-            params: Vec::new(),
-        })
+        view_change_backward("flatten", x, grad_output, &self.output_shape(&[x.shape()])?)
     }
 }
 
@@ -238,11 +249,7 @@ impl Kernel for Reshape {
         _want_params: bool,
     ) -> Result<Grads> {
         let x = inputs[0];
-        check_gradient("reshape", grad_output, &self.output_shape(&[x.shape()])?)?;
-        Ok(Grads {
-            inputs: vec![reshaped(grad_output, x.shape())?],
-            params: Vec::new(),
-        })
+        view_change_backward("reshape", x, grad_output, &self.output_shape(&[x.shape()])?)
     }
 }
 
