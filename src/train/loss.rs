@@ -48,17 +48,9 @@ fn row_loss(row: &[f32], label: usize, kind: OutputKind) -> f64 {
     }
 }
 
-/// Mean cross-entropy of `graph` over `inputs` (`labels.len()` samples of the input shape,
-/// row-major) and their class `labels`, evaluated in batches.
-///
-/// ```
-/// use nnlens::io::json::from_json;
-/// use nnlens::train::loss::mean_cross_entropy;
-/// let g = from_json(r#"{"format":"nnlens","version":1,"input":[2],"layers":[{"type":"dense","units":3}]}"#).unwrap();
-/// let loss = mean_cross_entropy(&g, &[0.0; 4], &[0, 2]).unwrap();
-/// assert!((loss - 3f32.ln()).abs() < 1e-6); // zero input, zero bias: uniform over 3 classes
-/// ```
-pub fn mean_cross_entropy(graph: &Graph, inputs: &[f32], labels: &[usize]) -> Result<f32> {
+/// The number of classes of a classifier: its per-sample output must be a vector of at least two
+/// class scores.
+pub fn class_count(graph: &Graph) -> Result<usize> {
     let classes: usize = graph.output_shape().iter().product();
     if graph.output_shape().len() != 1 || classes < 2 {
         return Err(Error::shape(format!(
@@ -66,6 +58,11 @@ pub fn mean_cross_entropy(graph: &Graph, inputs: &[f32], labels: &[usize]) -> Re
             graph.output_shape()
         )));
     }
+    Ok(classes)
+}
+
+/// Checks that there is at least one label and every label is a class index below `classes`.
+pub fn check_labels(labels: &[usize], classes: usize) -> Result<()> {
     if labels.is_empty() {
         return Err(Error::invalid(
             "labels",
@@ -78,6 +75,22 @@ pub fn mean_cross_entropy(graph: &Graph, inputs: &[f32], labels: &[usize]) -> Re
             format!("label {bad} of sample {i} is out of range; the model has {classes} classes (0..={})", classes - 1),
         ));
     }
+    Ok(())
+}
+
+/// Mean cross-entropy of `graph` over `inputs` (`labels.len()` samples of the input shape,
+/// row-major) and their class `labels`, evaluated in batches.
+///
+/// ```
+/// use nnlens::io::json::from_json;
+/// use nnlens::train::loss::mean_cross_entropy;
+/// let g = from_json(r#"{"format":"nnlens","version":1,"input":[2],"layers":[{"type":"dense","units":3}]}"#).unwrap();
+/// let loss = mean_cross_entropy(&g, &[0.0; 4], &[0, 2]).unwrap();
+/// assert!((loss - 3f32.ln()).abs() < 1e-6); // zero input, zero bias: uniform over 3 classes
+/// ```
+pub fn mean_cross_entropy(graph: &Graph, inputs: &[f32], labels: &[usize]) -> Result<f32> {
+    let classes = class_count(graph)?;
+    check_labels(labels, classes)?;
     let per_sample = checked_elements("input", graph.input_shape())?;
     let expected = per_sample
         .checked_mul(labels.len())
