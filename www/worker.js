@@ -1,7 +1,8 @@
 // The page's module Web Worker: heavy work (a layer's activations over the dataset and their
-// projection) runs here so the page stays responsive. Messages in: { id, task }; out:
+// projection, attribution, training with its loss landscape) runs here so the page stays
+// responsive. Messages in: { id, task }; out:
 // { id, progress: [done, total], stage } while working, then { id, result } or { id, error }.
-import init, { Model, TsneRun, attribute, pca } from "./pkg/nnlens.js";
+import init, { Model, Trainer, TsneRun, attribute, lossSurface, pca, projectTrajectory } from "./pkg/nnlens.js";
 
 const ready = init();
 
@@ -73,6 +74,56 @@ async function project(id, { model: modelSource, layer, method, inputs, samples 
   throw new Error(`unknown projection method '${method}'; expected pca or tsne`);
 }
 
+/**
+ * Trains a model with SGD, snapshotting its parameters every `every` steps and evaluating each
+ * snapshot on the held-out set; then projects the snapshots on the plane of their principal
+ * directions (Li et al. 2018) and evaluates the held-out loss over a grid of that plane, padded
+ * around the path. Progress: { stage: "train", losses, accuracies (of the minibatches since the
+ * last message), evaluation } and { stage: "surface" }.
+ */
+function train(id, { model: text, inputs, labels, heldOut, heldOutLabels, options, steps, every, gridSteps }) {
+  const trainer = new Trainer(Model.fromJson(text), options);
+  trainer.setData(inputs, labels);
+  const params = trainer.paramCount;
+  const count = Math.ceil(steps / every) + 1;
+  const snapshots = new Float32Array(count * params);
+  const snapshotSteps = new Uint32Array(count);
+  const evaluations = [];
+  const record = (i) => {
+    snapshots.set(trainer.parameters(), i * params);
+    snapshotSteps[i] = trainer.steps;
+    const evaluation = trainer.evaluate(heldOut, heldOutLabels);
+    evaluations.push(evaluation);
+    return evaluation;
+  };
+  postMessage({ id, progress: [0, steps], stage: "train", losses: new Float32Array(0), accuracies: new Float32Array(0), evaluation: record(0) });
+  for (let i = 1; i < count; i++) {
+    const { losses, accuracies } = trainer.train(Math.min(every, steps - trainer.steps));
+    const evaluation = record(i);
+    postMessage({ id, progress: [trainer.steps, steps], stage: "train", losses, accuracies, evaluation }, [losses.buffer, accuracies.buffer]);
+  }
+  const { directions, coordinates, explainedVarianceRatio } = projectTrajectory(snapshots, count, params);
+  const axis = (k) => {
+    let lo = 0, hi = 0;
+    for (let i = 0; i < count; i++) {
+      lo = Math.min(lo, coordinates[2 * i + k]);
+      hi = Math.max(hi, coordinates[2 * i + k]);
+    }
+    const pad = 0.25 * (hi - lo || 1);
+    return { start: lo - pad, end: hi + pad, steps: gridSteps };
+  };
+  const [alphas, betas] = [axis(0), axis(1)];
+  const total = gridSteps * gridSteps;
+  postMessage({ id, progress: [0, total], stage: "surface" });
+  const surface = lossSurface(trainer.model(), heldOut, heldOutLabels, snapshots.subarray((count - 1) * params),
+    directions.subarray(0, params), directions.subarray(params), alphas, betas,
+    (done) => { if (done % gridSteps === 0) postMessage({ id, progress: [done, total], stage: "surface" }); });
+  return {
+    coordinates, explained: explainedVarianceRatio, surface, alphas, betas, steps: snapshotSteps,
+    losses: Float32Array.from(evaluations, (e) => e.loss), accuracies: Float32Array.from(evaluations, (e) => e.accuracy),
+  };
+}
+
 self.onmessage = async ({ data: { id, task } }) => {
   try {
     await ready;
@@ -82,8 +133,11 @@ self.onmessage = async ({ data: { id, task } }) => {
     } else if (task.kind === "saliency") {
       const result = attribute(loadModel(task.model), task.input, task.options);
       postMessage({ id, result }, [result.values.buffer]);
+    } else if (task.kind === "train") {
+      const result = train(id, task);
+      postMessage({ id, result }, [result.coordinates.buffer, result.surface.buffer]);
     } else {
-      throw new Error(`unknown worker task '${task.kind}'; expected project or saliency`);
+      throw new Error(`unknown worker task '${task.kind}'; expected project, saliency or train`);
     }
   } catch (error) {
     postMessage({ id, error: error instanceof Error ? error.message : String(error) });

@@ -6,7 +6,7 @@
 //! spans orders of magnitude from its minimum to its rim, so a linear scale would show only the
 //! rim), linearly otherwise. Contour levels are [`contour_levels`], each labelled with its value.
 //! The path is drawn as a line through its points; the start is a hollow ring, the end a filled
-//! disc, and an optional marked point (a chosen snapshot) a black ring with a cross.
+//! disc, and an optional marked point (a chosen snapshot) a white-and-black ring with a cross.
 
 use super::chart::{palette, PlotArea};
 use super::colormap::{Colormap, Scale};
@@ -181,16 +181,19 @@ pub fn landscape_chart<DB: DrawingBackend>(
             .color(&BLACK)
             .pos(Pos::new(HPos::Left, VPos::Bottom));
         chart
-            .draw_series([
-                Text::new("start", start, tag.clone()),
-                Text::new("end", end, tag),
-            ])
+            .draw_series(
+                [(start, "start"), (end, "end")]
+                    .map(|(p, name)| EmptyElement::at(p) + Text::new(name, (9, -7), tag.clone())),
+            )
             .map_err(render_err)?;
     }
     if let Some(m) = marked {
         let p = points[m];
         chart
-            .draw_series([Circle::new(p, 9, BLACK.stroke_width(2))])
+            .draw_series([
+                Circle::new(p, 10, WHITE.stroke_width(3)),
+                Circle::new(p, 10, BLACK.stroke_width(1)),
+            ])
             .map_err(render_err)?;
         chart
             .draw_series([Cross::new(p, 5, BLACK.stroke_width(2))])
@@ -250,7 +253,7 @@ mod tests {
         assert!(svg.contains("loss landscape") && svg.contains("start") && svg.contains("end"));
         assert!(svg.matches("<rect").count() >= 81, "one rectangle per cell");
         assert!(
-            svg.matches("<polyline").count() >= 4 + 1,
+            svg.matches("<polyline").count() > 4,
             "contours and the path"
         );
         // The axes cover the cells (half a step beyond the outer grid points).

@@ -8,7 +8,7 @@
 //! dividing by a vanishing probability. The backward pass ([`Graph::backward_from`]) then gives
 //! `dL/dθ` for every parameter. The log-sum-exp is max-shifted and summed in f64.
 
-use super::loss::{check_labels, class_count};
+use super::loss::{argmax, check_labels, class_count};
 use crate::error::{ensure_finite, Error, Result};
 use crate::graph::ops::Op;
 use crate::graph::{Graph, ValueId};
@@ -73,17 +73,8 @@ pub fn batch_gradient(graph: &Graph, inputs: Tensor, labels: &[usize]) -> Result
         .zip(seed.chunks_mut(classes))
         .zip(labels)
     {
-        let (best, max) =
-            row.iter()
-                .enumerate()
-                .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &v)| {
-                    if v > bv {
-                        (i, v)
-                    } else {
-                        (bi, bv)
-                    }
-                });
-        correct += usize::from(best == label);
+        correct += usize::from(argmax(row) == label);
+        let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
         let max = f64::from(max);
         let sum: f64 = row.iter().map(|&v| (f64::from(v) - max).exp()).sum();
         total += sum.ln() + max - f64::from(row[label]);

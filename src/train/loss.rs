@@ -89,6 +89,20 @@ pub fn check_labels(labels: &[usize], classes: usize) -> Result<()> {
 /// assert!((loss - 3f32.ln()).abs() < 1e-6); // zero input, zero bias: uniform over 3 classes
 /// ```
 pub fn mean_cross_entropy(graph: &Graph, inputs: &[f32], labels: &[usize]) -> Result<f32> {
+    evaluate(graph, inputs, labels).map(|e| e.loss)
+}
+
+/// The mean cross-entropy and accuracy of a classifier over a labelled dataset.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Evaluation {
+    /// Mean cross-entropy.
+    pub loss: f32,
+    /// Fraction of samples whose largest output is at their label (ties go to the lower class).
+    pub accuracy: f32,
+}
+
+/// [`mean_cross_entropy`] and the accuracy, from the same forward passes.
+pub fn evaluate(graph: &Graph, inputs: &[f32], labels: &[usize]) -> Result<Evaluation> {
     let classes = class_count(graph)?;
     check_labels(labels, classes)?;
     let per_sample = checked_elements("input", graph.input_shape())?;
@@ -113,6 +127,7 @@ pub fn mean_cross_entropy(graph: &Graph, inputs: &[f32], labels: &[usize]) -> Re
         .unwrap_or(1);
     let batch = (limits::MAX_ELEMENTS / 8 / largest.max(1)).clamp(1, 256);
     let mut total = 0.0f64;
+    let mut correct = 0usize;
     for (chunk, chunk_labels) in inputs.chunks(batch * per_sample).zip(labels.chunks(batch)) {
         let n = chunk_labels.len();
         let x = from_vec("input", &with_batch(n, graph.input_shape()), chunk.to_vec())?;
@@ -122,9 +137,27 @@ pub fn mean_cross_entropy(graph: &Graph, inputs: &[f32], labels: &[usize]) -> Re
         let flat = flat.as_slice().expect("standard layout");
         for (row, &label) in flat.chunks(classes).zip(chunk_labels) {
             total += row_loss(row, label, kind);
+            correct += usize::from(argmax(row) == label);
         }
     }
-    Ok((total / labels.len() as f64) as f32)
+    Ok(Evaluation {
+        loss: (total / labels.len() as f64) as f32,
+        accuracy: correct as f32 / labels.len() as f32,
+    })
+}
+
+/// The index of the largest value of a row (the first of equal ones).
+pub(crate) fn argmax(row: &[f32]) -> usize {
+    row.iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &v)| {
+            if v > bv {
+                (i, v)
+            } else {
+                (bi, bv)
+            }
+        })
+        .0
 }
 
 #[cfg(test)]
@@ -161,6 +194,23 @@ mod tests {
             "{logits} {probs} {logp}"
         );
         assert!(logits > 0.0);
+    }
+
+    #[test]
+    fn accuracy_counts_the_largest_output() {
+        // Identity weights: the class is the larger of the two inputs.
+        let g = from_json(
+            r#"{"format":"nnlens","version":1,"input":[2],"layers":[{"type":"dense","units":2,"bias":false}],
+            "weights":{"dense_1":{"weight":{"shape":[2,2],"data":"AACAPwAAAAAAAAAAAACAPw=="}}}}"#,
+        )
+        .unwrap();
+        let e = evaluate(&g, &[1.0, 0.0, 0.0, 1.0, 2.0, 1.0, 0.5, 0.5], &[0, 1, 1, 1]).unwrap();
+        assert_eq!(e.accuracy, 0.5, "right, right, wrong, tie to class 0");
+        assert_eq!(
+            e.loss,
+            mean_cross_entropy(&g, &[1.0, 0.0, 0.0, 1.0, 2.0, 1.0, 0.5, 0.5], &[0, 1, 1, 1])
+                .unwrap()
+        );
     }
 
     #[test]

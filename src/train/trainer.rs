@@ -13,7 +13,7 @@
 //! running statistics and Dropout is the identity.
 
 use super::gradient::batch_gradient;
-use super::loss::{check_labels, class_count};
+use super::loss::{check_labels, class_count, evaluate, Evaluation};
 use super::sgd::{Sgd, SgdOptions};
 use crate::error::{ensure_finite, Error, Result};
 use crate::graph::Graph;
@@ -185,6 +185,12 @@ impl Trainer {
         Ok(())
     }
 
+    /// The current model's mean cross-entropy and accuracy over a labelled dataset, e.g. a
+    /// held-out set between steps.
+    pub fn evaluate(&self, inputs: &[f32], labels: &[usize]) -> Result<Evaluation> {
+        evaluate(&self.graph, inputs, labels)
+    }
+
     /// Samples in the dataset set with [`Trainer::set_data`] (0 without one).
     pub fn data_len(&self) -> usize {
         self.data.as_ref().map_or(0, |d| d.labels.len())
@@ -279,7 +285,13 @@ mod tests {
         };
         let (trained, stats) = run();
         assert_eq!((stats.len(), trained.steps()), (25, 25));
-        let after = mean_cross_entropy(trained.graph(), &x, &y).unwrap();
+        let after = trained.evaluate(&x, &y).unwrap();
+        assert_eq!(
+            after.loss,
+            mean_cross_entropy(trained.graph(), &x, &y).unwrap()
+        );
+        assert!(after.accuracy > 0.9, "{after:?}");
+        let after = after.loss;
         assert!(after < 0.5 * before, "{before} -> {after}");
         assert!(stats.iter().all(|s| (0.0..=1.0).contains(&s.accuracy)));
         let (again, _) = run();

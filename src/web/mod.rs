@@ -11,15 +11,17 @@ mod image;
 mod model;
 mod project;
 mod render;
+mod train;
 
 pub use explain::{attribute, display_map, integrated_gradients_delta, saliency};
 pub use image::mnist_preprocess;
 pub use model::{Model, Trace};
 pub use project::{loss_surface_js, pca, trajectory, weight_rows, PcaFit, TsneRun};
 pub use render::{
-    colormaps, draw_bar_chart, draw_colorbar, draw_heatmap, draw_histogram, draw_scatter,
-    ChartArea, Layout,
+    colormaps, draw_bar_chart, draw_colorbar, draw_heatmap, draw_histogram, draw_landscape,
+    draw_line_chart, draw_scatter, ChartArea, Layout,
 };
+pub use train::Trainer;
 
 use wasm_bindgen::JsError;
 

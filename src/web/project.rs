@@ -168,7 +168,8 @@ pub fn trajectory(snapshots: &[f32], count: usize, params: usize) -> Result<JsVa
     Ok(out.into())
 }
 
-fn linspace(value: JsValue, what: &str) -> Result<Linspace, JsError> {
+/// A `{ start, end, steps }` grid axis from JavaScript.
+pub(crate) fn linspace(value: JsValue, what: &str) -> Result<Linspace, JsError> {
     check_option_keys(&value, what, &["start", "end", "steps"])?;
     serde_wasm_bindgen::from_value(value).map_err(|e| option_error(what, "start, end, steps", e))
 }

@@ -5,7 +5,8 @@
 use super::hidpi::HiDpi;
 use super::model::Trace;
 use super::{check_option_keys, js_error, option_error};
-use crate::render::chart::{bar_chart, colorbar_chart, histogram, scatter, PlotArea};
+use crate::render::chart::{bar_chart, colorbar_chart, histogram, line_chart, scatter, PlotArea};
+use crate::render::landscape::{landscape_chart, Landscape};
 use crate::render::view::{view, View};
 use crate::render::{Colormap, Image, Scale};
 use plotters::prelude::*;
@@ -306,6 +307,114 @@ pub fn draw_scatter(
     })?;
     area.map(|inner| ChartArea { inner })
         .ok_or_else(|| JsError::new("the scatter was not drawn"))
+}
+
+/// Draws one line per series: `names[i]` labels `series[i]`, a `Float32Array` of x, y pairs
+/// (e.g. step, loss), in Tableau 10 colours with a legend.
+#[wasm_bindgen(js_name = drawLineChart)]
+pub fn draw_line_chart(
+    canvas: &HtmlCanvasElement,
+    names: Vec<String>,
+    #[wasm_bindgen(unchecked_param_type = "Float32Array[]")] series: js_sys::Array,
+    title: &str,
+) -> Result<(), JsError> {
+    if names.len() as u32 != series.length() {
+        return Err(js_error(crate::Error::shape(format!(
+            "{} series names for {} series; expected one name per series",
+            names.len(),
+            series.length()
+        ))));
+    }
+    let mut lines = Vec::with_capacity(names.len());
+    for (i, (name, points)) in names.into_iter().zip(series.iter()).enumerate() {
+        let points = points
+            .dyn_into::<js_sys::Float32Array>()
+            .map_err(|_| {
+                JsError::new(&format!(
+                    "series {i} ('{name}') must be a Float32Array of x, y pairs"
+                ))
+            })?
+            .to_vec();
+        if points.len() % 2 != 0 {
+            return Err(js_error(crate::Error::shape(format!(
+                "series {i} ('{name}') holds {} values; expected x, y pairs (an even number)",
+                points.len()
+            ))));
+        }
+        lines.push((name, points.chunks_exact(2).map(|p| (p[0], p[1])).collect()));
+    }
+    draw_chart(canvas, |area| line_chart(area, &lines, title))
+}
+
+/// Options of landscape drawing; unknown fields are an error.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct LandscapeOptions {
+    marked: Option<usize>,
+    levels: Option<usize>,
+    colormap: Option<String>,
+    title: Option<String>,
+}
+
+/// Most contour levels a landscape may have.
+const MAX_CONTOUR_LEVELS: usize = 50;
+
+/// Draws a loss landscape: `surface` (from `lossSurface`, one row per alpha) as a heatmap over
+/// the grid `alphas` x `betas` (each `{ start, end, steps }`, at least 2 steps), coloured by the
+/// log of the loss, with contour lines, and the trajectory `path` (x, y pairs, e.g.
+/// `projectTrajectory(...).coordinates`) from its start to its end. `options = { marked (a path
+/// point to mark), levels = 8, colormap = "viridis", title }`. Returns where the data landed.
+#[wasm_bindgen(js_name = drawLandscape)]
+pub fn draw_landscape(
+    canvas: &HtmlCanvasElement,
+    surface: &[f32],
+    alphas: JsValue,
+    betas: JsValue,
+    path: &[f32],
+    options: JsValue,
+) -> Result<ChartArea, JsError> {
+    const KNOWN: &[&str] = &["marked", "levels", "colormap", "title"];
+    let options: LandscapeOptions = if options.is_undefined() || options.is_null() {
+        LandscapeOptions::default()
+    } else {
+        check_option_keys(&options, "landscape options", KNOWN)?;
+        serde_wasm_bindgen::from_value(options)
+            .map_err(|e| option_error("landscape options", &KNOWN.join(", "), e))?
+    };
+    let levels = options.levels.unwrap_or(8);
+    if levels > MAX_CONTOUR_LEVELS {
+        return Err(js_error(crate::Error::invalid(
+            "levels",
+            format!("{levels} is more than {MAX_CONTOUR_LEVELS} contour levels"),
+        )));
+    }
+    if path.is_empty() || path.len() % 2 != 0 {
+        return Err(js_error(crate::Error::shape(format!(
+            "the path holds {} values; expected x, y pairs of at least one point",
+            path.len()
+        ))));
+    }
+    let points: Vec<(f32, f32)> = path.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+    let landscape = Landscape {
+        surface,
+        alphas: super::project::linspace(alphas, "alphas")?,
+        betas: super::project::linspace(betas, "betas")?,
+        path: &points,
+        marked: options.marked,
+        levels,
+        colormap: Colormap::from_name(options.colormap.as_deref().unwrap_or("viridis"))
+            .map_err(js_error)?,
+    };
+    let title = options
+        .title
+        .unwrap_or_else(|| "loss landscape".to_string());
+    let mut area = None;
+    draw_chart(canvas, |drawing| {
+        area = Some(landscape_chart(drawing, &landscape, &title)?);
+        Ok(())
+    })?;
+    area.map(|inner| ChartArea { inner })
+        .ok_or_else(|| JsError::new("the landscape was not drawn"))
 }
 
 /// The names of the colormaps `drawHeatmap`, `trace.draw` and `drawColorbar` accept.

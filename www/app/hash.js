@@ -15,6 +15,7 @@ export function readHash() {
     }
   }
   for (const [key, value] of params) if (key.startsWith("opt.")) (state.options ??= {})[key.slice(4)] = value;
+  for (const [key, value] of params) if (key.startsWith("train.")) (state.training ??= {})[key.slice(6)] = value;
   return state;
 }
 

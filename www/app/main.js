@@ -12,6 +12,7 @@ import { sizeCanvasForCss } from "./canvas.js";
 import { readHash, writeHash } from "./hash.js";
 import { runProjection } from "./projection.js";
 import { computeSaliency, drawSaliency, methodControls, readOptions } from "./saliency.js";
+import { setupTraining, trainingHashEntries } from "./training.js";
 
 const $ = (id) => document.getElementById(id);
 const base = new URL("..", import.meta.url);
@@ -189,6 +190,7 @@ function saveState() {
     ...Object.fromEntries(Object.entries(readOptions(saliencyElements(), 0))
       .filter(([k]) => !["method", "target", "seed", "strides"].includes(k)).map(([k, v]) => [`opt.${k}`, v])),
     sample: state.drawn ? undefined : state.sample,
+    ...trainingHashEntries(),
   }, state.drawn);
 }
 
@@ -252,6 +254,7 @@ async function main() {
   }
   if (saved.method) $("saliency-method").value = saved.method;
   restoreSaliencyOptions(saved.options ?? {});
+  setupTraining({ digits: state.digits, base, saved: saved.training, onChange: saveState, onError: showError });
   await selectBuiltin(firstModel, modelText);
   renderModel();
 
