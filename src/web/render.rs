@@ -368,12 +368,18 @@ const MAX_CONTOUR_LEVELS: usize = 50;
 pub fn draw_landscape(
     canvas: &HtmlCanvasElement,
     surface: &[f32],
+    #[wasm_bindgen(unchecked_param_type = "{ start: number, end: number, steps: number }")]
     alphas: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "{ start: number, end: number, steps: number }")]
     betas: JsValue,
     path: &[f32],
-    options: JsValue,
+    #[wasm_bindgen(
+        unchecked_optional_param_type = "{ marked?: number, levels?: number, colormap?: string, title?: string }"
+    )]
+    options: Option<JsValue>,
 ) -> Result<ChartArea, JsError> {
     const KNOWN: &[&str] = &["marked", "levels", "colormap", "title"];
+    let options = options.unwrap_or(JsValue::UNDEFINED);
     let options: LandscapeOptions = if options.is_undefined() || options.is_null() {
         LandscapeOptions::default()
     } else {

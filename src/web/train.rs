@@ -85,8 +85,14 @@ impl Trainer {
     /// `options = { learningRate = 0.01, momentum = 0, weightDecay = 0, nesterov = false,
     /// batchSize = 32, seed = 0 }`; `batchSize` and `seed` apply to `train`.
     #[wasm_bindgen(constructor)]
-    pub fn new(model: &Model, options: JsValue) -> Result<Trainer, JsError> {
-        let options = trainer_options(options)?;
+    pub fn new(
+        model: &Model,
+        #[wasm_bindgen(
+            unchecked_optional_param_type = "{ learningRate?: number, momentum?: number, weightDecay?: number, nesterov?: boolean, batchSize?: number, seed?: number }"
+        )]
+        options: Option<JsValue>,
+    ) -> Result<Trainer, JsError> {
+        let options = trainer_options(options.unwrap_or(JsValue::UNDEFINED))?;
         CoreTrainer::new(model.graph().clone(), options)
             .map(|inner| Trainer { inner, last: None })
             .map_err(js_error)
@@ -124,6 +130,7 @@ impl Trainer {
     /// set, in a seeded random order drawn anew each epoch. Returns `{ losses, accuracies }`
     /// (`Float32Array`s, one value per step, measured on each minibatch before its update). On
     /// an error the steps before it stay taken.
+    #[wasm_bindgen(unchecked_return_type = "{ losses: Float32Array, accuracies: Float32Array }")]
     pub fn train(&mut self, steps: f64) -> Result<JsValue, JsError> {
         if !(steps.fract() == 0.0 && (1.0..=MAX_STEPS_PER_CALL).contains(&steps)) {
             return Err(js_error(crate::Error::invalid(
@@ -138,6 +145,7 @@ impl Trainer {
 
     /// The current model's mean cross-entropy and accuracy over a labelled dataset (e.g. a
     /// held-out set): `{ loss, accuracy }`.
+    #[wasm_bindgen(unchecked_return_type = "{ loss: number, accuracy: number }")]
     pub fn evaluate(
         &self,
         inputs: &[f32],

@@ -122,4 +122,10 @@ test("bad options and data throw precise Errors; the trainer and the module keep
   assert.ok(Number.isFinite(trainer.step(x, Uint8Array.of(3, 2))));
   assert.equal(trainer.steps, 3);
   assert.equal(Model.fromJson(JSON.stringify(fixture("mlp_momentum").model)).paramCount, trainer.paramCount);
+  // Options are optional: PyTorch's plain SGD with learning rate 0.01.
+  const plain = new Trainer(model);
+  const loss = plain.step(x, [0, 1]);
+  const reference = new Trainer(model, { learningRate: 0.01, momentum: 0, weightDecay: 0, nesterov: false });
+  assert.equal(reference.step(x, [0, 1]), loss);
+  assert.deepEqual(plain.parameters(), reference.parameters());
 });
