@@ -33,10 +33,10 @@ fn input() -> Vec<f32> {
 #[wasm_bindgen_test]
 fn forward_trace_and_gradient_cross_the_boundary() {
     let model = Model::from_json(CNN).unwrap();
-    let out = model.forward(&input(), None).unwrap();
+    let out = model.forward(input(), None).unwrap();
     assert_eq!(out.len(), 3);
     assert!((out.iter().sum::<f32>() - 1.0).abs() < 1e-5);
-    let trace = model.trace(&input(), Some(1)).unwrap();
+    let trace = model.trace(input(), Some(1)).unwrap();
     assert_eq!(
         trace.names(),
         ["conv", "conv.relu", "pool", "flat", "fc", "softmax"]
@@ -47,7 +47,7 @@ fn forward_trace_and_gradient_cross_the_boundary() {
     assert_eq!(grad.len(), 64);
     assert!(grad.iter().any(|g| *g != 0.0));
     let batch: Vec<f32> = input().into_iter().chain(input()).collect();
-    let two = model.forward(&batch, Some(2)).unwrap();
+    let two = model.forward(batch, Some(2)).unwrap();
     assert_eq!(&two[..3], &out[..]);
     assert_eq!(&two[3..], &out[..]);
 }
@@ -57,16 +57,16 @@ fn every_bad_input_is_an_error_and_the_module_keeps_working() {
     let model = Model::from_json(CNN).unwrap();
     let cases = [
         (
-            message(model.forward(&[0.0; 10], None)),
+            message(model.forward(vec![0.0; 10], None)),
             "input has 10 values, expected 64",
         ),
-        (message(model.forward(&input(), Some(0))), "batch"),
+        (message(model.forward(input(), Some(0))), "batch"),
         (
             message(model.gradient(&input(), 3)),
             "target 3 is out of range",
         ),
         (
-            message(model.trace(&input(), None).unwrap().get("nope")),
+            message(model.trace(input(), None).unwrap().get("nope")),
             "unknown layer 'nope'",
         ),
         (message(Model::from_json("{")), "invalid nnlens JSON"),
@@ -95,9 +95,9 @@ fn every_bad_input_is_an_error_and_the_module_keeps_working() {
     }
     let mut nan = input();
     nan[5] = f32::NAN;
-    assert!(message(model.forward(&nan, None)).contains("non-finite"));
+    assert!(message(model.forward(nan, None)).contains("non-finite"));
     // Still working after all those errors.
-    assert_eq!(model.forward(&input(), None).unwrap().len(), 3);
+    assert_eq!(model.forward(input(), None).unwrap().len(), 3);
     assert!(Model::from_json(CNN).is_ok());
 }
 
@@ -106,8 +106,8 @@ fn json_round_trip_preserves_outputs() {
     let model = Model::from_json(CNN).unwrap();
     let again = Model::from_json(&model.to_json().unwrap()).unwrap();
     assert_eq!(
-        model.forward(&input(), None).unwrap(),
-        again.forward(&input(), None).unwrap()
+        model.forward(input(), None).unwrap(),
+        again.forward(input(), None).unwrap()
     );
     assert_eq!(model.input_shape().length(), 3);
 }
@@ -118,10 +118,10 @@ fn onnx_round_trip_and_errors_cross_the_boundary() {
     let bytes = model.to_onnx().unwrap();
     let again = Model::from_onnx(&bytes).unwrap();
     assert_eq!(
-        model.forward(&input(), None).unwrap(),
-        again.forward(&input(), None).unwrap()
+        model.forward(input(), None).unwrap(),
+        again.forward(input(), None).unwrap()
     );
-    let names: Vec<String> = again.trace(&input(), None).unwrap().names();
+    let names: Vec<String> = again.trace(input(), None).unwrap().names();
     assert_eq!(
         names,
         ["conv", "conv.relu", "pool", "flat", "fc", "softmax"]

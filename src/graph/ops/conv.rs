@@ -25,6 +25,8 @@
 
 use super::{Grads, Kernel};
 use crate::error::{Error, Result};
+#[cfg(target_arch = "wasm32")]
+use crate::graph::sgemm::{gemm_acc, Rhs};
 use crate::tensor::{checked_elements, limits, Tensor};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array2, ArrayView2, ArrayViewD, ArrayViewMut2, IxDyn};
@@ -251,35 +253,31 @@ impl Conv2d {
             .map(|b| b.as_slice().expect("standard layout is contiguous"));
         let (patch, plane, group_out) = (geo.patch_len(), geo.out_plane(), geo.group_outputs());
 
+        // Each sample's output block `[Og, Ho·Wo]` of a group is a row-major matrix inside the
+        // NCHW output, so the products are written in place: the bias first, then the product
+        // accumulated onto it (beta = 1), with no reshuffle of a separate product matrix.
         let mut out = vec![0.0; geo.batch * geo.out_channels * plane];
+        if let Some(bias) = bias {
+            for (index, values) in out.chunks_exact_mut(plane).enumerate() {
+                values.fill(bias[index % geo.out_channels]);
+            }
+        }
         let mut cols = vec![0.0; patch * chunk * plane];
-        let mut product = vec![0.0; group_out * chunk * plane];
         for first in (0..geo.batch).step_by(chunk) {
             let samples = first..(first + chunk).min(geo.batch);
             let columns = samples.len() * plane;
             for group in 0..geo.groups {
                 let cols = &mut cols[..patch * columns];
                 im2col(geo, xs, group, samples.clone(), cols);
-                let channels = group * group_out..(group + 1) * group_out;
-                let mut product = matrix_mut(&mut product, group_out, columns);
-                general_mat_mul(
-                    1.0,
-                    &weight.slice(s![channels.clone(), ..]),
-                    &matrix(cols, patch, columns),
-                    0.0,
-                    &mut product,
-                );
-                for (channel, row) in channels.zip(product.rows()) {
-                    let row = row
-                        .to_slice()
-                        .expect("rows of a standard matrix are contiguous");
-                    let b = bias.map_or(0.0, |b| b[channel]);
-                    for (sample, values) in samples.clone().zip(row.chunks_exact(plane)) {
-                        let start = (sample * geo.out_channels + channel) * plane;
-                        for (y, &v) in out[start..start + plane].iter_mut().zip(values) {
-                            *y = v + b;
-                        }
-                    }
+                let cols = matrix(cols, patch, columns);
+                let weight = weight.slice(s![group * group_out..(group + 1) * group_out, ..]);
+                for (i, sample) in samples.clone().enumerate() {
+                    let start = (sample * geo.out_channels + group * group_out) * plane;
+                    accumulate_product(
+                        weight,
+                        cols.slice(s![.., i * plane..(i + 1) * plane]),
+                        matrix_mut(&mut out[start..], group_out, plane),
+                    );
                 }
             }
         }
@@ -378,6 +376,24 @@ impl Conv2d {
             params,
         })
     }
+}
+
+/// `c += a · b` with the wasm [`sgemm`](crate::graph::sgemm), which reads the im2col matrix in
+/// place; matrixmultiply would pack it (and the weight) again on every call (see
+/// ARCHITECTURE.md, "Matrix products in the browser").
+#[cfg(target_arch = "wasm32")]
+fn accumulate_product(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, c: ArrayViewMut2<'_, f32>) {
+    gemm_acc(a, Rhs::Rows(b), c);
+}
+
+/// `c += a · b` with matrixmultiply (its x86 FMA kernels natively).
+#[cfg(not(target_arch = "wasm32"))]
+fn accumulate_product(
+    a: ArrayView2<'_, f32>,
+    b: ArrayView2<'_, f32>,
+    mut c: ArrayViewMut2<'_, f32>,
+) {
+    general_mat_mul(1.0, &a, &b, 1.0, &mut c);
 }
 
 /// The weight `[O, Cg, kh, kw]` (standard layout) viewed as the matrix `[O, Cg·kh·kw]`.

@@ -7,14 +7,36 @@
 
 use super::{Grads, Kernel};
 use crate::error::{Error, Result};
+#[cfg(target_arch = "wasm32")]
+use crate::graph::sgemm::{gemm_acc, PackedB, Rhs};
 use crate::tensor::Tensor;
-use ndarray::{Array1, Array2, ArrayView2, Axis, Ix1, Ix2};
+#[cfg(not(target_arch = "wasm32"))]
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array1, Array2, ArrayView2, Axis, CowArray, Ix1, Ix2};
 
 /// A dense layer with weight `[out, in]` and optional bias `[out]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dense {
     weight: Tensor,
     bias: Option<Tensor>,
+    /// The weight packed for the wasm sgemm, built by the first batched forward pass and
+    /// dropped whenever the parameters are borrowed mutably ([`Kernel::params_mut`], the only
+    /// way to change them), so it never outlives the values it was packed from.
+    #[cfg(target_arch = "wasm32")]
+    packed: PackedWeight,
+}
+
+/// A cache of the packed weight; it is derived from the weight, so it takes no part in
+/// comparisons.
+#[cfg(target_arch = "wasm32")]
+#[derive(Debug, Clone, Default)]
+struct PackedWeight(std::sync::OnceLock<PackedB>);
+
+#[cfg(target_arch = "wasm32")]
+impl PartialEq for PackedWeight {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl Dense {
@@ -37,7 +59,12 @@ impl Dense {
             }
         }
         let weight = weight.as_standard_layout().into_owned();
-        Ok(Dense { weight, bias })
+        Ok(Dense {
+            weight,
+            bias,
+            #[cfg(target_arch = "wasm32")]
+            packed: PackedWeight::default(),
+        })
     }
 
     /// Number of input features.
@@ -108,6 +135,24 @@ impl Dense {
         })
     }
 
+    /// `y += x W^T` with the weight packed once ([`sgemm`](crate::graph::sgemm)): in the
+    /// browser this beats matrixmultiply, which repacks the weight on every call (see
+    /// ARCHITECTURE.md, "Matrix products in the browser").
+    #[cfg(target_arch = "wasm32")]
+    fn accumulate_product(&self, x: ArrayView2<'_, f32>, y: &mut Array2<f32>) {
+        let packed = self
+            .packed
+            .0
+            .get_or_init(|| PackedB::from_transposed(self.weight_2d()));
+        gemm_acc(x, Rhs::Packed(packed), y.view_mut());
+    }
+
+    /// `y += x W^T` with matrixmultiply (its x86 FMA kernels natively).
+    #[cfg(not(target_arch = "wasm32"))]
+    fn accumulate_product(&self, x: ArrayView2<'_, f32>, y: &mut Array2<f32>) {
+        general_mat_mul(1.0, &x, &self.weight_2d().t(), 1.0, y);
+    }
+
     /// `g W` for a few rows: each output's gradient scales its weight row into the result.
     fn backward_few_rows(&self, g: ArrayView2<'_, f32>) -> Array2<f32> {
         let w = self.weight_2d();
@@ -131,13 +176,20 @@ impl Dense {
 }
 
 /// Views `x` as a matrix `[rows, last]` (copying only when it is not contiguous).
-fn as_rows(x: &Tensor) -> Array2<f32> {
+fn as_rows(x: &Tensor) -> CowArray<'_, f32, Ix2> {
     let last = *x.shape().last().unwrap_or(&1);
-    let rows = x.len() / last.max(1);
-    x.as_standard_layout()
-        .into_owned()
-        .into_shape_with_order((rows, last))
-        .expect("row count times last axis equals the length")
+    let shape = (x.len() / last.max(1), last);
+    match x.as_slice() {
+        Some(values) => ArrayView2::from_shape(shape, values)
+            .expect("row count times last axis equals the length")
+            .into(),
+        None => x
+            .as_standard_layout()
+            .into_owned()
+            .into_shape_with_order(shape)
+            .expect("row count times last axis equals the length")
+            .into(),
+    }
 }
 
 impl Kernel for Dense {
@@ -170,15 +222,29 @@ impl Kernel for Dense {
         let x = inputs[0];
         let out_shape = self.output_shape(&[x.shape()])?;
         let rows = as_rows(x);
-        let mut y = if rows.nrows() <= SMALL_BATCH {
-            self.forward_few_rows(rows.view())
+        let bias = self
+            .bias
+            .as_ref()
+            .map(|b| b.view().into_dimensionality::<Ix1>().expect("bias is 1-D"));
+        let y = if rows.nrows() <= SMALL_BATCH {
+            let mut y = self.forward_few_rows(rows.view());
+            if let Some(b) = bias {
+                y += &b;
+            }
+            y
         } else {
-            rows.dot(&self.weight_2d().t())
+            // The bias is written first and the product accumulated onto it (beta = 1): one
+            // pass over the output instead of a product pass and a bias pass.
+            let mut y = match bias {
+                Some(b) => b
+                    .broadcast((rows.nrows(), self.out_features()))
+                    .expect("the bias has one value per output")
+                    .to_owned(),
+                None => Array2::zeros((rows.nrows(), self.out_features())),
+            };
+            self.accumulate_product(rows.view(), &mut y);
+            y
         };
-        if let Some(b) = &self.bias {
-            let b = b.view().into_dimensionality::<Ix1>().expect("bias is 1-D");
-            y += &b;
-        }
         Ok(y.into_shape_with_order(out_shape)
             .map_err(|e| Error::shape(e.to_string()))?
             .into_dyn())
@@ -226,6 +292,10 @@ impl Kernel for Dense {
     }
 
     fn params_mut(&mut self) -> Vec<&mut Tensor> {
+        #[cfg(target_arch = "wasm32")]
+        {
+            self.packed = PackedWeight::default();
+        }
         let mut p = vec![&mut self.weight];
         if let Some(b) = &mut self.bias {
             p.push(b);
