@@ -26,7 +26,7 @@
 use super::{Grads, Kernel};
 use crate::error::{Error, Result};
 #[cfg(target_arch = "wasm32")]
-use crate::graph::sgemm::{gemm_acc, Rhs};
+use crate::graph::sgemm::{gemm, Rhs, Start};
 use crate::tensor::{checked_elements, limits, Tensor};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array2, ArrayView2, ArrayViewD, ArrayViewMut2, IxDyn};
@@ -254,14 +254,9 @@ impl Conv2d {
         let (patch, plane, group_out) = (geo.patch_len(), geo.out_plane(), geo.group_outputs());
 
         // Each sample's output block `[Og, Ho·Wo]` of a group is a row-major matrix inside the
-        // NCHW output, so the products are written in place: the bias first, then the product
-        // accumulated onto it (beta = 1), with no reshuffle of a separate product matrix.
+        // NCHW output, so the products are written in place, starting from the bias, with no
+        // reshuffle of a separate product matrix.
         let mut out = vec![0.0; geo.batch * geo.out_channels * plane];
-        if let Some(bias) = bias {
-            for (index, values) in out.chunks_exact_mut(plane).enumerate() {
-                values.fill(bias[index % geo.out_channels]);
-            }
-        }
         let mut cols = vec![0.0; patch * chunk * plane];
         for first in (0..geo.batch).step_by(chunk) {
             let samples = first..(first + chunk).min(geo.batch);
@@ -270,12 +265,15 @@ impl Conv2d {
                 let cols = &mut cols[..patch * columns];
                 im2col(geo, xs, group, samples.clone(), cols);
                 let cols = matrix(cols, patch, columns);
-                let weight = weight.slice(s![group * group_out..(group + 1) * group_out, ..]);
+                let channels = group * group_out..(group + 1) * group_out;
+                let weight = weight.slice(s![channels.clone(), ..]);
+                let bias = bias.map(|b| &b[channels]);
                 for (i, sample) in samples.clone().enumerate() {
                     let start = (sample * geo.out_channels + group * group_out) * plane;
-                    accumulate_product(
+                    product_with_bias(
                         weight,
                         cols.slice(s![.., i * plane..(i + 1) * plane]),
+                        bias,
                         matrix_mut(&mut out[start..], group_out, plane),
                     );
                 }
@@ -378,21 +376,36 @@ impl Conv2d {
     }
 }
 
-/// `c += a · b` with the wasm [`sgemm`](crate::graph::sgemm), which reads the im2col matrix in
-/// place; matrixmultiply would pack it (and the weight) again on every call (see
-/// ARCHITECTURE.md, "Matrix products in the browser").
+/// `c = bias + a · b` (`bias[i]` on row `i`; `c` accumulates when there is no bias) with the
+/// wasm [`sgemm`](crate::graph::sgemm), which reads the im2col matrix in place and starts its
+/// accumulators from the bias; matrixmultiply would pack the matrix (and the weight) again on
+/// every call (see ARCHITECTURE.md, "Matrix products in the browser").
 #[cfg(target_arch = "wasm32")]
-fn accumulate_product(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, c: ArrayViewMut2<'_, f32>) {
-    gemm_acc(a, Rhs::Rows(b), c);
-}
-
-/// `c += a · b` with matrixmultiply (its x86 FMA kernels natively).
-#[cfg(not(target_arch = "wasm32"))]
-fn accumulate_product(
+fn product_with_bias(
     a: ArrayView2<'_, f32>,
     b: ArrayView2<'_, f32>,
+    bias: Option<&[f32]>,
+    c: ArrayViewMut2<'_, f32>,
+) {
+    let start = bias.map_or(Start::Current, Start::RowBias);
+    gemm(a, Rhs::Rows(b), start, c);
+}
+
+/// `c = bias + a · b` (`bias[i]` on row `i`; `c` accumulates when there is no bias) with
+/// matrixmultiply (its x86 FMA kernels natively): the bias is written first and the product
+/// added onto it.
+#[cfg(not(target_arch = "wasm32"))]
+fn product_with_bias(
+    a: ArrayView2<'_, f32>,
+    b: ArrayView2<'_, f32>,
+    bias: Option<&[f32]>,
     mut c: ArrayViewMut2<'_, f32>,
 ) {
+    if let Some(bias) = bias {
+        for (mut row, &value) in c.rows_mut().into_iter().zip(bias) {
+            row.fill(value);
+        }
+    }
     general_mat_mul(1.0, &a, &b, 1.0, &mut c);
 }
 

@@ -8,11 +8,11 @@
 use super::{Grads, Kernel};
 use crate::error::{Error, Result};
 #[cfg(target_arch = "wasm32")]
-use crate::graph::sgemm::{gemm_acc, PackedB, Rhs};
+use crate::graph::sgemm::{gemm, PackedB, Rhs, Start};
 use crate::tensor::Tensor;
 #[cfg(not(target_arch = "wasm32"))]
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array1, Array2, ArrayView2, Axis, CowArray, Ix1, Ix2};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, CowArray, Ix1, Ix2};
 
 /// A dense layer with weight `[out, in]` and optional bias `[out]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -135,21 +135,42 @@ impl Dense {
         })
     }
 
-    /// `y += x W^T` with the weight packed once ([`sgemm`](crate::graph::sgemm)): in the
-    /// browser this beats matrixmultiply, which repacks the weight on every call (see
-    /// ARCHITECTURE.md, "Matrix products in the browser").
+    /// `y = bias + x W^T` (`bias[j]` in column `j`; `y` accumulates when there is no bias)
+    /// with the weight packed once for the wasm [`sgemm`](crate::graph::sgemm), which starts
+    /// its accumulators from the bias: in the browser this beats matrixmultiply, which repacks
+    /// the weight on every call (see ARCHITECTURE.md, "Matrix products in the browser").
     #[cfg(target_arch = "wasm32")]
-    fn accumulate_product(&self, x: ArrayView2<'_, f32>, y: &mut Array2<f32>) {
+    fn product_with_bias(
+        &self,
+        x: ArrayView2<'_, f32>,
+        bias: Option<ArrayView1<'_, f32>>,
+        y: &mut Array2<f32>,
+    ) {
         let packed = self
             .packed
             .0
             .get_or_init(|| PackedB::from_transposed(self.weight_2d()));
-        gemm_acc(x, Rhs::Packed(packed), y.view_mut());
+        let bias = bias.as_ref().map(|b| b.as_standard_layout());
+        let start = match &bias {
+            Some(b) => Start::ColumnBias(b.as_slice().expect("standard layout is contiguous")),
+            None => Start::Current,
+        };
+        gemm(x, Rhs::Packed(packed), start, y.view_mut());
     }
 
-    /// `y += x W^T` with matrixmultiply (its x86 FMA kernels natively).
+    /// `y = bias + x W^T` (`bias[j]` in column `j`; `y` accumulates when there is no bias)
+    /// with matrixmultiply (its x86 FMA kernels natively): the bias is written first and the
+    /// product added onto it.
     #[cfg(not(target_arch = "wasm32"))]
-    fn accumulate_product(&self, x: ArrayView2<'_, f32>, y: &mut Array2<f32>) {
+    fn product_with_bias(
+        &self,
+        x: ArrayView2<'_, f32>,
+        bias: Option<ArrayView1<'_, f32>>,
+        y: &mut Array2<f32>,
+    ) {
+        if let Some(b) = bias {
+            y.assign(&b);
+        }
         general_mat_mul(1.0, &x, &self.weight_2d().t(), 1.0, y);
     }
 
@@ -233,16 +254,8 @@ impl Kernel for Dense {
             }
             y
         } else {
-            // The bias is written first and the product accumulated onto it (beta = 1): one
-            // pass over the output instead of a product pass and a bias pass.
-            let mut y = match bias {
-                Some(b) => b
-                    .broadcast((rows.nrows(), self.out_features()))
-                    .expect("the bias has one value per output")
-                    .to_owned(),
-                None => Array2::zeros((rows.nrows(), self.out_features())),
-            };
-            self.accumulate_product(rows.view(), &mut y);
+            let mut y = Array2::zeros((rows.nrows(), self.out_features()));
+            self.product_with_bias(rows.view(), bias, &mut y);
             y
         };
         Ok(y.into_shape_with_order(out_shape)
