@@ -14,8 +14,10 @@
 //! The computation is im2col + GEMM (Chellapilla, Puri and Simard, "High Performance
 //! Convolutional Neural Networks for Document Processing", 2006). For a chunk of samples and one
 //! group, the patches are unfolded into a matrix `cols[Cg·kh·kw, chunk·Ho·Wo]` (row `(c, p, q)`,
-//! column `(sample, i, j)`), so that `Y_g = W_g · cols` is one matrix product (ndarray
-//! `general_mat_mul`, i.e. matrixmultiply's sgemm) for the whole chunk. The backward pass is
+//! column `(sample, i, j)`), so that `Y_g = W_g · cols` is one matrix product per sample, each
+//! writing that sample's `[Og, Ho·Wo]` block of the NCHW output directly, starting from the bias
+//! (matrixmultiply's sgemm natively; in wasm the crate's sgemm (`graph/sgemm.rs`), which
+//! reads `cols` in place). The backward pass (matrixmultiply, over the whole chunk) is
 //! `dW_g += G_g · colsᵀ`, `dcols = W_gᵀ · G_g` folded back into `dx` by scatter-adding every
 //! patch entry to the input element it was read from (col2im), and `db[o] = Σ_{n,i,j} G[n, o, i, j]`.
 //!
@@ -377,7 +379,7 @@ impl Conv2d {
 }
 
 /// `c = bias + a · b` (`bias[i]` on row `i`; `c` accumulates when there is no bias) with the
-/// wasm [`sgemm`](crate::graph::sgemm), which reads the im2col matrix in place and starts its
+/// wasm sgemm (`graph/sgemm.rs`), which reads the im2col matrix in place and starts its
 /// accumulators from the bias; matrixmultiply would pack the matrix (and the weight) again on
 /// every call (see ARCHITECTURE.md, "Matrix products in the browser").
 #[cfg(target_arch = "wasm32")]

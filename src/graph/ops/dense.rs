@@ -2,7 +2,8 @@
 //!
 //! `W` has PyTorch's `nn.Linear` layout `[out, in]`, so row `o` holds the incoming weights of
 //! neuron `o`. Leading axes of `x` are flattened into rows and processed as one matrix product
-//! (ndarray `dot`, i.e. matrixmultiply's sgemm). Backward:
+//! starting from the bias (matrixmultiply's sgemm natively; in wasm the crate's
+//! sgemm (`graph/sgemm.rs`) with the weight packed once). Backward (matrixmultiply):
 //! `dx = g W`, `dW = g^T x`, `db = sum_rows(g)`.
 
 use super::{Grads, Kernel};
@@ -136,7 +137,7 @@ impl Dense {
     }
 
     /// `y = bias + x W^T` (`bias[j]` in column `j`; `y` accumulates when there is no bias)
-    /// with the weight packed once for the wasm [`sgemm`](crate::graph::sgemm), which starts
+    /// with the weight packed once for the wasm sgemm (`graph/sgemm.rs`), which starts
     /// its accumulators from the bias: in the browser this beats matrixmultiply, which repacks
     /// the weight on every call (see ARCHITECTURE.md, "Matrix products in the browser").
     #[cfg(target_arch = "wasm32")]
