@@ -33,10 +33,10 @@ fn input() -> Vec<f32> {
 #[wasm_bindgen_test]
 fn forward_trace_and_gradient_cross_the_boundary() {
     let model = Model::from_json(CNN).unwrap();
-    let out = model.forward(&input(), None).unwrap();
+    let out = model.forward(input(), None).unwrap();
     assert_eq!(out.len(), 3);
     assert!((out.iter().sum::<f32>() - 1.0).abs() < 1e-5);
-    let trace = model.trace(&input(), Some(1)).unwrap();
+    let trace = model.trace(input(), Some(1)).unwrap();
     assert_eq!(
         trace.names(),
         ["conv", "conv.relu", "pool", "flat", "fc", "softmax"]
@@ -47,7 +47,7 @@ fn forward_trace_and_gradient_cross_the_boundary() {
     assert_eq!(grad.len(), 64);
     assert!(grad.iter().any(|g| *g != 0.0));
     let batch: Vec<f32> = input().into_iter().chain(input()).collect();
-    let two = model.forward(&batch, Some(2)).unwrap();
+    let two = model.forward(batch, Some(2)).unwrap();
     assert_eq!(&two[..3], &out[..]);
     assert_eq!(&two[3..], &out[..]);
 }
@@ -57,16 +57,16 @@ fn every_bad_input_is_an_error_and_the_module_keeps_working() {
     let model = Model::from_json(CNN).unwrap();
     let cases = [
         (
-            message(model.forward(&[0.0; 10], None)),
+            message(model.forward(vec![0.0; 10], None)),
             "input has 10 values, expected 64",
         ),
-        (message(model.forward(&input(), Some(0))), "batch"),
+        (message(model.forward(input(), Some(0))), "batch"),
         (
             message(model.gradient(&input(), 3)),
             "target 3 is out of range",
         ),
         (
-            message(model.trace(&input(), None).unwrap().get("nope")),
+            message(model.trace(input(), None).unwrap().get("nope")),
             "unknown layer 'nope'",
         ),
         (message(Model::from_json("{")), "invalid nnlens JSON"),
@@ -95,9 +95,9 @@ fn every_bad_input_is_an_error_and_the_module_keeps_working() {
     }
     let mut nan = input();
     nan[5] = f32::NAN;
-    assert!(message(model.forward(&nan, None)).contains("non-finite"));
+    assert!(message(model.forward(nan, None)).contains("non-finite"));
     // Still working after all those errors.
-    assert_eq!(model.forward(&input(), None).unwrap().len(), 3);
+    assert_eq!(model.forward(input(), None).unwrap().len(), 3);
     assert!(Model::from_json(CNN).is_ok());
 }
 
@@ -106,8 +106,8 @@ fn json_round_trip_preserves_outputs() {
     let model = Model::from_json(CNN).unwrap();
     let again = Model::from_json(&model.to_json().unwrap()).unwrap();
     assert_eq!(
-        model.forward(&input(), None).unwrap(),
-        again.forward(&input(), None).unwrap()
+        model.forward(input(), None).unwrap(),
+        again.forward(input(), None).unwrap()
     );
     assert_eq!(model.input_shape().length(), 3);
 }
@@ -118,10 +118,10 @@ fn onnx_round_trip_and_errors_cross_the_boundary() {
     let bytes = model.to_onnx().unwrap();
     let again = Model::from_onnx(&bytes).unwrap();
     assert_eq!(
-        model.forward(&input(), None).unwrap(),
-        again.forward(&input(), None).unwrap()
+        model.forward(input(), None).unwrap(),
+        again.forward(input(), None).unwrap()
     );
-    let names: Vec<String> = again.trace(&input(), None).unwrap().names();
+    let names: Vec<String> = again.trace(input(), None).unwrap().names();
     assert_eq!(
         names,
         ["conv", "conv.relu", "pool", "flat", "fc", "softmax"]
@@ -162,4 +162,160 @@ fn seeded_weights_match_native() {
     };
     let first: Vec<f32> = dense.weight().iter().take(3).copied().collect();
     assert_eq!(first, [-0.959_339_56, 0.301_207_45, 0.340_347_1]);
+}
+
+/// Deterministic values in [-1, 1) (a multiplicative hash), so the kernels see no structure.
+fn values(len: usize, seed: u32) -> Vec<f32> {
+    (0..len as u32)
+        .map(|i| {
+            (i.wrapping_add(seed).wrapping_mul(2_654_435_761) >> 8) as f32 / (1 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+fn tensor(shape: &[usize], seed: u32) -> nnlens::Tensor {
+    nnlens::Tensor::from_shape_vec(shape, values(shape.iter().product(), seed)).unwrap()
+}
+
+/// The batched dense forward pass (the wasm sgemm with the packed weight and the bias as the
+/// accumulators' start) equals the definition, summed in the same order, bit for bit, on
+/// shapes with partial row tiles and panels and `in` over the kernel's block length; and the
+/// packed weight follows a change of the parameters.
+#[wasm_bindgen_test]
+fn batched_dense_matches_the_definition_and_follows_parameter_changes() {
+    use nnlens::graph::ops::{dense::Dense, Kernel};
+    for (batch, n_in, n_out, bias) in [
+        (5, 3, 1, true),
+        (7, 300, 13, false),
+        (13, 260, 35, true),
+        (9, 17, 9, true),
+    ] {
+        let w = tensor(&[n_out, n_in], 1);
+        let b = bias.then(|| tensor(&[n_out], 2));
+        let mut dense = Dense::new(w.clone(), b.clone()).unwrap();
+        let x = tensor(&[batch, n_in], 3);
+        let expected = |w: &nnlens::Tensor| {
+            ndarray::Array2::from_shape_fn((batch, n_out), |(r, o)| {
+                (0..n_in).fold(b.as_ref().map_or(0.0, |b| b[[o]]), |sum, i| {
+                    sum + x[[r, i]] * w[[o, i]]
+                })
+            })
+            .into_dyn()
+        };
+        assert_eq!(
+            dense.forward(&[&x]).unwrap(),
+            expected(&w),
+            "{batch}x{n_in}->{n_out}"
+        );
+        dense.params_mut()[0].mapv_inplace(|v| -2.0 * v);
+        let changed = w.mapv(|v| -2.0 * v);
+        assert_eq!(
+            dense.forward(&[&x]).unwrap(),
+            expected(&changed),
+            "after params_mut"
+        );
+    }
+}
+
+/// The batched convolution (products written into NCHW from the bias, the wasm sgemm reading
+/// the im2col matrix in place) equals the definition within rounding, with groups, stride,
+/// padding and a plane that is not a multiple of the kernel's panel width.
+#[wasm_bindgen_test]
+fn batched_conv2d_matches_the_definition() {
+    use nnlens::graph::ops::{conv::Conv2d, Kernel};
+    let (n, c, h, w, o, groups, k) = (3, 4, 9, 7, 6, 2, 3);
+    for (stride, pad, bias) in [(1, 1, true), (2, 0, false), (1, 2, true)] {
+        let weight = tensor(&[o, c / groups, k, k], 5);
+        let b = bias.then(|| tensor(&[o], 6));
+        let conv = Conv2d::new(
+            weight.clone(),
+            b.clone(),
+            [stride; 2],
+            [pad; 4],
+            [1, 1],
+            groups,
+        )
+        .unwrap();
+        let x = tensor(&[n, c, h, w], 7);
+        let y = conv.forward(&[&x]).unwrap();
+        let (oh, ow) = (
+            (h + 2 * pad - k) / stride + 1,
+            (w + 2 * pad - k) / stride + 1,
+        );
+        assert_eq!(y.shape(), &[n, o, oh, ow]);
+        for ((s, oc, i, j), &got) in y
+            .clone()
+            .into_dimensionality::<ndarray::Ix4>()
+            .unwrap()
+            .indexed_iter()
+        {
+            let group = oc / (o / groups);
+            let mut sum = b.as_ref().map_or(0.0, |b| b[[oc]]);
+            for ci in 0..c / groups {
+                for p in 0..k {
+                    for q in 0..k {
+                        let (yy, xx) = (
+                            (i * stride + p) as isize - pad as isize,
+                            (j * stride + q) as isize - pad as isize,
+                        );
+                        if yy >= 0 && xx >= 0 && (yy as usize) < h && (xx as usize) < w {
+                            sum += weight[[oc, ci, p, q]]
+                                * x[[s, group * (c / groups) + ci, yy as usize, xx as usize]];
+                        }
+                    }
+                }
+            }
+            assert!(
+                (got - sum).abs() <= 1e-5 * (1.0 + sum.abs()),
+                "[{s}, {oc}, {i}, {j}]: {got} vs {sum}"
+            );
+        }
+    }
+}
+
+/// The SIMD 2x2 max pooling equals the definition with PyTorch's NaN rule (a NaN anywhere in
+/// the window wins), on rows whose window count is not a multiple of four.
+#[wasm_bindgen_test]
+fn simd_max_pooling_matches_the_definition_with_nan() {
+    use nnlens::graph::ops::{pool::MaxPool2d, Kernel};
+    let pool = MaxPool2d {
+        kernel: [2, 2],
+        stride: [2, 2],
+        padding: [0; 4],
+        ceil_mode: false,
+    };
+    let (n, c, h, w) = (2, 3, 7, 19);
+    let mut x = tensor(&[n, c, h, w], 9);
+    for (index, cell) in [[0, 0, 0, 0], [0, 1, 3, 9], [1, 2, 5, 16], [1, 0, 1, 17]]
+        .into_iter()
+        .enumerate()
+    {
+        x[cell] = if index % 2 == 0 {
+            f32::NAN
+        } else {
+            f32::INFINITY
+        };
+    }
+    let y = pool.forward(&[&x]).unwrap();
+    assert_eq!(y.shape(), &[n, c, h / 2, w / 2]);
+    let mut nans = 0;
+    for ((s, ch, i, j), &got) in y
+        .into_dimensionality::<ndarray::Ix4>()
+        .unwrap()
+        .indexed_iter()
+    {
+        let window =
+            [(0, 0), (0, 1), (1, 0), (1, 1)].map(|(p, q)| x[[s, ch, 2 * i + p, 2 * j + q]]);
+        let expected = window
+            .into_iter()
+            .reduce(|m, v| if v > m || v.is_nan() { v } else { m })
+            .unwrap();
+        if expected.is_nan() {
+            nans += 1;
+            assert!(got.is_nan(), "[{s}, {ch}, {i}, {j}]: {got}");
+        } else {
+            assert_eq!(got, expected, "[{s}, {ch}, {i}, {j}]");
+        }
+    }
+    assert_eq!(nans, 2);
 }

@@ -45,6 +45,11 @@ impl Trace {
     pub fn values(&self) -> &[Tensor] {
         &self.values
     }
+
+    /// Consumes the trace, returning all values as [`Trace::values`] orders them.
+    pub fn into_values(self) -> Vec<Tensor> {
+        self.values
+    }
 }
 
 impl Graph {

@@ -9,6 +9,8 @@
 pub mod backward;
 pub mod forward;
 pub mod ops;
+#[cfg(any(target_arch = "wasm32", test))]
+mod sgemm;
 
 use crate::error::{Error, Result};
 use crate::tensor::{checked_elements, with_batch};

@@ -75,23 +75,27 @@ impl Model {
     }
 
     /// Runs the model on `batch` samples (default 1) given as one flat `Float32Array`.
-    pub fn forward(&self, input: &[f32], batch: Option<usize>) -> Result<Vec<f32>, JsError> {
+    ///
+    /// The input arrives as an owned buffer (the one copy from JavaScript into wasm memory) and
+    /// becomes the input tensor without a further copy.
+    pub fn forward(&self, input: Vec<f32>, batch: Option<usize>) -> Result<Vec<f32>, JsError> {
         let x = self
             .inner
-            .input_tensor(input.to_vec(), batch.unwrap_or(1))
+            .input_tensor(input, batch.unwrap_or(1))
             .map_err(js_error)?;
         self.inner.forward(x).map(into_vec).map_err(js_error)
     }
 
     /// Runs the model and keeps every layer's output.
-    pub fn trace(&self, input: &[f32], batch: Option<usize>) -> Result<Trace, JsError> {
+    pub fn trace(&self, input: Vec<f32>, batch: Option<usize>) -> Result<Trace, JsError> {
         let x = self
             .inner
-            .input_tensor(input.to_vec(), batch.unwrap_or(1))
+            .input_tensor(input, batch.unwrap_or(1))
             .map_err(js_error)?;
         let trace = self.inner.trace(x).map_err(js_error)?;
         let output = trace.output().clone();
-        let values = trace.values()[1..].to_vec();
+        let mut values = trace.into_values();
+        values.remove(0);
         Ok(Trace {
             names: self.inner.nodes().iter().map(|n| n.name.clone()).collect(),
             values,

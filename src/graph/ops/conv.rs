@@ -14,8 +14,10 @@
 //! The computation is im2col + GEMM (Chellapilla, Puri and Simard, "High Performance
 //! Convolutional Neural Networks for Document Processing", 2006). For a chunk of samples and one
 //! group, the patches are unfolded into a matrix `cols[Cg·kh·kw, chunk·Ho·Wo]` (row `(c, p, q)`,
-//! column `(sample, i, j)`), so that `Y_g = W_g · cols` is one matrix product (ndarray
-//! `general_mat_mul`, i.e. matrixmultiply's sgemm) for the whole chunk. The backward pass is
+//! column `(sample, i, j)`), so that `Y_g = W_g · cols` is one matrix product per sample, each
+//! writing that sample's `[Og, Ho·Wo]` block of the NCHW output directly, starting from the bias
+//! (matrixmultiply's sgemm natively; in wasm the crate's sgemm (`graph/sgemm.rs`), which
+//! reads `cols` in place). The backward pass (matrixmultiply, over the whole chunk) is
 //! `dW_g += G_g · colsᵀ`, `dcols = W_gᵀ · G_g` folded back into `dx` by scatter-adding every
 //! patch entry to the input element it was read from (col2im), and `db[o] = Σ_{n,i,j} G[n, o, i, j]`.
 //!
@@ -25,6 +27,8 @@
 
 use super::{Grads, Kernel};
 use crate::error::{Error, Result};
+#[cfg(target_arch = "wasm32")]
+use crate::graph::sgemm::{gemm, Rhs, Start};
 use crate::tensor::{checked_elements, limits, Tensor};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array2, ArrayView2, ArrayViewD, ArrayViewMut2, IxDyn};
@@ -251,35 +255,29 @@ impl Conv2d {
             .map(|b| b.as_slice().expect("standard layout is contiguous"));
         let (patch, plane, group_out) = (geo.patch_len(), geo.out_plane(), geo.group_outputs());
 
+        // Each sample's output block `[Og, Ho·Wo]` of a group is a row-major matrix inside the
+        // NCHW output, so the products are written in place, starting from the bias, with no
+        // reshuffle of a separate product matrix.
         let mut out = vec![0.0; geo.batch * geo.out_channels * plane];
         let mut cols = vec![0.0; patch * chunk * plane];
-        let mut product = vec![0.0; group_out * chunk * plane];
         for first in (0..geo.batch).step_by(chunk) {
             let samples = first..(first + chunk).min(geo.batch);
             let columns = samples.len() * plane;
             for group in 0..geo.groups {
                 let cols = &mut cols[..patch * columns];
                 im2col(geo, xs, group, samples.clone(), cols);
+                let cols = matrix(cols, patch, columns);
                 let channels = group * group_out..(group + 1) * group_out;
-                let mut product = matrix_mut(&mut product, group_out, columns);
-                general_mat_mul(
-                    1.0,
-                    &weight.slice(s![channels.clone(), ..]),
-                    &matrix(cols, patch, columns),
-                    0.0,
-                    &mut product,
-                );
-                for (channel, row) in channels.zip(product.rows()) {
-                    let row = row
-                        .to_slice()
-                        .expect("rows of a standard matrix are contiguous");
-                    let b = bias.map_or(0.0, |b| b[channel]);
-                    for (sample, values) in samples.clone().zip(row.chunks_exact(plane)) {
-                        let start = (sample * geo.out_channels + channel) * plane;
-                        for (y, &v) in out[start..start + plane].iter_mut().zip(values) {
-                            *y = v + b;
-                        }
-                    }
+                let weight = weight.slice(s![channels.clone(), ..]);
+                let bias = bias.map(|b| &b[channels]);
+                for (i, sample) in samples.clone().enumerate() {
+                    let start = (sample * geo.out_channels + group * group_out) * plane;
+                    product_with_bias(
+                        weight,
+                        cols.slice(s![.., i * plane..(i + 1) * plane]),
+                        bias,
+                        matrix_mut(&mut out[start..], group_out, plane),
+                    );
                 }
             }
         }
@@ -378,6 +376,39 @@ impl Conv2d {
             params,
         })
     }
+}
+
+/// `c = bias + a · b` (`bias[i]` on row `i`; `c` accumulates when there is no bias) with the
+/// wasm sgemm (`graph/sgemm.rs`), which reads the im2col matrix in place and starts its
+/// accumulators from the bias; matrixmultiply would pack the matrix (and the weight) again on
+/// every call (see ARCHITECTURE.md, "Matrix products in the browser").
+#[cfg(target_arch = "wasm32")]
+fn product_with_bias(
+    a: ArrayView2<'_, f32>,
+    b: ArrayView2<'_, f32>,
+    bias: Option<&[f32]>,
+    c: ArrayViewMut2<'_, f32>,
+) {
+    let start = bias.map_or(Start::Current, Start::RowBias);
+    gemm(a, Rhs::Rows(b), start, c);
+}
+
+/// `c = bias + a · b` (`bias[i]` on row `i`; `c` accumulates when there is no bias) with
+/// matrixmultiply (its x86 FMA kernels natively): the bias is written first and the product
+/// added onto it.
+#[cfg(not(target_arch = "wasm32"))]
+fn product_with_bias(
+    a: ArrayView2<'_, f32>,
+    b: ArrayView2<'_, f32>,
+    bias: Option<&[f32]>,
+    mut c: ArrayViewMut2<'_, f32>,
+) {
+    if let Some(bias) = bias {
+        for (mut row, &value) in c.rows_mut().into_iter().zip(bias) {
+            row.fill(value);
+        }
+    }
+    general_mat_mul(1.0, &a, &b, 1.0, &mut c);
 }
 
 /// The weight `[O, Cg, kh, kw]` (standard layout) viewed as the matrix `[O, Cg·kh·kw]`.

@@ -2,19 +2,42 @@
 //!
 //! `W` has PyTorch's `nn.Linear` layout `[out, in]`, so row `o` holds the incoming weights of
 //! neuron `o`. Leading axes of `x` are flattened into rows and processed as one matrix product
-//! (ndarray `dot`, i.e. matrixmultiply's sgemm). Backward:
+//! starting from the bias (matrixmultiply's sgemm natively; in wasm the crate's
+//! sgemm (`graph/sgemm.rs`) with the weight packed once). Backward (matrixmultiply):
 //! `dx = g W`, `dW = g^T x`, `db = sum_rows(g)`.
 
 use super::{Grads, Kernel};
 use crate::error::{Error, Result};
+#[cfg(target_arch = "wasm32")]
+use crate::graph::sgemm::{gemm, PackedB, Rhs, Start};
 use crate::tensor::Tensor;
-use ndarray::{Array1, Array2, ArrayView2, Axis, Ix1, Ix2};
+#[cfg(not(target_arch = "wasm32"))]
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, CowArray, Ix1, Ix2};
 
 /// A dense layer with weight `[out, in]` and optional bias `[out]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dense {
     weight: Tensor,
     bias: Option<Tensor>,
+    /// The weight packed for the wasm sgemm, built by the first batched forward pass and
+    /// dropped whenever the parameters are borrowed mutably ([`Kernel::params_mut`], the only
+    /// way to change them), so it never outlives the values it was packed from.
+    #[cfg(target_arch = "wasm32")]
+    packed: PackedWeight,
+}
+
+/// A cache of the packed weight; it is derived from the weight, so it takes no part in
+/// comparisons.
+#[cfg(target_arch = "wasm32")]
+#[derive(Debug, Clone, Default)]
+struct PackedWeight(std::sync::OnceLock<PackedB>);
+
+#[cfg(target_arch = "wasm32")]
+impl PartialEq for PackedWeight {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl Dense {
@@ -37,7 +60,12 @@ impl Dense {
             }
         }
         let weight = weight.as_standard_layout().into_owned();
-        Ok(Dense { weight, bias })
+        Ok(Dense {
+            weight,
+            bias,
+            #[cfg(target_arch = "wasm32")]
+            packed: PackedWeight::default(),
+        })
     }
 
     /// Number of input features.
@@ -108,6 +136,45 @@ impl Dense {
         })
     }
 
+    /// `y = bias + x W^T` (`bias[j]` in column `j`; `y` accumulates when there is no bias)
+    /// with the weight packed once for the wasm sgemm (`graph/sgemm.rs`), which starts
+    /// its accumulators from the bias: in the browser this beats matrixmultiply, which repacks
+    /// the weight on every call (see ARCHITECTURE.md, "Matrix products in the browser").
+    #[cfg(target_arch = "wasm32")]
+    fn product_with_bias(
+        &self,
+        x: ArrayView2<'_, f32>,
+        bias: Option<ArrayView1<'_, f32>>,
+        y: &mut Array2<f32>,
+    ) {
+        let packed = self
+            .packed
+            .0
+            .get_or_init(|| PackedB::from_transposed(self.weight_2d()));
+        let bias = bias.as_ref().map(|b| b.as_standard_layout());
+        let start = match &bias {
+            Some(b) => Start::ColumnBias(b.as_slice().expect("standard layout is contiguous")),
+            None => Start::Current,
+        };
+        gemm(x, Rhs::Packed(packed), start, y.view_mut());
+    }
+
+    /// `y = bias + x W^T` (`bias[j]` in column `j`; `y` accumulates when there is no bias)
+    /// with matrixmultiply (its x86 FMA kernels natively): the bias is written first and the
+    /// product added onto it.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn product_with_bias(
+        &self,
+        x: ArrayView2<'_, f32>,
+        bias: Option<ArrayView1<'_, f32>>,
+        y: &mut Array2<f32>,
+    ) {
+        if let Some(b) = bias {
+            y.assign(&b);
+        }
+        general_mat_mul(1.0, &x, &self.weight_2d().t(), 1.0, y);
+    }
+
     /// `g W` for a few rows: each output's gradient scales its weight row into the result.
     fn backward_few_rows(&self, g: ArrayView2<'_, f32>) -> Array2<f32> {
         let w = self.weight_2d();
@@ -131,13 +198,20 @@ impl Dense {
 }
 
 /// Views `x` as a matrix `[rows, last]` (copying only when it is not contiguous).
-fn as_rows(x: &Tensor) -> Array2<f32> {
+fn as_rows(x: &Tensor) -> CowArray<'_, f32, Ix2> {
     let last = *x.shape().last().unwrap_or(&1);
-    let rows = x.len() / last.max(1);
-    x.as_standard_layout()
-        .into_owned()
-        .into_shape_with_order((rows, last))
-        .expect("row count times last axis equals the length")
+    let shape = (x.len() / last.max(1), last);
+    match x.as_slice() {
+        Some(values) => ArrayView2::from_shape(shape, values)
+            .expect("row count times last axis equals the length")
+            .into(),
+        None => x
+            .as_standard_layout()
+            .into_owned()
+            .into_shape_with_order(shape)
+            .expect("row count times last axis equals the length")
+            .into(),
+    }
 }
 
 impl Kernel for Dense {
@@ -170,15 +244,21 @@ impl Kernel for Dense {
         let x = inputs[0];
         let out_shape = self.output_shape(&[x.shape()])?;
         let rows = as_rows(x);
-        let mut y = if rows.nrows() <= SMALL_BATCH {
-            self.forward_few_rows(rows.view())
+        let bias = self
+            .bias
+            .as_ref()
+            .map(|b| b.view().into_dimensionality::<Ix1>().expect("bias is 1-D"));
+        let y = if rows.nrows() <= SMALL_BATCH {
+            let mut y = self.forward_few_rows(rows.view());
+            if let Some(b) = bias {
+                y += &b;
+            }
+            y
         } else {
-            rows.dot(&self.weight_2d().t())
+            let mut y = Array2::zeros((rows.nrows(), self.out_features()));
+            self.product_with_bias(rows.view(), bias, &mut y);
+            y
         };
-        if let Some(b) = &self.bias {
-            let b = b.view().into_dimensionality::<Ix1>().expect("bias is 1-D");
-            y += &b;
-        }
         Ok(y.into_shape_with_order(out_shape)
             .map_err(|e| Error::shape(e.to_string()))?
             .into_dyn())
@@ -226,6 +306,10 @@ impl Kernel for Dense {
     }
 
     fn params_mut(&mut self) -> Vec<&mut Tensor> {
+        #[cfg(target_arch = "wasm32")]
+        {
+            self.packed = PackedWeight::default();
+        }
         let mut p = vec![&mut self.weight];
         if let Some(b) = &mut self.bias {
             p.push(b);

@@ -198,8 +198,8 @@ fn tensor(what: &str, shape: &[usize], values: Vec<f32>) -> Result<Tensor> {
     Tensor::from_shape_vec(IxDyn(shape), values).map_err(|e| Error::shape(format!("{what}: {e}")))
 }
 
-/// The larger of two values where a NaN wins, as [`argmax`] picks (PyTorch's rule); written
-/// as a compare and select so the 2x2 loop vectorises.
+/// The larger of two values where a NaN wins, as [`argmax`] picks (PyTorch's rule): `b` when
+/// it is larger or NaN, otherwise `a` (so a NaN `a` is kept, and equal values keep the first).
 #[inline]
 fn max_nan(a: f32, b: f32) -> f32 {
     if b > a || b.is_nan() {
@@ -210,25 +210,78 @@ fn max_nan(a: f32, b: f32) -> f32 {
 }
 
 /// 2x2 windows with stride 2 and no padding over one `height x width` plane (floor mode: a last
-/// odd row or column is dropped), appended to `out`. The common LeNet pooling, without the
-/// general window iterator: one pass over row pairs.
-fn max_pool_2x2(plane: &[f32], height: usize, width: usize, out: &mut Vec<f32>) {
+/// odd row or column is dropped), written to `out` (`(height / 2) · (width / 2)` values). The
+/// common LeNet pooling, without the general window iterator: one pass over row pairs.
+/// `width` is at least 2 (a validated geometry has at least one window).
+fn max_pool_2x2(plane: &[f32], width: usize, out: &mut [f32]) {
     let out_width = width / 2;
-    for pair in 0..height / 2 {
-        let top = &plane[2 * pair * width..2 * pair * width + 2 * out_width];
-        let bottom = &plane[(2 * pair + 1) * width..(2 * pair + 1) * width + 2 * out_width];
-        out.extend(
-            top.chunks_exact(2)
-                .zip(bottom.chunks_exact(2))
-                .map(|(t, b)| {
-                    let m = max_nan(t[0], t[1]);
-                    let m = if m.is_nan() { m } else { max_nan(m, b[0]) };
-                    if m.is_nan() {
-                        m
-                    } else {
-                        max_nan(m, b[1])
-                    }
-                }),
+    for (pair, out_row) in out.chunks_exact_mut(out_width).enumerate() {
+        let top = &plane[2 * pair * width..][..2 * out_width];
+        let bottom = &plane[(2 * pair + 1) * width..][..2 * out_width];
+        max_pool_row_pair(top, bottom, out_row);
+    }
+}
+
+/// `out[j]` = the maximum of `top[2j], top[2j + 1], bottom[2j], bottom[2j + 1]` in that order
+/// under [`max_nan`], for `out.len()` windows (`top` and `bottom` hold `2 · out.len()` values).
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+fn max_pool_row_pair(top: &[f32], bottom: &[f32], out: &mut [f32]) {
+    for ((y, t), b) in out
+        .iter_mut()
+        .zip(top.chunks_exact(2))
+        .zip(bottom.chunks_exact(2))
+    {
+        *y = max_nan(max_nan(max_nan(t[0], t[1]), b[0]), b[1]);
+    }
+}
+
+/// [`max_pool_row_pair`] four windows at a time with wasm SIMD128: the even and odd cells of
+/// each row are deinterleaved by shuffles and [`max_nan`] becomes a compare and a bit select.
+/// Hand-written because the scalar loop does not vectorise (the NaN rule is two compares and a
+/// select per cell, which LLVM leaves scalar): the profile of "CNN forward, batch 64" gave the
+/// scalar 2x2 loop 408 ms self time against 36 ms for ReLU over an output four times larger.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+fn max_pool_row_pair(top: &[f32], bottom: &[f32], out: &mut [f32]) {
+    use core::arch::wasm32::{
+        f32x4_gt, f32x4_ne, i32x4_shuffle, v128, v128_bitselect, v128_load, v128_or, v128_store,
+    };
+    /// `max_nan` on four lanes.
+    #[inline(always)]
+    fn max_nan4(a: v128, b: v128) -> v128 {
+        v128_bitselect(b, a, v128_or(f32x4_gt(b, a), f32x4_ne(b, b)))
+    }
+    /// The windows' left and right cells of the eight values from `row[2j]` on.
+    #[inline(always)]
+    fn pairs(row: &[f32], j: usize) -> (v128, v128) {
+        let cells = &row[2 * j..2 * j + 8];
+        // SAFETY: `cells` holds 8 f32 (checked by the slice above), two unaligned 16-byte loads.
+        let (low, high) = unsafe {
+            (
+                v128_load(cells.as_ptr() as *const v128),
+                v128_load(cells.as_ptr().add(4) as *const v128),
+            )
+        };
+        (
+            i32x4_shuffle::<0, 2, 4, 6>(low, high),
+            i32x4_shuffle::<1, 3, 5, 7>(low, high),
+        )
+    }
+    let simd_len = out.len() / 4 * 4;
+    for j in (0..simd_len).step_by(4) {
+        let (top_left, top_right) = pairs(top, j);
+        let (bottom_left, bottom_right) = pairs(bottom, j);
+        let m = max_nan4(
+            max_nan4(max_nan4(top_left, top_right), bottom_left),
+            bottom_right,
+        );
+        let dst = &mut out[j..j + 4];
+        // SAFETY: `dst` holds 4 f32, one unaligned 16-byte store.
+        unsafe { v128_store(dst.as_mut_ptr() as *mut v128, m) };
+    }
+    for j in simd_len..out.len() {
+        out[j] = max_nan(
+            max_nan(max_nan(top[2 * j], top[2 * j + 1]), bottom[2 * j]),
+            bottom[2 * j + 1],
         );
     }
 }
@@ -260,20 +313,26 @@ impl Kernel for MaxPool2d {
         let geo = self.geometry(inputs[0].shape())?;
         let x = inputs[0].as_standard_layout();
         let xs = x.as_slice().expect("standard layout is contiguous");
-        let mut out = Vec::with_capacity(xs.len() / geo.in_plane() * geo.out_plane());
-        if self.is_plain_2x2() {
-            let (height, width) = (geo.in_plane() / geo.width, geo.width);
-            for plane in xs.chunks_exact(geo.in_plane()) {
-                max_pool_2x2(plane, height, width, &mut out);
+        let out_len = xs.len() / geo.in_plane() * geo.out_plane();
+        let out = if self.is_plain_2x2() {
+            let mut out = vec![0.0; out_len];
+            for (plane, out_plane) in xs
+                .chunks_exact(geo.in_plane())
+                .zip(out.chunks_exact_mut(geo.out_plane()))
+            {
+                max_pool_2x2(plane, geo.width, out_plane);
             }
+            out
         } else {
+            let mut out = Vec::with_capacity(out_len);
             for plane in xs.chunks_exact(geo.in_plane()) {
                 out.extend(
                     geo.windows()
                         .map(|(row, col)| plane[argmax(plane, geo.width, &row.cells, &col.cells)]),
                 );
             }
-        }
+            out
+        };
         tensor("maxpool2d output", &geo.output_shape, out)
     }
 

@@ -1,0 +1,511 @@
+//! Single-precision matrix product `C += A · B` for the wasm forward pass, with the right-hand
+//! side either prepacked once (a dense layer's weight) or read in place (an im2col matrix).
+//!
+//! `A` is `[m, k]` and `C` is `[m, n]`, both with contiguous rows; every `C[i, j]` becomes
+//! `s + A[i, 0]·B[0, j] + A[i, 1]·B[1, j] + …` summed in that order in f32, where the start `s`
+//! is `C[i, j]` itself or a bias (per row of `C` for a convolution, per column for a dense
+//! layer) loaded into the accumulators instead of `C`, so the bias costs no pass of its own. The loop structure is GotoBLAS's (Goto and van
+//! de Geijn, "Anatomy of High-Performance Matrix Multiplication", ACM TOMS 2008): blocks of
+//! [`KC`] along `k` and [`MC`] rows of `A`, inside them panels of [`NR`] columns of `B` and a
+//! register tile of [`MR`] × [`NR`] outputs. The micro-kernel is XNNPACK's "splat" form: one
+//! row of the `B` panel is two f32x4 loads, each `A[i, k]` is broadcast (`v128.load32_splat`)
+//! and multiplied into the two accumulators of row `i`; `MR · 2 = 8` accumulators, two `B`
+//! vectors and one broadcast fit the 16 vector registers V8 has on x86 without spilling.
+//!
+//! Hand-written rather than matrixmultiply (which the native build keeps, with its x86 FMA
+//! kernels) because in the browser matrixmultiply's wasm kernel computes 8 × 8 tiles, 16
+//! accumulators that exceed the register file, and packs both operands on every call, which
+//! for a dense layer repacks the same weight each time and for a convolution copies an im2col
+//! matrix that is already laid out row by row. Measured in Chromium (`node benches/run.mjs`,
+//! same runs, nnlens ms before → after): see the numbers in ARCHITECTURE.md ("Matrix
+//! products in the browser").
+//!
+//! [`kernel`] is SIMD128 on wasm32 and plain arrays elsewhere (where only the tests use this
+//! module): both follow the same packing, blocking and summation order.
+
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+/// Columns of `B` per panel: two f32x4 vectors.
+pub(crate) const NR: usize = 8;
+/// Rows of `A` per register tile.
+pub(crate) const MR: usize = 4;
+/// Block length along `k`: a `KC × NR` panel of `B` (8 KiB) stays in L1 while it is reused
+/// for every row tile of the block.
+const KC: usize = 256;
+/// Rows of `A` per block: `MC × KC` values of `A` (64 KiB) stay in L2 across all panels.
+const MC: usize = 64;
+
+/// `B` (`[k, n]`) packed into panels of [`NR`] columns: panel `p` holds `B[r, p·NR + t]` at
+/// `p·k·NR + r·NR + t`, the last panel padded with zeros.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PackedB {
+    k: usize,
+    n: usize,
+    data: Vec<f32>,
+}
+
+impl PackedB {
+    /// Packs `B = Wᵀ` from `w` (`[n, k]`), e.g. a dense layer's weight `[out, in]`.
+    pub(crate) fn from_transposed(w: ArrayView2<'_, f32>) -> Self {
+        let (n, k) = w.dim();
+        let mut data = vec![0.0; n.div_ceil(NR) * k * NR];
+        for (j, row) in w.rows().into_iter().enumerate() {
+            let panel = &mut data[(j / NR) * k * NR..][..k * NR];
+            for (value, &w) in panel.iter_mut().skip(j % NR).step_by(NR).zip(row) {
+                *value = w;
+            }
+        }
+        PackedB { k, n, data }
+    }
+}
+
+/// The right-hand side of a product.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Rhs<'a> {
+    /// Packed once, reused across calls.
+    Packed(&'a PackedB),
+    /// A matrix with contiguous rows, read in place (only a last partial panel is copied).
+    Rows(ArrayView2<'a, f32>),
+}
+
+impl Rhs<'_> {
+    fn dim(&self) -> (usize, usize) {
+        match self {
+            Rhs::Packed(b) => (b.k, b.n),
+            Rhs::Rows(b) => b.dim(),
+        }
+    }
+}
+
+/// The row stride of a `[rows, cols]` view with `strides`, whose rows must be contiguous;
+/// `what` names it in the panic.
+fn row_stride(strides: &[isize], (rows, cols): (usize, usize), what: &str) -> usize {
+    assert!(
+        rows == 0 || cols == 0 || ((cols == 1 || strides[1] == 1) && (rows == 1 || strides[0] > 0)),
+        "sgemm: the rows of {what} must be contiguous, got strides {strides:?}"
+    );
+    strides[0].max(0) as usize
+}
+
+/// What `C` starts from before `A · B` is added.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Start<'a> {
+    /// Its current values (`C += A · B`).
+    Current,
+    /// `bias[i]` in every column of row `i` (a convolution's bias, `C = [O, H·W]`); `C` is
+    /// only written. One value per row of `C`.
+    RowBias(&'a [f32]),
+    /// `bias[j]` in every row of column `j` (a dense layer's bias, `C = [batch, out]`); `C`
+    /// is only written. One value per column of `C`.
+    ColumnBias(&'a [f32]),
+}
+
+/// The start of one register tile: see [`Start`]; pointers at the tile's first row or column.
+#[derive(Debug, Clone, Copy)]
+enum TileStart {
+    Current,
+    RowBias(*const f32),
+    ColumnBias(*const f32),
+}
+
+/// `C = start + A · B` (see the module documentation). `A` (`[m, k]`), `B` and `C` (`[m, n]`)
+/// must have contiguous rows; panics when the shapes do not fit (a caller bug).
+pub(crate) fn gemm(
+    a: ArrayView2<'_, f32>,
+    b: Rhs<'_>,
+    start: Start<'_>,
+    mut c: ArrayViewMut2<'_, f32>,
+) {
+    let (m, k) = a.dim();
+    let (kb, n) = b.dim();
+    let bias_len = match start {
+        Start::Current => None,
+        Start::RowBias(bias) => Some((bias.len(), m)),
+        Start::ColumnBias(bias) => Some((bias.len(), n)),
+    };
+    assert!(
+        kb == k && c.dim() == (m, n) && bias_len.is_none_or(|(len, want)| len == want),
+        "sgemm: A {:?} · B {:?} with {start:?} does not fit C {:?}",
+        a.dim(),
+        b.dim(),
+        c.dim()
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    let lda = row_stride(a.strides(), (m, k), "A");
+    let ldc = row_stride(c.strides(), (m, n), "C");
+    let a_ptr = a.as_ptr();
+    let c_ptr = c.as_mut_ptr();
+    let (b_ptr, ldb_rows) = match b {
+        Rhs::Packed(packed) => (packed.data.as_ptr(), NR),
+        Rhs::Rows(rows) => (rows.as_ptr(), row_stride(rows.strides(), (k, n), "B")),
+    };
+    // A partial last panel of an unpacked `B` is copied into `edge` (zero padded), one `KC`
+    // block at a time.
+    let mut edge = Vec::new();
+    // With k = 0 the product is empty and C is its start: one block of zero length.
+    for k0 in (0..k.max(1)).step_by(KC) {
+        let kc = KC.min(k - k0.min(k));
+        for i0 in (0..m).step_by(MC) {
+            let mc = MC.min(m - i0);
+            for j0 in (0..n).step_by(NR) {
+                let nr = NR.min(n - j0);
+                // The panel of `B` the tiles read: its first row and row stride.
+                let (panel, ldb): (*const f32, usize) = match b {
+                    // SAFETY: panel j0 / NR starts at (j0 / NR)·k·NR = j0·k, its row k0 at
+                    // k0·NR further, inside the packed data.
+                    Rhs::Packed(_) => (unsafe { b_ptr.add(j0 * k + k0 * NR) }, NR),
+                    // SAFETY: row k0 < k, column j0 < n of B.
+                    Rhs::Rows(_) if nr == NR => {
+                        (unsafe { b_ptr.add(k0 * ldb_rows + j0) }, ldb_rows)
+                    }
+                    Rhs::Rows(_) => {
+                        edge.clear();
+                        edge.resize(kc * NR, 0.0);
+                        for (r, dst) in edge.chunks_exact_mut(NR).enumerate() {
+                            // SAFETY: row k0 + r < k holds columns j0..j0 + nr = n.
+                            let src = unsafe {
+                                std::slice::from_raw_parts(b_ptr.add((k0 + r) * ldb_rows + j0), nr)
+                            };
+                            dst[..nr].copy_from_slice(src);
+                        }
+                        (edge.as_ptr(), NR)
+                    }
+                };
+                for i in (i0..i0 + mc).step_by(MR) {
+                    let mr = MR.min(i0 + mc - i);
+                    let tile_start = match start {
+                        _ if k0 > 0 => TileStart::Current,
+                        Start::Current => TileStart::Current,
+                        Start::RowBias(bias) => TileStart::RowBias(bias[i..].as_ptr()),
+                        Start::ColumnBias(bias) => TileStart::ColumnBias(bias[j0..].as_ptr()),
+                    };
+                    // SAFETY: rows i..i + mr <= m of A hold columns k0..k0 + kc <= k (stride
+                    // lda); the panel holds kc rows of NR values at stride ldb (full panels of
+                    // an unpacked B: columns j0..j0 + NR <= n of rows k0..k0 + kc; packed and
+                    // edge panels: zero padded to NR); rows i..i + mr of C hold columns
+                    // j0..j0 + nr <= n (stride ldc); a row bias holds mr values from row i, a
+                    // column bias nr values from column j0.
+                    unsafe {
+                        tile(
+                            Tile {
+                                mr,
+                                nr,
+                                kc,
+                                start: tile_start,
+                            },
+                            a_ptr.add(i * lda + k0),
+                            lda,
+                            panel,
+                            ldb,
+                            c_ptr.add(i * ldc + j0),
+                            ldc,
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The extent of one register tile: `mr <= MR` rows, `nr <= NR` columns, `kc` steps of `k`,
+/// and what its accumulators start from.
+#[derive(Debug, Clone, Copy)]
+struct Tile {
+    mr: usize,
+    nr: usize,
+    kc: usize,
+    start: TileStart,
+}
+
+/// One tile of `C`: its start plus `A[.., ..kc] · panel`. A partial tile goes through a
+/// full-width buffer so that the kernel always loads and stores NR columns.
+///
+/// # Safety
+/// `a` is readable for `mr` rows of `kc` (stride `lda`), `b` for `kc` rows of [`NR`]
+/// (stride `ldb`), `c` readable and writable for `mr` rows of `nr` (stride `ldc`), a row bias
+/// readable for `mr` values and a column bias for `nr`.
+unsafe fn tile(
+    t: Tile,
+    a: *const f32,
+    lda: usize,
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+) {
+    if t.nr == NR {
+        dispatch(t.mr, t.kc, t.start, a, lda, b, ldb, c, ldc);
+    } else {
+        let mut partial = [0.0f32; MR * NR];
+        for (i, row) in partial.chunks_exact_mut(NR).take(t.mr).enumerate() {
+            let row = &mut row[..t.nr];
+            match t.start {
+                TileStart::Current => {
+                    row.copy_from_slice(std::slice::from_raw_parts(c.add(i * ldc), t.nr))
+                }
+                TileStart::RowBias(bias) => row.fill(*bias.add(i)),
+                TileStart::ColumnBias(bias) => {
+                    row.copy_from_slice(std::slice::from_raw_parts(bias, t.nr))
+                }
+            }
+        }
+        let start = TileStart::Current;
+        dispatch(t.mr, t.kc, start, a, lda, b, ldb, partial.as_mut_ptr(), NR);
+        for (i, row) in partial.chunks_exact(NR).take(t.mr).enumerate() {
+            std::ptr::copy_nonoverlapping(row.as_ptr(), c.add(i * ldc), t.nr);
+        }
+    }
+}
+
+/// [`kernel`] for `mr` (1..=MR) rows.
+///
+/// # Safety
+/// As [`tile`] with `nr = NR`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn dispatch(
+    mr: usize,
+    kc: usize,
+    start: TileStart,
+    a: *const f32,
+    lda: usize,
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+) {
+    match mr {
+        4 => kernel::<4>(kc, start, a, lda, b, ldb, c, ldc),
+        3 => kernel::<3>(kc, start, a, lda, b, ldb, c, ldc),
+        2 => kernel::<2>(kc, start, a, lda, b, ldb, c, ldc),
+        _ => kernel::<1>(kc, start, a, lda, b, ldb, c, ldc),
+    }
+}
+
+/// `C[R × NR] = start + A[R × kc] · B[kc × NR]` with wasm SIMD128, summing over `k` in order.
+///
+/// # Safety
+/// As [`tile`] with `mr = R`, `nr = NR`.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn kernel<const R: usize>(
+    kc: usize,
+    start: TileStart,
+    a: *const f32,
+    lda: usize,
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+) {
+    use core::arch::wasm32::{
+        f32x4_add, f32x4_mul, f32x4_splat, v128, v128_load, v128_load32_splat, v128_store,
+    };
+    let mut acc = [[f32x4_splat(0.0); 2]; R];
+    for (i, row) in acc.iter_mut().enumerate() {
+        *row = match start {
+            TileStart::Current => [
+                v128_load(c.add(i * ldc) as *const v128),
+                v128_load(c.add(i * ldc + 4) as *const v128),
+            ],
+            TileStart::RowBias(bias) => [f32x4_splat(*bias.add(i)); 2],
+            TileStart::ColumnBias(bias) => [
+                v128_load(bias as *const v128),
+                v128_load(bias.add(4) as *const v128),
+            ],
+        };
+    }
+    for r in 0..kc {
+        let b0 = v128_load(b.add(r * ldb) as *const v128);
+        let b1 = v128_load(b.add(r * ldb + 4) as *const v128);
+        for (i, row) in acc.iter_mut().enumerate() {
+            let a = v128_load32_splat(a.add(i * lda + r) as *const u32);
+            row[0] = f32x4_add(row[0], f32x4_mul(a, b0));
+            row[1] = f32x4_add(row[1], f32x4_mul(a, b1));
+        }
+    }
+    for (i, row) in acc.iter().enumerate() {
+        v128_store(c.add(i * ldc) as *mut v128, row[0]);
+        v128_store(c.add(i * ldc + 4) as *mut v128, row[1]);
+    }
+}
+
+/// `C[R × NR] = start + A[R × kc] · B[kc × NR]` on plain arrays, summing over `k` in order.
+///
+/// # Safety
+/// As [`tile`] with `mr = R`, `nr = NR`.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn kernel<const R: usize>(
+    kc: usize,
+    start: TileStart,
+    a: *const f32,
+    lda: usize,
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let mut acc = [[0.0f32; NR]; R];
+    for (i, row) in acc.iter_mut().enumerate() {
+        match start {
+            TileStart::Current => {
+                std::ptr::copy_nonoverlapping(c.add(i * ldc), row.as_mut_ptr(), NR)
+            }
+            TileStart::RowBias(bias) => *row = [*bias.add(i); NR],
+            TileStart::ColumnBias(bias) => {
+                std::ptr::copy_nonoverlapping(bias, row.as_mut_ptr(), NR)
+            }
+        }
+    }
+    for r in 0..kc {
+        let b_row = std::slice::from_raw_parts(b.add(r * ldb), NR);
+        for (i, row) in acc.iter_mut().enumerate() {
+            let a = *a.add(i * lda + r);
+            for (y, &b) in row.iter_mut().zip(b_row) {
+                *y += a * b;
+            }
+        }
+    }
+    for (i, row) in acc.iter().enumerate() {
+        std::ptr::copy_nonoverlapping(row.as_ptr(), c.add(i * ldc), NR);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::ops::gradcheck::random_tensor;
+    use ndarray::{s, Array2, Ix2};
+
+    fn random(rows: usize, cols: usize, seed: u64) -> Array2<f32> {
+        random_tensor(&[rows, cols], -1.0, 1.0, seed)
+            .into_dimensionality::<Ix2>()
+            .unwrap()
+    }
+
+    /// `c + a · b` summed over `k` in order, the order the kernel promises: equal bit for bit.
+    fn reference(a: &Array2<f32>, b: &Array2<f32>, c: &Array2<f32>) -> Array2<f32> {
+        Array2::from_shape_fn(c.dim(), |(i, j)| {
+            (0..a.ncols()).fold(c[[i, j]], |sum, r| sum + a[[i, r]] * b[[r, j]])
+        })
+    }
+
+    /// Shapes around every blocking boundary: partial row tiles and panels, `k` over `KC`,
+    /// `m` over `MC`, and the degenerate sizes.
+    const SHAPES: [(usize, usize, usize); 10] = [
+        (1, 1, 1),
+        (3, 5, 7),
+        (4, 9, 8),
+        (5, 17, 9),
+        (7, 300, 13),
+        (64, 784, 256),
+        (67, 257, 31),
+        (130, 70, 17),
+        (2, 0, 5),
+        (0, 3, 4),
+    ];
+
+    #[test]
+    fn packed_and_unpacked_products_match_the_definition_and_ndarray() {
+        for (index, &(m, k, n)) in SHAPES.iter().enumerate() {
+            let seed = 10 * index as u64;
+            let a = random(m, k, seed + 1);
+            let b = random(k, n, seed + 2);
+            let c = random(m, n, seed + 3);
+            let expected = reference(&a, &b, &c);
+            let by_ndarray = &c + &a.dot(&b);
+            let packed = PackedB::from_transposed(b.t());
+            assert_eq!(Rhs::Packed(&packed).dim(), (k, n));
+            for rhs in [Rhs::Packed(&packed), Rhs::Rows(b.view())] {
+                let mut got = c.clone();
+                gemm(a.view(), rhs, Start::Current, got.view_mut());
+                assert_eq!(got, expected, "{m}x{k}x{n} with {rhs:?}");
+                for (g, e) in got.iter().zip(&by_ndarray) {
+                    assert!(
+                        (g - e).abs() <= 1e-4 * (1.0 + e.abs()),
+                        "{m}x{k}x{n}: {g} vs {e}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_bias_start_replaces_the_values_of_c() {
+        for (index, &(m, k, n)) in SHAPES.iter().enumerate() {
+            let seed = 10 * index as u64;
+            let a = random(m, k, seed + 1);
+            let b = random(k, n, seed + 2);
+            let row_bias = random(1, m, seed + 4).into_raw_vec_and_offset().0;
+            let column_bias = random(1, n, seed + 5).into_raw_vec_and_offset().0;
+            let rows = Array2::from_shape_fn((m, n), |(i, _)| row_bias[i]);
+            let columns = Array2::from_shape_fn((m, n), |(_, j)| column_bias[j]);
+            let packed = PackedB::from_transposed(b.t());
+            for (start, from) in [
+                (Start::RowBias(&row_bias), &rows),
+                (Start::ColumnBias(&column_bias), &columns),
+            ] {
+                let expected = reference(&a, &b, from);
+                for rhs in [Rhs::Packed(&packed), Rhs::Rows(b.view())] {
+                    let mut got = Array2::from_elem((m, n), f32::NAN);
+                    gemm(a.view(), rhs, start, got.view_mut());
+                    assert_eq!(got, expected, "{m}x{k}x{n} with {start:?}, {rhs:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn strided_views_are_read_and_written_in_place() {
+        // A, B and C as column ranges of wider matrices: row strides larger than the widths.
+        let (m, k, n) = (6, 11, 13);
+        let a_wide = random(m, k + 5, 1);
+        let b_wide = random(k, n + 19, 2);
+        let mut c_wide = random(m, n + 3, 3);
+        let (a, b) = (
+            a_wide.slice(s![.., 2..2 + k]),
+            b_wide.slice(s![.., 4..4 + n]),
+        );
+        let expected = reference(
+            &a.to_owned(),
+            &b.to_owned(),
+            &c_wide.slice(s![.., 1..1 + n]).to_owned(),
+        );
+        let untouched = c_wide.column(0).to_owned();
+        gemm(
+            a,
+            Rhs::Rows(b),
+            Start::Current,
+            c_wide.slice_mut(s![.., 1..1 + n]),
+        );
+        assert_eq!(c_wide.slice(s![.., 1..1 + n]), expected);
+        assert_eq!(c_wide.column(0), untouched);
+        assert_eq!(c_wide.column(n + 1), random(m, n + 3, 3).column(n + 1));
+    }
+
+    #[test]
+    #[should_panic(expected = "does not fit")]
+    fn mismatched_shapes_panic() {
+        let (a, b) = (random(2, 3, 1), random(4, 5, 2));
+        let mut c = Array2::zeros((2, 5));
+        gemm(a.view(), Rhs::Rows(b.view()), Start::Current, c.view_mut());
+    }
+
+    #[test]
+    #[should_panic(expected = "does not fit")]
+    fn a_bias_of_the_wrong_length_panics() {
+        let (a, b) = (random(2, 3, 1), random(3, 5, 2));
+        let mut c = Array2::zeros((2, 5));
+        gemm(
+            a.view(),
+            Rhs::Rows(b.view()),
+            Start::ColumnBias(&[0.0; 2]),
+            c.view_mut(),
+        );
+    }
+}
