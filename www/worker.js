@@ -1,9 +1,11 @@
 // The page's module Web Worker: heavy work (a layer's activations over the dataset and their
 // projection) runs here so the page stays responsive. Messages in: { id, task }; out:
 // { id, progress: [done, total], stage } while working, then { id, result } or { id, error }.
+// A first message { wasm } may bring the page's compiled module; without it the worker fetches and
+// compiles the package itself.
 import init, { Model, TsneRun, attribute, pca } from "./pkg/nnlens.js";
 
-const ready = init();
+let ready = null;
 
 let cached = { source: null, model: null };
 
@@ -73,7 +75,13 @@ async function project(id, { model: modelSource, layer, method, inputs, samples 
   throw new Error(`unknown projection method '${method}'; expected pca or tsne`);
 }
 
-self.onmessage = async ({ data: { id, task } }) => {
+self.onmessage = async ({ data }) => {
+  if (data.wasm) {
+    ready = init({ module_or_path: data.wasm });
+    return;
+  }
+  ready ??= init();
+  const { id, task } = data;
   try {
     await ready;
     if (task.kind === "project") {

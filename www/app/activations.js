@@ -6,8 +6,9 @@ import { sizeCanvasForCss } from "./canvas.js";
 const CELL_PX = 3; // CSS pixels per activation cell (cards scale down on narrow screens)
 
 export function renderActivations(container, hoverInfo, model, trace, colormap) {
-  container.replaceChildren();
   const values = new Map();
+  const cards = [];
+  const colorbars = [];
   for (const layer of model.layers()) {
     const card = document.createElement("article");
     card.className = "layer";
@@ -33,9 +34,8 @@ export function renderActivations(container, hoverInfo, model, trace, colormap) 
     bar.setAttribute("aria-label", `Colour scale of layer ${layer.name}: ${fmt(layout.min)} to ${fmt(layout.max)}`);
     body.append(map, bar);
     card.append(header, body);
-    container.append(card);
-    sizeCanvasForCss(bar);
-    drawColorbar(bar, colormap, layout.min, layout.max);
+    cards.push(card);
+    colorbars.push({ bar, layout });
 
     const cursor = { x: 0, y: 0 };
     const show = (px, py) => {
@@ -67,6 +67,14 @@ export function renderActivations(container, hoverInfo, model, trace, colormap) 
       show(cursor.x, cursor.y);
     });
   }
+  // All cards enter the page at once and are measured in one layout, then the colorbars are drawn
+  // at their CSS size (measuring after each card would lay the page out once per layer).
+  container.replaceChildren(...cards);
+  const rects = colorbars.map(({ bar }) => bar.getBoundingClientRect());
+  colorbars.forEach(({ bar, layout }, i) => {
+    sizeCanvasForCss(bar, rects[i]);
+    drawColorbar(bar, colormap, layout.min, layout.max);
+  });
 }
 
 function fmt(v) {
