@@ -5,6 +5,10 @@ import { sizeCanvasForCss } from "./canvas.js";
 
 const CELL_PX = 3; // CSS pixels per activation cell (cards scale down on narrow screens)
 
+/**
+ * Puts one card per layer with its heatmap into `container`; returns a function that draws the
+ * cards' colorbars (the page calls it at once, or after the first paint when it starts).
+ */
 export function renderActivations(container, hoverInfo, model, trace, colormap) {
   const values = new Map();
   const cards = [];
@@ -67,14 +71,16 @@ export function renderActivations(container, hoverInfo, model, trace, colormap) 
       show(cursor.x, cursor.y);
     });
   }
-  // All cards enter the page at once and are measured in one layout, then the colorbars are drawn
-  // at their CSS size (measuring after each card would lay the page out once per layer).
   container.replaceChildren(...cards);
-  const rects = colorbars.map(({ bar }) => bar.getBoundingClientRect());
-  colorbars.forEach(({ bar, layout }, i) => {
-    sizeCanvasForCss(bar, rects[i]);
-    drawColorbar(bar, colormap, layout.min, layout.max);
-  });
+  // The colorbars are measured in one layout, then drawn at their CSS size (measuring after each
+  // card would lay the page out once per layer).
+  return () => {
+    const rects = colorbars.map(({ bar }) => bar.getBoundingClientRect());
+    colorbars.forEach(({ bar, layout }, i) => {
+      sizeCanvasForCss(bar, rects[i]);
+      drawColorbar(bar, colormap, layout.min, layout.max);
+    });
+  };
 }
 
 function fmt(v) {

@@ -123,16 +123,19 @@ async function renderSaliency(values, digit, predicted) {
     ` · ${ms.toFixed(1)} ms`;
 }
 
-/** Draws the input and every layer's activations (one forward pass); returns `{ values, trace }`. */
+/** Draws the input and every layer's activation heatmap (one forward pass); returns
+ * `{ values, trace, drawColorbars }`. */
 function renderActivationsForInput() {
   const values = renderInput();
   const trace = state.model.trace(values);
-  renderActivations($("layers"), $("hover-info"), state.model, trace, state.colormap);
-  return { values, trace };
+  const drawColorbars = renderActivations($("layers"), $("hover-info"), state.model, trace, state.colormap);
+  return { values, trace, drawColorbars };
 }
 
-/** The views that follow from the forward pass: the prediction and the saliency map; saves the hash. */
-function renderOutputs({ values, trace }) {
+/** The views that follow from the forward pass: the activations' colorbars, the prediction and the
+ * saliency map; saves the hash. */
+function renderOutputs({ values, trace, drawColorbars }) {
+  drawColorbars();
   renderPrediction(trace);
   const output = trace.output;
   renderSaliency(values, currentDigit().digit, output.indexOf(Math.max(...output))).catch(showError);
@@ -276,8 +279,9 @@ async function main() {
   if (saved.method) $("saliency-method").value = saved.method;
   restoreSaliencyOptions(saved.options ?? {});
   await selectBuiltin(firstModel, modelText);
-  // First paint: the activations, marked by data-ready (the cold-start benchmark's end point); the
-  // other panels follow once that frame is on screen, and data-complete marks the whole page drawn.
+  // First paint: the activation heatmaps, marked by data-ready (the cold-start benchmark's end
+  // point); their colorbars and the other panels follow once that frame is on screen, and
+  // data-complete marks the whole page drawn.
   const first = renderActivationsForInput();
   document.body.dataset.ready = "true";
   [panels] = await Promise.all([importPanels(), afterPaint()]);
