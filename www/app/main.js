@@ -44,9 +44,13 @@ async function fetchBuiltin(name) {
   return response.text();
 }
 
-async function loadBuiltin(name, text) {
-  text ??= await fetchBuiltin(name);
+/** A model from nnlens JSON text, with its source for the worker. */
+function readJsonModel(text) {
   return { model: Model.fromJson(text), source: { format: "json", source: text } };
+}
+
+async function loadBuiltin(name) {
+  return readJsonModel(await fetchBuiltin(name));
 }
 
 async function loadFile(file) {
@@ -54,8 +58,7 @@ async function loadFile(file) {
   const name = file.name.toLowerCase();
   if (name.endsWith(".onnx")) return { model: Model.fromOnnx(bytes), source: { format: "onnx", source: bytes } };
   if (name.endsWith(".json")) {
-    const text = new TextDecoder().decode(bytes);
-    return { model: Model.fromJson(text), source: { format: "json", source: text } };
+    return readJsonModel(new TextDecoder().decode(bytes));
   }
   throw new Error(`cannot open '${file.name}': expected an .onnx model or an nnlens .json model`);
 }
@@ -219,8 +222,9 @@ function saveState() {
   }, state.drawn);
 }
 
-async function selectBuiltin(name, text) {
-  ({ model: state.model, source: state.modelSource } = await loadBuiltin(name, text));
+/** Makes built-in model `name` the page's model; `loaded`: its loadBuiltin result, if already made. */
+async function selectBuiltin(name, loaded) {
+  ({ model: state.model, source: state.modelSource } = loaded ?? await loadBuiltin(name));
   state.modelName = name;
   $("model-select").value = name;
 }
@@ -262,10 +266,15 @@ async function initWasm() {
 }
 
 async function main() {
-  // The wasm, the digits and the model download in parallel (the page's cold start).
+  // The wasm, the digits and the model download in parallel (the page's cold start); the model is
+  // read as soon as it and the wasm are in, while the digits may still be arriving.
   const saved = readHash();
   const firstModel = BUILTIN.includes(saved.model) ? saved.model : "cnn";
-  const [compiled, digits, modelText] = await Promise.all([initWasm(), loadDigits(base), fetchBuiltin(firstModel)]);
+  const wasm = initWasm();
+  const modelText = fetchBuiltin(firstModel);
+  const [compiled, firstLoaded, digits] = await Promise.all([
+    wasm, Promise.all([modelText, wasm]).then(([text]) => readJsonModel(text)), loadDigits(base),
+  ]);
   Object.assign(state, {
     modelName: saved.model ?? state.modelName, colormap: saved.colormap ?? state.colormap,
     sample: saved.sample ?? state.sample, weightsLayer: saved.weights ?? null, drawn: saved.input ?? null,
@@ -278,7 +287,7 @@ async function main() {
   $("sample-index").max = String(state.digits.count - 1);
   if (saved.method) $("saliency-method").value = saved.method;
   restoreSaliencyOptions(saved.options ?? {});
-  await selectBuiltin(firstModel, modelText);
+  await selectBuiltin(firstModel, firstLoaded);
   // First paint: the activation heatmaps, marked by data-ready (the cold-start benchmark's end
   // point); their colorbars and the other panels follow once that frame is on screen, and
   // data-complete marks the whole page drawn.
