@@ -2,9 +2,11 @@
 // projection, attribution, training with its loss landscape) runs here so the page stays
 // responsive. Messages in: { id, task }; out:
 // { id, progress: [done, total], stage } while working, then { id, result } or { id, error }.
+// A first message { wasm } may bring the page's compiled module; without it the worker fetches and
+// compiles the package itself.
 import init, { Model, Trainer, TsneRun, attribute, lossSurface, pca, projectTrajectory } from "./pkg/nnlens.js";
 
-const ready = init();
+let ready = null;
 
 let cached = { source: null, model: null };
 
@@ -124,7 +126,13 @@ function train(id, { model: text, inputs, labels, heldOut, heldOutLabels, option
   };
 }
 
-self.onmessage = async ({ data: { id, task } }) => {
+self.onmessage = async ({ data }) => {
+  if (data.wasm) {
+    ready = init({ module_or_path: data.wasm });
+    return;
+  }
+  ready ??= init();
+  const { id, task } = data;
   try {
     await ready;
     if (task.kind === "project") {

@@ -40,9 +40,9 @@ export async function openSite(t, { viewport = { width: 1280, height: 900 }, sub
   return { page, origin, problems };
 }
 
-/** Waits until the page's main module has finished its first render. */
+/** Waits until the page's main module has drawn every panel (data-ready marks only the activations). */
 export async function ready(page) {
-  await page.waitForSelector("body[data-ready=true]", { timeout: 30000 });
+  await page.waitForSelector("body[data-complete=true]", { timeout: 30000 });
 }
 
 /** Number of distinct colours in a canvas (a blank or failed drawing has one). */

@@ -5,9 +5,14 @@ import { sizeCanvasForCss } from "./canvas.js";
 
 const CELL_PX = 3; // CSS pixels per activation cell (cards scale down on narrow screens)
 
+/**
+ * Puts one card per layer with its heatmap into `container`; returns a function that draws the
+ * cards' colorbars (the page calls it at once, or after the first paint when it starts).
+ */
 export function renderActivations(container, hoverInfo, model, trace, colormap) {
-  container.replaceChildren();
   const values = new Map();
+  const cards = [];
+  const colorbars = [];
   for (const layer of model.layers()) {
     const card = document.createElement("article");
     card.className = "layer";
@@ -33,9 +38,8 @@ export function renderActivations(container, hoverInfo, model, trace, colormap) 
     bar.setAttribute("aria-label", `Colour scale of layer ${layer.name}: ${fmt(layout.min)} to ${fmt(layout.max)}`);
     body.append(map, bar);
     card.append(header, body);
-    container.append(card);
-    sizeCanvasForCss(bar);
-    drawColorbar(bar, colormap, layout.min, layout.max);
+    cards.push(card);
+    colorbars.push({ bar, layout });
 
     const cursor = { x: 0, y: 0 };
     const show = (px, py) => {
@@ -67,6 +71,16 @@ export function renderActivations(container, hoverInfo, model, trace, colormap) 
       show(cursor.x, cursor.y);
     });
   }
+  container.replaceChildren(...cards);
+  // The colorbars are measured in one layout, then drawn at their CSS size (measuring after each
+  // card would lay the page out once per layer).
+  return () => {
+    const rects = colorbars.map(({ bar }) => bar.getBoundingClientRect());
+    colorbars.forEach(({ bar, layout }, i) => {
+      sizeCanvasForCss(bar, rects[i]);
+      drawColorbar(bar, colormap, layout.min, layout.max);
+    });
+  };
 }
 
 function fmt(v) {

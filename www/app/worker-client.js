@@ -3,9 +3,17 @@
 // that kind's worker, so a slow projection never delays a saliency map or the other way round.
 const workers = new Map(); // kind -> { worker, pending: Map<id, job> }
 let nextId = 1;
+let wasmModule = null;
+
+/** Hands the page's compiled wasm module to every worker started from now on, so that a worker
+ * only instantiates it instead of downloading and compiling the package again. */
+export function shareWasm(module) {
+  wasmModule = module;
+}
 
 function spawn(kind) {
   const entry = { worker: new Worker(new URL("../worker.js", import.meta.url), { type: "module" }), pending: new Map() };
+  if (wasmModule) entry.worker.postMessage({ wasm: wasmModule });
   entry.worker.onmessage = ({ data }) => {
     const job = entry.pending.get(data.id);
     if (!job) return;
