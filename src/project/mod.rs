@@ -8,6 +8,7 @@
 //! * [`tsne`]: t-SNE with scikit-learn's semantics (exact and Barnes-Hut), as a stepper for
 //!   animation, and the trustworthiness of an embedding.
 
+mod eigen;
 pub mod landscape;
 pub mod pca;
 pub mod trajectory;

@@ -26,8 +26,10 @@
 //!
 //! * **Full**: LAPACK-style thin SVD of the centred data (f64).
 //! * **CovarianceEigh**: `C = Xcᵀ Xc / (n - 1)` accumulated in f64 over blocks of rows (only the
-//!   lower triangle, never a full f64 copy of the data), then the symmetric eigendecomposition
-//!   of `C`; eigenvalues below zero are clipped and `S = sqrt(eigenvalue · (n - 1))`.
+//!   lower triangle, never a full f64 copy of the data), then all eigenvalues of `C` and the
+//!   eigenvectors of the `k` largest (`super::eigen`: tridiagonalisation, QR eigenvalues and
+//!   inverse iteration, or the full eigendecomposition when `2k > p`); eigenvalues below zero
+//!   are clipped and `S = sqrt(eigenvalue · (n - 1))`.
 //!   scikit-learn forms `XᵀX - n·mean·meanᵀ`; centring first is the same matrix with less
 //!   cancellation.
 //! * **Randomized**: Halko, Martinsson and Tropp 2011, "Finding structure with randomness",
@@ -60,7 +62,15 @@
 //! solver; nalgebra 0.35 took 0.81 s (Gram as `Aᵀ·A` through matrixmultiply; 4.2 s with
 //! `tr_mul`), 0.76 s (symmetric eigen), 11 s (SVD) and 0.34 s. faer with rayon on 2 cores was
 //! slower than sequential on this shared machine, so nnlens runs faer sequentially everywhere,
-//! which also keeps native and wasm32 results alike. Whole fits of that case (release build,
+//! which also keeps native and wasm32 results alike. In wasm32 faer's matrix products run on
+//! its scalar kernel (the `gemm` crate has no SIMD128 kernel), so covariance_eigh computes only
+//! the `k` eigenvectors it returns (`super::eigen`), which skips the divide and conquer and the
+//! back-transformation of `p - k` vectors; the benchmark case's wasm32 fit went from 2.23–2.27 s
+//! to 1.70–1.86 s in the browser benchmark row (Chromium, alternating runs on a loaded machine),
+//! with results equal to the full eigendecomposition's within the fixtures' rounding. The f64
+//! Gram matrix (about 1 s of it in wasm32) stays in f64: f32 products (matrixmultiply's SIMD128
+//! sgemm, 3–4× faster in wasm32) moved the `gaussian` fixture's covariance_eigh components by
+//! 15× the tolerance. Whole native fits of that case (before this change) (release build,
 //! best of 5 in several runs, varying with the load other builds put on the machine):
 //! covariance_eigh (what Auto picks) 0.28–0.50 s, randomized 0.53–0.75 s, full 0.62–1.24 s;
 //! scikit-learn 1.9.1 with OpenBLAS limited to one thread on float32 data took 0.20 s, 0.43 s
@@ -82,13 +92,14 @@
 //! assert!((back[[3, 1]] - 6.0).abs() < 1e-5);
 //! ```
 
+use super::eigen::top_eigen;
 use crate::error::{ensure_finite, Error, Result};
 use crate::tensor::{checked_elements, Tensor};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::matmul::matmul;
 use faer::linalg::matmul::triangular::{matmul as triangular_matmul, BlockStructure};
 use faer::linalg::svd::{svd, svd_scratch, ComputeSvdVectors};
-use faer::{Accum, Mat, MatRef, Par, Side};
+use faer::{Accum, Mat, MatRef, Par};
 use ndarray::{Array1, Array2, ArrayView2};
 use rand::{Rng, SeedableRng};
 use std::fmt;
@@ -275,7 +286,7 @@ impl Pca {
         ensure_finite("PCA data", data.iter().copied())?;
 
         let mean = column_means(data);
-        let sum_squares = centred_sum_of_squares(data, &mean);
+        let (sum_squares, max_abs) = centred_statistics(data, &mean);
         if sum_squares == 0.0 {
             return Err(Error::invalid(
                 "PCA data",
@@ -286,7 +297,7 @@ impl Pca {
         let decomposition = match solver {
             Solver::Full => full(data, &mean, k)?,
             Solver::CovarianceEigh => covariance_eigh(data, &mean, k)?,
-            Solver::Randomized => randomized(data, &mean, k, sum_squares, options)?,
+            Solver::Randomized => randomized(data, &mean, k, sum_squares, max_abs, options)?,
             Solver::Auto => unreachable!("Solver::resolve never returns Auto"),
         };
         let Decomposition {
@@ -299,6 +310,7 @@ impl Pca {
         } = decomposition;
 
         let mut transformed = centred_times(data, &mean, components.transpose());
+        clear_upper_vector_state();
         if options.whiten {
             whiten_columns(&mut transformed, &explained_variance);
         }
@@ -508,10 +520,10 @@ fn full(data: ArrayView2<f32>, mean: &[f64], k: usize) -> Result<Decomposition> 
 fn covariance_eigh(data: ArrayView2<f32>, mean: &[f64], k: usize) -> Result<Decomposition> {
     let (n, p) = data.dim();
     checked_elements("PCA covariance matrix", &[p, p])?;
-    let mut gram = Mat::<f64>::zeros(p, p);
+    let mut covariance = Mat::<f64>::zeros(p, p);
     for_centred_blocks(data, mean, |_, block| {
         triangular_matmul(
-            gram.as_mut(),
+            covariance.as_mut(),
             BlockStructure::TriangularLower,
             Accum::Add,
             block.transpose(),
@@ -525,22 +537,17 @@ fn covariance_eigh(data: ArrayView2<f32>, mean: &[f64], k: usize) -> Result<Deco
     let denominator = (n - 1) as f64;
     for j in 0..p {
         for i in j..p {
-            let c = gram[(i, j)] / denominator;
-            gram[(i, j)] = c;
-            gram[(j, i)] = c;
+            covariance[(i, j)] /= denominator;
         }
     }
-    let eigen = gram
-        .self_adjoint_eigen(Side::Lower)
+    let eigen = top_eigen(covariance.as_ref(), k)
         .map_err(|e| not_converged("covariance_eigh", "eigendecomposition", n, p, e))?;
-    // faer sorts eigenvalues increasingly; PCA wants them decreasing. Negative values are
-    // rounding noise on a positive semi-definite matrix and are clipped as scikit-learn does.
-    let values = eigen.S().column_vector();
-    let all_variance: Vec<f64> = (0..p).map(|i| values[p - 1 - i].max(0.0)).collect();
-    let vectors = eigen.U();
+    // Negative eigenvalues are rounding noise on a positive semi-definite matrix and are
+    // clipped as scikit-learn does.
+    let all_variance: Vec<f64> = eigen.values.iter().map(|v| v.max(0.0)).collect();
     let total_variance = all_variance.iter().sum();
     let noise_variance = (k < n.min(p)).then(|| mean_of(&all_variance[k..]));
-    let mut components = Mat::<f64>::from_fn(k, p, |i, j| vectors[(j, p - 1 - i)]);
+    let mut components = eigen.vectors.transpose().to_owned();
     flip_signs(&mut components);
     Ok(Decomposition {
         components,
@@ -570,6 +577,7 @@ fn randomized(
     mean: &[f64],
     k: usize,
     sum_squares: f64,
+    max_abs: f64,
     options: &PcaOptions,
 ) -> Result<Decomposition> {
     let (n, p) = data.dim();
@@ -579,12 +587,6 @@ fn randomized(
         .unwrap_or_else(|| auto_power_iterations(n, p, k));
 
     // Centred copy in f32 scaled to unit maximum, column-major for the products.
-    let mut max_abs = 0.0f64;
-    for row in data.rows() {
-        for (x, m) in row.iter().zip(mean) {
-            max_abs = max_abs.max((f64::from(*x) - m).abs());
-        }
-    }
     let scale = 1.0 / max_abs;
     let a = Mat::<f32>::from_fn(n, p, |i, j| {
         ((f64::from(data[[i, j]]) - mean[j]) * scale) as f32
@@ -675,20 +677,18 @@ fn column_means(data: ArrayView2<f32>) -> Vec<f64> {
     sums.iter().map(|s| s / n as f64).collect()
 }
 
-/// `Σ (x - mean)²` over all entries, in f64.
-fn centred_sum_of_squares(data: ArrayView2<f32>, mean: &[f64]) -> f64 {
-    data.rows()
-        .into_iter()
-        .map(|row| {
-            row.iter()
-                .zip(mean)
-                .map(|(&x, m)| {
-                    let d = f64::from(x) - m;
-                    d * d
-                })
-                .sum::<f64>()
-        })
-        .sum()
+/// `Σ (x - mean)²` over all entries and the largest `|x - mean|`, in f64.
+fn centred_statistics(data: ArrayView2<f32>, mean: &[f64]) -> (f64, f64) {
+    let mut sum = 0.0;
+    let mut max_abs = 0.0f64;
+    for row in data.rows() {
+        for (&x, m) in row.iter().zip(mean) {
+            let d = f64::from(x) - m;
+            sum += d * d;
+            max_abs = max_abs.max(d.abs());
+        }
+    }
+    (sum, max_abs)
 }
 
 /// Rows per block for block-wise f64 work: about 2^18 values (2 MiB), at least 16 rows.
@@ -866,6 +866,34 @@ fn flip_signs(components: &mut Mat<f64>) {
             for j in 0..components.ncols() {
                 components[(i, j)] = -components[(i, j)];
             }
+        }
+    }
+}
+
+/// Ends a dirty upper vector-register state left by faer; [`Pca::fit`] calls it after its
+/// last faer product.
+///
+/// faer's x86 matrix kernels (the assembly microkernels of `private-gemm-x86`, AVX2/AVX-512)
+/// return without `vzeroupper`. Until one runs, every legacy-SSE instruction of the rest of the
+/// program is slowed by the dirty upper state: natively (baseline x86-64 target, SSE2 code)
+/// t-SNE's exact 2-D gradient loop ran 2.5× slower after its PCA initialisation (9.1 instead of 3.7 ms per
+/// iteration at 1,500 rows). Code built with AVX enabled (VEX encoding) and wasm32 are not
+/// affected; elsewhere this is a no-op.
+fn clear_upper_vector_state() {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx")]
+        unsafe fn zero_upper() {
+            // SAFETY: only called when AVX is available (checked below). The block is needed
+            // before Rust 1.86 (rust-version is 1.85), where AVX intrinsics are unsafe to call.
+            #[allow(unused_unsafe)]
+            unsafe {
+                std::arch::x86_64::_mm256_zeroupper()
+            }
+        }
+        if std::arch::is_x86_feature_detected!("avx") {
+            // SAFETY: the CPU supports AVX, the only requirement of `vzeroupper`.
+            unsafe { zero_upper() }
         }
     }
 }

@@ -891,7 +891,6 @@ fn initial_embedding(data: ArrayView2<f32>, options: &TsneOptions) -> Result<Vec
                     power_iterations: None,
                 },
             )?;
-            clear_upper_vector_state();
             let first: Vec<f64> = pca
                 .transformed
                 .column(0)
@@ -921,33 +920,6 @@ fn initial_embedding(data: ArrayView2<f32>, options: &TsneOptions) -> Result<Vec
                 }
             }
             Ok(out)
-        }
-    }
-}
-
-/// Ends a dirty upper vector-register state left by PCA.
-///
-/// faer's x86 matrix kernels (the assembly microkernels of `private-gemm-x86`, AVX2/AVX-512)
-/// return without `vzeroupper`. Until one runs, every legacy-SSE instruction of the rest of the
-/// program is slowed by the dirty upper state: natively (baseline x86-64 target, SSE2 code) the
-/// exact 2-D gradient loop ran 2.5× slower after PCA initialisation (9.1 instead of 3.7 ms per
-/// iteration at 1,500 rows). Code built with AVX enabled (VEX encoding) and wasm32 are not
-/// affected; elsewhere this is a no-op.
-fn clear_upper_vector_state() {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx")]
-        unsafe fn zero_upper() {
-            // SAFETY: only called when AVX is available (checked below). The block is needed
-            // before Rust 1.86 (rust-version is 1.85), where AVX intrinsics are unsafe to call.
-            #[allow(unused_unsafe)]
-            unsafe {
-                std::arch::x86_64::_mm256_zeroupper()
-            }
-        }
-        if std::arch::is_x86_feature_detected!("avx") {
-            // SAFETY: the CPU supports AVX, the only requirement of `vzeroupper`.
-            unsafe { zero_upper() }
         }
     }
 }
