@@ -69,7 +69,8 @@
 //! SIMD128 440 ms and 63 ms (Node 20, same process, 3 runs each; the row-block size, 128 to
 //! 2,500 rows, changed nothing measurable, and the full product `Xcᵀ Xc` took 800 ms, so the
 //! triangular product stays), and the whole fit went from 1.52–1.55 s to 0.65–0.69 s
-//! (randomized: 2.06–2.08 s to 0.81–0.83 s), interleaved in one process on the loaded machine.
+//! (randomized: 2.06–2.08 s to 0.81–0.83 s), interleaved in one process on the loaded machine;
+//! in the browser benchmark row (Chromium, alternating builds) 1.37–1.41 s became 0.66 s.
 //! That is about 14 GFLOP/s (6.2 GFLOP for the lower triangle) with the crate's kernel, so
 //! no hand-written f64x2 kernel was tried (SIMD128 has no FMA). covariance_eigh also computes
 //! only the `k` eigenvectors it returns (`super::eigen`), which skips the divide and conquer
