@@ -62,15 +62,25 @@
 //! solver; nalgebra 0.35 took 0.81 s (Gram as `Aᵀ·A` through matrixmultiply; 4.2 s with
 //! `tr_mul`), 0.76 s (symmetric eigen), 11 s (SVD) and 0.34 s. faer with rayon on 2 cores was
 //! slower than sequential on this shared machine, so nnlens runs faer sequentially everywhere,
-//! which also keeps native and wasm32 results alike. In wasm32 faer's matrix products run on
-//! its scalar kernel (the `gemm` crate has no SIMD128 kernel), so covariance_eigh computes only
-//! the `k` eigenvectors it returns (`super::eigen`), which skips the divide and conquer and the
-//! back-transformation of `p - k` vectors; the benchmark case's wasm32 fit went from 2.23–2.27 s
-//! to 1.70–1.86 s in the browser benchmark row (Chromium, alternating runs on a loaded machine),
-//! with results equal to the full eigendecomposition's within the fixtures' rounding. The f64
-//! Gram matrix (about 1 s of it in wasm32) stays in f64: f32 products (matrixmultiply's SIMD128
-//! sgemm, 3–4× faster in wasm32) moved the `gaussian` fixture's covariance_eigh components by
-//! 15× the tolerance. Whole native fits of that case (before this change) (release build,
+//! which also keeps native and wasm32 results alike. In wasm32 faer's f32/f64 matrix products
+//! run on the `gemm` crate, whose SIMD128 microkernels (f64x2, 6 × 4 register tile) are off
+//! unless its `wasm-simd128-enable` feature is on (Cargo.toml turns it on); with its scalar
+//! kernel the benchmark case's f64 Gram matrix took about 1 s and the projections 270 ms, with
+//! SIMD128 440 ms and 63 ms (Node 20, same process, 3 runs each; the row-block size, 128 to
+//! 2,500 rows, changed nothing measurable, and the full product `Xcᵀ Xc` took 800 ms, so the
+//! triangular product stays), and the whole fit went from 1.52–1.55 s to 0.65–0.69 s
+//! (randomized: 2.06–2.08 s to 0.81–0.83 s), interleaved in one process on the loaded machine;
+//! in the browser benchmark row (Chromium, alternating builds) 1.37–1.41 s became 0.66 s.
+//! That is about 14 GFLOP/s (6.2 GFLOP for the lower triangle) with the crate's kernel, so
+//! no hand-written f64x2 kernel was tried (SIMD128 has no FMA). covariance_eigh also computes
+//! only the `k` eigenvectors it returns (`super::eigen`), which skips the divide and conquer
+//! and the back-transformation of `p - k` vectors; the benchmark case's wasm32 fit (still on
+//! the scalar kernel) went from 2.23–2.27 s to 1.70–1.86 s in the browser benchmark row
+//! (Chromium, alternating runs on a loaded machine), with results equal to the full
+//! eigendecomposition's within the fixtures' rounding. The f64 Gram matrix stays in f64: f32
+//! products (matrixmultiply's SIMD128 sgemm, 3–4× faster than the scalar f64 kernel in wasm32)
+//! moved the `gaussian` fixture's covariance_eigh components by 15× the tolerance. Whole
+//! native fits of that case (before the partial eigendecomposition) (release build,
 //! best of 5 in several runs, varying with the load other builds put on the machine):
 //! covariance_eigh (what Auto picks) 0.28–0.50 s, randomized 0.53–0.75 s, full 0.62–1.24 s;
 //! scikit-learn 1.9.1 with OpenBLAS limited to one thread on float32 data took 0.20 s, 0.43 s
