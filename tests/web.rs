@@ -273,6 +273,66 @@ fn batched_conv2d_matches_the_definition() {
     }
 }
 
+/// The direct convolution (stride 1 and dilation 1: output row segments in SIMD registers over
+/// a zero-bordered copy of the input) equals the definition summed in patch order `(c, p, q)`
+/// from the bias, bit for bit: widths that are and are not multiples of 4 and of a 4-vector
+/// tile, padding 0, 1, 2 and asymmetric, groups with an odd channel count, batch > 1.
+#[wasm_bindgen_test]
+fn direct_conv2d_equals_the_definition_in_patch_order() {
+    use nnlens::graph::ops::{conv::Conv2d, Kernel};
+    type Case = (
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        [usize; 2],
+        [usize; 4],
+        usize,
+        bool,
+    );
+    let cases: [Case; 6] = [
+        (3, 1, 28, 28, 8, [3, 3], [1; 4], 1, true),
+        (2, 8, 14, 14, 16, [3, 3], [1; 4], 1, true),
+        (2, 3, 7, 5, 5, [3, 3], [0; 4], 1, false),
+        (1, 2, 6, 19, 3, [3, 3], [2; 4], 1, true),
+        (2, 4, 9, 7, 6, [3, 2], [1, 0, 2, 1], 2, true),
+        (2, 6, 4, 33, 9, [5, 3], [2, 1, 2, 1], 3, true),
+    ];
+    for (seed, (n, c, h, w, o, [kh, kw], padding, groups, bias)) in cases.into_iter().enumerate() {
+        let seed = 10 * seed as u32;
+        let weight = tensor(&[o, c / groups, kh, kw], seed + 1);
+        let b = bias.then(|| tensor(&[o], seed + 2));
+        let conv = Conv2d::new(weight.clone(), b.clone(), [1, 1], padding, [1, 1], groups).unwrap();
+        let x = tensor(&[n, c, h, w], seed + 3);
+        let y = conv.forward(&[&x]).unwrap();
+        let [top, left, bottom, right] = padding;
+        let (oh, ow) = (h + top + bottom - kh + 1, w + left + right - kw + 1);
+        assert_eq!(y.shape(), &[n, o, oh, ow]);
+        let cg = c / groups;
+        let expected = ndarray::Array4::from_shape_fn((n, o, oh, ow), |(s, oc, i, j)| {
+            let group = oc / (o / groups);
+            let mut sum = b.as_ref().map_or(0.0, |b| b[[oc]]);
+            for ci in 0..cg {
+                for p in 0..kh {
+                    for q in 0..kw {
+                        let (yy, xx) = (
+                            (i + p) as isize - top as isize,
+                            (j + q) as isize - left as isize,
+                        );
+                        if yy >= 0 && xx >= 0 && (yy as usize) < h && (xx as usize) < w {
+                            sum += weight[[oc, ci, p, q]]
+                                * x[[s, group * cg + ci, yy as usize, xx as usize]];
+                        }
+                    }
+                }
+            }
+            sum
+        });
+        assert_eq!(y, expected.into_dyn(), "case {seed}");
+    }
+}
+
 /// The SIMD 2x2 max pooling equals the definition with PyTorch's NaN rule (a NaN anywhere in
 /// the window wins), on rows whose window count is not a multiple of four.
 #[wasm_bindgen_test]

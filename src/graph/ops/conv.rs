@@ -22,9 +22,16 @@
 //! `dW_g += G_g · colsᵀ`, `dcols = W_gᵀ · G_g` folded back into `dx` by scatter-adding every
 //! patch entry to the input element it was read from (col2im), and `db[o] = Σ_{n,i,j} G[n, o, i, j]`.
 //!
+//! In wasm, stride 1 and dilation 1 (both convolutions of the built-in CNN) skip the patch
+//! matrix: `conv/direct.rs` keeps output row segments in SIMD registers and reads a
+//! zero-bordered copy of each sample's input, summing in the same order as the product.
+//!
 //! Hand-written rather than taken from a crate: no maintained crate provides grouped, dilated,
 //! asymmetrically padded NCHW convolution together with its vector-Jacobian product on ndarray
 //! tensors, and the arithmetic-heavy part is delegated to sgemm anyway.
+
+#[cfg(any(target_arch = "wasm32", test))]
+mod direct;
 
 use super::{Grads, Kernel};
 use crate::error::{Error, Result};
@@ -280,6 +287,26 @@ impl Conv2d {
                 );
             }
         }
+        Tensor::from_shape_vec(IxDyn(&geo.output_shape()), out)
+            .map_err(|e| Error::shape(format!("conv2d output: {e}")))
+    }
+
+    /// The forward pass over an input of geometry `geo` by the direct convolution
+    /// (`conv/direct.rs`), for stride 1 and dilation 1 in wasm.
+    #[cfg(target_arch = "wasm32")]
+    fn forward_direct(&self, geo: &ConvGeometry, x: &Tensor) -> Result<Tensor> {
+        let x = x.as_standard_layout();
+        let weight = self.weight.as_standard_layout();
+        let bias = self.bias.as_ref().map(|b| b.as_standard_layout());
+        let contiguous = "standard layout is contiguous";
+        let mut out = vec![0.0; geo.batch * geo.out_channels * geo.out_plane()];
+        direct::forward(
+            geo,
+            x.as_slice().expect(contiguous),
+            weight.as_slice().expect(contiguous),
+            bias.as_ref().map(|b| b.as_slice().expect(contiguous)),
+            &mut out,
+        );
         Tensor::from_shape_vec(IxDyn(&geo.output_shape()), out)
             .map_err(|e| Error::shape(format!("conv2d output: {e}")))
     }
@@ -603,6 +630,10 @@ impl Kernel for Conv2d {
 
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
         let geo = self.geometry(inputs[0].shape())?;
+        #[cfg(target_arch = "wasm32")]
+        if direct::applies(&geo) {
+            return self.forward_direct(&geo, inputs[0]);
+        }
         self.forward_per_sample(&geo, inputs[0])
     }
 

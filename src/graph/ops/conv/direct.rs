@@ -1,0 +1,390 @@
+//! Direct 2-D convolution for stride 1 and dilation 1 in wasm: output row segments kept in
+//! registers, no patch matrix.
+//!
+//! For each sample the input of a group is copied once into a zero-bordered buffer
+//! `[Cg, H + pad_top + pad_bottom, Wp]`, so that output `y[o, i, j]` reads the buffer at
+//! `(c, i + p, j + q)` for every tap with no bounds logic; `Wp` also covers the lanes of a last,
+//! partial vector of an output row. A register tile is [`CHANNELS`] output channels × up to
+//! [`VECTORS`] f32x4 vectors of one output row: its accumulators start from the bias, and for
+//! each patch entry `(c, p, q)` in order the tile loads the shifted input vectors once, splats
+//! the entry's weight of each channel and multiply-adds; the row segment is stored once. The sum
+//! is `b[o] + Σ_{c, p, q} W[o, c, p, q] · x_padded[c, i + p, j + q]` in `(c, p, q)` order, the
+//! order of the im2col product in `graph/sgemm.rs`, so both give the same f32 result bit for
+//! bit. 2 × 4 tiles (2 output channels × 16 outputs of a row): 8 accumulators, 2 weights and
+//! one input vector fit V8's 16 x86 vector registers (the same budget as the sgemm
+//! micro-kernel), and each input vector feeds two channels.
+//!
+//! The patch is one flat loop over precomputed tap offsets (like the `k` loop of sgemm), and
+//! each tile kernel is called through an opaque function pointer: wasm-opt inlines a function
+//! with a single call site into its caller, here the graph's whole forward pass, which V8 then
+//! compiles poorly. Measured in Node (interleaved, batch 64, best ms, one conv layer alone,
+//! im2col + sgemm → this): a first version with nested `(c, p, q)` loops, inlined, lost
+//! (conv1, 1 → 8 at 28×28, 0.64 → 0.82; conv2, 8 → 16 at 14×14, 1.47 → 2.24); this one
+//! wins (0.62 → 0.56 and 1.46 → 1.16).
+//!
+//! Hand-written for the wasm forward pass because im2col + sgemm copies every input value
+//! `kh·kw` times into the patch matrix before reading it back: measured on the built-in CNN at
+//! batch 64 (Node, interleaved builds, best ms) 2.77 and 2.83 → 2.42 and 2.44, at batch 1 0.055
+//! → 0.046; Chromium numbers in ARCHITECTURE.md (`graph::ops`).
+//!
+//! [`tile`] is SIMD128 on wasm32 and plain arrays elsewhere (where only the tests use this
+//! module): both follow the same order.
+
+use super::ConvGeometry;
+
+/// f32 lanes per vector.
+const LANES: usize = 4;
+/// Output channels per register tile.
+const CHANNELS: usize = 2;
+/// f32x4 vectors of an output row per register tile.
+const VECTORS: usize = 4;
+
+/// Whether the direct convolution computes `geo`: stride 1 and dilation 1 on both axes.
+pub(super) fn applies(geo: &ConvGeometry) -> bool {
+    [geo.rows, geo.cols]
+        .iter()
+        .all(|axis| axis.stride == 1 && axis.dilation == 1)
+}
+
+/// The forward pass `out = conv(x)` of a geometry for which [`applies`] holds: `x` is the NCHW
+/// input, `weight` the standard-layout `[O, Cg, kh, kw]` weight, `bias` `[O]`, `out` the NCHW
+/// output (every element is written).
+pub(super) fn forward(
+    geo: &ConvGeometry,
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+) {
+    debug_assert!(applies(geo));
+    let [kh, kw] = geo.kernel;
+    let (out_h, out_w) = (geo.rows.output, geo.cols.output);
+    let (cg, og, patch, plane) = (
+        geo.group_channels(),
+        geo.group_outputs(),
+        geo.patch_len(),
+        geo.out_plane(),
+    );
+    let vectors = out_w.div_ceil(LANES);
+    let row_stride = vectors * LANES + kw - 1;
+    let channel_stride = (out_h + kh - 1) * row_stride;
+    let (top, left) = (geo.rows.pad_begin, geo.cols.pad_begin);
+    // Only the interior is rewritten per sample and group: the border stays zero.
+    let mut padded = vec![0.0; cg * channel_stride];
+    let input_plane = geo.height * geo.width;
+
+    // The weights of each channel tile interleaved: entry `t` of the patch of the tile's
+    // channel `k` at `t·CHANNELS + k` (a last tile of one channel holds `patch` values).
+    let mut tiles = vec![0.0; geo.out_channels * patch];
+    for group in 0..geo.groups {
+        for o0 in (group * og..(group + 1) * og).step_by(CHANNELS) {
+            let channels = CHANNELS.min((group + 1) * og - o0);
+            let dst = &mut tiles[o0 * patch..][..channels * patch];
+            for k in 0..channels {
+                let src = &weight[(o0 + k) * patch..][..patch];
+                for (t, &w) in src.iter().enumerate() {
+                    dst[t * channels + k] = w;
+                }
+            }
+        }
+    }
+
+    // Where patch entry (c, p, q) reads in the padded input, relative to the tile's first
+    // output: one flat loop over the patch, like the k loop of sgemm (nested loops of kw = 3
+    // iterations cost branch mispredictions).
+    let mut taps = Vec::with_capacity(patch);
+    for c in 0..cg {
+        for p in 0..kh {
+            taps.extend((0..kw).map(|q| c * channel_stride + p * row_stride + q));
+        }
+    }
+    let geometry = TileGeometry { taps: &taps, plane };
+    for sample in 0..geo.batch {
+        for group in 0..geo.groups {
+            for c in 0..cg {
+                let src = &x[(sample * geo.channels + group * cg + c) * input_plane..];
+                let dst = &mut padded[c * channel_stride..];
+                for (y, row) in src[..input_plane].chunks_exact(geo.width).enumerate() {
+                    dst[(y + top) * row_stride + left..][..geo.width].copy_from_slice(row);
+                }
+            }
+            for o0 in (group * og..(group + 1) * og).step_by(CHANNELS) {
+                let channels = CHANNELS.min((group + 1) * og - o0);
+                let weights = &tiles[o0 * patch..][..channels * patch];
+                let mut start = [0.0; CHANNELS];
+                if let Some(bias) = bias {
+                    start[..channels].copy_from_slice(&bias[o0..o0 + channels]);
+                }
+                let block = &mut out[(sample * geo.out_channels + o0) * plane..];
+                for i in 0..out_h {
+                    for v0 in (0..vectors).step_by(VECTORS) {
+                        let count = VECTORS.min(vectors - v0);
+                        let j0 = v0 * LANES;
+                        let span = Span {
+                            vectors: count,
+                            last_lanes: (out_w - j0 - (count - 1) * LANES).min(LANES),
+                        };
+                        let input = &padded[i * row_stride + j0..];
+                        let output = &mut block[i * out_w + j0..];
+                        match channels {
+                            CHANNELS => {
+                                tile::<CHANNELS>(&geometry, span, input, weights, start, output)
+                            }
+                            _ => tile::<1>(&geometry, span, input, weights, [start[0]], output),
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Where a register tile reads and writes.
+#[derive(Debug, Clone, Copy)]
+struct TileGeometry<'a> {
+    /// The offset in the padded input of each patch entry `(c, p, q)`, in that order:
+    /// `c·channel_stride + p·row_stride + q`.
+    taps: &'a [usize],
+    /// Distance between output channels, `Ho·Wo`.
+    plane: usize,
+}
+
+/// The vectors of one register tile along an output row: `vectors` (1..=[`VECTORS`]), the last
+/// of which has `last_lanes` (1..=4) outputs inside the row.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    vectors: usize,
+    last_lanes: usize,
+}
+
+impl Span {
+    /// Output values of one channel the tile writes.
+    fn len(&self) -> usize {
+        (self.vectors - 1) * LANES + self.last_lanes
+    }
+}
+
+/// Input values a tile reads from its first one.
+fn input_len(g: &TileGeometry, span: Span) -> usize {
+    // The taps increase along the patch (q < kw <= row_stride, p·row_stride < channel_stride).
+    g.taps.last().map_or(0, |&last| last + span.vectors * LANES)
+}
+
+/// `C` output channels × `span` of one output row: `out[k·plane + j] = start[k] + Σ_t
+/// weights[t·C + k] · input[taps[t] + j]` over the patch entries `t = (c, p, q)` in
+/// order, with wasm SIMD128.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn tile<const C: usize>(
+    g: &TileGeometry,
+    span: Span,
+    input: &[f32],
+    weights: &[f32],
+    start: [f32; C],
+    out: &mut [f32],
+) {
+    type Kernel<const C: usize> =
+        fn(&TileGeometry<'_>, usize, &[f32], &[f32], [f32; C], &mut [f32]);
+    let kernel: Kernel<C> = match span.vectors {
+        4 => tile_simd::<C, 4>,
+        3 => tile_simd::<C, 3>,
+        2 => tile_simd::<C, 2>,
+        _ => tile_simd::<C, 1>,
+    };
+    // Called through an opaque pointer: wasm-opt inlines a function with a single call site
+    // into its caller, here the graph's whole forward pass, which V8 compiles poorly.
+    std::hint::black_box(kernel)(g, span.last_lanes, input, weights, start, out)
+}
+
+/// [`tile`] for `V` vectors.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(never)]
+fn tile_simd<const C: usize, const V: usize>(
+    g: &TileGeometry,
+    last_lanes: usize,
+    input: &[f32],
+    weights: &[f32],
+    start: [f32; C],
+    out: &mut [f32],
+) {
+    use core::arch::wasm32::{
+        f32x4_add, f32x4_extract_lane, f32x4_mul, f32x4_splat, v128, v128_load, v128_load32_splat,
+        v128_store, v128_store64_lane,
+    };
+    let span = Span {
+        vectors: V,
+        last_lanes,
+    };
+    assert!(
+        input.len() >= input_len(g, span)
+            && weights.len() >= g.taps.len() * C
+            && out.len() >= (C - 1) * g.plane + span.len()
+            && (1..=LANES).contains(&last_lanes),
+        "direct conv2d tile out of bounds"
+    );
+    let (input, out) = (input.as_ptr(), out.as_mut_ptr());
+    let mut acc = [[f32x4_splat(0.0); V]; C];
+    for (row, &b) in acc.iter_mut().zip(&start) {
+        *row = [f32x4_splat(b); V];
+    }
+    for (&tap, w) in g.taps.iter().zip(weights.chunks_exact(C)) {
+        let mut splats = [f32x4_splat(0.0); C];
+        for (s, w) in splats.iter_mut().zip(w) {
+            // SAFETY: a reference to an f32.
+            *s = unsafe { v128_load32_splat(w as *const f32 as *const u32) };
+        }
+        for v in 0..V {
+            // SAFETY: tap + V·LANES <= input_len(g, span) values from `input`, asserted above.
+            let x = unsafe { v128_load(input.add(tap + v * LANES) as *const v128) };
+            for (a, &s) in acc.iter_mut().zip(&splats) {
+                a[v] = f32x4_add(a[v], f32x4_mul(s, x));
+            }
+        }
+    }
+    for (k, a) in acc.iter().enumerate() {
+        // SAFETY: channel k < C of `out` holds span.len() values from k·plane, asserted above.
+        unsafe {
+            let dst = out.add(k * g.plane);
+            for (v, &value) in a.iter().enumerate().take(V - 1) {
+                v128_store(dst.add(v * LANES) as *mut v128, value);
+            }
+            let last = dst.add((V - 1) * LANES);
+            let value = a[V - 1];
+            match last_lanes {
+                4 => v128_store(last as *mut v128, value),
+                3 => {
+                    v128_store64_lane::<0>(value, last as *mut u64);
+                    *last.add(2) = f32x4_extract_lane::<2>(value);
+                }
+                2 => v128_store64_lane::<0>(value, last as *mut u64),
+                _ => *last = f32x4_extract_lane::<0>(value),
+            }
+        }
+    }
+}
+
+/// `C` output channels × `span` of one output row: `out[k·plane + j] = start[k] + Σ_t
+/// weights[t·C + k] · input[taps[t] + j]` over the patch entries `t = (c, p, q)` in
+/// order, on plain arrays.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+fn tile<const C: usize>(
+    g: &TileGeometry,
+    span: Span,
+    input: &[f32],
+    weights: &[f32],
+    start: [f32; C],
+    out: &mut [f32],
+) {
+    let width = span.vectors * LANES;
+    let input = &input[..input_len(g, span)];
+    let mut acc = [[0.0f32; VECTORS * LANES]; C];
+    for (row, &b) in acc.iter_mut().zip(&start) {
+        row.fill(b);
+    }
+    for (&tap, w) in g
+        .taps
+        .iter()
+        .zip(weights[..g.taps.len() * C].chunks_exact(C))
+    {
+        for (a, &w) in acc.iter_mut().zip(w) {
+            for (y, &x) in a[..width].iter_mut().zip(&input[tap..tap + width]) {
+                *y += w * x;
+            }
+        }
+    }
+    for (k, a) in acc.iter().enumerate() {
+        out[k * g.plane..][..span.len()].copy_from_slice(&a[..span.len()]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{im2col, matrix, matrix_mut, weight_matrix, Conv2d};
+    use super::*;
+    use crate::graph::ops::gradcheck::random_tensor;
+    use crate::graph::sgemm::{gemm, Rhs, Start};
+
+    /// The im2col + sgemm forward pass (the portable sgemm kernel, summing in patch order).
+    fn by_sgemm(conv: &Conv2d, x: &[f32], geo: &ConvGeometry) -> Vec<f32> {
+        let weight = conv.weight.as_standard_layout();
+        let weight = weight_matrix(weight.view(), geo);
+        let bias = conv.bias.as_ref().map(|b| b.as_slice().unwrap());
+        let (patch, plane, og) = (geo.patch_len(), geo.out_plane(), geo.group_outputs());
+        let mut out = vec![0.0; geo.batch * geo.out_channels * plane];
+        let mut cols = vec![0.0; patch * plane];
+        for sample in 0..geo.batch {
+            for group in 0..geo.groups {
+                im2col(geo, x, group, sample..sample + 1, &mut cols);
+                let channels = group * og..(group + 1) * og;
+                let start = (sample * geo.out_channels + group * og) * plane;
+                gemm(
+                    weight.slice(ndarray::s![channels.clone(), ..]),
+                    Rhs::Rows(matrix(&cols, patch, plane)),
+                    bias.map_or(Start::Current, |b| Start::RowBias(&b[channels])),
+                    matrix_mut(&mut out[start..], og, plane),
+                );
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn equals_the_im2col_product_bit_for_bit() {
+        // (batch, channels, height, width, out, kernel, padding [t, l, b, r], groups, bias):
+        // widths that are and are not multiples of 4 and of a 4-vector tile, odd channel
+        // counts per group, padding 0, 1, 2 and asymmetric.
+        type Case = (
+            usize,
+            usize,
+            usize,
+            usize,
+            usize,
+            [usize; 2],
+            [usize; 4],
+            usize,
+            bool,
+        );
+        let cases: [Case; 8] = [
+            (3, 1, 28, 28, 8, [3, 3], [1; 4], 1, true),
+            (2, 8, 14, 14, 16, [3, 3], [1; 4], 1, true),
+            (2, 3, 7, 5, 5, [3, 3], [0; 4], 1, false),
+            (1, 2, 6, 19, 3, [3, 3], [2; 4], 1, true),
+            (2, 4, 9, 7, 6, [3, 2], [1, 0, 2, 1], 2, true),
+            (1, 6, 5, 33, 9, [1, 1], [0; 4], 3, false),
+            (2, 3, 4, 1, 3, [5, 3], [2, 1, 2, 1], 3, true),
+            (1, 2, 3, 17, 1, [2, 5], [0, 2, 1, 0], 1, true),
+        ];
+        for (seed, (n, c, h, w, o, kernel, padding, groups, bias)) in cases.into_iter().enumerate()
+        {
+            let seed = 10 * seed as u64;
+            let weight = random_tensor(&[o, c / groups, kernel[0], kernel[1]], -1., 1., seed);
+            let bias = bias.then(|| random_tensor(&[o], -1., 1., seed + 1));
+            let conv = Conv2d::new(weight, bias, [1, 1], padding, [1, 1], groups).unwrap();
+            let x = random_tensor(&[n, c, h, w], -1., 1., seed + 2);
+            let xs = x.as_slice().unwrap();
+            let geo = conv.geometry(x.shape()).unwrap();
+            assert!(applies(&geo));
+            let mut out = vec![f32::NAN; geo.batch * geo.out_channels * geo.out_plane()];
+            let weight = conv.weight.as_slice().unwrap();
+            let bias = conv.bias.as_ref().map(|b| b.as_slice().unwrap());
+            forward(&geo, xs, weight, bias, &mut out);
+            assert_eq!(out, by_sgemm(&conv, xs, &geo), "case {seed}");
+        }
+    }
+
+    #[test]
+    fn applies_only_to_stride_and_dilation_one() {
+        let weight = random_tensor(&[2, 1, 3, 3], -1., 1., 1);
+        for (stride, dilation, expected) in [
+            ([1, 1], [1, 1], true),
+            ([1, 2], [1, 1], false),
+            ([2, 1], [1, 1], false),
+            ([1, 1], [2, 1], false),
+            ([1, 1], [1, 2], false),
+        ] {
+            let conv = Conv2d::new(weight.clone(), None, stride, [1; 4], dilation, 1).unwrap();
+            let geo = conv.geometry(&[1, 1, 9, 9]).unwrap();
+            assert_eq!(applies(&geo), expected, "{stride:?} {dilation:?}");
+        }
+    }
+}
