@@ -3,15 +3,18 @@
 Usage: python3 benches/sklearn_pca.py  -> prints one JSON line:
   {"ms": median fit+transform milliseconds on the float32 data, "ms64": the same on a float64
    copy, "solver": the solver auto picked, "version": "1.9.1", "threads": 1, "rows": 10000,
-   "cols": 784, "components": 50}
+   "cols": 784, "components": 50, "float32_fixture_deviation": the largest deviation of scikit-learn's
+   float32 fits from the float64 fixtures in tests/fixtures/pca, in units of nnlens's tolerance}
 
 The data are 10,000 x 784 float32 values with a decaying spectrum (seeded), the shape of the
 browser row (MNIST digits plus noise); PCA's cost depends on the shape, not the values. BLAS runs
 on one thread, as nnlens does. scikit-learn keeps float32 input in float32 (covariance, eigensolver
 and projection in single precision); nnlens takes the same f32 data but computes in float64, as
-scikit-learn does for a float64 copy, so both timings are reported. Optional: `make bench` reports "not available" without Python or
+scikit-learn does for a float64 copy, so both timings are reported, together with how far scikit-learn's own float32 path lands from
+the float64 fixtures nnlens is held to (1e-4 + 1e-3 |expected|). Optional: `make bench` reports "not available" without Python or
 scikit-learn, and `make test` never runs this.
 """
+import glob
 import json
 import os
 import time
@@ -43,9 +46,31 @@ def median_ms(values):
     return float(np.median(times)), pca._fit_svd_solver
 
 
+def float32_fixture_deviation():
+    """Largest |sklearn on float32 - float64 fixture| / (1e-4 + 1e-3 |expected|) over the PCA
+    fixtures' fits (components, explained variance, transformed rows)."""
+    worst = 0.0
+    fixtures = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../tests/fixtures/pca")
+    for path in sorted(glob.glob(os.path.join(fixtures, "*.json"))):
+        with open(path) as f:
+            fixture = json.load(f)
+        if "fits" not in fixture:
+            continue
+        x32 = np.array(fixture["data"], dtype=np.float32).reshape(fixture["rows"], fixture["cols"])
+        for fit in fixture["fits"]:
+            pca = PCA(n_components=fit["n_components"], svd_solver=fit["solver"], whiten=fit["whiten"])
+            transformed = pca.fit_transform(x32)
+            for got, key in ((pca.components_, "components"), (pca.explained_variance_, "explained_variance"),
+                             (transformed, "transformed")):
+                expected = np.array(fit[key]).reshape(got.shape)
+                worst = max(worst, float((np.abs(got - expected) / (1e-4 + 1e-3 * np.abs(expected))).max()))
+    return worst
+
+
 ms32, solver = median_ms(data)
 ms64, _ = median_ms(data.astype(np.float64))
 print(json.dumps({
     "ms": ms32, "ms64": ms64, "solver": solver, "version": sklearn.__version__,
     "threads": 1, "rows": ROWS, "cols": COLS, "components": COMPONENTS,
+    "float32_fixture_deviation": float32_fixture_deviation(),
 }))
