@@ -339,7 +339,7 @@ export function tables(result) {
       if (Number.isFinite(sk.float32_fixture_deviation)) {
         lines.push("", `scikit-learn's float32 path lands up to ${sk.float32_fixture_deviation.toFixed(1)}× nnlens's tolerance ` +
           "(1e-4 + 1e-3·|expected|) away from the float64 fixtures in `tests/fixtures/pca` (`benches/sklearn_pca.py` checks every fit), " +
-          "so the float64 timing is the like-for-like one; nnlens stays within 0.003× of that tolerance.");
+          "so the float64 timing is the like-for-like one.");
       }
     }
   }
