@@ -18,6 +18,10 @@ pub mod limits {
     pub const MAX_RANK: usize = 8;
     /// Largest batch a single forward pass accepts.
     pub const MAX_BATCH: usize = 1 << 16;
+    /// Largest number of values one forward trace keeps together (the input and every layer's
+    /// output): 2^28 f32 values (1 GiB), so that a trace plus the gradients of a backward pass
+    /// stay inside wasm32's 4 GiB. `Graph::forward` splits a larger batch into passes.
+    pub const MAX_TRACE_ELEMENTS: usize = 1 << 28;
 }
 
 /// The number of elements of `shape`, or [`Error::TooLarge`] when the product overflows

@@ -436,10 +436,7 @@ impl Objective {
 /// How many samples one pass may hold: the largest batch whose trace keeps at most `budget`
 /// values in total (at least 1, at most [`limits::MAX_BATCH`]).
 fn pass_limit(graph: &Graph, budget: usize) -> usize {
-    let per_sample: usize = (0..=graph.nodes().len())
-        .map(|i| graph.value_shape(ValueId(i)).iter().product::<usize>())
-        .fold(0usize, |acc, n| acc.saturating_add(n));
-    (budget / per_sample.max(1)).clamp(1, limits::MAX_BATCH)
+    (budget / graph.trace_elements_per_sample().max(1)).clamp(1, limits::MAX_BATCH)
 }
 
 /// Evaluates `total` samples in passes of at most `chunk`. `build(range)` returns the flat

@@ -7,6 +7,7 @@ use super::ops::Kernel;
 use super::{Graph, ValueId};
 use crate::error::{ensure_finite, Error, Result};
 use crate::tensor::{checked_elements, from_vec, limits, with_batch, Tensor};
+use ndarray::Axis;
 
 /// Every value of one forward pass: the input, then each node's output, batch first.
 #[derive(Debug, Clone)]
@@ -53,15 +54,10 @@ impl Trace {
 }
 
 impl Graph {
-    /// Checks that a batch of `batch` samples fits every value of the graph under the size
-    /// limits, before anything is allocated.
+    /// Checks that a batch of `batch` samples fits under the size limits before anything is
+    /// allocated: every value of the graph on its own, and the whole trace together.
     pub fn check_batch(&self, batch: usize) -> Result<()> {
-        if batch == 0 || batch > limits::MAX_BATCH {
-            return Err(Error::invalid(
-                "batch",
-                format!("expected 1..={}, got {batch}", limits::MAX_BATCH),
-            ));
-        }
+        check_batch_range(batch)?;
         checked_elements("input", &with_batch(batch, self.input_shape()))?;
         for node in self.nodes() {
             checked_elements(
@@ -69,13 +65,33 @@ impl Graph {
                 &with_batch(batch, &node.shape),
             )?;
         }
+        let per_sample = self.trace_elements_per_sample();
+        let total = per_sample.saturating_mul(batch);
+        if total > limits::MAX_TRACE_ELEMENTS {
+            return Err(Error::TooLarge {
+                what: format!(
+                    "the forward trace of a batch of {batch} (the input and every layer's \
+                     output, kept together; use a smaller batch)"
+                ),
+                shape: vec![batch, per_sample],
+                elements: total.to_string(),
+                limit: limits::MAX_TRACE_ELEMENTS,
+            });
+        }
         Ok(())
+    }
+
+    /// How many values one sample keeps in a trace: its input and every node's output.
+    pub fn trace_elements_per_sample(&self) -> usize {
+        (0..=self.nodes().len())
+            .map(|i| self.value_shape(ValueId(i)).iter().product::<usize>())
+            .fold(0, usize::saturating_add)
     }
 
     /// Turns a flat buffer of `batch` samples into the input tensor, checking its length and
     /// that every value is finite.
     pub fn input_tensor(&self, data: Vec<f32>, batch: usize) -> Result<Tensor> {
-        self.check_batch(batch)?;
+        check_batch_range(batch)?;
         let shape = with_batch(batch, self.input_shape());
         let expected = checked_elements("input", &shape)?;
         if data.len() != expected {
@@ -158,10 +174,40 @@ impl Graph {
         from_vec("layer outputs", &out_shape, values)
     }
 
-    /// Runs the graph and returns only its output.
+    /// Runs the graph and returns only its output. A batch whose trace would exceed
+    /// [`limits::MAX_TRACE_ELEMENTS`] runs in several passes, whose outputs equal one pass's up
+    /// to the rounding of the matrix products (their blocking depends on the batch size).
     pub fn forward(&self, input: Tensor) -> Result<Tensor> {
-        Ok(self.trace(input)?.into_output())
+        self.forward_in_passes(input, limits::MAX_TRACE_ELEMENTS)
     }
+
+    /// [`Graph::forward`] in passes whose traces keep at most `budget` values each.
+    fn forward_in_passes(&self, input: Tensor, budget: usize) -> Result<Tensor> {
+        let batch = input.shape().first().copied().unwrap_or(0);
+        let pass = (budget / self.trace_elements_per_sample().max(1)).max(1);
+        if batch <= pass {
+            return Ok(self.trace(input)?.into_output());
+        }
+        check_batch_range(batch)?;
+        let out_shape = with_batch(batch, self.value_shape(self.output()));
+        let mut values = Vec::with_capacity(checked_elements("output", &out_shape)?);
+        for part in input.axis_chunks_iter(Axis(0), pass) {
+            let output = self.trace(part.to_owned())?.into_output();
+            values.extend(output.iter().copied());
+        }
+        from_vec("output", &out_shape, values)
+    }
+}
+
+/// A batch size must lie in `1..=MAX_BATCH`.
+fn check_batch_range(batch: usize) -> Result<()> {
+    if batch == 0 || batch > limits::MAX_BATCH {
+        return Err(Error::invalid(
+            "batch",
+            format!("expected 1..={}, got {batch}", limits::MAX_BATCH),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -212,6 +258,60 @@ mod tests {
         assert_eq!(&over, whole.value(a));
         assert!(g.value_over(a, &data[1..], 300).is_err());
         assert!(g.value_over(ValueId(7), &data, 300).is_err());
+    }
+
+    #[test]
+    fn forward_in_passes_equals_one_pass() {
+        let mut g = Graph::new(&[3]).unwrap();
+        let a = g
+            .push(
+                "fc",
+                "dense",
+                Op::Dense(Dense::new(random_tensor(&[4, 3], -1., 1., 2), None).unwrap()),
+                &[ValueId::INPUT],
+            )
+            .unwrap();
+        g.push("act", "tanh", Op::Activation(Activation::Tanh), &[a])
+            .unwrap();
+        assert_eq!(g.trace_elements_per_sample(), 3 + 4 + 4);
+        let data: Vec<f32> = (0..3 * 37).map(|i| (i as f32 * 0.37).cos()).collect();
+        let x = g.input_tensor(data, 37).unwrap();
+        let whole = g.trace(x.clone()).unwrap().into_output();
+        // 11 values per sample: a budget of 60 gives passes of 5 samples (7 passes, the last of 2).
+        let passes = g.forward_in_passes(x, 60).unwrap();
+        let worst = passes
+            .iter()
+            .zip(whole.iter())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert_eq!(passes.shape(), whole.shape());
+        assert!(worst <= 1e-6, "passes differ from one pass by {worst}");
+    }
+
+    #[test]
+    fn check_batch_limits_the_whole_trace() {
+        let mut g = Graph::new(&[1 << 20]).unwrap();
+        let mut last = ValueId::INPUT;
+        for i in 0..10 {
+            last = g
+                .push(
+                    &format!("relu{i}"),
+                    "relu",
+                    Op::Activation(Activation::Relu),
+                    &[last],
+                )
+                .unwrap();
+        }
+        // 11 values of 2^20 per sample: at batch 16 the trace holds 11 * 2^24 < 2^28 values.
+        g.check_batch(16).unwrap();
+        // At batch 64 every value (2^26) fits on its own, but not the trace (11 * 2^26).
+        let err = g.check_batch(64).unwrap_err().to_string();
+        assert!(
+            err.contains("forward trace of a batch of 64")
+                && err.contains("738197504")
+                && err.contains("268435456"),
+            "{err}"
+        );
     }
 
     #[test]
