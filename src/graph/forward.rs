@@ -295,7 +295,7 @@ mod tests {
         for i in 0..10 {
             last = g
                 .push(
-                    &format!("relu{i}"),
+                    format!("relu{i}"),
                     "relu",
                     Op::Activation(Activation::Relu),
                     &[last],
