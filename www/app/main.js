@@ -292,11 +292,12 @@ async function main() {
   restoreSaliencyOptions(saved.options ?? {});
   await selectBuiltin(firstModel, firstLoaded);
   // First paint: the activation heatmaps, marked by data-ready (the cold-start benchmark's end
-  // point); their colorbars and the other panels follow once that frame is on screen and all the
-  // digits are in, and data-complete marks the whole page drawn.
+  // point); the other panels' modules are imported once that frame is on screen (issuing their
+  // requests takes a few ms), and their panels and the colorbars are drawn when all the digits
+  // are in too; data-complete marks the whole page drawn.
   const first = renderActivationsForInput();
   document.body.dataset.ready = "true";
-  [panels, state.digits] = await Promise.all([importPanels(), digits.complete, afterPaint()]);
+  [panels, state.digits] = await Promise.all([afterPaint().then(importPanels), digits.complete]);
   $("sample-index").max = String(state.digits.count - 1);
   if (compiled) panels.shareWasm(compiled); // the workers instantiate the page's compiled wasm
   pad = new panels.DrawingPad($("pad"), guarded((input) => {
