@@ -259,8 +259,8 @@ function restoreSaliencyOptions(options) {
   }
 }
 
-/** Instantiates the wasm that index.html fetched and compiled in the background; without it (or if
- * that failed) the package fetches and compiles it itself. */
+/** Instantiates the wasm that index.html started compiling during the download; without it (or if
+ * it failed, e.g. on a host that serves .wasm with another type) the package fetches it itself. */
 async function initWasm() {
   const compiled = await window.nnlensWasm?.catch(() => undefined);
   await init(compiled ? { module_or_path: compiled } : undefined);
