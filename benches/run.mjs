@@ -6,7 +6,8 @@
 //   node benches/run.mjs            full run, updates BENCHMARKS.md (between its bench markers)
 //   node benches/run.mjs --quick    tiny sizes, one sample, nothing written (the harness test)
 //   options: --json FILE (write the raw results), --rows id,id (only those rows), --cold N,
-//            --pkg DIR (another build of the package, for experiments; nothing written)
+//            --pkg DIR (another build of the package, for experiments; nothing written),
+//            --cold-only (only the cold-start pages, interleaved, N rounds; nothing written)
 //   node benches/run.mjs --profile ROW   runs one row under Chromium's sampling CPU profiler with
 //            a symbolised nnlens wasm (wasm-bindgen --keep-debug of cargo's output, no wasm-opt)
 //            and prints the functions with the most self time (--impls nnlens: only those
@@ -267,6 +268,17 @@ export function sklearnPca() {
   return JSON.parse(run.stdout.trim().split("\n").pop());
 }
 
+/** The cold-start table's markdown lines. */
+function coldTable(cold) {
+  const lines = ["Cold start (new browser context each load, empty cache; ms from navigation start to the first heatmap drawn):", ""];
+  lines.push("| page | what it does | median ms | loads | bytes fetched | page / nnlens |", "| --- | --- | ---: | ---: | ---: | ---: |");
+  for (const [id, path, what] of COLD_PAGES) {
+    const c = cold[id];
+    lines.push(`| ${id} (\`${path}\`) | ${what} | ${ms(c.ms)} | ${c.runs.length} | ${kib(c.bytes)} | ${id === "nnlens" ? "–" : ratio(c.ms / cold.nnlens.ms)} |`);
+  }
+  return lines;
+}
+
 /** The markdown tables of one run (no prose). */
 export function tables(result) {
   const lines = [];
@@ -307,13 +319,7 @@ export function tables(result) {
     lines.push(`- ${row.title}: ${row.detail}. Max |Δ| vs nnlens: ${diffs.join(", ") || "–"}.${rates}${single.length ? ` ${single.join("; ")}.` : ""}`);
   }
   lines.push("");
-  lines.push("Cold start (new browser context each load, empty cache; ms from navigation start to the first heatmap drawn):", "");
-  lines.push("| page | what it does | median ms | loads | bytes fetched | page / nnlens |", "| --- | --- | ---: | ---: | ---: | ---: |");
-  for (const [id, path, what] of COLD_PAGES) {
-    const c = cold[id];
-    lines.push(`| ${id} (\`${path}\`) | ${what} | ${ms(c.ms)} | ${c.runs.length} | ${kib(c.bytes)} | ${id === "nnlens" ? "–" : ratio(c.ms / cold.nnlens.ms)} |`);
-  }
-  lines.push("");
+  lines.push(...coldTable(cold), "");
   lines.push("Package size (what a page downloads for the framework; gzip -9):", "");
   lines.push("| package | files | raw | gzip | gzip / nnlens gzip |", "| --- | --- | ---: | ---: | ---: |");
   for (const [id] of SIZE_SETS) {
@@ -376,8 +382,9 @@ async function writeMarkdown(text) {
   await writeFile(file, `${old.slice(0, a + BEGIN.length)}\n${text}\n${old.slice(b)}`);
 }
 
-/** Runs everything; returns `{ bench, cold, size, native, env, problems, table }`. */
-export async function run({ quick = false, rows = null, coldReps = quick ? 1 : 7, write = !quick, pkg } = {}) {
+/** Runs everything (`coldOnly`: the cold-start pages only, nothing written); returns
+ * `{ bench, cold, size, native, env, problems, table }`. */
+export async function run({ quick = false, rows = null, coldReps = quick ? 1 : 7, write = !quick, pkg, coldOnly = false } = {}) {
   const dir = join(ROOT, "target/bench-web");
   await assemble(dir, { pkg });
   const server = await serve(dir, 0);
@@ -389,6 +396,10 @@ export async function run({ quick = false, rows = null, coldReps = quick ? 1 : 7
   });
   try {
     console.error(`bench: ${quick ? "quick mode, " : ""}serving ${dir} at ${origin}`);
+    if (coldOnly) {
+      const cold = await coldStarts(browser, origin, coldReps);
+      return { bench: { rows: [] }, cold, problems: Object.values(cold).flatMap((c) => c.problems), table: coldTable(cold).join("\n") };
+    }
     const bench = await runBenchPage(browser, origin, { quick, rows });
     if (bench.fatal) throw new Error(`benchmark page failed: ${bench.fatal}`);
     console.error("bench: cold starts…");
@@ -476,8 +487,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     quick,
     rows: opt("--rows"),
     coldReps: opt("--cold") ? Number(opt("--cold")) : undefined,
-    write: !quick && !opt("--rows") && !opt("--pkg"),
+    write: !quick && !opt("--rows") && !opt("--pkg") && !args.includes("--cold-only"),
     pkg: opt("--pkg") ?? undefined,
+    coldOnly: args.includes("--cold-only"),
   });
   console.log(result.table);
   if (opt("--json")) await writeFile(opt("--json"), JSON.stringify(result, null, 2));

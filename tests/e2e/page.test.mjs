@@ -69,6 +69,23 @@ test("switching model, sample and colours updates the views and the URL hash", a
   assert.deepEqual(problems.consoleErrors, []);
 });
 
+test("a link to any digit shows it in the first paint, while the rest of the digits stream in", async (t) => {
+  const { page, origin, problems } = await openSite(t);
+  const labels = readFileSync(new URL("../../www/data/digits-labels.u8", import.meta.url));
+  const last = labels.length - 1;
+  // data-ready (the first paint) may come before all the digits are in: the linked one must be drawn.
+  for (const [linked, shown] of [[3, 3], [last, last], [last + 500, last]]) {
+    await page.goto("about:blank");
+    await page.goto(`${origin}/#model=cnn&sample=${linked}`);
+    await page.waitForSelector("body[data-ready=true]");
+    assert.equal(await page.textContent("#input-caption"), `digit ${shown} (label ${labels[shown]}) · 28×28 digit`);
+    assert.ok(await distinctColours(page, "#input-canvas") > 2, `digit ${shown} drawn`);
+    await ready(page);
+    assert.equal(await page.getAttribute("#sample-index", "max"), String(last));
+  }
+  assert.deepEqual(problems.consoleErrors, []);
+});
+
 test("a user's model file loads; a bad one shows its error in the page", async (t) => {
   const { page, origin, problems } = await openSite(t);
   await page.goto(`${origin}/`);

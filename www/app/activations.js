@@ -2,6 +2,7 @@
 // colorbar, and hover read-out of the value under the pointer.
 import { drawColorbar } from "../pkg/nnlens.js";
 import { sizeCanvasForCss } from "./canvas.js";
+import { groupThousands } from "./format.js";
 
 const CELL_PX = 3; // CSS pixels per activation cell (cards scale down on narrow screens)
 
@@ -23,7 +24,7 @@ export function renderActivations(container, hoverInfo, model, trace, colormap) 
     const meta = document.createElement("span");
     meta.className = "muted";
     meta.textContent = `${layer.op} · output ${layer.outputShape.join("×")}` +
-      (layer.params ? ` · ${layer.params.toLocaleString("en")} parameters` : "");
+      (layer.params ? ` · ${groupThousands(layer.params)} parameters` : "");
     header.append(title, meta);
 
     const body = document.createElement("div");

@@ -1,6 +1,7 @@
 // The architecture as a diagram: one box per layer (name, op, output shape, parameters) in
 // execution order, arrows from each layer to the next, and curved arrows for connections that
 // skip layers (residual adds, concatenations).
+import { groupThousands } from "./format.js";
 const SVG = "http://www.w3.org/2000/svg";
 const BOX_W = 250, BOX_H = 44, GAP = 18, LEFT = 70;
 
@@ -50,7 +51,7 @@ export function renderArchitecture(container, layers, inputShape) {
     title.textContent = `${node.name}  ${node.op === node.name ? "" : node.op}`;
     const detail = document.createElementNS(SVG, "text");
     for (const [k, v] of Object.entries({ x: LEFT + 8, y: top(i) + 35, "font-size": 11, fill: "#666b73" })) detail.setAttribute(k, v);
-    detail.textContent = `${node.outputShape.join("×")}` + (node.params ? ` · ${node.params.toLocaleString("en")} params` : "");
+    detail.textContent = `${node.outputShape.join("×")}` + (node.params ? ` · ${groupThousands(node.params)} params` : "");
     group.append(rect, title, detail);
   });
   container.replaceChildren(svg);

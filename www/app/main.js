@@ -6,6 +6,7 @@ import { loadDigits, fitToShape } from "./data.js";
 import { renderActivations } from "./activations.js";
 import { sizeCanvasForCss } from "./canvas.js";
 import { readHash, writeHash } from "./hash.js";
+import { groupThousands } from "./format.js";
 
 /** The modules of the panels drawn after the first paint, imported then (see main). */
 let panels;
@@ -161,7 +162,7 @@ function renderModelPanels() {
   const layers = model.layers();
   panels.renderArchitecture($("architecture"), layers, model.inputShape);
   $("architecture-summary").textContent =
-    `${layers.length} layers · ${model.paramCount.toLocaleString("en")} parameters · input ${model.inputShape.join("×")} → output ${model.outputShape.join("×")}`;
+    `${layers.length} layers · ${groupThousands(model.paramCount)} parameters · input ${model.inputShape.join("×")} → output ${model.outputShape.join("×")}`;
   const names = panels.weightLayers(model);
   const select = $("weights-layer");
   select.replaceChildren(...names.map((n) => new Option(n, n)));
@@ -268,33 +269,36 @@ async function initWasm() {
 
 async function main() {
   // The wasm, the digits and the model download in parallel (the page's cold start); the model is
-  // read as soon as it and the wasm are in, while the digits may still be arriving.
+  // read as soon as it and the wasm are in. The first paint needs one digit: the rest of the digits
+  // may still be arriving, and the page waits for them after that paint.
   const saved = readHash();
-  const firstModel = BUILTIN.includes(saved.model) ? saved.model : "cnn";
-  const wasm = initWasm();
-  const modelText = fetchBuiltin(firstModel);
-  const [compiled, firstLoaded, digits] = await Promise.all([
-    wasm, Promise.all([modelText, wasm]).then(([text]) => readJsonModel(text)), loadDigits(base),
-  ]);
   Object.assign(state, {
     modelName: saved.model ?? state.modelName, colormap: saved.colormap ?? state.colormap,
     sample: saved.sample ?? state.sample, weightsLayer: saved.weights ?? null, drawn: saved.input ?? null,
     projectionLayer: saved.project ?? null, saliencyTarget: saved.target ?? null,
     saliencyLayer: saved.options?.layer ?? null,
   });
+  const firstModel = BUILTIN.includes(saved.model) ? saved.model : "cnn";
+  const wasm = initWasm();
+  const modelText = fetchBuiltin(firstModel);
+  const digits = loadDigits(base);
+  const [compiled, firstLoaded, firstDigits] = await Promise.all([
+    wasm, Promise.all([modelText, wasm]).then(([text]) => readJsonModel(text)), digits.upTo(state.drawn ? 0 : state.sample + 1),
+  ]);
   $("sample-index").value = String(state.sample);
   $("colormap-select").value = state.colormap;
-  state.digits = digits;
-  $("sample-index").max = String(state.digits.count - 1);
+  state.digits = firstDigits;
   if (saved.method) $("saliency-method").value = saved.method;
   restoreSaliencyOptions(saved.options ?? {});
   await selectBuiltin(firstModel, firstLoaded);
   // First paint: the activation heatmaps, marked by data-ready (the cold-start benchmark's end
-  // point); their colorbars and the other panels follow once that frame is on screen, and
-  // data-complete marks the whole page drawn.
+  // point); the other panels' modules are imported once that frame is on screen (issuing their
+  // requests takes a few ms), and their panels and the colorbars are drawn when all the digits
+  // are in too; data-complete marks the whole page drawn.
   const first = renderActivationsForInput();
   document.body.dataset.ready = "true";
-  [panels] = await Promise.all([importPanels(), afterPaint()]);
+  [panels, state.digits] = await Promise.all([afterPaint().then(importPanels), digits.complete]);
+  $("sample-index").max = String(state.digits.count - 1);
   if (compiled) panels.shareWasm(compiled); // the workers instantiate the page's compiled wasm
   pad = new panels.DrawingPad($("pad"), guarded((input) => {
     state.drawn = input;

@@ -4,6 +4,7 @@
 // filter's) incoming weights as one point, so similar neurons sit together.
 import { drawColorbar, drawHeatmap, drawHistogram, drawScatter, weightRowsPca } from "../pkg/nnlens.js";
 import { sizeCanvasForCss } from "./canvas.js";
+import { groupThousands } from "./format.js";
 
 export function weightLayers(model) {
   return model.layers().filter((l) => l.params > 0).map((l) => l.name);
@@ -37,7 +38,7 @@ export function renderWeights(elements, model, layerName, hoverInfo) {
   sizeCanvasForCss(elements.colorbar);
   drawColorbar(elements.colorbar, "rdbu", layout.min, layout.max);
   sizeCanvasForCss(elements.histogram);
-  drawHistogram(elements.histogram, values, 40, `${layerName}.${weight.name}: ${values.length.toLocaleString("en")} values`);
+  drawHistogram(elements.histogram, values, 40, `${layerName}.${weight.name}: ${groupThousands(values.length)} values`);
 }
 
 /** PCA of the weight rows of a layer with at least two units/filters and two inputs each. */
