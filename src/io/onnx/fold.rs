@@ -9,7 +9,8 @@
 
 use crate::error::{Error, Result};
 use crate::tensor::{checked_elements, limits};
-use ndarray::{ArrayD, Axis, IxDyn, Slice};
+use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Slice};
+use std::cmp::Ordering;
 
 /// Checks a folded tensor of `shape` before it is allocated: at most
 /// [`limits::MAX_ELEMENTS`] elements and at most as many bytes as that many f32 values (integer
@@ -42,19 +43,22 @@ pub fn axis(axis: i64, rank: usize, what: &str) -> Result<usize> {
     })
 }
 
-/// Normalises a list of axes, refusing duplicates; the result is sorted.
+/// Normalises a list of axes, refusing duplicates; the result is sorted (marked per axis, not
+/// sorted: no slice sort is instantiated for so short a list).
 pub fn axes(list: &[i64], rank: usize, what: &str) -> Result<Vec<usize>> {
-    let mut out = list
+    let normalised = list
         .iter()
         .map(|&a| axis(a, rank, what))
         .collect::<Result<Vec<_>>>()?;
-    out.sort_unstable();
-    if out.windows(2).any(|w| w[0] == w[1]) {
-        return Err(Error::Onnx(format!(
-            "{what}s {list:?} name the same axis twice"
-        )));
+    let mut named = vec![false; rank];
+    for a in normalised {
+        if std::mem::replace(&mut named[a], true) {
+            return Err(Error::Onnx(format!(
+                "{what}s {list:?} name the same axis twice"
+            )));
+        }
     }
-    Ok(out)
+    Ok((0..rank).filter(|&a| named[a]).collect())
 }
 
 /// Copies `a` into a new array of `shape` (same element count), row-major.
@@ -126,8 +130,38 @@ pub fn concat<T: Clone>(parts: &[&ArrayD<T>], axis: usize) -> Result<ArrayD<T>> 
     }
     shape[axis] = parts.iter().map(|p| p.shape()[axis]).sum();
     check_size::<T>("concatenated constant", &shape)?;
-    let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
-    ndarray::concatenate(Axis(axis), &views).map_err(|e| Error::Onnx(e.to_string()))
+    join_along(parts.iter().map(|p| p.view()), axis, &shape)
+}
+
+/// Joins `pieces` (views whose shapes differ only along `axis`) along `axis` into an array of
+/// `shape`: each piece is copied with `axis` moved to the front, where joining is appending, and
+/// the result is moved back with [`transpose`]. `ndarray::concatenate` (and `select`, built on
+/// it) does this in one call, but its IxDyn instantiation measured 22 KB of wasm code per
+/// element type (`node benches/wasm-sizes.mjs`), on a path that only folds small constants.
+fn join_along<'a, T: Clone + 'a>(
+    pieces: impl Iterator<Item = ArrayViewD<'a, T>>,
+    axis: usize,
+    shape: &[usize],
+) -> Result<ArrayD<T>> {
+    let rank = shape.len();
+    let front: Vec<usize> = std::iter::once(axis)
+        .chain((0..rank).filter(|&i| i != axis))
+        .collect();
+    let mut data = Vec::with_capacity(shape.iter().product());
+    for piece in pieces {
+        data.extend(piece.permuted_axes(IxDyn(&front)).iter().cloned());
+    }
+    let front_shape: Vec<usize> = front.iter().map(|&i| shape[i]).collect();
+    let joined = ArrayD::from_shape_vec(IxDyn(&front_shape), data)
+        .map_err(|e| Error::Onnx(e.to_string()))?;
+    let back: Vec<usize> = (0..rank)
+        .map(|i| match i.cmp(&axis) {
+            Ordering::Less => i + 1,
+            Ordering::Equal => 0,
+            Ordering::Greater => i,
+        })
+        .collect();
+    transpose(&joined, &back)
 }
 
 /// `Gather`: picks `indices` (negative ones count from the end) along `axis` of `data`.
@@ -156,7 +190,12 @@ pub fn gather<T: Clone>(data: &ArrayD<T>, indices: &ArrayD<i64>, axis: usize) ->
     shape.extend_from_slice(indices.shape());
     shape.extend_from_slice(&data.shape()[axis + 1..]);
     check_size::<T>("gathered constant", &shape)?;
-    let picked = data.select(Axis(axis), &picks);
+    let mut picked_shape = data.shape().to_vec();
+    picked_shape[axis] = picks.len();
+    let pieces = picks
+        .iter()
+        .map(|&j| data.slice_axis(Axis(axis), Slice::from(j..j + 1)));
+    let picked = join_along(pieces, axis, &picked_shape)?;
     reshape(&picked, &shape)
 }
 
@@ -292,10 +331,25 @@ mod tests {
         let c = concat(&[&arr(&[1], &[7]), &v], 0).unwrap();
         assert_eq!(c.len(), 6);
         assert!(concat(&[&a, &v], 0).is_err());
+        let c = concat(&[&a, &arr(&[2, 1], &[6, 7])], 1).unwrap();
+        assert_eq!(c, arr(&[2, 4], &[0, 1, 2, 6, 3, 4, 5, 7]));
         let t = transpose(&a, &[1, 0]).unwrap();
         assert_eq!(t, arr(&[3, 2], &[0, 3, 1, 4, 2, 5]));
         assert!(transpose(&a, &[0, 0]).is_err());
         assert!(transpose(&a, &[0, 2]).is_err());
+    }
+
+    #[test]
+    fn gather_and_concat_along_a_middle_axis() {
+        let a = arr(&[2, 3, 2], &(0..12).collect::<Vec<_>>());
+        let g = gather(&a, &arr(&[2], &[2, 0]), 1).unwrap();
+        assert_eq!(g, arr(&[2, 2, 2], &[4, 5, 0, 1, 10, 11, 6, 7]));
+        let c = concat(&[&a, &g], 1).unwrap();
+        assert_eq!(c.shape(), &[2, 5, 2]);
+        assert_eq!(
+            c.iter().copied().collect::<Vec<_>>(),
+            [0, 1, 2, 3, 4, 5, 4, 5, 0, 1, 6, 7, 8, 9, 10, 11, 10, 11, 6, 7]
+        );
     }
 
     #[test]
