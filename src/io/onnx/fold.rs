@@ -76,6 +76,15 @@ pub fn reshape<T: Clone>(a: &ArrayD<T>, shape: &[usize]) -> Result<ArrayD<T>> {
     ArrayD::from_shape_vec(IxDyn(shape), data).map_err(|e| Error::Onnx(e.to_string()))
 }
 
+/// `f` applied to each element of a constant, as a new row-major array. `f` is a trait object
+/// so that every element-wise fold shares one copy of the loop: ndarray's `mapv` is
+/// instantiated per closure, about 5 KB of wasm each (`node benches/wasm-sizes.mjs`), for code
+/// that runs once per imported constant.
+pub fn map<A: Copy, B>(a: &ArrayD<A>, f: &dyn Fn(A) -> B) -> Result<ArrayD<B>> {
+    let data: Vec<B> = a.iter().map(|&v| f(v)).collect();
+    ArrayD::from_shape_vec(a.raw_dim(), data).map_err(|e| Error::Onnx(e.to_string()))
+}
+
 /// Checks that `perm` is a permutation of `0..rank`.
 pub fn check_perm(perm: &[usize], rank: usize) -> Result<()> {
     let mut seen = vec![false; rank];
@@ -106,31 +115,39 @@ pub fn transpose<T: Clone>(a: &ArrayD<T>, perm: &[usize]) -> Result<ArrayD<T>> {
 
 /// Concatenates constants along `axis` (already normalised).
 pub fn concat<T: Clone>(parts: &[&ArrayD<T>], axis: usize) -> Result<ArrayD<T>> {
-    let first = parts
+    let shapes: Vec<&[usize]> = parts.iter().map(|p| p.shape()).collect();
+    let shape = concat_shape(&shapes, axis)?;
+    check_size::<T>("concatenated constant", &shape)?;
+    join_along(parts.iter().map(|p| p.view()), axis, &shape)
+}
+
+/// The shape of `Concat` of parts of `shapes` along `axis`, after checking that they agree
+/// outside it. (The checks that do not depend on the element type live outside the generic
+/// folds, so that they are compiled once, not once per element type.)
+fn concat_shape(shapes: &[&[usize]], axis: usize) -> Result<Vec<usize>> {
+    let first = shapes
         .first()
         .ok_or_else(|| Error::Onnx("Concat needs at least one input".into()))?;
-    let mut shape = first.shape().to_vec();
+    let mut shape = first.to_vec();
     if axis >= shape.len() {
         return Err(Error::Onnx(format!(
             "Concat axis {axis} is out of range for shape {shape:?}"
         )));
     }
     shape[axis] = 0;
-    for p in parts {
-        let mut s = p.shape().to_vec();
+    for p in shapes {
+        let mut s = p.to_vec();
         if s.len() != shape.len() || {
             s[axis] = 0;
             s != shape
         } {
             return Err(Error::Onnx(format!(
-                "Concat inputs {:?} differ outside axis {axis}",
-                parts.iter().map(|p| p.shape().to_vec()).collect::<Vec<_>>()
+                "Concat inputs {shapes:?} differ outside axis {axis}"
             )));
         }
     }
-    shape[axis] = parts.iter().map(|p| p.shape()[axis]).sum();
-    check_size::<T>("concatenated constant", &shape)?;
-    join_along(parts.iter().map(|p| p.view()), axis, &shape)
+    shape[axis] = shapes.iter().map(|p| p[axis]).sum();
+    Ok(shape)
 }
 
 /// Joins `pieces` (views whose shapes differ only along `axis`) along `axis` into an array of
@@ -166,13 +183,30 @@ fn join_along<'a, T: Clone + 'a>(
 
 /// `Gather`: picks `indices` (negative ones count from the end) along `axis` of `data`.
 pub fn gather<T: Clone>(data: &ArrayD<T>, indices: &ArrayD<i64>, axis: usize) -> Result<ArrayD<T>> {
-    if axis >= data.ndim() {
+    let (picks, shape) = gather_picks(data.shape(), indices, axis)?;
+    check_size::<T>("gathered constant", &shape)?;
+    let mut picked_shape = data.shape().to_vec();
+    picked_shape[axis] = picks.len();
+    let pieces = picks
+        .iter()
+        .map(|&j| data.slice_axis(Axis(axis), Slice::from(j..j + 1)));
+    let picked = join_along(pieces, axis, &picked_shape)?;
+    reshape(&picked, &shape)
+}
+
+/// The checked positions `indices` pick along `axis` of data of `shape`, and the shape of the
+/// gathered result.
+fn gather_picks(
+    shape: &[usize],
+    indices: &ArrayD<i64>,
+    axis: usize,
+) -> Result<(Vec<usize>, Vec<usize>)> {
+    if axis >= shape.len() {
         return Err(Error::Onnx(format!(
-            "Gather axis {axis} is out of range for data of shape {:?}",
-            data.shape()
+            "Gather axis {axis} is out of range for data of shape {shape:?}"
         )));
     }
-    let len = data.shape()[axis];
+    let len = shape[axis];
     let picks = indices
         .iter()
         .map(|&i| {
@@ -186,17 +220,10 @@ pub fn gather<T: Clone>(data: &ArrayD<T>, indices: &ArrayD<i64>, axis: usize) ->
             }
         })
         .collect::<Result<Vec<_>>>()?;
-    let mut shape = data.shape()[..axis].to_vec();
-    shape.extend_from_slice(indices.shape());
-    shape.extend_from_slice(&data.shape()[axis + 1..]);
-    check_size::<T>("gathered constant", &shape)?;
-    let mut picked_shape = data.shape().to_vec();
-    picked_shape[axis] = picks.len();
-    let pieces = picks
-        .iter()
-        .map(|&j| data.slice_axis(Axis(axis), Slice::from(j..j + 1)));
-    let picked = join_along(pieces, axis, &picked_shape)?;
-    reshape(&picked, &shape)
+    let mut gathered = shape[..axis].to_vec();
+    gathered.extend_from_slice(indices.shape());
+    gathered.extend_from_slice(&shape[axis + 1..]);
+    Ok((picks, gathered))
 }
 
 /// `Slice` with NumPy semantics: per axis `start`, `end`, `step` (clamped, negative allowed).
@@ -208,8 +235,23 @@ pub fn slice<T: Clone>(
     steps: &[i64],
 ) -> Result<ArrayD<T>> {
     let mut view = data.view();
+    for (ax, range) in slice_ranges(data.shape(), starts, ends, axes_list, steps)? {
+        view.slice_axis_inplace(Axis(ax), range);
+    }
+    Ok(view.to_owned())
+}
+
+/// The `(axis, range)` pairs of a `Slice` of data of `shape`.
+fn slice_ranges(
+    shape: &[usize],
+    starts: &[i64],
+    ends: &[i64],
+    axes_list: &[usize],
+    steps: &[i64],
+) -> Result<Vec<(usize, Slice)>> {
+    let mut ranges = Vec::with_capacity(axes_list.len());
     for (k, &ax) in axes_list.iter().enumerate() {
-        let dim = data.shape()[ax] as i64;
+        let dim = shape[ax] as i64;
         let (start, end, step) = (starts[k], ends[k], steps[k]);
         if step == 0 {
             return Err(Error::Onnx("Slice step must not be 0".into()));
@@ -227,12 +269,12 @@ pub fn slice<T: Clone>(
             let e = wrap(end).clamp(-1, dim - 1);
             (e + 1, (s + 1).max(e + 1))
         };
-        view.slice_axis_inplace(
-            Axis(ax),
+        ranges.push((
+            ax,
             Slice::new(lo as isize, Some(hi as isize), step as isize),
-        );
+        ));
     }
-    Ok(view.to_owned())
+    Ok(ranges)
 }
 
 /// NumPy broadcasting of two shapes.
@@ -334,6 +376,10 @@ mod tests {
         let c = concat(&[&a, &arr(&[2, 1], &[6, 7])], 1).unwrap();
         assert_eq!(c, arr(&[2, 4], &[0, 1, 2, 6, 3, 4, 5, 7]));
         let t = transpose(&a, &[1, 0]).unwrap();
+        assert_eq!(
+            map(&a, &|v| v * 10).unwrap(),
+            arr(&[2, 3], &[0, 10, 20, 30, 40, 50])
+        );
         assert_eq!(t, arr(&[3, 2], &[0, 3, 1, 4, 2, 5]));
         assert!(transpose(&a, &[0, 0]).is_err());
         assert!(transpose(&a, &[0, 2]).is_err());
