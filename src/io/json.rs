@@ -118,8 +118,8 @@ pub fn from_json(text: &str) -> Result<Graph> {
         ));
     }
     let mut weights = match root.get("weights") {
-        None | Some(Value::Null) => HashMap::new(),
-        Some(Value::Object(w)) => w.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(w)) => w.clone(),
         Some(other) => {
             return Err(Error::Json(format!(
                 "\"weights\" must be an object mapping layer names to parameters, got {other}"
@@ -503,7 +503,7 @@ impl Builder {
         &mut self,
         index: usize,
         layer: &Value,
-        weights: &mut HashMap<String, Value>,
+        weights: &mut Map<String, Value>,
         next_relu: bool,
     ) -> Result<()> {
         let obj = layer.as_object().ok_or_else(|| {
