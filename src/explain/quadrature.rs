@@ -170,8 +170,10 @@ fn leggauss(n: usize) -> (Vec<f64>, Vec<f64>) {
     let mut x = vec![0.0; n];
     let mut w = vec![0.0; n];
     for i in 0..n {
-        // Root i counted from +1 (Tricomi's initial guess), refined by Newton's method.
-        let mut r = (std::f64::consts::PI * (i as f64 + 0.75) / (n as f64 + 0.5)).cos();
+        // Root i counted from +1 (Tricomi's initial guess), refined by Newton's method. The
+        // cosine is libm's, the one the projections use: `f64::cos` would link a second copy of
+        // the same routine (compiler-builtins', about 7 KB of wasm with its argument reduction).
+        let mut r = libm::cos(std::f64::consts::PI * (i as f64 + 0.75) / (n as f64 + 0.5));
         for _ in 0..100 {
             let (p, dp) = legendre(n, r);
             let dr = p / dp;

@@ -45,7 +45,7 @@ use base64::Engine;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Map, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The layer types of the format.
 pub const LAYER_TYPES: &[&str] = &[
@@ -118,8 +118,8 @@ pub fn from_json(text: &str) -> Result<Graph> {
         ));
     }
     let mut weights = match root.get("weights") {
-        None | Some(Value::Null) => HashMap::new(),
-        Some(Value::Object(w)) => w.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(w)) => w.clone(),
         Some(other) => {
             return Err(Error::Json(format!(
                 "\"weights\" must be an object mapping layer names to parameters, got {other}"
@@ -128,10 +128,11 @@ pub fn from_json(text: &str) -> Result<Graph> {
     };
     let mut builder = Builder {
         graph: Graph::new(&input).map_err(|e| Error::Json(format!("\"input\": {e}")))?,
-        names: HashMap::from([("input".to_string(), ValueId::INPUT)]),
+        names: BTreeMap::new(),
         counts: HashMap::new(),
         seed,
     };
+    builder.names.insert("input".to_string(), ValueId::INPUT);
     for (index, layer) in layers.iter().enumerate() {
         let next_relu = layers.get(index + 1).is_some_and(is_relu_layer);
         builder.layer(index, layer, &mut weights, next_relu)?;
@@ -355,7 +356,9 @@ fn full_axis(axis: i64, sample_rank: usize, what: &str) -> Result<usize> {
 /// Builds the graph one layer at a time.
 struct Builder {
     graph: Graph,
-    names: HashMap<String, ValueId>,
+    /// Value by layer name, ordered so that an unknown input can list the known names sorted
+    /// without a slice sort (whose instantiation for `&str` measured 10 KB of wasm).
+    names: BTreeMap<String, ValueId>,
     counts: HashMap<String, usize>,
     seed: u64,
 }
@@ -500,7 +503,7 @@ impl Builder {
         &mut self,
         index: usize,
         layer: &Value,
-        weights: &mut HashMap<String, Value>,
+        weights: &mut Map<String, Value>,
         next_relu: bool,
     ) -> Result<()> {
         let obj = layer.as_object().ok_or_else(|| {
@@ -931,8 +934,7 @@ impl Builder {
                     .as_str()
                     .ok_or_else(|| fields.bad("inputs", "a non-empty array of layer names", v))?;
                 self.names.get(name).copied().ok_or_else(|| {
-                    let mut known: Vec<&str> = self.names.keys().map(String::as_str).collect();
-                    known.sort_unstable();
+                    let known: Vec<&str> = self.names.keys().map(String::as_str).collect();
                     Error::unknown(&format!("input of {}", fields.context), name, &known)
                 })
             })
@@ -982,6 +984,24 @@ fn resolve_reshape(target: &[i64], in_shape: &[usize]) -> Result<Vec<usize>> {
     Ok(resolved)
 }
 
+/// The JSON object of one layer: `"type": kind` and `fields`.
+fn layer_object(kind: &str, mut fields: Vec<(&str, Value)>) -> Value {
+    fields.push(("type", kind.into()));
+    object(fields)
+}
+
+/// A JSON object from `(key, value)` pairs, built by one out-of-line loop: `json!({ ... })`
+/// inlines a map insert per key, which made [`to_json`] 28 KB of wasm code
+/// (`node benches/wasm-sizes.mjs`).
+#[inline(never)]
+fn object(fields: Vec<(&str, Value)>) -> Value {
+    let mut map = Map::new();
+    for (key, value) in fields {
+        map.insert(key.to_owned(), value);
+    }
+    Value::Object(map)
+}
+
 /// Writes a graph in the nnlens JSON format, weights included. Every node becomes one layer
 /// (fused activations are written as separate `activation` layers); `inputs` is written where
 /// a layer does not read the previous one.
@@ -1013,43 +1033,72 @@ pub fn to_json(graph: &Graph) -> Result<String> {
                 if let Some(b) = d.bias() {
                     params.insert("bias".into(), encode_tensor(b));
                 }
-                json!({ "type": "dense", "units": d.out_features(), "bias": d.bias().is_some() })
+                layer_object(
+                    "dense",
+                    vec![
+                        ("units", json!(d.out_features())),
+                        ("bias", json!(d.bias().is_some())),
+                    ],
+                )
             }
             Op::Conv2d(c) => {
                 params.insert("weight".into(), encode_tensor(&c.weight));
                 if let Some(b) = &c.bias {
                     params.insert("bias".into(), encode_tensor(b));
                 }
-                json!({ "type": "conv2d", "filters": c.weight.shape()[0],
-                        "kernel": [c.weight.shape()[2], c.weight.shape()[3]],
-                        "stride": c.stride, "padding": c.padding, "dilation": c.dilation,
-                        "groups": c.groups, "bias": c.bias.is_some() })
+                layer_object(
+                    "conv2d",
+                    vec![
+                        ("filters", json!(c.weight.shape()[0])),
+                        ("kernel", json!([c.weight.shape()[2], c.weight.shape()[3]])),
+                        ("stride", json!(c.stride)),
+                        ("padding", json!(c.padding)),
+                        ("dilation", json!(c.dilation)),
+                        ("groups", json!(c.groups)),
+                        ("bias", json!(c.bias.is_some())),
+                    ],
+                )
             }
-            Op::MaxPool2d(p) => json!({ "type": "maxPool2d", "size": p.kernel, "stride": p.stride,
-                                        "padding": p.padding, "ceilMode": p.ceil_mode }),
-            Op::AvgPool2d(p) => json!({ "type": "avgPool2d", "size": p.kernel, "stride": p.stride,
-                                        "padding": p.padding, "ceilMode": p.ceil_mode,
-                                        "countIncludePad": p.count_include_pad }),
-            Op::GlobalAvgPool(_) => json!({ "type": "globalAvgPool", "keepDims": true }),
+            Op::MaxPool2d(p) => layer_object(
+                "maxPool2d",
+                vec![
+                    ("size", json!(p.kernel)),
+                    ("stride", json!(p.stride)),
+                    ("padding", json!(p.padding)),
+                    ("ceilMode", json!(p.ceil_mode)),
+                ],
+            ),
+            Op::AvgPool2d(p) => layer_object(
+                "avgPool2d",
+                vec![
+                    ("size", json!(p.kernel)),
+                    ("stride", json!(p.stride)),
+                    ("padding", json!(p.padding)),
+                    ("ceilMode", json!(p.ceil_mode)),
+                    ("countIncludePad", json!(p.count_include_pad)),
+                ],
+            ),
+            Op::GlobalAvgPool(_) => layer_object("globalAvgPool", vec![("keepDims", json!(true))]),
             Op::BatchNorm(b) => {
                 params.insert("scale".into(), encode_tensor(&b.scale));
                 params.insert("bias".into(), encode_tensor(&b.bias));
                 params.insert("mean".into(), encode_tensor(&b.mean));
                 params.insert("var".into(), encode_tensor(&b.var));
-                json!({ "type": "batchNorm", "epsilon": b.epsilon })
+                layer_object("batchNorm", vec![("epsilon", json!(b.epsilon))])
             }
             Op::Activation(a) => match a {
-                Activation::Relu => json!({ "type": "activation", "fn": "relu" }),
-                Activation::LeakyRelu { alpha } => {
-                    json!({ "type": "activation", "fn": "leakyRelu", "alpha": alpha })
-                }
-                Activation::Sigmoid => json!({ "type": "activation", "fn": "sigmoid" }),
-                Activation::Tanh => json!({ "type": "activation", "fn": "tanh" }),
-                Activation::Gelu => json!({ "type": "activation", "fn": "gelu" }),
-                Activation::Erf => json!({ "type": "activation", "fn": "erf" }),
-                Activation::Identity => json!({ "type": "activation", "fn": "identity" }),
+                Activation::Relu => layer_object("activation", vec![("fn", "relu".into())]),
+                Activation::LeakyRelu { alpha } => layer_object(
+                    "activation",
+                    vec![("fn", "leakyRelu".into()), ("alpha", json!(alpha))],
+                ),
+                Activation::Sigmoid => layer_object("activation", vec![("fn", "sigmoid".into())]),
+                Activation::Tanh => layer_object("activation", vec![("fn", "tanh".into())]),
+                Activation::Gelu => layer_object("activation", vec![("fn", "gelu".into())]),
+                Activation::Erf => layer_object("activation", vec![("fn", "erf".into())]),
+                Activation::Identity => layer_object("activation", vec![("fn", "identity".into())]),
                 Activation::Clip { min, max } => {
-                    let mut v = json!({ "type": "activation", "fn": "clip" });
+                    let mut v = layer_object("activation", vec![("fn", "clip".into())]);
                     if *min != f32::MIN {
                         v["min"] = json!(min);
                     }
@@ -1059,11 +1108,14 @@ pub fn to_json(graph: &Graph) -> Result<String> {
                     v
                 }
             },
-            Op::Softmax(s) => {
-                json!({ "type": "activation", "fn": if s.log { "logSoftmax" } else { "softmax" },
-                                      "axis": sample_axis(s.axis) })
-            }
-            Op::Dropout(d) => json!({ "type": "dropout", "rate": d.rate }),
+            Op::Softmax(s) => layer_object(
+                "activation",
+                vec![
+                    ("fn", json!(if s.log { "logSoftmax" } else { "softmax" })),
+                    ("axis", json!(sample_axis(s.axis))),
+                ],
+            ),
+            Op::Dropout(d) => layer_object("dropout", vec![("rate", json!(d.rate))]),
             Op::Binary(b) => {
                 let kind = match b.kind {
                     BinaryKind::Add => "add",
@@ -1071,21 +1123,30 @@ pub fn to_json(graph: &Graph) -> Result<String> {
                     BinaryKind::Mul => "mul",
                     BinaryKind::Div => "div",
                 };
-                let mut v = json!({ "type": kind });
+                let mut v = layer_object(kind, vec![]);
                 if let Some((c, side)) = &b.constant {
                     params.insert("constant".into(), encode_tensor(c));
                     v["constantSide"] = json!(if *side == Side::Left { "left" } else { "right" });
                 }
                 v
             }
-            Op::Concat(c) => json!({ "type": "concat", "axis": sample_axis(c.axis) }),
-            Op::Flatten(f) => json!({ "type": "flatten", "axis": sample_axis(f.axis) }),
-            Op::Reshape(r) => json!({ "type": "reshape", "shape": r.shape }),
+            Op::Concat(c) => layer_object("concat", vec![("axis", json!(sample_axis(c.axis)))]),
+            Op::Flatten(f) => layer_object("flatten", vec![("axis", json!(sample_axis(f.axis)))]),
+            Op::Reshape(r) => layer_object("reshape", vec![("shape", json!(r.shape))]),
             Op::Transpose(t) => {
                 if t.perm.first() != Some(&0) {
                     return fail("moves the batch axis");
                 }
-                json!({ "type": "transpose", "perm": t.perm[1..].iter().map(|&p| sample_axis(p)).collect::<Vec<_>>() })
+                layer_object(
+                    "transpose",
+                    vec![(
+                        "perm",
+                        json!(t.perm[1..]
+                            .iter()
+                            .map(|&p| sample_axis(p))
+                            .collect::<Vec<_>>()),
+                    )],
+                )
             }
             Op::Pad(p) => {
                 let rank = p.pads.len() / 2;
@@ -1098,19 +1159,37 @@ pub fn to_json(graph: &Graph) -> Result<String> {
                     .copied()
                     .collect();
                 match p.mode {
-                    PadMode::Constant(value) => {
-                        json!({ "type": "pad", "pads": pads, "mode": "constant", "value": value })
+                    PadMode::Constant(value) => layer_object(
+                        "pad",
+                        vec![
+                            ("pads", json!(pads)),
+                            ("mode", "constant".into()),
+                            ("value", json!(value)),
+                        ],
+                    ),
+                    PadMode::Reflect => layer_object(
+                        "pad",
+                        vec![("pads", json!(pads)), ("mode", "reflect".into())],
+                    ),
+                    PadMode::Edge => {
+                        layer_object("pad", vec![("pads", json!(pads)), ("mode", "edge".into())])
                     }
-                    PadMode::Reflect => json!({ "type": "pad", "pads": pads, "mode": "reflect" }),
-                    PadMode::Edge => json!({ "type": "pad", "pads": pads, "mode": "edge" }),
                 }
             }
             Op::ReduceMean(r) => {
                 if r.axes == [2, 3] && !r.keepdims && in_rank == 3 {
-                    json!({ "type": "globalAvgPool" })
+                    layer_object("globalAvgPool", vec![])
                 } else {
-                    json!({ "type": "reduceMean", "axes": r.axes.iter().map(|&a| sample_axis(a)).collect::<Vec<_>>(),
-                            "keepDims": r.keepdims })
+                    layer_object(
+                        "reduceMean",
+                        vec![
+                            (
+                                "axes",
+                                json!(r.axes.iter().map(|&a| sample_axis(a)).collect::<Vec<_>>()),
+                            ),
+                            ("keepDims", json!(r.keepdims)),
+                        ],
+                    )
                 }
             }
             Op::MatMul(_) => {
@@ -1133,8 +1212,13 @@ pub fn to_json(graph: &Graph) -> Result<String> {
             "the output is not the last layer; prune the graph first",
         ));
     }
-    let doc = json!({ "format": "nnlens", "version": 1, "input": graph.input_shape(),
-                      "layers": layers, "weights": weights });
+    let doc = object(vec![
+        ("format", "nnlens".into()),
+        ("version", json!(1)),
+        ("input", json!(graph.input_shape())),
+        ("layers", Value::Array(layers)),
+        ("weights", Value::Object(weights)),
+    ]);
     serde_json::to_string(&doc).map_err(|e| Error::Json(e.to_string()))
 }
 

@@ -9,7 +9,8 @@
 
 use crate::error::{Error, Result};
 use crate::tensor::{checked_elements, limits};
-use ndarray::{ArrayD, Axis, IxDyn, Slice};
+use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Slice};
+use std::cmp::Ordering;
 
 /// Checks a folded tensor of `shape` before it is allocated: at most
 /// [`limits::MAX_ELEMENTS`] elements and at most as many bytes as that many f32 values (integer
@@ -42,19 +43,22 @@ pub fn axis(axis: i64, rank: usize, what: &str) -> Result<usize> {
     })
 }
 
-/// Normalises a list of axes, refusing duplicates; the result is sorted.
+/// Normalises a list of axes, refusing duplicates; the result is sorted (marked per axis, not
+/// sorted: no slice sort is instantiated for so short a list).
 pub fn axes(list: &[i64], rank: usize, what: &str) -> Result<Vec<usize>> {
-    let mut out = list
+    let normalised = list
         .iter()
         .map(|&a| axis(a, rank, what))
         .collect::<Result<Vec<_>>>()?;
-    out.sort_unstable();
-    if out.windows(2).any(|w| w[0] == w[1]) {
-        return Err(Error::Onnx(format!(
-            "{what}s {list:?} name the same axis twice"
-        )));
+    let mut named = vec![false; rank];
+    for a in normalised {
+        if std::mem::replace(&mut named[a], true) {
+            return Err(Error::Onnx(format!(
+                "{what}s {list:?} name the same axis twice"
+            )));
+        }
     }
-    Ok(out)
+    Ok((0..rank).filter(|&a| named[a]).collect())
 }
 
 /// Copies `a` into a new array of `shape` (same element count), row-major.
@@ -70,6 +74,15 @@ pub fn reshape<T: Clone>(a: &ArrayD<T>, shape: &[usize]) -> Result<ArrayD<T>> {
     }
     let data: Vec<T> = a.iter().cloned().collect();
     ArrayD::from_shape_vec(IxDyn(shape), data).map_err(|e| Error::Onnx(e.to_string()))
+}
+
+/// `f` applied to each element of a constant, as a new row-major array. `f` is a trait object
+/// so that every element-wise fold shares one copy of the loop: ndarray's `mapv` is
+/// instantiated per closure, about 5 KB of wasm each (`node benches/wasm-sizes.mjs`), for code
+/// that runs once per imported constant.
+pub fn map<A: Copy, B>(a: &ArrayD<A>, f: &dyn Fn(A) -> B) -> Result<ArrayD<B>> {
+    let data: Vec<B> = a.iter().map(|&v| f(v)).collect();
+    ArrayD::from_shape_vec(a.raw_dim(), data).map_err(|e| Error::Onnx(e.to_string()))
 }
 
 /// Checks that `perm` is a permutation of `0..rank`.
@@ -102,43 +115,98 @@ pub fn transpose<T: Clone>(a: &ArrayD<T>, perm: &[usize]) -> Result<ArrayD<T>> {
 
 /// Concatenates constants along `axis` (already normalised).
 pub fn concat<T: Clone>(parts: &[&ArrayD<T>], axis: usize) -> Result<ArrayD<T>> {
-    let first = parts
+    let shapes: Vec<&[usize]> = parts.iter().map(|p| p.shape()).collect();
+    let shape = concat_shape(&shapes, axis)?;
+    check_size::<T>("concatenated constant", &shape)?;
+    join_along(parts.iter().map(|p| p.view()), axis, &shape)
+}
+
+/// The shape of `Concat` of parts of `shapes` along `axis`, after checking that they agree
+/// outside it. (The checks that do not depend on the element type live outside the generic
+/// folds, so that they are compiled once, not once per element type.)
+fn concat_shape(shapes: &[&[usize]], axis: usize) -> Result<Vec<usize>> {
+    let first = shapes
         .first()
         .ok_or_else(|| Error::Onnx("Concat needs at least one input".into()))?;
-    let mut shape = first.shape().to_vec();
+    let mut shape = first.to_vec();
     if axis >= shape.len() {
         return Err(Error::Onnx(format!(
             "Concat axis {axis} is out of range for shape {shape:?}"
         )));
     }
     shape[axis] = 0;
-    for p in parts {
-        let mut s = p.shape().to_vec();
+    for p in shapes {
+        let mut s = p.to_vec();
         if s.len() != shape.len() || {
             s[axis] = 0;
             s != shape
         } {
             return Err(Error::Onnx(format!(
-                "Concat inputs {:?} differ outside axis {axis}",
-                parts.iter().map(|p| p.shape().to_vec()).collect::<Vec<_>>()
+                "Concat inputs {shapes:?} differ outside axis {axis}"
             )));
         }
     }
-    shape[axis] = parts.iter().map(|p| p.shape()[axis]).sum();
-    check_size::<T>("concatenated constant", &shape)?;
-    let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
-    ndarray::concatenate(Axis(axis), &views).map_err(|e| Error::Onnx(e.to_string()))
+    shape[axis] = shapes.iter().map(|p| p[axis]).sum();
+    Ok(shape)
+}
+
+/// Joins `pieces` (views whose shapes differ only along `axis`) along `axis` into an array of
+/// `shape`: each piece is copied with `axis` moved to the front, where joining is appending, and
+/// the result is moved back with [`transpose`]. `ndarray::concatenate` (and `select`, built on
+/// it) does this in one call, but its IxDyn instantiation measured 22 KB of wasm code per
+/// element type (`node benches/wasm-sizes.mjs`), on a path that only folds small constants.
+fn join_along<'a, T: Clone + 'a>(
+    pieces: impl Iterator<Item = ArrayViewD<'a, T>>,
+    axis: usize,
+    shape: &[usize],
+) -> Result<ArrayD<T>> {
+    let rank = shape.len();
+    let front: Vec<usize> = std::iter::once(axis)
+        .chain((0..rank).filter(|&i| i != axis))
+        .collect();
+    let mut data = Vec::with_capacity(shape.iter().product());
+    for piece in pieces {
+        data.extend(piece.permuted_axes(IxDyn(&front)).iter().cloned());
+    }
+    let front_shape: Vec<usize> = front.iter().map(|&i| shape[i]).collect();
+    let joined = ArrayD::from_shape_vec(IxDyn(&front_shape), data)
+        .map_err(|e| Error::Onnx(e.to_string()))?;
+    let back: Vec<usize> = (0..rank)
+        .map(|i| match i.cmp(&axis) {
+            Ordering::Less => i + 1,
+            Ordering::Equal => 0,
+            Ordering::Greater => i,
+        })
+        .collect();
+    transpose(&joined, &back)
 }
 
 /// `Gather`: picks `indices` (negative ones count from the end) along `axis` of `data`.
 pub fn gather<T: Clone>(data: &ArrayD<T>, indices: &ArrayD<i64>, axis: usize) -> Result<ArrayD<T>> {
-    if axis >= data.ndim() {
+    let (picks, shape) = gather_picks(data.shape(), indices, axis)?;
+    check_size::<T>("gathered constant", &shape)?;
+    let mut picked_shape = data.shape().to_vec();
+    picked_shape[axis] = picks.len();
+    let pieces = picks
+        .iter()
+        .map(|&j| data.slice_axis(Axis(axis), Slice::from(j..j + 1)));
+    let picked = join_along(pieces, axis, &picked_shape)?;
+    reshape(&picked, &shape)
+}
+
+/// The checked positions `indices` pick along `axis` of data of `shape`, and the shape of the
+/// gathered result.
+fn gather_picks(
+    shape: &[usize],
+    indices: &ArrayD<i64>,
+    axis: usize,
+) -> Result<(Vec<usize>, Vec<usize>)> {
+    if axis >= shape.len() {
         return Err(Error::Onnx(format!(
-            "Gather axis {axis} is out of range for data of shape {:?}",
-            data.shape()
+            "Gather axis {axis} is out of range for data of shape {shape:?}"
         )));
     }
-    let len = data.shape()[axis];
+    let len = shape[axis];
     let picks = indices
         .iter()
         .map(|&i| {
@@ -152,12 +220,10 @@ pub fn gather<T: Clone>(data: &ArrayD<T>, indices: &ArrayD<i64>, axis: usize) ->
             }
         })
         .collect::<Result<Vec<_>>>()?;
-    let mut shape = data.shape()[..axis].to_vec();
-    shape.extend_from_slice(indices.shape());
-    shape.extend_from_slice(&data.shape()[axis + 1..]);
-    check_size::<T>("gathered constant", &shape)?;
-    let picked = data.select(Axis(axis), &picks);
-    reshape(&picked, &shape)
+    let mut gathered = shape[..axis].to_vec();
+    gathered.extend_from_slice(indices.shape());
+    gathered.extend_from_slice(&shape[axis + 1..]);
+    Ok((picks, gathered))
 }
 
 /// `Slice` with NumPy semantics: per axis `start`, `end`, `step` (clamped, negative allowed).
@@ -169,8 +235,23 @@ pub fn slice<T: Clone>(
     steps: &[i64],
 ) -> Result<ArrayD<T>> {
     let mut view = data.view();
+    for (ax, range) in slice_ranges(data.shape(), starts, ends, axes_list, steps)? {
+        view.slice_axis_inplace(Axis(ax), range);
+    }
+    Ok(view.to_owned())
+}
+
+/// The `(axis, range)` pairs of a `Slice` of data of `shape`.
+fn slice_ranges(
+    shape: &[usize],
+    starts: &[i64],
+    ends: &[i64],
+    axes_list: &[usize],
+    steps: &[i64],
+) -> Result<Vec<(usize, Slice)>> {
+    let mut ranges = Vec::with_capacity(axes_list.len());
     for (k, &ax) in axes_list.iter().enumerate() {
-        let dim = data.shape()[ax] as i64;
+        let dim = shape[ax] as i64;
         let (start, end, step) = (starts[k], ends[k], steps[k]);
         if step == 0 {
             return Err(Error::Onnx("Slice step must not be 0".into()));
@@ -188,12 +269,12 @@ pub fn slice<T: Clone>(
             let e = wrap(end).clamp(-1, dim - 1);
             (e + 1, (s + 1).max(e + 1))
         };
-        view.slice_axis_inplace(
-            Axis(ax),
+        ranges.push((
+            ax,
             Slice::new(lo as isize, Some(hi as isize), step as isize),
-        );
+        ));
     }
-    Ok(view.to_owned())
+    Ok(ranges)
 }
 
 /// NumPy broadcasting of two shapes.
@@ -292,10 +373,29 @@ mod tests {
         let c = concat(&[&arr(&[1], &[7]), &v], 0).unwrap();
         assert_eq!(c.len(), 6);
         assert!(concat(&[&a, &v], 0).is_err());
+        let c = concat(&[&a, &arr(&[2, 1], &[6, 7])], 1).unwrap();
+        assert_eq!(c, arr(&[2, 4], &[0, 1, 2, 6, 3, 4, 5, 7]));
         let t = transpose(&a, &[1, 0]).unwrap();
+        assert_eq!(
+            map(&a, &|v| v * 10).unwrap(),
+            arr(&[2, 3], &[0, 10, 20, 30, 40, 50])
+        );
         assert_eq!(t, arr(&[3, 2], &[0, 3, 1, 4, 2, 5]));
         assert!(transpose(&a, &[0, 0]).is_err());
         assert!(transpose(&a, &[0, 2]).is_err());
+    }
+
+    #[test]
+    fn gather_and_concat_along_a_middle_axis() {
+        let a = arr(&[2, 3, 2], &(0..12).collect::<Vec<_>>());
+        let g = gather(&a, &arr(&[2], &[2, 0]), 1).unwrap();
+        assert_eq!(g, arr(&[2, 2, 2], &[4, 5, 0, 1, 10, 11, 6, 7]));
+        let c = concat(&[&a, &g], 1).unwrap();
+        assert_eq!(c.shape(), &[2, 5, 2]);
+        assert_eq!(
+            c.iter().copied().collect::<Vec<_>>(),
+            [0, 1, 2, 3, 4, 5, 4, 5, 0, 1, 6, 7, 8, 9, 10, 11, 10, 11, 6, 7]
+        );
     }
 
     #[test]

@@ -681,13 +681,14 @@ impl Importer {
                         type_name(to)
                     )));
                 }
-                Val::int(a.mapv(|v| {
+                let cast = fold::map(&a, &|v: f32| {
                     Sym::int(if is_bool {
                         i64::from(v != 0.0)
                     } else {
                         v.trunc() as i64
                     })
-                }))
+                });
+                Val::int(cast.map_err(|e| ctx.err(e))?)
             }
             (Val::Int(a), false, true) => {
                 if is_bool {
@@ -1306,7 +1307,7 @@ impl Importer {
         let w = if alpha == 1.0 {
             w
         } else {
-            w.mapv(|v| alpha * v)
+            fold::map(&w, &|v| alpha * v).map_err(|e| ctx.err(e))?
         };
         let out = w.shape()[0];
         let bias = match self.float_const(ctx, 2, "bias C")? {
@@ -1563,7 +1564,10 @@ impl Importer {
     fn activation(&mut self, ctx: &NodeCtx, act: Activation) -> Result<()> {
         match self.required(ctx, 0)? {
             Val::Runtime(x) => self.push(ctx, Op::Activation(act), &[x]),
-            Val::Float(a) => self.bind(ctx, Val::float(a.mapv(|v| act.apply(v)))),
+            Val::Float(a) => {
+                let applied = fold::map(&a, &|v| act.apply(v)).map_err(|e| ctx.err(e))?;
+                self.bind(ctx, Val::float(applied))
+            }
             Val::Int(_) => Err(ctx.err("input is an integer constant; expected floats")),
         }
     }
