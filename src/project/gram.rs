@@ -13,23 +13,24 @@
 //! for bit on every target. The loop structure is the symmetric rank-k update (BLAS `syrk`)
 //! of GotoBLAS (Goto and van de Geijn, "Anatomy of High-Performance Matrix Multiplication",
 //! ACM TOMS 2008): each block of centred rows is packed once into panels of [`PANEL`]
-//! features (`X[r, 6g..6g+6] - m` at `g·rows·6 + r·6`, the centring fused into the packing,
-//! the last panel zero padded), and register tiles of 6 × 3 entries of `G` (three f64x2
-//! accumulators per column, the three columns read from the same panels) run over the block
+//! features (`X[r, 4g..4g+4] - m` at `g·rows·4 + r·4`, the centring fused into the packing,
+//! the last panel zero padded), and register tiles of 4 × 4 entries of `G` (two f64x2
+//! accumulators per column, the four columns broadcast from the same panels) run over the block
 //! for every tile that touches the lower triangle.
 //!
 //! Hand-written rather than faer's triangular product, which the native build keeps (its
 //! x86 kernels use FMA and wide vectors), because in wasm32 faer runs the `gemm` crate's
 //! SIMD128 kernel, a 6 × 4 tile with 12 f64x2 accumulators that, with the three left-hand
 //! vectors, the broadcast and the product, exceed the 15 vector registers V8 allocates on
-//! x86-64. For the PCA benchmark's 10,000 × 784 data (6.2 GFLOP for the lower triangle), in a
-//! standalone wasm build of both run by Node 20 on this 2-core machine (same process,
-//! alternating, best of 5): faer's triangular product over blocks of centred rows 452–462 ms
-//! (13.6 GFLOP/s), this kernel 306–329 ms (19–20 GFLOP/s) including the packing (7–8 ms).
-//! Other tiles in the same runs: 4 × 4 354 ms, 8 × 2 364 ms, 6 × 4 464 ms, 4 × 6 500 ms,
-//! 4 × 5 547 ms, 8 × 3 slower still, and unrolling the row loop by two did not help; blocks of
-//! 128 to 1,024 rows took the same time. wasm-opt must not inline [`tile`] into its caller
-//! (the Makefile's `NO_INLINE`): inlined, the kernel ran at faer's speed again.
+//! x86-64. For the PCA benchmark's 10,000 × 784 data (6.2 GFLOP for the lower triangle), a
+//! standalone wasm build of the candidates (best of 5, same page or process, alternating):
+//! in Chromium 156 faer's triangular product over blocks of centred rows took 411–420 ms,
+//! this 4 × 4 tile 290–291 ms (21 GFLOP/s, packing included), a 4 × 4 tile with separate
+//! packings 304 ms, 8 × 2 319 ms, 6 × 3 442–446 ms, 4 × 4 unrolled twice 453 ms; in Node 20
+//! (older V8) faer 452–462 ms, 4 × 4 353–365 ms, 6 × 3 306–329 ms, 8 × 2 364 ms, 6 × 4
+//! 464 ms, 4 × 5 547 ms, 4 × 6 500 ms. The browser decides: 4 × 4. Blocks of 128 to 1,024
+//! rows took the same time. wasm-opt must not inline [`tile`] into its caller (the Makefile's
+//! `NO_INLINE`): inlined, the kernel ran at faer's speed again.
 //!
 //! [`tile`] is SIMD128 on wasm32 and plain arrays elsewhere (where only the tests use this
 //! module): both follow the same packing, blocking and summation order.
@@ -39,10 +40,10 @@ use ndarray::ArrayView2;
 
 /// Rows of data per block: each block's products are summed from zero, then added to `G`.
 pub const BLOCK_ROWS: usize = 256;
-/// Features per packed panel: the six rows of a register tile (three f64x2 vectors).
-const PANEL: usize = 6;
-/// Columns of `G` per register tile: half a panel.
-const TILE_COLS: usize = 3;
+/// Features per packed panel: the four rows of a register tile (two f64x2 vectors).
+const PANEL: usize = 4;
+/// Columns of `G` per register tile: one panel's features, broadcast one at a time.
+const TILE_COLS: usize = 4;
 
 /// The Gram matrix of `data - mean` (`cols × cols`, f64) with the lower triangle filled in the
 /// order of the module documentation and zeros above the diagonal. Panics when `mean` does not
@@ -76,17 +77,15 @@ pub fn centred_gram(data: ArrayView2<f32>, mean: &[f64]) -> Mat<f64> {
             &mut packed,
         );
         for first_col in (0..padded).step_by(TILE_COLS) {
-            // The columns of the tile in the panel holding them (stride PANEL per row).
-            let b = &packed[(first_col / PANEL) * rows * PANEL + first_col % PANEL..];
+            // The columns of the tile: the panel holding them.
+            let b = &packed[(first_col / PANEL) * rows * PANEL..][..rows * PANEL];
             // Panels from the one holding the diagonal down: every tile touching i >= j.
             for panel in first_col / PANEL..padded / PANEL {
                 let a = &packed[panel * rows * PANEL..][..rows * PANEL];
                 let c = &mut gram[first_col * padded + panel * PANEL..];
-                // SAFETY: `a` holds rows × PANEL values; `b` starts inside a panel at offset 0
-                // or 3 and holds its rows × PANEL values from there, minus that offset, so the
-                // TILE_COLS values read per row stay inside; `c` starts at row panel·6 of
-                // column first_col of the padded matrix, and PANEL rows of TILE_COLS columns
-                // (stride `padded`) stay inside it.
+                // SAFETY: `a` and `b` hold rows × PANEL values (PANEL = TILE_COLS); `c` starts
+                // at row panel·PANEL of column first_col of the padded matrix, and PANEL rows of
+                // TILE_COLS columns (stride `padded`) stay inside it.
                 unsafe { tile(rows, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), padded) };
             }
         }
@@ -96,7 +95,7 @@ pub fn centred_gram(data: ArrayView2<f32>, mean: &[f64]) -> Mat<f64> {
 
 /// Packs `rows` (row-major, `mean.len()` columns) minus `mean` into `packed` (at least
 /// `padded · rows` values, `padded` a multiple of [`PANEL`] ≥ the columns): panel `g` holds
-/// the centred features `6g..6g + 6` of row `r` at `g·rows·6 + r·6`, zero beyond the last
+/// the centred features `4g..4g + 4` of row `r` at `g·rows·4 + r·4`, zero beyond the last
 /// column.
 fn pack_centred(rows: &[f32], mean: &[f64], padded: usize, packed: &mut [f64]) {
     let n = rows.len() / mean.len().max(1);
@@ -114,13 +113,13 @@ fn pack_centred(rows: &[f32], mean: &[f64], padded: usize, packed: &mut [f64]) {
     }
 }
 
-/// `C[6 × 3] += A[6 × rows]·B[rows × 3]` where row `r` of the tile's `A` is `a[6r..6r + 6]`
-/// and of its `B` is `b[6r..6r + 3]`; `C` is column-major with column stride `ldc`. The sum
+/// `C[4 × 4] += A[4 × rows]·B[rows × 4]` where row `r` of the tile's `A` is `a[4r..4r + 4]`
+/// and of its `B` is `b[4r..4r + 4]`; `C` is column-major with column stride `ldc`. The sum
 /// over `r` starts at zero and runs in order, and is then added to `C`.
 ///
 /// # Safety
-/// `a` is readable for `6·rows` values, `b` for `6·(rows - 1) + 3`, and `c` readable and
-/// writable for 3 columns of 6 values at stride `ldc`.
+/// `a` and `b` are readable for `4·rows` values, and `c` readable and writable for 4 columns
+/// of 4 values at stride `ldc`.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(never)]
 unsafe fn tile(rows: usize, mut a: *const f64, mut b: *const f64, c: *mut f64, ldc: usize) {
@@ -132,7 +131,6 @@ unsafe fn tile(rows: usize, mut a: *const f64, mut b: *const f64, c: *mut f64, l
         let column = [
             v128_load(a as *const v128),
             v128_load(a.add(2) as *const v128),
-            v128_load(a.add(4) as *const v128),
         ];
         for (j, sums) in acc.iter_mut().enumerate() {
             let bj = v128_load64_splat(b.add(j) as *const u64);

@@ -87,12 +87,15 @@
 //! and 1.2 s (float64: 0.29 s, 0.70 s, 2.1 s), and with its default two threads on the loaded
 //! machine 0.84 s, 1.8 s and 6.4 s.
 //!
-//! In wasm32 the covariance's Gram matrix is [`super::gram`]'s 6 × 3 f64x2 kernel over packed
-//! panels of centred rows (same f64 arithmetic, no FMA, a fixed summation order), about 19–20
-//! GFLOP/s against faer's 13.6 in a standalone build; natively faer stays. The benchmark fit in
-//! Node 20 (same process, alternating builds, best of 6 on a loaded machine) went from
-//! 645–656 ms to 516–531 ms; with wasm-opt inlining the kernel into its caller it stayed at
-//! 641–676 ms, hence the Makefile's `NO_INLINE`. A profile of the benchmark row afterwards
+//! In wasm32 the covariance's Gram matrix is [`super::gram`]'s 4 × 4 f64x2 kernel over packed
+//! panels of centred rows (same f64 arithmetic, no FMA, a fixed summation order), about 21
+//! GFLOP/s against faer's 15 in Chromium in a standalone build; natively faer stays. The
+//! benchmark fit, alternating builds on a loaded machine: Chromium benchmark row (`node
+//! benches/run.mjs --rows pca-10000x784-k50 --pkg`) 632–641 ms → 495–498 ms; Node 20 (best of
+//! 5) 651 → 546 ms (randomized, which has no Gram matrix, 808 → 796 ms). A 6 × 3 tile was
+//! faster in Node (514 ms) but slower than faer in Chromium. With wasm-opt inlining the kernel
+//! into its caller the fit stayed at the old time (Node: 641–676 ms), hence the Makefile's
+//! `NO_INLINE`. A profile of the benchmark row with the 6 × 3 tile
 //! (Chromium, 894 ms per fit under load): the Gram kernel 63 % of the time, faer's
 //! tridiagonalisation 11 %, the packing 2 %. Tried and dropped: projecting in f32 (the centred
 //! rows rounded to f32, the crate's SIMD128 sgemm, as scikit-learn projects f32 data) saved
