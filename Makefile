@@ -8,6 +8,10 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 WASM := target/wasm32-unknown-unknown/release/nnlens.wasm
 PORT ?= 8080
+# Kernels wasm-opt must not inline (it inlines every function with one caller): inlined into
+# their caller, V8 no longer keeps their accumulators in registers. PCA's Gram kernel (an earlier
+# 6 x 3 tile, Node 20): the benchmark fit took 0.53 s kept apart, 0.68 s inlined (src/project/gram.rs).
+NO_INLINE := '--no-inline=nnlens::project::gram::tile*'
 export CHROMEDRIVER ?= /usr/bin/chromedriver
 export CHROMIUM ?= /usr/bin/chromium
 
@@ -23,7 +27,7 @@ pkg: tools
 	cargo build --lib --release --target wasm32-unknown-unknown
 	rm -rf pkg && mkdir -p pkg
 	wasm-bindgen --target web --out-dir pkg --out-name nnlens $(WASM)
-	npx --no-install wasm-opt -Oz --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+	npx --no-install wasm-opt $(NO_INLINE) -Oz --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
 	  --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
 	  pkg/nnlens_bg.wasm -o pkg/nnlens_bg.wasm
 	cp scripts/pkg-package.json pkg/package.json

@@ -379,3 +379,40 @@ fn simd_max_pooling_matches_the_definition_with_nan() {
     }
     assert_eq!(nans, 2);
 }
+
+/// PCA's Gram matrix of centred data (the SIMD128 6 × 3 tile over packed panels) equals the
+/// definition summed in the documented order (blocks of `BLOCK_ROWS` rows, each from zero,
+/// added in turn) bit for bit, on column counts that are not multiples of the panel or the
+/// tile and row counts around the block length.
+#[wasm_bindgen_test]
+fn pca_gram_matrix_equals_the_definition_in_order() {
+    use nnlens::project::gram::{centred_gram, BLOCK_ROWS};
+    for (index, &(n, p)) in [(2, 1), (5, 7), (256, 6), (300, 13), (600, 20)]
+        .iter()
+        .enumerate()
+    {
+        let data = ndarray::Array2::from_shape_vec((n, p), values(n * p, index as u32)).unwrap();
+        let mean: Vec<f64> = (0..p)
+            .map(|i| (0..n).map(|r| f64::from(data[[r, i]])).sum::<f64>() / n as f64)
+            .collect();
+        let x = |r: usize, i: usize| f64::from(data[[r, i]]) - mean[i];
+        let gram = centred_gram(data.view(), &mean);
+        for i in 0..p {
+            for j in 0..p {
+                let expected = if i < j {
+                    0.0
+                } else {
+                    (0..n).step_by(BLOCK_ROWS).fold(0.0, |g, start| {
+                        let end = (start + BLOCK_ROWS).min(n);
+                        g + (start..end).fold(0.0, |s, r| s + x(r, i) * x(r, j))
+                    })
+                };
+                assert_eq!(
+                    gram[(i, j)].to_bits(),
+                    expected.to_bits(),
+                    "{n}x{p} ({i}, {j})"
+                );
+            }
+        }
+    }
+}

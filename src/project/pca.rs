@@ -71,8 +71,8 @@
 //! triangular product stays), and the whole fit went from 1.52–1.55 s to 0.65–0.69 s
 //! (randomized: 2.06–2.08 s to 0.81–0.83 s), interleaved in one process on the loaded machine;
 //! in the browser benchmark row (Chromium, alternating builds) 1.37–1.41 s became 0.66 s.
-//! That is about 14 GFLOP/s (6.2 GFLOP for the lower triangle) with the crate's kernel, so
-//! no hand-written f64x2 kernel was tried (SIMD128 has no FMA). covariance_eigh also computes
+//! That is about 14 GFLOP/s (6.2 GFLOP for the lower triangle) with the crate's kernel; the
+//! covariance now has its own wasm32 kernel (below). covariance_eigh also computes
 //! only the `k` eigenvectors it returns (`super::eigen`), which skips the divide and conquer
 //! and the back-transformation of `p - k` vectors; the benchmark case's wasm32 fit (still on
 //! the scalar kernel) went from 2.23–2.27 s to 1.70–1.86 s in the browser benchmark row
@@ -86,6 +86,23 @@
 //! scikit-learn 1.9.1 with OpenBLAS limited to one thread on float32 data took 0.20 s, 0.43 s
 //! and 1.2 s (float64: 0.29 s, 0.70 s, 2.1 s), and with its default two threads on the loaded
 //! machine 0.84 s, 1.8 s and 6.4 s.
+//!
+//! In wasm32 the covariance's Gram matrix is [`super::gram`]'s 4 × 4 f64x2 kernel over packed
+//! panels of centred rows (same f64 arithmetic, no FMA, a fixed summation order), about 21
+//! GFLOP/s against faer's 15 in Chromium in a standalone build; natively faer stays. The
+//! benchmark fit, alternating builds on a loaded machine: Chromium benchmark row (`node
+//! benches/run.mjs --rows pca-10000x784-k50 --pkg`) 632–641 ms → 495–498 ms; Node 20 (best of
+//! 5) 651 → 546 ms (randomized, which has no Gram matrix, 808 → 796 ms). A 6 × 3 tile was
+//! faster in Node (514 ms) but slower than faer in Chromium. With wasm-opt inlining the kernel
+//! into its caller the fit stayed at the old time (Node: 641–676 ms), hence the Makefile's
+//! `NO_INLINE`. A profile of the benchmark row with the 6 × 3 tile
+//! (Chromium, 894 ms per fit under load): the Gram kernel 63 % of the time, faer's
+//! tridiagonalisation 11 %, the packing 2 %. Tried and dropped: projecting in f32 (the centred
+//! rows rounded to f32, the crate's SIMD128 sgemm, as scikit-learn projects f32 data) saved
+//! about a third of the projection's ~60 ms but raised the largest deviation from scikit-learn
+//! on float64 copies from 0.3 % to 1.7 % of the tolerance on the fixtures, and from 9 % to 74 %
+//! on 10,000 × 784 pixel data in 0..255 (the f32 sum's error grows with the data's norm, not
+//! with the result), too close to the stated tolerance for a 5 % gain.
 //!
 //! ```
 //! use ndarray::array;
@@ -107,7 +124,6 @@ use crate::error::{ensure_finite, Error, Result};
 use crate::tensor::{checked_elements, Tensor};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::matmul::matmul;
-use faer::linalg::matmul::triangular::{matmul as triangular_matmul, BlockStructure};
 use faer::linalg::svd::{svd, svd_scratch, ComputeSvdVectors};
 use faer::{Accum, Mat, MatRef, Par};
 use ndarray::{Array1, Array2, ArrayView2};
@@ -530,20 +546,7 @@ fn full(data: ArrayView2<f32>, mean: &[f64], k: usize) -> Result<Decomposition> 
 fn covariance_eigh(data: ArrayView2<f32>, mean: &[f64], k: usize) -> Result<Decomposition> {
     let (n, p) = data.dim();
     checked_elements("PCA covariance matrix", &[p, p])?;
-    let mut covariance = Mat::<f64>::zeros(p, p);
-    for_centred_blocks(data, mean, |_, block| {
-        triangular_matmul(
-            covariance.as_mut(),
-            BlockStructure::TriangularLower,
-            Accum::Add,
-            block.transpose(),
-            BlockStructure::Rectangular,
-            block,
-            BlockStructure::Rectangular,
-            1.0,
-            Par::Seq,
-        );
-    });
+    let mut covariance = centred_gram_lower(data, mean);
     let denominator = (n - 1) as f64;
     for j in 0..p {
         for i in j..p {
@@ -570,6 +573,36 @@ fn covariance_eigh(data: ArrayView2<f32>, mean: &[f64], k: usize) -> Result<Deco
         noise_variance,
         power_iterations: None,
     })
+}
+
+/// The lower triangle of `Xcᵀ Xc` in f64 by faer's triangular product over blocks of centred
+/// rows (natively faer's kernels, with FMA and wide vectors, are the fastest measured).
+#[cfg(not(target_arch = "wasm32"))]
+fn centred_gram_lower(data: ArrayView2<f32>, mean: &[f64]) -> Mat<f64> {
+    use faer::linalg::matmul::triangular::{matmul as triangular_matmul, BlockStructure};
+    let p = data.ncols();
+    let mut gram = Mat::<f64>::zeros(p, p);
+    for_centred_blocks(data, mean, |_, block| {
+        triangular_matmul(
+            gram.as_mut(),
+            BlockStructure::TriangularLower,
+            Accum::Add,
+            block.transpose(),
+            BlockStructure::Rectangular,
+            block,
+            BlockStructure::Rectangular,
+            1.0,
+            Par::Seq,
+        );
+    });
+    gram
+}
+
+/// The lower triangle of `Xcᵀ Xc` in f64 by [`super::gram`]'s SIMD128 kernel (faster than
+/// faer's triangular product in wasm32; the measurements are there).
+#[cfg(target_arch = "wasm32")]
+fn centred_gram_lower(data: ArrayView2<f32>, mean: &[f64]) -> Mat<f64> {
+    super::gram::centred_gram(data, mean)
 }
 
 /// The default number of power iterations of scikit-learn's `randomized_svd` (`n_iter="auto"`).
