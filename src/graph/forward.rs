@@ -218,19 +218,25 @@ mod tests {
     use crate::graph::ops::gradcheck::random_tensor;
     use crate::graph::ops::Op;
 
+    /// Input `[3]`, a seeded dense layer of `units`, then `activation`; returns the dense id.
+    fn dense_then(
+        units: usize,
+        seed: u64,
+        label: &str,
+        activation: Activation,
+    ) -> (Graph, ValueId) {
+        let mut g = Graph::new(&[3]).unwrap();
+        let weight = random_tensor(&[units, 3], -1., 1., seed);
+        let dense = Op::Dense(Dense::new(weight, None).unwrap());
+        let a = g.push("fc", "dense", dense, &[ValueId::INPUT]).unwrap();
+        g.push("act", label, Op::Activation(activation), &[a])
+            .unwrap();
+        (g, a)
+    }
+
     #[test]
     fn trace_keeps_every_value() {
-        let mut g = Graph::new(&[3]).unwrap();
-        let a = g
-            .push(
-                "fc",
-                "dense",
-                Op::Dense(Dense::new(random_tensor(&[2, 3], -1., 1., 1), None).unwrap()),
-                &[ValueId::INPUT],
-            )
-            .unwrap();
-        g.push("act", "relu", Op::Activation(Activation::Relu), &[a])
-            .unwrap();
+        let (g, _) = dense_then(2, 1, "relu", Activation::Relu);
         let x = g.input_tensor(vec![1., 2., 3., 4., 5., 6.], 2).unwrap();
         let t = g.trace(x).unwrap();
         assert_eq!(t.values().len(), 3);
@@ -241,17 +247,7 @@ mod tests {
 
     #[test]
     fn value_over_a_dataset_equals_one_big_trace() {
-        let mut g = Graph::new(&[3]).unwrap();
-        let a = g
-            .push(
-                "fc",
-                "dense",
-                Op::Dense(Dense::new(random_tensor(&[2, 3], -1., 1., 1), None).unwrap()),
-                &[ValueId::INPUT],
-            )
-            .unwrap();
-        g.push("act", "relu", Op::Activation(Activation::Relu), &[a])
-            .unwrap();
+        let (g, a) = dense_then(2, 1, "relu", Activation::Relu);
         let data: Vec<f32> = (0..3 * 300).map(|i| (i as f32 * 0.13).sin()).collect();
         let over = g.value_over(a, &data, 300).unwrap();
         let whole = g.trace(g.input_tensor(data.clone(), 300).unwrap()).unwrap();
@@ -262,17 +258,7 @@ mod tests {
 
     #[test]
     fn forward_in_passes_equals_one_pass() {
-        let mut g = Graph::new(&[3]).unwrap();
-        let a = g
-            .push(
-                "fc",
-                "dense",
-                Op::Dense(Dense::new(random_tensor(&[4, 3], -1., 1., 2), None).unwrap()),
-                &[ValueId::INPUT],
-            )
-            .unwrap();
-        g.push("act", "tanh", Op::Activation(Activation::Tanh), &[a])
-            .unwrap();
+        let (g, _) = dense_then(4, 2, "tanh", Activation::Tanh);
         assert_eq!(g.trace_elements_per_sample(), 3 + 4 + 4);
         let data: Vec<f32> = (0..3 * 37).map(|i| (i as f32 * 0.37).cos()).collect();
         let x = g.input_tensor(data, 37).unwrap();
