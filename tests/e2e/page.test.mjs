@@ -292,6 +292,31 @@ test("the saliency panel switches methods, targets and options and recomputes on
   assert.deepEqual(problems.consoleErrors, []);
 });
 
+test("a link restores every panel's choices, and the page writes the same link back", async (t) => {
+  const { page, origin, problems } = await openSite(t);
+  const link = "#model=cnn&colormap=magma&weights=fc1&project=conv2&method=gradCam&target=4&opt.logits=false" +
+    "&opt.layer=conv1.relu&opt.upsample=false&sample=2&train.steps=100&train.lr=0.1&train.momentum=0.5&train.seed=3";
+  await page.goto(`${origin}/${link}`);
+  await ready(page);
+  assert.equal(await page.inputValue("#colormap-select"), "magma");
+  assert.equal(await page.inputValue("#sample-index"), "2");
+  assert.equal(await page.inputValue("#weights-layer"), "fc1");
+  assert.equal(await page.inputValue("#projection-layer"), "conv2");
+  assert.equal(await page.inputValue("#saliency-method"), "gradCam");
+  assert.equal(await page.inputValue("#saliency-layer"), "conv1.relu");
+  assert.equal(await page.inputValue("#saliency-target"), "4");
+  assert.equal(await page.isChecked("#saliency-logits"), false);
+  assert.equal(await page.isChecked("#saliency-upsample"), false);
+  assert.equal(await page.inputValue("#training-momentum"), "0.5");
+  await page.waitForFunction(() => document.querySelector("#saliency-status").textContent.startsWith("Grad-CAM for class 4"));
+  assert.equal(await page.evaluate(() => location.hash), link);
+  // A new Grad-CAM layer is written to the hash (as opt.layer, the only layer key the page has).
+  await page.selectOption("#saliency-layer", "conv2.relu");
+  await page.waitForFunction(() => location.hash.includes("opt.layer=conv2.relu"));
+  assert.equal(await page.evaluate(() => location.hash), link.replace("conv1.relu", "conv2.relu"));
+  assert.deepEqual(problems.consoleErrors, []);
+});
+
 test("t-SNE of a layer animates in the worker to completion", async (t) => {
   const { page, origin, problems } = await openSite(t);
   await page.goto(`${origin}/#model=cnn`);

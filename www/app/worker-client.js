@@ -1,6 +1,9 @@
 // Runs tasks in the page's module worker (../worker.js), one worker per kind of task, with
 // progress callbacks. Starting a task cancels the unfinished one of the same kind by restarting
 // that kind's worker, so a slow projection never delays a saliency map or the other way round.
+// Every task names its model the same way, as a model source `{ format: "json" | "onnx", source }`
+// (source: the nnlens JSON text or the ONNX bytes the page read the model from); the worker reads
+// it, and reuses the model while tasks keep sending the same source.
 const workers = new Map(); // kind -> { worker, pending: Map<id, job> }
 let nextId = 1;
 let wasmModule = null;
