@@ -34,7 +34,7 @@ export function setupSaliency({ saved, guard, onChange, onError }) {
     el[key] = $(`saliency-${key}`);
   }
   const state = {
-    model: null, modelSource: null, input: null, // input: { values, digit, predicted }
+    model: null, modelSource: null, input: null, // input: { values, digit } of the shown input
     target: saved.target ?? null, layer: saved.options.layer ?? null, // null target: the predicted class
     run: 0,
   };
@@ -88,7 +88,7 @@ export function setupSaliency({ saved, guard, onChange, onError }) {
     },
     hashState() {
       const options = Object.entries(readOptions(el, channelsOf(state.model), 0)).filter(([name]) => !NOT_SAVED.includes(name));
-      return { method: el.method.value, target: state.target ?? undefined, options: Object.fromEntries(options) };
+      return { method: el.method.value, target: state.target, options: Object.fromEntries(options) };
     },
   };
 }
