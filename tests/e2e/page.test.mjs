@@ -274,15 +274,17 @@ test("the saliency panel switches methods, targets and options and recomputes on
   // Only the chosen method's options are shown.
   assert.equal(await page.isVisible("#saliency-window"), true);
   assert.equal(await page.isVisible("#saliency-steps"), false);
-  // Many IG steps run in the worker with a visible progress bar; the page keeps responding.
+  // Many IG steps run in the worker with a visible progress bar; the page keeps responding. A
+  // change while they run replaces the task, and the replaced task is no error.
   await page.selectOption("#saliency-method", "integratedGradients");
-  await page.fill("#saliency-steps", "300");
-  await page.dispatchEvent("#saliency-steps", "change");
   await page.waitForFunction(() => document.querySelector("#saliency-status").textContent.includes("convergence delta"), null, { timeout: 30000 });
+  await page.fill("#saliency-steps", "4000");
+  await page.dispatchEvent("#saliency-steps", "change");
   await page.selectOption("#saliency-target", "3");
-  await page.waitForFunction(() => document.querySelector("#saliency-status").textContent.includes("for class 3"), null, { timeout: 30000 });
+  await page.waitForFunction(() => document.querySelector("#saliency-status").textContent.includes("for class 3"), null, { timeout: 60000 });
+  assert.equal(await page.isHidden("#error"), true, "a replaced worker task shows no error");
   assert.match(await page.evaluate(() => location.hash), /method=integratedGradients/);
-  assert.match(await page.evaluate(() => location.hash), /opt.steps=300/);
+  assert.match(await page.evaluate(() => location.hash), /opt.steps=4000/);
   assert.match(await page.evaluate(() => location.hash), /target=3/);
   // A new input recomputes the map.
   const before = await page.$eval("#saliency-map", (c) => c.toDataURL());

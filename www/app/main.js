@@ -29,7 +29,9 @@ const state = {
 let activations;
 let panels;
 
+/** Shows an error in the page; a task replaced by a newer one (an `AbortError`) is no error. */
 function showError(error) {
+  if (error?.name === "AbortError") return;
   const box = $("error");
   box.textContent = error instanceof Error ? error.message : String(error);
   box.hidden = false;

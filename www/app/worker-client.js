@@ -37,10 +37,16 @@ function spawn(kind) {
   return entry;
 }
 
+/** The rejection of a task that a newer task of the same kind replaced: a `DOMException` named
+ * `"AbortError"`, as `fetch` gives for an aborted request, so callers can tell it from a failure. */
+function superseded() {
+  return new DOMException("cancelled: a newer task started", "AbortError");
+}
+
 export function runInWorker(task, onProgress, transfer = []) {
   let entry = workers.get(task.kind);
   if (entry?.pending.size) {
-    for (const job of entry.pending.values()) job.reject(new Error("cancelled: a newer task started"));
+    for (const job of entry.pending.values()) job.reject(superseded());
     entry.worker.terminate();
     workers.delete(task.kind);
     entry = undefined;
