@@ -13,6 +13,7 @@ use crate::io::onnx::fold;
 use crate::io::onnx::proto::attribute_proto::AttributeType;
 
 impl Importer {
+    /// An element-wise activation: a graph node on a run-time value, folded on a float constant.
     pub(super) fn activation(&mut self, ctx: &NodeCtx, act: Activation) -> Result<()> {
         match self.required(ctx, 0)? {
             Val::Runtime(x) => self.push(ctx, Op::Activation(act), &[x]),

@@ -1,9 +1,8 @@
 //! Ops that change how a value's elements are laid out: `Reshape`, `Flatten`, `Squeeze`,
 //! `Unsqueeze`, `Transpose` and `Concat`. On constants they are folded at import ([`fold`]); on
 //! run-time values each becomes one graph node, refused when it would move, merge or split the
-//! batch dimension. Reshape targets are resolved by the shared rule
-//! ([`reshape_target`](crate::graph::ops::reshape_target)), for run-time values with the batch
-//! kept first.
+//! batch dimension. Reshape targets are resolved by the shared rule ([`reshape_target`]), for
+//! run-time values with the batch kept first.
 
 use super::values::to_float;
 use super::{Importer, NodeCtx};

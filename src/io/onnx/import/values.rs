@@ -108,8 +108,9 @@ impl Importer {
         }
     }
 
-    /// Counts `bytes` of newly materialised constants against [`MAX_IMPORT_BYTES`], so that a
-    /// small file cannot make the importer copy its constants without bound.
+    /// Counts `bytes` of newly materialised constants against the budget (default
+    /// [`MAX_IMPORT_BYTES`](crate::io::onnx::MAX_IMPORT_BYTES)), so that a small file cannot
+    /// make the importer copy its constants without bound.
     pub(super) fn spend(&self, ctx: &NodeCtx, bytes: usize) -> Result<()> {
         let total = self.spent.get().saturating_add(bytes);
         if total > self.budget {
