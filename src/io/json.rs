@@ -953,35 +953,15 @@ fn same_padding(kernel: [usize; 2], dilation: [usize; 2]) -> [usize; 4] {
     ]
 }
 
+/// A `reshape` layer's per-sample shape: positive sizes and at most one `-1` (nnlens JSON has
+/// no ONNX-style `0` that copies a size), resolved by the shared rule.
 fn resolve_reshape(target: &[i64], in_shape: &[usize]) -> Result<Vec<usize>> {
-    let total: usize = in_shape.iter().product();
-    let unknown = target.iter().filter(|&&d| d == -1).count();
-    if unknown > 1 || target.iter().any(|&d| d == 0 || d < -1) {
+    if target.contains(&0) {
         return Err(Error::shape(format!(
             "reshape target {target:?} must hold positive sizes and at most one -1"
         )));
     }
-    let known: usize = target
-        .iter()
-        .filter(|&&d| d > 0)
-        .map(|&d| d as usize)
-        .product();
-    let resolved: Vec<usize> = target
-        .iter()
-        .map(|&d| {
-            if d == -1 {
-                total / known.max(1)
-            } else {
-                d as usize
-            }
-        })
-        .collect();
-    if resolved.iter().product::<usize>() != total {
-        return Err(Error::shape(format!(
-            "cannot reshape a sample of shape {in_shape:?} ({total} values) to {target:?}"
-        )));
-    }
-    Ok(resolved)
+    crate::graph::ops::reshape_target::resolve(in_shape, target, true)
 }
 
 /// The JSON object of one layer: `"type": kind` and `fields`.

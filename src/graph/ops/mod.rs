@@ -8,6 +8,9 @@
 //!
 //! Every backward is checked against central finite differences in the unit tests beside it
 //! (see [`gradcheck`]).
+//!
+//! [`reshape_target`] is no op: it resolves the target of a reshape (ONNX's `-1` and `0`) for the
+//! readers of model files, into the per-sample shape [`shape::Reshape`] holds.
 
 pub mod activation;
 pub mod conv;
@@ -17,6 +20,7 @@ pub mod matmul;
 pub mod norm;
 pub mod pool;
 pub mod reduce;
+pub mod reshape_target;
 pub mod shape;
 
 #[cfg(test)]
