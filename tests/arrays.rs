@@ -115,3 +115,25 @@ fn the_readers_refuse_each_others_files() {
         "{err}"
     );
 }
+
+#[test]
+fn every_single_byte_corruption_reads_or_fails_cleanly() {
+    for name in ["float64_fortran.npy", "int32_big_endian.npy", "tensors.safetensors"] {
+        let bytes = fixture(name);
+        for index in 0..bytes.len() {
+            for value in [0x00, 0x01, 0x28, 0x7f, 0xff] {
+                let mut corrupt = bytes.clone();
+                corrupt[index] = value;
+                if name.ends_with(".npy") {
+                    if let Ok(array) = from_npy(&corrupt) {
+                        assert_eq!(array.values.len(), array.shape.iter().product::<usize>());
+                    }
+                } else if let Ok(loaded) = from_safetensors(&corrupt) {
+                    for (_, array) in &loaded.tensors {
+                        assert_eq!(array.values.len(), array.shape.iter().product::<usize>());
+                    }
+                }
+            }
+        }
+    }
+}
