@@ -118,7 +118,11 @@ fn the_readers_refuse_each_others_files() {
 
 #[test]
 fn every_single_byte_corruption_reads_or_fails_cleanly() {
-    for name in ["float64_fortran.npy", "int32_big_endian.npy", "tensors.safetensors"] {
+    for name in [
+        "float64_fortran.npy",
+        "int32_big_endian.npy",
+        "tensors.safetensors",
+    ] {
         let bytes = fixture(name);
         for index in 0..bytes.len() {
             for value in [0x00, 0x01, 0x28, 0x7f, 0xff] {
