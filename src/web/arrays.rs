@@ -41,7 +41,9 @@ export interface LoadedSafetensors {
 /// integers; either byte order; a Fortran-order array comes back transposed to C order) into
 /// `{ shape, dtype, values }`. Throws an `Error` saying what is wrong with the bytes.
 #[wasm_bindgen(js_name = loadNpy, unchecked_return_type = "LoadedArray")]
-pub fn load_npy(bytes: &[u8]) -> Result<JsValue, JsError> {
+pub fn load_npy(
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: &[u8],
+) -> Result<JsValue, JsError> {
     let array = crate::io::npy::from_npy(bytes).map_err(js_error)?;
     array_object(&array)
 }
@@ -52,7 +54,9 @@ pub fn load_npy(bytes: &[u8]) -> Result<JsValue, JsError> {
 /// The two are kept apart so that no tensor name can collide with the metadata. Throws an
 /// `Error` saying what is wrong with the bytes.
 #[wasm_bindgen(js_name = loadSafetensors, unchecked_return_type = "LoadedSafetensors")]
-pub fn load_safetensors(bytes: &[u8]) -> Result<JsValue, JsError> {
+pub fn load_safetensors(
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: &[u8],
+) -> Result<JsValue, JsError> {
     let loaded = crate::io::safetensors::from_safetensors(bytes).map_err(js_error)?;
     let tensors = Array::new();
     for (name, array) in &loaded.tensors {
