@@ -519,8 +519,11 @@ fn saliency_options_are_per_method_and_logits_default_to_false() {
         .contains("unknown SmoothGrad variant 'smoothgrad_sq'; expected one of: smoothgrad, smoothgradSq, vargrad"));
     assert!(message(run(r#"{ "method": "lime", "target": 1 }"#))
         .contains("unknown attribution method 'lime'; expected one of: gradient, inputXGradient"));
-    assert!(message(run(r#"{ "method": "gradient", "target": -1 }"#))
-        .contains("'target': invalid type: floating point `-1`, expected usize"));
+    let err = message(run(r#"{ "method": "gradient", "target": -1 }"#));
+    assert!(
+        err.contains("'target': invalid type: floating point `-1.0`, expected usize"),
+        "{err}"
+    );
     assert!(message(run(r#"{ "method": "gradient" }"#)).contains("missing field 'target'"));
     assert!(
         message(nnlens::web::saliency(&model, &x, JsValue::from(3))).contains("expected an object")

@@ -67,7 +67,10 @@ pub(crate) fn read_checked<T: DeserializeOwned>(value: JsValue, what: &str) -> R
     serde_wasm_bindgen::from_value(value.clone()).map_err(|e| {
         let key = offending_key::<T>(&value);
         let at = key.map(|k| format!("'{k}': ")).unwrap_or_default();
-        JsError::new(&format!("invalid {what}: {at}{e}"))
+        // serde-wasm-bindgen prints its errors as JS does, "Error: <message>".
+        let e = e.to_string();
+        let message = e.strip_prefix("Error: ").unwrap_or(&e);
+        JsError::new(&format!("invalid {what}: {at}{message}"))
     })
 }
 
