@@ -13,7 +13,7 @@
 
 /// Declares a named-choice enum from its table; see the [module documentation](self).
 ///
-/// ```ignore
+/// ```text
 /// named_enum! {
 ///     /// How channels are combined.
 ///     #[derive(Default)]
