@@ -160,7 +160,7 @@ async function computeSaliency(model, modelSource, input, options, onProgress) {
 /** Draws input, map and overlay for an attribution `{ values, shape }` of an input of `inputShape`. */
 function drawSaliency(el, digit, attribution, options, opacity) {
   const signed = isSigned(options);
-  const shown = displayMap(attribution.values, attribution.shape, { sign: signed ? "all" : "absolute_value" });
+  const shown = displayMap(attribution.values, attribution.shape, { sign: signed ? "all" : "absoluteValue" });
   const colormap = signed ? "rdbu" : "magma";
   const range = signed ? { min: -1, max: 1 } : { min: 0, max: 1 };
   drawHeatmap(el.input, digit, [28, 28], { colormap: "greys", min: 0, max: 1 });
