@@ -24,6 +24,10 @@
 //!   zero, variance one. Each layer draws from its own ChaCha8 stream (`seed`, stream = layer
 //!   index) with 24-bit uniform floats, so the same seed gives the same weights on every platform.
 //!
+//! Every layer type, with its fields and their defaults, is one entry of the layer table in
+//! `json/layers.rs`; `json/fields.rs` reads a layer's fields with messages that name the layer,
+//! the field and what was expected.
+//!
 //! Parameter names and layouts follow PyTorch: `dense.weight` is `[units, in]` (`nn.Linear`),
 //! `conv2d.weight` `[filters, in / groups, kh, kw]` (`nn.Conv2d`), `batchNorm` has
 //! `scale, bias, mean, var` (`weight, bias, running_mean, running_var`).
