@@ -463,6 +463,10 @@ fn options_readers_list_known_keys_name_types_and_default_when_absent() {
     );
     let eigh = fit(js(r#"{ "components": 1, "solver": "covarianceEigh" }"#)).unwrap();
     assert_eq!(eigh.solver(), "covarianceEigh");
+    // A key whose value is `undefined` counts as absent.
+    let unset = js(r#"{ "whiten": false }"#);
+    js_sys::Reflect::set(&unset, &"components".into(), &JsValue::UNDEFINED).unwrap();
+    assert_eq!(fit(unset).unwrap().n_components(), 2);
 
     let model = Model::from_json(CNN).unwrap();
     assert!(message(nnlens::web::Trainer::new(

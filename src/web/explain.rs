@@ -78,18 +78,17 @@ struct OcclusionOptions {
     baseline: JsValue,
 }
 
-/// The options of one method: `options` without the common keys, read as `T`; a key neither
-/// common nor `T`'s is an error naming the method and listing the keys it takes.
+/// The options of one method, read as `T`; a key neither common nor `T`'s is an error naming
+/// the method and listing the keys it takes.
 fn method_options<T: DeserializeOwned>(options: &JsValue, kind: MethodKind) -> Result<T, JsError> {
     let what = format!("saliency options for method '{kind}'");
-    let common = struct_fields::<CommonOptions>();
-    check_keys(options, &what, struct_fields::<T>(), common)?;
-    let own = js_sys::Object::assign(&js_sys::Object::new(), options.unchecked_ref());
-    for key in common {
-        js_sys::Reflect::delete_property(&own, &(*key).into())
-            .map_err(|_| JsError::new("could not read the saliency options"))?;
-    }
-    read_checked(own.into(), &what)
+    check_keys(
+        options,
+        &what,
+        struct_fields::<T>(),
+        struct_fields::<CommonOptions>(),
+    )?;
+    read_checked(options.clone(), &what)
 }
 
 /// A baseline given as a number or as one value per input element (`Float32Array` or array);

@@ -62,8 +62,11 @@ pub(crate) fn check_keys(
     Ok(())
 }
 
-/// `value` (whose keys were checked) read as `T`; a serde error names the key it is about.
+/// `value` (whose keys were checked) read as `T`; a key whose value is `undefined` counts as
+/// absent (as in `{ colormap: chosen }` with nothing chosen). A serde error names the key it is
+/// about. serde-wasm-bindgen reads only `T`'s fields, so keys of other structs are ignored.
 pub(crate) fn read_checked<T: DeserializeOwned>(value: JsValue, what: &str) -> Result<T, JsError> {
+    let value = without_undefined(value)?;
     serde_wasm_bindgen::from_value(value.clone()).map_err(|e| {
         let key = offending_key::<T>(&value);
         let at = key.map(|k| format!("'{k}': ")).unwrap_or_default();
@@ -72,6 +75,29 @@ pub(crate) fn read_checked<T: DeserializeOwned>(value: JsValue, what: &str) -> R
         let message = e.strip_prefix("Error: ").unwrap_or(&e);
         JsError::new(&format!("invalid {what}: {at}{message}"))
     })
+}
+
+/// A copy of an object without its `undefined` values (the value itself when it has none).
+fn without_undefined(value: JsValue) -> Result<JsValue, JsError> {
+    let Some(object) = value.dyn_ref::<js_sys::Object>() else {
+        return Ok(value);
+    };
+    let entries = js_sys::Object::entries(object);
+    if entries
+        .iter()
+        .all(|entry| !js_sys::Array::from(&entry).get(1).is_undefined())
+    {
+        return Ok(value);
+    }
+    let defined = js_sys::Object::new();
+    for entry in entries.iter() {
+        let entry = js_sys::Array::from(&entry);
+        if !entry.get(1).is_undefined() {
+            js_sys::Reflect::set(&defined, &entry.get(0), &entry.get(1))
+                .map_err(|_| JsError::new("could not copy an options object"))?;
+        }
+    }
+    Ok(defined.into())
 }
 
 /// The key whose value alone fails to deserialise as `T`, when `T` reads from an empty object
