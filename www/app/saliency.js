@@ -38,7 +38,7 @@ export function setupSaliency({ saved, guard, onChange, onError }) {
     target: saved.target ?? null, layer: saved.options.layer ?? null, // null target: the predicted class
     run: 0,
   };
-  if (saved.method) el.method.value = saved.method;
+  if ([...el.method.options].some((o) => o.value === saved.method)) el.method.value = saved.method;
   restoreOptions(el, saved.options);
   showControls(el);
 
@@ -104,6 +104,8 @@ function restoreOptions(el, options) {
   for (const [name, value] of Object.entries(options)) {
     if (!OPTION_CONTROLS.includes(name) || name === "layer") continue;
     const input = el[name];
+    // A link naming a choice the page no longer offers (e.g. an older spelling) keeps the default.
+    if (input instanceof HTMLSelectElement && ![...input.options].some((o) => o.value === value)) continue;
     if (input.type === "checkbox") input.checked = value === "true";
     else if (name === "window") input.value = value.split(",")[1] ?? value;
     else input.value = value;
