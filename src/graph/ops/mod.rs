@@ -18,6 +18,7 @@ pub mod norm;
 pub mod pool;
 pub mod reduce;
 pub mod shape;
+mod window;
 
 #[cfg(test)]
 pub mod gradcheck;

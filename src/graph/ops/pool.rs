@@ -4,7 +4,7 @@
 //! Along each spatial axis, output position `o` covers the padded positions
 //! `o·stride − pad_begin .. o·stride − pad_begin + kernel`; the number of positions is
 //! `⌊(H + pad_begin + pad_end − kernel) / stride⌋ + 1`, or the ceiling with `ceil_mode`, where
-//! a last window starting in the end padding is dropped (`output_len` of the conv module).
+//! a last window starting in the end padding is dropped (`window.rs`).
 //! Each padding must be smaller than the kernel, so every window covers at least one input cell.
 //!
 //! - Max pooling: `y = max` over the window's input cells (padding never wins, as if it were
@@ -19,7 +19,7 @@
 //! - Global average pooling: the mean over all axes from 2 on, kept with size 1; backward
 //!   spreads `g / count` over them.
 
-use super::conv::{check_window_param, output_len};
+use super::window::{check_window_param, output_len};
 use super::{Grads, Kernel};
 use crate::error::{Error, Result};
 use crate::tensor::{checked_elements, Tensor};
@@ -770,7 +770,7 @@ mod tests {
         assert!(huge.output_shape(&[&[1, 1, 8, 8]]).is_err());
         // Kernel and padding both near the limit: 2^27 windows per axis, refused by size
         // before any window is laid out.
-        let k = crate::graph::ops::conv::MAX_WINDOW_PARAM;
+        let k = crate::graph::ops::window::MAX_WINDOW_PARAM;
         let e = max_pool(k, 1, k - 1, false)
             .output_shape(&[&[1, 1, 1, 1]])
             .unwrap_err();
