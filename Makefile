@@ -49,9 +49,12 @@ test: test-native test-wasm test-node test-page test-bench
 test-native:
 	cargo test
 
+# The boundary tests (tests/web.rs, headless Chromium) and the kernels' unit tests compiled for
+# wasm32 (in Node; the modules that opt in run on the SIMD128 kernels, plain #[test]s are built
+# but not run there).
 test-wasm: tools browser
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-	  cargo test --target wasm32-unknown-unknown --test web
+	  cargo test --target wasm32-unknown-unknown --lib --test web
 
 test-node: site
 	node --test tests/node/

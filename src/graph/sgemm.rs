@@ -381,6 +381,9 @@ mod tests {
     use super::*;
     use crate::graph::ops::gradcheck::random_tensor;
     use ndarray::{s, Array2, Ix2};
+    // Run in wasm32 too (`make test-wasm`), where they check the SIMD128 kernel.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn random(rows: usize, cols: usize, seed: u64) -> Array2<f32> {
         random_tensor(&[rows, cols], -1.0, 1.0, seed)

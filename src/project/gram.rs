@@ -39,7 +39,7 @@ use faer::Mat;
 use ndarray::ArrayView2;
 
 /// Rows of data per block: each block's products are summed from zero, then added to `G`.
-pub const BLOCK_ROWS: usize = 256;
+pub(crate) const BLOCK_ROWS: usize = 256;
 /// Features per packed panel: the four rows of a register tile (two f64x2 vectors).
 const PANEL: usize = 4;
 /// Columns of `G` per register tile: one panel's features, broadcast one at a time.
@@ -48,7 +48,7 @@ const TILE_COLS: usize = 4;
 /// The Gram matrix of `data - mean` (`cols × cols`, f64) with the lower triangle filled in the
 /// order of the module documentation and zeros above the diagonal. Panics when `mean` does not
 /// have one value per column (a caller bug).
-pub fn centred_gram(data: ArrayView2<f32>, mean: &[f64]) -> Mat<f64> {
+pub(crate) fn centred_gram(data: ArrayView2<f32>, mean: &[f64]) -> Mat<f64> {
     let (n, p) = data.dim();
     assert_eq!(
         mean.len(),
@@ -177,6 +177,9 @@ mod tests {
     use super::*;
     use ndarray::Array2;
     use rand::{Rng, SeedableRng};
+    // Run in wasm32 too (`make test-wasm`), where they check the SIMD128 kernel.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn data(rows: usize, cols: usize, seed: u64) -> Array2<f32> {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);

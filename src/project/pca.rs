@@ -53,9 +53,9 @@
 //! sequentially everywhere (threads gained nothing on 2 cores, and native and wasm32 results
 //! stay alike); the `gemm` crate's SIMD128 kernels are switched on in wasm32 (Cargo.toml); the
 //! covariance keeps an f64 Gram matrix (f32 products moved the fixtures' components by 15× the
-//! tolerance), computed in wasm32 by [`super::gram`]'s kernel and natively by faer; projections
-//! stay in f64 (f32 ones saved 5 % and came too close to the tolerance). See BENCHMARKS.md,
-//! "Kernel decisions: PCA".
+//! tolerance), computed in wasm32 by the kernel of `project/gram.rs` and natively by faer;
+//! projections stay in f64 (f32 ones saved 5 % and came too close to the tolerance). See
+//! BENCHMARKS.md, "Kernel decisions: PCA".
 //!
 //! ```
 //! use ndarray::array;

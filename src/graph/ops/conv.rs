@@ -467,6 +467,10 @@ mod tests {
     use super::super::window::MAX_WINDOW_PARAM;
     use super::*;
     use crate::graph::ops::gradcheck::{check, random_tensor, Tolerance};
+    // Run in wasm32 too (`make test-wasm`), where the forward pass is the SIMD128 sgemm over
+    // the patch matrix or, for stride 1 and dilation 1, the direct convolution.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     /// A convolution with random weights: `channels` in, `out` out, kernel `[kh, kw]`.
     #[allow(clippy::too_many_arguments)]

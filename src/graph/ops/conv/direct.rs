@@ -303,6 +303,10 @@ mod tests {
     use super::*;
     use crate::graph::ops::gradcheck::random_tensor;
     use crate::graph::sgemm::{gemm, Rhs, Start};
+    // Run in wasm32 too (`make test-wasm`), where they check the SIMD128 tiles against the
+    // SIMD128 sgemm.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     /// The im2col + sgemm forward pass (the portable sgemm kernel, summing in patch order).
     fn by_sgemm(conv: &Conv2d, x: &[f32], geo: &ConvGeometry) -> Vec<f32> {
