@@ -9,8 +9,8 @@ SHELL := bash
 WASM := target/wasm32-unknown-unknown/release/nnlens.wasm
 PORT ?= 8080
 # Kernels wasm-opt must not inline (it inlines every function with one caller): inlined into
-# their caller, V8 no longer keeps their accumulators in registers. PCA's Gram kernel (an earlier
-# 6 x 3 tile, Node 20): the benchmark fit took 0.53 s kept apart, 0.68 s inlined (src/project/gram.rs).
+# their caller, V8 no longer keeps their accumulators in registers, and PCA's Gram kernel
+# (src/project/gram.rs) loses its gain (BENCHMARKS.md, Kernel decisions › PCA).
 NO_INLINE := '--no-inline=nnlens::project::gram::tile*'
 export CHROMEDRIVER ?= /usr/bin/chromedriver
 export CHROMIUM ?= /usr/bin/chromium

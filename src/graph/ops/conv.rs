@@ -212,11 +212,9 @@ impl Conv2d {
 
     /// The forward pass over an input of geometry `geo`, one sample at a time: its patch
     /// matrix is unfolded right before its products, so that they read it from cache (one
-    /// sample of LeNet's second convolution is 56 KiB, the whole batch of 64 is 3.5 MiB).
-    /// Measured in wasm (interleaved Node runs of two builds, CNN forward at batch 64, best
-    /// ms): the whole batch unfolded at once 2.96 and 3.12 → one sample at a time 2.74 and 2.81;
-    /// in Chromium (`node benches/run.mjs --pkg`, nnlens ms / TF.js wasm ms) 2.61 / 2.11 →
-    /// 2.37 / 2.10.
+    /// sample of LeNet's second convolution is 56 KiB, the whole batch of 64 is 3.5 MiB);
+    /// faster than unfolding the whole batch at once (BENCHMARKS.md, Kernel decisions ›
+    /// Convolution).
     fn forward_per_sample(&self, geo: &ConvGeometry, x: &Tensor) -> Result<Tensor> {
         let x = x.as_standard_layout();
         let xs = x.as_slice().expect("standard layout is contiguous");
