@@ -7,7 +7,7 @@
 //! into those full shapes.
 //!
 //! Every backward is checked against central finite differences in the unit tests beside it
-//! (see [`gradcheck`]).
+//! (see `gradcheck.rs`).
 
 pub mod activation;
 pub mod conv;
