@@ -116,4 +116,42 @@ mod tests {
         assert_eq!(output_len(4, 2, 3, 1, 1, true), Some(2));
         assert_eq!(output_len(3, 4, 1, 0, 0, false), None);
     }
+
+    /// Every tap's valid outputs are exactly the positions whose input index lies inside the
+    /// input, and `input_index` is that index (brute force over small axes).
+    #[test]
+    fn axis_window_reads_inside_the_input_exactly_where_the_definition_does() {
+        for input in 1..7 {
+            for stride in 1..4 {
+                for dilation in 1..4 {
+                    for pad_begin in 0..3 {
+                        let extent = 2 * dilation as u64 + 1; // kernel size 3
+                        let Some(output) = output_len(input, extent, stride, pad_begin, 1, false)
+                        else {
+                            continue;
+                        };
+                        let axis = AxisWindow {
+                            input,
+                            output,
+                            stride,
+                            dilation,
+                            pad_begin,
+                        };
+                        for tap in 0..3 {
+                            let index =
+                                |o: usize| (o * stride + tap * dilation) as i64 - pad_begin as i64;
+                            let inside: Vec<usize> = (0..output)
+                                .filter(|&o| (0..input as i64).contains(&index(o)))
+                                .collect();
+                            let valid: Vec<usize> = axis.valid_outputs(tap).collect();
+                            assert_eq!(valid, inside, "{axis:?} tap {tap}");
+                            for o in valid {
+                                assert_eq!(axis.input_index(o, tap) as i64, index(o));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
