@@ -4,8 +4,8 @@
 //!
 //! With `M = Xc` (or `M = Xcᵀ` when `n < p`, scikit-learn's `transpose="auto"`) and
 //! `l = k + `[`OVERSAMPLES`] Gaussian test vectors `Ω` (one row per column of `M`), the range of
-//! `M` is captured by `n_iter` power iterations `Q ← normalise(M Q)`, `Q ← normalise(Mᵀ Q)` starting
-//! from `Q = Ω`, then `Q = qr(M Q)`; the SVD of the small `B = Qᵀ M = Û S V̂ᵀ` gives the
+//! `M` is captured by `n_iter` power iterations `Q ← normalise(M Q)`, `Q ← normalise(Mᵀ Q)`
+//! starting from `Q = Ω`, then `Q = qr(M Q)`; the SVD of the small `B = Qᵀ M = Û S V̂ᵀ` gives the
 //! singular values `S` and the right singular vectors `V̂` of `M` (for `M = Xcᵀ` the components
 //! are `Q Û`). `n_iter` is 7 when `k < 0.1 · min(n, p)` else 4 ([`auto_power_iterations`]), and
 //! the normaliser follows `power_iteration_normalizer="auto"`: none when `n_iter ≤ 2`, else the
