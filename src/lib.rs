@@ -20,8 +20,10 @@
 
 pub mod error;
 pub mod explain;
+pub mod fields;
 pub mod graph;
 pub mod io;
+mod names;
 pub mod project;
 pub mod render;
 pub mod tensor;

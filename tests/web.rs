@@ -164,3 +164,183 @@ fn seeded_weights_match_native() {
     let first: Vec<f32> = dense.weight().iter().take(3).copied().collect();
     assert_eq!(first, [-0.959_339_56, 0.301_207_45, 0.340_347_1]);
 }
+
+// Options objects in, result objects out (src/web/options.rs): every options reader lists the
+// known keys for an unknown one, names the key and type of a wrong value, and reads
+// `undefined` / `null` as the defaults.
+
+/// A JS value from JSON text.
+fn js(json: &str) -> JsValue {
+    js_sys::JSON::parse(json).unwrap()
+}
+
+/// A property of a JS object.
+fn get(object: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(object, &key.into()).unwrap()
+}
+
+fn pca_data() -> Vec<f32> {
+    (0..24).map(|i| ((i * 7) % 11) as f32 - 5.0).collect()
+}
+
+#[wasm_bindgen_test]
+fn options_readers_list_known_keys_name_types_and_default_when_absent() {
+    let data = pca_data();
+    let fit = |options: JsValue| nnlens::web::pca(&data, 8, 3, options);
+    for absent in [JsValue::UNDEFINED, JsValue::NULL] {
+        let pca = fit(absent).unwrap();
+        assert_eq!((pca.n_components(), pca.solver()), (2, "full".to_string()));
+    }
+    assert_eq!(
+        message(fit(js(r#"{ "components": 1, "sover": "full" }"#))),
+        "unknown option 'sover' in PCA options; the known options are components, whiten, \
+         solver, seed, powerIterations"
+    );
+    assert_eq!(
+        message(fit(js(r#"{ "whiten": true, "components": "two" }"#))),
+        "invalid PCA options: 'components': invalid type: string \"two\", expected usize"
+    );
+    assert_eq!(
+        message(fit(JsValue::from(5))),
+        "PCA options must be an object, e.g. { components, whiten, solver, seed, powerIterations }"
+    );
+    assert_eq!(
+        message(fit(js(r#"{ "solver": "covariance_eigh" }"#))),
+        "invalid PCA options: 'solver': unknown PCA solver 'covariance_eigh'; expected one of: \
+         auto, full, covarianceEigh, randomized"
+    );
+    let eigh = fit(js(r#"{ "components": 1, "solver": "covarianceEigh" }"#)).unwrap();
+    assert_eq!(eigh.solver(), "covarianceEigh");
+
+    let model = Model::from_json(CNN).unwrap();
+    assert!(message(nnlens::web::Trainer::new(
+        &model,
+        Some(js(r#"{ "learningRate": 0.1, "momentun": 0.9 }"#))
+    ))
+    .starts_with("unknown option 'momentun' in Trainer options; the known options are learningRate, momentum"));
+    assert_eq!(
+        message(nnlens::web::display_map(
+            &[1.0, -2.0, 3.0, -4.0],
+            vec![2, 2],
+            js(r#"{ "sign": "absolute_value" }"#)
+        )),
+        "invalid display options: 'sign': unknown sign 'absolute_value'; expected one of: \
+         absoluteValue, all, positive, negative"
+    );
+    let shown = |options: JsValue| {
+        let map = nnlens::web::display_map(&[1.0, -2.0, 3.0, -4.0], vec![2, 2], options).unwrap();
+        js_sys::Float32Array::from(get(&map, "values")).to_vec()
+    };
+    assert_eq!(
+        shown(JsValue::UNDEFINED),
+        shown(js(
+            r#"{ "reduce": "maxAbs", "sign": "absoluteValue", "outlierPercent": 2 }"#
+        ))
+    );
+}
+
+#[wasm_bindgen_test]
+fn saliency_options_are_per_method_and_logits_default_to_false() {
+    let model = Model::from_json(CNN).unwrap();
+    let x = input();
+    let run = |json: &str| nnlens::web::saliency(&model, &x, js(json));
+    assert_eq!(
+        message(run(r#"{ "method": "gradient", "target": 1, "steps": 3 }"#)),
+        "unknown option 'steps' in saliency options for method 'gradient'; the known options \
+         are method, target, logits, abs"
+    );
+    assert_eq!(
+        message(run(
+            r#"{ "method": "inputXGradient", "target": 1, "abs": true }"#
+        )),
+        "unknown option 'abs' in saliency options for method 'inputXGradient'; the known \
+         options are method, target, logits"
+    );
+    assert_eq!(
+        message(run(
+            r#"{ "method": "integratedGradients", "target": 1, "steps": 2.5 }"#
+        )),
+        "invalid saliency options for method 'integratedGradients': 'steps': invalid type: \
+         floating point `2.5`, expected usize"
+    );
+    assert!(message(run(r#"{ "method": "smoothGrad", "target": 1, "variant": "smoothgrad_sq" }"#))
+        .contains("unknown SmoothGrad variant 'smoothgrad_sq'; expected one of: smoothgrad, smoothgradSq, vargrad"));
+    assert!(message(run(r#"{ "method": "lime", "target": 1 }"#))
+        .contains("unknown attribution method 'lime'; expected one of: gradient, inputXGradient"));
+    let err = message(run(r#"{ "method": "gradient", "target": -1 }"#));
+    assert!(
+        err.contains("'target': invalid type: floating point `-1.0`, expected usize"),
+        "{err}"
+    );
+    assert!(message(run(r#"{ "method": "gradient" }"#)).contains("missing field 'target'"));
+    assert!(
+        message(nnlens::web::saliency(&model, &x, JsValue::from(3))).contains("expected an object")
+    );
+
+    let gradient = run(r#"{ "target": 1 }"#).unwrap();
+    assert_eq!(
+        gradient,
+        run(r#"{ "method": "gradient", "target": 1, "logits": false, "abs": true }"#).unwrap()
+    );
+    assert_ne!(gradient, run(r#"{ "target": 1, "logits": true }"#).unwrap());
+
+    // `baseline`: a number, an array or a Float32Array; `window` / `strides`: arrays.
+    let ig = |baseline: JsValue| {
+        let options = js(
+            r#"{ "method": "integratedGradients", "target": 2, "steps": 4, "rule": "gaussLegendre" }"#,
+        );
+        js_sys::Reflect::set(&options, &"baseline".into(), &baseline).unwrap();
+        nnlens::web::attribute(&model, &x, options)
+    };
+    let scalar = ig(JsValue::from(0.25)).unwrap();
+    let values = js_sys::Float32Array::from(&[0.25f32; 64][..]);
+    let array = js_sys::Array::from(&values);
+    for same in [ig(values.into()).unwrap(), ig(array.into()).unwrap()] {
+        assert_eq!(
+            js_sys::Float32Array::from(get(&same, "values")).to_vec(),
+            js_sys::Float32Array::from(get(&scalar, "values")).to_vec()
+        );
+    }
+    assert_eq!(js_sys::Array::from(&get(&scalar, "shape")).length(), 3);
+    assert!(get(&scalar, "delta").as_f64().is_some());
+    assert!(message(ig(JsValue::from("zero"))).contains("expected a number or a Float32Array"));
+    let occlusion =
+        run(r#"{ "method": "occlusion", "target": 0, "window": [1, 2, 2], "strides": [1, 2, 2] }"#);
+    assert_eq!(occlusion.unwrap().len(), 64);
+}
+
+#[wasm_bindgen_test]
+fn result_objects_and_core_rules_cross_the_boundary() {
+    let model = Model::from_json(CNN).unwrap();
+    let fit = nnlens::web::weight_rows(&model, "fc", JsValue::UNDEFINED).unwrap();
+    assert_eq!((fit.n_components(), fit.n_features()), (2, 64));
+    let err = message(nnlens::web::weight_rows(&model, "pool", JsValue::UNDEFINED));
+    assert!(
+        err.contains("'pool'") && err.contains("has no weights"),
+        "{err}"
+    );
+    let snapshots: Vec<f32> = (0..12).map(|i| ((i * 5) % 7) as f32).collect();
+    let projection = nnlens::web::trajectory(&snapshots, 3, 4).unwrap();
+    for (key, len) in [
+        ("directions", 8),
+        ("coordinates", 6),
+        ("explainedVarianceRatio", 2),
+    ] {
+        assert_eq!(
+            js_sys::Float32Array::from(get(&projection, key)).length(),
+            len,
+            "{key}"
+        );
+    }
+    let parameters = model.parameters("conv").unwrap();
+    let weight = parameters.get(0);
+    assert_eq!(get(&weight, "name").as_string().unwrap(), "weight");
+    assert_eq!(
+        js_sys::Float32Array::from(get(&weight, "values")).length(),
+        36
+    );
+    assert_eq!(
+        nnlens::web::colormaps(),
+        ["viridis", "magma", "inferno", "greys", "blues", "rdbu"]
+    );
+}

@@ -1,6 +1,7 @@
 // The page's module Web Worker: heavy work (a layer's activations over the dataset and their
 // projection, attribution, training with its loss landscape) runs here so the page stays
-// responsive. Messages in: { id, task }; out:
+// responsive. Messages in: { id, task }, where task.model is a model source
+// { format: "json" | "onnx", source: JSON text or ONNX bytes } (see app/worker-client.js); out:
 // { id, progress: [done, total], stage } while working, then { id, result } or { id, error }.
 // A first message { wasm } may bring the page's compiled module; without it the worker fetches and
 // compiles the package itself.
@@ -83,8 +84,8 @@ async function project(id, { model: modelSource, layer, method, inputs, samples 
  * around the path. Progress: { stage: "train", losses, accuracies (of the minibatches since the
  * last message), evaluation } and { stage: "surface" }.
  */
-function train(id, { model: text, inputs, labels, heldOut, heldOutLabels, options, steps, every, gridSteps }) {
-  const trainer = new Trainer(Model.fromJson(text), options);
+function train(id, { model: modelSource, inputs, labels, heldOut, heldOutLabels, options, steps, every, gridSteps }) {
+  const trainer = new Trainer(loadModel(modelSource), options);
   trainer.setData(inputs, labels);
   const params = trainer.paramCount;
   const count = Math.ceil(steps / every) + 1;

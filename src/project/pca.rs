@@ -78,6 +78,7 @@ pub use randomized::auto_power_iterations;
 
 use super::eigen::top_eigen;
 use crate::error::{ensure_finite, Error, Result};
+use crate::names::named_enum;
 use crate::tensor::{checked_elements, Tensor};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::matmul::matmul;
@@ -85,46 +86,28 @@ use faer::linalg::svd::{svd, svd_scratch, ComputeSvdVectors};
 use faer::{Accum, Mat, MatRef, Par};
 use ndarray::{Array1, Array2, ArrayView2};
 use std::fmt;
-use std::str::FromStr;
 
 /// Extra random test vectors of the randomized solver (`n_oversamples` in scikit-learn).
 pub const OVERSAMPLES: usize = 10;
 
-/// Which algorithm computes the decomposition: scikit-learn's `svd_solver` values, named in
-/// camelCase as the JavaScript API spells them (`"covarianceEigh"` is sklearn's
-/// `"covariance_eigh"`).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "camelCase")]
-pub enum Solver {
-    /// scikit-learn's selection rule (see the module documentation).
-    #[default]
-    Auto,
-    /// Thin SVD of the centred data.
-    Full,
-    /// Eigendecomposition of the covariance matrix (fast when `rows ≫ cols`); scikit-learn's
-    /// spelling `"covariance_eigh"` is accepted too.
-    #[serde(alias = "covariance_eigh")]
-    CovarianceEigh,
-    /// Randomized truncated SVD (Halko et al. 2011).
-    Randomized,
+named_enum! {
+    /// Which algorithm computes the decomposition: scikit-learn's `svd_solver` values in
+    /// camelCase (`"covarianceEigh"` is scikit-learn's `"covariance_eigh"`).
+    #[derive(Default)]
+    pub enum Solver: "PCA solver" {
+        /// scikit-learn's selection rule (see the module documentation), the default.
+        #[default]
+        Auto = "auto",
+        /// Thin SVD of the centred data.
+        Full = "full",
+        /// Eigendecomposition of the covariance matrix (fast when `rows ≫ cols`).
+        CovarianceEigh = "covarianceEigh",
+        /// Randomized truncated SVD (Halko et al. 2011).
+        Randomized = "randomized",
+    }
 }
 
 impl Solver {
-    /// The accepted names.
-    pub const NAMES: [&'static str; 4] = ["auto", "full", "covarianceEigh", "randomized"];
-
-    /// The name of the solver (one of [`Solver::NAMES`]).
-    pub fn name(self) -> &'static str {
-        match self {
-            Solver::Auto => "auto",
-            Solver::Full => "full",
-            Solver::CovarianceEigh => "covarianceEigh",
-            Solver::Randomized => "randomized",
-        }
-    }
-
     /// The solver that runs for `rows × cols` data and `components` components: itself, or for
     /// [`Solver::Auto`] the one scikit-learn 1.9 picks.
     pub fn resolve(self, rows: usize, cols: usize, components: usize) -> Solver {
@@ -139,27 +122,6 @@ impl Solver {
             Solver::Randomized
         } else {
             Solver::Full
-        }
-    }
-}
-
-impl fmt::Display for Solver {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Solver {
-    type Err = Error;
-
-    /// Parses a scikit-learn `svd_solver` name; fails with [`Error::Unknown`] listing the names.
-    fn from_str(name: &str) -> Result<Self> {
-        match name {
-            "auto" => Ok(Solver::Auto),
-            "full" => Ok(Solver::Full),
-            "covarianceEigh" | "covariance_eigh" => Ok(Solver::CovarianceEigh),
-            "randomized" => Ok(Solver::Randomized),
-            _ => Err(Error::unknown("PCA solver", name, &Solver::NAMES)),
         }
     }
 }
@@ -774,15 +736,6 @@ mod tests {
         assert_eq!(Solver::Auto.resolve(600, 300, 239), Solver::Randomized);
         assert_eq!(Solver::Auto.resolve(20_000, 1_001, 5), Solver::Randomized);
         assert_eq!(Solver::Full.resolve(10_000, 784, 50), Solver::Full);
-    }
-
-    #[test]
-    fn solver_names_round_trip() {
-        for name in Solver::NAMES {
-            assert_eq!(name.parse::<Solver>().unwrap().name(), name);
-        }
-        let err = "arpack".parse::<Solver>().unwrap_err();
-        assert!(err.to_string().contains("covarianceEigh"), "{err}");
     }
 
     #[test]

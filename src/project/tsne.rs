@@ -99,14 +99,13 @@ mod trustworthiness;
 pub use trustworthiness::trustworthiness;
 
 use crate::error::{ensure_finite, Error, Result};
+use crate::names::named_enum;
 use crate::project::pca::{matrix_view, Pca, PcaOptions, Solver};
 use crate::tensor::checked_elements;
 use affinity::Csr;
 use gradient::{barnes_hut_gradient, exact_gradient};
 use ndarray::{Array2, ArrayView2};
 use rand::{Rng, SeedableRng};
-use std::fmt;
-use std::str::FromStr;
 use tree::Tree;
 
 /// Rows up to which [`Method::Auto`] runs the exact method, which has no approximation error.
@@ -123,37 +122,24 @@ const MIN_GAIN: f64 = 0.01;
 /// Standard deviation of the initial embedding (first component for PCA initialisation).
 const INIT_STD: f64 = 1e-4;
 
-/// How the gradient is computed: scikit-learn's `method` in camelCase as the JavaScript API
-/// spells it (`"barnesHut"`; scikit-learn's `"barnes_hut"` is accepted too), plus `"auto"`.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "camelCase")]
-pub enum Method {
-    /// Exact up to [`AUTO_EXACT_MAX_ROWS`] rows or with more than 3 components, else Barnes-Hut.
-    #[default]
-    Auto,
-    /// All pairs, `O(n²)` time and memory.
-    Exact,
-    /// Sparse nearest-neighbour affinities and a space-partitioning tree, `O(n log n)` per
-    /// iteration; 1 to 3 components.
-    #[serde(alias = "barnes_hut")]
-    BarnesHut,
+named_enum! {
+    /// How the gradient is computed: scikit-learn's `method` in camelCase (`"barnesHut"` is
+    /// scikit-learn's `"barnes_hut"`), plus `"auto"`.
+    #[derive(Default)]
+    pub enum Method: "t-SNE method" {
+        /// Exact up to [`AUTO_EXACT_MAX_ROWS`] rows or with more than 3 components, else
+        /// Barnes-Hut; the default.
+        #[default]
+        Auto = "auto",
+        /// All pairs, `O(n²)` time and memory.
+        Exact = "exact",
+        /// Sparse nearest-neighbour affinities and a space-partitioning tree, `O(n log n)` per
+        /// iteration; 1 to 3 components.
+        BarnesHut = "barnesHut",
+    }
 }
 
 impl Method {
-    /// The accepted names.
-    pub const NAMES: [&'static str; 3] = ["auto", "exact", "barnesHut"];
-
-    /// The name of the method.
-    pub fn name(self) -> &'static str {
-        match self {
-            Method::Auto => "auto",
-            Method::Exact => "exact",
-            Method::BarnesHut => "barnesHut",
-        }
-    }
-
     /// The method that runs for `rows` rows and `components` output dimensions: itself, or for
     /// [`Method::Auto`] exact when `rows <= AUTO_EXACT_MAX_ROWS` or `components > 3`.
     pub fn resolve(self, rows: usize, components: usize) -> Method {
@@ -167,68 +153,15 @@ impl Method {
     }
 }
 
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Method {
-    type Err = Error;
-
-    /// Parses a method name; fails with [`Error::Unknown`] listing the names.
-    fn from_str(name: &str) -> Result<Self> {
-        match name {
-            "auto" => Ok(Method::Auto),
-            "exact" => Ok(Method::Exact),
-            "barnesHut" | "barnes_hut" => Ok(Method::BarnesHut),
-            _ => Err(Error::unknown("t-SNE method", name, &Method::NAMES)),
-        }
-    }
-}
-
-/// The initial embedding (scikit-learn's `init`).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Init {
-    /// Principal components scaled to standard deviation 1e-4 along the first.
-    #[default]
-    Pca,
-    /// Independent normals with standard deviation 1e-4.
-    Random,
-}
-
-impl Init {
-    /// The accepted names.
-    pub const NAMES: [&'static str; 2] = ["pca", "random"];
-
-    /// The name of the initialisation.
-    pub fn name(self) -> &'static str {
-        match self {
-            Init::Pca => "pca",
-            Init::Random => "random",
-        }
-    }
-}
-
-impl fmt::Display for Init {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Init {
-    type Err = Error;
-
-    /// Parses an initialisation name; fails with [`Error::Unknown`] listing the names.
-    fn from_str(name: &str) -> Result<Self> {
-        match name {
-            "pca" => Ok(Init::Pca),
-            "random" => Ok(Init::Random),
-            _ => Err(Error::unknown("t-SNE init", name, &Init::NAMES)),
-        }
+named_enum! {
+    /// The initial embedding (scikit-learn's `init`).
+    #[derive(Default)]
+    pub enum Init: "t-SNE init" {
+        /// Principal components scaled to standard deviation 1e-4 along the first; the default.
+        #[default]
+        Pca = "pca",
+        /// Independent normals with standard deviation 1e-4.
+        Random = "random",
     }
 }
 

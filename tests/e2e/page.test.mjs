@@ -274,21 +274,48 @@ test("the saliency panel switches methods, targets and options and recomputes on
   // Only the chosen method's options are shown.
   assert.equal(await page.isVisible("#saliency-window"), true);
   assert.equal(await page.isVisible("#saliency-steps"), false);
-  // Many IG steps run in the worker with a visible progress bar; the page keeps responding.
+  // Many IG steps run in the worker with a visible progress bar; the page keeps responding. A
+  // change while they run replaces the task, and the replaced task is no error.
   await page.selectOption("#saliency-method", "integratedGradients");
-  await page.fill("#saliency-steps", "300");
-  await page.dispatchEvent("#saliency-steps", "change");
   await page.waitForFunction(() => document.querySelector("#saliency-status").textContent.includes("convergence delta"), null, { timeout: 30000 });
+  await page.fill("#saliency-steps", "4000");
+  await page.dispatchEvent("#saliency-steps", "change");
   await page.selectOption("#saliency-target", "3");
-  await page.waitForFunction(() => document.querySelector("#saliency-status").textContent.includes("for class 3"), null, { timeout: 30000 });
+  await page.waitForFunction(() => document.querySelector("#saliency-status").textContent.includes("for class 3"), null, { timeout: 60000 });
+  assert.equal(await page.isHidden("#error"), true, "a replaced worker task shows no error");
   assert.match(await page.evaluate(() => location.hash), /method=integratedGradients/);
-  assert.match(await page.evaluate(() => location.hash), /opt.steps=300/);
+  assert.match(await page.evaluate(() => location.hash), /opt.steps=4000/);
   assert.match(await page.evaluate(() => location.hash), /target=3/);
   // A new input recomputes the map.
   const before = await page.$eval("#saliency-map", (c) => c.toDataURL());
   await page.fill("#sample-index", "5");
   await page.dispatchEvent("#sample-index", "change");
   await page.waitForFunction((b) => document.querySelector("#saliency-map").toDataURL() !== b, before, { timeout: 30000 });
+  assert.deepEqual(problems.consoleErrors, []);
+});
+
+test("a link restores every panel's choices, and the page writes the same link back", async (t) => {
+  const { page, origin, problems } = await openSite(t);
+  const link = "#model=cnn&colormap=magma&weights=fc1&project=conv2&method=gradCam&target=4&opt.logits=false" +
+    "&opt.layer=conv1.relu&opt.upsample=false&sample=2&train.steps=100&train.lr=0.1&train.momentum=0.5&train.seed=3";
+  await page.goto(`${origin}/${link}`);
+  await ready(page);
+  assert.equal(await page.inputValue("#colormap-select"), "magma");
+  assert.equal(await page.inputValue("#sample-index"), "2");
+  assert.equal(await page.inputValue("#weights-layer"), "fc1");
+  assert.equal(await page.inputValue("#projection-layer"), "conv2");
+  assert.equal(await page.inputValue("#saliency-method"), "gradCam");
+  assert.equal(await page.inputValue("#saliency-layer"), "conv1.relu");
+  assert.equal(await page.inputValue("#saliency-target"), "4");
+  assert.equal(await page.isChecked("#saliency-logits"), false);
+  assert.equal(await page.isChecked("#saliency-upsample"), false);
+  assert.equal(await page.inputValue("#training-momentum"), "0.5");
+  await page.waitForFunction(() => document.querySelector("#saliency-status").textContent.startsWith("Grad-CAM for class 4"));
+  assert.equal(await page.evaluate(() => location.hash), link);
+  // A new Grad-CAM layer is written to the hash (as opt.layer, the only layer key the page has).
+  await page.selectOption("#saliency-layer", "conv2.relu");
+  await page.waitForFunction(() => location.hash.includes("opt.layer=conv2.relu"));
+  assert.equal(await page.evaluate(() => location.hash), link.replace("conv1.relu", "conv2.relu"));
   assert.deepEqual(problems.consoleErrors, []);
 });
 

@@ -7,10 +7,17 @@ import { groupThousands } from "./format.js";
 const CELL_PX = 3; // CSS pixels per activation cell (cards scale down on narrow screens)
 
 /**
- * Puts one card per layer with its heatmap into `container`; returns a function that draws the
- * cards' colorbars (the page calls it at once, or after the first paint when it starts).
+ * Wires the panel; `hoverInfo`: the element that reads out the value under the pointer. Returns
+ * `{ showTrace(model, trace, colormap) }`, which puts one card per layer with its heatmap into the
+ * panel and returns a function that draws the cards' colorbars (the page calls it at once, or
+ * after the first paint when it starts).
  */
-export function renderActivations(container, hoverInfo, model, trace, colormap) {
+export function setupActivations({ hoverInfo }) {
+  const container = document.getElementById("layers");
+  return { showTrace: (model, trace, colormap) => renderActivations(container, hoverInfo, model, trace, colormap) };
+}
+
+function renderActivations(container, hoverInfo, model, trace, colormap) {
   const values = new Map();
   const cards = [];
   const colorbars = [];

@@ -5,7 +5,21 @@ import { groupThousands } from "./format.js";
 const SVG = "http://www.w3.org/2000/svg";
 const BOX_W = 250, BOX_H = 44, GAP = 18, LEFT = 70;
 
-export function renderArchitecture(container, layers, inputShape) {
+/** Wires the panel; returns `{ showModel(model) }`, which draws a model's diagram and summary. */
+export function setupArchitecture() {
+  const container = document.getElementById("architecture");
+  const summary = document.getElementById("architecture-summary");
+  return {
+    showModel(model) {
+      const layers = model.layers();
+      renderArchitecture(container, layers, model.inputShape);
+      summary.textContent = `${layers.length} layers · ${groupThousands(model.paramCount)} parameters · ` +
+        `input ${model.inputShape.join("×")} → output ${model.outputShape.join("×")}`;
+    },
+  };
+}
+
+function renderArchitecture(container, layers, inputShape) {
   const nodes = [{ name: "input", op: "input", outputShape: inputShape, params: 0, inputs: [] }, ...layers];
   const index = new Map(nodes.map((n, i) => [n.name, i]));
   const height = nodes.length * (BOX_H + GAP);

@@ -1,25 +1,35 @@
-// The page state in the URL hash, so any view can be shared as a link. A drawn or uploaded input
-// is stored as base64 of its 28x28 bytes.
+// The page state in the URL hash, so any view can be shared as a link; the only module that reads
+// or writes the hash. The state has one section per panel, each given to the panel's setup and
+// returned by its `hashState()`:
+//   { model, colormap, sample, input, weights: { layer }, projection: { layer },
+//     saliency: { method, target, options: { name: text } }, training: { name: text } }
+// Keys in the hash: model, colormap, weights, project, method, target, opt.<option>, sample,
+// train.<setting>, and input (a drawn or uploaded input as base64 of its 28x28 bytes, in place of
+// sample). Absent keys leave their fields undefined (panel sections are always objects).
+
+/** The state saved in the hash. */
 export function readHash() {
   const params = new URLSearchParams(location.hash.slice(1));
-  const state = {};
-  for (const key of ["model", "colormap", "weights", "project", "method", "layer"]) if (params.has(key)) state[key] = params.get(key);
-  if (params.has("target")) state.target = Math.max(0, Number.parseInt(params.get("target"), 10) || 0);
-  if (params.has("sample")) state.sample = Math.max(0, Number.parseInt(params.get("sample"), 10) || 0);
-  if (params.has("input")) {
-    try {
-      const bytes = Uint8Array.from(atob(params.get("input")), (c) => c.charCodeAt(0));
-      if (bytes.length === 784) state.input = Float32Array.from(bytes, (v) => v / 255);
-    } catch {
-      // A damaged input in a shared link falls back to the sample.
-    }
-  }
-  for (const [key, value] of params) if (key.startsWith("opt.")) (state.options ??= {})[key.slice(4)] = value;
-  for (const [key, value] of params) if (key.startsWith("train.")) (state.training ??= {})[key.slice(6)] = value;
-  return state;
+  const text = (key) => params.get(key) ?? undefined;
+  const count = (key) => (params.has(key) ? Math.max(0, Number.parseInt(params.get(key), 10) || 0) : undefined);
+  const prefixed = (prefix) => Object.fromEntries([...params]
+    .filter(([key]) => key.startsWith(prefix)).map(([key, value]) => [key.slice(prefix.length), value]));
+  return {
+    model: text("model"), colormap: text("colormap"), sample: count("sample"), input: readInput(text("input")),
+    weights: { layer: text("weights") },
+    projection: { layer: text("project") },
+    saliency: { method: text("method"), target: count("target"), options: prefixed("opt.") },
+    training: prefixed("train."),
+  };
 }
 
-export function writeHash(entries, input) {
+/** Replaces the hash with `state` (as readHash returns it; undefined and null fields are left out). */
+export function writeHash({ model, colormap, sample, input, weights, projection, saliency, training }) {
+  const entries = {
+    model, colormap, weights: weights.layer, project: projection.layer,
+    method: saliency.method, target: saliency.target, ...withPrefix("opt.", saliency.options),
+    sample: input ? undefined : sample, ...withPrefix("train.", training),
+  };
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(entries)) if (value !== undefined && value !== null) params.set(key, String(value));
   if (input) {
@@ -27,4 +37,19 @@ export function writeHash(entries, input) {
     params.set("input", btoa(String.fromCharCode(...bytes)));
   }
   history.replaceState(null, "", `#${params}`);
+}
+
+function withPrefix(prefix, section) {
+  return Object.fromEntries(Object.entries(section).map(([key, value]) => [prefix + key, value]));
+}
+
+/** A drawn input from its base64 bytes; undefined if absent or damaged (the page shows the sample). */
+function readInput(base64) {
+  if (base64 === undefined) return undefined;
+  try {
+    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+    return bytes.length === 784 ? Float32Array.from(bytes, (v) => v / 255) : undefined;
+  } catch {
+    return undefined;
+  }
 }

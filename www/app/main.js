@@ -1,35 +1,37 @@
 // The nnlens explorer page: load a model, give it an input (a held-out digit, a drawing, an
 // uploaded image), and see the prediction, the architecture, the weights and every layer's
-// activations. The state lives in the URL hash so a view can be shared as a link.
+// activations. The state lives in the URL hash so a view can be shared as a link. This module
+// holds the app's state (the model and the input), orders the start-up and wires the panels: each
+// panel module wires its own controls, keeps its own state and exports one setup function.
 import init, { Model, drawHeatmap, drawBarChart } from "../pkg/nnlens.js";
 import { loadDigits, fitToShape } from "./data.js";
-import { renderActivations } from "./activations.js";
+import { setupActivations } from "./activations.js";
 import { sizeCanvasForCss } from "./canvas.js";
 import { readHash, writeHash } from "./hash.js";
-import { groupThousands } from "./format.js";
 
-/** The modules of the panels drawn after the first paint, imported then (see main). */
-let panels;
-async function importPanels() {
-  const modules = await Promise.all([
-    import("./architecture.js"), import("./weights.js"), import("./save.js"), import("./projection.js"),
-    import("./saliency.js"), import("./worker-client.js"), import("./pad.js"), import("./training.js"),
+/** The modules set up after the first paint, imported then (see main). */
+function importPanels() {
+  return Promise.all([
+    import("./architecture.js"), import("./weights.js"), import("./projection.js"), import("./saliency.js"),
+    import("./training.js"), import("./pad.js"), import("./save.js"), import("./worker-client.js"),
   ]);
-  return Object.assign({}, ...modules);
 }
 
 const $ = (id) => document.getElementById(id);
 const base = new URL("..", import.meta.url);
 const BUILTIN = ["cnn", "mlp"];
 const state = {
-  model: null, modelName: "cnn", colormap: "viridis", digits: null, weightsLayer: null, projectionLayer: null,
-  saliencyTarget: null, saliencyLayer: null, // null target: the predicted class
-  modelSource: null, // { format: "json" | "onnx", source: text or bytes }, for the worker
+  model: null, modelName: "cnn", colormap: "viridis", digits: null,
+  modelSource: null, // { format: "json" | "onnx", source: text or bytes }, for the workers (worker-client.js)
   sample: 0, drawn: null, // drawn: a 28x28 input from the pad or an uploaded image, or null for the sample
 };
-let pad;
+/** The activations panel (the first paint's), and the panels set up after the first paint. */
+let activations;
+let panels;
 
-export function showError(error) {
+/** Shows an error in the page; a task replaced by a newer one (an `AbortError`) is no error. */
+function showError(error) {
+  if (error?.name === "AbortError") return;
   const box = $("error");
   box.textContent = error instanceof Error ? error.message : String(error);
   box.hidden = false;
@@ -80,6 +82,7 @@ function renderInput() {
   return values;
 }
 
+/** Shows the model output as a bar chart; returns the predicted class. */
 function renderPrediction(trace) {
   const output = trace.output;
   const best = output.indexOf(Math.max(...output));
@@ -88,43 +91,7 @@ function renderPrediction(trace) {
   const chart = $("prediction-chart");
   sizeCanvasForCss(chart);
   drawBarChart(chart, output, Array.from(output, (_, i) => String(i)), best, "model output");
-}
-
-function saliencyElements() {
-  const el = {};
-  for (const key of ["method", "target", "logits", "abs", "steps", "rule", "samples", "noise", "variant", "layer",
-    "upsample", "window", "opacity", "progress", "status", "input", "map", "colorbar", "overlay"]) el[key] = $(`saliency-${key}`);
-  el.channels = state.model.inputShape.length === 3 ? state.model.inputShape[0] : 1;
-  return el;
-}
-
-/** Shows only the option controls of the chosen method. */
-function showSaliencyControls() {
-  const wanted = new Set(panels.methodControls($("saliency-method").value));
-  for (const span of document.querySelectorAll("#saliency-panel [data-control]")) span.hidden = !wanted.has(span.dataset.control);
-}
-
-let saliencyRun = 0;
-/** Recomputes the saliency map for the current input, target and options. */
-async function renderSaliency(values, digit, predicted) {
-  const el = saliencyElements();
-  if (state.saliencyTarget === null || state.saliencyTarget >= el.target.options.length) state.saliencyTarget = predicted;
-  el.target.value = String(state.saliencyTarget);
-  const supported = state.model.inputShape.length === 3 || el.method.value !== "occlusion";
-  if (!supported) throw new Error("occlusion in this page needs an image model with input [C, H, W]");
-  const options = panels.readOptions(el, state.saliencyTarget);
-  const run = ++saliencyRun;
-  const started = performance.now();
-  const attribution = await panels.computeSaliency({
-    model: state.model, modelSource: state.modelSource, input: values, options,
-    onProgress: (busy) => { el.progress.hidden = !busy; },
-  });
-  if (run !== saliencyRun) return; // a newer input or option superseded this map
-  panels.drawSaliency(el, digit, attribution, options, Number(el.opacity.value));
-  const ms = performance.now() - started;
-  el.status.textContent = `${el.method.selectedOptions[0].textContent} for class ${state.saliencyTarget}` +
-    (attribution.delta !== null && attribution.delta !== undefined ? ` · convergence delta ${attribution.delta.toExponential(2)}` : "") +
-    ` · ${ms.toFixed(1)} ms`;
+  return best;
 }
 
 /** Draws the input and every layer's activation heatmap (one forward pass); returns
@@ -132,7 +99,7 @@ async function renderSaliency(values, digit, predicted) {
 function renderActivationsForInput() {
   const values = renderInput();
   const trace = state.model.trace(values);
-  const drawColorbars = renderActivations($("layers"), $("hover-info"), state.model, trace, state.colormap);
+  const drawColorbars = activations.showTrace(state.model, trace, state.colormap);
   return { values, trace, drawColorbars };
 }
 
@@ -140,9 +107,8 @@ function renderActivationsForInput() {
  * saliency map; saves the hash. */
 function renderOutputs({ values, trace, drawColorbars }) {
   drawColorbars();
-  renderPrediction(trace);
-  const output = trace.output;
-  renderSaliency(values, currentDigit().digit, output.indexOf(Math.max(...output))).catch(showError);
+  const predicted = renderPrediction(trace);
+  panels.saliency.showInput(values, currentDigit().digit, predicted);
   saveState();
 }
 
@@ -158,41 +124,10 @@ function renderModel() {
 
 /** The panels that depend on the model only: architecture, weights, and the saliency and projection choices. */
 function renderModelPanels() {
-  const { model } = state;
-  const layers = model.layers();
-  panels.renderArchitecture($("architecture"), layers, model.inputShape);
-  $("architecture-summary").textContent =
-    `${layers.length} layers · ${groupThousands(model.paramCount)} parameters · input ${model.inputShape.join("×")} → output ${model.outputShape.join("×")}`;
-  const names = panels.weightLayers(model);
-  const select = $("weights-layer");
-  select.replaceChildren(...names.map((n) => new Option(n, n)));
-  if (!names.includes(state.weightsLayer)) state.weightsLayer = names[0] ?? null;
-  $("weights-panel").hidden = !names.length;
-  if (state.weightsLayer) {
-    select.value = state.weightsLayer;
-    panels.renderWeights({ map: $("weights-map"), colorbar: $("weights-colorbar"), histogram: $("weights-histogram"),
-      caption: $("weights-caption") }, model, state.weightsLayer, $("hover-info"));
-    panels.renderWeightRowsPca($("weights-pca"), $("weights-pca-info"), model, state.weightsLayer);
+  for (const panel of [panels.architecture, panels.weights, panels.saliency, panels.projection]) {
+    panel.showModel(state.model, state.modelSource);
   }
-  const classes = model.outputShape.reduce((a, b) => a * b, 1);
-  $("saliency-target").replaceChildren(...Array.from({ length: classes }, (_, i) => new Option(String(i), String(i))));
-  const spatial = layers.filter((l) => l.outputShape.length === 3).map((l) => l.name);
-  $("saliency-layer").replaceChildren(...spatial.map((n) => new Option(n, n)));
-  $("saliency-method").querySelector('[value="gradCam"]').disabled = !spatial.length;
-  if (!spatial.length && $("saliency-method").value === "gradCam") $("saliency-method").value = "gradient";
-  if (spatial.length) $("saliency-layer").value = spatial.includes(state.saliencyLayer) ? state.saliencyLayer : spatial.at(-1);
-  if (state.saliencyTarget !== null && state.saliencyTarget >= classes) state.saliencyTarget = null;
-  showSaliencyControls();
-  const projectable = layers.map((l) => l.name);
-  $("projection-layer").replaceChildren(...projectable.map((n) => new Option(n, n)));
-  if (!projectable.includes(state.projectionLayer)) {
-    // Default: the last hidden representation, the last flat layer wider than the output.
-    const outputSize = model.outputShape.reduce((a, b) => a * b, 1);
-    state.projectionLayer = layers.filter((l) => l.outputShape.length === 1 && l.outputShape[0] > outputSize).at(-1)?.name
-      ?? projectable.at(-1);
-  }
-  $("projection-layer").value = state.projectionLayer;
-  $("model-summary").textContent = `${state.modelName}: ${layers.length} layers`;
+  $("model-summary").textContent = `${state.modelName}: ${state.model.layers().length} layers`;
 }
 
 /** Resolves after the browser has painted the current frame. */
@@ -200,28 +135,12 @@ function afterPaint() {
   return new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve)));
 }
 
-async function project() {
-  const shape = state.model.inputShape;
-  const inputSize = shape.reduce((a, b) => a * b, 1);
-  await panels.runProjection({
-    canvas: $("projection-chart"), progress: $("projection-progress"), status: $("projection-status"),
-    sample: $("projection-sample"), sampleInfo: $("projection-sample-info"),
-    inputSize, fitInput: (digit) => fitToShape(digit, shape).values,
-  }, {
-    modelSource: state.modelSource, layer: state.projectionLayer, method: $("projection-method").value,
-    samples: Math.min(Number($("projection-samples").value), state.digits.count), digits: state.digits,
-  });
-}
-
 function saveState() {
   writeHash({
-    model: state.modelName, colormap: state.colormap, weights: state.weightsLayer, project: state.projectionLayer,
-    method: $("saliency-method").value, target: state.saliencyTarget ?? undefined,
-    ...Object.fromEntries(Object.entries(panels.readOptions(saliencyElements(), 0))
-      .filter(([k]) => !["method", "target", "seed", "strides"].includes(k)).map(([k, v]) => [`opt.${k}`, v])),
-    sample: state.drawn ? undefined : state.sample,
-    ...panels.trainingHashEntries(),
-  }, state.drawn);
+    model: state.modelName, colormap: state.colormap, sample: state.sample, input: state.drawn,
+    weights: panels.weights.hashState(), projection: panels.projection.hashState(),
+    saliency: panels.saliency.hashState(), training: panels.training.hashState(),
+  });
 }
 
 /** Makes built-in model `name` the page's model; `loaded`: its loadBuiltin result, if already made. */
@@ -231,6 +150,7 @@ async function selectBuiltin(name, loaded) {
   $("model-select").value = name;
 }
 
+/** Wraps an event handler: clears the page's error first, and shows the error it throws. */
 function guarded(fn) {
   return async (...args) => {
     try {
@@ -248,17 +168,6 @@ async function openModelFile(file) {
   renderModel();
 }
 
-/** Puts saliency options saved in the URL hash back into the controls. */
-function restoreSaliencyOptions(options) {
-  for (const [key, value] of Object.entries(options)) {
-    const input = $(`saliency-${key}`);
-    if (!input || key === "layer") continue;
-    if (input.type === "checkbox") input.checked = value === "true";
-    else if (key === "window") input.value = value.split(",")[1] ?? value;
-    else input.value = value;
-  }
-}
-
 /** Instantiates the wasm that index.html started compiling during the download; without it (or if
  * it failed, e.g. on a host that serves .wasm with another type) the package fetches it itself. */
 async function initWasm() {
@@ -274,9 +183,7 @@ async function main() {
   const saved = readHash();
   Object.assign(state, {
     modelName: saved.model ?? state.modelName, colormap: saved.colormap ?? state.colormap,
-    sample: saved.sample ?? state.sample, weightsLayer: saved.weights ?? null, drawn: saved.input ?? null,
-    projectionLayer: saved.project ?? null, saliencyTarget: saved.target ?? null,
-    saliencyLayer: saved.options?.layer ?? null,
+    sample: saved.sample ?? state.sample, drawn: saved.input ?? null,
   });
   const firstModel = BUILTIN.includes(saved.model) ? saved.model : "cnn";
   const wasm = initWasm();
@@ -288,28 +195,28 @@ async function main() {
   $("sample-index").value = String(state.sample);
   $("colormap-select").value = state.colormap;
   state.digits = firstDigits;
-  if (saved.method) $("saliency-method").value = saved.method;
-  restoreSaliencyOptions(saved.options ?? {});
   await selectBuiltin(firstModel, firstLoaded);
   // First paint: the activation heatmaps, marked by data-ready (the cold-start benchmark's end
   // point); the other panels' modules are imported once that frame is on screen (issuing their
   // requests takes a few ms), and their panels and the colorbars are drawn when all the digits
   // are in too; data-complete marks the whole page drawn.
+  activations = setupActivations({ hoverInfo: $("hover-info") });
   const first = renderActivationsForInput();
   document.body.dataset.ready = "true";
-  [panels, state.digits] = await Promise.all([afterPaint().then(importPanels), digits.complete]);
+  const [modules, allDigits] = await Promise.all([afterPaint().then(importPanels), digits.complete]);
+  const [architecture, weights, projection, saliency, training, pad, save, workerClient] = modules;
+  state.digits = allDigits;
   $("sample-index").max = String(state.digits.count - 1);
-  if (compiled) panels.shareWasm(compiled); // the workers instantiate the page's compiled wasm
-  pad = new panels.DrawingPad($("pad"), guarded((input) => {
-    state.drawn = input;
-    $("pad-hint").hidden = true;
-    renderForInput();
-  }));
-  if (state.drawn) {
-    pad.show(state.drawn);
-    $("pad-hint").hidden = true;
-  }
-  panels.setupTraining({ digits: state.digits, base, saved: saved.training, onChange: saveState, onError: showError });
+  if (compiled) workerClient.shareWasm(compiled); // the workers instantiate the page's compiled wasm
+  panels = {
+    architecture: architecture.setupArchitecture(),
+    weights: weights.setupWeights({ saved: saved.weights, hoverInfo: $("hover-info"), guard: guarded, onChange: saveState }),
+    projection: projection.setupProjection({ digits: state.digits, saved: saved.projection, guard: guarded, onChange: saveState }),
+    saliency: saliency.setupSaliency({ saved: saved.saliency, guard: guarded, onChange: saveState, onError: showError }),
+    training: training.setupTraining({ digits: state.digits, base, saved: saved.training, onChange: saveState, onError: showError }),
+  };
+  pad.setupDrawing({ drawn: state.drawn, guard: guarded, onInput: (drawn) => { state.drawn = drawn; renderForInput(); } });
+  save.setupSaveButtons(guarded);
   renderModelPanels();
   renderOutputs(first);
 
@@ -325,37 +232,10 @@ async function main() {
     $("sample-index").value = String(state.sample);
     renderForInput();
   }));
-  $("clear-pad").addEventListener("click", guarded(() => {
-    pad.clear(false);
-    state.drawn = null;
-    $("pad-hint").hidden = false;
-    renderForInput();
-  }));
-  $("brush").addEventListener("input", (e) => { pad.brush = Number(e.target.value); });
-  $("image-file").addEventListener("change", guarded(async (e) => {
-    if (!e.target.files.length) return;
-    state.drawn = await panels.imageFileToInput(e.target.files[0]);
-    pad.show(state.drawn);
-    $("pad-hint").hidden = true;
-    renderForInput();
-  }));
   $("colormap-select").addEventListener("change", guarded((e) => { state.colormap = e.target.value; renderForInput(); }));
-  const rerender = guarded(() => renderForInput());
-  $("saliency-method").addEventListener("change", () => { showSaliencyControls(); rerender(); });
-  $("saliency-target").addEventListener("change", (e) => { state.saliencyTarget = Number(e.target.value); rerender(); });
-  $("saliency-layer").addEventListener("change", (e) => { state.saliencyLayer = e.target.value; rerender(); });
-  for (const id of ["logits", "abs", "steps", "rule", "samples", "noise", "variant", "upsample", "window", "opacity"]) {
-    $(`saliency-${id}`).addEventListener("change", rerender);
-  }
-  $("projection-layer").addEventListener("change", (e) => { state.projectionLayer = e.target.value; saveState(); });
-  $("projection-run").addEventListener("click", guarded(project));
-  $("weights-layer").addEventListener("change", guarded((e) => { state.weightsLayer = e.target.value; renderModel(); }));
   $("model-file").addEventListener("change", guarded(async (e) => {
     if (e.target.files.length) await openModelFile(e.target.files[0]);
   }));
-  for (const button of document.querySelectorAll("button[data-save]")) {
-    button.addEventListener("click", guarded(() => panels.savePanelPng($(button.dataset.save), `nnlens-${button.dataset.save}.png`)));
-  }
   document.addEventListener("dragover", (e) => { e.preventDefault(); $("drop-hint").hidden = false; });
   document.addEventListener("dragleave", () => { $("drop-hint").hidden = true; });
   document.addEventListener("drop", guarded(async (e) => {

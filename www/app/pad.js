@@ -1,8 +1,40 @@
-// The drawing pad: white ink on black like MNIST, pointer (mouse, pen, touch) and keyboard
-// friendly. Every change is preprocessed MNIST-style (20x20 box centred by mass in 28x28) in wasm.
+// The input panel's drawing pad and image upload. The pad: white ink on black like MNIST, pointer
+// (mouse, pen, touch) and keyboard friendly. Every change, and every uploaded image, is
+// preprocessed MNIST-style (20x20 box centred by mass in 28x28) in wasm.
 import { mnistPreprocess } from "../pkg/nnlens.js";
 
-export class DrawingPad {
+/**
+ * Wires the pad, its brush and clear button, and the image upload. `drawn`: an input restored from
+ * the URL hash, shown on the pad; `onInput(input)` gets every drawn or uploaded 28x28 input, and
+ * null when the pad is cleared (back to the sample); `guard` wraps an event handler to show its
+ * errors in the page.
+ */
+export function setupDrawing({ drawn, onInput, guard }) {
+  const $ = (id) => document.getElementById(id);
+  const hint = $("pad-hint");
+  const show = (input) => {
+    hint.hidden = input !== null;
+    onInput(input);
+  };
+  const pad = new DrawingPad($("pad"), guard(show));
+  if (drawn) {
+    pad.show(drawn);
+    hint.hidden = true;
+  }
+  $("clear-pad").addEventListener("click", guard(() => {
+    pad.clear(false);
+    show(null);
+  }));
+  $("brush").addEventListener("input", (e) => { pad.brush = Number(e.target.value); });
+  $("image-file").addEventListener("change", guard(async (e) => {
+    if (!e.target.files.length) return;
+    const input = await imageFileToInput(e.target.files[0]);
+    pad.show(input);
+    show(input);
+  }));
+}
+
+class DrawingPad {
   constructor(canvas, onChange) {
     this.canvas = canvas;
     this.ctx = canvas.getContext("2d", { willReadFrequently: true });
@@ -90,7 +122,7 @@ export class DrawingPad {
 }
 
 /** Reads an image file into an MNIST-style 28x28 input (dark ink on light paper is inverted). */
-export async function imageFileToInput(file) {
+async function imageFileToInput(file) {
   let bitmap;
   try {
     bitmap = await createImageBitmap(file);

@@ -3,11 +3,52 @@
 // digit, its label and the model's prediction.
 import { drawScatter, drawHeatmap } from "../pkg/nnlens.js";
 import { sizeCanvasForCss } from "./canvas.js";
+import { fitToShape } from "./data.js";
+import { onNearestPoint } from "./nearest-point.js";
 import { runInWorker } from "./worker-client.js";
 
-export async function runProjection(elements, { modelSource, layer, method, samples, digits }) {
-  const inputs = new Float32Array(samples * elements.inputSize);
-  for (let i = 0; i < samples; i++) inputs.set(elements.fitInput(digits.image(i)), i * elements.inputSize);
+const $ = (id) => document.getElementById(id);
+
+/**
+ * Wires the panel. `digits`: the page's digit set; `saved`: the projection section of the URL hash
+ * (`{ layer }`); `guard` wraps an event handler to show its errors in the page, `onChange` saves the
+ * hash. Returns `{ showModel(model, modelSource), hashState() }`: a new model fills the layer
+ * choice, defaulting to its last hidden representation.
+ */
+export function setupProjection({ digits, saved, guard, onChange }) {
+  const select = $("projection-layer");
+  const state = { model: null, modelSource: null, layer: saved.layer ?? null };
+  select.addEventListener("change", () => { state.layer = select.value; onChange(); });
+  const elements = {
+    canvas: $("projection-chart"), progress: $("projection-progress"), status: $("projection-status"),
+    sample: $("projection-sample"), sampleInfo: $("projection-sample-info"),
+  };
+  $("projection-run").addEventListener("click", guard(() => runProjection(elements, {
+    inputShape: state.model.inputShape, modelSource: state.modelSource, layer: state.layer, method: $("projection-method").value,
+    samples: Math.min(Number($("projection-samples").value), digits.count), digits,
+  })));
+  return {
+    showModel(model, modelSource) {
+      Object.assign(state, { model, modelSource });
+      const layers = model.layers();
+      const names = layers.map((l) => l.name);
+      select.replaceChildren(...names.map((n) => new Option(n, n)));
+      if (!names.includes(state.layer)) {
+        // Default: the last hidden representation, the last flat layer wider than the output.
+        const outputSize = model.outputShape.reduce((a, b) => a * b, 1);
+        state.layer = layers.filter((l) => l.outputShape.length === 1 && l.outputShape[0] > outputSize).at(-1)?.name ?? names.at(-1);
+      }
+      select.value = state.layer;
+    },
+    hashState: () => ({ layer: state.layer }),
+  };
+}
+
+/** Projects `layer`'s activations over the first `samples` digits with `method` in the worker. */
+async function runProjection(elements, { inputShape, modelSource, layer, method, samples, digits }) {
+  const inputSize = inputShape.reduce((a, b) => a * b, 1);
+  const inputs = new Float32Array(samples * inputSize);
+  for (let i = 0; i < samples; i++) inputs.set(fitToShape(digits.image(i), inputShape).values, i * inputSize);
   elements.progress.hidden = false;
   elements.progress.value = 0;
   elements.status.textContent = "computing activations…";
@@ -43,22 +84,11 @@ export async function runProjection(elements, { modelSource, layer, method, samp
     elements.status.textContent =
       `done: ${samples} samples, ${result.width} features; explained variance ${(100 * r1).toFixed(1)}% + ${(100 * r2).toFixed(1)}%`;
   }
-  elements.canvas.onmousemove = (event) => {
-    const rect = elements.canvas.getBoundingClientRect();
-    const [x, y] = area.toData(event.clientX - rect.left, event.clientY - rect.top);
-    const [ux, uy] = area.unitsPerPixel();
-    let best = -1, bestD = 36; // within 6 CSS pixels
-    for (let i = 0; i < samples; i++) {
-      const dx = (result.points[2 * i] - x) / ux, dy = (result.points[2 * i + 1] - y) / uy;
-      const d = dx * dx + dy * dy;
-      if (d < bestD) { bestD = d; best = i; }
-    }
-    if (best < 0) return;
+  onNearestPoint(elements.canvas, area, result.points, (best) => {
     drawHeatmap(elements.sample, digits.image(best), [28, 28], { colormap: "greys", min: 0, max: 1 });
     elements.sampleInfo.textContent =
       `digit ${best}: label ${labels[best]}, predicted ${result.predictions[best]}${labels[best] === result.predictions[best] ? "" : " ✗"}`;
-  };
-  return result;
+  });
 }
 
 function labelsOf(samples, digits) {

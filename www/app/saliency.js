@@ -14,13 +14,108 @@ const CONTROLS = {
   gradCam: ["layer", "upsample"],
   occlusion: ["window"],
 };
+/** The option controls, each `#saliency-<name>`. */
+const OPTION_CONTROLS = ["logits", "abs", "steps", "rule", "samples", "noise", "variant", "layer", "upsample", "window"];
+/** Options the hash leaves out: the method and target have their own keys, the rest follow from the controls. */
+const NOT_SAVED = ["method", "target", "seed", "strides"];
 
-export function methodControls(method) {
-  return CONTROLS[method] ?? [];
+const $ = (id) => document.getElementById(id);
+
+/**
+ * Wires the panel. `saved`: the saliency section of the URL hash (`{ method, target, options }`);
+ * `guard` wraps an event handler to show its errors in the page, `onChange` saves the hash and
+ * `onError` shows an error. Returns `{ showModel(model, modelSource), showInput(values, digit,
+ * predicted), hashState() }`: a new model fills the target and layer choices, a new input
+ * recomputes the map (the target defaults to the predicted class).
+ */
+export function setupSaliency({ saved, guard, onChange, onError }) {
+  const el = {};
+  for (const key of ["method", "target", ...OPTION_CONTROLS, "opacity", "progress", "status", "input", "map", "colorbar", "overlay"]) {
+    el[key] = $(`saliency-${key}`);
+  }
+  const state = {
+    model: null, modelSource: null, input: null, // input: { values, digit } of the shown input
+    target: saved.target ?? null, layer: saved.options.layer ?? null, // null target: the predicted class
+    run: 0,
+  };
+  if (saved.method) el.method.value = saved.method;
+  restoreOptions(el, saved.options);
+  showControls(el);
+
+  /** Recomputes the map for the current input, target and options. */
+  async function draw() {
+    const { values, digit } = state.input;
+    const supported = state.model.inputShape.length === 3 || el.method.value !== "occlusion";
+    if (!supported) throw new Error("occlusion in this page needs an image model with input [C, H, W]");
+    const options = readOptions(el, channelsOf(state.model), state.target);
+    const run = ++state.run;
+    const started = performance.now();
+    const attribution = await computeSaliency(state.model, state.modelSource, values, options, (busy) => { el.progress.hidden = !busy; });
+    if (run !== state.run) return; // a newer input or option superseded this map
+    drawSaliency(el, digit, attribution, options, Number(el.opacity.value));
+    const ms = performance.now() - started;
+    el.status.textContent = `${el.method.selectedOptions[0].textContent} for class ${state.target}` +
+      (attribution.delta !== null && attribution.delta !== undefined ? ` · convergence delta ${attribution.delta.toExponential(2)}` : "") +
+      ` · ${ms.toFixed(1)} ms`;
+  }
+  const redraw = guard(() => {
+    onChange();
+    return draw();
+  });
+  el.method.addEventListener("change", () => { showControls(el); redraw(); });
+  el.target.addEventListener("change", () => { state.target = Number(el.target.value); redraw(); });
+  el.layer.addEventListener("change", () => { state.layer = el.layer.value; redraw(); });
+  for (const name of [...OPTION_CONTROLS.filter((n) => n !== "layer"), "opacity"]) el[name].addEventListener("change", redraw);
+
+  return {
+    showModel(model, modelSource) {
+      Object.assign(state, { model, modelSource });
+      const classes = model.outputShape.reduce((a, b) => a * b, 1);
+      el.target.replaceChildren(...Array.from({ length: classes }, (_, i) => new Option(String(i), String(i))));
+      const spatial = model.layers().filter((l) => l.outputShape.length === 3).map((l) => l.name);
+      el.layer.replaceChildren(...spatial.map((n) => new Option(n, n)));
+      el.method.querySelector('[value="gradCam"]').disabled = !spatial.length;
+      if (!spatial.length && el.method.value === "gradCam") el.method.value = "gradient";
+      if (spatial.length) el.layer.value = spatial.includes(state.layer) ? state.layer : spatial.at(-1);
+      if (state.target !== null && state.target >= classes) state.target = null;
+      showControls(el);
+    },
+    showInput(values, digit, predicted) {
+      state.input = { values, digit };
+      if (state.target === null || state.target >= el.target.options.length) state.target = predicted;
+      el.target.value = String(state.target);
+      draw().catch(onError);
+    },
+    hashState() {
+      const options = Object.entries(readOptions(el, channelsOf(state.model), 0)).filter(([name]) => !NOT_SAVED.includes(name));
+      return { method: el.method.value, target: state.target, options: Object.fromEntries(options) };
+    },
+  };
 }
 
-/** Reads the panel's controls into `saliency` options. */
-export function readOptions(el, target) {
+/** Shows only the option controls of the chosen method. */
+function showControls(el) {
+  const wanted = new Set(CONTROLS[el.method.value] ?? []);
+  for (const span of document.querySelectorAll("#saliency-panel [data-control]")) span.hidden = !wanted.has(span.dataset.control);
+}
+
+/** Puts options saved in the URL hash back into the controls (the layer waits for the model's layers). */
+function restoreOptions(el, options) {
+  for (const [name, value] of Object.entries(options)) {
+    if (!OPTION_CONTROLS.includes(name) || name === "layer") continue;
+    const input = el[name];
+    if (input.type === "checkbox") input.checked = value === "true";
+    else if (name === "window") input.value = value.split(",")[1] ?? value;
+    else input.value = value;
+  }
+}
+
+function channelsOf(model) {
+  return model.inputShape.length === 3 ? model.inputShape[0] : 1;
+}
+
+/** Reads the panel's controls into `attribute` options for an input of `channels` channels. */
+function readOptions(el, channels, target) {
   const method = el.method.value;
   const options = { method, target, logits: el.logits.checked };
   for (const control of CONTROLS[method]) {
@@ -34,15 +129,15 @@ export function readOptions(el, target) {
     if (control === "upsample") options.upsample = el.upsample.checked;
     if (control === "window") {
       const size = Number(el.window.value);
-      options.window = [el.channels, size, size];
-      options.strides = [el.channels, Math.max(1, Math.floor(size / 2)), Math.max(1, Math.floor(size / 2))];
+      options.window = [channels, size, size];
+      options.strides = [channels, Math.max(1, Math.floor(size / 2)), Math.max(1, Math.floor(size / 2))];
     }
   }
   return options;
 }
 
 /** Whether the options make a map worth moving off the main thread. */
-export function isHeavy(options) {
+function isHeavy(options) {
   return (options.steps ?? 0) > 64 || (options.samples ?? 0) > 32 || options.method === "occlusion";
 }
 
@@ -52,20 +147,20 @@ function isSigned(options) {
   return true;
 }
 
-export async function computeSaliency({ model, modelSource, input, options, onProgress }) {
+async function computeSaliency(model, modelSource, input, options, onProgress) {
   if (!isHeavy(options)) return attribute(model, input, options);
-  onProgress?.(true);
+  onProgress(true);
   try {
     return await runInWorker({ kind: "saliency", model: modelSource, input, options });
   } finally {
-    onProgress?.(false);
+    onProgress(false);
   }
 }
 
 /** Draws input, map and overlay for an attribution `{ values, shape }` of an input of `inputShape`. */
-export function drawSaliency(el, digit, attribution, options, opacity) {
+function drawSaliency(el, digit, attribution, options, opacity) {
   const signed = isSigned(options);
-  const shown = displayMap(attribution.values, attribution.shape, { sign: signed ? "all" : "absolute_value" });
+  const shown = displayMap(attribution.values, attribution.shape, { sign: signed ? "all" : "absoluteValue" });
   const colormap = signed ? "rdbu" : "magma";
   const range = signed ? { min: -1, max: 1 } : { min: 0, max: 1 };
   drawHeatmap(el.input, digit, [28, 28], { colormap: "greys", min: 0, max: 1 });

@@ -1,6 +1,16 @@
 // Saves a panel as one PNG: its canvases in page order, each at its on-screen size, captioned
 // with its accessible label, on a white background.
-export function savePanelPng(panel, fileName) {
+
+/** Wires every `button[data-save]` to save the panel whose id it names; `guard` wraps an event
+ * handler to show its errors in the page. */
+export function setupSaveButtons(guard) {
+  for (const button of document.querySelectorAll("button[data-save]")) {
+    const id = button.dataset.save;
+    button.addEventListener("click", guard(() => savePanelPng(document.getElementById(id), `nnlens-${id}.png`)));
+  }
+}
+
+function savePanelPng(panel, fileName) {
   const canvases = [...panel.querySelectorAll("canvas")].filter((c) => c.width > 0 && c.getBoundingClientRect().width > 0);
   if (!canvases.length) throw new Error("this panel has nothing drawn to save yet");
   const pad = 12, caption = 18;
@@ -30,5 +40,4 @@ export function savePanelPng(panel, fileName) {
   link.download = fileName;
   link.href = out.toDataURL("image/png");
   link.click();
-  return link.href;
 }

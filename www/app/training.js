@@ -18,16 +18,12 @@ const $ = (id) => document.getElementById(id);
 let settings = { ...DEFAULTS };
 let run = null; // { curve: { steps, losses }, evaluations: [[step, loss]], result }
 
-/** The panel's settings as URL-hash entries (`train.steps`, ...), for the page's saveState. */
-export function trainingHashEntries() {
-  return Object.fromEntries(Object.entries(settings).map(([k, v]) => [`train.${k}`, v]));
-}
-
 /**
- * Wires the panel. `saved` holds settings read from the URL hash, `onChange` saves the hash,
- * `onError` shows an error in the page.
+ * Wires the panel. `saved`: the settings read from the URL hash (its training section); `onChange`
+ * saves the hash, `onError` shows an error in the page. Returns `{ hashState() }`, the settings
+ * for the hash.
  */
-export function setupTraining({ digits, base, saved = {}, onChange, onError }) {
+export function setupTraining({ digits, base, saved, onChange, onError }) {
   for (const key of Object.keys(DEFAULTS)) {
     const control = $(`training-${key}`);
     if (saved[key] !== undefined && [...(control.options ?? [])].some((o) => o.value === saved[key])) control.value = saved[key];
@@ -62,15 +58,17 @@ export function setupTraining({ digits, base, saved = {}, onChange, onError }) {
       }
     }, 150);
   });
+  return { hashState: () => ({ ...settings }) };
 }
 
-/** The built-in MLP's architecture with a seeded initialisation instead of its trained weights. */
+/** The built-in MLP's architecture with a seeded initialisation instead of its trained weights, as
+ * a model source for the worker. */
 async function seededMlp(base, seed) {
   const response = await fetch(new URL("models/mlp.json", base));
   if (!response.ok) throw new Error(`built-in model 'mlp' not found (HTTP ${response.status})`);
   const doc = await response.json();
   delete doc.weights;
-  return JSON.stringify({ ...doc, seed });
+  return { format: "json", source: JSON.stringify({ ...doc, seed }) };
 }
 
 function dataset(digits, start, count) {

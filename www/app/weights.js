@@ -5,12 +5,46 @@
 import { drawColorbar, drawHeatmap, drawHistogram, drawScatter, weightRowsPca } from "../pkg/nnlens.js";
 import { sizeCanvasForCss } from "./canvas.js";
 import { groupThousands } from "./format.js";
+import { onNearestPoint } from "./nearest-point.js";
 
-export function weightLayers(model) {
-  return model.layers().filter((l) => l.params > 0).map((l) => l.name);
+const $ = (id) => document.getElementById(id);
+
+/**
+ * Wires the panel. `saved`: the weights section of the URL hash (`{ layer }`); `hoverInfo`: the
+ * element that reads out the value under the pointer; `guard` wraps an event handler to show its
+ * errors in the page, `onChange` saves the hash. Returns `{ showModel(model), hashState() }`: a new
+ * model fills the layer choice (the panel hides for a model without parameters) and draws the views.
+ */
+export function setupWeights({ saved, hoverInfo, guard, onChange }) {
+  const select = $("weights-layer");
+  const elements = { map: $("weights-map"), colorbar: $("weights-colorbar"), histogram: $("weights-histogram"), caption: $("weights-caption") };
+  const state = { model: null, layer: saved.layer ?? null };
+  const draw = () => {
+    renderWeights(elements, state.model, state.layer, hoverInfo);
+    renderWeightRowsPca($("weights-pca"), $("weights-pca-info"), state.model, state.layer);
+  };
+  select.addEventListener("change", guard(() => {
+    state.layer = select.value;
+    draw();
+    onChange();
+  }));
+  return {
+    showModel(model) {
+      state.model = model;
+      const names = model.layers().filter((l) => l.params > 0).map((l) => l.name);
+      select.replaceChildren(...names.map((n) => new Option(n, n)));
+      if (!names.includes(state.layer)) state.layer = names[0] ?? null;
+      $("weights-panel").hidden = !names.length;
+      if (state.layer) {
+        select.value = state.layer;
+        draw();
+      }
+    },
+    hashState: () => ({ layer: state.layer }),
+  };
 }
 
-export function renderWeights(elements, model, layerName, hoverInfo) {
+function renderWeights(elements, model, layerName, hoverInfo) {
   const params = model.parameters(layerName);
   const weight = params.find((p) => p.name === "weight") ?? params[0];
   if (!weight) throw new Error(`layer '${layerName}' has no parameters to show`);
@@ -42,7 +76,7 @@ export function renderWeights(elements, model, layerName, hoverInfo) {
 }
 
 /** PCA of the weight rows of a layer with at least two units/filters and two inputs each. */
-export function renderWeightRowsPca(canvas, info, model, layerName) {
+function renderWeightRowsPca(canvas, info, model, layerName) {
   const weight = model.parameters(layerName).find((p) => p.name === "weight");
   const rows = weight?.shape[0] ?? 0;
   const cols = weight ? weight.values.length / rows : 0;
@@ -57,15 +91,7 @@ export function renderWeightRowsPca(canvas, info, model, layerName) {
   const area = drawScatter(canvas, points, new Uint8Array(rows), `${layerName}: PCA of ${rows} weight rows (${cols} inputs each)`);
   const [r1, r2] = fit.explainedVarianceRatio;
   info.textContent = `explained variance ${(100 * r1).toFixed(1)}% + ${(100 * r2).toFixed(1)}%; hover a point for its unit`;
-  canvas.onmousemove = (event) => {
-    const rect = canvas.getBoundingClientRect();
-    const [x, y] = area.toData(event.clientX - rect.left, event.clientY - rect.top);
-    const [ux, uy] = area.unitsPerPixel();
-    let best = -1, bestD = 36;
-    for (let i = 0; i < rows; i++) {
-      const d = ((points[2 * i] - x) / ux) ** 2 + ((points[2 * i + 1] - y) / uy) ** 2;
-      if (d < bestD) { bestD = d; best = i; }
-    }
-    if (best >= 0) info.textContent = `${layerName}: ${weight.shape.length === 4 ? "filter" : "unit"} ${best} at (${points[2 * best].toFixed(3)}, ${points[2 * best + 1].toFixed(3)})`;
-  };
+  onNearestPoint(canvas, area, points, (best) => {
+    info.textContent = `${layerName}: ${weight.shape.length === 4 ? "filter" : "unit"} ${best} at (${points[2 * best].toFixed(3)}, ${points[2 * best + 1].toFixed(3)})`;
+  });
 }

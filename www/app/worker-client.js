@@ -1,6 +1,9 @@
 // Runs tasks in the page's module worker (../worker.js), one worker per kind of task, with
 // progress callbacks. Starting a task cancels the unfinished one of the same kind by restarting
 // that kind's worker, so a slow projection never delays a saliency map or the other way round.
+// Every task names its model the same way, as a model source `{ format: "json" | "onnx", source }`
+// (source: the nnlens JSON text or the ONNX bytes the page read the model from); the worker reads
+// it, and reuses the model while tasks keep sending the same source.
 const workers = new Map(); // kind -> { worker, pending: Map<id, job> }
 let nextId = 1;
 let wasmModule = null;
@@ -34,10 +37,16 @@ function spawn(kind) {
   return entry;
 }
 
+/** The rejection of a task that a newer task of the same kind replaced: a `DOMException` named
+ * `"AbortError"`, as `fetch` gives for an aborted request, so callers can tell it from a failure. */
+function superseded() {
+  return new DOMException("cancelled: a newer task started", "AbortError");
+}
+
 export function runInWorker(task, onProgress, transfer = []) {
   let entry = workers.get(task.kind);
   if (entry?.pending.size) {
-    for (const job of entry.pending.values()) job.reject(new Error("cancelled: a newer task started"));
+    for (const job of entry.pending.values()) job.reject(superseded());
     entry.worker.terminate();
     workers.delete(task.kind);
     entry = undefined;

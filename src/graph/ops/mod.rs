@@ -8,6 +8,10 @@
 //!
 //! Every backward is checked against central finite differences in the unit tests beside it
 //! (see `gradcheck.rs`).
+//!
+//! [`reshape_target`] is no op: it resolves the target of a reshape (ONNX's `-1` and `0`) for the
+//! readers of model files, into the per-sample shape [`shape::Reshape`] holds. Nor is `window.rs`:
+//! the sliding-window arithmetic that convolution and pooling share.
 
 pub mod activation;
 pub mod conv;
@@ -17,6 +21,7 @@ pub mod matmul;
 pub mod norm;
 pub mod pool;
 pub mod reduce;
+pub mod reshape_target;
 pub mod shape;
 mod window;
 

@@ -45,6 +45,8 @@ mod export;
 mod fold;
 mod import;
 pub mod proto;
+#[cfg(test)]
+mod test_model;
 
 use crate::error::Result;
 use crate::graph::Graph;

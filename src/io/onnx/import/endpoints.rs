@@ -1,0 +1,289 @@
+//! What an ONNX model declares around its nodes: the default-domain opset it imports, its
+//! initializers (bound as constants), its one float input `[batch, d1, ...]` with fixed sizes
+//! after the batch (which becomes the graph input), and its one output, which must be computed
+//! from the input (`ModelProto`/`GraphProto`, <https://onnx.ai/onnx/repo-docs/IR.html#graphs>).
+
+use super::Importer;
+use crate::error::{Error, Result};
+use crate::graph::{Graph, ValueId};
+use crate::io::onnx::data::{decode_tensor, dims_to_shape, type_name, Val};
+use crate::io::onnx::proto::{
+    tensor_proto::DataType, tensor_shape_proto::dimension, type_proto, GraphProto, ModelProto,
+};
+use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
+
+/// The oldest default-domain opset the importer reads.
+const MIN_OPSET: i64 = 7;
+
+/// The version of the default (`ai.onnx`) operator set the model imports.
+pub(super) fn default_opset(model: &ModelProto) -> Result<i64> {
+    let version = model
+        .opset_import
+        .iter()
+        .find(|o| matches!(o.domain(), "" | "ai.onnx"))
+        .map(|o| o.version())
+        .ok_or_else(|| {
+            Error::Onnx(
+                "the model imports no version of the default ONNX operator set (opset_import has \
+                 no entry for domain '' or 'ai.onnx')"
+                    .into(),
+            )
+        })?;
+    if version < MIN_OPSET {
+        return Err(Error::Onnx(format!(
+            "the model uses ONNX opset {version}; nnlens reads opset {MIN_OPSET} and newer"
+        )));
+    }
+    Ok(version)
+}
+
+impl Importer {
+    /// An importer for `graph`: its initializers decoded and bound, its one input declared as
+    /// the graph input (fixed sizes after the batch).
+    pub(super) fn new(graph: &GraphProto, opset: i64, budget: usize) -> Result<Self> {
+        let mut values = HashMap::new();
+        for (i, init) in graph.initializer.iter().enumerate() {
+            let val = decode_tensor(init, "initializer")?;
+            let name = init.name();
+            if name.is_empty() {
+                return Err(Error::Onnx(format!("initializer {i} has no name")));
+            }
+            values.insert(name.to_string(), val);
+        }
+        let inputs: Vec<_> = graph
+            .input
+            .iter()
+            .filter(|i| !values.contains_key(i.name()))
+            .collect();
+        let [input] = inputs.as_slice() else {
+            let names: Vec<_> = inputs.iter().map(|i| format!("'{}'", i.name())).collect();
+            return Err(Error::Onnx(format!(
+                "the graph has {} inputs ({}) besides its initializers; nnlens runs models with \
+                 exactly one input",
+                inputs.len(),
+                names.join(", ")
+            )));
+        };
+        let name = input.name();
+        let tensor = match input.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+            Some(type_proto::Value::TensorType(t)) => t,
+            _ => return Err(Error::Onnx(format!("graph input '{name}' is not a tensor"))),
+        };
+        let elem = tensor.elem_type();
+        let float_types = [
+            DataType::Float,
+            DataType::Double,
+            DataType::Float16,
+            DataType::Bfloat16,
+        ];
+        if !float_types.iter().any(|t| *t as i32 == elem) {
+            return Err(Error::Onnx(format!(
+                "graph input '{name}' has element type {}; nnlens feeds float inputs",
+                type_name(elem)
+            )));
+        }
+        let dims = tensor
+            .shape
+            .as_ref()
+            .map(|s| s.dim.as_slice())
+            .ok_or_else(|| {
+                Error::Onnx(format!(
+                    "graph input '{name}' has no shape; nnlens needs its rank and sizes"
+                ))
+            })?;
+        if dims.len() < 2 {
+            return Err(Error::Onnx(format!(
+                "graph input '{name}' has rank {}; nnlens expects a batch dimension followed by at \
+                 least one more",
+                dims.len()
+            )));
+        }
+        let declared_batch = match dims[0].value {
+            Some(dimension::Value::DimValue(v)) if v > 0 => Some(v),
+            Some(dimension::Value::DimValue(v)) if v < 0 => {
+                return Err(Error::Onnx(format!(
+                    "graph input '{name}' has a negative batch size {v}"
+                )))
+            }
+            _ => None,
+        };
+        let mut sample = Vec::with_capacity(dims.len() - 1);
+        for (i, d) in dims.iter().enumerate().skip(1) {
+            match &d.value {
+                Some(dimension::Value::DimValue(v)) if *v > 0 => sample.push(*v),
+                Some(dimension::Value::DimValue(v)) => {
+                    return Err(Error::Onnx(format!(
+                        "dimension {i} of graph input '{name}' is {v}; sizes after the batch must be positive"
+                    )))
+                }
+                Some(dimension::Value::DimParam(p)) => {
+                    return Err(Error::Onnx(format!(
+                        "dimension {i} of graph input '{name}' is the symbol '{p}'; nnlens needs fixed \
+                         sizes after the batch dimension (export with a fixed input size)"
+                    )))
+                }
+                None => {
+                    return Err(Error::Onnx(format!(
+                        "dimension {i} of graph input '{name}' has no size; nnlens needs fixed sizes \
+                         after the batch dimension"
+                    )))
+                }
+            }
+        }
+        let sample = dims_to_shape(&format!("graph input '{name}'"), &sample)?;
+        values.insert(name.to_string(), Val::Runtime(ValueId::INPUT));
+        Ok(Importer {
+            graph: Graph::new(&sample)?,
+            values,
+            unavailable: HashMap::new(),
+            names: HashSet::new(),
+            opset,
+            declared_batch,
+            spent: Cell::new(0),
+            budget,
+        })
+    }
+
+    /// The built graph, its output set to the value bound to the graph output.
+    pub(super) fn finish(self, graph: &GraphProto) -> Result<Graph> {
+        let [output] = graph.output.as_slice() else {
+            let names: Vec<_> = graph
+                .output
+                .iter()
+                .map(|o| format!("'{}'", o.name()))
+                .collect();
+            return Err(Error::Onnx(format!(
+                "the graph has {} outputs ({}); nnlens runs models with exactly one output",
+                graph.output.len(),
+                names.join(", ")
+            )));
+        };
+        let mut g = self.graph;
+        match self.values.get(output.name()) {
+            Some(Val::Runtime(id)) => g.set_output(*id)?,
+            Some(other) => {
+                return Err(Error::Onnx(format!(
+                    "the graph output '{}' is {}, it does not depend on the input",
+                    output.name(),
+                    other.describe()
+                )))
+            }
+            None => {
+                return Err(Error::Onnx(format!(
+                    "the graph output '{}' is not produced by any node",
+                    output.name()
+                )))
+            }
+        }
+        Ok(g)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::onnx::export::value_info;
+    use crate::io::onnx::proto::tensor_shape_proto;
+    use crate::io::onnx::test_model::{
+        attr_float, err, float_tensor, from_onnx, model, model_with, node,
+    };
+    use crate::tensor::limits;
+    use prost::Message;
+
+    #[test]
+    fn input_shapes_must_be_static_after_the_batch() {
+        let mut bytes_model = ModelProto::decode(
+            model(
+                vec![node("Relu", "r", &["x"], "y", vec![])],
+                vec![],
+                &[3, 4],
+            )
+            .as_slice(),
+        )
+        .unwrap();
+        if let Some(type_proto::Value::TensorType(t)) = bytes_model.graph.as_mut().unwrap().input[0]
+            .r#type
+            .as_mut()
+            .and_then(|t| t.value.as_mut())
+        {
+            t.shape.as_mut().unwrap().dim[2].value =
+                Some(tensor_shape_proto::dimension::Value::DimParam("W".into()));
+        }
+        let e = err(&bytes_model.encode_to_vec());
+        assert!(
+            e.contains("dimension 2 of graph input 'x' is the symbol 'W'"),
+            "{e}"
+        );
+        let e = err(&model(
+            vec![node("Relu", "r", &["x"], "y", vec![])],
+            vec![],
+            &[limits::MAX_ELEMENTS, 2],
+        ));
+        assert!(e.contains("more than the limit"), "{e}");
+    }
+
+    #[test]
+    fn graph_inputs_and_outputs_are_checked() {
+        let e = err(&model(
+            vec![node("Relu", "r", &["x"], "z", vec![])],
+            vec![],
+            &[2],
+        ));
+        assert!(e.contains("the graph output 'y' is not produced"), "{e}");
+        let e = err(&model(
+            vec![node(
+                "Constant",
+                "c",
+                &[],
+                "y",
+                vec![attr_float("value_float", 1.0)],
+            )],
+            vec![],
+            &[2],
+        ));
+        assert!(e.contains("does not depend on the input"), "{e}");
+        let e = err(&model(
+            vec![node("Relu", "r", &["x"], "x", vec![])],
+            vec![],
+            &[2],
+        ));
+        assert!(e.contains("output 'x' is already defined"), "{e}");
+        let mut two = ModelProto::decode(model(vec![], vec![], &[2]).as_slice()).unwrap();
+        let g = two.graph.as_mut().unwrap();
+        g.input.push(value_info("x2", &[2]));
+        let e = err(&two.encode_to_vec());
+        assert!(e.contains("2 inputs ('x', 'x2')"), "{e}");
+        let e = err(&model_with(
+            vec![node("Relu", "r", &["x"], "y", vec![])],
+            vec![],
+            &[2],
+            None,
+            5,
+        ));
+        assert!(e.contains("opset 5"), "{e}");
+        assert!(err(&[0xff, 0xff, 0xff]).contains("not a valid ONNX model"));
+    }
+
+    #[test]
+    fn bad_initializers_fail_before_allocation() {
+        let mut raw = float_tensor("B", &[3, 2], [0.0; 6]);
+        raw.raw_data.as_mut().unwrap().truncate(20);
+        let nodes = vec![node("MatMul", "m", &["x", "B"], "y", vec![])];
+        let e = err(&model(nodes.clone(), vec![raw], &[3]));
+        assert!(
+            e.contains("initializer 'B': raw_data has 20 bytes but dims [3, 2]")
+                && e.contains("need 24"),
+            "{e}"
+        );
+        let mut huge = float_tensor("B", &[], []);
+        huge.dims = vec![1 << 20, 1 << 20];
+        assert!(matches!(
+            from_onnx(&model(nodes.clone(), vec![huge], &[3])),
+            Err(Error::TooLarge { .. })
+        ));
+        let mut overflow = float_tensor("B", &[], []);
+        overflow.dims = vec![i64::MAX, i64::MAX];
+        assert!(err(&model(nodes, vec![overflow], &[3])).contains("more than usize::MAX"));
+    }
+}

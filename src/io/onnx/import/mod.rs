@@ -1,0 +1,423 @@
+//! ONNX -> [`Graph`]: decoding a `ModelProto` and mapping its nodes onto nnlens ops.
+//!
+//! Nodes are visited in file order (ONNX requires a topological order). Each ONNX tensor name
+//! is bound to a [`Val`]: compute nodes whose main input is a run-time value become one graph
+//! node each (named after the ONNX node, labelled with its `op_type`); nodes on constants are
+//! folded ([`super::fold`]); `Constant`, `Identity`, `Cast` and the `Shape` plumbing disappear.
+//!
+//! The batch dimension is kept symbolic: `Shape` of a run-time value yields `[N, d1, ...]` with
+//! `N` a [`Sym`](super::data::Sym), and reshape targets must keep it in front (as `N`, `0`,
+//! `-1`, or the fixed batch the model was exported with), so a model exported at batch 1 runs
+//! at any batch.
+//!
+//! This file drives the import (decoding, the supported-op check, one [`Importer`] visiting the
+//! nodes) and dispatches each node to its handler:
+//!
+//! - [`endpoints`]: the opset, initializers, the graph input and output;
+//! - [`attributes`]: [`NodeCtx`], a node's attributes and its error messages;
+//! - [`values`]: reading a node's inputs (run-time or constant), binding its outputs, adding
+//!   graph nodes, and the budget for materialised constants;
+//! - [`plumbing`]: `Constant`, `Identity`, `Cast`, `Shape`, `Gather`, `Slice`, folded away;
+//! - [`layout`]: `Reshape`, `Flatten`, `Squeeze`, `Unsqueeze`, `Transpose`, `Concat`, folded on
+//!   constants and graph nodes on run-time values;
+//! - [`elementwise`]: `Add`, `Sub`, `Mul`, `Div`;
+//! - [`linear`]: `Gemm`, `MatMul`;
+//! - [`spatial`]: `Conv`, `MaxPool`, `AveragePool`, `GlobalAveragePool`, `Pad`;
+//! - [`norm`]: `BatchNormalization`, `ReduceMean`;
+//! - [`activation`]: `Relu`, `LeakyRelu`, `Sigmoid`, `Tanh`, `Erf`, `Gelu`, `Clip`, `Softmax`,
+//!   `LogSoftmax`, `Dropout`.
+
+mod activation;
+mod attributes;
+mod elementwise;
+mod endpoints;
+mod layout;
+mod linear;
+mod norm;
+mod plumbing;
+mod spatial;
+mod values;
+
+use super::data::Val;
+use super::proto::{ModelProto, NodeProto};
+use super::{MAX_IMPORT_BYTES, MAX_NODES, SUPPORTED_OPS};
+use crate::error::{Error, Result};
+use crate::graph::ops::activation::Activation;
+use crate::graph::ops::elementwise::BinaryKind;
+use crate::graph::Graph;
+use attributes::NodeCtx;
+use endpoints::default_opset;
+use prost::Message;
+use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
+
+/// Decodes ONNX bytes and builds the graph.
+pub fn import(bytes: &[u8]) -> Result<Graph> {
+    import_with_budget(bytes, MAX_IMPORT_BYTES)
+}
+
+/// [`import`] with `budget` bytes for materialised constants instead of [`MAX_IMPORT_BYTES`].
+fn import_with_budget(bytes: &[u8], budget: usize) -> Result<Graph> {
+    let model = ModelProto::decode(bytes).map_err(|e| {
+        Error::Onnx(format!(
+            "the {} bytes are not a valid ONNX model (protobuf decoding failed: {e})",
+            bytes.len()
+        ))
+    })?;
+    let graph = model.graph.as_ref().ok_or_else(|| {
+        Error::Onnx("the model has no graph (ModelProto.graph is missing)".into())
+    })?;
+    let opset = default_opset(&model)?;
+    if graph.node.len() > MAX_NODES {
+        return Err(Error::Onnx(format!(
+            "the graph has {} nodes, more than the limit of {MAX_NODES}",
+            graph.node.len()
+        )));
+    }
+    if !graph.sparse_initializer.is_empty() {
+        return Err(Error::Onnx(format!(
+            "the graph has {} sparse initializers; nnlens reads dense initializers only",
+            graph.sparse_initializer.len()
+        )));
+    }
+    // Name the unsupported ops before any other problem a node would hit because of them.
+    let unsupported: Vec<(Error, &str, String)> = graph
+        .node
+        .iter()
+        .enumerate()
+        .filter_map(|(index, node)| {
+            let ctx = NodeCtx::new(index, node);
+            check_supported(&ctx).err().map(|e| {
+                (
+                    e,
+                    node.op_type(),
+                    format!("'{}' at node {index} '{}'", ctx.op, ctx.name),
+                )
+            })
+        })
+        .collect();
+    if let Some((first, op, _)) = unsupported.first() {
+        let mut seen: HashSet<&str> = HashSet::from([*op]);
+        let others: Vec<&str> = unsupported
+            .iter()
+            .filter(|(_, op, _)| seen.insert(op))
+            .map(|(_, _, what)| what.as_str())
+            .collect();
+        return Err(match (first, others.is_empty()) {
+            (Error::Onnx(m), false) => {
+                Error::Onnx(format!("{m}; also unsupported: {}", others.join(", ")))
+            }
+            (e, _) => e.clone(),
+        });
+    }
+    let mut importer = Importer::new(graph, opset, budget)?;
+    for (index, node) in graph.node.iter().enumerate() {
+        importer.node(index, node)?;
+    }
+    importer.finish(graph)
+}
+
+/// Fails unless the node is a default-domain op of [`SUPPORTED_OPS`].
+fn check_supported(ctx: &NodeCtx) -> Result<()> {
+    let domain = ctx.node.domain();
+    if !matches!(domain, "" | "ai.onnx") {
+        return Err(ctx.err(format!(
+            "unsupported op '{}' from domain '{domain}'; nnlens supports these default-domain ops: {}",
+            ctx.op,
+            SUPPORTED_OPS.join(", ")
+        )));
+    }
+    if !SUPPORTED_OPS.contains(&ctx.op) {
+        return Err(ctx.err(format!(
+            "unsupported op type '{}'; nnlens supports: {}",
+            ctx.op,
+            SUPPORTED_OPS.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// The state of one import: the graph built so far and what each ONNX tensor name stands for.
+struct Importer {
+    graph: Graph,
+    values: HashMap<String, Val>,
+    /// Outputs nnlens does not compute (a Dropout mask, MaxPool indices), with the reason.
+    unavailable: HashMap<String, String>,
+    names: HashSet<String>,
+    opset: i64,
+    /// The batch size the input was declared with, when fixed (torch's default export).
+    declared_batch: Option<i64>,
+    /// Bytes of constants materialised so far: folded results and copies into layers.
+    spent: Cell<usize>,
+    /// The most `spent` may reach.
+    budget: usize,
+}
+
+impl Importer {
+    /// Imports one node: dispatches on its `op_type` to the handler of its family.
+    fn node(&mut self, index: usize, node: &NodeProto) -> Result<()> {
+        let ctx = NodeCtx::new(index, node);
+        check_supported(&ctx)?;
+        match ctx.op {
+            "Constant" => self.constant(&ctx),
+            "Identity" => self.identity(&ctx),
+            "Cast" => self.cast(&ctx),
+            "Shape" => self.shape(&ctx),
+            "Gather" => self.gather(&ctx),
+            "Slice" => self.slice(&ctx),
+            "Unsqueeze" => self.unsqueeze(&ctx),
+            "Squeeze" => self.squeeze(&ctx),
+            "Concat" => self.concat(&ctx),
+            "Reshape" => self.reshape(&ctx),
+            "Flatten" => self.flatten(&ctx),
+            "Transpose" => self.transpose(&ctx),
+            "Add" => self.binary(&ctx, BinaryKind::Add),
+            "Sub" => self.binary(&ctx, BinaryKind::Sub),
+            "Mul" => self.binary(&ctx, BinaryKind::Mul),
+            "Div" => self.binary(&ctx, BinaryKind::Div),
+            "Gemm" => self.gemm(&ctx),
+            "MatMul" => self.matmul(&ctx),
+            "Conv" => self.conv(&ctx),
+            "MaxPool" | "AveragePool" => self.pool(&ctx),
+            "GlobalAveragePool" => self.global_average_pool(&ctx),
+            "BatchNormalization" => self.batch_norm(&ctx),
+            "Relu" => self.activation(&ctx, Activation::Relu),
+            "LeakyRelu" => self.leaky_relu(&ctx),
+            "Sigmoid" => self.activation(&ctx, Activation::Sigmoid),
+            "Tanh" => self.activation(&ctx, Activation::Tanh),
+            "Erf" => self.activation(&ctx, Activation::Erf),
+            "Gelu" => self.gelu(&ctx),
+            "Clip" => self.clip(&ctx),
+            "Softmax" | "LogSoftmax" => self.softmax(&ctx),
+            "Dropout" => self.dropout(&ctx),
+            "ReduceMean" => self.reduce_mean(&ctx),
+            "Pad" => self.pad(&ctx),
+            other => Err(ctx.err(format!(
+                "unsupported op type '{other}'; nnlens supports: {}",
+                SUPPORTED_OPS.join(", ")
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::onnx::proto::TensorProto;
+    use crate::io::onnx::test_model::{
+        attr_int, attr_ints, attr_string, err, float_tensor, int_tensor, model, model_with, node,
+    };
+
+    #[test]
+    fn unsupported_op_names_the_op_the_node_and_the_supported_list() {
+        let e = err(&model(
+            vec![node("LSTM", "rnn", &["x"], "y", vec![])],
+            vec![],
+            &[4],
+        ));
+        assert!(
+            e.contains("node 0 'rnn' (LSTM)") && e.contains("unsupported op type 'LSTM'"),
+            "{e}"
+        );
+        assert!(e.contains("Conv, Div") && e.contains("Unsqueeze"), "{e}");
+        let mut custom = node("FusedConv", "", &["x"], "y", vec![]);
+        custom.domain = Some("com.microsoft".into());
+        let e = err(&model(vec![custom], vec![], &[4]));
+        assert!(
+            e.contains("'y' (FusedConv)") && e.contains("domain 'com.microsoft'"),
+            "{e}"
+        );
+    }
+
+    /// Every op in [`SUPPORTED_OPS`] is dispatched (a bare node fails on its inputs or
+    /// attributes, never as an unknown op), and an op outside the list is refused.
+    #[test]
+    fn supported_ops_are_all_dispatched() {
+        for op in SUPPORTED_OPS {
+            let mut importer = Importer {
+                graph: Graph::new(&[1]).unwrap(),
+                values: HashMap::new(),
+                unavailable: HashMap::new(),
+                names: HashSet::new(),
+                opset: 17,
+                declared_batch: None,
+                spent: Cell::new(0),
+                budget: MAX_IMPORT_BYTES,
+            };
+            let node = NodeProto {
+                op_type: Some(op.to_string()),
+                ..Default::default()
+            };
+            if let Err(e) = importer.node(0, &node) {
+                assert!(!e.to_string().contains("unsupported"), "{op}: {e}");
+            }
+        }
+        let node = NodeProto {
+            op_type: Some("Loop".into()),
+            ..Default::default()
+        };
+        assert!(check_supported(&NodeCtx::new(0, &node))
+            .unwrap_err()
+            .to_string()
+            .contains("'Loop'"));
+    }
+
+    #[test]
+    fn ops_that_touch_the_batch_are_refused() {
+        let cases: Vec<(NodeProto, Vec<TensorProto>, &str)> = vec![
+            (
+                node("Flatten", "f", &["x"], "y", vec![attr_int("axis", 2)]),
+                vec![],
+                "merge the batch",
+            ),
+            (
+                node(
+                    "Transpose",
+                    "t",
+                    &["x"],
+                    "y",
+                    vec![attr_ints("perm", &[1, 0, 2])],
+                ),
+                vec![],
+                "moves the batch",
+            ),
+            (
+                node("Concat", "c", &["x", "x"], "y", vec![attr_int("axis", 0)]),
+                vec![],
+                "along the batch",
+            ),
+            (
+                node("ReduceMean", "m", &["x"], "y", vec![]),
+                vec![],
+                "over the batch",
+            ),
+            (
+                node("Unsqueeze", "u", &["x", "ax"], "y", vec![]),
+                vec![int_tensor("ax", &[0])],
+                "inserts an axis before the batch",
+            ),
+            (
+                node("Squeeze", "s", &["x", "ax"], "y", vec![]),
+                vec![int_tensor("ax", &[1])],
+                "cannot squeeze axis 1 of size 2",
+            ),
+            (
+                node("Pad", "p", &["x", "pads"], "y", vec![]),
+                vec![int_tensor("pads", &[1, 0, 0, 0, 0, 0])],
+                "pad the batch",
+            ),
+            (
+                node(
+                    "Gelu",
+                    "g",
+                    &["x"],
+                    "y",
+                    vec![attr_string("approximate", "tanh")],
+                ),
+                vec![],
+                "approximate='tanh'",
+            ),
+            (
+                node("Relu", "r", &["nope"], "y", vec![]),
+                vec![],
+                "input 'nope' is not produced",
+            ),
+            (
+                node("LeakyRelu", "l", &["x"], "y", vec![attr_int("alpha", 1)]),
+                vec![],
+                "attribute 'alpha' has type INT, expected FLOAT",
+            ),
+        ];
+        for (node, inits, expect) in cases {
+            let e = err(&model_with(vec![node], inits, &[2, 3], None, 13));
+            assert!(e.contains(expect), "expected '{expect}' in: {e}");
+        }
+    }
+
+    /// Hostile parameters that would overflow or underflow index arithmetic give errors.
+    #[test]
+    fn hostile_parameters_are_errors() {
+        let empty_kernel = float_tensor("W", &[1, 1, 0, 3], []);
+        let e = err(&model_with(
+            vec![node(
+                "Conv",
+                "Conv",
+                &["x", "W"],
+                "y",
+                vec![attr_string("auto_pad", "SAME_UPPER")],
+            )],
+            vec![empty_kernel],
+            &[1, 4, 4],
+            None,
+            17,
+        ));
+        assert!(e.contains("cannot pad for kernel [0, 3]"), "{e}");
+        let e = err(&model_with(
+            vec![node("Pad", "Pad", &["x", "p", "", "ax"], "y", vec![])],
+            vec![
+                int_tensor("p", &[i64::MAX, i64::MAX, 0, 0]),
+                int_tensor("ax", &[1, 1]),
+            ],
+            &[2, 2],
+            None,
+            18,
+        ));
+        assert!(e.contains("name axis 1 twice"), "{e}");
+        let e = err(&model_with(
+            vec![node("Pad", "Pad", &["x", "p"], "y", vec![])],
+            vec![int_tensor("p", &[0, i64::MAX, 0, 0])],
+            &[2],
+            None,
+            13,
+        ));
+        assert!(e.contains("overflows") || e.contains("more than"), "{e}");
+        let e = err(&model_with(
+            vec![
+                node("Squeeze", "Squeeze", &["c", "ax"], "y", vec![]),
+                node("Add", "Add", &["x", "y"], "y", vec![]),
+            ],
+            vec![
+                float_tensor("c", &[2, 1], [1.0, 2.0]),
+                int_tensor("ax", &[0]),
+            ],
+            &[1],
+            None,
+            13,
+        ));
+        assert!(e.contains("cannot squeeze axis 0 of size 2"), "{e}");
+        let e = err(&model_with(
+            vec![node(
+                "Slice",
+                "Slice",
+                &["s", "b", "e", "a", "st"],
+                "y",
+                vec![],
+            )],
+            vec![
+                int_tensor("s", &[1, 2]),
+                int_tensor("b", &[0]),
+                int_tensor("e", &[2]),
+                int_tensor("a", &[0]),
+                int_tensor("st", &[0]),
+            ],
+            &[1],
+            None,
+            13,
+        ));
+        assert!(e.contains("step must not be 0"), "{e}");
+        let e = err(&model_with(
+            vec![node(
+                "Softmax",
+                "Softmax",
+                &["x"],
+                "y",
+                vec![attr_int("axis", i64::MIN)],
+            )],
+            vec![],
+            &[3],
+            None,
+            13,
+        ));
+        assert!(e.contains("out of range"), "{e}");
+    }
+}
