@@ -9,8 +9,8 @@ SHELL := bash
 WASM := target/wasm32-unknown-unknown/release/nnlens.wasm
 PORT ?= 8080
 # Kernels wasm-opt must not inline (it inlines every function with one caller): inlined into
-# their caller, V8 no longer keeps their accumulators in registers. PCA's Gram kernel (an earlier
-# 6 x 3 tile, Node 20): the benchmark fit took 0.53 s kept apart, 0.68 s inlined (src/project/gram.rs).
+# their caller, V8 no longer keeps their accumulators in registers, and PCA's Gram kernel
+# (src/project/gram.rs) loses its gain (BENCHMARKS.md, Kernel decisions › PCA).
 NO_INLINE := '--no-inline=nnlens::project::gram::tile*'
 export CHROMEDRIVER ?= /usr/bin/chromedriver
 export CHROMIUM ?= /usr/bin/chromium
@@ -23,18 +23,35 @@ tools:
 browser:
 	@scripts/install-tools.sh browser
 
-pkg: tools
+# The package and the site are file targets: they are rebuilt only when one of their inputs is
+# newer (the sources, the build configuration, this Makefile for the wasm-opt flags, the package
+# metadata; www/ and the package for the site), so `make demo` on an unchanged tree starts at
+# once. A failed step deletes its target (.DELETE_ON_ERROR), so it is redone next time.
+PKG_INPUTS := $(shell find src -type f) Cargo.toml Cargo.lock .cargo/config.toml Makefile
+SITE_INPUTS := $(shell find www -type f)
+
+.DELETE_ON_ERROR:
+
+pkg: pkg/nnlens_bg.wasm pkg/package.json pkg/README.md
+
+pkg/nnlens_bg.wasm: $(PKG_INPUTS) | tools
 	cargo build --lib --release --target wasm32-unknown-unknown
-	rm -rf pkg && mkdir -p pkg
+	mkdir -p pkg && rm -f pkg/nnlens*
 	wasm-bindgen --target web --out-dir pkg --out-name nnlens $(WASM)
 	npx --no-install wasm-opt $(NO_INLINE) -Oz --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
 	  --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
 	  pkg/nnlens_bg.wasm -o pkg/nnlens_bg.wasm
-	cp scripts/pkg-package.json pkg/package.json
-	cp README.md pkg/README.md
 	@echo "pkg/: $$(wc -c < pkg/nnlens_bg.wasm) bytes wasm, $$(wc -c < pkg/nnlens.js) bytes js"
 
-site: pkg
+pkg/package.json: scripts/pkg-package.json
+	mkdir -p pkg && cp $< $@
+
+pkg/README.md: README.md
+	mkdir -p pkg && cp $< $@
+
+site: pkg site/index.html
+
+site/index.html: $(SITE_INPUTS) pkg/nnlens_bg.wasm
 	rm -rf site && mkdir -p site
 	cp -r www/. site/
 	mkdir -p site/pkg && cp pkg/nnlens.js pkg/nnlens_bg.wasm pkg/nnlens.d.ts site/pkg/
@@ -49,9 +66,12 @@ test: test-native test-wasm test-node test-page test-bench
 test-native:
 	cargo test
 
+# The boundary tests (tests/web.rs, headless Chromium) and the kernels' unit tests compiled for
+# wasm32 (in Node; the modules that opt in run on the SIMD128 kernels, plain #[test]s are built
+# but not run there).
 test-wasm: tools browser
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-	  cargo test --target wasm32-unknown-unknown --test web
+	  cargo test --target wasm32-unknown-unknown --lib --test web
 
 test-node: site
 	node --test tests/node/

@@ -255,13 +255,12 @@ fn model(c: &mut Criterion) {
     // forward pass of [x, baseline] for the convergence delta.
     let x = tensor(&[784], 15).mapv(|v| v.abs());
     let x = x.as_slice().unwrap();
-    let mut method = Method::from_name("integratedGradients").unwrap();
+    let mut method: Method = "integratedGradients".parse().unwrap();
     if let Method::IntegratedGradients { rule, steps, .. } = &mut method {
         *rule = Rule::RiemannRight;
         *steps = 50;
     }
-    let mut options = SaliencyOptions::new(method, 3);
-    options.logits = false;
+    let options = SaliencyOptions::new(method, 3);
     g.throughput(Throughput::Elements(52 * cnn_flops + 50 * 2 * cnn_flops));
     g.bench_function("cnn_integrated_gradients/50", |b| {
         b.iter(|| saliency(&cnn, black_box(x), &options).unwrap())

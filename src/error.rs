@@ -53,7 +53,7 @@ pub enum Error {
     /// A target index outside the model's output.
     #[error("target {target} is out of range: the output has {len} elements (valid targets 0..={max})", max = .len.saturating_sub(1))]
     TargetOutOfRange { target: usize, len: usize },
-    /// A tensor larger than nnlens accepts (see [`crate::limits`]).
+    /// A tensor larger than nnlens accepts (see [`crate::tensor::limits`]).
     #[error("{what} with shape {shape:?} has {elements} elements, more than the limit of {limit}")]
     TooLarge {
         what: String,

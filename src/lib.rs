@@ -2,7 +2,7 @@
 //!
 //! See inside neural networks: run a model and keep every layer's activations, take gradients
 //! of any output with respect to the input, and turn them into pictures. The core is plain Rust
-//! over `ndarray` and builds and tests natively; the JavaScript API lives in [`web`] and is
+//! over `ndarray` and builds and tests natively; the JavaScript API lives in `web` and is
 //! compiled only for `wasm32`.
 //!
 //! ```
@@ -20,8 +20,10 @@
 
 pub mod error;
 pub mod explain;
+pub mod fields;
 pub mod graph;
 pub mod io;
+mod names;
 pub mod project;
 pub mod render;
 pub mod tensor;

@@ -88,7 +88,7 @@ fn baseline(v: &Value) -> Baseline {
 /// The options of a fixture case, parsed from nnlens's option names.
 fn options(case: &Value) -> SaliencyOptions {
     let o = &case["options"];
-    let mut method = Method::from_name(case["method"].as_str().unwrap()).unwrap();
+    let mut method: Method = case["method"].as_str().unwrap().parse().unwrap();
     match &mut method {
         Method::Gradient { abs } => *abs = o["abs"].as_bool().unwrap(),
         Method::InputXGradient => {}
@@ -98,7 +98,7 @@ fn options(case: &Value) -> SaliencyOptions {
             baseline: b,
         } => {
             *steps = o["steps"].as_u64().unwrap() as usize;
-            *rule = Rule::from_name(o["rule"].as_str().unwrap()).unwrap();
+            *rule = o["rule"].as_str().unwrap().parse().unwrap();
             *b = baseline(&o["baseline"]);
         }
         Method::GradCam { layer, upsample } => {
@@ -281,13 +281,19 @@ fn smoothgrad_with_zero_noise_is_the_gradient() {
         let grad = saliency(
             &fx.graph,
             &x,
-            &SaliencyOptions::new(Method::Gradient { abs: true }, 1),
+            &SaliencyOptions {
+                logits: true,
+                ..SaliencyOptions::new(Method::Gradient { abs: true }, 1)
+            },
         )
         .unwrap();
         let sg = saliency(
             &fx.graph,
             &x,
-            &SaliencyOptions::new(smoothgrad(4, 0.0, Variant::SmoothGrad, 9), 1),
+            &SaliencyOptions {
+                logits: true,
+                ..SaliencyOptions::new(smoothgrad(4, 0.0, Variant::SmoothGrad, 9), 1)
+            },
         )
         .unwrap();
         assert_eq!(sg.shape, grad.shape);
@@ -308,7 +314,10 @@ fn smoothgrad_same_seed_same_map() {
         saliency(
             &fx.graph,
             &x,
-            &SaliencyOptions::new(smoothgrad(8, 0.15, Variant::VarGrad, seed), 0),
+            &SaliencyOptions {
+                logits: true,
+                ..SaliencyOptions::new(smoothgrad(8, 0.15, Variant::VarGrad, seed), 0)
+            },
         )
         .unwrap()
     };
@@ -335,7 +344,10 @@ fn smoothgrad_is_the_mean_of_gradients_over_the_same_noise() {
             let g = saliency(
                 &fx.graph,
                 &z,
-                &SaliencyOptions::new(Method::Gradient { abs: true }, target),
+                &SaliencyOptions {
+                    logits: true,
+                    ..SaliencyOptions::new(Method::Gradient { abs: true }, target)
+                },
             )
             .unwrap();
             mean.iter_mut()
@@ -345,10 +357,13 @@ fn smoothgrad_is_the_mean_of_gradients_over_the_same_noise() {
         let sg = saliency(
             &fx.graph,
             &x,
-            &SaliencyOptions::new(
-                smoothgrad(samples, noise, Variant::SmoothGrad, seed),
-                target,
-            ),
+            &SaliencyOptions {
+                logits: true,
+                ..SaliencyOptions::new(
+                    smoothgrad(samples, noise, Variant::SmoothGrad, seed),
+                    target,
+                )
+            },
         )
         .unwrap();
         for (a, b) in sg.values.iter().zip(&mean) {
@@ -365,10 +380,19 @@ fn errors_are_precise() {
     let fx = load("lenet");
     let x = fx.input();
     let g = &fx.graph;
-    let err = saliency(g, &x, &SaliencyOptions::new(Method::InputXGradient, 5)).unwrap_err();
+    let err = saliency(
+        g,
+        &x,
+        &SaliencyOptions {
+            logits: true,
+            ..SaliencyOptions::new(Method::InputXGradient, 5)
+        },
+    )
+    .unwrap_err();
     assert_eq!(err, Error::TargetOutOfRange { target: 5, len: 5 });
-    let cam = |layer: &str| {
-        SaliencyOptions::new(
+    let cam = |layer: &str| SaliencyOptions {
+        logits: true,
+        ..SaliencyOptions::new(
             Method::GradCam {
                 layer: layer.into(),
                 upsample: true,
@@ -392,8 +416,9 @@ fn errors_are_precise() {
         .clone();
     let err = saliency(g, &x, &cam(&dense)).unwrap_err().to_string();
     assert!(err.contains("without spatial dimensions"), "{err}");
-    let occ = |window: Vec<usize>, strides: Vec<usize>| {
-        SaliencyOptions::new(
+    let occ = |window: Vec<usize>, strides: Vec<usize>| SaliencyOptions {
+        logits: true,
+        ..SaliencyOptions::new(
             Method::Occlusion {
                 window,
                 strides,
@@ -411,9 +436,16 @@ fn errors_are_precise() {
         .to_string();
     assert!(err.contains("expected 3"), "{err}");
     assert!(saliency(g, &x, &occ(vec![1, 2, 2], vec![1, 3, 1])).is_err());
-    let err = saliency(g, &x[1..], &SaliencyOptions::new(Method::InputXGradient, 0))
-        .unwrap_err()
-        .to_string();
+    let err = saliency(
+        g,
+        &x[1..],
+        &SaliencyOptions {
+            logits: true,
+            ..SaliencyOptions::new(Method::InputXGradient, 0)
+        },
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("143 values, expected 144"), "{err}");
 }
 
@@ -425,7 +457,10 @@ fn display_of_a_saliency_map() {
     let a = saliency(
         &fx.graph,
         &fx.input(),
-        &SaliencyOptions::new(Method::Gradient { abs: false }, 0),
+        &SaliencyOptions {
+            logits: true,
+            ..SaliencyOptions::new(Method::Gradient { abs: false }, 0)
+        },
     )
     .unwrap();
     let (map, shape) = reduce_channels(&a.values, &a.shape, Reduction::MaxAbs).unwrap();

@@ -4,7 +4,7 @@
 //!   `|·|` over channels (Simonyan et al. 2014, §3.1) or their sum (what
 //!   `visualize_image_attr` does with `np.sum(attr, axis=2)`).
 //! - [`normalize`] is `visualization._normalize_attr(attr, sign, outlier_perc)`: keep the values
-//!   of the requested sign (`absolute_value`: `|a|`, `positive`: `max(a, 0)`, `negative`:
+//!   of the requested sign (`absoluteValue`: `|a|`, `positive`: `max(a, 0)`, `negative`:
 //!   `min(a, 0)`, `all`: `a`), find the threshold `t` of `_cumulative_sum_threshold(|a|,
 //!   100 - outlier_perc)`, the smallest sorted `|a|` whose cumulative sum reaches
 //!   `(100 - outlier_perc)%` of the total, and return `clip(a / t, -1, 1)` (`a / -t` for
@@ -12,59 +12,78 @@
 //!   sums as NumPy does on float32 arrays.
 
 use crate::error::{ensure_finite, Error, Result};
+use crate::names::named_enum;
 
-/// How [`reduce_channels`] combines channels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Reduction {
-    /// `max_c |a_c|` (Simonyan et al.).
-    #[default]
-    MaxAbs,
-    /// `Σ_c a_c` (Captum `visualize_image_attr`).
-    Sum,
+named_enum! {
+    /// How [`reduce_channels`] combines channels.
+    #[derive(Default)]
+    pub enum Reduction: "channel reduction" {
+        /// `max_c |a_c|` (Simonyan et al.), the default.
+        #[default]
+        MaxAbs = "maxAbs",
+        /// `Σ_c a_c` (Captum `visualize_image_attr`).
+        Sum = "sum",
+    }
 }
 
-impl Reduction {
-    /// Every name [`Reduction::from_name`] accepts.
-    pub const NAMES: &'static [&'static str] = &["maxAbs", "sum"];
+named_enum! {
+    /// Which values [`normalize`] shows (Captum `VisualizeSign`, its names in camelCase).
+    #[derive(Default)]
+    pub enum Sign: "sign" {
+        /// `|a|` (Captum `"absolute_value"`, the default).
+        #[default]
+        AbsoluteValue = "absoluteValue",
+        /// Both signs, in `[-1, 1]`.
+        All = "all",
+        /// `max(a, 0)`.
+        Positive = "positive",
+        /// `min(a, 0)`, shown as magnitudes in `[0, 1]`.
+        Negative = "negative",
+    }
+}
 
-    /// The reduction called `name` (one of [`Reduction::NAMES`]).
-    pub fn from_name(name: &str) -> Result<Reduction> {
-        match name {
-            "maxAbs" => Ok(Reduction::MaxAbs),
-            "sum" => Ok(Reduction::Sum),
-            other => Err(Error::unknown("channel reduction", other, Reduction::NAMES)),
+/// Captum's default `outlier_perc`: the share (in percent) of the total `|·|` mass that
+/// saturates at ±1 in [`normalize`].
+pub const DEFAULT_OUTLIER_PERCENT: f32 = 2.0;
+
+/// What [`display_map`] does: how channels are reduced, which sign is shown and how much of
+/// the mass saturates. Missing fields take the [`Default`] values when deserialised.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct DisplayOptions {
+    /// Channel reduction of a `[C, H, W]` map. Default [`Reduction::MaxAbs`].
+    pub reduce: Reduction,
+    /// Values shown. Default [`Sign::AbsoluteValue`].
+    pub sign: Sign,
+    /// Percent of the mass clipped, `0..=100`. Default [`DEFAULT_OUTLIER_PERCENT`].
+    pub outlier_percent: f32,
+}
+
+impl Default for DisplayOptions {
+    fn default() -> Self {
+        DisplayOptions {
+            reduce: Reduction::default(),
+            sign: Sign::default(),
+            outlier_percent: DEFAULT_OUTLIER_PERCENT,
         }
     }
 }
 
-/// Which values [`normalize`] shows (Captum `VisualizeSign`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Sign {
-    /// `|a|` (`"absolute_value"`, Captum's default).
-    #[default]
-    AbsoluteValue,
-    /// Both signs, in `[-1, 1]` (`"all"`).
-    All,
-    /// `max(a, 0)` (`"positive"`).
-    Positive,
-    /// `min(a, 0)`, shown as magnitudes in `[0, 1]` (`"negative"`).
-    Negative,
-}
-
-impl Sign {
-    /// Every name [`Sign::from_name`] accepts (Captum's names).
-    pub const NAMES: &'static [&'static str] = &["absolute_value", "all", "positive", "negative"];
-
-    /// The sign called `name` (one of [`Sign::NAMES`]).
-    pub fn from_name(name: &str) -> Result<Sign> {
-        match name {
-            "absolute_value" => Ok(Sign::AbsoluteValue),
-            "all" => Ok(Sign::All),
-            "positive" => Ok(Sign::Positive),
-            "negative" => Ok(Sign::Negative),
-            other => Err(Error::unknown("sign", other, Sign::NAMES)),
-        }
-    }
+/// What Captum's `visualize_image_attr` shows of a per-sample attribution of shape `shape`: a
+/// `[C, H, W]` map reduced over channels ([`reduce_channels`]), any other map as it is, then
+/// [`normalize`]d. Returns the map and its shape.
+pub fn display_map(
+    attr: &[f32],
+    shape: &[usize],
+    options: &DisplayOptions,
+) -> Result<(Vec<f32>, Vec<usize>)> {
+    let (reduced, shape) = if shape.len() == 3 {
+        reduce_channels(attr, shape, options.reduce)?
+    } else {
+        (attr.to_vec(), shape.to_vec())
+    };
+    let map = normalize(&reduced, options.sign, options.outlier_percent)?;
+    Ok((map, shape))
 }
 
 /// Collapses the channel axis of a per-sample attribution of shape `[C, H, W]` (a `[H, W]`
@@ -126,7 +145,7 @@ fn cumulative_sum_threshold(values: &[f32], percentile: f64) -> f32 {
 }
 
 /// Scales `values` to `[-1, 1]` as Captum `_normalize_attr(values, sign, outlier_percent)`
-/// (Captum's default `outlier_percent` is 2): the largest `outlier_percent`% of the total
+/// (Captum's default `outlier_percent` is [`DEFAULT_OUTLIER_PERCENT`]): the largest `outlier_percent`% of the total
 /// `|·|` mass saturates at ±1.
 ///
 /// An all-zero selection (e.g. `positive` of a map with no positive value) gives all zeros,
@@ -192,11 +211,38 @@ mod tests {
         assert_eq!((one, shape), (vec![1.0, 2.0, 3.0, 4.0], vec![2, 2]));
         assert!(reduce_channels(&attr, &[8], Reduction::Sum).is_err());
         assert!(reduce_channels(&attr, &[3, 2, 2], Reduction::Sum).is_err());
-        assert!(Reduction::from_name("mean")
-            .unwrap_err()
-            .to_string()
-            .contains("maxAbs"));
-        assert_eq!(Reduction::from_name("sum").unwrap(), Reduction::Sum);
+    }
+
+    #[test]
+    fn display_map_reduces_only_channel_maps_then_normalizes() {
+        let attr = [
+            1.0, -2.0, 3.0, -4.0, /* channel 2 */ -5.0, 1.0, -1.0, 0.5,
+        ];
+        let options = DisplayOptions {
+            outlier_percent: 0.0,
+            ..DisplayOptions::default()
+        };
+        let (map, shape) = display_map(&attr, &[2, 2, 2], &options).unwrap();
+        assert_eq!(shape, vec![2, 2]);
+        assert_eq!(map, vec![1.0, 0.4, 0.6, 0.8]);
+        let signed = DisplayOptions {
+            sign: Sign::All,
+            ..options
+        };
+        let (map, shape) = display_map(&attr, &[8], &signed).unwrap();
+        assert_eq!(shape, vec![8]);
+        assert_eq!(map, normalize(&attr, Sign::All, 0.0).unwrap());
+        let options: DisplayOptions = serde_json::from_str("{}").unwrap();
+        assert_eq!(options.outlier_percent, DEFAULT_OUTLIER_PERCENT);
+        assert!(display_map(
+            &attr,
+            &[2, 2, 2],
+            &DisplayOptions {
+                outlier_percent: 101.0,
+                ..options
+            }
+        )
+        .is_err());
     }
 
     /// Expected values printed by Captum 0.9 `_normalize_attr(a, sign, outlier_perc)` for
@@ -263,12 +309,5 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("100"), "{err}");
-        for name in Sign::NAMES {
-            assert!(Sign::from_name(name).is_ok());
-        }
-        assert!(Sign::from_name("abs")
-            .unwrap_err()
-            .to_string()
-            .contains("absolute_value"));
     }
 }

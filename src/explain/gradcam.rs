@@ -236,13 +236,16 @@ mod tests {
         for target in [1, 4] {
             let c = target / 3;
             for upsample in [false, true] {
-                let opts = SaliencyOptions::new(
-                    Method::GradCam {
-                        layer: "d1".into(),
-                        upsample,
-                    },
-                    target,
-                );
+                let opts = SaliencyOptions {
+                    logits: true,
+                    ..SaliencyOptions::new(
+                        Method::GradCam {
+                            layer: "d1".into(),
+                            upsample,
+                        },
+                        target,
+                    )
+                };
                 let got = saliency(&g, x.as_slice().unwrap(), &opts).unwrap();
                 let map: Vec<f32> = a.as_slice().unwrap()[c * 15..(c + 1) * 15]
                     .iter()
@@ -267,13 +270,16 @@ mod tests {
 
     /// The ReLU clips: with a random head some pixels are zero and some positive.
     fn map_has_positive_and_zero(g: &Graph, x: &[f32]) -> bool {
-        let opts = SaliencyOptions::new(
-            Method::GradCam {
-                layer: "d1".into(),
-                upsample: false,
-            },
-            1,
-        );
+        let opts = SaliencyOptions {
+            logits: true,
+            ..SaliencyOptions::new(
+                Method::GradCam {
+                    layer: "d1".into(),
+                    upsample: false,
+                },
+                1,
+            )
+        };
         let v = saliency(g, x, &opts).unwrap().values;
         v.iter().any(|&v| v > 0.0) && v.contains(&0.0)
     }
@@ -282,8 +288,9 @@ mod tests {
     fn layer_must_exist_and_be_spatial() {
         let g = mlp();
         let x = vec![0.0; 6];
-        let opts = |layer: &str| {
-            SaliencyOptions::new(
+        let opts = |layer: &str| SaliencyOptions {
+            logits: true,
+            ..SaliencyOptions::new(
                 Method::GradCam {
                     layer: layer.into(),
                     upsample: false,
@@ -341,13 +348,16 @@ mod tests {
             saliency(
                 &g,
                 &x,
-                &SaliencyOptions::new(
-                    Method::GradCam {
-                        layer: "d".into(),
-                        upsample,
-                    },
-                    0,
-                ),
+                &SaliencyOptions {
+                    logits: true,
+                    ..SaliencyOptions::new(
+                        Method::GradCam {
+                            layer: "d".into(),
+                            upsample,
+                        },
+                        0,
+                    )
+                },
             )
         };
         assert_eq!(at(false).unwrap().shape, vec![3, 2]);

@@ -136,10 +136,21 @@ mod tests {
         let grad = run(
             &g,
             &x,
-            &SaliencyOptions::new(Method::Gradient { abs: false }, 0),
+            &SaliencyOptions {
+                logits: true,
+                ..SaliencyOptions::new(Method::Gradient { abs: false }, 0)
+            },
         )
         .unwrap();
-        let ixg = run(&g, &x, &SaliencyOptions::new(Method::InputXGradient, 0)).unwrap();
+        let ixg = run(
+            &g,
+            &x,
+            &SaliencyOptions {
+                logits: true,
+                ..SaliencyOptions::new(Method::InputXGradient, 0)
+            },
+        )
+        .unwrap();
         for ((a, g), x) in ixg.values.iter().zip(&grad.values).zip(&x) {
             assert_eq!(*a, g * x);
         }

@@ -131,14 +131,17 @@ mod tests {
     use crate::graph::ValueId;
 
     fn ig(steps: usize, rule: Rule, baseline: Baseline) -> SaliencyOptions {
-        SaliencyOptions::new(
-            Method::IntegratedGradients {
-                steps,
-                rule,
-                baseline,
-            },
-            1,
-        )
+        SaliencyOptions {
+            logits: true,
+            ..SaliencyOptions::new(
+                Method::IntegratedGradients {
+                    steps,
+                    rule,
+                    baseline,
+                },
+                1,
+            )
+        }
     }
 
     /// For a linear model the gradient is constant, so IG is `(x - x') ⊙ w` times the sum of

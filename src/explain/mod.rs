@@ -29,12 +29,13 @@
 //!   "seed": 3, "layers": [ { "type": "dense", "units": 8, "activation": "tanh" },
 //!                          { "type": "dense", "units": 3, "activation": "softmax" } ] }"#).unwrap();
 //! let x = [0.5, -1.0, 0.25, 2.0];
-//! let mut method = Method::from_name("integratedGradients").unwrap();
+//! let mut method: Method = "integratedGradients".parse().unwrap();
 //! if let Method::IntegratedGradients { rule, .. } = &mut method {
-//!     *rule = Rule::from_name("riemannMiddle").unwrap();
+//!     *rule = "riemannMiddle".parse().unwrap();
 //! }
-//! // Class 2's score before the softmax (`logits: true` is the default of `new`).
-//! let ig = saliency(&graph, &x, &SaliencyOptions::new(method, 2)).unwrap();
+//! // Class 2's score before the softmax.
+//! let options = SaliencyOptions { logits: true, ..SaliencyOptions::new(method, 2) };
+//! let ig = saliency(&graph, &x, &options).unwrap();
 //! assert_eq!(ig.shape, vec![4]);
 //! // Completeness: the attributions sum to F(x) - F(0) up to the quadrature error.
 //! assert!(ig.delta.unwrap().abs() < 1e-3);
@@ -54,6 +55,7 @@ pub use quadrature::Rule;
 use crate::error::{Error, Result};
 use crate::graph::ops::Op;
 use crate::graph::{Graph, Trace, ValueId};
+use crate::names::named_enum;
 use crate::tensor::{from_vec, into_vec, limits, with_batch};
 use std::ops::Range;
 
@@ -93,43 +95,22 @@ impl Baseline {
     }
 }
 
-/// How SmoothGrad combines the saliency maps of its noisy samples (Captum `nt_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Variant {
-    /// The mean (`"smoothgrad"`).
-    #[default]
-    SmoothGrad,
-    /// The mean of the squares (`"smoothgrad_sq"`).
-    SmoothGradSq,
-    /// The variance, mean of squares minus square of the mean (`"vargrad"`).
-    VarGrad,
-}
-
-impl Variant {
-    /// Every name [`Variant::from_name`] accepts.
-    pub const NAMES: &'static [&'static str] = &["smoothgrad", "smoothgradSq", "vargrad"];
-
-    /// The variant called `name` (one of [`Variant::NAMES`]).
-    pub fn from_name(name: &str) -> Result<Variant> {
-        match name {
-            "smoothgrad" => Ok(Variant::SmoothGrad),
-            "smoothgradSq" => Ok(Variant::SmoothGradSq),
-            "vargrad" => Ok(Variant::VarGrad),
-            other => Err(Error::unknown("SmoothGrad variant", other, Variant::NAMES)),
-        }
-    }
-
-    /// The variant's name as [`Variant::from_name`] accepts it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Variant::SmoothGrad => "smoothgrad",
-            Variant::SmoothGradSq => "smoothgradSq",
-            Variant::VarGrad => "vargrad",
-        }
+named_enum! {
+    /// How SmoothGrad combines the saliency maps of its noisy samples (Captum `nt_type`).
+    #[derive(Default)]
+    pub enum Variant: "SmoothGrad variant" {
+        /// The mean (Captum `"smoothgrad"`).
+        #[default]
+        SmoothGrad = "smoothgrad",
+        /// The mean of the squares (Captum `"smoothgrad_sq"`).
+        SmoothGradSq = "smoothgradSq",
+        /// The variance, mean of squares minus square of the mean (Captum `"vargrad"`).
+        VarGrad = "vargrad",
     }
 }
 
-/// An attribution method and its options. [`Method::from_name`] gives each with its defaults.
+/// An attribution method and its options. Parsing a name (`"smoothGrad".parse::<Method>()`)
+/// gives the method with its defaults ([`MethodKind::defaults`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Method {
     /// Captum `Saliency`: the gradient, its absolute value when `abs` (default true).
@@ -180,59 +161,84 @@ pub enum Method {
     },
 }
 
-impl Method {
-    /// Every name [`Method::from_name`] accepts.
-    pub const NAMES: &'static [&'static str] = &[
-        "gradient",
-        "inputXGradient",
-        "integratedGradients",
-        "smoothGrad",
-        "gradCam",
-        "occlusion",
-    ];
+named_enum! {
+    /// An attribution method without its options: the name of a [`Method`].
+    #[derive(Default)]
+    pub enum MethodKind: "attribution method" {
+        /// [`Method::Gradient`], the default.
+        #[default]
+        Gradient = "gradient",
+        /// [`Method::InputXGradient`].
+        InputXGradient = "inputXGradient",
+        /// [`Method::IntegratedGradients`].
+        IntegratedGradients = "integratedGradients",
+        /// [`Method::SmoothGrad`].
+        SmoothGrad = "smoothGrad",
+        /// [`Method::GradCam`].
+        GradCam = "gradCam",
+        /// [`Method::Occlusion`].
+        Occlusion = "occlusion",
+    }
+}
 
-    /// The method called `name` (one of [`Method::NAMES`]) with its default options. Grad-CAM's
-    /// `layer` and occlusion's `window` have no default and start empty; [`saliency`] asks for
-    /// them.
-    pub fn from_name(name: &str) -> Result<Method> {
-        Ok(match name {
-            "gradient" => Method::Gradient { abs: true },
-            "inputXGradient" => Method::InputXGradient,
-            "integratedGradients" => Method::IntegratedGradients {
+impl MethodKind {
+    /// The method with its default options (Captum's). Grad-CAM's `layer` and occlusion's
+    /// `window` have no default and start empty; [`saliency`] asks for them.
+    pub fn defaults(self) -> Method {
+        match self {
+            MethodKind::Gradient => Method::Gradient { abs: true },
+            MethodKind::InputXGradient => Method::InputXGradient,
+            MethodKind::IntegratedGradients => Method::IntegratedGradients {
                 steps: 50,
-                rule: Rule::GaussLegendre,
+                rule: Rule::default(),
                 baseline: Baseline::default(),
             },
-            "smoothGrad" => Method::SmoothGrad {
+            MethodKind::SmoothGrad => Method::SmoothGrad {
                 samples: 25,
                 noise: 0.15,
-                variant: Variant::SmoothGrad,
+                variant: Variant::default(),
                 seed: 0,
                 abs: true,
             },
-            "gradCam" => Method::GradCam {
+            MethodKind::GradCam => Method::GradCam {
                 layer: String::new(),
                 upsample: false,
             },
-            "occlusion" => Method::Occlusion {
+            MethodKind::Occlusion => Method::Occlusion {
                 window: Vec::new(),
                 strides: Vec::new(),
                 baseline: Baseline::default(),
             },
-            other => return Err(Error::unknown("attribution method", other, Method::NAMES)),
-        })
+        }
+    }
+}
+
+impl Method {
+    /// Which method this is.
+    pub fn kind(&self) -> MethodKind {
+        match self {
+            Method::Gradient { .. } => MethodKind::Gradient,
+            Method::InputXGradient => MethodKind::InputXGradient,
+            Method::IntegratedGradients { .. } => MethodKind::IntegratedGradients,
+            Method::SmoothGrad { .. } => MethodKind::SmoothGrad,
+            Method::GradCam { .. } => MethodKind::GradCam,
+            Method::Occlusion { .. } => MethodKind::Occlusion,
+        }
     }
 
-    /// The method's name as [`Method::from_name`] accepts it.
+    /// The method's name (one of [`MethodKind::NAMES`]).
     pub fn name(&self) -> &'static str {
-        match self {
-            Method::Gradient { .. } => "gradient",
-            Method::InputXGradient => "inputXGradient",
-            Method::IntegratedGradients { .. } => "integratedGradients",
-            Method::SmoothGrad { .. } => "smoothGrad",
-            Method::GradCam { .. } => "gradCam",
-            Method::Occlusion { .. } => "occlusion",
-        }
+        self.kind().name()
+    }
+}
+
+impl std::str::FromStr for Method {
+    type Err = Error;
+
+    /// The method called `name` with its defaults; an unknown name is an error listing
+    /// [`MethodKind::NAMES`].
+    fn from_str(name: &str) -> Result<Method> {
+        name.parse::<MethodKind>().map(MethodKind::defaults)
     }
 }
 
@@ -245,16 +251,18 @@ pub struct SaliencyOptions {
     pub target: usize,
     /// When the graph output is produced by a Softmax or LogSoftmax node, explain that node's
     /// input (the class scores) instead of the probabilities. No effect on other graphs.
+    /// Default false.
     pub logits: bool,
 }
 
 impl SaliencyOptions {
-    /// Options for `method` and `target`, explaining logits (`logits: true`).
+    /// Options for `method` and `target`, explaining the model's output as given
+    /// (`logits: false`, as Captum does).
     pub fn new(method: Method, target: usize) -> Self {
         SaliencyOptions {
             method,
             target,
-            logits: true,
+            logits: false,
         }
     }
 }
@@ -537,26 +545,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_round_trip_and_unknown_names_list_the_valid_ones() {
-        for name in Method::NAMES {
-            assert_eq!(Method::from_name(name).unwrap().name(), *name);
+    fn method_names_give_the_method_with_its_defaults() {
+        for &kind in MethodKind::ALL {
+            assert_eq!(kind.defaults().kind(), kind);
+            assert_eq!(kind.name().parse::<Method>().unwrap().name(), kind.name());
         }
-        for name in Variant::NAMES {
-            assert_eq!(Variant::from_name(name).unwrap().name(), *name);
-        }
-        let err = Method::from_name("lime").unwrap_err();
+        let err = "lime".parse::<Method>().unwrap_err();
         assert!(matches!(err, Error::Unknown { .. }));
         assert!(
             err.to_string().contains("'lime'") && err.to_string().contains("integratedGradients")
         );
-        let err = Variant::from_name("smoothgrad_sq").unwrap_err().to_string();
+        let err = "smoothgrad_sq".parse::<Variant>().unwrap_err().to_string();
         assert!(err.contains("smoothgradSq"), "{err}");
     }
 
     #[test]
     fn defaults_follow_captum() {
         assert_eq!(
-            Method::from_name("integratedGradients").unwrap(),
+            "integratedGradients".parse::<Method>().unwrap(),
             Method::IntegratedGradients {
                 steps: 50,
                 rule: Rule::GaussLegendre,
@@ -564,7 +570,7 @@ mod tests {
             }
         );
         assert_eq!(
-            Method::from_name("gradient").unwrap(),
+            "gradient".parse::<Method>().unwrap(),
             Method::Gradient { abs: true }
         );
         let Method::SmoothGrad {
@@ -573,7 +579,7 @@ mod tests {
             variant,
             abs,
             ..
-        } = Method::from_name("smoothGrad").unwrap()
+        } = "smoothGrad".parse::<Method>().unwrap()
         else {
             panic!("smoothGrad")
         };
@@ -601,7 +607,10 @@ mod tests {
     #[test]
     fn saliency_checks_input_and_target() {
         let g = mlp();
-        let opts = SaliencyOptions::new(Method::InputXGradient, 0);
+        let opts = SaliencyOptions {
+            logits: true,
+            ..SaliencyOptions::new(Method::InputXGradient, 0)
+        };
         let err = saliency(&g, &[0.0; 5], &opts).unwrap_err().to_string();
         assert!(err.contains("5 values, expected 6"), "{err}");
         let mut bad = mlp_input();
@@ -610,7 +619,10 @@ mod tests {
             saliency(&g, &bad, &opts),
             Err(Error::NonFinite { .. })
         ));
-        let far = SaliencyOptions::new(Method::InputXGradient, 7);
+        let far = SaliencyOptions {
+            logits: true,
+            ..SaliencyOptions::new(Method::InputXGradient, 7)
+        };
         assert!(matches!(
             saliency(&g, &mlp_input(), &far),
             Err(Error::TargetOutOfRange { target: 7, len: 3 })

@@ -185,14 +185,17 @@ mod tests {
     use crate::graph::ValueId;
 
     fn occlusion(window: &[usize], strides: &[usize], baseline: Baseline) -> SaliencyOptions {
-        SaliencyOptions::new(
-            Method::Occlusion {
-                window: window.to_vec(),
-                strides: strides.to_vec(),
-                baseline,
-            },
-            1,
-        )
+        SaliencyOptions {
+            logits: true,
+            ..SaliencyOptions::new(
+                Method::Occlusion {
+                    window: window.to_vec(),
+                    strides: strides.to_vec(),
+                    baseline,
+                },
+                1,
+            )
+        }
     }
 
     #[test]

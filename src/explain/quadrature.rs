@@ -20,59 +20,30 @@
 //! f64 values and callers round them to f32 where Captum does.
 
 use crate::error::{Error, Result};
+use crate::names::named_enum;
 
 /// The most steps a rule accepts (the Gauss-Legendre nodes cost O(steps²) to compute).
 pub const MAX_STEPS: usize = 4096;
 
-/// An integration rule of Integrated Gradients (Captum's `method` argument).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Rule {
-    /// Gauss-Legendre quadrature (Captum `"gausslegendre"`, the default).
-    #[default]
-    GaussLegendre,
-    /// Left Riemann sum (`"riemann_left"`).
-    RiemannLeft,
-    /// Right Riemann sum (`"riemann_right"`).
-    RiemannRight,
-    /// Midpoint Riemann sum (`"riemann_middle"`).
-    RiemannMiddle,
-    /// Trapezoid rule (`"riemann_trapezoid"`).
-    RiemannTrapezoid,
+named_enum! {
+    /// An integration rule of Integrated Gradients (Captum's `method` argument, in camelCase).
+    #[derive(Default)]
+    pub enum Rule: "integration rule" {
+        /// Gauss-Legendre quadrature (Captum `"gausslegendre"`, the default).
+        #[default]
+        GaussLegendre = "gaussLegendre",
+        /// Left Riemann sum (Captum `"riemann_left"`).
+        RiemannLeft = "riemannLeft",
+        /// Right Riemann sum (Captum `"riemann_right"`).
+        RiemannRight = "riemannRight",
+        /// Midpoint Riemann sum (Captum `"riemann_middle"`).
+        RiemannMiddle = "riemannMiddle",
+        /// Trapezoid rule (Captum `"riemann_trapezoid"`).
+        RiemannTrapezoid = "riemannTrapezoid",
+    }
 }
 
 impl Rule {
-    /// Every rule name [`Rule::from_name`] accepts.
-    pub const NAMES: &'static [&'static str] = &[
-        "gausslegendre",
-        "riemannLeft",
-        "riemannRight",
-        "riemannMiddle",
-        "riemannTrapezoid",
-    ];
-
-    /// The rule called `name` (one of [`Rule::NAMES`]).
-    pub fn from_name(name: &str) -> Result<Rule> {
-        match name {
-            "gausslegendre" => Ok(Rule::GaussLegendre),
-            "riemannLeft" => Ok(Rule::RiemannLeft),
-            "riemannRight" => Ok(Rule::RiemannRight),
-            "riemannMiddle" => Ok(Rule::RiemannMiddle),
-            "riemannTrapezoid" => Ok(Rule::RiemannTrapezoid),
-            other => Err(Error::unknown("integration rule", other, Rule::NAMES)),
-        }
-    }
-
-    /// The rule's name as [`Rule::from_name`] accepts it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Rule::GaussLegendre => "gausslegendre",
-            Rule::RiemannLeft => "riemannLeft",
-            Rule::RiemannRight => "riemannRight",
-            Rule::RiemannMiddle => "riemannMiddle",
-            Rule::RiemannTrapezoid => "riemannTrapezoid",
-        }
-    }
-
     /// The smallest number of steps the rule accepts (Captum asserts `n > 1` for Riemann
     /// sums and `n > 0` for Gauss-Legendre).
     pub fn min_steps(self) -> usize {
@@ -293,20 +264,12 @@ mod tests {
     }
 
     #[test]
-    fn steps_and_names_are_validated() {
+    fn steps_are_validated() {
         assert!(quadrature(Rule::RiemannLeft, 1)
             .unwrap_err()
             .to_string()
             .contains("2..=4096"));
         assert!(quadrature(Rule::GaussLegendre, 0).is_err());
         assert!(quadrature(Rule::GaussLegendre, MAX_STEPS + 1).is_err());
-        for name in Rule::NAMES {
-            assert_eq!(Rule::from_name(name).unwrap().name(), *name);
-        }
-        let err = Rule::from_name("simpson").unwrap_err().to_string();
-        assert!(
-            err.contains("simpson") && err.contains("riemannTrapezoid"),
-            "{err}"
-        );
     }
 }

@@ -135,22 +135,32 @@ mod tests {
         seed: u64,
         abs: bool,
     ) -> SaliencyOptions {
-        SaliencyOptions::new(
-            Method::SmoothGrad {
-                samples,
-                noise,
-                variant,
-                seed,
-                abs,
-            },
-            0,
-        )
+        SaliencyOptions {
+            logits: true,
+            ..SaliencyOptions::new(
+                Method::SmoothGrad {
+                    samples,
+                    noise,
+                    variant,
+                    seed,
+                    abs,
+                },
+                0,
+            )
+        }
     }
 
     fn gradient(g: &Graph, x: &[f32], abs: bool) -> Vec<f32> {
-        saliency(g, x, &SaliencyOptions::new(Method::Gradient { abs }, 0))
-            .unwrap()
-            .values
+        saliency(
+            g,
+            x,
+            &SaliencyOptions {
+                logits: true,
+                ..SaliencyOptions::new(Method::Gradient { abs }, 0)
+            },
+        )
+        .unwrap()
+        .values
     }
 
     #[test]

@@ -226,6 +226,21 @@ impl Graph {
         id.0.checked_sub(1).and_then(|i| self.nodes.get(i))
     }
 
+    /// The weight of the layer named `layer`, its first parameter (PyTorch layouts: dense
+    /// `[out, in]`, conv `[filters, in / groups, kh, kw]`). Errors: an unknown layer (listing the
+    /// names) or a layer without parameters.
+    pub fn weight(&self, layer: &str) -> Result<&crate::Tensor> {
+        let node = self
+            .node_of(self.find(layer)?)
+            .ok_or_else(|| Error::invalid("layer", "the graph input has no weights"))?;
+        node.op.params().into_iter().next().ok_or_else(|| {
+            Error::invalid(
+                "layer",
+                format!("'{layer}' ({}) has no weights", node.label),
+            )
+        })
+    }
+
     /// One summary per node, in execution order.
     pub fn layers(&self) -> Vec<LayerInfo> {
         self.nodes
@@ -342,6 +357,21 @@ mod tests {
         assert_eq!(g.find("fc1").unwrap(), a);
         let err = g.find("nope").unwrap_err().to_string();
         assert!(err.contains("fc1"), "{err}");
+    }
+
+    #[test]
+    fn weight_is_a_layers_first_parameter() {
+        let mut g = Graph::new(&[4]).unwrap();
+        let a = g
+            .push("fc", "dense", dense(3, 4, 1), &[ValueId::INPUT])
+            .unwrap();
+        g.push("act", "relu", Op::Activation(Activation::Relu), &[a])
+            .unwrap();
+        assert_eq!(g.weight("fc").unwrap(), g.nodes()[0].op.params()[0]);
+        let err = g.weight("act").unwrap_err().to_string();
+        assert_eq!(err, "invalid layer: 'act' (relu) has no weights");
+        let err = g.weight("nope").unwrap_err().to_string();
+        assert!(err.contains("'nope'") && err.contains("fc, act"), "{err}");
     }
 
     #[test]

@@ -16,9 +16,9 @@
 //! kernels) because in the browser matrixmultiply's wasm kernel computes 8 × 8 tiles, 16
 //! accumulators that exceed the register file, and packs both operands on every call, which
 //! for a dense layer repacks the same weight each time and for a convolution copies an im2col
-//! matrix that is already laid out row by row. Measured in Chromium (`node benches/run.mjs`,
-//! same runs, nnlens ms before → after): see the numbers in ARCHITECTURE.md ("Matrix
-//! products in the browser").
+//! matrix that is already laid out row by row. The MLP, GEMM and CNN rows of the browser
+//! benchmark got faster with it (BENCHMARKS.md, Kernel decisions › Matrix products in the
+//! browser).
 //!
 //! [`kernel`] is SIMD128 on wasm32 and plain arrays elsewhere (where only the tests use this
 //! module): both follow the same packing, blocking and summation order.
@@ -381,6 +381,9 @@ mod tests {
     use super::*;
     use crate::graph::ops::gradcheck::random_tensor;
     use ndarray::{s, Array2, Ix2};
+    // Run in wasm32 too (`make test-wasm`), where they check the SIMD128 kernel.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn random(rows: usize, cols: usize, seed: u64) -> Array2<f32> {
         random_tensor(&[rows, cols], -1.0, 1.0, seed)

@@ -14,11 +14,9 @@
 //! sequence.
 //!
 //! Why not faer's full `self_adjoint_eigen`: it computes all `p` eigenvectors (divide and
-//! conquer, then `Q` applied to `p` columns), whose matrix products run on faer's scalar
-//! kernel in wasm32. For the 784 × 784 covariance of the PCA benchmark with `k = 50`, in wasm
-//! (Node 20, same run, loaded machine): full eigendecomposition 770 ms; tridiagonalisation
-//! 145 ms, QR eigenvalues 24 ms, divide and conquer 250 ms, `Q` applied to 784 columns 360 ms
-//! and to 50 columns 25 ms — so this path costs about a quarter of the full one.
+//! conquer, then `Q` applied to `p` columns); for the PCA benchmark's 784 × 784 covariance with
+//! `k = 50` this path costs about a quarter of that in wasm (BENCHMARKS.md, Kernel decisions ›
+//! PCA).
 //!
 //! When more than half of the spectrum is asked for, or when an inverse iteration does not
 //! meet its convergence test within five steps (LAPACK then reports failure), the full faer

@@ -20,17 +20,10 @@
 //!
 //! Hand-written rather than faer's triangular product, which the native build keeps (its
 //! x86 kernels use FMA and wide vectors), because in wasm32 faer runs the `gemm` crate's
-//! SIMD128 kernel, a 6 × 4 tile with 12 f64x2 accumulators that, with the three left-hand
-//! vectors, the broadcast and the product, exceed the 15 vector registers V8 allocates on
-//! x86-64. For the PCA benchmark's 10,000 × 784 data (6.2 GFLOP for the lower triangle), a
-//! standalone wasm build of the candidates (best of 5, same page or process, alternating):
-//! in Chromium 156 faer's triangular product over blocks of centred rows took 411–420 ms,
-//! this 4 × 4 tile 290–291 ms (21 GFLOP/s, packing included), a 4 × 4 tile with separate
-//! packings 304 ms, 8 × 2 319 ms, 6 × 3 442–446 ms, 4 × 4 unrolled twice 453 ms; in Node 20
-//! (older V8) faer 452–462 ms, 4 × 4 353–365 ms, 6 × 3 306–329 ms, 8 × 2 364 ms, 6 × 4
-//! 464 ms, 4 × 5 547 ms, 4 × 6 500 ms. The browser decides: 4 × 4. Blocks of 128 to 1,024
-//! rows took the same time. wasm-opt must not inline [`tile`] into its caller (the Makefile's
-//! `NO_INLINE`): inlined, the kernel ran at faer's speed again.
+//! SIMD128 6 × 4 tile, whose 12 f64x2 accumulators spill V8's vector registers; the 4 × 4 tile
+//! was the fastest candidate in Chromium (about 1.4× faer). wasm-opt must not inline [`tile`]
+//! into its caller (the Makefile's `NO_INLINE`): inlined, it ran at faer's speed again. See
+//! BENCHMARKS.md, Kernel decisions › PCA.
 //!
 //! [`tile`] is SIMD128 on wasm32 and plain arrays elsewhere (where only the tests use this
 //! module): both follow the same packing, blocking and summation order.
@@ -39,7 +32,7 @@ use faer::Mat;
 use ndarray::ArrayView2;
 
 /// Rows of data per block: each block's products are summed from zero, then added to `G`.
-pub const BLOCK_ROWS: usize = 256;
+pub(crate) const BLOCK_ROWS: usize = 256;
 /// Features per packed panel: the four rows of a register tile (two f64x2 vectors).
 const PANEL: usize = 4;
 /// Columns of `G` per register tile: one panel's features, broadcast one at a time.
@@ -48,7 +41,7 @@ const TILE_COLS: usize = 4;
 /// The Gram matrix of `data - mean` (`cols × cols`, f64) with the lower triangle filled in the
 /// order of the module documentation and zeros above the diagonal. Panics when `mean` does not
 /// have one value per column (a caller bug).
-pub fn centred_gram(data: ArrayView2<f32>, mean: &[f64]) -> Mat<f64> {
+pub(crate) fn centred_gram(data: ArrayView2<f32>, mean: &[f64]) -> Mat<f64> {
     let (n, p) = data.dim();
     assert_eq!(
         mean.len(),
@@ -177,6 +170,9 @@ mod tests {
     use super::*;
     use ndarray::Array2;
     use rand::{Rng, SeedableRng};
+    // Run in wasm32 too (`make test-wasm`), where they check the SIMD128 kernel.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn data(rows: usize, cols: usize, seed: u64) -> Array2<f32> {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);

@@ -2,7 +2,7 @@
 //!
 //! * [`pca`]: principal component analysis with scikit-learn's semantics (full SVD,
 //!   covariance eigendecomposition and randomized solvers), and PCA of a layer's weight rows.
-//! * [`gram`]: the f64 Gram matrix of centred data (PCA's covariance), with a SIMD128 kernel
+//! * `gram`: the f64 Gram matrix of centred data (PCA's covariance), with a SIMD128 kernel
 //!   for the browser.
 //! * [`trajectory`]: a training trajectory on the plane of its principal directions and the
 //!   parameter grid around the final weights (Li et al. 2018).
@@ -11,7 +11,8 @@
 //!   animation, and the trustworthiness of an embedding.
 
 mod eigen;
-pub mod gram;
+#[cfg(any(target_arch = "wasm32", test))]
+mod gram;
 pub mod landscape;
 pub mod pca;
 pub mod trajectory;

@@ -33,17 +33,11 @@
 //!   scikit-learn forms `XᵀX - n·mean·meanᵀ`; centring first is the same matrix with less
 //!   cancellation.
 //! * **Randomized**: Halko, Martinsson and Tropp 2011, "Finding structure with randomness",
-//!   Algorithm 4.3/4.4, exactly as `sklearn.utils.extmath.randomized_svd` runs it for PCA:
-//!   `n_oversamples = 10` (so `l = k + 10` Gaussian test vectors), `n_iter = 7` when
-//!   `k < 0.1 · min(n, p)` else `4` (or [`PcaOptions::power_iterations`]), the
-//!   `power_iteration_normalizer="auto"` rule (no normalisation when `n_iter ≤ 2`, else an LU
-//!   factorisation with partial pivoting after every product, keeping `P·L` like SciPy's
-//!   `lu(permute_l=True)`), a final thin QR, the SVD of the small `B = Qᵀ M`, and `M = Xcᵀ`
-//!   when `n < p` (`transpose="auto"`). The test vectors come from ChaCha8 seeded with
-//!   [`PcaOptions::seed`] (Box–Muller normals), so results are reproducible but cannot equal
-//!   NumPy's draws. The power iterations run in f32 on a centred copy scaled to unit maximum
-//!   (scikit-learn also works in f32 for f32 input; the scale does not change the subspace);
-//!   `B`, its SVD and the projections are f64.
+//!   exactly as `sklearn.utils.extmath.randomized_svd` runs it for PCA (`pca/randomized.rs`):
+//!   `k + 10` Gaussian test vectors, 7 power iterations when `k < 0.1 · min(n, p)` else 4 (or
+//!   [`PcaOptions::power_iterations`]), LU-normalised when more than 2, a thin QR and the SVD
+//!   of the small projected matrix; test vectors from ChaCha8 seeded with [`PcaOptions::seed`],
+//!   power iterations in f32, the rest in f64.
 //! * **Auto** resolves as scikit-learn 1.9's `PCA._fit`: covariance_eigh when `p ≤ 1000` and
 //!   `n ≥ 10 p`; else full when `max(n, p) ≤ 500`; else randomized when `k < 0.8 · min(n, p)`;
 //!   else full.
@@ -54,55 +48,14 @@
 //! fixtures in `tests/fixtures/pca` are made that way; the largest deviation there is 8.5e-6
 //! relative, on an `inverse_transform`).
 //!
-//! Linear algebra: [`faer`] (pure Rust, maintained, builds for wasm32), chosen over nalgebra
-//! by a benchmark of the building blocks of the benchmark case, 10,000 × 784 → 50 components,
-//! natively on this 2-core machine (sequential, while other builds ran): faer took 165 ms for
-//! the f64 Gram matrix (lower triangle), 140 ms for the 784 × 784 symmetric eigendecomposition,
-//! 0.77 s for the thin SVD (V only) and 0.29 s for the sixteen f32 products of the randomized
-//! solver; nalgebra 0.35 took 0.81 s (Gram as `Aᵀ·A` through matrixmultiply; 4.2 s with
-//! `tr_mul`), 0.76 s (symmetric eigen), 11 s (SVD) and 0.34 s. faer with rayon on 2 cores was
-//! slower than sequential on this shared machine, so nnlens runs faer sequentially everywhere,
-//! which also keeps native and wasm32 results alike. In wasm32 faer's f32/f64 matrix products
-//! run on the `gemm` crate, whose SIMD128 microkernels (f64x2, 6 × 4 register tile) are off
-//! unless its `wasm-simd128-enable` feature is on (Cargo.toml turns it on); with its scalar
-//! kernel the benchmark case's f64 Gram matrix took about 1 s and the projections 270 ms, with
-//! SIMD128 440 ms and 63 ms (Node 20, same process, 3 runs each; the row-block size, 128 to
-//! 2,500 rows, changed nothing measurable, and the full product `Xcᵀ Xc` took 800 ms, so the
-//! triangular product stays), and the whole fit went from 1.52–1.55 s to 0.65–0.69 s
-//! (randomized: 2.06–2.08 s to 0.81–0.83 s), interleaved in one process on the loaded machine;
-//! in the browser benchmark row (Chromium, alternating builds) 1.37–1.41 s became 0.66 s.
-//! That is about 14 GFLOP/s (6.2 GFLOP for the lower triangle) with the crate's kernel; the
-//! covariance now has its own wasm32 kernel (below). covariance_eigh also computes
-//! only the `k` eigenvectors it returns (`super::eigen`), which skips the divide and conquer
-//! and the back-transformation of `p - k` vectors; the benchmark case's wasm32 fit (still on
-//! the scalar kernel) went from 2.23–2.27 s to 1.70–1.86 s in the browser benchmark row
-//! (Chromium, alternating runs on a loaded machine), with results equal to the full
-//! eigendecomposition's within the fixtures' rounding. The f64 Gram matrix stays in f64: f32
-//! products (matrixmultiply's SIMD128 sgemm, 3–4× faster than the scalar f64 kernel in wasm32)
-//! moved the `gaussian` fixture's covariance_eigh components by 15× the tolerance. Whole
-//! native fits of that case (before the partial eigendecomposition) (release build,
-//! best of 5 in several runs, varying with the load other builds put on the machine):
-//! covariance_eigh (what Auto picks) 0.28–0.50 s, randomized 0.53–0.75 s, full 0.62–1.24 s;
-//! scikit-learn 1.9.1 with OpenBLAS limited to one thread on float32 data took 0.20 s, 0.43 s
-//! and 1.2 s (float64: 0.29 s, 0.70 s, 2.1 s), and with its default two threads on the loaded
-//! machine 0.84 s, 1.8 s and 6.4 s.
-//!
-//! In wasm32 the covariance's Gram matrix is [`super::gram`]'s 4 × 4 f64x2 kernel over packed
-//! panels of centred rows (same f64 arithmetic, no FMA, a fixed summation order), about 21
-//! GFLOP/s against faer's 15 in Chromium in a standalone build; natively faer stays. The
-//! benchmark fit, alternating builds on a loaded machine: Chromium benchmark row (`node
-//! benches/run.mjs --rows pca-10000x784-k50 --pkg`) 632–641 ms → 495–498 ms; Node 20 (best of
-//! 5) 651 → 546 ms (randomized, which has no Gram matrix, 808 → 796 ms). A 6 × 3 tile was
-//! faster in Node (514 ms) but slower than faer in Chromium. With wasm-opt inlining the kernel
-//! into its caller the fit stayed at the old time (Node: 641–676 ms), hence the Makefile's
-//! `NO_INLINE`. A profile of the benchmark row with the 6 × 3 tile
-//! (Chromium, 894 ms per fit under load): the Gram kernel 63 % of the time, faer's
-//! tridiagonalisation 11 %, the packing 2 %. Tried and dropped: projecting in f32 (the centred
-//! rows rounded to f32, the crate's SIMD128 sgemm, as scikit-learn projects f32 data) saved
-//! about a third of the projection's ~60 ms but raised the largest deviation from scikit-learn
-//! on float64 copies from 0.3 % to 1.7 % of the tolerance on the fixtures, and from 9 % to 74 %
-//! on 10,000 × 784 pixel data in 0..255 (the f32 sum's error grows with the data's norm, not
-//! with the result), too close to the stated tolerance for a 5 % gain.
+//! Linear algebra: [`faer`] (pure Rust, maintained, builds for wasm32), chosen over nalgebra,
+//! which was 1.2 to 14 times slower on every building block of the benchmark case; run
+//! sequentially everywhere (threads gained nothing on 2 cores, and native and wasm32 results
+//! stay alike); the `gemm` crate's SIMD128 kernels are switched on in wasm32 (Cargo.toml); the
+//! covariance keeps an f64 Gram matrix (f32 products moved the fixtures' components by 15× the
+//! tolerance), computed in wasm32 by the kernel of `project/gram.rs` and natively by faer;
+//! projections stay in f64 (f32 ones saved 5 % and came too close to the tolerance). See
+//! BENCHMARKS.md, "Kernel decisions: PCA".
 //!
 //! ```
 //! use ndarray::array;
@@ -119,56 +72,42 @@
 //! assert!((back[[3, 1]] - 6.0).abs() < 1e-5);
 //! ```
 
+mod randomized;
+
+pub use randomized::auto_power_iterations;
+
 use super::eigen::top_eigen;
 use crate::error::{ensure_finite, Error, Result};
+use crate::names::named_enum;
 use crate::tensor::{checked_elements, Tensor};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::matmul::matmul;
 use faer::linalg::svd::{svd, svd_scratch, ComputeSvdVectors};
 use faer::{Accum, Mat, MatRef, Par};
 use ndarray::{Array1, Array2, ArrayView2};
-use rand::{Rng, SeedableRng};
 use std::fmt;
-use std::str::FromStr;
 
 /// Extra random test vectors of the randomized solver (`n_oversamples` in scikit-learn).
 pub const OVERSAMPLES: usize = 10;
 
-/// Which algorithm computes the decomposition: scikit-learn's `svd_solver` values, named in
-/// camelCase as the JavaScript API spells them (`"covarianceEigh"` is sklearn's
-/// `"covariance_eigh"`).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "camelCase")]
-pub enum Solver {
-    /// scikit-learn's selection rule (see the module documentation).
-    #[default]
-    Auto,
-    /// Thin SVD of the centred data.
-    Full,
-    /// Eigendecomposition of the covariance matrix (fast when `rows ≫ cols`); scikit-learn's
-    /// spelling `"covariance_eigh"` is accepted too.
-    #[serde(alias = "covariance_eigh")]
-    CovarianceEigh,
-    /// Randomized truncated SVD (Halko et al. 2011).
-    Randomized,
+named_enum! {
+    /// Which algorithm computes the decomposition: scikit-learn's `svd_solver` values in
+    /// camelCase (`"covarianceEigh"` is scikit-learn's `"covariance_eigh"`).
+    #[derive(Default)]
+    pub enum Solver: "PCA solver" {
+        /// scikit-learn's selection rule (see the module documentation), the default.
+        #[default]
+        Auto = "auto",
+        /// Thin SVD of the centred data.
+        Full = "full",
+        /// Eigendecomposition of the covariance matrix (fast when `rows ≫ cols`).
+        CovarianceEigh = "covarianceEigh",
+        /// Randomized truncated SVD (Halko et al. 2011).
+        Randomized = "randomized",
+    }
 }
 
 impl Solver {
-    /// The accepted names.
-    pub const NAMES: [&'static str; 4] = ["auto", "full", "covarianceEigh", "randomized"];
-
-    /// The name of the solver (one of [`Solver::NAMES`]).
-    pub fn name(self) -> &'static str {
-        match self {
-            Solver::Auto => "auto",
-            Solver::Full => "full",
-            Solver::CovarianceEigh => "covarianceEigh",
-            Solver::Randomized => "randomized",
-        }
-    }
-
     /// The solver that runs for `rows × cols` data and `components` components: itself, or for
     /// [`Solver::Auto`] the one scikit-learn 1.9 picks.
     pub fn resolve(self, rows: usize, cols: usize, components: usize) -> Solver {
@@ -183,27 +122,6 @@ impl Solver {
             Solver::Randomized
         } else {
             Solver::Full
-        }
-    }
-}
-
-impl fmt::Display for Solver {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Solver {
-    type Err = Error;
-
-    /// Parses a scikit-learn `svd_solver` name; fails with [`Error::Unknown`] listing the names.
-    fn from_str(name: &str) -> Result<Self> {
-        match name {
-            "auto" => Ok(Solver::Auto),
-            "full" => Ok(Solver::Full),
-            "covarianceEigh" | "covariance_eigh" => Ok(Solver::CovarianceEigh),
-            "randomized" => Ok(Solver::Randomized),
-            _ => Err(Error::unknown("PCA solver", name, &Solver::NAMES)),
         }
     }
 }
@@ -323,7 +241,9 @@ impl Pca {
         let decomposition = match solver {
             Solver::Full => full(data, &mean, k)?,
             Solver::CovarianceEigh => covariance_eigh(data, &mean, k)?,
-            Solver::Randomized => randomized(data, &mean, k, sum_squares, max_abs, options)?,
+            Solver::Randomized => {
+                randomized::randomized(data, &mean, k, sum_squares, max_abs, options)?
+            }
             Solver::Auto => unreachable!("Solver::resolve never returns Auto"),
         };
         let Decomposition {
@@ -605,93 +525,6 @@ fn centred_gram_lower(data: ArrayView2<f32>, mean: &[f64]) -> Mat<f64> {
     super::gram::centred_gram(data, mean)
 }
 
-/// The default number of power iterations of scikit-learn's `randomized_svd` (`n_iter="auto"`).
-pub fn auto_power_iterations(rows: usize, cols: usize, components: usize) -> usize {
-    if (components as f64) < 0.1 * rows.min(cols) as f64 {
-        7
-    } else {
-        4
-    }
-}
-
-/// Randomized truncated SVD (scikit-learn's `svd_solver="randomized"`).
-fn randomized(
-    data: ArrayView2<f32>,
-    mean: &[f64],
-    k: usize,
-    sum_squares: f64,
-    max_abs: f64,
-    options: &PcaOptions,
-) -> Result<Decomposition> {
-    let (n, p) = data.dim();
-    let total_variance = sum_squares / (n - 1) as f64;
-    let n_iter = options
-        .power_iterations
-        .unwrap_or_else(|| auto_power_iterations(n, p, k));
-
-    // Centred copy in f32 scaled to unit maximum, column-major for the products.
-    let scale = 1.0 / max_abs;
-    let a = Mat::<f32>::from_fn(n, p, |i, j| {
-        ((f64::from(data[[i, j]]) - mean[j]) * scale) as f32
-    });
-    let transpose = n < p;
-    let m = if transpose { a.transpose() } else { a.as_ref() };
-
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(options.seed);
-    let mut q = gaussian_matrix(&mut rng, m.ncols(), k + OVERSAMPLES);
-    let lu = n_iter > 2;
-    for _ in 0..n_iter {
-        let y = product(m, q.as_ref());
-        q = if lu { permuted_l(y.as_ref()) } else { y };
-        let z = product(m.transpose(), q.as_ref());
-        q = if lu { permuted_l(z.as_ref()) } else { z };
-    }
-    let y = product(m, q.as_ref());
-    drop(a);
-    let y64 = Mat::<f64>::from_fn(y.nrows(), y.ncols(), |i, j| f64::from(y[(i, j)]));
-    let basis = y64.qr().compute_thin_Q();
-
-    // Bᵀ = Mᵀ Q, from the f64 centred data: Xcᵀ Q (not transposed) or Xc Q (transposed).
-    let b_t = if transpose {
-        centred_times(data, mean, basis.as_ref())
-    } else {
-        centred_transpose_times(data, mean, basis.as_ref())
-    };
-    let svd = b_t
-        .thin_svd()
-        .map_err(|e| not_converged("randomized", "SVD", n, p, e))?;
-    let singular: Vec<f64> = svd.S().column_vector().iter().take(k).copied().collect();
-    // Bᵀ = V̂ S Ûᵀ with B = Û S V̂ᵀ: the right singular vectors of M are the columns of V̂
-    // = svd.U(); when M = Xcᵀ the components are the left ones, Q Û = Q svd.V().
-    let mut components = if transpose {
-        let mut left = Mat::<f64>::zeros(p, k);
-        matmul(
-            left.as_mut(),
-            Accum::Replace,
-            basis.as_ref(),
-            svd.V().subcols(0, k),
-            1.0,
-            Par::Seq,
-        );
-        left.transpose().to_owned()
-    } else {
-        svd.U().subcols(0, k).transpose().to_owned()
-    };
-    flip_signs(&mut components);
-    let explained_variance: Vec<f64> = singular.iter().map(|s| s * s / (n - 1) as f64).collect();
-    let size = n.min(p);
-    let noise_variance = (k < size)
-        .then(|| (total_variance - explained_variance.iter().sum::<f64>()) / (size - k) as f64);
-    Ok(Decomposition {
-        components,
-        singular_values: singular,
-        explained_variance,
-        total_variance,
-        noise_variance,
-        power_iterations: Some(n_iter),
-    })
-}
-
 // ---------------------------------------------------------------------------------------
 // Helpers.
 
@@ -782,119 +615,6 @@ fn centred_times(data: ArrayView2<f32>, mean: &[f64], right: MatRef<'_, f64>) ->
     out
 }
 
-/// `(X - mean)ᵀ R` for `R` of shape `rows × c`, in f64 (`cols × c`).
-fn centred_transpose_times(
-    data: ArrayView2<f32>,
-    mean: &[f64],
-    right: MatRef<'_, f64>,
-) -> Mat<f64> {
-    let mut out = Mat::<f64>::zeros(data.ncols(), right.ncols());
-    for_centred_blocks(data, mean, |start, block| {
-        matmul(
-            out.as_mut(),
-            Accum::Add,
-            block.transpose(),
-            right.subrows(start, block.nrows()),
-            1.0,
-            Par::Seq,
-        );
-    });
-    out
-}
-
-/// `a b` in f32.
-fn product(a: MatRef<'_, f32>, b: MatRef<'_, f32>) -> Mat<f32> {
-    let mut out = Mat::<f32>::zeros(a.nrows(), b.ncols());
-    matmul(out.as_mut(), Accum::Replace, a, b, 1.0, Par::Seq);
-    out
-}
-
-/// A `rows × cols` matrix of standard normal draws (Box–Muller over `rng`, with `libm` so
-/// native and wasm32 draw the same numbers).
-fn gaussian_matrix(rng: &mut impl Rng, rows: usize, cols: usize) -> Mat<f32> {
-    let mut values = Vec::with_capacity(rows * cols + 1);
-    while values.len() < rows * cols {
-        // 1 - u lies in (0, 1], so the logarithm is finite.
-        let u1: f64 = 1.0 - rng.random::<f64>();
-        let u2: f64 = rng.random::<f64>();
-        let radius = libm::sqrt(-2.0 * libm::log(u1));
-        let angle = 2.0 * std::f64::consts::PI * u2;
-        values.push((radius * libm::cos(angle)) as f32);
-        values.push((radius * libm::sin(angle)) as f32);
-    }
-    Mat::<f32>::from_fn(rows, cols, |i, j| values[i * cols + j])
-}
-
-/// The LU factorisation with partial pivoting `A = P L U` as LAPACK's `getrf` computes it
-/// (SciPy's `lu(a, permute_l=True)` returns `(P L, U)`): `P L` is `rows × min(rows, cols)`,
-/// `U` is `min(rows, cols) × cols`.
-///
-/// Written out rather than taken from faer because an exactly zero pivot column, which exact
-/// (e.g. integer, rank-deficient) data produces in the randomized solver, must be skipped as
-/// LAPACK does, while faer divides by it and fills the factor with NaN.
-fn lu_permuted(a: MatRef<'_, f32>) -> (Mat<f32>, Mat<f32>) {
-    let (m, n) = a.shape();
-    let size = m.min(n);
-    // Column-major working copy: the elimination updates whole columns.
-    let mut w: Vec<f32> = Vec::with_capacity(m * n);
-    for j in 0..n {
-        w.extend((0..m).map(|i| a[(i, j)]));
-    }
-    let mut rows: Vec<usize> = (0..m).collect();
-    for j in 0..size {
-        // Pivot: the first entry of largest magnitude at or below the diagonal (LAPACK's
-        // i_amax).
-        let column = &w[j * m..(j + 1) * m];
-        let mut pivot_row = j;
-        for i in j + 1..m {
-            if column[i].abs() > column[pivot_row].abs() {
-                pivot_row = i;
-            }
-        }
-        if pivot_row != j {
-            for c in 0..n {
-                w.swap(c * m + j, c * m + pivot_row);
-            }
-            rows.swap(j, pivot_row);
-        }
-        let pivot = w[j * m + j];
-        if pivot == 0.0 {
-            // The column is zero from the diagonal down: nothing to eliminate.
-            continue;
-        }
-        let (done, trailing) = w.split_at_mut((j + 1) * m);
-        let multipliers = &mut done[j * m + j + 1..];
-        if pivot.abs() >= f32::MIN_POSITIVE {
-            let inverse = 1.0 / pivot;
-            multipliers.iter_mut().for_each(|x| *x *= inverse);
-        } else {
-            multipliers.iter_mut().for_each(|x| *x /= pivot);
-        }
-        for column in trailing.chunks_exact_mut(m) {
-            let u = column[j];
-            if u != 0.0 {
-                for (x, &l) in column[j + 1..].iter_mut().zip(multipliers.iter()) {
-                    *x -= l * u;
-                }
-            }
-        }
-    }
-    let mut pl = Mat::<f32>::zeros(m, size);
-    for j in 0..size {
-        pl[(rows[j], j)] = 1.0;
-        for i in j + 1..m {
-            pl[(rows[i], j)] = w[j * m + i];
-        }
-    }
-    let u = Mat::<f32>::from_fn(size, n, |i, j| if i <= j { w[j * m + i] } else { 0.0 });
-    (pl, u)
-}
-
-/// `P L` of [`lu_permuted`], the power-iteration normaliser of scikit-learn's LU mode.
-fn permuted_l(a: MatRef<'_, f32>) -> Mat<f32> {
-    lu_permuted(a).0
-}
-
 /// scikit-learn's `svd_flip(u, v, u_based_decision=False)` on the rows of `components`: the
 /// entry of largest absolute value (first on ties) becomes positive.
 fn flip_signs(components: &mut Mat<f64>) {
@@ -976,10 +696,12 @@ fn finite_f32(what: &str, values: impl Iterator<Item = f32>) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::randomized::gaussian_matrix;
     use super::*;
     use ndarray::{array, Array2};
+    use rand::SeedableRng;
 
-    fn options(components: usize, solver: Solver) -> PcaOptions {
+    pub(super) fn options(components: usize, solver: Solver) -> PcaOptions {
         PcaOptions {
             components,
             solver,
@@ -988,7 +710,7 @@ mod tests {
     }
 
     /// Deterministic pseudo-random data with a decaying spectrum: `rows × cols`.
-    fn structured(rows: usize, cols: usize, seed: u64) -> Array2<f32> {
+    pub(super) fn structured(rows: usize, cols: usize, seed: u64) -> Array2<f32> {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         let latent = gaussian_matrix(&mut rng, rows, cols);
         let mix = gaussian_matrix(&mut rng, cols, cols);
@@ -1014,77 +736,6 @@ mod tests {
         assert_eq!(Solver::Auto.resolve(600, 300, 239), Solver::Randomized);
         assert_eq!(Solver::Auto.resolve(20_000, 1_001, 5), Solver::Randomized);
         assert_eq!(Solver::Full.resolve(10_000, 784, 50), Solver::Full);
-    }
-
-    #[test]
-    fn solver_names_round_trip() {
-        for name in Solver::NAMES {
-            assert_eq!(name.parse::<Solver>().unwrap().name(), name);
-        }
-        let err = "arpack".parse::<Solver>().unwrap_err();
-        assert!(err.to_string().contains("covarianceEigh"), "{err}");
-    }
-
-    #[test]
-    fn auto_power_iterations_rule() {
-        assert_eq!(auto_power_iterations(10_000, 784, 50), 7);
-        assert_eq!(auto_power_iterations(10_000, 784, 79), 4);
-        assert_eq!(auto_power_iterations(100, 30, 2), 7);
-        assert_eq!(auto_power_iterations(100, 30, 3), 4);
-    }
-
-    fn assert_rebuilds(a: &Mat<f32>, label: &str) {
-        let (pl, u) = lu_permuted(a.as_ref());
-        let (rows, cols) = a.shape();
-        assert_eq!(pl.shape(), (rows, rows.min(cols)), "{label}");
-        assert_eq!(u.shape(), (rows.min(cols), cols), "{label}");
-        let rebuilt = product(pl.as_ref(), u.as_ref());
-        for i in 0..rows {
-            for j in 0..cols {
-                assert!(
-                    (rebuilt[(i, j)] - a[(i, j)]).abs() < 1e-5,
-                    "{label}: {rows}x{cols} at {i},{j}: {} vs {}",
-                    rebuilt[(i, j)],
-                    a[(i, j)]
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn lu_matches_faer_and_rebuilds_the_matrix() {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
-        for (rows, cols) in [(9, 4), (4, 9), (6, 6), (200, 30)] {
-            let a = gaussian_matrix(&mut rng, rows, cols);
-            assert_rebuilds(&a, "gaussian");
-            // Same pivots as faer's partial-pivoting LU (P A = L U), so the same P L.
-            let reference = a.partial_piv_lu();
-            let (forward, _) = reference.P().arrays();
-            let (pl, _) = lu_permuted(a.as_ref());
-            for (i, &row) in forward.iter().enumerate() {
-                for j in 0..rows.min(cols) {
-                    assert!((pl[(row, j)] - reference.L()[(i, j)]).abs() < 1e-5);
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn lu_skips_zero_pivots_like_lapack() {
-        // Rank one with a zero column: faer's LU gives NaN here; LAPACK (and this) does not.
-        let a = Mat::<f32>::from_fn(4, 3, |i, j| {
-            [
-                [1.0, 0.0, 2.0],
-                [2.0, 0.0, 4.0],
-                [0.0, 0.0, 0.0],
-                [3.0, 0.0, 6.0],
-            ][i][j]
-        });
-        let (pl, u) = lu_permuted(a.as_ref());
-        assert!(pl.col_iter().all(|c| c.iter().all(|x| x.is_finite())));
-        assert!(u.col_iter().all(|c| c.iter().all(|x| x.is_finite())));
-        assert_rebuilds(&a, "rank one");
-        assert_rebuilds(&Mat::<f32>::zeros(3, 2), "zero");
     }
 
     #[test]
@@ -1277,55 +928,6 @@ mod tests {
             let pca = Pca::fit(tall.view(), &options(2, solver)).unwrap();
             assert_eq!(pca.noise_variance, None);
         }
-    }
-
-    #[test]
-    fn randomized_survives_exact_rank_deficient_data() {
-        // Integer data of rank one with zero columns: the sketch meets exactly zero pivots.
-        let data = array![
-            [1.0f32, 2.0, 0.0, 0.0],
-            [3.0, 6.0, 0.0, 0.0],
-            [5.0, 10.0, 0.0, 0.0],
-            [0.0, 0.0, 0.0, 0.0]
-        ];
-        let exact = Pca::fit(data.view(), &options(1, Solver::Full)).unwrap();
-        for seed in 0..20 {
-            for k in 1..=4 {
-                let opts = PcaOptions {
-                    seed,
-                    ..options(k, Solver::Randomized)
-                };
-                let pca = Pca::fit(data.view(), &opts).unwrap();
-                assert!(pca.components.iter().all(|v| v.is_finite()), "seed {seed}");
-                let c = pca.components.row(0);
-                assert!(
-                    (c[0] - exact.components[[0, 0]]).abs() < 1e-5,
-                    "seed {seed}"
-                );
-                assert!(
-                    (c[1] - exact.components[[0, 1]]).abs() < 1e-5,
-                    "seed {seed}"
-                );
-                let ev = pca.explained_variance[0] / exact.explained_variance[0];
-                assert!((ev - 1.0).abs() < 1e-5, "seed {seed} k {k}");
-            }
-        }
-    }
-
-    #[test]
-    fn randomized_is_reproducible_per_seed() {
-        let data = structured(200, 40, 7);
-        let opts = PcaOptions {
-            components: 3,
-            solver: Solver::Randomized,
-            seed: 11,
-            power_iterations: Some(1),
-            ..PcaOptions::default()
-        };
-        let a = Pca::fit(data.view(), &opts).unwrap();
-        let b = Pca::fit(data.view(), &opts).unwrap();
-        assert_eq!(a, b);
-        assert_eq!(a.power_iterations, Some(1));
     }
 
     #[test]

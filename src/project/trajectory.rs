@@ -124,6 +124,7 @@ impl TrajectoryProjection {
 
 /// `steps` evenly spaced values from `start` to `end` inclusive (NumPy's `linspace`).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Linspace {
     /// First value.
     pub start: f32,

@@ -55,6 +55,18 @@ const fn rgb(c: colorous::Color) -> RGBColor {
     RGBColor(c.r, c.g, c.b)
 }
 
+/// Points from flat `[x0, y0, x1, y1, ...]` values; `what` names them in the error for an
+/// odd count.
+pub fn xy_pairs(what: &str, flat: &[f32]) -> Result<Vec<(f32, f32)>> {
+    if flat.len() % 2 != 0 {
+        return Err(Error::shape(format!(
+            "{what}: {} values; expected x, y pairs (an even number)",
+            flat.len()
+        )));
+    }
+    Ok(flat.chunks_exact(2).map(|p| (p[0], p[1])).collect())
+}
+
 /// The categorical colour of class or series `index`: Tableau 10, repeating after 10.
 pub fn palette(index: usize) -> RGBColor {
     rgb(colorous::TABLEAU10[index % colorous::TABLEAU10.len()])
@@ -474,6 +486,22 @@ pub fn colorbar_chart<DB: DrawingBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn xy_pairs_pair_up_an_even_count() {
+        assert_eq!(
+            xy_pairs("points", &[1.0, 2.0, 3.0, 4.0]).unwrap(),
+            [(1.0, 2.0), (3.0, 4.0)]
+        );
+        assert!(xy_pairs("points", &[]).unwrap().is_empty());
+        let err = xy_pairs("scatter points", &[1.0, 2.0, 3.0])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("scatter points: 3 values; expected x, y pairs"),
+            "{err}"
+        );
+    }
 
     /// Runs `draw` on an SVG area of `size` and returns the SVG text.
     fn svg(

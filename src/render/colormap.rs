@@ -21,7 +21,7 @@
 //!
 //! ```
 //! use nnlens::render::colormap::{Colormap, Scale};
-//! let map = Colormap::from_name("rdbu").unwrap();
+//! let map: Colormap = "rdbu".parse().unwrap();
 //! let scale = Scale::fit(map, &[-1.0, 0.0, 4.0], None).unwrap();
 //! assert_eq!(scale.range(), (-4.0, 4.0));
 //! assert_eq!(scale.normalize(0.0), Some(0.5));
@@ -31,8 +31,7 @@
 //! ```
 
 use crate::error::{Error, Result};
-use std::fmt;
-use std::str::FromStr;
+use crate::names::named_enum;
 
 /// The colour of NaN and infinite values: opaque magenta, absent from every colormap.
 pub const NON_FINITE_RGBA: [u8; 4] = [255, 0, 255, 255];
@@ -41,67 +40,28 @@ pub const NON_FINITE_RGBA: [u8; 4] = [255, 0, 255, 255];
 /// an exact entry and zero gets the true centre colour.
 pub const LUT_LEN: usize = 257;
 
-/// A named colormap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Colormap {
-    /// Sequential, dark purple to yellow, perceptually uniform.
-    Viridis,
-    /// Sequential, black to light yellow through purple and orange.
-    Magma,
-    /// Sequential, black to pale yellow through red and orange.
-    Inferno,
-    /// Sequential, black (low) to white (high).
-    Greys,
-    /// Sequential, white (low) to dark blue (high).
-    Blues,
-    /// Diverging, blue (negative) to near-white (zero) to red (positive).
-    RdBu,
+named_enum! {
+    /// A named colormap (lower-case names, matched exactly like every other name).
+    #[derive(Default)]
+    pub enum Colormap: "colormap" {
+        /// Sequential, dark purple to yellow, perceptually uniform; the default of every
+        /// drawing.
+        #[default]
+        Viridis = "viridis",
+        /// Sequential, black to light yellow through purple and orange.
+        Magma = "magma",
+        /// Sequential, black to pale yellow through red and orange.
+        Inferno = "inferno",
+        /// Sequential, black (low) to white (high).
+        Greys = "greys",
+        /// Sequential, white (low) to dark blue (high).
+        Blues = "blues",
+        /// Diverging, blue (negative) to near-white (zero) to red (positive).
+        RdBu = "rdbu",
+    }
 }
 
 impl Colormap {
-    /// Every colormap, in the order of [`Colormap::names`].
-    pub const ALL: [Colormap; 6] = [
-        Colormap::Viridis,
-        Colormap::Magma,
-        Colormap::Inferno,
-        Colormap::Greys,
-        Colormap::Blues,
-        Colormap::RdBu,
-    ];
-
-    /// The name [`Colormap::from_name`] accepts for this map.
-    pub fn name(self) -> &'static str {
-        match self {
-            Colormap::Viridis => "viridis",
-            Colormap::Magma => "magma",
-            Colormap::Inferno => "inferno",
-            Colormap::Greys => "greys",
-            Colormap::Blues => "blues",
-            Colormap::RdBu => "rdbu",
-        }
-    }
-
-    /// The names of all colormaps.
-    pub fn names() -> [&'static str; 6] {
-        Self::ALL.map(Colormap::name)
-    }
-
-    /// The colormap called `name`, ignoring ASCII case (`"RdBu"` and `"rdbu"` are the same).
-    /// An unknown name is an [`Error::Unknown`] that lists the valid ones.
-    ///
-    /// ```
-    /// use nnlens::render::colormap::Colormap;
-    /// assert_eq!(Colormap::from_name("Viridis").unwrap(), Colormap::Viridis);
-    /// let err = Colormap::from_name("jet").unwrap_err().to_string();
-    /// assert!(err.contains("jet") && err.contains("viridis, magma"));
-    /// ```
-    pub fn from_name(name: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|map| map.name().eq_ignore_ascii_case(name.trim()))
-            .ok_or_else(|| Error::unknown("colormap", name, &Self::names()))
-    }
-
     /// Whether the map is diverging (centred on zero) rather than sequential.
     pub fn is_diverging(self) -> bool {
         matches!(self, Colormap::RdBu)
@@ -136,19 +96,6 @@ impl Colormap {
             colormap: self,
             colors,
         }
-    }
-}
-
-impl fmt::Display for Colormap {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Colormap {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        Colormap::from_name(s)
     }
 }
 
@@ -317,12 +264,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_round_trip_and_unknown_lists_valid_names() {
-        for map in Colormap::ALL {
-            assert_eq!(Colormap::from_name(map.name()).unwrap(), map);
-            assert_eq!(map.name().to_uppercase().parse::<Colormap>().unwrap(), map);
-        }
-        match Colormap::from_name("jet") {
+    fn unknown_names_list_the_valid_ones() {
+        match "jet".parse::<Colormap>() {
             Err(Error::Unknown {
                 kind,
                 name,
@@ -339,7 +282,8 @@ mod tests {
     #[test]
     fn only_rdbu_is_diverging() {
         let diverging: Vec<_> = Colormap::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|m| m.is_diverging())
             .collect();
         assert_eq!(diverging, vec![Colormap::RdBu]);

@@ -125,10 +125,19 @@ fn inside_pieces<P: Copy>(ring: &[P], outside: impl Fn(&P) -> bool) -> Vec<Vec<P
     pieces
 }
 
+/// The most contour levels [`contour_levels`] draws (each is a labelled line).
+pub const MAX_LEVELS: usize = 50;
+
 /// `count` contour levels strictly between the smallest and largest of `values`: evenly spaced
 /// on a log scale when all values are positive (a loss surface spans orders of magnitude from
-/// its minimum to its rim), evenly spaced otherwise.
+/// its minimum to its rim), evenly spaced otherwise. `count` is at most [`MAX_LEVELS`].
 pub fn contour_levels(values: &[f32], count: usize) -> Result<Vec<f32>> {
+    if count > MAX_LEVELS {
+        return Err(Error::invalid(
+            "levels",
+            format!("{count} is more than {MAX_LEVELS} contour levels"),
+        ));
+    }
     if values.is_empty() {
         return Err(Error::invalid(
             "contour grid values",
@@ -231,6 +240,9 @@ mod tests {
         assert_eq!(contour_levels(&[-1.0, 2.0], 2).unwrap(), [0.0, 1.0]);
         assert!(contour_levels(&[3.0, 3.0], 4).unwrap().is_empty());
         assert!(contour_levels(&[], 4).is_err());
+        assert_eq!(contour_levels(&[1.0, 2.0], MAX_LEVELS).unwrap().len(), 50);
+        let err = contour_levels(&[1.0, 2.0], 51).unwrap_err().to_string();
+        assert_eq!(err, "invalid levels: 51 is more than 50 contour levels");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 use super::chart::{palette, PlotArea};
 use super::colormap::{Colormap, Scale};
+pub use super::contour::MAX_LEVELS;
 use super::contour::{contour_levels, contour_lines};
 use super::numfmt::LabelFormat;
 use crate::error::{ensure_finite, Error, Result};
@@ -17,6 +18,12 @@ use crate::project::trajectory::Linspace;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+/// Contour levels of a landscape that asks for no particular number.
+pub const DEFAULT_LEVELS: usize = 8;
+
+/// The title of a landscape that is given none.
+pub const DEFAULT_TITLE: &str = "loss landscape";
 
 /// What a landscape chart shows.
 #[derive(Debug, Clone, Copy)]
@@ -28,11 +35,11 @@ pub struct Landscape<'a> {
     pub alphas: Linspace,
     /// The grid's coordinates along the second direction (the chart's y axis).
     pub betas: Linspace,
-    /// The trajectory's points on the plane, in order.
+    /// The trajectory's points on the plane, in order; at least one.
     pub path: &'a [(f32, f32)],
     /// A point of the path to mark, by index.
     pub marked: Option<usize>,
-    /// Number of contour levels.
+    /// Number of contour levels, at most [`MAX_LEVELS`] (usually [`DEFAULT_LEVELS`]).
     pub levels: usize,
     /// Colormap of the heatmap.
     pub colormap: Colormap,
@@ -57,6 +64,11 @@ pub fn landscape_chart<DB: DrawingBackend>(
         levels,
         colormap,
     } = *landscape;
+    if path.is_empty() {
+        return Err(Error::shape(
+            "the trajectory path has no point; expected at least one",
+        ));
+    }
     let lines = contour_lines(surface, &alphas, &betas, &contour_levels(surface, levels)?)?;
     ensure_finite("trajectory x", path.iter().map(|p| p.0))?;
     ensure_finite("trajectory y", path.iter().map(|p| p.1))?;
@@ -305,6 +317,24 @@ mod tests {
         };
         let err = landscape(&surface, Some(1)).unwrap_err().to_string();
         assert!(err.contains("1 is out of range"), "{err}");
+        let too_many = Landscape {
+            surface: &surface,
+            alphas: axis,
+            betas: axis,
+            path: &[(0.0, 0.0)],
+            marked: None,
+            levels: MAX_LEVELS + 1,
+            colormap: Colormap::Viridis,
+        };
+        let err = draw(&too_many).unwrap_err().to_string();
+        assert!(err.contains("51 is more than 50 contour levels"), "{err}");
+        let no_path = Landscape {
+            path: &[],
+            levels: DEFAULT_LEVELS,
+            ..too_many
+        };
+        let err = draw(&no_path).unwrap_err().to_string();
+        assert!(err.contains("no point"), "{err}");
         surface[3] = f32::NAN;
         assert!(landscape(&surface, None).is_err());
     }

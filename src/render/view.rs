@@ -68,6 +68,19 @@ impl View {
     }
 }
 
+/// The colour range a caller gives as optional `min` and `max`: neither (`None`, the data's
+/// own range), or both, finite, with `min <= max`.
+pub fn fixed_range(min: Option<f32>, max: Option<f32>) -> Result<Option<(f32, f32)>> {
+    match (min, max) {
+        (None, None) => Ok(None),
+        (Some(lo), Some(hi)) if lo.is_finite() && hi.is_finite() && lo <= hi => Ok(Some((lo, hi))),
+        (lo, hi) => Err(Error::invalid(
+            "heatmap range",
+            format!("min and max must be given together, finite, with min <= max; got min {lo:?}, max {hi:?}"),
+        )),
+    }
+}
+
 /// Pictures `values`, one sample of per-sample shape `shape`, with `colormap` over `range`
 /// (the data's own range when `None`; symmetric around zero for diverging colormaps).
 ///
@@ -122,6 +135,26 @@ pub fn view(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fixed_range_is_both_ends_or_none() {
+        assert_eq!(fixed_range(None, None).unwrap(), None);
+        assert_eq!(
+            fixed_range(Some(-1.0), Some(1.0)).unwrap(),
+            Some((-1.0, 1.0))
+        );
+        assert_eq!(fixed_range(Some(2.0), Some(2.0)).unwrap(), Some((2.0, 2.0)));
+        for (lo, hi) in [
+            (Some(0.0), None),
+            (None, Some(1.0)),
+            (Some(1.0), Some(0.0)),
+            (Some(f32::NAN), Some(1.0)),
+            (Some(0.0), Some(f32::INFINITY)),
+        ] {
+            let err = fixed_range(lo, hi).unwrap_err().to_string();
+            assert!(err.contains("min and max must be given together"), "{err}");
+        }
+    }
 
     #[test]
     fn shapes_choose_grid_or_strip() {

@@ -24,7 +24,7 @@ use rand_chacha::ChaCha8Rng;
 
 /// Options of a [`Trainer`]: the optimiser's, the minibatch size and the shuffling seed.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct TrainerOptions {
     /// Step size. Default 0.01.
     pub learning_rate: f32,

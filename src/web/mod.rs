@@ -10,6 +10,7 @@ mod explain;
 mod hidpi;
 mod image;
 mod model;
+mod options;
 mod project;
 mod render;
 mod train;
@@ -38,39 +39,4 @@ pub(crate) fn shape_array(shape: &[usize]) -> js_sys::Array {
         .iter()
         .map(|&d| wasm_bindgen::JsValue::from(d as u32))
         .collect()
-}
-
-/// A JS `Error` for an options object that could not be read.
-pub(crate) fn option_error(what: &str, known: &str, e: impl std::fmt::Display) -> JsError {
-    JsError::new(&format!(
-        "invalid {what}: {e}; the known options are {known}"
-    ))
-}
-
-/// Rejects keys of a JS options object that are not in `known` (serde-wasm-bindgen reads only
-/// the fields it knows and would silently ignore a misspelt option).
-pub(crate) fn check_option_keys(
-    value: &wasm_bindgen::JsValue,
-    what: &str,
-    known: &[&str],
-) -> Result<(), JsError> {
-    if value.is_undefined() || value.is_null() {
-        return Ok(());
-    }
-    let Some(object) = wasm_bindgen::JsCast::dyn_ref::<js_sys::Object>(value) else {
-        return Err(JsError::new(&format!(
-            "{what} must be an object, e.g. {{ {} }}",
-            known.join(", ")
-        )));
-    };
-    for key in js_sys::Object::keys(object).iter() {
-        let key = key.as_string().unwrap_or_default();
-        if !known.contains(&key.as_str()) {
-            return Err(JsError::new(&format!(
-                "unknown option '{key}' in {what}; the known options are {}",
-                known.join(", ")
-            )));
-        }
-    }
-    Ok(())
 }

@@ -1,5 +1,6 @@
 //! `Model` and `Trace` for JavaScript.
 
+use super::options::object;
 use super::{js_error, shape_array};
 use crate::graph::ops::Kernel;
 use crate::graph::Graph;
@@ -113,18 +114,13 @@ impl Model {
             .ok_or_else(|| JsError::new("the model input has no parameters"))?;
         let list = js_sys::Array::new();
         for (name, tensor) in node.op.param_names().into_iter().zip(node.op.params()) {
-            let entry = js_sys::Object::new();
             let values =
                 js_sys::Float32Array::from(tensor.as_standard_layout().as_slice().unwrap_or(&[]));
-            for (key, value) in [
+            list.push(&object(&[
                 ("name", JsValue::from(name)),
                 ("shape", shape_array(tensor.shape()).into()),
                 ("values", values.into()),
-            ] {
-                js_sys::Reflect::set(&entry, &key.into(), &value)
-                    .map_err(|_| JsError::new("could not build the parameter list"))?;
-            }
-            list.push(&entry);
+            ])?);
         }
         Ok(list)
     }

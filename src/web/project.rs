@@ -2,32 +2,15 @@
 //! layer's activations over a dataset, training trajectories and the loss surface under them.
 
 use super::model::Model;
-use super::{check_option_keys, js_error, option_error, shape_array};
+use super::options::{object, read_object, read_options};
+use super::{js_error, shape_array};
 use crate::project::landscape::loss_surface;
-use crate::project::pca::{matrix_view, weight_rows_pca, Pca, PcaOptions, PcaResult};
+use crate::project::pca::{matrix_view, weight_rows_pca, Pca, PcaResult};
 use crate::project::trajectory::{plane_grid, project_trajectory, Linspace};
-use crate::project::tsne::{Tsne, TsneOptions};
+use crate::project::tsne::Tsne;
 use crate::tensor::into_vec;
 use ndarray::ArrayView1;
 use wasm_bindgen::prelude::*;
-
-fn pca_options(value: JsValue) -> Result<PcaOptions, JsError> {
-    if value.is_undefined() || value.is_null() {
-        return Ok(PcaOptions::default());
-    }
-    check_option_keys(
-        &value,
-        "PCA options",
-        &["components", "whiten", "solver", "seed", "powerIterations"],
-    )?;
-    serde_wasm_bindgen::from_value(value).map_err(|e| {
-        option_error(
-            "PCA options",
-            "components, whiten, solver, seed, powerIterations",
-            e,
-        )
-    })
-}
 
 /// A fitted PCA: scikit-learn's attributes (camelCase) and `transform` / `inverseTransform`.
 #[wasm_bindgen]
@@ -115,7 +98,7 @@ impl PcaFit {
 /// solver = "auto" | "full" | "covarianceEigh" | "randomized", seed, powerIterations }`.
 #[wasm_bindgen]
 pub fn pca(data: &[f32], rows: usize, cols: usize, options: JsValue) -> Result<PcaFit, JsError> {
-    let options = pca_options(options)?;
+    let options = read_options(options, "PCA options")?;
     Pca::fit_slice(data, rows, cols, &options)
         .map(|inner| PcaFit { inner })
         .map_err(js_error)
@@ -124,20 +107,8 @@ pub fn pca(data: &[f32], rows: usize, cols: usize, options: JsValue) -> Result<P
 /// PCA of a layer's weight rows: each output unit's (or filter's) incoming weights is a point.
 #[wasm_bindgen(js_name = weightRowsPca)]
 pub fn weight_rows(model: &Model, layer: &str, options: JsValue) -> Result<PcaFit, JsError> {
-    let options = pca_options(options)?;
-    let graph = model.graph();
-    let node = graph
-        .node_of(graph.find(layer).map_err(js_error)?)
-        .ok_or_else(|| JsError::new("the model input has no weights"))?;
-    let weight = crate::graph::ops::Kernel::params(&node.op)
-        .into_iter()
-        .next()
-        .ok_or_else(|| {
-            js_error(crate::Error::invalid(
-                "layer",
-                format!("'{layer}' ({}) has no weights", node.label),
-            ))
-        })?;
+    let options = read_options(options, "PCA options")?;
+    let weight = model.graph().weight(layer).map_err(js_error)?;
     weight_rows_pca(weight, &options)
         .map(|inner| PcaFit { inner })
         .map_err(js_error)
@@ -150,28 +121,20 @@ pub fn weight_rows(model: &Model, layer: &str, options: JsValue) -> Result<PcaFi
 pub fn trajectory(snapshots: &[f32], count: usize, params: usize) -> Result<JsValue, JsError> {
     let view = matrix_view("trajectory snapshots", snapshots, count, params).map_err(js_error)?;
     let projection = project_trajectory(view).map_err(js_error)?;
-    let out = js_sys::Object::new();
-    let set = |k: &str, v: JsValue| js_sys::Reflect::set(&out, &k.into(), &v).map(drop);
-    set(
-        "directions",
-        js_sys::Float32Array::from(flat(projection.directions.view()).as_slice()).into(),
-    )
-    .and(set(
-        "coordinates",
-        js_sys::Float32Array::from(flat(projection.coordinates.view()).as_slice()).into(),
-    ))
-    .and(set(
-        "explainedVarianceRatio",
-        js_sys::Float32Array::from(&projection.explained_variance_ratio[..]).into(),
-    ))
-    .map_err(|_| JsError::new("could not build the trajectory result"))?;
-    Ok(out.into())
+    let array = |a: ndarray::ArrayView2<f32>| js_sys::Float32Array::from(&flat(a)[..]).into();
+    object(&[
+        ("directions", array(projection.directions.view())),
+        ("coordinates", array(projection.coordinates.view())),
+        (
+            "explainedVarianceRatio",
+            js_sys::Float32Array::from(&projection.explained_variance_ratio[..]).into(),
+        ),
+    ])
 }
 
 /// A `{ start, end, steps }` grid axis from JavaScript.
 pub(crate) fn linspace(value: JsValue, what: &str) -> Result<Linspace, JsError> {
-    check_option_keys(&value, what, &["start", "end", "steps"])?;
-    serde_wasm_bindgen::from_value(value).map_err(|e| option_error(what, "start, end, steps", e))
+    read_object(value, what)
 }
 
 /// The mean cross-entropy of `model` over (`inputs`, `labels`) at every point
@@ -247,28 +210,6 @@ impl Model {
     }
 }
 
-fn tsne_options(value: JsValue) -> Result<TsneOptions, JsError> {
-    if value.is_undefined() || value.is_null() {
-        return Ok(TsneOptions::default());
-    }
-    const KNOWN: &[&str] = &[
-        "components",
-        "perplexity",
-        "earlyExaggeration",
-        "learningRate",
-        "maxIter",
-        "nIterWithoutProgress",
-        "minGradNorm",
-        "init",
-        "method",
-        "angle",
-        "seed",
-    ];
-    check_option_keys(&value, "t-SNE options", KNOWN)?;
-    serde_wasm_bindgen::from_value(value)
-        .map_err(|e| option_error("t-SNE options", &KNOWN.join(", "), e))
-}
-
 /// A t-SNE optimisation that JavaScript advances in slices (`run(iterations)`) to animate the
 /// embedding or report progress; scikit-learn 1.9 `TSNE` semantics and defaults.
 #[wasm_bindgen]
@@ -288,7 +229,7 @@ impl TsneRun {
         cols: usize,
         options: JsValue,
     ) -> Result<TsneRun, JsError> {
-        let options = tsne_options(options)?;
+        let options = read_options(options, "t-SNE options")?;
         Tsne::from_slice(data, rows, cols, &options)
             .map(|inner| TsneRun { inner })
             .map_err(js_error)

@@ -3,11 +3,14 @@
 //! backend. Charts measure text through the DOM, so they are drawn on the main thread.
 
 use super::hidpi::HiDpi;
+use super::js_error;
 use super::model::Trace;
-use super::{check_option_keys, js_error, option_error};
-use crate::render::chart::{bar_chart, colorbar_chart, histogram, line_chart, scatter, PlotArea};
-use crate::render::landscape::{landscape_chart, Landscape};
-use crate::render::view::{view, View};
+use super::options::{object, read_options};
+use crate::render::chart::{
+    bar_chart, colorbar_chart, histogram, line_chart, scatter, xy_pairs, PlotArea,
+};
+use crate::render::landscape::{landscape_chart, Landscape, DEFAULT_LEVELS, DEFAULT_TITLE};
+use crate::render::view::{fixed_range, view, View};
 use crate::render::{Colormap, Image, Scale};
 use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
@@ -18,42 +21,12 @@ use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
 
 /// Options of heatmap drawing; unknown fields are an error.
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(default, deny_unknown_fields)]
 struct HeatmapOptions {
-    colormap: Option<String>,
+    colormap: Colormap,
     sample: Option<usize>,
     min: Option<f32>,
     max: Option<f32>,
-}
-
-impl HeatmapOptions {
-    fn parse(value: JsValue) -> Result<Self, JsError> {
-        if value.is_undefined() || value.is_null() {
-            return Ok(Self::default());
-        }
-        check_option_keys(
-            &value,
-            "heatmap options",
-            &["colormap", "sample", "min", "max"],
-        )?;
-        serde_wasm_bindgen::from_value(value)
-            .map_err(|e| option_error("heatmap options", "colormap, sample, min, max", e))
-    }
-
-    fn colormap(&self) -> Result<Colormap, JsError> {
-        Colormap::from_name(self.colormap.as_deref().unwrap_or("viridis")).map_err(js_error)
-    }
-
-    fn range(&self) -> Result<Option<(f32, f32)>, JsError> {
-        match (self.min, self.max) {
-            (None, None) => Ok(None),
-            (Some(lo), Some(hi)) if lo.is_finite() && hi.is_finite() && lo <= hi => Ok(Some((lo, hi))),
-            (lo, hi) => Err(js_error(crate::Error::invalid(
-                "heatmap range",
-                format!("min and max must be given together, finite, with min <= max; got min {lo:?}, max {hi:?}"),
-            ))),
-        }
-    }
 }
 
 /// Where a heatmap's values are, returned by the drawing functions; maps a canvas pixel back
@@ -96,18 +69,14 @@ impl Layout {
         match self.view.locate(x as usize, y as usize) {
             None => JsValue::UNDEFINED,
             Some(cell) => {
-                let obj = js_sys::Object::new();
-                let set = |k: &str, v: usize| {
-                    js_sys::Reflect::set(&obj, &k.into(), &JsValue::from(v as u32)).map(drop)
-                };
-                let ok = set("channel", cell.channel)
-                    .and(set("y", cell.y))
-                    .and(set("x", cell.x))
-                    .and(set("index", self.offset + cell.index));
-                if ok.is_err() {
-                    return JsValue::UNDEFINED;
-                }
-                obj.into()
+                let number = |v: usize| JsValue::from(v as u32);
+                object(&[
+                    ("channel", number(cell.channel)),
+                    ("y", number(cell.y)),
+                    ("x", number(cell.x)),
+                    ("index", number(self.offset + cell.index)),
+                ])
+                .unwrap_or(JsValue::UNDEFINED)
             }
         }
     }
@@ -160,7 +129,7 @@ impl Trace {
         canvas: &HtmlCanvasElement,
         options: JsValue,
     ) -> Result<Layout, JsError> {
-        let options = HeatmapOptions::parse(options)?;
+        let options: HeatmapOptions = read_options(options, "heatmap options")?;
         let tensor = self.value(name)?;
         let batch = tensor.shape()[0];
         let sample = options.sample.unwrap_or(0);
@@ -175,13 +144,9 @@ impl Trace {
             .as_slice()
             .ok_or_else(|| JsError::new("layer output is not contiguous"))?;
         let values = &flat[sample * per_sample..(sample + 1) * per_sample];
-        let pictured = view(
-            values,
-            &tensor.shape()[1..],
-            options.colormap()?,
-            options.range()?,
-        )
-        .map_err(js_error)?;
+        let range = fixed_range(options.min, options.max).map_err(js_error)?;
+        let pictured =
+            view(values, &tensor.shape()[1..], options.colormap, range).map_err(js_error)?;
         put_image(canvas, &pictured.image)?;
         Ok(Layout {
             view: pictured,
@@ -199,14 +164,15 @@ pub fn draw_heatmap(
     shape: Vec<usize>,
     options: JsValue,
 ) -> Result<Layout, JsError> {
-    let options = HeatmapOptions::parse(options)?;
+    let options: HeatmapOptions = read_options(options, "heatmap options")?;
     if options.sample.is_some() {
         return Err(js_error(crate::Error::invalid(
             "heatmap options",
             "\"sample\" applies to trace.draw only",
         )));
     }
-    let pictured = view(values, &shape, options.colormap()?, options.range()?).map_err(js_error)?;
+    let range = fixed_range(options.min, options.max).map_err(js_error)?;
+    let pictured = view(values, &shape, options.colormap, range).map_err(js_error)?;
     put_image(canvas, &pictured.image)?;
     Ok(Layout {
         view: pictured,
@@ -222,13 +188,8 @@ pub fn draw_colorbar(
     min: f32,
     max: f32,
 ) -> Result<(), JsError> {
-    let colormap = Colormap::from_name(colormap).map_err(js_error)?;
-    let scale = if colormap.is_diverging() {
-        Scale::symmetric(min.abs().max(max.abs()))
-    } else {
-        Scale::new(min, max)
-    }
-    .map_err(js_error)?;
+    let colormap: Colormap = colormap.parse().map_err(js_error)?;
+    let scale = Scale::fit(colormap, &[], Some((min, max))).map_err(js_error)?;
     draw_chart(canvas, |area| colorbar_chart(area, colormap, &scale))
 }
 
@@ -293,13 +254,7 @@ pub fn draw_scatter(
     classes: &[u8],
     title: &str,
 ) -> Result<ChartArea, JsError> {
-    if points.len() % 2 != 0 {
-        return Err(js_error(crate::Error::shape(format!(
-            "scatter points hold {} values; expected x, y pairs (an even number)",
-            points.len()
-        ))));
-    }
-    let pairs: Vec<(f32, f32)> = points.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+    let pairs = xy_pairs("scatter points", points).map_err(js_error)?;
     let mut area = None;
     draw_chart(canvas, |drawing| {
         area = Some(scatter(drawing, &pairs, classes, title)?);
@@ -335,29 +290,32 @@ pub fn draw_line_chart(
                 ))
             })?
             .to_vec();
-        if points.len() % 2 != 0 {
-            return Err(js_error(crate::Error::shape(format!(
-                "series {i} ('{name}') holds {} values; expected x, y pairs (an even number)",
-                points.len()
-            ))));
-        }
-        lines.push((name, points.chunks_exact(2).map(|p| (p[0], p[1])).collect()));
+        let points = xy_pairs(&format!("series {i} ('{name}')"), &points).map_err(js_error)?;
+        lines.push((name, points));
     }
     draw_chart(canvas, |area| line_chart(area, &lines, title))
 }
 
 /// Options of landscape drawing; unknown fields are an error.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
 struct LandscapeOptions {
     marked: Option<usize>,
-    levels: Option<usize>,
-    colormap: Option<String>,
-    title: Option<String>,
+    levels: usize,
+    colormap: Colormap,
+    title: String,
 }
 
-/// Most contour levels a landscape may have.
-const MAX_CONTOUR_LEVELS: usize = 50;
+impl Default for LandscapeOptions {
+    fn default() -> Self {
+        LandscapeOptions {
+            marked: None,
+            levels: DEFAULT_LEVELS,
+            colormap: Colormap::default(),
+            title: DEFAULT_TITLE.to_string(),
+        }
+    }
+}
 
 /// Draws a loss landscape: `surface` (from `lossSurface`, one row per alpha) as a heatmap over
 /// the grid `alphas` x `betas` (each `{ start, end, steps }`, at least 2 steps), coloured by the
@@ -378,42 +336,19 @@ pub fn draw_landscape(
     )]
     options: Option<JsValue>,
 ) -> Result<ChartArea, JsError> {
-    const KNOWN: &[&str] = &["marked", "levels", "colormap", "title"];
-    let options = options.unwrap_or(JsValue::UNDEFINED);
-    let options: LandscapeOptions = if options.is_undefined() || options.is_null() {
-        LandscapeOptions::default()
-    } else {
-        check_option_keys(&options, "landscape options", KNOWN)?;
-        serde_wasm_bindgen::from_value(options)
-            .map_err(|e| option_error("landscape options", &KNOWN.join(", "), e))?
-    };
-    let levels = options.levels.unwrap_or(8);
-    if levels > MAX_CONTOUR_LEVELS {
-        return Err(js_error(crate::Error::invalid(
-            "levels",
-            format!("{levels} is more than {MAX_CONTOUR_LEVELS} contour levels"),
-        )));
-    }
-    if path.is_empty() || path.len() % 2 != 0 {
-        return Err(js_error(crate::Error::shape(format!(
-            "the path holds {} values; expected x, y pairs of at least one point",
-            path.len()
-        ))));
-    }
-    let points: Vec<(f32, f32)> = path.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+    let options: LandscapeOptions =
+        read_options(options.unwrap_or(JsValue::UNDEFINED), "landscape options")?;
+    let points = xy_pairs("the path", path).map_err(js_error)?;
     let landscape = Landscape {
         surface,
         alphas: super::project::linspace(alphas, "alphas")?,
         betas: super::project::linspace(betas, "betas")?,
         path: &points,
         marked: options.marked,
-        levels,
-        colormap: Colormap::from_name(options.colormap.as_deref().unwrap_or("viridis"))
-            .map_err(js_error)?,
+        levels: options.levels,
+        colormap: options.colormap,
     };
-    let title = options
-        .title
-        .unwrap_or_else(|| "loss landscape".to_string());
+    let title = options.title;
     let mut area = None;
     draw_chart(canvas, |drawing| {
         area = Some(landscape_chart(drawing, &landscape, &title)?);
@@ -426,5 +361,5 @@ pub fn draw_landscape(
 /// The names of the colormaps `drawHeatmap`, `trace.draw` and `drawColorbar` accept.
 #[wasm_bindgen]
 pub fn colormaps() -> Vec<String> {
-    Colormap::names().iter().map(|s| s.to_string()).collect()
+    Colormap::NAMES.iter().map(|s| s.to_string()).collect()
 }

@@ -1,31 +1,14 @@
 //! `Trainer` for JavaScript: SGD training of a `Model` with PyTorch's `torch.optim.SGD`
 //! semantics, one step at a time or over seeded minibatches of a dataset held in wasm memory.
 
+use super::js_error;
 use super::model::Model;
-use super::{check_option_keys, js_error, option_error};
-use crate::train::trainer::{StepStats, Trainer as CoreTrainer, TrainerOptions};
+use super::options::{object, read_options};
+use crate::train::trainer::{StepStats, Trainer as CoreTrainer};
 use wasm_bindgen::prelude::*;
-
-const KNOWN_OPTIONS: &[&str] = &[
-    "learningRate",
-    "momentum",
-    "weightDecay",
-    "nesterov",
-    "batchSize",
-    "seed",
-];
 
 /// Most steps one `train` call may take, so a single call cannot block for long.
 const MAX_STEPS_PER_CALL: f64 = 100_000.0;
-
-fn trainer_options(value: JsValue) -> Result<TrainerOptions, JsError> {
-    if value.is_undefined() || value.is_null() {
-        return Ok(TrainerOptions::default());
-    }
-    check_option_keys(&value, "Trainer options", KNOWN_OPTIONS)?;
-    serde_wasm_bindgen::from_value(value)
-        .map_err(|e| option_error("Trainer options", &KNOWN_OPTIONS.join(", "), e))
-}
 
 /// Class labels from JavaScript numbers: each must be a whole number >= 0 (the range is checked
 /// against the model's classes by the core).
@@ -48,18 +31,13 @@ fn class_labels(labels: &[f64]) -> Result<Vec<usize>, JsError> {
 
 /// `{ losses, accuracies }` as two `Float32Array`s.
 fn stats_object(stats: &[StepStats]) -> Result<JsValue, JsError> {
-    let out = js_sys::Object::new();
     let column = |f: fn(&StepStats) -> f32| {
-        js_sys::Float32Array::from(stats.iter().map(f).collect::<Vec<_>>().as_slice())
+        js_sys::Float32Array::from(&stats.iter().map(f).collect::<Vec<_>>()[..]).into()
     };
-    js_sys::Reflect::set(&out, &"losses".into(), &column(|s| s.loss).into())
-        .and(js_sys::Reflect::set(
-            &out,
-            &"accuracies".into(),
-            &column(|s| s.accuracy).into(),
-        ))
-        .map_err(|_| JsError::new("could not build the training result"))?;
-    Ok(out.into())
+    object(&[
+        ("losses", column(|s| s.loss)),
+        ("accuracies", column(|s| s.accuracy)),
+    ])
 }
 
 /// Trains a copy of a model with stochastic gradient descent on the mean cross-entropy
@@ -92,7 +70,7 @@ impl Trainer {
         )]
         options: Option<JsValue>,
     ) -> Result<Trainer, JsError> {
-        let options = trainer_options(options.unwrap_or(JsValue::UNDEFINED))?;
+        let options = read_options(options.unwrap_or(JsValue::UNDEFINED), "Trainer options")?;
         CoreTrainer::new(model.graph().clone(), options)
             .map(|inner| Trainer { inner, last: None })
             .map_err(js_error)

@@ -294,6 +294,21 @@ test("the saliency panel switches methods, targets and options and recomputes on
   assert.deepEqual(problems.consoleErrors, []);
 });
 
+test("a link naming a choice the page does not offer keeps that control's default", async (t) => {
+  const { page, origin, problems } = await openSite(t);
+  await page.goto(`${origin}/#model=cnn&sample=0&method=integratedGradients&opt.rule=gausslegendre`);
+  await ready(page);
+  await page.waitForFunction(() => document.querySelector("#saliency-status").textContent.includes("convergence delta"), null, { timeout: 30000 });
+  assert.equal(await page.inputValue("#saliency-rule"), "gaussLegendre");
+  await page.goto(`${origin}/#model=cnn&sample=0&method=noSuchMethod`);
+  await page.reload(); // a new hash alone does not reload the page
+  await ready(page);
+  await page.waitForFunction(() => document.querySelector("#saliency-status").textContent.includes("ms"), null, { timeout: 30000 });
+  assert.equal(await page.inputValue("#saliency-method"), "gradient");
+  assert.equal(await page.isHidden("#error"), true);
+  assert.deepEqual(problems.consoleErrors, []);
+});
+
 test("a link restores every panel's choices, and the page writes the same link back", async (t) => {
   const { page, origin, problems } = await openSite(t);
   const link = "#model=cnn&colormap=magma&weights=fc1&project=conv2&method=gradCam&target=4&opt.logits=false" +

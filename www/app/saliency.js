@@ -38,7 +38,7 @@ export function setupSaliency({ saved, guard, onChange, onError }) {
     target: saved.target ?? null, layer: saved.options.layer ?? null, // null target: the predicted class
     run: 0,
   };
-  if (saved.method) el.method.value = saved.method;
+  if ([...el.method.options].some((o) => o.value === saved.method)) el.method.value = saved.method;
   restoreOptions(el, saved.options);
   showControls(el);
 
@@ -104,6 +104,8 @@ function restoreOptions(el, options) {
   for (const [name, value] of Object.entries(options)) {
     if (!OPTION_CONTROLS.includes(name) || name === "layer") continue;
     const input = el[name];
+    // A link naming a choice the page no longer offers (e.g. an older spelling) keeps the default.
+    if (input instanceof HTMLSelectElement && ![...input.options].some((o) => o.value === value)) continue;
     if (input.type === "checkbox") input.checked = value === "true";
     else if (name === "window") input.value = value.split(",")[1] ?? value;
     else input.value = value;
@@ -160,7 +162,7 @@ async function computeSaliency(model, modelSource, input, options, onProgress) {
 /** Draws input, map and overlay for an attribution `{ values, shape }` of an input of `inputShape`. */
 function drawSaliency(el, digit, attribution, options, opacity) {
   const signed = isSigned(options);
-  const shown = displayMap(attribution.values, attribution.shape, { sign: signed ? "all" : "absolute_value" });
+  const shown = displayMap(attribution.values, attribution.shape, { sign: signed ? "all" : "absoluteValue" });
   const colormap = signed ? "rdbu" : "magma";
   const range = signed ? { min: -1, max: 1 } : { min: 0, max: 1 };
   drawHeatmap(el.input, digit, [28, 28], { colormap: "greys", min: 0, max: 1 });

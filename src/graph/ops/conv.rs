@@ -1,5 +1,5 @@
-//! 2-D convolution over NCHW tensors (PyTorch `nn.Conv2d`, ONNX `Conv`), and the sliding-window
-//! arithmetic it shares with pooling.
+//! 2-D convolution over NCHW tensors (PyTorch `nn.Conv2d`, ONNX `Conv`). The sliding-window
+//! arithmetic it shares with pooling is in `window.rs`, the patch matrix in `conv/unfold.rs`.
 //!
 //! With `C` input channels, `O` output channels, `G` groups, `Cg = C / G`, `Og = O / G` and
 //! output channel `o` in group `g = o / Og`:
@@ -32,63 +32,22 @@
 
 #[cfg(any(target_arch = "wasm32", test))]
 mod direct;
+mod unfold;
 
+use super::window::{check_window_param, output_len, AxisWindow};
 use super::{Grads, Kernel};
 use crate::error::{Error, Result};
 #[cfg(target_arch = "wasm32")]
 use crate::graph::sgemm::{gemm, Rhs, Start};
-use crate::tensor::{checked_elements, limits, Tensor};
+use crate::tensor::{checked_elements, Tensor};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array2, ArrayView2, ArrayViewD, ArrayViewMut2, IxDyn};
-use std::ops::Range;
-
-/// Largest kernel size, stride, dilation or padding accepted on any axis. Bounding them keeps
-/// every index computation of convolution and pooling exact in `i64`.
-pub(super) const MAX_WINDOW_PARAM: usize = limits::MAX_ELEMENTS;
+use unfold::{col2im, im2col, ConvGeometry};
 
 /// How many elements of the patch matrix the backward pass builds at once: 2^22 f32 (16 MiB).
 /// A batch is processed in chunks of as many samples as fit (at least one), so that small
 /// samples share one matrix product while a large batch does not multiply the memory.
 const PATCH_BUDGET: usize = 1 << 22;
-
-/// Fails unless every value of `values` lies in `min..=MAX_WINDOW_PARAM`. `what` names the
-/// hyper-parameter, e.g. `"conv2d stride"`.
-pub(super) fn check_window_param(what: &str, values: &[usize], min: usize) -> Result<()> {
-    if values.iter().any(|&v| v < min || v > MAX_WINDOW_PARAM) {
-        return Err(Error::invalid(
-            what,
-            format!("expected every value between {min} and {MAX_WINDOW_PARAM}, got {values:?}"),
-        ));
-    }
-    Ok(())
-}
-
-/// The number of window positions along one axis of length `input` padded by `pad_begin` and
-/// `pad_end`, for a window spanning `extent` cells moved by `stride`; `None` when the window is
-/// longer than the padded axis. Rounds down, or up with `ceil_mode`, in which case a last window
-/// that would start in the end padding is dropped (PyTorch's rule, which ONNX adopted in
-/// opset 19). Arguments must be at most [`MAX_WINDOW_PARAM`] (`extent` at most its square).
-pub(super) fn output_len(
-    input: usize,
-    extent: u64,
-    stride: usize,
-    pad_begin: usize,
-    pad_end: usize,
-    ceil_mode: bool,
-) -> Option<usize> {
-    let padded = input as u64 + pad_begin as u64 + pad_end as u64;
-    let span = padded.checked_sub(extent)?;
-    let stride = stride as u64;
-    let mut len = if ceil_mode {
-        span.div_ceil(stride) + 1
-    } else {
-        span / stride + 1
-    };
-    if ceil_mode && (len - 1) * stride >= input as u64 + pad_begin as u64 {
-        len -= 1;
-    }
-    usize::try_from(len).ok()
-}
 
 /// A 2-D convolution over NCHW input with PyTorch/ONNX semantics.
 ///
@@ -253,11 +212,9 @@ impl Conv2d {
 
     /// The forward pass over an input of geometry `geo`, one sample at a time: its patch
     /// matrix is unfolded right before its products, so that they read it from cache (one
-    /// sample of LeNet's second convolution is 56 KiB, the whole batch of 64 is 3.5 MiB).
-    /// Measured in wasm (interleaved Node runs of two builds, CNN forward at batch 64, best
-    /// ms): the whole batch unfolded at once 2.96 and 3.12 → one sample at a time 2.74 and 2.81;
-    /// in Chromium (`node benches/run.mjs --pkg`, nnlens ms / TF.js wasm ms) 2.61 / 2.11 →
-    /// 2.37 / 2.10.
+    /// sample of LeNet's second convolution is 56 KiB, the whole batch of 64 is 3.5 MiB);
+    /// faster than unfolding the whole batch at once (BENCHMARKS.md, Kernel decisions ›
+    /// Convolution).
     fn forward_per_sample(&self, geo: &ConvGeometry, x: &Tensor) -> Result<Tensor> {
         let x = x.as_standard_layout();
         let xs = x.as_slice().expect("standard layout is contiguous");
@@ -455,174 +412,6 @@ fn matrix_mut(values: &mut [f32], rows: usize, cols: usize) -> ArrayViewMut2<'_,
         .expect("buffer length is at least rows · cols")
 }
 
-/// The sliding window of a convolution along one spatial axis: output position `o` and kernel
-/// tap `t` read input index `o·stride + t·dilation − pad_begin`.
-#[derive(Debug, Clone, Copy)]
-struct AxisWindow {
-    input: usize,
-    output: usize,
-    stride: usize,
-    dilation: usize,
-    pad_begin: usize,
-}
-
-impl AxisWindow {
-    /// The input index tap `tap` reads at output position 0 (negative inside the padding).
-    fn offset(&self, tap: usize) -> i64 {
-        tap as i64 * self.dilation as i64 - self.pad_begin as i64
-    }
-
-    /// The output positions at which tap `tap` reads inside the input, a contiguous range.
-    fn valid_outputs(&self, tap: usize) -> Range<usize> {
-        let offset = self.offset(tap);
-        let stride = self.stride as i64;
-        // o·stride + offset >= 0  and  o·stride + offset <= input − 1.
-        let first = if offset < 0 {
-            (-offset + stride - 1) / stride
-        } else {
-            0
-        };
-        let last_index = self.input as i64 - 1 - offset;
-        if last_index < 0 {
-            return 0..0;
-        }
-        let end = (last_index / stride + 1).min(self.output as i64);
-        let first = first.min(end);
-        first as usize..end as usize
-    }
-
-    /// The input index tap `tap` reads at output position `o` (inside [`Self::valid_outputs`]).
-    fn input_index(&self, o: usize, tap: usize) -> usize {
-        (o as i64 * self.stride as i64 + self.offset(tap)) as usize
-    }
-}
-
-/// All sizes of one convolution applied to one input shape.
-#[derive(Debug, Clone)]
-struct ConvGeometry {
-    batch: usize,
-    channels: usize,
-    out_channels: usize,
-    groups: usize,
-    kernel: [usize; 2],
-    height: usize,
-    width: usize,
-    rows: AxisWindow,
-    cols: AxisWindow,
-}
-
-impl ConvGeometry {
-    /// Input channels per group, `Cg`.
-    fn group_channels(&self) -> usize {
-        self.channels / self.groups
-    }
-
-    /// Output channels per group, `Og`.
-    fn group_outputs(&self) -> usize {
-        self.out_channels / self.groups
-    }
-
-    /// Length of one patch, `Cg·kh·kw`: the rows of the patch matrix.
-    fn patch_len(&self) -> usize {
-        self.group_channels() * self.kernel[0] * self.kernel[1]
-    }
-
-    /// Output positions per sample and channel, `Ho·Wo`.
-    fn out_plane(&self) -> usize {
-        self.rows.output * self.cols.output
-    }
-
-    /// The full output shape `[N, O, Ho, Wo]`.
-    fn output_shape(&self) -> Vec<usize> {
-        vec![
-            self.batch,
-            self.out_channels,
-            self.rows.output,
-            self.cols.output,
-        ]
-    }
-
-    /// Calls `visit` for every maximal run of patch-matrix entries that read inside the input,
-    /// for group `group` and the chunk `samples` (patch matrix `[patch_len, samples · out_plane]`).
-    /// Entries not visited read the zero padding.
-    fn for_each_run(&self, group: usize, samples: Range<usize>, mut visit: impl FnMut(Run)) {
-        let [kh, kw] = self.kernel;
-        let plane = self.out_plane();
-        let row_len = samples.len() * plane;
-        let out_w = self.cols.output;
-        for c in 0..self.group_channels() {
-            let channel = group * self.group_channels() + c;
-            for ky in 0..kh {
-                let ys = self.rows.valid_outputs(ky);
-                for kx in 0..kw {
-                    let xs = self.cols.valid_outputs(kx);
-                    if ys.is_empty() || xs.is_empty() {
-                        continue;
-                    }
-                    let row_start = ((c * kh + ky) * kw + kx) * row_len;
-                    let ix = self.cols.input_index(xs.start, kx);
-                    for (i, sample) in samples.clone().enumerate() {
-                        let input_plane =
-                            (sample * self.channels + channel) * self.height * self.width;
-                        for oy in ys.clone() {
-                            let iy = self.rows.input_index(oy, ky);
-                            visit(Run {
-                                patch: row_start + i * plane + oy * out_w + xs.start,
-                                input: input_plane + iy * self.width + ix,
-                                len: xs.len(),
-                                step: self.cols.stride,
-                            });
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// A run of `len` consecutive patch-matrix entries from index `patch` on that read the input
-/// elements `input, input + step, input + 2·step, …` (flat indices).
-#[derive(Debug, Clone, Copy)]
-struct Run {
-    patch: usize,
-    input: usize,
-    len: usize,
-    step: usize,
-}
-
-/// Unfolds the patches of group `group` for `samples` into `cols` (`[Cg·kh·kw, samples · Ho·Wo]`,
-/// row-major); entries in the padding are zero.
-fn im2col(geo: &ConvGeometry, x: &[f32], group: usize, samples: Range<usize>, cols: &mut [f32]) {
-    cols.fill(0.0);
-    geo.for_each_run(group, samples, |run| {
-        let dst = &mut cols[run.patch..run.patch + run.len];
-        if run.step == 1 {
-            dst.copy_from_slice(&x[run.input..run.input + run.len]);
-        } else {
-            for (k, d) in dst.iter_mut().enumerate() {
-                *d = x[run.input + k * run.step];
-            }
-        }
-    });
-}
-
-/// Adds every entry of the patch matrix `cols` of group `group` and `samples` to the input
-/// element it was read from (the transpose of [`im2col`]); entries in the padding are dropped.
-fn col2im(geo: &ConvGeometry, cols: &[f32], group: usize, samples: Range<usize>, dx: &mut [f32]) {
-    geo.for_each_run(group, samples, |run| {
-        let src = &cols[run.patch..run.patch + run.len];
-        if run.step == 1 {
-            for (d, &v) in dx[run.input..run.input + run.len].iter_mut().zip(src) {
-                *d += v;
-            }
-        } else {
-            for (k, &v) in src.iter().enumerate() {
-                dx[run.input + k * run.step] += v;
-            }
-        }
-    });
-}
-
 impl Kernel for Conv2d {
     fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
         Ok(self.geometry(inputs[0])?.output_shape())
@@ -673,8 +462,13 @@ impl Kernel for Conv2d {
 
 #[cfg(test)]
 mod tests {
+    use super::super::window::MAX_WINDOW_PARAM;
     use super::*;
     use crate::graph::ops::gradcheck::{check, random_tensor, Tolerance};
+    // Run in wasm32 too (`make test-wasm`), where the forward pass is the SIMD128 sgemm over
+    // the patch matrix or, for stride 1 and dilation 1, the direct convolution.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     /// A convolution with random weights: `channels` in, `out` out, kernel `[kh, kw]`.
     #[allow(clippy::too_many_arguments)]
@@ -1035,20 +829,5 @@ mod tests {
         .unwrap();
         let e = conv.output_shape(&[&[1, 1, 1, 1]]).unwrap_err();
         assert!(matches!(e, Error::TooLarge { .. }), "{e}");
-    }
-
-    #[test]
-    fn output_len_follows_floor_and_ceil_rules() {
-        // floor((5 - 2) / 2) + 1 = 2; ceil gives 3, the last window starting inside the input.
-        assert_eq!(output_len(5, 2, 2, 0, 0, false), Some(2));
-        assert_eq!(output_len(5, 2, 2, 0, 0, true), Some(3));
-        // Input 6 padded 1 + 1, kernel 3, stride 2: floor(5 / 2) + 1 = 3; ceil gives 4, and the
-        // last window starts at 3·2 − 1 = 5, inside the input, so it is kept.
-        assert_eq!(output_len(6, 3, 2, 1, 1, false), Some(3));
-        assert_eq!(output_len(6, 3, 2, 1, 1, true), Some(4));
-        // Input 4, pads 1 + 1, kernel 2, stride 3: ceil(4 / 3) + 1 = 3, but window 2 would start
-        // at 2·3 − 1 = 5 = input + pad_begin, in the end padding, so it is dropped.
-        assert_eq!(output_len(4, 2, 3, 1, 1, true), Some(2));
-        assert_eq!(output_len(3, 4, 1, 0, 0, false), None);
     }
 }

@@ -7,10 +7,11 @@
 //! into those full shapes.
 //!
 //! Every backward is checked against central finite differences in the unit tests beside it
-//! (see [`gradcheck`]).
+//! (see `gradcheck.rs`).
 //!
 //! [`reshape_target`] is no op: it resolves the target of a reshape (ONNX's `-1` and `0`) for the
-//! readers of model files, into the per-sample shape [`shape::Reshape`] holds.
+//! readers of model files, into the per-sample shape [`shape::Reshape`] holds. Nor is `window.rs`:
+//! the sliding-window arithmetic that convolution and pooling share.
 
 pub mod activation;
 pub mod conv;
@@ -22,6 +23,7 @@ pub mod pool;
 pub mod reduce;
 pub mod reshape_target;
 pub mod shape;
+mod window;
 
 #[cfg(test)]
 pub mod gradcheck;

@@ -4,7 +4,7 @@
 //! Along each spatial axis, output position `o` covers the padded positions
 //! `o·stride − pad_begin .. o·stride − pad_begin + kernel`; the number of positions is
 //! `⌊(H + pad_begin + pad_end − kernel) / stride⌋ + 1`, or the ceiling with `ceil_mode`, where
-//! a last window starting in the end padding is dropped (`output_len` of the conv module).
+//! a last window starting in the end padding is dropped (`window.rs`).
 //! Each padding must be smaller than the kernel, so every window covers at least one input cell.
 //!
 //! - Max pooling: `y = max` over the window's input cells (padding never wins, as if it were
@@ -19,7 +19,7 @@
 //! - Global average pooling: the mean over all axes from 2 on, kept with size 1; backward
 //!   spreads `g / count` over them.
 
-use super::conv::{check_window_param, output_len};
+use super::window::{check_window_param, output_len};
 use super::{Grads, Kernel};
 use crate::error::{Error, Result};
 use crate::tensor::{checked_elements, Tensor};
@@ -518,12 +518,16 @@ impl Kernel for GlobalAvgPool {
 mod fast_path_tests {
     use super::*;
     use crate::graph::ops::gradcheck::random_tensor;
+    // Run in wasm32 too (`make test-wasm`), where they check the SIMD128 row pass.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
-    /// The 2x2 fast path gives exactly what the general window path gives, NaN included.
+    /// The 2x2 fast path gives exactly what the general window path gives, NaN (which wins
+    /// anywhere in its window) and infinity included, on rows whose window count is below and
+    /// above the four lanes of the SIMD128 pass and not a multiple of them, with a last odd row
+    /// and column dropped.
     #[test]
     fn plain_2x2_matches_the_general_path() {
-        let mut x = random_tensor(&[2, 3, 7, 6], -1.0, 1.0, 41);
-        x[[1, 2, 3, 4]] = f32::NAN;
         let fast = MaxPool2d {
             kernel: [2, 2],
             stride: [2, 2],
@@ -531,21 +535,32 @@ mod fast_path_tests {
             ceil_mode: false,
         };
         assert!(fast.is_plain_2x2());
-        let got = fast.forward(&[&x]).unwrap();
-        let geo = fast.geometry(x.shape()).unwrap();
-        let xs = x.as_slice().unwrap();
-        let mut expected = Vec::new();
-        for plane in xs.chunks_exact(geo.in_plane()) {
-            expected.extend(
-                geo.windows()
-                    .map(|(r, c)| plane[argmax(plane, geo.width, &r.cells, &c.cells)]),
-            );
+        for (seed, shape) in [[2, 3, 7, 6], [2, 3, 7, 19]].into_iter().enumerate() {
+            let mut x = random_tensor(&shape, -1.0, 1.0, 41 + seed as u64);
+            let last = shape[3] - 3;
+            x[[1, 2, 3, 4]] = f32::NAN;
+            x[[0, 1, 2, last]] = f32::NAN;
+            x[[1, 0, 1, last + 1]] = f32::INFINITY;
+            let got = fast.forward(&[&x]).unwrap();
+            let geo = fast.geometry(x.shape()).unwrap();
+            let xs = x.as_slice().unwrap();
+            let mut expected = Vec::new();
+            for plane in xs.chunks_exact(geo.in_plane()) {
+                expected.extend(
+                    geo.windows()
+                        .map(|(r, c)| plane[argmax(plane, geo.width, &r.cells, &c.cells)]),
+                );
+            }
+            assert_eq!(got.shape(), &[2, 3, 3, shape[3] / 2]);
+            for (g, e) in got.iter().zip(&expected) {
+                assert!(
+                    g == e || (g.is_nan() && e.is_nan()),
+                    "{shape:?}: {g} vs {e}"
+                );
+            }
+            assert_eq!(got.iter().filter(|v| v.is_nan()).count(), 2, "{shape:?}");
+            assert!(got.iter().any(|v| *v == f32::INFINITY), "{shape:?}");
         }
-        assert_eq!(got.shape(), &[2, 3, 3, 3]);
-        for (g, e) in got.iter().zip(&expected) {
-            assert!(g == e || (g.is_nan() && e.is_nan()), "{g} vs {e}");
-        }
-        assert!(got.iter().any(|v| v.is_nan()));
     }
 }
 
@@ -770,7 +785,7 @@ mod tests {
         assert!(huge.output_shape(&[&[1, 1, 8, 8]]).is_err());
         // Kernel and padding both near the limit: 2^27 windows per axis, refused by size
         // before any window is laid out.
-        let k = crate::graph::ops::conv::MAX_WINDOW_PARAM;
+        let k = crate::graph::ops::window::MAX_WINDOW_PARAM;
         let e = max_pool(k, 1, k - 1, false)
             .output_shape(&[&[1, 1, 1, 1]])
             .unwrap_err();

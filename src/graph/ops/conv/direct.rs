@@ -17,15 +17,11 @@
 //! The patch is one flat loop over precomputed tap offsets (like the `k` loop of sgemm), and
 //! each tile kernel is called through an opaque function pointer: wasm-opt inlines a function
 //! with a single call site into its caller, here the graph's whole forward pass, which V8 then
-//! compiles poorly. Measured in Node (interleaved, batch 64, best ms, one conv layer alone,
-//! im2col + sgemm → this): a first version with nested `(c, p, q)` loops, inlined, lost
-//! (conv1, 1 → 8 at 28×28, 0.64 → 0.82; conv2, 8 → 16 at 14×14, 1.47 → 2.24); this one
-//! wins (0.62 → 0.56 and 1.46 → 1.16).
+//! compiles poorly (a first, inlined version with nested loops was slower than im2col + sgemm).
 //!
 //! Hand-written for the wasm forward pass because im2col + sgemm copies every input value
-//! `kh·kw` times into the patch matrix before reading it back: measured on the built-in CNN at
-//! batch 64 (Node, interleaved builds, best ms) 2.77 and 2.83 → 2.42 and 2.44, at batch 1 0.055
-//! → 0.046; Chromium numbers in ARCHITECTURE.md (`graph::ops`).
+//! `kh·kw` times into the patch matrix before reading it back; the built-in CNN's forward pass
+//! at batch 64 is 13–16 % faster this way (BENCHMARKS.md, Kernel decisions › Convolution).
 //!
 //! [`tile`] is SIMD128 on wasm32 and plain arrays elsewhere (where only the tests use this
 //! module): both follow the same order.
@@ -303,6 +299,10 @@ mod tests {
     use super::*;
     use crate::graph::ops::gradcheck::random_tensor;
     use crate::graph::sgemm::{gemm, Rhs, Start};
+    // Run in wasm32 too (`make test-wasm`), where they check the SIMD128 tiles against the
+    // SIMD128 sgemm.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     /// The im2col + sgemm forward pass (the portable sgemm kernel, summing in patch order).
     fn by_sgemm(conv: &Conv2d, x: &[f32], geo: &ConvGeometry) -> Vec<f32> {

@@ -1,0 +1,150 @@
+//! The patch matrix of a convolution (im2col) and its transpose (col2im).
+//!
+//! For one group `g` and a range of samples, the patch matrix `cols[Cg·kh·kw, samples·Ho·Wo]`
+//! holds in row `(c, p, q)` and column `(sample, i, j)` the input element
+//! `x[sample, g·Cg + c, i·sh + p·dh − pad_top, j·sw + q·dw − pad_left]`, zero in the padding
+//! (Chellapilla, Puri and Simard 2006). [`ConvGeometry::for_each_run`] walks the entries that
+//! read inside the input as maximal runs along an output row, so [`im2col`] copies and
+//! [`col2im`] scatter-adds whole runs, with the index arithmetic of [`AxisWindow`] done once
+//! per run.
+
+use super::AxisWindow;
+use std::ops::Range;
+
+/// All sizes of one convolution applied to one input shape.
+#[derive(Debug, Clone)]
+pub(super) struct ConvGeometry {
+    pub(super) batch: usize,
+    pub(super) channels: usize,
+    pub(super) out_channels: usize,
+    pub(super) groups: usize,
+    pub(super) kernel: [usize; 2],
+    pub(super) height: usize,
+    pub(super) width: usize,
+    pub(super) rows: AxisWindow,
+    pub(super) cols: AxisWindow,
+}
+
+impl ConvGeometry {
+    /// Input channels per group, `Cg`.
+    pub(super) fn group_channels(&self) -> usize {
+        self.channels / self.groups
+    }
+
+    /// Output channels per group, `Og`.
+    pub(super) fn group_outputs(&self) -> usize {
+        self.out_channels / self.groups
+    }
+
+    /// Length of one patch, `Cg·kh·kw`: the rows of the patch matrix.
+    pub(super) fn patch_len(&self) -> usize {
+        self.group_channels() * self.kernel[0] * self.kernel[1]
+    }
+
+    /// Output positions per sample and channel, `Ho·Wo`.
+    pub(super) fn out_plane(&self) -> usize {
+        self.rows.output * self.cols.output
+    }
+
+    /// The full output shape `[N, O, Ho, Wo]`.
+    pub(super) fn output_shape(&self) -> Vec<usize> {
+        vec![
+            self.batch,
+            self.out_channels,
+            self.rows.output,
+            self.cols.output,
+        ]
+    }
+
+    /// Calls `visit` for every maximal run of patch-matrix entries that read inside the input,
+    /// for group `group` and the chunk `samples` (patch matrix `[patch_len, samples · out_plane]`).
+    /// Entries not visited read the zero padding.
+    fn for_each_run(&self, group: usize, samples: Range<usize>, mut visit: impl FnMut(Run)) {
+        let [kh, kw] = self.kernel;
+        let plane = self.out_plane();
+        let row_len = samples.len() * plane;
+        let out_w = self.cols.output;
+        for c in 0..self.group_channels() {
+            let channel = group * self.group_channels() + c;
+            for ky in 0..kh {
+                let ys = self.rows.valid_outputs(ky);
+                for kx in 0..kw {
+                    let xs = self.cols.valid_outputs(kx);
+                    if ys.is_empty() || xs.is_empty() {
+                        continue;
+                    }
+                    let row_start = ((c * kh + ky) * kw + kx) * row_len;
+                    let ix = self.cols.input_index(xs.start, kx);
+                    for (i, sample) in samples.clone().enumerate() {
+                        let input_plane =
+                            (sample * self.channels + channel) * self.height * self.width;
+                        for oy in ys.clone() {
+                            let iy = self.rows.input_index(oy, ky);
+                            visit(Run {
+                                patch: row_start + i * plane + oy * out_w + xs.start,
+                                input: input_plane + iy * self.width + ix,
+                                len: xs.len(),
+                                step: self.cols.stride,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A run of `len` consecutive patch-matrix entries from index `patch` on that read the input
+/// elements `input, input + step, input + 2·step, …` (flat indices).
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    patch: usize,
+    input: usize,
+    len: usize,
+    step: usize,
+}
+
+/// Unfolds the patches of group `group` for `samples` into `cols` (`[Cg·kh·kw, samples · Ho·Wo]`,
+/// row-major); entries in the padding are zero.
+pub(super) fn im2col(
+    geo: &ConvGeometry,
+    x: &[f32],
+    group: usize,
+    samples: Range<usize>,
+    cols: &mut [f32],
+) {
+    cols.fill(0.0);
+    geo.for_each_run(group, samples, |run| {
+        let dst = &mut cols[run.patch..run.patch + run.len];
+        if run.step == 1 {
+            dst.copy_from_slice(&x[run.input..run.input + run.len]);
+        } else {
+            for (k, d) in dst.iter_mut().enumerate() {
+                *d = x[run.input + k * run.step];
+            }
+        }
+    });
+}
+
+/// Adds every entry of the patch matrix `cols` of group `group` and `samples` to the input
+/// element it was read from (the transpose of [`im2col`]); entries in the padding are dropped.
+pub(super) fn col2im(
+    geo: &ConvGeometry,
+    cols: &[f32],
+    group: usize,
+    samples: Range<usize>,
+    dx: &mut [f32],
+) {
+    geo.for_each_run(group, samples, |run| {
+        let src = &cols[run.patch..run.patch + run.len];
+        if run.step == 1 {
+            for (d, &v) in dx[run.input..run.input + run.len].iter_mut().zip(src) {
+                *d += v;
+            }
+        } else {
+            for (k, &v) in src.iter().enumerate() {
+                dx[run.input + k * run.step] += v;
+            }
+        }
+    });
+}
