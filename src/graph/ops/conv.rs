@@ -49,25 +49,22 @@ use unfold::{col2im, im2col, ConvGeometry};
 /// samples share one matrix product while a large batch does not multiply the memory.
 const PATCH_BUDGET: usize = 1 << 22;
 
-/// A 2-D convolution over NCHW input with PyTorch/ONNX semantics.
-///
-/// The fields are public so that model loaders can fill them; every use goes through
-/// [`Kernel::output_shape`], which validates them together with the input shape, and
-/// [`Conv2d::new`] validates them up front.
+/// A 2-D convolution over NCHW input with PyTorch/ONNX semantics, built by [`Conv2d::new`],
+/// which validates it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conv2d {
     /// `[out_channels, in_channels / groups, kernel_h, kernel_w]`.
-    pub weight: Tensor,
+    weight: Tensor,
     /// `[out_channels]`.
-    pub bias: Option<Tensor>,
+    bias: Option<Tensor>,
     /// `[stride_h, stride_w]`.
-    pub stride: [usize; 2],
+    stride: [usize; 2],
     /// `[top, left, bottom, right]` zero padding (ONNX `pads` order is `[top, left, bottom, right]`).
-    pub padding: [usize; 4],
+    padding: [usize; 4],
     /// `[dilation_h, dilation_w]`.
-    pub dilation: [usize; 2],
+    dilation: [usize; 2],
     /// Number of groups; in and out channels must both divide by it.
-    pub groups: usize,
+    groups: usize,
 }
 
 impl Conv2d {
@@ -92,6 +89,36 @@ impl Conv2d {
         };
         conv.check_params()?;
         Ok(conv)
+    }
+
+    /// The `[out_channels, in_channels / groups, kernel_h, kernel_w]` weight.
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
+    /// The `[out_channels]` bias, if any.
+    pub fn bias(&self) -> Option<&Tensor> {
+        self.bias.as_ref()
+    }
+
+    /// `[stride_h, stride_w]`.
+    pub fn stride(&self) -> [usize; 2] {
+        self.stride
+    }
+
+    /// `[top, left, bottom, right]` zero padding.
+    pub fn padding(&self) -> [usize; 4] {
+        self.padding
+    }
+
+    /// `[dilation_h, dilation_w]`.
+    pub fn dilation(&self) -> [usize; 2] {
+        self.dilation
+    }
+
+    /// The number of groups.
+    pub fn groups(&self) -> usize {
+        self.groups
     }
 
     /// Number of output channels.

@@ -150,14 +150,14 @@ impl Op {
             Op::BatchNorm(_) => "BatchNorm",
             Op::Activation(a) => a.kind(),
             Op::Softmax(s) => {
-                if s.log {
+                if s.log() {
                     "LogSoftmax"
                 } else {
                     "Softmax"
                 }
             }
             Op::Dropout(_) => "Dropout",
-            Op::Binary(b) => b.kind.name(),
+            Op::Binary(b) => b.kind().name(),
             Op::Concat(_) => "Concat",
             Op::Flatten(_) => "Flatten",
             Op::Reshape(_) => "Reshape",
