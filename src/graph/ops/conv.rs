@@ -87,6 +87,9 @@ impl Conv2d {
             dilation,
             groups,
         };
+        check_window_param("conv2d stride", &conv.stride, 1)?;
+        check_window_param("conv2d dilation", &conv.dilation, 1)?;
+        check_window_param("conv2d padding", &conv.padding, 0)?;
         conv.check_params()?;
         Ok(conv)
     }
@@ -131,7 +134,9 @@ impl Conv2d {
         self.weight.shape().get(1).copied().unwrap_or(0) * self.groups
     }
 
-    /// Checks the weight, bias and hyper-parameters on their own (no input involved).
+    /// Checks the weight and bias against each other and the group count (the parameters can
+    /// be replaced through [`Kernel::params_mut`], so every use checks them again; the stride,
+    /// dilation and padding are checked once, by [`Conv2d::new`]).
     fn check_params(&self) -> Result<()> {
         let w = self.weight.shape();
         if w.len() != 4 || w.contains(&0) {
@@ -141,9 +146,6 @@ impl Conv2d {
             )));
         }
         check_window_param("conv2d kernel size", &w[2..], 1)?;
-        check_window_param("conv2d stride", &self.stride, 1)?;
-        check_window_param("conv2d dilation", &self.dilation, 1)?;
-        check_window_param("conv2d padding", &self.padding, 0)?;
         if self.groups == 0 || w[0] % self.groups != 0 {
             return Err(Error::invalid(
                 "conv2d groups",
@@ -820,12 +822,17 @@ mod tests {
             conv.output_shape(&[&[1, 4, 5, 9]]).unwrap(),
             vec![1, 6, 1, 5]
         );
-        // A fixed conv whose fields were edited into an invalid state is caught at use.
+        // A weight replaced through `params_mut` by one of another shape is caught at use.
         let mut broken = conv.clone();
-        broken.stride = [1, 0];
-        assert!(broken
+        *broken.params_mut()[0] = random_tensor(&[5, 2, 3, 3], -1., 1., 82);
+        let e = broken
             .forward(&[&random_tensor(&[1, 4, 5, 9], -1., 1., 81)])
-            .is_err());
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("groups") && e.contains("5 output channels"),
+            "{e}"
+        );
     }
 
     #[test]
