@@ -70,7 +70,13 @@ pub(super) struct Site<'a, 'p> {
 impl Site<'_, '_> {
     /// A shape error at this layer.
     fn shape_error(&self, message: String) -> Error {
-        Error::shape(message).at_node(self.name, self.kind)
+        self.at_node(Error::shape(message))
+    }
+
+    /// `error` (from building this layer's op) marked with the layer, as `Graph::push` marks
+    /// the errors of the ops it checks.
+    fn at_node(&self, error: Error) -> Error {
+        error.at_node(self.name, self.kind)
     }
 }
 
@@ -98,13 +104,13 @@ impl Layer {
             Layer::GlobalAvgPool(l) => l.op(at),
             Layer::Flatten(l) => Ok(Op::Flatten(
                 Flatten::new(full_axis(l.axis, at.in_shape.len(), "flatten axis")?)
-                    .map_err(|e| e.at_node(at.name, at.kind))?,
+                    .map_err(|e| at.at_node(e))?,
             )),
             Layer::Reshape(l) => l.op(at),
             Layer::Transpose(l) => l.op(at),
             Layer::Pad(l) => l.op(at),
             Layer::Dropout(l) => Ok(Op::Dropout(
-                Dropout::new(l.rate).map_err(|e| e.at_node(at.name, at.kind))?,
+                Dropout::new(l.rate).map_err(|e| at.at_node(e))?,
             )),
             Layer::BatchNorm(l) => l.op(at),
             Layer::Activation(l) => l.op(at.in_shape.len()),
@@ -117,7 +123,7 @@ impl Layer {
                     full_axis(l.axis, at.in_shape.len(), "concat axis")?,
                     at.inputs,
                 )
-                .map_err(|e| e.at_node(at.name, at.kind))?,
+                .map_err(|e| at.at_node(e))?,
             )),
             Layer::ReduceMean(l) => l.op(at),
         }
@@ -281,7 +287,7 @@ impl DenseLayer {
             None
         };
         Ok(Op::Dense(
-            Dense::new(weight, bias).map_err(|e| e.at_node(at.name, at.kind))?,
+            Dense::new(weight, bias).map_err(|e| at.at_node(e))?,
         ))
     }
 
@@ -403,7 +409,7 @@ impl Conv2dLayer {
         };
         Ok(Op::Conv2d(
             Conv2d::new(weight, bias, self.stride, padding, self.dilation, groups)
-                .map_err(|e| e.at_node(at.name, at.kind))?,
+                .map_err(|e| at.at_node(e))?,
         ))
     }
 
@@ -462,7 +468,7 @@ impl Pool2dLayer {
                 self.padding,
                 self.ceil_mode,
             )
-            .map_err(|e| e.at_node(at.name, at.kind))?,
+            .map_err(|e| at.at_node(e))?,
         ))
     }
 
@@ -475,7 +481,7 @@ impl Pool2dLayer {
                 self.ceil_mode,
                 self.count_include_pad.unwrap_or(true),
             )
-            .map_err(|e| e.at_node(at.name, at.kind))?,
+            .map_err(|e| at.at_node(e))?,
         ))
     }
 }
@@ -501,7 +507,7 @@ impl GlobalAvgPoolLayer {
             )));
         }
         Ok(Op::ReduceMean(
-            ReduceMean::new(vec![2, 3], false).map_err(|e| e.at_node(at.name, at.kind))?,
+            ReduceMean::new(vec![2, 3], false).map_err(|e| at.at_node(e))?,
         ))
     }
 }
@@ -526,7 +532,7 @@ pub(super) struct ReshapeLayer {
 impl ReshapeLayer {
     fn op(&self, at: &Site) -> Result<Op> {
         Ok(Op::Reshape(Reshape::new(
-            resolve_reshape(&self.shape, at.in_shape).map_err(|e| e.at_node(at.name, at.kind))?,
+            resolve_reshape(&self.shape, at.in_shape).map_err(|e| at.at_node(e))?,
         )))
     }
 }
@@ -552,7 +558,7 @@ impl TransposeLayer {
             full.push(full_axis(p, in_shape.len(), "transpose perm")?);
         }
         Ok(Op::Transpose(
-            Transpose::new(full).map_err(|e| e.at_node(at.name, at.kind))?,
+            Transpose::new(full).map_err(|e| at.at_node(e))?,
         ))
     }
 }
@@ -602,9 +608,7 @@ impl PadLayer {
             PadModeName::Reflect => PadMode::Reflect,
             PadModeName::Edge => PadMode::Edge,
         };
-        Ok(Op::Pad(
-            Pad::new(full, mode).map_err(|e| e.at_node(at.name, at.kind))?,
-        ))
+        Ok(Op::Pad(Pad::new(full, mode).map_err(|e| at.at_node(e))?))
     }
 
     fn write(p: &Pad) -> Result<Self, &'static str> {
@@ -663,7 +667,7 @@ impl BatchNormLayer {
                 params.take("var", &c, Init::Constant(1.0))?,
                 self.epsilon,
             )
-            .map_err(|e| e.at_node(at.name, at.kind))?,
+            .map_err(|e| at.at_node(e))?,
         ))
     }
 
@@ -870,7 +874,7 @@ impl ReduceMeanLayer {
             .map(|&a| full_axis(a, at.in_shape.len(), "reduceMean axes"))
             .collect::<Result<Vec<_>>>()?;
         Ok(Op::ReduceMean(
-            ReduceMean::new(axes, self.keep_dims).map_err(|e| e.at_node(at.name, at.kind))?,
+            ReduceMean::new(axes, self.keep_dims).map_err(|e| at.at_node(e))?,
         ))
     }
 }
