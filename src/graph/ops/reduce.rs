@@ -61,7 +61,7 @@ impl ReduceMean {
         if self.axes.is_empty() {
             return Ok((1..rank).collect());
         }
-        if let Some(&bad) = self.axes.iter().find(|&&a| a >= rank) {
+        if let Some(bad) = self.axes.iter().copied().filter(|&a| a >= rank).min() {
             return Err(Error::invalid(
                 "reduce axes",
                 format!(
