@@ -1,0 +1,203 @@
+// Page tests of the web components (js/elements.js) on www/examples/elements.html in headless
+// Chromium: each element draws, follows attribute changes and a drawing pad, a model shared by
+// several elements is fetched once, a broken file is reported through `error` and in place, an
+// element far down the page waits until it nears the viewport, and no console errors or requests
+// to other origins.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { openSite } from "./browser.mjs";
+
+/** Records every `load` and `error` event of an nnlens element (they do not bubble: capture). */
+function recordEvents() {
+  window.nnlensEvents = [];
+  for (const type of ["load", "error"]) {
+    document.addEventListener(type, (event) => {
+      if (!event.target.localName?.startsWith("nnlens-")) return;
+      window.nnlensEvents.push({ id: event.target.id, type, message: event.detail?.message ?? null });
+    }, true);
+  }
+}
+
+async function openElements(t) {
+  const site = await openSite(t);
+  const requests = [];
+  site.page.on("request", (req) => {
+    const url = new URL(req.url());
+    requests.push(url.pathname + url.search);
+  });
+  await site.page.addInitScript(recordEvents);
+  await site.page.goto(`${site.origin}/examples/elements.html`);
+  return { ...site, requests };
+}
+
+/** Waits for the `count`-th event of `type` from the element `id`; returns its message. */
+async function waitEvent(page, id, type, count = 1) {
+  await page.waitForFunction(
+    ([id, type, count]) => window.nnlensEvents.filter((e) => e.id === id && e.type === type).length >= count,
+    [id, type, count], { timeout: 30000 },
+  ).catch(async (error) => {
+    const seen = await page.evaluate((id) => window.nnlensEvents.filter((e) => e.id === id), id);
+    throw new Error(`no ${type} #${count} from #${id}; its events: ${JSON.stringify(seen)} (${error.message})`);
+  });
+  return page.evaluate(([id, type]) => window.nnlensEvents.filter((e) => e.id === id && e.type === type).at(-1).message, [id, type]);
+}
+
+/** Scrolls element `id` into view (elements off screen wait to draw) and sets an attribute. */
+function change(page, id, name, value) {
+  return page.evaluate(([id, name, value]) => {
+    const element = document.getElementById(id);
+    element.scrollIntoView();
+    element.setAttribute(name, value);
+  }, [id, name, value]);
+}
+
+function events(page, id) {
+  return page.evaluate((id) => window.nnlensEvents.filter((e) => e.id === id).map((e) => e.type), id);
+}
+
+/** Distinct colours of the canvases matching `selector` in the shadow root of element `id`, one count per canvas. */
+function shadowColours(page, id, selector) {
+  return page.evaluate(([id, selector]) => [...document.getElementById(id).shadowRoot.querySelectorAll(selector)].map((canvas) => {
+    const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+    const seen = new Set();
+    for (let i = 0; i < data.length && seen.size <= 64; i += 4) seen.add((data[i] << 24) | (data[i + 1] << 16) | (data[i + 2] << 8) | data[i + 3]);
+    return seen.size;
+  }), [id, selector]);
+}
+
+function shadowText(page, id) {
+  return page.evaluate((id) => document.getElementById(id).shadowRoot.querySelector("[part=view]").textContent, id);
+}
+
+test("every element draws, and the shared models are fetched once", async (t) => {
+  const { page, problems, requests } = await openElements(t);
+  for (const id of ["conv1", "prediction-png", "prediction-onnx", "heatmap-npy", "heatmap-channels", "saliency", "architecture", "prediction-pad"]) {
+    await waitEvent(page, id, "load");
+  }
+  await page.evaluate(() => document.getElementById("all-layers").scrollIntoView());
+  await waitEvent(page, "all-layers", "load");
+  // One layer: its channel grid and colorbar.
+  const [conv1Map, conv1Bar] = await shadowColours(page, "conv1", "canvas");
+  assert.ok(conv1Map > 8, `conv1 map drawn (${conv1Map} colours)`);
+  assert.ok(conv1Bar > 8, `conv1 colorbar drawn (${conv1Bar} colours)`);
+  assert.deepEqual(await page.evaluate(() => [...document.getElementById("conv1").shadowRoot.querySelectorAll("figure")].map((f) => f.dataset.layer)), ["conv1"]);
+  // Every layer when `layer` is absent.
+  assert.deepEqual(await page.evaluate(() => [...document.getElementById("all-layers").shadowRoot.querySelectorAll("figure")].map((f) => f.dataset.layer)), [
+    "conv1", "conv1.relu", "pool1", "conv2", "conv2.relu", "pool2", "flatten", "fc1", "fc1.relu", "fc2", "softmax",
+  ]);
+  for (const colours of await shadowColours(page, "all-layers", "canvas")) assert.ok(colours > 1, "every layer's map and colorbar drawn");
+  // The predictions: the PNG is digit 0 (a 6), the .npy digit 1 (a 5), through the JSON and the ONNX model.
+  for (const id of ["prediction-png", "prediction-onnx"]) {
+    const [chart] = await shadowColours(page, id, "canvas.chart");
+    assert.ok(chart > 2, `${id} chart drawn`);
+  }
+  assert.match(await page.evaluate(() => document.getElementById("prediction-png").shadowRoot.querySelector("canvas").getAttribute("aria-label")), /class 6$/);
+  assert.match(await page.evaluate(() => document.getElementById("prediction-onnx").shadowRoot.querySelector("canvas").getAttribute("aria-label")), /class 5$/);
+  // Precomputed arrays: a [1, 28, 28] .npy and a [4, 10, 12] JSON array as a channel grid.
+  for (const id of ["heatmap-npy", "heatmap-channels"]) {
+    const [map, bar] = await shadowColours(page, id, "canvas");
+    assert.ok(map > 8 && bar > 8, `${id} map and colorbar drawn`);
+  }
+  assert.deepEqual(await page.evaluate(() => {
+    const map = document.getElementById("heatmap-channels").shadowRoot.querySelector("canvas.map");
+    return map.width > 12 && map.height > 10;
+  }), true, "four channels drawn as a grid");
+  // Saliency: input, map and overlay, then the colorbar.
+  const saliency = await shadowColours(page, "saliency", "canvas");
+  assert.equal(saliency.length, 4);
+  for (const colours of saliency) assert.ok(colours > 2, `saliency canvases drawn (${saliency})`);
+  assert.match(await shadowText(page, "saliency"), /integratedGradients for class 6 · convergence delta/);
+  // Architecture: one box per layer, named from the file as text.
+  assert.match(await shadowText(page, "architecture"), /input \[1×28×28\]conv1conv2d · 8×28×28 · 80 parameters/);
+  // cnn.json feeds five elements, cnn.onnx and mlp.json one each: one request per model.
+  assert.equal(requests.filter((p) => p === "/models/cnn.json").length, 1);
+  assert.equal(requests.filter((p) => p === "/models/cnn.onnx").length, 1);
+  assert.equal(requests.filter((p) => p === "/pkg/nnlens_bg.wasm").length, 1);
+  // digit.json feeds three elements, digit.npy three.
+  assert.equal(requests.filter((p) => p === "/examples/digit.json").length, 1);
+  assert.equal(requests.filter((p) => p === "/examples/digit.npy").length, 1);
+  assert.deepEqual(problems.consoleErrors, []);
+  assert.deepEqual(problems.foreignRequests, []);
+});
+
+test("elements redraw when an attribute changes", async (t) => {
+  const { page, problems } = await openElements(t);
+  await waitEvent(page, "conv1", "load");
+  await change(page, "conv1", "layer", "pool2");
+  await waitEvent(page, "conv1", "load", 2);
+  assert.deepEqual(await page.evaluate(() => [...document.getElementById("conv1").shadowRoot.querySelectorAll("figure")].map((f) => f.dataset.layer)), ["pool2"]);
+  // Another input: the prediction follows.
+  await waitEvent(page, "prediction-png", "load");
+  await change(page, "prediction-png", "input", "digit.npy");
+  await waitEvent(page, "prediction-png", "load", 2);
+  assert.match(await page.evaluate(() => document.getElementById("prediction-png").shadowRoot.querySelector("canvas").getAttribute("aria-label")), /class 5$/);
+  // Another colormap changes the heatmap's pixels.
+  await waitEvent(page, "heatmap-npy", "load");
+  const pixels = () => page.evaluate(() => document.getElementById("heatmap-npy").shadowRoot.querySelector("canvas.map").toDataURL());
+  const before = await pixels();
+  await change(page, "heatmap-npy", "colormap", "greys");
+  await waitEvent(page, "heatmap-npy", "load", 2);
+  assert.notEqual(await pixels(), before);
+  // Another saliency method.
+  await waitEvent(page, "saliency", "load");
+  await change(page, "saliency", "method", "gradCam");
+  await waitEvent(page, "saliency", "load", 2);
+  assert.match(await shadowText(page, "saliency"), /gradCam for class 6/);
+  // A wider container redraws at the new width.
+  await page.evaluate(() => document.getElementById("conv1").scrollIntoView());
+  await page.setViewportSize({ width: 700, height: 900 });
+  await waitEvent(page, "conv1", "load", 3);
+  assert.deepEqual(problems.consoleErrors, []);
+});
+
+test("a broken model is reported through error and in place, as text", async (t) => {
+  const { page, problems } = await openElements(t);
+  await page.evaluate(() => document.getElementById("broken").scrollIntoView());
+  const message = await waitEvent(page, "broken", "error");
+  assert.match(message, /nonsense/);
+  const shown = await page.evaluate(() => {
+    const box = document.getElementById("broken").shadowRoot.querySelector(".error");
+    return { text: box.textContent, html: box.innerHTML.includes("<b>"), visible: box.getBoundingClientRect().height > 0 };
+  });
+  assert.equal(shown.text, `nnlens-activations: ${message}`);
+  assert.equal(shown.html, false, "the file's strings are text, never markup");
+  assert.ok(shown.visible);
+  assert.deepEqual(await events(page, "broken"), ["error"]);
+  // A bad layer name and a bad input are errors in place too; fixing them draws again.
+  await waitEvent(page, "conv1", "load");
+  await change(page, "conv1", "layer", "nope");
+  assert.match(await waitEvent(page, "conv1", "error"), /no layer 'nope'; its layers are conv1, conv1.relu/);
+  await change(page, "conv1", "input", "maps.json");
+  await change(page, "conv1", "layer", "conv1");
+  assert.match(await waitEvent(page, "conv1", "error", 2), /the input has 480 values; the model takes \[1, 28, 28\] = 784/);
+  await change(page, "conv1", "input", "digit.png");
+  await waitEvent(page, "conv1", "load", 2);
+  assert.deepEqual(problems.consoleErrors, []);
+  assert.deepEqual(problems.foreignRequests, []);
+});
+
+test("a prediction follows the drawing pad, and an element far down waits for the viewport", async (t) => {
+  const { page, problems, requests } = await openElements(t);
+  await waitEvent(page, "prediction-pad", "load");
+  // The far element has not drawn nor fetched its array yet.
+  assert.deepEqual(await events(page, "far"), []);
+  assert.ok(!requests.includes("/examples/digit.json?far"));
+  // Draw a vertical stroke (a 1) on the pad with the pointer.
+  const pad = await page.evaluateHandle(() => document.getElementById("pad").shadowRoot.querySelector("canvas"));
+  await pad.scrollIntoViewIfNeeded();
+  const box = await pad.boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height * 0.2);
+  await page.mouse.down();
+  for (let i = 1; i <= 10; i++) await page.mouse.move(box.x + box.width / 2, box.y + box.height * (0.2 + 0.06 * i));
+  await page.mouse.up();
+  await waitEvent(page, "prediction-pad", "load", 2);
+  assert.match(await page.evaluate(() => document.getElementById("prediction-pad").shadowRoot.querySelector("canvas").getAttribute("aria-label")), /class 1$/);
+  // Scrolled into view, the far element draws.
+  await page.evaluate(() => document.getElementById("far").scrollIntoView());
+  await waitEvent(page, "far", "load");
+  assert.ok(requests.includes("/examples/digit.json?far"));
+  const [map] = await shadowColours(page, "far", "canvas.map");
+  assert.ok(map > 8);
+  assert.deepEqual(problems.consoleErrors, []);
+  assert.deepEqual(problems.foreignRequests, []);
+});
