@@ -79,7 +79,7 @@ fn every_bad_input_is_an_error_and_the_module_keeps_working() {
             message(Model::from_json(
                 &CNN.replace("\"units\": 3", "\"unit\": 3"),
             )),
-            "missing field 'units'",
+            "unknown field \"unit\"; expected one of: type, name, inputs, units",
         ),
         (
             message(Model::from_json(

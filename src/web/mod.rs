@@ -5,6 +5,7 @@
 //! reaches this boundary and the module instance keeps working after any error. Flat f32 data
 //! crosses the boundary once, as a `Float32Array` copied into or out of wasm memory.
 
+mod arrays;
 mod explain;
 mod hidpi;
 mod image;
@@ -14,6 +15,7 @@ mod project;
 mod render;
 mod train;
 
+pub use arrays::{load_npy, load_safetensors};
 pub use explain::{attribute, display_map, integrated_gradients_delta, saliency};
 pub use image::mnist_preprocess;
 pub use model::{Model, Trace};
