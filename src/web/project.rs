@@ -159,7 +159,10 @@ impl PcaFit {
         self.inner.noise_variance
     }
     /// The solver that ran (`"full"`, `"covarianceEigh"` or `"randomized"`).
-    #[wasm_bindgen(getter)]
+    #[wasm_bindgen(
+        getter,
+        unchecked_return_type = "\"full\" | \"covarianceEigh\" | \"randomized\""
+    )]
     pub fn solver(&self) -> String {
         self.inner.solver.name().to_string()
     }
@@ -358,7 +361,7 @@ impl TsneRun {
     }
 
     /// The gradient algorithm in use (`"exact"` or `"barnesHut"`).
-    #[wasm_bindgen(getter)]
+    #[wasm_bindgen(getter, unchecked_return_type = "\"exact\" | \"barnesHut\"")]
     pub fn method(&self) -> String {
         self.inner.method().name().to_string()
     }

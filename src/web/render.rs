@@ -86,7 +86,7 @@ pub struct Layout {
 #[wasm_bindgen]
 impl Layout {
     /// `"grid"` (channel maps) or `"strip"` (one cell per unit).
-    #[wasm_bindgen(getter)]
+    #[wasm_bindgen(getter, unchecked_return_type = "\"grid\" | \"strip\"")]
     pub fn kind(&self) -> String {
         match self.view.layout {
             crate::render::view::ViewLayout::Grid(_) => "grid".into(),

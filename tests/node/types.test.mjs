@@ -11,21 +11,22 @@ import { fileURLToPath } from "node:url";
 import * as nnlens from "../../pkg/nnlens.js";
 
 const {
-  initSync, Model, Trainer, TsneRun, attribute, displayMap, drawHeatmap, drawLandscape, lossSurface,
-  pca, projectTrajectory,
+  initSync, Model, Trainer, TsneRun, attribute, displayMap, drawHeatmap, drawLandscape, loadNpy,
+  loadSafetensors, lossSurface, pca, projectTrajectory,
 } = nnlens;
 initSync({ module: readFileSync(new URL("../../pkg/nnlens_bg.wasm", import.meta.url)) });
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const declarations = readFileSync(new URL("../../pkg/nnlens.d.ts", import.meta.url), "utf8");
 const cnnText = readFileSync(new URL("../../www/models/cnn.json", import.meta.url), "utf8");
+const arrayFixture = (name) => new Uint8Array(readFileSync(new URL(`../fixtures/arrays/${name}`, import.meta.url)));
 
 /** The fields of every `export interface` in the declarations, inherited ones included. */
 function interfaces() {
   const found = new Map();
   const pattern = /^export interface (\w+)(?: extends (\w+))? \{\n([\s\S]*?)^\}/gm;
   for (const [, name, base, body] of declarations.matchAll(pattern)) {
-    const own = [...body.matchAll(/^ {4}(?:readonly )?(\w+)\??:/gm)].map((m) => m[1]);
+    const own = [...body.matchAll(/^\s+(?:readonly )?(\w+)\??:/gm)].map((m) => m[1]);
     found.set(name, { base, own });
   }
   const fields = (name) => {
@@ -138,6 +139,8 @@ test("the result interfaces name exactly the keys the results hold", () => {
     TsneCheckpoint: progress.checkpoint,
     TrainingSteps: trainer.train(1),
     Evaluation: trainer.evaluate(new Float32Array(2 * 784), labels),
+    LoadedArray: loadNpy(arrayFixture("float32_3d.npy")),
+    LoadedSafetensors: loadSafetensors(arrayFixture("tensors.safetensors")),
   };
   for (const [name, value] of Object.entries(results)) {
     assert.deepEqual(sorted(fieldsOf(name)), sorted(Object.keys(value)), name);

@@ -17,6 +17,8 @@ import init, {
   initSync,
   integratedGradientsDelta,
   Layout,
+  loadNpy,
+  loadSafetensors,
   lossSurface,
   mnistPreprocess,
   Model,
@@ -28,6 +30,7 @@ import init, {
   Trainer,
   TsneRun,
   weightRowsPca,
+  type ArrayDtype,
   type Attribution,
   type Colormap,
   type DisplayMap,
@@ -36,6 +39,8 @@ import init, {
   type LayerInfo,
   type LayerParameter,
   type Linspace,
+  type LoadedArray,
+  type LoadedSafetensors,
   type SaliencyOptions,
   type TrainingSteps,
   type TrajectoryProjection,
@@ -92,7 +97,7 @@ export function modelApi(json: string): number {
   if (cell) {
     summary += cell.channel + cell.y + cell.x + cell.index;
   }
-  const kind: string = layout.kind;
+  const kind: "grid" | "strip" = layout.kind;
   summary += layout.min + layout.max + kind.length;
   layout.free();
   trace[Symbol.dispose]();
@@ -167,7 +172,7 @@ export function projectApi(model: Model, data: Float32Array, rows: number, cols:
     fit.inverseTransform(fit.transformed, rows),
   ];
   const noise: number | undefined = fit.noiseVariance;
-  const solver: string = fit.solver;
+  const solver: "full" | "covarianceEigh" | "randomized" = fit.solver;
   const sizes: number = fit.nComponents + fit.nFeatures + byDefault.nComponents + weights.nFeatures;
 
   const run = new TsneRun(data, rows, cols, {
@@ -198,7 +203,7 @@ export function projectApi(model: Model, data: Float32Array, rows: number, cols:
   const stop: "maxIter" | "noProgress" | "gradientNorm" | "cancelled" | undefined = progress.stop;
   run.cancel();
   const embedding: Float32Array = run.embedding;
-  const method: string = run.method;
+  const method: "exact" | "barnesHut" = run.method;
   new TsneRun(data, rows, cols).free();
   // @ts-expect-error: PCA has no `perplexity`.
   pca(data, rows, cols, { perplexity: 30 });
@@ -279,4 +284,22 @@ export function drawApi(values: Float32Array): number {
   // @ts-expect-error: an unknown colormap.
   drawColorbar(canvas, "jet", 0, 1);
   return layout.max + area.unitsPerPixel()[0] + digit[0];
+}
+
+export function arrayApi(npy: Uint8Array, safetensors: Uint8Array): number {
+  const array: LoadedArray = loadNpy(npy);
+  const shape: number[] = array.shape;
+  const dtype: ArrayDtype = array.dtype;
+  const values: Float32Array = array.values;
+  const file: LoadedSafetensors = loadSafetensors(safetensors);
+  let total = shape.length + dtype.length + values[0];
+  for (const [name, tensor] of Object.entries(file.tensors)) {
+    total += name.length + tensor.shape.length + tensor.values[0];
+  }
+  for (const [key, value] of Object.entries(file.metadata)) {
+    total += key.length + value.length;
+  }
+  // @ts-expect-error: `dtype` is one of the stored element types.
+  const unknown: LoadedArray = { shape, dtype: "complex64", values };
+  return total + unknown.shape.length;
 }
