@@ -151,12 +151,7 @@ fn elementwise(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("relu", &label), |b| {
             b.iter(|| Activation::Relu.forward(&[black_box(&x)]).unwrap())
         });
-        let pool = MaxPool2d {
-            kernel: [2, 2],
-            stride: [2, 2],
-            padding: [0; 4],
-            ceil_mode: false,
-        };
+        let pool = MaxPool2d::new([2, 2], [2, 2], [0; 4], false).unwrap();
         g.throughput(Throughput::Bytes((4 * n + n) as u64));
         g.bench_function(BenchmarkId::new("maxpool2x2", &label), |b| {
             b.iter(|| pool.forward(&[black_box(&x)]).unwrap())

@@ -322,9 +322,7 @@ mod tests {
             .push(
                 "reshape",
                 "Reshape",
-                Op::Reshape(Reshape {
-                    shape: vec![1, 3, 4],
-                }),
+                Op::Reshape(Reshape::new(vec![1, 3, 4])),
                 &[ValueId::INPUT],
             )
             .unwrap();

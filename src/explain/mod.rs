@@ -523,10 +523,7 @@ pub(crate) mod testutil {
         g.push(
             "softmax",
             "Softmax",
-            Op::Softmax(Softmax {
-                axis: 1,
-                log: false,
-            }),
+            Op::Softmax(Softmax::new(1, false)),
             &[a],
         )
         .unwrap();

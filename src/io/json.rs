@@ -562,6 +562,29 @@ mod tests {
         assert!(e.contains("flatten"), "{e}");
     }
 
+    #[test]
+    fn op_constructor_messages_name_the_layer() {
+        let model = |layer: &str| {
+            format!(
+                r#"{{ "format": "nnlens", "version": 1, "input": [1, 4, 4], "layers": [ {layer} ] }}"#
+            )
+        };
+        let e = err(&model(
+            r#"{ "type": "dropout", "rate": 1.5, "name": "drop" }"#,
+        ));
+        assert!(
+            e.contains("'drop'") && e.contains("dropout rate") && e.contains("1.5"),
+            "{e}"
+        );
+        let e = err(&model(
+            r#"{ "type": "maxPool2d", "size": 2, "padding": [2, 2, 2, 2], "name": "pool" }"#,
+        ));
+        assert!(
+            e.contains("'pool'") && e.contains("maxpool2d padding") && e.contains("[2, 2, 2, 2]"),
+            "{e}"
+        );
+    }
+
     /// Every layer type and field form of the format, read, written and read again.
     const EVERY_LAYER: &str = r#"{ "format": "nnlens", "version": 1, "input": [3, 9, 9], "seed": 11,
      "layers": [

@@ -32,12 +32,12 @@ pub fn logits_value(graph: &Graph) -> Result<ValueId> {
     match graph.node_of(graph.output()) {
         Some(node) => {
             match &node.op {
-                Op::Softmax(softmax) if softmax.axis != 1 => Err(Error::shape(format!(
+                Op::Softmax(softmax) if softmax.axis() != 1 => Err(Error::shape(format!(
                 "the final {} of layer '{}' runs over axis {}; cross-entropy needs it over the \
                  classes (axis 1 of [batch, classes])",
-                if softmax.log { "log-softmax" } else { "softmax" },
+                if softmax.log() { "log-softmax" } else { "softmax" },
                 node.name,
-                softmax.axis
+                softmax.axis()
             ))),
                 Op::Softmax(_) => Ok(node.inputs[0]),
                 _ => Ok(graph.output()),
@@ -197,10 +197,7 @@ mod tests {
             .push(
                 "softmax",
                 "softmax",
-                Op::Softmax(Softmax {
-                    axis: 0,
-                    log: false,
-                }),
+                Op::Softmax(Softmax::new(0, false)),
                 &[out],
             )
             .unwrap();

@@ -25,7 +25,7 @@ pub enum OutputKind {
 /// Reads what the graph's output node produces.
 pub fn output_kind(graph: &Graph) -> OutputKind {
     match graph.node_of(graph.output()).map(|n| &n.op) {
-        Some(Op::Softmax(s)) if s.log => OutputKind::LogProbabilities,
+        Some(Op::Softmax(s)) if s.log() => OutputKind::LogProbabilities,
         Some(Op::Softmax(_)) => OutputKind::Probabilities,
         _ => OutputKind::Logits,
     }

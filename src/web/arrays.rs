@@ -2,9 +2,10 @@
 //! `.npy` or a `safetensors` file (see [`crate::io::npy`], [`crate::io::safetensors`]) into
 //! `{ shape, dtype, values }` objects, the values a `Float32Array` in C order.
 
+use super::options::object;
 use super::{js_error, shape_array};
 use crate::io::array::LoadedArray;
-use js_sys::{Array, Float32Array, Object, Reflect};
+use js_sys::{Array, Float32Array, Object};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -69,38 +70,26 @@ pub fn load_safetensors(
             &JsValue::from_str(value),
         ));
     }
-    let result = Object::new();
     // Object.fromEntries defines own properties, so a tensor named "__proto__" stays a tensor.
-    set(
-        &result,
-        "tensors",
-        &Object::from_entries(&tensors).map_err(js_failure)?.into(),
-    )?;
-    set(
-        &result,
-        "metadata",
-        &Object::from_entries(&metadata).map_err(js_failure)?.into(),
-    )?;
-    Ok(result.into())
+    object(&[
+        (
+            "tensors",
+            Object::from_entries(&tensors).map_err(js_failure)?.into(),
+        ),
+        (
+            "metadata",
+            Object::from_entries(&metadata).map_err(js_failure)?.into(),
+        ),
+    ])
 }
 
 /// `{ shape, dtype, values }` for one array.
 fn array_object(array: &LoadedArray) -> Result<JsValue, JsError> {
-    let object = Object::new();
-    set(&object, "shape", &shape_array(&array.shape))?;
-    set(&object, "dtype", &JsValue::from_str(array.dtype.name()))?;
-    set(
-        &object,
-        "values",
-        &Float32Array::from(array.values.as_slice()),
-    )?;
-    Ok(object.into())
-}
-
-fn set(object: &Object, key: &str, value: &JsValue) -> Result<(), JsError> {
-    Reflect::set(object, &JsValue::from_str(key), value)
-        .map(|_| ())
-        .map_err(js_failure)
+    object(&[
+        ("shape", shape_array(&array.shape).into()),
+        ("dtype", JsValue::from_str(array.dtype.name())),
+        ("values", Float32Array::from(array.values.as_slice()).into()),
+    ])
 }
 
 /// A JS exception thrown while building a result object, as a `JsError`.

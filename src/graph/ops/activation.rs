@@ -169,9 +169,27 @@ impl Kernel for Activation {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Softmax {
     /// The axis the probabilities sum to one along.
-    pub axis: usize,
+    axis: usize,
     /// Log-softmax instead of softmax.
-    pub log: bool,
+    log: bool,
+}
+
+impl Softmax {
+    /// Softmax along `axis` (an index into the full, batch-first shape, checked against the
+    /// input by [`Kernel::output_shape`]), or log-softmax when `log`.
+    pub fn new(axis: usize, log: bool) -> Self {
+        Softmax { axis, log }
+    }
+
+    /// The axis the probabilities sum to one along.
+    pub fn axis(&self) -> usize {
+        self.axis
+    }
+
+    /// Whether this is log-softmax.
+    pub fn log(&self) -> bool {
+        self.log
+    }
 }
 
 impl Kernel for Softmax {
@@ -235,17 +253,29 @@ impl Kernel for Softmax {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Dropout {
     /// The drop probability used in training, kept for export.
-    pub rate: f32,
+    rate: f32,
+}
+
+impl Dropout {
+    /// Dropout with drop probability `rate`; fails unless `0 <= rate < 1`.
+    pub fn new(rate: f32) -> Result<Self> {
+        if !(0.0..1.0).contains(&rate) {
+            return Err(Error::invalid(
+                "dropout rate",
+                format!("expected 0 <= rate < 1, got {rate}"),
+            ));
+        }
+        Ok(Dropout { rate })
+    }
+
+    /// The drop probability used in training.
+    pub fn rate(&self) -> f32 {
+        self.rate
+    }
 }
 
 impl Kernel for Dropout {
     fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
-        if !(0.0..1.0).contains(&self.rate) {
-            return Err(Error::invalid(
-                "dropout rate",
-                format!("expected 0 <= rate < 1, got {}", self.rate),
-            ));
-        }
         Ok(inputs[0].to_vec())
     }
 
@@ -326,14 +356,9 @@ mod tests {
     #[test]
     fn softmax_sums_to_one_and_is_stable() {
         let x = Tensor::from_shape_vec(vec![1, 3], vec![1000.0, 1001.0, 1002.0]).unwrap();
-        let y = Softmax {
-            axis: 1,
-            log: false,
-        }
-        .forward(&[&x])
-        .unwrap();
+        let y = Softmax::new(1, false).forward(&[&x]).unwrap();
         assert!((y.sum() - 1.0).abs() < 1e-6);
-        let log = Softmax { axis: 1, log: true }.forward(&[&x]).unwrap();
+        let log = Softmax::new(1, true).forward(&[&x]).unwrap();
         assert!(log.iter().all(|v| v.is_finite()));
     }
 
@@ -343,26 +368,27 @@ mod tests {
         for axis in 0..3 {
             for log in [false, true] {
                 check(
-                    &Softmax { axis, log },
+                    &Softmax::new(axis, log),
                     std::slice::from_ref(&x),
                     Tolerance::default(),
                 );
             }
         }
-        assert!(Softmax {
-            axis: 3,
-            log: false
-        }
-        .output_shape(&[&[2, 5, 3]])
-        .is_err());
+        assert!(Softmax::new(3, false).output_shape(&[&[2, 5, 3]]).is_err());
     }
 
     #[test]
     fn dropout_is_identity() {
         let x = random_tensor(&[2, 4], -1.0, 1.0, 13);
-        let d = Dropout { rate: 0.5 };
+        let d = Dropout::new(0.5).unwrap();
         assert_eq!(d.forward(&[&x]).unwrap(), x);
         check(&d, &[x], Tolerance::default());
-        assert!(Dropout { rate: 1.5 }.output_shape(&[&[1]]).is_err());
+        for rate in [1.0, 1.5, -0.1, f32::NAN] {
+            let err = Dropout::new(rate).unwrap_err().to_string();
+            assert!(
+                err.contains("dropout rate") && err.contains(&rate.to_string()),
+                "{err}"
+            );
+        }
     }
 }

@@ -49,25 +49,22 @@ use unfold::{col2im, im2col, ConvGeometry};
 /// samples share one matrix product while a large batch does not multiply the memory.
 const PATCH_BUDGET: usize = 1 << 22;
 
-/// A 2-D convolution over NCHW input with PyTorch/ONNX semantics.
-///
-/// The fields are public so that model loaders can fill them; every use goes through
-/// [`Kernel::output_shape`], which validates them together with the input shape, and
-/// [`Conv2d::new`] validates them up front.
+/// A 2-D convolution over NCHW input with PyTorch/ONNX semantics, built by [`Conv2d::new`],
+/// which validates it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conv2d {
     /// `[out_channels, in_channels / groups, kernel_h, kernel_w]`.
-    pub weight: Tensor,
+    weight: Tensor,
     /// `[out_channels]`.
-    pub bias: Option<Tensor>,
+    bias: Option<Tensor>,
     /// `[stride_h, stride_w]`.
-    pub stride: [usize; 2],
+    stride: [usize; 2],
     /// `[top, left, bottom, right]` zero padding (ONNX `pads` order is `[top, left, bottom, right]`).
-    pub padding: [usize; 4],
+    padding: [usize; 4],
     /// `[dilation_h, dilation_w]`.
-    pub dilation: [usize; 2],
+    dilation: [usize; 2],
     /// Number of groups; in and out channels must both divide by it.
-    pub groups: usize,
+    groups: usize,
 }
 
 impl Conv2d {
@@ -90,8 +87,41 @@ impl Conv2d {
             dilation,
             groups,
         };
+        check_window_param("conv2d stride", &conv.stride, 1)?;
+        check_window_param("conv2d dilation", &conv.dilation, 1)?;
+        check_window_param("conv2d padding", &conv.padding, 0)?;
         conv.check_params()?;
         Ok(conv)
+    }
+
+    /// The `[out_channels, in_channels / groups, kernel_h, kernel_w]` weight.
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
+    /// The `[out_channels]` bias, if any.
+    pub fn bias(&self) -> Option<&Tensor> {
+        self.bias.as_ref()
+    }
+
+    /// `[stride_h, stride_w]`.
+    pub fn stride(&self) -> [usize; 2] {
+        self.stride
+    }
+
+    /// `[top, left, bottom, right]` zero padding.
+    pub fn padding(&self) -> [usize; 4] {
+        self.padding
+    }
+
+    /// `[dilation_h, dilation_w]`.
+    pub fn dilation(&self) -> [usize; 2] {
+        self.dilation
+    }
+
+    /// The number of groups.
+    pub fn groups(&self) -> usize {
+        self.groups
     }
 
     /// Number of output channels.
@@ -104,7 +134,9 @@ impl Conv2d {
         self.weight.shape().get(1).copied().unwrap_or(0) * self.groups
     }
 
-    /// Checks the weight, bias and hyper-parameters on their own (no input involved).
+    /// Checks the weight and bias against each other and the group count (the parameters can
+    /// be replaced through [`Kernel::params_mut`], so every use checks them again; the stride,
+    /// dilation and padding are checked once, by [`Conv2d::new`]).
     fn check_params(&self) -> Result<()> {
         let w = self.weight.shape();
         if w.len() != 4 || w.contains(&0) {
@@ -114,9 +146,6 @@ impl Conv2d {
             )));
         }
         check_window_param("conv2d kernel size", &w[2..], 1)?;
-        check_window_param("conv2d stride", &self.stride, 1)?;
-        check_window_param("conv2d dilation", &self.dilation, 1)?;
-        check_window_param("conv2d padding", &self.padding, 0)?;
         if self.groups == 0 || w[0] % self.groups != 0 {
             return Err(Error::invalid(
                 "conv2d groups",
@@ -793,12 +822,17 @@ mod tests {
             conv.output_shape(&[&[1, 4, 5, 9]]).unwrap(),
             vec![1, 6, 1, 5]
         );
-        // A fixed conv whose fields were edited into an invalid state is caught at use.
+        // A weight replaced through `params_mut` by one of another shape is caught at use.
         let mut broken = conv.clone();
-        broken.stride = [1, 0];
-        assert!(broken
+        *broken.params_mut()[0] = random_tensor(&[5, 2, 3, 3], -1., 1., 82);
+        let e = broken
             .forward(&[&random_tensor(&[1, 4, 5, 9], -1., 1., 81)])
-            .is_err());
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("groups") && e.contains("5 output channels"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -70,9 +70,9 @@ pub enum Side {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Binary {
     /// The operation.
-    pub kind: BinaryKind,
+    kind: BinaryKind,
     /// The constant operand and its side, or `None` when both operands are graph values.
-    pub constant: Option<(Tensor, Side)>,
+    constant: Option<(Tensor, Side)>,
 }
 
 /// The NumPy broadcast of two shapes, or `None` when some axis has two sizes that differ and
@@ -147,6 +147,16 @@ impl Binary {
             kind,
             constant: Some((constant, side)),
         }
+    }
+
+    /// The operation.
+    pub fn kind(&self) -> BinaryKind {
+        self.kind
+    }
+
+    /// The constant operand and its side, or `None` when both operands are graph values.
+    pub fn constant(&self) -> Option<(&Tensor, Side)> {
+        self.constant.as_ref().map(|(c, side)| (c, *side))
     }
 
     /// The two operands `[a, b]`: the inputs, or the input and the constant on its side.

@@ -9,6 +9,11 @@
 //! Every backward is checked against central finite differences in the unit tests beside it
 //! (see `gradcheck.rs`).
 //!
+//! An op's fields are private: its constructor checks what can be checked without an input
+//! (returning `Result` when that can fail), [`Kernel::output_shape`] checks the rest against the
+//! input shapes, accessors named like the fields read it, and [`Kernel::params_mut`] is the only
+//! way to change its parameters.
+//!
 //! [`reshape_target`] is no op: it resolves the target of a reshape (ONNX's `-1` and `0`) for the
 //! readers of model files, into the per-sample shape [`shape::Reshape`] holds. Nor is `window.rs`:
 //! the sliding-window arithmetic that convolution and pooling share.
@@ -150,14 +155,14 @@ impl Op {
             Op::BatchNorm(_) => "BatchNorm",
             Op::Activation(a) => a.kind(),
             Op::Softmax(s) => {
-                if s.log {
+                if s.log() {
                     "LogSoftmax"
                 } else {
                     "Softmax"
                 }
             }
             Op::Dropout(_) => "Dropout",
-            Op::Binary(b) => b.kind.name(),
+            Op::Binary(b) => b.kind().name(),
             Op::Concat(_) => "Concat",
             Op::Flatten(_) => "Flatten",
             Op::Reshape(_) => "Reshape",

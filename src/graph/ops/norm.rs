@@ -16,22 +16,22 @@ use crate::tensor::Tensor;
 use ndarray::{Array1, ArrayView1, Axis, Ix1, IxDyn, Zip};
 
 /// Batch normalisation over axis 1 with running statistics (inference form):
-/// `y = scale * (x - mean) / sqrt(var + epsilon) + bias`.
+/// `y = scale * (x - mean) / sqrt(var + epsilon) + bias`. Built by [`BatchNorm::new`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchNorm {
     /// `[C]`, trainable.
-    pub scale: Tensor,
+    scale: Tensor,
     /// `[C]`, trainable.
-    pub bias: Tensor,
+    bias: Tensor,
     /// `[C]` running mean (not trainable).
-    pub mean: Tensor,
+    mean: Tensor,
     /// `[C]` running variance (not trainable).
-    pub var: Tensor,
+    var: Tensor,
     /// Added to the variance.
-    pub epsilon: f32,
+    epsilon: f32,
 }
 
-/// A `[C]` tensor as a 1-D view (the shapes are checked by [`BatchNorm::check`] first).
+/// A `[C]` tensor as a 1-D view (the shapes are checked by [`BatchNorm::check_shapes`] first).
 fn channels(t: &Tensor) -> Result<ArrayView1<'_, f32>> {
     t.view()
         .into_dimensionality::<Ix1>()
@@ -54,8 +54,34 @@ impl BatchNorm {
             var,
             epsilon,
         };
-        norm.check(norm.channels())?;
+        norm.check_shapes(norm.channels())?;
+        norm.check_values()?;
         Ok(norm)
+    }
+
+    /// The `[C]` scale (trainable).
+    pub fn scale(&self) -> &Tensor {
+        &self.scale
+    }
+
+    /// The `[C]` bias (trainable).
+    pub fn bias(&self) -> &Tensor {
+        &self.bias
+    }
+
+    /// The `[C]` running mean.
+    pub fn mean(&self) -> &Tensor {
+        &self.mean
+    }
+
+    /// The `[C]` running variance.
+    pub fn var(&self) -> &Tensor {
+        &self.var
+    }
+
+    /// The constant added to the variance.
+    pub fn epsilon(&self) -> f32 {
+        self.epsilon
     }
 
     /// The number of channels `C` (the length of `scale`).
@@ -63,9 +89,9 @@ impl BatchNorm {
         self.scale.len()
     }
 
-    /// Checks that all four vectors are `[channels]`, the statistics are finite and every
-    /// `var + epsilon` is positive.
-    fn check(&self, channels: usize) -> Result<()> {
+    /// Checks that all four vectors are `[channels]` (the parameters can be replaced through
+    /// [`Kernel::params_mut`], so [`Kernel::output_shape`] checks this again).
+    fn check_shapes(&self, channels: usize) -> Result<()> {
         for (name, v) in [
             ("scale", &self.scale),
             ("bias", &self.bias),
@@ -79,6 +105,12 @@ impl BatchNorm {
                 )));
             }
         }
+        Ok(())
+    }
+
+    /// Checks that `epsilon` is finite and >= 0, the statistics are finite and every
+    /// `var + epsilon` is positive.
+    fn check_values(&self) -> Result<()> {
         if !self.epsilon.is_finite() || self.epsilon < 0.0 {
             return Err(Error::invalid(
                 "batch norm epsilon",
@@ -147,7 +179,7 @@ impl Kernel for BatchNorm {
                 x[1]
             )));
         }
-        self.check(x[1])?;
+        self.check_shapes(x[1])?;
         Ok(x.to_vec())
     }
 
@@ -290,21 +322,26 @@ mod tests {
             "{err}"
         );
         assert!(bn.output_shape(&[&[2]]).is_err());
-        let mut short = bn.clone();
-        short.var = vector(&[1.0, 1.0]);
-        let err = short.output_shape(&[&[2, 3]]).unwrap_err().to_string();
+        let build = |var: &[f32], mean: &[f32], epsilon: f32| {
+            BatchNorm::new(
+                vector(&[1.0, 1.0, 1.0]),
+                vector(&[0.0, 0.0, 0.0]),
+                vector(mean),
+                vector(var),
+                epsilon,
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        let err = build(&[1.0, 1.0], &[0.0; 3], 1e-5);
         assert!(
             err.contains("var") && err.contains("[2]") && err.contains("[3]"),
             "{err}"
         );
-        let mut zero = bn.clone();
-        zero.var = vector(&[1.0, 0.0, 1.0]);
-        zero.epsilon = 0.0;
-        let err = zero.output_shape(&[&[2, 3]]).unwrap_err().to_string();
+        let err = build(&[1.0, 0.0, 1.0], &[0.0; 3], 0.0);
         assert!(err.contains("channel 1"), "{err}");
-        let mut nan = bn;
-        nan.mean = vector(&[0.0, f32::NAN, 0.0]);
-        assert!(nan.output_shape(&[&[2, 3]]).is_err());
+        let err = build(&[1.0; 3], &[0.0, f32::NAN, 0.0], 1e-5);
+        assert!(err.contains("mean") && err.contains("NaN"), "{err}");
         assert!(BatchNorm::new(
             vector(&[1.0]),
             vector(&[0.0]),
@@ -313,18 +350,41 @@ mod tests {
             1e-5
         )
         .is_err());
+        let mut replaced = bn;
+        *replaced.params_mut()[1] = vector(&[0.0, 0.0]);
+        let err = replaced.output_shape(&[&[2, 3]]).unwrap_err().to_string();
+        assert!(err.contains("bias") && err.contains("[2]"), "{err}");
+    }
+
+    #[test]
+    fn rejects_bad_epsilon() {
+        for epsilon in [-1e-5, f32::NAN, f32::INFINITY] {
+            let err = BatchNorm::new(
+                vector(&[1.0]),
+                vector(&[0.0]),
+                vector(&[0.0]),
+                vector(&[1.0]),
+                epsilon,
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains("epsilon") && err.contains(&epsilon.to_string()),
+                "{err}"
+            );
+        }
     }
 
     #[test]
     fn params_are_scale_and_bias() {
         let mut bn = norm(2, 41);
-        assert_eq!(bn.params(), vec![&bn.scale, &bn.bias]);
+        assert_eq!(bn.params(), vec![bn.scale(), bn.bias()]);
         bn.params_mut()[0].fill(0.0);
         let y = bn
             .forward(&[&random_tensor(&[3, 2], -1.0, 1.0, 42)])
             .unwrap();
         for row in y.outer_iter() {
-            assert_eq!(row, bn.bias.view(), "zero scale leaves the bias");
+            assert_eq!(row, bn.bias().view(), "zero scale leaves the bias");
         }
     }
 

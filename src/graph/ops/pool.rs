@@ -26,32 +26,59 @@ use crate::tensor::{checked_elements, Tensor};
 use ndarray::IxDyn;
 use std::ops::Range;
 
-/// 2-D max pooling over NCHW input (PyTorch `MaxPool2d` / ONNX `MaxPool`).
+/// 2-D max pooling over NCHW input (PyTorch `MaxPool2d` / ONNX `MaxPool`), built by
+/// [`MaxPool2d::new`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct MaxPool2d {
     /// `[kernel_h, kernel_w]`.
-    pub kernel: [usize; 2],
+    kernel: [usize; 2],
     /// `[stride_h, stride_w]`.
-    pub stride: [usize; 2],
+    stride: [usize; 2],
     /// `[top, left, bottom, right]`; padded cells never win the max.
-    pub padding: [usize; 4],
+    padding: [usize; 4],
     /// Output size rounds up instead of down (windows starting in the padding are dropped).
-    pub ceil_mode: bool,
+    ceil_mode: bool,
 }
 
-/// 2-D average pooling over NCHW input (PyTorch `AvgPool2d` / ONNX `AveragePool`).
+/// 2-D average pooling over NCHW input (PyTorch `AvgPool2d` / ONNX `AveragePool`), built by
+/// [`AvgPool2d::new`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct AvgPool2d {
     /// `[kernel_h, kernel_w]`.
-    pub kernel: [usize; 2],
+    kernel: [usize; 2],
     /// `[stride_h, stride_w]`.
-    pub stride: [usize; 2],
+    stride: [usize; 2],
     /// `[top, left, bottom, right]`.
-    pub padding: [usize; 4],
+    padding: [usize; 4],
     /// Output size rounds up instead of down.
-    pub ceil_mode: bool,
+    ceil_mode: bool,
     /// Padded cells count in the divisor.
-    pub count_include_pad: bool,
+    count_include_pad: bool,
+}
+
+/// Checks the window of the pooling op `op` on its own: kernel and stride positive, every
+/// value within the window limits, and each padding smaller than the kernel.
+fn check_window(
+    op: &str,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    padding: [usize; 4],
+) -> Result<()> {
+    check_window_param(&format!("{op} kernel size"), &kernel, 1)?;
+    check_window_param(&format!("{op} stride"), &stride, 1)?;
+    check_window_param(&format!("{op} padding"), &padding, 0)?;
+    let [top, left, bottom, right] = padding;
+    if top.max(bottom) >= kernel[0] || left.max(right) >= kernel[1] {
+        return Err(Error::invalid(
+            format!("{op} padding"),
+            format!(
+                "expected every side smaller than the kernel {}x{} so that each window covers \
+                 part of the input, got [top, left, bottom, right] {padding:?}",
+                kernel[0], kernel[1]
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Mean over the spatial axes 2.., keeping them with size 1.
@@ -80,8 +107,8 @@ struct PoolGeometry {
 }
 
 impl PoolGeometry {
-    /// Validates the hyper-parameters of the pooling op `op` against `input` and lays out its
-    /// windows.
+    /// Validates the window of the pooling op `op` (checked on its own by its constructor)
+    /// against `input` and lays out its windows.
     fn new(
         op: &str,
         kernel: [usize; 2],
@@ -90,20 +117,7 @@ impl PoolGeometry {
         ceil_mode: bool,
         input: &[usize],
     ) -> Result<Self> {
-        check_window_param(&format!("{op} kernel size"), &kernel, 1)?;
-        check_window_param(&format!("{op} stride"), &stride, 1)?;
-        check_window_param(&format!("{op} padding"), &padding, 0)?;
         let [top, left, bottom, right] = padding;
-        if top.max(bottom) >= kernel[0] || left.max(right) >= kernel[1] {
-            return Err(Error::invalid(
-                format!("{op} padding"),
-                format!(
-                    "expected every side smaller than the kernel {}x{} so that each window covers \
-                     part of the input, got [top, left, bottom, right] {padding:?}",
-                    kernel[0], kernel[1]
-                ),
-            ));
-        }
         let &[batch, channels, height, width] = input else {
             return Err(Error::shape(format!(
                 "{op} expects NCHW input [batch, channels, height, width], got {input:?}"
@@ -126,7 +140,7 @@ impl PoolGeometry {
         let spans = |out: usize, len: usize, k: usize, s: usize, begin: usize, end: usize| {
             (0..out)
                 .map(|o| {
-                    // Exact in i64: check_window_param bounds every term by 2^27, products by 2^54.
+                    // Exact in i64: check_window (at construction) bounds every term by 2^27, products by 2^54.
                     let start = o as i64 * s as i64 - begin as i64;
                     let end = (start + k as i64).min(len as i64 + end as i64);
                     Span {
@@ -287,6 +301,45 @@ fn max_pool_row_pair(top: &[f32], bottom: &[f32], out: &mut [f32]) {
 }
 
 impl MaxPool2d {
+    /// Max pooling with windows `kernel` `[h, w]` moved by `stride` `[h, w]` over the input
+    /// padded by `padding` `[top, left, bottom, right]`, rounding the output size up with
+    /// `ceil_mode`; fails when a kernel or stride is 0, a value exceeds the window limits or a
+    /// padding is not smaller than the kernel.
+    pub fn new(
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 4],
+        ceil_mode: bool,
+    ) -> Result<Self> {
+        check_window("maxpool2d", kernel, stride, padding)?;
+        Ok(MaxPool2d {
+            kernel,
+            stride,
+            padding,
+            ceil_mode,
+        })
+    }
+
+    /// `[kernel_h, kernel_w]`.
+    pub fn kernel(&self) -> [usize; 2] {
+        self.kernel
+    }
+
+    /// `[stride_h, stride_w]`.
+    pub fn stride(&self) -> [usize; 2] {
+        self.stride
+    }
+
+    /// `[top, left, bottom, right]` padding.
+    pub fn padding(&self) -> [usize; 4] {
+        self.padding
+    }
+
+    /// Whether the output size rounds up.
+    pub fn ceil_mode(&self) -> bool {
+        self.ceil_mode
+    }
+
     /// 2x2 windows, stride 2, no padding, floor mode: the case [`max_pool_2x2`] computes.
     fn is_plain_2x2(&self) -> bool {
         self.kernel == [2, 2] && self.stride == [2, 2] && self.padding == [0; 4] && !self.ceil_mode
@@ -367,6 +420,52 @@ impl Kernel for MaxPool2d {
 }
 
 impl AvgPool2d {
+    /// Average pooling with windows `kernel` `[h, w]` moved by `stride` `[h, w]` over the input
+    /// padded by `padding` `[top, left, bottom, right]`, rounding the output size up with
+    /// `ceil_mode` and counting padded cells in the divisor with `count_include_pad`; fails as
+    /// [`MaxPool2d::new`] does.
+    pub fn new(
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 4],
+        ceil_mode: bool,
+        count_include_pad: bool,
+    ) -> Result<Self> {
+        check_window("avgpool2d", kernel, stride, padding)?;
+        Ok(AvgPool2d {
+            kernel,
+            stride,
+            padding,
+            ceil_mode,
+            count_include_pad,
+        })
+    }
+
+    /// `[kernel_h, kernel_w]`.
+    pub fn kernel(&self) -> [usize; 2] {
+        self.kernel
+    }
+
+    /// `[stride_h, stride_w]`.
+    pub fn stride(&self) -> [usize; 2] {
+        self.stride
+    }
+
+    /// `[top, left, bottom, right]` padding.
+    pub fn padding(&self) -> [usize; 4] {
+        self.padding
+    }
+
+    /// Whether the output size rounds up.
+    pub fn ceil_mode(&self) -> bool {
+        self.ceil_mode
+    }
+
+    /// Whether padded cells count in the divisor.
+    pub fn count_include_pad(&self) -> bool {
+        self.count_include_pad
+    }
+
     fn geometry(&self, input: &[usize]) -> Result<PoolGeometry> {
         PoolGeometry::new(
             "avgpool2d",
@@ -528,12 +627,7 @@ mod fast_path_tests {
     /// and column dropped.
     #[test]
     fn plain_2x2_matches_the_general_path() {
-        let fast = MaxPool2d {
-            kernel: [2, 2],
-            stride: [2, 2],
-            padding: [0; 4],
-            ceil_mode: false,
-        };
+        let fast = MaxPool2d::new([2, 2], [2, 2], [0; 4], false).unwrap();
         assert!(fast.is_plain_2x2());
         for (seed, shape) in [[2, 3, 7, 6], [2, 3, 7, 19]].into_iter().enumerate() {
             let mut x = random_tensor(&shape, -1.0, 1.0, 41 + seed as u64);
@@ -590,12 +684,7 @@ mod tests {
     }
 
     fn max_pool(kernel: usize, stride: usize, pad: usize, ceil_mode: bool) -> MaxPool2d {
-        MaxPool2d {
-            kernel: [kernel; 2],
-            stride: [stride; 2],
-            padding: [pad; 4],
-            ceil_mode,
-        }
+        MaxPool2d::new([kernel; 2], [stride; 2], [pad; 4], ceil_mode).unwrap()
     }
 
     fn avg_pool(
@@ -605,13 +694,7 @@ mod tests {
         ceil_mode: bool,
         include: bool,
     ) -> AvgPool2d {
-        AvgPool2d {
-            kernel: [kernel; 2],
-            stride: [stride; 2],
-            padding: [pad; 4],
-            ceil_mode,
-            count_include_pad: include,
-        }
+        AvgPool2d::new([kernel; 2], [stride; 2], [pad; 4], ceil_mode, include).unwrap()
     }
 
     fn values(op: &impl Kernel, x: &Tensor) -> Vec<f32> {
@@ -643,12 +726,7 @@ mod tests {
     fn max_pool_asymmetric_windows() {
         // Kernel 2x3, stride 1x2, padding top 1, right 2: 4x5 input gives (4+1-2)/1+1 = 4 rows
         // and (5+2-3)/2+1 = 3 columns.
-        let pool = MaxPool2d {
-            kernel: [2, 3],
-            stride: [1, 2],
-            padding: [1, 0, 0, 2],
-            ceil_mode: false,
-        };
+        let pool = MaxPool2d::new([2, 3], [1, 2], [1, 0, 0, 2], false).unwrap();
         let x = arange(&[1, 1, 4, 5]);
         let y = pool.forward(&[&x]).unwrap();
         assert_eq!(y.shape(), &[1, 1, 4, 3]);
@@ -718,12 +796,7 @@ mod tests {
             (max_pool(3, 1, 1, false), [1, 2, 5, 4]),
             (max_pool(3, 2, 1, true), [2, 1, 6, 5]),
             (
-                MaxPool2d {
-                    kernel: [2, 3],
-                    stride: [3, 1],
-                    padding: [1, 2, 0, 1],
-                    ceil_mode: true,
-                },
+                MaxPool2d::new([2, 3], [3, 1], [1, 2, 0, 1], true).unwrap(),
                 [1, 2, 7, 5],
             ),
         ] {
@@ -739,13 +812,7 @@ mod tests {
                 let x = random_tensor(&[2, 2, 5, 6], -1., 1., 5);
                 check(&avg_pool(3, 2, 1, ceil_mode, include), &[x], tol);
             }
-            let asymmetric = AvgPool2d {
-                kernel: [3, 2],
-                stride: [1, 2],
-                padding: [2, 0, 1, 1],
-                ceil_mode: true,
-                count_include_pad: include,
-            };
+            let asymmetric = AvgPool2d::new([3, 2], [1, 2], [2, 0, 1, 1], true, include).unwrap();
             check(
                 &asymmetric,
                 &[random_tensor(&[1, 3, 4, 5], -1., 1., 6)],
@@ -757,18 +824,29 @@ mod tests {
     #[test]
     fn pooling_rejects_bad_parameters_and_inputs() {
         let err = |r: Result<Vec<usize>>| r.unwrap_err().to_string();
-        let e = err(max_pool(2, 2, 2, false).output_shape(&[&[1, 1, 8, 8]]));
+        let refused = |r: Result<MaxPool2d>| r.unwrap_err().to_string();
+        let e = refused(MaxPool2d::new([2; 2], [2; 2], [2; 4], false));
         assert!(
             e.contains("maxpool2d padding") && e.contains("smaller than the kernel 2x2"),
             "{e}"
         );
-        let e = err(max_pool(2, 0, 0, false).output_shape(&[&[1, 1, 8, 8]]));
+        let e = refused(MaxPool2d::new([2; 2], [0; 2], [0; 4], false));
         assert!(
             e.contains("maxpool2d stride") && e.contains("[0, 0]"),
             "{e}"
         );
-        let e = err(avg_pool(0, 1, 0, false, true).output_shape(&[&[1, 1, 8, 8]]));
-        assert!(e.contains("avgpool2d kernel size"), "{e}");
+        let e = AvgPool2d::new([0; 2], [1; 2], [0; 4], false, true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("avgpool2d kernel size") && e.contains("[0, 0]"),
+            "{e}"
+        );
+        let e = refused(MaxPool2d::new([usize::MAX, 2], [1, 1], [0; 4], false));
+        assert!(
+            e.contains("maxpool2d kernel size") && e.contains(&usize::MAX.to_string()),
+            "{e}"
+        );
         let e = err(avg_pool(5, 1, 1, false, true).output_shape(&[&[1, 1, 2, 8]]));
         assert!(
             e.contains("kernel 5x5") && e.contains("padded input 4x10"),
@@ -776,13 +854,6 @@ mod tests {
         );
         let e = err(max_pool(2, 2, 0, false).output_shape(&[&[1, 8, 8]]));
         assert!(e.contains("NCHW") && e.contains("[1, 8, 8]"), "{e}");
-        let huge = MaxPool2d {
-            kernel: [usize::MAX, 2],
-            stride: [1, 1],
-            padding: [0; 4],
-            ceil_mode: false,
-        };
-        assert!(huge.output_shape(&[&[1, 1, 8, 8]]).is_err());
         // Kernel and padding both near the limit: 2^27 windows per axis, refused by size
         // before any window is laid out.
         let k = crate::graph::ops::window::MAX_WINDOW_PARAM;

@@ -15,28 +15,53 @@ use ndarray::{Axis, IxDyn};
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReduceMean {
     /// The axes to average over, as indices into the full batch-first shape.
-    pub axes: Vec<usize>,
+    axes: Vec<usize>,
     /// Keep the reduced axes with size 1 instead of removing them.
-    pub keepdims: bool,
+    keepdims: bool,
 }
 
 impl ReduceMean {
+    /// The mean over `axes` (indices into the full shape; empty for every axis but the batch),
+    /// keeping them with size 1 when `keepdims`; fails when an axis is 0 (the batch) or appears
+    /// twice. Whether the axes exist is checked against the input by [`Kernel::output_shape`].
+    pub fn new(axes: Vec<usize>, keepdims: bool) -> Result<Self> {
+        if axes.contains(&0) {
+            return Err(Error::invalid(
+                "reduce axes",
+                format!("axis 0 in {axes:?} is not allowed; axis 0 is the batch"),
+            ));
+        }
+        if let Some(twice) = axes
+            .iter()
+            .enumerate()
+            .find_map(|(i, a)| axes[..i].contains(a).then_some(*a))
+        {
+            return Err(Error::invalid(
+                "reduce axes",
+                format!("axis {twice} appears twice in {axes:?}; expected distinct axes"),
+            ));
+        }
+        Ok(ReduceMean { axes, keepdims })
+    }
+
+    /// The axes averaged over (empty for every axis but the batch).
+    pub fn axes(&self) -> &[usize] {
+        &self.axes
+    }
+
+    /// Whether the reduced axes are kept with size 1.
+    pub fn keepdims(&self) -> bool {
+        self.keepdims
+    }
+
     /// The reduced axes for an input of shape `input`, sorted, after checking that they are in
-    /// range, distinct and not the batch axis.
+    /// range (the constructor checked that they are distinct and not the batch axis).
     fn resolved_axes(&self, input: &[usize]) -> Result<Vec<usize>> {
         let rank = input.len();
         if self.axes.is_empty() {
             return Ok((1..rank).collect());
         }
-        // Counted per axis rather than sorted: the result comes out sorted and no slice sort is
-        // instantiated for so short a list.
-        if let Some(bad) = self
-            .axes
-            .iter()
-            .copied()
-            .filter(|&a| a == 0 || a >= rank)
-            .min()
-        {
+        if let Some(bad) = self.axes.iter().copied().filter(|&a| a >= rank).min() {
             return Err(Error::invalid(
                 "reduce axes",
                 format!(
@@ -46,20 +71,7 @@ impl ReduceMean {
                 ),
             ));
         }
-        let mut count = vec![0usize; rank];
-        for &a in &self.axes {
-            count[a] += 1;
-        }
-        if let Some(twice) = count.iter().position(|&c| c > 1) {
-            return Err(Error::invalid(
-                "reduce axes",
-                format!(
-                    "axis {twice} appears twice in {:?}; expected distinct axes",
-                    self.axes
-                ),
-            ));
-        }
-        Ok((0..rank).filter(|&a| count[a] == 1).collect())
+        Ok((1..rank).filter(|a| self.axes.contains(a)).collect())
     }
 
     /// The output shape with the reduced axes kept as size 1.
@@ -160,28 +172,22 @@ mod tests {
     #[test]
     fn forward_matches_hand_computation() {
         let x = Tensor::from_shape_vec(vec![1, 2, 3], vec![1., 2., 3., 4., 5., 6.]).unwrap();
-        let rows = ReduceMean {
-            axes: vec![2],
-            keepdims: false,
-        }
-        .forward(&[&x])
-        .unwrap();
+        let rows = ReduceMean::new(vec![2], false)
+            .unwrap()
+            .forward(&[&x])
+            .unwrap();
         assert_eq!(rows.shape(), &[1, 2]);
         assert_eq!(rows.as_slice().unwrap(), &[2.0, 5.0]);
-        let cols = ReduceMean {
-            axes: vec![1],
-            keepdims: true,
-        }
-        .forward(&[&x])
-        .unwrap();
+        let cols = ReduceMean::new(vec![1], true)
+            .unwrap()
+            .forward(&[&x])
+            .unwrap();
         assert_eq!(cols.shape(), &[1, 1, 3]);
         assert_eq!(cols.as_slice().unwrap(), &[2.5, 3.5, 4.5]);
-        let all = ReduceMean {
-            axes: vec![],
-            keepdims: false,
-        }
-        .forward(&[&x])
-        .unwrap();
+        let all = ReduceMean::new(vec![], false)
+            .unwrap()
+            .forward(&[&x])
+            .unwrap();
         assert_eq!(all.shape(), &[1]);
         assert_eq!(all.as_slice().unwrap(), &[3.5]);
     }
@@ -191,10 +197,7 @@ mod tests {
         let x = random_tensor(&[2, 3, 4], -1.0, 1.0, 33);
         let t = x.view().permuted_axes(IxDyn(&[0, 2, 1])).to_owned();
         for axes in [vec![], vec![1], vec![2]] {
-            let op = ReduceMean {
-                axes,
-                keepdims: false,
-            };
+            let op = ReduceMean::new(axes, false).unwrap();
             let expected = op.forward(&[&t.as_standard_layout().into_owned()]).unwrap();
             assert_eq!(op.forward(&[&t]).unwrap(), expected);
         }
@@ -204,7 +207,8 @@ mod tests {
     fn output_shapes() {
         let shape: &[usize] = &[2, 3, 4, 5];
         let op = |axes: Vec<usize>, keepdims| {
-            ReduceMean { axes, keepdims }
+            ReduceMean::new(axes, keepdims)
+                .unwrap()
                 .output_shape(&[shape])
                 .unwrap()
         };
@@ -216,28 +220,26 @@ mod tests {
 
     #[test]
     fn rejects_batch_out_of_range_and_repeated_axes() {
-        let shape: &[usize] = &[2, 3, 4];
-        let err = |axes: Vec<usize>| {
-            ReduceMean {
-                axes,
-                keepdims: false,
-            }
-            .output_shape(&[shape])
-            .unwrap_err()
-            .to_string()
-        };
-        let batch = err(vec![0, 1]);
+        let refused = |axes: Vec<usize>| ReduceMean::new(axes, false).unwrap_err().to_string();
+        let batch = refused(vec![0, 1]);
         assert!(
             batch.contains("axis 0") && batch.contains("batch"),
             "{batch}"
         );
-        let range = err(vec![3]);
+        let twice = refused(vec![2, 1, 2]);
+        assert!(
+            twice.contains("axis 2 appears twice") && twice.contains("[2, 1, 2]"),
+            "{twice}"
+        );
+        let range = ReduceMean::new(vec![3], false)
+            .unwrap()
+            .output_shape(&[&[2, 3, 4]])
+            .unwrap_err()
+            .to_string();
         assert!(
             range.contains("axis 3") && range.contains("[2, 3, 4]"),
             "{range}"
         );
-        let twice = err(vec![2, 2]);
-        assert!(twice.contains("appears twice"), "{twice}");
     }
 
     #[test]
@@ -251,7 +253,7 @@ mod tests {
             (vec![], true),
         ] {
             check(
-                &ReduceMean { axes, keepdims },
+                &ReduceMean::new(axes, keepdims).unwrap(),
                 std::slice::from_ref(&x),
                 Tolerance::default(),
             );
@@ -261,10 +263,7 @@ mod tests {
     #[test]
     fn backward_rejects_wrong_gradient_shape() {
         let x = random_tensor(&[2, 3], -1.0, 1.0, 32);
-        let op = ReduceMean {
-            axes: vec![1],
-            keepdims: false,
-        };
+        let op = ReduceMean::new(vec![1], false).unwrap();
         let y = op.forward(&[&x]).unwrap();
         assert!(op
             .backward(&[&x], &y, &Tensor::zeros(vec![2, 3]), false)

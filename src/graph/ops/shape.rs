@@ -64,9 +64,40 @@ fn check_gradient(op: &str, grad_output: &Tensor, expected: &[usize]) -> Result<
 #[derive(Debug, Clone, PartialEq)]
 pub struct Concat {
     /// The axis to join along, an index into the full shape (never 0, the batch).
-    pub axis: usize,
+    axis: usize,
     /// How many values are joined (at least one).
-    pub inputs: usize,
+    inputs: usize,
+}
+
+impl Concat {
+    /// The concatenation of `inputs` values along `axis`; fails when `axis` is 0 (the batch) or
+    /// `inputs` is 0. Whether the axis exists is checked against the inputs by
+    /// [`Kernel::output_shape`].
+    pub fn new(axis: usize, inputs: usize) -> Result<Self> {
+        if axis == 0 {
+            return Err(Error::invalid(
+                "concat axis",
+                "axis 0 is the batch; expected an axis >= 1",
+            ));
+        }
+        if inputs == 0 {
+            return Err(Error::invalid(
+                "concat inputs",
+                "expected at least one input, got 0",
+            ));
+        }
+        Ok(Concat { axis, inputs })
+    }
+
+    /// The axis the values are joined along.
+    pub fn axis(&self) -> usize {
+        self.axis
+    }
+
+    /// How many values are joined.
+    pub fn inputs(&self) -> usize {
+        self.inputs
+    }
 }
 
 impl Kernel for Concat {
@@ -75,12 +106,6 @@ impl Kernel for Concat {
     }
 
     fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
-        if self.inputs == 0 {
-            return Err(Error::invalid(
-                "concat inputs",
-                "expected at least one input, got 0",
-            ));
-        }
         if inputs.len() != self.inputs {
             return Err(Error::shape(format!(
                 "concat expects {} inputs, got {}",
@@ -90,7 +115,7 @@ impl Kernel for Concat {
         }
         let first = inputs[0];
         let axis = self.axis;
-        if axis == 0 || axis >= first.len() {
+        if axis >= first.len() {
             return Err(Error::invalid(
                 "concat axis",
                 format!(
@@ -168,13 +193,32 @@ impl Kernel for Concat {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Flatten {
     /// The first axis merged (an index into the full shape, 1 up to the rank).
-    pub axis: usize,
+    axis: usize,
+}
+
+impl Flatten {
+    /// Merges the axes from `axis` on; fails when `axis` is 0 (the batch). Whether the axis
+    /// exists is checked against the input by [`Kernel::output_shape`].
+    pub fn new(axis: usize) -> Result<Self> {
+        if axis == 0 {
+            return Err(Error::invalid(
+                "flatten axis",
+                "axis 0 is the batch; expected an axis >= 1",
+            ));
+        }
+        Ok(Flatten { axis })
+    }
+
+    /// The first axis merged.
+    pub fn axis(&self) -> usize {
+        self.axis
+    }
 }
 
 impl Kernel for Flatten {
     fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
         let x = inputs[0];
-        if self.axis == 0 || self.axis > x.len() {
+        if self.axis > x.len() {
             return Err(Error::invalid(
                 "flatten axis",
                 format!(
@@ -211,7 +255,20 @@ impl Kernel for Flatten {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reshape {
     /// The per-sample target shape (without the batch dimension).
-    pub shape: Vec<usize>,
+    shape: Vec<usize>,
+}
+
+impl Reshape {
+    /// A reshape of every sample to `shape` (without the batch dimension); whether the element
+    /// counts match is checked against the input by [`Kernel::output_shape`].
+    pub fn new(shape: Vec<usize>) -> Self {
+        Reshape { shape }
+    }
+
+    /// The per-sample target shape.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
 }
 
 impl Kernel for Reshape {
@@ -257,11 +314,42 @@ impl Kernel for Reshape {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transpose {
     /// Output axis `i` is input axis `perm[i]`.
-    pub perm: Vec<usize>,
+    perm: Vec<usize>,
 }
 
 impl Transpose {
-    /// The permutation that undoes `perm` (valid once [`Kernel::output_shape`] accepted it).
+    /// The transpose that moves input axis `perm[i]` to output axis `i`; fails unless `perm`
+    /// is a permutation of `0..perm.len()` with `perm[0] = 0` (the batch stays first). Whether
+    /// its length is the input's rank is checked by [`Kernel::output_shape`].
+    pub fn new(perm: Vec<usize>) -> Result<Self> {
+        let rank = perm.len();
+        let mut seen = vec![false; rank];
+        if !perm
+            .iter()
+            .all(|&p| p < rank && !std::mem::replace(&mut seen[p], true))
+        {
+            return Err(Error::invalid(
+                "transpose perm",
+                format!("{perm:?} is not a permutation of 0..{rank}"),
+            ));
+        }
+        if perm.first() != Some(&0) {
+            return Err(Error::invalid(
+                "transpose perm",
+                format!(
+                    "{perm:?} moves the batch axis; expected perm[0] = 0 so the batch stays first"
+                ),
+            ));
+        }
+        Ok(Transpose { perm })
+    }
+
+    /// Output axis `i` is input axis `perm()[i]`.
+    pub fn perm(&self) -> &[usize] {
+        &self.perm
+    }
+
+    /// The permutation that undoes `perm`.
     fn inverse(&self) -> Vec<usize> {
         let mut inverse = vec![0; self.perm.len()];
         for (i, &p) in self.perm.iter().enumerate() {
@@ -283,28 +371,14 @@ fn permuted(tensor: &Tensor, perm: &[usize]) -> Tensor {
 impl Kernel for Transpose {
     fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
         let x = inputs[0];
-        let rank = x.len();
-        let mut seen = vec![false; rank];
-        let is_permutation = self.perm.len() == rank
-            && self
-                .perm
-                .iter()
-                .all(|&p| p < rank && !std::mem::replace(&mut seen[p], true));
-        if !is_permutation {
+        if self.perm.len() != x.len() {
             return Err(Error::invalid(
                 "transpose perm",
                 format!(
-                    "{:?} is not a permutation of 0..{rank} for input shape {x:?}",
-                    self.perm
-                ),
-            ));
-        }
-        if self.perm[0] != 0 {
-            return Err(Error::invalid(
-                "transpose perm",
-                format!(
-                    "{:?} moves the batch axis; expected perm[0] = 0 so the batch stays first",
-                    self.perm
+                    "{:?} permutes {} axes, but input shape {x:?} has {}",
+                    self.perm,
+                    self.perm.len(),
+                    x.len()
                 ),
             ));
         }
@@ -350,13 +424,59 @@ pub enum PadMode {
 pub struct Pad {
     /// `[begin_0, .., begin_{r-1}, end_0, .., end_{r-1}]` for an input of rank `r`; the batch
     /// axis 0 must not be padded.
-    pub pads: Vec<usize>,
+    pads: Vec<usize>,
     /// How the new elements are filled.
-    pub mode: PadMode,
+    mode: PadMode,
 }
 
 impl Pad {
-    /// The begin and end pads for an input of shape `x`, after checking them against it.
+    /// Padding by `pads` (the begin count of every axis, then the end count) filled as `mode`
+    /// says; fails when `pads` has an odd length, pads the batch axis 0, or the constant is
+    /// not finite. Whether `pads` fits the input's rank and axes is checked by
+    /// [`Kernel::output_shape`].
+    pub fn new(pads: Vec<usize>, mode: PadMode) -> Result<Self> {
+        if pads.len() % 2 != 0 {
+            return Err(Error::invalid(
+                "pads",
+                format!(
+                    "expected the begin of each axis, then the end of each (an even count), got {} values ({pads:?})",
+                    pads.len()
+                ),
+            ));
+        }
+        let rank = pads.len() / 2;
+        if rank > 0 && (pads[0] != 0 || pads[rank] != 0) {
+            return Err(Error::invalid(
+                "pads",
+                format!(
+                    "{pads:?} pads the batch axis 0 by {} and {}; expected 0 and 0",
+                    pads[0], pads[rank]
+                ),
+            ));
+        }
+        if let PadMode::Constant(value) = mode {
+            if !value.is_finite() {
+                return Err(Error::invalid(
+                    "pad value",
+                    format!("expected a finite number, got {value}"),
+                ));
+            }
+        }
+        Ok(Pad { pads, mode })
+    }
+
+    /// The begin counts of all axes, then the end counts.
+    pub fn pads(&self) -> &[usize] {
+        &self.pads
+    }
+
+    /// How the new elements are filled.
+    pub fn mode(&self) -> PadMode {
+        self.mode
+    }
+
+    /// The begin and end pads for an input of shape `x`, after checking them against it (the
+    /// constructor checked them on their own).
     fn begins_ends(&self, x: &[usize]) -> Result<(&[usize], &[usize])> {
         let rank = x.len();
         if self.pads.len() != 2 * rank {
@@ -371,23 +491,6 @@ impl Pad {
             ));
         }
         let (begins, ends) = self.pads.split_at(rank);
-        if rank > 0 && (begins[0] != 0 || ends[0] != 0) {
-            return Err(Error::invalid(
-                "pads",
-                format!(
-                    "{:?} pads the batch axis 0 by {} and {}; expected 0 and 0",
-                    self.pads, begins[0], ends[0]
-                ),
-            ));
-        }
-        if let PadMode::Constant(value) = self.mode {
-            if !value.is_finite() {
-                return Err(Error::invalid(
-                    "pad value",
-                    format!("expected a finite number, got {value}"),
-                ));
-            }
-        }
         for (axis, ((&dim, &begin), &end)) in x.iter().zip(begins).zip(ends).enumerate() {
             let padded = begin > 0 || end > 0;
             match self.mode {
@@ -560,14 +663,14 @@ mod tests {
     fn concat_joins_along_axis() {
         let a = tensor(&[1, 2, 1], &[1., 2.]);
         let b = tensor(&[1, 2, 2], &[3., 4., 5., 6.]);
-        let y = Concat { axis: 2, inputs: 2 }.forward(&[&a, &b]).unwrap();
+        let y = Concat::new(2, 2).unwrap().forward(&[&a, &b]).unwrap();
         assert_eq!(y.shape(), &[1, 2, 3]);
         assert_eq!(y.as_slice().unwrap(), &[1., 3., 4., 2., 5., 6.]);
     }
 
     #[test]
     fn concat_rejects_misfits() {
-        let op = Concat { axis: 1, inputs: 2 };
+        let op = Concat::new(1, 2).unwrap();
         let err = op
             .output_shape(&[&[1, 2, 3], &[1, 4, 5]])
             .unwrap_err()
@@ -581,14 +684,25 @@ mod tests {
             "rank differs"
         );
         assert!(op.output_shape(&[&[1, 2, 3]]).is_err(), "input count");
-        let batch = Concat { axis: 0, inputs: 2 }
-            .output_shape(&[&[1, 2], &[1, 2]])
-            .unwrap_err();
-        assert!(batch.to_string().contains("batch"), "{batch}");
-        assert!(Concat { axis: 2, inputs: 1 }
+        let batch = Concat::new(0, 2).unwrap_err().to_string();
+        assert!(
+            batch.contains("concat axis") && batch.contains("axis 0 is the batch"),
+            "{batch}"
+        );
+        let range = Concat::new(2, 1)
+            .unwrap()
             .output_shape(&[&[1, 2]])
-            .is_err());
-        assert!(Concat { axis: 1, inputs: 0 }.output_shape(&[]).is_err());
+            .unwrap_err()
+            .to_string();
+        assert!(
+            range.contains("axis 2") && range.contains("[1, 2]"),
+            "{range}"
+        );
+        let none = Concat::new(1, 0).unwrap_err().to_string();
+        assert!(
+            none.contains("concat inputs") && none.contains("got 0"),
+            "{none}"
+        );
     }
 
     #[test]
@@ -598,14 +712,14 @@ mod tests {
             random_tensor(&[2, 3, 1], -1.0, 1.0, 42),
             random_tensor(&[2, 3, 3], -1.0, 1.0, 43),
         ];
-        check(&Concat { axis: 2, inputs: 3 }, &parts, Tolerance::default());
+        check(&Concat::new(2, 3).unwrap(), &parts, Tolerance::default());
         let rows = [
             random_tensor(&[2, 1, 4], -1.0, 1.0, 44),
             random_tensor(&[2, 2, 4], -1.0, 1.0, 45),
         ];
-        check(&Concat { axis: 1, inputs: 2 }, &rows, Tolerance::default());
+        check(&Concat::new(1, 2).unwrap(), &rows, Tolerance::default());
         check(
-            &Concat { axis: 1, inputs: 1 },
+            &Concat::new(1, 1).unwrap(),
             &rows[..1],
             Tolerance::default(),
         );
@@ -614,27 +728,27 @@ mod tests {
     #[test]
     fn flatten_shapes_and_errors() {
         let x: &[usize] = &[2, 3, 4, 5];
-        assert_eq!(Flatten { axis: 1 }.output_shape(&[x]).unwrap(), vec![2, 60]);
         assert_eq!(
-            Flatten { axis: 2 }.output_shape(&[x]).unwrap(),
+            Flatten::new(1).unwrap().output_shape(&[x]).unwrap(),
+            vec![2, 60]
+        );
+        assert_eq!(
+            Flatten::new(2).unwrap().output_shape(&[x]).unwrap(),
             vec![2, 3, 20]
         );
         assert_eq!(
-            Flatten { axis: 4 }.output_shape(&[x]).unwrap(),
+            Flatten::new(4).unwrap().output_shape(&[x]).unwrap(),
             vec![2, 3, 4, 5, 1]
         );
-        let err = Flatten { axis: 0 }
-            .output_shape(&[x])
-            .unwrap_err()
-            .to_string();
+        let err = Flatten::new(0).unwrap_err().to_string();
         assert!(err.contains("axis 0") && err.contains("batch"), "{err}");
-        assert!(Flatten { axis: 5 }.output_shape(&[x]).is_err());
+        assert!(Flatten::new(5).unwrap().output_shape(&[x]).is_err());
     }
 
     #[test]
     fn flatten_keeps_row_major_order() {
         let x = random_tensor(&[2, 3, 4], -1.0, 1.0, 46);
-        let y = Flatten { axis: 1 }.forward(&[&x]).unwrap();
+        let y = Flatten::new(1).unwrap().forward(&[&x]).unwrap();
         assert_eq!(y.shape(), &[2, 12]);
         assert_eq!(
             y.iter().copied().collect::<Vec<_>>(),
@@ -642,7 +756,7 @@ mod tests {
         );
         // A transposed (non-standard) view is flattened in its logical order.
         let t = x.view().permuted_axes(IxDyn(&[0, 2, 1])).to_owned();
-        let y = Flatten { axis: 1 }.forward(&[&t]).unwrap();
+        let y = Flatten::new(1).unwrap().forward(&[&t]).unwrap();
         assert_eq!(
             y.iter().copied().collect::<Vec<_>>(),
             t.iter().copied().collect::<Vec<_>>()
@@ -654,7 +768,7 @@ mod tests {
         let x = random_tensor(&[2, 3, 2, 2], -1.0, 1.0, 47);
         for axis in 1..=4 {
             check(
-                &Flatten { axis },
+                &Flatten::new(axis).unwrap(),
                 std::slice::from_ref(&x),
                 Tolerance::default(),
             );
@@ -663,14 +777,14 @@ mod tests {
 
     #[test]
     fn reshape_keeps_batch_and_checks_counts() {
-        let op = Reshape { shape: vec![4, 3] };
+        let op = Reshape::new(vec![4, 3]);
         assert_eq!(op.output_shape(&[&[5, 2, 6]]).unwrap(), vec![5, 4, 3]);
         let err = op.output_shape(&[&[5, 2, 5]]).unwrap_err().to_string();
         assert!(err.contains("[2, 5]") && err.contains("[4, 3]"), "{err}");
         assert!(err.contains("10") && err.contains("12"), "{err}");
         assert!(op.output_shape(&[&[]]).is_err());
         let x = tensor(&[1, 2, 3], &[1., 2., 3., 4., 5., 6.]);
-        let y = Reshape { shape: vec![3, 2] }.forward(&[&x]).unwrap();
+        let y = Reshape::new(vec![3, 2]).forward(&[&x]).unwrap();
         assert_eq!(y.shape(), &[1, 3, 2]);
         assert_eq!(y.as_slice().unwrap(), x.as_slice().unwrap());
     }
@@ -679,46 +793,45 @@ mod tests {
     fn reshape_gradients_match_finite_differences() {
         let x = random_tensor(&[2, 3, 4], -1.0, 1.0, 48);
         check(
-            &Reshape { shape: vec![2, 6] },
+            &Reshape::new(vec![2, 6]),
             std::slice::from_ref(&x),
             Tolerance::default(),
         );
         check(
-            &Reshape { shape: vec![12] },
+            &Reshape::new(vec![12]),
             std::slice::from_ref(&x),
             Tolerance::default(),
         );
-        check(
-            &Reshape {
-                shape: vec![2, 1, 2, 3],
-            },
-            &[x],
-            Tolerance::default(),
-        );
+        check(&Reshape::new(vec![2, 1, 2, 3]), &[x], Tolerance::default());
     }
 
     #[test]
     fn transpose_permutes_and_validates() {
         let x = tensor(&[1, 2, 3], &[1., 2., 3., 4., 5., 6.]);
-        let op = Transpose {
-            perm: vec![0, 2, 1],
-        };
+        let op = Transpose::new(vec![0, 2, 1]).unwrap();
         let y = op.forward(&[&x]).unwrap();
         assert_eq!(y.shape(), &[1, 3, 2]);
         assert_eq!(y.as_slice().unwrap(), &[1., 4., 2., 5., 3., 6.]);
         let shape: &[usize] = &[1, 2, 3];
-        let batch = Transpose {
-            perm: vec![1, 0, 2],
+        let batch = Transpose::new(vec![1, 0, 2]).unwrap_err().to_string();
+        assert!(
+            batch.contains("[1, 0, 2]") && batch.contains("batch"),
+            "{batch}"
+        );
+        for perm in [vec![0, 1, 1], vec![0, 1, 3], vec![]] {
+            let err = Transpose::new(perm.clone()).unwrap_err().to_string();
+            assert!(
+                err.contains("transpose perm") && err.contains(&format!("{perm:?}")),
+                "{err}"
+            );
         }
-        .output_shape(&[shape])
-        .unwrap_err();
-        assert!(batch.to_string().contains("batch"), "{batch}");
-        for perm in [vec![0, 1], vec![0, 1, 1], vec![0, 1, 3], vec![0, 2, 1, 3]] {
-            let err = Transpose { perm }
+        for perm in [vec![0, 1], vec![0, 2, 1, 3]] {
+            let err = Transpose::new(perm)
+                .unwrap()
                 .output_shape(&[shape])
                 .unwrap_err()
                 .to_string();
-            assert!(err.contains("not a permutation"), "{err}");
+            assert!(err.contains("input shape [1, 2, 3]"), "{err}");
         }
     }
 
@@ -727,7 +840,7 @@ mod tests {
         let x = random_tensor(&[2, 3, 4, 2], -1.0, 1.0, 49);
         for perm in [vec![0, 2, 3, 1], vec![0, 3, 1, 2], vec![0, 1, 2, 3]] {
             check(
-                &Transpose { perm },
+                &Transpose::new(perm).unwrap(),
                 std::slice::from_ref(&x),
                 Tolerance::default(),
             );
@@ -737,12 +850,10 @@ mod tests {
     /// Rows `[1, 2, 3]` and `[4, 5, 6]` padded by one row above and two columns left, one right.
     fn padded(mode: PadMode) -> Tensor {
         let x = tensor(&[1, 2, 3], &[1., 2., 3., 4., 5., 6.]);
-        Pad {
-            pads: vec![0, 1, 2, 0, 0, 1],
-            mode,
-        }
-        .forward(&[&x])
-        .unwrap()
+        Pad::new(vec![0, 1, 2, 0, 0, 1], mode)
+            .unwrap()
+            .forward(&[&x])
+            .unwrap()
     }
 
     #[test]
@@ -773,15 +884,19 @@ mod tests {
     #[test]
     fn pad_rejects_bad_pads() {
         let shape: &[usize] = &[1, 2, 3];
-        let pad = |pads: Vec<usize>, mode| Pad { pads, mode }.output_shape(&[shape]);
+        let pad = |pads: Vec<usize>, mode| Pad::new(pads, mode).unwrap().output_shape(&[shape]);
         let count = pad(vec![0, 1, 0, 1], PadMode::Edge)
             .unwrap_err()
             .to_string();
         assert!(count.contains("expected 6 values"), "{count}");
-        let batch = pad(vec![1, 0, 0, 0, 0, 0], PadMode::Edge)
+        let batch = Pad::new(vec![1, 0, 0, 0, 0, 0], PadMode::Edge)
             .unwrap_err()
             .to_string();
         assert!(batch.contains("batch"), "{batch}");
+        let odd = Pad::new(vec![0, 1, 0], PadMode::Edge)
+            .unwrap_err()
+            .to_string();
+        assert!(odd.contains("pads") && odd.contains("[0, 1, 0]"), "{odd}");
         let reflect = pad(vec![0, 2, 0, 0, 0, 0], PadMode::Reflect)
             .unwrap_err()
             .to_string();
@@ -790,7 +905,10 @@ mod tests {
             "{reflect}"
         );
         assert!(pad(vec![0, 1, 2, 0, 1, 2], PadMode::Reflect).is_ok());
-        assert!(pad(vec![0, 0, 0, 0, 0, 1], PadMode::Constant(f32::NAN)).is_err());
+        let nan = Pad::new(vec![0, 0, 0, 0, 0, 1], PadMode::Constant(f32::NAN))
+            .unwrap_err()
+            .to_string();
+        assert!(nan.contains("pad value") && nan.contains("NaN"), "{nan}");
         assert_eq!(
             pad(vec![0, 1, 2, 0, 3, 4], PadMode::Constant(0.0)).unwrap(),
             vec![1, 6, 9]
@@ -808,7 +926,7 @@ mod tests {
                 vec![0, 0, 0, 0, 0, 0],
             ] {
                 check(
-                    &Pad { pads, mode },
+                    &Pad::new(pads, mode).unwrap(),
                     std::slice::from_ref(&x),
                     Tolerance::default(),
                 );
@@ -816,10 +934,7 @@ mod tests {
         }
         // Edge padding far wider than the axis repeats the edge element many times.
         check(
-            &Pad {
-                pads: vec![0, 5, 0, 4],
-                mode: PadMode::Edge,
-            },
+            &Pad::new(vec![0, 5, 0, 4], PadMode::Edge).unwrap(),
             &[random_tensor(&[2, 2], -1.0, 1.0, 51)],
             Tolerance::default(),
         );

@@ -70,7 +70,13 @@ pub(super) struct Site<'a, 'p> {
 impl Site<'_, '_> {
     /// A shape error at this layer.
     fn shape_error(&self, message: String) -> Error {
-        Error::shape(message).at_node(self.name, self.kind)
+        self.at_node(Error::shape(message))
+    }
+
+    /// `error` (from building this layer's op) marked with the layer, as `Graph::push` marks
+    /// the errors of the ops it checks.
+    fn at_node(&self, error: Error) -> Error {
+        error.at_node(self.name, self.kind)
     }
 }
 
@@ -94,25 +100,31 @@ impl Layer {
             Layer::Dense(l) => l.op(at),
             Layer::Conv2d(l) => l.op(at),
             Layer::MaxPool2d(l) => l.max_op(at),
-            Layer::AvgPool2d(l) => Ok(l.avg_op()),
+            Layer::AvgPool2d(l) => l.avg_op(at),
             Layer::GlobalAvgPool(l) => l.op(at),
-            Layer::Flatten(l) => Ok(Op::Flatten(Flatten {
-                axis: full_axis(l.axis, at.in_shape.len(), "flatten axis")?,
-            })),
+            Layer::Flatten(l) => Ok(Op::Flatten(
+                Flatten::new(full_axis(l.axis, at.in_shape.len(), "flatten axis")?)
+                    .map_err(|e| at.at_node(e))?,
+            )),
             Layer::Reshape(l) => l.op(at),
             Layer::Transpose(l) => l.op(at),
             Layer::Pad(l) => l.op(at),
-            Layer::Dropout(l) => Ok(Op::Dropout(Dropout { rate: l.rate })),
+            Layer::Dropout(l) => Ok(Op::Dropout(
+                Dropout::new(l.rate).map_err(|e| at.at_node(e))?,
+            )),
             Layer::BatchNorm(l) => l.op(at),
             Layer::Activation(l) => l.op(at.in_shape.len()),
             Layer::Add(l) => l.op(BinaryKind::Add, at),
             Layer::Sub(l) => l.op(BinaryKind::Sub, at),
             Layer::Mul(l) => l.op(BinaryKind::Mul, at),
             Layer::Div(l) => l.op(BinaryKind::Div, at),
-            Layer::Concat(l) => Ok(Op::Concat(Concat {
-                axis: full_axis(l.axis, at.in_shape.len(), "concat axis")?,
-                inputs: at.inputs,
-            })),
+            Layer::Concat(l) => Ok(Op::Concat(
+                Concat::new(
+                    full_axis(l.axis, at.in_shape.len(), "concat axis")?,
+                    at.inputs,
+                )
+                .map_err(|e| at.at_node(e))?,
+            )),
             Layer::ReduceMean(l) => l.op(at),
         }
     }
@@ -148,34 +160,34 @@ impl Layer {
             }
             Op::Conv2d(c) => Layer::Conv2d(Conv2dLayer::write(c, weights)),
             Op::MaxPool2d(p) => Layer::MaxPool2d(Pool2dLayer {
-                size: p.kernel,
-                stride: Some(p.stride),
-                padding: p.padding,
-                ceil_mode: p.ceil_mode,
+                size: p.kernel(),
+                stride: Some(p.stride()),
+                padding: p.padding(),
+                ceil_mode: p.ceil_mode(),
                 count_include_pad: None,
             }),
             Op::AvgPool2d(p) => Layer::AvgPool2d(Pool2dLayer {
-                size: p.kernel,
-                stride: Some(p.stride),
-                padding: p.padding,
-                ceil_mode: p.ceil_mode,
-                count_include_pad: Some(p.count_include_pad),
+                size: p.kernel(),
+                stride: Some(p.stride()),
+                padding: p.padding(),
+                ceil_mode: p.ceil_mode(),
+                count_include_pad: Some(p.count_include_pad()),
             }),
             Op::GlobalAvgPool(_) => Layer::GlobalAvgPool(GlobalAvgPoolLayer { keep_dims: true }),
             Op::BatchNorm(b) => Layer::BatchNorm(BatchNormLayer::write(b, weights)),
             Op::Activation(a) => Layer::Activation(ActivationLayer::write(a)),
             Op::Softmax(s) => Layer::Activation(ActivationLayer {
-                axis: Some(sample_axis(s.axis)),
-                ..ActivationLayer::defaults(if s.log {
+                axis: Some(sample_axis(s.axis())),
+                ..ActivationLayer::defaults(if s.log() {
                     ActivationFn::LogSoftmax
                 } else {
                     ActivationFn::Softmax
                 })
             }),
-            Op::Dropout(d) => Layer::Dropout(DropoutLayer { rate: d.rate }),
+            Op::Dropout(d) => Layer::Dropout(DropoutLayer { rate: d.rate() }),
             Op::Binary(b) => {
                 let layer = BinaryLayer::write(b, weights);
-                match b.kind {
+                match b.kind() {
                     BinaryKind::Add => Layer::Add(layer),
                     BinaryKind::Sub => Layer::Sub(layer),
                     BinaryKind::Mul => Layer::Mul(layer),
@@ -183,30 +195,30 @@ impl Layer {
                 }
             }
             Op::Concat(c) => Layer::Concat(AxisLayer {
-                axis: sample_axis(c.axis),
+                axis: sample_axis(c.axis()),
             }),
             Op::Flatten(f) => Layer::Flatten(AxisLayer {
-                axis: sample_axis(f.axis),
+                axis: sample_axis(f.axis()),
             }),
             Op::Reshape(r) => Layer::Reshape(ReshapeLayer {
-                shape: r.shape.iter().map(|&d| d as i64).collect(),
+                shape: r.shape().iter().map(|&d| d as i64).collect(),
             }),
             Op::Transpose(t) => {
-                if t.perm.first() != Some(&0) {
+                if t.perm().first() != Some(&0) {
                     return Err("moves the batch axis");
                 }
                 Layer::Transpose(TransposeLayer {
-                    perm: t.perm[1..].iter().map(|&p| sample_axis(p)).collect(),
+                    perm: t.perm()[1..].iter().map(|&p| sample_axis(p)).collect(),
                 })
             }
             Op::Pad(p) => Layer::Pad(PadLayer::write(p)?),
             Op::ReduceMean(r) => {
-                if r.axes == [2, 3] && !r.keepdims && in_rank == 3 {
+                if r.axes() == [2, 3] && !r.keepdims() && in_rank == 3 {
                     Layer::GlobalAvgPool(GlobalAvgPoolLayer { keep_dims: false })
                 } else {
                     Layer::ReduceMean(ReduceMeanLayer {
-                        axes: r.axes.iter().map(|&a| sample_axis(a)).collect(),
-                        keep_dims: r.keepdims,
+                        axes: r.axes().iter().map(|&a| sample_axis(a)).collect(),
+                        keep_dims: r.keepdims(),
                     })
                 }
             }
@@ -275,7 +287,7 @@ impl DenseLayer {
             None
         };
         Ok(Op::Dense(
-            Dense::new(weight, bias).map_err(|e| e.at_node(at.name, at.kind))?,
+            Dense::new(weight, bias).map_err(|e| at.at_node(e))?,
         ))
     }
 
@@ -395,31 +407,27 @@ impl Conv2dLayer {
         } else {
             None
         };
-        Ok(Op::Conv2d(Conv2d {
-            weight,
-            bias,
-            stride: self.stride,
-            padding,
-            dilation: self.dilation,
-            groups,
-        }))
+        Ok(Op::Conv2d(
+            Conv2d::new(weight, bias, self.stride, padding, self.dilation, groups)
+                .map_err(|e| at.at_node(e))?,
+        ))
     }
 
     fn write(c: &Conv2d, weights: &mut Map<String, Value>) -> Self {
-        weights.insert("weight".into(), encode_tensor(&c.weight));
-        if let Some(b) = &c.bias {
+        weights.insert("weight".into(), encode_tensor(c.weight()));
+        if let Some(b) = c.bias() {
             weights.insert("bias".into(), encode_tensor(b));
         }
-        let shape = c.weight.shape();
+        let shape = c.weight().shape();
         Conv2dLayer {
             filters: shape[0],
             kernel: [shape[2], shape[3]],
-            stride: c.stride,
-            padding: ConvPadding::Sides(c.padding),
-            dilation: c.dilation,
-            groups: c.groups,
+            stride: c.stride(),
+            padding: ConvPadding::Sides(c.padding()),
+            dilation: c.dilation(),
+            groups: c.groups(),
             activation: None,
-            bias: c.bias.is_some(),
+            bias: c.bias().is_some(),
         }
     }
 }
@@ -453,22 +461,28 @@ impl Pool2dLayer {
                 at.context
             )));
         }
-        Ok(Op::MaxPool2d(MaxPool2d {
-            kernel: self.size,
-            stride: self.stride.unwrap_or(self.size),
-            padding: self.padding,
-            ceil_mode: self.ceil_mode,
-        }))
+        Ok(Op::MaxPool2d(
+            MaxPool2d::new(
+                self.size,
+                self.stride.unwrap_or(self.size),
+                self.padding,
+                self.ceil_mode,
+            )
+            .map_err(|e| at.at_node(e))?,
+        ))
     }
 
-    fn avg_op(&self) -> Op {
-        Op::AvgPool2d(AvgPool2d {
-            kernel: self.size,
-            stride: self.stride.unwrap_or(self.size),
-            padding: self.padding,
-            ceil_mode: self.ceil_mode,
-            count_include_pad: self.count_include_pad.unwrap_or(true),
-        })
+    fn avg_op(&self, at: &Site) -> Result<Op> {
+        Ok(Op::AvgPool2d(
+            AvgPool2d::new(
+                self.size,
+                self.stride.unwrap_or(self.size),
+                self.padding,
+                self.ceil_mode,
+                self.count_include_pad.unwrap_or(true),
+            )
+            .map_err(|e| at.at_node(e))?,
+        ))
     }
 }
 
@@ -492,10 +506,9 @@ impl GlobalAvgPoolLayer {
                 at.in_shape
             )));
         }
-        Ok(Op::ReduceMean(ReduceMean {
-            axes: vec![2, 3],
-            keepdims: false,
-        }))
+        Ok(Op::ReduceMean(
+            ReduceMean::new(vec![2, 3], false).map_err(|e| at.at_node(e))?,
+        ))
     }
 }
 
@@ -518,10 +531,9 @@ pub(super) struct ReshapeLayer {
 
 impl ReshapeLayer {
     fn op(&self, at: &Site) -> Result<Op> {
-        Ok(Op::Reshape(Reshape {
-            shape: resolve_reshape(&self.shape, at.in_shape)
-                .map_err(|e| e.at_node(at.name, at.kind))?,
-        }))
+        Ok(Op::Reshape(Reshape::new(
+            resolve_reshape(&self.shape, at.in_shape).map_err(|e| at.at_node(e))?,
+        )))
     }
 }
 
@@ -545,7 +557,9 @@ impl TransposeLayer {
         for &p in perm {
             full.push(full_axis(p, in_shape.len(), "transpose perm")?);
         }
-        Ok(Op::Transpose(Transpose { perm: full }))
+        Ok(Op::Transpose(
+            Transpose::new(full).map_err(|e| at.at_node(e))?,
+        ))
     }
 }
 
@@ -594,20 +608,20 @@ impl PadLayer {
             PadModeName::Reflect => PadMode::Reflect,
             PadModeName::Edge => PadMode::Edge,
         };
-        Ok(Op::Pad(Pad { pads: full, mode }))
+        Ok(Op::Pad(Pad::new(full, mode).map_err(|e| at.at_node(e))?))
     }
 
     fn write(p: &Pad) -> Result<Self, &'static str> {
-        let rank = p.pads.len() / 2;
-        if p.pads[0] != 0 || p.pads[rank] != 0 {
+        let rank = p.pads().len() / 2;
+        if p.pads()[0] != 0 || p.pads()[rank] != 0 {
             return Err("pads the batch axis");
         }
-        let pads = p.pads[1..rank]
+        let pads = p.pads()[1..rank]
             .iter()
-            .chain(&p.pads[rank + 1..])
+            .chain(&p.pads()[rank + 1..])
             .map(|&p| p as i64)
             .collect();
-        let (mode, value) = match p.mode {
+        let (mode, value) = match p.mode() {
             PadMode::Constant(value) => (PadModeName::Constant, Some(value)),
             PadMode::Reflect => (PadModeName::Reflect, None),
             PadMode::Edge => (PadModeName::Edge, None),
@@ -645,21 +659,26 @@ impl BatchNormLayer {
     fn op(&self, at: &mut Site) -> Result<Op> {
         let c = [at.in_shape[0]];
         let params = &mut at.params;
-        Ok(Op::BatchNorm(BatchNorm {
-            scale: params.take("scale", &c, Init::Constant(1.0))?,
-            bias: params.take("bias", &c, Init::Constant(0.0))?,
-            mean: params.take("mean", &c, Init::Constant(0.0))?,
-            var: params.take("var", &c, Init::Constant(1.0))?,
-            epsilon: self.epsilon,
-        }))
+        Ok(Op::BatchNorm(
+            BatchNorm::new(
+                params.take("scale", &c, Init::Constant(1.0))?,
+                params.take("bias", &c, Init::Constant(0.0))?,
+                params.take("mean", &c, Init::Constant(0.0))?,
+                params.take("var", &c, Init::Constant(1.0))?,
+                self.epsilon,
+            )
+            .map_err(|e| at.at_node(e))?,
+        ))
     }
 
     fn write(b: &BatchNorm, weights: &mut Map<String, Value>) -> Self {
-        weights.insert("scale".into(), encode_tensor(&b.scale));
-        weights.insert("bias".into(), encode_tensor(&b.bias));
-        weights.insert("mean".into(), encode_tensor(&b.mean));
-        weights.insert("var".into(), encode_tensor(&b.var));
-        BatchNormLayer { epsilon: b.epsilon }
+        weights.insert("scale".into(), encode_tensor(b.scale()));
+        weights.insert("bias".into(), encode_tensor(b.bias()));
+        weights.insert("mean".into(), encode_tensor(b.mean()));
+        weights.insert("var".into(), encode_tensor(b.var()));
+        BatchNormLayer {
+            epsilon: b.epsilon(),
+        }
     }
 }
 
@@ -747,10 +766,10 @@ impl ActivationLayer {
                 max: self.max.unwrap_or(f32::MAX),
             },
             ActivationFn::Softmax | ActivationFn::LogSoftmax => {
-                return Ok(Op::Softmax(Softmax {
-                    axis: full_axis(self.axis.unwrap_or(-1), sample_rank, "softmax axis")?,
-                    log: matches!(self.function, ActivationFn::LogSoftmax),
-                }))
+                return Ok(Op::Softmax(Softmax::new(
+                    full_axis(self.axis.unwrap_or(-1), sample_rank, "softmax axis")?,
+                    matches!(self.function, ActivationFn::LogSoftmax),
+                )))
             }
         };
         Ok(Op::Activation(activation))
@@ -800,7 +819,7 @@ enum ConstantSide {
 
 impl BinaryLayer {
     fn op(&self, kind: BinaryKind, at: &mut Site) -> Result<Op> {
-        let constant = match at.inputs {
+        let binary = match at.inputs {
             1 => {
                 let side = match self.constant_side {
                     Some(ConstantSide::Left) => Side::Left,
@@ -812,9 +831,9 @@ impl BinaryLayer {
                         at.context, at.name
                     ))
                 })??;
-                Some((constant, side))
+                Binary::with_constant(kind, constant, side)
             }
-            2 => None,
+            2 => Binary::between_values(kind),
             n => {
                 return Err(Error::Json(format!(
                     "{}: expects 2 inputs (or 1 input and a constant), got {n}",
@@ -822,11 +841,11 @@ impl BinaryLayer {
                 )))
             }
         };
-        Ok(Op::Binary(Binary { kind, constant }))
+        Ok(Op::Binary(binary))
     }
 
     fn write(b: &Binary, weights: &mut Map<String, Value>) -> Self {
-        let constant_side = b.constant.as_ref().map(|(c, side)| {
+        let constant_side = b.constant().map(|(c, side)| {
             weights.insert("constant".into(), encode_tensor(c));
             match side {
                 Side::Left => ConstantSide::Left,
@@ -854,9 +873,8 @@ impl ReduceMeanLayer {
             .iter()
             .map(|&a| full_axis(a, at.in_shape.len(), "reduceMean axes"))
             .collect::<Result<Vec<_>>>()?;
-        Ok(Op::ReduceMean(ReduceMean {
-            axes,
-            keepdims: self.keep_dims,
-        }))
+        Ok(Op::ReduceMean(
+            ReduceMean::new(axes, self.keep_dims).map_err(|e| at.at_node(e))?,
+        ))
     }
 }

@@ -250,36 +250,36 @@ impl Writer {
                 }
             }
             Op::Conv2d(c) => {
-                let mut ins = vec![x(), self.float_init(&format!("{name}.weight"), &c.weight)];
-                if let Some(b) = &c.bias {
+                let mut ins = vec![x(), self.float_init(&format!("{name}.weight"), c.weight())];
+                if let Some(b) = c.bias() {
                     ins.push(self.float_init(&format!("{name}.bias"), b));
                 }
-                let shape = c.weight.shape();
+                let shape = c.weight().shape();
                 let attrs = vec![
                     attr_ints("kernel_shape", &shape[2..]),
-                    attr_ints("strides", &c.stride),
-                    attr_ints("pads", &c.padding),
-                    attr_ints("dilations", &c.dilation),
-                    attr_int("group", c.groups as i64),
+                    attr_ints("strides", &c.stride()),
+                    attr_ints("pads", &c.padding()),
+                    attr_ints("dilations", &c.dilation()),
+                    attr_int("group", c.groups() as i64),
                 ];
                 self.push("Conv", name, ins, out, attrs);
             }
             Op::MaxPool2d(p) => {
                 let attrs = vec![
-                    attr_ints("kernel_shape", &p.kernel),
-                    attr_ints("strides", &p.stride),
-                    attr_ints("pads", &p.padding),
-                    attr_int("ceil_mode", i64::from(p.ceil_mode)),
+                    attr_ints("kernel_shape", &p.kernel()),
+                    attr_ints("strides", &p.stride()),
+                    attr_ints("pads", &p.padding()),
+                    attr_int("ceil_mode", i64::from(p.ceil_mode())),
                 ];
                 self.push("MaxPool", name, vec![x()], out, attrs);
             }
             Op::AvgPool2d(p) => {
                 let attrs = vec![
-                    attr_ints("kernel_shape", &p.kernel),
-                    attr_ints("strides", &p.stride),
-                    attr_ints("pads", &p.padding),
-                    attr_int("ceil_mode", i64::from(p.ceil_mode)),
-                    attr_int("count_include_pad", i64::from(p.count_include_pad)),
+                    attr_ints("kernel_shape", &p.kernel()),
+                    attr_ints("strides", &p.stride()),
+                    attr_ints("pads", &p.padding()),
+                    attr_int("ceil_mode", i64::from(p.ceil_mode())),
+                    attr_int("count_include_pad", i64::from(p.count_include_pad())),
                 ];
                 self.push("AveragePool", name, vec![x()], out, attrs);
             }
@@ -287,36 +287,36 @@ impl Writer {
             Op::BatchNorm(b) => {
                 let ins = vec![
                     x(),
-                    self.float_init(&format!("{name}.scale"), &b.scale),
-                    self.float_init(&format!("{name}.bias"), &b.bias),
-                    self.float_init(&format!("{name}.mean"), &b.mean),
-                    self.float_init(&format!("{name}.var"), &b.var),
+                    self.float_init(&format!("{name}.scale"), b.scale()),
+                    self.float_init(&format!("{name}.bias"), b.bias()),
+                    self.float_init(&format!("{name}.mean"), b.mean()),
+                    self.float_init(&format!("{name}.var"), b.var()),
                 ];
                 self.push(
                     "BatchNormalization",
                     name,
                     ins,
                     out,
-                    vec![attr_float("epsilon", b.epsilon)],
+                    vec![attr_float("epsilon", b.epsilon())],
                 );
             }
             Op::Activation(a) => self.activation(name, *a, x(), out),
             Op::Softmax(s) => {
-                let op = if s.log { "LogSoftmax" } else { "Softmax" };
+                let op = if s.log() { "LogSoftmax" } else { "Softmax" };
                 self.push(
                     op,
                     name,
                     vec![x()],
                     out,
-                    vec![attr_int("axis", s.axis as i64)],
+                    vec![attr_int("axis", s.axis() as i64)],
                 );
             }
             Op::Dropout(d) => {
-                let ratio = self.scalar_init(&format!("{name}.ratio"), d.rate);
+                let ratio = self.scalar_init(&format!("{name}.ratio"), d.rate());
                 self.push("Dropout", name, vec![x(), ratio], out, vec![]);
             }
             Op::Binary(b) => {
-                let ins = match &b.constant {
+                let ins = match b.constant() {
                     None => inputs.to_vec(),
                     Some((c, side)) => {
                         let c = self.float_init(&format!("{name}.constant"), c);
@@ -326,16 +326,16 @@ impl Writer {
                         }
                     }
                 };
-                self.push(b.kind.name(), name, ins, out, vec![]);
+                self.push(b.kind().name(), name, ins, out, vec![]);
             }
             Op::Concat(c) => self.push(
                 "Concat",
                 name,
                 inputs.to_vec(),
                 out,
-                vec![attr_int("axis", c.axis as i64)],
+                vec![attr_int("axis", c.axis() as i64)],
             ),
-            Op::Flatten(f) if f.axis == 1 => {
+            Op::Flatten(f) if f.axis() == 1 => {
                 self.push("Flatten", name, vec![x()], out, vec![attr_int("axis", 1)])
             }
             // ONNX Flatten is 2-D; nnlens's Flatten at a later axis keeps the leading axes.
@@ -358,12 +358,12 @@ impl Writer {
                 name,
                 vec![x()],
                 out,
-                vec![attr_ints("perm", &t.perm)],
+                vec![attr_ints("perm", t.perm())],
             ),
             Op::Pad(p) => {
-                let pads: Vec<i64> = p.pads.iter().map(|&v| v as i64).collect();
+                let pads: Vec<i64> = p.pads().iter().map(|&v| v as i64).collect();
                 let mut ins = vec![x(), self.int_init(&format!("{name}.pads"), &pads)];
-                let mode = match p.mode {
+                let mode = match p.mode() {
                     PadMode::Constant(v) => {
                         ins.push(self.scalar_init(&format!("{name}.value"), v));
                         "constant"
@@ -375,8 +375,8 @@ impl Writer {
             }
             Op::ReduceMean(r) => {
                 let attrs = vec![
-                    attr_ints("axes", &r.axes),
-                    attr_int("keepdims", i64::from(r.keepdims)),
+                    attr_ints("axes", r.axes()),
+                    attr_int("keepdims", i64::from(r.keepdims())),
                 ];
                 self.push("ReduceMean", name, vec![x()], out, attrs);
             }
@@ -504,50 +504,44 @@ mod tests {
             .push(
                 "t",
                 "Transpose",
-                Op::Transpose(Transpose {
-                    perm: vec![0, 2, 1],
-                }),
+                Op::Transpose(Transpose::new(vec![0, 2, 1]).unwrap()),
                 &[clip],
             )
             .unwrap();
         let m = g
             .push("mm", "MatMul", Op::MatMul(MatMul), &[clip, t])
             .unwrap();
-        let pad = Op::Pad(Pad {
-            pads: vec![0, 1, 0, 0, 0, 2],
-            mode: PadMode::Reflect,
-        });
+        let pad = Op::Pad(Pad::new(vec![0, 1, 0, 0, 0, 2], PadMode::Reflect).unwrap());
         let p = g.push("pad", "Pad", pad, &[m]).unwrap();
         let f = g
-            .push("flat", "Flatten", Op::Flatten(Flatten { axis: 2 }), &[p])
-            .unwrap();
-        let s = g
             .push(
-                "soft",
-                "Softmax",
-                Op::Softmax(Softmax { axis: 1, log: true }),
-                &[f],
+                "flat",
+                "Flatten",
+                Op::Flatten(Flatten::new(2).unwrap()),
+                &[p],
             )
             .unwrap();
+        let s = g
+            .push("soft", "Softmax", Op::Softmax(Softmax::new(1, true)), &[f])
+            .unwrap();
         let k = random_tensor(&[1, 5], 0.5, 1.0, 3);
-        let bin = Op::Binary(Binary {
-            kind: BinaryKind::Div,
-            constant: Some((k, Side::Left)),
-        });
+        let bin = Op::Binary(Binary::with_constant(BinaryKind::Div, k, Side::Left));
         let q = g.push("div", "Div", bin, &[s]).unwrap();
         let r = g
             .push(
                 "mean",
                 "ReduceMean",
-                Op::ReduceMean(ReduceMean {
-                    axes: vec![2],
-                    keepdims: true,
-                }),
+                Op::ReduceMean(ReduceMean::new(vec![2], true).unwrap()),
                 &[q],
             )
             .unwrap();
-        g.push("drop", "Dropout", Op::Dropout(Dropout { rate: 0.25 }), &[r])
-            .unwrap();
+        g.push(
+            "drop",
+            "Dropout",
+            Op::Dropout(Dropout::new(0.25).unwrap()),
+            &[r],
+        )
+        .unwrap();
         let back = round_trip(&g);
         let labels: Vec<String> = back.layers().into_iter().map(|l| l.op).collect();
         assert_eq!(

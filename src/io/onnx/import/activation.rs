@@ -82,7 +82,7 @@ impl Importer {
             }
         }
         let log = ctx.op == "LogSoftmax";
-        self.push(ctx, Op::Softmax(Softmax { axis, log }), &[x])
+        self.push(ctx, Op::Softmax(Softmax::new(axis, log)), &[x])
     }
 
     pub(super) fn dropout(&mut self, ctx: &NodeCtx) -> Result<()> {
@@ -102,7 +102,11 @@ impl Importer {
             None => ctx.float("ratio", 0.5)?,
         };
         match self.required(ctx, 0)? {
-            Val::Runtime(x) => self.push(ctx, Op::Dropout(Dropout { rate }), &[x]),
+            Val::Runtime(x) => self.push(
+                ctx,
+                Op::Dropout(Dropout::new(rate).map_err(|e| ctx.at_node(e))?),
+                &[x],
+            ),
             v => self.alias(ctx, v),
         }
     }

@@ -34,6 +34,14 @@ impl<'a> NodeCtx<'a> {
         }
     }
 
+    /// `error` (from building this node's op) marked with the node, as [`Graph::push`] marks
+    /// the errors of the ops it checks.
+    ///
+    /// [`Graph::push`]: crate::graph::Graph::push
+    pub(super) fn at_node(&self, error: Error) -> Error {
+        error.at_node(&self.name, self.op)
+    }
+
     pub(super) fn err(&self, message: impl std::fmt::Display) -> Error {
         Error::Onnx(format!(
             "node {} '{}' ({}): {message}",

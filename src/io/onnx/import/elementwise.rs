@@ -18,20 +18,12 @@ impl Importer {
         let constant = |v: Val, side: Side| -> Result<Op> {
             self.spend(ctx, v.bytes())?;
             let c = to_float(v).map_err(|m| ctx.err(format!("the constant operand {m}")))?;
-            Ok(Op::Binary(Binary {
-                kind,
-                constant: Some((c, side)),
-            }))
+            Ok(Op::Binary(Binary::with_constant(kind, c, side)))
         };
         match (a, b) {
-            (Val::Runtime(x), Val::Runtime(y)) => self.push(
-                ctx,
-                Op::Binary(Binary {
-                    kind,
-                    constant: None,
-                }),
-                &[x, y],
-            ),
+            (Val::Runtime(x), Val::Runtime(y)) => {
+                self.push(ctx, Op::Binary(Binary::between_values(kind)), &[x, y])
+            }
             (Val::Runtime(x), c) => {
                 let op = constant(c, Side::Right)?;
                 self.push(ctx, op, &[x])

@@ -97,13 +97,7 @@ impl Importer {
                         "{verb} the batch dimension (axis 0); nnlens keeps the batch first"
                     )));
                 }
-                self.push(
-                    ctx,
-                    Op::Reshape(Reshape {
-                        shape: out[1..].to_vec(),
-                    }),
-                    &[id],
-                )
+                self.push(ctx, Op::Reshape(Reshape::new(out[1..].to_vec())), &[id])
             }
             Val::Float(a) => {
                 let v = fold::reshape(&a, &out).map_err(|e| ctx.err(e))?;
@@ -145,10 +139,7 @@ impl Importer {
             }
             return self.push(
                 ctx,
-                Op::Concat(Concat {
-                    axis,
-                    inputs: ids.len(),
-                }),
+                Op::Concat(Concat::new(axis, ids.len()).map_err(|e| ctx.at_node(e))?),
                 &ids,
             );
         }
@@ -204,7 +195,7 @@ impl Importer {
         match data {
             Val::Runtime(id) => {
                 let shape = self.reshape_target(ctx, &self.sample_shape(id), &target, allowzero)?;
-                self.push(ctx, Op::Reshape(Reshape { shape }), &[id])
+                self.push(ctx, Op::Reshape(Reshape::new(shape)), &[id])
             }
             Val::Float(a) => {
                 let shape = const_target(ctx, a.shape(), &target, allowzero)?;
@@ -316,7 +307,11 @@ impl Importer {
                          others (the output is 2-D); nnlens flattens with axis 1"
                     )));
                 }
-                self.push(ctx, Op::Flatten(Flatten { axis: 1 }), &[id])
+                self.push(
+                    ctx,
+                    Op::Flatten(Flatten::new(1).map_err(|e| ctx.at_node(e))?),
+                    &[id],
+                )
             }
             Val::Float(a) => {
                 let shape = flat2(ctx, a.shape(), attr)?;
@@ -360,7 +355,11 @@ impl Importer {
                         "perm {perm:?} moves the batch dimension; nnlens keeps it first (perm[0] = 0)"
                     )));
                 }
-                self.push(ctx, Op::Transpose(Transpose { perm }), &[id])
+                self.push(
+                    ctx,
+                    Op::Transpose(Transpose::new(perm).map_err(|e| ctx.at_node(e))?),
+                    &[id],
+                )
             }
             Val::Float(a) => self.bind(
                 ctx,

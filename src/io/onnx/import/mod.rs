@@ -209,6 +209,27 @@ mod tests {
     };
 
     #[test]
+    fn op_constructor_messages_name_the_node() {
+        let pool = node(
+            "MaxPool",
+            "pool",
+            &["x"],
+            "y",
+            vec![
+                attr_ints("kernel_shape", &[2, 2]),
+                attr_ints("pads", &[2, 0, 0, 0]),
+            ],
+        );
+        let e = err(&model(vec![pool], vec![], &[1, 4, 4]));
+        assert!(
+            e.contains("'pool' (MaxPool)")
+                && e.contains("maxpool2d padding")
+                && e.contains("[2, 0, 0, 0]"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn unsupported_op_names_the_op_the_node_and_the_supported_list() {
         let e = err(&model(
             vec![node("LSTM", "rnn", &["x"], "y", vec![])],

@@ -41,13 +41,9 @@ impl Importer {
             .map_err(|_| ctx.err("expected four parameters"))?;
         self.push(
             ctx,
-            Op::BatchNorm(BatchNorm {
-                scale,
-                bias,
-                mean,
-                var,
-                epsilon,
-            }),
+            Op::BatchNorm(
+                BatchNorm::new(scale, bias, mean, var, epsilon).map_err(|e| ctx.at_node(e))?,
+            ),
             &[x],
         )
     }
@@ -70,6 +66,10 @@ impl Importer {
                 "reduces over the batch dimension (axes {axes:?}); nnlens keeps samples independent"
             )));
         }
-        self.push(ctx, Op::ReduceMean(ReduceMean { axes, keepdims }), &[x])
+        self.push(
+            ctx,
+            Op::ReduceMean(ReduceMean::new(axes, keepdims).map_err(|e| ctx.at_node(e))?),
+            &[x],
+        )
     }
 }

@@ -132,14 +132,8 @@ impl Importer {
         let dilation = self.pair(ctx, "dilations", 1)?;
         let groups = ctx.usizes("group", &[ctx.int("group", 1)?], 1)?[0];
         let padding = self.window_padding(ctx, &sample, kernel, stride, dilation)?;
-        let op = Conv2d {
-            weight,
-            bias,
-            stride,
-            padding,
-            dilation,
-            groups,
-        };
+        let op = Conv2d::new(weight, bias, stride, padding, dilation, groups)
+            .map_err(|e| ctx.at_node(e))?;
         self.push(ctx, Op::Conv2d(op), &[x])
     }
 
@@ -167,21 +161,15 @@ impl Importer {
             {
                 return Err(ctx.err("column-major indices (storage_order=1) are not supported"));
             }
-            Op::MaxPool2d(MaxPool2d {
-                kernel,
-                stride,
-                padding,
-                ceil_mode,
-            })
+            Op::MaxPool2d(
+                MaxPool2d::new(kernel, stride, padding, ceil_mode).map_err(|e| ctx.at_node(e))?,
+            )
         } else {
             let count_include_pad = ctx.bool("count_include_pad", false)?;
-            Op::AvgPool2d(AvgPool2d {
-                kernel,
-                stride,
-                padding,
-                ceil_mode,
-                count_include_pad,
-            })
+            Op::AvgPool2d(
+                AvgPool2d::new(kernel, stride, padding, ceil_mode, count_include_pad)
+                    .map_err(|e| ctx.at_node(e))?,
+            )
         };
         self.push(ctx, op, &[x])
     }
@@ -256,6 +244,10 @@ impl Importer {
                 )))
             }
         };
-        self.push(ctx, Op::Pad(Pad { pads, mode }), &[x])
+        self.push(
+            ctx,
+            Op::Pad(Pad::new(pads, mode).map_err(|e| ctx.at_node(e))?),
+            &[x],
+        )
     }
 }
