@@ -79,6 +79,8 @@ test-wasm: tools browser
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 	  cargo test --target wasm32-unknown-unknown --lib --test web
 
+# The package in Node 20; tests/node/types.test.mjs also compiles tests/types/consumer.ts against
+# pkg/nnlens.d.ts with the repository's TypeScript (`tsc --strict --lib es2022,dom`).
 test-node: site
 	node --test tests/node/
 

@@ -190,6 +190,119 @@ fn parse_options(options: &JsValue) -> Result<SaliencyOptions, JsError> {
     Ok(options)
 }
 
+#[wasm_bindgen(typescript_custom_section)]
+const SALIENCY_TYPES: &str = r#"
+/** An integration rule of Integrated Gradients (Captum's `method`, in camelCase). */
+export type IntegrationRule = "gaussLegendre" | "riemannLeft" | "riemannRight" | "riemannMiddle" | "riemannTrapezoid";
+
+/** How SmoothGrad combines its samples' maps (Captum's `nt_type`). */
+export type SmoothGradVariant = "smoothgrad" | "smoothgradSq" | "vargrad";
+
+/** The options every attribution method takes. */
+export interface SaliencyTarget {
+    /** The index into the flattened per-sample output (or logits, see `logits`) to explain. Required. */
+    target: number;
+    /** When the model ends in a softmax or log-softmax, explain its input (the class scores) instead of the probabilities. Default `false`. */
+    logits?: boolean;
+}
+
+/** Captum `Saliency`: the gradient of the target with respect to the input. */
+export interface GradientSaliencyOptions extends SaliencyTarget {
+    /** The method; `"gradient"` is the default. */
+    method?: "gradient";
+    /** The absolute value of the gradient instead of the signed gradient. Default `true`. */
+    abs?: boolean;
+}
+
+/** Captum `InputXGradient`: input times gradient; no options of its own. */
+export interface InputXGradientOptions extends SaliencyTarget {
+    method: "inputXGradient";
+}
+
+/** Captum `IntegratedGradients`. */
+export interface IntegratedGradientsOptions extends SaliencyTarget {
+    method: "integratedGradients";
+    /** Points on the path from the baseline to the input (Riemann rules need at least 2). Default 50. */
+    steps?: number;
+    /** The quadrature rule. Default `"gaussLegendre"`. */
+    rule?: IntegrationRule;
+    /** The start of the path: one value for every element, or one value per input element. Default 0. */
+    baseline?: number | Float32Array | number[];
+}
+
+/** Captum `NoiseTunnel` over `Saliency`. */
+export interface SmoothGradOptions extends SaliencyTarget {
+    method: "smoothGrad";
+    /** Noisy samples. Default 25. */
+    samples?: number;
+    /** Noise standard deviation as a fraction of `max(input) - min(input)`. Default 0.15. */
+    noise?: number;
+    /** How the samples' maps are combined. Default `"smoothgrad"` (the mean). */
+    variant?: SmoothGradVariant;
+    /** Seed of the noise: the same seed gives the same map. Default 0. */
+    seed?: number;
+    /** Each sample's map as the absolute gradient. Default `true`. */
+    abs?: boolean;
+}
+
+/** Captum `LayerGradCam` (with `relu_attributions`): a map of the layer's `H x W`. */
+export interface GradCamOptions extends SaliencyTarget {
+    method: "gradCam";
+    /** The name of a layer whose output is `[C, H, W]`. Required. */
+    layer: string;
+    /** Resize the map bilinearly to the input's `H x W`. Default `false`. */
+    upsample?: boolean;
+}
+
+/** Captum `Occlusion`: the output's change as a window slides over the input. */
+export interface OcclusionOptions extends SaliencyTarget {
+    method: "occlusion";
+    /** The window's shape over the per-sample input dimensions. Required. */
+    window: number[];
+    /** The window's step per dimension. Default 1 in every dimension. */
+    strides?: number[];
+    /** The value the window is filled with: one value, or one per input element. Default 0. */
+    baseline?: number | Float32Array | number[];
+}
+
+/** The options of `saliency`, `attribute` and `integratedGradientsDelta`, by `method`. */
+export type SaliencyOptions =
+    | GradientSaliencyOptions
+    | InputXGradientOptions
+    | IntegratedGradientsOptions
+    | SmoothGradOptions
+    | GradCamOptions
+    | OcclusionOptions;
+
+/** An attribution map, returned by `attribute`. */
+export interface Attribution {
+    /** The attribution, row-major. */
+    values: Float32Array;
+    /** Its shape: the per-sample input shape, or `[H, W]` for Grad-CAM without `upsample`. */
+    shape: number[];
+    /** Integrated Gradients' convergence delta, `sum(values) - (f(input) - f(baseline))`; `null` for the other methods. */
+    delta: number | null;
+}
+
+/** The options of `displayMap` (Captum's `visualize_image_attr`). */
+export interface DisplayOptions {
+    /** How a `[C, H, W]` map is reduced over channels: `"maxAbs"` (Simonyan et al.) or `"sum"`. Default `"maxAbs"`. */
+    reduce?: "maxAbs" | "sum";
+    /** The values shown: `"absoluteValue"` and `"positive"` / `"negative"` in `[0, 1]`, `"all"` in `[-1, 1]`. Default `"absoluteValue"`. */
+    sign?: "absoluteValue" | "all" | "positive" | "negative";
+    /** The percent of the mass clipped at the ends of the scale, `0..=100`. Default 2. */
+    outlierPercent?: number;
+}
+
+/** A map ready to draw, returned by `displayMap`. */
+export interface DisplayMap {
+    /** The normalised values, row-major. */
+    values: Float32Array;
+    /** Their shape, `[H, W]` for a `[C, H, W]` input. */
+    shape: number[];
+}
+"#;
+
 fn attribution(model: &Model, input: &[f32], options: &JsValue) -> Result<Attribution, JsError> {
     let options = parse_options(options)?;
     explain(model.graph(), input, &options).map_err(js_error)
@@ -202,14 +315,22 @@ fn attribution(model: &Model, input: &[f32], options: &JsValue) -> Result<Attrib
 /// `"gradCam"` (`layer`, `upsample`) or `"occlusion"` (`window`, `strides`, `baseline`);
 /// `logits: true` explains the input of a trailing softmax.
 #[wasm_bindgen]
-pub fn saliency(model: &Model, input: &[f32], options: JsValue) -> Result<Vec<f32>, JsError> {
+pub fn saliency(
+    model: &Model,
+    input: &[f32],
+    #[wasm_bindgen(unchecked_param_type = "SaliencyOptions")] options: JsValue,
+) -> Result<Vec<f32>, JsError> {
     attribution(model, input, &options).map(|a| a.values)
 }
 
 /// Like `saliency`, returning `{ values, shape, delta }` (`delta`: Integrated Gradients'
 /// convergence delta, `null` for the other methods).
-#[wasm_bindgen]
-pub fn attribute(model: &Model, input: &[f32], options: JsValue) -> Result<JsValue, JsError> {
+#[wasm_bindgen(unchecked_return_type = "Attribution")]
+pub fn attribute(
+    model: &Model,
+    input: &[f32],
+    #[wasm_bindgen(unchecked_param_type = "SaliencyOptions")] options: JsValue,
+) -> Result<JsValue, JsError> {
     let a = attribution(model, input, &options)?;
     object(&[
         ("values", js_sys::Float32Array::from(&a.values[..]).into()),
@@ -223,7 +344,7 @@ pub fn attribute(model: &Model, input: &[f32], options: JsValue) -> Result<JsVal
 pub fn integrated_gradients_delta(
     model: &Model,
     input: &[f32],
-    options: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "SaliencyOptions")] options: JsValue,
 ) -> Result<f32, JsError> {
     let a = attribution(model, input, &options)?;
     a.delta.ok_or_else(|| {
@@ -238,11 +359,11 @@ pub fn integrated_gradients_delta(
 /// (`reduce: "maxAbs"` as Simonyan et al. or `"sum"`), then normalised to `[-1, 1]` or `[0, 1]`
 /// by `sign` (`"absoluteValue"`, `"all"`, `"positive"`, `"negative"`) with `outlierPercent`
 /// (default 2) of the largest values clipped. Returns `{ values, shape }` (`[H, W]`).
-#[wasm_bindgen(js_name = displayMap)]
+#[wasm_bindgen(js_name = displayMap, unchecked_return_type = "DisplayMap")]
 pub fn display_map(
     values: &[f32],
     shape: Vec<usize>,
-    options: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "DisplayOptions")] options: JsValue,
 ) -> Result<JsValue, JsError> {
     let options: DisplayOptions = read_options(options, "display options")?;
     let (map, shape) = display(values, &shape, &options).map_err(js_error)?;

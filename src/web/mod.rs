@@ -26,7 +26,21 @@ pub use render::{
 };
 pub use train::Trainer;
 
-use wasm_bindgen::JsError;
+use wasm_bindgen::prelude::*;
+
+// Every exported class has a `[Symbol.dispose]()` member (wasm-bindgen emits it; the glue falls
+// back to `Symbol.for("wbg_symbol_dispose")` where the runtime lacks the symbol). Its type is in
+// TypeScript's `esnext.disposable` lib only, so the package declares it for projects that
+// compile with `--lib es2022,dom`; the declaration merges with the lib's where both are present.
+#[wasm_bindgen(typescript_custom_section)]
+const SYMBOL_DISPOSE: &str = r#"
+declare global {
+    interface SymbolConstructor {
+        /** The method `using` declarations call at the end of their scope (explicit resource management). */
+        readonly dispose: unique symbol;
+    }
+}
+"#;
 
 /// Converts a core error into a JS `Error` carrying its message.
 pub(crate) fn js_error(e: crate::Error) -> JsError {

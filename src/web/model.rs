@@ -8,6 +8,33 @@ use crate::io::{json, onnx};
 use crate::tensor::{into_vec, Tensor};
 use wasm_bindgen::prelude::*;
 
+#[wasm_bindgen(typescript_custom_section)]
+const MODEL_TYPES: &str = r#"
+/** One layer of a model, as `Model.layers` lists it. */
+export interface LayerInfo {
+    /** The layer's unique name. */
+    name: string;
+    /** The op: the ONNX op type for imported models, the JSON layer type otherwise. */
+    op: string;
+    /** The output shape of one sample (without the batch dimension). */
+    outputShape: number[];
+    /** The number of scalar parameters. */
+    params: number;
+    /** The names of the layers it reads (`"input"` for the model input). */
+    inputs: string[];
+}
+
+/** One parameter tensor of a layer, as `Model.parameters` lists it. */
+export interface LayerParameter {
+    /** The parameter's name, e.g. `"weight"` or `"bias"`. */
+    name: string;
+    /** Its shape in PyTorch's layout (dense weight `[out, in]`, conv weight `[filters, in / groups, kh, kw]`). */
+    shape: number[];
+    /** Its values, row-major. */
+    values: Float32Array;
+}
+"#;
+
 /// A neural network: a graph of layers with its weights.
 #[wasm_bindgen]
 pub struct Model {
@@ -53,13 +80,13 @@ impl Model {
     }
 
     /// The per-sample input shape (without the batch dimension), e.g. `[1, 28, 28]`.
-    #[wasm_bindgen(getter, js_name = inputShape)]
+    #[wasm_bindgen(getter, js_name = inputShape, unchecked_return_type = "number[]")]
     pub fn input_shape(&self) -> js_sys::Array {
         shape_array(self.inner.input_shape())
     }
 
     /// The per-sample output shape, e.g. `[10]`.
-    #[wasm_bindgen(getter, js_name = outputShape)]
+    #[wasm_bindgen(getter, js_name = outputShape, unchecked_return_type = "number[]")]
     pub fn output_shape(&self) -> js_sys::Array {
         shape_array(self.inner.output_shape())
     }
@@ -70,7 +97,8 @@ impl Model {
         self.inner.param_count()
     }
 
-    /// One `{ name, op, outputShape, params }` per layer, in execution order.
+    /// One `{ name, op, outputShape, params, inputs }` per layer, in execution order.
+    #[wasm_bindgen(unchecked_return_type = "LayerInfo[]")]
     pub fn layers(&self) -> Result<JsValue, JsError> {
         serde_wasm_bindgen::to_value(&self.inner.layers()).map_err(|e| JsError::new(&e.to_string()))
     }
@@ -106,6 +134,7 @@ impl Model {
 
     /// A layer's parameters as `[{ name, shape, values }]` (PyTorch layouts: dense weight
     /// `[out, in]`, conv weight `[filters, in / groups, kh, kw]`); empty for layers without any.
+    #[wasm_bindgen(unchecked_return_type = "LayerParameter[]")]
     pub fn parameters(&self, layer: &str) -> Result<js_sys::Array, JsError> {
         let id = self.inner.find(layer).map_err(js_error)?;
         let node = self
@@ -170,6 +199,7 @@ impl Trace {
     }
 
     /// A layer's output shape, batch first, e.g. `[1, 8, 28, 28]`.
+    #[wasm_bindgen(unchecked_return_type = "number[]")]
     pub fn shape(&self, name: &str) -> Result<js_sys::Array, JsError> {
         Ok(shape_array(self.value(name)?.shape()))
     }

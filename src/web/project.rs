@@ -12,6 +12,95 @@ use crate::tensor::into_vec;
 use ndarray::ArrayView1;
 use wasm_bindgen::prelude::*;
 
+#[wasm_bindgen(typescript_custom_section)]
+const PROJECTION_TYPES: &str = r#"
+/** The options of `pca` and `weightRowsPca` (scikit-learn's `PCA`, in camelCase). */
+export interface PcaOptions {
+    /** The number of components to keep, `1..=min(rows, cols)`. Default 2. */
+    components?: number;
+    /** Scale the projections to unit variance. Default `false`. */
+    whiten?: boolean;
+    /** The algorithm; `"auto"` picks as scikit-learn 1.9 does. Default `"auto"`. */
+    solver?: "auto" | "full" | "covarianceEigh" | "randomized";
+    /** The seed of the randomized solver's test vectors. Default 0. */
+    seed?: number;
+    /** The randomized solver's power iterations. Default scikit-learn's `"auto"`: 7 when `components < 0.1 min(rows, cols)`, else 4. */
+    powerIterations?: number;
+}
+
+/** The options of `new TsneRun` (scikit-learn 1.9's `TSNE`, in camelCase). */
+export interface TsneOptions {
+    /** The embedding's dimensions, at least 1 (at most 3 for Barnes-Hut). Default 2. */
+    components?: number;
+    /** The effective number of neighbours, `0 < perplexity < rows`. Default 30. */
+    perplexity?: number;
+    /** The factor on the affinities during the first 250 iterations, at least 1. Default 12. */
+    earlyExaggeration?: number;
+    /** The step size, positive. Default `"auto"`: `max(rows / earlyExaggeration / 4, 50)`. */
+    learningRate?: number;
+    /** Total iterations, at least 250 (the early exaggeration phase). Default 1000. */
+    maxIter?: number;
+    /** Iterations without a better KL divergence after which the second phase stops (checked every 50). Default 300. */
+    nIterWithoutProgress?: number;
+    /** Stop when the norm of the gain-scaled gradient is at most this, at least 0. Default 1e-7. */
+    minGradNorm?: number;
+    /** The initial embedding: principal components or random normals. Default `"pca"`. */
+    init?: "pca" | "random";
+    /** The gradient algorithm; `"auto"` is exact up to 1000 rows or above 3 components, else Barnes-Hut. Default `"auto"`. */
+    method?: "auto" | "exact" | "barnesHut";
+    /** The Barnes-Hut accuracy in `[0, 1]`; 0 summarises nothing. Default 0.5. */
+    angle?: number;
+    /** The seed of the random parts (randomized PCA initialisation, random initialisation). Default 0. */
+    seed?: number;
+}
+
+/** A KL divergence evaluation of t-SNE (every 50 iterations and at the end of each phase). */
+export interface TsneCheckpoint {
+    /** Iterations completed when it was taken (50, 100, ...). */
+    iteration: number;
+    /** The KL divergence before that iteration's update (with exaggerated affinities in the first phase, as scikit-learn reports it; estimated by Barnes-Hut). */
+    klDivergence: number;
+    /** The norm of that iteration's gain-scaled gradient. */
+    gradientNorm: number;
+    /** Whether the affinities were exaggerated. */
+    exaggerated: boolean;
+}
+
+/** Where a t-SNE optimisation is, returned by `TsneRun.run`. */
+export interface TsneProgress {
+    /** Iterations completed. */
+    iteration: number;
+    /** The iteration budget (`maxIter`). */
+    maxIter: number;
+    /** Whether the next iteration uses early exaggeration. */
+    exaggerating: boolean;
+    /** The latest KL evaluation, `undefined` before the first. */
+    checkpoint: TsneCheckpoint | undefined;
+    /** Why the optimisation ended, `undefined` while it runs. */
+    stop: "maxIter" | "noProgress" | "gradientNorm" | "cancelled" | undefined;
+}
+
+/** A training trajectory on the plane of its two principal directions, returned by `projectTrajectory`. */
+export interface TrajectoryProjection {
+    /** The two directions, `2 x params`, row-major. */
+    directions: Float32Array;
+    /** Each snapshot's coordinates on the plane, `count x 2`, row-major. */
+    coordinates: Float32Array;
+    /** The fraction of the trajectory's variance along each direction. */
+    explainedVarianceRatio: Float32Array;
+}
+
+/** `steps` evenly spaced values from `start` to `end` inclusive (NumPy's `linspace`). */
+export interface Linspace {
+    /** The first value. */
+    start: number;
+    /** The last value. */
+    end: number;
+    /** The number of values (at least 2 for a drawn landscape). */
+    steps: number;
+}
+"#;
+
 /// A fitted PCA: scikit-learn's attributes (camelCase) and `transform` / `inverseTransform`.
 #[wasm_bindgen]
 pub struct PcaFit {
@@ -70,7 +159,10 @@ impl PcaFit {
         self.inner.noise_variance
     }
     /// The solver that ran (`"full"`, `"covarianceEigh"` or `"randomized"`).
-    #[wasm_bindgen(getter)]
+    #[wasm_bindgen(
+        getter,
+        unchecked_return_type = "\"full\" | \"covarianceEigh\" | \"randomized\""
+    )]
     pub fn solver(&self) -> String {
         self.inner.solver.name().to_string()
     }
@@ -97,7 +189,12 @@ impl PcaFit {
 /// PCA of `rows x cols` row-major data with `options = { components = 2, whiten = false,
 /// solver = "auto" | "full" | "covarianceEigh" | "randomized", seed, powerIterations }`.
 #[wasm_bindgen]
-pub fn pca(data: &[f32], rows: usize, cols: usize, options: JsValue) -> Result<PcaFit, JsError> {
+pub fn pca(
+    data: &[f32],
+    rows: usize,
+    cols: usize,
+    #[wasm_bindgen(unchecked_optional_param_type = "PcaOptions")] options: JsValue,
+) -> Result<PcaFit, JsError> {
     let options = read_options(options, "PCA options")?;
     Pca::fit_slice(data, rows, cols, &options)
         .map(|inner| PcaFit { inner })
@@ -106,7 +203,11 @@ pub fn pca(data: &[f32], rows: usize, cols: usize, options: JsValue) -> Result<P
 
 /// PCA of a layer's weight rows: each output unit's (or filter's) incoming weights is a point.
 #[wasm_bindgen(js_name = weightRowsPca)]
-pub fn weight_rows(model: &Model, layer: &str, options: JsValue) -> Result<PcaFit, JsError> {
+pub fn weight_rows(
+    model: &Model,
+    layer: &str,
+    #[wasm_bindgen(unchecked_optional_param_type = "PcaOptions")] options: JsValue,
+) -> Result<PcaFit, JsError> {
     let options = read_options(options, "PCA options")?;
     let weight = model.graph().weight(layer).map_err(js_error)?;
     weight_rows_pca(weight, &options)
@@ -117,7 +218,10 @@ pub fn weight_rows(model: &Model, layer: &str, options: JsValue) -> Result<PcaFi
 /// A training trajectory on the plane of its two principal directions (Li et al. 2018):
 /// `snapshots` holds `count` parameter vectors of `params` values (the last one the final
 /// weights). Returns `{ directions (2 x params), coordinates (count x 2), explainedVarianceRatio }`.
-#[wasm_bindgen(js_name = projectTrajectory)]
+#[wasm_bindgen(
+    js_name = projectTrajectory,
+    unchecked_return_type = "TrajectoryProjection"
+)]
 pub fn trajectory(snapshots: &[f32], count: usize, params: usize) -> Result<JsValue, JsError> {
     let view = matrix_view("trajectory snapshots", snapshots, count, params).map_err(js_error)?;
     let projection = project_trajectory(view).map_err(js_error)?;
@@ -149,8 +253,9 @@ pub fn loss_surface_js(
     final_params: &[f32],
     d1: &[f32],
     d2: &[f32],
-    alphas: JsValue,
-    betas: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Linspace")] alphas: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Linspace")] betas: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "(done: number, total: number) => void")]
     progress: Option<js_sys::Function>,
 ) -> Result<Vec<f32>, JsError> {
     let grid = plane_grid(
@@ -202,7 +307,7 @@ impl Model {
     }
 
     /// Shape of a layer's output for one sample.
-    #[wasm_bindgen(js_name = layerShape)]
+    #[wasm_bindgen(js_name = layerShape, unchecked_return_type = "number[]")]
     pub fn layer_shape(&self, layer: &str) -> Result<js_sys::Array, JsError> {
         let graph = self.graph();
         let id = graph.find(layer).map_err(js_error)?;
@@ -227,7 +332,7 @@ impl TsneRun {
         data: &[f32],
         rows: usize,
         cols: usize,
-        options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "TsneOptions")] options: JsValue,
     ) -> Result<TsneRun, JsError> {
         let options = read_options(options, "t-SNE options")?;
         Tsne::from_slice(data, rows, cols, &options)
@@ -236,7 +341,8 @@ impl TsneRun {
     }
 
     /// Runs up to `iterations` more iterations; returns `{ iteration, maxIter, exaggerating,
-    /// checkpoint: { iteration, klDivergence, gradientNorm, exaggerated } | null, stop }`.
+    /// checkpoint: { iteration, klDivergence, gradientNorm, exaggerated } | undefined, stop }`.
+    #[wasm_bindgen(unchecked_return_type = "TsneProgress")]
     pub fn run(&mut self, iterations: usize) -> Result<JsValue, JsError> {
         let progress = self.inner.run(iterations).map_err(js_error)?;
         serde_wasm_bindgen::to_value(&progress).map_err(|e| JsError::new(&e.to_string()))
@@ -255,7 +361,7 @@ impl TsneRun {
     }
 
     /// The gradient algorithm in use (`"exact"` or `"barnesHut"`).
-    #[wasm_bindgen(getter)]
+    #[wasm_bindgen(getter, unchecked_return_type = "\"exact\" | \"barnesHut\"")]
     pub fn method(&self) -> String {
         self.inner.method().name().to_string()
     }

@@ -29,6 +29,52 @@ struct HeatmapOptions {
     max: Option<f32>,
 }
 
+#[wasm_bindgen(typescript_custom_section)]
+const DRAWING_TYPES: &str = r#"
+/** A colormap name, as `colormaps()` lists them. */
+export type Colormap = "viridis" | "magma" | "inferno" | "greys" | "blues" | "rdbu";
+
+/** The options of `drawHeatmap`. */
+export interface HeatmapOptions {
+    /** The colour scale. Default `"viridis"`. */
+    colormap?: Colormap;
+    /** The value at the low end of the scale, given together with `max`. Default the data's range (symmetric around 0 for a diverging map). */
+    min?: number;
+    /** The value at the high end of the scale, given together with `min`. Default the data's range (symmetric around 0 for a diverging map). */
+    max?: number;
+}
+
+/** The options of `Trace.draw`. */
+export interface TraceDrawOptions extends HeatmapOptions {
+    /** The sample of the batch to draw. Default 0. */
+    sample?: number;
+}
+
+/** The heatmap cell under a canvas pixel, returned by `Layout.locate`. */
+export interface HeatmapCell {
+    /** The channel (0 for a strip). */
+    channel: number;
+    /** The row within the channel. */
+    y: number;
+    /** The column within the channel. */
+    x: number;
+    /** The index into the flat values the map was drawn from (all samples of a trace). */
+    index: number;
+}
+
+/** The options of `drawLandscape`. */
+export interface LandscapeOptions {
+    /** The index of a path point to mark. Default none. */
+    marked?: number;
+    /** The number of contour levels. Default 8. */
+    levels?: number;
+    /** The colour scale of the log loss. Default `"viridis"`. */
+    colormap?: Colormap;
+    /** The chart's title. Default `"loss landscape"`. */
+    title?: string;
+}
+"#;
+
 /// Where a heatmap's values are, returned by the drawing functions; maps a canvas pixel back
 /// to the value drawn there.
 #[wasm_bindgen]
@@ -40,7 +86,7 @@ pub struct Layout {
 #[wasm_bindgen]
 impl Layout {
     /// `"grid"` (channel maps) or `"strip"` (one cell per unit).
-    #[wasm_bindgen(getter)]
+    #[wasm_bindgen(getter, unchecked_return_type = "\"grid\" | \"strip\"")]
     pub fn kind(&self) -> String {
         match self.view.layout {
             crate::render::view::ViewLayout::Grid(_) => "grid".into(),
@@ -62,6 +108,7 @@ impl Layout {
 
     /// The cell at canvas pixel `(x, y)` as `{ channel, y, x, index }`, where `index` indexes
     /// the flat values the map was drawn from (all samples of a trace), or `undefined`.
+    #[wasm_bindgen(unchecked_return_type = "HeatmapCell | undefined")]
     pub fn locate(&self, x: f64, y: f64) -> JsValue {
         if !(x >= 0.0 && y >= 0.0) {
             return JsValue::UNDEFINED;
@@ -127,7 +174,7 @@ impl Trace {
         &self,
         name: &str,
         canvas: &HtmlCanvasElement,
-        options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "TraceDrawOptions")] options: JsValue,
     ) -> Result<Layout, JsError> {
         let options: HeatmapOptions = read_options(options, "heatmap options")?;
         let tensor = self.value(name)?;
@@ -162,7 +209,7 @@ pub fn draw_heatmap(
     canvas: &HtmlCanvasElement,
     values: &[f32],
     shape: Vec<usize>,
-    options: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "HeatmapOptions")] options: JsValue,
 ) -> Result<Layout, JsError> {
     let options: HeatmapOptions = read_options(options, "heatmap options")?;
     if options.sample.is_some() {
@@ -184,7 +231,7 @@ pub fn draw_heatmap(
 #[wasm_bindgen(js_name = drawColorbar)]
 pub fn draw_colorbar(
     canvas: &HtmlCanvasElement,
-    colormap: &str,
+    #[wasm_bindgen(unchecked_param_type = "Colormap")] colormap: &str,
     min: f32,
     max: f32,
 ) -> Result<(), JsError> {
@@ -326,15 +373,10 @@ impl Default for LandscapeOptions {
 pub fn draw_landscape(
     canvas: &HtmlCanvasElement,
     surface: &[f32],
-    #[wasm_bindgen(unchecked_param_type = "{ start: number, end: number, steps: number }")]
-    alphas: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "{ start: number, end: number, steps: number }")]
-    betas: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Linspace")] alphas: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Linspace")] betas: JsValue,
     path: &[f32],
-    #[wasm_bindgen(
-        unchecked_optional_param_type = "{ marked?: number, levels?: number, colormap?: string, title?: string }"
-    )]
-    options: Option<JsValue>,
+    #[wasm_bindgen(unchecked_optional_param_type = "LandscapeOptions")] options: Option<JsValue>,
 ) -> Result<ChartArea, JsError> {
     let options: LandscapeOptions =
         read_options(options.unwrap_or(JsValue::UNDEFINED), "landscape options")?;
@@ -359,7 +401,7 @@ pub fn draw_landscape(
 }
 
 /// The names of the colormaps `drawHeatmap`, `trace.draw` and `drawColorbar` accept.
-#[wasm_bindgen]
+#[wasm_bindgen(unchecked_return_type = "Colormap[]")]
 pub fn colormaps() -> Vec<String> {
     Colormap::NAMES.iter().map(|s| s.to_string()).collect()
 }

@@ -40,6 +40,41 @@ fn stats_object(stats: &[StepStats]) -> Result<JsValue, JsError> {
     ])
 }
 
+#[wasm_bindgen(typescript_custom_section)]
+const TRAINING_TYPES: &str = r#"
+/** The options of `new Trainer` (PyTorch's `torch.optim.SGD`, in camelCase, plus the minibatches of `train`). */
+export interface TrainerOptions {
+    /** The step size, positive. Default 0.01. */
+    learningRate?: number;
+    /** The momentum in `[0, 1)`; 0 is plain SGD. Default 0. */
+    momentum?: number;
+    /** The L2 penalty added to the gradient, at least 0. Default 0. */
+    weightDecay?: number;
+    /** Nesterov momentum (needs `momentum > 0`). Default `false`. */
+    nesterov?: boolean;
+    /** Samples per minibatch of `train`. Default 32. */
+    batchSize?: number;
+    /** The seed of the minibatch order. Default 0. */
+    seed?: number;
+}
+
+/** The steps of one `Trainer.train` call, each measured on its minibatch before its update. */
+export interface TrainingSteps {
+    /** The mean cross-entropy of each step's minibatch. */
+    losses: Float32Array;
+    /** The accuracy on each step's minibatch. */
+    accuracies: Float32Array;
+}
+
+/** A classifier's performance over a labelled dataset, returned by `Trainer.evaluate`. */
+export interface Evaluation {
+    /** The mean cross-entropy. */
+    loss: number;
+    /** The fraction of samples whose largest output is at their label. */
+    accuracy: number;
+}
+"#;
+
 /// Trains a copy of a model with stochastic gradient descent on the mean cross-entropy
 /// (PyTorch's `torch.optim.SGD` and `nn.CrossEntropyLoss`; a final softmax or log-softmax layer
 /// is seen through, the loss is taken on the logits before it). The model runs in its inference
@@ -65,10 +100,7 @@ impl Trainer {
     #[wasm_bindgen(constructor)]
     pub fn new(
         model: &Model,
-        #[wasm_bindgen(
-            unchecked_optional_param_type = "{ learningRate?: number, momentum?: number, weightDecay?: number, nesterov?: boolean, batchSize?: number, seed?: number }"
-        )]
-        options: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "TrainerOptions")] options: Option<JsValue>,
     ) -> Result<Trainer, JsError> {
         let options = read_options(options.unwrap_or(JsValue::UNDEFINED), "Trainer options")?;
         CoreTrainer::new(model.graph().clone(), options)
@@ -108,7 +140,7 @@ impl Trainer {
     /// set, in a seeded random order drawn anew each epoch. Returns `{ losses, accuracies }`
     /// (`Float32Array`s, one value per step, measured on each minibatch before its update). On
     /// an error the steps before it stay taken.
-    #[wasm_bindgen(unchecked_return_type = "{ losses: Float32Array, accuracies: Float32Array }")]
+    #[wasm_bindgen(unchecked_return_type = "TrainingSteps")]
     pub fn train(&mut self, steps: f64) -> Result<JsValue, JsError> {
         if !(steps.fract() == 0.0 && (1.0..=MAX_STEPS_PER_CALL).contains(&steps)) {
             return Err(js_error(crate::Error::invalid(
@@ -123,7 +155,7 @@ impl Trainer {
 
     /// The current model's mean cross-entropy and accuracy over a labelled dataset (e.g. a
     /// held-out set): `{ loss, accuracy }`.
-    #[wasm_bindgen(unchecked_return_type = "{ loss: number, accuracy: number }")]
+    #[wasm_bindgen(unchecked_return_type = "Evaluation")]
     pub fn evaluate(
         &self,
         inputs: &[f32],
