@@ -1,12 +1,12 @@
 // nnlens web components: `import "nnlens/elements"` (or this file by URL) defines
 // <nnlens-activations>, <nnlens-prediction>, <nnlens-heatmap>, <nnlens-saliency>,
-// <nnlens-architecture> and <nnlens-pad>, each drawing into an open shadow root. Elements share
+// <nnlens-architecture>, <nnlens-projection> and <nnlens-pad>, each drawing into an open shadow root. Elements share
 // one wasm instance and one loaded model per `src` (elements-data.js); they redraw when an
 // attribute changes or their width changes, draw only when near the viewport, and dispatch `load`
 // after drawing and `error` (`event.detail.message`) when they cannot, showing the message in
 // place. Text from files is inserted as text, never as HTML. See www/docs/elements.md.
 import {
-  attribute, displayMap, drawBarChart, drawColorbar, drawHeatmap,
+  TsneRun, attribute, displayMap, drawBarChart, drawColorbar, drawHeatmap, drawScatter, pca,
 } from "./nnlens.js";
 import { imageShape, loadArray, loadModel, resolveInput, wasm } from "./elements-data.js";
 
@@ -22,6 +22,7 @@ figcaption .muted { color: #777; margin-left: 0.5em; }
 canvas.map { image-rendering: pixelated; display: block; }
 canvas.colorbar { width: 56px; height: 120px; display: block; }
 canvas.chart { width: 100%; height: 200px; display: block; }
+canvas.scatter { height: 320px; }
 ol.top { margin: 0; padding-left: 1.5em; }
 ol.layers { list-style: none; margin: 0; padding: 0; display: flex; flex-direction: column; align-items: flex-start; }
 ol.layers li { border: 1px solid #888; border-radius: 4px; padding: 0.25em 0.6em; }
@@ -536,6 +537,119 @@ class NnlensPad extends HTMLElement {
   }
 }
 
+/** Rows of a layer's outputs computed per this many inputs (bounds the memory of one call). */
+const PROJECTION_CHUNK = 250;
+
+/**
+ * `<nnlens-projection data labels method src layer>`: a 2-D PCA or t-SNE scatter of the rows of
+ * `data` (an `.npy` or `.json` array, one row per sample along its first axis), or, with `src`
+ * and `layer`, of that layer's outputs for those rows as model inputs; points coloured by
+ * `labels` (one integer class per row), else by the model's predicted class.
+ */
+class NnlensProjection extends NnlensElement {
+  static observedAttributes = ["src", "layer", "data", "labels", "method"];
+
+  async render(current) {
+    const dataSrc = this.getAttribute("data");
+    if (!dataSrc) throw new Error("no data: set the data attribute to an .npy or .json array with one row per sample");
+    const method = this.getAttribute("method") || "pca";
+    if (method !== "pca" && method !== "tsne") throw new Error(`unknown method '${method}'; expected pca or tsne`);
+    const src = this.getAttribute("src");
+    const layer = this.getAttribute("layer");
+    if (layer && !src) throw new Error("layer needs src, the model whose layer's outputs are projected");
+    if (src && !layer) throw new Error("src needs layer, the layer whose outputs are projected");
+    const labelsSrc = this.getAttribute("labels");
+    const [data, labels, model] = await Promise.all([
+      loadArray(dataSrc), labelsSrc ? loadArray(labelsSrc) : null, src ? loadModel(src) : null,
+    ]);
+    if (!current()) return { nodes: [] };
+    const rows = data.shape[0] ?? 0;
+    if (data.shape.length < 2 || rows < 3) {
+      throw new Error(`cannot project an array of shape [${data.shape.join(", ")}]: expected at least 3 rows, [N, ...]`);
+    }
+    let features = data.values;
+    if (model) features = layerOutputs(model, layer, features, rows);
+    const width = features.length / rows;
+    const classes = labels ? classesOf(labels, rows) : predictedClasses(model, data.values, rows);
+    const points = method === "pca" ? pcaPoints(features, rows, width) : await tsnePoints(features, rows, width, current);
+    if (!points) return { nodes: [] };
+    const title = `${model ? layer : "data"}: ${method === "pca" ? "PCA" : "t-SNE"} of ${rows} samples`;
+    const chart = canvas("chart scatter", title);
+    return {
+      nodes: [chart],
+      after: () => {
+        sizeForCss(chart);
+        drawScatter(chart, points, classes, title).free();
+      },
+    };
+  }
+}
+
+/** `layer`'s outputs for `rows` model inputs, `rows x prod(layer shape)`. */
+function layerOutputs(model, layer, inputs, rows) {
+  const size = model.inputShape.reduce((a, b) => a * b, 1);
+  if (inputs.length !== rows * size) {
+    throw new Error(`the data rows have ${inputs.length / rows} values; the model takes [${model.inputShape.join(", ")}] = ${size}`);
+  }
+  const parts = [];
+  for (let start = 0; start < rows; start += PROJECTION_CHUNK) {
+    const n = Math.min(PROJECTION_CHUNK, rows - start);
+    parts.push(model.layerOutputs(layer, inputs.subarray(start * size, (start + n) * size), n));
+  }
+  const features = new Float32Array(parts.reduce((total, part) => total + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    features.set(part, at);
+    at += part.length;
+  }
+  return features;
+}
+
+/** The labels as classes 0 to 255, one per row. */
+function classesOf(labels, rows) {
+  if (labels.values.length !== rows) throw new Error(`${labels.values.length} labels for ${rows} data rows; expected one per row`);
+  const bad = labels.values.findIndex((v) => !Number.isInteger(v) || v < 0 || v > 255);
+  if (bad >= 0) throw new Error(`label ${bad} is ${labels.values[bad]}; expected an integer class from 0 to 255`);
+  return Uint8Array.from(labels.values);
+}
+
+/** Each row's predicted class under `model`, or class 0 for every row without a model. */
+function predictedClasses(model, inputs, rows) {
+  const classes = new Uint8Array(rows);
+  if (!model) return classes;
+  const output = model.forward(inputs, rows);
+  const per = output.length / rows;
+  for (let row = 0; row < rows; row++) classes[row] = Math.min(255, argmax(output.subarray(row * per, (row + 1) * per)));
+  return classes;
+}
+
+function pcaPoints(features, rows, width) {
+  const fit = pca(features, rows, width, { components: 2 });
+  try {
+    return fit.transformed;
+  } finally {
+    fit.free();
+  }
+}
+
+/**
+ * t-SNE with scikit-learn's defaults (perplexity at most 30, seed 0), run in slices of 50
+ * iterations that yield to the page between them; null when a newer drawing superseded it.
+ */
+async function tsnePoints(features, rows, width, current) {
+  const run = new TsneRun(features, rows, width, { perplexity: Math.min(30, (rows - 1) / 3), seed: 0 });
+  try {
+    while (!run.finished) {
+      run.run(50);
+      await new Promise((resolve) => setTimeout(resolve));
+      if (!current()) return null;
+    }
+    return run.embedding;
+  } finally {
+    run.free();
+  }
+}
+
 const ELEMENTS = {
   "nnlens-activations": NnlensActivations,
   "nnlens-prediction": NnlensPrediction,
@@ -543,9 +657,12 @@ const ELEMENTS = {
   "nnlens-saliency": NnlensSaliency,
   "nnlens-architecture": NnlensArchitecture,
   "nnlens-pad": NnlensPad,
+  "nnlens-projection": NnlensProjection,
 };
 for (const [name, element] of Object.entries(ELEMENTS)) {
   if (!customElements.get(name)) customElements.define(name, element);
 }
 
-export { NnlensActivations, NnlensArchitecture, NnlensHeatmap, NnlensPad, NnlensPrediction, NnlensSaliency };
+export {
+  NnlensActivations, NnlensArchitecture, NnlensHeatmap, NnlensPad, NnlensPrediction, NnlensProjection, NnlensSaliency,
+};

@@ -176,6 +176,27 @@ test("a broken model is reported through error and in place, as text", async (t)
   assert.deepEqual(problems.foreignRequests, []);
 });
 
+test("projections of saved rows and of a layer's outputs draw a scatter, and follow the method", async (t) => {
+  const { page, problems, requests } = await openElements(t);
+  await page.evaluate(() => document.getElementById("projection-data").scrollIntoView());
+  for (const id of ["projection-data", "projection-layer"]) {
+    await waitEvent(page, id, "load");
+    const [scatter] = await shadowColours(page, id, "canvas.scatter");
+    assert.ok(scatter > 8, `${id} scatter drawn (${scatter} colours)`);
+  }
+  assert.equal(await page.evaluate(() => document.getElementById("projection-layer").shadowRoot.querySelector("canvas").getAttribute("aria-label")), "fc1: t-SNE of 60 samples");
+  assert.equal(requests.filter((p) => p === "/examples/digits60.npy").length, 1);
+  await change(page, "projection-data", "method", "tsne");
+  await waitEvent(page, "projection-data", "load", 2);
+  assert.equal(await page.evaluate(() => document.getElementById("projection-data").shadowRoot.querySelector("canvas").getAttribute("aria-label")), "data: t-SNE of 60 samples");
+  await change(page, "projection-layer", "layer", "nope");
+  assert.match(await waitEvent(page, "projection-layer", "error"), /nope/);
+  await change(page, "projection-data", "labels", "digit.json");
+  assert.match(await waitEvent(page, "projection-data", "error"), /784 labels for 60 data rows/);
+  assert.deepEqual(problems.consoleErrors, []);
+  assert.deepEqual(problems.foreignRequests, []);
+});
+
 test("a prediction follows the drawing pad, and an element far down waits for the viewport", async (t) => {
   const { page, problems, requests } = await openElements(t);
   await waitEvent(page, "prediction-pad", "load");
