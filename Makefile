@@ -32,7 +32,7 @@ SITE_INPUTS := $(shell find www -type f)
 
 .DELETE_ON_ERROR:
 
-ELEMENTS_JS := $(wildcard js/*.js)
+ELEMENTS_FILES := $(wildcard js/*.js js/*.d.ts)
 
 pkg: pkg/nnlens_bg.wasm pkg/package.json pkg/README.md pkg/elements.js
 
@@ -51,16 +51,17 @@ pkg/package.json: scripts/pkg-package.json
 pkg/README.md: README.md
 	mkdir -p pkg && cp $< $@
 
-# The web components (nnlens/elements): plain modules beside nnlens.js, which they import.
-pkg/elements.js: $(ELEMENTS_JS)
-	mkdir -p pkg && cp $(ELEMENTS_JS) pkg/
+# The web components (nnlens/elements): plain modules beside nnlens.js, which they import, and
+# their declarations.
+pkg/elements.js: $(ELEMENTS_FILES)
+	mkdir -p pkg && cp $(ELEMENTS_FILES) pkg/
 
 site: pkg site/index.html
 
 site/index.html: $(SITE_INPUTS) pkg/nnlens_bg.wasm pkg/elements.js
 	rm -rf site && mkdir -p site
 	cp -r www/. site/
-	mkdir -p site/pkg && cp pkg/nnlens.js pkg/nnlens_bg.wasm pkg/nnlens.d.ts $(ELEMENTS_JS:js/%=pkg/%) site/pkg/
+	mkdir -p site/pkg && cp pkg/nnlens.js pkg/nnlens_bg.wasm pkg/nnlens.d.ts $(ELEMENTS_FILES:js/%=pkg/%) site/pkg/
 	@echo "site/ is ready: copy it to any static host"
 
 demo: site
