@@ -72,6 +72,7 @@ class NnlensElement extends HTMLElement {
     this.intersection.disconnect();
     this.resize.disconnect();
     this.follow(null);
+    this.dirty = true; // back in a page, it draws again (and follows its pad again)
   }
 
   attributeChangedCallback(_name, before, after) {

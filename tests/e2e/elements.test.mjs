@@ -93,6 +93,13 @@ test("every element draws, and the shared models are fetched once", async (t) =>
   }
   assert.match(await page.evaluate(() => document.getElementById("prediction-png").shadowRoot.querySelector("canvas").getAttribute("aria-label")), /class 6$/);
   assert.match(await page.evaluate(() => document.getElementById("prediction-onnx").shadowRoot.querySelector("canvas").getAttribute("aria-label")), /class 5$/);
+  // 32 outputs: the top 5, highest first.
+  await page.evaluate(() => document.getElementById("prediction-wide").scrollIntoView());
+  await waitEvent(page, "prediction-wide", "load");
+  const top = await page.evaluate(() => [...document.getElementById("prediction-wide").shadowRoot.querySelectorAll("li")].map((li) => li.textContent));
+  assert.equal(top.length, 5);
+  const scores = top.map((line) => Number(/^class \d+: (.*)$/.exec(line)[1]));
+  assert.deepEqual(scores, [...scores].sort((a, b) => b - a));
   // Precomputed arrays: a [1, 28, 28] .npy and a [4, 10, 12] JSON array as a channel grid.
   for (const id of ["heatmap-npy", "heatmap-channels"]) {
     const [map, bar] = await shadowColours(page, id, "canvas");
@@ -147,6 +154,14 @@ test("elements redraw when an attribute changes", async (t) => {
   await page.evaluate(() => document.getElementById("conv1").scrollIntoView());
   await page.setViewportSize({ width: 700, height: 900 });
   await waitEvent(page, "conv1", "load", 3);
+  // Moved in the page (disconnected, then connected again), it draws again.
+  await page.evaluate(() => {
+    const element = document.getElementById("conv1");
+    const next = element.nextSibling;
+    element.remove();
+    next.before(element);
+  });
+  await waitEvent(page, "conv1", "load", 4);
   assert.deepEqual(problems.consoleErrors, []);
 });
 
