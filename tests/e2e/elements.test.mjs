@@ -150,6 +150,17 @@ test("elements redraw when an attribute changes", async (t) => {
   await change(page, "saliency", "method", "gradCam");
   await waitEvent(page, "saliency", "load", 2);
   assert.match(await shadowText(page, "saliency"), /gradCam for class 6/);
+  // Occlusion with its window, and the explained class chosen.
+  await page.evaluate(() => {
+    const element = document.getElementById("saliency");
+    element.setAttribute("window", "7");
+    element.setAttribute("target", "3");
+    element.setAttribute("method", "occlusion");
+  });
+  await page.waitForFunction(() => document.getElementById("saliency").shadowRoot.querySelector("[part=view]").textContent === "occlusion for class 3");
+  for (const colours of await shadowColours(page, "saliency", "canvas")) assert.ok(colours > 2, "occlusion canvases drawn");
+  await change(page, "saliency", "method", "lime");
+  assert.match(await waitEvent(page, "saliency", "error"), /unknown method 'lime'; expected one of gradient, inputXGradient/);
   // A wider container redraws at the new width.
   await page.evaluate(() => document.getElementById("conv1").scrollIntoView());
   await page.setViewportSize({ width: 700, height: 900 });
