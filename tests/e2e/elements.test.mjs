@@ -248,3 +248,16 @@ test("a prediction follows the drawing pad, and an element far down waits for th
   assert.deepEqual(problems.consoleErrors, []);
   assert.deepEqual(problems.foreignRequests, []);
 });
+
+test("served under a sub-path, as from a CDN, the elements find their wasm beside the module", async (t) => {
+  const { page, origin, problems } = await openSite(t, { subPath: "/cdn/nnlens@0.1.0/" });
+  const requests = [];
+  page.on("request", (req) => requests.push(new URL(req.url()).pathname));
+  await page.addInitScript(recordEvents);
+  await page.goto(`${origin}/cdn/nnlens@0.1.0/examples/elements.html`);
+  await waitEvent(page, "conv1", "load");
+  assert.ok(requests.includes("/cdn/nnlens@0.1.0/pkg/nnlens_bg.wasm"));
+  assert.ok(requests.includes("/cdn/nnlens@0.1.0/models/cnn.json"));
+  assert.deepEqual(problems.consoleErrors, []);
+  assert.deepEqual(problems.foreignRequests, []);
+});
