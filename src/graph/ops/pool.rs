@@ -26,59 +26,87 @@ use crate::tensor::{checked_elements, Tensor};
 use ndarray::IxDyn;
 use std::ops::Range;
 
-/// 2-D max pooling over NCHW input (PyTorch `MaxPool2d` / ONNX `MaxPool`), built by
-/// [`MaxPool2d::new`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct MaxPool2d {
+/// The window of a pooling op: its size, step, padding and rounding, shared by [`MaxPool2d`]
+/// and [`AvgPool2d`] and checked on its own when the op is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolWindow {
     /// `[kernel_h, kernel_w]`.
     kernel: [usize; 2],
     /// `[stride_h, stride_w]`.
     stride: [usize; 2],
-    /// `[top, left, bottom, right]`; padded cells never win the max.
+    /// `[top, left, bottom, right]` padding.
     padding: [usize; 4],
     /// Output size rounds up instead of down (windows starting in the padding are dropped).
     ceil_mode: bool,
+}
+
+impl PoolWindow {
+    /// The window of the pooling op `op`, checked on its own: kernel and stride positive, every
+    /// value within the window limits, and each padding smaller than the kernel.
+    fn checked(
+        op: &str,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 4],
+        ceil_mode: bool,
+    ) -> Result<Self> {
+        check_window_param(&format!("{op} kernel size"), &kernel, 1)?;
+        check_window_param(&format!("{op} stride"), &stride, 1)?;
+        check_window_param(&format!("{op} padding"), &padding, 0)?;
+        let [top, left, bottom, right] = padding;
+        if top.max(bottom) >= kernel[0] || left.max(right) >= kernel[1] {
+            return Err(Error::invalid(
+                format!("{op} padding"),
+                format!(
+                    "expected every side smaller than the kernel {}x{} so that each window \
+                     covers part of the input, got [top, left, bottom, right] {padding:?}",
+                    kernel[0], kernel[1]
+                ),
+            ));
+        }
+        Ok(PoolWindow {
+            kernel,
+            stride,
+            padding,
+            ceil_mode,
+        })
+    }
+
+    /// `[kernel_h, kernel_w]`.
+    pub fn kernel(&self) -> [usize; 2] {
+        self.kernel
+    }
+
+    /// `[stride_h, stride_w]`.
+    pub fn stride(&self) -> [usize; 2] {
+        self.stride
+    }
+
+    /// `[top, left, bottom, right]` padding.
+    pub fn padding(&self) -> [usize; 4] {
+        self.padding
+    }
+
+    /// Whether the output size rounds up.
+    pub fn ceil_mode(&self) -> bool {
+        self.ceil_mode
+    }
+}
+
+/// 2-D max pooling over NCHW input (PyTorch `MaxPool2d` / ONNX `MaxPool`), built by
+/// [`MaxPool2d::new`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaxPool2d {
+    window: PoolWindow,
 }
 
 /// 2-D average pooling over NCHW input (PyTorch `AvgPool2d` / ONNX `AveragePool`), built by
 /// [`AvgPool2d::new`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct AvgPool2d {
-    /// `[kernel_h, kernel_w]`.
-    kernel: [usize; 2],
-    /// `[stride_h, stride_w]`.
-    stride: [usize; 2],
-    /// `[top, left, bottom, right]`.
-    padding: [usize; 4],
-    /// Output size rounds up instead of down.
-    ceil_mode: bool,
+    window: PoolWindow,
     /// Padded cells count in the divisor.
     count_include_pad: bool,
-}
-
-/// Checks the window of the pooling op `op` on its own: kernel and stride positive, every
-/// value within the window limits, and each padding smaller than the kernel.
-fn check_window(
-    op: &str,
-    kernel: [usize; 2],
-    stride: [usize; 2],
-    padding: [usize; 4],
-) -> Result<()> {
-    check_window_param(&format!("{op} kernel size"), &kernel, 1)?;
-    check_window_param(&format!("{op} stride"), &stride, 1)?;
-    check_window_param(&format!("{op} padding"), &padding, 0)?;
-    let [top, left, bottom, right] = padding;
-    if top.max(bottom) >= kernel[0] || left.max(right) >= kernel[1] {
-        return Err(Error::invalid(
-            format!("{op} padding"),
-            format!(
-                "expected every side smaller than the kernel {}x{} so that each window covers \
-                 part of the input, got [top, left, bottom, right] {padding:?}",
-                kernel[0], kernel[1]
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// Mean over the spatial axes 2.., keeping them with size 1.
@@ -109,14 +137,13 @@ struct PoolGeometry {
 impl PoolGeometry {
     /// Validates the window of the pooling op `op` (checked on its own by its constructor)
     /// against `input` and lays out its windows.
-    fn new(
-        op: &str,
-        kernel: [usize; 2],
-        stride: [usize; 2],
-        padding: [usize; 4],
-        ceil_mode: bool,
-        input: &[usize],
-    ) -> Result<Self> {
+    fn new(op: &str, window: &PoolWindow, input: &[usize]) -> Result<Self> {
+        let PoolWindow {
+            kernel,
+            stride,
+            padding,
+            ceil_mode,
+        } = *window;
         let [top, left, bottom, right] = padding;
         let &[batch, channels, height, width] = input else {
             return Err(Error::shape(format!(
@@ -311,49 +338,23 @@ impl MaxPool2d {
         padding: [usize; 4],
         ceil_mode: bool,
     ) -> Result<Self> {
-        check_window("maxpool2d", kernel, stride, padding)?;
-        Ok(MaxPool2d {
-            kernel,
-            stride,
-            padding,
-            ceil_mode,
-        })
+        let window = PoolWindow::checked("maxpool2d", kernel, stride, padding, ceil_mode)?;
+        Ok(MaxPool2d { window })
     }
 
-    /// `[kernel_h, kernel_w]`.
-    pub fn kernel(&self) -> [usize; 2] {
-        self.kernel
-    }
-
-    /// `[stride_h, stride_w]`.
-    pub fn stride(&self) -> [usize; 2] {
-        self.stride
-    }
-
-    /// `[top, left, bottom, right]` padding.
-    pub fn padding(&self) -> [usize; 4] {
-        self.padding
-    }
-
-    /// Whether the output size rounds up.
-    pub fn ceil_mode(&self) -> bool {
-        self.ceil_mode
+    /// The pooling window.
+    pub fn window(&self) -> &PoolWindow {
+        &self.window
     }
 
     /// 2x2 windows, stride 2, no padding, floor mode: the case [`max_pool_2x2`] computes.
     fn is_plain_2x2(&self) -> bool {
-        self.kernel == [2, 2] && self.stride == [2, 2] && self.padding == [0; 4] && !self.ceil_mode
+        let w = &self.window;
+        w.kernel == [2, 2] && w.stride == [2, 2] && w.padding == [0; 4] && !w.ceil_mode
     }
 
     fn geometry(&self, input: &[usize]) -> Result<PoolGeometry> {
-        PoolGeometry::new(
-            "maxpool2d",
-            self.kernel,
-            self.stride,
-            self.padding,
-            self.ceil_mode,
-            input,
-        )
+        PoolGeometry::new("maxpool2d", &self.window, input)
     }
 }
 
@@ -431,34 +432,16 @@ impl AvgPool2d {
         ceil_mode: bool,
         count_include_pad: bool,
     ) -> Result<Self> {
-        check_window("avgpool2d", kernel, stride, padding)?;
+        let window = PoolWindow::checked("avgpool2d", kernel, stride, padding, ceil_mode)?;
         Ok(AvgPool2d {
-            kernel,
-            stride,
-            padding,
-            ceil_mode,
+            window,
             count_include_pad,
         })
     }
 
-    /// `[kernel_h, kernel_w]`.
-    pub fn kernel(&self) -> [usize; 2] {
-        self.kernel
-    }
-
-    /// `[stride_h, stride_w]`.
-    pub fn stride(&self) -> [usize; 2] {
-        self.stride
-    }
-
-    /// `[top, left, bottom, right]` padding.
-    pub fn padding(&self) -> [usize; 4] {
-        self.padding
-    }
-
-    /// Whether the output size rounds up.
-    pub fn ceil_mode(&self) -> bool {
-        self.ceil_mode
+    /// The pooling window.
+    pub fn window(&self) -> &PoolWindow {
+        &self.window
     }
 
     /// Whether padded cells count in the divisor.
@@ -467,14 +450,7 @@ impl AvgPool2d {
     }
 
     fn geometry(&self, input: &[usize]) -> Result<PoolGeometry> {
-        PoolGeometry::new(
-            "avgpool2d",
-            self.kernel,
-            self.stride,
-            self.padding,
-            self.ceil_mode,
-            input,
-        )
+        PoolGeometry::new("avgpool2d", &self.window, input)
     }
 
     /// The divisor of a window (never 0: every window covers an input cell).

@@ -266,19 +266,19 @@ impl Writer {
             }
             Op::MaxPool2d(p) => {
                 let attrs = vec![
-                    attr_ints("kernel_shape", &p.kernel()),
-                    attr_ints("strides", &p.stride()),
-                    attr_ints("pads", &p.padding()),
-                    attr_int("ceil_mode", i64::from(p.ceil_mode())),
+                    attr_ints("kernel_shape", &p.window().kernel()),
+                    attr_ints("strides", &p.window().stride()),
+                    attr_ints("pads", &p.window().padding()),
+                    attr_int("ceil_mode", i64::from(p.window().ceil_mode())),
                 ];
                 self.push("MaxPool", name, vec![x()], out, attrs);
             }
             Op::AvgPool2d(p) => {
                 let attrs = vec![
-                    attr_ints("kernel_shape", &p.kernel()),
-                    attr_ints("strides", &p.stride()),
-                    attr_ints("pads", &p.padding()),
-                    attr_int("ceil_mode", i64::from(p.ceil_mode())),
+                    attr_ints("kernel_shape", &p.window().kernel()),
+                    attr_ints("strides", &p.window().stride()),
+                    attr_ints("pads", &p.window().padding()),
+                    attr_int("ceil_mode", i64::from(p.window().ceil_mode())),
                     attr_int("count_include_pad", i64::from(p.count_include_pad())),
                 ];
                 self.push("AveragePool", name, vec![x()], out, attrs);
