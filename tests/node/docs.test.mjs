@@ -1,0 +1,86 @@
+// Keeps the JS API reference (www/docs/api.md) in step with the package: it must name every
+// export of pkg/nnlens.js, every member of each exported class and every key of each options
+// interface in pkg/nnlens.d.ts, so that an addition to the API without a line in the reference
+// fails the build.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+
+const read = (path) => readFileSync(new URL(`../../${path}`, import.meta.url), "utf8");
+const reference = read("www/docs/api.md");
+const declarations = read("pkg/nnlens.d.ts");
+
+/** Whether the reference names `name` as code (inside backticks, as a word). */
+function names(name) {
+  const word = name.replace(/[$]/g, "\\$&");
+  return new RegExp("`[^`\\n]*(?<![\\w$])" + word + "(?![\\w$])[^`\\n]*`").test(reference);
+}
+
+/** The names `nnlens.js` exports: its classes and functions, and the `export { ... }` list. */
+function exportedNames(module) {
+  const found = [...module.matchAll(/^export (?:class|function) (\w+)/gm)].map((m) => m[1]);
+  for (const list of module.matchAll(/^export \{([^}]*)\}/gm)) {
+    for (const item of list[1].split(",")) {
+      const [, alias] = item.trim().match(/(?:\w+ as )?(\w+)$/);
+      found.push(alias);
+    }
+  }
+  return found;
+}
+
+/** The body of each `export class` / `export interface` named by `pattern` in the declarations. */
+function blocks(kind, pattern) {
+  const out = new Map();
+  for (const m of declarations.matchAll(new RegExp(`^export ${kind} (\\w+)[^{]*\\{\\n([\\s\\S]*?)^\\}`, "gm"))) {
+    if (pattern.test(m[1])) out.set(m[1], m[2]);
+  }
+  return out;
+}
+
+/** The members a class or interface body declares (methods, getters, fields, `constructor`). */
+function members(body) {
+  const withoutComments = body.replace(/\/\*\*[\s\S]*?\*\//g, "");
+  return [...withoutComments.matchAll(/^ {4}(?:static |readonly |private )*(\w+)\??[(:<]/gm)].map((m) => m[1]);
+}
+
+test("the reference names every export of nnlens.js", () => {
+  const exported = exportedNames(read("pkg/nnlens.js"));
+  assert.ok(exported.length > 25, `found only ${exported.length} exports: ${exported}`);
+  assert.ok(exported.includes("default") && exported.includes("Model") && exported.includes("loadNpy"));
+  assert.deepEqual(exported.filter((name) => !names(name)), [], "exports missing from www/docs/api.md");
+});
+
+test("the reference names every public member of every exported class", () => {
+  const classes = blocks("class", /./);
+  assert.ok(classes.size >= 7, `found ${classes.size} classes`);
+  const missing = [];
+  for (const [name, body] of classes) {
+    const declared = members(body).filter((member) => member !== "free" && member !== "constructor");
+    assert.ok(declared.length > 0, `no members parsed for ${name}`);
+    for (const member of declared) if (!names(member)) missing.push(`${name}.${member}`);
+  }
+  assert.deepEqual(missing, [], "class members missing from www/docs/api.md");
+});
+
+test("the reference names every options interface and each of its keys", () => {
+  const options = blocks("interface", /Options$|^SaliencyTarget$|^Linspace$/);
+  assert.ok(options.size >= 12, `found ${options.size} options interfaces`);
+  const missing = [];
+  for (const [name, body] of options) {
+    const keys = members(body);
+    assert.ok(keys.length > 0, `no keys parsed for ${name}`);
+    if (!names(name)) missing.push(name);
+    for (const key of keys) if (!names(key)) missing.push(`${name}.${key}`);
+  }
+  assert.deepEqual(missing, [], "options missing from www/docs/api.md");
+});
+
+test("the reference names every field of every result interface", () => {
+  const results = blocks("interface", /^(?!.*Options$)(?!SaliencyTarget$)(?!Linspace$)(?!InitOutput$)/);
+  assert.ok(results.size >= 10, `found ${results.size} result interfaces`);
+  const missing = [];
+  for (const [name, body] of results) {
+    for (const field of members(body)) if (!names(field)) missing.push(`${name}.${field}`);
+  }
+  assert.deepEqual(missing, [], "result fields missing from www/docs/api.md");
+});
