@@ -4,7 +4,7 @@
 // fails the build.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 
 const read = (path) => readFileSync(new URL(`../../${path}`, import.meta.url), "utf8");
 const reference = read("www/docs/api.md");
@@ -83,4 +83,31 @@ test("the reference names every field of every result interface", () => {
     for (const field of members(body)) if (!names(field)) missing.push(`${name}.${field}`);
   }
   assert.deepEqual(missing, [], "result fields missing from www/docs/api.md");
+});
+
+/** GitHub's anchor of a Markdown heading: lower case, punctuation dropped, spaces to hyphens. */
+function anchor(heading) {
+  return heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-");
+}
+
+test("every relative link of the docs and the README reaches a file (and a heading)", () => {
+  const pages = ["README.md", ...readdirSync(new URL("../../www/docs/", import.meta.url))
+    .filter((name) => name.endsWith(".md")).map((name) => `www/docs/${name}`)];
+  assert.ok(pages.length >= 6, `found ${pages}`);
+  const broken = [];
+  for (const page of pages) {
+    const text = read(page).replace(/```[\s\S]*?```/g, "");
+    for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/.test(target)) continue;
+      const [path, hash] = target.split("#");
+      const file = path ? new URL(path, new URL(`../../${page}`, import.meta.url)) : new URL(`../../${page}`, import.meta.url);
+      if (!existsSync(file)) {
+        broken.push(`${page}: ${target} (no such file)`);
+      } else if (hash && file.pathname.endsWith(".md")) {
+        const headings = [...readFileSync(file, "utf8").matchAll(/^#+ (.*)$/gm)].map((m) => anchor(m[1]));
+        if (!headings.includes(hash)) broken.push(`${page}: ${target} (no such heading)`);
+      }
+    }
+  }
+  assert.deepEqual(broken, []);
 });
