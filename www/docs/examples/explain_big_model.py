@@ -15,6 +15,8 @@ Outputs, in www/docs/examples/ (a few KB each), shown by big-model.html:
   acts.npy                float16 [60, 32]: the hidden layer `fc1` for each digit (a forward hook)
   logits.npy              float16 [60, 10]: the output layer for each digit
   labels.npy              uint8 [60]: each digit's label
+The .npy files come out byte for byte the same on every run; attributions.safetensors too,
+except the order of its metadata keys, which the safetensors package does not fix.
 
 Requires: torch, captum, numpy, safetensors (pip install captum safetensors).
 Run: python3 www/docs/examples/explain_big_model.py
