@@ -34,7 +34,7 @@ SITE_INPUTS := $(shell find www -type f)
 
 ELEMENTS_FILES := $(wildcard js/*.js js/*.d.ts)
 
-pkg: pkg/nnlens_bg.wasm pkg/package.json pkg/README.md pkg/elements.js
+pkg: pkg/nnlens_bg.wasm pkg/package.json pkg/README.md pkg/LICENSE-MIT pkg/LICENSE-APACHE pkg/elements.js
 
 pkg/nnlens_bg.wasm: $(PKG_INPUTS) | tools
 	cargo build --lib --release --target wasm32-unknown-unknown
@@ -48,7 +48,11 @@ pkg/nnlens_bg.wasm: $(PKG_INPUTS) | tools
 pkg/package.json: scripts/pkg-package.json
 	mkdir -p pkg && cp $< $@
 
-pkg/README.md: README.md
+# The package's own README (install, init, elements), not the repository's, and the licences.
+pkg/README.md: scripts/pkg-README.md
+	mkdir -p pkg && cp $< $@
+
+pkg/LICENSE-%: LICENSE-%
 	mkdir -p pkg && cp $< $@
 
 # The web components (nnlens/elements): plain modules beside nnlens.js, which they import, and
