@@ -2,7 +2,8 @@
 #   make pkg    npm package in pkg/ (wasm32 + SIMD128, LTO, wasm-bindgen --target web, wasm-opt -Oz)
 #   make site   the static site in site/ (www/ plus the package; relative URLs only)
 #   make demo   make site, then serve site/ on http://localhost:8080
-#   make test   native cargo test, wasm-bindgen-test in headless Chromium, Node and page tests
+#   make test   native cargo test, wasm-bindgen-test in headless Chromium, Node, page and package
+#               consumer tests
 #   make bench  the side-by-side browser benchmark and the native kernel benchmarks
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -15,7 +16,7 @@ NO_INLINE := '--no-inline=nnlens::project::gram::tile*'
 export CHROMEDRIVER ?= /usr/bin/chromedriver
 export CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: pkg site demo test test-native test-wasm test-node test-page test-bench bench tools browser clean
+.PHONY: pkg site demo test test-native test-wasm test-node test-page test-consumers test-bench bench tools browser clean
 
 tools:
 	@scripts/install-tools.sh build
@@ -72,7 +73,7 @@ demo: site
 	@echo "nnlens demo: http://localhost:$(PORT)/"
 	node scripts/serve.mjs site $(PORT)
 
-test: test-native test-wasm test-node test-page test-bench
+test: test-native test-wasm test-node test-page test-consumers test-bench
 
 test-native:
 	cargo test
@@ -91,6 +92,14 @@ test-node: site
 
 test-page: site browser
 	node --test --test-concurrency=1 tests/e2e/
+
+# The package as its users get it: `npm pack` of pkg/ (exactly the package's files; prints the
+# packed size), the tarball installed with npm into a temporary directory and used from a Vite
+# app (JavaScript and TypeScript, `vite build`, run in Chromium), a plain HTML page loading
+# elements.js by relative path, a Node script using initSync, and strict `tsc` on examples
+# importing `nnlens` and `nnlens/elements` by name (tests/consumers/).
+test-consumers: pkg browser
+	node --test tests/consumers/
 
 # The benchmark harness in quick mode (tiny sizes, one sample, no timing assertions), so it
 # cannot rot: every row, cold-start page and package size must produce a finite number.
