@@ -14,9 +14,13 @@ pub enum Error {
         "input has {actual} values, expected {expected} (batch {batch} x input shape {shape:?})"
     )]
     InputLength {
+        /// Values given.
         actual: usize,
+        /// Values needed: `batch × prod(shape)`.
         expected: usize,
+        /// Samples asked for.
         batch: usize,
+        /// The model's per-sample input shape.
         shape: Vec<usize>,
     },
     /// Shapes that do not fit together.
@@ -25,40 +29,68 @@ pub enum Error {
     /// An error raised while building or running one node of the graph.
     #[error("layer '{node}' ({op}): {source}")]
     AtNode {
+        /// The node's name.
         node: String,
+        /// The node's op (e.g. `Conv2d`, or the ONNX `op_type`).
         op: String,
+        /// What went wrong there.
         #[source]
         source: Box<Error>,
     },
     /// A parameter or option value that is outside its valid range.
     #[error("invalid {what}: {message}")]
-    Invalid { what: String, message: String },
+    Invalid {
+        /// The parameter or option, e.g. `"learning rate"`.
+        what: String,
+        /// What was wrong and what was expected.
+        message: String,
+    },
     /// A required field is absent.
     #[error("missing field '{field}' in {context}")]
-    MissingField { field: String, context: String },
+    MissingField {
+        /// The field's name.
+        field: String,
+        /// Where it was missing, e.g. `"layer 1 ('out', dense)"`.
+        context: String,
+    },
     /// A name that is not one of the known ones (layer type, node, method, option...).
     #[error("unknown {kind} '{name}'; expected one of: {expected}")]
     Unknown {
+        /// What kind of name, e.g. `"colormap"`.
         kind: String,
+        /// The name given.
         name: String,
+        /// The known names, comma-separated.
         expected: String,
     },
     /// A NaN or infinite value where finite numbers are required.
     #[error("{what} contains a non-finite value ({value}) at index {index}")]
     NonFinite {
+        /// The buffer or parameter, e.g. `"input"`.
         what: String,
+        /// The flat index of the first such value.
         index: usize,
+        /// The value: NaN or an infinity.
         value: f32,
     },
     /// A target index outside the model's output.
     #[error("target {target} is out of range: the output has {len} elements (valid targets 0..={max})", max = .len.saturating_sub(1))]
-    TargetOutOfRange { target: usize, len: usize },
+    TargetOutOfRange {
+        /// The target index given.
+        target: usize,
+        /// Elements in the (per-sample) output.
+        len: usize,
+    },
     /// A tensor larger than nnlens accepts (see [`crate::tensor::limits`]).
     #[error("{what} with shape {shape:?} has {elements} elements, more than the limit of {limit}")]
     TooLarge {
+        /// What would have been allocated, e.g. `"layer output"`.
         what: String,
+        /// Its shape.
         shape: Vec<usize>,
+        /// Its element count (as text: it may overflow `usize`).
         elements: String,
+        /// The largest count accepted.
         limit: usize,
     },
     /// Text that is not valid JSON or not the nnlens JSON format.

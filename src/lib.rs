@@ -18,6 +18,9 @@
 //! assert_eq!(trace.output().shape(), &[1, 2]);
 //! ```
 
+// Every public item is documented (`cargo doc` is the Rust reference); the build enforces it.
+#![deny(missing_docs)]
+
 pub mod error;
 pub mod explain;
 pub mod fields;

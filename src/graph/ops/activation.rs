@@ -21,7 +21,10 @@ pub enum Activation {
     /// `max(x, 0)`.
     Relu,
     /// `x` for `x >= 0`, `alpha x` otherwise.
-    LeakyRelu { alpha: f32 },
+    LeakyRelu {
+        /// The slope for negative `x`.
+        alpha: f32,
+    },
     /// The logistic function.
     Sigmoid,
     /// Hyperbolic tangent.
@@ -31,7 +34,12 @@ pub enum Activation {
     /// The error function.
     Erf,
     /// Clamp to `[min, max]`.
-    Clip { min: f32, max: f32 },
+    Clip {
+        /// The lower bound.
+        min: f32,
+        /// The upper bound, at least `min`.
+        max: f32,
+    },
     /// The identity (ONNX `Identity`).
     Identity,
 }

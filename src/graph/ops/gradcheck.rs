@@ -15,8 +15,11 @@ use rand_chacha::ChaCha8Rng;
 /// Tolerances of a check.
 #[derive(Debug, Clone, Copy)]
 pub struct Tolerance {
+    /// The central-difference step.
     pub eps: f32,
+    /// Absolute tolerance.
     pub atol: f64,
+    /// Tolerance relative to the larger of the two gradients.
     pub rtol: f64,
 }
 
