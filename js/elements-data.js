@@ -3,7 +3,7 @@
 // bundler), one model per resolved `src` URL and one array or image per resolved URL (each fetched
 // once: the caches hold promises, so elements that ask at the same time share one request), and
 // the resolution of an `input` attribute into the model's input values.
-import init, { Model, loadNpy, mnistPreprocess } from "./nnlens.js";
+import init, { Model, loadNpy, loadSafetensors, mnistPreprocess } from "./nnlens.js";
 
 let wasmReady = null;
 const models = new Map();
@@ -58,19 +58,48 @@ export function loadModel(src) {
 }
 
 /**
- * The array at `src`: `.npy` (through the package's `loadNpy`) or a `.json` array of numbers,
- * nested or flat; resolves with `{ shape, values }`, `values` a Float32Array in C order.
+ * The array at `src`: `.npy` (through the package's `loadNpy`), one tensor of a `.safetensors`
+ * file named by the URL's fragment (`attrs.safetensors#saliency`; the fragment may be left out
+ * when the file holds one tensor; the file is fetched once for all its tensors), or a `.json`
+ * array of numbers, nested or flat. Resolves with `{ shape, values }`, `values` a Float32Array in
+ * C order.
  */
 export function loadArray(src) {
-  return cached(files, resolveUrl(src), async (url) => {
+  const url = new URL(resolveUrl(src));
+  if (hasExtension(url.href, [".safetensors"])) {
+    const tensor = decodeURIComponent(url.hash.slice(1));
+    url.hash = "";
+    return loadSafetensorsFile(url.href).then((file) => pickTensor(file, tensor, url.href));
+  }
+  return cached(files, url.href, async (url) => {
     const [response] = await Promise.all([fetchOk(url, "array"), wasm()]);
     if (hasExtension(url, [".npy"])) {
       const { shape, values } = loadNpy(new Uint8Array(await response.arrayBuffer()));
       return { shape, values };
     }
     if (hasExtension(url, [".json"])) return jsonArray(await response.json(), url);
-    throw new Error(`cannot read ${url} as an array: expected a .npy or .json file`);
+    throw new Error(`cannot read ${url} as an array: expected a .npy, .safetensors or .json file`);
   });
+}
+
+/** A safetensors file's `{ tensors, metadata }`, loaded once per URL (without fragment). */
+function loadSafetensorsFile(url) {
+  return cached(files, url, async (url) => {
+    const [response] = await Promise.all([fetchOk(url, "array"), wasm()]);
+    return loadSafetensors(new Uint8Array(await response.arrayBuffer()));
+  });
+}
+
+/** The tensor called `name` (any one when the file holds one and `name` is empty) as `{ shape, values }`. */
+function pickTensor({ tensors }, name, url) {
+  const names = Object.keys(tensors);
+  if (!name && names.length === 1) [name] = names;
+  if (!name) {
+    throw new Error(`${url} holds ${names.length} tensors (${names.join(", ")}): name one after '#', e.g. ${url}#${names[0] ?? "name"}`);
+  }
+  if (!Object.hasOwn(tensors, name)) throw new Error(`${url} has no tensor '${name}'; it holds ${names.join(", ")}`);
+  const { shape, values } = tensors[name];
+  return { shape, values };
 }
 
 /** A JSON array of numbers (nested arrays of equal lengths give the shape) as `{ shape, values }`. */
@@ -114,11 +143,11 @@ const IMAGE_EXTENSIONS = [".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp"];
 
 /**
  * The values the `input` attribute names, ready for `model`: an image URL (preprocessed to the
- * model's input), an `.npy` or `.json` array, or `#id` of an `<nnlens-pad>` (whose pixels are
+ * model's input), an `.npy`, `.safetensors#name` or `.json` array, or `#id` of an `<nnlens-pad>` (whose pixels are
  * preprocessed like an image). `host`: the element, whose root node looks up the `#id`.
  */
 export async function resolveInput(input, model, host) {
-  if (!input) throw new Error("no input: set the input attribute to an image, .npy or .json URL, or #id of an <nnlens-pad>");
+  if (!input) throw new Error("no input: set the input attribute to an image, .npy, .safetensors or .json URL, or #id of an <nnlens-pad>");
   const size = model.inputShape.reduce((a, b) => a * b, 1);
   let values;
   if (input.startsWith("#")) {

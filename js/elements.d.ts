@@ -31,7 +31,7 @@ export declare class NnlensActivations extends NnlensElement {}
 /** `<nnlens-prediction src input>`: the model's outputs as a bar chart, or the top 5 above 20 classes. */
 export declare class NnlensPrediction extends NnlensElement {}
 
-/** `<nnlens-heatmap src colormap min max>`: a precomputed `.npy` or `.json` array as a heatmap. */
+/** `<nnlens-heatmap src colormap min max>`: a precomputed `.npy`, `.safetensors#name` or `.json` array as a heatmap. */
 export declare class NnlensHeatmap extends NnlensElement {}
 
 /** `<nnlens-saliency src input method target steps rule samples noise variant abs layer upsample window logits opacity>`: an attribution map beside the input, and overlaid. */

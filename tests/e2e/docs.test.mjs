@@ -48,6 +48,14 @@ test("the big-model docs example draws the arrays saved in Python", async (t) =>
     const canvas = document.getElementById("attribution").shadowRoot.querySelector("canvas.map");
     return [canvas.width, canvas.height];
   }), [28, 28], "attr.npy [1, 28, 28] draws as one 28 x 28 map");
+  await loaded(page, "saliency-tensor");
+  const [tensorMap] = await shadowColours(page, "saliency-tensor", "canvas");
+  assert.ok(tensorMap > 8, `the safetensors tensor drawn (${tensorMap} colours)`);
+  // A safetensors file without a tensor name, holding two, is an error naming them, in place.
+  await page.evaluate(() => document.getElementById("saliency-tensor").setAttribute("src", "attributions.safetensors"));
+  await page.waitForFunction(() => window.nnlensEvents.some((e) => e.id === "saliency-tensor" && e.type === "error"), null, { timeout: 30000 });
+  assert.match(await page.evaluate(() => document.getElementById("saliency-tensor").shadowRoot.textContent),
+    /holds 2 tensors \(integrated_gradients, saliency\): name one after '#'/);
   for (const id of ["activations", "logits"]) {
     await loaded(page, id);
     const [scatter] = await shadowColours(page, id, "canvas.scatter");

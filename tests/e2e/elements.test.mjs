@@ -193,11 +193,14 @@ test("a broken model is reported through error and in place, as text", async (t)
   await waitEvent(page, "conv1", "load");
   await change(page, "conv1", "layer", "nope");
   assert.match(await waitEvent(page, "conv1", "error"), /no layer 'nope'; its layers are conv1, conv1.relu/);
-  await change(page, "conv1", "input", "maps.json");
+  // One change at a time, each awaited: a render started by one change may report before the
+  // next change replaces it.
   await change(page, "conv1", "layer", "conv1");
+  await waitEvent(page, "conv1", "load", 2);
+  await change(page, "conv1", "input", "maps.json");
   assert.match(await waitEvent(page, "conv1", "error", 2), /the input has 480 values; the model takes \[1, 28, 28\] = 784/);
   await change(page, "conv1", "input", "digit.png");
-  await waitEvent(page, "conv1", "load", 2);
+  await waitEvent(page, "conv1", "load", 3);
   assert.deepEqual(problems.consoleErrors, []);
   assert.deepEqual(problems.foreignRequests, []);
 });
