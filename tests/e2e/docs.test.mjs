@@ -5,34 +5,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { distinctColours, openSite } from "./browser.mjs";
+import { recordEvents, shadowColours } from "./elements-page.mjs";
 
-/** Records every `load` and `error` event of an nnlens element (they do not bubble: capture). */
-function recordEvents() {
-  window.nnlensEvents = [];
-  for (const type of ["load", "error"]) {
-    document.addEventListener(type, (event) => {
-      if (!event.target.localName?.startsWith("nnlens-")) return;
-      window.nnlensEvents.push({ id: event.target.id, type, message: event.detail?.message ?? null });
-    }, true);
-  }
-}
-
-/** Waits until element `id` has drawn (`load`); fails with its error message if it reported one. */
+/** Waits until element `id`, scrolled into view, has drawn; fails with its error if it reported one. */
 async function loaded(page, id) {
   await page.evaluate((id) => document.getElementById(id).scrollIntoView(), id);
   await page.waitForFunction((id) => window.nnlensEvents.some((e) => e.id === id), id, { timeout: 30000 });
   const events = await page.evaluate((id) => window.nnlensEvents.filter((e) => e.id === id), id);
   assert.equal(events[0].type, "load", `#${id}: ${JSON.stringify(events)}`);
-}
-
-/** Distinct colours of each canvas matching `selector` in element `id`'s shadow root. */
-function shadowColours(page, id, selector) {
-  return page.evaluate(([id, selector]) => [...document.getElementById(id).shadowRoot.querySelectorAll(selector)].map((canvas) => {
-    const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
-    const seen = new Set();
-    for (let i = 0; i < data.length && seen.size <= 64; i += 4) seen.add((data[i] << 24) | (data[i + 1] << 16) | (data[i + 2] << 8) | data[i + 3]);
-    return seen.size;
-  }), [id, selector]);
 }
 
 test("the big-model docs example draws the arrays saved in Python", async (t) => {

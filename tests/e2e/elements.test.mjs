@@ -6,17 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { openSite } from "./browser.mjs";
-
-/** Records every `load` and `error` event of an nnlens element (they do not bubble: capture). */
-function recordEvents() {
-  window.nnlensEvents = [];
-  for (const type of ["load", "error"]) {
-    document.addEventListener(type, (event) => {
-      if (!event.target.localName?.startsWith("nnlens-")) return;
-      window.nnlensEvents.push({ id: event.target.id, type, message: event.detail?.message ?? null });
-    }, true);
-  }
-}
+import { recordEvents, shadowColours, waitEvent } from "./elements-page.mjs";
 
 async function openElements(t) {
   const site = await openSite(t);
@@ -30,18 +20,6 @@ async function openElements(t) {
   return { ...site, requests };
 }
 
-/** Waits for the `count`-th event of `type` from the element `id`; returns its message. */
-async function waitEvent(page, id, type, count = 1) {
-  await page.waitForFunction(
-    ([id, type, count]) => window.nnlensEvents.filter((e) => e.id === id && e.type === type).length >= count,
-    [id, type, count], { timeout: 30000 },
-  ).catch(async (error) => {
-    const seen = await page.evaluate((id) => window.nnlensEvents.filter((e) => e.id === id), id);
-    throw new Error(`no ${type} #${count} from #${id}; its events: ${JSON.stringify(seen)} (${error.message})`);
-  });
-  return page.evaluate(([id, type]) => window.nnlensEvents.filter((e) => e.id === id && e.type === type).at(-1).message, [id, type]);
-}
-
 /** Scrolls element `id` into view (elements off screen wait to draw) and sets an attribute. */
 function change(page, id, name, value) {
   return page.evaluate(([id, name, value]) => {
@@ -53,16 +31,6 @@ function change(page, id, name, value) {
 
 function events(page, id) {
   return page.evaluate((id) => window.nnlensEvents.filter((e) => e.id === id).map((e) => e.type), id);
-}
-
-/** Distinct colours of the canvases matching `selector` in the shadow root of element `id`, one count per canvas. */
-function shadowColours(page, id, selector) {
-  return page.evaluate(([id, selector]) => [...document.getElementById(id).shadowRoot.querySelectorAll(selector)].map((canvas) => {
-    const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
-    const seen = new Set();
-    for (let i = 0; i < data.length && seen.size <= 64; i += 4) seen.add((data[i] << 24) | (data[i + 1] << 16) | (data[i + 2] << 8) | data[i + 3]);
-    return seen.size;
-  }), [id, selector]);
 }
 
 function shadowText(page, id) {
