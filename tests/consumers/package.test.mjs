@@ -2,7 +2,8 @@
 // the packed tarball, installed with npm into a fresh directory, works in (1) a Vite app, plain
 // JavaScript and TypeScript, built and run in headless Chromium, (2) a plain HTML page that loads
 // elements.js by relative path, (3) a Node 20 script using initSync, and (4) a strict `tsc` check
-// of examples importing `nnlens` and `nnlens/elements` by package name. One tarball, one install.
+// of examples importing `nnlens` and `nnlens/elements` by package name, and (5) a React app
+// (www/docs/recipes/react.md) rendering the elements, built with Vite. One tarball, one install.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -18,8 +19,10 @@ const root = fileURLToPath(new URL("../../", import.meta.url));
 const pkg = join(root, "pkg");
 const here = fileURLToPath(new URL("./", import.meta.url));
 const packageJson = JSON.parse(readFileSync(join(root, "scripts/pkg-package.json"), "utf8"));
-const digitLabel = readFileSync(join(root, "www/data/digits-labels.u8"))[0];
-const digitPixels = readFileSync(join(root, "www/data/digits-images.u8")).subarray(0, 784);
+const digitLabels = readFileSync(join(root, "www/data/digits-labels.u8"));
+const digitImages = readFileSync(join(root, "www/data/digits-images.u8"));
+const digitLabel = digitLabels[0];
+const digitPixels = digitImages.subarray(0, 784);
 
 let consumer;
 
@@ -50,6 +53,19 @@ before(() => {
   cpSync(join(here, "node/forward.mjs"), join(consumer, "forward.mjs"));
   writeInputs(consumer);
   writeInputs(join(consumer, "public"));
+  // The React app: its own Vite root below the install, react and react-dom from the repository's
+  // devDependencies (as `npm install react react-dom` would put them), two digits as JSON inputs.
+  const reactApp = join(consumer, "react-app");
+  cpSync(join(here, "react-app"), reactApp, { recursive: true });
+  for (const name of ["react", "react-dom", "scheduler"]) {
+    cpSync(join(root, "node_modules", name), join(consumer, "node_modules", name), { recursive: true });
+  }
+  mkdirSync(join(reactApp, "public"));
+  cpSync(join(root, "www/models/cnn.onnx"), join(reactApp, "public/cnn.onnx"));
+  for (const i of [0, 1]) {
+    const pixels = Array.from(digitImages.subarray(i * 784, (i + 1) * 784), (v) => v / 255);
+    writeFileSync(join(reactApp, `public/digit-${i}.json`), JSON.stringify(pixels));
+  }
 });
 
 after(() => rmSync(consumer, { recursive: true, force: true }));
@@ -131,5 +147,22 @@ test("a Vite app, JavaScript and TypeScript, built and run in Chromium", async (
 test("a plain HTML page loading elements.js by relative path draws an element", async (t) => {
   const { page, problems } = await openPage(t, consumer, "plain.html");
   await elementDrawn(page);
+  assert.deepEqual(problems, []);
+});
+
+test("a React app (the docs' recipe) renders the elements, redraws on an attribute change, gets `load`", async (t) => {
+  const reactApp = join(consumer, "react-app");
+  tool("vite/bin/vite.js", ["build", "--logLevel", "warn"], reactApp);
+  const { page, problems } = await openPage(t, join(reactApp, "dist"), "index.html");
+  const predicted = (label) => page.waitForSelector(`nnlens-prediction canvas[aria-label="Model output; highest: class ${label}"]`, { timeout: 30000 });
+  assert.notEqual(digitLabels[0], digitLabels[1], "the two digits differ");
+  await predicted(digitLabels[0]);
+  await elementDrawn(page);
+  await page.waitForSelector("#status:not([data-loads='0'])", { timeout: 30000 });
+  await page.click("button");
+  await predicted(digitLabels[1]);
+  await elementDrawn(page);
+  await page.waitForFunction(() => Number(document.querySelector("#status").dataset.loads) >= 2, null, { timeout: 30000 });
+  assert.match(await page.textContent("#status"), /^Digit 1, load events: \d+$/);
   assert.deepEqual(problems, []);
 });

@@ -90,9 +90,21 @@ function anchor(heading) {
   return heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-");
 }
 
+/** The Markdown pages of the docs folder `dir`. */
+function docsPages(dir) {
+  return readdirSync(new URL(`../../${dir}`, import.meta.url)).filter((name) => name.endsWith(".md")).map((name) => `${dir}${name}`);
+}
+
+test("the React recipe shows the files of the app the consumer test builds, verbatim", () => {
+  const recipe = read("www/docs/recipes/react.md");
+  const blocks = [...recipe.matchAll(/```\w*\n([\s\S]*?)```/g)].map((m) => m[1]);
+  for (const name of ["vite.config.js", "index.html", "main.jsx", "App.jsx"]) {
+    assert.ok(blocks.includes(read(`tests/consumers/react-app/${name}`)), `${name} is not shown as it is`);
+  }
+});
+
 test("every relative link of the docs and the README reaches a file (and a heading)", () => {
-  const pages = ["README.md", ...readdirSync(new URL("../../www/docs/", import.meta.url))
-    .filter((name) => name.endsWith(".md")).map((name) => `www/docs/${name}`)];
+  const pages = ["README.md", ...docsPages("www/docs/"), ...docsPages("www/docs/recipes/")];
   assert.ok(pages.length >= 6, `found ${pages}`);
   const broken = [];
   for (const page of pages) {
