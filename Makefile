@@ -3,7 +3,7 @@
 #   make site   the static site in site/ (www/ plus the package; relative URLs only)
 #   make demo   make site, then serve site/ on http://localhost:8080
 #   make test   native cargo test, wasm-bindgen-test in headless Chromium, Node, page and package
-#               consumer tests
+#               consumer tests (the docs' embedding recipes among them)
 #   make bench  the side-by-side browser benchmark and the native kernel benchmarks
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -16,13 +16,16 @@ NO_INLINE := '--no-inline=nnlens::project::gram::tile*'
 export CHROMEDRIVER ?= /usr/bin/chromedriver
 export CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: pkg site demo test test-native test-wasm test-node test-page test-consumers test-bench bench tools browser clean
+.PHONY: pkg site demo test test-native test-wasm test-node test-page test-consumers test-bench bench tools browser recipe-tools clean
 
 tools:
 	@scripts/install-tools.sh build
 
 browser:
 	@scripts/install-tools.sh browser
+
+recipe-tools:
+	@scripts/install-tools.sh recipes
 
 # The package and the site are file targets: they are rebuilt only when one of their inputs is
 # newer (the sources, the build configuration, this Makefile for the wasm-opt flags, the package
@@ -97,8 +100,10 @@ test-page: site browser
 # packed size), the tarball installed with npm into a temporary directory and used from a Vite
 # app (JavaScript and TypeScript, `vite build`, run in Chromium), a plain HTML page loading
 # elements.js by relative path, a Node script using initSync, and strict `tsc` on examples
-# importing `nnlens` and `nnlens/elements` by name (tests/consumers/).
-test-consumers: pkg browser
+# importing `nnlens` and `nnlens/elements` by name; then the docs' embedding recipes built with
+# their real tools (plain HTML, mdBook, Sphinx, a Jupyter notebook through nbconvert, Docusaurus)
+# and checked in Chromium (tests/consumers/).
+test-consumers: pkg browser recipe-tools
 	node --test tests/consumers/
 
 # The benchmark harness in quick mode (tiny sizes, one sample, no timing assertions), so it

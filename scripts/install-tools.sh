@@ -2,6 +2,8 @@
 # Installs what `make pkg`, `make demo` and `make test` need, skipping what is present.
 #   install-tools.sh build    -> wasm32 target, pinned wasm-bindgen-cli, npm dev dependencies
 #   install-tools.sh browser  -> Debian chromium + chromium-driver (needs root; else says what to install)
+#   install-tools.sh recipes  -> what builds the docs' embedding recipes in the consumer tests: the
+#                                pinned mdBook, and Sphinx + nbconvert in target/recipes-venv
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +26,24 @@ install_build() {
   fi
 }
 
+# mdBook's version for the mdBook recipe (tests/consumers/recipes/mdbook).
+MDBOOK_VERSION=0.5.4
+
+install_recipes() {
+  if [ "$(mdbook --version 2>/dev/null | awk '{print $2}')" != "v$MDBOOK_VERSION" ]; then
+    echo "install-tools: installing mdbook $MDBOOK_VERSION (takes a few minutes)"
+    cargo install mdbook --version "=$MDBOOK_VERSION" --locked --force
+  fi
+  local venv=target/recipes-venv requirements=tests/consumers/recipes/requirements.txt
+  if [ ! -f "$venv/installed" ] || [ "$requirements" -nt "$venv/installed" ]; then
+    echo "install-tools: Sphinx and nbconvert into $venv ($requirements)"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    touch "$venv/installed"
+  fi
+}
+
 install_browser() {
   if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
     return
@@ -43,6 +63,7 @@ for what in "$@"; do
   case "$what" in
     build) install_build ;;
     browser) install_browser ;;
-    *) echo "install-tools: unknown part '$what' (expected build or browser)" >&2; exit 2 ;;
+    recipes) install_recipes ;;
+    *) echo "install-tools: unknown part '$what' (expected build, browser or recipes)" >&2; exit 2 ;;
   esac
 done

@@ -1,14 +1,15 @@
 // Helpers of the page tests that watch nnlens elements: their load/error events and their
 // shadow roots' canvases.
 
-/** Records every `load` and `error` event of an nnlens element (they do not bubble: capture).
+/** Records every `load` and `error` event of an nnlens element (they do not bubble: capture),
+ * with the element's id and tag name.
  * Runs in the page, through `page.addInitScript(recordEvents)`. */
 export function recordEvents() {
   window.nnlensEvents = [];
   for (const type of ["load", "error"]) {
     document.addEventListener(type, (event) => {
       if (!event.target.localName?.startsWith("nnlens-")) return;
-      window.nnlensEvents.push({ id: event.target.id, type, message: event.detail?.message ?? null });
+      window.nnlensEvents.push({ id: event.target.id, tag: event.target.localName, type, message: event.detail?.message ?? null });
     }, true);
   }
 }

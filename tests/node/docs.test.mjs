@@ -95,12 +95,31 @@ function docsPages(dir) {
   return readdirSync(new URL(`../../${dir}`, import.meta.url)).filter((name) => name.endsWith(".md")).map((name) => `${dir}${name}`);
 }
 
-test("the React recipe shows the files of the app the consumer test builds, verbatim", () => {
-  const recipe = read("www/docs/recipes/react.md");
-  const blocks = [...recipe.matchAll(/```\w*\n([\s\S]*?)```/g)].map((m) => m[1]);
-  for (const name of ["vite.config.js", "index.html", "main.jsx", "App.jsx"]) {
-    assert.ok(blocks.includes(read(`tests/consumers/react-app/${name}`)), `${name} is not shown as it is`);
+/** The files each embedding recipe (www/docs/recipes/) shows, from the examples the consumer tests build. */
+const recipeFiles = {
+  "react.md": ["react-app/vite.config.js", "react-app/index.html", "react-app/main.jsx", "react-app/App.jsx"],
+  "plain-html.md": ["recipes/plain-html/index.html"],
+  "mdbook.md": ["recipes/mdbook/book.toml", "recipes/mdbook/theme/head.hbs", "recipes/mdbook/src/SUMMARY.md", "recipes/mdbook/src/digits.md"],
+  "sphinx.md": ["recipes/sphinx/conf.py", "recipes/sphinx/index.rst"],
+  "jupyter.md": ["recipes/jupyter/no-cdn.html.j2"],
+  "docusaurus.md": ["recipes/docusaurus/docusaurus.config.js", "recipes/docusaurus/src/nnlens.js", "recipes/docusaurus/docs/digits.mdx"],
+};
+
+/** The contents of the fenced code blocks of a Markdown page. */
+const codeBlocks = (page) => [...page.matchAll(/```[\w-]*\n([\s\S]*?)```/g)].map((m) => m[1]);
+
+test("every embedding recipe shows the files of the example the consumer tests build, verbatim", () => {
+  assert.deepEqual(Object.keys(recipeFiles).sort(), docsPages("www/docs/recipes/").map((p) => p.split("/").pop()).sort(), "a recipe without its files");
+  for (const [recipe, files] of Object.entries(recipeFiles)) {
+    const blocks = codeBlocks(read(`www/docs/recipes/${recipe}`));
+    for (const file of files) {
+      const text = read(`tests/consumers/${file}`);
+      assert.ok(blocks.includes(text.endsWith("\n") ? text : `${text}\n`), `${recipe}: ${file} is not shown as it is`);
+    }
   }
+  // The notebook's cell, whose source is a list of lines in the JSON.
+  const cell = JSON.parse(read("tests/consumers/recipes/jupyter/digits.ipynb")).cells.find((c) => c.cell_type === "code");
+  assert.ok(codeBlocks(read("www/docs/recipes/jupyter.md")).includes(`${cell.source.join("")}\n`), "jupyter.md: the cell is not shown as it is");
 });
 
 test("every relative link of the docs and the README reaches a file (and a heading)", () => {
