@@ -730,7 +730,7 @@ mod tests {
         bn.update_running_statistics(&stats).unwrap();
         let close = |a: f32, b: f32| (a - b).abs() < 1e-6;
         assert!(close(bn.mean()[0], 0.9 * 1.0 + 0.1 * 4.0), "{}", bn.mean());
-        assert!(close(bn.mean()[1], 0.9 * -1.0 + 0.1 * 2.0), "{}", bn.mean());
+        assert!(close(bn.mean()[1], -0.9 + 0.1 * 2.0), "{}", bn.mean());
         assert!(
             close(bn.var()[0], 0.9 * 2.0 + 0.1 * 20.0 / 3.0),
             "{}",
