@@ -3,7 +3,8 @@
 //! and parameter gradients of `L = Σ output ⊙ cotangent`, running statistics after the update),
 //! and a CNN with both trained by SGD with momentum in training mode, replayed here step by step
 //! with `Graph::trace_training`, `Graph::backward` and `Graph::update_running_statistics`
-//! (losses, final parameters, running statistics and the `eval()` outputs afterwards).
+//! (losses, final parameters, running statistics and the `eval()` outputs afterwards). The CNN's
+//! one pass is also checked on its ONNX export, imported.
 //!
 //! Tolerance: every value within `1e-5 · max(1, |reference|)`, as tests/train.rs. Both sides
 //! compute in f32 with different summation orders (nnlens accumulates the batch statistics in
@@ -14,6 +15,7 @@ use nnlens::graph::ops::norm::BatchNorm;
 use nnlens::graph::ops::Op;
 use nnlens::graph::Graph;
 use nnlens::io::json::from_json;
+use nnlens::io::onnx::from_onnx;
 use nnlens::Tensor;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -63,10 +65,12 @@ impl Comparison<'_> {
         }
     }
 
-    fn running_stats(&mut self, graph: &Graph, expected: &Value) {
+    /// The running statistics of each batch norm named in `expected`, found in `graph` under
+    /// the name `rename` gives it.
+    fn running_stats(&mut self, graph: &Graph, expected: &Value, rename: &dyn Fn(&str) -> String) {
         let expected = expected.as_object().expect("running_stats by layer");
         for (layer, stats) in expected {
-            let norm = batch_norm(graph, layer);
+            let norm = batch_norm(graph, &rename(layer));
             self.values(
                 &format!("running mean of {layer}"),
                 norm.mean().iter().copied(),
@@ -88,9 +92,10 @@ fn batch_norm<'g>(graph: &'g Graph, layer: &str) -> &'g BatchNorm {
     }
 }
 
-fn one_pass(name: &str) {
+/// Checks one training-mode pass of `graph` (the fixture's model, from its JSON document or its
+/// ONNX export, whose batch norms `rename` maps the JSON names to).
+fn one_pass(name: &str, mut graph: Graph, rename: &dyn Fn(&str) -> String) {
     let doc = fixture(name);
-    let mut graph = from_json(&doc["model"].to_string()).unwrap();
     let batch = doc["batch"].as_u64().unwrap() as usize;
     let input = graph.input_tensor(floats(&doc["inputs"]), batch).unwrap();
     let trace = graph
@@ -116,18 +121,44 @@ fn one_pass(name: &str) {
         &floats(&doc["param_gradients"]),
     );
     graph.update_running_statistics(&trace).unwrap();
-    compare.running_stats(&graph, &doc["running_stats"]);
+    compare.running_stats(&graph, &doc["running_stats"], rename);
     println!("{name}: largest relative deviation {:.2e}", compare.worst);
+}
+
+fn json_model(name: &str) -> Graph {
+    from_json(&fixture(name)["model"].to_string()).unwrap()
 }
 
 #[test]
 fn mlp_with_batch_norm_1d_in_training_mode_matches_pytorch() {
-    one_pass("mode_mlp_batchnorm1d");
+    let name = "mode_mlp_batchnorm1d";
+    one_pass(name, json_model(name), &str::to_string);
 }
 
 #[test]
 fn cnn_with_batch_norm_2d_in_training_mode_matches_pytorch() {
-    one_pass("mode_cnn_batchnorm2d");
+    let name = "mode_cnn_batchnorm2d";
+    one_pass(name, json_model(name), &str::to_string);
+}
+
+/// The same CNN exported to ONNX: the import keeps the batch norm's scale, bias and running
+/// statistics apart (not folded into the convolution), so it trains as the original does.
+#[test]
+fn cnn_with_batch_norm_imported_from_onnx_trains_as_in_pytorch() {
+    let name = "mode_cnn_batchnorm2d";
+    let path = format!(
+        "{}/tests/fixtures/train/{name}.onnx",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let graph = from_onnx(&std::fs::read(path).unwrap()).unwrap();
+    let norms: Vec<String> = graph
+        .nodes()
+        .iter()
+        .filter(|n| matches!(n.op, Op::BatchNorm(_)))
+        .map(|n| n.name.clone())
+        .collect();
+    assert_eq!(norms.len(), 1, "one batch norm: {norms:?}");
+    one_pass(name, graph, &|_| norms[0].clone());
 }
 
 /// Mean cross-entropy of `logits` `[batch, classes]` and its gradient.
@@ -204,7 +235,7 @@ fn cnn_with_batch_norm_trained_in_training_mode_matches_pytorch() {
         graph.flat_params(),
         &floats(&doc["final_params"]),
     );
-    compare.running_stats(&graph, &doc["running_stats"]);
+    compare.running_stats(&graph, &doc["running_stats"], &str::to_string);
     let eval_inputs = floats(&doc["eval_inputs"]);
     let samples = eval_inputs.len() / graph.input_shape().iter().product::<usize>();
     let outputs = graph
