@@ -78,32 +78,27 @@ impl Graph {
                 ),
             ));
         }
-        for (node, record) in self.nodes().iter().zip(records) {
-            let fits = match (&node.op, record) {
+        let mut updated = Vec::new();
+        for (index, (node, record)) in self.nodes().iter().zip(records).enumerate() {
+            let at_node = |e: Error| e.at_node(&node.name, &node.label);
+            match (&node.op, record) {
                 (Op::BatchNorm(b), Some(TrainingRecord::BatchNorm(stats))) => {
-                    stats.mean.len() == b.channels()
+                    let mut next = b.clone();
+                    next.update_running_statistics(stats).map_err(at_node)?;
+                    updated.push((index, next));
                 }
-                (Op::Dropout(_), Some(TrainingRecord::Dropout(_))) => true,
-                (Op::BatchNorm(_) | Op::Dropout(_), _) | (_, Some(_)) => false,
-                (_, None) => true,
-            };
-            if !fits {
-                return Err(Error::invalid(
-                    "trace",
-                    format!(
-                        "the training-mode trace was not made by this graph: its record of layer '{}' ({}) does not fit",
-                        node.name, node.label
-                    ),
-                ));
+                (Op::Dropout(_), Some(TrainingRecord::Dropout(_))) => {}
+                (Op::BatchNorm(_) | Op::Dropout(_), _) | (_, Some(_)) => {
+                    return Err(at_node(Error::invalid(
+                        "trace",
+                        "the training-mode trace was not made by this graph: its record of this layer does not fit",
+                    )));
+                }
+                (_, None) => {}
             }
         }
-        for (node, record) in self.nodes_mut().iter_mut().zip(records) {
-            if let (Op::BatchNorm(b), Some(TrainingRecord::BatchNorm(stats))) =
-                (&mut node.op, record)
-            {
-                b.update_running_statistics(stats)
-                    .map_err(|e| e.at_node(&node.name, &node.label))?;
-            }
+        for (index, norm) in updated {
+            self.nodes_mut()[index].op = Op::BatchNorm(norm);
         }
         Ok(())
     }
@@ -374,18 +369,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("inference trace"), "{err}");
-        let err = g
-            .update_running_statistics(
-                &cnn()
-                    .trace_training(random_tensor(&[2, 2, 4, 4], -1.0, 1.0, 52), &mut rng())
-                    .unwrap(),
-            )
-            .unwrap_err()
-            .to_string();
+        // The CNN's batch norm (3 channels) sits where the MLP's (5) does.
+        let other = cnn()
+            .trace_training(random_tensor(&[2, 2, 4, 4], -1.0, 1.0, 52), &mut rng())
+            .unwrap();
+        let err = g.update_running_statistics(&other).unwrap_err().to_string();
         assert!(
-            err.contains("5 nodes") || err.contains("this graph"),
+            err.contains("'bn'") && err.contains("3 channels") && err.contains("of 5"),
             "{err}"
         );
+        let mut shorter = g.clone();
+        shorter.set_output(ValueId(2)).unwrap();
+        shorter.prune();
+        let err = g
+            .update_running_statistics(&shorter.trace_training(x.clone(), &mut rng()).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("2 nodes") && err.contains("has 5"), "{err}");
+        // A batch norm's record where the graph has a dropout.
+        let mut swapped = g.clone();
+        swapped.nodes_mut()[1].op = Op::Dropout(Dropout::new(0.5).unwrap());
+        let err = swapped
+            .update_running_statistics(&g.trace_training(x.clone(), &mut rng()).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not made by this graph"), "{err}");
         assert_eq!(g.nodes()[1].op, Op::BatchNorm(before.clone()), "unchanged");
         let trace = g.trace_training(x.clone(), &mut rng()).unwrap();
         let Some(TrainingRecord::BatchNorm(stats)) = trace.training_record(ValueId(2)) else {
