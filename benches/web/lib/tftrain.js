@@ -5,14 +5,17 @@
 // `optimizer.minimize(loss, true, variables)` with the cost read back (nnlens returns each step's
 // loss too).
 //
-// Why `minimize` and not the Layers API's `model.trainOnBatch`: it is TF.js's fastest idiomatic
-// path. trainOnBatch runs the same kernels plus the Layers machinery (input standardisation,
-// symbolic-tensor bookkeeping, a promise per batch): measured in Chromium with the wasm backend
-// on the digits MLP at batch 32 it took 1.3x as long per step, and at 2-8-8-2 batch 10, 2.4x
-// (BENCHMARKS.md, "Training rows"). Each layer is `tf.fused.matMul` with its bias and no
-// activation, then the activation as its own op: TF.js computes a fused activation unfused
-// whenever gradients are recorded (`shouldFuse` in tfjs-core), while matMul + bias stays one
-// kernel with its own gradient.
+// Why this form: it is the fastest of TF.js's idiomatic ones that we measured. Each layer is
+// `tf.matMul`, `tf.add` of the bias, then the activation, which is what TF.js runs for a
+// `tf.fused.matMul` with ReLU while it records gradients (`shouldFuse` in tfjs-core). A
+// `tf.fused.matMul` with the bias and no activation stays one fused kernel with its own gradient
+// (the Layers API's Dense does that for a linear layer), and with it on every layer a step of the
+// digits MLP took 1.4x to 2x as long on the wasm backend. The Layers API's `model.trainOnBatch`
+// (the same layers, `tf.train.sgd(0.01)`, `tf.losses.softmaxCrossEntropy` as its loss) was no
+// faster than `minimize`: 3.19 against 3.17 ms per step on the digits MLP at batch 32, 0.52
+// against 0.49 ms on 2-8-8-2 at batch 10 (wasm backend, Chromium, best of 21 interleaved rounds
+// on a loaded machine: equal within noise); it is also asynchronous and needs a compiled model,
+// so the rows use `minimize`.
 
 /** The activations the chain may use after a dense layer (undefined: none). */
 const ACTIVATIONS = new Set(["relu", "tanh"]);
@@ -54,7 +57,7 @@ export function tfTrainer(tf, { layers, classes, flat, learningRate, batchSize }
   const logits = (x) => {
     let h = x;
     for (const p of params) {
-      h = tf.fused.matMul({ a: h, b: p.w, bias: p.b });
+      h = tf.add(tf.matMul(h, p.w), p.b);
       if (p.activation) h = tf[p.activation](h);
     }
     return h;
