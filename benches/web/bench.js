@@ -39,6 +39,24 @@ function addRows(row, result) {
   }
 }
 
+/**
+ * Each framework's `outputs[name]` checked against nnlens's: its length, whether it is finite,
+ * the largest difference and whether that is within `tolerance` (null: not compared).
+ */
+function checkOutputs(outputs, tolerance) {
+  const checked = {};
+  for (const [name, output] of Object.entries(outputs)) {
+    const diff = name === "nnlens" || tolerance === null ? null : maxAbsDiff(outputs.nnlens, output);
+    checked[name] = {
+      outputLength: output?.length ?? 0,
+      outputFinite: Array.prototype.every.call(output ?? [], Number.isFinite),
+      maxAbsDiff: diff,
+      agrees: diff === null ? null : diff <= tolerance,
+    };
+  }
+  return checked;
+}
+
 async function main() {
   const timing = quick
     ? { warmupMs: 0, warmupRuns: 1, samples: 1, minSampleMs: 2 }
@@ -71,25 +89,17 @@ async function main() {
       entry.stepsPerCall = stepsPerCall;
       const impls = onlyImpls ? prepared.impls.filter((i) => onlyImpls.includes(i.name)) : prepared.impls;
       entry.detail = detail;
-      const check = (outputs) => {
-        const checked = {};
-        for (const [name, output] of Object.entries(outputs)) {
-          const diff = name === "nnlens" || tolerance === null ? null : maxAbsDiff(outputs.nnlens, output);
-          checked[name] = {
-            outputLength: output?.length ?? 0,
-            outputFinite: Array.prototype.every.call(output ?? [], Number.isFinite),
-            maxAbsDiff: diff,
-            agrees: diff === null ? null : diff <= tolerance,
-          };
-        }
-        return checked;
-      };
-      const checkedFirst = compared && check(compared);
+      const checkedFirst = compared && checkOutputs(compared, tolerance);
       status(`measuring ${row.id}…`);
       const measured = await measure(impls, timing);
       prepared.dispose?.();
       if (typeof detail === "function") entry.detail = detail();
-      const checked = checkedFirst ?? check(Object.fromEntries(Object.entries(measured).map(([name, r]) => [name, r.output])));
+      const outputs = Object.fromEntries(Object.entries(measured).map(([name, r]) => [name, r.output]));
+      const checked = checkedFirst ?? checkOutputs(outputs, tolerance);
+      if (checkedFirst) {
+        // The timed calls' own outputs (a training row's latest losses) must be finite too.
+        for (const [name, c] of Object.entries(checkOutputs(outputs, null))) checked[name].outputFinite &&= c.outputFinite;
+      }
       entry.impls = {};
       for (const [name, r] of Object.entries(measured)) {
         const perCall = stepsPerCall ?? 1;
