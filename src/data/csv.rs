@@ -24,7 +24,7 @@
 use super::{DataKind, Targets};
 use crate::error::{Error, Result};
 use crate::tensor::limits;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Display;
 
 /// Options of [`parse_csv`].
@@ -129,6 +129,7 @@ impl<'a> Records<'a> {
 
     /// The next record and its first line, `None` after the last.
     fn next(&mut self) -> Result<Option<u64>> {
+        let start = self.reader.position().clone();
         if !self
             .reader
             .read_record(&mut self.record)
@@ -136,11 +137,7 @@ impl<'a> Records<'a> {
         {
             return Ok(None);
         }
-        let position = self
-            .record
-            .position()
-            .expect("a read record has a position");
-        let (byte, mut line) = (position.byte() as usize, position.line());
+        let (byte, mut line) = (start.byte() as usize, start.line());
         let bytes = self.text.as_bytes();
         let mut breaks = bytes[byte..]
             .iter()
@@ -319,26 +316,30 @@ fn classes(values: &[(u64, String)], column: &str) -> Result<(Vec<u32>, Vec<Stri
         let names = (0..count).map(|c| c.to_string()).collect();
         return Ok((numbers, names));
     }
-    let mut distinct = BTreeSet::new();
-    for (line, value) in values {
-        if distinct.insert(value.as_str()) && distinct.len() > limits::MAX_CLASSES {
+    // Each distinct value with the rows holding it, in sorted order.
+    let mut rows_of: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (row, (line, value)) in values.iter().enumerate() {
+        let classes = rows_of.len() + usize::from(!rows_of.contains_key(value.as_str()));
+        if classes > limits::MAX_CLASSES {
             return Err(field_error(
                 *line,
                 column,
                 format!(
                     "'{value}' is class {}, beyond the limit of {} classes",
-                    distinct.len(),
+                    classes,
                     limits::MAX_CLASSES
                 ),
             ));
         }
+        rows_of.entry(value).or_default().push(row);
     }
-    let names: Vec<String> = distinct.into_iter().map(str::to_string).collect();
-    let labels = values
-        .iter()
-        .map(|(_, v)| names.binary_search(v).map(|i| i as u32))
-        .collect::<std::result::Result<Vec<u32>, usize>>()
-        .expect("every value is one of the distinct values");
+    let mut labels = vec![0; values.len()];
+    for (class, rows) in rows_of.values().enumerate() {
+        for &row in rows {
+            labels[row] = class as u32;
+        }
+    }
+    let names = rows_of.keys().map(|name| name.to_string()).collect();
     Ok((labels, names))
 }
 
