@@ -4,7 +4,7 @@
 //!
 //! - Fields are separated by commas; a field in double quotes may hold commas, line breaks and
 //!   `""` for a quote (RFC 4180). Lines end with `\n` or `\r\n`. Spaces around every field and
-//!   column name are trimmed (inside quotes too).
+//!   column name are trimmed (inside quotes too); a byte-order mark before the header is ignored.
 //! - Line numbers count `\n` from 1, the header being line 1; a row spanning several lines (a
 //!   quoted line break) is reported at its first line.
 //! - Nothing is skipped silently: an empty line before the header or between rows is an error;
@@ -382,7 +382,8 @@ mod tests {
 
     #[test]
     fn string_targets_are_classes_in_sorted_order() {
-        let data = parse("w,h,species\n1,2,versicolor\n3,4,setosa\n5,6,versicolor\n7,8,7").unwrap();
+        let data =
+            parse("w,h,species\n1,2,versicolor\n3,4,\" setosa \"\n5,6,versicolor\n7,8,7").unwrap();
         assert_eq!(data.targets, Targets::Classes(vec![2, 1, 2, 0]));
         assert_eq!(data.class_names.unwrap(), ["7", "setosa", "versicolor"]);
     }
@@ -421,6 +422,8 @@ mod tests {
         assert_eq!(data.columns, ["x, first", "y\"", "class"]);
         assert_eq!(data.inputs, [1.0, 2.0, 3.0, 4.0]);
         assert_eq!(data.class_names.unwrap(), ["a,\r\nb", "c"]);
+        let data = parse("\u{feff}x,y\n1,2").unwrap();
+        assert_eq!(data.columns, ["x", "y"]);
         // A quoted line break moves the following lines on: the error is at line 4.
         let err = error(parse("x,y\n1,\"a\nb\"\n2,c\nz,d"));
         assert_eq!(err, "invalid CSV: line 5, column 'x': 'z' is not a number");
