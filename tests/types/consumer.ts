@@ -22,8 +22,11 @@ import init, {
   lossSurface,
   mnistPreprocess,
   Model,
+  parseCsv,
   pca,
   PcaFit,
+  playgroundDataset,
+  playgroundFeatures,
   projectTrajectory,
   saliency,
   Trace,
@@ -33,12 +36,20 @@ import init, {
   type ArrayDtype,
   type Attribution,
   type Colormap,
+  type CsvDataset,
+  type CsvOptions,
+  type DataKind,
   type DisplayMap,
   type Evaluation,
   type HeatmapCell,
   type LayerInfo,
   type LayerParameter,
   type Linspace,
+  type PlaygroundDataset,
+  type PlaygroundDatasetOptions,
+  type PlaygroundFeature,
+  type PlaygroundSplit,
+  type PlaygroundTask,
   type LoadedArray,
   type LoadedSafetensors,
   type SaliencyOptions,
@@ -302,4 +313,33 @@ export function arrayApi(npy: Uint8Array, safetensors: Uint8Array): number {
   // @ts-expect-error: `dtype` is one of the stored element types.
   const unknown: LoadedArray = { shape, dtype: "complex64", values };
   return total + unknown.shape.length;
+}
+
+export function dataApi(csvText: string): number {
+  const tasks: PlaygroundTask[] = ["circle", "xor", "gaussian", "spiral", "regressionPlane", "regressionGaussian"];
+  const options: PlaygroundDatasetOptions = { samples: 200, noise: 10, testFraction: 0.3, seed: 1 };
+  let total = 0;
+  for (const task of tasks) {
+    const data: PlaygroundDataset = playgroundDataset(task, options);
+    const kind: DataKind = data.kind;
+    const split: PlaygroundSplit = data.train;
+    const labels: Uint32Array | null = split.labels;
+    const targets: Float32Array | null = data.test.targets;
+    total += data.task.length + kind.length + split.points[0] + (labels?.[0] ?? 0) + (targets?.[0] ?? 0);
+  }
+  const features: PlaygroundFeature[] = ["x1", "x2", "x1Squared", "x2Squared", "x1TimesX2", "sinX1", "sinX2"];
+  const matrix: Float32Array = playgroundFeatures(playgroundDataset("spiral").train.points, features);
+  const csvOptions: CsvOptions = { target: "label", kind: "classification" };
+  const csv: CsvDataset = parseCsv(csvText, csvOptions);
+  const names: string[] | null = csv.classNames;
+  total += matrix[0] + csv.columns.length + csv.features.length + csv.target.length + csv.kind.length + csv.rows;
+  total += csv.inputs[0] + (csv.labels?.[0] ?? 0) + (names?.length ?? 0) + (csv.targets?.[0] ?? 0);
+  total += parseCsv(csvText).rows;
+  // @ts-expect-error: only Playground's tasks exist.
+  playgroundDataset("moons");
+  // @ts-expect-error: features are named, not numbered.
+  playgroundFeatures(matrix, [0, 1]);
+  // @ts-expect-error: `kind` is classification or regression.
+  parseCsv(csvText, { kind: "ranking" });
+  return total;
 }
