@@ -1,6 +1,8 @@
-//! Training against PyTorch: `torch.optim.SGD` steps on fixed batches with mean cross-entropy
-//! (tests/fixtures/train/make_train_fixtures.py), replayed with `Trainer::step` from the same
-//! initial weights.
+//! Training against PyTorch: `torch.optim.SGD`, `Adam` and `AdamW` steps on fixed batches with
+//! `CrossEntropyLoss`, `MSELoss` or `BCEWithLogitsLoss`, L1/L2 penalties on the weights and the
+//! `StepLR` / `CosineAnnealingLR` schedules (tests/fixtures/train/make_train_fixtures.py),
+//! replayed with `Trainer::step` from the same initial weights; with a schedule, the learning
+//! rate of every step is compared too.
 //!
 //! Tolerance: every loss and every final parameter within `1e-5 · max(1, |reference|)`. Both
 //! sides compute in f32 with different summation orders in the matrix products, so results agree
@@ -92,4 +94,74 @@ fn plain_sgd_through_a_final_log_softmax_matches_pytorch() {
 #[test]
 fn cnn_with_momentum_matches_pytorch() {
     check("cnn_momentum");
+}
+
+#[test]
+fn adam_with_pytorchs_defaults_matches_pytorch() {
+    check("adam_mlp");
+}
+
+#[test]
+fn adam_with_amsgrad_and_every_option_set_on_a_cnn_matches_pytorch() {
+    check("adam_amsgrad_cnn");
+}
+
+#[test]
+fn adam_with_coupled_weight_decay_matches_pytorch() {
+    check("adam_weight_decay");
+}
+
+#[test]
+fn adamw_with_its_default_weight_decay_through_a_final_softmax_matches_pytorch() {
+    check("adamw_default_softmax");
+}
+
+#[test]
+fn adamw_with_explicit_weight_decay_and_amsgrad_matches_pytorch() {
+    check("adamw_amsgrad");
+}
+
+#[test]
+fn sgd_under_a_step_schedule_matches_pytorch() {
+    check("sgd_step_schedule");
+}
+
+#[test]
+fn sgd_under_a_cosine_schedule_past_t_max_matches_pytorch() {
+    check("sgd_cosine_schedule");
+}
+
+#[test]
+fn adam_under_a_cosine_schedule_matches_pytorch() {
+    check("adam_cosine_schedule");
+}
+
+#[test]
+fn mse_on_a_multi_output_regression_matches_pytorch() {
+    check("mse_regression");
+}
+
+#[test]
+fn bce_on_a_single_logit_matches_pytorch() {
+    check("bce_logit");
+}
+
+#[test]
+fn bce_through_a_final_sigmoid_with_adam_matches_pytorch() {
+    check("bce_sigmoid_adam");
+}
+
+#[test]
+fn an_l1_penalty_matches_pytorch() {
+    check("l1_sgd");
+}
+
+#[test]
+fn an_l2_penalty_on_a_cnn_matches_pytorch() {
+    check("l2_cnn");
+}
+
+#[test]
+fn l1_and_l2_penalties_with_adam_match_pytorch() {
+    check("l1_l2_adam");
 }
