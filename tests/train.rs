@@ -6,8 +6,8 @@
 //!
 //! Tolerance: every loss and every final parameter within `1e-5 · max(1, |reference|)`. Both
 //! sides compute in f32 with different summation orders in the matrix products, so results agree
-//! to a few ulps per operation; five steps keep the drift far below this bound (the largest
-//! deviation is printed).
+//! to a few ulps per operation; five to ten steps keep the drift far below this bound (the largest
+//! deviation is printed). A scheduled rate is compared relative to itself (`RATE_TOLERANCE`).
 
 use nnlens::io::json::from_json;
 use nnlens::train::loss::{Loss, Targets};
@@ -15,6 +15,8 @@ use nnlens::train::trainer::{Trainer, TrainerOptions};
 use serde_json::Value;
 
 const TOLERANCE: f32 = 1e-5;
+/// Relative tolerance of a scheduled learning rate: a few f32 ulps.
+const RATE_TOLERANCE: f32 = 5e-7;
 
 fn floats(v: &Value) -> Vec<f32> {
     v.as_array()
@@ -46,10 +48,11 @@ fn check(name: &str) {
     let rates = doc.get("learning_rates").map(floats);
     for (step, batch) in doc["batches"].as_array().unwrap().iter().enumerate() {
         if let Some(rates) = &rates {
-            compare(
-                format!("the learning rate of step {step}"),
-                trainer.learning_rate(),
-                rates[step],
+            // Both sides compute the rate in f64 and round it to f32 once: relative to the rate.
+            let (actual, expected) = (trainer.learning_rate(), rates[step]);
+            assert!(
+                (actual - expected).abs() <= RATE_TOLERANCE * expected.abs(),
+                "{name}: the learning rate of step {step} is {actual}, PyTorch {expected}"
             );
         }
         let inputs = floats(&batch["inputs"]);

@@ -282,7 +282,9 @@ fn trainer_options_choose_the_loss_optimiser_and_schedule() {
     assert!(get(&evaluation, "loss").as_f64().unwrap() < f64::from(loss));
     assert!(message(trainer.step(&input(), &[0.5, 0.5])).contains("2 values for an output of 3"));
     let data: Vec<f32> = input().into_iter().chain(input()).collect();
-    trainer.set_data(&data, &[0.25, 0.5, 0.25, 0.25, 0.5, 0.25]).unwrap();
+    trainer
+        .set_data(&data, &[0.25, 0.5, 0.25, 0.25, 0.5, 0.25])
+        .unwrap();
     let steps = trainer.train(2.0).unwrap();
     assert!(get(&steps, "accuracies").is_null());
     assert_eq!(
