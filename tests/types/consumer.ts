@@ -270,10 +270,32 @@ export function trainApi(model: Model, images: Float32Array, labels: Uint32Array
   const units: Float64Array = area.unitsPerPixel();
   // @ts-expect-error: `learningRate` is camelCase.
   new Trainer(model, { learning_rate: 0.1 });
+  const regression = new Trainer(model, {
+    optimizer: "adamw",
+    beta1: 0.8,
+    beta2: 0.99,
+    epsilon: 1e-6,
+    amsgrad: true,
+    loss: "mse",
+    l1: 1e-4,
+    l2: 1e-3,
+    schedule: "cosine",
+    tMax: 100,
+    etaMin: 1e-5,
+  });
+  const stepped = new Trainer(model, { optimizer: "adam", loss: "bce", schedule: "step", stepSize: 10, gamma: 0.5 });
+  const rate: number = regression.learningRate + stepped.learningRate;
+  const fit: TrainingSteps = regression.train(5);
+  const noAccuracy: null = fit.accuracies === null ? fit.accuracies : null;
+  // @ts-expect-error: the optimiser is one of three names.
+  new Trainer(model, { optimizer: "rmsprop" });
+  // @ts-expect-error: the loss is one of three names.
+  new Trainer(model, { loss: "hinge" });
   // @ts-expect-error: a grid axis needs `steps`.
   lossSurface(model, images, labels, snapshots[1], snapshots[1], snapshots[1], { start: 0, end: 1 }, betas);
   return (
-    loss + steps.losses[0] + steps.accuracies[0] + evaluation.loss + evaluation.accuracy +
+    loss + steps.losses[0] + (steps.accuracies?.[0] ?? 0) + evaluation.loss + (evaluation.accuracy ?? 0) +
+    rate + (noAccuracy ?? 0) +
     plane.explainedVarianceRatio[0] + data[0] + units[1] + (trainer.loss ?? 0) +
     (trainer.accuracy ?? 0) + trainer.steps
   );
