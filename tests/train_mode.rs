@@ -1,8 +1,7 @@
 //! Training mode against PyTorch's `model.train()` (tests/fixtures/train/make_train_mode_fixtures.py):
 //! one training-mode pass of an MLP with BatchNorm1d and a CNN with BatchNorm2d (outputs, input
 //! and parameter gradients of `L = Σ output ⊙ cotangent`, running statistics after the update),
-//! and a CNN with both trained by SGD with momentum in training mode, replayed here step by step
-//! with `Graph::trace_training`, `Graph::backward` and `Graph::update_running_statistics`
+//! and a CNN with both trained by SGD with momentum in training mode, replayed by the `Trainer`
 //! (losses, final parameters, running statistics and the `eval()` outputs afterwards). The CNN's
 //! one pass is also checked on its ONNX export, imported.
 //!
@@ -16,6 +15,8 @@ use nnlens::graph::ops::Op;
 use nnlens::graph::Graph;
 use nnlens::io::json::from_json;
 use nnlens::io::onnx::from_onnx;
+use nnlens::train::loss::Targets;
+use nnlens::train::trainer::{Trainer, TrainerOptions};
 use nnlens::Tensor;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -161,37 +162,17 @@ fn cnn_with_batch_norm_imported_from_onnx_trains_as_in_pytorch() {
     one_pass(name, graph, &|_| norms[0].clone());
 }
 
-/// Mean cross-entropy of `logits` `[batch, classes]` and its gradient.
-fn cross_entropy(logits: &Tensor, labels: &[usize]) -> (f32, Tensor) {
-    let batch = labels.len();
-    let mut grad = logits.clone();
-    let mut loss = 0.0f64;
-    for (mut row, &label) in grad.outer_iter_mut().zip(labels) {
-        let max = row.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-        let sum: f32 = row.iter().map(|&v| (v - max).exp()).sum();
-        loss += f64::from(max + sum.ln() - row[label]);
-        row.mapv_inplace(|v| (v - max).exp() / sum / batch as f32);
-        row[label] -= 1.0 / batch as f32;
-    }
-    ((loss / batch as f64) as f32, grad)
-}
-
-/// `torch.optim.SGD` with momentum and coupled weight decay, driven by training-mode passes.
+/// `torch.optim.SGD` with momentum and coupled weight decay on `CrossEntropyLoss`, replayed by the
+/// `Trainer`, which takes each step in training form.
 #[test]
-fn cnn_with_batch_norm_trained_in_training_mode_matches_pytorch() {
+fn cnn_with_batch_norm_trained_by_the_trainer_matches_pytorch() {
     let name = "cnn_batchnorm_momentum";
     let doc = fixture(name);
-    let mut graph = from_json(&doc["model"].to_string()).unwrap();
-    let option = |key: &str| doc["options"][key].as_f64().unwrap() as f32;
-    let (rate, momentum, decay) = (
-        option("learningRate"),
-        option("momentum"),
-        option("weightDecay"),
-    );
+    let graph = from_json(&doc["model"].to_string()).unwrap();
+    let options: TrainerOptions = serde_json::from_value(doc["options"].clone()).unwrap();
+    let mut trainer = Trainer::new(graph, options).unwrap();
     let mut compare = Comparison { name, worst: 0.0 };
     let losses = floats(&doc["losses"]);
-    let mut velocity: Option<Vec<f32>> = None;
-    let mut rng = ChaCha8Rng::seed_from_u64(1);
     for (step, batch) in doc["batches"].as_array().unwrap().iter().enumerate() {
         let labels: Vec<usize> = batch["labels"]
             .as_array()
@@ -199,43 +180,22 @@ fn cnn_with_batch_norm_trained_in_training_mode_matches_pytorch() {
             .iter()
             .map(|l| l.as_u64().unwrap() as usize)
             .collect();
-        let input = graph
-            .input_tensor(floats(&batch["inputs"]), labels.len())
+        let stats = trainer
+            .step(&floats(&batch["inputs"]), Targets::Classes(&labels))
             .unwrap();
-        let trace = graph.trace_training(input, &mut rng).unwrap();
-        let (loss, seed) = cross_entropy(trace.output(), &labels);
-        compare.values(&format!("loss of step {step}"), [loss], &[losses[step]]);
-        let grads = graph.backward(&trace, seed, true).unwrap();
-        let mut params = graph.flat_params();
-        let gradient: Vec<f32> = grads
-            .params
-            .iter()
-            .flatten()
-            .flatten()
-            .zip(&params)
-            .map(|(&g, &p)| g + decay * p)
-            .collect();
-        let buffer = match velocity.take() {
-            None => gradient,
-            Some(v) => v
-                .iter()
-                .zip(&gradient)
-                .map(|(&v, &g)| momentum * v + g)
-                .collect(),
-        };
-        for (p, &v) in params.iter_mut().zip(&buffer) {
-            *p -= rate * v;
-        }
-        velocity = Some(buffer);
-        graph.update_running_statistics(&trace).unwrap();
-        graph.set_flat_params(&params).unwrap();
+        compare.values(
+            &format!("loss of step {step}"),
+            [stats.loss],
+            &[losses[step]],
+        );
     }
+    let graph = trainer.graph();
     compare.values(
         "final parameters",
         graph.flat_params(),
         &floats(&doc["final_params"]),
     );
-    compare.running_stats(&graph, &doc["running_stats"], &str::to_string);
+    compare.running_stats(graph, &doc["running_stats"], &str::to_string);
     let eval_inputs = floats(&doc["eval_inputs"]);
     let samples = eval_inputs.len() / graph.input_shape().iter().product::<usize>();
     let outputs = graph
