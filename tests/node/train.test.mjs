@@ -20,9 +20,9 @@ function seededMlp(seed) {
   return Model.fromJson(JSON.stringify({ ...doc, seed }));
 }
 
-test("Trainer.step replays torch.optim.SGD, Adam and AdamW, every loss, penalties and schedules within 1e-5", () => {
+test("Trainer.step replays torch.optim.SGD, Adam and AdamW, every loss, penalties, schedules and BatchNorm in training form within 1e-5", () => {
   const names = ["mlp_momentum", "mlp_nesterov_softmax", "cnn_momentum", "adam_amsgrad_cnn", "adamw_default_softmax",
-    "sgd_cosine_schedule", "mse_regression", "bce_sigmoid_adam", "l1_l2_adam"];
+    "sgd_cosine_schedule", "mse_regression", "bce_sigmoid_adam", "l1_l2_adam", "cnn_batchnorm_momentum"];
   for (const name of names) {
     const doc = fixture(name);
     const trainer = new Trainer(Model.fromJson(JSON.stringify(doc.model)), doc.options);
@@ -39,6 +39,15 @@ test("Trainer.step replays torch.optim.SGD, Adam and AdamW, every loss, penaltie
     doc.final_params.forEach((expected, k) => {
       assert.ok(Math.abs(params[k] - expected) <= 1e-5 * Math.max(1, Math.abs(expected)), `${name} parameter ${k}`);
     });
+    if (doc.eval_outputs) {
+      // After training in training form, the model in inference form (updated running statistics).
+      const samples = doc.eval_inputs.length / doc.model.input.reduce((a, b) => a * b);
+      const outputs = trainer.model().forward(Float32Array.from(doc.eval_inputs), samples);
+      assert.equal(outputs.length, doc.eval_outputs.length);
+      doc.eval_outputs.forEach((expected, k) => {
+        assert.ok(Math.abs(outputs[k] - expected) <= 1e-5 * Math.max(1, Math.abs(expected)), `${name} eval() output ${k}: ${outputs[k]}`);
+      });
+    }
   }
 });
 
