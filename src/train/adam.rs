@@ -20,7 +20,7 @@
 //! parameter without a gradient. A step that would make a parameter non-finite is refused
 //! before anything changes.
 
-use super::optimizer::{check_gradients, diverged};
+use super::optimizer::{check_gradients, check_update};
 use crate::error::{Error, Result};
 use crate::graph::ops::Kernel;
 use crate::graph::Graph;
@@ -216,53 +216,23 @@ impl Adam {
                 graph.nodes().len()
             )));
         }
-        let mut offset = 0;
-        for (index, (node, node_grads)) in graph.nodes().iter().zip(grads).enumerate() {
-            if node_grads.is_empty() {
-                offset += node.op.param_count();
-                continue;
+        // The bias corrections of a node's next step, computed once per node.
+        let mut constants = (usize::MAX, self.constants(1));
+        check_update(graph, grads, self.options.learning_rate, |node, i, p, g| {
+            if constants.0 != node {
+                constants = (node, self.constants(self.steps[node] + 1));
             }
-            let c = self.constants(self.steps[index] + 1);
-            for (param, grad) in node.op.params().iter().zip(node_grads) {
-                for (k, (&p, &g)) in param.iter().zip(grad.iter()).enumerate() {
-                    let i = offset + k;
-                    let v_max = self.second_max.get(i).copied().unwrap_or(0.0);
-                    let (next, ..) = self.update(c, p, g, self.first[i], self.second[i], v_max);
-                    if !next.is_finite() {
-                        return Err(diverged(&node.name, k, g, p, self.options.learning_rate));
-                    }
-                }
-                offset += param.len();
-            }
-        }
-        Ok(())
+            let v_max = self.second_max.get(i).copied().unwrap_or(0.0);
+            self.update(constants.1, p, g, self.first[i], self.second[i], v_max)
+                .0
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::io::json::from_json;
-    use ndarray::ArrayD;
-
-    fn graph() -> Graph {
-        from_json(
-            r#"{"format":"nnlens","version":1,"input":[2],"seed":1,"layers":[{"type":"dense","units":2}]}"#,
-        )
-        .unwrap()
-    }
-
-    fn constant_grads(g: &Graph, value: f32) -> Vec<Vec<Tensor>> {
-        g.nodes()
-            .iter()
-            .map(|n| {
-                n.op.params()
-                    .iter()
-                    .map(|p| ArrayD::from_elem(p.shape(), value))
-                    .collect()
-            })
-            .collect()
-    }
+    use crate::train::optimizer::test_support::{constant_grads, graph};
 
     fn options() -> AdamOptions {
         AdamOptions {

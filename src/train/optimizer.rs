@@ -104,6 +104,33 @@ pub(crate) fn check_gradients(graph: &Graph, grads: &[Vec<Tensor>]) -> Result<()
     Ok(())
 }
 
+/// Checks, without changing anything, that the update keeps every parameter finite:
+/// `next(node, flat, value, gradient)` is the value parameter `flat` (in
+/// [`Graph::flat_params`] order) of node `node` would take; nodes without gradients are skipped.
+pub(crate) fn check_update(
+    graph: &Graph,
+    grads: &[Vec<Tensor>],
+    lr: f32,
+    mut next: impl FnMut(usize, usize, f32, f32) -> f32,
+) -> Result<()> {
+    let mut offset = 0;
+    for (index, (node, node_grads)) in graph.nodes().iter().zip(grads).enumerate() {
+        if node_grads.is_empty() {
+            offset += node.op.param_count();
+            continue;
+        }
+        for (param, grad) in node.op.params().iter().zip(node_grads) {
+            for (k, (&p, &g)) in param.iter().zip(grad.iter()).enumerate() {
+                if !next(index, offset + k, p, g).is_finite() {
+                    return Err(diverged(&node.name, k, g, p, lr));
+                }
+            }
+            offset += param.len();
+        }
+    }
+    Ok(())
+}
+
 /// The error of a step that would make parameter `index` of `layer` non-finite.
 pub(crate) fn diverged(layer: &str, index: usize, gradient: f32, value: f32, lr: f32) -> Error {
     Error::invalid(
@@ -113,4 +140,35 @@ pub(crate) fn diverged(layer: &str, index: usize, gradient: f32, value: f32, lr:
              {gradient}, value {value}): the run diverged; try a learning rate below {lr}"
         ),
     )
+}
+
+/// Helpers of the optimisers' tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::graph::ops::Kernel;
+    use crate::graph::Graph;
+    use crate::io::json::from_json;
+    use crate::tensor::Tensor;
+    use ndarray::ArrayD;
+
+    /// One dense layer, 2 inputs to 2 outputs.
+    pub fn graph() -> Graph {
+        from_json(
+            r#"{"format":"nnlens","version":1,"input":[2],"seed":1,"layers":[{"type":"dense","units":2}]}"#,
+        )
+        .unwrap()
+    }
+
+    /// A gradient of `value` everywhere, per node and parameter of `g`.
+    pub fn constant_grads(g: &Graph, value: f32) -> Vec<Vec<Tensor>> {
+        g.nodes()
+            .iter()
+            .map(|n| {
+                n.op.params()
+                    .iter()
+                    .map(|p| ArrayD::from_elem(p.shape(), value))
+                    .collect()
+            })
+            .collect()
+    }
 }

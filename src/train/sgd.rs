@@ -15,7 +15,7 @@
 //! step that would make any parameter non-finite (a diverging run) is refused before anything
 //! changes, so the graph keeps the invariant that its parameters are finite.
 
-use super::optimizer::{check_gradients, diverged};
+use super::optimizer::{check_gradients, check_update};
 use crate::error::{Error, Result};
 use crate::graph::ops::Kernel;
 use crate::graph::Graph;
@@ -160,51 +160,17 @@ impl Sgd {
             )));
         }
         let lr = self.options.learning_rate;
-        let mut offset = 0;
-        for (node, node_grads) in graph.nodes().iter().zip(grads) {
-            if node_grads.is_empty() {
-                offset += node.op.param_count();
-                continue;
-            }
-            for (param, grad) in node.op.params().iter().zip(node_grads) {
-                for (k, (&p, &g)) in param.iter().zip(grad.iter()).enumerate() {
-                    let b = self.momentum.get(offset + k).copied().unwrap_or(0.0);
-                    let (d, _) = self.direction(p, g, b);
-                    if !(p - lr * d).is_finite() {
-                        return Err(diverged(&node.name, k, g, p, lr));
-                    }
-                }
-                offset += param.len();
-            }
-        }
-        Ok(())
+        check_update(graph, grads, lr, |_, i, p, g| {
+            let b = self.momentum.get(i).copied().unwrap_or(0.0);
+            p - lr * self.direction(p, g, b).0
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::io::json::from_json;
-    use ndarray::ArrayD;
-
-    fn graph() -> Graph {
-        from_json(
-            r#"{"format":"nnlens","version":1,"input":[2],"seed":1,"layers":[{"type":"dense","units":2}]}"#,
-        )
-        .unwrap()
-    }
-
-    fn constant_grads(g: &Graph, value: f32) -> Vec<Vec<Tensor>> {
-        g.nodes()
-            .iter()
-            .map(|n| {
-                n.op.params()
-                    .iter()
-                    .map(|p| ArrayD::from_elem(p.shape(), value))
-                    .collect()
-            })
-            .collect()
-    }
+    use crate::train::optimizer::test_support::{constant_grads, graph};
 
     /// Two steps with a constant gradient, against the formulas worked by hand.
     #[test]
