@@ -1,0 +1,381 @@
+// The Playground page: train a network in a Web Worker (worker.js) and watch every view change as
+// it learns. This module holds the page's state (the settings, the dataset, the model document,
+// the timeline), wires the controls, and runs the draw loop: on each animation frame it asks the
+// worker for the next update while playing (one request in flight, so the worker never runs ahead
+// of the page) and redraws the views from the snapshot shown. Each view is its own module with a
+// small interface (`update(snapshot)` and the like).
+import init from "../pkg/nnlens.js";
+import { readHash, writeHash, writeControls, readControl, showValues } from "./settings.js";
+import { setupArchitectureEditor, modelDocument, outputFor, hiddenOutputs } from "./architecture.js";
+import { digitsDataset, trainerSplit, classesOf } from "./data.js";
+import { createTimeline, MAX_SNAPSHOTS, MAX_BYTES } from "./timeline.js";
+import { createCurvesView } from "./curves-view.js";
+import { createBoundaryView } from "./boundary-view.js";
+import { createNetworkView } from "./network-view.js";
+import { createWeightsView } from "./weights-view.js";
+import { createPcaView } from "./pca-view.js";
+import { createLandscapeView, REFRESH_MS } from "./landscape-view.js";
+import { createSampleView } from "./sample-view.js";
+import { parameterLayout, modelAt, download, readModelFile } from "./model-io.js";
+
+const $ = (id) => document.getElementById(id);
+const base = new URL("..", import.meta.url);
+/** The slower views (weights over time, PCA, the sample) redraw at most this often while the
+ * training runs live; scrubbing redraws them at once. */
+const SLOW_VIEWS_MS = 200;
+const LOSS_NAMES = { crossEntropy: "cross-entropy", bce: "binary cross-entropy", mse: "squared error" };
+
+const state = {
+  settings: null, dataset: null,
+  document: null, layout: null, loaded: null, // loaded: { name, text } of a model file, used instead of the editor's layers
+  readout: "softmax2", loss: "crossEntropy",
+  latest: null, shown: null, // shown: the kept snapshot chosen on the timeline, or null to follow the latest
+  playing: false, waiting: false, dirty: false, slowDrawn: 0,
+  landscape: { pending: false, asked: 0, count: 0, id: 0 },
+  generation: 0, // counts setups, so a slow dataset load of an older setup is dropped
+};
+const timeline = createTimeline();
+const views = {
+  curves: createCurvesView($("loss-chart"), $("accuracy-chart")),
+  boundary: createBoundaryView($("boundary")),
+  network: createNetworkView($("network")),
+  weights: createWeightsView($("weight-strips"), $("weight-histogram")),
+  pca: createPcaView($("pca"), $("pca-info")),
+  landscape: createLandscapeView($("landscape"), $("landscape-info")),
+  sample: createSampleView($("sample-maps"), $("sample-info")),
+};
+let worker = null;
+let editor = null;
+
+function showError(error) {
+  const box = $("error");
+  box.textContent = error instanceof Error ? error.message : String(error);
+  box.hidden = false;
+}
+
+function clearError() {
+  $("error").hidden = true;
+}
+
+/** Wraps an event handler: clears the page's error first, and shows the error it throws. */
+function guarded(fn) {
+  return async (...args) => {
+    try {
+      clearError();
+      await fn(...args);
+    } catch (error) {
+      showError(error);
+    }
+  };
+}
+
+function startWorker(compiled) {
+  worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+  if (compiled) worker.postMessage({ wasm: compiled });
+  worker.onmessage = ({ data }) => {
+    if (data.type === "snapshot") receive(data.snapshot);
+    else if (data.type === "landscape") receiveLandscape(data);
+    else if (data.type === "error") {
+      state.waiting = false;
+      if (data.during === "landscape") state.landscape.pending = false;
+      setPlaying(false);
+      showError(data.message);
+    }
+  };
+  worker.onerror = (event) => showError(event.message || "the training worker failed");
+}
+
+/** The loss the settings choose: cross-entropy for classification and squared error for
+ * regression unless another loss is chosen. */
+function lossFor(settings, kind) {
+  if (kind === "regression") return "mse";
+  return settings.loss === "auto" ? "crossEntropy" : settings.loss;
+}
+
+function trainerOptions() {
+  const { settings, dataset } = state;
+  const rate = Number(settings.regRate);
+  return {
+    learningRate: Number(settings.lr), batchSize: Math.min(settings.batch, dataset.train.count), seed: settings.seed,
+    ...(settings.reg === "l2" && rate > 0 ? { weightDecay: rate } : {}),
+  };
+}
+
+async function loadDataset(settings) {
+  if (settings.task === "digits") return digitsDataset(base, settings.test);
+  throw new Error(`unknown task '${settings.task}'`);
+}
+
+/** The snapshot the views show: the chosen kept one, or the latest. */
+const shownSnapshot = () => state.shown ?? state.latest;
+
+/** Builds the dataset and the model document from the settings and starts the worker on them. */
+async function setup() {
+  const generation = ++state.generation;
+  const { settings } = state;
+  const dataset = await loadDataset(settings);
+  if (generation !== state.generation) return;
+  state.dataset = dataset;
+  state.loss = lossFor(settings, dataset.kind);
+  const output = outputFor(state.loss, dataset.kind, dataset.classes);
+  state.readout = output.readout;
+  state.document = state.loaded?.text ?? modelDocument({ inputShape: dataset.inputShape, hidden: settings.layers, output: output.layer, seed: settings.seed });
+  state.layout = parameterLayout(state.document);
+  $("network-summary").textContent = state.loaded
+    ? `loaded model ${state.loaded.name}; edit the layers to go back to a new network`
+    : `${[dataset.inputShape[0], ...settings.layers.map((l) => l.units), output.layer.units].join("–")} · ${state.layout.params} parameters`;
+  const { train, test } = dataset;
+  $("data-summary").textContent = `${train.count} training and ${test.count} test samples · ${dataset.kind}`;
+  const unitLayers = hiddenOutputs(state.layout.layers);
+  const pcaSelect = $("pca-layer");
+  const previous = pcaSelect.value;
+  pcaSelect.replaceChildren(...unitLayers.map((name) => new Option(name, name)));
+  if (unitLayers.includes(previous)) pcaSelect.value = previous;
+  views.weights.setLayout(state.layout.parameters.filter((p) => p.name === "weight").map((p) => [p.start, p.end]));
+  views.pca.setClasses(classesOf(test));
+  views.landscape.clear();
+  views.sample.reset();
+  $("sample").max = String(test.count - 1);
+  const { plane } = dataset;
+  for (const id of ["plane-output", "plane-data", "network"]) $(id).hidden = !plane;
+  $("features").hidden = !plane;
+  timeline.clear();
+  Object.assign(state, { latest: null, shown: null, waiting: true });
+  Object.assign(state.landscape, { pending: false, asked: 0, count: 0 });
+  const copy = (split) => {
+    const s = trainerSplit(split, state.loss);
+    return { inputs: s.inputs.slice(), count: s.count, labels: s.labels?.slice() ?? null, targets: s.targets?.slice() ?? null };
+  };
+  const message = {
+    type: "setup", model: state.document, options: trainerOptions(), train: copy(train), test: copy(test),
+    grid: plane ? { inputs: plane.grid.inputs.slice(), size: plane.grid.size } : null, readout: state.readout,
+    pcaLayer: pcaSelect.value || null,
+  };
+  const transfer = [message.train, message.test].flatMap((s) => [s.inputs.buffer, ...(s.labels ? [s.labels.buffer] : []), ...(s.targets ? [s.targets.buffer] : [])]);
+  if (message.grid) transfer.push(message.grid.inputs.buffer);
+  worker.postMessage(message, transfer);
+}
+
+function receive(snapshot) {
+  state.waiting = false;
+  state.latest = snapshot;
+  timeline.add(snapshot);
+  state.dirty = true;
+  $("step-count").textContent = `step ${snapshot.step}`;
+}
+
+function receiveLandscape({ id, result }) {
+  state.landscape.pending = false;
+  if (id !== state.landscape.id) return;
+  views.landscape.show(result, state.landscape.steps);
+  state.dirty = true;
+}
+
+/** Asks the worker for the landscape of the kept snapshots when there are new ones (while playing,
+ * at most every REFRESH_MS). Cross-entropy classifiers only. */
+function maybeAskLandscape(now) {
+  const { landscape } = state;
+  const snapshots = timeline.snapshots;
+  if (state.loss !== "crossEntropy" || landscape.pending || snapshots.length < 3) return;
+  if (snapshots.length === landscape.count && snapshots.at(-1).step === landscape.lastStep) return;
+  if (state.playing && now - landscape.asked < REFRESH_MS) return;
+  const params = snapshots[0].parameters.length;
+  const all = new Float32Array(snapshots.length * params);
+  snapshots.forEach((s, i) => all.set(s.parameters, i * params));
+  Object.assign(landscape, {
+    pending: true, asked: now, count: snapshots.length, lastStep: snapshots.at(-1).step, id: landscape.id + 1,
+    steps: snapshots.map((s) => s.step),
+  });
+  worker.postMessage({ type: "landscape", id: landscape.id, snapshots: all, count: snapshots.length }, [all.buffer]);
+}
+
+function setPlaying(playing) {
+  state.playing = playing;
+  $("play").textContent = playing ? "Pause" : "Play";
+  $("play").setAttribute("aria-pressed", String(playing));
+  document.body.dataset.playing = String(playing);
+}
+
+/** The timeline slider: one position per kept snapshot, and one more for the latest when it is
+ * not kept; at the last position the views follow the training. */
+function syncSlider() {
+  const slider = $("timeline");
+  const kept = timeline.snapshots;
+  const extra = state.latest && kept.at(-1) !== state.latest ? 1 : 0;
+  slider.max = String(Math.max(0, kept.length + extra - 1));
+  if (state.shown && !kept.includes(state.shown)) state.shown = null; // thinned away
+  slider.value = String(state.shown ? kept.indexOf(state.shown) : Number(slider.max));
+  const shown = shownSnapshot();
+  const text = shown ? `step ${shown.step}${state.shown ? "" : " (live)"} · train loss ${shown.train.loss.toFixed(4)}, test loss ${shown.test.loss.toFixed(4)}` +
+    (shown.test.accuracy !== null ? `, test accuracy ${(100 * shown.test.accuracy).toFixed(1)}%` : "") : "";
+  $("timeline-info").textContent = text;
+  slider.setAttribute("aria-valuetext", text);
+  $("timeline-bound").textContent = `The timeline keeps ${kept.length} snapshots (${(timeline.bytes / 1048576).toFixed(1)} MiB); ` +
+    `at most ${MAX_SNAPSHOTS} and ${MAX_BYTES / 1048576} MiB, thinned by half when full.`;
+}
+
+function drawSlowViews(shown) {
+  views.weights.update(timeline.snapshots, shown);
+  views.pca.update(shown);
+  views.landscape.update(shown);
+  const index = Math.min(Number($("sample").value) || 0, state.dataset.test.count - 1);
+  const { inputs, count } = state.dataset.test;
+  const width = inputs.length / count;
+  const input = inputs.slice(index * width, (index + 1) * width);
+  const model = modelAt(state.document, state.layout, shown.parameters);
+  try {
+    const label = state.dataset.test.labels ? `class ${state.dataset.test.labels[index]}` : `target ${state.dataset.test.targets[index].toFixed(3)}`;
+    views.sample.update(model, input, state.dataset.displayShape, `test sample ${index} (${label})`);
+  } finally {
+    model.free();
+  }
+}
+
+const frames = { count: 0, since: performance.now() };
+
+function draw(now) {
+  const shown = shownSnapshot();
+  if (!shown) return;
+  syncSlider();
+  views.curves.update(timeline.points, state.shown, LOSS_NAMES[state.loss]);
+  if (state.dataset.plane) {
+    views.boundary.update(shown, state.settings.showTest);
+    views.network.update(shown);
+  }
+  if (!state.playing || state.shown || now - state.slowDrawn >= SLOW_VIEWS_MS) {
+    drawSlowViews(shown);
+    state.slowDrawn = now;
+  }
+  frames.count++;
+  if (now - frames.since >= 1000) {
+    const rate = (frames.count * 1000) / (now - frames.since);
+    $("frame-rate").textContent = `View updates: ${rate.toFixed(0)} per second.`;
+    document.body.dataset.updateRate = rate.toFixed(1);
+    Object.assign(frames, { count: 0, since: now });
+  }
+}
+
+function loop(now) {
+  try {
+    if (state.playing && !state.waiting && state.latest) {
+      state.waiting = true;
+      worker.postMessage({ type: "update", steps: Number(state.settings.speed) });
+    }
+    if (state.dirty) {
+      state.dirty = false;
+      draw(now);
+      maybeAskLandscape(now);
+    }
+  } catch (error) {
+    setPlaying(false);
+    showError(error);
+  }
+  requestAnimationFrame(loop);
+}
+
+/** Settings that restart training (a new dataset or network); the others change the running
+ * trainer's options or only the views. */
+const RESTARTING = ["task", "noise", "test", "seed", "features", "loss"];
+
+function changeSetting(key, value) {
+  state.settings[key] = value;
+  showValues(state.settings);
+  writeHash(state.settings);
+  if (RESTARTING.includes(key)) return setup();
+  if (["lr", "batch", "optimizer", "reg", "regRate"].includes(key)) worker.postMessage({ type: "options", options: trainerOptions() });
+  state.dirty = true;
+  return undefined;
+}
+
+async function initWasm() {
+  const compiled = await window.nnlensWasm?.catch(() => undefined);
+  await init(compiled ? { module_or_path: compiled } : undefined);
+  return compiled;
+}
+
+async function main() {
+  const compiled = await initWasm();
+  startWorker(compiled);
+  state.settings = readHash();
+  writeControls(state.settings);
+  writeHash(state.settings);
+  editor = setupArchitectureEditor({
+    container: $("layers-editor"), add: $("add-layer"), remove: $("remove-layer"),
+    onChange: guarded(async (layers) => {
+      state.settings.layers = layers;
+      state.loaded = null;
+      writeHash(state.settings);
+      await setup();
+    }),
+  });
+  editor.show(state.settings.layers);
+  for (const element of document.querySelectorAll(".run select, .run input, #data-panel select, #data-panel input, #show-test")) {
+    element.addEventListener(element.type === "range" ? "input" : "change", guarded(() => {
+      const setting = readControl(element);
+      if (setting) return changeSetting(...setting);
+      return undefined;
+    }));
+  }
+  $("play").addEventListener("click", guarded(() => setPlaying(!state.playing)));
+  $("step").addEventListener("click", guarded(() => {
+    setPlaying(false);
+    if (state.waiting || !state.latest) return;
+    state.waiting = true;
+    worker.postMessage({ type: "update", steps: 1 });
+  }));
+  $("reset").addEventListener("click", guarded(() => {
+    setPlaying(false);
+    timeline.clear();
+    Object.assign(state, { latest: null, shown: null, waiting: true });
+    Object.assign(state.landscape, { pending: false, asked: 0, count: 0, id: state.landscape.id + 1 });
+    views.landscape.clear();
+    worker.postMessage({ type: "reset" });
+  }));
+  $("timeline").addEventListener("input", guarded((e) => {
+    const index = Number(e.target.value);
+    const kept = timeline.snapshots;
+    state.shown = index < kept.length && kept[index] !== state.latest ? kept[index] : null;
+    state.dirty = true;
+  }));
+  $("pca-layer").addEventListener("change", guarded((e) => worker.postMessage({ type: "pcaLayer", name: e.target.value })));
+  $("sample").addEventListener("change", guarded(() => { state.dirty = true; }));
+  $("export-json").addEventListener("click", guarded(() => exportModel("json")));
+  $("export-onnx").addEventListener("click", guarded(() => exportModel("onnx")));
+  $("model-file").addEventListener("change", guarded(async (e) => {
+    if (!e.target.files.length) return;
+    const file = e.target.files[0];
+    const text = await readModelFile(file);
+    const inputs = JSON.parse(text).input.reduce((a, b) => a * b, 1);
+    if (inputs !== state.dataset.inputShape[0]) {
+      throw new Error(`the model ${file.name} takes ${inputs} inputs per sample; this task gives ${state.dataset.inputShape[0]}`);
+    }
+    state.loaded = { name: file.name, text };
+    e.target.value = "";
+    setPlaying(false);
+    await setup();
+  }));
+  let resizeTimer;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => { state.dirty = true; }, 150);
+  });
+  await setup();
+  requestAnimationFrame(loop);
+  document.body.dataset.ready = "true";
+}
+
+/** Downloads the model at the shown snapshot as nnlens JSON or ONNX. */
+function exportModel(format) {
+  const shown = shownSnapshot();
+  if (!shown) throw new Error("nothing to export yet");
+  const model = modelAt(state.document, state.layout, shown.parameters);
+  try {
+    const name = `nnlens-playground-${state.settings.task}-step${shown.step}`;
+    if (format === "json") download(model.toJson(), `${name}.json`, "application/json");
+    else download(model.toOnnx(), `${name}.onnx`, "application/octet-stream");
+  } finally {
+    model.free();
+  }
+}
+
+main().catch(showError);
