@@ -5,9 +5,9 @@
 // of the page) and redraws the views from the snapshot shown. Each view is its own module with a
 // small interface (`update(snapshot)` and the like).
 import init from "../pkg/nnlens.js";
-import { readHash, writeHash, writeControls, readControl, showValues } from "./settings.js";
+import { readHash, writeHash, writeControls, readControl, showValues, DEFAULTS } from "./settings.js";
 import { setupArchitectureEditor, modelDocument, outputFor, hiddenOutputs } from "./architecture.js";
-import { digitsDataset, trainerSplit, classesOf } from "./data.js";
+import { digitsDataset, planeDataset, csvDataset, trainerSplit, classesOf, PLANE_TASKS } from "./data.js";
 import { createTimeline, MAX_SNAPSHOTS, MAX_BYTES } from "./timeline.js";
 import { createCurvesView } from "./curves-view.js";
 import { createBoundaryView } from "./boundary-view.js";
@@ -28,6 +28,7 @@ const LOSS_NAMES = { crossEntropy: "cross-entropy", bce: "binary cross-entropy",
 const state = {
   settings: null, dataset: null,
   document: null, layout: null, loaded: null, // loaded: { name, text } of a model file, used instead of the editor's layers
+  csv: null, // the uploaded CSV: { name, text, target, kind } (target and kind: the page's choices, null for parseCsv's defaults)
   readout: "softmax2", loss: "crossEntropy",
   latest: null, shown: null, // shown: the kept snapshot chosen on the timeline, or null to follow the latest
   playing: false, waiting: false, dirty: false, slowDrawn: 0,
@@ -46,6 +47,17 @@ const views = {
 };
 let worker = null;
 let editor = null;
+/** The views on screen, by the id of their element: the others are not drawn until they scroll in. */
+const visible = new Set();
+const observer = new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    if (entry.isIntersecting) visible.add(entry.target.id);
+    else visible.delete(entry.target.id);
+  }
+  state.slowDrawn = -Infinity;
+  state.dirty = true;
+});
+for (const id of ["output-panel", "network", "weights-view", "pca-view", "landscape-view", "sample-view"]) observer.observe($(id));
 
 function showError(error) {
   const box = $("error");
@@ -87,9 +99,13 @@ function startWorker(compiled) {
 
 /** The loss the settings choose: cross-entropy for classification and squared error for
  * regression unless another loss is chosen. */
-function lossFor(settings, kind) {
+function lossFor(settings, { kind, classes }) {
   if (kind === "regression") return "mse";
-  return settings.loss === "auto" ? "crossEntropy" : settings.loss;
+  const loss = settings.loss === "auto" ? "crossEntropy" : settings.loss;
+  if (loss !== "crossEntropy" && classes > 2) {
+    throw new Error(`${LOSS_NAMES[loss]} needs two classes; this data has ${classes}: choose cross-entropy`);
+  }
+  return loss;
 }
 
 function trainerOptions() {
@@ -102,8 +118,22 @@ function trainerOptions() {
 }
 
 async function loadDataset(settings) {
+  if (PLANE_TASKS.includes(settings.task)) return planeDataset(settings);
   if (settings.task === "digits") return digitsDataset(base, settings.test);
+  if (settings.task === "csv") {
+    if (!state.csv) throw new Error("upload a CSV file: a header row, numeric feature columns and a label or target column");
+    const { text, target, kind } = state.csv;
+    return csvDataset(text, { target, kind, test: settings.test, seed: settings.seed });
+  }
   throw new Error(`unknown task '${settings.task}'`);
+}
+
+/** Shows the CSV's columns and choices; `dataset` its dataset as read. */
+function showCsv(dataset) {
+  const target = $("csv-target");
+  target.replaceChildren(...dataset.columns.map((name) => new Option(name, name)));
+  target.value = dataset.target;
+  $("csv-kind").value = state.csv.kind ?? "";
 }
 
 /** The snapshot the views show: the chosen kept one, or the latest. */
@@ -115,8 +145,8 @@ async function setup() {
   const { settings } = state;
   const dataset = await loadDataset(settings);
   if (generation !== state.generation) return;
+  state.loss = lossFor(settings, dataset);
   state.dataset = dataset;
-  state.loss = lossFor(settings, dataset.kind);
   const output = outputFor(state.loss, dataset.kind, dataset.classes);
   state.readout = output.readout;
   state.document = state.loaded?.text ?? modelDocument({ inputShape: dataset.inputShape, hidden: settings.layers, output: output.layer, seed: settings.seed });
@@ -125,7 +155,10 @@ async function setup() {
     ? `loaded model ${state.loaded.name}; edit the layers to go back to a new network`
     : `${[dataset.inputShape[0], ...settings.layers.map((l) => l.units), output.layer.units].join("–")} · ${state.layout.params} parameters`;
   const { train, test } = dataset;
-  $("data-summary").textContent = `${train.count} training and ${test.count} test samples · ${dataset.kind}`;
+  $("data-summary").textContent = `${train.count} training and ${test.count} test samples · ${dataset.kind}` +
+    (dataset.task === "csv" ? ` · ${state.csv.name}: features ${dataset.featureNames.join(", ")}; ${dataset.kind === "classification" ? "label" : "target"} ${dataset.target}` +
+      (dataset.classNames ? ` (classes ${dataset.classNames.join(", ")})` : "") : "");
+  $("csv-options").hidden = dataset.task !== "csv";
   const unitLayers = hiddenOutputs(state.layout.layers);
   const pcaSelect = $("pca-layer");
   const previous = pcaSelect.value;
@@ -137,6 +170,10 @@ async function setup() {
   views.sample.reset();
   $("sample").max = String(test.count - 1);
   const { plane } = dataset;
+  const dense = state.layout.layers.filter((l) => l.params);
+  const chain = dense.every((l) => l.op === "dense") ? [dataset.inputShape[0], ...dense.map((l) => l.outputShape[0])] : null;
+  views.boundary.setData(plane);
+  views.network.setNetwork(plane && chain ? { sizes: chain, features: plane.features, range: plane.range, readout: state.readout } : null);
   for (const id of ["plane-output", "plane-data", "network"]) $(id).hidden = !plane;
   $("features").hidden = !plane;
   timeline.clear();
@@ -172,11 +209,11 @@ function receiveLandscape({ id, result }) {
 }
 
 /** Asks the worker for the landscape of the kept snapshots when there are new ones (while playing,
- * at most every REFRESH_MS). Cross-entropy classifiers only. */
+ * at most every REFRESH_MS) and the view is on screen. Cross-entropy classifiers only. */
 function maybeAskLandscape(now) {
   const { landscape } = state;
   const snapshots = timeline.snapshots;
-  if (state.loss !== "crossEntropy" || landscape.pending || snapshots.length < 3) return;
+  if (state.loss !== "crossEntropy" || landscape.pending || snapshots.length < 3 || !visible.has("landscape-view")) return;
   if (snapshots.length === landscape.count && snapshots.at(-1).step === landscape.lastStep) return;
   if (state.playing && now - landscape.asked < REFRESH_MS) return;
   const params = snapshots[0].parameters.length;
@@ -215,9 +252,13 @@ function syncSlider() {
 }
 
 function drawSlowViews(shown) {
-  views.weights.update(timeline.snapshots, shown);
-  views.pca.update(shown);
-  views.landscape.update(shown);
+  if (visible.has("weights-view")) views.weights.update(timeline.snapshots, shown);
+  if (visible.has("pca-view")) views.pca.update(shown);
+  if (visible.has("landscape-view")) views.landscape.update(shown);
+  if (visible.has("sample-view")) drawSample(shown);
+}
+
+function drawSample(shown) {
   const index = Math.min(Number($("sample").value) || 0, state.dataset.test.count - 1);
   const { inputs, count } = state.dataset.test;
   const width = inputs.length / count;
@@ -237,11 +278,11 @@ function draw(now) {
   const shown = shownSnapshot();
   if (!shown) return;
   syncSlider();
-  views.curves.update(timeline.points, state.shown, LOSS_NAMES[state.loss]);
-  if (state.dataset.plane) {
-    views.boundary.update(shown, state.settings.showTest);
-    views.network.update(shown);
+  if (visible.has("output-panel")) {
+    views.curves.update(timeline.points, state.shown, LOSS_NAMES[state.loss]);
+    if (state.dataset.plane) views.boundary.update(shown, state.settings.showTest);
   }
+  if (state.dataset.plane && visible.has("network")) views.network.update(shown);
   if (!state.playing || state.shown || now - state.slowDrawn >= SLOW_VIEWS_MS) {
     drawSlowViews(shown);
     state.slowDrawn = now;
@@ -297,6 +338,7 @@ async function main() {
   const compiled = await initWasm();
   startWorker(compiled);
   state.settings = readHash();
+  if (state.settings.task === "csv") state.settings.task = DEFAULTS.task; // the file is not in the hash
   writeControls(state.settings);
   writeHash(state.settings);
   editor = setupArchitectureEditor({
@@ -341,6 +383,25 @@ async function main() {
   $("sample").addEventListener("change", guarded(() => { state.dirty = true; }));
   $("export-json").addEventListener("click", guarded(() => exportModel("json")));
   $("export-onnx").addEventListener("click", guarded(() => exportModel("onnx")));
+  $("csv-file").addEventListener("change", guarded(async (e) => {
+    if (!e.target.files.length) return;
+    const file = e.target.files[0];
+    e.target.value = "";
+    const text = await file.text();
+    // Read once here so that a broken file is reported (with its line) and changes nothing.
+    const dataset = csvDataset(text, { test: state.settings.test, seed: state.settings.seed });
+    state.csv = { name: file.name, text, target: null, kind: null };
+    showCsv(dataset);
+    state.loaded = null;
+    $("task").value = "csv";
+    await changeSetting("task", "csv");
+  }));
+  for (const id of ["csv-target", "csv-kind"]) {
+    $(id).addEventListener("change", guarded(async () => {
+      Object.assign(state.csv, { target: $("csv-target").value, kind: $("csv-kind").value || null });
+      await setup();
+    }));
+  }
   $("model-file").addEventListener("change", guarded(async (e) => {
     if (!e.target.files.length) return;
     const file = e.target.files[0];

@@ -25,7 +25,6 @@ export function createWeightsView(stripsCanvas, histogramCanvas) {
     }
     return out;
   };
-  const largest = (weights) => weights.reduce((m, w) => Math.max(m, Math.abs(w)), 0);
   const columnOf = (snapshot) => {
     if (!cache.has(snapshot)) {
       const weights = weightsOf(snapshot);
@@ -34,6 +33,14 @@ export function createWeightsView(stripsCanvas, histogramCanvas) {
       cache.set(snapshot, counts);
     }
     return cache.get(snapshot);
+  };
+  /** Grows the shared range to hold `snapshots` (the binned ones fit it already), to a power of two. */
+  const fit = (snapshots) => {
+    let needed = limit;
+    for (const s of snapshots) if (!cache.has(s)) for (const w of weightsOf(s)) needed = Math.max(needed, Math.abs(w));
+    if (needed <= limit) return;
+    limit = 2 ** Math.ceil(Math.log2(needed || 1));
+    cache = new WeakMap();
   };
   return {
     setLayout(weightRanges) {
@@ -44,12 +51,7 @@ export function createWeightsView(stripsCanvas, histogramCanvas) {
     update(snapshots, shown) {
       if (!ranges.length) return;
       const columns = snapshots.includes(shown) ? snapshots : [...snapshots, shown];
-      let needed = limit;
-      for (const s of columns) if (!cache.has(s)) needed = Math.max(needed, largest(weightsOf(s)));
-      if (needed > limit) {
-        limit = 2 ** Math.ceil(Math.log2(needed || 1));
-        cache = new WeakMap();
-      }
+      fit(columns);
       const matrix = new Float32Array(BINS * columns.length);
       columns.forEach((s, c) => {
         const counts = columnOf(s);
