@@ -83,7 +83,20 @@ mod tests {
                 "weightDecay",
                 "nesterov",
                 "batchSize",
-                "seed"
+                "seed",
+                "optimizer",
+                "beta1",
+                "beta2",
+                "epsilon",
+                "amsgrad",
+                "loss",
+                "l1",
+                "l2",
+                "schedule",
+                "stepSize",
+                "gamma",
+                "tMax",
+                "etaMin"
             ]
         );
     }

@@ -21,6 +21,7 @@
 // Every public item is documented (`cargo doc` is the Rust reference); the build enforces it.
 #![deny(missing_docs)]
 
+pub mod data;
 pub mod error;
 pub mod explain;
 pub mod fields;

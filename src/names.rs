@@ -97,6 +97,9 @@ pub(crate) use named_enum;
 
 #[cfg(test)]
 mod tests {
+    use crate::data::features::PlaygroundFeature;
+    use crate::data::playground::PlaygroundTask;
+    use crate::data::DataKind;
     use crate::explain::display::{Reduction, Sign};
     use crate::explain::{MethodKind, Rule, Variant};
     use crate::project::pca::Solver;
@@ -149,6 +152,9 @@ mod tests {
         round_trips(TsneMethod::ALL, TsneMethod::NAMES);
         round_trips(Init::ALL, Init::NAMES);
         round_trips(Solver::ALL, Solver::NAMES);
+        round_trips(PlaygroundTask::ALL, PlaygroundTask::NAMES);
+        round_trips(PlaygroundFeature::ALL, PlaygroundFeature::NAMES);
+        round_trips(DataKind::ALL, DataKind::NAMES);
     }
 
     #[test]

@@ -22,6 +22,12 @@ pub mod limits {
     /// output): 2^28 f32 values (1 GiB), so that a trace plus the gradients of a backward pass
     /// stay inside wasm32's 4 GiB. `Graph::forward` splits a larger batch into passes.
     pub const MAX_TRACE_ELEMENTS: usize = 1 << 28;
+    /// Most rows (samples) of a dataset nnlens generates or reads (`crate::data`): 2^20.
+    pub const MAX_DATA_ROWS: usize = 1 << 20;
+    /// Most columns of a CSV dataset: 2^12.
+    pub const MAX_DATA_COLUMNS: usize = 1 << 12;
+    /// Most classes of a classification dataset: 2^10.
+    pub const MAX_CLASSES: usize = 1 << 10;
 }
 
 /// The number of elements of `shape`, or [`Error::TooLarge`] when the product overflows

@@ -8,6 +8,7 @@
 //! deviation is printed).
 
 use nnlens::io::json::from_json;
+use nnlens::train::loss::{Loss, Targets};
 use nnlens::train::trainer::{Trainer, TrainerOptions};
 use serde_json::Value;
 
@@ -40,14 +41,28 @@ fn check(name: &str) {
         );
     };
     let losses = floats(&doc["losses"]);
+    let rates = doc.get("learning_rates").map(floats);
     for (step, batch) in doc["batches"].as_array().unwrap().iter().enumerate() {
-        let labels: Vec<usize> = batch["labels"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| l.as_u64().unwrap() as usize)
-            .collect();
-        let stats = trainer.step(&floats(&batch["inputs"]), &labels).unwrap();
+        if let Some(rates) = &rates {
+            compare(
+                format!("the learning rate of step {step}"),
+                trainer.learning_rate(),
+                rates[step],
+            );
+        }
+        let inputs = floats(&batch["inputs"]);
+        let stats = if options.loss == Loss::CrossEntropy {
+            let labels: Vec<usize> = batch["labels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l.as_u64().unwrap() as usize)
+                .collect();
+            trainer.step(&inputs, Targets::Classes(&labels))
+        } else {
+            trainer.step(&inputs, Targets::Values(&floats(&batch["targets"])))
+        }
+        .unwrap();
         compare(format!("the loss of step {step}"), stats.loss, losses[step]);
     }
     let expected = floats(&doc["final_params"]);

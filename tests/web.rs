@@ -348,3 +348,109 @@ fn result_objects_and_core_rules_cross_the_boundary() {
         ["viridis", "magma", "inferno", "greys", "blues", "rdbu"]
     );
 }
+
+#[wasm_bindgen_test]
+fn playground_datasets_and_features_cross_the_boundary() {
+    use nnlens::web::{playground_dataset, playground_features};
+    let data = playground_dataset(
+        "xor",
+        Some(js(
+            r#"{ "samples": 40, "noise": 10, "testFraction": 0.25, "seed": 3 }"#,
+        )),
+    )
+    .unwrap();
+    assert_eq!(get(&data, "task").as_string().unwrap(), "xor");
+    assert_eq!(get(&data, "kind").as_string().unwrap(), "classification");
+    let train = get(&data, "train");
+    let points = js_sys::Float32Array::from(get(&train, "points")).to_vec();
+    let labels = js_sys::Uint32Array::from(get(&train, "labels")).to_vec();
+    assert_eq!((points.len(), labels.len()), (60, 30));
+    assert!(labels.iter().all(|&l| l <= 1));
+    assert!(get(&train, "targets").is_null());
+    assert_eq!(
+        js_sys::Uint32Array::from(get(&get(&data, "test"), "labels")).length(),
+        10
+    );
+    // The same points as natively (src/data/playground.rs pins this one).
+    let circle = get(&playground_dataset("circle", None).unwrap(), "train");
+    let first = js_sys::Float32Array::from(get(&circle, "points")).to_vec();
+    assert_eq!(first[..2], [0.3295221, 0.94759864]);
+    let plane = playground_dataset("regressionPlane", None).unwrap();
+    let test = get(&plane, "test");
+    assert!(get(&test, "labels").is_null());
+    assert_eq!(
+        js_sys::Float32Array::from(get(&test, "targets")).length(),
+        250
+    );
+    assert_eq!(
+        message(playground_dataset("spirals", None)),
+        "unknown playground task 'spirals'; expected one of: circle, xor, gaussian, spiral, \
+         regressionPlane, regressionGaussian"
+    );
+    assert_eq!(
+        message(playground_dataset("circle", Some(js(r#"{ "noise": 80 }"#)))),
+        "invalid noise: 80 is not a percentage in 0..=50"
+    );
+    assert!(message(playground_dataset("circle", Some(js(r#"{ "nois": 8 }"#))))
+        .starts_with("unknown option 'nois' in playgroundDataset options; the known options are samples, noise, testFraction, seed"));
+
+    let features = playground_features(&[2.0, 3.0], js(r#"["x1TimesX2", "x2Squared"]"#)).unwrap();
+    assert_eq!(features, [6.0, 9.0]);
+    assert_eq!(
+        message(playground_features(&[2.0, 3.0], js(r#"["x1", "x1"]"#))),
+        "invalid features: 'x1' appears twice; each of x1, x2, x1Squared, x2Squared, x1TimesX2, \
+         sinX1, sinX2 may appear once"
+    );
+    assert_eq!(
+        message(playground_features(&[2.0, 3.0], js(r#""x1""#))),
+        "features must be an array of feature names, e.g. [\"x1\", \"x2\"]; the names are: x1, \
+         x2, x1Squared, x2Squared, x1TimesX2, sinX1, sinX2"
+    );
+}
+
+#[wasm_bindgen_test]
+fn csv_datasets_and_their_errors_cross_the_boundary() {
+    use nnlens::web::parse_csv_js;
+    let text = "x1,x2,species\r\n1,2,setosa\r\n3,\"4\",virginica\r\n";
+    let data = parse_csv_js(text, None).unwrap();
+    let strings = |key: &str| -> Vec<String> {
+        js_sys::Array::from(&get(&data, key))
+            .iter()
+            .map(|s| s.as_string().unwrap())
+            .collect()
+    };
+    assert_eq!(strings("columns"), ["x1", "x2", "species"]);
+    assert_eq!(strings("features"), ["x1", "x2"]);
+    assert_eq!(strings("classNames"), ["setosa", "virginica"]);
+    assert_eq!(get(&data, "target").as_string().unwrap(), "species");
+    assert_eq!(get(&data, "kind").as_string().unwrap(), "classification");
+    assert_eq!(get(&data, "rows").as_f64().unwrap(), 2.0);
+    assert_eq!(
+        js_sys::Float32Array::from(get(&data, "inputs")).to_vec(),
+        [1.0, 2.0, 3.0, 4.0]
+    );
+    assert_eq!(
+        js_sys::Uint32Array::from(get(&data, "labels")).to_vec(),
+        [0, 1]
+    );
+    assert!(get(&data, "targets").is_null());
+    let regression = parse_csv_js("y,x\n0.5,1\n2,3", Some(js(r#"{ "target": "y" }"#))).unwrap();
+    assert_eq!(get(&regression, "kind").as_string().unwrap(), "regression");
+    assert_eq!(
+        js_sys::Float32Array::from(get(&regression, "targets")).to_vec(),
+        [0.5, 2.0]
+    );
+    assert!(get(&regression, "classNames").is_null());
+    assert_eq!(
+        message(parse_csv_js("x1,x2,c\n1,2,0\n1,abc,1", None)),
+        "invalid CSV: line 3, column 'x2': 'abc' is not a number"
+    );
+    assert_eq!(
+        message(parse_csv_js(
+            "a,b\n1,2",
+            Some(js(r#"{ "kind": "ranking" }"#))
+        )),
+        "invalid parseCsv options: 'kind': unknown dataset kind 'ranking'; expected one of: \
+         classification, regression"
+    );
+}

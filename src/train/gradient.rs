@@ -1,93 +1,59 @@
-//! The mean cross-entropy of one labelled batch and its gradient with respect to every parameter.
+//! The mean loss of one batch ([`Loss`]: cross-entropy, mean squared error or binary
+//! cross-entropy with logits) and its gradient with respect to every parameter.
 //!
-//! With logits `z` (per sample a row of `C` class scores), labels `y` and batch size `N`,
-//! `L = (1/N) Σ_i (log Σ_c exp z_ic - z_i,y_i)` (PyTorch `nn.CrossEntropyLoss`, mean reduction)
-//! and `dL/dz_ic = (softmax(z_i)_c - [c = y_i]) / N`. When the graph ends in a softmax or
-//! log-softmax over the classes, `z` is that node's input: the loss is the same number (the
-//! cross-entropy of the probabilities), and seeding the backward pass at the logits avoids
-//! dividing by a vanishing probability. The backward pass ([`Graph::backward_from`]) then gives
-//! `dL/dθ` for every parameter. The log-sum-exp is max-shifted and summed in f64.
+//! The loss is taken of [`Loss::value`]: the class scores before a final softmax or
+//! log-softmax for cross-entropy, the logit before a final sigmoid for bce, the output for mse.
+//! Seeding the backward pass there with `dL/dvalue` (the formulas of [`super::loss`]) gives the
+//! same loss and gradients as through the final layer and avoids dividing by a vanishing
+//! probability. The backward pass ([`Graph::backward_from`]) then gives `dL/dθ` for every
+//! parameter. The log-sum-exp is max-shifted and every sum runs in f64.
 
-use super::loss::{argmax, check_labels, class_count};
+use super::loss::{loss_terms, Loss, Targets};
 use crate::error::{ensure_finite, Error, Result};
-use crate::graph::ops::Op;
-use crate::graph::{Graph, ValueId};
+use crate::graph::Graph;
 use crate::tensor::{from_vec, Tensor};
 
 /// The loss of one batch, how many samples the model got right, and the parameter gradients.
 #[derive(Debug, Clone)]
 pub struct BatchGradient {
-    /// Mean cross-entropy over the batch.
+    /// The mean loss over the batch.
     pub loss: f32,
-    /// Samples whose largest class score is at their label (ties go to the lower class).
-    pub correct: usize,
+    /// Samples predicted right ([`super::loss::Evaluation::accuracy`]); `None` for mse.
+    pub correct: Option<usize>,
     /// `dL/dθ` per node, in [`crate::graph::ops::Kernel::params`] order (empty for nodes
     /// without parameters).
     pub params: Vec<Vec<Tensor>>,
 }
 
-/// The value holding the class scores the loss is taken of: the graph output, or the input of
-/// a final softmax / log-softmax over the classes.
-pub fn logits_value(graph: &Graph) -> Result<ValueId> {
-    match graph.node_of(graph.output()) {
-        Some(node) => {
-            match &node.op {
-                Op::Softmax(softmax) if softmax.axis() != 1 => Err(Error::shape(format!(
-                "the final {} of layer '{}' runs over axis {}; cross-entropy needs it over the \
-                 classes (axis 1 of [batch, classes])",
-                if softmax.log() { "log-softmax" } else { "softmax" },
-                node.name,
-                softmax.axis()
-            ))),
-                Op::Softmax(_) => Ok(node.inputs[0]),
-                _ => Ok(graph.output()),
-            }
-        }
-        None => Ok(graph.output()),
-    }
-}
-
-/// The mean cross-entropy of `graph` on the batch `inputs` (`[labels.len(), ...input shape]`)
-/// and its parameter gradients.
-pub fn batch_gradient(graph: &Graph, inputs: Tensor, labels: &[usize]) -> Result<BatchGradient> {
-    let classes = class_count(graph)?;
-    check_labels(labels, classes)?;
-    if inputs.shape().first() != Some(&labels.len()) {
+/// The mean `loss` of `graph` on the batch `inputs` (`[samples, ...input shape]`) against
+/// `targets`, and its parameter gradients.
+pub fn batch_gradient(
+    graph: &Graph,
+    inputs: Tensor,
+    targets: Targets,
+    loss: Loss,
+) -> Result<BatchGradient> {
+    let samples = loss.check_targets(graph, targets)?;
+    if inputs.shape().first() != Some(&samples) {
         return Err(Error::shape(format!(
-            "the batch has {} labels for inputs of shape {:?}; expected one label per sample",
-            labels.len(),
+            "the batch has targets for {samples} samples for inputs of shape {:?}; expected \
+             one sample's targets per input",
             inputs.shape()
         )));
     }
-    let logits_id = logits_value(graph)?;
+    let value_id = loss.value(graph)?;
     let trace = graph.trace(inputs)?;
-    let logits = trace.value(logits_id).as_standard_layout();
-    let logits = logits.as_slice().expect("standard layout");
-    ensure_finite("class scores (the model diverged)", logits.iter().copied())?;
-    let n = labels.len() as f64;
-    let mut seed = vec![0.0f32; logits.len()];
-    let mut total = 0.0f64;
-    let mut correct = 0;
-    for ((row, grad), &label) in logits
-        .chunks(classes)
-        .zip(seed.chunks_mut(classes))
-        .zip(labels)
-    {
-        correct += usize::from(argmax(row) == label);
-        let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-        let max = f64::from(max);
-        let sum: f64 = row.iter().map(|&v| (f64::from(v) - max).exp()).sum();
-        total += sum.ln() + max - f64::from(row[label]);
-        for (c, (g, &v)) in grad.iter_mut().zip(row).enumerate() {
-            let p = (f64::from(v) - max).exp() / sum;
-            *g = ((p - f64::from(u8::from(c == label))) / n) as f32;
-        }
-    }
-    let seed = from_vec("loss gradient", trace.value(logits_id).shape(), seed)?;
-    let grads = graph.backward_from(&trace, logits_id, seed, true)?;
+    let values = trace.value(value_id).as_standard_layout();
+    let values = values.as_slice().expect("standard layout");
+    ensure_finite("outputs (the model diverged)", values.iter().copied())?;
+    let terms = loss.terms(samples, values.len() / samples);
+    let mut seed = vec![0.0f32; values.len()];
+    let (total, correct) = loss_terms(loss, values, targets, terms, Some(&mut seed));
+    let seed = from_vec("loss gradient", trace.value(value_id).shape(), seed)?;
+    let grads = graph.backward_from(&trace, value_id, seed, true)?;
     Ok(BatchGradient {
-        loss: (total / n) as f32,
-        correct,
+        loss: (total / terms as f64) as f32,
+        correct: loss.has_accuracy().then_some(correct),
         params: grads.params,
     })
 }
@@ -97,8 +63,9 @@ mod tests {
     use super::*;
     use crate::graph::ops::activation::Softmax;
     use crate::graph::ops::Kernel;
+    use crate::graph::ops::Op;
     use crate::io::json::from_json;
-    use crate::train::loss::mean_cross_entropy;
+    use crate::train::loss::{evaluate, evaluate_loss};
 
     fn model(tail: &str) -> Graph {
         from_json(&format!(
@@ -113,16 +80,17 @@ mod tests {
         (x, vec![0, 3, 1, 2, 3, 0])
     }
 
-    /// The loss equals `mean_cross_entropy`, and every parameter's gradient matches central
+    /// The batch loss equals [`evaluate_loss`]'s, and every parameter's gradient matches central
     /// finite differences of that loss.
-    #[test]
-    fn gradient_matches_finite_differences_of_the_loss() {
-        let g = model("");
-        let (x, labels) = batch();
-        let input = g.input_tensor(x.clone(), 6).unwrap();
-        let result = batch_gradient(&g, input, &labels).unwrap();
-        let own = mean_cross_entropy(&g, &x, &labels).unwrap();
-        assert!((result.loss - own).abs() < 1e-6, "{} vs {own}", result.loss);
+    fn check_against_finite_differences(g: &Graph, x: &[f32], targets: Targets, loss: Loss) {
+        let input = g.input_tensor(x.to_vec(), 6).unwrap();
+        let result = batch_gradient(g, input, targets, loss).unwrap();
+        let own = evaluate_loss(g, x, targets, loss).unwrap().loss;
+        assert!(
+            (result.loss - own).abs() < 1e-6,
+            "{loss}: {} vs {own}",
+            result.loss
+        );
         let analytic: Vec<f32> = result
             .params
             .iter()
@@ -137,17 +105,94 @@ mod tests {
             let mut p = base.clone();
             p[k] += eps;
             moved.set_flat_params(&p).unwrap();
-            let plus = mean_cross_entropy(&moved, &x, &labels).unwrap();
+            let plus = evaluate_loss(&moved, x, targets, loss).unwrap().loss;
             p[k] -= 2.0 * eps;
             moved.set_flat_params(&p).unwrap();
-            let minus = mean_cross_entropy(&moved, &x, &labels).unwrap();
+            let minus = evaluate_loss(&moved, x, targets, loss).unwrap().loss;
             let numeric = (plus - minus) / (2.0 * eps);
             assert!(
                 (numeric - analytic[k]).abs() < 2e-3,
-                "parameter {k}: {numeric} vs {}",
+                "{loss}, parameter {k}: {numeric} vs {}",
                 analytic[k]
             );
         }
+    }
+
+    #[test]
+    fn gradients_of_every_loss_match_finite_differences() {
+        let (x, labels) = batch();
+        let g = model("");
+        assert_eq!(
+            evaluate_loss(&g, &x, Targets::Classes(&labels), Loss::CrossEntropy).unwrap(),
+            evaluate(&g, &x, &labels).unwrap()
+        );
+        check_against_finite_differences(&g, &x, Targets::Classes(&labels), Loss::CrossEntropy);
+        let values: Vec<f32> = (0..24).map(|i| (i as f32 * 0.37).cos()).collect();
+        check_against_finite_differences(&g, &x, Targets::Values(&values), Loss::Mse);
+        let single = from_json(
+            r#"{"format":"nnlens","version":1,"input":[3],"seed":4,"layers":[
+            {"type":"dense","units":5,"activation":"tanh"},{"type":"dense","units":1}]}"#,
+        )
+        .unwrap();
+        let probabilities = [0.0, 1.0, 0.25, 1.0, 0.0, 0.5];
+        check_against_finite_differences(&single, &x, Targets::Values(&probabilities), Loss::Bce);
+    }
+
+    /// A trailing sigmoid is seen through by bce; accuracy is the logit's side of 0 against the
+    /// target's side of 0.5, and mse has none.
+    #[test]
+    fn bce_sees_through_a_final_sigmoid_and_mse_has_no_accuracy() {
+        let (x, _) = batch();
+        let json = |tail: &str| {
+            from_json(&format!(
+                r#"{{"format":"nnlens","version":1,"input":[3],"seed":4,"layers":[
+                {{"type":"dense","units":1}}{tail}]}}"#
+            ))
+            .unwrap()
+        };
+        let (plain, sigmoid) = (json(""), json(r#",{"type":"activation","fn":"sigmoid"}"#));
+        let targets = [0.0, 1.0, 0.25, 1.0, 0.0, 0.5];
+        let run = |g: &Graph| {
+            batch_gradient(
+                g,
+                g.input_tensor(x.clone(), 6).unwrap(),
+                Targets::Values(&targets),
+                Loss::Bce,
+            )
+            .unwrap()
+        };
+        let (a, b) = (run(&plain), run(&sigmoid));
+        assert_eq!((a.loss, a.correct), (b.loss, b.correct));
+        assert_eq!(a.params[0], b.params[0]);
+        let logits = plain
+            .forward(plain.input_tensor(x.clone(), 6).unwrap())
+            .unwrap();
+        let right = logits
+            .iter()
+            .zip(targets)
+            .filter(|(&z, t)| (z > 0.0) == (*t >= 0.5))
+            .count();
+        assert_eq!(a.correct, Some(right));
+        let mse = batch_gradient(
+            &plain,
+            plain.input_tensor(x.clone(), 6).unwrap(),
+            Targets::Values(&targets),
+            Loss::Mse,
+        )
+        .unwrap();
+        assert_eq!(mse.correct, None);
+        let err = batch_gradient(
+            &plain,
+            plain.input_tensor(x, 6).unwrap(),
+            Targets::Values(&[0.0, 1.0, 0.5, 2.0, 0.0, 1.0]),
+            Loss::Bce,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("target 2 of sample 3 is outside [0, 1]"),
+            "{err}"
+        );
     }
 
     /// A trailing softmax or log-softmax gives the same loss and gradients as the logits model.
@@ -155,14 +200,25 @@ mod tests {
     fn trailing_softmax_is_seen_through() {
         let (x, labels) = batch();
         let plain = model("");
-        let reference =
-            batch_gradient(&plain, plain.input_tensor(x.clone(), 6).unwrap(), &labels).unwrap();
+        let reference = batch_gradient(
+            &plain,
+            plain.input_tensor(x.clone(), 6).unwrap(),
+            Targets::Classes(&labels),
+            Loss::CrossEntropy,
+        )
+        .unwrap();
         for tail in [
             r#",{"type":"activation","fn":"softmax"}"#,
             r#",{"type":"activation","fn":"logSoftmax"}"#,
         ] {
             let g = model(tail);
-            let r = batch_gradient(&g, g.input_tensor(x.clone(), 6).unwrap(), &labels).unwrap();
+            let r = batch_gradient(
+                &g,
+                g.input_tensor(x.clone(), 6).unwrap(),
+                Targets::Classes(&labels),
+                Loss::CrossEntropy,
+            )
+            .unwrap();
             assert_eq!(r.loss, reference.loss);
             assert_eq!(r.correct, reference.correct);
             assert_eq!(r.params[..3], reference.params[..3]);
@@ -185,12 +241,24 @@ mod tests {
         let x = g
             .input_tensor(vec![1.0, 0.0, 0.0, 1.0, 2.0, 1.0], 3)
             .unwrap();
-        let r = batch_gradient(&g, x.clone(), &[0, 1, 1]).unwrap();
-        assert_eq!(r.correct, 2);
-        let err = batch_gradient(&g, x.clone(), &[0, 2, 1]).unwrap_err();
+        let r = batch_gradient(
+            &g,
+            x.clone(),
+            Targets::Classes(&[0, 1, 1]),
+            Loss::CrossEntropy,
+        )
+        .unwrap();
+        assert_eq!(r.correct, Some(2));
+        let err = batch_gradient(
+            &g,
+            x.clone(),
+            Targets::Classes(&[0, 2, 1]),
+            Loss::CrossEntropy,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("label 2 of sample 1"), "{err}");
-        let err = batch_gradient(&g, x, &[0, 1]).unwrap_err();
-        assert!(err.to_string().contains("2 labels"), "{err}");
+        let err = batch_gradient(&g, x, Targets::Classes(&[0, 1]), Loss::CrossEntropy).unwrap_err();
+        assert!(err.to_string().contains("targets for 2 samples"), "{err}");
         let mut over_batch = g.clone();
         let out = over_batch.output();
         over_batch
@@ -202,7 +270,8 @@ mod tests {
             )
             .unwrap();
         let x = over_batch.input_tensor(vec![0.0; 2], 1).unwrap();
-        let err = batch_gradient(&over_batch, x, &[0]).unwrap_err();
+        let err =
+            batch_gradient(&over_batch, x, Targets::Classes(&[0]), Loss::CrossEntropy).unwrap_err();
         assert!(err.to_string().contains("axis 0"), "{err}");
     }
 }

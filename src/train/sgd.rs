@@ -15,6 +15,7 @@
 //! step that would make any parameter non-finite (a diverging run) is refused before anything
 //! changes, so the graph keeps the invariant that its parameters are finite.
 
+use super::optimizer::{check_gradients, diverged};
 use crate::error::{Error, Result};
 use crate::graph::ops::Kernel;
 use crate::graph::Graph;
@@ -101,6 +102,11 @@ impl Sgd {
         &self.options
     }
 
+    /// Sets the step size of the next steps (a schedule's rate).
+    pub fn set_learning_rate(&mut self, learning_rate: f32) {
+        self.options.learning_rate = learning_rate;
+    }
+
     /// The update direction `d` of one parameter and its new momentum buffer.
     #[inline]
     fn direction(&self, p: f32, g: f32, b: f32) -> (f32, f32) {
@@ -145,13 +151,7 @@ impl Sgd {
     /// Verifies the gradients' shapes and that the update keeps every parameter finite, without
     /// changing anything.
     fn check(&self, graph: &Graph, grads: &[Vec<Tensor>]) -> Result<()> {
-        if grads.len() != graph.nodes().len() {
-            return Err(Error::shape(format!(
-                "gradients for {} layers, the model has {}",
-                grads.len(),
-                graph.nodes().len()
-            )));
-        }
+        check_gradients(graph, grads)?;
         if !self.momentum.is_empty() && self.momentum.len() != graph.param_count() {
             return Err(Error::shape(format!(
                 "the optimiser holds momentum for {} parameters, the model has {}",
@@ -162,39 +162,16 @@ impl Sgd {
         let lr = self.options.learning_rate;
         let mut offset = 0;
         for (node, node_grads) in graph.nodes().iter().zip(grads) {
-            let params = node.op.params();
             if node_grads.is_empty() {
                 offset += node.op.param_count();
                 continue;
             }
-            if params.len() != node_grads.len()
-                || params
-                    .iter()
-                    .zip(node_grads)
-                    .any(|(p, g)| p.shape() != g.shape())
-            {
-                return Err(Error::shape(format!(
-                    "the gradients of layer '{}' have shapes {:?}, its parameters {:?}",
-                    node.name,
-                    node_grads.iter().map(|g| g.shape()).collect::<Vec<_>>(),
-                    params.iter().map(|p| p.shape()).collect::<Vec<_>>()
-                )));
-            }
-            for (param, grad) in params.iter().zip(node_grads) {
+            for (param, grad) in node.op.params().iter().zip(node_grads) {
                 for (k, (&p, &g)) in param.iter().zip(grad.iter()).enumerate() {
                     let b = self.momentum.get(offset + k).copied().unwrap_or(0.0);
                     let (d, _) = self.direction(p, g, b);
-                    let next = p - lr * d;
-                    if !next.is_finite() {
-                        return Err(Error::invalid(
-                            "training",
-                            format!(
-                                "the step would make parameter {k} of layer '{}' non-finite \
-                                 (gradient {g}, value {p}): the run diverged; try a learning rate \
-                                 below {lr}",
-                                node.name
-                            ),
-                        ));
+                    if !(p - lr * d).is_finite() {
+                        return Err(diverged(&node.name, k, g, p, lr));
                     }
                 }
                 offset += param.len();

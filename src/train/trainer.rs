@@ -1,20 +1,31 @@
-//! A training loop: a model, an [`Sgd`] optimiser and, optionally, a labelled dataset drawn from
-//! in seeded minibatches.
+//! A training loop: a model, an optimiser ([`Optimizer`]: SGD, Adam or AdamW), a loss
+//! ([`Loss`]) with optional L1/L2 penalties on the weights ([`Penalty`]), a learning-rate
+//! schedule ([`LearningRate`]) and, optionally, a dataset drawn from in seeded minibatches.
 //!
-//! [`Trainer::step`] takes one SGD step on a batch the caller gives. [`Trainer::train`] takes
-//! steps on minibatches of `batch_size` samples of the dataset set with [`Trainer::set_data`], in
-//! the order of a random permutation that is drawn anew for every pass (epoch) over the data;
-//! the last minibatch of an epoch holds the samples left over (PyTorch's
-//! `DataLoader(shuffle=True, drop_last=False)`). Permutations are Fisher-Yates shuffles from a
-//! ChaCha8 generator seeded with `seed`, so a run is the same on every platform.
+//! [`Trainer::step`] takes one optimiser step on a batch the caller gives, as a PyTorch loop
+//! does:
 //!
-//! Each step evaluates the batch's mean cross-entropy and its gradient ([`batch_gradient`]) and
-//! updates the parameters in place. The graph runs in its inference form: BatchNorm uses its
-//! running statistics and Dropout is the identity.
+//! ```text
+//! optimizer.zero_grad(); loss = criterion(model(inputs), targets) + penalty(weights)
+//! loss.backward(); optimizer.step(); scheduler.step()
+//! ```
+//!
+//! and reports the data loss (without the penalty). [`Trainer::train`] takes steps on
+//! minibatches of `batch_size` samples of the dataset set with [`Trainer::set_data`], in the
+//! order of a random permutation that is drawn anew for every pass (epoch) over the data; the
+//! last minibatch of an epoch holds the samples left over (PyTorch's `DataLoader(shuffle=True,
+//! drop_last=False)`). Permutations are Fisher-Yates shuffles from a ChaCha8 generator seeded
+//! with `seed`, so a run is the same on every platform.
+//!
+//! The graph runs in its inference form: BatchNorm uses its running statistics and Dropout is
+//! the identity.
 
 use super::gradient::batch_gradient;
-use super::loss::{check_labels, class_count, evaluate, Evaluation};
-use super::sgd::{Sgd, SgdOptions};
+use super::loss::{evaluate_loss, Evaluation, Loss, Targets};
+use super::optimizer::Optimizer;
+pub use super::options::TrainerOptions;
+use super::penalty::Penalty;
+use super::schedule::LearningRate;
 use crate::error::{ensure_finite, Error, Result};
 use crate::graph::Graph;
 use crate::tensor::{checked_elements, limits};
@@ -22,71 +33,34 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-/// Options of a [`Trainer`]: the optimiser's, the minibatch size and the shuffling seed.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
-pub struct TrainerOptions {
-    /// Step size. Default 0.01.
-    pub learning_rate: f32,
-    /// Momentum in `[0, 1)`. Default 0.
-    pub momentum: f32,
-    /// L2 penalty added to the gradient. Default 0.
-    pub weight_decay: f32,
-    /// Nesterov momentum. Default false.
-    pub nesterov: bool,
-    /// Samples per minibatch of [`Trainer::train`], `1..=MAX_BATCH`. Default 32.
-    pub batch_size: usize,
-    /// Seed of the minibatch order. Default 0.
-    pub seed: u64,
-}
-
-impl Default for TrainerOptions {
-    fn default() -> Self {
-        let sgd = SgdOptions::default();
-        TrainerOptions {
-            learning_rate: sgd.learning_rate,
-            momentum: sgd.momentum,
-            weight_decay: sgd.weight_decay,
-            nesterov: sgd.nesterov,
-            batch_size: 32,
-            seed: 0,
-        }
-    }
-}
-
-impl TrainerOptions {
-    fn sgd(&self) -> SgdOptions {
-        SgdOptions {
-            learning_rate: self.learning_rate,
-            momentum: self.momentum,
-            weight_decay: self.weight_decay,
-            nesterov: self.nesterov,
-        }
-    }
-}
-
 /// What one step measured on its batch, before its update.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct StepStats {
-    /// Mean cross-entropy.
+    /// The mean data loss (without the penalties).
     pub loss: f32,
-    /// Fraction of the batch classified correctly.
-    pub accuracy: f32,
+    /// The fraction of the batch predicted right; `None` for mse.
+    pub accuracy: Option<f32>,
 }
 
-/// A labelled dataset held for minibatch sampling.
+/// A dataset held for minibatch sampling: class labels or target values, as the loss takes.
 #[derive(Debug, Clone)]
 struct Dataset {
     inputs: Vec<f32>,
     labels: Vec<usize>,
+    values: Vec<f32>,
     per_sample: usize,
+    targets_per_sample: usize,
+    samples: usize,
 }
 
 /// A model being trained.
 #[derive(Debug, Clone)]
 pub struct Trainer {
     graph: Graph,
-    sgd: Sgd,
+    optimizer: Optimizer,
+    loss: Loss,
+    penalty: Penalty,
+    learning_rate: LearningRate,
     batch_size: usize,
     rng: ChaCha8Rng,
     data: Option<Dataset>,
@@ -96,9 +70,9 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// Starts training `graph` (a classifier whose output is a vector of class scores).
+    /// Starts training `graph`, whose output must suit the loss ([`Loss::check_model`]).
     pub fn new(graph: Graph, options: TrainerOptions) -> Result<Self> {
-        class_count(&graph)?;
+        options.loss.check_model(&graph)?;
         if graph.param_count() == 0 {
             return Err(Error::invalid("model", "it has no parameters to train"));
         }
@@ -113,10 +87,14 @@ impl Trainer {
             ));
         }
         graph.check_batch(options.batch_size)?;
-        let sgd = Sgd::new(&graph, options.sgd())?;
+        let optimizer = Optimizer::new(&graph, options.optimizer_options()?)?;
+        let learning_rate = LearningRate::new(options.learning_rate, options.schedule()?)?;
         Ok(Trainer {
             graph,
-            sgd,
+            optimizer,
+            loss: options.loss,
+            penalty: options.penalty()?,
+            learning_rate,
             batch_size: options.batch_size,
             rng: ChaCha8Rng::seed_from_u64(options.seed),
             data: None,
@@ -132,8 +110,18 @@ impl Trainer {
     }
 
     /// The optimiser.
-    pub fn optimizer(&self) -> &Sgd {
-        &self.sgd
+    pub fn optimizer(&self) -> &Optimizer {
+        &self.optimizer
+    }
+
+    /// The loss being minimised.
+    pub fn loss(&self) -> Loss {
+        self.loss
+    }
+
+    /// The learning rate the next step uses.
+    pub fn learning_rate(&self) -> f32 {
+        self.learning_rate.current()
     }
 
     /// Steps taken so far.
@@ -146,77 +134,94 @@ impl Trainer {
         self.batch_size
     }
 
-    /// One SGD step on exactly this batch: `labels.len()` samples of the input shape in
-    /// `inputs`, row-major. Returns the batch's loss and accuracy before the update. On an
-    /// error nothing changes.
-    pub fn step(&mut self, inputs: &[f32], labels: &[usize]) -> Result<StepStats> {
-        check_labels(labels, class_count(&self.graph)?)?;
-        let x = self.graph.input_tensor(inputs.to_vec(), labels.len())?;
-        let result = batch_gradient(&self.graph, x, labels)?;
-        self.sgd.step(&mut self.graph, &result.params)?;
+    /// One optimiser step on exactly this batch: the samples of the input shape in `inputs`,
+    /// row-major, and their `targets` (as the loss takes them, [`Loss::check_targets`]). Returns
+    /// the batch's data loss and accuracy before the update. On an error nothing changes.
+    pub fn step(&mut self, inputs: &[f32], targets: Targets) -> Result<StepStats> {
+        let samples = self.loss.check_targets(&self.graph, targets)?;
+        let x = self.graph.input_tensor(inputs.to_vec(), samples)?;
+        let mut result = batch_gradient(&self.graph, x, targets, self.loss)?;
+        self.penalty.add_gradient(&self.graph, &mut result.params);
+        self.optimizer
+            .set_learning_rate(self.learning_rate.current());
+        self.optimizer.step(&mut self.graph, &result.params)?;
+        self.learning_rate.advance();
         self.steps += 1;
         Ok(StepStats {
             loss: result.loss,
-            accuracy: result.correct as f32 / labels.len() as f32,
+            accuracy: result.correct.map(|c| c as f32 / samples as f32),
         })
     }
 
-    /// Sets the dataset that [`Trainer::train`] draws minibatches from (`labels.len()` samples
-    /// in `inputs`, row-major), checking it once; a new epoch starts.
-    pub fn set_data(&mut self, inputs: Vec<f32>, labels: Vec<usize>) -> Result<()> {
-        check_labels(&labels, class_count(&self.graph)?)?;
+    /// Sets the dataset that [`Trainer::train`] draws minibatches from (the samples in
+    /// `inputs`, row-major, and their `targets`), checking it once; a new epoch starts.
+    pub fn set_data(&mut self, inputs: Vec<f32>, targets: Targets) -> Result<()> {
+        let samples = self.loss.check_targets(&self.graph, targets)?;
         let per_sample = checked_elements("input", self.graph.input_shape())?;
-        if per_sample.checked_mul(labels.len()) != Some(inputs.len()) {
+        if per_sample.checked_mul(samples) != Some(inputs.len()) {
             return Err(Error::InputLength {
                 actual: inputs.len(),
-                expected: per_sample.saturating_mul(labels.len()),
-                batch: labels.len(),
+                expected: per_sample.saturating_mul(samples),
+                batch: samples,
                 shape: self.graph.input_shape().to_vec(),
             });
         }
         ensure_finite("training inputs", inputs.iter().copied())?;
-        self.order = (0..labels.len()).collect();
-        self.cursor = labels.len();
+        let (labels, values) = match targets {
+            Targets::Classes(labels) => (labels.to_vec(), Vec::new()),
+            Targets::Values(values) => (Vec::new(), values.to_vec()),
+        };
+        self.order = (0..samples).collect();
+        self.cursor = samples;
         self.data = Some(Dataset {
             inputs,
+            targets_per_sample: values.len() / samples,
             labels,
+            values,
             per_sample,
+            samples,
         });
         Ok(())
     }
 
-    /// The current model's mean cross-entropy and accuracy over a labelled dataset, e.g. a
-    /// held-out set between steps.
-    pub fn evaluate(&self, inputs: &[f32], labels: &[usize]) -> Result<Evaluation> {
-        evaluate(&self.graph, inputs, labels)
+    /// The current model's mean data loss and accuracy over a dataset, e.g. a held-out set
+    /// between steps.
+    pub fn evaluate(&self, inputs: &[f32], targets: Targets) -> Result<Evaluation> {
+        evaluate_loss(&self.graph, inputs, targets, self.loss)
     }
 
     /// Samples in the dataset set with [`Trainer::set_data`] (0 without one).
     pub fn data_len(&self) -> usize {
-        self.data.as_ref().map_or(0, |d| d.labels.len())
+        self.data.as_ref().map_or(0, |d| d.samples)
     }
 
-    /// Takes `steps` SGD steps on successive minibatches of the dataset. Stops at the first
-    /// error, keeping the steps already taken.
+    /// Takes `steps` optimiser steps on successive minibatches of the dataset. Stops at the
+    /// first error, keeping the steps already taken.
     pub fn train(&mut self, steps: usize) -> Result<Vec<StepStats>> {
         if self.data.is_none() {
             return Err(Error::invalid(
                 "training data",
-                "none set; call setData(inputs, labels) first",
+                "none set; call setData(inputs, targets) first",
             ));
         }
         let mut stats = Vec::with_capacity(steps);
         for _ in 0..steps {
-            let (inputs, labels) = self.next_batch();
-            stats.push(self.step(&inputs, &labels)?);
+            let (inputs, labels, values) = self.next_batch();
+            let targets = if self.loss == Loss::CrossEntropy {
+                Targets::Classes(&labels)
+            } else {
+                Targets::Values(&values)
+            };
+            stats.push(self.step(&inputs, targets)?);
         }
         Ok(stats)
     }
 
-    /// The next minibatch in the current epoch's order, starting a new epoch when it is used up.
-    fn next_batch(&mut self) -> (Vec<f32>, Vec<usize>) {
+    /// The next minibatch in the current epoch's order (inputs, class labels, target values),
+    /// starting a new epoch when it is used up.
+    fn next_batch(&mut self) -> (Vec<f32>, Vec<usize>, Vec<f32>) {
         let Some(data) = &self.data else {
-            return (Vec::new(), Vec::new());
+            return (Vec::new(), Vec::new(), Vec::new());
         };
         if self.cursor >= self.order.len() {
             self.order.shuffle(&mut self.rng);
@@ -226,10 +231,18 @@ impl Trainer {
         let picked = &self.order[self.cursor..end];
         self.cursor = end;
         let mut inputs = Vec::with_capacity(picked.len() * data.per_sample);
+        let mut values = Vec::with_capacity(picked.len() * data.targets_per_sample);
         for &i in picked {
             inputs.extend_from_slice(&data.inputs[i * data.per_sample..(i + 1) * data.per_sample]);
+            let per = data.targets_per_sample;
+            values.extend_from_slice(&data.values[i * per..(i + 1) * per]);
         }
-        (inputs, picked.iter().map(|&i| data.labels[i]).collect())
+        let labels = if data.labels.is_empty() {
+            Vec::new()
+        } else {
+            picked.iter().map(|&i| data.labels[i]).collect()
+        };
+        (inputs, labels, values)
     }
 }
 
@@ -238,6 +251,8 @@ mod tests {
     use super::*;
     use crate::io::json::from_json;
     use crate::train::loss::mean_cross_entropy;
+    use crate::train::optimizer::OptimizerKind;
+    use crate::train::schedule::ScheduleKind;
 
     fn graph() -> Graph {
         from_json(
@@ -266,7 +281,7 @@ mod tests {
     fn options() -> TrainerOptions {
         TrainerOptions {
             learning_rate: 0.2,
-            momentum: 0.9,
+            momentum: Some(0.9),
             batch_size: 8,
             seed: 7,
             ..TrainerOptions::default()
@@ -279,21 +294,23 @@ mod tests {
         let before = mean_cross_entropy(&graph(), &x, &y).unwrap();
         let run = || {
             let mut t = Trainer::new(graph(), options()).unwrap();
-            t.set_data(x.clone(), y.clone()).unwrap();
+            t.set_data(x.clone(), Targets::Classes(&y)).unwrap();
             let stats = t.train(25).unwrap();
             (t, stats)
         };
         let (trained, stats) = run();
         assert_eq!((stats.len(), trained.steps()), (25, 25));
-        let after = trained.evaluate(&x, &y).unwrap();
+        let after = trained.evaluate(&x, Targets::Classes(&y)).unwrap();
         assert_eq!(
             after.loss,
             mean_cross_entropy(trained.graph(), &x, &y).unwrap()
         );
-        assert!(after.accuracy > 0.9, "{after:?}");
+        assert!(after.accuracy > Some(0.9), "{after:?}");
         let after = after.loss;
         assert!(after < 0.5 * before, "{before} -> {after}");
-        assert!(stats.iter().all(|s| (0.0..=1.0).contains(&s.accuracy)));
+        assert!(stats
+            .iter()
+            .all(|s| (0.0..=1.0).contains(&s.accuracy.unwrap())));
         let (again, _) = run();
         assert_eq!(trained.graph().flat_params(), again.graph().flat_params());
         let mut other = Trainer::new(
@@ -304,7 +321,7 @@ mod tests {
             },
         )
         .unwrap();
-        other.set_data(x.clone(), y.clone()).unwrap();
+        other.set_data(x.clone(), Targets::Classes(&y)).unwrap();
         other.train(25).unwrap();
         assert_ne!(trained.graph().flat_params(), other.graph().flat_params());
     }
@@ -321,11 +338,12 @@ mod tests {
             },
         )
         .unwrap();
-        t.set_data(x, y).unwrap();
+        t.set_data(x, Targets::Classes(&y)).unwrap();
         for _ in 0..2 {
             let mut seen = Vec::new();
             for expected in [16, 16, 8] {
-                let (inputs, labels) = t.next_batch();
+                let (inputs, labels, values) = t.next_batch();
+                assert!(values.is_empty());
                 assert_eq!((inputs.len(), labels.len()), (2 * expected, expected));
                 for pair in inputs.chunks(2) {
                     seen.push((pair[0].to_bits(), pair[1].to_bits()));
@@ -358,13 +376,129 @@ mod tests {
         let err = t.train(1).unwrap_err().to_string();
         assert!(err.contains("setData"), "{err}");
         let start = t.graph().flat_params();
-        assert!(t.step(&[0.0, 1.0], &[2]).is_err());
-        assert!(t.step(&[0.0, f32::NAN], &[1]).is_err());
-        assert!(t.step(&[0.0, 1.0, 2.0], &[1]).is_err());
-        assert!(t.set_data(vec![0.0; 3], vec![0, 1]).is_err());
-        assert!(t.set_data(vec![0.0, f32::INFINITY], vec![0]).is_err());
+        assert!(t.step(&[0.0, 1.0], Targets::Classes(&[2])).is_err());
+        assert!(t.step(&[0.0, f32::NAN], Targets::Classes(&[1])).is_err());
+        assert!(t.step(&[0.0, 1.0, 2.0], Targets::Classes(&[1])).is_err());
+        assert!(t.set_data(vec![0.0; 3], Targets::Classes(&[0, 1])).is_err());
+        assert!(t
+            .set_data(vec![0.0, f32::INFINITY], Targets::Classes(&[0]))
+            .is_err());
         assert_eq!((t.graph().flat_params(), t.steps()), (start, 0));
-        t.step(&[0.5, -0.5], &[1]).unwrap();
+        t.step(&[0.5, -0.5], Targets::Classes(&[1])).unwrap();
         assert_eq!(t.steps(), 1);
+        assert!(t.step(&[0.5, -0.5], Targets::Values(&[1.0])).is_err());
+        let mse = Trainer::new(
+            graph(),
+            TrainerOptions {
+                loss: Loss::Mse,
+                ..options()
+            },
+        )
+        .unwrap();
+        let err = mse
+            .evaluate(&[0.5, -0.5], Targets::Values(&[1.0]))
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("1 values for an output of 2 per sample"),
+            "{err}"
+        );
+        let err = Trainer::new(
+            graph(),
+            TrainerOptions {
+                loss: Loss::Bce,
+                ..options()
+            },
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("single output unit"), "{err}");
+    }
+
+    /// Regression with mse and a binary task with bce both train on minibatches; the schedule
+    /// moves once per step, a refused step moves nothing.
+    #[test]
+    fn mse_and_bce_train_on_minibatches_under_a_schedule() {
+        let (x, y) = clusters();
+        let regression: Vec<f32> = x
+            .chunks(2)
+            .flat_map(|p| [p[0] + p[1], p[0] - p[1]])
+            .collect();
+        let mut mse = Trainer::new(
+            graph(),
+            TrainerOptions {
+                loss: Loss::Mse,
+                optimizer: OptimizerKind::Adam,
+                momentum: None,
+                learning_rate: 0.05,
+                schedule: ScheduleKind::Cosine,
+                t_max: Some(40),
+                ..options()
+            },
+        )
+        .unwrap();
+        mse.set_data(x.clone(), Targets::Values(&regression))
+            .unwrap();
+        let before = mse.evaluate(&x, Targets::Values(&regression)).unwrap();
+        assert_eq!(before.accuracy, None);
+        let stats = mse.train(40).unwrap();
+        assert!(stats.iter().all(|s| s.accuracy.is_none()));
+        let after = mse.evaluate(&x, Targets::Values(&regression)).unwrap();
+        assert!(after.loss < 0.2 * before.loss, "{before:?} -> {after:?}");
+        assert!(
+            mse.learning_rate().abs() < 1e-9,
+            "cosine reaches etaMin 0 at tMax"
+        );
+
+        let single = from_json(
+            r#"{"format":"nnlens","version":1,"input":[2],"seed":3,"layers":[
+            {"type":"dense","units":8,"activation":"tanh"},{"type":"dense","units":1,"activation":"sigmoid"}]}"#,
+        )
+        .unwrap();
+        let binary: Vec<f32> = y.iter().map(|&c| c as f32).collect();
+        let mut bce = Trainer::new(
+            single,
+            TrainerOptions {
+                loss: Loss::Bce,
+                schedule: ScheduleKind::Step,
+                step_size: Some(10),
+                gamma: Some(0.5),
+                ..options()
+            },
+        )
+        .unwrap();
+        bce.set_data(x.clone(), Targets::Values(&binary)).unwrap();
+        bce.train(20).unwrap();
+        assert_eq!(bce.learning_rate(), 0.2 * 0.25);
+        let start = bce.graph().flat_params();
+        assert!(bce.step(&[0.0, 1.0], Targets::Values(&[1.5])).is_err());
+        assert_eq!((bce.steps(), bce.learning_rate()), (20, 0.05));
+        assert_eq!(bce.graph().flat_params(), start);
+        let after = bce.evaluate(&x, Targets::Values(&binary)).unwrap();
+        assert!(after.accuracy > Some(0.9), "{after:?}");
+    }
+
+    /// The penalties change the update but not the reported loss.
+    #[test]
+    fn penalties_steer_the_weights_and_the_loss_reported_is_the_data_loss() {
+        let (x, y) = clusters();
+        let run = |l1: f32, l2: f32| {
+            let mut t = Trainer::new(
+                graph(),
+                TrainerOptions {
+                    l1,
+                    l2,
+                    ..options()
+                },
+            )
+            .unwrap();
+            let stats = t.step(&x[..16], Targets::Classes(&y[..8])).unwrap();
+            (stats, t.graph().flat_params())
+        };
+        let (plain, plain_params) = run(0.0, 0.0);
+        for (l1, l2) in [(0.1, 0.0), (0.0, 0.1)] {
+            let (penalised, params) = run(l1, l2);
+            assert_eq!(penalised, plain);
+            assert_ne!(params, plain_params);
+        }
     }
 }

@@ -6,6 +6,7 @@
 //! crosses the boundary once, as a `Float32Array` copied into or out of wasm memory.
 
 mod arrays;
+mod data;
 mod explain;
 mod hidpi;
 mod image;
@@ -16,6 +17,7 @@ mod render;
 mod train;
 
 pub use arrays::{load_npy, load_safetensors};
+pub use data::{parse_csv_js, playground_dataset, playground_features};
 pub use explain::{attribute, display_map, integrated_gradients_delta, saliency};
 pub use image::mnist_preprocess;
 pub use model::{Model, Trace};
