@@ -1,15 +1,15 @@
 // The output over the input plane: the model's readout at every grid point (worker.js,
-// snapshot.grid.surface) as a heatmap in the diverging rdbu map (class 0 red, class 1 blue; for
-// regression the targets' range), with the training points (and optionally the test points,
-// outlined in black) on top in the same colours.
+// snapshot.grid.surface) as a heatmap in nnlens's diverging rdbu map (negative blue, positive
+// red: class 0 blue, class 1 red; for regression over the targets' range), with the training
+// points (and optionally the test points, outlined in black) on top in the same colours.
 import { drawHeatmap } from "../pkg/nnlens.js";
 import { sizeCanvasForCss } from "../app/canvas.js";
 
-/** The colour of a value in [-1, 1]: red through white to blue, as rdbu's ends. */
-export function pointColour(value) {
+/** The colour of a value in [-1, 1]: blue through white to red, as rdbu's ends. */
+function pointColour(value) {
   const t = Math.min(Math.max(value, -1), 1);
   const mix = (a, b, f) => Math.round(a + (b - a) * f);
-  const [r, g, b] = t < 0 ? [mix(247, 178, -t), mix(247, 24, -t), mix(247, 43, -t)] : [mix(247, 33, t), mix(247, 102, t), mix(247, 172, t)];
+  const [r, g, b] = t < 0 ? [mix(247, 33, -t), mix(247, 102, -t), mix(247, 172, -t)] : [mix(247, 178, t), mix(247, 24, t), mix(247, 43, t)];
   return `rgb(${r}, ${g}, ${b})`;
 }
 

@@ -8,16 +8,17 @@ import { sizeCanvasForCss } from "../app/canvas.js";
 
 export const REFRESH_MS = 3000;
 
-/** `createLandscapeView(canvas, info)` -> `{ clear(), show(result, steps), update(shown) }`:
+/** `createLandscapeView(canvas, info)` -> `{ clear(note), show(result, steps), update(shown) }`:
  * `result` the worker's landscape of the snapshots at `steps`, `shown` the snapshot the page shows
  * (marked on the path when it is one of them). */
 export function createLandscapeView(canvas, info) {
   let landscape = null;
   return {
-    clear() {
+    /** Forgets the landscape and shows `note` instead. */
+    clear(note) {
       landscape = null;
       canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
-      info.textContent = "";
+      info.textContent = note;
     },
     show(result, steps) {
       landscape = { result, steps };

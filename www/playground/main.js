@@ -112,8 +112,9 @@ function trainerOptions() {
   const { settings, dataset } = state;
   const rate = Number(settings.regRate);
   return {
-    learningRate: Number(settings.lr), batchSize: Math.min(settings.batch, dataset.train.count), seed: settings.seed,
-    ...(settings.reg === "l2" && rate > 0 ? { weightDecay: rate } : {}),
+    optimizer: settings.optimizer, loss: state.loss, learningRate: Number(settings.lr),
+    batchSize: Math.min(settings.batch, dataset.train.count), seed: settings.seed,
+    ...(settings.reg !== "none" && rate > 0 ? { [settings.reg]: rate } : {}),
   };
 }
 
@@ -166,7 +167,7 @@ async function setup() {
   if (unitLayers.includes(previous)) pcaSelect.value = previous;
   views.weights.setLayout(state.layout.parameters.filter((p) => p.name === "weight").map((p) => [p.start, p.end]));
   views.pca.setClasses(classesOf(test));
-  views.landscape.clear();
+  views.landscape.clear(landscapeNote());
   views.sample.reset();
   $("sample").max = String(test.count - 1);
   const { plane } = dataset;
@@ -206,6 +207,11 @@ function receiveLandscape({ id, result }) {
   if (id !== state.landscape.id) return;
   views.landscape.show(result, state.landscape.steps);
   state.dirty = true;
+}
+
+/** What the landscape view says before it has a landscape. */
+function landscapeNote() {
+  return state.loss === "crossEntropy" ? "the landscape appears after three snapshots" : "the landscape is drawn for the cross-entropy loss only";
 }
 
 /** Asks the worker for the landscape of the kept snapshots when there are new ones (while playing,
@@ -370,7 +376,7 @@ async function main() {
     timeline.clear();
     Object.assign(state, { latest: null, shown: null, waiting: true });
     Object.assign(state.landscape, { pending: false, asked: 0, count: 0, id: state.landscape.id + 1 });
-    views.landscape.clear();
+    views.landscape.clear(landscapeNote());
     worker.postMessage({ type: "reset" });
   }));
   $("timeline").addEventListener("input", guarded((e) => {
