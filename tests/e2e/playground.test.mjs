@@ -18,11 +18,13 @@ async function openPlayground(t, hash, options) {
 
 const stepOf = (page) => page.$eval("#step-count", (e) => Number(e.textContent.replace(/^step /, "")));
 
+/** Waits until the timeline shows a snapshot (it shows none between a setup or reset and its
+ * first snapshot) whose step `accept`s; returns the step. */
 async function waitForStep(page, accept, timeout = 120000) {
   const started = Date.now();
   for (;;) {
     const text = await page.textContent("#timeline-info");
-    const step = text ? await stepOf(page) : NaN;
+    const step = text ? Number(text.match(/^step (\d+)/)[1]) : NaN;
     if (text && accept(step)) return step;
     if (Date.now() - started > timeout) throw new Error(`step never accepted; last '${text}'`);
     await page.waitForTimeout(100);
@@ -42,44 +44,145 @@ function assertClean(problems) {
   assert.deepEqual(problems.foreignRequests, []);
 }
 
-test("the digits task trains live; pause, step, reset and the timeline", async (t) => {
-  const { page, problems } = await openPlayground(t, "task=digits&layers=16:relu&lr=0.1&batch=32&speed=5&test=50");
-  const firstInfo = await page.textContent("#timeline-info");
-  assert.match(firstInfo, /^step 0 \(live\) · train loss [\d.]+, test loss [\d.]+, test accuracy [\d.]+%$/);
-  const firstLoss = await shownLoss(page);
-  const firstStrips = await page.$eval("#weight-strips", (c) => c.toDataURL());
+const canvasImage = (page, selector) => page.$eval(selector, (c) => c.toDataURL());
 
-  await page.click("#play");
-  assert.equal(await page.getAttribute("#play", "aria-pressed"), "true");
-  await waitForStep(page, (step) => step >= 150);
+/** Pauses and waits until the last update asked for has arrived. */
+async function pause(page) {
   await page.click("#play");
   await page.waitForSelector("body[data-playing=false]");
   await page.waitForTimeout(500);
+}
+
+test("a 2-D task trains live: the loss falls, the boundary changes; pause, step, reset and the timeline", async (t) => {
+  const { page, problems } = await openPlayground(t, "task=xor&layers=4:tanh,2:tanh&lr=0.03&batch=10&speed=10&seed=1", { subPath: "/site/nnlens/" });
+  const firstInfo = await page.textContent("#timeline-info");
+  assert.match(firstInfo, /^step 0 \(live\) · train loss [\d.]+, test loss [\d.]+, test accuracy [\d.]+%$/);
+  const firstLoss = await shownLoss(page);
+  const firstBoundary = await canvasImage(page, "#boundary");
+  assert.ok(await distinctColours(page, "#boundary") > 30, "the output plane drawn");
+  assert.ok(await distinctColours(page, "#network") > 30, "the network's neurons drawn");
+  assert.equal(await page.textContent("#network-summary"), "2–4–2–2 · 28 parameters");
+
+  await page.click("#play");
+  assert.equal(await page.getAttribute("#play", "aria-pressed"), "true");
+  await waitForStep(page, (step) => step >= 2000);
+  await pause(page);
   const paused = await stepOf(page);
   await page.waitForTimeout(700);
   assert.equal(await stepOf(page), paused, "no steps while paused");
-  assert.ok(await shownLoss(page) < firstLoss - 0.5, "the test loss fell");
-  assert.ok(await distinctColours(page, "#loss-chart") > 3, "loss curve drawn");
-  assert.ok(await distinctColours(page, "#pca") > 3, "PCA drawn");
-  assert.notEqual(await page.$eval("#weight-strips", (c) => c.toDataURL()), firstStrips, "weights over time grew");
+  const trainedLoss = await shownLoss(page);
+  assert.ok(trainedLoss < firstLoss / 2, `the test loss fell: ${firstLoss} -> ${trainedLoss}`);
+  assert.match(await page.textContent("#timeline-info"), /test accuracy (9\d|100)\.\d%$/);
+  const trainedBoundary = await canvasImage(page, "#boundary");
+  assert.notEqual(trainedBoundary, firstBoundary, "the boundary changed");
+  assert.ok(await distinctColours(page, "#loss-chart") > 3 && await distinctColours(page, "#accuracy-chart") > 3, "curves drawn");
+  const rate = Number(await page.getAttribute("body", "data-update-rate"));
+  assert.ok(rate > 0, `view updates measured: ${rate} per second`);
   assert.match(await page.textContent("#frame-rate"), /^View updates: \d+ per second\.$/);
-  assert.match(await page.textContent("#timeline-bound"), /^The timeline keeps \d+ snapshots \([\d.]+ MiB\); at most 200 and 32 MiB, thinned by half when full\.$/);
+  assert.match(await page.textContent("#timeline-bound"),
+    /^The timeline keeps \d+ snapshots \([\d.]+ MiB\); at most 200 and 32 MiB, thinned by half when full\.$/);
+  const kept = Number((await page.textContent("#timeline-bound")).match(/keeps (\d+)/)[1]);
+  assert.ok(kept > 20 && kept <= 200, `${kept} snapshots kept`);
+
+  // The views below the fold draw when they scroll in.
+  await page.locator("#sample-view").scrollIntoViewIfNeeded();
+  await page.waitForFunction(() => document.querySelector("#sample-info").textContent.startsWith("test sample 0"));
+  for (const selector of ["#weight-strips", "#weight-histogram", "#pca"]) assert.ok(await distinctColours(page, selector) > 3, `${selector} drawn`);
+  assert.match(await page.textContent("#pca-info"), /^the two components hold [\d.]+% of the variance$/);
+  await page.waitForFunction(() => /^\d+ snapshots · the plane holds/.test(document.querySelector("#landscape-info").textContent), null, { timeout: 60000 });
+  assert.ok(await distinctColours(page, "#landscape") > 30, "landscape drawn");
 
   await page.click("#step");
   await waitForStep(page, (step) => step === paused + 1);
 
-  // Scrub back to step 0: every view shows it again; the right end follows the training.
+  // Scrub back to step 0: the views show it again; the right end follows the training.
   await page.focus("#timeline");
   await page.keyboard.press("Home");
   await page.waitForFunction(() => document.querySelector("#timeline-info").textContent.startsWith("step 0 ·"));
   assert.equal(await shownLoss(page), firstLoss);
   assert.equal(await page.getAttribute("#timeline", "aria-valuetext"), await page.textContent("#timeline-info"));
+  assert.equal(await canvasImage(page, "#boundary"), firstBoundary, "the boundary as it was at step 0");
   await page.keyboard.press("End");
   await page.waitForFunction((step) => document.querySelector("#timeline-info").textContent.startsWith(`step ${step} (live)`), paused + 1);
+  assert.notEqual(await canvasImage(page, "#boundary"), firstBoundary);
 
   await page.click("#reset");
   await waitForStep(page, (step) => step === 0);
   assert.equal(await page.textContent("#timeline-info"), firstInfo, "reset starts from the same initialisation");
+  assert.equal(await canvasImage(page, "#boundary"), firstBoundary);
+  assert.match(await page.evaluate(() => location.hash), /task=xor&.*layers=4%3Atanh%2C2%3Atanh/);
+  assertClean(problems);
+});
+
+test("the architecture, the loss and the data are edited; a regression task trains", async (t) => {
+  const { page, problems } = await openPlayground(t, "task=circle&layers=3:relu&speed=50&optimizer=adam&lr=0.03");
+  await page.click("#add-layer");
+  await page.waitForFunction(() => document.querySelector("#network-summary").textContent === "2–3–3–2 · 29 parameters");
+  await page.fill("#layer-1-units", "5");
+  await page.dispatchEvent("#layer-1-units", "change");
+  await page.selectOption("#layer-1-activation", "sigmoid");
+  await page.waitForFunction(() => document.querySelector("#network-summary").textContent === "2–3–5–2 · 41 parameters");
+  await page.waitForFunction(() => location.hash.includes("layers=3%3Arelu%2C5%3Asigmoid"));
+  await waitForStep(page, (step) => step === 0);
+  assert.deepEqual(await page.$$eval("#pca-layer option", (o) => o.map((e) => e.value)), ["dense_1.relu", "dense_2.sigmoid"]);
+  await page.click("#remove-layer");
+  await page.waitForFunction(() => document.querySelector("#network-summary").textContent === "2–3–2 · 17 parameters");
+
+  // Features: four inputs, and the network's first column has them.
+  await page.check('#features input[value="x1Squared"]');
+  await page.check('#features input[value="x2Squared"]');
+  await page.waitForFunction(() => document.querySelector("#network-summary").textContent === "4–3–2 · 23 parameters");
+  await page.selectOption("#loss", "bce");
+  await page.waitForFunction(() => document.querySelector("#network-summary").textContent === "4–3–1 · 19 parameters");
+  await page.click("#play");
+  await waitForStep(page, (step) => step >= 500);
+  await pause(page);
+  assert.match(await page.textContent("#timeline-info"), /test accuracy (9\d|100)\.\d%$/);
+
+  await page.selectOption("#task", "regressionPlane");
+  await page.waitForFunction(() => document.querySelector("#data-summary").textContent.endsWith("regression"));
+  await waitForStep(page, (step) => step === 0);
+  assert.equal(await page.textContent("#network-summary"), "4–3–1 · 19 parameters");
+  const first = await shownLoss(page);
+  await page.click("#play");
+  await waitForStep(page, (step) => step >= 500);
+  await pause(page);
+  assert.ok(await shownLoss(page) < first, "the squared error fell");
+  assert.doesNotMatch(await page.textContent("#timeline-info"), /accuracy/);
+  assert.equal(await page.$eval("#accuracy-chart", (c) => c.hidden), true, "no accuracy for regression");
+  assertClean(problems);
+});
+
+test("a CSV file trains; a broken one is reported with its line", async (t) => {
+  const { page, problems } = await openPlayground(t, "task=circle&speed=20&lr=0.1");
+  const rows = ["width,height,kind"];
+  for (let i = 0; i < 120; i++) {
+    const w = (i * 37) % 100 / 10, h = (i * 61) % 100 / 10;
+    rows.push(`${w},${h},${w + h > 10 ? "big" : "small"}`);
+  }
+  await page.setInputFiles("#csv-file", { name: "boxes.csv", mimeType: "text/csv", buffer: Buffer.from(rows.join("\n")) });
+  await page.waitForFunction(() => document.querySelector("#data-summary").textContent.includes("boxes.csv"));
+  assert.equal(await page.textContent("#data-summary"),
+    "60 training and 60 test samples · classification · boxes.csv: features width, height; label kind (classes big, small)");
+  assert.equal(await page.inputValue("#task"), "csv");
+  assert.equal(await page.inputValue("#csv-target"), "kind");
+  assert.equal(await page.$eval("#boundary", (c) => c.closest("[hidden]") !== null), true, "no plane for a CSV");
+  await waitForStep(page, (step) => step === 0);
+  const first = await shownLoss(page);
+  await page.click("#play");
+  await waitForStep(page, (step) => step >= 300);
+  await pause(page);
+  assert.ok(await shownLoss(page) < first, "the CSV's loss fell");
+
+  // With "height" as the target, the text column "kind" becomes a feature: an error naming its line.
+  await page.selectOption("#csv-target", "height");
+  await page.waitForSelector("#error:not([hidden])");
+  assert.match(await page.textContent("#error"), /line 2/);
+
+  const broken = "a,b,label\n1,2,0\n3,x,1\n";
+  await page.setInputFiles("#csv-file", { name: "broken.csv", mimeType: "text/csv", buffer: Buffer.from(broken) });
+  await page.waitForFunction(() => /line 3/.test(document.querySelector("#error").textContent));
+  assert.match(await page.textContent("#data-summary"), /boxes\.csv/, "the broken file changed nothing");
   assertClean(problems);
 });
 

@@ -48,7 +48,12 @@ export function setupArchitectureEditor({ container, add, remove, onChange }) {
   };
   function show(next) {
     layers = next.map((l) => ({ ...l }));
-    container.replaceChildren(...layers.map((layer, i) => layerRow(layer, i, changed)));
+    // A row edits its layer through its index: a row's events may come after a newer render.
+    const edit = (index, patch) => {
+      layers[index] = { ...layers[index], ...patch };
+      changed();
+    };
+    container.replaceChildren(...layers.map((layer, i) => layerRow(layer, i, (patch) => edit(i, patch))));
     add.disabled = layers.length >= MAX_LAYERS;
     remove.disabled = layers.length === 0;
   }
@@ -63,7 +68,8 @@ export function setupArchitectureEditor({ container, add, remove, onChange }) {
   return { show };
 }
 
-function layerRow(layer, index, changed) {
+/** The editor's row of hidden layer `index`; `edit(patch)` changes its fields. */
+function layerRow(layer, index, edit) {
   const row = document.createElement("div");
   row.className = "layer-row";
   const title = document.createElement("span");
@@ -76,8 +82,7 @@ function layerRow(layer, index, changed) {
   const units = Object.assign(document.createElement("input"), { type: "number", id: unitsId, min: "1", max: String(MAX_UNITS), value: String(layer.units) });
   units.addEventListener("change", () => {
     const value = Number.parseInt(units.value, 10);
-    layer.units = Number.isFinite(value) ? Math.min(Math.max(value, 1), MAX_UNITS) : layer.units;
-    changed();
+    edit({ units: Number.isFinite(value) ? Math.min(Math.max(value, 1), MAX_UNITS) : layer.units });
   });
   const activation = document.createElement("select");
   activation.id = `layer-${index}-activation`;
@@ -85,8 +90,7 @@ function layerRow(layer, index, changed) {
   activation.append(...ACTIVATIONS.map((name) => new Option(name, name)));
   activation.value = layer.activation;
   activation.addEventListener("change", () => {
-    layer.activation = activation.value;
-    changed();
+    edit({ activation: activation.value });
   });
   row.append(title, unitsLabel, units, activation);
   return row;

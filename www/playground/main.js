@@ -177,9 +177,7 @@ async function setup() {
   views.network.setNetwork(plane && chain ? { sizes: chain, features: plane.features, range: plane.range, readout: state.readout } : null);
   for (const id of ["plane-output", "plane-data", "network"]) $(id).hidden = !plane;
   $("features").hidden = !plane;
-  timeline.clear();
-  Object.assign(state, { latest: null, shown: null, waiting: true });
-  Object.assign(state.landscape, { pending: false, asked: 0, count: 0 });
+  forgetSnapshots();
   const copy = (split) => {
     const s = trainerSplit(split, state.loss);
     return { inputs: s.inputs.slice(), count: s.count, labels: s.labels?.slice() ?? null, targets: s.targets?.slice() ?? null };
@@ -194,6 +192,16 @@ async function setup() {
   worker.postMessage(message, transfer);
 }
 
+/** Empties the timeline and the views' snapshot before a setup or reset (whose snapshot of step 0
+ * comes next); a landscape still being computed is dropped when it arrives. */
+function forgetSnapshots() {
+  timeline.clear();
+  Object.assign(state, { latest: null, shown: null, waiting: true });
+  Object.assign(state.landscape, { pending: false, asked: 0, count: 0, id: state.landscape.id + 1 });
+  $("timeline-info").textContent = "";
+  $("step-count").textContent = "step 0";
+}
+
 function receive(snapshot) {
   state.waiting = false;
   state.latest = snapshot;
@@ -203,8 +211,8 @@ function receive(snapshot) {
 }
 
 function receiveLandscape({ id, result }) {
+  if (id !== state.landscape.id) return; // asked before a setup or reset
   state.landscape.pending = false;
-  if (id !== state.landscape.id) return;
   views.landscape.show(result, state.landscape.steps);
   state.dirty = true;
 }
@@ -373,9 +381,7 @@ async function main() {
   }));
   $("reset").addEventListener("click", guarded(() => {
     setPlaying(false);
-    timeline.clear();
-    Object.assign(state, { latest: null, shown: null, waiting: true });
-    Object.assign(state.landscape, { pending: false, asked: 0, count: 0, id: state.landscape.id + 1 });
+    forgetSnapshots();
     views.landscape.clear(landscapeNote());
     worker.postMessage({ type: "reset" });
   }));
