@@ -7,7 +7,7 @@
 import init from "../pkg/nnlens.js";
 import { readHash, writeHash, writeControls, readControl, showValues, DEFAULTS } from "./settings.js";
 import { setupArchitectureEditor, modelDocument, outputFor, hiddenOutputs } from "./architecture.js";
-import { digitsDataset, planeDataset, csvDataset, trainerSplit, classesOf, PLANE_TASKS } from "./data.js";
+import { digitsDataset, planeDataset, csvDataset, trainerSplit, classesOf, PLANE_TASKS, EVALUATED } from "./data.js";
 import { createTimeline, MAX_SNAPSHOTS, MAX_BYTES } from "./timeline.js";
 import { createCurvesView } from "./curves-view.js";
 import { createBoundaryView } from "./boundary-view.js";
@@ -45,7 +45,10 @@ const views = {
   landscape: createLandscapeView($("landscape"), $("landscape-info")),
   sample: createSampleView($("sample-maps"), $("sample-info")),
 };
+/** The training worker, and the one that computes landscapes (started when first needed). */
 let worker = null;
+let landscapeWorker = null;
+let compiledWasm;
 let editor = null;
 /** The views on screen, by the id of their element: the others are not drawn until they scroll in. */
 const visible = new Set();
@@ -81,20 +84,24 @@ function guarded(fn) {
   };
 }
 
+/** A new instance of worker.js, given the page's compiled wasm module when there is one. */
 function startWorker(compiled) {
-  worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+  const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
   if (compiled) worker.postMessage({ wasm: compiled });
   worker.onmessage = ({ data }) => {
     if (data.type === "snapshot") receive(data.snapshot);
     else if (data.type === "landscape") receiveLandscape(data);
-    else if (data.type === "error") {
+    else if (data.type === "error" && data.during === "landscape") {
+      if (data.id === state.landscape.id) state.landscape.pending = false;
+      showError(data.message);
+    } else if (data.type === "error") {
       state.waiting = false;
-      if (data.during === "landscape") state.landscape.pending = false;
       setPlaying(false);
       showError(data.message);
     }
   };
-  worker.onerror = (event) => showError(event.message || "the training worker failed");
+  worker.onerror = (event) => showError(event.message || "the worker failed");
+  return worker;
 }
 
 /** The loss the settings choose: cross-entropy for classification and squared error for
@@ -237,7 +244,14 @@ function maybeAskLandscape(now) {
     pending: true, asked: now, count: snapshots.length, lastStep: snapshots.at(-1).step, id: landscape.id + 1,
     steps: snapshots.map((s) => s.step),
   });
-  worker.postMessage({ type: "landscape", id: landscape.id, snapshots: all, count: snapshots.length }, [all.buffer]);
+  const { inputs, count, labels } = state.dataset.test;
+  const evaluated = Math.min(count, EVALUATED);
+  const message = {
+    type: "landscape", id: landscape.id, model: state.document, snapshots: all, count: snapshots.length,
+    inputs: inputs.slice(0, (inputs.length / count) * evaluated), labels: labels.slice(0, evaluated),
+  };
+  landscapeWorker ??= startWorker(compiledWasm);
+  landscapeWorker.postMessage(message, [all.buffer, message.inputs.buffer, message.labels.buffer]);
 }
 
 function setPlaying(playing) {
@@ -349,8 +363,8 @@ async function initWasm() {
 }
 
 async function main() {
-  const compiled = await initWasm();
-  startWorker(compiled);
+  compiledWasm = await initWasm();
+  worker = startWorker(compiledWasm);
   state.settings = readHash();
   if (state.settings.task === "csv") state.settings.task = DEFAULTS.task; // the file is not in the hash
   writeControls(state.settings);

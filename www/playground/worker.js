@@ -14,8 +14,10 @@
 //       optimiser's state starts afresh).
 //   { type: "pcaLayer", name } the layer projected from the next snapshot on.
 //   { type: "update", steps }  takes `steps` training steps, then posts a snapshot.
-//   { type: "landscape", id, snapshots, count } the trajectory of `count` flat parameter vectors
-//       on the plane of its principal directions and the test loss over that plane.
+//   { type: "landscape", id, model, inputs, labels, snapshots, count } the trajectory of `count`
+//       flat parameter vectors of the model (nnlens JSON text) on the plane of its principal
+//       directions and the cross-entropy over (inputs, labels) on that plane. It needs no setup:
+//       the page runs it in a second instance of this worker, so training never waits for it.
 // Messages out: { type: "snapshot", snapshot } (its typed arrays transferred),
 //   { type: "landscape", id, result }, { type: "error", message }.
 //
@@ -137,9 +139,9 @@ function update(steps) {
   postSnapshot(losses.reduce((a, b) => a + b, 0) / losses.length);
 }
 
-/** The trajectory on the plane of its two principal directions and the test loss (of the
- * evaluated test samples) over a 15 × 15 grid of that plane padded by a quarter of the path's extent (as the explorer's training panel). */
-function landscape({ snapshots, count }) {
+/** The trajectory on the plane of its two principal directions and the loss over a 15 × 15 grid
+ * of that plane padded by a quarter of the path's extent (as the explorer's training panel). */
+function landscape({ model: documentText, inputs, labels, snapshots, count }) {
   const params = snapshots.length / count;
   const { directions, coordinates, explainedVarianceRatio } = projectTrajectory(snapshots, count, params);
   const axis = (k) => {
@@ -152,9 +154,8 @@ function landscape({ snapshots, count }) {
     return { start: lo - pad, end: hi + pad, steps: 15 };
   };
   const [alphas, betas] = [axis(0), axis(1)];
-  const model = trainer.model();
-  const test = head(setup.test);
-  const surface = lossSurface(model, test.inputs, test.targets, snapshots.subarray((count - 1) * params),
+  const model = Model.fromJson(documentText);
+  const surface = lossSurface(model, inputs, labels, snapshots.subarray((count - 1) * params),
     directions.subarray(0, params), directions.subarray(params), alphas, betas);
   model.free();
   return { coordinates, explained: Array.from(explainedVarianceRatio), surface, alphas, betas };
