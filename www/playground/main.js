@@ -34,6 +34,7 @@ const state = {
   playing: false, waiting: false, dirty: false, slowDrawn: 0,
   landscape: { pending: false, asked: 0, count: 0, id: 0 },
   generation: 0, // counts setups, so a slow dataset load of an older setup is dropped
+  epoch: 0, // counts setups and resets, so a snapshot of an older one is dropped
 };
 const timeline = createTimeline();
 const views = {
@@ -86,10 +87,12 @@ function guarded(fn) {
 
 /** A new instance of worker.js, given the page's compiled wasm module when there is one. */
 function startWorker(compiled) {
-  const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
-  if (compiled) worker.postMessage({ wasm: compiled });
-  worker.onmessage = ({ data }) => {
-    if (data.type === "snapshot") receive(data.snapshot);
+  const instance = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+  if (compiled) instance.postMessage({ wasm: compiled });
+  instance.onmessage = ({ data }) => {
+    if (data.type === "snapshot") {
+      if (data.epoch === state.epoch) receive(data.snapshot);
+    }
     else if (data.type === "landscape") receiveLandscape(data);
     else if (data.type === "error" && data.during === "landscape") {
       if (data.id === state.landscape.id) state.landscape.pending = false;
@@ -100,8 +103,8 @@ function startWorker(compiled) {
       showError(data.message);
     }
   };
-  worker.onerror = (event) => showError(event.message || "the worker failed");
-  return worker;
+  instance.onerror = (event) => showError(event.message || "the worker failed");
+  return instance;
 }
 
 /** The loss the settings choose: cross-entropy for classification and squared error for
@@ -153,15 +156,16 @@ async function setup() {
   const { settings } = state;
   const dataset = await loadDataset(settings);
   if (generation !== state.generation) return;
-  state.loss = lossFor(settings, dataset);
-  state.dataset = dataset;
-  const output = outputFor(state.loss, dataset.kind, dataset.classes);
-  state.readout = output.readout;
-  state.document = state.loaded?.text ?? modelDocument({ inputShape: dataset.inputShape, hidden: settings.layers, output: output.layer, seed: settings.seed });
-  state.layout = parameterLayout(state.document);
+  // Everything that can fail comes before the state changes, so that a failed setup leaves the
+  // running one as it was.
+  const loss = lossFor(settings, dataset);
+  const output = outputFor(loss, dataset.kind, dataset.classes);
+  const documentText = state.loaded?.text ?? modelDocument({ inputShape: dataset.inputShape, hidden: settings.layers, output: output.layer, seed: settings.seed });
+  const layout = parameterLayout(documentText);
+  Object.assign(state, { dataset, loss, readout: output.readout, document: documentText, layout });
   $("network-summary").textContent = state.loaded
     ? `loaded model ${state.loaded.name}; edit the layers to go back to a new network`
-    : `${[dataset.inputShape[0], ...settings.layers.map((l) => l.units), output.layer.units].join("–")} · ${state.layout.params} parameters`;
+    : `${[dataset.inputShape[0], ...settings.layers.map((l) => l.units), output.layer.units].join("–")} · ${layout.params} parameters`;
   const { train, test } = dataset;
   $("data-summary").textContent = `${train.count} training and ${test.count} test samples · ${dataset.kind}` +
     (dataset.task === "csv" ? ` · ${state.csv.name}: features ${dataset.featureNames.join(", ")}; ${dataset.kind === "classification" ? "label" : "target"} ${dataset.target}` +
@@ -190,7 +194,7 @@ async function setup() {
     return { inputs: s.inputs.slice(), count: s.count, labels: s.labels?.slice() ?? null, targets: s.targets?.slice() ?? null };
   };
   const message = {
-    type: "setup", model: state.document, options: trainerOptions(), train: copy(train), test: copy(test),
+    type: "setup", epoch: state.epoch, model: state.document, options: trainerOptions(), train: copy(train), test: copy(test),
     grid: plane ? { inputs: plane.grid.inputs.slice(), size: plane.grid.size } : null, readout: state.readout,
     pcaLayer: pcaSelect.value || null,
   };
@@ -200,8 +204,10 @@ async function setup() {
 }
 
 /** Empties the timeline and the views' snapshot before a setup or reset (whose snapshot of step 0
- * comes next); a landscape still being computed is dropped when it arrives. */
+ * comes next) and starts a new epoch: snapshots of an update asked for before are dropped when
+ * they arrive, and so is a landscape still being computed. */
 function forgetSnapshots() {
+  state.epoch++;
   timeline.clear();
   Object.assign(state, { latest: null, shown: null, waiting: true });
   Object.assign(state.landscape, { pending: false, asked: 0, count: 0, id: state.landscape.id + 1 });
@@ -397,7 +403,7 @@ async function main() {
     setPlaying(false);
     forgetSnapshots();
     views.landscape.clear(landscapeNote());
-    worker.postMessage({ type: "reset" });
+    worker.postMessage({ type: "reset", epoch: state.epoch });
   }));
   $("timeline").addEventListener("input", guarded((e) => {
     const index = Number(e.target.value);

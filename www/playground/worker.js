@@ -2,14 +2,15 @@
 // for an update, and answers each with a snapshot of the network, so the page only draws.
 //
 // Messages in (the page sends `{ wasm }` first when it has the compiled module):
-//   { type: "setup", model, options, train, test, grid, readout, pcaLayer }
+//   { type: "setup", epoch, model, options, train, test, grid, readout, pcaLayer }
 //       model: nnlens JSON text (its `seed` fixes the initialisation); options: Trainer options;
 //       train, test: { inputs: Float32Array [n, k], count, labels: Uint32Array | null,
 //       targets: Float32Array | null }; grid: { inputs: Float32Array [G*G, k], size: G } or null;
 //       readout: how the output becomes the plane's value (see `readSurface`); pcaLayer: the name
-//       of the layer whose activations over the test set are projected, or null. Starts afresh
-//       and posts the snapshot of step 0.
-//   { type: "reset" }          the same setup again: the same initialisation and minibatch order.
+//       of the layer whose activations over the test set are projected, or null; epoch: a number
+//       the snapshots carry until the next setup or reset. Starts afresh and posts the snapshot of
+//       step 0.
+//   { type: "reset", epoch }   the same setup again: the same initialisation and minibatch order.
 //   { type: "options", options } new Trainer options, continuing from the current weights (the
 //       optimiser's state starts afresh).
 //   { type: "pcaLayer", name } the layer projected from the next snapshot on.
@@ -18,7 +19,7 @@
 //       flat parameter vectors of the model (nnlens JSON text) on the plane of its principal
 //       directions and the cross-entropy over (inputs, labels) on that plane. It needs no setup:
 //       the page runs it in a second instance of this worker, so training never waits for it.
-// Messages out: { type: "snapshot", snapshot } (its typed arrays transferred),
+// Messages out: { type: "snapshot", epoch, snapshot } (its typed arrays transferred),
 //   { type: "landscape", id, result }, { type: "error", message }.
 //
 // A snapshot (the one structure every view draws from):
@@ -130,7 +131,7 @@ function postSnapshot(batchLoss) {
   model.free();
   const transfer = [snapshot.parameters.buffer, ...(snapshot.grid ? [snapshot.grid.surface.buffer, ...snapshot.grid.units.map((u) => u.buffer)] : []),
     ...(snapshot.pca ? [snapshot.pca.points.buffer] : [])];
-  postMessage({ type: "snapshot", snapshot }, transfer);
+  postMessage({ type: "snapshot", epoch: setup.epoch, snapshot }, transfer);
 }
 
 function update(steps) {
@@ -164,7 +165,7 @@ function landscape({ model: documentText, inputs, labels, snapshots, count }) {
 function handle(data) {
   switch (data.type) {
     case "setup": return start(data);
-    case "reset": return start(setup);
+    case "reset": return start({ ...setup, epoch: data.epoch });
     case "options": return changeOptions(data.options);
     case "pcaLayer": pcaLayer = data.name; return undefined;
     case "update": return update(data.steps);
