@@ -16,7 +16,7 @@ import { loadDigits } from "../app/data.js";
 
 /** The losses, accuracies, the PCA and the landscape are computed on at most this many samples
  * of each split (the first ones), so that an update stays quick on the digits. */
-export const EVALUATED = 500;
+export const EVALUATED = 256;
 const PIXELS = 784;
 /** The built-in 2-D tasks' points, their half-width of the plane, and the plane grid's side. */
 const PLANE_SAMPLES = 500;

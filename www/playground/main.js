@@ -32,7 +32,7 @@ const state = {
   readout: "softmax2", loss: "crossEntropy",
   latest: null, shown: null, // shown: the kept snapshot chosen on the timeline, or null to follow the latest
   playing: false, waiting: false, dirty: false, slowDrawn: 0,
-  landscape: { pending: false, asked: 0, count: 0, id: 0 },
+  landscape: { pending: false, asked: 0, took: 0, count: 0, id: 0 },
   generation: 0, // counts setups, so a slow dataset load of an older setup is dropped
   epoch: 0, // counts setups and resets, so a snapshot of an older one is dropped
 };
@@ -210,7 +210,7 @@ function forgetSnapshots() {
   state.epoch++;
   timeline.clear();
   Object.assign(state, { latest: null, shown: null, waiting: true });
-  Object.assign(state.landscape, { pending: false, asked: 0, count: 0, id: state.landscape.id + 1 });
+  Object.assign(state.landscape, { pending: false, asked: 0, took: 0, count: 0, id: state.landscape.id + 1 });
   $("timeline-info").textContent = "";
   $("step-count").textContent = "step 0";
 }
@@ -226,6 +226,7 @@ function receive(snapshot) {
 function receiveLandscape({ id, result }) {
   if (id !== state.landscape.id) return; // asked before a setup or reset
   state.landscape.pending = false;
+  state.landscape.took = performance.now() - state.landscape.asked;
   views.landscape.show(result, state.landscape.steps);
   state.dirty = true;
 }
@@ -235,14 +236,16 @@ function landscapeNote() {
   return state.loss === "crossEntropy" ? "the landscape appears after three snapshots" : "the landscape is drawn for the cross-entropy loss only";
 }
 
-/** Asks the worker for the landscape of the kept snapshots when there are new ones (while playing,
- * at most every REFRESH_MS) and the view is on screen. Cross-entropy classifiers only. */
+/** Asks the worker for the landscape of the kept snapshots when there are new ones and the view is
+ * on screen; while playing, at most every REFRESH_MS or three times as long as the last one took
+ * (so the landscape worker takes at most a third of a core from training and drawing).
+ * Cross-entropy classifiers only. */
 function maybeAskLandscape(now) {
   const { landscape } = state;
   const snapshots = timeline.snapshots;
   if (state.loss !== "crossEntropy" || landscape.pending || snapshots.length < 3 || !visible.has("landscape-view")) return;
   if (snapshots.length === landscape.count && snapshots.at(-1).step === landscape.lastStep) return;
-  if (state.playing && now - landscape.asked < REFRESH_MS) return;
+  if (state.playing && now - landscape.asked < Math.max(REFRESH_MS, 3 * landscape.took)) return;
   const params = snapshots[0].parameters.length;
   const all = new Float32Array(snapshots.length * params);
   snapshots.forEach((s, i) => all.set(s.parameters, i * params));
