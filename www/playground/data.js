@@ -23,6 +23,8 @@ const PLANE_SAMPLES = 500;
 const EXTENT = 6;
 const GRID = 50;
 export const PLANE_TASKS = ["circle", "xor", "gaussian", "spiral", "regressionPlane", "regressionGaussian"];
+/** How the network diagram labels each feature input. */
+const FEATURE_LABELS = { x1: "X₁", x2: "X₂", x1Squared: "X₁²", x2Squared: "X₂²", x1TimesX2: "X₁X₂", sinX1: "sin X₁", sinX2: "sin X₂" };
 let digitsPromise = null;
 
 /** The digits, downloaded once. */
@@ -110,7 +112,7 @@ export function planeDataset({ task, noise, test, seed, features }) {
     plane: {
       extent: EXTENT, range: data.kind === "classification" ? [-1, 1] : [-largest, largest],
       train: { points: train.points, values: train.values }, test: { points: testSplit.points, values: testSplit.values },
-      grid: { inputs: gridInputs, size: GRID }, features: features.map((name, j) => ({ name, map: column(gridInputs, k, j) })),
+      grid: { inputs: gridInputs, size: GRID }, features: features.map((name, j) => ({ name: FEATURE_LABELS[name], map: column(gridInputs, k, j) })),
     },
   };
 }
