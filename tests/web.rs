@@ -243,6 +243,57 @@ fn options_readers_list_known_keys_name_types_and_default_when_absent() {
     );
 }
 
+/// A new loss and optimiser through the options object: mse takes target values and reports no
+/// accuracy (`undefined` getter, `null` fields), the schedule's rate is a getter, and an option
+/// of another optimiser is an error naming both.
+#[wasm_bindgen_test]
+fn trainer_options_choose_the_loss_optimiser_and_schedule() {
+    let model = Model::from_json(CNN).unwrap();
+    assert_eq!(
+        message(nnlens::web::Trainer::new(
+            &model,
+            Some(js(r#"{ "optimizer": "adam", "momentum": 0.9 }"#))
+        )),
+        "invalid momentum: 0.9 was given, but momentum applies to optimizer 'sgd' only, not to \
+         optimizer 'adam'"
+    );
+    assert_eq!(
+        message(nnlens::web::Trainer::new(
+            &model,
+            Some(js(r#"{ "loss": "hinge" }"#))
+        )),
+        "invalid Trainer options: 'loss': unknown loss 'hinge'; expected one of: crossEntropy, \
+         mse, bce"
+    );
+    let mut trainer = nnlens::web::Trainer::new(
+        &model,
+        Some(js(
+            r#"{ "optimizer": "adamw", "loss": "mse", "learningRate": 0.01, "schedule": "cosine", "tMax": 2, "batchSize": 2 }"#,
+        )),
+    )
+    .unwrap();
+    assert_eq!(trainer.learning_rate(), 0.01);
+    let targets = [0.25, 0.5, 0.25];
+    let loss = trainer.step(&input(), &targets).unwrap();
+    assert!(loss > 0.0 && trainer.accuracy().is_none());
+    assert!((trainer.learning_rate() - 0.005).abs() < 1e-9);
+    let evaluation = trainer.evaluate(&input(), &targets).unwrap();
+    assert!(get(&evaluation, "accuracy").is_null());
+    assert!(get(&evaluation, "loss").as_f64().unwrap() < f64::from(loss));
+    assert!(message(trainer.step(&input(), &[0.5, 0.5])).contains("2 values for an output of 3"));
+    let data: Vec<f32> = input().into_iter().chain(input()).collect();
+    trainer
+        .set_data(&data, &[0.25, 0.5, 0.25, 0.25, 0.5, 0.25])
+        .unwrap();
+    let steps = trainer.train(2.0).unwrap();
+    assert!(get(&steps, "accuracies").is_null());
+    assert_eq!(
+        js_sys::Float32Array::from(get(&steps, "losses")).length(),
+        2
+    );
+    assert_eq!(trainer.steps(), 3);
+}
+
 #[wasm_bindgen_test]
 fn saliency_options_are_per_method_and_logits_default_to_false() {
     let model = Model::from_json(CNN).unwrap();

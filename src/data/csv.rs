@@ -4,7 +4,7 @@
 //!
 //! - Fields are separated by commas; a field in double quotes may hold commas, line breaks and
 //!   `""` for a quote (RFC 4180). Lines end with `\n` or `\r\n`. Spaces around every field and
-//!   column name are trimmed (inside quotes too).
+//!   column name are trimmed (inside quotes too); a byte-order mark before the header is ignored.
 //! - Line numbers count `\n` from 1, the header being line 1; a row spanning several lines (a
 //!   quoted line break) is reported at its first line.
 //! - Nothing is skipped silently: an empty line before the header or between rows is an error;
@@ -24,7 +24,7 @@
 use super::{DataKind, Targets};
 use crate::error::{Error, Result};
 use crate::tensor::limits;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Display;
 
 /// Options of [`parse_csv`].
@@ -129,6 +129,7 @@ impl<'a> Records<'a> {
 
     /// The next record and its first line, `None` after the last.
     fn next(&mut self) -> Result<Option<u64>> {
+        let start = self.reader.position().clone();
         if !self
             .reader
             .read_record(&mut self.record)
@@ -136,11 +137,7 @@ impl<'a> Records<'a> {
         {
             return Ok(None);
         }
-        let position = self
-            .record
-            .position()
-            .expect("a read record has a position");
-        let (byte, mut line) = (position.byte() as usize, position.line());
+        let (byte, mut line) = (start.byte() as usize, start.line());
         let bytes = self.text.as_bytes();
         let mut breaks = bytes[byte..]
             .iter()
@@ -319,26 +316,30 @@ fn classes(values: &[(u64, String)], column: &str) -> Result<(Vec<u32>, Vec<Stri
         let names = (0..count).map(|c| c.to_string()).collect();
         return Ok((numbers, names));
     }
-    let mut distinct = BTreeSet::new();
-    for (line, value) in values {
-        if distinct.insert(value.as_str()) && distinct.len() > limits::MAX_CLASSES {
+    // Each distinct value with the rows holding it, in sorted order.
+    let mut rows_of: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (row, (line, value)) in values.iter().enumerate() {
+        let classes = rows_of.len() + usize::from(!rows_of.contains_key(value.as_str()));
+        if classes > limits::MAX_CLASSES {
             return Err(field_error(
                 *line,
                 column,
                 format!(
                     "'{value}' is class {}, beyond the limit of {} classes",
-                    distinct.len(),
+                    classes,
                     limits::MAX_CLASSES
                 ),
             ));
         }
+        rows_of.entry(value).or_default().push(row);
     }
-    let names: Vec<String> = distinct.into_iter().map(str::to_string).collect();
-    let labels = values
-        .iter()
-        .map(|(_, v)| names.binary_search(v).map(|i| i as u32))
-        .collect::<std::result::Result<Vec<u32>, usize>>()
-        .expect("every value is one of the distinct values");
+    let mut labels = vec![0; values.len()];
+    for (class, rows) in rows_of.values().enumerate() {
+        for &row in rows {
+            labels[row] = class as u32;
+        }
+    }
+    let names = rows_of.keys().map(|name| name.to_string()).collect();
     Ok((labels, names))
 }
 
@@ -381,7 +382,8 @@ mod tests {
 
     #[test]
     fn string_targets_are_classes_in_sorted_order() {
-        let data = parse("w,h,species\n1,2,versicolor\n3,4,setosa\n5,6,versicolor\n7,8,7").unwrap();
+        let data =
+            parse("w,h,species\n1,2,versicolor\n3,4,\" setosa \"\n5,6,versicolor\n7,8,7").unwrap();
         assert_eq!(data.targets, Targets::Classes(vec![2, 1, 2, 0]));
         assert_eq!(data.class_names.unwrap(), ["7", "setosa", "versicolor"]);
     }
@@ -420,6 +422,8 @@ mod tests {
         assert_eq!(data.columns, ["x, first", "y\"", "class"]);
         assert_eq!(data.inputs, [1.0, 2.0, 3.0, 4.0]);
         assert_eq!(data.class_names.unwrap(), ["a,\r\nb", "c"]);
+        let data = parse("\u{feff}x,y\n1,2").unwrap();
+        assert_eq!(data.columns, ["x", "y"]);
         // A quoted line break moves the following lines on: the error is at line 4.
         let err = error(parse("x,y\n1,\"a\nb\"\n2,c\nz,d"));
         assert_eq!(err, "invalid CSV: line 5, column 'x': 'z' is not a number");

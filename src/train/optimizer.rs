@@ -55,23 +55,6 @@ impl Optimizer {
         })
     }
 
-    /// Which algorithm this is.
-    pub fn kind(&self) -> OptimizerKind {
-        match self {
-            Optimizer::Sgd(_) => OptimizerKind::Sgd,
-            Optimizer::Adam(adam) if adam.options().decoupled => OptimizerKind::AdamW,
-            Optimizer::Adam(_) => OptimizerKind::Adam,
-        }
-    }
-
-    /// The step size of the next step.
-    pub fn learning_rate(&self) -> f32 {
-        match self {
-            Optimizer::Sgd(sgd) => sgd.options().learning_rate,
-            Optimizer::Adam(adam) => adam.options().learning_rate,
-        }
-    }
-
     /// Sets the step size of the next steps.
     pub fn set_learning_rate(&mut self, learning_rate: f32) {
         match self {

@@ -51,10 +51,10 @@ impl Penalty {
                 if param.ndim() < 2 || param.shape() != grad.shape() {
                     continue;
                 }
-                grad.zip_mut_with(param, |g, &w| {
+                for (g, &w) in grad.iter_mut().zip(param.iter()) {
                     let sign = if w == 0.0 { 0.0 } else { w.signum() };
                     *g += self.l1 * sign + self.l2 * w;
-                });
+                }
             }
         }
     }

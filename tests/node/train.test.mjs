@@ -20,12 +20,17 @@ function seededMlp(seed) {
   return Model.fromJson(JSON.stringify({ ...doc, seed }));
 }
 
-test("Trainer.step replays torch.optim.SGD within 1e-5", () => {
-  for (const name of ["mlp_momentum", "mlp_nesterov_softmax", "cnn_momentum"]) {
+test("Trainer.step replays torch.optim.SGD, Adam and AdamW, every loss, penalties and schedules within 1e-5", () => {
+  const names = ["mlp_momentum", "mlp_nesterov_softmax", "cnn_momentum", "adam_amsgrad_cnn", "adamw_default_softmax",
+    "sgd_cosine_schedule", "mse_regression", "bce_sigmoid_adam", "l1_l2_adam"];
+  for (const name of names) {
     const doc = fixture(name);
     const trainer = new Trainer(Model.fromJson(JSON.stringify(doc.model)), doc.options);
     doc.batches.forEach((batch, i) => {
-      const loss = trainer.step(Float32Array.from(batch.inputs), batch.labels);
+      if (doc.learning_rates) {
+        assert.ok(Math.abs(trainer.learningRate - doc.learning_rates[i]) <= 1e-7, `${name} rate ${i}: ${trainer.learningRate}`);
+      }
+      const loss = trainer.step(Float32Array.from(batch.inputs), batch.labels ?? Float32Array.from(batch.targets));
       assert.ok(Math.abs(loss - doc.losses[i]) <= 1e-5 * Math.max(1, Math.abs(doc.losses[i])), `${name} step ${i}: ${loss}`);
     });
     assert.equal(trainer.steps, doc.batches.length);
@@ -87,6 +92,15 @@ test("bad options and data throw precise Errors; the trainer and the module keep
   expectError(() => new Trainer(model, { batchSize: 0 }), /batchSize.*0 is outside 1\.\.=/);
   expectError(() => new Trainer(model, { learningRate: "fast" }), /invalid Trainer options/);
   expectError(() => new Trainer(model, 5), /Trainer options must be an object/);
+  expectError(() => new Trainer(model, { optimizer: "adam", nesterov: true }),
+    /invalid nesterov: true was given, but nesterov applies to optimizer 'sgd' only, not to optimizer 'adam'/);
+  expectError(() => new Trainer(model, { beta1: 0.5 }), /beta1 applies to optimizers 'adam' and 'adamw' only, not to optimizer 'sgd'/);
+  expectError(() => new Trainer(model, { optimizer: "adam", beta2: 1 }), /invalid beta2: 1 is outside \[0, 1\)/);
+  expectError(() => new Trainer(model, { schedule: "cosine" }), /invalid tMax: none given; schedule 'cosine' needs tMax/);
+  expectError(() => new Trainer(model, { schedule: "step", stepSize: 2.5 }), /invalid Trainer options: 'stepSize'/);
+  expectError(() => new Trainer(model, { l1: -1 }), /invalid l1: -1 is not a finite number >= 0/);
+  expectError(() => new Trainer(model, { loss: "bce" }), /loss 'bce' needs a single output unit/);
+  expectError(() => new Trainer(model, { optimizer: "rmsprop" }), /unknown optimizer 'rmsprop'; expected one of: sgd, adam, adamw/);
 
   const trainer = new Trainer(model, { learningRate: 0.1, momentum: 0.9 });
   const x = new Float32Array(12).fill(0.25);
@@ -128,4 +142,35 @@ test("bad options and data throw precise Errors; the trainer and the module keep
   const reference = new Trainer(model, { learningRate: 0.01, momentum: 0, weightDecay: 0, nesterov: false });
   assert.equal(reference.step(x, [0, 1]), loss);
   assert.deepEqual(plain.parameters(), reference.parameters());
+  assert.equal(plain.learningRate, reference.learningRate);
+});
+
+test("mse trains on target values without accuracy; bce reports the logit's side; the schedule moves per step", () => {
+  const doc = fixture("mse_regression");
+  const x = Float32Array.from(doc.batches.flatMap((b) => b.inputs));
+  const y = Float32Array.from(doc.batches.flatMap((b) => b.targets));
+  const mse = new Trainer(Model.fromJson(JSON.stringify(doc.model)),
+    { optimizer: "adam", loss: "mse", learningRate: 0.01, schedule: "step", stepSize: 5, batchSize: 8, seed: 2 });
+  const before = mse.evaluate(x, y);
+  assert.equal(before.accuracy, null);
+  mse.setData(x, y);
+  const { losses, accuracies } = mse.train(20);
+  assert.equal(accuracies, null);
+  assert.equal(mse.accuracy, undefined);
+  assert.equal(mse.loss, losses[19]);
+  assert.ok(Math.abs(mse.learningRate - 0.01 * 0.1 ** 4) < 1e-9, String(mse.learningRate));
+  const after = mse.evaluate(x, y);
+  assert.ok(after.loss < before.loss, `${before.loss} -> ${after.loss}`);
+  assert.throws(() => mse.step(x.subarray(0, 6), [0.5]), /1 values for an output of 4 per sample/);
+
+  const binary = fixture("bce_logit");
+  const bce = new Trainer(Model.fromJson(JSON.stringify(binary.model)), { loss: "bce", learningRate: 0.1 });
+  const inputs = Float32Array.from(binary.batches[0].inputs);
+  const logits = bce.model().forward(inputs, 8);
+  const targets = binary.batches[0].targets;
+  const right = targets.filter((t, i) => (logits[i] > 0) === (t >= 0.5)).length;
+  assert.equal(bce.evaluate(inputs, targets).accuracy, right / 8);
+  bce.step(inputs, targets);
+  assert.ok(Math.abs(bce.accuracy - right / 8) < 1e-7);
+  assert.throws(() => bce.step(inputs, targets.map((t) => t * 2)), /target [\d.]+ of sample \d+ is outside \[0, 1\] \(loss 'bce'\)/);
 });

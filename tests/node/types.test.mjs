@@ -12,7 +12,7 @@ import * as nnlens from "../../pkg/nnlens.js";
 
 const {
   initSync, Model, Trainer, TsneRun, attribute, displayMap, drawHeatmap, drawLandscape, loadNpy,
-  loadSafetensors, lossSurface, pca, projectTrajectory,
+  loadSafetensors, lossSurface, parseCsv, pca, playgroundDataset, projectTrajectory,
 } = nnlens;
 initSync({ module: readFileSync(new URL("../../pkg/nnlens_bg.wasm", import.meta.url)) });
 
@@ -92,6 +92,8 @@ test("the options interfaces name exactly the keys the bindings accept", () => {
     TraceDrawOptions: (o) => model.trace(new Float32Array(784)).draw("conv1", canvas, o),
     LandscapeOptions: (o) => drawLandscape(canvas, new Float32Array(4), axis, axis, [], o),
     Linspace: (o) => lossSurface(model, [], [], [], [], [], { ...axis, ...o }, axis),
+    PlaygroundDatasetOptions: (o) => playgroundDataset("circle", o),
+    CsvOptions: (o) => parseCsv("x,y\n1,2", o),
   };
   for (const [name, call] of Object.entries(readers)) {
     // drawHeatmap reads trace.draw's options and refuses `sample`, which its interface leaves out.
@@ -141,6 +143,9 @@ test("the result interfaces name exactly the keys the results hold", () => {
     Evaluation: trainer.evaluate(new Float32Array(2 * 784), labels),
     LoadedArray: loadNpy(arrayFixture("float32_3d.npy")),
     LoadedSafetensors: loadSafetensors(arrayFixture("tensors.safetensors")),
+    PlaygroundDataset: playgroundDataset("spiral", { samples: 20 }),
+    PlaygroundSplit: playgroundDataset("regressionGaussian", { samples: 20 }).test,
+    CsvDataset: parseCsv("a,b,label\n1,2,cat\n3,4,dog\n"),
   };
   for (const [name, value] of Object.entries(results)) {
     assert.deepEqual(sorted(fieldsOf(name)), sorted(Object.keys(value)), name);

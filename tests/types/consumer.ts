@@ -22,8 +22,11 @@ import init, {
   lossSurface,
   mnistPreprocess,
   Model,
+  parseCsv,
   pca,
   PcaFit,
+  playgroundDataset,
+  playgroundFeatures,
   projectTrajectory,
   saliency,
   Trace,
@@ -33,12 +36,20 @@ import init, {
   type ArrayDtype,
   type Attribution,
   type Colormap,
+  type CsvDataset,
+  type CsvOptions,
+  type DataKind,
   type DisplayMap,
   type Evaluation,
   type HeatmapCell,
   type LayerInfo,
   type LayerParameter,
   type Linspace,
+  type PlaygroundDataset,
+  type PlaygroundDatasetOptions,
+  type PlaygroundFeature,
+  type PlaygroundSplit,
+  type PlaygroundTask,
   type LoadedArray,
   type LoadedSafetensors,
   type SaliencyOptions,
@@ -259,10 +270,32 @@ export function trainApi(model: Model, images: Float32Array, labels: Uint32Array
   const units: Float64Array = area.unitsPerPixel();
   // @ts-expect-error: `learningRate` is camelCase.
   new Trainer(model, { learning_rate: 0.1 });
+  const regression = new Trainer(model, {
+    optimizer: "adamw",
+    beta1: 0.8,
+    beta2: 0.99,
+    epsilon: 1e-6,
+    amsgrad: true,
+    loss: "mse",
+    l1: 1e-4,
+    l2: 1e-3,
+    schedule: "cosine",
+    tMax: 100,
+    etaMin: 1e-5,
+  });
+  const stepped = new Trainer(model, { optimizer: "adam", loss: "bce", schedule: "step", stepSize: 10, gamma: 0.5 });
+  const rate: number = regression.learningRate + stepped.learningRate;
+  const fit: TrainingSteps = regression.train(5);
+  const noAccuracy: null = fit.accuracies === null ? fit.accuracies : null;
+  // @ts-expect-error: the optimiser is one of three names.
+  new Trainer(model, { optimizer: "rmsprop" });
+  // @ts-expect-error: the loss is one of three names.
+  new Trainer(model, { loss: "hinge" });
   // @ts-expect-error: a grid axis needs `steps`.
   lossSurface(model, images, labels, snapshots[1], snapshots[1], snapshots[1], { start: 0, end: 1 }, betas);
   return (
-    loss + steps.losses[0] + steps.accuracies[0] + evaluation.loss + evaluation.accuracy +
+    loss + steps.losses[0] + (steps.accuracies?.[0] ?? 0) + evaluation.loss + (evaluation.accuracy ?? 0) +
+    rate + (noAccuracy ?? 0) +
     plane.explainedVarianceRatio[0] + data[0] + units[1] + (trainer.loss ?? 0) +
     (trainer.accuracy ?? 0) + trainer.steps
   );
@@ -302,4 +335,33 @@ export function arrayApi(npy: Uint8Array, safetensors: Uint8Array): number {
   // @ts-expect-error: `dtype` is one of the stored element types.
   const unknown: LoadedArray = { shape, dtype: "complex64", values };
   return total + unknown.shape.length;
+}
+
+export function dataApi(csvText: string): number {
+  const tasks: PlaygroundTask[] = ["circle", "xor", "gaussian", "spiral", "regressionPlane", "regressionGaussian"];
+  const options: PlaygroundDatasetOptions = { samples: 200, noise: 10, testFraction: 0.3, seed: 1 };
+  let total = 0;
+  for (const task of tasks) {
+    const data: PlaygroundDataset = playgroundDataset(task, options);
+    const kind: DataKind = data.kind;
+    const split: PlaygroundSplit = data.train;
+    const labels: Uint32Array | null = split.labels;
+    const targets: Float32Array | null = data.test.targets;
+    total += data.task.length + kind.length + split.points[0] + (labels?.[0] ?? 0) + (targets?.[0] ?? 0);
+  }
+  const features: PlaygroundFeature[] = ["x1", "x2", "x1Squared", "x2Squared", "x1TimesX2", "sinX1", "sinX2"];
+  const matrix: Float32Array = playgroundFeatures(playgroundDataset("spiral").train.points, features);
+  const csvOptions: CsvOptions = { target: "label", kind: "classification" };
+  const csv: CsvDataset = parseCsv(csvText, csvOptions);
+  const names: string[] | null = csv.classNames;
+  total += matrix[0] + csv.columns.length + csv.features.length + csv.target.length + csv.kind.length + csv.rows;
+  total += csv.inputs[0] + (csv.labels?.[0] ?? 0) + (names?.length ?? 0) + (csv.targets?.[0] ?? 0);
+  total += parseCsv(csvText).rows;
+  // @ts-expect-error: only Playground's tasks exist.
+  playgroundDataset("moons");
+  // @ts-expect-error: features are named, not numbered.
+  playgroundFeatures(matrix, [0, 1]);
+  // @ts-expect-error: `kind` is classification or regression.
+  parseCsv(csvText, { kind: "ranking" });
+  return total;
 }
