@@ -47,27 +47,44 @@ let pcaLayer = null;
 
 const targetsOf = (set) => set.labels ?? set.targets;
 
+/** A Trainer with `options` on the `train` split, of `source`: nnlens JSON text or a Model (freed
+ * here); nothing is left allocated when it fails. */
+function newTrainer(source, options, train) {
+  const model = typeof source === "string" ? Model.fromJson(source) : source;
+  let next = null;
+  try {
+    next = new Trainer(model, options);
+    next.setData(train.inputs, targetsOf(train));
+    return next;
+  } catch (error) {
+    next?.free();
+    throw error;
+  } finally {
+    model.free();
+  }
+}
+
+/** Starts afresh on a setup message; a setup that fails leaves the running one as it was. */
 function start(message) {
-  setup = message;
-  pcaLayer = message.pcaLayer;
-  trainer?.free();
+  const next = newTrainer(message.model, message.options, message.train);
   const model = Model.fromJson(message.model);
   unitLayers = hiddenOutputs(model.layers());
-  trainer = new Trainer(model, message.options);
   model.free();
+  trainer?.free();
+  trainer = next;
+  setup = message;
+  pcaLayer = message.pcaLayer;
   stepOffset = 0;
-  trainer.setData(message.train.inputs, targetsOf(message.train));
   postSnapshot(null);
 }
 
+/** Goes on from the current weights with new options (a fresh optimiser state). */
 function changeOptions(options) {
-  const model = trainer.model();
+  const next = newTrainer(trainer.model(), options, setup.train);
   stepOffset += trainer.steps;
   trainer.free();
-  trainer = new Trainer(model, options);
-  model.free();
+  trainer = next;
   setup = { ...setup, options };
-  trainer.setData(setup.train.inputs, targetsOf(setup.train));
 }
 
 /**
