@@ -92,6 +92,16 @@ test("a 2-D task trains live: the loss falls, the boundary changes; pause, step,
   await page.waitForFunction(() => /^\d+ snapshots · the plane holds/.test(document.querySelector("#landscape-info").textContent), null, { timeout: 60000 });
   assert.ok(await distinctColours(page, "#landscape") > 30, "landscape drawn");
 
+  // The test points drawn over the plane on request.
+  await page.check("#show-test");
+  await page.waitForFunction((before) => document.querySelector("#boundary").toDataURL() !== before, trainedBoundary);
+  await page.waitForFunction(() => location.hash.includes("showTest=1"));
+  await page.uncheck("#show-test");
+  await page.waitForFunction((before) => document.querySelector("#boundary").toDataURL() === before, trainedBoundary);
+
+  // An optimiser setting goes on from the current weights: the step count goes on.
+  await page.selectOption("#learning-rate", "0.1");
+  await page.waitForFunction(() => location.hash.includes("lr=0.1"));
   await page.click("#step");
   await waitForStep(page, (step) => step === paused + 1);
 
@@ -217,6 +227,16 @@ test("the model is exported as nnlens JSON and ONNX and loaded back", async (t) 
   await page.click("#play");
   await waitForStep(page, (s) => s >= 20);
   await page.click("#play");
+
+  // A loss the data does not fit is refused; training goes on as it was.
+  await page.selectOption("#loss", "bce");
+  await page.waitForSelector("#error:not([hidden])");
+  assert.equal(await page.textContent("#error"), "binary cross-entropy needs two classes; this data has 10: choose cross-entropy");
+  const before = await page.textContent("#timeline-info");
+  await page.click("#step");
+  await page.waitForFunction((text) => document.querySelector("#timeline-info").textContent !== text, before);
+  assert.match(await page.textContent("#network-summary"), /^loaded model trained\.onnx/);
+  await page.selectOption("#loss", "auto");
 
   // A model for other inputs is refused with a message.
   await page.setInputFiles("#model-file", { name: "small.json", mimeType: "application/json",
