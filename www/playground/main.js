@@ -440,13 +440,13 @@ async function main() {
   $("model-file").addEventListener("change", guarded(async (e) => {
     if (!e.target.files.length) return;
     const file = e.target.files[0];
+    e.target.value = ""; // so that choosing the same file again is a change
     const text = await readModelFile(file);
     const inputs = JSON.parse(text).input.reduce((a, b) => a * b, 1);
     if (inputs !== state.dataset.inputShape[0]) {
       throw new Error(`the model ${file.name} takes ${inputs} inputs per sample; this task gives ${state.dataset.inputShape[0]}`);
     }
     state.loaded = { name: file.name, text };
-    e.target.value = "";
     setPlaying(false);
     await setup();
   }));

@@ -64,13 +64,16 @@ function newTrainer(source, options, train) {
   }
 }
 
-/** Starts afresh on a setup message; a setup that fails leaves the running one as it was. */
+/** Starts afresh on a setup message. The page has moved on to this setup, so a setup that fails
+ * leaves nothing to train (updates and resets report it) rather than the previous one. */
 function start(message) {
+  trainer?.free();
+  trainer = null;
+  setup = null;
   const next = newTrainer(message.model, message.options, message.train);
   const model = Model.fromJson(message.model);
   unitLayers = hiddenOutputs(model.layers());
   model.free();
-  trainer?.free();
   trainer = next;
   setup = message;
   pcaLayer = message.pcaLayer;
@@ -78,9 +81,15 @@ function start(message) {
   postSnapshot(null);
 }
 
+/** The running trainer; an error when the last setup failed. */
+function running() {
+  if (!trainer) throw new Error("nothing to train: the last set-up failed; change a setting to start again");
+  return trainer;
+}
+
 /** Goes on from the current weights with new options (a fresh optimiser state). */
 function changeOptions(options) {
-  const next = newTrainer(trainer.model(), options, setup.train);
+  const next = newTrainer(running().model(), options, setup.train);
   stepOffset += trainer.steps;
   trainer.free();
   trainer = next;
@@ -152,8 +161,7 @@ function postSnapshot(batchLoss) {
 }
 
 function update(steps) {
-  if (steps <= 0) return postSnapshot(null);
-  const { losses } = trainer.train(steps);
+  const { losses } = running().train(steps);
   postSnapshot(losses.reduce((a, b) => a + b, 0) / losses.length);
 }
 
@@ -182,7 +190,7 @@ function landscape({ model: documentText, inputs, labels, snapshots, count }) {
 function handle(data) {
   switch (data.type) {
     case "setup": return start(data);
-    case "reset": return start({ ...setup, epoch: data.epoch });
+    case "reset": running(); return start({ ...setup, epoch: data.epoch });
     case "options": return changeOptions(data.options);
     case "pcaLayer": pcaLayer = data.name; return undefined;
     case "update": return update(data.steps);
