@@ -160,6 +160,22 @@ test("the architecture, the loss and the data are edited; a regression task trai
   assert.ok(await shownLoss(page) < first, "the squared error fell");
   assert.doesNotMatch(await page.textContent("#timeline-info"), /accuracy/);
   assert.equal(await page.$eval("#accuracy-chart", (c) => c.hidden), true, "no accuracy for regression");
+
+  // A loaded model whose output does not fit the loss: the worker's error is shown, and another
+  // loss starts again from the same file.
+  await page.selectOption("#task", "circle");
+  await waitForStep(page, (step) => step === 0);
+  await page.selectOption("#loss", "crossEntropy");
+  await waitForStep(page, (step) => step === 0);
+  const single = { format: "nnlens", version: 1, input: [4], seed: 3, layers: [{ type: "dense", units: 3, activation: "tanh" }, { type: "dense", units: 1 }] };
+  await page.setInputFiles("#model-file", { name: "single.json", mimeType: "application/json", buffer: Buffer.from(JSON.stringify(single)) });
+  await page.waitForSelector("#error:not([hidden])");
+  assert.match(await page.textContent("#error"), /cross-entropy/);
+  assert.equal(await page.textContent("#timeline-info"), "", "nothing to show");
+  await page.selectOption("#loss", "bce");
+  await waitForStep(page, (step) => step === 0);
+  assert.equal(await page.$eval("#error", (e) => e.hidden), true);
+  assert.match(await page.textContent("#network-summary"), /^loaded model single\.json/);
   assertClean(problems);
 });
 
