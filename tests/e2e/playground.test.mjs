@@ -89,6 +89,9 @@ test("a 2-D task trains live: the loss falls, the boundary changes; pause, step,
   await page.waitForFunction(() => document.querySelector("#sample-info").textContent.startsWith("test sample 0"));
   for (const selector of ["#weight-strips", "#weight-histogram", "#pca"]) assert.ok(await distinctColours(page, selector) > 3, `${selector} drawn`);
   assert.match(await page.textContent("#pca-info"), /^the two components hold [\d.]+% of the variance$/);
+  const firstLayerPca = await canvasImage(page, "#pca");
+  await page.selectOption("#pca-layer", "dense_2.tanh");
+  await page.waitForFunction((before) => document.querySelector("#pca").toDataURL() !== before, firstLayerPca);
   await page.waitForFunction(() => /^\d+ snapshots · the plane holds/.test(document.querySelector("#landscape-info").textContent), null, { timeout: 60000 });
   assert.ok(await distinctColours(page, "#landscape") > 30, "landscape drawn");
 

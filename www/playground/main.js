@@ -92,6 +92,13 @@ function startWorker(compiled) {
   instance.onmessage = ({ data }) => {
     if (data.type === "snapshot") {
       if (data.epoch === state.epoch) receive(data.snapshot);
+    } else if (data.type === "pca") {
+      // The chosen layer's projection of the latest weights, shown at once when training is paused.
+      if (data.epoch === state.epoch && state.latest?.step === data.step) {
+        state.latest.pca = data.pca;
+        state.slowDrawn = -Infinity;
+        state.dirty = true;
+      }
     }
     else if (data.type === "landscape") receiveLandscape(data);
     else if (data.type === "error" && data.during === "landscape") {

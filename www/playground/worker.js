@@ -13,7 +13,8 @@
 //   { type: "reset", epoch }   the same setup again: the same initialisation and minibatch order.
 //   { type: "options", options } new Trainer options, continuing from the current weights (the
 //       optimiser's state starts afresh).
-//   { type: "pcaLayer", name } the layer projected from the next snapshot on.
+//   { type: "pcaLayer", name } the layer projected from now on; answered with the projection of
+//       the current weights, { type: "pca", epoch, step, pca }.
 //   { type: "update", steps }  takes `steps` training steps, then posts a snapshot.
 //   { type: "landscape", id, model, inputs, labels, snapshots, count } the trajectory of `count`
 //       flat parameter vectors of the model (nnlens JSON text) on the plane of its principal
@@ -192,7 +193,15 @@ function handle(data) {
     case "setup": return start(data);
     case "reset": running(); return start({ ...setup, epoch: data.epoch });
     case "options": return changeOptions(data.options);
-    case "pcaLayer": pcaLayer = data.name; return undefined;
+    case "pcaLayer": {
+      pcaLayer = data.name;
+      const model = running().model();
+      try {
+        return postMessage({ type: "pca", epoch: setup.epoch, step: stepOffset + trainer.steps, pca: pcaSnapshot(model) });
+      } finally {
+        model.free();
+      }
+    }
     case "update": return update(data.steps);
     case "landscape": {
       const result = landscape(data);
