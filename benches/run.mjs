@@ -14,7 +14,8 @@
 //            frameworks run; --top N lines; --wasm FILE: another cargo build's nnlens.wasm)
 //
 // Ratios everywhere are PEER TIME / NNLENS TIME (or peer bytes / nnlens bytes): above 1 means
-// nnlens is faster (smaller); below 1 means nnlens trails.
+// nnlens is faster (smaller); below 1 means nnlens trails. Training rows show steps per second
+// (1000 / median ms per step), so their ratio is nnlens steps/s / peer steps/s, the same number.
 
 import { chromium } from "playwright-core";
 import { cp, mkdir, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
@@ -251,6 +252,7 @@ export function median(values) {
 }
 
 const ms = (v) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toFixed(3));
+const rate = (v) => `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)}/s`;
 const ratio = (v) => (Number.isFinite(v) ? `${v >= 10 ? v.toFixed(1) : v.toFixed(2)}×` : "–");
 const kib = (b) => `${(b / 1024).toFixed(0)} KiB`;
 
@@ -285,7 +287,8 @@ export function tables(result) {
   const { bench, cold, size, native, env } = result;
   lines.push(
     `Ratios are **peer time / nnlens time** (sizes: peer bytes / nnlens bytes): **above 1 = nnlens faster ` +
-      `(smaller)**, below 1 = nnlens trails. Times are medians in ms.`,
+      `(smaller)**, below 1 = nnlens trails. Times are medians in ms; training rows give steps per second ` +
+      `(1000 / median ms per step), their ratio being nnlens steps/s / peer steps/s.`,
     "",
   );
   const head = ["row", ...FRAMEWORKS.map(([, t]) => t), "fastest peer / nnlens"];
@@ -302,7 +305,8 @@ export function tables(result) {
       if (!r) return "–";
       const note = r.single ? " (1 run)" : "";
       const bad = r.agrees === false ? " ⚠ differs" : "";
-      return id === "nnlens" ? `${ms(r.ms)}${note}` : `${ms(r.ms)} (${ratio(r.ms / nn)})${note}${bad}`;
+      const value = row.stepsPerCall ? rate(r.stepsPerSecond) : ms(r.ms);
+      return id === "nnlens" ? `${value}${note}` : `${value} (${ratio(r.ms / nn)})${note}${bad}`;
     });
     const peers = FRAMEWORKS.slice(1).map(([id]) => row.impls[id]?.ms).filter(Number.isFinite);
     lines.push(`| ${row.title} | ${cells.join(" | ")} | **${ratio(Math.min(...peers) / nn)}** |`);

@@ -1,6 +1,9 @@
 // The benchmark page: loads nnlens and the peers, runs every row of rows/index.js on the same
 // inputs and leaves the results in `window.benchResult` (read by benches/run.mjs), with
 // `body[data-done=true]` when finished. `?quick=1`: tiny sizes, one sample (the harness test).
+// A row's `prepare` may also return `compared` (the values each framework is checked on,
+// computed before timing instead of each run's output: the training rows' first losses),
+// `stepsPerCall` (training rows: times are then per step, and steps/s are recorded) and `dispose`.
 // `?rows=a,b`: only those row ids; `?impls=nnlens`: only those frameworks (for profiling).
 
 import { loadMlPca, loadNnlens, loadOrt, loadTf, wasmFetched } from "./lib/frameworks.js";
@@ -36,6 +39,24 @@ function addRows(row, result) {
   }
 }
 
+/**
+ * Each framework's `outputs[name]` checked against nnlens's: its length, whether it is finite,
+ * the largest difference and whether that is within `tolerance` (null: not compared).
+ */
+function checkOutputs(outputs, tolerance) {
+  const checked = {};
+  for (const [name, output] of Object.entries(outputs)) {
+    const diff = name === "nnlens" || tolerance === null ? null : maxAbsDiff(outputs.nnlens, output);
+    checked[name] = {
+      outputLength: output?.length ?? 0,
+      outputFinite: Array.prototype.every.call(output ?? [], Number.isFinite),
+      maxAbsDiff: diff,
+      agrees: diff === null ? null : diff <= tolerance,
+    };
+  }
+  return checked;
+}
+
 async function main() {
   const timing = quick
     ? { warmupMs: 0, warmupRuns: 1, samples: 1, minSampleMs: 2 }
@@ -46,6 +67,8 @@ async function main() {
     cnnJson: new TextDecoder().decode(await bytes("models/cnn.json")),
     cnnOnnx: await bytes("models/cnn.onnx"),
     digitsU8: await bytes("data/digits-images.u8"),
+    digitsLabelsU8: await bytes("data/digits-labels.u8"),
+    mlpJson: new TextDecoder().decode(await bytes("models/mlp.json")),
   };
   const ctx = { nn, tf, ort, PCA, files, quick };
   const rows = [];
@@ -61,28 +84,34 @@ async function main() {
     status(`running ${row.id}…`);
     try {
       const prepared = await row.prepare(ctx);
-      const { tolerance, detail, flops } = prepared;
+      const { tolerance, detail, flops, compared, stepsPerCall = null } = prepared;
       entry.flops = flops ?? null;
+      entry.stepsPerCall = stepsPerCall;
       const impls = onlyImpls ? prepared.impls.filter((i) => onlyImpls.includes(i.name)) : prepared.impls;
       entry.detail = detail;
+      const checkedFirst = compared && checkOutputs(compared, tolerance);
       status(`measuring ${row.id}…`);
       const measured = await measure(impls, timing);
+      prepared.dispose?.();
       if (typeof detail === "function") entry.detail = detail();
-      const reference = measured.nnlens?.output;
+      const outputs = Object.fromEntries(Object.entries(measured).map(([name, r]) => [name, r.output]));
+      const checked = checkedFirst ?? checkOutputs(outputs, tolerance);
+      if (checkedFirst) {
+        // The timed calls' own outputs (a training row's latest losses) must be finite too.
+        for (const [name, c] of Object.entries(checkOutputs(outputs, null))) checked[name].outputFinite &&= c.outputFinite;
+      }
       entry.impls = {};
       for (const [name, r] of Object.entries(measured)) {
-        const diff = name === "nnlens" || tolerance === null ? null : maxAbsDiff(reference, r.output);
+        const perCall = stepsPerCall ?? 1;
         entry.impls[name] = {
-          ms: r.ms,
-          min: r.min,
+          ms: r.ms / perCall,
+          min: r.min / perCall,
+          ...(stepsPerCall && { stepsPerSecond: (1000 * stepsPerCall) / r.ms }),
           samples: r.samples,
           iterations: r.iterations,
           single: r.single,
           firstMs: r.firstMs,
-          outputLength: r.output?.length ?? 0,
-          outputFinite: Array.prototype.every.call(r.output ?? [], Number.isFinite),
-          maxAbsDiff: diff,
-          agrees: diff === null ? null : diff <= tolerance,
+          ...checked[name],
         };
       }
       addRows(row, entry);

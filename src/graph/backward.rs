@@ -1,12 +1,13 @@
 //! The backward pass (reverse-mode automatic differentiation over a [`Trace`]).
 //!
 //! Starting from a cotangent `dL/d output`, nodes are visited in reverse execution order; each
-//! node's [`Kernel::backward`] turns the gradient of its output into gradients of its inputs,
-//! which are summed into the values they came from (a value read by several nodes receives the
-//! sum, as the multivariate chain rule requires).
+//! node's [`Kernel::backward`](super::ops::Kernel::backward) turns the gradient of its output
+//! into gradients of its inputs, which are summed into the values they came from (a value read
+//! by several nodes receives the sum, as the multivariate chain rule requires). On a
+//! training-mode trace, batch norm and dropout take their training-mode backward
+//! (`training.rs`).
 
-use super::ops::Kernel;
-use super::{Graph, Trace, ValueId};
+use super::{training, Graph, Trace, ValueId};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -15,7 +16,8 @@ use crate::tensor::Tensor;
 pub struct Gradients {
     /// `dL/d value` for every value (index 0: the input); `None` where no gradient flows.
     pub values: Vec<Option<Tensor>>,
-    /// `dL/d param` per node, in [`Kernel::params`] order; empty unless requested.
+    /// `dL/d param` per node, in [`Kernel::params`](super::ops::Kernel::params) order; empty
+    /// unless requested.
     pub params: Vec<Vec<Tensor>>,
 }
 
@@ -84,10 +86,15 @@ impl Graph {
                 continue;
             };
             let inputs: Vec<&Tensor> = node.inputs.iter().map(|id| trace.value(*id)).collect();
-            let grads = node
-                .op
-                .backward(&inputs, trace.value(ValueId(i + 1)), &grad, want_params)
-                .map_err(|e| e.at_node(&node.name, &node.label))?;
+            let grads = training::backward(
+                &node.op,
+                trace.training_record(ValueId(i + 1)),
+                &inputs,
+                trace.value(ValueId(i + 1)),
+                &grad,
+                want_params,
+            )
+            .map_err(|e| e.at_node(&node.name, &node.label))?;
             values[i + 1] = Some(grad);
             for (id, g) in node.inputs.iter().zip(grads.inputs) {
                 match &mut values[id.0] {

@@ -1,22 +1,57 @@
 //! The forward pass: runs the nodes in order and keeps every value (the [`Trace`]).
 //!
 //! The trace is what activation views, attribution (which needs each node's input and output
-//! for the backward pass) and Grad-CAM (which needs an inner layer's output) are built on.
+//! for the backward pass) and Grad-CAM (which needs an inner layer's output) are built on. The
+//! training-mode pass that fills a trace is in `training.rs`.
 
 use super::ops::Kernel;
+use super::training::TrainingRecord;
 use super::{Graph, ValueId};
 use crate::error::{ensure_finite, Error, Result};
 use crate::tensor::{checked_elements, from_vec, limits, with_batch, Tensor};
 use ndarray::Axis;
 
-/// Every value of one forward pass: the input, then each node's output, batch first.
+/// Every value of one forward pass: the input, then each node's output, batch first; for a
+/// training-mode pass ([`Graph::trace_training`]) also what each node's mode fixed.
 #[derive(Debug, Clone)]
 pub struct Trace {
     values: Vec<Tensor>,
     output: ValueId,
+    /// `None` for an inference pass; for a training-mode pass one entry per node.
+    training: Option<Vec<Option<TrainingRecord>>>,
 }
 
 impl Trace {
+    /// A trace from its values, its output and, for a training-mode pass, one record per node.
+    pub(super) fn new(
+        values: Vec<Tensor>,
+        output: ValueId,
+        training: Option<Vec<Option<TrainingRecord>>>,
+    ) -> Self {
+        Trace {
+            values,
+            output,
+            training,
+        }
+    }
+
+    /// Whether the pass ran in training mode ([`Graph::trace_training`]).
+    pub fn is_training(&self) -> bool {
+        self.training.is_some()
+    }
+
+    /// What training mode fixed for the node producing `id` (its batch statistics or dropout
+    /// mask); `None` for an inference trace, the input, and nodes that behave the same in both
+    /// modes.
+    pub fn training_record(&self, id: ValueId) -> Option<&TrainingRecord> {
+        self.training.as_ref()?.get(id.0.checked_sub(1)?)?.as_ref()
+    }
+
+    /// The per-node records of a training-mode trace (`None` for an inference trace).
+    pub(super) fn training_records(&self) -> Option<&[Option<TrainingRecord>]> {
+        self.training.as_deref()
+    }
+
     /// The batch size of the pass.
     pub fn batch(&self) -> usize {
         self.values[0].shape()[0]
@@ -108,6 +143,23 @@ impl Graph {
 
     /// Runs the graph on `input` (`[batch, ...input_shape]`) and keeps every value.
     pub fn trace(&self, input: Tensor) -> Result<Trace> {
+        self.check_input(&input)?;
+        let mut values = Vec::with_capacity(self.nodes().len() + 1);
+        values.push(input);
+        for node in self.nodes() {
+            let inputs: Vec<&Tensor> = node.inputs.iter().map(|id| &values[id.0]).collect();
+            let out = node
+                .op
+                .forward(&inputs)
+                .map_err(|e| e.at_node(&node.name, &node.label))?;
+            values.push(out);
+        }
+        Ok(Trace::new(values, self.output(), None))
+    }
+
+    /// Checks that `input` is `[batch, ...input_shape]` and that the batch fits the limits
+    /// ([`Graph::check_batch`]).
+    pub(super) fn check_input(&self, input: &Tensor) -> Result<()> {
         let shape = input.shape();
         if shape.len() != self.input_shape().len() + 1 || &shape[1..] != self.input_shape() {
             return Err(Error::shape(format!(
@@ -119,21 +171,7 @@ impl Graph {
                     .join(", ")
             )));
         }
-        self.check_batch(shape[0])?;
-        let mut values = Vec::with_capacity(self.nodes().len() + 1);
-        values.push(input);
-        for node in self.nodes() {
-            let inputs: Vec<&Tensor> = node.inputs.iter().map(|id| &values[id.0]).collect();
-            let out = node
-                .op
-                .forward(&inputs)
-                .map_err(|e| e.at_node(&node.name, &node.label))?;
-            values.push(out);
-        }
-        Ok(Trace {
-            values,
-            output: self.output(),
-        })
+        self.check_batch(shape[0])
     }
 
     /// One value (a layer's output, by id) for every sample of a dataset (`samples` inputs,

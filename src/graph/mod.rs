@@ -11,6 +11,7 @@ pub mod forward;
 pub mod ops;
 #[cfg(any(target_arch = "wasm32", test))]
 mod sgemm;
+pub mod training;
 
 use crate::error::{Error, Result};
 use crate::tensor::{checked_elements, with_batch};
@@ -19,6 +20,7 @@ use std::collections::HashSet;
 
 pub use backward::Gradients;
 pub use forward::Trace;
+pub use training::TrainingRecord;
 
 /// Identifies a value of the graph: `ValueId(0)` is the input, `ValueId(i + 1)` node `i`'s output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

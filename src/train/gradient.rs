@@ -7,11 +7,18 @@
 //! same loss and gradients as through the final layer and avoids dividing by a vanishing
 //! probability. The backward pass ([`Graph::backward_from`]) then gives `dL/dθ` for every
 //! parameter. The log-sum-exp is max-shifted and every sum runs in f64.
+//!
+//! The forward pass is the training form ([`Graph::trace_training`], PyTorch's `model.train()`):
+//! BatchNorm normalises with the batch's statistics and Dropout drops with a mask drawn from the
+//! caller's generator; the gradient is that function's. The trace is returned so that the caller
+//! can update the running statistics ([`Graph::update_running_statistics`]) once the step is
+//! taken.
 
 use super::loss::{loss_terms, Loss, Targets};
 use crate::error::{ensure_finite, Error, Result};
-use crate::graph::Graph;
+use crate::graph::{Graph, Trace};
 use crate::tensor::{from_vec, Tensor};
+use rand_chacha::ChaCha8Rng;
 
 /// The loss of one batch, how many samples the model got right, and the parameter gradients.
 #[derive(Debug, Clone)]
@@ -23,15 +30,18 @@ pub struct BatchGradient {
     /// `dL/dθ` per node, in [`crate::graph::ops::Kernel::params`] order (empty for nodes
     /// without parameters).
     pub params: Vec<Vec<Tensor>>,
+    /// The training-mode forward pass, holding each BatchNorm's batch statistics.
+    pub trace: Trace,
 }
 
-/// The mean `loss` of `graph` on the batch `inputs` (`[samples, ...input shape]`) against
-/// `targets`, and its parameter gradients.
+/// The mean `loss` of `graph` in training form on the batch `inputs` (`[samples, ...input
+/// shape]`) against `targets`, and its parameter gradients; Dropout masks come from `rng`.
 pub fn batch_gradient(
     graph: &Graph,
     inputs: Tensor,
     targets: Targets,
     loss: Loss,
+    rng: &mut ChaCha8Rng,
 ) -> Result<BatchGradient> {
     let samples = loss.check_targets(graph, targets)?;
     if inputs.shape().first() != Some(&samples) {
@@ -42,7 +52,7 @@ pub fn batch_gradient(
         )));
     }
     let value_id = loss.value(graph)?;
-    let trace = graph.trace(inputs)?;
+    let trace = graph.trace_training(inputs, rng)?;
     let values = trace.value(value_id).as_standard_layout();
     let values = values.as_slice().expect("standard layout");
     ensure_finite("outputs (the model diverged)", values.iter().copied())?;
@@ -55,12 +65,19 @@ pub fn batch_gradient(
         loss: (total / terms as f64) as f32,
         correct: loss.has_accuracy().then_some(correct),
         params: grads.params,
+        trace,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
+
+    /// The generator of the Dropout masks (none of these models has a Dropout).
+    fn rng() -> ChaCha8Rng {
+        ChaCha8Rng::seed_from_u64(0)
+    }
     use crate::graph::ops::activation::Softmax;
     use crate::graph::ops::Kernel;
     use crate::graph::ops::Op;
@@ -84,7 +101,7 @@ mod tests {
     /// finite differences of that loss.
     fn check_against_finite_differences(g: &Graph, x: &[f32], targets: Targets, loss: Loss) {
         let input = g.input_tensor(x.to_vec(), 6).unwrap();
-        let result = batch_gradient(g, input, targets, loss).unwrap();
+        let result = batch_gradient(g, input, targets, loss, &mut rng()).unwrap();
         let own = evaluate_loss(g, x, targets, loss).unwrap().loss;
         assert!(
             (result.loss - own).abs() < 1e-6,
@@ -158,6 +175,7 @@ mod tests {
                 g.input_tensor(x.clone(), 6).unwrap(),
                 Targets::Values(&targets),
                 Loss::Bce,
+                &mut rng(),
             )
             .unwrap()
         };
@@ -178,6 +196,7 @@ mod tests {
             plain.input_tensor(x.clone(), 6).unwrap(),
             Targets::Values(&targets),
             Loss::Mse,
+            &mut rng(),
         )
         .unwrap();
         assert_eq!(mse.correct, None);
@@ -186,6 +205,7 @@ mod tests {
             plain.input_tensor(x, 6).unwrap(),
             Targets::Values(&[0.0, 1.0, 0.5, 2.0, 0.0, 1.0]),
             Loss::Bce,
+            &mut rng(),
         )
         .unwrap_err()
         .to_string();
@@ -205,6 +225,7 @@ mod tests {
             plain.input_tensor(x.clone(), 6).unwrap(),
             Targets::Classes(&labels),
             Loss::CrossEntropy,
+            &mut rng(),
         )
         .unwrap();
         for tail in [
@@ -217,6 +238,7 @@ mod tests {
                 g.input_tensor(x.clone(), 6).unwrap(),
                 Targets::Classes(&labels),
                 Loss::CrossEntropy,
+                &mut rng(),
             )
             .unwrap();
             assert_eq!(r.loss, reference.loss);
@@ -246,6 +268,7 @@ mod tests {
             x.clone(),
             Targets::Classes(&[0, 1, 1]),
             Loss::CrossEntropy,
+            &mut rng(),
         )
         .unwrap();
         assert_eq!(r.correct, Some(2));
@@ -254,10 +277,18 @@ mod tests {
             x.clone(),
             Targets::Classes(&[0, 2, 1]),
             Loss::CrossEntropy,
+            &mut rng(),
         )
         .unwrap_err();
         assert!(err.to_string().contains("label 2 of sample 1"), "{err}");
-        let err = batch_gradient(&g, x, Targets::Classes(&[0, 1]), Loss::CrossEntropy).unwrap_err();
+        let err = batch_gradient(
+            &g,
+            x,
+            Targets::Classes(&[0, 1]),
+            Loss::CrossEntropy,
+            &mut rng(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("targets for 2 samples"), "{err}");
         let mut over_batch = g.clone();
         let out = over_batch.output();
@@ -270,8 +301,14 @@ mod tests {
             )
             .unwrap();
         let x = over_batch.input_tensor(vec![0.0; 2], 1).unwrap();
-        let err =
-            batch_gradient(&over_batch, x, Targets::Classes(&[0]), Loss::CrossEntropy).unwrap_err();
+        let err = batch_gradient(
+            &over_batch,
+            x,
+            Targets::Classes(&[0]),
+            Loss::CrossEntropy,
+            &mut rng(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("axis 0"), "{err}");
     }
 }

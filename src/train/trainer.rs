@@ -17,8 +17,15 @@
 //! drop_last=False)`). Permutations are Fisher-Yates shuffles from a ChaCha8 generator seeded
 //! with `seed`, so a run is the same on every platform.
 //!
-//! The graph runs in its inference form: BatchNorm uses its running statistics and Dropout is
-//! the identity.
+//! Each step runs the graph in its training form, as PyTorch's `model.train()`
+//! ([`Graph::trace_training`]): BatchNorm normalises with the batch's statistics and then
+//! updates its running mean and variance (momentum 0.1, unbiased variance), Dropout drops with
+//! a mask drawn from a second ChaCha8 stream of `seed` (so the minibatch order does not depend
+//! on the model's dropouts) and scales the rest by `1/(1-p)`. [`Trainer::graph`] and
+//! [`Trainer::evaluate`] use the inference form with the running statistics, as `model.eval()`.
+//! BatchNorm cannot normalise a single sample with its own statistics (PyTorch refuses it), so
+//! for a model with a BatchNorm [`Trainer::train`] skips an epoch's last minibatch when it holds
+//! one sample (PyTorch's `drop_last` for that batch alone).
 
 use super::gradient::batch_gradient;
 use super::loss::{evaluate_loss, Evaluation, Loss, Targets};
@@ -27,6 +34,7 @@ pub use super::options::TrainerOptions;
 use super::penalty::Penalty;
 use super::schedule::LearningRate;
 use crate::error::{ensure_finite, Error, Result};
+use crate::graph::ops::Op;
 use crate::graph::Graph;
 use crate::tensor::{checked_elements, limits};
 use rand::seq::SliceRandom;
@@ -63,6 +71,8 @@ pub struct Trainer {
     learning_rate: LearningRate,
     batch_size: usize,
     rng: ChaCha8Rng,
+    /// The Dropout masks' generator: stream 1 of `seed` (the minibatch order is stream 0).
+    masks: ChaCha8Rng,
     data: Option<Dataset>,
     order: Vec<usize>,
     cursor: usize,
@@ -97,6 +107,11 @@ impl Trainer {
             learning_rate,
             batch_size: options.batch_size,
             rng: ChaCha8Rng::seed_from_u64(options.seed),
+            masks: {
+                let mut masks = ChaCha8Rng::seed_from_u64(options.seed);
+                masks.set_stream(1);
+                masks
+            },
             data: None,
             order: Vec::new(),
             cursor: 0,
@@ -140,11 +155,15 @@ impl Trainer {
     pub fn step(&mut self, inputs: &[f32], targets: Targets) -> Result<StepStats> {
         let samples = self.loss.check_targets(&self.graph, targets)?;
         let x = self.graph.input_tensor(inputs.to_vec(), samples)?;
-        let mut result = batch_gradient(&self.graph, x, targets, self.loss)?;
+        // The masks' generator advances only when the step is taken.
+        let mut masks = self.masks.clone();
+        let mut result = batch_gradient(&self.graph, x, targets, self.loss, &mut masks)?;
         self.penalty.add_gradient(&self.graph, &mut result.params);
         self.optimizer
             .set_learning_rate(self.learning_rate.current());
         self.optimizer.step(&mut self.graph, &result.params)?;
+        self.graph.update_running_statistics(&result.trace)?;
+        self.masks = masks;
         self.learning_rate.advance();
         self.steps += 1;
         Ok(StepStats {
@@ -204,9 +223,18 @@ impl Trainer {
                 "none set; call setData(inputs, targets) first",
             ));
         }
+        let has_batch_norm = self
+            .graph
+            .nodes()
+            .iter()
+            .any(|node| matches!(node.op, Op::BatchNorm(_)));
+        let per_sample = self.data.as_ref().map_or(0, |d| d.per_sample);
         let mut stats = Vec::with_capacity(steps);
         for _ in 0..steps {
-            let (inputs, labels, values) = self.next_batch();
+            let (mut inputs, mut labels, mut values) = self.next_batch();
+            if has_batch_norm && inputs.len() == per_sample {
+                (inputs, labels, values) = self.next_batch();
+            }
             let targets = if self.loss == Loss::CrossEntropy {
                 Targets::Classes(&labels)
             } else {
@@ -286,6 +314,105 @@ mod tests {
             seed: 7,
             ..TrainerOptions::default()
         }
+    }
+
+    /// The BatchNorm's running mean, from its inference-form parameters.
+    fn running_mean(graph: &Graph) -> Vec<f32> {
+        graph
+            .nodes()
+            .iter()
+            .find_map(|node| match &node.op {
+                Op::BatchNorm(norm) => Some(norm.mean().iter().copied().collect()),
+                _ => None,
+            })
+            .expect("a batch norm")
+    }
+
+    #[test]
+    fn batch_norm_trains_on_batch_statistics_and_skips_a_lone_last_sample() {
+        let with_norm = || {
+            from_json(
+                r#"{"format":"nnlens","version":1,"input":[2],"seed":3,"layers":[
+                {"type":"dense","units":4},{"type":"batchNorm"},{"type":"activation","fn":"tanh"},
+                {"type":"dense","units":2}]}"#,
+            )
+            .unwrap()
+        };
+        let (x, y) = clusters();
+        // 5 samples in batches of 2: each epoch ends with a batch of one, which is skipped.
+        let (x, y) = (x[..10].to_vec(), y[..5].to_vec());
+        let mut trainer = Trainer::new(
+            with_norm(),
+            TrainerOptions {
+                batch_size: 2,
+                ..options()
+            },
+        )
+        .unwrap();
+        trainer.set_data(x.clone(), Targets::Classes(&y)).unwrap();
+        assert_eq!(running_mean(trainer.graph()), vec![0.0; 4]);
+        trainer.train(6).unwrap();
+        assert_eq!(trainer.steps(), 6);
+        assert!(
+            running_mean(trainer.graph()).iter().all(|&m| m != 0.0),
+            "running mean updated"
+        );
+        // One sample on its own is refused, as PyTorch refuses it, and nothing changes.
+        let before = trainer.graph().flat_params();
+        let err = trainer
+            .step(&x[..2], Targets::Classes(&y[..1]))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("more than 1 value per channel"),
+            "{err}"
+        );
+        assert_eq!(
+            (trainer.graph().flat_params(), trainer.steps()),
+            (before, 6)
+        );
+    }
+
+    #[test]
+    fn dropout_masks_are_seeded_and_drawn_anew_each_step() {
+        let with_dropout = |rate: f32| {
+            from_json(&format!(
+                r#"{{"format":"nnlens","version":1,"input":[2],"seed":3,"layers":[
+                {{"type":"dense","units":16,"activation":"tanh"}},{{"type":"dropout","rate":{rate}}},
+                {{"type":"dense","units":2}}]}}"#
+            ))
+            .unwrap()
+        };
+        let (x, y) = clusters();
+        let run = |rate: f32, seed: u64| {
+            let mut t =
+                Trainer::new(with_dropout(rate), TrainerOptions { seed, ..options() }).unwrap();
+            let losses: Vec<f32> = (0..2)
+                .map(|_| t.step(&x, Targets::Classes(&y)).unwrap().loss)
+                .collect();
+            (losses, t.graph().flat_params())
+        };
+        let (losses, params) = run(0.5, 7);
+        assert_eq!(
+            (losses.clone(), params.clone()),
+            run(0.5, 7),
+            "same seed, same masks"
+        );
+        assert_ne!(params, run(0.5, 8).1, "another seed, other masks");
+        let (plain_losses, plain_params) = run(0.0, 7);
+        assert_ne!(params, plain_params, "the masks change the gradient");
+        // The first loss is the training-form loss: with masks it differs from the plain one.
+        assert_ne!(losses[0], plain_losses[0]);
+        // The model's own output stays the inference form (Dropout the identity).
+        assert_eq!(
+            Trainer::new(with_dropout(0.5), options())
+                .unwrap()
+                .evaluate(&x, Targets::Classes(&y))
+                .unwrap(),
+            Trainer::new(with_dropout(0.0), options())
+                .unwrap()
+                .evaluate(&x, Targets::Classes(&y))
+                .unwrap()
+        );
     }
 
     #[test]

@@ -156,8 +156,9 @@ impl JsTargets {
 /// default), `Adam` or `AdamW` on `nn.CrossEntropyLoss` (the default; a final softmax or
 /// log-softmax layer is seen through, the loss is taken on the logits before it), `nn.MSELoss` or
 /// `nn.BCEWithLogitsLoss` (a final sigmoid is seen through), with optional L1/L2 penalties on the
-/// weights and a learning-rate schedule. The model runs in its inference form: BatchNorm uses its
-/// running statistics and Dropout is the identity.
+/// weights and a learning-rate schedule. Steps run the model in training form as PyTorch's
+/// `model.train()` (BatchNorm on the batch's statistics, updating its running statistics;
+/// Dropout with seeded masks); `evaluate` and `model()` use the inference form.
 ///
 /// ```js
 /// const trainer = new Trainer(model, { optimizer: "adam", learningRate: 1e-3, batchSize: 32, seed: 1 });

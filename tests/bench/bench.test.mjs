@@ -2,10 +2,15 @@
 // and one sample in headless Chromium, and checks that every row of benches/web/rows/index.js,
 // every cold-start page and every package size produced a finite number, that every framework
 // computed the same result as nnlens, and that the table has every row. No timing assertions.
+// The training rows compare the losses of the first steps from nnlens's initial weights (the
+// first being the initial loss), computed before timing: they must agree to 1e-4.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { COLD_PAGES, ROWS, SIZE_SETS, run } from "../../benches/run.mjs";
 import * as nnlens from "../../pkg/nnlens.js";
+
+/** Training steps per second against TF.js: both tasks, through train(k) and through step(). */
+const TRAINING_ROWS = ["digits-mlp-train-train", "digits-mlp-train-step", "circle-mlp-train-train", "circle-mlp-train-step"];
 
 test("quick benchmark: every row, cold start and size gives a finite number", { timeout: 600_000 }, async () => {
   const result = await run({ quick: true });
@@ -30,8 +35,16 @@ test("quick benchmark: every row, cold start and size gives a finite number", { 
       assert.ok(Number.isFinite(r.ms) && r.ms > 0, `${row.id}/${name}: time ${r.ms}`);
       assert.ok(r.outputLength > 0 && r.outputFinite, `${row.id}/${name}: output not finite`);
       assert.notEqual(r.agrees, false, `${row.id}/${name}: differs from nnlens by ${r.maxAbsDiff}`);
+      if (TRAINING_ROWS.includes(row.id)) {
+        assert.ok(entry.stepsPerCall >= 1, `${row.id}: ${entry.stepsPerCall} steps per call`);
+        assert.ok(Number.isFinite(r.stepsPerSecond) && r.stepsPerSecond > 0, `${row.id}/${name}: ${r.stepsPerSecond} steps/s`);
+        if (name !== "nnlens") {
+          assert.ok(r.maxAbsDiff <= 1e-4, `${row.id}/${name}: losses from the same weights differ from nnlens's by ${r.maxAbsDiff}`);
+        }
+      }
     }
   }
+  assert.deepEqual(ROWS.map((r) => r.id).filter((id) => TRAINING_ROWS.includes(id)), TRAINING_ROWS);
 
   for (const [id] of COLD_PAGES) {
     const c = result.cold[id];

@@ -120,3 +120,27 @@ export function pcaData(u8, rows, seed = 7) {
   for (let i = 0; i < out.length; i++) out[i] += 0.1 * next() - 0.05;
   return out;
 }
+
+/**
+ * TensorFlow Playground's "circle" task: `count` points in the plane, alternately class 1
+ * (radius up to 2.5) and class 0 (radius 3.5 to 5), the label taken from the point plus uniform
+ * noise of `noise` × 5 per coordinate, as Playground draws them (`classifyCircleData`).
+ * Returns `{ inputs: Float32Array [count, 2], labels: Int32Array }`.
+ */
+export function circleData(count, noise, seed) {
+  const next = rng(seed);
+  const radius = 5;
+  const inputs = new Float32Array(2 * count);
+  const labels = new Int32Array(count);
+  for (let i = 0; i < count; i++) {
+    const [lo, hi] = i % 2 === 0 ? [0, radius * 0.5] : [radius * 0.7, radius];
+    const r = lo + (hi - lo) * next();
+    const angle = 2 * Math.PI * next();
+    const [x, y] = [r * Math.sin(angle), r * Math.cos(angle)];
+    const [nx, ny] = [(2 * next() - 1) * radius * noise, (2 * next() - 1) * radius * noise];
+    inputs[2 * i] = x;
+    inputs[2 * i + 1] = y;
+    labels[i] = Math.hypot(x + nx, y + ny) < radius * 0.5 ? 1 : 0;
+  }
+  return { inputs, labels };
+}

@@ -73,7 +73,14 @@ export async function measure(impls, opts) {
       const s = state[impl.name];
       if (s.single) continue;
       if (impl.activate) await impl.activate();
-      s.times.push(await timeCalls(impl.run, s.iterations));
+      // A calibration slowed by a pause (GC, another process) can leave too few iterations for
+      // the coarsened clock, which then reads 0: double them until the sample is measurable.
+      let ms = await timeCalls(impl.run, s.iterations);
+      while (ms === 0 && s.iterations < 1 << 24) {
+        s.iterations *= 2;
+        ms = await timeCalls(impl.run, s.iterations);
+      }
+      s.times.push(ms);
     }
   }
   const out = {};

@@ -2,12 +2,13 @@
 // `{ id, title, frameworks, requires?(nn) -> true | reason, prepare(ctx) -> { impls, tolerance,
 // detail } }` (see forward.js): `frameworks` names the implementations `prepare` returns
 // (nnlens first), `requires` says whether the loaded nnlens build has the API the row needs.
-// Add later rows (training step, projections) here.
+// Training rows (training.js) also return the losses they compare and their steps per call.
 
 import { forwardRow } from "./forward.js";
 import { gradientRow, integratedGradientsRow } from "./gradient.js";
 import { onnxLoadRow } from "./onnx.js";
 import { pcaRow } from "./pca.js";
+import { trainingRow } from "./training.js";
 
 export const ROWS = [
   forwardRow("mlp", 1),
@@ -20,6 +21,10 @@ export const ROWS = [
   integratedGradientsRow("cnn", 50),
   pcaRow(10000, 784, 50),
   onnxLoadRow(),
+  trainingRow("digits", "train"),
+  trainingRow("digits", "step"),
+  trainingRow("circle", "train"),
+  trainingRow("circle", "step"),
   // The attainable GEMM rate of each framework in this browser: one 256 x 1024 x 1024 product.
   forwardRow("gemm", 256, {
     id: "gemm-256x1024x1024",

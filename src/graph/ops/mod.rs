@@ -93,13 +93,15 @@ pub enum Op {
     AvgPool2d(pool::AvgPool2d),
     /// Mean over the spatial axes, keeping them with size 1 (`[N, C, 1, 1]`).
     GlobalAvgPool(pool::GlobalAvgPool),
-    /// Batch normalisation with running statistics (inference form).
+    /// Batch normalisation with running statistics (inference form; the training form is
+    /// [`crate::graph::Graph::trace_training`]).
     BatchNorm(norm::BatchNorm),
     /// Element-wise activation functions.
     Activation(activation::Activation),
     /// Softmax or log-softmax along one axis.
     Softmax(activation::Softmax),
-    /// Dropout: the identity at inference.
+    /// Dropout: the identity at inference (a seeded mask in
+    /// [`crate::graph::Graph::trace_training`]).
     Dropout(activation::Dropout),
     /// Add, Sub, Mul, Div with NumPy broadcasting, between two values or a value and a constant.
     Binary(elementwise::Binary),

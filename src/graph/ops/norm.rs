@@ -1,6 +1,9 @@
-//! Batch normalisation in inference form (ONNX `BatchNormalization` with `training_mode = 0`,
-//! PyTorch `nn.BatchNorm{1,2,3}d` in `eval()` mode).
+//! Batch normalisation (Ioffe & Szegedy 2015, "Batch Normalization: Accelerating Deep Network
+//! Training by Reducing Internal Covariate Shift"): the inference form (ONNX
+//! `BatchNormalization` with `training_mode = 0`, PyTorch `nn.BatchNorm{1,2,3}d` in `eval()`
+//! mode) as the [`Kernel`], and the training form (PyTorch's `train()` mode) beside it.
 //!
+//! **Inference.**
 //! With the running statistics of channel `c` (axis 1):
 //! `y = scale_c (x - mean_c) / √(var_c + ε) + bias_c`, computed as the per-channel affine map
 //! `y = m_c x + o_c` with multiplier `m_c = scale_c / √(var_c + ε)` and offset
@@ -9,6 +12,20 @@
 //! Backward, with sums over every axis but the channel axis:
 //! `dx = m_c g`, `dscale_c = Σ g (x - mean_c) / √(var_c + ε)`, `dbias_c = Σ g`.
 //! The running mean and variance are buffers, not parameters, so they get no gradient.
+//!
+//! **Training** ([`BatchNorm::forward_training`]). Channel `c` is normalised with the statistics
+//! of the batch itself, over its `n` values (every axis but axis 1: batch and spatial):
+//! `μ_c = Σ x / n`, the biased `σ²_c = Σ (x - μ_c)² / n`, `x̂ = (x - μ_c) / √(σ²_c + ε)`,
+//! `y = scale_c x̂ + bias_c`. `n = 1` is refused, as PyTorch does ("Expected more than 1 value per
+//! channel when training"). The output depends on every value of the channel through `μ` and
+//! `σ²`, so the backward ([`BatchNorm::backward_training`]) is (Ioffe & Szegedy, section 3)
+//! `dx = scale_c / √(σ²_c + ε) · (g - Σ g / n - x̂ Σ (g x̂) / n)`, `dscale_c = Σ g x̂`,
+//! `dbias_c = Σ g`.
+//!
+//! After the step the running statistics move towards the batch's as PyTorch's do
+//! ([`BatchNorm::update_running_statistics`], momentum `m = 0.1`):
+//! `mean ← (1 - m) mean + m μ`, `var ← (1 - m) var + m σ² n / (n - 1)` (the unbiased estimate).
+//! Batch statistics are accumulated in f64.
 
 use super::{Grads, Kernel};
 use crate::error::{Error, Result};
@@ -29,6 +46,71 @@ pub struct BatchNorm {
     var: Tensor,
     /// Added to the variance.
     epsilon: f32,
+}
+
+/// PyTorch's default `momentum` of batch norm: the weight of the batch in the running statistics.
+pub const MOMENTUM: f32 = 0.1;
+
+/// The statistics of one batch that training-mode batch norm normalises with, per channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchStatistics {
+    /// `[C]` mean over every axis but axis 1.
+    pub mean: Array1<f32>,
+    /// `[C]` biased variance (the mean squared deviation) that the batch is normalised with.
+    pub var: Array1<f32>,
+    /// `[C]` unbiased variance (`Σ (x - μ)² / (n - 1)`), the running variance's estimate.
+    pub unbiased_var: Array1<f32>,
+    /// Values per channel, `n`: the batch size times the spatial size.
+    pub count: usize,
+}
+
+impl BatchStatistics {
+    /// The mean and variances of each channel (axis 1) of `x` over all other axes; errors when
+    /// a channel has a single value, which has no variance to normalise with.
+    pub fn of(x: &Tensor) -> Result<Self> {
+        if x.ndim() < 2 {
+            return Err(Error::shape(format!(
+                "batch norm expects input [batch, channels, ...], got {:?}",
+                x.shape()
+            )));
+        }
+        let channels = x.shape()[1];
+        let count = x.len() / channels.max(1);
+        if count <= 1 {
+            return Err(Error::invalid(
+                "batch norm in training mode",
+                format!(
+                    "expected more than 1 value per channel when training, got input size {:?}",
+                    x.shape()
+                ),
+            ));
+        }
+        let mut sum = vec![0.0f64; channels];
+        for x_n in x.axis_iter(Axis(0)) {
+            for (s, x_c) in sum.iter_mut().zip(x_n.axis_iter(Axis(0))) {
+                *s += x_c.iter().map(|&v| f64::from(v)).sum::<f64>();
+            }
+        }
+        let mean: Vec<f64> = sum.iter().map(|s| s / count as f64).collect();
+        let mut squares = vec![0.0f64; channels];
+        for x_n in x.axis_iter(Axis(0)) {
+            for ((s, &mu), x_c) in squares.iter_mut().zip(&mean).zip(x_n.axis_iter(Axis(0))) {
+                *s += x_c
+                    .iter()
+                    .map(|&v| (f64::from(v) - mu).powi(2))
+                    .sum::<f64>();
+            }
+        }
+        let per_channel = |f: &dyn Fn(usize) -> f64| -> Array1<f32> {
+            (0..channels).map(|c| f(c) as f32).collect()
+        };
+        Ok(BatchStatistics {
+            mean: per_channel(&|c| mean[c]),
+            var: per_channel(&|c| squares[c] / count as f64),
+            unbiased_var: per_channel(&|c| squares[c] / (count - 1) as f64),
+            count,
+        })
+    }
 }
 
 /// A `[C]` tensor as a 1-D view (the shapes are checked by [`BatchNorm::check_shapes`] first).
@@ -136,22 +218,140 @@ impl BatchNorm {
         Ok(())
     }
 
-    /// The per-channel `1 / √(var + ε)`.
+    /// The per-channel `1 / √(var + ε)` of the running variance.
     fn inv_std(&self) -> Result<Array1<f32>> {
+        Ok(self.inv_std_of(channels(&self.var)?))
+    }
+
+    /// The per-channel `1 / √(var + ε)` of a variance `var`.
+    fn inv_std_of(&self, var: ArrayView1<'_, f32>) -> Array1<f32> {
         let eps = self.epsilon;
-        Ok(channels(&self.var)?.mapv(|v| 1.0 / (v + eps).sqrt()))
+        var.mapv(|v| 1.0 / (v + eps).sqrt())
     }
 
     /// The per-channel multiplier `m = scale / √(var + ε)` and offset `o = bias - m mean`,
     /// so that `y = m x + o`.
     pub fn affine(&self) -> Result<(Array1<f32>, Array1<f32>)> {
-        let multiplier = &self.inv_std()? * &channels(&self.scale)?;
+        self.affine_with(channels(&self.mean)?, channels(&self.var)?)
+    }
+
+    /// [`BatchNorm::affine`] with the statistics `mean` and `var` in place of the running ones.
+    fn affine_with(
+        &self,
+        mean: ArrayView1<'_, f32>,
+        var: ArrayView1<'_, f32>,
+    ) -> Result<(Array1<f32>, Array1<f32>)> {
+        let multiplier = &self.inv_std_of(var) * &channels(&self.scale)?;
         let mut offset = channels(&self.bias)?.to_owned();
         Zip::from(&mut offset)
             .and(&multiplier)
-            .and(channels(&self.mean)?)
+            .and(mean)
             .for_each(|o, &m, &mean| *o -= m * mean);
         Ok((multiplier, offset))
+    }
+
+    /// `y = m x + o` per channel of `x`.
+    fn apply_affine(x: &Tensor, multiplier: Array1<f32>, offset: Array1<f32>) -> Result<Tensor> {
+        let multiplier = Self::along_channels(multiplier, x.ndim())?;
+        let offset = Self::along_channels(offset, x.ndim())?;
+        let mut y = x.to_owned();
+        Zip::from(&mut y)
+            .and_broadcast(&multiplier)
+            .and_broadcast(&offset)
+            .for_each(|y, &m, &o| *y = m * *y + o);
+        Ok(y)
+    }
+
+    /// Checks `x` against the layer and `grad_output` against `x`.
+    fn check_gradient(&self, x: &Tensor, grad_output: &Tensor) -> Result<()> {
+        self.output_shape(&[x.shape()])?;
+        if grad_output.shape() != x.shape() {
+            return Err(Error::shape(format!(
+                "batch norm gradient has shape {:?}, expected the output shape {:?}",
+                grad_output.shape(),
+                x.shape()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The training-mode output: `x` normalised with its own batch statistics, which are
+    /// returned too (for the backward and the running-statistics update).
+    pub fn forward_training(&self, x: &Tensor) -> Result<(Tensor, BatchStatistics)> {
+        self.output_shape(&[x.shape()])?;
+        let stats = BatchStatistics::of(x)?;
+        let (multiplier, offset) = self.affine_with(stats.mean.view(), stats.var.view())?;
+        Ok((Self::apply_affine(x, multiplier, offset)?, stats))
+    }
+
+    /// The vector-Jacobian product of the training-mode output at `x`, whose batch statistics
+    /// `stats` [`BatchNorm::forward_training`] returned: the gradient flows through `μ` and `σ²`.
+    pub fn backward_training(
+        &self,
+        x: &Tensor,
+        stats: &BatchStatistics,
+        grad_output: &Tensor,
+        want_params: bool,
+    ) -> Result<Grads> {
+        self.check_gradient(x, grad_output)?;
+        if stats.mean.len() != self.channels() || stats.var.len() != self.channels() {
+            return Err(Error::shape(format!(
+                "batch statistics of {} channels for a batch norm of {}",
+                stats.mean.len(),
+                self.channels()
+            )));
+        }
+        let inv_std = self.inv_std_of(stats.var.view());
+        let (sum_g, sum_g_centered) = channel_sums(x, grad_output, stats.mean.view());
+        let n = stats.count as f32;
+        // dx = k (g - mean_g - (x - μ) c) with k = scale / σ, c = Σ g (x - μ) / (n σ²).
+        let gain = &inv_std * &channels(&self.scale)?;
+        let mean_g = &sum_g / n;
+        let centered_coefficient = &sum_g_centered * &inv_std * &inv_std / n;
+        let rank = x.ndim();
+        let mut dx = grad_output.to_owned();
+        Zip::from(&mut dx)
+            .and(x)
+            .and_broadcast(&Self::along_channels(gain, rank)?)
+            .and_broadcast(&Self::along_channels(mean_g, rank)?)
+            .and_broadcast(&Self::along_channels(stats.mean.clone(), rank)?)
+            .and_broadcast(&Self::along_channels(centered_coefficient, rank)?)
+            .for_each(|g, &x, &k, &mg, &mu, &c| *g = k * (*g - mg - (x - mu) * c));
+        let params = if want_params {
+            vec![(sum_g_centered * &inv_std).into_dyn(), sum_g.into_dyn()]
+        } else {
+            Vec::new()
+        };
+        Ok(Grads {
+            inputs: vec![dx],
+            params,
+        })
+    }
+
+    /// Moves the running statistics towards a batch's, as PyTorch does after a training-mode
+    /// forward: `running ← (1 - MOMENTUM) running + MOMENTUM batch`, with the unbiased variance.
+    pub fn update_running_statistics(&mut self, stats: &BatchStatistics) -> Result<()> {
+        if stats.mean.len() != self.channels() || stats.unbiased_var.len() != self.channels() {
+            return Err(Error::shape(format!(
+                "batch statistics of {} channels for a batch norm of {}",
+                stats.mean.len(),
+                self.channels()
+            )));
+        }
+        let blend = |running: &Tensor, batch: &Array1<f32>| -> Tensor {
+            let mut next = running.to_owned();
+            Zip::from(&mut next)
+                .and(&batch.view().into_dyn())
+                .for_each(|r, &b| *r = (1.0 - MOMENTUM) * *r + MOMENTUM * b);
+            next
+        };
+        let mean = blend(&self.mean, &stats.mean);
+        let var = blend(&self.var, &stats.unbiased_var);
+        crate::error::ensure_finite("batch norm running mean", mean.iter().copied())?;
+        crate::error::ensure_finite("batch norm running var", var.iter().copied())?;
+        self.mean = mean;
+        self.var = var;
+        Ok(())
     }
 
     /// `v` reshaped to `[1, C, 1, ..]` for an input of `rank`, so it broadcasts along axis 1.
@@ -187,14 +387,7 @@ impl Kernel for BatchNorm {
         let x = inputs[0];
         self.output_shape(&[x.shape()])?;
         let (multiplier, offset) = self.affine()?;
-        let multiplier = Self::along_channels(multiplier, x.ndim())?;
-        let offset = Self::along_channels(offset, x.ndim())?;
-        let mut y = x.to_owned();
-        Zip::from(&mut y)
-            .and_broadcast(&multiplier)
-            .and_broadcast(&offset)
-            .for_each(|y, &m, &o| *y = m * *y + o);
-        Ok(y)
+        Self::apply_affine(x, multiplier, offset)
     }
 
     fn backward(
@@ -205,14 +398,7 @@ impl Kernel for BatchNorm {
         want_params: bool,
     ) -> Result<Grads> {
         let x = inputs[0];
-        self.output_shape(&[x.shape()])?;
-        if grad_output.shape() != x.shape() {
-            return Err(Error::shape(format!(
-                "batch norm gradient has shape {:?}, expected the output shape {:?}",
-                grad_output.shape(),
-                x.shape()
-            )));
-        }
+        self.check_gradient(x, grad_output)?;
         let inv_std = self.inv_std()?;
         let multiplier = &inv_std * &channels(&self.scale)?;
         let mut dx = grad_output.to_owned();
@@ -405,5 +591,153 @@ mod tests {
             &[random_tensor(&[2, 3, 5], -2.0, 2.0, 56)],
             Tolerance::default(),
         );
+    }
+
+    /// Batch norm in training form as a [`Kernel`], so that [`check`] differentiates the
+    /// training-mode function (the batch statistics recomputed from each perturbed input).
+    #[derive(Clone)]
+    struct TrainingForm(BatchNorm);
+
+    impl Kernel for TrainingForm {
+        fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
+            self.0.output_shape(inputs)
+        }
+        fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
+            Ok(self.0.forward_training(inputs[0])?.0)
+        }
+        fn backward(
+            &self,
+            inputs: &[&Tensor],
+            _output: &Tensor,
+            grad_output: &Tensor,
+            want_params: bool,
+        ) -> Result<Grads> {
+            let stats = BatchStatistics::of(inputs[0])?;
+            self.0
+                .backward_training(inputs[0], &stats, grad_output, want_params)
+        }
+        fn params(&self) -> Vec<&Tensor> {
+            self.0.params()
+        }
+        fn params_mut(&mut self) -> Vec<&mut Tensor> {
+            self.0.params_mut()
+        }
+    }
+
+    #[test]
+    fn training_forward_normalises_with_the_batch_statistics() {
+        let bn = norm(3, 61);
+        let x = random_tensor(&[4, 3, 2, 5], -2.0, 3.0, 62);
+        let (y, stats) = bn.forward_training(&x).unwrap();
+        assert_eq!(stats.count, 4 * 2 * 5);
+        for c in 0..3 {
+            let values: Vec<f64> = x
+                .index_axis(Axis(1), c)
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect();
+            let n = values.len() as f64;
+            let mean = values.iter().sum::<f64>() / n;
+            let squares: f64 = values.iter().map(|v| (v - mean).powi(2)).sum();
+            assert!((f64::from(stats.mean[c]) - mean).abs() < 1e-6);
+            assert!((f64::from(stats.var[c]) - squares / n).abs() < 1e-6);
+            assert!((f64::from(stats.unbiased_var[c]) - squares / (n - 1.0)).abs() < 1e-6);
+            // Normalised, each channel of the output has mean `bias` and variance `scale²`
+            // (up to epsilon).
+            let out: Vec<f64> = y
+                .index_axis(Axis(1), c)
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect();
+            let out_mean = out.iter().sum::<f64>() / n;
+            let out_var = out.iter().map(|v| (v - out_mean).powi(2)).sum::<f64>() / n;
+            let scale = f64::from(bn.scale()[c]);
+            assert!(
+                (out_mean - f64::from(bn.bias()[c])).abs() < 1e-5,
+                "{out_mean}"
+            );
+            assert!(
+                (out_var - scale * scale).abs() < 1e-3 * scale * scale,
+                "{out_var}"
+            );
+        }
+        // The running statistics play no part in training mode.
+        let mut other = bn.clone();
+        other
+            .update_running_statistics(&BatchStatistics::of(&(&x * 3.0)).unwrap())
+            .unwrap();
+        assert_ne!(other.mean(), bn.mean());
+        assert_eq!(other.forward_training(&x).unwrap().0, y);
+    }
+
+    #[test]
+    fn training_gradients_match_finite_differences() {
+        check(
+            &TrainingForm(norm(3, 71)),
+            &[random_tensor(&[5, 3], -2.0, 2.0, 72)],
+            Tolerance::default(),
+        );
+        check(
+            &TrainingForm(norm(2, 73)),
+            &[random_tensor(&[3, 2, 3, 4], -2.0, 2.0, 74)],
+            Tolerance::default(),
+        );
+        // Two samples of one value per channel: the smallest batch that has a variance.
+        check(
+            &TrainingForm(norm(2, 75)),
+            &[random_tensor(&[2, 2], -2.0, 2.0, 76)],
+            Tolerance::default(),
+        );
+    }
+
+    #[test]
+    fn training_refuses_one_value_per_channel() {
+        let bn = norm(3, 81);
+        let err = bn
+            .forward_training(&random_tensor(&[1, 3], -1.0, 1.0, 82))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("more than 1 value per channel") && err.contains("[1, 3]"),
+            "{err}"
+        );
+        // One sample with spatial axes has several values per channel.
+        assert!(bn
+            .forward_training(&random_tensor(&[1, 3, 2, 2], -1.0, 1.0, 83))
+            .is_ok());
+        assert!(bn
+            .forward_training(&random_tensor(&[4, 2], -1.0, 1.0, 84))
+            .is_err());
+    }
+
+    #[test]
+    fn running_statistics_move_with_momentum_and_the_unbiased_variance() {
+        let mut bn = BatchNorm::new(
+            vector(&[1.0, 1.0]),
+            vector(&[0.0, 0.0]),
+            vector(&[1.0, -1.0]),
+            vector(&[2.0, 0.5]),
+            1e-5,
+        )
+        .unwrap();
+        // Channel 0 holds 1, 3, 5, 7 (mean 4, biased variance 5, unbiased 20/3); channel 1
+        // holds 2 everywhere (variance 0).
+        let x = Tensor::from_shape_vec(vec![2, 2, 2], vec![1.0, 3.0, 2.0, 2.0, 5.0, 7.0, 2.0, 2.0])
+            .unwrap();
+        let (_, stats) = bn.forward_training(&x).unwrap();
+        assert_eq!(stats.mean.to_vec(), vec![4.0, 2.0]);
+        assert_eq!(stats.var.to_vec(), vec![5.0, 0.0]);
+        bn.update_running_statistics(&stats).unwrap();
+        let close = |a: f32, b: f32| (a - b).abs() < 1e-6;
+        assert!(close(bn.mean()[0], 0.9 * 1.0 + 0.1 * 4.0), "{}", bn.mean());
+        assert!(close(bn.mean()[1], -0.9 + 0.1 * 2.0), "{}", bn.mean());
+        assert!(
+            close(bn.var()[0], 0.9 * 2.0 + 0.1 * 20.0 / 3.0),
+            "{}",
+            bn.var()
+        );
+        assert!(close(bn.var()[1], 0.9 * 0.5), "{}", bn.var());
+        let wrong = BatchStatistics::of(&random_tensor(&[2, 3], -1.0, 1.0, 85)).unwrap();
+        assert!(bn.update_running_statistics(&wrong).is_err());
     }
 }
