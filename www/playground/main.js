@@ -1,8 +1,9 @@
 // The Playground page: train a network in a Web Worker (worker.js) and watch every view change as
 // it learns. This module holds the page's state (the settings, the dataset, the model document,
-// the timeline), wires the controls, and runs the draw loop: on each animation frame it asks the
-// worker for the next update while playing (one request in flight, so the worker never runs ahead
-// of the page) and redraws the views from the snapshot shown. Each view is its own module with a
+// the timeline), wires the controls, and runs the draw loop: while playing it asks the worker for
+// the next update on each animation frame, or as soon as a snapshot arrives when the last request
+// is a frame old (one request in flight, so the worker never runs ahead of the page), and redraws
+// the views from the snapshot shown. Each view is its own module with a
 // small interface (`update(snapshot)` and the like).
 import init from "../pkg/nnlens.js";
 import { readHash, writeHash, writeControls, readControl, showValues, DEFAULTS } from "./settings.js";
@@ -23,6 +24,8 @@ const base = new URL("..", import.meta.url);
 /** The slower views (weights over time, PCA, the sample) redraw at most this often while the
  * training runs live; scrubbing redraws them at once. */
 const SLOW_VIEWS_MS = 200;
+/** Updates are asked for at most once per frame of a 60 Hz display. */
+const FRAME_MS = 1000 / 60;
 const LOSS_NAMES = { crossEntropy: "cross-entropy", bce: "binary cross-entropy", mse: "squared error" };
 
 const state = {
@@ -31,7 +34,7 @@ const state = {
   csv: null, // the uploaded CSV: { name, text, target, kind } (target and kind: the page's choices, null for parseCsv's defaults)
   readout: "softmax2", loss: "crossEntropy",
   latest: null, shown: null, // shown: the kept snapshot chosen on the timeline, or null to follow the latest
-  playing: false, waiting: false, dirty: false, slowDrawn: 0,
+  playing: false, waiting: false, requested: 0, dirty: false, slowDrawn: 0,
   landscape: { pending: false, asked: 0, took: 0, count: 0, id: 0 },
   generation: 0, // counts setups, so a slow dataset load of an older setup is dropped
   epoch: 0, // counts setups and resets, so a snapshot of an older one is dropped
@@ -228,6 +231,15 @@ function receive(snapshot) {
   timeline.add(snapshot);
   state.dirty = true;
   $("step-count").textContent = `step ${snapshot.step}`;
+  // A worker slower than a frame starts on the next update at once rather than at the next frame.
+  if (state.playing && performance.now() - state.requested >= FRAME_MS) requestUpdate(Number(state.settings.speed));
+}
+
+/** Asks the worker for `steps` training steps and the snapshot after them. */
+function requestUpdate(steps) {
+  state.waiting = true;
+  state.requested = performance.now();
+  worker.postMessage({ type: "update", steps });
 }
 
 function receiveLandscape({ id, result }) {
@@ -342,10 +354,7 @@ function draw(now) {
 
 function loop(now) {
   try {
-    if (state.playing && !state.waiting && state.latest) {
-      state.waiting = true;
-      worker.postMessage({ type: "update", steps: Number(state.settings.speed) });
-    }
+    if (state.playing && !state.waiting && state.latest) requestUpdate(Number(state.settings.speed));
     if (state.dirty) {
       state.dirty = false;
       draw(now);
@@ -406,8 +415,7 @@ async function main() {
   $("step").addEventListener("click", guarded(() => {
     setPlaying(false);
     if (state.waiting || !state.latest) return;
-    state.waiting = true;
-    worker.postMessage({ type: "update", steps: 1 });
+    requestUpdate(1);
   }));
   $("reset").addEventListener("click", guarded(() => {
     setPlaying(false);
