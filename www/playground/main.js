@@ -321,7 +321,9 @@ function drawSample(shown) {
   const input = inputs.slice(index * width, (index + 1) * width);
   const model = modelAt(state.document, state.layout, shown.parameters);
   try {
-    const label = state.dataset.test.labels ? `class ${state.dataset.test.labels[index]}` : `target ${state.dataset.test.targets[index].toFixed(3)}`;
+    const { labels, targets } = state.dataset.test;
+    const names = state.dataset.classNames;
+    const label = labels ? `class ${labels[index]}${names ? ` '${names[labels[index]]}'` : ""}` : `target ${targets[index].toFixed(3)}`;
     views.sample.update(model, input, state.dataset.displayShape, `test sample ${index} (${label})`);
   } finally {
     model.free();
