@@ -202,6 +202,8 @@ test("a CSV file trains; a broken one is reported with its line", async (t) => {
   await waitForStep(page, (step) => step >= 300);
   await pause(page);
   assert.ok(await shownLoss(page) < first, "the CSV's loss fell");
+  await page.locator("#sample-view").scrollIntoViewIfNeeded();
+  await page.waitForFunction(() => /^test sample 0 \(class [01] '(big|small)'\) · predicted class [01]$/.test(document.querySelector("#sample-info").textContent));
 
   // With "height" as the target, the text column "kind" becomes a feature: an error naming its line.
   await page.selectOption("#csv-target", "height");
