@@ -95,7 +95,8 @@ test("a 2-D task trains live: the loss falls, the boundary changes; pause, step,
   await page.waitForFunction(() => /^\d+ snapshots · the plane holds/.test(document.querySelector("#landscape-info").textContent), null, { timeout: 60000 });
   assert.ok(await distinctColours(page, "#landscape") > 30, "landscape drawn");
 
-  // The test points drawn over the plane on request.
+  // The test points drawn over the plane on request (views out of sight are not drawn: back up).
+  await page.evaluate(() => scrollTo(0, 0));
   await page.check("#show-test");
   await page.waitForFunction((before) => document.querySelector("#boundary").toDataURL() !== before, trainedBoundary);
   await page.waitForFunction(() => location.hash.includes("showTest=1"));
