@@ -3,20 +3,23 @@
 //! over the PCA plane of the optimisation path).
 //!
 //! For every point `θ* + α δ_1 + β δ_2` of a [`ParameterGrid`], the model's parameters are set to
-//! that point and the mean cross-entropy over a labelled dataset is evaluated
-//! ([`crate::train::loss::mean_cross_entropy`]).
+//! that point and the mean loss over a dataset is evaluated in inference form
+//! ([`crate::train::loss::evaluate_loss`]: cross-entropy, mean squared error or binary
+//! cross-entropy with logits, as the trainer minimises them).
 
 use super::trajectory::ParameterGrid;
 use crate::error::{Error, Result};
 use crate::graph::Graph;
-use crate::train::loss::mean_cross_entropy;
+use crate::train::loss::{evaluate_loss, Loss, Targets};
 
-/// The loss at every grid point, `alphas.len() x betas.len()` row-major (row = alpha).
-/// `progress(done, total)` is called after each point; returning `false` cancels with an error.
+/// The mean `loss` over (`inputs`, `targets`) at every grid point, `alphas.len() x betas.len()`
+/// row-major (row = alpha). `progress(done, total)` is called after each point; returning
+/// `false` cancels with an error.
 pub fn loss_surface(
     graph: &Graph,
     inputs: &[f32],
-    labels: &[usize],
+    targets: Targets,
+    loss: Loss,
     grid: &ParameterGrid,
     progress: &mut dyn FnMut(usize, usize) -> bool,
 ) -> Result<Vec<f32>> {
@@ -33,7 +36,7 @@ pub fn loss_surface(
     for index in 0..grid.len() {
         grid.point(index, &mut point)?;
         model.set_flat_params(&point)?;
-        losses.push(mean_cross_entropy(&model, inputs, labels)?);
+        losses.push(evaluate_loss(&model, inputs, targets, loss)?.loss);
         if !progress(index + 1, grid.len()) {
             return Err(Error::invalid("loss surface", "cancelled"));
         }
@@ -46,6 +49,7 @@ mod tests {
     use super::*;
     use crate::io::json::from_json;
     use crate::project::trajectory::{plane_grid, Linspace};
+    use crate::train::loss::mean_cross_entropy;
     use ndarray::Array1;
 
     #[test]
@@ -68,10 +72,17 @@ mod tests {
         };
         let grid = plane_grid(base.view(), d1.view(), d2.view(), &axis, &axis).unwrap();
         let mut calls = 0;
-        let surface = loss_surface(&g, &inputs, &labels, &grid, &mut |_, _| {
-            calls += 1;
-            true
-        })
+        let surface = loss_surface(
+            &g,
+            &inputs,
+            Targets::Classes(&labels),
+            Loss::CrossEntropy,
+            &grid,
+            &mut |_, _| {
+                calls += 1;
+                true
+            },
+        )
         .unwrap();
         assert_eq!((surface.len(), calls), (9, 9));
         let own = mean_cross_entropy(&g, &inputs, &labels).unwrap();
@@ -80,6 +91,31 @@ mod tests {
             surface.iter().any(|&l| (l - own).abs() > 1e-3),
             "the loss varies over the plane"
         );
-        assert!(loss_surface(&g, &inputs, &labels, &grid, &mut |_, _| false).is_err());
+        let classes = Targets::Classes(&labels);
+        assert!(loss_surface(
+            &g,
+            &inputs,
+            classes,
+            Loss::CrossEntropy,
+            &grid,
+            &mut |_, _| false
+        )
+        .is_err());
+        // Any of the trainer's losses: the centre is the model's own mean squared error.
+        let values = [0.5, -0.5, 1.0, 0.0, 0.25, 0.75];
+        let mse = loss_surface(
+            &g,
+            &inputs,
+            Targets::Values(&values),
+            Loss::Mse,
+            &grid,
+            &mut |_, _| true,
+        )
+        .unwrap();
+        let own = evaluate_loss(&g, &inputs, Targets::Values(&values), Loss::Mse)
+            .unwrap()
+            .loss;
+        assert!((mse[4] - own).abs() < 1e-6, "{} vs {own}", mse[4]);
+        assert_ne!(mse, surface);
     }
 }

@@ -117,6 +117,19 @@ impl LearningRate {
         self.current as f32
     }
 
+    /// Replaces the current rate, as assigning a PyTorch parameter group's `lr` does: the
+    /// schedule goes on from it (its recursive form), the other state is kept.
+    pub fn set_current(&mut self, rate: f32) -> Result<()> {
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(Error::invalid(
+                "learningRate",
+                format!("{rate} is not a positive finite number"),
+            ));
+        }
+        self.current = f64::from(rate);
+        Ok(())
+    }
+
     /// Moves on by one step (PyTorch's `scheduler.step()`).
     pub fn advance(&mut self) {
         self.steps += 1;
@@ -191,6 +204,31 @@ mod tests {
             assert!((a - closed).abs() < 1e-12, "step {t}: {a} vs {closed}");
         }
         assert!((r[4] - eta_min).abs() < 1e-12 && (r[8] - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_new_rate_is_where_the_schedule_goes_on_from() {
+        let mut lr = LearningRate::new(
+            0.5,
+            Schedule::Step {
+                step_size: 2,
+                gamma: 0.1,
+            },
+        )
+        .unwrap();
+        lr.advance();
+        lr.set_current(0.2).unwrap();
+        assert_eq!(lr.current(), 0.2);
+        lr.advance();
+        assert!((lr.current - 0.02).abs() < 1e-9, "{}", lr.current);
+        for bad in [0.0, -1.0, f32::NAN, f32::INFINITY] {
+            let err = lr.set_current(bad).unwrap_err().to_string();
+            assert!(err.contains("learningRate"), "{err}");
+        }
+        assert!(
+            (lr.current - 0.02).abs() < 1e-9,
+            "a refused rate changes nothing"
+        );
     }
 
     #[test]

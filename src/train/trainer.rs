@@ -139,6 +139,13 @@ impl Trainer {
         self.learning_rate.current()
     }
 
+    /// Sets the learning rate the next step uses, keeping the optimiser's state (momentum,
+    /// Adam's moments) and the schedule, which goes on from the new rate (as assigning
+    /// `param_group["lr"]` in PyTorch). A rate that is not positive and finite is an error.
+    pub fn set_learning_rate(&mut self, rate: f32) -> Result<()> {
+        self.learning_rate.set_current(rate)
+    }
+
     /// Steps taken so far.
     pub fn steps(&self) -> usize {
         self.steps

@@ -3,12 +3,14 @@
 
 use super::model::Model;
 use super::options::{object, read_object, read_options};
+use super::train::JsTargets;
 use super::{js_error, shape_array};
 use crate::project::landscape::loss_surface;
 use crate::project::pca::{matrix_view, weight_rows_pca, Pca, PcaResult};
 use crate::project::trajectory::{plane_grid, project_trajectory, Linspace};
 use crate::project::tsne::Tsne;
 use crate::tensor::into_vec;
+use crate::train::loss::Loss;
 use ndarray::ArrayView1;
 use wasm_bindgen::prelude::*;
 
@@ -88,6 +90,12 @@ export interface TrajectoryProjection {
     coordinates: Float32Array;
     /** The fraction of the trajectory's variance along each direction. */
     explainedVarianceRatio: Float32Array;
+}
+
+/** The options of `lossSurface`. */
+export interface LossSurfaceOptions {
+    /** The loss, as the `Trainer`'s: `"crossEntropy"` (the default; class labels as targets), `"mse"` or `"bce"` (target values). */
+    loss?: "crossEntropy" | "mse" | "bce";
 }
 
 /** `steps` evenly spaced values from `start` to `end` inclusive (NumPy's `linspace`). */
@@ -236,37 +244,50 @@ pub fn trajectory(snapshots: &[f32], count: usize, params: usize) -> Result<JsVa
     ])
 }
 
+/// The options of `lossSurface`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+struct LossSurfaceOptions {
+    /// The loss evaluated over the plane. Default cross-entropy.
+    loss: Loss,
+}
+
 /// A `{ start, end, steps }` grid axis from JavaScript.
 pub(crate) fn linspace(value: JsValue, what: &str) -> Result<Linspace, JsError> {
     read_object(value, what)
 }
 
-/// The mean cross-entropy of `model` over (`inputs`, `labels`) at every point
-/// `final + a d1 + b d2` for `a` in `alphas` and `b` in `betas` (each `{ start, end, steps }`),
-/// row-major with one row per `a`. `progress(done, total)` is called after each point.
+/// The mean loss of `model` over (`inputs`, `targets`) at every point `trained + a d1 + b d2`
+/// for `a` in `alphas` and `b` in `betas` (each `{ start, end, steps }`), row-major with one row
+/// per `a`. `progress(done, total)` is called after each point. `options.loss` is the trainer's
+/// loss (`crossEntropy` by default, with class labels as targets; `mse` and `bce` take target
+/// values, as `Trainer.step` does).
 #[wasm_bindgen(js_name = lossSurface)]
 #[allow(clippy::too_many_arguments)]
 pub fn loss_surface_js(
     model: &Model,
     inputs: &[f32],
-    labels: &[u32],
-    final_params: &[f32],
+    #[wasm_bindgen(unchecked_param_type = "ArrayLike<number>")] targets: &[f64],
+    trained: &[f32],
     d1: &[f32],
     d2: &[f32],
     #[wasm_bindgen(unchecked_param_type = "Linspace")] alphas: JsValue,
     #[wasm_bindgen(unchecked_param_type = "Linspace")] betas: JsValue,
     #[wasm_bindgen(unchecked_optional_param_type = "(done: number, total: number) => void")]
     progress: Option<js_sys::Function>,
+    #[wasm_bindgen(unchecked_optional_param_type = "LossSurfaceOptions")] options: Option<JsValue>,
 ) -> Result<Vec<f32>, JsError> {
+    let options: LossSurfaceOptions =
+        read_options(options.unwrap_or(JsValue::UNDEFINED), "lossSurface options")?;
+    let targets = JsTargets::read(options.loss, targets)?;
     let grid = plane_grid(
-        ArrayView1::from(final_params),
+        ArrayView1::from(trained),
         ArrayView1::from(d1),
         ArrayView1::from(d2),
         &linspace(alphas, "alphas")?,
         &linspace(betas, "betas")?,
     )
     .map_err(js_error)?;
-    let labels: Vec<usize> = labels.iter().map(|&l| l as usize).collect();
     let mut report = |done: usize, total: usize| match &progress {
         Some(f) => f
             .call2(
@@ -277,7 +298,15 @@ pub fn loss_surface_js(
             .is_ok(),
         None => true,
     };
-    loss_surface(model.graph(), inputs, &labels, &grid, &mut report).map_err(js_error)
+    loss_surface(
+        model.graph(),
+        inputs,
+        targets.view(),
+        options.loss,
+        &grid,
+        &mut report,
+    )
+    .map_err(js_error)
 }
 
 #[wasm_bindgen]

@@ -130,21 +130,22 @@ export interface Evaluation {
 "#;
 
 /// Targets read from JavaScript numbers as the loss takes them.
-enum JsTargets {
+pub(super) enum JsTargets {
     Classes(Vec<usize>),
     Values(Vec<f32>),
 }
 
 impl JsTargets {
     /// Class labels for cross-entropy, target values for mse and bce.
-    fn read(loss: Loss, targets: &[f64]) -> Result<Self, JsError> {
+    pub(super) fn read(loss: Loss, targets: &[f64]) -> Result<Self, JsError> {
         Ok(match loss {
             Loss::CrossEntropy => JsTargets::Classes(class_labels(targets)?),
             Loss::Mse | Loss::Bce => JsTargets::Values(target_values(targets)),
         })
     }
 
-    fn view(&self) -> Targets<'_> {
+    /// The targets as the core takes them.
+    pub(super) fn view(&self) -> Targets<'_> {
         match self {
             JsTargets::Classes(labels) => Targets::Classes(labels),
             JsTargets::Values(values) => Targets::Values(values),
@@ -260,10 +261,19 @@ impl Trainer {
         self.inner.steps()
     }
 
-    /// The learning rate the next step will use (the schedule's current rate).
+    /// The learning rate the next step will use (the schedule's current rate). Assigning it
+    /// keeps the optimiser's state (momentum, Adam's moments) and the schedule, which goes on
+    /// from the new rate, as assigning a PyTorch parameter group's `lr` does; a rate that is not
+    /// positive and finite throws.
     #[wasm_bindgen(getter, js_name = learningRate)]
     pub fn learning_rate(&self) -> f32 {
         self.inner.learning_rate()
+    }
+
+    /// Sets the learning rate (see the getter).
+    #[wasm_bindgen(setter, js_name = learningRate)]
+    pub fn set_learning_rate(&mut self, rate: f32) -> Result<(), JsError> {
+        self.inner.set_learning_rate(rate).map_err(js_error)
     }
 
     /// The data loss of the last step's batch, `undefined` before the first step.

@@ -164,6 +164,11 @@ test("the architecture, the loss and the data are edited; a regression task trai
   assert.ok(await shownLoss(page) < first, "the squared error fell");
   assert.doesNotMatch(await page.textContent("#timeline-info"), /accuracy/);
   assert.equal(await page.$eval("#accuracy-chart", (c) => c.hidden), true, "no accuracy for regression");
+  // The landscape is of the loss being trained, here the squared error.
+  await page.locator("#landscape-view").scrollIntoViewIfNeeded();
+  await page.waitForFunction(() => /^\d+ snapshots · the plane holds/.test(document.querySelector("#landscape-info").textContent), null, { timeout: 60000 });
+  assert.ok(await distinctColours(page, "#landscape") > 30, "the squared error's landscape drawn");
+  await page.evaluate(() => scrollTo(0, 0));
 
   // A loaded model whose output does not fit the loss: the worker's error is shown, and another
   // loss starts again from the same file.

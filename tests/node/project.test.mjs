@@ -82,6 +82,15 @@ test("weight rows, trajectories and loss surfaces", () => {
   assert.equal(surface.length, 9);
   assert.deepEqual(calls.at(-1), [9, 9]);
   assert.ok(surface[4] < Math.max(...surface), "the trained weights are not the worst point");
+  // The loss is the trainer's: the squared error of the ten outputs against one-hot targets.
+  const oneHot = new Float32Array(50 * 10).map((_, i) => (labels[Math.floor(i / 10)] === i % 10 ? 1 : 0));
+  const axis = { start: -1, end: 1, steps: 3 };
+  const squared = lossSurface(model, inputs, oneHot, p, d1, d2, axis, axis, undefined, { loss: "mse" });
+  const outputs = model.forward(inputs, 50);
+  const own = outputs.reduce((sum, v, i) => sum + (v - oneHot[i]) ** 2, 0) / outputs.length;
+  assert.ok(Math.abs(squared[4] - own) < 1e-5 * own, `centre ${squared[4]} is the model's own squared error ${own}`);
+  assert.throws(() => lossSurface(model, inputs, oneHot, p, d1, d2, axis, axis, undefined, { loss: "hinge" }), /hinge/);
+  assert.throws(() => lossSurface(model, inputs, oneHot, p, d1, d2, axis, axis, undefined, { los: "mse" }), /unknown option .los. in lossSurface options/);
 });
 
 test("bad projection input throws precise errors; the module keeps working", () => {

@@ -90,6 +90,28 @@ test("training the MLP on digits lowers the held-out loss; snapshots project and
   assert.ok(Math.abs(surface[4] - trainer.evaluate(heldOut.subarray(0, 50 * 784), heldOutLabels.subarray(0, 50)).loss) < 1e-5);
 });
 
+test("assigning learningRate keeps Adam's moments; a bad rate throws and changes nothing", () => {
+  const doc = fixture("adam_amsgrad_cnn");
+  const start = () => new Trainer(Model.fromJson(JSON.stringify(doc.model)), { ...doc.options, learningRate: 0.01 });
+  const steps = (trainer, batches) => batches.forEach((b) => trainer.step(Float32Array.from(b.inputs), b.labels));
+  const [first, rest] = [doc.batches.slice(0, 2), doc.batches.slice(2)];
+  const straight = start();
+  steps(straight, doc.batches);
+  const assigned = start();
+  steps(assigned, first);
+  assigned.learningRate = 0.01;
+  assert.equal(assigned.learningRate, Math.fround(0.01));
+  steps(assigned, rest);
+  assert.deepEqual(assigned.parameters(), straight.parameters(), "the same steps: the moments were kept");
+  assert.throws(() => { assigned.learningRate = -1; }, /invalid learningRate: -1 is not a positive finite number/);
+  assert.equal(assigned.learningRate, Math.fround(0.01));
+  const faster = start();
+  steps(faster, first);
+  faster.learningRate = 0.05;
+  steps(faster, rest);
+  assert.notDeepEqual(faster.parameters(), straight.parameters(), "the new rate is used");
+});
+
 test("bad options and data throw precise Errors; the trainer and the module keep working", () => {
   const model = Model.fromJson(JSON.stringify(fixture("mlp_momentum").model));
   const expectError = (fn, pattern) =>

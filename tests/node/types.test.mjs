@@ -92,6 +92,7 @@ test("the options interfaces name exactly the keys the bindings accept", () => {
     TraceDrawOptions: (o) => model.trace(new Float32Array(784)).draw("conv1", canvas, o),
     LandscapeOptions: (o) => drawLandscape(canvas, new Float32Array(4), axis, axis, [], o),
     Linspace: (o) => lossSurface(model, [], [], [], [], [], { ...axis, ...o }, axis),
+    LossSurfaceOptions: (o) => lossSurface(model, [], [], [], [], [], axis, axis, undefined, o),
     PlaygroundDatasetOptions: (o) => playgroundDataset("circle", o),
     CsvOptions: (o) => parseCsv("x,y\n1,2", o),
   };

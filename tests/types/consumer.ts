@@ -45,6 +45,7 @@ import init, {
   type LayerInfo,
   type LayerParameter,
   type Linspace,
+  type LossSurfaceOptions,
   type PlaygroundDataset,
   type PlaygroundDatasetOptions,
   type PlaygroundFeature,
@@ -260,6 +261,10 @@ export function trainApi(model: Model, images: Float32Array, labels: Uint32Array
     betas,
     (done: number, total: number) => console.log(`${done} / ${total}`),
   );
+  const squaredError: LossSurfaceOptions = { loss: "mse" };
+  lossSurface(trainer.model(), images, new Float32Array(labels.length * 10), snapshots[1], snapshots[1], snapshots[1], alphas, betas, undefined, squaredError);
+  // @ts-expect-error the loss is one of the trainer's
+  lossSurface(trainer.model(), images, labels, snapshots[1], snapshots[1], snapshots[1], alphas, betas, undefined, { loss: "hinge" });
   const area: ChartArea = drawLandscape(canvas, surface, alphas, betas, plane.coordinates, {
     marked: 1,
     levels: 6,

@@ -252,17 +252,17 @@ function receiveLandscape({ id, result }) {
 
 /** What the landscape view says before it has a landscape. */
 function landscapeNote() {
-  return state.loss === "crossEntropy" ? "the landscape appears after three snapshots" : "the landscape is drawn for the cross-entropy loss only";
+  return "the landscape appears after three snapshots";
 }
 
 /** Asks the worker for the landscape of the kept snapshots when there are new ones and the view is
  * on screen; while playing, at most every REFRESH_MS or three times as long as the last one took
- * (so the landscape worker takes at most a third of a core from training and drawing).
- * Cross-entropy classifiers only. */
+ * (so the landscape worker takes at most a third of a core from training and drawing). The
+ * surface is of the loss being trained, on the test split's evaluated samples. */
 function maybeAskLandscape(now) {
   const { landscape } = state;
   const snapshots = timeline.snapshots;
-  if (state.loss !== "crossEntropy" || landscape.pending || snapshots.length < 3 || !visible.has("landscape-view")) return;
+  if (landscape.pending || snapshots.length < 3 || !visible.has("landscape-view")) return;
   if (snapshots.length === landscape.count && snapshots.at(-1).step === landscape.lastStep) return;
   if (state.playing && now - landscape.asked < Math.max(REFRESH_MS, 3 * landscape.took)) return;
   const params = snapshots[0].parameters.length;
@@ -272,14 +272,16 @@ function maybeAskLandscape(now) {
     pending: true, asked: now, count: snapshots.length, lastStep: snapshots.at(-1).step, id: landscape.id + 1,
     steps: snapshots.map((s) => s.step),
   });
-  const { inputs, count, labels } = state.dataset.test;
+  const { inputs, count } = state.dataset.test;
   const evaluated = Math.min(count, EVALUATED);
+  const split = trainerSplit(state.dataset.test, state.loss);
+  const targets = split.labels ?? split.targets;
   const message = {
-    type: "landscape", id: landscape.id, model: state.document, snapshots: all, count: snapshots.length,
-    inputs: inputs.slice(0, (inputs.length / count) * evaluated), labels: labels.slice(0, evaluated),
+    type: "landscape", id: landscape.id, model: state.document, snapshots: all, count: snapshots.length, loss: state.loss,
+    inputs: inputs.slice(0, (inputs.length / count) * evaluated), targets: targets.slice(0, (targets.length / count) * evaluated),
   };
   landscapeWorker ??= startWorker(compiledWasm);
-  landscapeWorker.postMessage(message, [all.buffer, message.inputs.buffer, message.labels.buffer]);
+  landscapeWorker.postMessage(message, [all.buffer, message.inputs.buffer, message.targets.buffer]);
 }
 
 function setPlaying(playing) {

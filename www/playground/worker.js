@@ -16,9 +16,9 @@
 //   { type: "pcaLayer", name } the layer projected from now on; answered with the projection of
 //       the current weights, { type: "pca", epoch, step, pca }.
 //   { type: "update", steps }  takes `steps` training steps, then posts a snapshot.
-//   { type: "landscape", id, model, inputs, labels, snapshots, count } the trajectory of `count`
-//       flat parameter vectors of the model (nnlens JSON text) on the plane of its principal
-//       directions and the cross-entropy over (inputs, labels) on that plane. It needs no setup:
+//   { type: "landscape", id, model, inputs, targets, loss, snapshots, count } the trajectory of
+//       `count` flat parameter vectors of the model (nnlens JSON text) on the plane of its
+//       principal directions and the loss being trained over (inputs, targets) on that plane. It needs no setup:
 //       the page runs it in a second instance of this worker, so training never waits for it.
 // Messages out: { type: "snapshot", epoch, snapshot } (its typed arrays transferred),
 //   { type: "landscape", id, result }, { type: "error", message }.
@@ -90,10 +90,18 @@ function running() {
 
 /** Goes on from the current weights with new options (a fresh optimiser state). */
 function changeOptions(options) {
-  const next = newTrainer(running().model(), options, setup.train);
-  stepOffset += trainer.steps;
-  trainer.free();
-  trainer = next;
+  // A new learning rate alone keeps the optimiser's state (momentum, Adam's moments), as
+  // assigning a PyTorch parameter group's lr does; any other change starts a new trainer from the
+  // current weights.
+  const keys = new Set([...Object.keys(options), ...Object.keys(setup.options)]);
+  if ([...keys].every((key) => key === "learningRate" || options[key] === setup.options[key])) {
+    running().learningRate = options.learningRate;
+  } else {
+    const next = newTrainer(running().model(), options, setup.train);
+    stepOffset += trainer.steps;
+    trainer.free();
+    trainer = next;
+  }
   setup = { ...setup, options };
 }
 
@@ -168,7 +176,7 @@ function update(steps) {
 
 /** The trajectory on the plane of its two principal directions and the loss over a 15 × 15 grid
  * of that plane padded by a quarter of the path's extent (as the explorer's training panel). */
-function landscape({ model: documentText, inputs, labels, snapshots, count }) {
+function landscape({ model: documentText, inputs, targets, loss, snapshots, count }) {
   const params = snapshots.length / count;
   const { directions, coordinates, explainedVarianceRatio } = projectTrajectory(snapshots, count, params);
   const axis = (k) => {
@@ -182,8 +190,8 @@ function landscape({ model: documentText, inputs, labels, snapshots, count }) {
   };
   const [alphas, betas] = [axis(0), axis(1)];
   const model = Model.fromJson(documentText);
-  const surface = lossSurface(model, inputs, labels, snapshots.subarray((count - 1) * params),
-    directions.subarray(0, params), directions.subarray(params), alphas, betas);
+  const surface = lossSurface(model, inputs, targets, snapshots.subarray((count - 1) * params),
+    directions.subarray(0, params), directions.subarray(params), alphas, betas, undefined, { loss });
   model.free();
   return { coordinates, explained: Array.from(explainedVarianceRatio), surface, alphas, betas };
 }
