@@ -117,3 +117,143 @@ fn int_binary(kind: BinaryKind, p: Sym, q: Sym) -> Result<Sym> {
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::io::onnx::test_model::{
+        attr_int, err, float_tensor, from_onnx, int_tensor, model, node,
+    };
+
+    fn forward(bytes: &[u8], x: Vec<f32>) -> Vec<f32> {
+        let g = from_onnx(bytes).unwrap();
+        let x = g.input_tensor(x, 1).unwrap();
+        g.forward(x).unwrap().into_raw_vec_and_offset().0
+    }
+
+    #[test]
+    fn max_and_min_fold_any_number_of_inputs_pairwise() {
+        let inits = || {
+            vec![
+                float_tensor("a", &[3], [0.0, 5.0, -5.0]),
+                float_tensor("b", &[1], [1.0]),
+            ]
+        };
+        // Max(a, b, x): the two constants fold into [1, 5, 1], then one node with x.
+        let bytes = model(
+            vec![node("Max", "max", &["a", "b", "x"], "y", vec![])],
+            inits(),
+            &[3],
+        );
+        assert_eq!(from_onnx(&bytes).unwrap().nodes().len(), 1);
+        assert_eq!(forward(&bytes, vec![2.0, 2.0, -2.0]), [2.0, 5.0, 1.0]);
+        // Min(x, a, x, b): three nodes, named after the ONNX node.
+        let bytes = model(
+            vec![node("Min", "min", &["x", "a", "x", "b"], "y", vec![])],
+            inits(),
+            &[3],
+        );
+        let g = from_onnx(&bytes).unwrap();
+        let names: Vec<&str> = g.nodes().iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["min", "min_1", "min_2"]);
+        assert_eq!(forward(&bytes, vec![2.0, 2.0, -2.0]), [0.0, 1.0, -5.0]);
+        // One input is the identity.
+        let bytes = model(
+            vec![
+                node("Max", "max", &["x"], "m", vec![]),
+                node("Neg", "neg", &["m"], "y", vec![]),
+            ],
+            vec![],
+            &[2],
+        );
+        assert_eq!(forward(&bytes, vec![1.0, -3.0]), [-1.0, 3.0]);
+        let e = err(&model(
+            vec![node("Min", "min", &[], "y", vec![])],
+            vec![],
+            &[2],
+        ));
+        assert!(e.contains("'min' (Min)") && e.contains("no inputs"), "{e}");
+    }
+
+    #[test]
+    fn pow_takes_float_and_integer_exponents_and_folds_integers() {
+        let bytes = model(
+            vec![
+                node("Pow", "cube", &["x", "three"], "c", vec![]),
+                node("Pow", "root", &["c", "half"], "y", vec![]),
+            ],
+            vec![
+                int_tensor("three", &[3]),
+                float_tensor("half", &[2], [1.0, 0.5]),
+            ],
+            &[2],
+        );
+        let y = forward(&bytes, vec![-2.0, 4.0]);
+        assert_eq!(y, [-8.0, 8.0]);
+        // Integer shape arithmetic folds: a reshape target [0, max(2, 1), 2^2].
+        let ints = || {
+            vec![
+                int_tensor("zero", &[0]),
+                int_tensor("one", &[1]),
+                int_tensor("two", &[2]),
+            ]
+        };
+        let bytes = model(
+            vec![
+                node("Max", "two_again", &["two", "one"], "m", vec![]),
+                node("Pow", "four", &["two", "two"], "p", vec![]),
+                node(
+                    "Concat",
+                    "target",
+                    &["zero", "m", "p"],
+                    "t",
+                    vec![attr_int("axis", 0)],
+                ),
+                node("Reshape", "reshape", &["x", "t"], "y", vec![]),
+            ],
+            ints(),
+            &[8],
+        );
+        assert_eq!(from_onnx(&bytes).unwrap().output_shape(), &[2, 4]);
+        // Max of the shape [N, 8] depends on the batch size.
+        let e = err(&model(
+            vec![
+                node("Shape", "shape", &["x"], "s", vec![]),
+                node("Max", "widest", &["s", "two"], "y", vec![]),
+            ],
+            ints(),
+            &[8],
+        ));
+        assert!(
+            e.contains("'widest' (Max)") && e.contains("batch size"),
+            "{e}"
+        );
+        let e = err(&model(
+            vec![node("Pow", "p", &["x", "big"], "y", vec![])],
+            vec![float_tensor("big", &[2, 2], [1.0; 4])],
+            &[2],
+        ));
+        assert!(e.contains("batch axis"), "{e}");
+    }
+
+    #[test]
+    fn prelu_slope_broadcasts_to_the_input() {
+        let bytes = model(
+            vec![node("PRelu", "prelu", &["x", "slope"], "y", vec![])],
+            vec![float_tensor("slope", &[2, 1], [0.5, 0.25])],
+            &[2, 2],
+        );
+        assert_eq!(
+            forward(&bytes, vec![-2.0, 2.0, -4.0, 4.0]),
+            [-1.0, 2.0, -1.0, 4.0]
+        );
+        let e = err(&model(
+            vec![node("PRelu", "prelu", &["x", "slope"], "y", vec![])],
+            vec![float_tensor("slope", &[3], [0.1; 3])],
+            &[2, 1],
+        ));
+        assert!(
+            e.contains("slope of shape [3]") && e.contains("unidirectional"),
+            "{e}"
+        );
+    }
+}
