@@ -112,6 +112,14 @@ impl Importer {
     }
 
     pub(super) fn dropout(&mut self, ctx: &NodeCtx) -> Result<()> {
+        // Opset 6 has `is_test` (default 0, training mode: random masks); 7 and later are
+        // inference unless the opset-12 input `training_mode` says otherwise.
+        if self.opset < 7 && !ctx.bool("is_test", false)? {
+            return Err(ctx.err(
+                "is_test=0 (opset 6 training mode, the default) is not supported; export the \
+                 model in eval() mode so that is_test=1",
+            ));
+        }
         if let Some(training) = self.int_const(ctx, 2, "training_mode")? {
             if training.iter().any(|&t| t != 0) {
                 return Err(ctx.err("training_mode is true; export the model in eval() mode"));

@@ -14,7 +14,7 @@ use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 
 /// The oldest default-domain opset the importer reads.
-const MIN_OPSET: i64 = 7;
+const MIN_OPSET: i64 = 6;
 
 /// The version of the default (`ai.onnx`) operator set the model imports.
 pub(super) fn default_opset(model: &ModelProto) -> Result<i64> {
