@@ -22,20 +22,31 @@ impl Importer {
     pub(super) fn binary(&mut self, ctx: &NodeCtx, kind: BinaryKind) -> Result<()> {
         let a = self.required(ctx, 0)?;
         let b = self.required(ctx, 1)?;
-        let b = self.legacy_broadcast(ctx, &a, b)?;
+        let b = self.legacy_broadcast(ctx, kind, &a, b)?;
         let v = self.combine(ctx, kind, a, b)?;
         self.alias(ctx, v)
     }
 
     /// Opset < 7 `broadcast=1, axis=k`: B's axes line up with A's from `k` on, so B gets
     /// trailing 1s up to A's rank (NumPy broadcasting then matches). Without `axis` the old
-    /// rule is NumPy's suffix alignment; without `broadcast` the shapes are equal.
-    fn legacy_broadcast(&self, ctx: &NodeCtx, a: &Val, b: Val) -> Result<Val> {
-        if self.opset >= 7 || !ctx.bool("broadcast", false)? {
+    /// rule is NumPy's suffix alignment; without `broadcast` the shapes are equal. Opset 6
+    /// `PRelu` takes one slope per channel (axis 1) unless the slope has one value.
+    fn legacy_broadcast(&self, ctx: &NodeCtx, kind: BinaryKind, a: &Val, b: Val) -> Result<Val> {
+        if self.opset >= 7 {
             return Ok(b);
         }
-        let Some(raw) = ctx.typed("axis", AttributeType::Int)?.and_then(|a| a.i) else {
+        let raw = if kind == BinaryKind::PRelu {
+            match &b {
+                Val::Float(c) if c.ndim() == 1 && c.len() > 1 => 1,
+                _ => return Ok(b),
+            }
+        } else if !ctx.bool("broadcast", false)? {
             return Ok(b);
+        } else {
+            match ctx.typed("axis", AttributeType::Int)?.and_then(|a| a.i) {
+                Some(raw) => raw,
+                None => return Ok(b),
+            }
         };
         let shape_a: Vec<usize> = match a {
             Val::Runtime(x) => std::iter::once(1).chain(self.sample_shape(*x)).collect(),
