@@ -184,7 +184,8 @@ impl Importer {
 mod tests {
     use super::*;
     use crate::io::onnx::export::value_info;
-    use crate::io::onnx::proto::{tensor_shape_proto, NodeProto, TensorProto};
+    use crate::io::onnx::proto::attribute_proto::AttributeType;
+    use crate::io::onnx::proto::{tensor_shape_proto, AttributeProto, NodeProto, TensorProto};
     use crate::io::onnx::test_model::{
         attr_float, attr_int, err, float_tensor, from_onnx, model, model_with, node,
     };
@@ -269,14 +270,20 @@ mod tests {
     }
 
     /// Opset 6's training forms (`is_test` absent or 0), a `spatial=0` BatchNormalization with
-    /// per-channel statistics, an old-style broadcast of a run-time value and Upsample (not
-    /// implemented) are refused with what nnlens does not do.
+    /// per-channel statistics, an old-style broadcast of a run-time value and Upsample without
+    /// scales, scaling the batch or downsampling are refused with what nnlens does not do.
     #[test]
     fn old_opset_forms_nnlens_cannot_run_are_refused() {
         let stats: Vec<TensorProto> = ["s", "b", "m", "v"]
             .iter()
             .map(|n| float_tensor(n, &[2], [1.0, 1.0]))
             .collect();
+        let scales = |v: &[f32]| AttributeProto {
+            name: Some("scales".into()),
+            r#type: Some(AttributeType::Floats as i32),
+            floats: v.to_vec(),
+            ..Default::default()
+        };
         let bn = |attrs| {
             node(
                 "BatchNormalization",
@@ -286,9 +293,13 @@ mod tests {
                 attrs,
             )
         };
-        let cases: Vec<(NodeProto, Vec<TensorProto>, i64, &str)> =
-            vec![
-            (bn(vec![]), stats.clone(), 6, "is_test=0 (opset 6 training mode"),
+        let cases: Vec<(NodeProto, Vec<TensorProto>, i64, &str)> = vec![
+            (
+                bn(vec![]),
+                stats.clone(),
+                6,
+                "is_test=0 (opset 6 training mode",
+            ),
             (
                 bn(vec![attr_int("is_test", 1), attr_int("spatial", 0)]),
                 stats.clone(),
@@ -323,7 +334,19 @@ mod tests {
                 node("Upsample", "u", &["x"], "y", vec![]),
                 vec![],
                 7,
-                "unsupported op type 'Upsample'",
+                "has neither a 'scales' attribute nor a scales input",
+            ),
+            (
+                node("Upsample", "u", &["x"], "y", vec![scales(&[2.0, 1.0, 1.0])]),
+                vec![],
+                7,
+                "scale the batch dimension",
+            ),
+            (
+                node("Upsample", "u", &["x"], "y", vec![scales(&[1.0, 1.0, 0.5])]),
+                vec![],
+                7,
+                "scale 0.5 in [1.0, 1.0, 0.5] is not a finite number of at least 1",
             ),
         ];
         for (node, inits, opset, expect) in cases {

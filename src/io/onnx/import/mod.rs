@@ -26,7 +26,8 @@
 //! - [`norm`]: `BatchNormalization`, `ReduceMean`;
 //! - [`activation`]: `Relu`, `LeakyRelu`, `Sigmoid`, `Tanh`, `Erf`, `Gelu`, `Clip`, `HardSwish`,
 //!   `HardSigmoid`, `Elu`, `Selu`, `Softplus`, `Mish`, `Sqrt`, `Exp`, `Log`, `Neg`, `Abs`,
-//!   `Softmax`, `LogSoftmax`, `Dropout`.
+//!   `Softmax`, `LogSoftmax`, `Dropout`;
+//! - [`upsample`]: `Upsample` (opsets 7-10) as dense interpolation layers.
 
 mod activation;
 mod attributes;
@@ -37,6 +38,7 @@ mod linear;
 mod norm;
 mod plumbing;
 mod spatial;
+mod upsample;
 mod values;
 
 use super::data::Val;
@@ -209,6 +211,7 @@ impl Importer {
             "Selu" => self.selu(&ctx),
             "Softplus" => self.activation(&ctx, Activation::Softplus),
             "Mish" => self.activation(&ctx, Activation::Mish),
+            "Upsample" => self.upsample(&ctx),
             other => Err(ctx.err(format!(
                 "unsupported op type '{other}'; nnlens supports: {}",
                 SUPPORTED_OPS.join(", ")
