@@ -434,9 +434,15 @@ mod tests {
         let x = random_tensor(&[2, 3, 4], -1.0, 1.0, 33);
         let t = x.view().permuted_axes(IxDyn(&[0, 2, 1])).to_owned();
         for axes in [vec![], vec![1], vec![2]] {
-            let op = ReduceMean::new(axes, false).unwrap();
-            let expected = op.forward(&[&t.as_standard_layout().into_owned()]).unwrap();
-            assert_eq!(op.forward(&[&t]).unwrap(), expected);
+            let ops: [&dyn Kernel; 3] = [
+                &ReduceMean::new(axes.clone(), false).unwrap(),
+                &ReduceSum::new(axes.clone(), false).unwrap(),
+                &ReduceMax::new(axes, false).unwrap(),
+            ];
+            for op in ops {
+                let expected = op.forward(&[&t.as_standard_layout().into_owned()]).unwrap();
+                assert_eq!(op.forward(&[&t]).unwrap(), expected);
+            }
         }
     }
 

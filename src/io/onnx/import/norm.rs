@@ -167,3 +167,80 @@ fn broadcast_to(ctx: &NodeCtx, what: &str, value: ArrayD<f32>, shape: &[usize]) 
             ))
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::io::onnx::test_model::{attr_int, err, float_tensor, model_with, node};
+
+    /// Normalisations nnlens cannot run as asked are refused with the values involved.
+    #[test]
+    fn refusals_name_the_problem() {
+        let ones = |name: &str, n: usize| float_tensor(name, &[n], vec![1.0; n]);
+        let cases = vec![
+            (
+                node(
+                    "LayerNormalization",
+                    "l",
+                    &["x", "s"],
+                    "y",
+                    vec![attr_int("axis", 0)],
+                ),
+                vec![ones("s", 3)],
+                17,
+                "normalises over the batch dimension",
+            ),
+            (
+                node("LayerNormalization", "l", &["x", "s"], "y", vec![]),
+                vec![ones("s", 4)],
+                17,
+                "scale of shape [4] does not broadcast to the normalised axes [2]",
+            ),
+            (
+                node(
+                    "GroupNormalization",
+                    "g",
+                    &["x", "s", "b"],
+                    "y",
+                    vec![attr_int("num_groups", 2)],
+                ),
+                vec![ones("s", 2), ones("b", 2)],
+                18,
+                "num_groups 2 does not divide the 3 channels",
+            ),
+            (
+                node(
+                    "GroupNormalization",
+                    "g",
+                    &["x", "s", "b"],
+                    "y",
+                    vec![attr_int("num_groups", 1)],
+                ),
+                vec![ones("s", 3), ones("b", 3)],
+                18,
+                "expected [1] (one value per group (opset 18",
+            ),
+            (
+                node(
+                    "GroupNormalization",
+                    "g",
+                    &["x", "s", "b"],
+                    "y",
+                    vec![attr_int("num_groups", 1)],
+                ),
+                vec![ones("s", 1), ones("b", 1)],
+                21,
+                "scale has shape [1], expected [3] (one value per channel)",
+            ),
+            (
+                node("InstanceNormalization", "i", &["x", "s"], "y", vec![]),
+                vec![ones("s", 3)],
+                17,
+                "input bias is missing",
+            ),
+        ];
+        for (node, inits, opset, expect) in cases {
+            let e = err(&model_with(vec![node], inits, &[3, 2], None, opset));
+            assert!(e.contains(expect), "expected '{expect}' in: {e}");
+        }
+    }
+}

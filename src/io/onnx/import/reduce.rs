@@ -53,3 +53,41 @@ impl Importer {
         self.push(ctx, Op::GlobalMaxPool(GlobalMaxPool), &[x])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::io::onnx::test_model::{
+        attr_int, attr_ints, err, from_onnx, int_tensor, model_with, node,
+    };
+
+    #[test]
+    fn reductions_over_the_batch_are_refused_and_empty_axes_can_be_a_noop() {
+        for op in ["ReduceSum", "ReduceMax", "ReduceMean"] {
+            let e = err(&model_with(
+                vec![node(op, "r", &["x"], "y", vec![attr_ints("axes", &[0])])],
+                vec![],
+                &[3],
+                None,
+                13,
+            ));
+            assert!(e.contains("over the batch dimension"), "{op}: {e}");
+            let noop = node(
+                op,
+                "r",
+                &["x", ""],
+                "y",
+                vec![attr_int("noop_with_empty_axes", 1)],
+            );
+            let g = from_onnx(&model_with(vec![noop], vec![], &[3], None, 18)).unwrap();
+            assert!(g.nodes().is_empty(), "{op}: the noop adds no node");
+        }
+        let e = err(&model_with(
+            vec![node("ReduceSum", "r", &["x", "ax"], "y", vec![])],
+            vec![int_tensor("ax", &[3])],
+            &[2, 2],
+            None,
+            13,
+        ));
+        assert!(e.contains("axis 3 is out of range for rank 3"), "{e}");
+    }
+}
