@@ -51,7 +51,9 @@ pub(super) enum Layer {
     Concat(AxisLayer),
     ReduceMean(ReduceLayer),
     // Normalisations and reductions of issue 15 (`norm_layers.rs`).
-    LayerNorm(LayerNormLayer),
+    /// `layerNorm` (a variant name may not start with `Layer`).
+    #[serde(rename = "layerNorm")]
+    TrailingAxesNorm(LayerNormLayer),
     GroupNorm(GroupNormLayer),
     InstanceNorm(InstanceNormLayer),
     ReduceSum(ReduceLayer),
@@ -135,7 +137,7 @@ impl Layer {
                 .map_err(|e| at.at_node(e))?,
             )),
             Layer::ReduceMean(l) => l.op(ReduceKind::Mean, at),
-            Layer::LayerNorm(l) => l.op(at),
+            Layer::TrailingAxesNorm(l) => l.op(at),
             Layer::GroupNorm(l) => l.op(at),
             Layer::InstanceNorm(l) => l.op(at),
             Layer::ReduceSum(l) => l.op(ReduceKind::Sum, at),
@@ -237,7 +239,7 @@ impl Layer {
             Op::MatMul(_) => {
                 return Err("multiplies two values, which the JSON format has no layer for")
             }
-            Op::LayerNorm(l) => Layer::LayerNorm(LayerNormLayer::write(l, in_rank, weights)),
+            Op::LayerNorm(l) => Layer::TrailingAxesNorm(LayerNormLayer::write(l, in_rank, weights)),
             Op::GroupNorm(g) => Layer::GroupNorm(GroupNormLayer::write(g, weights)),
             Op::InstanceNorm(g) => Layer::InstanceNorm(InstanceNormLayer::write(g, weights)),
             Op::ReduceSum(r) => Layer::ReduceSum(ReduceLayer::write(r.axes(), r.keepdims())),

@@ -59,7 +59,8 @@ pub(super) struct LayerNormLayer {
 impl LayerNormLayer {
     pub(super) fn op(&self, at: &mut Site) -> Result<Op> {
         let first = full_axis(self.axis, at.in_shape.len(), "layerNorm axis")? - 1;
-        let (scale, bias) = affine(at, &at.in_shape[first..].to_vec())?;
+        let in_shape = at.in_shape;
+        let (scale, bias) = affine(at, &in_shape[first..])?;
         Ok(Op::LayerNorm(
             LayerNorm::new(scale, bias, self.epsilon).map_err(|e| at.at_node(e))?,
         ))
