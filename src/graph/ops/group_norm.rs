@@ -9,7 +9,9 @@
 //! `y = scale_c x̂ + bias_c`. The backward is that of the standardisation with `ĝ = g scale_c`,
 //! and `dscale_c = Σ g x̂`, `dbias_c = Σ g` over the batch and spatial positions.
 
-use super::layer_norm::{check_epsilon, standardise_rows, standardise_rows_backward, tensor};
+use super::layer_norm::{
+    check_epsilon, row_major, standardise_rows, standardise_rows_backward, tensor,
+};
 use super::{Grads, Kernel};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
@@ -128,16 +130,14 @@ impl Kernel for GroupNorm {
     }
 
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
-        let x = inputs[0].as_standard_layout();
+        let x = inputs[0];
         self.output_shape(&[x.shape()])?;
-        let xs = x.as_slice().expect("standard layout is contiguous");
-        let (mut y, _) = standardise_rows(xs, self.row_len(x.shape()), self.epsilon);
+        let (mut y, _) = standardise_rows(&row_major(x), self.row_len(x.shape()), self.epsilon);
         let plane = Self::plane(x.shape());
         let sample = self.channels() * plane;
-        let scale = self.scale.as_standard_layout();
-        let bias = self.bias.as_standard_layout();
-        let scale = Self::per_element(scale.as_slice().unwrap(), plane);
-        let bias = Self::per_element(bias.as_slice().unwrap(), plane);
+        let (scale, bias) = (row_major(&self.scale), row_major(&self.bias));
+        let scale = Self::per_element(&scale, plane);
+        let bias = Self::per_element(&bias, plane);
         for sample_values in y.chunks_exact_mut(sample) {
             for ((v, a), b) in sample_values
                 .iter_mut()
@@ -157,7 +157,7 @@ impl Kernel for GroupNorm {
         grad_output: &Tensor,
         want_params: bool,
     ) -> Result<Grads> {
-        let x = inputs[0].as_standard_layout();
+        let x = inputs[0];
         self.output_shape(&[x.shape()])?;
         if grad_output.shape() != x.shape() {
             return Err(Error::shape(format!(
@@ -169,12 +169,10 @@ impl Kernel for GroupNorm {
         let row_len = self.row_len(x.shape());
         let plane = Self::plane(x.shape());
         let sample = self.channels() * plane;
-        let xs = x.as_slice().expect("standard layout is contiguous");
-        let (standardised, inv_std) = standardise_rows(xs, row_len, self.epsilon);
-        let g = grad_output.as_standard_layout();
-        let g = g.as_slice().expect("standard layout is contiguous");
-        let scale = self.scale.as_standard_layout();
-        let scale = Self::per_element(scale.as_slice().unwrap(), plane);
+        let (standardised, inv_std) = standardise_rows(&row_major(x), row_len, self.epsilon);
+        let g = row_major(grad_output);
+        let scale = row_major(&self.scale);
+        let scale = Self::per_element(&scale, plane);
         let scaled: Vec<f32> = g
             .chunks_exact(sample)
             .flat_map(|s| s.iter().zip(scale.clone()).map(|(&g, a)| g * a))
@@ -318,5 +316,38 @@ mod tests {
             &[random_tensor(&[2, 3, 2, 3], -2.0, 2.0, 17)],
             Tolerance::default(),
         );
+    }
+
+    #[test]
+    fn non_contiguous_input_gives_the_same_result() {
+        use crate::graph::ops::layer_norm::LayerNorm;
+        let x = random_tensor(&[2, 4, 3, 5], -2.0, 2.0, 21);
+        let transposed = x.view().permuted_axes(vec![0, 1, 3, 2]).to_owned();
+        let standard = transposed.as_standard_layout().into_owned();
+        let layer_norm = LayerNorm::new(
+            random_tensor(&[5, 3], 0.5, 2.0, 22),
+            random_tensor(&[5, 3], -1.0, 1.0, 23),
+            1e-5,
+        )
+        .unwrap();
+        let ops: [&dyn Kernel; 2] = [&group_norm(2, 4, 24), &layer_norm];
+        let g = random_tensor(&[2, 4, 5, 3], -1.0, 1.0, 25);
+        let g_transposed = g
+            .view()
+            .permuted_axes(vec![0, 1, 3, 2])
+            .as_standard_layout()
+            .permuted_axes(vec![0, 1, 3, 2])
+            .to_owned();
+        assert!(!transposed.is_standard_layout() && !g_transposed.is_standard_layout());
+        for op in ops {
+            let y = op.forward(&[&standard]).unwrap();
+            assert_eq!(op.forward(&[&transposed]).unwrap(), y);
+            let expected = op.backward(&[&standard], &y, &g, true).unwrap();
+            let got = op
+                .backward(&[&transposed], &y, &g_transposed, true)
+                .unwrap();
+            assert_eq!(got.inputs, expected.inputs);
+            assert_eq!(got.params, expected.params);
+        }
     }
 }

@@ -16,6 +16,7 @@ use super::{Grads, Kernel};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 use ndarray::IxDyn;
+use std::borrow::Cow;
 
 /// The standardised rows `x̂` of `x` (rows of `row_len` contiguous values) and each row's
 /// `1 / √(σ² + ε)`.
@@ -78,6 +79,14 @@ pub(super) fn check_epsilon(what: &str, epsilon: f32) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The values of `t` in row-major order, borrowed when its layout is already standard.
+pub(super) fn row_major(t: &Tensor) -> Cow<'_, [f32]> {
+    match t.as_slice() {
+        Some(values) => Cow::Borrowed(values),
+        None => Cow::Owned(t.iter().copied().collect()),
+    }
 }
 
 /// `values` (row-major, `shape`) as a tensor.
@@ -187,15 +196,12 @@ impl Kernel for LayerNorm {
     }
 
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
-        let x = inputs[0].as_standard_layout();
+        let x = inputs[0];
         self.output_shape(&[x.shape()])?;
-        let xs = x.as_slice().expect("standard layout is contiguous");
-        let (mut y, _) = standardise_rows(xs, self.row_len(), self.epsilon);
-        let scale = self.scale.as_standard_layout();
-        let bias = self.bias.as_standard_layout();
-        let (scale, bias) = (scale.as_slice().unwrap(), bias.as_slice().unwrap());
+        let (mut y, _) = standardise_rows(&row_major(x), self.row_len(), self.epsilon);
+        let (scale, bias) = (row_major(&self.scale), row_major(&self.bias));
         for row in y.chunks_exact_mut(self.row_len()) {
-            for ((v, &a), &b) in row.iter_mut().zip(scale).zip(bias) {
+            for ((v, &a), &b) in row.iter_mut().zip(scale.iter()).zip(bias.iter()) {
                 *v = a * *v + b;
             }
         }
@@ -209,18 +215,15 @@ impl Kernel for LayerNorm {
         grad_output: &Tensor,
         want_params: bool,
     ) -> Result<Grads> {
-        let x = inputs[0].as_standard_layout();
+        let x = inputs[0];
         self.check_gradient(x.shape(), grad_output)?;
         let n = self.row_len();
-        let xs = x.as_slice().expect("standard layout is contiguous");
-        let (standardised, inv_std) = standardise_rows(xs, n, self.epsilon);
-        let g = grad_output.as_standard_layout();
-        let g = g.as_slice().expect("standard layout is contiguous");
-        let scale = self.scale.as_standard_layout();
-        let scale = scale.as_slice().unwrap();
+        let (standardised, inv_std) = standardise_rows(&row_major(x), n, self.epsilon);
+        let g = row_major(grad_output);
+        let scale = row_major(&self.scale);
         let scaled: Vec<f32> = g
             .chunks_exact(n)
-            .flat_map(|row| row.iter().zip(scale).map(|(&g, &a)| g * a))
+            .flat_map(|row| row.iter().zip(scale.iter()).map(|(&g, &a)| g * a))
             .collect();
         let dx = standardise_rows_backward(&scaled, &standardised, &inv_std, n);
         let mut params = Vec::new();
