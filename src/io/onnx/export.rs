@@ -376,7 +376,7 @@ impl Writer {
             }
             Op::ReduceMean(r) => {
                 let attrs = vec![
-                    attr_ints("axes", r.axes()),
+                    attr_ints("axes", &reduced_axes(r.axes(), graph, n)),
                     attr_int("keepdims", i64::from(r.keepdims())),
                 ];
                 self.push("ReduceMean", name, vec![x()], out, attrs);
@@ -406,19 +406,19 @@ impl Writer {
             Op::GroupNorm(g) => self.group_norm(g, name, x(), &n.shape, out),
             Op::ReduceSum(r) => {
                 // ReduceSum takes its axes as an input from opset 13.
-                let axes: Vec<i64> = r.axes().iter().map(|&a| a as i64).collect();
-                let mut ins = vec![x()];
-                if !axes.is_empty() {
-                    ins.push(self.int_init(&format!("{name}.axes"), &axes));
-                }
+                let axes: Vec<i64> = reduced_axes(r.axes(), graph, n)
+                    .iter()
+                    .map(|&a| a as i64)
+                    .collect();
+                let ins = vec![x(), self.int_init(&format!("{name}.axes"), &axes)];
                 let attrs = vec![attr_int("keepdims", i64::from(r.keepdims()))];
                 self.push("ReduceSum", name, ins, out, attrs);
             }
             Op::ReduceMax(r) => {
-                let mut attrs = vec![attr_int("keepdims", i64::from(r.keepdims()))];
-                if !r.axes().is_empty() {
-                    attrs.push(attr_ints("axes", r.axes()));
-                }
+                let attrs = vec![
+                    attr_ints("axes", &reduced_axes(r.axes(), graph, n)),
+                    attr_int("keepdims", i64::from(r.keepdims())),
+                ];
                 self.push("ReduceMax", name, vec![x()], out, attrs);
             }
             Op::GlobalMaxPool(_) => self.push("GlobalMaxPool", name, vec![x()], out, vec![]),
@@ -536,6 +536,16 @@ impl Writer {
     }
 }
 
+/// A reduction's axes written out: nnlens's empty list (every axis but the batch) as the axes
+/// `1..rank` of the node's input, since ONNX reads no axes as every axis, the batch included.
+fn reduced_axes(axes: &[usize], graph: &Graph, n: &Node) -> Vec<usize> {
+    if axes.is_empty() {
+        (1..=graph.value_shape(n.inputs[0]).len()).collect()
+    } else {
+        axes.to_vec()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{from_onnx, to_onnx};
@@ -545,7 +555,7 @@ mod tests {
     use crate::graph::ops::elementwise::{Binary, BinaryKind};
     use crate::graph::ops::gradcheck::random_tensor;
     use crate::graph::ops::matmul::MatMul;
-    use crate::graph::ops::reduce::ReduceMean;
+    use crate::graph::ops::reduce::{ReduceMax, ReduceMean, ReduceSum};
     use crate::graph::ops::shape::{Flatten, Pad, Transpose};
     use crate::graph::ValueId;
 
@@ -658,6 +668,24 @@ mod tests {
         );
         assert_eq!(back.nodes()[0].name, "fc/matmul");
         assert_eq!(back.nodes()[1].name, "fc");
+    }
+
+    /// nnlens's empty axes (every axis but the batch) are written out: ONNX would read no axes
+    /// as every axis, the batch included.
+    #[test]
+    fn reductions_over_every_sample_axis_round_trip() {
+        let reductions = [
+            Op::ReduceMean(ReduceMean::new(vec![], true).unwrap()),
+            Op::ReduceSum(ReduceSum::new(vec![], false).unwrap()),
+            Op::ReduceMax(ReduceMax::new(vec![], true).unwrap()),
+        ];
+        for op in reductions {
+            let mut g = Graph::new(&[3, 4]).unwrap();
+            let kind = op.kind();
+            g.push("r", kind, op, &[ValueId(0)]).unwrap();
+            let back = round_trip(&g);
+            assert_eq!(back.output_shape(), g.output_shape(), "{kind}");
+        }
     }
 
     #[test]
