@@ -203,12 +203,14 @@ impl Op {
     }
 
     /// The names of the parameters in [`Kernel::params`] order (PyTorch's names where they
-    /// exist: `weight`, `bias`; batch norm `scale`, `bias`; a binary op's `constant`).
+    /// exist: `weight`, `bias`; the normalisations' `scale`, `bias`, as ONNX names them; a
+    /// binary op's `constant`).
     pub fn param_names(&self) -> Vec<String> {
         let named: &[&str] = match self {
             Op::Dense(_) | Op::Conv2d(_) => &["weight", "bias"],
-            Op::BatchNorm(_) => &["scale", "bias"],
-            Op::LayerNorm(_) | Op::GroupNorm(_) | Op::InstanceNorm(_) => &["scale", "bias"],
+            Op::BatchNorm(_) | Op::LayerNorm(_) | Op::GroupNorm(_) | Op::InstanceNorm(_) => {
+                &["scale", "bias"]
+            }
             Op::Binary(_) => &["constant"],
             _ => &[],
         };
