@@ -642,6 +642,75 @@ mod tests {
         assert_eq!(to_json(&back).unwrap(), text);
     }
 
+    /// The math and activation functions of issue 15 and the pow / max / min / pRelu layers,
+    /// read, written (options only where they differ from the defaults) and read again.
+    #[test]
+    fn math_layers_round_trip() {
+        let text = r#"{ "format": "nnlens", "version": 1, "input": [2, 3], "seed": 5,
+         "layers": [
+          { "type": "activation", "fn": "hardSwish" },
+          { "type": "activation", "fn": "hardSigmoid", "alpha": 0.25 },
+          { "type": "activation", "fn": "elu", "alpha": 0.5 },
+          { "type": "activation", "fn": "selu" },
+          { "type": "activation", "fn": "softplus" },
+          { "type": "activation", "fn": "mish" },
+          { "type": "activation", "fn": "gelu", "approximate": "tanh" },
+          { "type": "activation", "fn": "gelu", "approximate": "none" },
+          { "type": "activation", "fn": "abs" },
+          { "type": "activation", "fn": "sqrt" },
+          { "type": "activation", "fn": "exp" },
+          { "type": "activation", "fn": "log" },
+          { "type": "activation", "fn": "neg", "name": "negated" },
+          { "type": "pow" },
+          { "type": "pRelu" },
+          { "type": "max", "inputs": ["pRelu_1", "negated"] },
+          { "type": "min", "inputs": ["max_1", "negated"] } ],
+         "weights": { "pow_1": { "constant": { "shape": [], "data": "AAAAQA==" } },
+                      "pRelu_1": { "constant": { "shape": [3], "data": "zczMPc3MTD6amZk+" } } } }"#;
+        let g = from_json(text).unwrap();
+        let kinds: Vec<&str> = g.nodes().iter().map(|n| n.op.kind()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "HardSwish",
+                "HardSigmoid",
+                "Elu",
+                "Selu",
+                "Softplus",
+                "Mish",
+                "GeluTanh",
+                "Gelu",
+                "Abs",
+                "Sqrt",
+                "Exp",
+                "Log",
+                "Neg",
+                "Pow",
+                "PRelu",
+                "Max",
+                "Min"
+            ]
+        );
+        let written = to_json(&g).unwrap();
+        let back = from_json(&written).unwrap();
+        assert_eq!(g, back);
+        let doc: Value = serde_json::from_str(&written).unwrap();
+        let layers = doc["layers"].as_array().unwrap();
+        assert_eq!(
+            layers[1],
+            json!({ "type": "activation", "name": "activation_2", "fn": "hardSigmoid", "alpha": 0.25 })
+        );
+        assert_eq!(
+            layers[3].get("alpha"),
+            None,
+            "selu's defaults are not written"
+        );
+        assert_eq!(layers[6]["approximate"], json!("tanh"));
+        assert_eq!(layers[7].get("approximate"), None);
+        let e = err(&text.replace("\"tanh\"", "\"erf\""));
+        assert!(e.contains("approximate") && e.contains("erf"), "{e}");
+    }
+
     /// Writing keeps the fields whose defaults the format writes and leaves out the others.
     #[test]
     fn writes_fields_as_the_format_defines() {
@@ -720,7 +789,7 @@ mod tests {
         ));
         assert_eq!(
             e,
-            "unknown layer type (layer 1) 'dens'; expected one of: dense, conv2d, maxPool2d, avgPool2d, globalAvgPool, flatten, reshape, transpose, pad, dropout, batchNorm, activation, add, sub, mul, div, concat, reduceMean, layerNorm, groupNorm, instanceNorm, reduceSum, reduceMax, globalMaxPool"
+            "unknown layer type (layer 1) 'dens'; expected one of: dense, conv2d, maxPool2d, avgPool2d, globalAvgPool, flatten, reshape, transpose, pad, dropout, batchNorm, activation, add, sub, mul, div, concat, reduceMean, pow, max, min, pRelu, layerNorm, groupNorm, instanceNorm, reduceSum, reduceMax, globalMaxPool"
         );
         assert_eq!(
             err(&SMALL.replace("\"type\": \"dense\", \"units\": 2,", "")),

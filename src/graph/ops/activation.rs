@@ -5,7 +5,24 @@
 //! - Sigmoid `1 / (1 + e^-x)`, derivative `s (1 - s)`; Tanh, derivative `1 - t^2`.
 //! - GELU in the exact erf form `x Φ(x) = x/2 (1 + erf(x/√2))` (PyTorch `approximate="none"`),
 //!   derivative `Φ(x) + x φ(x)`; Erf itself, derivative `2/√π e^{-x^2}`; erf from `libm`.
+//! - GELU in the tanh form `x/2 (1 + tanh(√(2/π) (x + 0.044715 x³)))` (PyTorch
+//!   `approximate="tanh"`, ONNX opset-20 `Gelu`), derivative
+//!   `(1 + t)/2 + x/2 (1 - t²) √(2/π) (1 + 3·0.044715 x²)`.
 //! - Clip `min(max(x, lo), hi)`, gradient passed where `lo <= x <= hi` (PyTorch `clamp`).
+//! - Elementwise math (ONNX `Sqrt`, `Exp`, `Log`, `Neg`, `Abs`), IEEE at the edges as
+//!   onnxruntime and PyTorch: `sqrt` of a negative and `log` of a negative are NaN, `log 0` is
+//!   `-inf`; derivatives `1/(2√x)` (infinite at 0, as `torch.sqrt`'s), `e^x`, `1/x`, `-1`, and
+//!   `sign(x)` for Abs (0 at 0, PyTorch's `sgn`).
+//! - MobileNetV3's HardSwish `x · min(max(x + 3, 0), 6) / 6` (PyTorch's form of ONNX's
+//!   `x · max(0, min(1, x/6 + 1/2))`), derivative `0` below -3, `x/3 + 1/2` on `[-3, 3]`, `1` above;
+//!   HardSigmoid `max(0, min(1, αx + β))` (ONNX defaults α 0.2, β 0.5; PyTorch exports α 1/6),
+//!   derivative `α` where `0 < αx + β < 1` (PyTorch: strictly inside).
+//! - ELU `x` for `x > 0`, `α (e^x - 1)` otherwise (`expm1`), derivative `1` or `α e^x` (PyTorch:
+//!   `α` at 0); SELU `γ x` for `x > 0`, `γ α (e^x - 1)` otherwise, with ONNX's defaults
+//!   α 1.67326319…, γ 1.05070102… (Klambauer et al. 2017), derivative `γ` or `γ α e^x`.
+//! - Softplus `ln(1 + e^x)`, computed as `max(x, 0) + ln(1 + e^{-|x|})` (no overflow),
+//!   derivative the sigmoid; Mish `x tanh(softplus(x))` (Misra 2019), derivative
+//!   `tanh(sp) + x σ(x) (1 - tanh²(sp))`.
 //! - Softmax `e^{x_i - m} / Σ e^{x_j - m}` along an axis (max-shifted for stability), backward
 //!   `s ⊙ (g - Σ g s)`; LogSoftmax `x - m - log Σ e^{x_j - m}`, backward `g - softmax Σ g`.
 //! - Dropout is the identity at inference, as `nn.Dropout` in `eval()` mode. In training mode
@@ -47,7 +64,57 @@ pub enum Activation {
     },
     /// The identity (ONNX `Identity`).
     Identity,
+    /// Gaussian error linear unit, tanh approximation (PyTorch `approximate="tanh"`).
+    GeluTanh,
+    /// `√x` (NaN below 0).
+    Sqrt,
+    /// `e^x`.
+    Exp,
+    /// The natural logarithm (`-inf` at 0, NaN below).
+    Log,
+    /// `-x`.
+    Neg,
+    /// `|x|`.
+    Abs,
+    /// `x · min(max(x + 3, 0), 6) / 6`.
+    HardSwish,
+    /// `max(0, min(1, alpha x + beta))`.
+    HardSigmoid {
+        /// The slope (ONNX default 0.2).
+        alpha: f32,
+        /// The offset (ONNX default 0.5).
+        beta: f32,
+    },
+    /// `x` for `x > 0`, `alpha (e^x - 1)` otherwise.
+    Elu {
+        /// The scale of the negative part (default 1).
+        alpha: f32,
+    },
+    /// `gamma x` for `x > 0`, `gamma alpha (e^x - 1)` otherwise.
+    Selu {
+        /// The scale of the negative part (default [`SELU_ALPHA`]).
+        alpha: f32,
+        /// The overall scale (default [`SELU_GAMMA`]).
+        gamma: f32,
+    },
+    /// `ln(1 + e^x)`.
+    Softplus,
+    /// `x tanh(softplus(x))`.
+    Mish,
 }
+
+/// SELU's `alpha` (ONNX's default, Klambauer et al. 2017).
+pub const SELU_ALPHA: f32 = 1.673_263_2;
+/// SELU's `gamma` (ONNX's default, Klambauer et al. 2017).
+pub const SELU_GAMMA: f32 = 1.050_701;
+/// HardSigmoid's ONNX default `alpha`.
+pub const HARD_SIGMOID_ALPHA: f32 = 0.2;
+/// HardSigmoid's ONNX default `beta`.
+pub const HARD_SIGMOID_BETA: f32 = 0.5;
+/// √(2/π), the scale inside the tanh-approximate GELU.
+pub const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+/// The cubic coefficient of the tanh-approximate GELU.
+pub const GELU_CUBIC: f32 = 0.044_715;
 
 const FRAC_1_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
 /// 1/√(2π), the standard normal density at 0.
@@ -67,6 +134,18 @@ impl Activation {
             Activation::Erf => "Erf",
             Activation::Clip { .. } => "Clip",
             Activation::Identity => "Identity",
+            Activation::GeluTanh => "GeluTanh",
+            Activation::Sqrt => "Sqrt",
+            Activation::Exp => "Exp",
+            Activation::Log => "Log",
+            Activation::Neg => "Neg",
+            Activation::Abs => "Abs",
+            Activation::HardSwish => "HardSwish",
+            Activation::HardSigmoid { .. } => "HardSigmoid",
+            Activation::Elu { .. } => "Elu",
+            Activation::Selu { .. } => "Selu",
+            Activation::Softplus => "Softplus",
+            Activation::Mish => "Mish",
         }
     }
 
@@ -94,6 +173,33 @@ impl Activation {
             Activation::Erf => libm::erff(x),
             Activation::Clip { min, max } => x.max(min).min(max),
             Activation::Identity => x,
+            Activation::GeluTanh => {
+                let inner = SQRT_2_OVER_PI * (x + GELU_CUBIC * (x * x * x));
+                0.5 * x * (1.0 + inner.tanh())
+            }
+            Activation::Sqrt => x.sqrt(),
+            Activation::Exp => x.exp(),
+            Activation::Log => x.ln(),
+            Activation::Neg => -x,
+            Activation::Abs => x.abs(),
+            Activation::HardSwish => x * (x + 3.0).clamp(0.0, 6.0) / 6.0,
+            Activation::HardSigmoid { alpha, beta } => (alpha * x + beta).clamp(0.0, 1.0),
+            Activation::Elu { alpha } => {
+                if x > 0.0 {
+                    x
+                } else {
+                    alpha * x.exp_m1()
+                }
+            }
+            Activation::Selu { alpha, gamma } => {
+                if x > 0.0 {
+                    gamma * x
+                } else {
+                    gamma * (alpha * x.exp_m1())
+                }
+            }
+            Activation::Softplus => softplus(x),
+            Activation::Mish => x * softplus(x).tanh(),
         }
     }
 
@@ -130,19 +236,104 @@ impl Activation {
                 }
             }
             Activation::Identity => 1.0,
+            Activation::GeluTanh => {
+                let t = (SQRT_2_OVER_PI * (x + GELU_CUBIC * (x * x * x))).tanh();
+                let inner_slope = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_CUBIC * x * x);
+                0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * inner_slope
+            }
+            Activation::Sqrt => 0.5 / y,
+            Activation::Exp => y,
+            Activation::Log => 1.0 / x,
+            Activation::Neg => -1.0,
+            Activation::Abs => {
+                if x > 0.0 {
+                    1.0
+                } else if x < 0.0 {
+                    -1.0
+                } else {
+                    0.0
+                }
+            }
+            Activation::HardSwish => {
+                if x < -3.0 {
+                    0.0
+                } else if x <= 3.0 {
+                    x / 3.0 + 0.5
+                } else {
+                    1.0
+                }
+            }
+            Activation::HardSigmoid { alpha, beta } => {
+                let z = alpha * x + beta;
+                if z > 0.0 && z < 1.0 {
+                    alpha
+                } else {
+                    0.0
+                }
+            }
+            Activation::Elu { alpha } => {
+                if x > 0.0 {
+                    1.0
+                } else {
+                    alpha * x.exp()
+                }
+            }
+            Activation::Selu { alpha, gamma } => {
+                if x > 0.0 {
+                    gamma
+                } else {
+                    gamma * alpha * x.exp()
+                }
+            }
+            Activation::Softplus => sigmoid(x),
+            Activation::Mish => {
+                let t = softplus(x).tanh();
+                t + x * sigmoid(x) * (1.0 - t * t)
+            }
         }
     }
 }
 
+/// `ln(1 + e^x)` as `max(x, 0) + ln(1 + e^{-|x|})`, finite for every finite `x`.
+#[inline]
+fn softplus(x: f32) -> f32 {
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
+/// The logistic function.
+#[inline]
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
 impl Kernel for Activation {
     fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
-        if let Activation::Clip { min, max } = *self {
-            if min.is_nan() || max.is_nan() || min > max {
+        match *self {
+            Activation::Clip { min, max } if min.is_nan() || max.is_nan() || min > max => {
                 return Err(Error::invalid(
                     "clip bounds",
                     format!("expected min <= max, got min {min}, max {max}"),
                 ));
             }
+            Activation::HardSigmoid { alpha, beta } if !(alpha.is_finite() && beta.is_finite()) => {
+                return Err(Error::invalid(
+                    "hardSigmoid parameters",
+                    format!("expected finite alpha and beta, got alpha {alpha}, beta {beta}"),
+                ));
+            }
+            Activation::Elu { alpha } if !alpha.is_finite() => {
+                return Err(Error::invalid(
+                    "elu alpha",
+                    format!("expected a finite alpha, got {alpha}"),
+                ));
+            }
+            Activation::Selu { alpha, gamma } if !(alpha.is_finite() && gamma.is_finite()) => {
+                return Err(Error::invalid(
+                    "selu parameters",
+                    format!("expected finite alpha and gamma, got alpha {alpha}, gamma {gamma}"),
+                ));
+            }
+            _ => {}
         }
         Ok(inputs[0].to_vec())
     }
@@ -396,6 +587,180 @@ mod tests {
             Activation::Identity,
         ] {
             check(&act, std::slice::from_ref(&x), Tolerance::default());
+        }
+    }
+
+    /// The new unary functions against PyTorch's values (float64 `torch.nn.functional`).
+    #[test]
+    fn unary_values_match_pytorch() {
+        let close = |act: Activation, x: f32, want: f64| {
+            let got = act.apply(x);
+            assert!(
+                (f64::from(got) - want).abs() <= 1e-6 + 1e-6 * want.abs(),
+                "{} at {x}: {got} vs {want}",
+                act.kind()
+            );
+        };
+        let cases: [(Activation, [f64; 5]); 6] = [
+            (
+                Activation::GeluTanh,
+                [
+                    0.841_191_990_608_276_8,
+                    -0.158_808_009_391_723_24,
+                    1.954_597_694_087_775,
+                    -7.024_594_819_227_126e-5,
+                    0.0,
+                ],
+            ),
+            (
+                Activation::HardSwish,
+                [2.0 / 3.0, -1.0 / 3.0, 5.0 / 3.0, 0.0, 0.0],
+            ),
+            (
+                Activation::Elu { alpha: 0.5 },
+                [
+                    1.0,
+                    -0.316_060_279_414_278_83,
+                    2.0,
+                    -0.490_842_180_555_632_9,
+                    0.0,
+                ],
+            ),
+            (
+                Activation::Selu {
+                    alpha: SELU_ALPHA,
+                    gamma: SELU_GAMMA,
+                },
+                [
+                    1.050_700_987_355_480_5,
+                    -1.111_330_737_812_562_5,
+                    2.101_401_974_710_961,
+                    -1.725_898_628_189_894_5,
+                    0.0,
+                ],
+            ),
+            (
+                Activation::Softplus,
+                [
+                    1.313_261_687_518_222_8,
+                    0.313_261_687_518_222_86,
+                    2.126_928_011_042_972_7,
+                    0.018_149_927_917_809_738,
+                    std::f64::consts::LN_2,
+                ],
+            ),
+            (
+                Activation::Mish,
+                [
+                    0.865_098_388_267_310_3,
+                    -0.303_401_461_374_108_95,
+                    1.943_958_959_533_994_6,
+                    -0.072_591_740_792_025_35,
+                    0.0,
+                ],
+            ),
+        ];
+        for (act, want) in cases {
+            for (x, w) in [1.0, -1.0, 2.0, -4.0, 0.0].into_iter().zip(want) {
+                close(act, x, w);
+            }
+        }
+        let hard_sigmoid = Activation::HardSigmoid {
+            alpha: HARD_SIGMOID_ALPHA,
+            beta: HARD_SIGMOID_BETA,
+        };
+        close(hard_sigmoid, 1.0, 0.7);
+        close(hard_sigmoid, -3.0, 0.0);
+        close(hard_sigmoid, 3.0, 1.0);
+        close(Activation::Sqrt, 2.0, std::f64::consts::SQRT_2);
+        close(Activation::Exp, 1.0, std::f64::consts::E);
+        close(Activation::Log, 10.0, std::f64::consts::LN_10);
+        close(Activation::Neg, 1.5, -1.5);
+        close(Activation::Abs, -1.5, 1.5);
+        // Softplus does not overflow: ln(1 + e^100) is 100.
+        close(Activation::Softplus, 100.0, 100.0);
+        assert_eq!(Activation::Softplus.apply(-200.0), 0.0);
+    }
+
+    /// The edges follow onnxruntime and PyTorch: NaN outside the domain, infinite slopes at 0.
+    #[test]
+    fn edges_follow_ieee_and_pytorch() {
+        assert!(Activation::Sqrt.apply(-1.0).is_nan());
+        assert_eq!(Activation::Sqrt.derivative(0.0, 0.0), f32::INFINITY);
+        assert_eq!(Activation::Log.apply(0.0), f32::NEG_INFINITY);
+        assert!(Activation::Log.apply(-1.0).is_nan());
+        assert_eq!(
+            Activation::Log.derivative(0.0, f32::NEG_INFINITY),
+            f32::INFINITY
+        );
+        assert_eq!(Activation::Abs.derivative(0.0, 0.0), 0.0);
+        assert_eq!(Activation::Elu { alpha: 0.5 }.derivative(0.0, 0.0), 0.5);
+        assert_eq!(Activation::HardSwish.derivative(-3.0, 0.0), -0.5);
+        assert_eq!(Activation::HardSwish.derivative(3.5, 3.5), 1.0);
+        let hard_sigmoid = Activation::HardSigmoid {
+            alpha: 0.25,
+            beta: 0.5,
+        };
+        assert_eq!(hard_sigmoid.derivative(2.0, 1.0), 0.0, "strictly inside");
+        assert_eq!(hard_sigmoid.derivative(1.0, 0.75), 0.25);
+        for bad in [
+            Activation::Elu { alpha: f32::NAN },
+            Activation::Selu {
+                alpha: 1.0,
+                gamma: f32::INFINITY,
+            },
+            Activation::HardSigmoid {
+                alpha: f32::NAN,
+                beta: 0.5,
+            },
+        ] {
+            let e = bad.output_shape(&[&[1, 2]]).unwrap_err().to_string();
+            assert!(
+                e.contains("finite") && (e.contains("NaN") || e.contains("inf")),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn unary_gradients_match_finite_differences() {
+        let x = away_from_kinks(&[2, 3, 4], 14);
+        for act in [
+            Activation::GeluTanh,
+            Activation::Exp,
+            Activation::Neg,
+            Activation::Abs,
+            Activation::HardSwish,
+            Activation::HardSigmoid {
+                alpha: HARD_SIGMOID_ALPHA,
+                beta: HARD_SIGMOID_BETA,
+            },
+            Activation::HardSigmoid {
+                alpha: 1.0 / 6.0,
+                beta: 0.5,
+            },
+            Activation::Elu { alpha: 0.7 },
+            Activation::Selu {
+                alpha: SELU_ALPHA,
+                gamma: SELU_GAMMA,
+            },
+            Activation::Softplus,
+            Activation::Mish,
+        ] {
+            check(&act, std::slice::from_ref(&x), Tolerance::default());
+        }
+        // HardSwish across its whole range, away from its kinks at ±3.
+        let wide = random_tensor(&[2, 3, 4], -5.0, 5.0, 15).mapv(|v| {
+            if (v.abs() - 3.0).abs() < 0.1 {
+                v * 1.1
+            } else {
+                v
+            }
+        });
+        check(&Activation::HardSwish, &[wide], Tolerance::default());
+        let positive = random_tensor(&[2, 3, 4], 0.5, 2.0, 16);
+        for act in [Activation::Sqrt, Activation::Log] {
+            check(&act, std::slice::from_ref(&positive), Tolerance::default());
         }
     }
 

@@ -1,12 +1,20 @@
-//! Binary element-wise arithmetic `a op b` for Add, Sub, Mul and Div, with NumPy / ONNX
-//! multidirectional broadcasting.
+//! Binary element-wise arithmetic `a op b` for Add, Sub, Mul, Div, Pow, Max, Min and PRelu,
+//! with NumPy / ONNX multidirectional broadcasting (PRelu: unidirectional, the slope `b`
+//! broadcasts to the shape of `a`).
 //!
 //! Broadcasting (NumPy "General broadcasting rules", ONNX `Broadcasting.md`): shapes are
 //! aligned from the right, a missing leading axis counts as size 1, and on every axis the
 //! sizes must be equal or one of them 1; the result takes the larger size.
 //!
 //! Partial derivatives, on the broadcast shape:
-//! `d(a ± b) = g, ±g`; `d(a b) = g b, g a`; `d(a / b) = g / b, -g a / b²`.
+//! `d(a ± b) = g, ±g`; `d(a b) = g b, g a`; `d(a / b) = g / b, -g a / b²`;
+//! `d(a^b) = g b a^(b-1), g a^b ln a` (PyTorch's `pow` backward: `0` for `a` where `b = 0`, and
+//! for `b` where `a = 0` and `b >= 0`; a negative `a` with a non-integer `b` is NaN in value and
+//! gradient, as in onnxruntime and PyTorch); `max(a, b)` sends `g` to the larger operand and
+//! half of it to each on a tie, `min` likewise (PyTorch's `maximum` / `minimum`; a NaN operand
+//! gives NaN); `prelu(a, b) = a` for `a >= 0`, `b a` otherwise (ONNX `PRelu`, `b` the slope):
+//! `d = g` where `a > 0`, `g b` elsewhere (PyTorch: the slope at 0), and `g a` for the slope
+//! where `a < 0`.
 //! An operand that was broadcast was read once for every element along the broadcast axes, so
 //! its gradient is the sum of those partials over them (the adjoint of broadcasting).
 //!
@@ -31,6 +39,14 @@ pub enum BinaryKind {
     Mul,
     /// `a / b` (IEEE division: a zero divisor gives an infinity or NaN, as in ONNX).
     Div,
+    /// `a^b` (`powf`; NaN for a negative `a` with a non-integer `b`).
+    Pow,
+    /// The larger of `a` and `b` (NaN if either is).
+    Max,
+    /// The smaller of `a` and `b` (NaN if either is).
+    Min,
+    /// `a` for `a >= 0`, `b a` otherwise: a leaky ReLU with the slope `b`.
+    PRelu,
 }
 
 impl BinaryKind {
@@ -41,6 +57,10 @@ impl BinaryKind {
             BinaryKind::Sub => "Sub",
             BinaryKind::Mul => "Mul",
             BinaryKind::Div => "Div",
+            BinaryKind::Pow => "Pow",
+            BinaryKind::Max => "Max",
+            BinaryKind::Min => "Min",
+            BinaryKind::PRelu => "PRelu",
         }
     }
 
@@ -52,6 +72,53 @@ impl BinaryKind {
             BinaryKind::Sub => a - b,
             BinaryKind::Mul => a * b,
             BinaryKind::Div => a / b,
+            // `x²` (LayerNorm's decomposed form) is a product; `powf` rounds it the same.
+            BinaryKind::Pow if b == 2.0 => a * a,
+            BinaryKind::Pow => a.powf(b),
+            BinaryKind::Max if a > b => a,
+            BinaryKind::Max if a <= b => b,
+            BinaryKind::Min if a < b => a,
+            BinaryKind::Min if a >= b => b,
+            // A NaN operand: NaN.
+            BinaryKind::Max | BinaryKind::Min => a + b,
+            BinaryKind::PRelu if a < 0.0 => b * a,
+            BinaryKind::PRelu => a,
+        }
+    }
+
+    /// `∂(a op b)/∂a` (`Side::Left`) or `∂(a op b)/∂b` (`Side::Right`).
+    #[inline]
+    fn partial(&self, side: Side, a: f32, b: f32) -> f32 {
+        match (self, side) {
+            (BinaryKind::Add, _) | (BinaryKind::Sub, Side::Left) => 1.0,
+            (BinaryKind::Sub, Side::Right) => -1.0,
+            (BinaryKind::Mul, Side::Left) => b,
+            (BinaryKind::Mul, Side::Right) => a,
+            (BinaryKind::Div, Side::Left) => 1.0 / b,
+            (BinaryKind::Div, Side::Right) => -a / (b * b),
+            (BinaryKind::Pow, Side::Left) if b == 0.0 => 0.0,
+            (BinaryKind::Pow, Side::Left) => b * a.powf(b - 1.0),
+            (BinaryKind::Pow, Side::Right) if a == 0.0 && b >= 0.0 => 0.0,
+            (BinaryKind::Pow, Side::Right) => a.powf(b) * a.ln(),
+            (BinaryKind::Max | BinaryKind::Min, _) if a == b => 0.5,
+            (BinaryKind::Max, Side::Left) | (BinaryKind::Min, Side::Right) => {
+                if a > b {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            (BinaryKind::Max, Side::Right) | (BinaryKind::Min, Side::Left) => {
+                if a < b {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            (BinaryKind::PRelu, Side::Left) if a > 0.0 => 1.0,
+            (BinaryKind::PRelu, Side::Left) => b,
+            (BinaryKind::PRelu, Side::Right) if a < 0.0 => a,
+            (BinaryKind::PRelu, Side::Right) => 0.0,
         }
     }
 }
@@ -210,6 +277,14 @@ impl Binary {
                 .and(spread(b, shape)?)
                 .map_collect(|&g, &a, &b| -g * a / (b * b))
                 .into(),
+            (kind, side) => {
+                // Pow, Max, Min, PRelu: the partial at each element.
+                Zip::from(g)
+                    .and(spread(a, shape)?)
+                    .and(spread(b, shape)?)
+                    .map_collect(|&g, &a, &b| g * kind.partial(side, a, b))
+                    .into()
+            }
         };
         let operand = match side {
             Side::Left => a,
@@ -253,11 +328,17 @@ impl Kernel for Binary {
             }
             None => {}
         }
-        broadcast_shapes(a, b).ok_or_else(|| {
+        let shape = broadcast_shapes(a, b).ok_or_else(|| {
             Error::shape(format!(
                 "{name} cannot broadcast shapes {a:?} and {b:?}; aligned from the right, the sizes on every axis must be equal or one of them 1"
             ))
-        })
+        })?;
+        if self.kind == BinaryKind::PRelu && shape != a {
+            return Err(Error::shape(format!(
+                "PRelu slope of shape {b:?} does not broadcast to the input shape {a:?}; the slope must fit the input (unidirectional broadcasting)"
+            )));
+        }
+        Ok(shape)
     }
 
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
@@ -460,6 +541,123 @@ mod tests {
             let widen = Binary::with_constant(kind, nonzero(&[5], 65), Side::Left);
             check(&widen, &[nonzero(&[2, 3, 1], 66)], Tolerance::default());
         }
+    }
+
+    #[test]
+    fn pow_max_min_prelu_match_pytorch() {
+        let a = Tensor::from_shape_vec(vec![1, 4], vec![-2.0, 0.0, 2.0, 1.5]).unwrap();
+        let b = Tensor::from_shape_vec(vec![1, 4], vec![3.0, 0.5, 0.0, 1.5]).unwrap();
+        let forward = |kind| {
+            Binary::between_values(kind)
+                .forward(&[&a, &b])
+                .unwrap()
+                .into_raw_vec_and_offset()
+                .0
+        };
+        assert_eq!(forward(BinaryKind::Pow)[..3], [-8.0, 0.0, 1.0]);
+        assert!((forward(BinaryKind::Pow)[3] - 1.5f32.powf(1.5)).abs() < 1e-6);
+        assert_eq!(forward(BinaryKind::Max), [3.0, 0.5, 2.0, 1.5]);
+        assert_eq!(forward(BinaryKind::Min), [-2.0, 0.0, 0.0, 1.5]);
+        assert_eq!(forward(BinaryKind::PRelu), [-6.0, 0.0, 2.0, 1.5]);
+        assert!(BinaryKind::Pow.apply(-8.0, 1.0 / 3.0).is_nan());
+        assert!(BinaryKind::Max.apply(f32::NAN, 1.0).is_nan());
+        assert!(BinaryKind::Min.apply(1.0, f32::NAN).is_nan());
+
+        // PyTorch's gradients at the edges: torch.pow of [0, -2, 2] by [0.5, 3, 0] gives
+        // [inf, 12, 0] for the base and [0, nan, ln 2] for the exponent; a tie of
+        // torch.maximum splits the gradient in halves.
+        let base = Tensor::from_shape_vec(vec![1, 3], vec![0.0, -2.0, 2.0]).unwrap();
+        let exponent = Tensor::from_shape_vec(vec![1, 3], vec![0.5, 3.0, 0.0]).unwrap();
+        let pow = Binary::between_values(BinaryKind::Pow);
+        let y = pow.forward(&[&base, &exponent]).unwrap();
+        let grads = pow
+            .backward(&[&base, &exponent], &y, &Tensor::ones(vec![1, 3]), false)
+            .unwrap();
+        assert_eq!(
+            grads.inputs[0].as_slice().unwrap(),
+            &[f32::INFINITY, 12.0, 0.0]
+        );
+        let d_exponent = grads.inputs[1].as_slice().unwrap();
+        assert!(d_exponent[0] == 0.0 && d_exponent[1].is_nan());
+        assert!((d_exponent[2] - std::f32::consts::LN_2).abs() < 1e-6);
+        let tie = Tensor::from_shape_vec(vec![1, 2], vec![1.0, 2.0]).unwrap();
+        let ones = Tensor::ones(vec![1, 2]);
+        for kind in [BinaryKind::Max, BinaryKind::Min] {
+            let op = Binary::between_values(kind);
+            let y = op.forward(&[&tie, &ones]).unwrap();
+            let g = op.backward(&[&tie, &ones], &y, &ones, false).unwrap();
+            let (left, right) = match kind {
+                BinaryKind::Max => ([0.5, 1.0], [0.5, 0.0]),
+                _ => ([0.5, 0.0], [0.5, 1.0]),
+            };
+            assert_eq!(g.inputs[0].as_slice().unwrap(), &left);
+            assert_eq!(g.inputs[1].as_slice().unwrap(), &right);
+        }
+    }
+
+    #[test]
+    fn prelu_slope_broadcasts_to_the_input_only() {
+        let prelu = |shape: &[usize]| {
+            Binary::with_constant(BinaryKind::PRelu, Tensor::zeros(shape), Side::Right)
+        };
+        assert_eq!(
+            prelu(&[3, 1, 1]).output_shape(&[&[2, 3, 4, 5]]).unwrap(),
+            vec![2, 3, 4, 5]
+        );
+        assert_eq!(prelu(&[1]).output_shape(&[&[2, 3]]).unwrap(), vec![2, 3]);
+        let e = prelu(&[5])
+            .output_shape(&[&[2, 3, 1]])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("[5]") && e.contains("[2, 3, 1]") && e.contains("slope"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn pow_max_min_prelu_gradients_match_finite_differences() {
+        // Away from ties (Max, Min) and kinks (PRelu at 0); Pow on positive bases.
+        let x = nonzero(&[2, 3, 4], 67);
+        let positive = random_tensor(&[2, 3, 4], 0.5, 2.0, 68);
+        for (kind, value) in [
+            (BinaryKind::Max, &x),
+            (BinaryKind::Min, &x),
+            (BinaryKind::PRelu, &x),
+            (BinaryKind::Pow, &positive),
+        ] {
+            let other = random_tensor(&[2, 3, 1], -1.0, 1.0, 69).mapv(|v| v * 0.4 + 0.05);
+            check(
+                &Binary::between_values(kind),
+                &[value.clone(), other],
+                Tolerance::default(),
+            );
+            for shape in [&[3, 1][..], &[1], &[], &[4], &[3, 4]] {
+                let slope = random_tensor(shape, -0.4, 0.45, 70);
+                let op = Binary::with_constant(kind, slope, Side::Right);
+                check(&op, std::slice::from_ref(value), Tolerance::default());
+            }
+        }
+        for kind in [BinaryKind::Max, BinaryKind::Min, BinaryKind::Pow] {
+            let op = Binary::with_constant(kind, random_tensor(&[4], 0.6, 1.4, 71), Side::Left);
+            check(
+                &op,
+                &[random_tensor(&[2, 3, 4], -0.3, 0.3, 72)],
+                Tolerance::default(),
+            );
+        }
+        // An integer exponent on negative bases: d x³/dx = 3x² (the exponent's own gradient,
+        // x³ ln x, is NaN there, as in PyTorch).
+        let cube =
+            Binary::with_constant(BinaryKind::Pow, Tensor::from_elem(vec![], 3.0), Side::Right);
+        let bases = Tensor::from_shape_vec(vec![1, 2], vec![-2.0, -0.5]).unwrap();
+        let y = cube.forward(&[&bases]).unwrap();
+        assert_eq!(y.as_slice().unwrap(), &[-8.0, -0.125]);
+        let g = cube
+            .backward(&[&bases], &y, &Tensor::ones(vec![1, 2]), true)
+            .unwrap();
+        assert_eq!(g.inputs[0].as_slice().unwrap(), &[12.0, 0.75]);
+        assert!(g.params[0].iter().all(|v| v.is_nan()));
     }
 
     #[test]

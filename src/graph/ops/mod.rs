@@ -98,14 +98,15 @@ pub enum Op {
     /// Batch normalisation with running statistics (inference form; the training form is
     /// [`crate::graph::Graph::trace_training`]).
     BatchNorm(norm::BatchNorm),
-    /// Element-wise activation functions.
+    /// Element-wise activation functions and unary math (Sqrt, Exp, Log, Neg, Abs).
     Activation(activation::Activation),
     /// Softmax or log-softmax along one axis.
     Softmax(activation::Softmax),
     /// Dropout: the identity at inference (a seeded mask in
     /// [`crate::graph::Graph::trace_training`]).
     Dropout(activation::Dropout),
-    /// Add, Sub, Mul, Div with NumPy broadcasting, between two values or a value and a constant.
+    /// Add, Sub, Mul, Div, Pow, Max, Min and PRelu with NumPy broadcasting, between two values
+    /// or a value and a constant.
     Binary(elementwise::Binary),
     /// Concatenation of several values along one axis.
     Concat(shape::Concat),

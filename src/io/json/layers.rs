@@ -16,7 +16,9 @@ use super::norm_layers::{ReduceKind, ReduceLayer};
 use super::{encode_tensor, full_axis, he_or_xavier, resolve_reshape, same_padding};
 use super::{Init, Params};
 use crate::error::{Error, Result};
-use crate::graph::ops::activation::{Activation, Dropout, Softmax};
+use crate::graph::ops::activation::{
+    Activation, Dropout, Softmax, HARD_SIGMOID_ALPHA, HARD_SIGMOID_BETA, SELU_ALPHA, SELU_GAMMA,
+};
 use crate::graph::ops::conv::Conv2d;
 use crate::graph::ops::dense::Dense;
 use crate::graph::ops::elementwise::{Binary, BinaryKind, Side};
@@ -50,6 +52,10 @@ pub(super) enum Layer {
     Div(BinaryLayer),
     Concat(AxisLayer),
     ReduceMean(ReduceLayer),
+    Pow(BinaryLayer),
+    Max(BinaryLayer),
+    Min(BinaryLayer),
+    PRelu(BinaryLayer),
     // Normalisations and reductions of issue 15 (`norm_layers.rs`).
     /// `layerNorm` (a variant name may not start with `Layer`).
     #[serde(rename = "layerNorm")]
@@ -137,6 +143,10 @@ impl Layer {
                 .map_err(|e| at.at_node(e))?,
             )),
             Layer::ReduceMean(l) => l.op(ReduceKind::Mean, at),
+            Layer::Pow(l) => l.op(BinaryKind::Pow, at),
+            Layer::Max(l) => l.op(BinaryKind::Max, at),
+            Layer::Min(l) => l.op(BinaryKind::Min, at),
+            Layer::PRelu(l) => l.op(BinaryKind::PRelu, at),
             Layer::TrailingAxesNorm(l) => l.op(at),
             Layer::GroupNorm(l) => l.op(at),
             Layer::InstanceNorm(l) => l.op(at),
@@ -209,6 +219,10 @@ impl Layer {
                     BinaryKind::Sub => Layer::Sub(layer),
                     BinaryKind::Mul => Layer::Mul(layer),
                     BinaryKind::Div => Layer::Div(layer),
+                    BinaryKind::Pow => Layer::Pow(layer),
+                    BinaryKind::Max => Layer::Max(layer),
+                    BinaryKind::Min => Layer::Min(layer),
+                    BinaryKind::PRelu => Layer::PRelu(layer),
                 }
             }
             Op::Concat(c) => Layer::Concat(AxisLayer {
@@ -722,6 +736,27 @@ pub(super) enum ActivationFn {
     Identity,
     Softmax,
     LogSoftmax,
+    HardSwish,
+    HardSigmoid,
+    Elu,
+    Selu,
+    Softplus,
+    Mish,
+    Sqrt,
+    Exp,
+    Log,
+    Neg,
+    Abs,
+}
+
+/// The two forms of GELU, `gelu`'s `approximate` (PyTorch's names).
+#[derive(Deserialize, Serialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub(super) enum GeluForm {
+    /// The exact erf form (the default).
+    None,
+    /// The tanh approximation.
+    Tanh,
 }
 
 impl ActivationFn {
@@ -735,8 +770,10 @@ impl ActivationFn {
     }
 }
 
-/// `activation`: `fn` and its options, `alpha` (leakyRelu, 0.01), `min` and `max` (clip, the f32
-/// range; written when set) and `axis` (softmax and logSoftmax, -1).
+/// `activation`: `fn` and its options, `alpha` (leakyRelu 0.01, elu 1, hardSigmoid 0.2, selu
+/// 1.6733), `beta` (hardSigmoid, 0.5), `gamma` (selu, 1.0507), `approximate` (gelu, `"none"` or
+/// `"tanh"`), `min` and `max` (clip, the f32 range; written when set) and `axis` (softmax and
+/// logSoftmax, -1). Options are written when they differ from the defaults.
 #[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ActivationLayer {
@@ -760,6 +797,20 @@ pub(super) struct ActivationLayer {
         skip_serializing_if = "Option::is_none"
     )]
     max: Option<f32>,
+    #[serde(
+        default,
+        deserialize_with = "some_finite",
+        skip_serializing_if = "Option::is_none"
+    )]
+    beta: Option<f32>,
+    #[serde(
+        default,
+        deserialize_with = "some_finite",
+        skip_serializing_if = "Option::is_none"
+    )]
+    gamma: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    approximate: Option<GeluForm>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     axis: Option<i64>,
 }
@@ -772,6 +823,9 @@ impl ActivationLayer {
             alpha: None,
             min: None,
             max: None,
+            beta: None,
+            gamma: None,
+            approximate: None,
             axis: None,
         }
     }
@@ -784,7 +838,29 @@ impl ActivationLayer {
             },
             ActivationFn::Sigmoid => Activation::Sigmoid,
             ActivationFn::Tanh => Activation::Tanh,
-            ActivationFn::Gelu => Activation::Gelu,
+            ActivationFn::Gelu => match self.approximate {
+                Some(GeluForm::Tanh) => Activation::GeluTanh,
+                Some(GeluForm::None) | None => Activation::Gelu,
+            },
+            ActivationFn::HardSwish => Activation::HardSwish,
+            ActivationFn::HardSigmoid => Activation::HardSigmoid {
+                alpha: self.alpha.unwrap_or(HARD_SIGMOID_ALPHA),
+                beta: self.beta.unwrap_or(HARD_SIGMOID_BETA),
+            },
+            ActivationFn::Elu => Activation::Elu {
+                alpha: self.alpha.unwrap_or(1.0),
+            },
+            ActivationFn::Selu => Activation::Selu {
+                alpha: self.alpha.unwrap_or(SELU_ALPHA),
+                gamma: self.gamma.unwrap_or(SELU_GAMMA),
+            },
+            ActivationFn::Softplus => Activation::Softplus,
+            ActivationFn::Mish => Activation::Mish,
+            ActivationFn::Sqrt => Activation::Sqrt,
+            ActivationFn::Exp => Activation::Exp,
+            ActivationFn::Log => Activation::Log,
+            ActivationFn::Neg => Activation::Neg,
+            ActivationFn::Abs => Activation::Abs,
             ActivationFn::Erf => Activation::Erf,
             ActivationFn::Identity => Activation::Identity,
             ActivationFn::Clip => Activation::Clip {
@@ -802,31 +878,55 @@ impl ActivationLayer {
     }
 
     fn write(a: &Activation) -> Self {
-        let (function, alpha, min, max) = match *a {
-            Activation::Relu => (ActivationFn::Relu, None, None, None),
-            Activation::LeakyRelu { alpha } => (ActivationFn::LeakyRelu, Some(alpha), None, None),
-            Activation::Sigmoid => (ActivationFn::Sigmoid, None, None, None),
-            Activation::Tanh => (ActivationFn::Tanh, None, None, None),
-            Activation::Gelu => (ActivationFn::Gelu, None, None, None),
-            Activation::Erf => (ActivationFn::Erf, None, None, None),
-            Activation::Identity => (ActivationFn::Identity, None, None, None),
-            Activation::Clip { min, max } => (
-                ActivationFn::Clip,
-                None,
-                Some(min).filter(|&m| m != f32::MIN),
-                Some(max).filter(|&m| m != f32::MAX),
-            ),
-        };
-        ActivationLayer {
-            alpha,
-            min,
-            max,
-            ..ActivationLayer::defaults(function)
+        let differs = |v: f32, default: f32| Some(v).filter(|&v| v != default);
+        let plain = |function| ActivationLayer::defaults(function);
+        match *a {
+            Activation::Relu => plain(ActivationFn::Relu),
+            Activation::LeakyRelu { alpha } => ActivationLayer {
+                alpha: Some(alpha),
+                ..plain(ActivationFn::LeakyRelu)
+            },
+            Activation::Sigmoid => plain(ActivationFn::Sigmoid),
+            Activation::Tanh => plain(ActivationFn::Tanh),
+            Activation::Gelu => plain(ActivationFn::Gelu),
+            Activation::GeluTanh => ActivationLayer {
+                approximate: Some(GeluForm::Tanh),
+                ..plain(ActivationFn::Gelu)
+            },
+            Activation::Erf => plain(ActivationFn::Erf),
+            Activation::Identity => plain(ActivationFn::Identity),
+            Activation::Clip { min, max } => ActivationLayer {
+                min: differs(min, f32::MIN),
+                max: differs(max, f32::MAX),
+                ..plain(ActivationFn::Clip)
+            },
+            Activation::HardSwish => plain(ActivationFn::HardSwish),
+            Activation::HardSigmoid { alpha, beta } => ActivationLayer {
+                alpha: differs(alpha, HARD_SIGMOID_ALPHA),
+                beta: differs(beta, HARD_SIGMOID_BETA),
+                ..plain(ActivationFn::HardSigmoid)
+            },
+            Activation::Elu { alpha } => ActivationLayer {
+                alpha: differs(alpha, 1.0),
+                ..plain(ActivationFn::Elu)
+            },
+            Activation::Selu { alpha, gamma } => ActivationLayer {
+                alpha: differs(alpha, SELU_ALPHA),
+                gamma: differs(gamma, SELU_GAMMA),
+                ..plain(ActivationFn::Selu)
+            },
+            Activation::Softplus => plain(ActivationFn::Softplus),
+            Activation::Mish => plain(ActivationFn::Mish),
+            Activation::Sqrt => plain(ActivationFn::Sqrt),
+            Activation::Exp => plain(ActivationFn::Exp),
+            Activation::Log => plain(ActivationFn::Log),
+            Activation::Neg => plain(ActivationFn::Neg),
+            Activation::Abs => plain(ActivationFn::Abs),
         }
     }
 }
 
-/// `add`, `sub`, `mul`, `div` of two inputs, or of one input and the parameter `constant` (any
+/// `add`, `sub`, `mul`, `div`, `pow`, `max`, `min`, `pRelu` (the slope on the right) of two inputs, or of one input and the parameter `constant` (any
 /// shape that broadcasts) on `constantSide` (`"right"` unless given; written with a constant).
 #[derive(Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -14,7 +14,7 @@ use super::proto::{
 };
 use super::EXPORT_OPSET;
 use crate::error::{Error, Result};
-use crate::graph::ops::activation::Activation;
+use crate::graph::ops::activation::{Activation, GELU_CUBIC, SQRT_2_OVER_PI};
 use crate::graph::ops::elementwise::Side;
 use crate::graph::ops::group_norm::GroupNorm;
 use crate::graph::ops::shape::PadMode;
@@ -532,7 +532,69 @@ impl Writer {
                 self.push("Add", &format!("{name}/one_plus"), vec![e, one], &p, vec![]);
                 self.push("Mul", name, vec![h, p], out, vec![]);
             }
+            Activation::Sqrt => self.push("Sqrt", name, vec![x], out, vec![]),
+            Activation::Exp => self.push("Exp", name, vec![x], out, vec![]),
+            Activation::Log => self.push("Log", name, vec![x], out, vec![]),
+            Activation::Neg => self.push("Neg", name, vec![x], out, vec![]),
+            Activation::Abs => self.push("Abs", name, vec![x], out, vec![]),
+            Activation::HardSwish => self.push("HardSwish", name, vec![x], out, vec![]),
+            Activation::HardSigmoid { alpha, beta } => self.push(
+                "HardSigmoid",
+                name,
+                vec![x],
+                out,
+                vec![attr_float("alpha", alpha), attr_float("beta", beta)],
+            ),
+            Activation::Elu { alpha } => {
+                self.push("Elu", name, vec![x], out, vec![attr_float("alpha", alpha)])
+            }
+            Activation::Selu { alpha, gamma } => self.push(
+                "Selu",
+                name,
+                vec![x],
+                out,
+                vec![attr_float("alpha", alpha), attr_float("gamma", gamma)],
+            ),
+            Activation::Softplus => self.push("Softplus", name, vec![x], out, vec![]),
+            Activation::Mish => {
+                // Mish is opset 18: x · tanh(softplus(x)), the operations nnlens computes.
+                let soft = self.fresh(&format!("{name}/softplus"));
+                let tanh = self.fresh(&format!("{name}/tanh"));
+                self.push(
+                    "Softplus",
+                    &format!("{name}/softplus"),
+                    vec![x.clone()],
+                    &soft,
+                    vec![],
+                );
+                self.push("Tanh", &format!("{name}/tanh"), vec![soft], &tanh, vec![]);
+                self.push("Mul", name, vec![x, tanh], out, vec![]);
+            }
+            Activation::GeluTanh => self.gelu_tanh(name, x, out),
         }
+    }
+
+    /// The tanh-approximate GELU, which opset 17 lacks, as the operations nnlens computes in
+    /// their order: `(0.5 x) (1 + tanh(√(2/π) (x + 0.044715 (x x) x)))`.
+    fn gelu_tanh(&mut self, name: &str, x: String, out: &str) {
+        let cubic = self.scalar_init(&format!("{name}.cubic"), GELU_CUBIC);
+        let scale = self.scalar_init(&format!("{name}.sqrt_2_over_pi"), SQRT_2_OVER_PI);
+        let half = self.scalar_init(&format!("{name}.half"), 0.5);
+        let one = self.scalar_init(&format!("{name}.one"), 1.0);
+        let mut step = |op: &str, label: &str, inputs: Vec<String>| -> String {
+            let t = self.fresh(&format!("{name}/{label}"));
+            self.push(op, &format!("{name}/{label}"), inputs, &t, vec![]);
+            t
+        };
+        let square = step("Mul", "square", vec![x.clone(), x.clone()]);
+        let cube = step("Mul", "cube", vec![square, x.clone()]);
+        let scaled_cube = step("Mul", "scaled_cube", vec![cube, cubic]);
+        let sum = step("Add", "sum", vec![x.clone(), scaled_cube]);
+        let inner = step("Mul", "inner", vec![sum, scale]);
+        let tanh = step("Tanh", "tanh", vec![inner]);
+        let one_plus = step("Add", "one_plus", vec![tanh, one]);
+        let half_x = step("Mul", "half_x", vec![x, half]);
+        self.push("Mul", name, vec![half_x, one_plus], out, vec![]);
     }
 }
 
@@ -558,6 +620,7 @@ mod tests {
     use crate::graph::ops::reduce::{ReduceMax, ReduceMean, ReduceSum};
     use crate::graph::ops::shape::{Flatten, Pad, Transpose};
     use crate::graph::ValueId;
+    use crate::tensor::Tensor;
 
     /// Exports, re-imports and checks bit-identical outputs at batch 2.
     fn round_trip(g: &Graph) -> Graph {
@@ -572,6 +635,70 @@ mod tests {
             "{a:?} vs {b:?}"
         );
         back
+    }
+
+    /// The unary math and activations of issue 15 and Pow / Max / Min / PRelu, exported (Mish
+    /// and the tanh GELU as their decompositions) and read back with the same outputs.
+    #[test]
+    fn math_and_activations_round_trip_exactly() {
+        let mut g = Graph::new(&[3, 4]).unwrap();
+        let mut x = ValueId::INPUT;
+        for act in [
+            Activation::GeluTanh,
+            Activation::HardSwish,
+            Activation::HardSigmoid {
+                alpha: 1.0 / 6.0,
+                beta: 0.5,
+            },
+            Activation::Elu { alpha: 0.5 },
+            Activation::Selu {
+                alpha: 1.5,
+                gamma: 1.25,
+            },
+            Activation::Mish,
+            Activation::Softplus,
+            Activation::Neg,
+            Activation::Exp,
+            Activation::Log,
+            Activation::Abs,
+            Activation::Sqrt,
+        ] {
+            x = g
+                .push(act.kind(), act.kind(), Op::Activation(act), &[x])
+                .unwrap();
+        }
+        let slope = random_tensor(&[3, 1], -0.5, 0.5, 8);
+        let prelu = Binary::with_constant(BinaryKind::PRelu, slope, Side::Right);
+        let shifted = g
+            .push("prelu", "PRelu", Op::Binary(prelu), &[ValueId::INPUT])
+            .unwrap();
+        let exponent = Tensor::from_elem(vec![], 3.0);
+        let pow = Binary::with_constant(BinaryKind::Pow, exponent, Side::Right);
+        let cubed = g.push("pow", "Pow", Op::Binary(pow), &[shifted]).unwrap();
+        let max = Op::Binary(Binary::between_values(BinaryKind::Max));
+        let larger = g.push("max", "Max", max, &[x, cubed]).unwrap();
+        let min = Op::Binary(Binary::between_values(BinaryKind::Min));
+        g.push("min", "Min", min, &[larger, ValueId::INPUT])
+            .unwrap();
+        let back = round_trip(&g);
+        let x = random_tensor(&[2, 3, 4], -2.0, 2.0, 5);
+        assert!(back.forward(x).unwrap().iter().all(|v| v.is_finite()));
+        let labels: Vec<&str> = back.nodes().iter().map(|n| n.label.as_str()).collect();
+        for op in [
+            "HardSwish",
+            "HardSigmoid",
+            "Elu",
+            "Selu",
+            "Softplus",
+            "Log",
+            "Sqrt",
+            "PRelu",
+            "Pow",
+            "Max",
+            "Min",
+        ] {
+            assert!(labels.contains(&op), "{op} in {labels:?}");
+        }
     }
 
     #[test]

@@ -18,7 +18,9 @@
 //!
 //! Mapping: `Gemm` and `MatMul` with a constant weight become [`Op::Dense`] (Gemm's `alpha`
 //! and `beta` folded into the weight and bias); `MatMul` of two values [`Op::MatMul`];
-//! `Add`/`Sub`/`Mul`/`Div` [`Op::Binary`] (with a constant operand when one is constant);
+//! `Add`/`Sub`/`Mul`/`Div`/`Pow`/`Max`/`Min`/`PRelu` [`Op::Binary`] (with a constant operand
+//! when one is constant; `Max`/`Min` of more than two inputs pairwise); the element-wise math
+//! and activations [`Op::Activation`];
 //! `Squeeze`/`Unsqueeze`/`Reshape` [`Op::Reshape`]; `Flatten` (axis 1 only, since ONNX
 //! `Flatten` is 2-D) [`Op::Flatten`]; the others their namesakes. Reshape targets keep the
 //! batch first (as `N` from `Shape`, `0`, `-1`, or the fixed batch size the model was exported
@@ -29,6 +31,7 @@
 //! [`Op::Dense`]: crate::graph::ops::Op::Dense
 //! [`Op::MatMul`]: crate::graph::ops::Op::MatMul
 //! [`Op::Binary`]: crate::graph::ops::Op::Binary
+//! [`Op::Activation`]: crate::graph::ops::Op::Activation
 //! [`Op::Reshape`]: crate::graph::ops::Op::Reshape
 //! [`Op::Flatten`]: crate::graph::ops::Op::Flatten
 //!
@@ -109,6 +112,22 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Tanh",
     "Transpose",
     "Unsqueeze",
+    // Elementwise math and activations of issue 15.
+    "Abs",
+    "Elu",
+    "Exp",
+    "HardSigmoid",
+    "HardSwish",
+    "Log",
+    "Max",
+    "Min",
+    "Mish",
+    "Neg",
+    "Pow",
+    "PRelu",
+    "Selu",
+    "Softplus",
+    "Sqrt",
 ];
 
 /// Reads an ONNX model (the bytes of a `.onnx` file) into a [`Graph`].

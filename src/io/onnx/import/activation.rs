@@ -1,4 +1,6 @@
-//! Element-wise activations (`Relu`, `LeakyRelu`, `Sigmoid`, `Tanh`, `Erf`, `Gelu`, `Clip`),
+//! Element-wise activations (`Relu`, `LeakyRelu`, `Sigmoid`, `Tanh`, `Erf`, `Gelu` exact or
+//! `approximate="tanh"`, `Clip`, `HardSwish`, `HardSigmoid`, `Elu`, `Selu`, `Softplus`, `Mish`)
+//! and math (`Sqrt`, `Exp`, `Log`, `Neg`, `Abs`) with their ONNX attribute defaults,
 //! `Softmax` / `LogSoftmax` along one axis, and `Dropout` at inference (the identity):
 //! [`Activation`], [`Softmax`] and [`Dropout`] nodes on run-time values; activations of float
 //! constants are folded. Opset < 13 softmaxes flatten the axes from `axis` on, accepted when that
@@ -6,7 +8,9 @@
 
 use super::{Importer, NodeCtx};
 use crate::error::Result;
-use crate::graph::ops::activation::{Activation, Dropout, Softmax};
+use crate::graph::ops::activation::{
+    Activation, Dropout, Softmax, HARD_SIGMOID_ALPHA, HARD_SIGMOID_BETA, SELU_ALPHA, SELU_GAMMA,
+};
 use crate::graph::ops::Op;
 use crate::io::onnx::data::Val;
 use crate::io::onnx::fold;
@@ -31,16 +35,38 @@ impl Importer {
         self.activation(ctx, Activation::LeakyRelu { alpha })
     }
 
-    /// `Gelu` (opset 20), exact only: nnlens computes the erf form.
+    /// `Gelu` (opset 20): `approximate="none"` the erf form, `"tanh"` the tanh form.
     pub(super) fn gelu(&mut self, ctx: &NodeCtx) -> Result<()> {
-        let approximate = ctx.string("approximate", "none")?;
-        if approximate != "none" {
-            return Err(ctx.err(format!(
-                "approximate='{approximate}' is not supported; nnlens computes the exact \
-                 (erf) GELU, approximate='none'"
-            )));
-        }
-        self.activation(ctx, Activation::Gelu)
+        let act = match ctx.string("approximate", "none")?.as_str() {
+            "none" => Activation::Gelu,
+            "tanh" => Activation::GeluTanh,
+            other => {
+                return Err(ctx.err(format!(
+                    "approximate='{other}' is not a GELU form; expected 'none' or 'tanh'"
+                )))
+            }
+        };
+        self.activation(ctx, act)
+    }
+
+    /// `HardSigmoid` with its `alpha` (default 0.2) and `beta` (default 0.5).
+    pub(super) fn hard_sigmoid(&mut self, ctx: &NodeCtx) -> Result<()> {
+        let alpha = ctx.float("alpha", HARD_SIGMOID_ALPHA)?;
+        let beta = ctx.float("beta", HARD_SIGMOID_BETA)?;
+        self.activation(ctx, Activation::HardSigmoid { alpha, beta })
+    }
+
+    /// `Elu` with its `alpha` (default 1).
+    pub(super) fn elu(&mut self, ctx: &NodeCtx) -> Result<()> {
+        let alpha = ctx.float("alpha", 1.0)?;
+        self.activation(ctx, Activation::Elu { alpha })
+    }
+
+    /// `Selu` with its `alpha` and `gamma` (defaults [`SELU_ALPHA`], [`SELU_GAMMA`]).
+    pub(super) fn selu(&mut self, ctx: &NodeCtx) -> Result<()> {
+        let alpha = ctx.float("alpha", SELU_ALPHA)?;
+        let gamma = ctx.float("gamma", SELU_GAMMA)?;
+        self.activation(ctx, Activation::Selu { alpha, gamma })
     }
 
     pub(super) fn clip(&mut self, ctx: &NodeCtx) -> Result<()> {

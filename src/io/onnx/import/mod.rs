@@ -20,14 +20,15 @@
 //! - [`plumbing`]: `Constant`, `Identity`, `Cast`, `Shape`, `Gather`, `Slice`, folded away;
 //! - [`layout`]: `Reshape`, `Flatten`, `Squeeze`, `Unsqueeze`, `Transpose`, `Concat`, folded on
 //!   constants and graph nodes on run-time values;
-//! - [`elementwise`]: `Add`, `Sub`, `Mul`, `Div`;
+//! - [`elementwise`]: `Add`, `Sub`, `Mul`, `Div`, `Pow`, `Max`, `Min`, `PRelu`;
 //! - [`linear`]: `Gemm`, `MatMul`;
 //! - [`spatial`]: `Conv`, `MaxPool`, `AveragePool`, `GlobalAveragePool`, `Pad`;
 //! - [`norm`]: `BatchNormalization`, `LayerNormalization`, `InstanceNormalization`,
 //!   `GroupNormalization`;
 //! - [`reduce`]: `ReduceMean`, `ReduceSum`, `ReduceMax`, `GlobalMaxPool`;
-//! - [`activation`]: `Relu`, `LeakyRelu`, `Sigmoid`, `Tanh`, `Erf`, `Gelu`, `Clip`, `Softmax`,
-//!   `LogSoftmax`, `Dropout`.
+//! - [`activation`]: `Relu`, `LeakyRelu`, `Sigmoid`, `Tanh`, `Erf`, `Gelu`, `Clip`, `HardSwish`,
+//!   `HardSigmoid`, `Elu`, `Selu`, `Softplus`, `Mish`, `Sqrt`, `Exp`, `Log`, `Neg`, `Abs`,
+//!   `Softmax`, `LogSoftmax`, `Dropout`.
 
 mod activation;
 mod attributes;
@@ -195,6 +196,22 @@ impl Importer {
             "Softmax" | "LogSoftmax" => self.softmax(&ctx),
             "Dropout" => self.dropout(&ctx),
             "Pad" => self.pad(&ctx),
+            // Elementwise math and activations of issue 15.
+            "Pow" => self.binary(&ctx, BinaryKind::Pow),
+            "PRelu" => self.binary(&ctx, BinaryKind::PRelu),
+            "Max" => self.variadic(&ctx, BinaryKind::Max),
+            "Min" => self.variadic(&ctx, BinaryKind::Min),
+            "Sqrt" => self.activation(&ctx, Activation::Sqrt),
+            "Exp" => self.activation(&ctx, Activation::Exp),
+            "Log" => self.activation(&ctx, Activation::Log),
+            "Neg" => self.activation(&ctx, Activation::Neg),
+            "Abs" => self.activation(&ctx, Activation::Abs),
+            "HardSwish" => self.activation(&ctx, Activation::HardSwish),
+            "HardSigmoid" => self.hard_sigmoid(&ctx),
+            "Elu" => self.elu(&ctx),
+            "Selu" => self.selu(&ctx),
+            "Softplus" => self.activation(&ctx, Activation::Softplus),
+            "Mish" => self.activation(&ctx, Activation::Mish),
             // Normalisations and reductions of issue 15.
             "ReduceMean" => self.reduce(&ctx, Reduce::Mean),
             "ReduceSum" => self.reduce(&ctx, Reduce::Sum),
@@ -344,10 +361,10 @@ mod tests {
                     "g",
                     &["x"],
                     "y",
-                    vec![attr_string("approximate", "tanh")],
+                    vec![attr_string("approximate", "erf")],
                 ),
                 vec![],
-                "approximate='tanh'",
+                "approximate='erf' is not a GELU form",
             ),
             (
                 node("Relu", "r", &["nope"], "y", vec![]),

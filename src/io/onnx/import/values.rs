@@ -152,6 +152,18 @@ impl Importer {
 
     /// Adds one graph node for the ONNX node and binds its first output.
     pub(super) fn push(&mut self, ctx: &NodeCtx, op: Op, inputs: &[ValueId]) -> Result<()> {
+        let id = self.push_unbound(ctx, op, inputs)?;
+        self.bind(ctx, Val::Runtime(id))
+    }
+
+    /// Adds one graph node for the ONNX node (named after it, made unique) without binding an
+    /// output: a step of a node that becomes several graph nodes.
+    pub(super) fn push_unbound(
+        &mut self,
+        ctx: &NodeCtx,
+        op: Op,
+        inputs: &[ValueId],
+    ) -> Result<ValueId> {
         let mut name = ctx.name.clone();
         let mut k = 1;
         while self.names.contains(&name) {
@@ -160,7 +172,7 @@ impl Importer {
         }
         let id = self.graph.push(name.clone(), ctx.op, op, inputs)?;
         self.names.insert(name);
-        self.bind(ctx, Val::Runtime(id))
+        Ok(id)
     }
 
     /// Per-sample shape (batch excluded) of a run-time value.
