@@ -1,7 +1,7 @@
 //! ONNX import and export.
 //!
 //! [`from_onnx`] reads the `.onnx` files that `torch.onnx.export` writes for MLPs and CNNs
-//! (legacy TorchScript exporter and dynamo exporter, opsets 7 and newer) into a [`Graph`];
+//! (legacy TorchScript exporter and dynamo exporter, opsets 6 and newer) into a [`Graph`];
 //! [`to_onnx`] writes a graph as an opset-17 model with a dynamic batch dimension.
 //!
 //! The protobuf messages in [`proto`] are generated from `onnx.proto` by `tools/onnx-codegen`
@@ -128,6 +128,8 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Selu",
     "Softplus",
     "Sqrt",
+    // Opsets 7-10: nearest and linear, as dense interpolation layers.
+    "Upsample",
 ];
 
 /// Reads an ONNX model (the bytes of a `.onnx` file) into a [`Graph`].

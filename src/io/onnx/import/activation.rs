@@ -3,14 +3,16 @@
 //! and math (`Sqrt`, `Exp`, `Log`, `Neg`, `Abs`) with their ONNX attribute defaults,
 //! `Softmax` / `LogSoftmax` along one axis, and `Dropout` at inference (the identity):
 //! [`Activation`], [`Softmax`] and [`Dropout`] nodes on run-time values; activations of float
-//! constants are folded. Opset < 13 softmaxes flatten the axes from `axis` on, accepted when that
-//! equals a softmax along `axis` (<https://onnx.ai/onnx/operators/onnx__Softmax.html>).
+//! constants are folded. Opset < 13 softmaxes normalise over the axes from `axis` on, flattened
+//! (<https://onnx.ai/onnx/operators/onnx__Softmax.html>): a reshape merging them into the last
+//! axis, the softmax along it, and a reshape back (one node when the later axes have size 1).
 
 use super::{Importer, NodeCtx};
 use crate::error::Result;
 use crate::graph::ops::activation::{
     Activation, Dropout, Softmax, HARD_SIGMOID_ALPHA, HARD_SIGMOID_BETA, SELU_ALPHA, SELU_GAMMA,
 };
+use crate::graph::ops::shape::Reshape;
 use crate::graph::ops::Op;
 use crate::io::onnx::data::Val;
 use crate::io::onnx::fold;
@@ -95,23 +97,29 @@ impl Importer {
         let legacy = self.opset < 13;
         let raw = ctx.int("axis", if legacy { 1 } else { -1 })?;
         let axis = fold::axis(raw, rank, "axis").map_err(|e| ctx.err(e))?;
-        if legacy && axis + 1 < rank {
-            // Opset < 13 normalises over all axes from `axis` on; that equals a softmax along
-            // `axis` only when the later axes have size 1.
-            let sample = self.sample_shape(x);
-            if sample[axis..].iter().any(|&d| d != 1) {
-                return Err(ctx.err(format!(
-                    "opset {} {} over axes {axis}.. of a rank-{rank} input (flattened) is not \
-                     supported; export with opset 13 or newer, or apply it to the last axis",
-                    self.opset, ctx.op
-                )));
-            }
-        }
         let log = ctx.op == "LogSoftmax";
+        let sample = self.sample_shape(x);
+        if legacy && axis >= 1 && sample[axis..].iter().any(|&d| d != 1) {
+            // Opset < 13 normalises over all axes from `axis` on (the input coerced to 2-D):
+            // a reshape merging them, a softmax along the merged last axis, a reshape back.
+            let mut merged = sample[..axis - 1].to_vec();
+            merged.push(sample[axis - 1..].iter().product());
+            let flat = self.push_unbound(ctx, Op::Reshape(Reshape::new(merged)), &[x])?;
+            let soft = self.push_unbound(ctx, Op::Softmax(Softmax::new(axis, log)), &[flat])?;
+            return self.push(ctx, Op::Reshape(Reshape::new(sample)), &[soft]);
+        }
         self.push(ctx, Op::Softmax(Softmax::new(axis, log)), &[x])
     }
 
     pub(super) fn dropout(&mut self, ctx: &NodeCtx) -> Result<()> {
+        // Opset 6 has `is_test` (default 0, training mode: random masks); 7 and later are
+        // inference unless the opset-12 input `training_mode` says otherwise.
+        if self.opset < 7 && !ctx.bool("is_test", false)? {
+            return Err(ctx.err(
+                "is_test=0 (opset 6 training mode, the default) is not supported; export the \
+                 model in eval() mode so that is_test=1",
+            ));
+        }
         if let Some(training) = self.int_const(ctx, 2, "training_mode")? {
             if training.iter().any(|&t| t != 0) {
                 return Err(ctx.err("training_mode is true; export the model in eval() mode"));

@@ -5,7 +5,8 @@
 //! slope; integer constants are converted to floats); of two constants folded at import
 //! (symbolic integers keep the batch size symbolic). `Max` and `Min` take any number of inputs
 //! (ONNX's variadic form): one is the identity, more are folded pairwise from the left, each
-//! pair one node.
+//! pair one node. Before opset 7, `broadcast=1` with an `axis` aligns the second input's axes
+//! with the first input's from `axis` on (the constant is reshaped with trailing 1s to NumPy form).
 
 use super::values::to_float;
 use super::{Importer, NodeCtx};
@@ -14,14 +15,75 @@ use crate::graph::ops::elementwise::{Binary, BinaryKind, Side};
 use crate::graph::ops::Op;
 use crate::io::onnx::data::{Sym, Val};
 use crate::io::onnx::fold;
+use crate::io::onnx::proto::attribute_proto::AttributeType;
 
 impl Importer {
     /// A two-input arithmetic node (`Add`, `Sub`, `Mul`, `Div`, `Pow`, `PRelu`).
     pub(super) fn binary(&mut self, ctx: &NodeCtx, kind: BinaryKind) -> Result<()> {
         let a = self.required(ctx, 0)?;
         let b = self.required(ctx, 1)?;
+        let b = self.legacy_broadcast(ctx, kind, &a, b)?;
         let v = self.combine(ctx, kind, a, b)?;
         self.alias(ctx, v)
+    }
+
+    /// Opset < 7 `broadcast=1, axis=k`: B's axes line up with A's from `k` on, so B gets
+    /// trailing 1s up to A's rank (NumPy broadcasting then matches). Without `axis` the old
+    /// rule is NumPy's suffix alignment; without `broadcast` the shapes are equal. Opset 6
+    /// `PRelu` takes one slope per channel (axis 1) unless the slope has one value.
+    fn legacy_broadcast(&self, ctx: &NodeCtx, kind: BinaryKind, a: &Val, b: Val) -> Result<Val> {
+        if self.opset >= 7 {
+            return Ok(b);
+        }
+        let raw = if kind == BinaryKind::PRelu {
+            match &b {
+                Val::Float(c) if c.ndim() == 1 && c.len() > 1 => 1,
+                _ => return Ok(b),
+            }
+        } else if !ctx.bool("broadcast", false)? {
+            return Ok(b);
+        } else {
+            match ctx.typed("axis", AttributeType::Int)?.and_then(|a| a.i) {
+                Some(raw) => raw,
+                None => return Ok(b),
+            }
+        };
+        let shape_a: Vec<usize> = match a {
+            Val::Runtime(x) => std::iter::once(1).chain(self.sample_shape(*x)).collect(),
+            Val::Float(c) => c.shape().to_vec(),
+            Val::Int(c) => c.shape().to_vec(),
+        };
+        let rank = shape_a.len();
+        let axis = fold::axis(raw, rank, "axis").map_err(|e| ctx.err(e))?;
+        let shape_b = match &b {
+            Val::Runtime(y) => std::iter::once(1).chain(self.sample_shape(*y)).collect(),
+            Val::Float(c) => c.shape().to_vec(),
+            Val::Int(c) => c.shape().to_vec(),
+        };
+        let Some(ones) = rank.checked_sub(axis + shape_b.len()) else {
+            return Err(ctx.err(format!(
+                "input B of shape {shape_b:?} at axis {axis} does not fit in input A's rank {rank} \
+                 (opset {} broadcast)",
+                self.opset
+            )));
+        };
+        if ones == 0 {
+            return Ok(b);
+        }
+        let target: Vec<usize> = shape_b.iter().copied().chain(vec![1; ones]).collect();
+        match b {
+            Val::Float(c) => Ok(Val::float(
+                fold::reshape(&c, &target).map_err(|e| ctx.err(e))?,
+            )),
+            Val::Int(c) => Ok(Val::int(
+                fold::reshape(&c, &target).map_err(|e| ctx.err(e))?,
+            )),
+            Val::Runtime(_) => Err(ctx.err(format!(
+                "opset {} broadcast of a run-time input B {shape_b:?} at axis {axis} is not \
+                 supported; export with opset 7 or newer",
+                self.opset
+            ))),
+        }
     }
 
     /// `Max` or `Min` of one or more inputs, folded pairwise from the left.

@@ -14,7 +14,7 @@ use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 
 /// The oldest default-domain opset the importer reads.
-const MIN_OPSET: i64 = 7;
+const MIN_OPSET: i64 = 6;
 
 /// The version of the default (`ai.onnx`) operator set the model imports.
 pub(super) fn default_opset(model: &ModelProto) -> Result<i64> {
@@ -184,9 +184,10 @@ impl Importer {
 mod tests {
     use super::*;
     use crate::io::onnx::export::value_info;
-    use crate::io::onnx::proto::tensor_shape_proto;
+    use crate::io::onnx::proto::attribute_proto::AttributeType;
+    use crate::io::onnx::proto::{tensor_shape_proto, AttributeProto, NodeProto, TensorProto};
     use crate::io::onnx::test_model::{
-        attr_float, err, float_tensor, from_onnx, model, model_with, node,
+        attr_float, attr_int, err, float_tensor, from_onnx, model, model_with, node,
     };
     use crate::tensor::limits;
     use prost::Message;
@@ -261,8 +262,97 @@ mod tests {
             None,
             5,
         ));
-        assert!(e.contains("opset 5"), "{e}");
+        assert!(
+            e.contains("opset 5") && e.contains("opset 6 and newer"),
+            "{e}"
+        );
         assert!(err(&[0xff, 0xff, 0xff]).contains("not a valid ONNX model"));
+    }
+
+    /// Opset 6's training forms (`is_test` absent or 0), a `spatial=0` BatchNormalization with
+    /// per-channel statistics, an old-style broadcast of a run-time value and Upsample without
+    /// scales, scaling the batch or downsampling are refused with what nnlens does not do.
+    #[test]
+    fn old_opset_forms_nnlens_cannot_run_are_refused() {
+        let stats: Vec<TensorProto> = ["s", "b", "m", "v"]
+            .iter()
+            .map(|n| float_tensor(n, &[2], [1.0, 1.0]))
+            .collect();
+        let scales = |v: &[f32]| AttributeProto {
+            name: Some("scales".into()),
+            r#type: Some(AttributeType::Floats as i32),
+            floats: v.to_vec(),
+            ..Default::default()
+        };
+        let bn = |attrs| {
+            node(
+                "BatchNormalization",
+                "bn",
+                &["x", "s", "b", "m", "v"],
+                "y",
+                attrs,
+            )
+        };
+        let cases: Vec<(NodeProto, Vec<TensorProto>, i64, &str)> = vec![
+            (
+                bn(vec![]),
+                stats.clone(),
+                6,
+                "is_test=0 (opset 6 training mode",
+            ),
+            (
+                bn(vec![attr_int("is_test", 1), attr_int("spatial", 0)]),
+                stats.clone(),
+                6,
+                "scale has shape [2]; spatial=0 needs one value per element of the sample [2, 3]",
+            ),
+            (
+                bn(vec![attr_int("training_mode", 1)]),
+                stats,
+                15,
+                "training_mode=1 is not supported",
+            ),
+            (
+                node("Dropout", "d", &["x"], "y", vec![]),
+                vec![],
+                6,
+                "is_test=0 (opset 6 training mode",
+            ),
+            (
+                node(
+                    "Add",
+                    "a",
+                    &["x", "x"],
+                    "y",
+                    vec![attr_int("broadcast", 1), attr_int("axis", 1)],
+                ),
+                vec![],
+                6,
+                "does not fit in input A's rank 3",
+            ),
+            (
+                node("Upsample", "u", &["x"], "y", vec![]),
+                vec![],
+                7,
+                "has neither a 'scales' attribute nor a scales input",
+            ),
+            (
+                node("Upsample", "u", &["x"], "y", vec![scales(&[2.0, 1.0, 1.0])]),
+                vec![],
+                7,
+                "scale the batch dimension",
+            ),
+            (
+                node("Upsample", "u", &["x"], "y", vec![scales(&[1.0, 1.0, 0.5])]),
+                vec![],
+                7,
+                "scale 0.5 in [1.0, 1.0, 0.5] is not a finite number of at least 1",
+            ),
+        ];
+        for (node, inits, opset, expect) in cases {
+            let e = err(&model_with(vec![node], inits, &[2, 3], None, opset));
+            assert!(e.contains(expect), "expected '{expect}' in: {e}");
+        }
     }
 
     #[test]

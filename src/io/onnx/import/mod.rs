@@ -28,7 +28,8 @@
 //! - [`reduce`]: `ReduceMean`, `ReduceSum`, `ReduceMax`, `GlobalMaxPool`;
 //! - [`activation`]: `Relu`, `LeakyRelu`, `Sigmoid`, `Tanh`, `Erf`, `Gelu`, `Clip`, `HardSwish`,
 //!   `HardSigmoid`, `Elu`, `Selu`, `Softplus`, `Mish`, `Sqrt`, `Exp`, `Log`, `Neg`, `Abs`,
-//!   `Softmax`, `LogSoftmax`, `Dropout`.
+//!   `Softmax`, `LogSoftmax`, `Dropout`;
+//! - [`upsample`]: `Upsample` (opsets 7-10) as dense interpolation layers.
 
 mod activation;
 mod attributes;
@@ -40,6 +41,7 @@ mod norm;
 mod plumbing;
 mod reduce;
 mod spatial;
+mod upsample;
 mod values;
 
 use super::data::Val;
@@ -220,6 +222,8 @@ impl Importer {
             "LayerNormalization" => self.layer_norm(&ctx),
             "InstanceNormalization" => self.instance_norm(&ctx),
             "GroupNormalization" => self.group_norm(&ctx),
+            // Opsets 7-10.
+            "Upsample" => self.upsample(&ctx),
             other => Err(ctx.err(format!(
                 "unsupported op type '{other}'; nnlens supports: {}",
                 SUPPORTED_OPS.join(", ")

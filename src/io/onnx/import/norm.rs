@@ -6,13 +6,20 @@
 //! `onnx__GroupNormalization.html`). `GroupNormalization`'s scale and bias are per group in
 //! opset 18 (each group's value applies to its channels, as onnxruntime computes) and per
 //! channel from opset 21.
+//!
+//! BatchNormalization's old forms: opset 6's `is_test` (0, the default, is training mode and is
+//! refused) and opsets 6-8's `spatial`: `spatial=0` normalises each element with its own
+//! statistics of shape `[C, D1, ...]`, imported as `x · s + b` with
+//! `s = scale / sqrt(var + epsilon)` and `b = bias - mean · s` folded per element.
 
 use super::{Importer, NodeCtx};
 use crate::error::Result;
+use crate::graph::ops::elementwise::{Binary, BinaryKind, Side};
 use crate::graph::ops::group_norm::GroupNorm;
 use crate::graph::ops::layer_norm::LayerNorm;
 use crate::graph::ops::norm::BatchNorm;
 use crate::graph::ops::Op;
+use crate::graph::ValueId;
 use crate::io::onnx::fold;
 use crate::tensor::Tensor;
 use ndarray::{Array1, ArrayD, IxDyn};
@@ -24,6 +31,15 @@ impl Importer {
             return Err(
                 ctx.err("training_mode=1 is not supported; export the model in eval() mode")
             );
+        }
+        if self.opset < 7 && !ctx.bool("is_test", false)? {
+            return Err(ctx.err(
+                "is_test=0 (opset 6 training mode, the default) is not supported; export the \
+                 model in eval() mode so that is_test=1",
+            ));
+        }
+        if self.opset < 9 && !ctx.bool("spatial", true)? {
+            return self.batch_norm_per_element(ctx, x);
         }
         let channels = self.sample_shape(x).first().copied().unwrap_or(0);
         let mut params = Vec::with_capacity(4);
@@ -49,6 +65,43 @@ impl Importer {
                 BatchNorm::new(scale, bias, mean, var, epsilon).map_err(|e| ctx.at_node(e))?,
             ),
             &[x],
+        )
+    }
+
+    /// Opset 6-8 `spatial=0`: statistics per element (`[C, D1, ...]`, the sample shape) as a
+    /// multiplication and an addition by folded constants.
+    fn batch_norm_per_element(&mut self, ctx: &NodeCtx, x: ValueId) -> Result<()> {
+        let sample = self.sample_shape(x);
+        let mut params = Vec::with_capacity(4);
+        for (i, what) in [(1, "scale"), (2, "bias"), (3, "mean"), (4, "var")] {
+            let p = self
+                .float_const(ctx, i, what)?
+                .ok_or_else(|| ctx.err(format!("input {what} is missing")))?;
+            if p.shape() != sample.as_slice() {
+                return Err(ctx.err(format!(
+                    "{what} has shape {:?}; spatial=0 needs one value per element of the sample \
+                     {sample:?}",
+                    p.shape()
+                )));
+            }
+            params.push(p);
+        }
+        let epsilon = ctx.float("epsilon", 1e-5)?;
+        let [scale, bias, mean, var]: [Tensor; 4] = params
+            .try_into()
+            .map_err(|_| ctx.err("expected four parameters"))?;
+        let factor = &scale / &var.mapv(|v| (v + epsilon).sqrt());
+        let shift = &bias - &(&mean * &factor);
+        self.spend(ctx, 8 * factor.len())?;
+        let scaled = self.push_unbound(
+            ctx,
+            Op::Binary(Binary::with_constant(BinaryKind::Mul, factor, Side::Right)),
+            &[x],
+        )?;
+        self.push(
+            ctx,
+            Op::Binary(Binary::with_constant(BinaryKind::Add, shift, Side::Right)),
+            &[scaled],
         )
     }
 
