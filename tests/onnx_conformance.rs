@@ -16,7 +16,7 @@
 //! the refusals by reason and every case that is not a pass.
 
 use nnlens::io::onnx::{from_onnx, SUPPORTED_OPS};
-use nnlens::{Error, Graph, Tensor};
+use nnlens::{Graph, Tensor};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
