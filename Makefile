@@ -31,7 +31,7 @@ recipe-tools:
 # newer (the sources, the build configuration, this Makefile for the wasm-opt flags, the package
 # metadata; www/ and the package for the site), so `make demo` on an unchanged tree starts at
 # once. A failed step deletes its target (.DELETE_ON_ERROR), so it is redone next time.
-PKG_INPUTS := $(shell find src -type f) Cargo.toml Cargo.lock .cargo/config.toml Makefile
+PKG_INPUTS := $(shell find src -type f) Cargo.toml Cargo.lock .cargo/config.toml Makefile scripts/freed-object-message.mjs
 SITE_INPUTS := $(shell find www -type f)
 
 .DELETE_ON_ERROR:
@@ -44,6 +44,7 @@ pkg/nnlens_bg.wasm: $(PKG_INPUTS) | tools
 	cargo build --lib --release --target wasm32-unknown-unknown
 	mkdir -p pkg && rm -f pkg/nnlens*
 	wasm-bindgen --target web --out-dir pkg --out-name nnlens $(WASM)
+	node scripts/freed-object-message.mjs pkg/nnlens.js
 	npx --no-install wasm-opt $(NO_INLINE) -Oz --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
 	  --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
 	  pkg/nnlens_bg.wasm -o pkg/nnlens_bg.wasm

@@ -21,8 +21,9 @@
 //!   the data little-endian f32, row-major, base64 with padding (RFC 4648). Parameters not given are
 //!   initialised from `seed`: He-uniform `U(±√(6/fan_in))` for layers followed by ReLU or LeakyReLU,
 //!   Xavier-uniform `U(±√(6/(fan_in+fan_out)))` otherwise, biases zero, batch-norm scale one, mean
-//!   zero, variance one. Each layer draws from its own ChaCha8 stream (`seed`, stream = layer
-//!   index) with 24-bit uniform floats, so the same seed gives the same weights on every platform.
+//!   zero, variance one, layer-, group- and instance-norm scale one. Each layer draws from its
+//!   own ChaCha8 stream (`seed`, stream = layer index) with 24-bit uniform floats, so the same
+//!   seed gives the same weights on every platform.
 //!
 //! Every layer type, with its fields and their defaults, is one entry of the layer table in
 //! `json/layers.rs`; `json/fields.rs` reads a layer's fields with messages that name the layer,
@@ -30,10 +31,12 @@
 //!
 //! Parameter names and layouts follow PyTorch: `dense.weight` is `[units, in]` (`nn.Linear`),
 //! `conv2d.weight` `[filters, in / groups, kh, kw]` (`nn.Conv2d`), `batchNorm` has
-//! `scale, bias, mean, var` (`weight, bias, running_mean, running_var`).
+//! `scale, bias, mean, var` (`weight, bias, running_mean, running_var`); `layerNorm`,
+//! `groupNorm` and `instanceNorm` have `scale, bias` (`weight, bias`), one and zero by default.
 
 mod fields;
 mod layers;
+mod norm_layers;
 
 use crate::error::{Error, Result};
 use crate::graph::{Graph, ValueId};
@@ -614,6 +617,14 @@ mod tests {
       { "type": "mul", "inputs": ["add_1", "add_1"] },
       { "type": "div", "constantSide": "left" },
       { "type": "sub" },
+      { "type": "groupNorm", "groups": 3, "inputs": ["padded"], "name": "gn" },
+      { "type": "instanceNorm", "epsilon": 0.001 },
+      { "type": "layerNorm", "axis": 1 },
+      { "type": "globalMaxPool", "keepDims": true },
+      { "type": "reduceMax", "axes": [-1] },
+      { "type": "reduceSum", "axes": [1, 2], "keepDims": false },
+      { "type": "globalMaxPool", "inputs": ["gn"], "name": "gmp" },
+      { "type": "concat", "inputs": ["sub_1", "reduceSum_1", "gmp"], "axis": 0 },
       { "type": "dense", "units": 3, "bias": false },
       { "type": "activation", "fn": "logSoftmax", "axis": 0 } ],
      "weights": { "div_1": { "constant": { "shape": [5], "data": "AACAPwAAAEAAAEBAAACAQAAAoEA=" } },
@@ -733,6 +744,19 @@ mod tests {
         assert_eq!(layer("div_1")["constantSide"], json!("left"));
         assert_eq!(layer("sub_1")["constantSide"], json!("right"));
         assert_eq!(layer("mul_1").get("constantSide"), None);
+        assert_eq!(
+            layer("gn"),
+            json!({ "type": "groupNorm", "name": "gn", "inputs": ["padded"], "groups": 3,
+                    "epsilon": 0.000009999999747378752 })
+        );
+        assert_eq!(layer("layerNorm_1")["axis"], json!(1));
+        assert_eq!(layer("reduceSum_1")["keepDims"], json!(false));
+        assert_eq!(layer("reduceMax_1")["axes"], json!([2]));
+        assert_eq!(layer("globalMaxPool_1")["keepDims"], json!(true));
+        assert_eq!(
+            layer("gmp"),
+            json!({ "type": "globalMaxPool", "name": "gmp", "inputs": ["gn"] })
+        );
     }
 
     /// Each problem in a layer's fields is reported with the layer and what was expected.
@@ -765,7 +789,7 @@ mod tests {
         ));
         assert_eq!(
             e,
-            "unknown layer type (layer 1) 'dens'; expected one of: dense, conv2d, maxPool2d, avgPool2d, globalAvgPool, flatten, reshape, transpose, pad, dropout, batchNorm, activation, add, sub, mul, div, concat, reduceMean, pow, max, min, pRelu"
+            "unknown layer type (layer 1) 'dens'; expected one of: dense, conv2d, maxPool2d, avgPool2d, globalAvgPool, flatten, reshape, transpose, pad, dropout, batchNorm, activation, add, sub, mul, div, concat, reduceMean, pow, max, min, pRelu, layerNorm, groupNorm, instanceNorm, reduceSum, reduceMax, globalMaxPool"
         );
         assert_eq!(
             err(&SMALL.replace("\"type\": \"dense\", \"units\": 2,", "")),

@@ -6,13 +6,14 @@
 //! ```
 //!
 //! over the weights only: the parameter tensors of rank 2 or more (Dense and Conv weights), not
-//! biases and not BatchNorm's scale and shift. `sign(0) = 0`. The gradient is added to the data
+//! biases and not a normalisation's scale and shift (BatchNorm's, nor LayerNorm's, whose
+//! normalised shape may have several axes). `sign(0) = 0`. The gradient is added to the data
 //! loss's gradient before the optimiser uses it; the loss a trainer reports is the data loss
 //! alone, as Playground shows it. (Playground also clips an L1-shrunk weight at 0 when it
 //! crosses it; here the penalty is part of the loss, as a PyTorch training loop writes it.)
 
 use crate::error::{Error, Result};
-use crate::graph::ops::Kernel;
+use crate::graph::ops::{Kernel, Op};
 use crate::graph::Graph;
 use crate::tensor::Tensor;
 
@@ -47,6 +48,9 @@ impl Penalty {
             return;
         }
         for (node, node_grads) in graph.nodes().iter().zip(grads) {
+            if matches!(node.op, Op::LayerNorm(_)) {
+                continue;
+            }
             for (param, grad) in node.op.params().into_iter().zip(node_grads) {
                 if param.ndim() < 2 || param.shape() != grad.shape() {
                     continue;
@@ -70,8 +74,8 @@ mod tests {
     fn adds_l1_sign_and_l2_weight_to_weights_only() {
         let g = from_json(
             r#"{"format":"nnlens","version":1,"input":[1,4,4],"seed":2,"layers":[
-            {"type":"conv2d","filters":2,"kernel":3},{"type":"batchNorm"},{"type":"flatten"},
-            {"type":"dense","units":2}]}"#,
+            {"type":"conv2d","filters":2,"kernel":3},{"type":"batchNorm"},
+            {"type":"layerNorm","axis":1},{"type":"flatten"},{"type":"dense","units":2}]}"#,
         )
         .unwrap();
         let zeros = || -> Vec<Vec<Tensor>> {
@@ -91,15 +95,17 @@ mod tests {
         let mut weights = 0;
         for (node, node_grads) in g.nodes().iter().zip(&grads) {
             for (param, grad) in node.op.params().iter().zip(node_grads) {
+                // The layer norm's [2, 2] scale and bias are no weights.
+                let weight = param.ndim() >= 2 && !matches!(node.op, Op::LayerNorm(_));
                 for (&w, &d) in param.iter().zip(grad.iter()) {
-                    let expected = if param.ndim() >= 2 {
+                    let expected = if weight {
                         0.5 * w.signum() + 0.25 * w
                     } else {
                         0.0
                     };
                     assert_eq!(d, expected, "layer '{}'", node.name);
                 }
-                weights += usize::from(param.ndim() >= 2);
+                weights += usize::from(weight);
             }
         }
         assert_eq!(weights, 2, "the conv and dense weights");

@@ -272,3 +272,28 @@ test("the model is exported as nnlens JSON and ONNX and loaded back", async (t) 
   assert.equal(await page.textContent("#error"), "the model small.json takes 3 inputs per sample; this task gives 784");
   assertClean(problems);
 });
+
+test("strings from files are text: CSV headers, class names and layer names that are markup run nothing", async (t) => {
+  const { page, problems } = await openPlayground(t, "task=circle");
+  await page.evaluate(() => { window.injected = 0; });
+  const hostile = "<img src=x onerror=window.injected++>";
+  const csv = [`"${hostile}",b,"<script>window.injected++</script>"`];
+  for (let i = 0; i < 40; i++) csv.push(`${i % 7},${i % 5},${i % 2 ? `"<b onmouseover=window.injected++>x</b>"` : "plain"}`);
+  await page.setInputFiles("#csv-file", { name: "<i>hostile</i>.csv", mimeType: "text/csv", buffer: Buffer.from(csv.join("\n")) });
+  await page.waitForFunction(() => document.querySelector("#data-summary").textContent.includes("hostile"));
+  const summary = await page.textContent("#data-summary");
+  assert.ok(summary.includes("<i>hostile</i>.csv") && summary.includes(hostile) && summary.includes("<b onmouseover=window.injected++>x</b>"), summary);
+  assert.ok((await page.$$eval("#csv-target option", (options) => options.map((o) => o.textContent))).includes(hostile));
+  // A model whose layer names are markup: loaded, its names shown as they are.
+  const model = {
+    format: "nnlens", version: 1, input: [2], seed: 1,
+    layers: [{ type: "dense", name: "<img src=y onerror=window.injected++>", units: 4, activation: "tanh" }, { type: "dense", name: "<svg onload=window.injected++>", units: 2 }],
+  };
+  await page.selectOption("#task", "circle");
+  await waitForStep(page, (step) => step === 0);
+  await page.setInputFiles("#model-file", { name: "names.json", mimeType: "application/json", buffer: Buffer.from(JSON.stringify(model)) });
+  await page.waitForFunction(() => [...document.querySelectorAll("#pca-layer option")].some((o) => o.textContent.includes("<img src=y")));
+  assert.equal(await page.evaluate(() => window.injected), 0, "no markup from a file ran");
+  assert.equal(await page.$$eval("img[src=x], img[src=y], svg[onload], b[onmouseover]", (found) => found.length), 0);
+  assertClean(problems);
+});

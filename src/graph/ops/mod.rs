@@ -22,6 +22,8 @@ pub mod activation;
 pub mod conv;
 pub mod dense;
 pub mod elementwise;
+pub mod group_norm;
+pub mod layer_norm;
 pub mod matmul;
 pub mod norm;
 pub mod pool;
@@ -120,6 +122,19 @@ pub enum Op {
     ReduceMean(reduce::ReduceMean),
     /// Matrix product of two values over their last two axes.
     MatMul(matmul::MatMul),
+    // Normalisations and reductions of issue 15.
+    /// Layer normalisation over the trailing axes.
+    LayerNorm(layer_norm::LayerNorm),
+    /// Group normalisation over groups of channels, with a per-channel affine map.
+    GroupNorm(group_norm::GroupNorm),
+    /// Instance normalisation: a [`group_norm::GroupNorm`] with one channel per group.
+    InstanceNorm(group_norm::GroupNorm),
+    /// Sum over some axes.
+    ReduceSum(reduce::ReduceSum),
+    /// Maximum over some axes.
+    ReduceMax(reduce::ReduceMax),
+    /// Maximum over the spatial axes, keeping them with size 1 (`[N, C, 1, 1]`).
+    GlobalMaxPool(reduce::GlobalMaxPool),
 }
 
 macro_rules! dispatch {
@@ -142,6 +157,12 @@ macro_rules! dispatch {
             Op::Pad($op) => $body,
             Op::ReduceMean($op) => $body,
             Op::MatMul($op) => $body,
+            Op::LayerNorm($op) => $body,
+            Op::GroupNorm($op) => $body,
+            Op::InstanceNorm($op) => $body,
+            Op::ReduceSum($op) => $body,
+            Op::ReduceMax($op) => $body,
+            Op::GlobalMaxPool($op) => $body,
         }
     };
 }
@@ -173,15 +194,24 @@ impl Op {
             Op::Pad(_) => "Pad",
             Op::ReduceMean(_) => "ReduceMean",
             Op::MatMul(_) => "MatMul",
+            Op::LayerNorm(_) => "LayerNorm",
+            Op::GroupNorm(_) => "GroupNorm",
+            Op::InstanceNorm(_) => "InstanceNorm",
+            Op::ReduceSum(_) => "ReduceSum",
+            Op::ReduceMax(_) => "ReduceMax",
+            Op::GlobalMaxPool(_) => "GlobalMaxPool",
         }
     }
 
     /// The names of the parameters in [`Kernel::params`] order (PyTorch's names where they
-    /// exist: `weight`, `bias`; batch norm `scale`, `bias`; a binary op's `constant`).
+    /// exist: `weight`, `bias`; the normalisations' `scale`, `bias`, as ONNX names them; a
+    /// binary op's `constant`).
     pub fn param_names(&self) -> Vec<String> {
         let named: &[&str] = match self {
             Op::Dense(_) | Op::Conv2d(_) => &["weight", "bias"],
-            Op::BatchNorm(_) => &["scale", "bias"],
+            Op::BatchNorm(_) | Op::LayerNorm(_) | Op::GroupNorm(_) | Op::InstanceNorm(_) => {
+                &["scale", "bias"]
+            }
             Op::Binary(_) => &["constant"],
             _ => &[],
         };

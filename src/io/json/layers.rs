@@ -11,6 +11,8 @@
 
 use super::fields::{as_sides, dim, finite, ints, padding_sides, pair, some_finite, some_pair};
 use super::fields::{FieldError, Object};
+use super::norm_layers::{GlobalMaxPoolLayer, GroupNormLayer, InstanceNormLayer, LayerNormLayer};
+use super::norm_layers::{ReduceKind, ReduceLayer};
 use super::{encode_tensor, full_axis, he_or_xavier, resolve_reshape, same_padding};
 use super::{Init, Params};
 use crate::error::{Error, Result};
@@ -49,11 +51,20 @@ pub(super) enum Layer {
     Mul(BinaryLayer),
     Div(BinaryLayer),
     Concat(AxisLayer),
-    ReduceMean(ReduceMeanLayer),
+    ReduceMean(ReduceLayer),
     Pow(BinaryLayer),
     Max(BinaryLayer),
     Min(BinaryLayer),
     PRelu(BinaryLayer),
+    // Normalisations and reductions of issue 15 (`norm_layers.rs`).
+    /// `layerNorm` (a variant name may not start with `Layer`).
+    #[serde(rename = "layerNorm")]
+    TrailingAxesNorm(LayerNormLayer),
+    GroupNorm(GroupNormLayer),
+    InstanceNorm(InstanceNormLayer),
+    ReduceSum(ReduceLayer),
+    ReduceMax(ReduceLayer),
+    GlobalMaxPool(GlobalMaxPoolLayer),
 }
 
 /// Where a layer is read: its input, its parameters and what it is called in messages.
@@ -75,13 +86,13 @@ pub(super) struct Site<'a, 'p> {
 
 impl Site<'_, '_> {
     /// A shape error at this layer.
-    fn shape_error(&self, message: String) -> Error {
+    pub(super) fn shape_error(&self, message: String) -> Error {
         self.at_node(Error::shape(message))
     }
 
     /// `error` (from building this layer's op) marked with the layer, as `Graph::push` marks
     /// the errors of the ops it checks.
-    fn at_node(&self, error: Error) -> Error {
+    pub(super) fn at_node(&self, error: Error) -> Error {
         error.at_node(self.name, self.kind)
     }
 }
@@ -131,11 +142,17 @@ impl Layer {
                 )
                 .map_err(|e| at.at_node(e))?,
             )),
-            Layer::ReduceMean(l) => l.op(at),
+            Layer::ReduceMean(l) => l.op(ReduceKind::Mean, at),
             Layer::Pow(l) => l.op(BinaryKind::Pow, at),
             Layer::Max(l) => l.op(BinaryKind::Max, at),
             Layer::Min(l) => l.op(BinaryKind::Min, at),
             Layer::PRelu(l) => l.op(BinaryKind::PRelu, at),
+            Layer::TrailingAxesNorm(l) => l.op(at),
+            Layer::GroupNorm(l) => l.op(at),
+            Layer::InstanceNorm(l) => l.op(at),
+            Layer::ReduceSum(l) => l.op(ReduceKind::Sum, at),
+            Layer::ReduceMax(l) => l.op(ReduceKind::Max, at),
+            Layer::GlobalMaxPool(l) => l.op(at),
         }
     }
 
@@ -230,15 +247,24 @@ impl Layer {
                 if r.axes() == [2, 3] && !r.keepdims() && in_rank == 3 {
                     Layer::GlobalAvgPool(GlobalAvgPoolLayer { keep_dims: false })
                 } else {
-                    Layer::ReduceMean(ReduceMeanLayer {
-                        axes: r.axes().iter().map(|&a| sample_axis(a)).collect(),
-                        keep_dims: r.keepdims(),
-                    })
+                    Layer::ReduceMean(ReduceLayer::write(r.axes(), r.keepdims()))
                 }
             }
             Op::MatMul(_) => {
                 return Err("multiplies two values, which the JSON format has no layer for")
             }
+            Op::LayerNorm(l) => Layer::TrailingAxesNorm(LayerNormLayer::write(l, in_rank, weights)),
+            Op::GroupNorm(g) => Layer::GroupNorm(GroupNormLayer::write(g, weights)),
+            Op::InstanceNorm(g) => Layer::InstanceNorm(InstanceNormLayer::write(g, weights)),
+            Op::ReduceSum(r) => Layer::ReduceSum(ReduceLayer::write(r.axes(), r.keepdims())),
+            Op::ReduceMax(r) => {
+                if r.axes() == [2, 3] && !r.keepdims() && in_rank == 3 {
+                    Layer::GlobalMaxPool(GlobalMaxPoolLayer { keep_dims: false })
+                } else {
+                    Layer::ReduceMax(ReduceLayer::write(r.axes(), r.keepdims()))
+                }
+            }
+            Op::GlobalMaxPool(_) => Layer::GlobalMaxPool(GlobalMaxPoolLayer { keep_dims: true }),
         })
     }
 
@@ -953,28 +979,5 @@ impl BinaryLayer {
             }
         });
         BinaryLayer { constant_side }
-    }
-}
-
-/// `reduceMean` over the per-sample `axes`, keeping them with size 1 unless `keepDims` is false.
-#[derive(Deserialize, Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(super) struct ReduceMeanLayer {
-    #[serde(deserialize_with = "ints")]
-    axes: Vec<i64>,
-    #[serde(default = "yes")]
-    keep_dims: bool,
-}
-
-impl ReduceMeanLayer {
-    fn op(&self, at: &Site) -> Result<Op> {
-        let axes = self
-            .axes
-            .iter()
-            .map(|&a| full_axis(a, at.in_shape.len(), "reduceMean axes"))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Op::ReduceMean(
-            ReduceMean::new(axes, self.keep_dims).map_err(|e| at.at_node(e))?,
-        ))
     }
 }

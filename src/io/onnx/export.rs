@@ -16,6 +16,7 @@ use super::EXPORT_OPSET;
 use crate::error::{Error, Result};
 use crate::graph::ops::activation::{Activation, GELU_CUBIC, SQRT_2_OVER_PI};
 use crate::graph::ops::elementwise::Side;
+use crate::graph::ops::group_norm::GroupNorm;
 use crate::graph::ops::shape::PadMode;
 use crate::graph::ops::Op;
 use crate::graph::{Graph, Node};
@@ -375,14 +376,104 @@ impl Writer {
             }
             Op::ReduceMean(r) => {
                 let attrs = vec![
-                    attr_ints("axes", r.axes()),
+                    attr_ints("axes", &reduced_axes(r.axes(), graph, n)),
                     attr_int("keepdims", i64::from(r.keepdims())),
                 ];
                 self.push("ReduceMean", name, vec![x()], out, attrs);
             }
             Op::MatMul(_) => self.push("MatMul", name, inputs.to_vec(), out, vec![]),
+            Op::LayerNorm(l) => {
+                let ins = vec![
+                    x(),
+                    self.float_init(&format!("{name}.scale"), l.scale()),
+                    self.float_init(&format!("{name}.bias"), l.bias()),
+                ];
+                let attrs = vec![
+                    attr_int("axis", -(l.normalized_shape().len() as i64)),
+                    attr_float("epsilon", l.epsilon()),
+                ];
+                self.push("LayerNormalization", name, ins, out, attrs);
+            }
+            Op::InstanceNorm(g) => {
+                let ins = vec![
+                    x(),
+                    self.float_init(&format!("{name}.scale"), g.scale()),
+                    self.float_init(&format!("{name}.bias"), g.bias()),
+                ];
+                let attrs = vec![attr_float("epsilon", g.epsilon())];
+                self.push("InstanceNormalization", name, ins, out, attrs);
+            }
+            Op::GroupNorm(g) => self.group_norm(g, name, x(), &n.shape, out),
+            Op::ReduceSum(r) => {
+                // ReduceSum takes its axes as an input from opset 13.
+                let axes: Vec<i64> = reduced_axes(r.axes(), graph, n)
+                    .iter()
+                    .map(|&a| a as i64)
+                    .collect();
+                let ins = vec![x(), self.int_init(&format!("{name}.axes"), &axes)];
+                let attrs = vec![attr_int("keepdims", i64::from(r.keepdims()))];
+                self.push("ReduceSum", name, ins, out, attrs);
+            }
+            Op::ReduceMax(r) => {
+                let attrs = vec![
+                    attr_ints("axes", &reduced_axes(r.axes(), graph, n)),
+                    attr_int("keepdims", i64::from(r.keepdims())),
+                ];
+                self.push("ReduceMax", name, vec![x()], out, attrs);
+            }
+            Op::GlobalMaxPool(_) => self.push("GlobalMaxPool", name, vec![x()], out, vec![]),
         }
         Ok(())
+    }
+
+    /// Group norm, which opset 17 lacks, as torch exports it: the groups as channels of an
+    /// `InstanceNormalization` without affine map (`[N, G, -1]`), reshaped back to the output
+    /// shape, then `Mul` by the per-channel scale and `Add` the bias (the same operations in
+    /// order, so the output is bit for bit the same).
+    fn group_norm(&mut self, g: &GroupNorm, name: &str, x: String, shape: &[usize], out: &str) {
+        let groups = g.groups();
+        let grouped_shape =
+            self.int_init(&format!("{name}.grouped_shape"), &[0, groups as i64, -1]);
+        let ones = self.float_init(&format!("{name}.ones"), &Tensor::ones(vec![groups]));
+        let zeros = self.float_init(&format!("{name}.zeros"), &Tensor::zeros(vec![groups]));
+        let target: Vec<i64> = std::iter::once(0)
+            .chain(shape.iter().map(|&d| d as i64))
+            .collect();
+        let back_shape = self.int_init(&format!("{name}.shape"), &target);
+        let per_channel: Vec<usize> = std::iter::once(g.channels())
+            .chain(shape.iter().skip(1).map(|_| 1))
+            .collect();
+        let along_channels = |t: &Tensor| {
+            Tensor::from_shape_vec(per_channel.clone(), t.iter().copied().collect())
+                .expect("[C] reshaped to [C, 1, ...]")
+        };
+        let scale = self.float_init(&format!("{name}.scale"), &along_channels(g.scale()));
+        let bias = self.float_init(&format!("{name}.bias"), &along_channels(g.bias()));
+        let steps = ["grouped", "normalised", "ungrouped", "scaled"].map(|s| format!("{name}/{s}"));
+        let [grouped, normalised, ungrouped, scaled] = steps.clone().map(|s| self.fresh(&s));
+        self.push(
+            "Reshape",
+            &steps[0],
+            vec![x, grouped_shape],
+            &grouped,
+            vec![],
+        );
+        self.push(
+            "InstanceNormalization",
+            &steps[1],
+            vec![grouped, ones, zeros],
+            &normalised,
+            vec![attr_float("epsilon", g.epsilon())],
+        );
+        self.push(
+            "Reshape",
+            &steps[2],
+            vec![normalised, back_shape],
+            &ungrouped,
+            vec![],
+        );
+        self.push("Mul", &steps[3], vec![ungrouped, scale], &scaled, vec![]);
+        self.push("Add", name, vec![scaled, bias], out, vec![]);
     }
 
     fn activation(&mut self, name: &str, a: Activation, x: String, out: &str) {
@@ -507,6 +598,16 @@ impl Writer {
     }
 }
 
+/// A reduction's axes written out: nnlens's empty list (every axis but the batch) as the axes
+/// `1..rank` of the node's input, since ONNX reads no axes as every axis, the batch included.
+fn reduced_axes(axes: &[usize], graph: &Graph, n: &Node) -> Vec<usize> {
+    if axes.is_empty() {
+        (1..=graph.value_shape(n.inputs[0]).len()).collect()
+    } else {
+        axes.to_vec()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{from_onnx, to_onnx};
@@ -516,7 +617,7 @@ mod tests {
     use crate::graph::ops::elementwise::{Binary, BinaryKind};
     use crate::graph::ops::gradcheck::random_tensor;
     use crate::graph::ops::matmul::MatMul;
-    use crate::graph::ops::reduce::ReduceMean;
+    use crate::graph::ops::reduce::{ReduceMax, ReduceMean, ReduceSum};
     use crate::graph::ops::shape::{Flatten, Pad, Transpose};
     use crate::graph::ValueId;
     use crate::tensor::Tensor;
@@ -694,6 +795,24 @@ mod tests {
         );
         assert_eq!(back.nodes()[0].name, "fc/matmul");
         assert_eq!(back.nodes()[1].name, "fc");
+    }
+
+    /// nnlens's empty axes (every axis but the batch) are written out: ONNX would read no axes
+    /// as every axis, the batch included.
+    #[test]
+    fn reductions_over_every_sample_axis_round_trip() {
+        let reductions = [
+            Op::ReduceMean(ReduceMean::new(vec![], true).unwrap()),
+            Op::ReduceSum(ReduceSum::new(vec![], false).unwrap()),
+            Op::ReduceMax(ReduceMax::new(vec![], true).unwrap()),
+        ];
+        for op in reductions {
+            let mut g = Graph::new(&[3, 4]).unwrap();
+            let kind = op.kind();
+            g.push("r", kind, op, &[ValueId(0)]).unwrap();
+            let back = round_trip(&g);
+            assert_eq!(back.output_shape(), g.output_shape(), "{kind}");
+        }
     }
 
     #[test]

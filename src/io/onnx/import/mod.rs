@@ -23,7 +23,9 @@
 //! - [`elementwise`]: `Add`, `Sub`, `Mul`, `Div`, `Pow`, `Max`, `Min`, `PRelu`;
 //! - [`linear`]: `Gemm`, `MatMul`;
 //! - [`spatial`]: `Conv`, `MaxPool`, `AveragePool`, `GlobalAveragePool`, `Pad`;
-//! - [`norm`]: `BatchNormalization`, `ReduceMean`;
+//! - [`norm`]: `BatchNormalization`, `LayerNormalization`, `InstanceNormalization`,
+//!   `GroupNormalization`;
+//! - [`reduce`]: `ReduceMean`, `ReduceSum`, `ReduceMax`, `GlobalMaxPool`;
 //! - [`activation`]: `Relu`, `LeakyRelu`, `Sigmoid`, `Tanh`, `Erf`, `Gelu`, `Clip`, `HardSwish`,
 //!   `HardSigmoid`, `Elu`, `Selu`, `Softplus`, `Mish`, `Sqrt`, `Exp`, `Log`, `Neg`, `Abs`,
 //!   `Softmax`, `LogSoftmax`, `Dropout`.
@@ -36,6 +38,7 @@ mod layout;
 mod linear;
 mod norm;
 mod plumbing;
+mod reduce;
 mod spatial;
 mod values;
 
@@ -49,6 +52,7 @@ use crate::graph::Graph;
 use attributes::NodeCtx;
 use endpoints::default_opset;
 use prost::Message;
+use reduce::Reduce;
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 
@@ -191,7 +195,6 @@ impl Importer {
             "Clip" => self.clip(&ctx),
             "Softmax" | "LogSoftmax" => self.softmax(&ctx),
             "Dropout" => self.dropout(&ctx),
-            "ReduceMean" => self.reduce_mean(&ctx),
             "Pad" => self.pad(&ctx),
             // Elementwise math and activations of issue 15.
             "Pow" => self.binary(&ctx, BinaryKind::Pow),
@@ -209,6 +212,14 @@ impl Importer {
             "Selu" => self.selu(&ctx),
             "Softplus" => self.activation(&ctx, Activation::Softplus),
             "Mish" => self.activation(&ctx, Activation::Mish),
+            // Normalisations and reductions of issue 15.
+            "ReduceMean" => self.reduce(&ctx, Reduce::Mean),
+            "ReduceSum" => self.reduce(&ctx, Reduce::Sum),
+            "ReduceMax" => self.reduce(&ctx, Reduce::Max),
+            "GlobalMaxPool" => self.global_max_pool(&ctx),
+            "LayerNormalization" => self.layer_norm(&ctx),
+            "InstanceNormalization" => self.instance_norm(&ctx),
+            "GroupNormalization" => self.group_norm(&ctx),
             other => Err(ctx.err(format!(
                 "unsupported op type '{other}'; nnlens supports: {}",
                 SUPPORTED_OPS.join(", ")
