@@ -243,7 +243,8 @@ impl Importer {
         );
         let fail = |why: &str| {
             ctx.err(format!(
-                "cannot reshape the input of shape {input} to {text}: {why}"
+                "cannot reshape the input of shape {input} to {text}: {why} (nnlens keeps the \
+                 batch dimension N first and reshapes each sample)"
             ))
         };
         let Some((&first, rest)) = target.split_first() else {
