@@ -97,6 +97,13 @@ impl Importer {
         let legacy = self.opset < 13;
         let raw = ctx.int("axis", if legacy { 1 } else { -1 })?;
         let axis = fold::axis(raw, rank, "axis").map_err(|e| ctx.err(e))?;
+        if axis == 0 {
+            // Normalising across the batch would mix samples, and an attribution (which batches
+            // its path points or noisy copies) would silently change: refused, as LayerNorm's.
+            return Err(ctx.err(
+                "normalises over the batch dimension (axis 0); nnlens keeps samples independent",
+            ));
+        }
         let log = ctx.op == "LogSoftmax";
         let sample = self.sample_shape(x);
         if legacy && axis >= 1 && sample[axis..].iter().any(|&d| d != 1) {
