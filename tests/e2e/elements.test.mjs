@@ -232,3 +232,27 @@ test("served under a sub-path, as from a CDN, the elements find their wasm besid
   assert.deepEqual(problems.consoleErrors, []);
   assert.deepEqual(problems.foreignRequests, []);
 });
+
+test("100 element mount/unmount cycles leave the wasm memory as it was", async (t) => {
+  const { page, problems } = await openElements(t);
+  await waitEvent(page, "conv1", "load");
+  const sizes = await page.evaluate(async () => {
+    // The page's own instance: init() of an initialised module returns its exports.
+    const { memory } = await (await import("../pkg/nnlens.js")).default();
+    const cycle = () => new Promise((resolve, reject) => {
+      const element = document.createElement("nnlens-activations");
+      element.setAttribute("src", "../models/cnn.json");
+      element.setAttribute("input", "digit.json");
+      element.setAttribute("layer", "conv2");
+      element.addEventListener("load", () => { element.remove(); resolve(); }, { once: true });
+      element.addEventListener("error", (e) => reject(new Error(e.detail.message)), { once: true });
+      document.body.prepend(element);
+    });
+    for (let i = 0; i < 10; i++) await cycle();
+    const before = memory.buffer.byteLength;
+    for (let i = 0; i < 100; i++) await cycle();
+    return [before, memory.buffer.byteLength];
+  });
+  assert.equal(sizes[1], sizes[0], `memory grew from ${sizes[0]} to ${sizes[1]} bytes`);
+  assert.deepEqual(problems.consoleErrors, []);
+});
