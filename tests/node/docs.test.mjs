@@ -142,3 +142,24 @@ test("every relative link of the docs and the README reaches a file (and a headi
   }
   assert.deepEqual(broken, []);
 });
+
+/** Every Rust source file under `dir`. */
+function rustFiles(dir) {
+  return readdirSync(new URL(`../../${dir}`, import.meta.url), { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? rustFiles(`${dir}${entry.name}/`) : entry.name.endsWith(".rs") ? [`${dir}${entry.name}`] : []);
+}
+
+test("the limits table names every MAX_ constant of the source", () => {
+  // Internal iteration bounds, not sizes an input asks for.
+  const internal = new Set(["project/eigen.rs MAX_STEPS", "project/tsne/tree.rs MAX_DEPTH"]);
+  const limits = reference.slice(reference.indexOf("## Limits"), reference.indexOf("## Errors"));
+  const missing = [];
+  for (const file of rustFiles("src/")) {
+    for (const [, name] of read(file).matchAll(/^\s*(?:pub(?:\([a-z]+\))? )?const (MAX_\w+)/gm)) {
+      if (internal.has(`${file.slice(4)} ${name}`)) continue;
+      if (!new RegExp("`[\\w:]*" + name + "`").test(limits)) missing.push(`${file}: ${name}`);
+    }
+  }
+  assert.ok(limits.length > 500, "the Limits section was found");
+  assert.deepEqual(missing, [], "limits missing from www/docs/api.md's Limits table");
+});
