@@ -185,6 +185,7 @@ impl Importer {
             "Gemm" => self.gemm(&ctx),
             "MatMul" => self.matmul(&ctx),
             "Conv" => self.conv(&ctx),
+            "ConvTranspose" => self.conv_transpose(&ctx),
             "MaxPool" | "AveragePool" => self.pool(&ctx),
             "GlobalAveragePool" => self.global_average_pool(&ctx),
             "BatchNormalization" => self.batch_norm(&ctx),
