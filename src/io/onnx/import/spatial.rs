@@ -375,3 +375,61 @@ impl Importer {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::graph::ops::Op;
+    use crate::io::onnx::test_model::{
+        attr_ints, attr_string, err, float_tensor, from_onnx, model, node, run,
+    };
+
+    /// A ConvTranspose of one channel over a `[1, 3, 3]` input, 3x3 kernel of ones, bias 0.5,
+    /// stride 2, with `attrs`.
+    fn conv_transpose(attrs: Vec<crate::io::onnx::proto::AttributeProto>) -> Vec<u8> {
+        let mut attrs = attrs;
+        attrs.push(attr_ints("strides", &[2, 2]));
+        model(
+            vec![node("ConvTranspose", "up", &["x", "W", "B"], "y", attrs)],
+            vec![
+                float_tensor("W", &[1, 1, 3, 3], [1.0; 9]),
+                float_tensor("B", &[1], [0.5]),
+            ],
+            &[1, 3, 3],
+        )
+    }
+
+    fn padding_and_output_padding(bytes: &[u8]) -> ([usize; 4], [usize; 2]) {
+        let g = from_onnx(bytes).unwrap();
+        match &g.nodes()[0].op {
+            Op::ConvTranspose2d(c) => (c.padding(), c.output_padding()),
+            other => panic!("{}", other.kind()),
+        }
+    }
+
+    /// The full output is 2·2 + 3 = 7 per axis; auto_pad SAME asks for 3·2 = 6 (total padding
+    /// 1), output_shape for any size.
+    #[test]
+    fn conv_transpose_pads_follow_auto_pad_and_output_shape() {
+        let upper = conv_transpose(vec![attr_string("auto_pad", "SAME_UPPER")]);
+        assert_eq!(padding_and_output_padding(&upper), ([0, 0, 1, 1], [0, 0]));
+        let lower = conv_transpose(vec![attr_string("auto_pad", "SAME_LOWER")]);
+        assert_eq!(padding_and_output_padding(&lower), ([1, 1, 0, 0], [0, 0]));
+        // NOTSET with output_shape: the larger half at the beginning.
+        let shape = conv_transpose(vec![attr_ints("output_shape", &[4, 7])]);
+        assert_eq!(padding_and_output_padding(&shape), ([2, 0, 1, 0], [0, 0]));
+        // One longer than the full output: a row at the end that sees only the bias.
+        let longer = conv_transpose(vec![attr_ints("output_shape", &[8, 7])]);
+        assert_eq!(padding_and_output_padding(&longer), ([0, 0, 0, 0], [1, 0]));
+        let y = run(&from_onnx(&longer).unwrap(), 1);
+        assert_eq!(y.shape(), &[1, 1, 8, 7]);
+        assert!(y.as_slice().unwrap()[7 * 7..].iter().all(|&v| v == 0.5));
+        // Two longer would need a row before the output.
+        let e = err(&conv_transpose(vec![attr_ints("output_shape", &[9, 7])]));
+        assert!(
+            e.contains("'up' (ConvTranspose)") && e.contains("padding -1 before axis 2"),
+            "{e}"
+        );
+        let e = err(&conv_transpose(vec![attr_ints("output_padding", &[1])]));
+        assert!(e.contains("output_padding [1]"), "{e}");
+    }
+}
