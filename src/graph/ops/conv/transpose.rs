@@ -26,7 +26,7 @@ use super::{matrix, matrix_mut, PATCH_BUDGET};
 use crate::error::{Error, Result};
 use crate::tensor::{checked_elements, Tensor};
 use ndarray::linalg::general_mat_mul;
-use ndarray::{s, ArrayView2, IxDyn};
+use ndarray::{s, ArrayView2, ArrayViewD, IxDyn};
 
 /// A 2-D transposed convolution over NCHW input with PyTorch/ONNX semantics, built by
 /// [`ConvTranspose2d::new`], which validates it.
@@ -243,9 +243,8 @@ impl ConvTranspose2d {
     }
 
     /// The weight `[C, Og, kh, kw]` (standard layout) as the matrix `[C, Og·kh·kw]`.
-    fn weight_matrix<'a>(weight: &'a Tensor, geo: &ConvGeometry) -> ArrayView2<'a, f32> {
+    fn weight_matrix<'a>(weight: ArrayViewD<'a, f32>, geo: &ConvGeometry) -> ArrayView2<'a, f32> {
         weight
-            .view()
             .into_shape_with_order((geo.out_channels, geo.patch_len()))
             .expect("a standard-layout weight [C, Og, kh, kw] is a matrix [C, Og·kh·kw]")
     }
@@ -254,8 +253,8 @@ impl ConvTranspose2d {
     fn forward_chunked(&self, geo: &ConvGeometry, x: &Tensor, chunk: usize) -> Result<Tensor> {
         let x = x.as_standard_layout();
         let xs = x.as_slice().expect("standard layout is contiguous");
-        let weight = self.weight.as_standard_layout().into_owned();
-        let weight = Self::weight_matrix(&weight, geo);
+        let weight = self.weight.as_standard_layout();
+        let weight = Self::weight_matrix(weight.view(), geo);
         let (patch, plane, group_in) = (geo.patch_len(), geo.out_plane(), geo.group_outputs());
         let out_plane = geo.height * geo.width;
 
@@ -319,8 +318,8 @@ impl ConvTranspose2d {
         let gs = grad_output
             .as_slice()
             .expect("standard layout is contiguous");
-        let weight = self.weight.as_standard_layout().into_owned();
-        let weight = Self::weight_matrix(&weight, geo);
+        let weight = self.weight.as_standard_layout();
+        let weight = Self::weight_matrix(weight.view(), geo);
         let (patch, plane, group_in) = (geo.patch_len(), geo.out_plane(), geo.group_outputs());
 
         let mut dx = vec![0.0; xs.len()];
@@ -433,6 +432,9 @@ impl Kernel for ConvTranspose2d {
 mod tests {
     use super::*;
     use crate::graph::ops::gradcheck::{check, random_tensor, Tolerance};
+    // Run in wasm32 too (`make test-wasm`), as the convolution's tests.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     /// A transposed convolution with random weights: `channels` in, `out` out.
     #[allow(clippy::too_many_arguments)]
@@ -700,6 +702,23 @@ mod tests {
                 assert_close(a, b, 1e-5);
             }
         }
+    }
+
+    #[test]
+    fn non_contiguous_input_gives_the_same_result() {
+        let t = op(3, 2, [3, 2], [2, 1], [1, 0, 1, 1], [1, 0], [1, 1], 1, true);
+        let transposed = random_tensor(&[2, 3, 5, 4], -1., 1., 31).permuted_axes(vec![0, 1, 3, 2]);
+        assert!(!transposed.is_standard_layout());
+        let standard = transposed.as_standard_layout().into_owned();
+        assert_eq!(
+            t.forward(&[&transposed]).unwrap(),
+            t.forward(&[&standard]).unwrap()
+        );
+        let g = random_tensor(&t.output_shape(&[standard.shape()]).unwrap(), -1., 1., 32);
+        let a = t.backward(&[&transposed], &g, &g, true).unwrap();
+        let b = t.backward(&[&standard], &g, &g, true).unwrap();
+        assert_eq!(a.inputs[0], b.inputs[0]);
+        assert_eq!(a.params, b.params);
     }
 
     #[test]
