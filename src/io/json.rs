@@ -30,10 +30,12 @@
 //! the field and what was expected.
 //!
 //! Parameter names and layouts follow PyTorch: `dense.weight` is `[units, in]` (`nn.Linear`),
-//! `conv2d.weight` `[filters, in / groups, kh, kw]` (`nn.Conv2d`), `batchNorm` has
+//! `conv2d.weight` `[filters, in / groups, kh, kw]` (`nn.Conv2d`), `convTranspose2d.weight`
+//! `[in, filters / groups, kh, kw]` (`nn.ConvTranspose2d`), `batchNorm` has
 //! `scale, bias, mean, var` (`weight, bias, running_mean, running_var`); `layerNorm`,
 //! `groupNorm` and `instanceNorm` have `scale, bias` (`weight, bias`), one and zero by default.
 
+mod conv_layers;
 mod fields;
 mod layers;
 mod norm_layers;
@@ -789,7 +791,7 @@ mod tests {
         ));
         assert_eq!(
             e,
-            "unknown layer type (layer 1) 'dens'; expected one of: dense, conv2d, maxPool2d, avgPool2d, globalAvgPool, flatten, reshape, transpose, pad, dropout, batchNorm, activation, add, sub, mul, div, concat, reduceMean, pow, max, min, pRelu, layerNorm, groupNorm, instanceNorm, reduceSum, reduceMax, globalMaxPool"
+            "unknown layer type (layer 1) 'dens'; expected one of: dense, conv2d, maxPool2d, avgPool2d, globalAvgPool, flatten, reshape, transpose, pad, dropout, batchNorm, activation, add, sub, mul, div, concat, reduceMean, pow, max, min, pRelu, layerNorm, groupNorm, instanceNorm, reduceSum, reduceMax, globalMaxPool, convTranspose2d"
         );
         assert_eq!(
             err(&SMALL.replace("\"type\": \"dense\", \"units\": 2,", "")),

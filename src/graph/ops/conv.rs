@@ -29,9 +29,13 @@
 //! Hand-written rather than taken from a crate: no maintained crate provides grouped, dilated,
 //! asymmetrically padded NCHW convolution together with its vector-Jacobian product on ndarray
 //! tensors, and the arithmetic-heavy part is delegated to sgemm anyway.
+//!
+//! `conv/transpose.rs` holds the transposed convolution, this convolution's adjoint, which reuses
+//! the patch matrix.
 
 #[cfg(any(target_arch = "wasm32", test))]
 mod direct;
+mod transpose;
 mod unfold;
 
 use super::window::{check_window_param, output_len, AxisWindow};
@@ -42,6 +46,7 @@ use crate::graph::sgemm::{gemm, Rhs, Start};
 use crate::tensor::{checked_elements, Tensor};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array2, ArrayView2, ArrayViewD, ArrayViewMut2, IxDyn};
+pub use transpose::ConvTranspose2d;
 use unfold::{col2im, im2col, ConvGeometry};
 
 /// How many elements of the patch matrix the backward pass builds at once: 2^22 f32 (16 MiB).

@@ -135,6 +135,8 @@ pub enum Op {
     ReduceMax(reduce::ReduceMax),
     /// Maximum over the spatial axes, keeping them with size 1 (`[N, C, 1, 1]`).
     GlobalMaxPool(reduce::GlobalMaxPool),
+    /// 2-D transposed convolution over NCHW input (the adjoint of [`Op::Conv2d`]).
+    ConvTranspose2d(conv::ConvTranspose2d),
 }
 
 macro_rules! dispatch {
@@ -163,6 +165,7 @@ macro_rules! dispatch {
             Op::ReduceSum($op) => $body,
             Op::ReduceMax($op) => $body,
             Op::GlobalMaxPool($op) => $body,
+            Op::ConvTranspose2d($op) => $body,
         }
     };
 }
@@ -200,6 +203,7 @@ impl Op {
             Op::ReduceSum(_) => "ReduceSum",
             Op::ReduceMax(_) => "ReduceMax",
             Op::GlobalMaxPool(_) => "GlobalMaxPool",
+            Op::ConvTranspose2d(_) => "ConvTranspose2d",
         }
     }
 
@@ -208,7 +212,7 @@ impl Op {
     /// binary op's `constant`).
     pub fn param_names(&self) -> Vec<String> {
         let named: &[&str] = match self {
-            Op::Dense(_) | Op::Conv2d(_) => &["weight", "bias"],
+            Op::Dense(_) | Op::Conv2d(_) | Op::ConvTranspose2d(_) => &["weight", "bias"],
             Op::BatchNorm(_) | Op::LayerNorm(_) | Op::GroupNorm(_) | Op::InstanceNorm(_) => {
                 &["scale", "bias"]
             }

@@ -9,6 +9,7 @@
 //! tag into `"type"` ([`Layer::to_object`]). Fields whose default is written are plain values;
 //! fields written only when they differ from the default are `Option`s skipped when `None`.
 
+use super::conv_layers::ConvTranspose2dLayer;
 use super::fields::{as_sides, dim, finite, ints, padding_sides, pair, some_finite, some_pair};
 use super::fields::{FieldError, Object};
 use super::norm_layers::{GlobalMaxPoolLayer, GroupNormLayer, InstanceNormLayer, LayerNormLayer};
@@ -65,6 +66,8 @@ pub(super) enum Layer {
     ReduceSum(ReduceLayer),
     ReduceMax(ReduceLayer),
     GlobalMaxPool(GlobalMaxPoolLayer),
+    // The transposed convolution (`conv_layers.rs`).
+    ConvTranspose2d(ConvTranspose2dLayer),
 }
 
 /// Where a layer is read: its input, its parameters and what it is called in messages.
@@ -153,14 +156,16 @@ impl Layer {
             Layer::ReduceSum(l) => l.op(ReduceKind::Sum, at),
             Layer::ReduceMax(l) => l.op(ReduceKind::Max, at),
             Layer::GlobalMaxPool(l) => l.op(at),
+            Layer::ConvTranspose2d(l) => l.op(at),
         }
     }
 
-    /// The activation fused into a dense or conv2d layer.
+    /// The activation fused into a dense, conv2d or convTranspose2d layer.
     pub fn fused(&self) -> Option<ActivationFn> {
         match self {
             Layer::Dense(l) => l.activation,
             Layer::Conv2d(l) => l.activation,
+            Layer::ConvTranspose2d(l) => l.activation,
             _ => None,
         }
     }
@@ -186,6 +191,9 @@ impl Layer {
                 Layer::Dense(DenseLayer::write(d, weights))
             }
             Op::Conv2d(c) => Layer::Conv2d(Conv2dLayer::write(c, weights)),
+            Op::ConvTranspose2d(c) => {
+                Layer::ConvTranspose2d(ConvTranspose2dLayer::write(c, weights))
+            }
             Op::MaxPool2d(p) => Layer::MaxPool2d(Pool2dLayer {
                 size: p.window().kernel(),
                 stride: Some(p.window().stride()),
@@ -760,7 +768,7 @@ pub(super) enum GeluForm {
 }
 
 impl ActivationFn {
-    fn is_relu(self) -> bool {
+    pub(super) fn is_relu(self) -> bool {
         matches!(self, ActivationFn::Relu | ActivationFn::LeakyRelu)
     }
 

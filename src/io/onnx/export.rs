@@ -265,6 +265,22 @@ impl Writer {
                 ];
                 self.push("Conv", name, ins, out, attrs);
             }
+            Op::ConvTranspose2d(c) => {
+                let mut ins = vec![x(), self.float_init(&format!("{name}.weight"), c.weight())];
+                if let Some(b) = c.bias() {
+                    ins.push(self.float_init(&format!("{name}.bias"), b));
+                }
+                let shape = c.weight().shape();
+                let attrs = vec![
+                    attr_ints("kernel_shape", &shape[2..]),
+                    attr_ints("strides", &c.stride()),
+                    attr_ints("pads", &c.padding()),
+                    attr_ints("output_padding", &c.output_padding()),
+                    attr_ints("dilations", &c.dilation()),
+                    attr_int("group", c.groups() as i64),
+                ];
+                self.push("ConvTranspose", name, ins, out, attrs);
+            }
             Op::MaxPool2d(p) => {
                 let attrs = vec![
                     attr_ints("kernel_shape", &p.window().kernel()),

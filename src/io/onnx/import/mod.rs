@@ -185,6 +185,7 @@ impl Importer {
             "Gemm" => self.gemm(&ctx),
             "MatMul" => self.matmul(&ctx),
             "Conv" => self.conv(&ctx),
+            "ConvTranspose" => self.conv_transpose(&ctx),
             "MaxPool" | "AveragePool" => self.pool(&ctx),
             "GlobalAveragePool" => self.global_average_pool(&ctx),
             "BatchNormalization" => self.batch_norm(&ctx),
@@ -272,7 +273,10 @@ mod tests {
             e.contains("node 0 'rnn' (LSTM)") && e.contains("unsupported op type 'LSTM'"),
             "{e}"
         );
-        assert!(e.contains("Conv, Div") && e.contains("Unsqueeze"), "{e}");
+        assert!(
+            e.contains("Conv, ConvTranspose, Div") && e.contains("Unsqueeze"),
+            "{e}"
+        );
         let mut custom = node("FusedConv", "", &["x"], "y", vec![]);
         custom.domain = Some("com.microsoft".into());
         let e = err(&model(vec![custom], vec![], &[4]));
