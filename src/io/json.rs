@@ -37,6 +37,7 @@
 mod fields;
 mod layers;
 mod norm_layers;
+mod resize_layer;
 
 use crate::error::{Error, Result};
 use crate::graph::{Graph, ValueId};
@@ -789,7 +790,7 @@ mod tests {
         ));
         assert_eq!(
             e,
-            "unknown layer type (layer 1) 'dens'; expected one of: dense, conv2d, maxPool2d, avgPool2d, globalAvgPool, flatten, reshape, transpose, pad, dropout, batchNorm, activation, add, sub, mul, div, concat, reduceMean, pow, max, min, pRelu, layerNorm, groupNorm, instanceNorm, reduceSum, reduceMax, globalMaxPool"
+            "unknown layer type (layer 1) 'dens'; expected one of: dense, conv2d, maxPool2d, avgPool2d, globalAvgPool, flatten, reshape, transpose, pad, dropout, batchNorm, activation, add, sub, mul, div, concat, reduceMean, pow, max, min, pRelu, layerNorm, groupNorm, instanceNorm, reduceSum, reduceMax, globalMaxPool, resize"
         );
         assert_eq!(
             err(&SMALL.replace("\"type\": \"dense\", \"units\": 2,", "")),

@@ -29,6 +29,7 @@ pub mod norm;
 pub mod pool;
 pub mod reduce;
 pub mod reshape_target;
+pub mod resize;
 pub mod shape;
 mod window;
 
@@ -135,6 +136,8 @@ pub enum Op {
     ReduceMax(reduce::ReduceMax),
     /// Maximum over the spatial axes, keeping them with size 1 (`[N, C, 1, 1]`).
     GlobalMaxPool(reduce::GlobalMaxPool),
+    /// Nearest or linear resizing of the spatial axes (ONNX `Resize` and `Upsample`).
+    Resize(resize::Resize),
 }
 
 macro_rules! dispatch {
@@ -163,6 +166,7 @@ macro_rules! dispatch {
             Op::ReduceSum($op) => $body,
             Op::ReduceMax($op) => $body,
             Op::GlobalMaxPool($op) => $body,
+            Op::Resize($op) => $body,
         }
     };
 }
@@ -200,6 +204,7 @@ impl Op {
             Op::ReduceSum(_) => "ReduceSum",
             Op::ReduceMax(_) => "ReduceMax",
             Op::GlobalMaxPool(_) => "GlobalMaxPool",
+            Op::Resize(_) => "Resize",
         }
     }
 

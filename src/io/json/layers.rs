@@ -13,6 +13,7 @@ use super::fields::{as_sides, dim, finite, ints, padding_sides, pair, some_finit
 use super::fields::{FieldError, Object};
 use super::norm_layers::{GlobalMaxPoolLayer, GroupNormLayer, InstanceNormLayer, LayerNormLayer};
 use super::norm_layers::{ReduceKind, ReduceLayer};
+use super::resize_layer::ResizeLayer;
 use super::{encode_tensor, full_axis, he_or_xavier, resolve_reshape, same_padding};
 use super::{Init, Params};
 use crate::error::{Error, Result};
@@ -65,6 +66,8 @@ pub(super) enum Layer {
     ReduceSum(ReduceLayer),
     ReduceMax(ReduceLayer),
     GlobalMaxPool(GlobalMaxPoolLayer),
+    // Resizing of issue 15 (`resize_layer.rs`).
+    Resize(ResizeLayer),
 }
 
 /// Where a layer is read: its input, its parameters and what it is called in messages.
@@ -153,6 +156,7 @@ impl Layer {
             Layer::ReduceSum(l) => l.op(ReduceKind::Sum, at),
             Layer::ReduceMax(l) => l.op(ReduceKind::Max, at),
             Layer::GlobalMaxPool(l) => l.op(at),
+            Layer::Resize(l) => l.op(at),
         }
     }
 
@@ -265,6 +269,7 @@ impl Layer {
                 }
             }
             Op::GlobalMaxPool(_) => Layer::GlobalMaxPool(GlobalMaxPoolLayer { keep_dims: true }),
+            Op::Resize(r) => Layer::Resize(ResizeLayer::write(r)),
         })
     }
 

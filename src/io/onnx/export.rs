@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::graph::ops::activation::{Activation, GELU_CUBIC, SQRT_2_OVER_PI};
 use crate::graph::ops::elementwise::Side;
 use crate::graph::ops::group_norm::GroupNorm;
+use crate::graph::ops::resize::{Resize, ResizeMode};
 use crate::graph::ops::shape::PadMode;
 use crate::graph::ops::Op;
 use crate::graph::{Graph, Node};
@@ -422,7 +423,42 @@ impl Writer {
                 self.push("ReduceMax", name, vec![x()], out, attrs);
             }
             Op::GlobalMaxPool(_) => self.push("GlobalMaxPool", name, vec![x()], out, vec![]),
+            Op::Resize(r) => self.resize(r, name, x(), out)?,
         }
+        Ok(())
+    }
+
+    /// `Resize` (opset 13 form) by its scales, `[1, 1, s...]` (batch and channels kept), which
+    /// must give the op's sizes as onnxruntime computes them (`⌊n · s⌋` in f32).
+    fn resize(&mut self, r: &Resize, name: &str, x: String, out: &str) -> Result<()> {
+        let spatial_in = &r.input_shape()[1..];
+        let reproduced = spatial_in
+            .iter()
+            .zip(r.scales())
+            .map(|(&n, &s)| (n as f32 * s).floor() as usize);
+        if !reproduced.eq(r.sizes().iter().copied()) {
+            return Err(Error::Onnx(format!(
+                "cannot export a resize of {spatial_in:?} to {:?}: the scales {:?} give other sizes in ONNX",
+                r.sizes(),
+                r.scales()
+            )));
+        }
+        let scales = Tensor::from_shape_fn(vec![r.scales().len() + 2], |i| {
+            i[0].checked_sub(2).map_or(1.0, |a| r.scales()[a])
+        });
+        let scales = self.float_init(&format!("{name}.scales"), &scales);
+        let mut attrs = vec![attr_string(
+            "coordinate_transformation_mode",
+            r.coordinates().name(),
+        )];
+        match r.mode() {
+            ResizeMode::Linear => attrs.push(attr_string("mode", "linear")),
+            ResizeMode::Nearest(rounding) => {
+                attrs.push(attr_string("mode", "nearest"));
+                attrs.push(attr_string("nearest_mode", rounding.name()));
+            }
+        }
+        self.push("Resize", name, vec![x, String::new(), scales], out, attrs);
         Ok(())
     }
 
