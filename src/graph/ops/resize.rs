@@ -174,7 +174,8 @@ pub const MAX_RESIZE_AXES: usize = 8;
 
 impl Resize {
     /// Resizes the spatial axes of per-sample input `input` (`[C, d_1, ...]`) by `scales`, one
-    /// positive finite scale per spatial axis; axis `a` gets `⌊d_a · s_a⌋` outputs (ONNX).
+    /// positive finite scale per spatial axis; axis `a` gets `⌊d_a · s_a⌋` outputs (ONNX; the
+    /// product in f32, as onnxruntime computes it).
     pub fn with_scales(
         input: &[usize],
         scales: &[f32],
@@ -192,8 +193,9 @@ impl Resize {
             .iter()
             .zip(scales)
             .map(|(&n, &s)| {
-                let m = (n as f64 * f64::from(s)).floor();
-                if m < 1.0 || m > (1u64 << 27) as f64 {
+                // In f32, as onnxruntime computes it (5 · 1.8 is 9 in f32, 8.99... in f64).
+                let m = (n as f32 * s).floor();
+                if !(1.0..=(1u64 << 27) as f32).contains(&m) {
                     return Err(Error::invalid(
                         "resize scales",
                         format!(

@@ -432,11 +432,9 @@ impl Writer {
     /// must give the op's sizes as onnxruntime computes them (`⌊n · s⌋` in f32).
     fn resize(&mut self, r: &Resize, name: &str, x: String, out: &str) -> Result<()> {
         let spatial_in = &r.input_shape()[1..];
-        let reproduced = spatial_in
-            .iter()
-            .zip(r.scales())
-            .map(|(&n, &s)| (n as f32 * s).floor() as usize);
-        if !reproduced.eq(r.sizes().iter().copied()) {
+        let reproduced =
+            Resize::with_scales(r.input_shape(), r.scales(), r.mode(), r.coordinates()).ok();
+        if reproduced.as_ref() != Some(r) {
             return Err(Error::Onnx(format!(
                 "cannot export a resize of {spatial_in:?} to {:?}: the scales {:?} give other sizes in ONNX",
                 r.sizes(),
