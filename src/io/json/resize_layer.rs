@@ -88,3 +88,79 @@ impl ResizeLayer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::graph::ops::gradcheck::random_tensor;
+    use crate::io::json::{from_json, to_json};
+    use serde_json::{json, Value};
+
+    const RESIZES: &str = r#"{ "format": "nnlens", "version": 1, "input": [2, 4, 5],
+     "layers": [
+      { "type": "resize", "scale": [2, 1.6], "coordinates": "asymmetric", "nearest": "floor" },
+      { "type": "resize", "size": [3, 7], "mode": "linear", "coordinates": "align_corners", "name": "down" },
+      { "type": "resize", "scale": [0.5, 0.3], "mode": "linear", "inputs": ["down"] },
+      { "type": "flatten" } ] }"#;
+
+    /// The layers read, run, are written with their options (`size` when it gives the same op,
+    /// as `[2, 1.6]` of `[4, 5]` does; `scale` otherwise) and read back to the same model.
+    #[test]
+    fn resize_layers_round_trip() {
+        let g = from_json(RESIZES).unwrap();
+        assert_eq!(g.output_shape(), &[4]);
+        let text = to_json(&g).unwrap();
+        let again = from_json(&text).unwrap();
+        let x = random_tensor(&[2, 2, 4, 5], -1.0, 1.0, 3);
+        assert_eq!(g.forward(x.clone()).unwrap(), again.forward(x).unwrap());
+        let written: Value = serde_json::from_str(&text).unwrap();
+        let layers = written["layers"].as_array().unwrap();
+        let fields = |i: usize| {
+            let mut l = layers[i].clone();
+            let o = l.as_object_mut().unwrap();
+            o.remove("name");
+            o.remove("inputs");
+            l
+        };
+        assert_eq!(
+            fields(0),
+            json!({ "type": "resize", "size": [8, 8], "coordinates": "asymmetric",
+                    "nearest": "floor" })
+        );
+        assert_eq!(
+            fields(1),
+            json!({ "type": "resize", "size": [3, 7], "mode": "linear",
+                    "coordinates": "align_corners" })
+        );
+        assert_eq!(
+            fields(2),
+            json!({ "type": "resize", "scale": [0.5, 0.30000001192092896], "mode": "linear" })
+        );
+    }
+
+    #[test]
+    fn resize_field_errors_say_what_is_wrong() {
+        let with = |fields: &str| {
+            let text = format!(
+                r#"{{ "format": "nnlens", "version": 1, "input": [2, 4, 5],
+                 "layers": [ {{ "type": "resize", {fields} }} ] }}"#
+            );
+            from_json(&text).unwrap_err().to_string()
+        };
+        let e = with(r#""scale": [2, 2], "size": [8, 10]"#);
+        assert!(e.contains("exactly one of 'scale'"), "{e}");
+        let e = with(r#""scale": [2, 2], "mode": "cubic""#);
+        assert!(
+            e.contains("'cubic'") && e.contains("nearest, linear"),
+            "{e}"
+        );
+        let e = with(r#""scale": [2, 2], "mode": "linear", "nearest": "floor""#);
+        assert!(e.contains("option of mode"), "{e}");
+        let e = with(r#""size": [8], "coordinates": "tf_crop_and_resize""#);
+        assert!(e.contains("tf_crop_and_resize"), "{e}");
+        let e = with(r#""size": [8]"#);
+        assert!(
+            e.contains("1 spatial scales or sizes") && e.contains("resize_1"),
+            "{e}"
+        );
+    }
+}

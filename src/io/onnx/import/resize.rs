@@ -44,13 +44,23 @@ impl Importer {
             CoordinateMode::Asymmetric
         } else {
             let name = ctx.string("coordinate_transformation_mode", "half_pixel")?;
-            CoordinateMode::from_name(&name).map_err(|e| ctx.err(e))?
+            CoordinateMode::from_name(&name).map_err(|_| {
+                ctx.err(format!(
+                    "coordinate_transformation_mode '{name}' is not supported (half_pixel, \
+                     pytorch_half_pixel, align_corners or asymmetric)"
+                ))
+            })?
         };
         let mode = match ctx.string("mode", "nearest")?.as_str() {
             "nearest" if old => ResizeMode::Nearest(NearestRounding::Floor),
             "nearest" => {
                 let name = ctx.string("nearest_mode", "round_prefer_floor")?;
-                ResizeMode::Nearest(NearestRounding::from_name(&name).map_err(|e| ctx.err(e))?)
+                ResizeMode::Nearest(NearestRounding::from_name(&name).map_err(|_| {
+                    ctx.err(format!(
+                        "nearest_mode '{name}' is not supported (round_prefer_floor, \
+                         round_prefer_ceil, floor or ceil)"
+                    ))
+                })?)
             }
             "linear" => ResizeMode::Linear,
             other => {
@@ -81,6 +91,14 @@ impl Importer {
             None => target,
             Some(axes) => self.on_all_axes(ctx, target, &axes, rank)?,
         };
+        if let (true, ResizeMode::Nearest(_), Target::Scales(s)) = (old, mode, &target) {
+            if let Some(s) = s.iter().find(|&&s| s < 1.0) {
+                return Err(ctx.err(format!(
+                    "nearest downsampling at opset 10 (scale {s}) is not supported: opset 10 \
+                     does not say how to round it"
+                )));
+            }
+        }
         self.build_resize(ctx, x, target, mode, coordinates)
     }
 
@@ -161,6 +179,36 @@ impl Importer {
         })
     }
 
+    /// Refuses scales whose outputs `n · s` are not whole where the coordinate transformation
+    /// reads the output length: the ONNX reference uses `n · s` there, onnxruntime `⌊n · s⌋`
+    /// (`align_corners`, and `pytorch_half_pixel` where `⌊n · s⌋ = 1`).
+    fn check_unambiguous(
+        &self,
+        ctx: &NodeCtx,
+        sample: &[usize],
+        scales: &[f32],
+        coordinates: CoordinateMode,
+    ) -> Result<()> {
+        for (&n, &s) in sample[1..].iter().zip(scales) {
+            let exact = n as f32 * s;
+            let whole = exact == exact.floor();
+            let ambiguous = match coordinates {
+                CoordinateMode::AlignCorners => !whole,
+                CoordinateMode::PytorchHalfPixel => !whole && exact.floor() == 1.0,
+                CoordinateMode::HalfPixel | CoordinateMode::Asymmetric => false,
+            };
+            if ambiguous {
+                return Err(ctx.err(format!(
+                    "{} with scale {s} of an axis of {n} ({exact} outputs, not a whole number) \
+                     is not supported: the ONNX reference and onnxruntime disagree on it (give \
+                     sizes instead)",
+                    coordinates.name()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks that `target` keeps the batch and channel axes, and pushes the [`Resize`].
     fn build_resize(
         &mut self,
@@ -198,6 +246,7 @@ impl Importer {
                         "scales {s:?} scale the channel axis; nnlens resizes the spatial axes only"
                     )));
                 }
+                self.check_unambiguous(ctx, &sample, &s[2..], coordinates)?;
                 Resize::with_scales(&sample, &s[2..], mode, coordinates)
             }
             Target::Sizes(s) => {
@@ -227,5 +276,81 @@ impl Importer {
         }
         .map_err(|e| ctx.at_node(e))?;
         self.push(ctx, Op::Resize(resize), &[x])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::io::onnx::test_model::{
+        attr_int, attr_ints, attr_string, err, float_tensor, int_tensor, model_with, node,
+    };
+
+    /// What nnlens does not resize or does not compute is refused with a message saying so.
+    #[test]
+    fn resizes_nnlens_does_not_run_are_refused() {
+        let scales = |v: &[f32]| float_tensor("s", &[v.len()], v.iter().copied());
+        let by_scales = |attrs| node("Resize", "r", &["x", "", "s"], "y", attrs);
+        let by_sizes = |attrs| node("Resize", "r", &["x", "", "", "z"], "y", attrs);
+        let mode = |m: &str| vec![attr_string("mode", m)];
+        let coords = |c: &str| vec![attr_string("coordinate_transformation_mode", c)];
+        let cases = vec![
+            (by_scales(vec![]), scales(&[2., 1., 2., 2.]), None, 19, "scale the batch"),
+            (by_scales(vec![]), scales(&[1., 2., 2., 2.]), None, 19, "scale the channel axis"),
+            (by_scales(mode("cubic")), scales(&[1., 1., 2., 2.]), None, 19, "mode 'cubic' is not supported"),
+            (
+                by_scales(coords("tf_crop_and_resize")),
+                scales(&[1., 1., 2., 2.]),
+                None,
+                19,
+                "coordinate_transformation_mode 'tf_crop_and_resize' is not supported",
+            ),
+            (
+                by_scales(vec![attr_int("antialias", 1)]),
+                scales(&[1., 1., 0.5, 0.5]),
+                None,
+                18,
+                "antialias=1 is not supported",
+            ),
+            (
+                by_sizes(vec![attr_string("keep_aspect_ratio_policy", "not_larger")]),
+                int_tensor("z", &[1, 2, 4, 4]),
+                Some(1),
+                18,
+                "keep_aspect_ratio_policy 'not_larger' is not supported",
+            ),
+            (
+                by_scales(coords("align_corners")),
+                scales(&[1., 1., 0.6, 0.6]),
+                None,
+                19,
+                "align_corners with scale 0.6 of an axis of 3 (1.8000001 outputs, not a whole number) is not supported",
+            ),
+            (by_sizes(vec![]), int_tensor("z", &[2, 2, 4, 4]), Some(1), 13, "resize the batch"),
+            (by_sizes(vec![]), int_tensor("z", &[1, 3, 4, 4]), Some(1), 13, "resize the channel axis of 2"),
+            (
+                by_sizes(vec![attr_ints("axes", &[1])]),
+                int_tensor("z", &[4]),
+                None,
+                18,
+                "resize the channel axis",
+            ),
+            (
+                node("Resize", "r", &["x", "s"], "y", mode("nearest")),
+                scales(&[1., 1., 0.5, 0.5]),
+                None,
+                10,
+                "nearest downsampling at opset 10 (scale 0.5) is not supported",
+            ),
+        ];
+        for (node, init, batch, opset, expect) in cases {
+            let e = err(&model_with(
+                vec![node],
+                vec![init],
+                &[2, 3, 3],
+                batch,
+                opset,
+            ));
+            assert!(e.contains(expect), "expected '{expect}' in: {e}");
+        }
     }
 }
