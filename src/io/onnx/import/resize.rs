@@ -268,7 +268,7 @@ impl Importer {
                     .map(|d| {
                         d.as_int()
                             .and_then(|d| usize::try_from(d).ok())
-                            .ok_or_else(|| ctx.err(format!("size {d} in {s:?} is not a size")))
+                            .ok_or_else(|| ctx.err(format!("size {d} in {s:?} depends on the batch size or is negative; nnlens needs fixed spatial sizes")))
                     })
                     .collect::<Result<Vec<_>>>()?;
                 Resize::with_sizes(&sample, &spatial, mode, coordinates)
