@@ -39,6 +39,7 @@ mod conv_layers;
 mod fields;
 mod layers;
 mod norm_layers;
+mod resize_layer;
 
 use crate::error::{Error, Result};
 use crate::graph::{Graph, ValueId};
@@ -791,7 +792,7 @@ mod tests {
         ));
         assert_eq!(
             e,
-            "unknown layer type (layer 1) 'dens'; expected one of: dense, conv2d, maxPool2d, avgPool2d, globalAvgPool, flatten, reshape, transpose, pad, dropout, batchNorm, activation, add, sub, mul, div, concat, reduceMean, pow, max, min, pRelu, layerNorm, groupNorm, instanceNorm, reduceSum, reduceMax, globalMaxPool, convTranspose2d"
+            "unknown layer type (layer 1) 'dens'; expected one of: dense, conv2d, maxPool2d, avgPool2d, globalAvgPool, flatten, reshape, transpose, pad, dropout, batchNorm, activation, add, sub, mul, div, concat, reduceMean, pow, max, min, pRelu, layerNorm, groupNorm, instanceNorm, reduceSum, reduceMax, globalMaxPool, convTranspose2d, resize"
         );
         assert_eq!(
             err(&SMALL.replace("\"type\": \"dense\", \"units\": 2,", "")),

@@ -29,6 +29,7 @@ pub mod norm;
 pub mod pool;
 pub mod reduce;
 pub mod reshape_target;
+pub mod resize;
 pub mod shape;
 mod window;
 
@@ -137,6 +138,8 @@ pub enum Op {
     GlobalMaxPool(reduce::GlobalMaxPool),
     /// 2-D transposed convolution over NCHW input (the adjoint of [`Op::Conv2d`]).
     ConvTranspose2d(conv::ConvTranspose2d),
+    /// Nearest or linear resizing of the spatial axes (ONNX `Resize` and `Upsample`).
+    Resize(resize::Resize),
 }
 
 macro_rules! dispatch {
@@ -166,6 +169,7 @@ macro_rules! dispatch {
             Op::ReduceMax($op) => $body,
             Op::GlobalMaxPool($op) => $body,
             Op::ConvTranspose2d($op) => $body,
+            Op::Resize($op) => $body,
         }
     };
 }
@@ -204,6 +208,7 @@ impl Op {
             Op::ReduceMax(_) => "ReduceMax",
             Op::GlobalMaxPool(_) => "GlobalMaxPool",
             Op::ConvTranspose2d(_) => "ConvTranspose2d",
+            Op::Resize(_) => "Resize",
         }
     }
 

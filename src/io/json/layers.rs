@@ -14,6 +14,7 @@ use super::fields::{as_sides, dim, finite, ints, padding_sides, pair, some_finit
 use super::fields::{FieldError, Object};
 use super::norm_layers::{GlobalMaxPoolLayer, GroupNormLayer, InstanceNormLayer, LayerNormLayer};
 use super::norm_layers::{ReduceKind, ReduceLayer};
+use super::resize_layer::ResizeLayer;
 use super::{encode_tensor, full_axis, he_or_xavier, resolve_reshape, same_padding};
 use super::{Init, Params};
 use crate::error::{Error, Result};
@@ -68,6 +69,8 @@ pub(super) enum Layer {
     GlobalMaxPool(GlobalMaxPoolLayer),
     // The transposed convolution (`conv_layers.rs`).
     ConvTranspose2d(ConvTranspose2dLayer),
+    // Resizing of issue 15 (`resize_layer.rs`).
+    Resize(ResizeLayer),
 }
 
 /// Where a layer is read: its input, its parameters and what it is called in messages.
@@ -157,6 +160,7 @@ impl Layer {
             Layer::ReduceMax(l) => l.op(ReduceKind::Max, at),
             Layer::GlobalMaxPool(l) => l.op(at),
             Layer::ConvTranspose2d(l) => l.op(at),
+            Layer::Resize(l) => l.op(at),
         }
     }
 
@@ -273,6 +277,7 @@ impl Layer {
                 }
             }
             Op::GlobalMaxPool(_) => Layer::GlobalMaxPool(GlobalMaxPoolLayer { keep_dims: true }),
+            Op::Resize(r) => Layer::Resize(ResizeLayer::write(r)),
         })
     }
 

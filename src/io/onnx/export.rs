@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::graph::ops::activation::{Activation, GELU_CUBIC, SQRT_2_OVER_PI};
 use crate::graph::ops::elementwise::Side;
 use crate::graph::ops::group_norm::GroupNorm;
+use crate::graph::ops::resize::{Resize, ResizeMode};
 use crate::graph::ops::shape::PadMode;
 use crate::graph::ops::Op;
 use crate::graph::{Graph, Node};
@@ -438,6 +439,84 @@ impl Writer {
                 self.push("ReduceMax", name, vec![x()], out, attrs);
             }
             Op::GlobalMaxPool(_) => self.push("GlobalMaxPool", name, vec![x()], out, vec![]),
+            Op::Resize(r) => self.resize(r, name, x(), out)?,
+        }
+        Ok(())
+    }
+
+    /// `Resize` (opset 13 form). By its scales `[1, 1, s...]` (batch and channels kept) when
+    /// they give the op's sizes however a reader computes `⌊n · s⌋` (onnxruntime in f32, ONNX's
+    /// shape inference in f64); otherwise, for an op built from sizes (scales `m / n`), by sizes
+    /// `[N, C, m...]`, the batch `N` read at run time (`Shape` of the input, first entry).
+    fn resize(&mut self, r: &Resize, name: &str, x: String, out: &str) -> Result<()> {
+        let spatial_in = &r.input_shape()[1..];
+        let floors_agree =
+            spatial_in
+                .iter()
+                .zip(r.scales())
+                .zip(r.sizes())
+                .all(|((&n, &s), &m)| {
+                    (n as f32 * s).floor() == m as f32
+                        && (n as f64 * f64::from(s)).floor() == m as f64
+                });
+        let same = |built: Result<Resize>| built.ok().as_ref() == Some(r);
+        let by_scales = floors_agree
+            && same(Resize::with_scales(
+                r.input_shape(),
+                r.scales(),
+                r.mode(),
+                r.coordinates(),
+            ));
+        let by_sizes = same(Resize::with_sizes(
+            r.input_shape(),
+            r.sizes(),
+            r.mode(),
+            r.coordinates(),
+        ));
+        let mut attrs = vec![attr_string(
+            "coordinate_transformation_mode",
+            r.coordinates().name(),
+        )];
+        match r.mode() {
+            ResizeMode::Linear => attrs.push(attr_string("mode", "linear")),
+            ResizeMode::Nearest(rounding) => {
+                attrs.push(attr_string("mode", "nearest"));
+                attrs.push(attr_string("nearest_mode", rounding.name()));
+            }
+        }
+        if by_scales {
+            let scales = Tensor::from_shape_fn(vec![r.scales().len() + 2], |i| {
+                i[0].checked_sub(2).map_or(1.0, |a| r.scales()[a])
+            });
+            let scales = self.float_init(&format!("{name}.scales"), &scales);
+            self.push("Resize", name, vec![x, String::new(), scales], out, attrs);
+        } else if by_sizes {
+            let [shape, batch, sizes] =
+                ["shape", "batch", "sizes"].map(|s| self.fresh(&format!("{name}/{s}")));
+            self.push("Shape", &shape, vec![x.clone()], &shape, vec![]);
+            let ins = vec![
+                shape,
+                self.int_init(&format!("{name}.batch_start"), &[0]),
+                self.int_init(&format!("{name}.batch_end"), &[1]),
+            ];
+            self.push("Slice", &batch, ins, &batch, vec![]);
+            let kept: Vec<i64> = r.output_sample_shape().iter().map(|&d| d as i64).collect();
+            let kept = self.int_init(&format!("{name}.sizes"), &kept);
+            self.push(
+                "Concat",
+                &sizes,
+                vec![batch, kept],
+                &sizes,
+                vec![attr_int("axis", 0)],
+            );
+            let ins = vec![x, String::new(), String::new(), sizes];
+            self.push("Resize", name, ins, out, attrs);
+        } else {
+            return Err(Error::Onnx(format!(
+                "cannot export a resize of {spatial_in:?} to {:?} by the scales {:?}: ONNX readers compute other sizes from them",
+                r.sizes(),
+                r.scales()
+            )));
         }
         Ok(())
     }

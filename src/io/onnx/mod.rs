@@ -129,7 +129,8 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Selu",
     "Softplus",
     "Sqrt",
-    // Opsets 7-10: nearest and linear, as dense interpolation layers.
+    // Nearest and linear resizing (Upsample: opsets 7-9).
+    "Resize",
     "Upsample",
 ];
 

@@ -29,7 +29,7 @@
 //! - [`activation`]: `Relu`, `LeakyRelu`, `Sigmoid`, `Tanh`, `Erf`, `Gelu`, `Clip`, `HardSwish`,
 //!   `HardSigmoid`, `Elu`, `Selu`, `Softplus`, `Mish`, `Sqrt`, `Exp`, `Log`, `Neg`, `Abs`,
 //!   `Softmax`, `LogSoftmax`, `Dropout`;
-//! - [`upsample`]: `Upsample` (opsets 7-10) as dense interpolation layers.
+//! - [`resize`]: `Resize` (opsets 10-19) and `Upsample` (opsets 7-9) as one resize op.
 
 mod activation;
 mod attributes;
@@ -40,8 +40,8 @@ mod linear;
 mod norm;
 mod plumbing;
 mod reduce;
+mod resize;
 mod spatial;
-mod upsample;
 mod values;
 
 use super::data::Val;
@@ -223,7 +223,8 @@ impl Importer {
             "LayerNormalization" => self.layer_norm(&ctx),
             "InstanceNormalization" => self.instance_norm(&ctx),
             "GroupNormalization" => self.group_norm(&ctx),
-            // Opsets 7-10.
+            "Resize" => self.resize(&ctx),
+            // Opsets 7-9.
             "Upsample" => self.upsample(&ctx),
             other => Err(ctx.err(format!(
                 "unsupported op type '{other}'; nnlens supports: {}",
