@@ -238,12 +238,6 @@ impl Conv2d {
         Ok(geometry)
     }
 
-    /// Samples per chunk so that one chunk's patch matrix stays within [`PATCH_BUDGET`].
-    fn chunk_len(geometry: &ConvGeometry) -> usize {
-        let per_sample = geometry.patch_len() * geometry.out_plane();
-        (PATCH_BUDGET / per_sample).clamp(1, geometry.batch.max(1))
-    }
-
     /// The forward pass over an input of geometry `geo`, one sample at a time: its patch
     /// matrix is unfolded right before its products, so that they read it from cache (one
     /// sample of LeNet's second convolution is 56 KiB, the whole batch of 64 is 3.5 MiB);
@@ -468,13 +462,7 @@ impl Kernel for Conv2d {
         want_params: bool,
     ) -> Result<Grads> {
         let geo = self.geometry(inputs[0].shape())?;
-        self.backward_chunked(
-            &geo,
-            inputs[0],
-            grad_output,
-            want_params,
-            Self::chunk_len(&geo),
-        )
+        self.backward_chunked(&geo, inputs[0], grad_output, want_params, geo.chunk_len())
     }
 
     fn params(&self) -> Vec<&Tensor> {
@@ -663,11 +651,7 @@ mod tests {
         let conv = conv(4, 6, [3, 3], [2, 1], [1, 2, 0, 1], [1, 2], 2, true);
         let x = random_tensor(&[5, 4, 7, 8], -1., 1., 41);
         let geo = conv.geometry(x.shape()).unwrap();
-        assert_eq!(
-            Conv2d::chunk_len(&geo),
-            5,
-            "small samples share one product"
-        );
+        assert_eq!(geo.chunk_len(), 5, "small samples share one product");
         let g = random_tensor(&geo.output_shape(), -1., 1., 42);
         let grads = conv.backward_chunked(&geo, &x, &g, true, 5).unwrap();
         for chunk in [1, 2, 3] {
@@ -684,7 +668,7 @@ mod tests {
         // 64 channels x 3x3 taps x 64x64 outputs = 2.4M patch entries per sample: one per chunk.
         let conv = conv(64, 1, [3, 3], [1, 1], [1, 1, 1, 1], [1, 1], 1, false);
         let geo = conv.geometry(&[3, 64, 64, 64]).unwrap();
-        assert_eq!(Conv2d::chunk_len(&geo), 1);
+        assert_eq!(geo.chunk_len(), 1);
     }
 
     #[test]

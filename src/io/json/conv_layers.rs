@@ -14,6 +14,7 @@ use super::{encode_tensor, he_or_xavier, Init};
 use crate::error::Result;
 use crate::graph::ops::conv::ConvTranspose2d;
 use crate::graph::ops::Op;
+use crate::tensor::Tensor;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
@@ -78,6 +79,54 @@ pub(super) struct ConvTranspose2dLayer {
     bias: bool,
 }
 
+/// What a 2-D convolution layer says about its parameters.
+pub(super) struct ConvShape {
+    pub filters: usize,
+    pub groups: usize,
+    pub kernel: [usize; 2],
+    pub activation: Option<ActivationFn>,
+    pub bias: bool,
+}
+
+impl ConvShape {
+    /// The weight and optional bias for the input at `at`, given or initialised: the weight
+    /// He-uniform before a ReLU, Xavier-uniform otherwise, with PyTorch's fans for its layout
+    /// (`[F, C/g, kh, kw]`, or `[C, F/g, kh, kw]` when `transposed`), the bias zero. Fails
+    /// unless the groups divide both the input channels and the filters.
+    pub(super) fn params(
+        &self,
+        at: &mut Site,
+        transposed: bool,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        let (filters, groups, kernel) = (self.filters, self.groups, self.kernel);
+        let channels = at.in_shape[0];
+        if channels % groups != 0 || filters % groups != 0 {
+            return Err(at.shape_error(format!(
+                "groups {groups} must divide both the input channels {channels} and the filters {filters}"
+            )));
+        }
+        let receptive = kernel[0] * kernel[1];
+        let (inputs, outputs) = if transposed {
+            (filters, channels)
+        } else {
+            (channels, filters)
+        };
+        let (fan_in, fan_out) = (inputs / groups * receptive, outputs / groups * receptive);
+        let relu = at.relu_follows || self.activation.is_some_and(ActivationFn::is_relu);
+        let weight = at.params.take(
+            "weight",
+            &[outputs, inputs / groups, kernel[0], kernel[1]],
+            he_or_xavier(relu, fan_in, fan_out),
+        )?;
+        let bias = if self.bias {
+            Some(at.params.take("bias", &[filters], Init::Constant(0.0))?)
+        } else {
+            None
+        };
+        Ok((weight, bias))
+    }
+}
+
 impl ConvTranspose2dLayer {
     pub(super) fn op(&self, at: &mut Site) -> Result<Op> {
         let in_shape = at.in_shape;
@@ -86,27 +135,15 @@ impl ConvTranspose2dLayer {
                 "convTranspose2d expects a per-sample input [channels, height, width], got {in_shape:?}"
             )));
         }
-        let (filters, groups, kernel) = (self.filters, self.groups, self.kernel);
-        let channels = in_shape[0];
-        if channels % groups != 0 || filters % groups != 0 {
-            return Err(at.shape_error(format!(
-                "groups {groups} must divide both the input channels {channels} and the filters {filters}"
-            )));
-        }
-        let receptive = kernel[0] * kernel[1];
-        let fan_in = filters / groups * receptive;
-        let fan_out = channels / groups * receptive;
-        let relu = at.relu_follows || self.activation.is_some_and(ActivationFn::is_relu);
-        let weight = at.params.take(
-            "weight",
-            &[channels, filters / groups, kernel[0], kernel[1]],
-            he_or_xavier(relu, fan_in, fan_out),
-        )?;
-        let bias = if self.bias {
-            Some(at.params.take("bias", &[filters], Init::Constant(0.0))?)
-        } else {
-            None
+        let groups = self.groups;
+        let shape = ConvShape {
+            filters: self.filters,
+            groups,
+            kernel: self.kernel,
+            activation: self.activation,
+            bias: self.bias,
         };
+        let (weight, bias) = shape.params(at, true)?;
         Ok(Op::ConvTranspose2d(
             ConvTranspose2d::new(
                 weight,

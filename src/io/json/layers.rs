@@ -9,7 +9,7 @@
 //! tag into `"type"` ([`Layer::to_object`]). Fields whose default is written are plain values;
 //! fields written only when they differ from the default are `Option`s skipped when `None`.
 
-use super::conv_layers::ConvTranspose2dLayer;
+use super::conv_layers::{ConvShape, ConvTranspose2dLayer};
 use super::fields::{as_sides, dim, finite, ints, padding_sides, pair, some_finite, some_pair};
 use super::fields::{FieldError, Object};
 use super::norm_layers::{GlobalMaxPoolLayer, GroupNormLayer, InstanceNormLayer, LayerNormLayer};
@@ -435,31 +435,19 @@ impl Conv2dLayer {
                 "conv2d expects a per-sample input [channels, height, width], got {in_shape:?}"
             )));
         }
-        let (filters, groups, kernel) = (self.filters, self.groups, self.kernel);
+        let groups = self.groups;
         let padding = match self.padding {
-            ConvPadding::Same => same_padding(kernel, self.dilation),
+            ConvPadding::Same => same_padding(self.kernel, self.dilation),
             ConvPadding::Sides(sides) => sides,
         };
-        let channels = in_shape[0];
-        if channels % groups != 0 || filters % groups != 0 {
-            return Err(at.shape_error(format!(
-                "groups {groups} must divide both the input channels {channels} and the filters {filters}"
-            )));
-        }
-        let receptive = kernel[0] * kernel[1];
-        let fan_in = channels / groups * receptive;
-        let fan_out = filters / groups * receptive;
-        let relu = at.relu_follows || self.activation.is_some_and(ActivationFn::is_relu);
-        let weight = at.params.take(
-            "weight",
-            &[filters, channels / groups, kernel[0], kernel[1]],
-            he_or_xavier(relu, fan_in, fan_out),
-        )?;
-        let bias = if self.bias {
-            Some(at.params.take("bias", &[filters], Init::Constant(0.0))?)
-        } else {
-            None
+        let shape = ConvShape {
+            filters: self.filters,
+            groups,
+            kernel: self.kernel,
+            activation: self.activation,
+            bias: self.bias,
         };
+        let (weight, bias) = shape.params(at, false)?;
         Ok(Op::Conv2d(
             Conv2d::new(weight, bias, self.stride, padding, self.dilation, groups)
                 .map_err(|e| at.at_node(e))?,

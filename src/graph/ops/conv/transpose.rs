@@ -22,7 +22,7 @@
 use super::super::window::{check_window_param, AxisWindow};
 use super::super::{Grads, Kernel};
 use super::unfold::{col2im, im2col, ConvGeometry};
-use super::{matrix, matrix_mut, PATCH_BUDGET};
+use super::{matrix, matrix_mut};
 use crate::error::{Error, Result};
 use crate::tensor::{checked_elements, Tensor};
 use ndarray::linalg::general_mat_mul;
@@ -236,12 +236,6 @@ impl ConvTranspose2d {
         vec![geo.batch, geo.channels, geo.height, geo.width]
     }
 
-    /// Samples per chunk so that one chunk's patch matrix stays within [`PATCH_BUDGET`].
-    fn chunk_len(geo: &ConvGeometry) -> usize {
-        let per_sample = geo.patch_len() * geo.out_plane();
-        (PATCH_BUDGET / per_sample).clamp(1, geo.batch.max(1))
-    }
-
     /// The weight `[C, Og, kh, kw]` (standard layout) as the matrix `[C, Og·kh·kw]`.
     fn weight_matrix<'a>(weight: ArrayViewD<'a, f32>, geo: &ConvGeometry) -> ArrayView2<'a, f32> {
         weight
@@ -391,7 +385,7 @@ impl Kernel for ConvTranspose2d {
 
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
         let geo = self.geometry(inputs[0].shape())?;
-        self.forward_chunked(&geo, inputs[0], Self::chunk_len(&geo))
+        self.forward_chunked(&geo, inputs[0], geo.chunk_len())
     }
 
     fn backward(
@@ -402,13 +396,7 @@ impl Kernel for ConvTranspose2d {
         want_params: bool,
     ) -> Result<Grads> {
         let geo = self.geometry(inputs[0].shape())?;
-        self.backward_chunked(
-            &geo,
-            inputs[0],
-            grad_output,
-            want_params,
-            Self::chunk_len(&geo),
-        )
+        self.backward_chunked(&geo, inputs[0], grad_output, want_params, geo.chunk_len())
     }
 
     fn params(&self) -> Vec<&Tensor> {
@@ -690,7 +678,7 @@ mod tests {
         let t = op(4, 6, [3, 3], [2, 1], [1, 2, 0, 1], [1, 0], [1, 2], 2, true);
         let x = random_tensor(&[5, 4, 4, 5], -1., 1., 41);
         let geo = t.geometry(x.shape()).unwrap();
-        assert_eq!(ConvTranspose2d::chunk_len(&geo), 5);
+        assert_eq!(geo.chunk_len(), 5);
         let g = random_tensor(&ConvTranspose2d::output_dims(&geo), -1., 1., 42);
         let whole = t.forward_chunked(&geo, &x, 5).unwrap();
         let grads = t.backward_chunked(&geo, &x, &g, true, 5).unwrap();

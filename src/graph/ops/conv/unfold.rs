@@ -41,6 +41,12 @@ impl ConvGeometry {
         self.group_channels() * self.kernel[0] * self.kernel[1]
     }
 
+    /// Samples per chunk so that one chunk's patch matrix stays within [`super::PATCH_BUDGET`].
+    pub(super) fn chunk_len(&self) -> usize {
+        let per_sample = self.patch_len() * self.out_plane();
+        (super::PATCH_BUDGET / per_sample).clamp(1, self.batch.max(1))
+    }
+
     /// Output positions per sample and channel, `Ho·Wo`.
     pub(super) fn out_plane(&self) -> usize {
         self.rows.output * self.cols.output
