@@ -158,6 +158,8 @@ test("a broken model is reported through error and in place, as text", async (t)
   assert.ok(shown.visible);
   assert.deepEqual(await events(page, "broken"), ["error"]);
   // A bad layer name and a bad input are errors in place too; fixing them draws again.
+  // conv1 renders only near the viewport, and the scroll above may have moved it away first.
+  await page.evaluate(() => document.getElementById("conv1").scrollIntoView());
   await waitEvent(page, "conv1", "load");
   await change(page, "conv1", "layer", "nope");
   assert.match(await waitEvent(page, "conv1", "error"), /no layer 'nope'; its layers are conv1, conv1.relu/);
