@@ -22,6 +22,7 @@ pub mod activation;
 pub mod conv;
 pub mod dense;
 pub mod elementwise;
+pub mod embedding;
 pub mod group_norm;
 pub mod layer_norm;
 pub mod matmul;
@@ -140,6 +141,8 @@ pub enum Op {
     ConvTranspose2d(conv::ConvTranspose2d),
     /// Nearest or linear resizing of the spatial axes (ONNX `Resize` and `Upsample`).
     Resize(resize::Resize),
+    /// Rows of a table selected by run-time ids (`nn.Embedding`, ONNX `Gather` of a constant).
+    Embedding(embedding::Embedding),
 }
 
 macro_rules! dispatch {
@@ -170,6 +173,7 @@ macro_rules! dispatch {
             Op::GlobalMaxPool($op) => $body,
             Op::ConvTranspose2d($op) => $body,
             Op::Resize($op) => $body,
+            Op::Embedding($op) => $body,
         }
     };
 }
@@ -209,6 +213,7 @@ impl Op {
             Op::GlobalMaxPool(_) => "GlobalMaxPool",
             Op::ConvTranspose2d(_) => "ConvTranspose2d",
             Op::Resize(_) => "Resize",
+            Op::Embedding(_) => "Embedding",
         }
     }
 

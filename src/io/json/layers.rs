@@ -278,6 +278,9 @@ impl Layer {
             }
             Op::GlobalMaxPool(_) => Layer::GlobalMaxPool(GlobalMaxPoolLayer { keep_dims: true }),
             Op::Resize(r) => Layer::Resize(ResizeLayer::write(r)),
+            Op::Embedding(_) => {
+                return Err("looks up token embeddings, which the JSON format has no layer for")
+            }
         })
     }
 
