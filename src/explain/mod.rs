@@ -41,6 +41,7 @@
 //! assert!(ig.delta.unwrap().abs() < 1e-3);
 //! ```
 
+pub mod attention;
 pub mod display;
 mod gradcam;
 mod gradient;

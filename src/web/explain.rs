@@ -303,6 +303,36 @@ export interface DisplayMap {
 }
 "#;
 
+#[wasm_bindgen(typescript_custom_section)]
+const ROLLOUT_TYPES: &str = r#"
+/** Attention rollout of one sample, as `attentionRollout` returns it. */
+export interface AttentionRollout {
+    /** Row 0 of the rollout: how much each token flows into the first (cls) token. */
+    values: Float32Array;
+    /** `[tokens]`. */
+    shape: number[];
+    /** The whole rollout `A_n ⋯ A_1`, `[tokens, tokens]` row-major. */
+    matrix: Float32Array;
+}
+"#;
+
+/// Attention rollout (Abnar & Zuidema 2020) of one sample: each attention layer's mean over
+/// heads plus the identity, rows renormalised, multiplied through the layers; `values` is the
+/// first (cls) token's row, `matrix` the whole product.
+#[wasm_bindgen(js_name = attentionRollout, unchecked_return_type = "AttentionRollout")]
+pub fn attention_rollout(model: &Model, input: &[f32]) -> Result<JsValue, JsError> {
+    let rollout =
+        crate::explain::attention::attention_rollout(model.graph(), input).map_err(js_error)?;
+    object(&[
+        ("values", js_sys::Float32Array::from(rollout.row(0)).into()),
+        ("shape", shape_array(&[rollout.tokens]).into()),
+        (
+            "matrix",
+            js_sys::Float32Array::from(&rollout.matrix[..]).into(),
+        ),
+    ])
+}
+
 fn attribution(model: &Model, input: &[f32], options: &JsValue) -> Result<Attribution, JsError> {
     let options = parse_options(options)?;
     explain(model.graph(), input, &options).map_err(js_error)

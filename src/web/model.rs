@@ -24,6 +24,19 @@ export interface LayerInfo {
     inputs: string[];
 }
 
+/** What a model's input holds: numbers, or integer ids (token ids of a text model). */
+export type InputType = "float32" | "int64";
+
+/** One attention layer's probabilities for one sample, as `Model.attention` lists them. */
+export interface AttentionMap {
+    /** The softmax layer's name. */
+    layer: string;
+    /** `[heads, queries, keys]`. */
+    shape: number[];
+    /** Row-major probabilities; each row sums to 1. */
+    values: Float32Array;
+}
+
 /** One parameter tensor of a layer, as `Model.parameters` lists it. */
 export interface LayerParameter {
     /** The parameter's name, e.g. `"weight"` or `"bias"`. */
@@ -101,6 +114,30 @@ impl Model {
     #[wasm_bindgen(unchecked_return_type = "LayerInfo[]")]
     pub fn layers(&self) -> Result<JsValue, JsError> {
         serde_wasm_bindgen::to_value(&self.inner.layers()).map_err(|e| JsError::new(&e.to_string()))
+    }
+
+    /// What the input holds: `"float32"`, or `"int64"` for integer ids (token ids), which
+    /// `forward`, `trace` and the attribution functions take as an `Int32Array` or an array of
+    /// integers.
+    #[wasm_bindgen(getter, js_name = inputType, unchecked_return_type = "InputType")]
+    pub fn input_type(&self) -> String {
+        self.inner.input_type().name().to_string()
+    }
+
+    /// The attention probabilities of one sample: one `{ layer, shape: [heads, queries,
+    /// keys], values }` per attention layer (a softmax over query-key scores), in graph order.
+    #[wasm_bindgen(unchecked_return_type = "AttentionMap[]")]
+    pub fn attention(&self, input: Vec<f32>) -> Result<js_sys::Array, JsError> {
+        let maps = crate::explain::attention::attention(&self.inner, &input).map_err(js_error)?;
+        maps.into_iter()
+            .map(|map| {
+                object(&[
+                    ("layer", map.layer.into()),
+                    ("shape", shape_array(&map.shape).into()),
+                    ("values", js_sys::Float32Array::from(&map.values[..]).into()),
+                ])
+            })
+            .collect()
     }
 
     /// Runs the model on `batch` samples (default 1) given as one flat `Float32Array`.

@@ -164,10 +164,17 @@ mod tests {
     #[test]
     fn ids_outside_the_table_or_fractional_are_errors() {
         let e = Embedding::new(table()).unwrap();
-        for (bad, text) in [(3.0, "id 3 at position 1"), (-4.0, "id -4"), (0.5, "id 0.5")] {
+        for (bad, text) in [
+            (3.0, "id 3 at position 1"),
+            (-4.0, "id -4"),
+            (0.5, "id 0.5"),
+        ] {
             let ids = ArrayD::from_shape_vec(IxDyn(&[1, 2]), vec![0.0, bad]).unwrap();
             let message = e.forward(&[&ids]).unwrap_err().to_string();
-            assert!(message.contains(text) && message.contains("0..3"), "{message}");
+            assert!(
+                message.contains(text) && message.contains("0..3"),
+                "{message}"
+            );
         }
         let nan = ArrayD::from_shape_vec(IxDyn(&[1, 1]), vec![f32::NAN]).unwrap();
         assert!(e.forward(&[&nan]).is_err());
@@ -179,8 +186,8 @@ mod tests {
         let e = Embedding::new(table()).unwrap();
         let ids = ArrayD::from_shape_vec(IxDyn(&[1, 3]), vec![1.0, 1.0, 2.0]).unwrap();
         let y = e.forward(&[&ids]).unwrap();
-        let g = ArrayD::from_shape_vec(IxDyn(&[1, 3, 2]), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
-            .unwrap();
+        let g =
+            ArrayD::from_shape_vec(IxDyn(&[1, 3, 2]), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
         let grads = e.backward(&[&ids], &y, &g, true).unwrap();
         assert_eq!(grads.inputs[0], Tensor::zeros(IxDyn(&[1, 3])));
         assert_eq!(

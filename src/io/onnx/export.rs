@@ -446,7 +446,13 @@ impl Writer {
                 let to_int64 = attr_int("to", DataType::Int64 as i64);
                 self.push("Cast", &ids, vec![x()], &ids, vec![to_int64]);
                 let table = self.float_init(&format!("{name}.weight"), e.table());
-                self.push("Gather", name, vec![table, ids], out, vec![attr_int("axis", 0)]);
+                self.push(
+                    "Gather",
+                    name,
+                    vec![table, ids],
+                    out,
+                    vec![attr_int("axis", 0)],
+                );
             }
         }
         Ok(())

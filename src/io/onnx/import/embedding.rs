@@ -33,9 +33,7 @@ impl Importer {
 #[cfg(test)]
 mod tests {
     use crate::graph::InputType;
-    use crate::io::onnx::test_model::{
-        attr_int, err, float_tensor, from_onnx, model_with, node,
-    };
+    use crate::io::onnx::test_model::{attr_int, err, float_tensor, from_onnx, model_with, node};
 
     #[test]
     fn a_constant_gathered_by_run_time_ids_is_an_embedding() {
@@ -50,8 +48,17 @@ mod tests {
             &[20.0, 21.0, 0.0, 1.0, 10.0, 11.0, 20.0, 21.0]
         );
         assert_eq!(g.input_type(), InputType::Float32);
-        let along_one = vec![node("Gather", "g", &["E", "x"], "y", vec![attr_int("axis", 1)])];
+        let along_one = vec![node(
+            "Gather",
+            "g",
+            &["E", "x"],
+            "y",
+            vec![attr_int("axis", 1)],
+        )];
         let e = err(&model_with(along_one, vec![table], &[4], None, 13));
-        assert!(e.contains("along axis 1") && e.contains("rows (axis 0)"), "{e}");
+        assert!(
+            e.contains("along axis 1") && e.contains("rows (axis 0)"),
+            "{e}"
+        );
     }
 }

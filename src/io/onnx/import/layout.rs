@@ -4,8 +4,8 @@
 //! batch dimension. Reshape targets are resolved by the shared rule ([`reshape_target`]), for
 //! run-time values with the batch kept first.
 
-use super::values::to_float;
 use super::forms::Form;
+use super::values::to_float;
 use super::{Importer, NodeCtx};
 use crate::error::{Error, Result};
 use crate::graph::ops::reshape_target;
@@ -133,7 +133,12 @@ impl Importer {
             return self.push(ctx, Op::Reshape(Reshape::new(out[1..].to_vec())), &[id]);
         }
         let x = self.lift(ctx, id)?;
-        self.push_form(ctx, Op::Reshape(Reshape::new(out)), &[x], Form::Lifted { batch })
+        self.push_form(
+            ctx,
+            Op::Reshape(Reshape::new(out)),
+            &[x],
+            Form::Lifted { batch },
+        )
     }
 
     /// Binds a constant reshaped to `out`.
@@ -323,7 +328,12 @@ impl Importer {
             [one] => Some(*one),
             _ => None,
         };
-        self.push_form(ctx, Op::Reshape(Reshape::new(shape)), &[x], Form::Lifted { batch })
+        self.push_form(
+            ctx,
+            Op::Reshape(Reshape::new(shape)),
+            &[x],
+            Form::Lifted { batch },
+        )
     }
 
     /// Resolves a reshape target of a batch-first value to a per-sample shape (the first
@@ -436,7 +446,9 @@ impl Importer {
                     );
                 }
                 let x = self.lift(ctx, id)?;
-                let lifted_perm = std::iter::once(0).chain(perm.iter().map(|&p| p + 1)).collect();
+                let lifted_perm = std::iter::once(0)
+                    .chain(perm.iter().map(|&p| p + 1))
+                    .collect();
                 let op = Transpose::new(lifted_perm).map_err(|e| ctx.at_node(e))?;
                 self.push_form(ctx, Op::Transpose(op), &[x], Form::Lifted { batch })
             }
