@@ -117,14 +117,14 @@ fn check_param_grads<K: Kernel + Clone>(
 ) {
     let n_params = op.params().len();
     assert_eq!(analytic.len(), n_params, "one gradient per parameter");
-    for p in 0..n_params {
+    for (p, gradient) in analytic.iter().enumerate() {
         assert_eq!(
-            analytic[p].shape(),
+            gradient.shape(),
             op.params()[p].shape(),
             "param {p} gradient shape"
         );
         let mut probe = op.clone();
-        for (j, (index, &a)) in analytic[p].indexed_iter().enumerate() {
+        for (j, (index, &a)) in gradient.indexed_iter().enumerate() {
             let original = probe.params()[p][&index];
             probe.params_mut()[p][&index] = original + tol.eps;
             let plus = loss(&probe, inputs, cotangent);
