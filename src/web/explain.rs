@@ -6,10 +6,12 @@ use super::model::Model;
 use super::options::{check_keys, object, read_checked, read_options};
 use super::{js_error, shape_array};
 use crate::explain::display::{display_map as display, DisplayOptions};
+use crate::explain::tokens::{at_embedding, token_scores};
 use crate::explain::{
     saliency as explain, Attribution, Baseline, Method, MethodKind, Rule, SaliencyOptions, Variant,
 };
 use crate::fields::struct_fields;
+use crate::graph::InputType;
 use crate::Error;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -47,6 +49,8 @@ struct IntegratedGradientsOptions {
     rule: Option<Rule>,
     #[serde(default, with = "serde_wasm_bindgen::preserve")]
     baseline: JsValue,
+    #[serde(rename = "baselineToken")]
+    baseline_token: Option<u32>,
 }
 
 /// `smoothGrad`'s options.
@@ -66,6 +70,7 @@ struct SmoothGradOptions {
 struct GradCamOptions {
     layer: Option<String>,
     upsample: Option<bool>,
+    grid: Option<[usize; 2]>,
 }
 
 /// `occlusion`'s options.
@@ -120,8 +125,9 @@ fn given<T>(current: &mut T, value: Option<T>) {
     }
 }
 
-/// Reads `{ method, target, logits, ...method options }`, rejecting options the method does not take.
-fn parse_options(options: &JsValue) -> Result<SaliencyOptions, JsError> {
+/// Reads `{ method, target, logits, ...method options }`, rejecting options the method does not
+/// take; `baselineToken` is an option of models of ids (`input_type` int64) only.
+fn parse_options(options: &JsValue, input_type: InputType) -> Result<SaliencyOptions, JsError> {
     if !options.is_object() {
         return Err(js_error(Error::invalid(
             "saliency options",
@@ -148,6 +154,16 @@ fn parse_options(options: &JsValue) -> Result<SaliencyOptions, JsError> {
             given(steps, o.steps);
             given(rule, o.rule);
             given(b, baseline(o.baseline)?);
+            if let Some(token) = o.baseline_token {
+                if input_type != InputType::Int64 {
+                    return Err(js_error(Error::invalid(
+                        "saliency option 'baselineToken'",
+                        "applies to models of token ids (inputType \"int64\"); this model takes \
+                         numbers, give 'baseline' instead",
+                    )));
+                }
+                *b = Baseline::Scalar(token as f32);
+            }
         }
         Method::SmoothGrad {
             samples,
@@ -163,10 +179,15 @@ fn parse_options(options: &JsValue) -> Result<SaliencyOptions, JsError> {
             given(seed, o.seed);
             given(abs, o.abs);
         }
-        Method::GradCam { layer, upsample } => {
+        Method::GradCam {
+            layer,
+            upsample,
+            grid,
+        } => {
             let o: GradCamOptions = method_options(options, kind)?;
             given(layer, o.layer);
             given(upsample, o.upsample);
+            *grid = o.grid;
         }
         Method::Occlusion {
             window,
@@ -228,6 +249,8 @@ export interface IntegratedGradientsOptions extends SaliencyTarget {
     rule?: IntegrationRule;
     /** The start of the path: one value for every element, or one value per input element. Default 0. */
     baseline?: number | Float32Array | number[];
+    /** Models of token ids: the baseline's id at every position (Captum `LayerIntegratedGradients` with baselines of this id). Default 0. */
+    baselineToken?: number;
 }
 
 /** Captum `NoiseTunnel` over `Saliency`. */
@@ -248,10 +271,12 @@ export interface SmoothGradOptions extends SaliencyTarget {
 /** Captum `LayerGradCam` (with `relu_attributions`): a map of the layer's `H x W`. */
 export interface GradCamOptions extends SaliencyTarget {
     method: "gradCam";
-    /** The name of a layer whose output is `[C, H, W]`. Required. */
+    /** The name of a layer whose output is `[C, H, W]`, or `[tokens, dim]` with `grid`. Required. */
     layer: string;
     /** Resize the map bilinearly to the input's `H x W`. Default `false`. */
     upsample?: boolean;
+    /** A token layer's (a vision transformer block's) last `h · w` tokens as an `h × w` grid of `dim` channels; earlier tokens (the cls token) are left out. */
+    grid?: [number, number];
 }
 
 /** Captum `Occlusion`: the output's change as a window slides over the input. */
@@ -333,13 +358,21 @@ pub fn attention_rollout(model: &Model, input: &[f32]) -> Result<JsValue, JsErro
     ])
 }
 
-fn attribution(model: &Model, input: &[f32], options: &JsValue) -> Result<Attribution, JsError> {
-    let options = parse_options(options)?;
-    explain(model.graph(), input, &options).map_err(js_error)
+/// The attribution, and whether it is a model of ids' attribution at its embedding output.
+fn attribution(
+    model: &Model,
+    input: &[f32],
+    options: &JsValue,
+) -> Result<(Attribution, bool), JsError> {
+    let options = parse_options(options, model.graph().input_type())?;
+    let a = explain(model.graph(), input, &options).map_err(js_error)?;
+    Ok((a, at_embedding(model.graph(), &options.method)))
 }
 
 /// The attribution of `output[options.target]` for one input sample, as a `Float32Array` with
-/// the input's shape (Grad-CAM: the layer's `H x W`, or the input's when `upsample`).
+/// the input's shape (Grad-CAM: the layer's `H x W`, or the input's when `upsample`). For a
+/// model of token ids, one score per token: the sum over the embedding dimension of the
+/// attribution at the embedding output (`attribute` gives it whole, `[tokens, dim]`).
 /// `options.method` is `"gradient"` (`abs`), `"inputXGradient"`, `"integratedGradients"`
 /// (`steps`, `rule`, `baseline`), `"smoothGrad"` (`samples`, `noise`, `variant`, `seed`, `abs`),
 /// `"gradCam"` (`layer`, `upsample`) or `"occlusion"` (`window`, `strides`, `baseline`);
@@ -350,7 +383,12 @@ pub fn saliency(
     input: &[f32],
     #[wasm_bindgen(unchecked_param_type = "SaliencyOptions")] options: JsValue,
 ) -> Result<Vec<f32>, JsError> {
-    attribution(model, input, &options).map(|a| a.values)
+    let (a, per_token) = attribution(model, input, &options)?;
+    Ok(if per_token {
+        token_scores(&a)
+    } else {
+        a.values
+    })
 }
 
 /// Like `saliency`, returning `{ values, shape, delta }` (`delta`: Integrated Gradients'
@@ -361,7 +399,7 @@ pub fn attribute(
     input: &[f32],
     #[wasm_bindgen(unchecked_param_type = "SaliencyOptions")] options: JsValue,
 ) -> Result<JsValue, JsError> {
-    let a = attribution(model, input, &options)?;
+    let (a, _) = attribution(model, input, &options)?;
     object(&[
         ("values", js_sys::Float32Array::from(&a.values[..]).into()),
         ("shape", shape_array(&a.shape).into()),
@@ -376,7 +414,7 @@ pub fn integrated_gradients_delta(
     input: &[f32],
     #[wasm_bindgen(unchecked_param_type = "SaliencyOptions")] options: JsValue,
 ) -> Result<f32, JsError> {
-    let a = attribution(model, input, &options)?;
+    let (a, _) = attribution(model, input, &options)?;
     a.delta.ok_or_else(|| {
         js_error(Error::invalid(
             "integratedGradientsDelta",
