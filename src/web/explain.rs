@@ -4,6 +4,7 @@
 
 use super::model::Model;
 use super::options::{check_keys, object, read_checked, read_options};
+use super::inputs::model_input;
 use super::{js_error, shape_array};
 use crate::explain::display::{display_map as display, DisplayOptions};
 use crate::explain::tokens::{at_embedding, token_scores};
@@ -361,11 +362,12 @@ pub fn attention_rollout(model: &Model, input: &[f32]) -> Result<JsValue, JsErro
 /// The attribution, and whether it is a model of ids' attribution at its embedding output.
 fn attribution(
     model: &Model,
-    input: &[f32],
+    input: &JsValue,
     options: &JsValue,
 ) -> Result<(Attribution, bool), JsError> {
     let options = parse_options(options, model.graph().input_type())?;
-    let a = explain(model.graph(), input, &options).map_err(js_error)?;
+    let input = model_input(model.graph(), input)?;
+    let a = explain(model.graph(), &input, &options).map_err(js_error)?;
     Ok((a, at_embedding(model.graph(), &options.method)))
 }
 
@@ -380,10 +382,10 @@ fn attribution(
 #[wasm_bindgen]
 pub fn saliency(
     model: &Model,
-    input: &[f32],
+    #[wasm_bindgen(unchecked_param_type = "ModelInput")] input: JsValue,
     #[wasm_bindgen(unchecked_param_type = "SaliencyOptions")] options: JsValue,
 ) -> Result<Vec<f32>, JsError> {
-    let (a, per_token) = attribution(model, input, &options)?;
+    let (a, per_token) = attribution(model, &input, &options)?;
     Ok(if per_token {
         token_scores(&a)
     } else {
@@ -396,10 +398,10 @@ pub fn saliency(
 #[wasm_bindgen(unchecked_return_type = "Attribution")]
 pub fn attribute(
     model: &Model,
-    input: &[f32],
+    #[wasm_bindgen(unchecked_param_type = "ModelInput")] input: JsValue,
     #[wasm_bindgen(unchecked_param_type = "SaliencyOptions")] options: JsValue,
 ) -> Result<JsValue, JsError> {
-    let (a, _) = attribution(model, input, &options)?;
+    let (a, _) = attribution(model, &input, &options)?;
     object(&[
         ("values", js_sys::Float32Array::from(&a.values[..]).into()),
         ("shape", shape_array(&a.shape).into()),
@@ -411,10 +413,10 @@ pub fn attribute(
 #[wasm_bindgen(js_name = integratedGradientsDelta)]
 pub fn integrated_gradients_delta(
     model: &Model,
-    input: &[f32],
+    #[wasm_bindgen(unchecked_param_type = "ModelInput")] input: JsValue,
     #[wasm_bindgen(unchecked_param_type = "SaliencyOptions")] options: JsValue,
 ) -> Result<f32, JsError> {
-    let (a, _) = attribution(model, input, &options)?;
+    let (a, _) = attribution(model, &input, &options)?;
     a.delta.ok_or_else(|| {
         js_error(Error::invalid(
             "integratedGradientsDelta",
