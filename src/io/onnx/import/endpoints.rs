@@ -3,6 +3,7 @@
 //! after the batch (which becomes the graph input), and its one output, which must be computed
 //! from the input (`ModelProto`/`GraphProto`, <https://onnx.ai/onnx/repo-docs/IR.html#graphs>).
 
+use super::forms::{Batch, Form};
 use super::Importer;
 use crate::error::{Error, Result};
 use crate::graph::{Graph, InputType, ValueId};
@@ -40,8 +41,16 @@ pub(super) fn default_opset(model: &ModelProto) -> Result<i64> {
 
 impl Importer {
     /// An importer for `graph`: its initializers decoded and bound, its one input declared as
-    /// the graph input (fixed sizes after the batch).
-    pub(super) fn new(graph: &GraphProto, opset: i64, budget: usize) -> Result<Self> {
+    /// the graph input (fixed sizes after the batch). With `whole_input`, for an input of fixed
+    /// size in every dimension, one sample is the whole declared input (its first dimension
+    /// included) and the graph's values are lifted ([`forms`](super::forms)): the model then
+    /// computes exactly what ONNX defines, also where its ops reach across the first dimension.
+    pub(super) fn new(
+        graph: &GraphProto,
+        opset: i64,
+        budget: usize,
+        whole_input: bool,
+    ) -> Result<Self> {
         let mut values = HashMap::new();
         for (i, init) in graph.initializer.iter().enumerate() {
             let val = decode_tensor(init, "initializer")?;
@@ -98,7 +107,7 @@ impl Importer {
                     "graph input '{name}' has no shape; nnlens needs its rank and sizes"
                 ))
             })?;
-        if dims.len() < 2 {
+        if dims.len() < 2 - usize::from(whole_input) {
             return Err(Error::Onnx(format!(
                 "graph input '{name}' has rank {}; nnlens expects a batch dimension followed by at \
                  least one more",
@@ -114,8 +123,15 @@ impl Importer {
             }
             _ => None,
         };
-        let mut sample = Vec::with_capacity(dims.len() - 1);
-        for (i, d) in dims.iter().enumerate().skip(1) {
+        if whole_input && declared_batch.is_none() {
+            return Err(Error::Onnx(format!(
+                "graph input '{name}' has a symbolic first dimension; only an input of fixed size \
+                 runs as one whole sample"
+            )));
+        }
+        let first = usize::from(!whole_input);
+        let mut sample = Vec::with_capacity(dims.len());
+        for (i, d) in dims.iter().enumerate().skip(first) {
             match &d.value {
                 Some(dimension::Value::DimValue(v)) if *v > 0 => sample.push(*v),
                 Some(dimension::Value::DimValue(v)) => {
@@ -141,14 +157,20 @@ impl Importer {
         values.insert(name.to_string(), Val::Runtime(ValueId::INPUT));
         let mut graph = Graph::new(&sample)?;
         graph.set_input_type(input_type);
+        let mut forms = HashMap::new();
+        if whole_input {
+            let batch = Batch::Unknown;
+            forms.insert(ValueId::INPUT, Form::Lifted { batch });
+        }
         Ok(Importer {
             graph,
             values,
             unavailable: HashMap::new(),
             names: HashSet::new(),
             opset,
-            declared_batch,
-            forms: HashMap::new(),
+            declared_batch: declared_batch.filter(|_| !whole_input),
+            whole_input,
+            forms,
             lifted_copies: HashMap::new(),
             lowered_copies: HashMap::new(),
             spent: Cell::new(0),
@@ -172,7 +194,11 @@ impl Importer {
         };
         match self.values.get(output.name()).cloned() {
             Some(Val::Runtime(id)) => {
-                let id = self.lower_output(id, output.name())?;
+                let id = if self.whole_input {
+                    id
+                } else {
+                    self.lower_output(id, output.name())?
+                };
                 self.graph.set_output(id)?
             }
             Some(other) => {

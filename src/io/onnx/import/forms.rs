@@ -31,9 +31,35 @@ use crate::io::onnx::data::Sym;
 pub(super) enum Form {
     /// The ONNX value is `[N, ...rest]`; the graph's per-sample shape is `rest`.
     BatchFirst,
-    /// The graph's per-sample shape is the ONNX value's shape at batch 1; `batch` is the ONNX
-    /// axis of size 1 that holds the batch, when known (not merged into another axis).
-    Lifted { batch: Option<usize> },
+    /// The graph's per-sample shape is the ONNX value's shape at batch 1.
+    Lifted { batch: Batch },
+}
+
+/// Where a lifted value's batch is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Batch {
+    /// At this ONNX axis (of size 1 at batch 1).
+    At(usize),
+    /// Merged with other axes (`[N·heads, L, d]`, a flatten across it): the value cannot be
+    /// lowered until a reshape separates it again.
+    Merged,
+    /// Not known: a whole-input model (one sample is the whole declared input), or a reshape to
+    /// sizes fixed at export time (the model was traced at a fixed batch, which each sample
+    /// reproduces).
+    Unknown,
+}
+
+impl Form {
+    /// Lifted with the batch at `axis` when `moved` gives one, else merged.
+    fn moved(self, moved: impl Fn(usize) -> Option<usize>) -> Batch {
+        match self {
+            Form::BatchFirst => moved(0).map_or(Batch::Merged, Batch::At),
+            Form::Lifted {
+                batch: Batch::At(b),
+            } => moved(b).map_or(Batch::Merged, Batch::At),
+            Form::Lifted { batch } => batch,
+        }
+    }
 }
 
 impl Importer {
@@ -51,8 +77,17 @@ impl Importer {
     pub(super) fn batch_axis(&self, id: ValueId) -> Option<usize> {
         match self.form(id) {
             Form::BatchFirst => Some(0),
-            Form::Lifted { batch } => batch,
+            Form::Lifted {
+                batch: Batch::At(b),
+            } => Some(b),
+            Form::Lifted { .. } => None,
         }
+    }
+
+    /// Where the batch of `id` goes when an op moves its axes: `moved` maps the input's batch
+    /// axis to the output's (`None` when the op merges it with others).
+    pub(super) fn moved_batch(&self, id: ValueId, moved: impl Fn(usize) -> Option<usize>) -> Batch {
+        self.form(id).moved(moved)
     }
 
     /// The ONNX shape of a run-time value at batch 1.
@@ -67,10 +102,7 @@ impl Importer {
     /// The ONNX shape of a run-time value with the batch symbolic where it is known: `N` at the
     /// batch axis, sizes at batch 1 elsewhere (what `Shape` yields).
     pub(super) fn onnx_dims(&self, id: ValueId) -> Vec<Sym> {
-        let batch = match self.form(id) {
-            Form::BatchFirst => Some(0),
-            Form::Lifted { batch } => batch,
-        };
+        let batch = self.batch_axis(id);
         self.onnx_shape(id)
             .into_iter()
             .enumerate()
@@ -100,7 +132,12 @@ impl Importer {
         }
         let shape = self.onnx_shape(id);
         let lifted = self.push_step(ctx, "lift", Op::Reshape(Reshape::new(shape)), &[id])?;
-        self.forms.insert(lifted, Form::Lifted { batch: Some(0) });
+        self.forms.insert(
+            lifted,
+            Form::Lifted {
+                batch: Batch::At(0),
+            },
+        );
         self.lifted_copies.insert(id, lifted);
         Ok(lifted)
     }
@@ -153,8 +190,13 @@ impl Importer {
             return Ok(lowered);
         }
         let shape = self.onnx_shape(id);
-        let batch_elsewhere = matches!(self.form(id), Form::Lifted { batch: Some(b) } if b != 0);
-        if shape.len() < 2 || shape[0] != 1 || batch_elsewhere {
+        let first = matches!(
+            self.form(id),
+            Form::Lifted {
+                batch: Batch::At(0) | Batch::Unknown
+            }
+        );
+        if shape.len() < 2 || shape[0] != 1 || !first {
             return Err(shape);
         }
         let reshape = Op::Reshape(Reshape::new(shape[1..].to_vec()));
@@ -168,10 +210,11 @@ impl Importer {
 
     /// The form of the output `out` of an op reading `inputs` (in one form already):
     /// batch-first from batch-first inputs; lifted otherwise, keeping the inputs' common batch
-    /// axis when the rank is unchanged.
+    /// when the rank is unchanged (an elementwise op, a softmax, a product), else merged (a
+    /// handler that moves axes says where the batch goes).
     pub(super) fn inherited_form(&self, inputs: &[ValueId], out: ValueId) -> Form {
         let out_rank = self.graph.value_shape(out).len();
-        let lifted: Vec<(Option<usize>, usize)> = inputs
+        let lifted: Vec<(Batch, usize)> = inputs
             .iter()
             .filter_map(|&id| match self.form(id) {
                 Form::Lifted { batch } => Some((batch, self.graph.value_shape(id).len())),
@@ -185,7 +228,7 @@ impl Importer {
             .iter()
             .all(|&(batch, rank)| batch == first && rank == out_rank);
         Form::Lifted {
-            batch: if kept { first } else { None },
+            batch: if kept { first } else { Batch::Merged },
         }
     }
 }

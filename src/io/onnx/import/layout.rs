@@ -4,7 +4,7 @@
 //! batch dimension. Reshape targets are resolved by the shared rule ([`reshape_target`]), for
 //! run-time values with the batch kept first.
 
-use super::forms::Form;
+use super::forms::{Batch, Form};
 use super::values::to_float;
 use super::{Importer, NodeCtx};
 use crate::error::{Error, Result};
@@ -128,8 +128,8 @@ impl Importer {
         out: Vec<usize>,
         moved: impl Fn(usize) -> Option<usize>,
     ) -> Result<()> {
-        let batch = self.batch_axis(id).and_then(moved);
-        if self.form(id) == Form::BatchFirst && batch == Some(0) {
+        let batch = self.moved_batch(id, moved);
+        if self.form(id) == Form::BatchFirst && batch == Batch::At(0) {
             return self.push(ctx, Op::Reshape(Reshape::new(out[1..].to_vec())), &[id]);
         }
         let x = self.lift(ctx, id)?;
@@ -324,9 +324,14 @@ impl Importer {
                     || (target[i] == Sym::int(0) && !allowzero && in_batch == Some(i))
             })
             .collect();
+        // Sizes fixed at export (a model traced at a fixed batch) say nothing of the batch; a
+        // multiple of N, or a -1 absorbing a symbolic batch, merge it.
+        let merges = target.iter().any(|s| s.n != 0)
+            || (self.declared_batch.is_none() && target.contains(&Sym::int(-1)));
         let batch = match positions.as_slice() {
-            [one] => Some(*one),
-            _ => None,
+            [one] => Batch::At(*one),
+            _ if merges => Batch::Merged,
+            _ => Batch::Unknown,
         };
         self.push_form(
             ctx,
@@ -435,10 +440,8 @@ impl Importer {
         fold::check_perm(&perm, rank).map_err(|e| ctx.err(e))?;
         match data {
             Val::Runtime(id) => {
-                let batch = self
-                    .batch_axis(id)
-                    .and_then(|b| perm.iter().position(|&p| p == b));
-                if self.form(id) == Form::BatchFirst && batch == Some(0) {
+                let batch = self.moved_batch(id, |b| perm.iter().position(|&p| p == b));
+                if self.form(id) == Form::BatchFirst && batch == Batch::At(0) {
                     return self.push(
                         ctx,
                         Op::Transpose(Transpose::new(perm).map_err(|e| ctx.at_node(e))?),
@@ -516,18 +519,18 @@ mod tests {
         let g = from_onnx(&bytes).unwrap();
         assert_eq!(g.output_shape(), &[6]);
         assert_eq!(run(&g, 4).shape(), &[4, 6]);
-        // With a symbolic batch, a constant 1 in front is not the batch: the target applies to
-        // each sample as the model computes it at batch 1.
-        let g = from_onnx(&model_with(
+        // With a symbolic batch, a constant 1 in front is not the batch: the -1 takes it in.
+        let e = err(&model_with(
             nodes.clone(),
             vec![int_tensor("shape", &[1, -1])],
             &[2, 3],
             None,
             13,
-        ))
-        .unwrap();
-        assert_eq!(g.output_shape(), &[6]);
-        assert_eq!(run(&g, 4).shape(), &[4, 6]);
+        ));
+        assert!(
+            e.contains("the graph output 'y' has shape [1, 6] at batch 1") && e.contains("merged"),
+            "{e}"
+        );
         // -1 first must leave exactly one sample for the rest, or fit one sample at batch 1.
         let e = err(&model_with(
             nodes.clone(),

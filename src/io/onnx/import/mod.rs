@@ -47,7 +47,7 @@ mod spatial;
 mod values;
 
 use super::data::Val;
-use super::proto::{ModelProto, NodeProto};
+use super::proto::{GraphProto, ModelProto, NodeProto};
 use super::{MAX_IMPORT_BYTES, MAX_NODES, SUPPORTED_OPS};
 use crate::error::{Error, Result};
 use crate::graph::ops::activation::Activation;
@@ -119,7 +119,16 @@ fn import_with_budget(bytes: &[u8], budget: usize) -> Result<Graph> {
             (e, _) => e.clone(),
         });
     }
-    let mut importer = Importer::new(graph, opset, budget)?;
+    // A model that will not run sample by sample (an op reaches across its first dimension, or
+    // its input has no axis after it) runs as a whole when its input has a fixed size.
+    run(graph, opset, budget, false).or_else(|batched| {
+        run(graph, opset, budget, true).map_err(|_| batched)
+    })
+}
+
+/// One import of `graph`, its input a batch of samples or (`whole_input`) one whole sample.
+fn run(graph: &GraphProto, opset: i64, budget: usize, whole_input: bool) -> Result<Graph> {
+    let mut importer = Importer::new(graph, opset, budget, whole_input)?;
     for (index, node) in graph.node.iter().enumerate() {
         importer.node(index, node)?;
     }
@@ -156,6 +165,8 @@ struct Importer {
     opset: i64,
     /// The batch size the input was declared with, when fixed (torch's default export).
     declared_batch: Option<i64>,
+    /// Whether one sample is the whole declared input ([`Importer::new`]).
+    whole_input: bool,
     /// The form of each run-time value that is not batch-first ([`forms`]).
     forms: HashMap<ValueId, forms::Form>,
     /// The lifted copy of a batch-first value, made once.
@@ -307,6 +318,7 @@ mod tests {
                 names: HashSet::new(),
                 opset: 17,
                 declared_batch: None,
+                whole_input: false,
                 forms: HashMap::new(),
                 lifted_copies: HashMap::new(),
                 lowered_copies: HashMap::new(),

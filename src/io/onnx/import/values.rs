@@ -4,7 +4,7 @@
 //! nodes with unique names; every constant materialised on the way is counted against the
 //! import budget ([`MAX_IMPORT_BYTES`](crate::io::onnx::MAX_IMPORT_BYTES)).
 
-use super::forms::Form;
+use super::forms::{Batch, Form};
 use super::{Importer, NodeCtx};
 use crate::error::Result;
 use crate::graph::ops::Op;
@@ -181,7 +181,10 @@ impl Importer {
     /// Binds a run-time value to the node's first output; a lifted value whose batch is known
     /// to be back at axis 0 is lowered first.
     pub(super) fn bind_runtime(&mut self, ctx: &NodeCtx, id: ValueId) -> Result<()> {
-        let id = if self.form(id) == (Form::Lifted { batch: Some(0) }) {
+        let back_first = Form::Lifted {
+            batch: Batch::At(0),
+        };
+        let id = if self.form(id) == back_first {
             self.lower(ctx, id)?
         } else {
             id
