@@ -216,7 +216,7 @@ fn check(model: &str, exporter: &str, expected: Expected) {
         });
     match (outcome, expected) {
         (Ok((g, x, out_1)), Expected::Works) => {
-            let per_sample = x.len() / 2;
+            let per_sample = x.len() / uint(&fixture["input"]["shape"][0]) as usize;
             let trace = g
                 .trace(g.input_tensor(x[..per_sample].to_vec(), 1).unwrap())
                 .unwrap_or_else(|e| panic!("{label}: trace: {e}"));
