@@ -1,0 +1,371 @@
+//! torchvision classifiers from both `torch.onnx` exporters against onnxruntime.
+//!
+//! `tests/fixtures/torchvision/<model>/<exporter>.{onnx,json}` (made by
+//! `tests/fixtures/make_torchvision_fixtures.py`): nine torchvision models with 10 classes,
+//! exported with `dynamo=False` (opset 17, dynamic batch) and `dynamo=True` (dynamic batch).
+//! The committed `.onnx` files hold no weights: every float initializer of more than 64
+//! elements has its data removed, and the JSON gives the seed and range of the uniform counter
+//! generator that made the values onnxruntime ran with. This test regenerates them bit for bit
+//! (`generate`, the same arithmetic as the script's: splitmix64's output function over a
+//! counter, the top 24 bits as `u`, then `lo + width * u` in f32), writes them back into the
+//! model and imports it with `from_onnx`.
+//!
+//! Each model × exporter is one test with its expectation written in [`expect`]'s table:
+//! either it works (forward at batch 2 and batch 1 within `1e-4 + 1e-3 |reference|` of
+//! onnxruntime, a trace whose output is the forward's, finite input gradients, layers listed),
+//! or it fails at a named stage with an error containing a given text. The test fails when a
+//! model that works regresses, when a refusal changes its message, and when a refused model
+//! starts working (update the table then).
+
+use nnlens::io::onnx::from_onnx;
+use nnlens::io::onnx::proto::{tensor_proto::DataType, ModelProto};
+use nnlens::Graph;
+use prost::Message;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+const ATOL: f64 = 1e-4;
+const RTOL: f64 = 1e-3;
+const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// Where a refused model × exporter stops.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Stage {
+    Import,
+    Forward,
+}
+
+/// What a model × exporter does today.
+#[derive(Debug, Clone, Copy)]
+enum Expected {
+    Works,
+    /// Fails at this stage with an error message containing this text.
+    Fails(Stage, &'static str),
+}
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/torchvision")
+}
+
+/// The script's `uniform24`: the top 24 bits of splitmix64's output function applied to
+/// `(seed << 32) + GOLDEN * (j + 1)` (arithmetic modulo 2^64).
+fn uniform24(seed: u64, j: u64) -> u32 {
+    let mut z = (seed << 32).wrapping_add(GOLDEN.wrapping_mul(j + 1));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 40) as u32
+}
+
+/// `count` values `lo + width * u`, `u = uniform24 / 2^24`, in f32 step by step.
+fn generate(seed: u64, count: usize, lo: f32, width: f32) -> Vec<f32> {
+    let scale = 1.0 / (1u32 << 24) as f32;
+    (0..count as u64)
+        .map(|j| lo + width * (uniform24(seed, j) as f32 * scale))
+        .collect()
+}
+
+fn uint(v: &Value) -> u64 {
+    v.as_u64().expect("unsigned integer")
+}
+
+fn f32_bits(v: &Value) -> f32 {
+    f32::from_bits(u32::try_from(uint(v)).expect("f32 bit pattern"))
+}
+
+fn usizes(v: &Value) -> Vec<usize> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|d| uint(d) as usize)
+        .collect()
+}
+
+fn floats(v: &Value) -> Vec<f32> {
+    v.as_array()
+        .expect("array of numbers")
+        .iter()
+        .map(|x| x.as_f64().expect("number") as f32)
+        .collect()
+}
+
+/// A fixture's JSON description.
+fn description(model: &str, exporter: &str) -> Value {
+    let path = dir().join(model).join(format!("{exporter}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The committed `.onnx` with its generated initializers filled back in, as bytes.
+fn refilled_model(model: &str, exporter: &str, fixture: &Value) -> Vec<u8> {
+    let path = dir()
+        .join(model)
+        .join(fixture["model"].as_str().expect("model file"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut proto = ModelProto::decode(bytes.as_slice()).expect("a valid ModelProto");
+    let graph = proto.graph.as_mut().expect("a graph");
+    let generated = fixture["generated"].as_array().expect("generated list");
+    assert!(
+        !generated.is_empty(),
+        "{model}/{exporter}: nothing generated"
+    );
+    for g in generated {
+        let name = g["name"].as_str().unwrap();
+        let dims = usizes(&g["dims"]);
+        let init = graph
+            .initializer
+            .iter_mut()
+            .find(|i| i.name.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("{model}/{exporter}: initializer '{name}' is missing"));
+        assert_eq!(init.data_type(), DataType::Float as i32, "{name}");
+        assert_eq!(
+            init.dims.iter().map(|&d| d as usize).collect::<Vec<_>>(),
+            dims,
+            "{name}"
+        );
+        assert!(
+            init.raw_data.as_deref().is_none_or(|r| r.is_empty()) && init.float_data.is_empty(),
+            "{model}/{exporter}: '{name}' already holds data"
+        );
+        let values = generate(
+            uint(&g["seed"]),
+            dims.iter().product(),
+            f32_bits(&g["lo"]),
+            f32_bits(&g["width"]),
+        );
+        let first: Vec<u32> = values.iter().take(3).map(|v| v.to_bits()).collect();
+        let want: Vec<u32> = usizes(&g["first"]).iter().map(|&b| b as u32).collect();
+        assert_eq!(
+            first, want,
+            "{model}/{exporter}: '{name}' generated differently"
+        );
+        init.raw_data = Some(values.iter().flat_map(|v| v.to_le_bytes()).collect());
+    }
+    proto.encode_to_vec()
+}
+
+/// The fixture's generated input, `[batch, C, H, W]` flat.
+fn input(fixture: &Value) -> (Vec<usize>, Vec<f32>) {
+    let spec = &fixture["input"];
+    let shape = usizes(&spec["shape"]);
+    let values = generate(
+        uint(&spec["seed"]),
+        shape.iter().product(),
+        f32_bits(&spec["lo"]),
+        f32_bits(&spec["width"]),
+    );
+    (shape, values)
+}
+
+/// Largest `|got - want|`, and whether every element is within tolerance.
+fn compare(got: &[f32], want: &[f32]) -> (f64, bool) {
+    let mut max = 0.0f64;
+    let mut ok = got.len() == want.len();
+    for (&g, &w) in got.iter().zip(want) {
+        let err = (g as f64 - w as f64).abs();
+        max = max.max(err);
+        ok &= err <= ATOL + RTOL * (w as f64).abs();
+    }
+    (max, ok)
+}
+
+/// Forward at `batch` against the reference case; an error is returned for the table.
+fn forward_case(
+    g: &Graph,
+    fixture: &Value,
+    input: &[f32],
+    batch: usize,
+    label: &str,
+) -> nnlens::Result<Vec<f32>> {
+    let case = fixture["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| uint(&c["batch"]) as usize == batch)
+        .unwrap_or_else(|| panic!("{label}: no batch-{batch} case"));
+    let per_sample = input.len() / uint(&fixture["input"]["shape"][0]) as usize;
+    let out = g.forward(g.input_tensor(input[..batch * per_sample].to_vec(), batch)?)?;
+    assert_eq!(
+        out.shape(),
+        usizes(&case["output_shape"]),
+        "{label} batch {batch}"
+    );
+    let got: Vec<f32> = out.iter().copied().collect();
+    let (max, ok) = compare(&got, &floats(&case["output"]));
+    println!("{label} batch {batch}: max error {max:.2e}");
+    assert!(
+        ok,
+        "{label} batch {batch}: max error {max:e} beyond tolerance"
+    );
+    Ok(got)
+}
+
+/// Runs one model × exporter and checks it against its expectation.
+fn check(model: &str, exporter: &str, expected: Expected) {
+    let label = format!("{model}/{exporter}");
+    let fixture = description(model, exporter);
+    let bytes = refilled_model(model, exporter, &fixture);
+    let outcome = from_onnx(&bytes)
+        .map_err(|e| (Stage::Import, e.to_string()))
+        .and_then(|g| {
+            let (_, x) = input(&fixture);
+            let at_2 = forward_case(&g, &fixture, &x, 2, &label);
+            let at_1 = at_2.and_then(|_| forward_case(&g, &fixture, &x, 1, &label));
+            at_1.map(|out| (g, x, out))
+                .map_err(|e| (Stage::Forward, e.to_string()))
+        });
+    match (outcome, expected) {
+        (Ok((g, x, out_1)), Expected::Works) => {
+            let per_sample = x.len() / uint(&fixture["input"]["shape"][0]) as usize;
+            let trace = g
+                .trace(g.input_tensor(x[..per_sample].to_vec(), 1).unwrap())
+                .unwrap_or_else(|e| panic!("{label}: trace: {e}"));
+            let traced: Vec<f32> = trace.output().iter().copied().collect();
+            assert_eq!(
+                traced, out_1,
+                "{label}: the trace's output is the forward's"
+            );
+            let grad = g
+                .input_gradient(&trace, 0)
+                .unwrap_or_else(|e| panic!("{label}: gradient: {e}"));
+            assert_eq!(grad.shape(), trace.input().shape(), "{label}");
+            assert!(
+                grad.iter().all(|v| v.is_finite()),
+                "{label}: non-finite gradient"
+            );
+            assert!(grad.iter().any(|&v| v != 0.0), "{label}: zero gradient");
+            assert!(!g.layers().is_empty(), "{label}: no layers");
+        }
+        (Ok(_), Expected::Fails(stage, text)) => panic!(
+            "{label} now works (expected a {stage:?} error containing '{text}'): \
+             mark it Works in the table"
+        ),
+        (Err((stage, message)), Expected::Works) => {
+            panic!("{label}: {stage:?} failed: {message}")
+        }
+        (Err((stage, message)), Expected::Fails(want_stage, text)) => {
+            assert!(
+                stage == want_stage && message.contains(text),
+                "{label}: {stage:?} failed with '{message}', expected a {want_stage:?} error \
+                 containing '{text}'"
+            );
+            println!("{label}: refused as expected: {message}");
+        }
+    }
+}
+
+/// Every model × exporter with what it does today. `tests/fixtures/torchvision/index.json`
+/// lists the fixtures; `table_covers_every_fixture` keeps the two in step.
+const TABLE: &[(&str, &str, Expected)] = &[
+    ("resnet18", "legacy", Expected::Works),
+    ("resnet18", "dynamo", Expected::Works),
+    ("mobilenet_v2", "legacy", Expected::Works),
+    ("mobilenet_v2", "dynamo", Expected::Works),
+    ("mobilenet_v3_small", "legacy", Expected::Works),
+    ("mobilenet_v3_small", "dynamo", Expected::Works),
+    ("squeezenet1_1", "legacy", Expected::Works),
+    ("squeezenet1_1", "dynamo", Expected::Works),
+    (
+        "shufflenet_v2_x0_5",
+        "legacy",
+        Expected::Fails(
+            Stage::Import,
+            "node 60 '/stage2/stage2.1/Slice' (Slice): slices a run-time tensor",
+        ),
+    ),
+    (
+        "shufflenet_v2_x0_5",
+        "dynamo",
+        Expected::Fails(
+            Stage::Import,
+            "node 15 'node_Split_854' (Split): unsupported op type 'Split'",
+        ),
+    ),
+    ("efficientnet_b0", "legacy", Expected::Works),
+    ("efficientnet_b0", "dynamo", Expected::Works),
+    ("densenet121", "legacy", Expected::Works),
+    ("densenet121", "dynamo", Expected::Works),
+    ("googlenet", "legacy", Expected::Works),
+    ("googlenet", "dynamo", Expected::Works),
+    ("regnet_y_400mf", "legacy", Expected::Works),
+    ("regnet_y_400mf", "dynamo", Expected::Works),
+];
+
+fn expect(model: &str, exporter: &str) -> Expected {
+    TABLE
+        .iter()
+        .find(|(m, e, _)| *m == model && *e == exporter)
+        .unwrap_or_else(|| panic!("{model}/{exporter} is not in the table"))
+        .2
+}
+
+#[test]
+fn table_covers_every_fixture() {
+    let index: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir().join("index.json")).unwrap()).unwrap();
+    let mut listed: Vec<(String, String)> = index["fixtures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap().to_string(),
+                f["exporter"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut table: Vec<(String, String)> = TABLE
+        .iter()
+        .map(|(m, e, _)| (m.to_string(), e.to_string()))
+        .collect();
+    listed.sort();
+    table.sort();
+    assert_eq!(listed, table);
+    assert_eq!(table.len(), 18, "nine models, two exporters each");
+}
+
+/// Values printed by the script's `uniform24` and `generate` (the first four of the input).
+#[test]
+fn generator_matches_the_script() {
+    let u: Vec<u32> = (0..3).map(|j| uniform24(0, j)).collect();
+    assert_eq!(u, [14_819_496, 7_239_838, 443_485]);
+    assert_eq!(
+        [uniform24(123_456, 0), uniform24(123_456, 1)],
+        [8_929_598, 6_097_934]
+    );
+    let x: Vec<u32> = generate(7, 4, -2.0, 4.0)
+        .iter()
+        .map(|v| v.to_bits())
+        .collect();
+    assert_eq!(x, [0x3f73_6918, 0xbf02_8814, 0xbff7_2a4e, 0x3faa_4d22]);
+}
+
+macro_rules! model_tests {
+    ($($test:ident: $model:literal, $exporter:literal;)*) => {$(
+        #[test]
+        fn $test() {
+            check($model, $exporter, expect($model, $exporter));
+        }
+    )*};
+}
+
+model_tests! {
+    resnet18_legacy: "resnet18", "legacy";
+    resnet18_dynamo: "resnet18", "dynamo";
+    mobilenet_v2_legacy: "mobilenet_v2", "legacy";
+    mobilenet_v2_dynamo: "mobilenet_v2", "dynamo";
+    mobilenet_v3_small_legacy: "mobilenet_v3_small", "legacy";
+    mobilenet_v3_small_dynamo: "mobilenet_v3_small", "dynamo";
+    squeezenet1_1_legacy: "squeezenet1_1", "legacy";
+    squeezenet1_1_dynamo: "squeezenet1_1", "dynamo";
+    shufflenet_v2_x0_5_legacy: "shufflenet_v2_x0_5", "legacy";
+    shufflenet_v2_x0_5_dynamo: "shufflenet_v2_x0_5", "dynamo";
+    efficientnet_b0_legacy: "efficientnet_b0", "legacy";
+    efficientnet_b0_dynamo: "efficientnet_b0", "dynamo";
+    densenet121_legacy: "densenet121", "legacy";
+    densenet121_dynamo: "densenet121", "dynamo";
+    googlenet_legacy: "googlenet", "legacy";
+    googlenet_dynamo: "googlenet", "dynamo";
+    regnet_y_400mf_legacy: "regnet_y_400mf", "legacy";
+    regnet_y_400mf_dynamo: "regnet_y_400mf", "dynamo";
+}
