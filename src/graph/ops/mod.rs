@@ -23,13 +23,16 @@ pub mod conv;
 pub mod dense;
 pub mod elementwise;
 pub mod group_norm;
+pub mod index;
 pub mod layer_norm;
 pub mod matmul;
 pub mod norm;
 pub mod pool;
 pub mod reduce;
+pub mod repeat;
 pub mod reshape_target;
 pub mod resize;
+pub mod select;
 pub mod shape;
 mod window;
 
@@ -140,6 +143,21 @@ pub enum Op {
     ConvTranspose2d(conv::ConvTranspose2d),
     /// Nearest or linear resizing of the spatial axes (ONNX `Resize` and `Upsample`).
     Resize(resize::Resize),
+    // Indexing and selection of issue 15.
+    /// Strided slices of non-batch axes.
+    Slice(index::Slice),
+    /// Picks positions along one non-batch axis.
+    Gather(index::Gather),
+    /// Repeats the non-batch axes.
+    Tile(repeat::Tile),
+    /// Broadcasts every sample to a target shape.
+    Expand(repeat::Expand),
+    /// A constant (its trainable parameter) produced for every sample of the input's batch.
+    BatchConstant(repeat::BatchConstant),
+    /// `x` where a condition is non-zero, `y` elsewhere.
+    Where(select::Where),
+    /// `1` where a comparison holds, `0` elsewhere (no gradient).
+    Compare(select::Compare),
 }
 
 macro_rules! dispatch {
@@ -170,6 +188,13 @@ macro_rules! dispatch {
             Op::GlobalMaxPool($op) => $body,
             Op::ConvTranspose2d($op) => $body,
             Op::Resize($op) => $body,
+            Op::Slice($op) => $body,
+            Op::Gather($op) => $body,
+            Op::Tile($op) => $body,
+            Op::Expand($op) => $body,
+            Op::BatchConstant($op) => $body,
+            Op::Where($op) => $body,
+            Op::Compare($op) => $body,
         }
     };
 }
@@ -209,12 +234,19 @@ impl Op {
             Op::GlobalMaxPool(_) => "GlobalMaxPool",
             Op::ConvTranspose2d(_) => "ConvTranspose2d",
             Op::Resize(_) => "Resize",
+            Op::Slice(_) => "Slice",
+            Op::Gather(_) => "Gather",
+            Op::Tile(_) => "Tile",
+            Op::Expand(_) => "Expand",
+            Op::BatchConstant(_) => "BatchConstant",
+            Op::Where(_) => "Where",
+            Op::Compare(c) => c.kind().name(),
         }
     }
 
     /// The names of the parameters in [`Kernel::params`] order (PyTorch's names where they
     /// exist: `weight`, `bias`; the normalisations' `scale`, `bias`, as ONNX names them; a
-    /// binary op's `constant`).
+    /// binary op's `constant`; a batch constant's `value`).
     pub fn param_names(&self) -> Vec<String> {
         let named: &[&str] = match self {
             Op::Dense(_) | Op::Conv2d(_) | Op::ConvTranspose2d(_) => &["weight", "bias"],
@@ -222,6 +254,7 @@ impl Op {
                 &["scale", "bias"]
             }
             Op::Binary(_) => &["constant"],
+            Op::BatchConstant(_) => &["value"],
             _ => &[],
         };
         (0..self.params().len())

@@ -132,6 +132,17 @@ pub const SUPPORTED_OPS: &[&str] = &[
     // Nearest and linear resizing (Upsample: opsets 7-9).
     "Resize",
     "Upsample",
+    // Indexing, repetition and selection.
+    "ConstantOfShape",
+    "Equal",
+    "Expand",
+    "Greater",
+    "Less",
+    "Mod",
+    "Range",
+    "Split",
+    "Tile",
+    "Where",
 ];
 
 /// Reads an ONNX model (the bytes of a `.onnx` file) into a [`Graph`].

@@ -17,7 +17,10 @@
 //! - [`attributes`]: [`NodeCtx`], a node's attributes and its error messages;
 //! - [`values`]: reading a node's inputs (run-time or constant), binding its outputs, adding
 //!   graph nodes, and the budget for materialised constants;
-//! - [`plumbing`]: `Constant`, `Identity`, `Cast`, `Shape`, `Gather`, `Slice`, folded away;
+//! - [`plumbing`]: `Constant`, `Identity`, `Cast`, `Shape`, `Gather`, `Slice`, folded on
+//!   constants;
+//! - [`indexing`]: `Gather` and `Slice` of run-time values, `Split`, `Expand`, `Tile`, `Where`,
+//!   `Equal`, `Less`, `Greater`, `ConstantOfShape`, `Range`, `Mod`;
 //! - [`layout`]: `Reshape`, `Flatten`, `Squeeze`, `Unsqueeze`, `Transpose`, `Concat`, folded on
 //!   constants and graph nodes on run-time values;
 //! - [`elementwise`]: `Add`, `Sub`, `Mul`, `Div`, `Pow`, `Max`, `Min`, `PRelu`;
@@ -35,6 +38,7 @@ mod activation;
 mod attributes;
 mod elementwise;
 mod endpoints;
+mod indexing;
 mod layout;
 mod linear;
 mod norm;
@@ -50,6 +54,7 @@ use super::{MAX_IMPORT_BYTES, MAX_NODES, SUPPORTED_OPS};
 use crate::error::{Error, Result};
 use crate::graph::ops::activation::Activation;
 use crate::graph::ops::elementwise::BinaryKind;
+use crate::graph::ops::select::CompareKind;
 use crate::graph::Graph;
 use attributes::NodeCtx;
 use endpoints::default_opset;
@@ -226,6 +231,17 @@ impl Importer {
             "Resize" => self.resize(&ctx),
             // Opsets 7-9.
             "Upsample" => self.upsample(&ctx),
+            // Indexing, repetition and selection of issue 15.
+            "Split" => self.split(&ctx),
+            "Expand" => self.expand(&ctx),
+            "Tile" => self.tile(&ctx),
+            "Where" => self.where_(&ctx),
+            "Equal" => self.compare(&ctx, CompareKind::Equal),
+            "Less" => self.compare(&ctx, CompareKind::Less),
+            "Greater" => self.compare(&ctx, CompareKind::Greater),
+            "ConstantOfShape" => self.constant_of_shape(&ctx),
+            "Range" => self.range(&ctx),
+            "Mod" => self.modulo(&ctx),
             other => Err(ctx.err(format!(
                 "unsupported op type '{other}'; nnlens supports: {}",
                 SUPPORTED_OPS.join(", ")

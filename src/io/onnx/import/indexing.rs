@@ -1,0 +1,711 @@
+//! Indexing, repetition and selection: `Slice` and `Gather` of run-time values (their constant
+//! forms are folded in [`super::plumbing`]), `Split`, `Expand`, `Tile`, `Where`, `Equal`,
+//! `Less`, `Greater`, `ConstantOfShape`, `Range` and `Mod`, as the ONNX operators define them
+//! (<https://onnx.ai/onnx/operators/>).
+//!
+//! On constants each is folded at import ([`fold`]), integers kept as [`Sym`]s so the batch
+//! size stays symbolic (`Equal` of `N` and `-1` is false for every batch). On run-time values
+//! `Slice`, `Gather`, `Tile` and `Expand` become the graph ops of [`crate::graph::ops::index`]
+//! and [`crate::graph::ops::repeat`], `Split` one slice node per output, `Where` and the
+//! comparisons the ops of [`crate::graph::ops::select`]. A float constant expanded to a
+//! batch-dependent shape `[N, ...]` (PyTorch's `cls.expand(x.shape[0], -1, -1)`) becomes a
+//! [`BatchConstant`] node whose value is its one trainable parameter. The batch axis is never
+//! sliced, gathered, split, tiled or expanded (except as the identity); every size is checked
+//! against the tensor limits before anything is allocated.
+
+use super::values::to_float;
+use super::{Importer, NodeCtx};
+use crate::error::{Error, Result};
+use crate::graph::ops::index::{AxisSlice, Gather, Slice};
+use crate::graph::ops::repeat::{BatchConstant, Expand, Tile};
+use crate::graph::ops::select::{Compare, CompareKind, Where};
+use crate::graph::ops::Op;
+use crate::graph::ValueId;
+use crate::io::onnx::data::{decode_tensor, Sym, Val};
+use crate::io::onnx::fold;
+use crate::io::onnx::proto::attribute_proto::AttributeType;
+use crate::tensor::limits::MAX_BATCH;
+use crate::tensor::Tensor;
+use ndarray::{ArrayD, IxDyn};
+
+/// `e` as an error of the node (the fold functions' messages carry no node).
+fn at(ctx: &NodeCtx, e: Error) -> Error {
+    match e {
+        Error::Onnx(m) => ctx.err(m),
+        other => other,
+    }
+}
+
+impl Importer {
+    /// Binds output `i` of the node to `val`, counting its size (outputs named "" are skipped).
+    fn bind_output(&mut self, ctx: &NodeCtx, i: usize, val: Val) -> Result<()> {
+        let Some(out) = ctx.node.output.get(i).filter(|o| !o.is_empty()) else {
+            return Ok(());
+        };
+        if self.values.contains_key(out) {
+            return Err(ctx.err(format!(
+                "output '{out}' is already defined by an earlier node or initializer"
+            )));
+        }
+        self.spend(ctx, val.bytes())?;
+        self.values.insert(out.clone(), val);
+        Ok(())
+    }
+
+    /// Whether `start:end:step` on the batch axis keeps every sample: step 1 from the first
+    /// sample to at least the last (the largest batch, or the batch the model declares).
+    fn keeps_the_batch(&self, start: i64, end: i64, step: i64) -> bool {
+        let all = MAX_BATCH as i64;
+        step == 1
+            && (start == 0 || start <= -all)
+            && (end >= all || self.declared_batch.is_some_and(|b| end >= b))
+    }
+
+    /// `Slice` of a run-time value: one [`Slice`] node (`axes` normalised to the full rank).
+    pub(super) fn slice_value(
+        &mut self,
+        ctx: &NodeCtx,
+        id: ValueId,
+        starts: &[i64],
+        ends: &[i64],
+        axes: &[usize],
+        steps: &[i64],
+    ) -> Result<()> {
+        let mut sliced = Vec::with_capacity(axes.len());
+        for (k, &axis) in axes.iter().enumerate() {
+            let (start, end, step) = (starts[k], ends[k], steps[k]);
+            if axis == 0 {
+                if self.keeps_the_batch(start, end, step) {
+                    continue;
+                }
+                return Err(ctx.err(format!(
+                    "slices the batch dimension (axis 0) with start {start}, end {end}, step \
+                     {step}; nnlens keeps every sample of the batch"
+                )));
+            }
+            sliced.push(AxisSlice {
+                axis,
+                start,
+                end,
+                step,
+            });
+        }
+        if sliced.is_empty() {
+            return self.alias(ctx, Val::Runtime(id));
+        }
+        let op = Slice::new(sliced).map_err(|e| ctx.at_node(e))?;
+        self.push(ctx, Op::Slice(op), &[id])
+    }
+
+    /// `Gather` of a run-time value at constant `indices` along `axis` (ONNX's, possibly
+    /// negative): one [`Gather`] node.
+    pub(super) fn gather_value(
+        &mut self,
+        ctx: &NodeCtx,
+        id: ValueId,
+        indices: &ArrayD<i64>,
+        axis: i64,
+    ) -> Result<()> {
+        let axis = fold::axis(axis, self.rank(id), "axis").map_err(|e| at(ctx, e))?;
+        if axis == 0 {
+            return Err(ctx.err(
+                "gathers along the batch dimension (axis 0); nnlens keeps every sample of the batch",
+            ));
+        }
+        let len = self.sample_shape(id)[axis - 1];
+        let picks = indices
+            .iter()
+            .map(|&i| {
+                let j = if i < 0 { i.saturating_add(len as i64) } else { i };
+                usize::try_from(j).ok().filter(|&j| j < len).ok_or_else(|| {
+                    ctx.err(format!(
+                        "index {i} is out of range for axis {axis} of length {len} (expected {} ..= {})",
+                        -(len as i64),
+                        len as i64 - 1
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let picks = ArrayD::from_shape_vec(indices.raw_dim(), picks).map_err(|e| ctx.err(e))?;
+        let op = Gather::new(axis, picks).map_err(|e| ctx.at_node(e))?;
+        self.push(ctx, Op::Gather(op), &[id])
+    }
+
+    /// The full shape of a value, the batch of a run-time value as 1.
+    fn full_shape(&self, v: &Val) -> Vec<usize> {
+        match v {
+            Val::Runtime(id) => crate::tensor::with_batch(1, &self.sample_shape(*id)),
+            Val::Float(a) => a.shape().to_vec(),
+            Val::Int(a) => a.shape().to_vec(),
+        }
+    }
+
+    /// `Split`: parts along `axis` by the `split` sizes (attribute before opset 13, input 1
+    /// after), or into as many equal parts as outputs (`num_outputs` from opset 18, whose last
+    /// part may be smaller). Constants are folded; a run-time value gives one slice node per
+    /// output.
+    pub(super) fn split(&mut self, ctx: &NodeCtx) -> Result<()> {
+        let data = self.required(ctx, 0)?;
+        let shape = self.full_shape(&data);
+        let axis = fold::axis(ctx.int("axis", 0)?, shape.len(), "axis").map_err(|e| at(ctx, e))?;
+        if axis == 0 && matches!(data, Val::Runtime(_)) {
+            return Err(ctx.err(
+                "splits along the batch dimension (axis 0); nnlens keeps every sample of the batch",
+            ));
+        }
+        let outputs = ctx.node.output.len();
+        let dim = shape[axis];
+        let given = match ctx.ints("split")? {
+            Some(s) => Some(s),
+            None => self.int_const(ctx, 1, "split")?,
+        };
+        let sizes: Vec<usize> = match given {
+            Some(split) => {
+                let sizes = ctx.usizes("split", &split, 0)?;
+                if sizes.len() != outputs
+                    || sizes.iter().try_fold(0usize, |a, &s| a.checked_add(s)) != Some(dim)
+                {
+                    return Err(ctx.err(format!(
+                        "split sizes {split:?} must be one per output ({outputs}) and add up to \
+                         the length {dim} of axis {axis}"
+                    )));
+                }
+                sizes
+            }
+            None => {
+                let parts = match ctx
+                    .typed("num_outputs", AttributeType::Int)?
+                    .and_then(|a| a.i)
+                {
+                    Some(n) if n != outputs as i64 => {
+                        return Err(ctx.err(format!(
+                            "num_outputs {n} differs from the node's {outputs} outputs"
+                        )))
+                    }
+                    _ => outputs,
+                };
+                if parts == 0 {
+                    return Err(ctx.err("has no outputs"));
+                }
+                let part = dim.div_ceil(parts);
+                if self.opset < 18 && dim % parts != 0 {
+                    return Err(ctx.err(format!(
+                        "cannot split axis {axis} of length {dim} into {parts} equal parts \
+                         (opset {} has no uneven split)",
+                        self.opset
+                    )));
+                }
+                (0..parts)
+                    .map(|i| part.min(dim.saturating_sub(i * part)))
+                    .collect()
+            }
+        };
+        let mut start = 0usize;
+        for (i, &size) in sizes.iter().enumerate() {
+            let (lo, hi) = (start as i64, (start + size) as i64);
+            start += size;
+            if ctx.node.output[i].is_empty() {
+                continue;
+            }
+            let part = match &data {
+                Val::Runtime(id) => {
+                    let op = Slice::new(vec![AxisSlice {
+                        axis,
+                        start: lo,
+                        end: hi,
+                        step: 1,
+                    }])
+                    .map_err(|e| ctx.at_node(e))?;
+                    Val::Runtime(self.push_unbound(ctx, Op::Slice(op), &[*id])?)
+                }
+                Val::Float(a) => {
+                    Val::float(fold::slice(a, &[lo], &[hi], &[axis], &[1]).map_err(|e| at(ctx, e))?)
+                }
+                Val::Int(a) => {
+                    Val::int(fold::slice(a, &[lo], &[hi], &[axis], &[1]).map_err(|e| at(ctx, e))?)
+                }
+            };
+            self.bind_output(ctx, i, part)?;
+        }
+        Ok(())
+    }
+
+    /// Input `i` as a shape: integers that may depend on the batch size, each `>= 0` or
+    /// batch-dependent.
+    fn shape_input(&self, ctx: &NodeCtx, i: usize, what: &str) -> Result<Vec<Sym>> {
+        match self.required(ctx, i)? {
+            Val::Int(a) if a.ndim() == 1 => Ok(a.iter().copied().collect()),
+            other => Err(ctx.err(format!(
+                "the {what} (input {i}) is {}; nnlens needs a 1-D integer shape known at import",
+                other.describe()
+            ))),
+        }
+    }
+
+    /// `Expand`: constants folded; a run-time value broadcast per sample ([`Expand`]); a float
+    /// constant expanded to `[N, ...]` a [`BatchConstant`] node.
+    pub(super) fn expand(&mut self, ctx: &NodeCtx) -> Result<()> {
+        let data = self.required(ctx, 0)?;
+        let target = self.shape_input(ctx, 1, "target shape")?;
+        let plain: Option<Vec<i64>> = target.iter().map(|s| s.as_int()).collect();
+        let sizes = |dims: &[i64]| ctx.usizes("shape", dims, 0);
+        match (data, plain) {
+            (Val::Float(a), Some(t)) => {
+                let v = fold::expand(&a, &sizes(&t)?).map_err(|e| at(ctx, e))?;
+                self.bind(ctx, Val::float(v))
+            }
+            (Val::Int(a), Some(t)) => {
+                let v = fold::expand(&a, &sizes(&t)?).map_err(|e| at(ctx, e))?;
+                self.bind(ctx, Val::int(v))
+            }
+            (Val::Int(_), None) => Err(ctx.err(format!(
+                "expands an integer constant to the batch-dependent shape {}; nnlens folds \
+                 integer tensors of fixed sizes only",
+                sym_list(&target)
+            ))),
+            (Val::Float(a), None) => self.batch_constant(ctx, &a, &target),
+            (Val::Runtime(id), _) => {
+                let rank = self.rank(id);
+                if target.len() > rank {
+                    return Err(ctx.err(format!(
+                        "expands a value of rank {rank} to the rank-{} shape {}, which inserts \
+                         axes before the batch dimension; nnlens keeps the batch first",
+                        target.len(),
+                        sym_list(&target)
+                    )));
+                }
+                // Aligned from the right; missing leading entries are 1.
+                let lead = rank - target.len();
+                let batch_entry = if lead == 0 { target[0] } else { Sym::int(1) };
+                let keeps_batch = batch_entry == Sym::int(1)
+                    || batch_entry == Sym::BATCH
+                    || self
+                        .declared_batch
+                        .is_some_and(|b| batch_entry == Sym::int(b));
+                if !keeps_batch {
+                    return Err(ctx.err(format!(
+                        "expands the batch dimension to {batch_entry} (target {}); nnlens keeps \
+                         every sample of the batch",
+                        sym_list(&target)
+                    )));
+                }
+                let per_sample: Vec<i64> = (1..rank)
+                    .map(|a| {
+                        let s = if a >= lead {
+                            target[a - lead]
+                        } else {
+                            Sym::int(1)
+                        };
+                        s.as_int().ok_or_else(|| {
+                            ctx.err(format!(
+                                "target size {s} of axis {a} depends on the batch size; nnlens \
+                                 keeps per-sample sizes fixed"
+                            ))
+                        })
+                    })
+                    .collect::<Result<_>>()?;
+                let op = Expand::new(sizes(&per_sample)?);
+                self.push(ctx, Op::Expand(op), &[id])
+            }
+        }
+    }
+
+    /// A float constant expanded to `target`, whose first entry is the batch size `N` and
+    /// whose others are fixed: one [`BatchConstant`] node holding the expanded sample.
+    fn batch_constant(&mut self, ctx: &NodeCtx, a: &ArrayD<f32>, target: &[Sym]) -> Result<()> {
+        let refuse = || {
+            ctx.err(format!(
+                "expands a constant of shape {:?} to {}; nnlens repeats a constant over the \
+                 batch only when the batch size N is the first entry and the others are fixed",
+                a.shape(),
+                sym_list(target)
+            ))
+        };
+        let Some((&first, rest)) = target.split_first() else {
+            return Err(refuse());
+        };
+        let rest: Vec<i64> = rest
+            .iter()
+            .map(|s| s.as_int())
+            .collect::<Option<_>>()
+            .ok_or_else(refuse)?;
+        let batch_size_1_fits = a.ndim() < target.len() || a.shape().first() == Some(&1);
+        if first != Sym::BATCH || !batch_size_1_fits {
+            return Err(refuse());
+        }
+        let mut one: Vec<usize> = vec![1];
+        one.extend(ctx.usizes("shape", &rest, 0)?);
+        let sample = fold::expand(a, &one).map_err(|e| at(ctx, e))?;
+        if sample.ndim() != one.len() {
+            return Err(refuse());
+        }
+        let sample_shape = sample.shape()[1..].to_vec();
+        let value = fold::reshape(&sample, &sample_shape).map_err(|e| at(ctx, e))?;
+        self.spend(ctx, value.len() * std::mem::size_of::<f32>())?;
+        self.push(
+            ctx,
+            Op::BatchConstant(BatchConstant::new(value)),
+            &[ValueId::INPUT],
+        )
+    }
+
+    /// `Tile`: constants folded; a run-time value one [`Tile`] node (the batch repeated once).
+    pub(super) fn tile(&mut self, ctx: &NodeCtx) -> Result<()> {
+        let data = self.required(ctx, 0)?;
+        let raw = self
+            .int_const(ctx, 1, "repeats")?
+            .ok_or_else(|| ctx.err("input 'repeats' is missing"))?;
+        let repeats = ctx.usizes("repeats", &raw, 0)?;
+        match data {
+            Val::Float(a) => {
+                let v = fold::tile(&a, &repeats).map_err(|e| at(ctx, e))?;
+                self.bind(ctx, Val::float(v))
+            }
+            Val::Int(a) => {
+                let v = fold::tile(&a, &repeats).map_err(|e| at(ctx, e))?;
+                self.bind(ctx, Val::int(v))
+            }
+            Val::Runtime(id) => {
+                if repeats.len() != self.rank(id) {
+                    return Err(ctx.err(format!(
+                        "repeats {raw:?} have {} entries, the input has rank {}",
+                        raw.len(),
+                        self.rank(id)
+                    )));
+                }
+                if repeats[0] != 1 {
+                    return Err(ctx.err(format!(
+                        "repeats the batch dimension {} times; nnlens keeps every sample once",
+                        repeats[0]
+                    )));
+                }
+                let op = Tile::new(repeats).map_err(|e| ctx.at_node(e))?;
+                self.push(ctx, Op::Tile(op), &[id])
+            }
+        }
+    }
+
+    /// `Where`: folded on constants (integers stay symbolic); with a run-time operand one
+    /// [`Where`] node holding the constant operands.
+    pub(super) fn where_(&mut self, ctx: &NodeCtx) -> Result<()> {
+        let operands = [0, 1, 2].map(|i| self.required(ctx, i));
+        let [c, x, y] = operands;
+        let (c, x, y) = (c?, x?, y?);
+        let runtime = |v: &Val| matches!(v, Val::Runtime(_));
+        if !runtime(&c) && !runtime(&x) && !runtime(&y) {
+            let condition = truth(ctx, &c)?;
+            let v = match (x, y) {
+                (Val::Int(x), Val::Int(y)) => {
+                    Val::int(fold::select(&condition, &x, &y).map_err(|e| at(ctx, e))?)
+                }
+                (x, y) => {
+                    let x = to_float(x).map_err(|m| ctx.err(format!("input X {m}")))?;
+                    let y = to_float(y).map_err(|m| ctx.err(format!("input Y {m}")))?;
+                    Val::float(fold::select(&condition, &x, &y).map_err(|e| at(ctx, e))?)
+                }
+            };
+            return self.bind(ctx, v);
+        }
+        let mut ids = Vec::new();
+        let mut constants: [Option<Tensor>; 3] = [None, None, None];
+        for (slot, (v, name)) in constants
+            .iter_mut()
+            .zip([(c, "condition"), (x, "X"), (y, "Y")])
+        {
+            match v {
+                Val::Runtime(id) => ids.push(id),
+                other => {
+                    self.spend(ctx, other.bytes())?;
+                    *slot =
+                        Some(to_float(other).map_err(|m| ctx.err(format!("input {name} {m}")))?);
+                }
+            }
+        }
+        let op = Where::new(constants).map_err(|e| ctx.at_node(e))?;
+        self.push(ctx, Op::Where(op), &ids)
+    }
+
+    /// `Equal`, `Less`, `Greater`: folded on constants into booleans (integers `0`/`1`); with a
+    /// run-time operand one [`Compare`] node giving `0.0`/`1.0`.
+    pub(super) fn compare(&mut self, ctx: &NodeCtx, kind: CompareKind) -> Result<()> {
+        let a = self.required(ctx, 0)?;
+        let b = self.required(ctx, 1)?;
+        match (a, b) {
+            (Val::Int(a), Val::Int(b)) => {
+                let v = fold::broadcast_with(&a, &b, |p, q| {
+                    compare_syms(kind, p, q).map(|t| Sym::int(i64::from(t)))
+                })
+                .map_err(|e| at(ctx, e))?;
+                self.bind(ctx, Val::int(v))
+            }
+            (a, b) if !matches!(a, Val::Runtime(_)) && !matches!(b, Val::Runtime(_)) => {
+                let a = to_float(a).map_err(|m| ctx.err(format!("input A {m}")))?;
+                let b = to_float(b).map_err(|m| ctx.err(format!("input B {m}")))?;
+                let v =
+                    fold::broadcast_with(&a, &b, |p, q| Ok(Sym::int(i64::from(kind.holds(p, q)))))
+                        .map_err(|e| at(ctx, e))?;
+                self.bind(ctx, Val::int(v))
+            }
+            (a, b) => {
+                let mut ids = Vec::new();
+                let mut constants: [Option<Tensor>; 2] = [None, None];
+                for (slot, (v, name)) in constants.iter_mut().zip([(a, "A"), (b, "B")]) {
+                    match v {
+                        Val::Runtime(id) => ids.push(id),
+                        other => {
+                            self.spend(ctx, other.bytes())?;
+                            *slot = Some(
+                                to_float(other)
+                                    .map_err(|m| ctx.err(format!("input {name} {m}")))?,
+                            );
+                        }
+                    }
+                }
+                let op = Compare::new(kind, constants).map_err(|e| ctx.at_node(e))?;
+                self.push(ctx, Op::Compare(op), &ids)
+            }
+        }
+    }
+
+    /// `ConstantOfShape`: a constant of the given fixed shape filled with the `value`
+    /// attribute (a one-element tensor, float `0` by default).
+    pub(super) fn constant_of_shape(&mut self, ctx: &NodeCtx) -> Result<()> {
+        let target = self.shape_input(ctx, 0, "shape")?;
+        let dims: Vec<i64> = target
+            .iter()
+            .map(|s| s.as_int())
+            .collect::<Option<_>>()
+            .ok_or_else(|| {
+                ctx.err(format!(
+                    "the shape {} depends on the batch size; nnlens folds ConstantOfShape to \
+                     constants of fixed sizes only",
+                    sym_list(&target)
+                ))
+            })?;
+        let shape = ctx.usizes("shape", &dims, 0)?;
+        let fill = match ctx.typed("value", AttributeType::Tensor)? {
+            None => Val::float(ArrayD::from_elem(IxDyn(&[]), 0.0)),
+            Some(a) => {
+                let t =
+                    a.t.as_ref()
+                        .ok_or_else(|| ctx.err("attribute 'value' holds no tensor"))?;
+                decode_tensor(t, "the value").map_err(|e| at(ctx, e))?
+            }
+        };
+        let v = match fill {
+            Val::Float(f) if f.len() == 1 => {
+                fold::check_size::<f32>("ConstantOfShape output", &shape)
+                    .map_err(|e| at(ctx, e))?;
+                let value = f.iter().copied().next().unwrap_or(0.0);
+                Val::float(ArrayD::from_elem(IxDyn(&shape), value))
+            }
+            Val::Int(f) if f.len() == 1 => {
+                fold::check_size::<Sym>("ConstantOfShape output", &shape)
+                    .map_err(|e| at(ctx, e))?;
+                let value = f.iter().copied().next().unwrap_or(Sym::int(0));
+                Val::int(ArrayD::from_elem(IxDyn(&shape), value))
+            }
+            other => {
+                return Err(ctx.err(format!(
+                    "attribute 'value' is {}; expected one element",
+                    other.describe()
+                )))
+            }
+        };
+        self.bind(ctx, v)
+    }
+
+    /// `Range`: `start, start + delta, ...` up to `limit` (exclusive), integers when all three
+    /// are integers, floats otherwise.
+    pub(super) fn range(&mut self, ctx: &NodeCtx) -> Result<()> {
+        let scalar = |i: usize, what: &str| -> Result<Val> {
+            let v = self.required(ctx, i)?;
+            match &v {
+                Val::Int(a) if a.len() == 1 => Ok(v),
+                Val::Float(a) if a.len() == 1 => Ok(v),
+                other => Err(ctx.err(format!(
+                    "{what} (input {i}) is {}; nnlens folds Range on scalar constants only",
+                    other.describe()
+                ))),
+            }
+        };
+        let (start, limit, delta) = (
+            scalar(0, "start")?,
+            scalar(1, "limit")?,
+            scalar(2, "delta")?,
+        );
+        let plain = |v: &Val| match v {
+            Val::Int(a) => a.iter().next().and_then(|s| s.as_int()),
+            _ => None,
+        };
+        if let (Some(s), Some(l), Some(d)) = (plain(&start), plain(&limit), plain(&delta)) {
+            if d == 0 {
+                return Err(ctx.err("delta is 0"));
+            }
+            let (diff, d128) = (i128::from(l) - i128::from(s), i128::from(d));
+            let count = diff / d128 + i128::from(diff % d128 != 0 && (diff % d128 > 0) == (d > 0));
+            let n = usize::try_from(count.max(0)).unwrap_or(usize::MAX);
+            fold::check_size::<Sym>("Range output", &[n]).map_err(|e| at(ctx, e))?;
+            let values: Vec<Sym> = (0..n as i64).map(|k| Sym::int(s + k * d)).collect();
+            return self.bind(
+                ctx,
+                Val::int(ArrayD::from_shape_vec(IxDyn(&[n]), values).map_err(|e| ctx.err(e))?),
+            );
+        }
+        let float = |v: Val, what: &str| -> Result<f64> {
+            to_float(v)
+                .map(|a| f64::from(a.iter().copied().next().unwrap_or(0.0)))
+                .map_err(|m| ctx.err(format!("{what} {m}")))
+        };
+        let (s, l, d) = (
+            float(start, "start")?,
+            float(limit, "limit")?,
+            float(delta, "delta")?,
+        );
+        if d == 0.0 || !(s.is_finite() && l.is_finite() && d.is_finite()) {
+            return Err(ctx.err(format!(
+                "start {s}, limit {l} and delta {d} do not make a finite range"
+            )));
+        }
+        let count = ((l - s) / d).ceil().max(0.0);
+        let n = if count < 1e18 {
+            count as usize
+        } else {
+            usize::MAX
+        };
+        fold::check_size::<f32>("Range output", &[n]).map_err(|e| at(ctx, e))?;
+        let values: Vec<f32> = (0..n).map(|k| (s + k as f64 * d) as f32).collect();
+        self.bind(
+            ctx,
+            Val::float(ArrayD::from_shape_vec(IxDyn(&[n]), values).map_err(|e| ctx.err(e))?),
+        )
+    }
+
+    /// `Mod` of constants: the remainder with the divisor's sign (`fmod = 0`, Python's `%`) or
+    /// the dividend's (`fmod = 1`, C's `fmod`).
+    pub(super) fn modulo(&mut self, ctx: &NodeCtx) -> Result<()> {
+        let fmod = ctx.bool("fmod", false)?;
+        let a = self.required(ctx, 0)?;
+        let b = self.required(ctx, 1)?;
+        let v = match (a, b) {
+            (Val::Runtime(_), _) | (_, Val::Runtime(_)) => {
+                return Err(ctx
+                    .err("computes Mod of a run-time tensor; nnlens folds Mod on constants only"))
+            }
+            (Val::Int(a), Val::Int(b)) => Val::int(
+                fold::broadcast_with(&a, &b, |p, q| int_mod(p, q, fmod)).map_err(|e| at(ctx, e))?,
+            ),
+            (a, b) => {
+                let a = to_float(a).map_err(|m| ctx.err(format!("input A {m}")))?;
+                let b = to_float(b).map_err(|m| ctx.err(format!("input B {m}")))?;
+                Val::float(
+                    fold::broadcast_with(&a, &b, |p, q| Ok(float_mod(p, q, fmod)))
+                        .map_err(|e| at(ctx, e))?,
+                )
+            }
+        };
+        self.bind(ctx, v)
+    }
+}
+
+/// A constant condition as booleans (non-zero is true); it must not depend on the batch.
+fn truth(ctx: &NodeCtx, v: &Val) -> Result<ArrayD<bool>> {
+    match v {
+        Val::Int(a) => {
+            let data = a
+                .iter()
+                .map(|s| s.as_int().map(|v| v != 0))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| ctx.err("the condition depends on the batch size; nnlens folds Where on fixed conditions only"))?;
+            ArrayD::from_shape_vec(a.raw_dim(), data).map_err(|e| ctx.err(e))
+        }
+        Val::Float(a) => fold::map(a, &|v: f32| v != 0.0).map_err(|e| at(ctx, e)),
+        Val::Runtime(_) => Err(ctx.err("the condition is computed at run time")),
+    }
+}
+
+/// `p kind q` for every batch size `N >= 1`, or an error when the answer depends on `N`.
+fn compare_syms(kind: CompareKind, p: Sym, q: Sym) -> Result<bool> {
+    if p.n == q.n {
+        return Ok(kind.holds(p.c, q.c));
+    }
+    // p - q = dn·N + dc; Equal holds only at N = -dc / dn.
+    let (dn, dc) = (
+        i128::from(p.n) - i128::from(q.n),
+        i128::from(p.c) - i128::from(q.c),
+    );
+    if kind == CompareKind::Equal && (dc % dn != 0 || -dc / dn < 1) {
+        return Ok(false);
+    }
+    Err(Error::Onnx(format!(
+        "{} of {p} and {q} depends on the batch size; nnlens folds comparisons whose answer is \
+         the same for every batch",
+        kind.name()
+    )))
+}
+
+fn int_mod(p: Sym, q: Sym, fmod: bool) -> Result<Sym> {
+    let (Some(a), Some(b)) = (p.as_int(), q.as_int()) else {
+        return Err(Error::Onnx(format!(
+            "Mod of {p} and {q} depends on the batch size; nnlens folds it on fixed integers only"
+        )));
+    };
+    if b == 0 {
+        return Err(Error::Onnx(format!("integer Mod of {a} by zero")));
+    }
+    let r = a.wrapping_rem(b);
+    Ok(Sym::int(if fmod || r == 0 || (r < 0) == (b < 0) {
+        r
+    } else {
+        r + b
+    }))
+}
+
+/// NumPy's `fmod` (`fmod = true`) or `mod` (the remainder with the divisor's sign).
+fn float_mod(a: f32, b: f32, fmod: bool) -> f32 {
+    let r = a % b;
+    if fmod || b == 0.0 || r.is_nan() {
+        r
+    } else if r == 0.0 {
+        0.0f32.copysign(b)
+    } else if (r < 0.0) != (b < 0.0) {
+        r + b
+    } else {
+        r
+    }
+}
+
+/// `[N, 1, 4]`: a shape of symbolic sizes for messages.
+fn sym_list(dims: &[Sym]) -> String {
+    let items: Vec<String> = dims.iter().map(|s| s.to_string()).collect();
+    format!("[{}]", items.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symbolic_comparisons_hold_for_every_batch_or_refuse() {
+        let n = Sym::BATCH;
+        assert!(!compare_syms(CompareKind::Equal, n, Sym::int(-1)).unwrap());
+        assert!(compare_syms(CompareKind::Equal, Sym::int(3), Sym::int(3)).unwrap());
+        assert!(compare_syms(CompareKind::Equal, n, Sym::int(4)).is_err());
+        assert!(compare_syms(CompareKind::Less, n, n.add(Sym::int(1)).unwrap()).unwrap());
+        assert!(compare_syms(CompareKind::Greater, n, Sym::int(0)).is_err());
+    }
+
+    #[test]
+    fn mod_follows_numpy() {
+        let m = |a, b, f| int_mod(Sym::int(a), Sym::int(b), f).unwrap().c;
+        assert_eq!(
+            [m(-4, 3, false), m(4, -3, false), m(-4, 3, true)],
+            [2, -2, -1]
+        );
+        assert!(int_mod(Sym::int(1), Sym::int(0), false).is_err());
+        assert_eq!(float_mod(-4.5, 2.0, false), 1.5);
+        assert_eq!(float_mod(-4.5, 2.0, true), -0.5);
+        assert_eq!(float_mod(-1.0, f32::INFINITY, false), f32::INFINITY);
+        assert!(float_mod(1.0, 0.0, false).is_nan());
+    }
+}
