@@ -1,8 +1,8 @@
 //! Export of the indexing, repetition and selection ops: `Slice`, `Gather`, `Tile` and
 //! `Expand` as their ONNX namesakes (the batch axis kept: start 0 / repeat 1 / size 1 there);
 //! a batch constant as `Expand` of the value to `[N, ...]` with `N` read from its input's
-//! `Shape`; `Where` with a `BOOL` condition (a constant one as an initializer, a computed one
-//! through `Cast`); a comparison as `Equal`/`Less`/`Greater` followed by `Cast` to `FLOAT`, since
+//! `Shape`; `Where` with a `BOOL` condition (a constant one as an initializer; a computed one,
+//! any float, as `Where(c == 0, y, x)`); a comparison as `Equal`/`Less`/`Greater` followed by `Cast` to `FLOAT`, since
 //! nnlens values are floats.
 
 use super::{attr_int, node, Writer};
@@ -126,11 +126,17 @@ impl Writer {
             Op::Where(w) => {
                 let mut next = inputs.iter().cloned();
                 let [c, a, b] = w.operands();
-                let condition = match c {
-                    Some(t) => self.bool_init(&format!("{name}.condition"), t),
+                // A computed condition `c` (any float, non-zero selects x) is written as
+                // `Where(c == 0, y, x)`, which nnlens reads back as a comparison.
+                let (condition, swap) = match c {
+                    Some(t) => (self.bool_init(&format!("{name}.condition"), t), false),
                     None => {
                         let computed = next.next().unwrap_or_default();
-                        self.cast(&format!("{name}/condition"), computed, DataType::Bool, None)
+                        let zero = self.scalar_init(&format!("{name}.zero"), 0.0);
+                        let step = format!("{name}/condition_is_zero");
+                        let is_zero = self.fresh(&step);
+                        self.push("Equal", &step, vec![computed, zero], &is_zero, vec![]);
+                        (is_zero, true)
                     }
                 };
                 let mut operand = |w: &mut Writer, t: &Option<Tensor>, what: &str| match t {
@@ -139,7 +145,12 @@ impl Writer {
                 };
                 let a = operand(self, a, "x");
                 let b = operand(self, b, "y");
-                self.push("Where", name, vec![condition, a, b], out, vec![]);
+                let ins = if swap {
+                    vec![condition, b, a]
+                } else {
+                    vec![condition, a, b]
+                };
+                self.push("Where", name, ins, out, vec![]);
             }
             Op::Compare(c) => {
                 let mut next = inputs.iter().cloned();

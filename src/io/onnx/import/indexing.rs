@@ -684,6 +684,384 @@ fn sym_list(dims: &[Sym]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::io::onnx::proto::{AttributeProto, NodeProto};
+    use crate::io::onnx::test_model::{
+        attr_int, attr_ints, err, float_tensor, from_onnx, int_tensor, model, model_with, node,
+    };
+    use crate::io::onnx::to_onnx;
+
+    /// Imports `bytes`, runs `x` (batch `batch`), checks the exported model gives the same
+    /// output, and returns the output's shape and values.
+    fn forward(bytes: &[u8], x: Vec<f32>, batch: usize) -> (Vec<usize>, Vec<f32>) {
+        let g = from_onnx(bytes).unwrap();
+        let y = g
+            .forward(g.input_tensor(x.clone(), batch).unwrap())
+            .unwrap();
+        let again = from_onnx(&to_onnx(&g).unwrap()).unwrap();
+        let z = again
+            .forward(again.input_tensor(x, batch).unwrap())
+            .unwrap();
+        assert_eq!(y, z, "the exported model computes the same");
+        (y.shape().to_vec(), y.iter().copied().collect())
+    }
+
+    /// An INTS attribute with negative values (`attr_ints` takes sizes).
+    fn signed_ints(name: &str, values: &[i64]) -> crate::io::onnx::proto::AttributeProto {
+        let mut a = attr_ints(name, &[]);
+        a.ints = values.to_vec();
+        a
+    }
+
+    fn iota(n: usize) -> Vec<f32> {
+        (0..n).map(|v| v as f32).collect()
+    }
+
+    #[test]
+    fn slices_of_run_time_values_in_both_forms() {
+        // x[:, 1:3, ::-2] on [N, 4, 3], opset 13 inputs; the batch axis named with 0:INT_MAX.
+        let inits = vec![
+            int_tensor("starts", &[0, 1, -1]),
+            int_tensor("ends", &[i64::MAX, 3, i64::MIN]),
+            int_tensor("axes", &[0, 1, -1]),
+            int_tensor("steps", &[1, 1, -2]),
+        ];
+        let slice = node(
+            "Slice",
+            "s",
+            &["x", "starts", "ends", "axes", "steps"],
+            "y",
+            vec![],
+        );
+        let (shape, y) = forward(&model(vec![slice], inits, &[4, 3]), iota(24), 2);
+        assert_eq!(shape, [2, 2, 2]);
+        assert_eq!(y, [5.0, 3.0, 8.0, 6.0, 17.0, 15.0, 20.0, 18.0]);
+        // Opset 9: starts, ends and axes as attributes.
+        let old = node(
+            "Slice",
+            "s",
+            &["x"],
+            "y",
+            vec![
+                attr_ints("starts", &[1]),
+                signed_ints("ends", &[-1]),
+                attr_ints("axes", &[2]),
+            ],
+        );
+        let (shape, y) = forward(&model_with(vec![old], vec![], &[2, 3], None, 9), iota(6), 1);
+        assert_eq!((shape, y), (vec![1, 2, 1], vec![1.0, 4.0]));
+        let batch = node("Slice", "s", &["x", "b", "e"], "y", vec![]);
+        let e = err(&model(
+            vec![batch],
+            vec![int_tensor("b", &[0]), int_tensor("e", &[1])],
+            &[3],
+        ));
+        assert!(
+            e.contains("'s' (Slice)") && e.contains("batch dimension"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn gathers_of_run_time_values() {
+        let gather = |indices: TensorProtoLike, axis| {
+            let (name, t) = indices;
+            model(
+                vec![node(
+                    "Gather",
+                    "g",
+                    &["x", name],
+                    "y",
+                    vec![attr_int("axis", axis)],
+                )],
+                vec![t],
+                &[3, 2],
+            )
+        };
+        // x[:, -1]: a scalar index removes the axis.
+        let mut last = int_tensor("i", &[-1]);
+        last.dims.clear();
+        let (shape, y) = forward(&gather(("i", last), 1), iota(12), 2);
+        assert_eq!((shape, y), (vec![2, 2], vec![4.0, 5.0, 10.0, 11.0]));
+        let (shape, y) = forward(&gather(("i", int_tensor("i", &[1, 1, 0])), -1), iota(6), 1);
+        assert_eq!(
+            (shape, y),
+            (
+                vec![1, 3, 3],
+                vec![1.0, 1.0, 0.0, 3.0, 3.0, 2.0, 5.0, 5.0, 4.0]
+            )
+        );
+        let e = err(&gather(("i", int_tensor("i", &[3])), 1));
+        assert!(
+            e.contains("'g' (Gather)") && e.contains("index 3 is out of range"),
+            "{e}"
+        );
+        let e = err(&gather(("i", int_tensor("i", &[0])), 0));
+        assert!(e.contains("batch dimension"), "{e}");
+    }
+
+    type TensorProtoLike = (&'static str, crate::io::onnx::proto::TensorProto);
+
+    fn split(
+        inputs: &[&str],
+        outputs: &[&str],
+        attrs: Vec<crate::io::onnx::proto::AttributeProto>,
+    ) -> NodeProto {
+        let mut n = node("Split", "split", inputs, outputs[0], attrs);
+        n.output = outputs.iter().map(|o| o.to_string()).collect();
+        n
+    }
+
+    #[test]
+    fn splits_into_slices_or_folded_constants() {
+        // Run-time: [N, 5] split [2, 3], then a[:, :1] * b[:, 2:] via Mul of slices.
+        let nodes = vec![
+            split(&["x", "sizes"], &["a", "b"], vec![attr_int("axis", 1)]),
+            node("ReduceSum", "sa", &["a", "one"], "sa_", vec![]),
+            node("ReduceSum", "sb", &["b", "one"], "sb_", vec![]),
+            node("Sub", "y", &["sb_", "sa_"], "y", vec![]),
+        ];
+        let inits = vec![int_tensor("sizes", &[2, 3]), int_tensor("one", &[1])];
+        let (shape, y) = forward(&model(nodes, inits, &[5]), iota(10), 2);
+        assert_eq!((shape, y), (vec![2, 1], vec![8.0, 13.0]));
+        // Opset 18 num_outputs, uneven: [3, 3, 1] of 7; only the last part is used.
+        let nodes = vec![split(
+            &["x"],
+            &["", "", "y"],
+            vec![attr_int("axis", -1), attr_int("num_outputs", 3)],
+        )];
+        let (shape, y) = forward(&model_with(nodes, vec![], &[7], None, 18), iota(7), 1);
+        assert_eq!((shape, y), (vec![1, 1], vec![6.0]));
+        // Opset 11: the split attribute, on a constant, folded.
+        let nodes = vec![
+            split(&["c"], &["c0", "c1"], vec![attr_ints("split", &[1, 2])]),
+            node("Add", "y", &["x", "c1"], "y", vec![]),
+        ];
+        let inits = vec![float_tensor("c", &[3], [1.0, 2.0, 3.0])];
+        let g = from_onnx(&model_with(nodes, inits, &[2], None, 11)).unwrap();
+        assert_eq!(g.nodes().len(), 1);
+        let e = err(&model(
+            vec![split(
+                &["x", "sizes"],
+                &["a", "y"],
+                vec![attr_int("axis", 1)],
+            )],
+            vec![int_tensor("sizes", &[2, 2])],
+            &[5],
+        ));
+        assert!(e.contains("add up to the length 5"), "{e}");
+        let e = err(&model(
+            vec![split(&["x"], &["a", "y"], vec![])],
+            vec![],
+            &[4],
+        ));
+        assert!(e.contains("batch dimension"), "{e}");
+    }
+
+    /// PyTorch's legacy export of `cls.expand(x.shape[0], -1, -1)` followed by
+    /// `torch.cat([cls, x], 1)`: the -1s resolved through ConstantOfShape, Mul, Equal and Where
+    /// on symbolic integers, then a trainable constant repeated per sample.
+    #[test]
+    fn a_class_token_expanded_to_the_batch_is_a_trained_constant() {
+        let scalar = |name: &str, v: i64| {
+            let mut t = int_tensor(name, &[v]);
+            t.dims.clear();
+            t
+        };
+        let inits = vec![
+            float_tensor("cls", &[1, 1, 2], [10.0, 20.0]),
+            scalar("zero", 0),
+            int_tensor("axes", &[0]),
+            int_tensor("minus", &[-1]),
+            int_tensor("flat", &[-1]),
+            scalar("neg", -1),
+        ];
+        let int_one = AttributeProto {
+            t: Some(int_tensor("value", &[1])),
+            ..attr_ints("value", &[])
+        };
+        let int_one = AttributeProto {
+            r#type: Some(AttributeType::Tensor as i32),
+            ints: Vec::new(),
+            ..int_one
+        };
+        let nodes = vec![
+            node("Shape", "shape", &["x"], "s", vec![]),
+            node(
+                "Gather",
+                "batch",
+                &["s", "zero"],
+                "n",
+                vec![attr_int("axis", 0)],
+            ),
+            node("Unsqueeze", "n1", &["n", "axes"], "n1", vec![]),
+            node(
+                "Concat",
+                "t",
+                &["n1", "minus", "minus"],
+                "t",
+                vec![attr_int("axis", 0)],
+            ),
+            node("Reshape", "tr", &["t", "flat"], "tr", vec![]),
+            node("Shape", "ts", &["tr"], "ts", vec![]),
+            node("ConstantOfShape", "ones", &["ts"], "ones", vec![int_one]),
+            node("Mul", "negs", &["ones", "neg"], "negs", vec![]),
+            node("Equal", "eq", &["tr", "negs"], "eq", vec![]),
+            node("Where", "w", &["eq", "ones", "tr"], "target", vec![]),
+            node("Expand", "cls_tokens", &["cls", "target"], "ct", vec![]),
+            node("Concat", "y", &["ct", "x"], "y", vec![attr_int("axis", 1)]),
+        ];
+        let bytes = model(nodes, inits, &[2, 2]);
+        let (shape, y) = forward(&bytes, iota(8), 2);
+        assert_eq!(shape, [2, 3, 2]);
+        assert_eq!(y[..6], [10.0, 20.0, 0.0, 1.0, 2.0, 3.0]);
+        assert_eq!(y[6..8], [10.0, 20.0]);
+        let g = from_onnx(&bytes).unwrap();
+        assert_eq!(g.nodes().len(), 2);
+        assert_eq!(g.nodes()[0].op.param_count(), 2);
+        assert_eq!(g.nodes()[0].op.param_names(), ["value"]);
+        let e = err(&model(
+            vec![node("Expand", "e", &["x", "t"], "y", vec![])],
+            vec![int_tensor("t", &[2, 1, 3])],
+            &[3],
+        ));
+        assert!(e.contains("before the batch dimension"), "{e}");
+    }
+
+    #[test]
+    fn expand_and_tile_of_run_time_values() {
+        let (shape, y) = forward(
+            &model(
+                vec![node("Expand", "e", &["x", "t"], "y", vec![])],
+                vec![int_tensor("t", &[1, 2])],
+                &[1],
+            ),
+            vec![3.0, 4.0],
+            2,
+        );
+        assert_eq!((shape, y), (vec![2, 2], vec![3.0, 3.0, 4.0, 4.0]));
+        let (shape, y) = forward(
+            &model(
+                vec![node("Tile", "t", &["x", "r"], "y", vec![])],
+                vec![int_tensor("r", &[1, 2])],
+                &[2],
+            ),
+            vec![1.0, 2.0],
+            1,
+        );
+        assert_eq!((shape, y), (vec![1, 4], vec![1.0, 2.0, 1.0, 2.0]));
+        let e = err(&model(
+            vec![node("Tile", "t", &["x", "r"], "y", vec![])],
+            vec![int_tensor("r", &[2, 1])],
+            &[2],
+        ));
+        assert!(e.contains("repeats the batch dimension 2 times"), "{e}");
+    }
+
+    #[test]
+    fn where_and_comparisons_of_run_time_values() {
+        // Clip's function body: Where(Less(x, lo), lo, x).
+        let inits = vec![float_tensor("lo", &[], [1.5])];
+        let nodes = vec![
+            node("Less", "less", &["x", "lo"], "c", vec![]),
+            node("Where", "y", &["c", "lo", "x"], "y", vec![]),
+        ];
+        let (_, y) = forward(&model(nodes, inits, &[3]), vec![1.0, 2.0, -3.0], 1);
+        assert_eq!(y, [1.5, 2.0, 1.5]);
+        // A constant mask filled with -inf.
+        let inits = vec![
+            int_tensor("mask", &[1, 0, 1]),
+            float_tensor("fill", &[], [f32::NEG_INFINITY]),
+        ];
+        let nodes = vec![node("Where", "y", &["mask", "fill", "x"], "y", vec![])];
+        let (_, y) = forward(&model(nodes, inits, &[3]), vec![1.0, 2.0, 3.0], 1);
+        assert_eq!(y, [f32::NEG_INFINITY, 2.0, f32::NEG_INFINITY]);
+        let (_, y) = forward(
+            &model(
+                vec![node("Greater", "y", &["x", "c"], "y", vec![])],
+                vec![float_tensor("c", &[3], [0.0, 5.0, -1.0])],
+                &[3],
+            ),
+            vec![1.0, 2.0, -3.0],
+            1,
+        );
+        assert_eq!(y, [1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn constant_of_shape_range_mod_fold_and_refuse_huge_sizes() {
+        let fold = |nodes: Vec<NodeProto>, inits| {
+            let g = from_onnx(&model(nodes, inits, &[3])).unwrap();
+            let y = g.forward(g.input_tensor(vec![0.0; 3], 1).unwrap()).unwrap();
+            y.iter().copied().collect::<Vec<f32>>()
+        };
+        let scalar = |name: &str, v: f32| float_tensor(name, &[], [v]);
+        let y = fold(
+            vec![
+                node("Range", "r", &["s", "l", "d"], "r", vec![]),
+                node("Add", "y", &["x", "r"], "y", vec![]),
+            ],
+            vec![scalar("s", 1.0), scalar("l", -0.5), scalar("d", -0.5)],
+        );
+        assert_eq!(y, [1.0, 0.5, 0.0]);
+        let y = fold(
+            vec![
+                node("Mod", "m", &["a", "b"], "m", vec![attr_int("fmod", 1)]),
+                node("Add", "y", &["x", "m"], "y", vec![]),
+            ],
+            vec![
+                float_tensor("a", &[3], [-4.5, 4.5, 3.0]),
+                float_tensor("b", &[1], [2.0]),
+            ],
+        );
+        assert_eq!(y, [-0.5, 0.5, 1.0]);
+        let y = fold(
+            vec![
+                node("ConstantOfShape", "c", &["shape"], "c", vec![]),
+                node("Range", "r", &["zero", "three", "one"], "r", vec![]),
+                node("Cast", "rf", &["r"], "rf", vec![attr_int("to", 1)]),
+                node("Add", "cr", &["c", "rf"], "cr", vec![]),
+                node("Add", "y", &["x", "cr"], "y", vec![]),
+            ],
+            vec![
+                int_tensor("shape", &[3]),
+                int_tensor("zero", &[0]),
+                int_tensor("three", &[3]),
+                int_tensor("one", &[1]),
+            ],
+        );
+        assert_eq!(y, [0.0, 1.0, 2.0]);
+        let huge = [
+            node("ConstantOfShape", "c", &["big"], "y", vec![]),
+            node("Range", "r", &["zero", "far", "step"], "y", vec![]),
+            node("Tile", "t", &["m", "big"], "y", vec![]),
+        ];
+        for n in huge {
+            let e = err(&model(
+                vec![n],
+                vec![
+                    int_tensor("big", &[1 << 20, 1 << 20]),
+                    int_tensor("zero", &[0]),
+                    int_tensor("far", &[1 << 40]),
+                    int_tensor("step", &[1]),
+                    float_tensor("m", &[1, 1], [1.0]),
+                ],
+                &[3],
+            ));
+            assert!(
+                e.contains("more than") || e.contains("exceeds") || e.contains("limit"),
+                "{e}"
+            );
+        }
+        let e = err(&model(
+            vec![node("Mod", "m", &["x", "two"], "y", vec![])],
+            vec![float_tensor("two", &[], [2.0])],
+            &[3],
+        ));
+        assert!(
+            e.contains("'m' (Mod)") && e.contains("constants only"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn symbolic_comparisons_hold_for_every_batch_or_refuse() {
