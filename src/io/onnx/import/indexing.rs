@@ -624,24 +624,31 @@ fn truth(ctx: &NodeCtx, v: &Val) -> Result<ArrayD<bool>> {
     }
 }
 
-/// `p kind q` for every batch size `N >= 1`, or an error when the answer depends on `N`.
+/// `p kind q` for every batch size `N` from 1 to [`MAX_BATCH`], or an error when the answer
+/// depends on `N`.
 fn compare_syms(kind: CompareKind, p: Sym, q: Sym) -> Result<bool> {
-    if p.n == q.n {
-        return Ok(kind.holds(p.c, q.c));
-    }
-    // p - q = dn·N + dc; Equal holds only at N = -dc / dn.
+    // p - q = dn·N + dc, monotonic in N: its range over the batch sizes is between the ends.
     let (dn, dc) = (
         i128::from(p.n) - i128::from(q.n),
         i128::from(p.c) - i128::from(q.c),
     );
-    if kind == CompareKind::Equal && (dc % dn != 0 || -dc / dn < 1) {
-        return Ok(false);
-    }
-    Err(Error::Onnx(format!(
-        "{} of {p} and {q} depends on the batch size; nnlens folds comparisons whose answer is \
-         the same for every batch",
-        kind.name()
-    )))
+    let ends = [dn + dc, dn * MAX_BATCH as i128 + dc];
+    let (lo, hi) = (ends[0].min(ends[1]), ends[0].max(ends[1]));
+    let answer = match kind {
+        CompareKind::Equal if lo == 0 && hi == 0 => Some(true),
+        // Equal holds only at N = -dc / dn, when that is a whole batch size.
+        CompareKind::Equal if lo > 0 || hi < 0 || dc % dn != 0 => Some(false),
+        CompareKind::Less if hi < 0 || lo >= 0 => Some(hi < 0),
+        CompareKind::Greater if lo > 0 || hi <= 0 => Some(lo > 0),
+        _ => None,
+    };
+    answer.ok_or_else(|| {
+        Error::Onnx(format!(
+            "{} of {p} and {q} depends on the batch size; nnlens folds comparisons whose answer \
+             is the same for every batch",
+            kind.name()
+        ))
+    })
 }
 
 fn int_mod(p: Sym, q: Sym, fmod: bool) -> Result<Sym> {
@@ -1070,7 +1077,12 @@ mod tests {
         assert!(compare_syms(CompareKind::Equal, Sym::int(3), Sym::int(3)).unwrap());
         assert!(compare_syms(CompareKind::Equal, n, Sym::int(4)).is_err());
         assert!(compare_syms(CompareKind::Less, n, n.add(Sym::int(1)).unwrap()).unwrap());
-        assert!(compare_syms(CompareKind::Greater, n, Sym::int(0)).is_err());
+        assert!(compare_syms(CompareKind::Greater, n, Sym::int(0)).unwrap());
+        assert!(!compare_syms(CompareKind::Less, n, Sym::int(1)).unwrap());
+        assert!(compare_syms(CompareKind::Less, n, Sym::int(2)).is_err());
+        assert!(
+            !compare_syms(CompareKind::Equal, n.mul(Sym::int(2)).unwrap(), Sym::int(3)).unwrap()
+        );
     }
 
     #[test]
