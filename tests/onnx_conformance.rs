@@ -293,10 +293,6 @@ fn refusal_reason(message: &str) -> String {
             "output is a constant (folded at import)",
         ),
         (
-            "of a run-time tensor; nnlens folds",
-            "Mod of a run-time tensor (folded on constants only)",
-        ),
-        (
             "concatenates run-time tensors with constants",
             "Concat of run-time tensors with constants",
         ),

@@ -26,6 +26,7 @@ pub mod group_norm;
 pub mod index;
 pub mod layer_norm;
 pub mod matmul;
+pub mod modulo;
 pub mod norm;
 pub mod pool;
 pub mod reduce;
@@ -158,6 +159,8 @@ pub enum Op {
     Where(select::Where),
     /// `1` where a comparison holds, `0` elsewhere (no gradient).
     Compare(select::Compare),
+    /// The remainder `a mod b` (C's `fmod` or Python's `%`).
+    Mod(modulo::Mod),
 }
 
 macro_rules! dispatch {
@@ -195,6 +198,7 @@ macro_rules! dispatch {
             Op::BatchConstant($op) => $body,
             Op::Where($op) => $body,
             Op::Compare($op) => $body,
+            Op::Mod($op) => $body,
         }
     };
 }
@@ -241,6 +245,7 @@ impl Op {
             Op::BatchConstant(_) => "BatchConstant",
             Op::Where(_) => "Where",
             Op::Compare(c) => c.kind().name(),
+            Op::Mod(_) => "Mod",
         }
     }
 

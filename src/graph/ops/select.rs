@@ -22,7 +22,7 @@ use ndarray::{CowArray, Zip};
 
 /// The output shape of an element-wise op of `operands` (`None` for a graph value, read from
 /// `inputs` in order; a constant's shape otherwise), checking the batch rules.
-fn operand_shapes<'a>(
+pub(super) fn operand_shapes<'a>(
     what: &str,
     operands: &[Option<&'a Tensor>],
     inputs: &[&'a [usize]],
@@ -72,7 +72,7 @@ fn operand_shapes<'a>(
 }
 
 /// The broadcast of `shapes`, or an error naming them.
-fn broadcast_all(what: &str, shapes: &[&[usize]]) -> Result<Vec<usize>> {
+pub(super) fn broadcast_all(what: &str, shapes: &[&[usize]]) -> Result<Vec<usize>> {
     let mut out: Vec<usize> = Vec::new();
     for s in shapes {
         out = broadcast_shapes(&out, s).ok_or_else(|| {

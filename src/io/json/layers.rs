@@ -284,7 +284,8 @@ impl Layer {
             | Op::Expand(_)
             | Op::BatchConstant(_)
             | Op::Where(_)
-            | Op::Compare(_) => {
+            | Op::Compare(_)
+            | Op::Mod(_) => {
                 return Err(
                     "indexes, repeats or selects values, which the JSON format has no layer for",
                 )

@@ -448,7 +448,8 @@ impl Writer {
             | Op::Expand(_)
             | Op::BatchConstant(_)
             | Op::Where(_)
-            | Op::Compare(_) => self.indexing(&n.op, name, inputs, out)?,
+            | Op::Compare(_)
+            | Op::Mod(_) => self.indexing(&n.op, name, inputs, out)?,
         }
         Ok(())
     }

@@ -13,7 +13,7 @@
 //! fixed or symbolic), one output, and the ops in [`SUPPORTED_OPS`]. Every compute node becomes
 //! one graph node named after the ONNX node (or its first output), labelled with its `op_type`;
 //! constant and shape plumbing (`Constant`, `Identity`, `Cast`, `Shape`, `Gather`, `Slice`,
-//! `ConstantOfShape`, `Range`, `Mod`, arithmetic and comparisons on constants...) is folded at
+//! `ConstantOfShape`, `Range`, arithmetic and comparisons on constants...) is folded at
 //! import, with the batch size kept symbolic so a model exported at batch 1 runs at any batch.
 //!
 //! Mapping: `Gemm` and `MatMul` with a constant weight become [`Op::Dense`] (Gemm's `alpha`
@@ -23,7 +23,8 @@
 //! and activations [`Op::Activation`];
 //! `Slice`, `Gather`, `Tile`, `Expand`, `Where` of run-time values [`Op::Slice`],
 //! [`Op::Gather`], [`Op::Tile`], [`Op::Expand`], [`Op::Where`]; `Split` one [`Op::Slice`] per
-//! output; `Equal`/`Less`/`Greater` [`Op::Compare`]; a float constant `Expand`ed to `[N, ...]`
+//! output; `Equal`/`Less`/`Greater` [`Op::Compare`]; `Mod` [`Op::Mod`]; a float constant
+//! `Expand`ed to `[N, ...]`
 //! [`Op::BatchConstant`];
 //! `Squeeze`/`Unsqueeze`/`Reshape` [`Op::Reshape`]; `Flatten` (axis 1 only, since ONNX
 //! `Flatten` is 2-D) [`Op::Flatten`]; the others their namesakes. Reshape targets keep the
@@ -45,6 +46,7 @@
 //! [`Op::Where`]: crate::graph::ops::Op::Where
 //! [`Op::Compare`]: crate::graph::ops::Op::Compare
 //! [`Op::BatchConstant`]: crate::graph::ops::Op::BatchConstant
+//! [`Op::Mod`]: crate::graph::ops::Op::Mod
 //!
 //! ## Limits
 //!

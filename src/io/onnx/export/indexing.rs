@@ -3,7 +3,7 @@
 //! a batch constant as `Expand` of the value to `[N, ...]` with `N` read from its input's
 //! `Shape`; `Where` with a `BOOL` condition (a constant one as an initializer; a computed one,
 //! any float, as `Where(c == 0, y, x)`); a comparison as `Equal`/`Less`/`Greater` followed by `Cast` to `FLOAT`, since
-//! nnlens values are floats.
+//! nnlens values are floats; `Mod` with its `fmod` attribute.
 
 use super::{attr_int, node, Writer};
 use crate::error::{Error, Result};
@@ -53,7 +53,7 @@ impl Writer {
     }
 
     /// Writes one of the indexing ops (`Slice`, `Gather`, `Tile`, `Expand`, `BatchConstant`,
-    /// `Where`, `Compare`); other ops are written by [`Writer::node`].
+    /// `Where`, `Compare`) or `Mod`; other ops are written by [`Writer::node`].
     pub(super) fn indexing(
         &mut self,
         op: &Op,
@@ -97,11 +97,11 @@ impl Writer {
             }
             Op::BatchConstant(b) => {
                 let value = b.value();
-                let one = std::iter::once(1).chain(value.shape().iter().copied());
-                let lifted = value
-                    .to_shape(one.collect::<Vec<_>>())
-                    .map(|v| v.to_owned())
-                    .unwrap_or_else(|_| value.clone());
+                let one: Vec<usize> = std::iter::once(1)
+                    .chain(value.shape().iter().copied())
+                    .collect();
+                let lifted = Tensor::from_shape_vec(one, value.iter().copied().collect())
+                    .map_err(|e| Error::Onnx(format!("batch constant value: {e}")))?;
                 let value = self.float_init(&format!("{name}.value"), &lifted);
                 let [shape, batch, sizes] =
                     ["shape", "batch", "sizes"].map(|s| self.fresh(&format!("{name}/{s}")));
@@ -165,6 +165,18 @@ impl Writer {
                 let truth = self.fresh(&step);
                 self.push(c.kind().name(), &step, vec![a, b], &truth, vec![]);
                 self.cast(name, truth, DataType::Float, Some(out));
+            }
+            Op::Mod(m) => {
+                let mut next = inputs.iter().cloned();
+                let [a, b] = m.operands();
+                let mut operand = |w: &mut Writer, t: &Option<Tensor>, what: &str| match t {
+                    Some(t) => w.float_init(&format!("{name}.{what}"), t),
+                    None => next.next().unwrap_or_default(),
+                };
+                let a = operand(self, a, "a");
+                let b = operand(self, b, "b");
+                let attrs = vec![attr_int("fmod", i64::from(m.fmod()))];
+                self.push("Mod", name, vec![a, b], out, attrs);
             }
             other => {
                 return Err(Error::Onnx(format!(

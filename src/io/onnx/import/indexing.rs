@@ -1,13 +1,13 @@
 //! Indexing, repetition and selection: `Slice` and `Gather` of run-time values (their constant
 //! forms are folded in [`super::plumbing`]), `Split`, `Expand`, `Tile`, `Where`, `Equal`,
-//! `Less`, `Greater`, `ConstantOfShape`, `Range` and `Mod`, as the ONNX operators define them
+//! `Less`, `Greater`, `Mod`, `ConstantOfShape` and `Range`, as the ONNX operators define them
 //! (<https://onnx.ai/onnx/operators/>).
 //!
 //! On constants each is folded at import ([`fold`]), integers kept as [`Sym`]s so the batch
 //! size stays symbolic (`Equal` of `N` and `-1` is false for every batch). On run-time values
 //! `Slice`, `Gather`, `Tile` and `Expand` become the graph ops of [`crate::graph::ops::index`]
 //! and [`crate::graph::ops::repeat`], `Split` one slice node per output, `Where` and the
-//! comparisons the ops of [`crate::graph::ops::select`]. A float constant expanded to a
+//! comparisons the ops of [`crate::graph::ops::select`], `Mod` [`crate::graph::ops::modulo`]. A float constant expanded to a
 //! batch-dependent shape `[N, ...]` (PyTorch's `cls.expand(x.shape[0], -1, -1)`) becomes a
 //! [`BatchConstant`] node whose value is its one trainable parameter. The batch axis is never
 //! sliced, gathered, split, tiled or expanded (except as the identity); every size is checked
@@ -17,6 +17,7 @@ use super::values::to_float;
 use super::{Importer, NodeCtx};
 use crate::error::{Error, Result};
 use crate::graph::ops::index::{AxisSlice, Gather, Slice};
+use crate::graph::ops::modulo::{remainder, Mod};
 use crate::graph::ops::repeat::{BatchConstant, Expand, Tile};
 use crate::graph::ops::select::{Compare, CompareKind, Where};
 use crate::graph::ops::Op;
@@ -406,21 +407,7 @@ impl Importer {
             };
             return self.bind(ctx, v);
         }
-        let mut ids = Vec::new();
-        let mut constants: [Option<Tensor>; 3] = [None, None, None];
-        for (slot, (v, name)) in constants
-            .iter_mut()
-            .zip([(c, "condition"), (x, "X"), (y, "Y")])
-        {
-            match v {
-                Val::Runtime(id) => ids.push(id),
-                other => {
-                    self.spend(ctx, other.bytes())?;
-                    *slot =
-                        Some(to_float(other).map_err(|m| ctx.err(format!("input {name} {m}")))?);
-                }
-            }
-        }
+        let (ids, constants) = self.operands(ctx, [(c, "condition"), (x, "X"), (y, "Y")])?;
         let op = Where::new(constants).map_err(|e| ctx.at_node(e))?;
         self.push(ctx, Op::Where(op), &ids)
     }
@@ -447,20 +434,7 @@ impl Importer {
                 self.bind(ctx, Val::int(v))
             }
             (a, b) => {
-                let mut ids = Vec::new();
-                let mut constants: [Option<Tensor>; 2] = [None, None];
-                for (slot, (v, name)) in constants.iter_mut().zip([(a, "A"), (b, "B")]) {
-                    match v {
-                        Val::Runtime(id) => ids.push(id),
-                        other => {
-                            self.spend(ctx, other.bytes())?;
-                            *slot = Some(
-                                to_float(other)
-                                    .map_err(|m| ctx.err(format!("input {name} {m}")))?,
-                            );
-                        }
-                    }
-                }
+                let (ids, constants) = self.operands(ctx, [(a, "A"), (b, "B")])?;
                 let op = Compare::new(kind, constants).map_err(|e| ctx.at_node(e))?;
                 self.push(ctx, Op::Compare(op), &ids)
             }
@@ -581,30 +555,53 @@ impl Importer {
         )
     }
 
-    /// `Mod` of constants: the remainder with the divisor's sign (`fmod = 0`, Python's `%`) or
-    /// the dividend's (`fmod = 1`, C's `fmod`).
+    /// `Mod`: the remainder with the divisor's sign (`fmod = 0`, Python's `%`) or the
+    /// dividend's (`fmod = 1`, C's `fmod`); folded on constants, one [`Mod`] node otherwise.
     pub(super) fn modulo(&mut self, ctx: &NodeCtx) -> Result<()> {
         let fmod = ctx.bool("fmod", false)?;
         let a = self.required(ctx, 0)?;
         let b = self.required(ctx, 1)?;
         let v = match (a, b) {
-            (Val::Runtime(_), _) | (_, Val::Runtime(_)) => {
-                return Err(ctx
-                    .err("computes Mod of a run-time tensor; nnlens folds Mod on constants only"))
-            }
             (Val::Int(a), Val::Int(b)) => Val::int(
                 fold::broadcast_with(&a, &b, |p, q| int_mod(p, q, fmod)).map_err(|e| at(ctx, e))?,
             ),
-            (a, b) => {
+            (a, b) if !matches!(a, Val::Runtime(_)) && !matches!(b, Val::Runtime(_)) => {
                 let a = to_float(a).map_err(|m| ctx.err(format!("input A {m}")))?;
                 let b = to_float(b).map_err(|m| ctx.err(format!("input B {m}")))?;
                 Val::float(
-                    fold::broadcast_with(&a, &b, |p, q| Ok(float_mod(p, q, fmod)))
+                    fold::broadcast_with(&a, &b, |p, q| Ok(remainder(p, q, fmod)))
                         .map_err(|e| at(ctx, e))?,
                 )
             }
+            (a, b) => {
+                let (ids, constants) = self.operands(ctx, [(a, "A"), (b, "B")])?;
+                let op = Mod::new(fmod, constants).map_err(|e| ctx.at_node(e))?;
+                return self.push(ctx, Op::Mod(op), &ids);
+            }
         };
         self.bind(ctx, v)
+    }
+
+    /// Operands of an element-wise node: the run-time ones as graph inputs, in order, and the
+    /// constants (as floats, counted against the budget) in their slots.
+    fn operands<const K: usize>(
+        &self,
+        ctx: &NodeCtx,
+        vals: [(Val, &str); K],
+    ) -> Result<(Vec<ValueId>, [Option<Tensor>; K])> {
+        let mut ids = Vec::new();
+        let mut constants: [Option<Tensor>; K] = std::array::from_fn(|_| None);
+        for (slot, (v, name)) in constants.iter_mut().zip(vals) {
+            match v {
+                Val::Runtime(id) => ids.push(id),
+                other => {
+                    self.spend(ctx, other.bytes())?;
+                    *slot =
+                        Some(to_float(other).map_err(|m| ctx.err(format!("input {name} {m}")))?);
+                }
+            }
+        }
+        Ok((ids, constants))
     }
 }
 
@@ -666,20 +663,6 @@ fn int_mod(p: Sym, q: Sym, fmod: bool) -> Result<Sym> {
     } else {
         r + b
     }))
-}
-
-/// NumPy's `fmod` (`fmod = true`) or `mod` (the remainder with the divisor's sign).
-fn float_mod(a: f32, b: f32, fmod: bool) -> f32 {
-    let r = a % b;
-    if fmod || b == 0.0 || r.is_nan() {
-        r
-    } else if r == 0.0 {
-        0.0f32.copysign(b)
-    } else if (r < 0.0) != (b < 0.0) {
-        r + b
-    } else {
-        r
-    }
 }
 
 /// `[N, 1, 4]`: a shape of symbolic sizes for messages.
@@ -1059,15 +1042,16 @@ mod tests {
                 "{e}"
             );
         }
-        let e = err(&model(
-            vec![node("Mod", "m", &["x", "two"], "y", vec![])],
-            vec![float_tensor("two", &[], [2.0])],
-            &[3],
-        ));
-        assert!(
-            e.contains("'m' (Mod)") && e.contains("constants only"),
-            "{e}"
+        let (_, y) = forward(
+            &model(
+                vec![node("Mod", "m", &["x", "two"], "y", vec![])],
+                vec![float_tensor("two", &[], [2.0])],
+                &[3],
+            ),
+            vec![-4.5, 4.5, 3.0],
+            1,
         );
+        assert_eq!(y, [1.5, 0.5, 1.0]);
     }
 
     #[test]
@@ -1093,9 +1077,5 @@ mod tests {
             [2, -2, -1]
         );
         assert!(int_mod(Sym::int(1), Sym::int(0), false).is_err());
-        assert_eq!(float_mod(-4.5, 2.0, false), 1.5);
-        assert_eq!(float_mod(-4.5, 2.0, true), -0.5);
-        assert_eq!(float_mod(-1.0, f32::INFINITY, false), f32::INFINITY);
-        assert!(float_mod(1.0, 0.0, false).is_nan());
     }
 }

@@ -20,7 +20,7 @@
 //! - [`plumbing`]: `Constant`, `Identity`, `Cast`, `Shape`, `Gather`, `Slice`, folded on
 //!   constants;
 //! - [`indexing`]: `Gather` and `Slice` of run-time values, `Split`, `Expand`, `Tile`, `Where`,
-//!   `Equal`, `Less`, `Greater`, `ConstantOfShape`, `Range`, `Mod`;
+//!   `Equal`, `Less`, `Greater`, `Mod`, `ConstantOfShape`, `Range`;
 //! - [`layout`]: `Reshape`, `Flatten`, `Squeeze`, `Unsqueeze`, `Transpose`, `Concat`, folded on
 //!   constants and graph nodes on run-time values;
 //! - [`elementwise`]: `Add`, `Sub`, `Mul`, `Div`, `Pow`, `Max`, `Min`, `PRelu`;
@@ -292,6 +292,18 @@ mod tests {
         );
         assert!(
             e.contains("Conv, ConvTranspose, Div") && e.contains("Unsqueeze"),
+            "{e}"
+        );
+        let e = err(&model(
+            vec![
+                node("LSTM", "rnn", &["x"], "h", vec![]),
+                node("Einsum", "sum", &["h"], "y", vec![]),
+            ],
+            vec![],
+            &[4],
+        ));
+        assert!(
+            e.contains("'rnn' (LSTM)") && e.contains("also unsupported: 'Einsum' at node 1 'sum'"),
             "{e}"
         );
         let mut custom = node("FusedConv", "", &["x"], "y", vec![]);
