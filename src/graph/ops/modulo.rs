@@ -176,7 +176,7 @@ mod tests {
             let op = Mod::new(fmod, [None, None]).unwrap();
             check(&op, &[a.clone(), b.clone()], Tolerance::default());
             let op = Mod::new(fmod, [None, Some(tensor(&[3], &[2.0, 2.5, -3.0]))]).unwrap();
-            check(&op, &[a.clone()], Tolerance::default());
+            check(&op, std::slice::from_ref(&a), Tolerance::default());
         }
     }
 }
