@@ -520,7 +520,10 @@ impl Importer {
             let count = diff / d128 + i128::from(diff % d128 != 0 && (diff % d128 > 0) == (d > 0));
             let n = usize::try_from(count.max(0)).unwrap_or(usize::MAX);
             fold::check_size::<Sym>("Range output", &[n]).map_err(|e| at(ctx, e))?;
-            let values: Vec<Sym> = (0..n as i64).map(|k| Sym::int(s + k * d)).collect();
+            // Every value lies in [start, limit), so it fits in i64 though `k·delta` may not.
+            let values: Vec<Sym> = (0..n as i128)
+                .map(|k| Sym::int((i128::from(s) + k * i128::from(d)) as i64))
+                .collect();
             return self.bind(
                 ctx,
                 Val::int(ArrayD::from_shape_vec(IxDyn(&[n]), values).map_err(|e| ctx.err(e))?),
@@ -1020,6 +1023,25 @@ mod tests {
             ],
         );
         assert_eq!(y, [0.0, 1.0, 2.0]);
+        let y = fold(
+            vec![
+                node("Range", "r", &["low", "high", "far"], "r", vec![]),
+                node("Slice", "last3", &["r", "one", "four"], "r3", vec![]),
+                node("Equal", "e", &["r3", "zero"], "e", vec![]),
+                node("Cast", "ef", &["e"], "ef", vec![attr_int("to", 1)]),
+                node("Add", "y", &["x", "ef"], "y", vec![]),
+            ],
+            vec![
+                int_tensor("low", &[i64::MIN]),
+                int_tensor("high", &[i64::MAX]),
+                int_tensor("far", &[1 << 62]),
+                int_tensor("one", &[1]),
+                int_tensor("four", &[4]),
+                int_tensor("zero", &[0]),
+            ],
+        );
+        // [MIN, MIN + 2^62, 0, 2^62]: four values, though 3·2^62 overflows i64.
+        assert_eq!(y, [0.0, 1.0, 0.0]);
         let huge = [
             node("ConstantOfShape", "c", &["big"], "y", vec![]),
             node("Range", "r", &["zero", "far", "step"], "y", vec![]),
