@@ -19,8 +19,9 @@
 //!   graph nodes, and the budget for materialised constants;
 //! - [`plumbing`]: `Constant`, `Identity`, `Cast`, `Shape`, `Gather`, `Slice`, folded on
 //!   constants;
-//! - [`indexing`]: `Gather` and `Slice` of run-time values, `Split`, `Expand`, `Tile`, `Where`,
-//!   `Equal`, `Less`, `Greater`, `Mod`, `ConstantOfShape`, `Range`;
+//! - [`indexing`]: `Gather` and `Slice` of run-time values, `Split`, `Expand`, `Tile`;
+//! - [`select`]: `Where`, `Equal`, `Less`, `Greater`, `Mod`;
+//! - [`generate`]: `ConstantOfShape`, `Range`, folded;
 //! - [`layout`]: `Reshape`, `Flatten`, `Squeeze`, `Unsqueeze`, `Transpose`, `Concat`, folded on
 //!   constants and graph nodes on run-time values;
 //! - [`elementwise`]: `Add`, `Sub`, `Mul`, `Div`, `Pow`, `Max`, `Min`, `PRelu`;
@@ -38,6 +39,7 @@ mod activation;
 mod attributes;
 mod elementwise;
 mod endpoints;
+mod generate;
 mod indexing;
 mod layout;
 mod linear;
@@ -45,6 +47,7 @@ mod norm;
 mod plumbing;
 mod reduce;
 mod resize;
+mod select;
 mod spatial;
 mod values;
 
