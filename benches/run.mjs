@@ -84,7 +84,8 @@ export const SIZE_SETS = [
     "vendor/ort/ort.wasm.min.mjs", "vendor/ort/ort-wasm-simd-threaded.mjs", "vendor/ort/ort-wasm-simd-threaded.wasm"]],
 ];
 
-/** Builds the served folder `dir` from benches/web, pkg/, site/, www/ and node_modules. */
+/** Builds the served folder `dir` from benches/web, pkg/, site/, www/, the transformer fixtures
+ * and node_modules. */
 export async function assemble(dir, { pkg = join(ROOT, "pkg") } = {}) {
   for (const needed of ["pkg/nnlens_bg.wasm", "site/index.html"]) {
     if (!existsSync(join(ROOT, needed))) throw new Error(`${needed} is missing: run make site first`);
@@ -96,6 +97,10 @@ export async function assemble(dir, { pkg = join(ROOT, "pkg") } = {}) {
   await cp(join(ROOT, "site"), join(dir, "site"), { recursive: true });
   await cp(join(ROOT, "www/models"), join(dir, "models"), { recursive: true });
   await cp(join(ROOT, "www/data"), join(dir, "data"), { recursive: true });
+  await mkdir(join(dir, "transformers"), { recursive: true });
+  for (const f of ["vit_dynamo.onnx", "text_dynamo.onnx", "text.json"]) {
+    await cp(join(ROOT, "tests/fixtures/transformers", f), join(dir, "transformers", f));
+  }
   for (const [folder, files] of Object.entries(VENDOR)) {
     await mkdir(join(dir, "vendor", folder), { recursive: true });
     for (const f of files) await cp(join(NM, f), join(dir, "vendor", folder, f.split("/").pop()));

@@ -101,7 +101,9 @@ fn options(case: &Value) -> SaliencyOptions {
             *rule = o["rule"].as_str().unwrap().parse().unwrap();
             *b = baseline(&o["baseline"]);
         }
-        Method::GradCam { layer, upsample } => {
+        Method::GradCam {
+            layer, upsample, ..
+        } => {
             *layer = o["layer"].as_str().unwrap().to_string();
             *upsample = o["upsample"].as_bool().unwrap();
         }
@@ -396,6 +398,7 @@ fn errors_are_precise() {
             Method::GradCam {
                 layer: layer.into(),
                 upsample: true,
+                grid: None,
             },
             0,
         )

@@ -643,7 +643,7 @@ fn pytorch_conformance_models() {
                     "nnlens runs models with exactly one input",
                     "has element type INT64; nnlens feeds float inputs",
                     "nnlens supports 2-D",
-                    "nnlens keeps the batch first",
+                    "nnlens keeps the batch",
                     "would broadcast over the batch axis",
                     "nnlens expects a batch dimension",
                 ];

@@ -69,6 +69,9 @@ async function main() {
     digitsU8: await bytes("data/digits-images.u8"),
     digitsLabelsU8: await bytes("data/digits-labels.u8"),
     mlpJson: new TextDecoder().decode(await bytes("models/mlp.json")),
+    vitOnnx: await bytes("transformers/vit_dynamo.onnx"),
+    textOnnx: await bytes("transformers/text_dynamo.onnx"),
+    textJson: JSON.parse(new TextDecoder().decode(await bytes("transformers/text.json"))),
   };
   const ctx = { nn, tf, ort, PCA, files, quick };
   const rows = [];

@@ -52,15 +52,60 @@ fn spatial_layer(graph: &Graph, name: &str) -> Result<ValueId> {
     Ok(id)
 }
 
-/// The Grad-CAM map of the one-sample input `x` at layer `layer`, and its shape `[H, W]`.
+/// A token layer `[tokens, dim]` (leading axes of size 1 allowed: a lifted value) read as an
+/// `h × w` grid of `dim` channels from its last `h · w` tokens: `(id, dim, skipped tokens)`.
+fn token_layer(graph: &Graph, name: &str, [h, w]: [usize; 2]) -> Result<(ValueId, usize, usize)> {
+    let id = graph.find(name).map_err(|_| {
+        let names: Vec<&str> = graph.nodes().iter().map(|n| n.name.as_str()).collect();
+        Error::unknown("Grad-CAM layer", name, &names)
+    })?;
+    let shape = graph.value_shape(id);
+    let core: Vec<usize> = shape.iter().copied().skip_while(|&d| d == 1).collect();
+    match core.as_slice() {
+        [tokens, dim] if h * w > 0 && h * w <= *tokens => Ok((id, *dim, tokens - h * w)),
+        _ => Err(Error::invalid(
+            "Grad-CAM grid",
+            format!(
+                "layer '{name}' has output shape {shape:?}; a grid [{h}, {w}] needs a token layer \
+                 [tokens, dim] with at least {} tokens (the last {} form the grid)",
+                h * w,
+                h * w
+            ),
+        )),
+    }
+}
+
+/// Token-major `[tokens, dim]` values as channel-major `[dim, h·w]`, leaving out the first
+/// `skip` tokens.
+fn channels_of_tokens(values: &[f32], dim: usize, skip: usize) -> Vec<f32> {
+    let grid = &values[skip * dim..];
+    let hw = grid.len() / dim;
+    let mut out = vec![0.0; grid.len()];
+    for (t, token) in grid.chunks_exact(dim).enumerate() {
+        for (c, &v) in token.iter().enumerate() {
+            out[c * hw + t] = v;
+        }
+    }
+    out
+}
+
+/// The Grad-CAM map of the one-sample input `x` at layer `layer`, and its shape `[H, W]`; with
+/// `grid`, the layer is a token layer read as that grid ([`token_layer`]).
 pub(super) fn attribute(
     graph: &Graph,
     x: Tensor,
     objective: &Objective,
     layer: &str,
     upsample: bool,
+    grid: Option<[usize; 2]>,
 ) -> Result<(Vec<f32>, Vec<usize>)> {
-    let id = spatial_layer(graph, layer)?;
+    let (id, tokens) = match grid {
+        Some(hw) => {
+            let (id, dim, skip) = token_layer(graph, layer, hw)?;
+            (id, Some((dim, skip, hw)))
+        }
+        None => (spatial_layer(graph, layer)?, None),
+    };
     let input_hw = match graph.input_shape() {
         [_, h, w] => Some((*h, *w)),
         _ => None,
@@ -74,9 +119,10 @@ pub(super) fn attribute(
             ),
         ));
     }
-    let (c, h, w) = match graph.value_shape(id) {
-        [c, h, w] => (*c, *h, *w),
-        other => {
+    let (h, w) = match (graph.value_shape(id), tokens) {
+        (_, Some((_, _, [h, w]))) => (h, w),
+        ([_, h, w], None) => (*h, *w),
+        (other, None) => {
             return Err(Error::shape(format!(
                 "Grad-CAM layer shape {other:?} is not [C, H, W]"
             )))
@@ -86,14 +132,18 @@ pub(super) fn attribute(
     let mut grads = objective.backward(graph, &trace)?;
     let hw = h * w;
     let value = trace.value(id);
-    let activation: Cow<[f32]> = match value.as_slice() {
+    let mut activation: Cow<[f32]> = match value.as_slice() {
         Some(s) => Cow::Borrowed(s),
         None => Cow::Owned(value.iter().copied().collect()),
     };
-    let gradient = match grads.values[id.0].take() {
+    let mut gradient = match grads.values[id.0].take() {
         Some(g) => into_vec(g),
-        None => vec![0.0; c * hw],
+        None => vec![0.0; value.len()],
     };
+    if let Some((dim, skip, _)) = tokens {
+        activation = Cow::Owned(channels_of_tokens(&activation, dim, skip));
+        gradient = channels_of_tokens(&gradient, dim, skip);
+    }
     let mut map = vec![0.0f32; hw];
     for (a, g) in activation.chunks_exact(hw).zip(gradient.chunks_exact(hw)) {
         let weight = g.iter().sum::<f32>() / hw as f32;
@@ -242,6 +292,7 @@ mod tests {
                         Method::GradCam {
                             layer: "d1".into(),
                             upsample,
+                            grid: None,
                         },
                         target,
                     )
@@ -276,6 +327,7 @@ mod tests {
                 Method::GradCam {
                     layer: "d1".into(),
                     upsample: false,
+                    grid: None,
                 },
                 1,
             )
@@ -294,6 +346,7 @@ mod tests {
                 Method::GradCam {
                     layer: layer.into(),
                     upsample: false,
+                    grid: None,
                 },
                 0,
             )
@@ -352,6 +405,7 @@ mod tests {
                         Method::GradCam {
                             layer: "d".into(),
                             upsample,
+                            grid: None,
                         },
                         0,
                     )

@@ -41,6 +41,7 @@
 //! assert!(ig.delta.unwrap().abs() < 1e-3);
 //! ```
 
+pub mod attention;
 pub mod display;
 mod gradcam;
 mod gradient;
@@ -48,6 +49,7 @@ mod integrated;
 mod occlusion;
 pub mod quadrature;
 mod smoothgrad;
+pub mod tokens;
 
 pub use integrated::integrated_gradients_delta;
 pub use quadrature::Rule;
@@ -149,6 +151,10 @@ pub enum Method {
         /// Resize the map bilinearly to the input's `H × W` (Captum
         /// `LayerAttribution.interpolate(..., "bilinear")`).
         upsample: bool,
+        /// For a token layer `[tokens, dim]` (a vision transformer's block output): its last
+        /// `h · w` tokens as an `h × w` grid of `dim` channels (the first tokens, such as the
+        /// cls token, left out). `None` for a `[C, H, W]` layer.
+        grid: Option<[usize; 2]>,
     },
     /// Captum `Occlusion`.
     Occlusion {
@@ -203,6 +209,7 @@ impl MethodKind {
             MethodKind::GradCam => Method::GradCam {
                 layer: String::new(),
                 upsample: false,
+                grid: None,
             },
             MethodKind::Occlusion => Method::Occlusion {
                 window: Vec::new(),
@@ -289,6 +296,9 @@ pub struct Attribution {
 pub fn saliency(graph: &Graph, input: &[f32], options: &SaliencyOptions) -> Result<Attribution> {
     let objective = Objective::new(graph, options.target, options.logits)?;
     check_input(graph, input)?;
+    if tokens::at_embedding(graph, &options.method) {
+        return tokens::attribute(graph, input, &options.method, &objective);
+    }
     let sample = || graph.input_tensor(input.to_vec(), 1);
     let chunk = pass_limit(graph, limits::MAX_ELEMENTS);
     let shape = graph.input_shape().to_vec();
@@ -338,9 +348,13 @@ pub fn saliency(graph: &Graph, input: &[f32], options: &SaliencyOptions) -> Resu
             },
             chunk,
         )?),
-        Method::GradCam { layer, upsample } => {
+        Method::GradCam {
+            layer,
+            upsample,
+            grid,
+        } => {
             let (values, shape) =
-                gradcam::attribute(graph, sample()?, &objective, layer, *upsample)?;
+                gradcam::attribute(graph, sample()?, &objective, layer, *upsample, *grid)?;
             Attribution {
                 values,
                 shape,

@@ -157,6 +157,39 @@ impl Graph {
         Ok(Trace::new(values, self.output(), None))
     }
 
+    /// Runs the graph on `input` with value `at` replaced by `value` (`[batch, ...value shape]`,
+    /// the batch of `input`): the node that computes `at` is skipped and its readers see
+    /// `value`. Layer attribution uses it to move along a path at an inner layer (Captum's
+    /// `LayerIntegratedGradients` interpolates an embedding's outputs this way).
+    pub fn trace_replacing(&self, input: Tensor, at: ValueId, value: Tensor) -> Result<Trace> {
+        self.check_input(&input)?;
+        let expected = with_batch(input.shape()[0], self.value_shape(at));
+        if at == ValueId::INPUT || at.0 > self.nodes().len() || value.shape() != expected {
+            return Err(Error::shape(format!(
+                "the replacement of value {} has shape {:?}, expected {expected:?} (an inner value \
+                 of the graph)",
+                at.0,
+                value.shape()
+            )));
+        }
+        let mut values = Vec::with_capacity(self.nodes().len() + 1);
+        values.push(input);
+        let mut replacement = Some(value);
+        for (i, node) in self.nodes().iter().enumerate() {
+            if i + 1 == at.0 {
+                values.extend(replacement.take());
+                continue;
+            }
+            let inputs: Vec<&Tensor> = node.inputs.iter().map(|id| &values[id.0]).collect();
+            let out = node
+                .op
+                .forward(&inputs)
+                .map_err(|e| e.at_node(&node.name, &node.label))?;
+            values.push(out);
+        }
+        Ok(Trace::new(values, self.output(), None))
+    }
+
     /// Checks that `input` is `[batch, ...input_shape]` and that the batch fits the limits
     /// ([`Graph::check_batch`]).
     pub(super) fn check_input(&self, input: &Tensor) -> Result<()> {

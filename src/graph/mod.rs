@@ -63,10 +63,24 @@ pub struct LayerInfo {
     pub inputs: Vec<String>,
 }
 
+crate::names::named_enum! {
+    /// What a model's input holds: numbers, or integer ids (token ids for an embedding lookup,
+    /// ONNX `int64` inputs). Ids are carried as f32, exact far beyond any vocabulary size.
+    #[derive(Default)]
+    pub enum InputType: "input type" {
+        /// Real numbers (images, features), the default.
+        #[default]
+        Float32 = "float32",
+        /// Integer ids, such as the token ids of a text model.
+        Int64 = "int64",
+    }
+}
+
 /// A neural network as a DAG of ops.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Graph {
     input_shape: Vec<usize>,
+    input_type: InputType,
     nodes: Vec<Node>,
     output: ValueId,
 }
@@ -82,6 +96,7 @@ impl Graph {
         checked_elements("input", input_shape)?;
         Ok(Graph {
             input_shape: input_shape.to_vec(),
+            input_type: InputType::Float32,
             nodes: Vec::new(),
             output: ValueId::INPUT,
         })
@@ -175,6 +190,16 @@ impl Graph {
     /// Per-sample input shape.
     pub fn input_shape(&self) -> &[usize] {
         &self.input_shape
+    }
+
+    /// What the input holds: numbers or integer ids.
+    pub fn input_type(&self) -> InputType {
+        self.input_type
+    }
+
+    /// Declares what the input holds (the ONNX importer sets ids for an `int64` input).
+    pub fn set_input_type(&mut self, input_type: InputType) {
+        self.input_type = input_type;
     }
 
     /// Per-sample output shape.

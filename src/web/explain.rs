@@ -2,14 +2,17 @@
 //! Integrated Gradients convergence delta, and the display helper that turns a map into what
 //! Captum's `visualize_image_attr` shows.
 
+use super::inputs::model_input;
 use super::model::Model;
 use super::options::{check_keys, object, read_checked, read_options};
 use super::{js_error, shape_array};
 use crate::explain::display::{display_map as display, DisplayOptions};
+use crate::explain::tokens::{at_embedding, token_scores};
 use crate::explain::{
     saliency as explain, Attribution, Baseline, Method, MethodKind, Rule, SaliencyOptions, Variant,
 };
 use crate::fields::struct_fields;
+use crate::graph::InputType;
 use crate::Error;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -47,6 +50,8 @@ struct IntegratedGradientsOptions {
     rule: Option<Rule>,
     #[serde(default, with = "serde_wasm_bindgen::preserve")]
     baseline: JsValue,
+    #[serde(rename = "baselineToken")]
+    baseline_token: Option<u32>,
 }
 
 /// `smoothGrad`'s options.
@@ -66,6 +71,7 @@ struct SmoothGradOptions {
 struct GradCamOptions {
     layer: Option<String>,
     upsample: Option<bool>,
+    grid: Option<[usize; 2]>,
 }
 
 /// `occlusion`'s options.
@@ -120,8 +126,9 @@ fn given<T>(current: &mut T, value: Option<T>) {
     }
 }
 
-/// Reads `{ method, target, logits, ...method options }`, rejecting options the method does not take.
-fn parse_options(options: &JsValue) -> Result<SaliencyOptions, JsError> {
+/// Reads `{ method, target, logits, ...method options }`, rejecting options the method does not
+/// take; `baselineToken` is an option of models of ids (`input_type` int64) only.
+fn parse_options(options: &JsValue, input_type: InputType) -> Result<SaliencyOptions, JsError> {
     if !options.is_object() {
         return Err(js_error(Error::invalid(
             "saliency options",
@@ -148,6 +155,16 @@ fn parse_options(options: &JsValue) -> Result<SaliencyOptions, JsError> {
             given(steps, o.steps);
             given(rule, o.rule);
             given(b, baseline(o.baseline)?);
+            if let Some(token) = o.baseline_token {
+                if input_type != InputType::Int64 {
+                    return Err(js_error(Error::invalid(
+                        "saliency option 'baselineToken'",
+                        "applies to models of token ids (inputType \"int64\"); this model takes \
+                         numbers, give 'baseline' instead",
+                    )));
+                }
+                *b = Baseline::Scalar(token as f32);
+            }
         }
         Method::SmoothGrad {
             samples,
@@ -163,10 +180,15 @@ fn parse_options(options: &JsValue) -> Result<SaliencyOptions, JsError> {
             given(seed, o.seed);
             given(abs, o.abs);
         }
-        Method::GradCam { layer, upsample } => {
+        Method::GradCam {
+            layer,
+            upsample,
+            grid,
+        } => {
             let o: GradCamOptions = method_options(options, kind)?;
             given(layer, o.layer);
             given(upsample, o.upsample);
+            *grid = o.grid;
         }
         Method::Occlusion {
             window,
@@ -228,6 +250,8 @@ export interface IntegratedGradientsOptions extends SaliencyTarget {
     rule?: IntegrationRule;
     /** The start of the path: one value for every element, or one value per input element. Default 0. */
     baseline?: number | Float32Array | number[];
+    /** Models of token ids: the baseline's id at every position (Captum `LayerIntegratedGradients` with baselines of this id). Default 0. */
+    baselineToken?: number;
 }
 
 /** Captum `NoiseTunnel` over `Saliency`. */
@@ -248,10 +272,12 @@ export interface SmoothGradOptions extends SaliencyTarget {
 /** Captum `LayerGradCam` (with `relu_attributions`): a map of the layer's `H x W`. */
 export interface GradCamOptions extends SaliencyTarget {
     method: "gradCam";
-    /** The name of a layer whose output is `[C, H, W]`. Required. */
+    /** The name of a layer whose output is `[C, H, W]`, or `[tokens, dim]` with `grid`. Required. */
     layer: string;
     /** Resize the map bilinearly to the input's `H x W`. Default `false`. */
     upsample?: boolean;
+    /** A token layer's (a vision transformer block's) last `h · w` tokens as an `h × w` grid of `dim` channels; earlier tokens (the cls token) are left out. */
+    grid?: [number, number];
 }
 
 /** Captum `Occlusion`: the output's change as a window slides over the input. */
@@ -303,13 +329,52 @@ export interface DisplayMap {
 }
 "#;
 
-fn attribution(model: &Model, input: &[f32], options: &JsValue) -> Result<Attribution, JsError> {
-    let options = parse_options(options)?;
-    explain(model.graph(), input, &options).map_err(js_error)
+#[wasm_bindgen(typescript_custom_section)]
+const ROLLOUT_TYPES: &str = r#"
+/** Attention rollout of one sample, as `attentionRollout` returns it. */
+export interface AttentionRollout {
+    /** Row 0 of the rollout: how much each token flows into the first (cls) token. */
+    values: Float32Array;
+    /** `[tokens]`. */
+    shape: number[];
+    /** The whole rollout `A_n ⋯ A_1`, `[tokens, tokens]` row-major. */
+    matrix: Float32Array;
+}
+"#;
+
+/// Attention rollout (Abnar & Zuidema 2020) of one sample: each attention layer's mean over
+/// heads plus the identity, rows renormalised, multiplied through the layers; `values` is the
+/// first (cls) token's row, `matrix` the whole product.
+#[wasm_bindgen(js_name = attentionRollout, unchecked_return_type = "AttentionRollout")]
+pub fn attention_rollout(model: &Model, input: &[f32]) -> Result<JsValue, JsError> {
+    let rollout =
+        crate::explain::attention::attention_rollout(model.graph(), input).map_err(js_error)?;
+    object(&[
+        ("values", js_sys::Float32Array::from(rollout.row(0)).into()),
+        ("shape", shape_array(&[rollout.tokens]).into()),
+        (
+            "matrix",
+            js_sys::Float32Array::from(&rollout.matrix[..]).into(),
+        ),
+    ])
+}
+
+/// The attribution, and whether it is a model of ids' attribution at its embedding output.
+fn attribution(
+    model: &Model,
+    input: &JsValue,
+    options: &JsValue,
+) -> Result<(Attribution, bool), JsError> {
+    let options = parse_options(options, model.graph().input_type())?;
+    let input = model_input(model.graph(), input)?;
+    let a = explain(model.graph(), &input, &options).map_err(js_error)?;
+    Ok((a, at_embedding(model.graph(), &options.method)))
 }
 
 /// The attribution of `output[options.target]` for one input sample, as a `Float32Array` with
-/// the input's shape (Grad-CAM: the layer's `H x W`, or the input's when `upsample`).
+/// the input's shape (Grad-CAM: the layer's `H x W`, or the input's when `upsample`). For a
+/// model of token ids, one score per token: the sum over the embedding dimension of the
+/// attribution at the embedding output (`attribute` gives it whole, `[tokens, dim]`).
 /// `options.method` is `"gradient"` (`abs`), `"inputXGradient"`, `"integratedGradients"`
 /// (`steps`, `rule`, `baseline`), `"smoothGrad"` (`samples`, `noise`, `variant`, `seed`, `abs`),
 /// `"gradCam"` (`layer`, `upsample`) or `"occlusion"` (`window`, `strides`, `baseline`);
@@ -317,10 +382,15 @@ fn attribution(model: &Model, input: &[f32], options: &JsValue) -> Result<Attrib
 #[wasm_bindgen]
 pub fn saliency(
     model: &Model,
-    input: &[f32],
+    #[wasm_bindgen(unchecked_param_type = "ModelInput")] input: JsValue,
     #[wasm_bindgen(unchecked_param_type = "SaliencyOptions")] options: JsValue,
 ) -> Result<Vec<f32>, JsError> {
-    attribution(model, input, &options).map(|a| a.values)
+    let (a, per_token) = attribution(model, &input, &options)?;
+    Ok(if per_token {
+        token_scores(&a)
+    } else {
+        a.values
+    })
 }
 
 /// Like `saliency`, returning `{ values, shape, delta }` (`delta`: Integrated Gradients'
@@ -328,10 +398,10 @@ pub fn saliency(
 #[wasm_bindgen(unchecked_return_type = "Attribution")]
 pub fn attribute(
     model: &Model,
-    input: &[f32],
+    #[wasm_bindgen(unchecked_param_type = "ModelInput")] input: JsValue,
     #[wasm_bindgen(unchecked_param_type = "SaliencyOptions")] options: JsValue,
 ) -> Result<JsValue, JsError> {
-    let a = attribution(model, input, &options)?;
+    let (a, _) = attribution(model, &input, &options)?;
     object(&[
         ("values", js_sys::Float32Array::from(&a.values[..]).into()),
         ("shape", shape_array(&a.shape).into()),
@@ -343,10 +413,10 @@ pub fn attribute(
 #[wasm_bindgen(js_name = integratedGradientsDelta)]
 pub fn integrated_gradients_delta(
     model: &Model,
-    input: &[f32],
+    #[wasm_bindgen(unchecked_param_type = "ModelInput")] input: JsValue,
     #[wasm_bindgen(unchecked_param_type = "SaliencyOptions")] options: JsValue,
 ) -> Result<f32, JsError> {
-    let a = attribution(model, input, &options)?;
+    let (a, _) = attribution(model, &input, &options)?;
     a.delta.ok_or_else(|| {
         js_error(Error::invalid(
             "integratedGradientsDelta",

@@ -10,6 +10,7 @@ mod data;
 mod explain;
 mod hidpi;
 mod image;
+mod inputs;
 mod model;
 mod options;
 mod project;

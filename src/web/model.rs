@@ -1,5 +1,6 @@
 //! `Model` and `Trace` for JavaScript.
 
+use super::inputs::model_input;
 use super::options::object;
 use super::{js_error, shape_array};
 use crate::graph::ops::Kernel;
@@ -22,6 +23,19 @@ export interface LayerInfo {
     params: number;
     /** The names of the layers it reads (`"input"` for the model input). */
     inputs: string[];
+}
+
+/** What a model's input holds: numbers, or integer ids (token ids of a text model). */
+export type InputType = "float32" | "int64";
+
+/** One attention layer's probabilities for one sample, as `Model.attention` lists them. */
+export interface AttentionMap {
+    /** The softmax layer's name. */
+    layer: string;
+    /** `[heads, queries, keys]`. */
+    shape: number[];
+    /** Row-major probabilities; each row sums to 1. */
+    values: Float32Array;
 }
 
 /** One parameter tensor of a layer, as `Model.parameters` lists it. */
@@ -103,23 +117,60 @@ impl Model {
         serde_wasm_bindgen::to_value(&self.inner.layers()).map_err(|e| JsError::new(&e.to_string()))
     }
 
-    /// Runs the model on `batch` samples (default 1) given as one flat `Float32Array`.
+    /// What the input holds: `"float32"`, or `"int64"` for integer ids (token ids), which
+    /// `forward`, `trace` and the attribution functions take as an `Int32Array` or an array of
+    /// integers.
+    #[wasm_bindgen(getter, js_name = inputType, unchecked_return_type = "InputType")]
+    pub fn input_type(&self) -> String {
+        self.inner.input_type().name().to_string()
+    }
+
+    /// The attention probabilities of one sample: one `{ layer, shape: [heads, queries,
+    /// keys], values }` per attention layer (a softmax over query-key scores), in graph order.
+    #[wasm_bindgen(unchecked_return_type = "AttentionMap[]")]
+    pub fn attention(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ModelInput")] input: JsValue,
+    ) -> Result<js_sys::Array, JsError> {
+        let input = model_input(&self.inner, &input)?;
+        let maps = crate::explain::attention::attention(&self.inner, &input).map_err(js_error)?;
+        maps.into_iter()
+            .map(|map| {
+                object(&[
+                    ("layer", map.layer.into()),
+                    ("shape", shape_array(&map.shape).into()),
+                    ("values", js_sys::Float32Array::from(&map.values[..]).into()),
+                ])
+            })
+            .collect()
+    }
+
+    /// Runs the model on `batch` samples (default 1) given as one flat `Float32Array` (for a
+    /// model of ids also an `Int32Array`, a `BigInt64Array` or an array of integers).
     ///
-    /// The input arrives as an owned buffer (the one copy from JavaScript into wasm memory) and
-    /// becomes the input tensor without a further copy.
-    pub fn forward(&self, input: Vec<f32>, batch: Option<usize>) -> Result<Vec<f32>, JsError> {
+    /// The input crosses into wasm memory once and becomes the input tensor without a further
+    /// copy.
+    pub fn forward(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ModelInput")] input: JsValue,
+        batch: Option<usize>,
+    ) -> Result<Vec<f32>, JsError> {
         let x = self
             .inner
-            .input_tensor(input, batch.unwrap_or(1))
+            .input_tensor(model_input(&self.inner, &input)?, batch.unwrap_or(1))
             .map_err(js_error)?;
         self.inner.forward(x).map(into_vec).map_err(js_error)
     }
 
     /// Runs the model and keeps every layer's output.
-    pub fn trace(&self, input: Vec<f32>, batch: Option<usize>) -> Result<Trace, JsError> {
+    pub fn trace(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ModelInput")] input: JsValue,
+        batch: Option<usize>,
+    ) -> Result<Trace, JsError> {
         let x = self
             .inner
-            .input_tensor(input, batch.unwrap_or(1))
+            .input_tensor(model_input(&self.inner, &input)?, batch.unwrap_or(1))
             .map_err(js_error)?;
         let trace = self.inner.trace(x).map_err(js_error)?;
         let output = trace.output().clone();
@@ -154,11 +205,23 @@ impl Model {
         Ok(list)
     }
 
-    /// `d output[target] / d input` for one sample, with the input's length.
-    pub fn gradient(&self, input: &[f32], target: usize) -> Result<Vec<f32>, JsError> {
+    /// `d output[target] / d input` for one sample, with the input's length. Ids have no
+    /// gradient: for a model of ids this is an error pointing to `saliency` at the embedding.
+    pub fn gradient(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ModelInput")] input: JsValue,
+        target: usize,
+    ) -> Result<Vec<f32>, JsError> {
+        if self.inner.input_type() == crate::graph::InputType::Int64 {
+            return Err(js_error(crate::Error::invalid(
+                "gradient",
+                "the model takes token ids, which have no gradient; saliency(model, ids, { \
+                 method: \"gradient\", target }) gives the gradient at the embedding output",
+            )));
+        }
         let x = self
             .inner
-            .input_tensor(input.to_vec(), 1)
+            .input_tensor(model_input(&self.inner, &input)?, 1)
             .map_err(js_error)?;
         let trace = self.inner.trace(x).map_err(js_error)?;
         self.inner

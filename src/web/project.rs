@@ -317,13 +317,14 @@ impl Model {
     pub fn layer_outputs(
         &self,
         layer: &str,
-        inputs: &[f32],
+        #[wasm_bindgen(unchecked_param_type = "ModelInput")] inputs: JsValue,
         samples: usize,
     ) -> Result<Vec<f32>, JsError> {
         let graph = self.graph();
         let id = graph.find(layer).map_err(js_error)?;
+        let inputs = super::inputs::model_input(graph, &inputs)?;
         graph
-            .value_over(id, inputs, samples)
+            .value_over(id, &inputs, samples)
             .map(into_vec)
             .map_err(js_error)
     }

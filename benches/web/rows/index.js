@@ -9,6 +9,7 @@ import { gradientRow, integratedGradientsRow } from "./gradient.js";
 import { onnxLoadRow } from "./onnx.js";
 import { pcaRow } from "./pca.js";
 import { trainingRow } from "./training.js";
+import { tokenIntegratedGradientsRow, vitForwardRow } from "./transformers.js";
 
 export const ROWS = [
   forwardRow("mlp", 1),
@@ -21,6 +22,9 @@ export const ROWS = [
   integratedGradientsRow("cnn", 50),
   pcaRow(10000, 784, 50),
   onnxLoadRow(),
+  vitForwardRow(1),
+  vitForwardRow(16),
+  tokenIntegratedGradientsRow(50),
   trainingRow("digits", "train"),
   trainingRow("digits", "step"),
   trainingRow("circle", "train"),

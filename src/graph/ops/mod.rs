@@ -22,6 +22,7 @@ pub mod activation;
 pub mod conv;
 pub mod dense;
 pub mod elementwise;
+pub mod embedding;
 pub mod group_norm;
 pub mod index;
 pub mod layer_norm;
@@ -161,6 +162,8 @@ pub enum Op {
     Compare(select::Compare),
     /// The remainder `a mod b` (C's `fmod` or Python's `%`).
     Mod(modulo::Mod),
+    /// Rows of a table selected by run-time ids (`nn.Embedding`, ONNX `Gather` of a constant).
+    Embedding(embedding::Embedding),
 }
 
 macro_rules! dispatch {
@@ -199,6 +202,7 @@ macro_rules! dispatch {
             Op::Where($op) => $body,
             Op::Compare($op) => $body,
             Op::Mod($op) => $body,
+            Op::Embedding($op) => $body,
         }
     };
 }
@@ -246,6 +250,7 @@ impl Op {
             Op::Where(_) => "Where",
             Op::Compare(c) => c.kind().name(),
             Op::Mod(_) => "Mod",
+            Op::Embedding(_) => "Embedding",
         }
     }
 

@@ -290,6 +290,9 @@ impl Layer {
                     "indexes, repeats or selects values, which the JSON format has no layer for",
                 )
             }
+            Op::Embedding(_) => {
+                return Err("looks up token embeddings, which the JSON format has no layer for")
+            }
         })
     }
 

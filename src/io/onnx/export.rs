@@ -450,6 +450,20 @@ impl Writer {
             | Op::Where(_)
             | Op::Compare(_)
             | Op::Mod(_) => self.indexing(&n.op, name, inputs, out)?,
+            Op::Embedding(e) => {
+                // The ids travel as floats inside nnlens; Gather takes integer indices.
+                let ids = self.fresh(&format!("{name}/ids"));
+                let to_int64 = attr_int("to", DataType::Int64 as i64);
+                self.push("Cast", &ids, vec![x()], &ids, vec![to_int64]);
+                let table = self.float_init(&format!("{name}.weight"), e.table());
+                self.push(
+                    "Gather",
+                    name,
+                    vec![table, ids],
+                    out,
+                    vec![attr_int("axis", 0)],
+                );
+            }
         }
         Ok(())
     }

@@ -92,20 +92,26 @@ impl Importer {
     }
 
     pub(super) fn softmax(&mut self, ctx: &NodeCtx) -> Result<()> {
-        let x = self.runtime(ctx, 0)?;
+        let x = self.runtime_any(ctx, 0)?;
         let rank = self.rank(x);
         let legacy = self.opset < 13;
         let raw = ctx.int("axis", if legacy { 1 } else { -1 })?;
-        let axis = fold::axis(raw, rank, "axis").map_err(|e| ctx.err(e))?;
-        if axis == 0 {
-            // Normalising across the batch would mix samples, and an attribution (which batches
-            // its path points or noisy copies) would silently change: refused, as LayerNorm's.
-            return Err(ctx.err(
-                "normalises over the batch dimension (axis 0); nnlens keeps samples independent",
-            ));
+        let onnx_axis = fold::axis(raw, rank, "axis").map_err(|e| ctx.err(e))?;
+        // Normalising across the batch would mix samples, and an attribution (which batches its
+        // path points or noisy copies) would silently change: refused, as LayerNorm's. Before
+        // opset 13 the normalised axes are all from `axis` on.
+        if let Some(batch) = self
+            .batch_axis(x)
+            .filter(|&b| b == onnx_axis || (legacy && b > onnx_axis))
+        {
+            return Err(ctx.err(format!(
+                "normalises over the batch dimension (axis {batch}); nnlens keeps samples \
+                 independent"
+            )));
         }
+        let axis = self.graph_axis(x, onnx_axis);
         let log = ctx.op == "LogSoftmax";
-        let sample = self.sample_shape(x);
+        let sample = self.graph.value_shape(x).to_vec();
         if legacy && axis >= 1 && sample[axis..].iter().any(|&d| d != 1) {
             // Opset < 13 normalises over all axes from `axis` on (the input coerced to 2-D):
             // a reshape merging them, a softmax along the merged last axis, a reshape back.

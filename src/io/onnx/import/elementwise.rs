@@ -49,14 +49,14 @@ impl Importer {
             }
         };
         let shape_a: Vec<usize> = match a {
-            Val::Runtime(x) => std::iter::once(1).chain(self.sample_shape(*x)).collect(),
+            Val::Runtime(x) => self.onnx_shape(*x),
             Val::Float(c) => c.shape().to_vec(),
             Val::Int(c) => c.shape().to_vec(),
         };
         let rank = shape_a.len();
         let axis = fold::axis(raw, rank, "axis").map_err(|e| ctx.err(e))?;
         let shape_b = match &b {
-            Val::Runtime(y) => std::iter::once(1).chain(self.sample_shape(*y)).collect(),
+            Val::Runtime(y) => self.onnx_shape(*y),
             Val::Float(c) => c.shape().to_vec(),
             Val::Int(c) => c.shape().to_vec(),
         };

@@ -5,7 +5,7 @@
 
 use super::Importer;
 use crate::error::{Error, Result};
-use crate::graph::{Graph, ValueId};
+use crate::graph::{Graph, InputType, ValueId};
 use crate::io::onnx::data::{decode_tensor, dims_to_shape, type_name, Val};
 use crate::io::onnx::proto::{
     tensor_proto::DataType, tensor_shape_proto::dimension, type_proto, GraphProto, ModelProto,
@@ -77,12 +77,18 @@ impl Importer {
             DataType::Float16,
             DataType::Bfloat16,
         ];
-        if !float_types.iter().any(|t| *t as i32 == elem) {
+        let id_types = [DataType::Int64, DataType::Int32];
+        let input_type = if float_types.iter().any(|t| *t as i32 == elem) {
+            InputType::Float32
+        } else if id_types.iter().any(|t| *t as i32 == elem) {
+            InputType::Int64
+        } else {
             return Err(Error::Onnx(format!(
-                "graph input '{name}' has element type {}; nnlens feeds float inputs",
+                "graph input '{name}' has element type {}; nnlens feeds float inputs or integer \
+                 ids (INT64, INT32)",
                 type_name(elem)
             )));
-        }
+        };
         let dims = tensor
             .shape
             .as_ref()
@@ -133,20 +139,25 @@ impl Importer {
         }
         let sample = dims_to_shape(&format!("graph input '{name}'"), &sample)?;
         values.insert(name.to_string(), Val::Runtime(ValueId::INPUT));
+        let mut graph = Graph::new(&sample)?;
+        graph.set_input_type(input_type);
         Ok(Importer {
-            graph: Graph::new(&sample)?,
+            graph,
             values,
             unavailable: HashMap::new(),
             names: HashSet::new(),
             opset,
             declared_batch,
+            forms: HashMap::new(),
+            lifted_copies: HashMap::new(),
+            lowered_copies: HashMap::new(),
             spent: Cell::new(0),
             budget,
         })
     }
 
     /// The built graph, its output set to the value bound to the graph output.
-    pub(super) fn finish(self, graph: &GraphProto) -> Result<Graph> {
+    pub(super) fn finish(mut self, graph: &GraphProto) -> Result<Graph> {
         let [output] = graph.output.as_slice() else {
             let names: Vec<_> = graph
                 .output
@@ -159,9 +170,11 @@ impl Importer {
                 names.join(", ")
             )));
         };
-        let mut g = self.graph;
-        match self.values.get(output.name()) {
-            Some(Val::Runtime(id)) => g.set_output(*id)?,
+        match self.values.get(output.name()).cloned() {
+            Some(Val::Runtime(id)) => {
+                let id = self.lower_output(id, output.name())?;
+                self.graph.set_output(id)?
+            }
             Some(other) => {
                 return Err(Error::Onnx(format!(
                     "the graph output '{}' is {}, it does not depend on the input",
@@ -176,7 +189,7 @@ impl Importer {
                 )))
             }
         }
-        Ok(g)
+        Ok(self.graph)
     }
 }
 

@@ -11,10 +11,12 @@
 //! expanded (except as the identity); every size is checked against the tensor limits before
 //! anything is allocated.
 
+use super::forms::Form;
 use super::{Importer, NodeCtx};
 use crate::error::{Error, Result};
 use crate::graph::ops::index::{AxisSlice, Gather, Slice};
 use crate::graph::ops::repeat::{BatchConstant, Expand, Tile};
+use crate::graph::ops::shape::Reshape;
 use crate::graph::ops::Op;
 use crate::graph::ValueId;
 use crate::io::onnx::data::{Sym, Val};
@@ -56,7 +58,9 @@ impl Importer {
             && (end >= all || self.declared_batch.is_some_and(|b| end >= b))
     }
 
-    /// `Slice` of a run-time value: one [`Slice`] node (`axes` normalised to the full rank).
+    /// `Slice` of a run-time value: one [`Slice`] node (`axes` normalised to the ONNX rank). The
+    /// batch axis (axis 0 of a batch-first value, the known batch axis of a lifted one) may only
+    /// be kept whole.
     pub(super) fn slice_value(
         &mut self,
         ctx: &NodeCtx,
@@ -69,17 +73,17 @@ impl Importer {
         let mut sliced = Vec::with_capacity(axes.len());
         for (k, &axis) in axes.iter().enumerate() {
             let (start, end, step) = (starts[k], ends[k], steps[k]);
-            if axis == 0 {
+            if self.batch_axis(id) == Some(axis) {
                 if self.keeps_the_batch(start, end, step) {
                     continue;
                 }
                 return Err(ctx.err(format!(
-                    "slices the batch dimension (axis 0) with start {start}, end {end}, step \
+                    "slices the batch dimension (axis {axis}) with start {start}, end {end}, step \
                      {step}; nnlens keeps every sample of the batch"
                 )));
             }
             sliced.push(AxisSlice {
-                axis,
+                axis: self.graph_axis(id, axis),
                 start,
                 end,
                 step,
@@ -93,7 +97,8 @@ impl Importer {
     }
 
     /// `Gather` of a run-time value at constant `indices` along `axis` (ONNX's, possibly
-    /// negative): one [`Gather`] node.
+    /// negative): one [`Gather`] node. A lifted value stays lifted, its batch axis moved by the
+    /// indices' rank.
     pub(super) fn gather_value(
         &mut self,
         ctx: &NodeCtx,
@@ -102,12 +107,14 @@ impl Importer {
         axis: i64,
     ) -> Result<()> {
         let axis = fold::axis(axis, self.rank(id), "axis").map_err(|e| at(ctx, e))?;
-        if axis == 0 {
-            return Err(ctx.err(
-                "gathers along the batch dimension (axis 0); nnlens keeps every sample of the batch",
-            ));
+        let batch = self.batch_axis(id);
+        if batch == Some(axis) {
+            return Err(ctx.err(format!(
+                "gathers along the batch dimension (axis {axis}); nnlens keeps every sample of the \
+                 batch"
+            )));
         }
-        let len = self.sample_shape(id)[axis - 1];
+        let len = self.onnx_shape(id)[axis];
         let picks = indices
             .iter()
             .map(|&i| {
@@ -122,14 +129,25 @@ impl Importer {
             })
             .collect::<Result<Vec<_>>>()?;
         let picks = ArrayD::from_shape_vec(indices.raw_dim(), picks).map_err(|e| ctx.err(e))?;
-        let op = Gather::new(axis, picks).map_err(|e| ctx.at_node(e))?;
-        self.push(ctx, Op::Gather(op), &[id])
+        let rank_change = picks.ndim() as isize - 1;
+        let op = Gather::new(self.graph_axis(id, axis), picks).map_err(|e| ctx.at_node(e))?;
+        if !self.is_lifted(id) {
+            return self.push(ctx, Op::Gather(op), &[id]);
+        }
+        let moved = batch.map(|b| {
+            if b < axis {
+                b
+            } else {
+                b.saturating_add_signed(rank_change)
+            }
+        });
+        self.push_form(ctx, Op::Gather(op), &[id], Form::Lifted { batch: moved })
     }
 
-    /// The full shape of a value, the batch of a run-time value as 1.
+    /// The ONNX shape of a value, a run-time one at batch 1.
     fn full_shape(&self, v: &Val) -> Vec<usize> {
         match v {
-            Val::Runtime(id) => crate::tensor::with_batch(1, &self.sample_shape(*id)),
+            Val::Runtime(id) => self.onnx_shape(*id),
             Val::Float(a) => a.shape().to_vec(),
             Val::Int(a) => a.shape().to_vec(),
         }
@@ -143,10 +161,13 @@ impl Importer {
         let data = self.required(ctx, 0)?;
         let shape = self.full_shape(&data);
         let axis = fold::axis(ctx.int("axis", 0)?, shape.len(), "axis").map_err(|e| at(ctx, e))?;
-        if axis == 0 && matches!(data, Val::Runtime(_)) {
-            return Err(ctx.err(
-                "splits along the batch dimension (axis 0); nnlens keeps every sample of the batch",
-            ));
+        if let Val::Runtime(id) = data {
+            if self.batch_axis(id) == Some(axis) {
+                return Err(ctx.err(format!(
+                    "splits along the batch dimension (axis {axis}); nnlens keeps every sample of \
+                     the batch"
+                )));
+            }
         }
         let outputs = ctx.node.output.len();
         let dim = shape[axis];
@@ -205,7 +226,7 @@ impl Importer {
             let part = match &data {
                 Val::Runtime(id) => {
                     let op = Slice::new(vec![AxisSlice {
-                        axis,
+                        axis: self.graph_axis(*id, axis),
                         start: lo,
                         end: hi,
                         step: 1,
@@ -259,50 +280,73 @@ impl Importer {
                 sym_list(&target)
             ))),
             (Val::Float(a), None) => self.batch_constant(ctx, &a, &target),
-            (Val::Runtime(id), _) => {
-                let rank = self.rank(id);
-                if target.len() > rank {
-                    return Err(ctx.err(format!(
-                        "expands a value of rank {rank} to the rank-{} shape {}, which inserts \
-                         axes before the batch dimension; nnlens keeps the batch first",
-                        target.len(),
-                        sym_list(&target)
-                    )));
-                }
-                // Aligned from the right; missing leading entries are 1.
-                let lead = rank - target.len();
-                let batch_entry = if lead == 0 { target[0] } else { Sym::int(1) };
-                let keeps_batch = batch_entry == Sym::int(1)
-                    || batch_entry == Sym::BATCH
-                    || self
-                        .declared_batch
-                        .is_some_and(|b| batch_entry == Sym::int(b));
-                if !keeps_batch {
-                    return Err(ctx.err(format!(
-                        "expands the batch dimension to {batch_entry} (target {}); nnlens keeps \
-                         every sample of the batch",
-                        sym_list(&target)
-                    )));
-                }
-                let per_sample: Vec<i64> = (1..rank)
-                    .map(|a| {
-                        let s = if a >= lead {
-                            target[a - lead]
-                        } else {
-                            Sym::int(1)
-                        };
-                        s.as_int().ok_or_else(|| {
-                            ctx.err(format!(
-                                "target size {s} of axis {a} depends on the batch size; nnlens \
-                                 keeps per-sample sizes fixed"
-                            ))
-                        })
-                    })
-                    .collect::<Result<_>>()?;
-                let op = Expand::new(sizes(&per_sample)?);
-                self.push(ctx, Op::Expand(op), &[id])
-            }
+            (Val::Runtime(id), _) => self.expand_value(ctx, id, &target),
         }
+    }
+
+    /// `Expand` of a run-time value: the target aligned with the value from the right; at the
+    /// value's batch axis it may only be 1 or the batch size. A batch-first value expanded to
+    /// its own rank is one [`Expand`] node; otherwise the value is lifted (given leading axes of
+    /// size 1 when the target has more) and expanded at batch 1, its batch axis moved along.
+    fn expand_value(&mut self, ctx: &NodeCtx, id: ValueId, target: &[Sym]) -> Result<()> {
+        let rank = self.rank(id);
+        let out_rank = rank.max(target.len());
+        let (lead, pad) = (out_rank - rank, out_rank - target.len());
+        let batch = self.batch_axis(id).map(|b| b + lead);
+        let aligned = (0..out_rank)
+            .map(|k| {
+                let t = if k < pad {
+                    Sym::int(1)
+                } else {
+                    target[k - pad]
+                };
+                if Some(k) == batch {
+                    let keeps = t == Sym::int(1)
+                        || t == Sym::BATCH
+                        || self.declared_batch.is_some_and(|b| t == Sym::int(b));
+                    return if keeps {
+                        Ok(1)
+                    } else {
+                        Err(ctx.err(format!(
+                            "expands the batch dimension (axis {k}) to {t} (target {}); nnlens \
+                             keeps every sample of the batch",
+                            sym_list(target)
+                        )))
+                    };
+                }
+                let size = t.as_int().ok_or_else(|| {
+                    ctx.err(format!(
+                        "target size {t} of axis {k} depends on the batch size; nnlens keeps the \
+                         sizes outside the batch axis fixed"
+                    ))
+                })?;
+                usize::try_from(size)
+                    .map_err(|_| ctx.err(format!("target size {size} of axis {k} is negative")))
+            })
+            .collect::<Result<Vec<usize>>>()?;
+        if !self.is_lifted(id) && lead == 0 {
+            let op = Expand::new(aligned[1..].to_vec());
+            return self.push(ctx, Op::Expand(op), &[id]);
+        }
+        let mut lifted = self.lift(ctx, id)?;
+        if lead > 0 {
+            let padded: Vec<usize> = std::iter::repeat_n(1, lead)
+                .chain(self.onnx_shape(lifted))
+                .collect();
+            lifted = self.push_step(
+                ctx,
+                "unsqueeze",
+                Op::Reshape(Reshape::new(padded)),
+                &[lifted],
+            )?;
+            self.forms.insert(lifted, Form::Lifted { batch });
+        }
+        self.push_form(
+            ctx,
+            Op::Expand(Expand::new(aligned)),
+            &[lifted],
+            Form::Lifted { batch },
+        )
     }
 
     /// A float constant expanded to `target`, whose first entry is the batch size `N` and
@@ -368,13 +412,20 @@ impl Importer {
                         self.rank(id)
                     )));
                 }
-                if repeats[0] != 1 {
+                if let Some(b) = self.batch_axis(id).filter(|&b| repeats[b] != 1) {
                     return Err(ctx.err(format!(
-                        "repeats the batch dimension {} times; nnlens keeps every sample once",
-                        repeats[0]
+                        "repeats the batch dimension (axis {b}) {} times; nnlens keeps every \
+                         sample once",
+                        repeats[b]
                     )));
                 }
-                let op = Tile::new(repeats).map_err(|e| ctx.at_node(e))?;
+                // A lifted value's graph axes are its ONNX axes behind the graph's batch.
+                let graph_repeats: Vec<usize> = if self.is_lifted(id) {
+                    std::iter::once(1).chain(repeats).collect()
+                } else {
+                    repeats
+                };
+                let op = Tile::new(graph_repeats).map_err(|e| ctx.at_node(e))?;
                 self.push(ctx, Op::Tile(op), &[id])
             }
         }
@@ -610,12 +661,85 @@ mod tests {
         assert_eq!(g.nodes().len(), 2);
         assert_eq!(g.nodes()[0].op.param_count(), 2);
         assert_eq!(g.nodes()[0].op.param_names(), ["value"]);
+        // [N, 3] expanded to [2, 1, 3] puts the batch at axis 1 of the output.
         let e = err(&model(
             vec![node("Expand", "e", &["x", "t"], "y", vec![])],
             vec![int_tensor("t", &[2, 1, 3])],
             &[3],
         ));
-        assert!(e.contains("before the batch dimension"), "{e}");
+        assert!(e.contains("graph output 'y' has shape [2, 1, 3]"), "{e}");
+    }
+
+    /// After a transpose moves the batch to axis 1 (a lifted value), the ops index the ONNX
+    /// axes of the value at batch 1 and keep track of the batch; the batch axis itself is
+    /// refused.
+    #[test]
+    fn indexing_follows_a_moved_batch_axis() {
+        let nodes = |middle: Vec<NodeProto>| {
+            let mut all = vec![node(
+                "Transpose",
+                "t",
+                &["x"],
+                "t",
+                vec![attr_ints("perm", &[1, 0, 2])],
+            )];
+            all.extend(middle);
+            all.push(node(
+                "Transpose",
+                "back",
+                &["e"],
+                "y",
+                vec![attr_ints("perm", &[1, 0, 2])],
+            ));
+            all
+        };
+        let inits = || {
+            vec![
+                int_tensor("one", &[1]),
+                int_tensor("three", &[3]),
+                int_tensor("zero", &[0]),
+                int_tensor("swap", &[1, 0]),
+                int_tensor("twice", &[1, 1, 2]),
+                int_tensor("target", &[2, 1, 4]),
+            ]
+        };
+        let bytes = model(
+            nodes(vec![
+                node("Slice", "rows", &["t", "one", "three", "zero"], "s", vec![]),
+                node(
+                    "Gather",
+                    "swap",
+                    &["s", "swap"],
+                    "g",
+                    vec![attr_int("axis", 2)],
+                ),
+                node("Tile", "tile", &["g", "twice"], "r", vec![]),
+                node("Expand", "e", &["r", "target"], "e", vec![]),
+            ]),
+            inits(),
+            &[3, 2],
+        );
+        let (shape, y) = run_exported(&bytes, iota(12), 2);
+        assert_eq!(shape, [2, 2, 4]);
+        assert_eq!(
+            y,
+            [3.0, 2.0, 3.0, 2.0, 5.0, 4.0, 5.0, 4.0, 9.0, 8.0, 9.0, 8.0, 11.0, 10.0, 11.0, 10.0]
+        );
+        let e = err(&model(
+            nodes(vec![node(
+                "Gather",
+                "e",
+                &["t", "zero"],
+                "e",
+                vec![attr_int("axis", 1)],
+            )]),
+            inits(),
+            &[3, 2],
+        ));
+        assert!(
+            e.contains("gathers along the batch dimension (axis 1)"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -645,7 +769,10 @@ mod tests {
             vec![int_tensor("r", &[2, 1])],
             &[2],
         ));
-        assert!(e.contains("repeats the batch dimension 2 times"), "{e}");
+        assert!(
+            e.contains("repeats the batch dimension (axis 0) 2 times"),
+            "{e}"
+        );
         let e = err(&model(
             vec![node("Tile", "t", &["m", "big"], "y", vec![])],
             vec![

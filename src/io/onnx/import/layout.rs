@@ -4,6 +4,7 @@
 //! batch dimension. Reshape targets are resolved by the shared rule ([`reshape_target`]), for
 //! run-time values with the batch kept first.
 
+use super::forms::Form;
 use super::values::to_float;
 use super::{Importer, NodeCtx};
 use crate::error::{Error, Result};
@@ -22,91 +23,136 @@ impl Importer {
             .axes_list(ctx, 1)?
             .ok_or_else(|| ctx.err("needs axes"))?;
         let data = self.required(ctx, 0)?;
-        let in_shape = match &data {
-            Val::Runtime(id) => with_batch_placeholder(&self.sample_shape(*id)),
-            Val::Float(a) => a.shape().to_vec(),
-            Val::Int(a) => a.shape().to_vec(),
-        };
+        let in_shape = self.val_shape(&data);
         let out_rank = in_shape.len() + axes_raw.len();
         let axes = fold::axes(&axes_raw, out_rank, "axis").map_err(|e| ctx.err(e))?;
         let mut out = Vec::with_capacity(out_rank);
-        let mut rest = in_shape.iter();
+        // For each output axis, the input axis it comes from (None for an inserted one).
+        let mut source = Vec::with_capacity(out_rank);
+        let mut rest = in_shape.iter().enumerate();
         for i in 0..out_rank {
             if axes.binary_search(&i).is_ok() {
                 out.push(1);
+                source.push(None);
             } else {
-                out.push(
-                    *rest
-                        .next()
-                        .ok_or_else(|| ctx.err("axes do not fit the input rank"))?,
-                );
+                let (from, &d) = rest
+                    .next()
+                    .ok_or_else(|| ctx.err("axes do not fit the input rank"))?;
+                out.push(d);
+                source.push(Some(from));
             }
         }
-        self.reshaped(ctx, data, out, &axes, "inserts an axis before")
+        match data {
+            Val::Runtime(id) => self.relayout(ctx, id, out, |batch| {
+                source.iter().position(|&s| s == Some(batch))
+            }),
+            constant => self.reshape_constant(ctx, constant, &out),
+        }
     }
 
     pub(super) fn squeeze(&mut self, ctx: &NodeCtx) -> Result<()> {
         let data = self.required(ctx, 0)?;
-        let in_shape = match &data {
-            Val::Runtime(id) => with_batch_placeholder(&self.sample_shape(*id)),
-            Val::Float(a) => a.shape().to_vec(),
-            Val::Int(a) => a.shape().to_vec(),
+        let in_shape = self.val_shape(&data);
+        let batch = match &data {
+            Val::Runtime(id) => self.batch_axis(*id),
+            _ => None,
         };
         let axes = match self.axes_list(ctx, 1)? {
             Some(raw) => {
                 let axes = fold::axes(&raw, in_shape.len(), "axis").map_err(|e| ctx.err(e))?;
-                let runtime = matches!(data, Val::Runtime(_));
-                if let Some(&a) = axes
-                    .iter()
-                    .find(|&&a| (a != 0 || !runtime) && in_shape[a] != 1)
-                {
-                    return Err(ctx.err(format!(
-                        "cannot squeeze axis {a} of size {} (input shape {})",
-                        in_shape[a],
-                        shape_text(&data, &in_shape)
-                    )));
+                if let Some(&a) = axes.iter().find(|&&a| in_shape[a] != 1 || Some(a) == batch) {
+                    return Err(ctx.err(if Some(a) == batch {
+                        format!(
+                            "removes the batch dimension (axis {a} of the input, shape {}); \
+                             nnlens keeps the batch",
+                            self.shape_text(&data)
+                        )
+                    } else {
+                        format!(
+                            "cannot squeeze axis {a} of size {} (input shape {})",
+                            in_shape[a],
+                            self.shape_text(&data)
+                        )
+                    }));
                 }
                 axes
             }
-            // Without axes every size-1 axis goes; for a run-time value the batch is kept.
+            // Without axes every size-1 axis goes but the batch.
             None => (0..in_shape.len())
-                .filter(|&a| in_shape[a] == 1 && !(a == 0 && matches!(data, Val::Runtime(_))))
+                .filter(|&a| in_shape[a] == 1 && Some(a) != batch)
                 .collect(),
         };
-        let out: Vec<usize> = (0..in_shape.len())
+        let kept: Vec<usize> = (0..in_shape.len())
             .filter(|a| axes.binary_search(a).is_err())
-            .map(|a| in_shape[a])
             .collect();
-        self.reshaped(ctx, data, out, &axes, "removes")
-    }
-
-    /// Binds `data` reshaped to the full shape `out`; for run-time values a [`Reshape`] node
-    /// (refusing `axes` that touch the batch dimension).
-    fn reshaped(
-        &mut self,
-        ctx: &NodeCtx,
-        data: Val,
-        out: Vec<usize>,
-        axes: &[usize],
-        verb: &str,
-    ) -> Result<()> {
+        let out: Vec<usize> = kept.iter().map(|&a| in_shape[a]).collect();
         match data {
             Val::Runtime(id) => {
-                if axes.contains(&0) {
-                    return Err(ctx.err(format!(
-                        "{verb} the batch dimension (axis 0); nnlens keeps the batch first"
-                    )));
-                }
-                self.push(ctx, Op::Reshape(Reshape::new(out[1..].to_vec())), &[id])
+                self.relayout(ctx, id, out, |batch| kept.iter().position(|&a| a == batch))
             }
+            constant => self.reshape_constant(ctx, constant, &out),
+        }
+    }
+
+    /// The shape of a value, a run-time one's as the ONNX shape at batch 1.
+    fn val_shape(&self, data: &Val) -> Vec<usize> {
+        match data {
+            Val::Runtime(id) => self.onnx_shape(*id),
+            Val::Float(a) => a.shape().to_vec(),
+            Val::Int(a) => a.shape().to_vec(),
+        }
+    }
+
+    /// A shape for messages: `[N, ...]` where the batch of a run-time value is known.
+    fn shape_text(&self, data: &Val) -> String {
+        match data {
+            Val::Runtime(id) => format!(
+                "[{}]",
+                self.onnx_dims(*id)
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            other => format!("{:?}", self.val_shape(other)),
+        }
+    }
+
+    /// Binds run-time `id` reshaped to the ONNX shape `out` (at batch 1), where `moved` maps the
+    /// input's batch axis to the output's: one batch-first [`Reshape`] when the batch stays
+    /// first, else a reshape of the lifted value ([`forms`](super::forms)).
+    fn relayout(
+        &mut self,
+        ctx: &NodeCtx,
+        id: ValueId,
+        out: Vec<usize>,
+        moved: impl Fn(usize) -> Option<usize>,
+    ) -> Result<()> {
+        let batch = self.batch_axis(id).and_then(moved);
+        if self.form(id) == Form::BatchFirst && batch == Some(0) {
+            return self.push(ctx, Op::Reshape(Reshape::new(out[1..].to_vec())), &[id]);
+        }
+        let x = self.lift(ctx, id)?;
+        self.push_form(
+            ctx,
+            Op::Reshape(Reshape::new(out)),
+            &[x],
+            Form::Lifted { batch },
+        )
+    }
+
+    /// Binds a constant reshaped to `out`.
+    fn reshape_constant(&mut self, ctx: &NodeCtx, data: Val, out: &[usize]) -> Result<()> {
+        match data {
             Val::Float(a) => {
-                let v = fold::reshape(&a, &out).map_err(|e| ctx.err(e))?;
+                let v = fold::reshape(&a, out).map_err(|e| ctx.err(e))?;
                 self.bind(ctx, Val::float(v))
             }
             Val::Int(a) => {
-                let v = fold::reshape(&a, &out).map_err(|e| ctx.err(e))?;
+                let v = fold::reshape(&a, out).map_err(|e| ctx.err(e))?;
                 self.bind(ctx, Val::int(v))
             }
+            Val::Runtime(_) => Err(ctx.err("a run-time value is not a constant")),
         }
     }
 
@@ -133,13 +179,18 @@ impl Importer {
                     _ => ValueId::INPUT,
                 })
                 .collect();
+            let ids = self.same_form(ctx, &ids)?;
             let axis = fold::axis(axis_attr, self.rank(ids[0]), "axis").map_err(wrap)?;
-            if axis == 0 {
-                return Err(ctx.err("concatenates along the batch dimension (axis 0); nnlens keeps samples independent"));
+            if ids.iter().any(|&id| self.batch_axis(id) == Some(axis)) {
+                return Err(ctx.err(format!(
+                    "concatenates along the batch dimension (axis {axis}); nnlens keeps samples \
+                     independent"
+                )));
             }
+            let graph_axis = self.graph_axis(ids[0], axis);
             return self.push(
                 ctx,
-                Op::Concat(Concat::new(axis, ids.len()).map_err(|e| ctx.at_node(e))?),
+                Op::Concat(Concat::new(graph_axis, ids.len()).map_err(|e| ctx.at_node(e))?),
                 &ids,
             );
         }
@@ -194,8 +245,17 @@ impl Importer {
         let allowzero = ctx.bool("allowzero", false)?;
         match data {
             Val::Runtime(id) => {
-                let shape = self.reshape_target(ctx, &self.sample_shape(id), &target, allowzero)?;
-                self.push(ctx, Op::Reshape(Reshape::new(shape)), &[id])
+                if self.form(id) != Form::BatchFirst || !self.keeps_batch_first(&target, allowzero)
+                {
+                    return self.reshape_per_sample(ctx, id, &target, allowzero);
+                }
+                match self.reshape_target(ctx, &self.sample_shape(id), &target, allowzero) {
+                    Ok(shape) => self.push(ctx, Op::Reshape(Reshape::new(shape)), &[id]),
+                    // `-1` first may merge the batch with other axes ([N, 17, 32] to [-1, 32]).
+                    Err(e) => self
+                        .reshape_per_sample(ctx, id, &target, allowzero)
+                        .map_err(|_| e),
+                }
             }
             Val::Float(a) => {
                 let shape = const_target(ctx, a.shape(), &target, allowzero)?;
@@ -214,10 +274,71 @@ impl Importer {
         }
     }
 
-    /// Resolves a reshape target of a run-time value to a per-sample shape, requiring the batch
-    /// dimension to stay first: as `N`, `0` (copy), `-1` (inferred from the other dimensions) or
-    /// the fixed batch size the model was exported with. The dimensions after it are resolved
-    /// against one sample by the shared rule ([`reshape_target::resolve`]).
+    /// Whether a reshape target keeps the batch as its first dimension: `N`, `0` (copy), `-1`
+    /// (inferred) or the fixed batch size the model was exported with.
+    fn keeps_batch_first(&self, target: &[Sym], allowzero: bool) -> bool {
+        target.first().is_some_and(|&first| {
+            first == Sym::BATCH
+                || first == Sym::int(-1)
+                || (first == Sym::int(0) && !allowzero)
+                || (first.as_int().is_some() && first.as_int() == self.declared_batch)
+        })
+    }
+
+    /// A reshape that moves or merges the batch: the target taken at batch 1 and applied to the
+    /// lifted value; the output's batch axis is where the target holds `N` (or copies the
+    /// input's batch axis with `0`).
+    fn reshape_per_sample(
+        &mut self,
+        ctx: &NodeCtx,
+        id: ValueId,
+        target: &[Sym],
+        allowzero: bool,
+    ) -> Result<()> {
+        let x = self.lift(ctx, id)?;
+        let input = self.onnx_shape(x);
+        let at_one = target
+            .iter()
+            .map(|s| s.n.checked_add(s.c))
+            .collect::<Option<Vec<i64>>>()
+            .ok_or_else(|| ctx.err("the target shape overflows at batch 1"))?;
+        let shape = reshape_target::resolve(&input, &at_one, allowzero).map_err(|e| {
+            let why = match e {
+                Error::Shape(m) => m,
+                other => other.to_string(),
+            };
+            ctx.err(format!(
+                "cannot reshape the input of shape {} to [{}]: at batch 1, {why}",
+                self.shape_text(&Val::Runtime(id)),
+                target
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        let in_batch = self.batch_axis(id);
+        let positions: Vec<usize> = (0..target.len())
+            .filter(|&i| {
+                target[i] == Sym::BATCH
+                    || (target[i] == Sym::int(0) && !allowzero && in_batch == Some(i))
+            })
+            .collect();
+        let batch = match positions.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        };
+        self.push_form(
+            ctx,
+            Op::Reshape(Reshape::new(shape)),
+            &[x],
+            Form::Lifted { batch },
+        )
+    }
+
+    /// Resolves a reshape target of a batch-first value to a per-sample shape (the first
+    /// dimension is the batch, [`Importer::keeps_batch_first`]); the dimensions after it are
+    /// resolved against one sample by the shared rule ([`reshape_target::resolve`]).
     fn reshape_target(
         &self,
         ctx: &NodeCtx,
@@ -225,32 +346,16 @@ impl Importer {
         target: &[Sym],
         allowzero: bool,
     ) -> Result<Vec<usize>> {
-        let text = format!(
-            "[{}]",
-            target
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        let input = format!(
-            "[N, {}]",
-            sample
-                .iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        let text = |dims: &mut dyn Iterator<Item = String>| dims.collect::<Vec<_>>().join(", ");
         let fail = |why: &str| {
             ctx.err(format!(
-                "cannot reshape the input of shape {input} to {text}: {why} (nnlens keeps the \
-                 batch dimension N first and reshapes each sample)"
+                "cannot reshape the input of shape [N, {}] to [{}]: {why} (nnlens keeps the batch \
+                 dimension N first and reshapes each sample)",
+                text(&mut sample.iter().map(|d| d.to_string())),
+                text(&mut target.iter().map(|s| s.to_string()))
             ))
         };
-        let Some((&first, rest)) = target.split_first() else {
-            return Err(fail("the target has no batch dimension"));
-        };
-        let rest = rest
+        let rest = target[1..]
             .iter()
             .enumerate()
             .map(|(i, s)| {
@@ -262,11 +367,11 @@ impl Importer {
                 })
             })
             .collect::<Result<Vec<i64>>>()?;
-        let minus_one_first = first == Sym::int(-1);
+        let minus_one_first = target[0] == Sym::int(-1);
         if minus_one_first && rest.contains(&-1) {
             return Err(fail("more than one dimension is -1"));
         }
-        let shape = reshape_target::resolve(sample, &rest, allowzero).map_err(|e| {
+        reshape_target::resolve(sample, &rest, allowzero).map_err(|e| {
             let why = match e {
                 Error::Shape(m) => m,
                 other => other.to_string(),
@@ -278,41 +383,24 @@ impl Importer {
                 ""
             };
             fail(&format!("per sample, {why}{note}"))
-        })?;
-        let first_is_batch = first == Sym::BATCH
-            || (first == Sym::int(0) && !allowzero)
-            || (first.as_int().is_some() && first.as_int() == self.declared_batch);
-        if !minus_one_first && !first_is_batch {
-            let why = match self.declared_batch {
-                Some(b) => format!(
-                    "the first dimension {first} is not the batch (N, 0, -1 or the exported batch size {b})"
-                ),
-                None => format!("the first dimension {first} is not the batch (N, 0 or -1)"),
-            };
-            return Err(fail(&why));
-        }
-        Ok(shape)
+        })
     }
+
     pub(super) fn flatten(&mut self, ctx: &NodeCtx) -> Result<()> {
         let data = self.required(ctx, 0)?;
         let attr = ctx.int("axis", 1)?;
         match data {
             Val::Runtime(id) => {
-                // ONNX Flatten is always 2-D, [d0 * .. * d(axis-1), rest]: only axis 1 keeps
-                // the batch dimension apart.
-                let r = self.rank(id) as i64;
-                let axis = if attr < 0 { attr + r } else { attr };
-                if axis != 1 {
-                    return Err(ctx.err(format!(
-                        "axis {attr} of a rank-{r} input would merge the batch dimension with \
-                         others (the output is 2-D); nnlens flattens with axis 1"
-                    )));
+                // ONNX Flatten is always 2-D, [d0 * .. * d(axis-1), rest].
+                // Only axis 1 keeps a batch at axis 0 apart from the other axes.
+                let rank = self.rank(id) as i64;
+                let shape = flat2(ctx, &self.onnx_shape(id), attr)?;
+                let keeps = attr == 1 || attr + rank == 1;
+                if keeps && self.form(id) == Form::BatchFirst {
+                    let flatten = Flatten::new(1).map_err(|e| ctx.at_node(e))?;
+                    return self.push(ctx, Op::Flatten(flatten), &[id]);
                 }
-                self.push(
-                    ctx,
-                    Op::Flatten(Flatten::new(1).map_err(|e| ctx.at_node(e))?),
-                    &[id],
-                )
+                self.relayout(ctx, id, shape, |batch| (batch == 0 && keeps).then_some(0))
             }
             Val::Float(a) => {
                 let shape = flat2(ctx, a.shape(), attr)?;
@@ -333,11 +421,7 @@ impl Importer {
 
     pub(super) fn transpose(&mut self, ctx: &NodeCtx) -> Result<()> {
         let data = self.required(ctx, 0)?;
-        let rank = match &data {
-            Val::Runtime(id) => self.rank(*id),
-            Val::Float(a) => a.ndim(),
-            Val::Int(a) => a.ndim(),
-        };
+        let rank = self.val_shape(&data).len();
         let perm: Vec<usize> = match ctx.ints("perm")? {
             Some(p) => p
                 .iter()
@@ -351,16 +435,22 @@ impl Importer {
         fold::check_perm(&perm, rank).map_err(|e| ctx.err(e))?;
         match data {
             Val::Runtime(id) => {
-                if perm[0] != 0 {
-                    return Err(ctx.err(format!(
-                        "perm {perm:?} moves the batch dimension; nnlens keeps it first (perm[0] = 0)"
-                    )));
+                let batch = self
+                    .batch_axis(id)
+                    .and_then(|b| perm.iter().position(|&p| p == b));
+                if self.form(id) == Form::BatchFirst && batch == Some(0) {
+                    return self.push(
+                        ctx,
+                        Op::Transpose(Transpose::new(perm).map_err(|e| ctx.at_node(e))?),
+                        &[id],
+                    );
                 }
-                self.push(
-                    ctx,
-                    Op::Transpose(Transpose::new(perm).map_err(|e| ctx.at_node(e))?),
-                    &[id],
-                )
+                let x = self.lift(ctx, id)?;
+                let lifted_perm = std::iter::once(0)
+                    .chain(perm.iter().map(|&p| p + 1))
+                    .collect();
+                let op = Transpose::new(lifted_perm).map_err(|e| ctx.at_node(e))?;
+                self.push_form(ctx, Op::Transpose(op), &[x], Form::Lifted { batch })
             }
             Val::Float(a) => self.bind(
                 ctx,
@@ -371,25 +461,6 @@ impl Importer {
                 Val::int(fold::transpose(&a, &perm).map_err(|e| ctx.err(e))?),
             ),
         }
-    }
-}
-
-/// A full shape with batch 1 in front, for shape arithmetic on run-time values.
-fn with_batch_placeholder(sample: &[usize]) -> Vec<usize> {
-    crate::tensor::with_batch(1, sample)
-}
-
-fn shape_text(data: &Val, shape: &[usize]) -> String {
-    match data {
-        Val::Runtime(_) => format!(
-            "[N, {}]",
-            shape[1..]
-                .iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        _ => format!("{shape:?}"),
     }
 }
 
@@ -445,23 +516,22 @@ mod tests {
         let g = from_onnx(&bytes).unwrap();
         assert_eq!(g.output_shape(), &[6]);
         assert_eq!(run(&g, 4).shape(), &[4, 6]);
-        // With a symbolic batch, a constant 1 in front is not the batch.
-        let e = err(&model_with(
+        // With a symbolic batch, a constant 1 in front is not the batch: the target applies to
+        // each sample as the model computes it at batch 1.
+        let g = from_onnx(&model_with(
             nodes.clone(),
             vec![int_tensor("shape", &[1, -1])],
             &[2, 3],
             None,
             13,
-        ));
-        assert!(
-            e.contains("cannot reshape the input of shape [N, 2, 3] to [1, -1]")
-                && e.contains("not the batch"),
-            "{e}"
-        );
-        // -1 first must leave exactly one sample for the rest.
+        ))
+        .unwrap();
+        assert_eq!(g.output_shape(), &[6]);
+        assert_eq!(run(&g, 4).shape(), &[4, 6]);
+        // -1 first must leave exactly one sample for the rest, or fit one sample at batch 1.
         let e = err(&model_with(
             nodes.clone(),
-            vec![int_tensor("shape", &[-1, 3])],
+            vec![int_tensor("shape", &[-1, 4])],
             &[2, 3],
             None,
             13,

@@ -15,11 +15,11 @@ use ndarray::{ArrayD, IxDyn};
 
 impl Importer {
     pub(super) fn gemm(&mut self, ctx: &NodeCtx) -> Result<()> {
-        let x = self.runtime(ctx, 0)?;
+        let x = self.runtime_any(ctx, 0)?;
         if self.rank(x) != 2 {
             return Err(ctx.err(format!(
-                "input A has shape [N, {:?}]; Gemm takes a 2-D input",
-                self.sample_shape(x)
+                "input A has shape {:?} at batch 1; Gemm takes a 2-D input",
+                self.onnx_shape(x)
             )));
         }
         if ctx.bool("transA", false)? {
@@ -77,7 +77,7 @@ impl Importer {
     }
 
     pub(super) fn matmul(&mut self, ctx: &NodeCtx) -> Result<()> {
-        let x = self.runtime(ctx, 0)?;
+        let x = self.runtime_any(ctx, 0)?;
         let b = match self.required(ctx, 1)? {
             Val::Runtime(y) => return self.push(ctx, Op::MatMul(MatMul), &[x, y]),
             v => {

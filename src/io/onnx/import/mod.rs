@@ -38,7 +38,9 @@
 mod activation;
 mod attributes;
 mod elementwise;
+mod embedding;
 mod endpoints;
+mod forms;
 mod generate;
 mod indexing;
 mod layout;
@@ -58,7 +60,7 @@ use crate::error::{Error, Result};
 use crate::graph::ops::activation::Activation;
 use crate::graph::ops::elementwise::BinaryKind;
 use crate::graph::ops::select::CompareKind;
-use crate::graph::Graph;
+use crate::graph::{Graph, ValueId};
 use attributes::NodeCtx;
 use endpoints::default_opset;
 use prost::Message;
@@ -162,6 +164,12 @@ struct Importer {
     opset: i64,
     /// The batch size the input was declared with, when fixed (torch's default export).
     declared_batch: Option<i64>,
+    /// The form of each run-time value that is not batch-first ([`forms`]).
+    forms: HashMap<ValueId, forms::Form>,
+    /// The lifted copy of a batch-first value, made once.
+    lifted_copies: HashMap<ValueId, ValueId>,
+    /// The batch-first copy of a lifted value, made once.
+    lowered_copies: HashMap<ValueId, ValueId>,
     /// Bytes of constants materialised so far: folded results and copies into layers.
     spent: Cell<usize>,
     /// The most `spent` may reach.
@@ -330,6 +338,9 @@ mod tests {
                 names: HashSet::new(),
                 opset: 17,
                 declared_batch: None,
+                forms: HashMap::new(),
+                lifted_copies: HashMap::new(),
+                lowered_copies: HashMap::new(),
                 spent: Cell::new(0),
                 budget: MAX_IMPORT_BYTES,
             };
@@ -357,7 +368,7 @@ mod tests {
             (
                 node("Flatten", "f", &["x"], "y", vec![attr_int("axis", 2)]),
                 vec![],
-                "merge the batch",
+                "the graph output 'y' has shape [2, 3] at batch 1",
             ),
             (
                 node(
@@ -368,7 +379,7 @@ mod tests {
                     vec![attr_ints("perm", &[1, 0, 2])],
                 ),
                 vec![],
-                "moves the batch",
+                "the graph output 'y' has shape [2, 1, 3] at batch 1",
             ),
             (
                 node("Concat", "c", &["x", "x"], "y", vec![attr_int("axis", 0)]),
@@ -383,7 +394,7 @@ mod tests {
             (
                 node("Unsqueeze", "u", &["x", "ax"], "y", vec![]),
                 vec![int_tensor("ax", &[0])],
-                "inserts an axis before the batch",
+                "the graph output 'y' has shape [1, 1, 2, 3] at batch 1",
             ),
             (
                 node("Squeeze", "s", &["x", "ax"], "y", vec![]),

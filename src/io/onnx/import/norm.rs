@@ -108,15 +108,16 @@ impl Importer {
     /// `LayerNormalization`: over the axes from `axis` (default −1) on, with scale and optional
     /// bias broadcast to those axes.
     pub(super) fn layer_norm(&mut self, ctx: &NodeCtx) -> Result<()> {
-        let x = self.runtime(ctx, 0)?;
+        let x = self.runtime_any(ctx, 0)?;
         let rank = self.rank(x);
         let axis = fold::axis(ctx.int("axis", -1)?, rank, "axis").map_err(|e| ctx.err(e))?;
-        if axis == 0 {
-            return Err(ctx.err(
-                "normalises over the batch dimension (axis 0); nnlens keeps samples independent",
-            ));
+        if let Some(batch) = self.batch_axis(x).filter(|&b| b >= axis) {
+            return Err(ctx.err(format!(
+                "normalises over the batch dimension (axis {batch}); nnlens keeps samples \
+                 independent"
+            )));
         }
-        let normalized = self.sample_shape(x)[axis - 1..].to_vec();
+        let normalized = self.onnx_shape(x)[axis..].to_vec();
         let scale = self
             .float_const(ctx, 1, "scale")?
             .ok_or_else(|| ctx.err("input scale is missing"))?;

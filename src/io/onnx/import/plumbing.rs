@@ -123,13 +123,7 @@ impl Importer {
 
     pub(super) fn shape(&mut self, ctx: &NodeCtx) -> Result<()> {
         let full: Vec<Sym> = match self.required(ctx, 0)? {
-            Val::Runtime(id) => std::iter::once(Sym::BATCH)
-                .chain(
-                    self.sample_shape(id)
-                        .into_iter()
-                        .map(|d| Sym::int(d as i64)),
-                )
-                .collect(),
+            Val::Runtime(id) => self.onnx_dims(id),
             Val::Float(a) => a.shape().iter().map(|&d| Sym::int(d as i64)).collect(),
             Val::Int(a) => a.shape().iter().map(|&d| Sym::int(d as i64)).collect(),
         };
@@ -153,6 +147,9 @@ impl Importer {
 
     pub(super) fn gather(&mut self, ctx: &NodeCtx) -> Result<()> {
         let data = self.required(ctx, 0)?;
+        if let (Val::Float(_) | Val::Int(_), Val::Runtime(ids)) = (&data, self.required(ctx, 1)?) {
+            return self.embedding(ctx, data, ids);
+        }
         let indices = match self.required(ctx, 1)? {
             Val::Int(a) => a
                 .iter()

@@ -22,7 +22,7 @@ pub(super) enum Reduce {
 
 impl Importer {
     pub(super) fn reduce(&mut self, ctx: &NodeCtx, kind: Reduce) -> Result<()> {
-        let x = self.runtime(ctx, 0)?;
+        let x = self.runtime_any(ctx, 0)?;
         let rank = self.rank(x);
         let keepdims = ctx.bool("keepdims", true)?;
         let axes = match self.axes_list(ctx, 1)? {
@@ -34,11 +34,12 @@ impl Importer {
                 (0..rank).collect()
             }
         };
-        if axes.contains(&0) {
+        if self.batch_axis(x).is_some_and(|b| axes.contains(&b)) {
             return Err(ctx.err(format!(
                 "reduces over the batch dimension (axes {axes:?}); nnlens keeps samples independent"
             )));
         }
+        let axes = axes.iter().map(|&a| self.graph_axis(x, a)).collect();
         let op = match kind {
             Reduce::Mean => ReduceMean::new(axes, keepdims).map(Op::ReduceMean),
             Reduce::Sum => ReduceSum::new(axes, keepdims).map(Op::ReduceSum),

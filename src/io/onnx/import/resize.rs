@@ -135,7 +135,7 @@ impl Importer {
 
     /// The scales or sizes of `axes` (opset 18) spread over all `rank` axes, the others kept.
     fn on_all_axes(
-        &self,
+        &mut self,
         ctx: &NodeCtx,
         target: Target,
         axes: &[i64],
@@ -161,7 +161,8 @@ impl Importer {
                 axes.len()
             )));
         }
-        let sample = self.sample_shape(self.runtime(ctx, 0)?);
+        let x = self.runtime(ctx, 0)?;
+        let sample = self.sample_shape(x);
         Ok(match target {
             Target::Scales(s) => {
                 Target::Scales(full.iter().map(|i| i.map_or(1.0, |i| s[i])).collect())

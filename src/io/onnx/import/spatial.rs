@@ -84,7 +84,7 @@ impl Importer {
         }
     }
 
-    fn spatial_input(&self, ctx: &NodeCtx) -> Result<(ValueId, Vec<usize>)> {
+    fn spatial_input(&mut self, ctx: &NodeCtx) -> Result<(ValueId, Vec<usize>)> {
         let x = self.runtime(ctx, 0)?;
         let sample = self.sample_shape(x);
         if sample.len() != 3 {

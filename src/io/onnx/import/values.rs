@@ -4,6 +4,7 @@
 //! nodes with unique names; every constant materialised on the way is counted against the
 //! import budget ([`MAX_IMPORT_BYTES`](crate::io::onnx::MAX_IMPORT_BYTES)).
 
+use super::forms::Form;
 use super::{Importer, NodeCtx};
 use crate::error::Result;
 use crate::graph::ops::Op;
@@ -42,8 +43,16 @@ impl Importer {
         })
     }
 
-    /// The node's main input `i`, which must be computed at run time.
-    pub(super) fn runtime(&self, ctx: &NodeCtx, i: usize) -> Result<ValueId> {
+    /// The node's main input `i`, which must be computed at run time, batch-first (a lifted
+    /// value is lowered, [`forms`](super::forms)).
+    pub(super) fn runtime(&mut self, ctx: &NodeCtx, i: usize) -> Result<ValueId> {
+        let id = self.runtime_any(ctx, i)?;
+        self.lower(ctx, id)
+    }
+
+    /// The node's main input `i`, which must be computed at run time, in whichever form it is:
+    /// for handlers that map ONNX axes through [`Importer::graph_axis`].
+    pub(super) fn runtime_any(&self, ctx: &NodeCtx, i: usize) -> Result<ValueId> {
         match self.required(ctx, i)? {
             Val::Runtime(id) => Ok(id),
             other => Err(ctx.err(format!(
@@ -153,36 +162,88 @@ impl Importer {
     /// Adds one graph node for the ONNX node and binds its first output.
     pub(super) fn push(&mut self, ctx: &NodeCtx, op: Op, inputs: &[ValueId]) -> Result<()> {
         let id = self.push_unbound(ctx, op, inputs)?;
+        self.bind_runtime(ctx, id)
+    }
+
+    /// Adds one graph node whose output has the given form and binds it.
+    pub(super) fn push_form(
+        &mut self,
+        ctx: &NodeCtx,
+        op: Op,
+        inputs: &[ValueId],
+        form: Form,
+    ) -> Result<()> {
+        let id = self.push_unbound(ctx, op, inputs)?;
+        self.forms.insert(id, form);
+        self.bind_runtime(ctx, id)
+    }
+
+    /// Binds a run-time value to the node's first output; a lifted value whose batch is known
+    /// to be back at axis 0 is lowered first.
+    pub(super) fn bind_runtime(&mut self, ctx: &NodeCtx, id: ValueId) -> Result<()> {
+        let id = if self.form(id) == (Form::Lifted { batch: Some(0) }) {
+            self.lower(ctx, id)?
+        } else {
+            id
+        };
         self.bind(ctx, Val::Runtime(id))
     }
 
     /// Adds one graph node for the ONNX node (named after it, made unique) without binding an
-    /// output: a step of a node that becomes several graph nodes.
+    /// output: a step of a node that becomes several graph nodes. Inputs of mixed forms are
+    /// all lifted first, and the output inherits their form ([`Importer::inherited_form`]).
     pub(super) fn push_unbound(
         &mut self,
         ctx: &NodeCtx,
         op: Op,
         inputs: &[ValueId],
     ) -> Result<ValueId> {
-        let mut name = ctx.name.clone();
+        let inputs = self.same_form(ctx, inputs)?;
+        let id = self.push_named(&ctx.name, ctx.op, op, &inputs)?;
+        let form = self.inherited_form(&inputs, id);
+        self.forms.insert(id, form);
+        Ok(id)
+    }
+
+    /// Adds a graph node that changes a value's form (named after the ONNX node and `step`);
+    /// the caller records the output's form.
+    pub(super) fn push_step(
+        &mut self,
+        ctx: &NodeCtx,
+        step: &str,
+        op: Op,
+        inputs: &[ValueId],
+    ) -> Result<ValueId> {
+        self.push_named(&format!("{}.{step}", ctx.name), ctx.op, op, inputs)
+    }
+
+    /// Adds a graph node named `base` (made unique) labelled `label`.
+    pub(super) fn push_named(
+        &mut self,
+        base: &str,
+        label: &str,
+        op: Op,
+        inputs: &[ValueId],
+    ) -> Result<ValueId> {
+        let mut name = base.to_string();
         let mut k = 1;
         while self.names.contains(&name) {
-            name = format!("{}_{k}", ctx.name);
+            name = format!("{base}_{k}");
             k += 1;
         }
-        let id = self.graph.push(name.clone(), ctx.op, op, inputs)?;
+        let id = self.graph.push(name.clone(), label, op, inputs)?;
         self.names.insert(name);
         Ok(id)
     }
 
-    /// Per-sample shape (batch excluded) of a run-time value.
+    /// Per-sample shape (batch excluded) of a batch-first run-time value.
     pub(super) fn sample_shape(&self, id: ValueId) -> Vec<usize> {
         self.graph.value_shape(id).to_vec()
     }
 
-    /// Full rank (batch included) of a run-time value.
+    /// The ONNX rank of a run-time value (batch included).
     pub(super) fn rank(&self, id: ValueId) -> usize {
-        self.graph.value_shape(id).len() + 1
+        self.onnx_shape(id).len()
     }
 }
 
