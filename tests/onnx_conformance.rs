@@ -28,7 +28,7 @@ const RTOL: f64 = 1e-3;
 
 /// The number of cases that pass today. It only goes up: raise it when an op or attribute is
 /// added and the script is rerun (the issue aims at three quarters of the cases).
-const PASS_FLOOR: usize = 200;
+const PASS_FLOOR: usize = 204;
 
 #[derive(Deserialize)]
 struct Index {
