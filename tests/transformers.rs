@@ -77,7 +77,9 @@ fn outputs_match_onnxruntime_at_batch_two_and_one() {
         for export in EXPORTS {
             let g = graph(&doc, export);
             let expected = floats(&doc["exports"][export]["ort_output"]);
-            let both = g.forward(g.input_tensor(input.clone(), 2).unwrap()).unwrap();
+            let both = g
+                .forward(g.input_tensor(input.clone(), 2).unwrap())
+                .unwrap();
             assert_close(
                 &format!("{model} {export} batch 2"),
                 both.as_slice().unwrap(),
@@ -113,7 +115,11 @@ fn attention_and_rollout_match_pytorch() {
             let g = graph(&doc, export);
             for s in 0..2 {
                 let maps = attention(&g, sample(&input, s)).unwrap();
-                assert_eq!(maps.len(), layers.len(), "{model} {export}: one map per layer");
+                assert_eq!(
+                    maps.len(),
+                    layers.len(),
+                    "{model} {export}: one map per layer"
+                );
                 for (map, layer) in maps.iter().zip(layers) {
                     let shape: Vec<usize> = layer["shape"]
                         .as_array()

@@ -2,9 +2,9 @@
 //! Integrated Gradients convergence delta, and the display helper that turns a map into what
 //! Captum's `visualize_image_attr` shows.
 
+use super::inputs::model_input;
 use super::model::Model;
 use super::options::{check_keys, object, read_checked, read_options};
-use super::inputs::model_input;
 use super::{js_error, shape_array};
 use crate::explain::display::{display_map as display, DisplayOptions};
 use crate::explain::tokens::{at_embedding, token_scores};

@@ -1,7 +1,7 @@
 //! `Model` and `Trace` for JavaScript.
 
-use super::options::object;
 use super::inputs::model_input;
+use super::options::object;
 use super::{js_error, shape_array};
 use crate::graph::ops::Kernel;
 use crate::graph::Graph;

@@ -161,7 +161,7 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
 }
 
 /// `tensor` viewed with the (broadcast) shape `shape`.
-fn spread<'a>(tensor: &'a Tensor, shape: &[usize]) -> Result<ArrayView<'a, f32, IxDyn>> {
+pub(super) fn spread<'a>(tensor: &'a Tensor, shape: &[usize]) -> Result<ArrayView<'a, f32, IxDyn>> {
     tensor.broadcast(IxDyn(shape)).ok_or_else(|| {
         Error::shape(format!(
             "cannot broadcast shape {:?} to {shape:?}",
@@ -171,7 +171,7 @@ fn spread<'a>(tensor: &'a Tensor, shape: &[usize]) -> Result<ArrayView<'a, f32, 
 }
 
 /// Sums `grad` over the axes that broadcasting added or stretched, giving `shape`.
-fn sum_to_shape(grad: CowArray<'_, f32, IxDyn>, shape: &[usize]) -> Result<Tensor> {
+pub(super) fn sum_to_shape(grad: CowArray<'_, f32, IxDyn>, shape: &[usize]) -> Result<Tensor> {
     if grad.shape() == shape {
         return Ok(grad.into_owned());
     }

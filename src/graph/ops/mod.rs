@@ -24,13 +24,17 @@ pub mod dense;
 pub mod elementwise;
 pub mod embedding;
 pub mod group_norm;
+pub mod index;
 pub mod layer_norm;
 pub mod matmul;
+pub mod modulo;
 pub mod norm;
 pub mod pool;
 pub mod reduce;
+pub mod repeat;
 pub mod reshape_target;
 pub mod resize;
+pub mod select;
 pub mod shape;
 mod window;
 
@@ -141,6 +145,23 @@ pub enum Op {
     ConvTranspose2d(conv::ConvTranspose2d),
     /// Nearest or linear resizing of the spatial axes (ONNX `Resize` and `Upsample`).
     Resize(resize::Resize),
+    // Indexing and selection of issue 15.
+    /// Strided slices of non-batch axes.
+    Slice(index::Slice),
+    /// Picks positions along one non-batch axis.
+    Gather(index::Gather),
+    /// Repeats the non-batch axes.
+    Tile(repeat::Tile),
+    /// Broadcasts every sample to a target shape.
+    Expand(repeat::Expand),
+    /// A constant (its trainable parameter) produced for every sample of the input's batch.
+    BatchConstant(repeat::BatchConstant),
+    /// `x` where a condition is non-zero, `y` elsewhere.
+    Where(select::Where),
+    /// `1` where a comparison holds, `0` elsewhere (no gradient).
+    Compare(select::Compare),
+    /// The remainder `a mod b` (C's `fmod` or Python's `%`).
+    Mod(modulo::Mod),
     /// Rows of a table selected by run-time ids (`nn.Embedding`, ONNX `Gather` of a constant).
     Embedding(embedding::Embedding),
 }
@@ -173,6 +194,14 @@ macro_rules! dispatch {
             Op::GlobalMaxPool($op) => $body,
             Op::ConvTranspose2d($op) => $body,
             Op::Resize($op) => $body,
+            Op::Slice($op) => $body,
+            Op::Gather($op) => $body,
+            Op::Tile($op) => $body,
+            Op::Expand($op) => $body,
+            Op::BatchConstant($op) => $body,
+            Op::Where($op) => $body,
+            Op::Compare($op) => $body,
+            Op::Mod($op) => $body,
             Op::Embedding($op) => $body,
         }
     };
@@ -213,13 +242,21 @@ impl Op {
             Op::GlobalMaxPool(_) => "GlobalMaxPool",
             Op::ConvTranspose2d(_) => "ConvTranspose2d",
             Op::Resize(_) => "Resize",
+            Op::Slice(_) => "Slice",
+            Op::Gather(_) => "Gather",
+            Op::Tile(_) => "Tile",
+            Op::Expand(_) => "Expand",
+            Op::BatchConstant(_) => "BatchConstant",
+            Op::Where(_) => "Where",
+            Op::Compare(c) => c.kind().name(),
+            Op::Mod(_) => "Mod",
             Op::Embedding(_) => "Embedding",
         }
     }
 
     /// The names of the parameters in [`Kernel::params`] order (PyTorch's names where they
     /// exist: `weight`, `bias`; the normalisations' `scale`, `bias`, as ONNX names them; a
-    /// binary op's `constant`).
+    /// binary op's `constant`; a batch constant's `value`).
     pub fn param_names(&self) -> Vec<String> {
         let named: &[&str] = match self {
             Op::Dense(_) | Op::Conv2d(_) | Op::ConvTranspose2d(_) => &["weight", "bias"],
@@ -227,6 +264,7 @@ impl Op {
                 &["scale", "bias"]
             }
             Op::Binary(_) => &["constant"],
+            Op::BatchConstant(_) => &["value"],
             _ => &[],
         };
         (0..self.params().len())

@@ -278,6 +278,18 @@ impl Layer {
             }
             Op::GlobalMaxPool(_) => Layer::GlobalMaxPool(GlobalMaxPoolLayer { keep_dims: true }),
             Op::Resize(r) => Layer::Resize(ResizeLayer::write(r)),
+            Op::Slice(_)
+            | Op::Gather(_)
+            | Op::Tile(_)
+            | Op::Expand(_)
+            | Op::BatchConstant(_)
+            | Op::Where(_)
+            | Op::Compare(_)
+            | Op::Mod(_) => {
+                return Err(
+                    "indexes, repeats or selects values, which the JSON format has no layer for",
+                )
+            }
             Op::Embedding(_) => {
                 return Err("looks up token embeddings, which the JSON format has no layer for")
             }

@@ -6,6 +6,8 @@
 //! little-endian `raw_data` initializers; ONNX node names are the graph's layer names, so
 //! importing the file again gives the same layer names.
 
+mod indexing;
+
 use super::data::{float_tensor, int_tensor};
 use super::proto::{
     attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto, type_proto,
@@ -440,6 +442,14 @@ impl Writer {
             }
             Op::GlobalMaxPool(_) => self.push("GlobalMaxPool", name, vec![x()], out, vec![]),
             Op::Resize(r) => self.resize(r, name, x(), out)?,
+            Op::Slice(_)
+            | Op::Gather(_)
+            | Op::Tile(_)
+            | Op::Expand(_)
+            | Op::BatchConstant(_)
+            | Op::Where(_)
+            | Op::Compare(_)
+            | Op::Mod(_) => self.indexing(&n.op, name, inputs, out)?,
             Op::Embedding(e) => {
                 // The ids travel as floats inside nnlens; Gather takes integer indices.
                 let ids = self.fresh(&format!("{name}/ids"));

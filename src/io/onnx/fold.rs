@@ -8,6 +8,7 @@
 //! against the tensor limits before it is allocated.
 
 use crate::error::{Error, Result};
+use crate::graph::ops::index::slice_range;
 use crate::tensor::{checked_elements, limits};
 use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Slice};
 use std::cmp::Ordering;
@@ -241,7 +242,8 @@ pub fn slice<T: Clone>(
     Ok(view.to_owned())
 }
 
-/// The `(axis, range)` pairs of a `Slice` of data of `shape`.
+/// The `(axis, range)` pairs of a `Slice` of data of `shape`, by the graph's slicing rule
+/// ([`slice_range`]).
 fn slice_ranges(
     shape: &[usize],
     starts: &[i64],
@@ -251,30 +253,83 @@ fn slice_ranges(
 ) -> Result<Vec<(usize, Slice)>> {
     let mut ranges = Vec::with_capacity(axes_list.len());
     for (k, &ax) in axes_list.iter().enumerate() {
-        let dim = shape[ax] as i64;
-        let (start, end, step) = (starts[k], ends[k], steps[k]);
-        if step == 0 {
-            return Err(Error::Onnx("Slice step must not be 0".into()));
-        }
-        let wrap = |v: i64| if v < 0 { v.saturating_add(dim) } else { v };
-        let (lo, hi) = if dim == 0 {
-            (0, 0)
-        } else if step > 0 {
-            let s = wrap(start).clamp(0, dim);
-            let e = wrap(end).clamp(0, dim);
-            (s, e.max(s))
-        } else {
-            // Elements start, start+step, ... while > end; as a range: (end, start].
-            let s = wrap(start).clamp(0, dim - 1);
-            let e = wrap(end).clamp(-1, dim - 1);
-            (e + 1, (s + 1).max(e + 1))
-        };
-        ranges.push((
-            ax,
-            Slice::new(lo as isize, Some(hi as isize), step as isize),
-        ));
+        let (lo, hi, step) = slice_range(shape[ax], starts[k], ends[k], steps[k])
+            .map_err(|_| Error::Onnx(format!("Slice step must not be 0 (axis {ax})")))?;
+        ranges.push((ax, Slice::new(lo as isize, Some(hi as isize), step)));
     }
     Ok(ranges)
+}
+
+/// `Expand`: `data` broadcast with `target` (NumPy rules; the output shape is the broadcast of
+/// both, as ONNX defines).
+pub fn expand<T: Clone>(data: &ArrayD<T>, target: &[usize]) -> Result<ArrayD<T>> {
+    let shape = broadcast_shape(data.shape(), target)?;
+    check_size::<T>("expanded constant", &shape)?;
+    data.broadcast(IxDyn(&shape))
+        .map(|v| v.to_owned())
+        .ok_or_else(|| {
+            Error::Onnx(format!(
+                "cannot expand a constant of shape {:?} to {target:?}",
+                data.shape()
+            ))
+        })
+}
+
+/// `Tile`: axis `a` of `data` repeated `repeats[a]` times (`np.tile`).
+pub fn tile<T: Clone>(data: &ArrayD<T>, repeats: &[usize]) -> Result<ArrayD<T>> {
+    if repeats.len() != data.ndim() {
+        return Err(Error::Onnx(format!(
+            "Tile repeats {repeats:?} have {} entries, the input of shape {:?} has rank {}",
+            repeats.len(),
+            data.shape(),
+            data.ndim()
+        )));
+    }
+    let shape: Vec<usize> = data
+        .shape()
+        .iter()
+        .zip(repeats)
+        .map(|(&d, &r)| d.saturating_mul(r))
+        .collect();
+    check_size::<T>("tiled constant", &shape)?;
+    let in_shape = data.shape();
+    let mut source = vec![0; shape.len()];
+    let picked: Vec<T> = ndarray::indices(IxDyn(&shape))
+        .into_iter()
+        .map(|at| {
+            for (a, s) in source.iter_mut().enumerate() {
+                *s = at[a] % in_shape[a];
+            }
+            data[IxDyn(&source)].clone()
+        })
+        .collect();
+    ArrayD::from_shape_vec(IxDyn(&shape), picked).map_err(|e| Error::Onnx(e.to_string()))
+}
+
+/// `Where`: `x` where `condition` holds, else `y`, the three broadcast together.
+pub fn select<T: Clone>(
+    condition: &ArrayD<bool>,
+    x: &ArrayD<T>,
+    y: &ArrayD<T>,
+) -> Result<ArrayD<T>> {
+    let shape = broadcast_shape(&broadcast_shape(condition.shape(), x.shape())?, y.shape())?;
+    check_size::<T>("selected constant", &shape)?;
+    let spread = |s: &[usize]| Error::Onnx(format!("cannot broadcast shape {s:?} to {shape:?}"));
+    let c = condition
+        .broadcast(IxDyn(&shape))
+        .ok_or_else(|| spread(condition.shape()))?;
+    let vx = x
+        .broadcast(IxDyn(&shape))
+        .ok_or_else(|| spread(x.shape()))?;
+    let vy = y
+        .broadcast(IxDyn(&shape))
+        .ok_or_else(|| spread(y.shape()))?;
+    let data: Vec<T> = c
+        .iter()
+        .zip(vx.iter().zip(vy.iter()))
+        .map(|(&c, (x, y))| if c { x.clone() } else { y.clone() })
+        .collect();
+    ArrayD::from_shape_vec(IxDyn(&shape), data).map_err(|e| Error::Onnx(e.to_string()))
 }
 
 /// NumPy broadcasting of two shapes.
@@ -395,6 +450,27 @@ mod tests {
         assert_eq!(
             c.iter().copied().collect::<Vec<_>>(),
             [0, 1, 2, 3, 4, 5, 4, 5, 0, 1, 6, 7, 8, 9, 10, 11, 10, 11, 6, 7]
+        );
+    }
+
+    #[test]
+    fn expand_tile_and_select() {
+        let a = arr(&[2, 1], &[1, 2]);
+        assert_eq!(
+            expand(&a, &[1, 3]).unwrap(),
+            arr(&[2, 3], &[1, 1, 1, 2, 2, 2])
+        );
+        assert_eq!(expand(&a, &[3, 1, 1]).unwrap().shape(), &[3, 2, 1]);
+        assert!(expand(&a, &[3, 3]).is_err());
+        assert!(expand(&a, &[1 << 20, 1 << 20]).is_err());
+        let t = tile(&arr(&[1, 2], &[1, 2]), &[2, 2]).unwrap();
+        assert_eq!(t, arr(&[2, 4], &[1, 2, 1, 2, 1, 2, 1, 2]));
+        assert!(tile(&a, &[2]).is_err());
+        assert!(tile(&a, &[1 << 30, 1 << 30]).is_err());
+        let c = ArrayD::from_shape_vec(IxDyn(&[2]), vec![true, false]).unwrap();
+        assert_eq!(
+            select(&c, &arr(&[2, 1], &[1, 2]), &arr(&[], &[0])).unwrap(),
+            arr(&[2, 2], &[1, 0, 2, 0])
         );
     }
 

@@ -13,14 +13,19 @@
 //! fixed or symbolic), one output, and the ops in [`SUPPORTED_OPS`]. Every compute node becomes
 //! one graph node named after the ONNX node (or its first output), labelled with its `op_type`;
 //! constant and shape plumbing (`Constant`, `Identity`, `Cast`, `Shape`, `Gather`, `Slice`,
-//! arithmetic on constants...) is folded at import, with the batch size kept symbolic so a
-//! model exported at batch 1 runs at any batch.
+//! `ConstantOfShape`, `Range`, arithmetic and comparisons on constants...) is folded at
+//! import, with the batch size kept symbolic so a model exported at batch 1 runs at any batch.
 //!
 //! Mapping: `Gemm` and `MatMul` with a constant weight become [`Op::Dense`] (Gemm's `alpha`
 //! and `beta` folded into the weight and bias); `MatMul` of two values [`Op::MatMul`];
 //! `Add`/`Sub`/`Mul`/`Div`/`Pow`/`Max`/`Min`/`PRelu` [`Op::Binary`] (with a constant operand
 //! when one is constant; `Max`/`Min` of more than two inputs pairwise); the element-wise math
 //! and activations [`Op::Activation`];
+//! `Slice`, `Gather`, `Tile`, `Expand`, `Where` of run-time values [`Op::Slice`],
+//! [`Op::Gather`], [`Op::Tile`], [`Op::Expand`], [`Op::Where`]; `Split` one [`Op::Slice`] per
+//! output; `Equal`/`Less`/`Greater` [`Op::Compare`]; `Mod` [`Op::Mod`]; a float constant
+//! `Expand`ed to `[N, ...]`
+//! [`Op::BatchConstant`];
 //! `Squeeze`/`Unsqueeze`/`Reshape` [`Op::Reshape`]; `Flatten` (axis 1 only, since ONNX
 //! `Flatten` is 2-D) [`Op::Flatten`]; the others their namesakes. Reshape targets keep the
 //! batch first (as `N` from `Shape`, `0`, `-1`, or the fixed batch size the model was exported
@@ -34,6 +39,14 @@
 //! [`Op::Activation`]: crate::graph::ops::Op::Activation
 //! [`Op::Reshape`]: crate::graph::ops::Op::Reshape
 //! [`Op::Flatten`]: crate::graph::ops::Op::Flatten
+//! [`Op::Slice`]: crate::graph::ops::Op::Slice
+//! [`Op::Gather`]: crate::graph::ops::Op::Gather
+//! [`Op::Tile`]: crate::graph::ops::Op::Tile
+//! [`Op::Expand`]: crate::graph::ops::Op::Expand
+//! [`Op::Where`]: crate::graph::ops::Op::Where
+//! [`Op::Compare`]: crate::graph::ops::Op::Compare
+//! [`Op::BatchConstant`]: crate::graph::ops::Op::BatchConstant
+//! [`Op::Mod`]: crate::graph::ops::Op::Mod
 //!
 //! ## Limits
 //!
@@ -132,6 +145,17 @@ pub const SUPPORTED_OPS: &[&str] = &[
     // Nearest and linear resizing (Upsample: opsets 7-9).
     "Resize",
     "Upsample",
+    // Indexing, repetition and selection.
+    "ConstantOfShape",
+    "Equal",
+    "Expand",
+    "Greater",
+    "Less",
+    "Mod",
+    "Range",
+    "Split",
+    "Tile",
+    "Where",
 ];
 
 /// Reads an ONNX model (the bytes of a `.onnx` file) into a [`Graph`].

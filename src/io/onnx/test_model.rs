@@ -80,6 +80,21 @@ pub(super) fn err(bytes: &[u8]) -> String {
     from_onnx(bytes).unwrap_err().to_string()
 }
 
+/// Imports `bytes`, runs it on `x` (`batch` samples), checks that the exported model reads back
+/// to the same output, and returns the output's shape and values.
+pub(super) fn run_exported(bytes: &[u8], x: Vec<f32>, batch: usize) -> (Vec<usize>, Vec<f32>) {
+    let g = from_onnx(bytes).unwrap();
+    let y = g
+        .forward(g.input_tensor(x.clone(), batch).unwrap())
+        .unwrap();
+    let again = from_onnx(&super::to_onnx(&g).unwrap()).unwrap();
+    let z = again
+        .forward(again.input_tensor(x, batch).unwrap())
+        .unwrap();
+    assert_eq!(y, z, "the exported model computes the same");
+    (y.shape().to_vec(), y.iter().copied().collect())
+}
+
 /// Runs `g` on `batch` samples of a fixed pattern of values.
 pub(super) fn run(g: &Graph, batch: usize) -> Tensor {
     let len = batch * g.input_shape().iter().product::<usize>();

@@ -17,7 +17,11 @@
 //! - [`attributes`]: [`NodeCtx`], a node's attributes and its error messages;
 //! - [`values`]: reading a node's inputs (run-time or constant), binding its outputs, adding
 //!   graph nodes, and the budget for materialised constants;
-//! - [`plumbing`]: `Constant`, `Identity`, `Cast`, `Shape`, `Gather`, `Slice`, folded away;
+//! - [`plumbing`]: `Constant`, `Identity`, `Cast`, `Shape`, `Gather`, `Slice`, folded on
+//!   constants;
+//! - [`indexing`]: `Gather` and `Slice` of run-time values, `Split`, `Expand`, `Tile`;
+//! - [`select`]: `Where`, `Equal`, `Less`, `Greater`, `Mod`;
+//! - [`generate`]: `ConstantOfShape`, `Range`, folded;
 //! - [`layout`]: `Reshape`, `Flatten`, `Squeeze`, `Unsqueeze`, `Transpose`, `Concat`, folded on
 //!   constants and graph nodes on run-time values;
 //! - [`elementwise`]: `Add`, `Sub`, `Mul`, `Div`, `Pow`, `Max`, `Min`, `PRelu`;
@@ -37,12 +41,15 @@ mod elementwise;
 mod embedding;
 mod endpoints;
 mod forms;
+mod generate;
+mod indexing;
 mod layout;
 mod linear;
 mod norm;
 mod plumbing;
 mod reduce;
 mod resize;
+mod select;
 mod spatial;
 mod values;
 
@@ -52,6 +59,7 @@ use super::{MAX_IMPORT_BYTES, MAX_NODES, SUPPORTED_OPS};
 use crate::error::{Error, Result};
 use crate::graph::ops::activation::Activation;
 use crate::graph::ops::elementwise::BinaryKind;
+use crate::graph::ops::select::CompareKind;
 use crate::graph::{Graph, ValueId};
 use attributes::NodeCtx;
 use endpoints::default_opset;
@@ -245,6 +253,17 @@ impl Importer {
             "Resize" => self.resize(&ctx),
             // Opsets 7-9.
             "Upsample" => self.upsample(&ctx),
+            // Indexing, repetition and selection of issue 15.
+            "Split" => self.split(&ctx),
+            "Expand" => self.expand(&ctx),
+            "Tile" => self.tile(&ctx),
+            "Where" => self.where_(&ctx),
+            "Equal" => self.compare(&ctx, CompareKind::Equal),
+            "Less" => self.compare(&ctx, CompareKind::Less),
+            "Greater" => self.compare(&ctx, CompareKind::Greater),
+            "ConstantOfShape" => self.constant_of_shape(&ctx),
+            "Range" => self.range(&ctx),
+            "Mod" => self.modulo(&ctx),
             other => Err(ctx.err(format!(
                 "unsupported op type '{other}'; nnlens supports: {}",
                 SUPPORTED_OPS.join(", ")
@@ -295,6 +314,18 @@ mod tests {
         );
         assert!(
             e.contains("Conv, ConvTranspose, Div") && e.contains("Unsqueeze"),
+            "{e}"
+        );
+        let e = err(&model(
+            vec![
+                node("LSTM", "rnn", &["x"], "h", vec![]),
+                node("Einsum", "sum", &["h"], "y", vec![]),
+            ],
+            vec![],
+            &[4],
+        ));
+        assert!(
+            e.contains("'rnn' (LSTM)") && e.contains("also unsupported: 'Einsum' at node 1 'sum'"),
             "{e}"
         );
         let mut custom = node("FusedConv", "", &["x"], "y", vec![]);

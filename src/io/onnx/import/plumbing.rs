@@ -1,7 +1,8 @@
-//! Plumbing that never becomes a graph node: `Constant` and `Identity` bind values, `Cast`
-//! converts constants (and passes float run-time values through), and `Shape`, `Gather` and
-//! `Slice` compute on constants and shapes at import ([`fold`]), with the batch size kept
-//! symbolic. Semantics as the ONNX operators (<https://onnx.ai/onnx/operators/>).
+//! Plumbing: `Constant` and `Identity` bind values, `Cast` converts constants (and passes
+//! float run-time values through), and `Shape`, `Gather` and `Slice` compute on constants and
+//! shapes at import ([`fold`]), with the batch size kept symbolic; `Gather` and `Slice` of a
+//! run-time value go to their graph nodes ([`super::indexing`]). Semantics as the ONNX
+//! operators (<https://onnx.ai/onnx/operators/>).
 
 use super::values::to_float;
 use super::{Importer, NodeCtx};
@@ -176,21 +177,17 @@ impl Importer {
                 let ax = fold::axis(ctx.int("axis", 0)?, a.ndim(), "axis").map_err(wrap)?;
                 Val::int(fold::gather(&a, &indices, ax).map_err(wrap)?)
             }
-            Val::Runtime(_) => return Err(ctx.err(
-                "gathers from a run-time tensor; nnlens folds Gather on constants and shapes only",
-            )),
+            Val::Runtime(id) => return self.gather_value(ctx, id, &indices, ctx.int("axis", 0)?),
         };
         self.bind(ctx, val)
     }
 
     pub(super) fn slice(&mut self, ctx: &NodeCtx) -> Result<()> {
         let data = self.required(ctx, 0)?;
-        let runtime_error =
-            || ctx.err("slices a run-time tensor; nnlens folds Slice on constants and shapes only");
         let rank = match &data {
             Val::Float(a) => a.ndim(),
             Val::Int(a) => a.ndim(),
-            Val::Runtime(_) => return Err(runtime_error()),
+            Val::Runtime(id) => self.rank(*id),
         };
         // Opset < 10 takes starts/ends/axes as attributes; later opsets take inputs 1..=4.
         let (starts, ends, axes, steps) = match ctx.ints("starts")? {
@@ -235,7 +232,7 @@ impl Importer {
                 Val::float(fold::slice(&a, &starts, &ends, &axes, &steps).map_err(wrap)?)
             }
             Val::Int(a) => Val::int(fold::slice(&a, &starts, &ends, &axes, &steps).map_err(wrap)?),
-            Val::Runtime(_) => return Err(runtime_error()),
+            Val::Runtime(id) => return self.slice_value(ctx, id, &starts, &ends, &axes, &steps),
         };
         self.bind(ctx, val)
     }
