@@ -10,12 +10,9 @@
 //! counter, the top 24 bits as `u`, then `lo + width * u` in f32), writes them back into the
 //! model and imports it with `from_onnx`.
 //!
-//! Each model × exporter is one test with its expectation written in [`expect`]'s table:
-//! either it works (forward at batch 2 and batch 1 within `1e-4 + 1e-3 |reference|` of
-//! onnxruntime, a trace whose output is the forward's, finite input gradients, layers listed),
-//! or it fails at a named stage with an error containing a given text. The test fails when a
-//! model that works regresses, when a refusal changes its message, and when a refused model
-//! starts working (update the table then).
+//! Each model × exporter is one test ([`check`]): forward at batch 2 and batch 1 within
+//! `1e-4 + 1e-3 |reference|` of onnxruntime, a trace whose output is the forward's, finite
+//! non-zero input gradients, layers listed.
 
 use nnlens::io::onnx::from_onnx;
 use nnlens::io::onnx::proto::{tensor_proto::DataType, ModelProto};
@@ -27,21 +24,6 @@ use std::path::{Path, PathBuf};
 const ATOL: f64 = 1e-4;
 const RTOL: f64 = 1e-3;
 const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
-
-/// Where a refused model × exporter stops.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Stage {
-    Import,
-    Forward,
-}
-
-/// What a model × exporter does today.
-#[derive(Debug, Clone, Copy)]
-enum Expected {
-    Works,
-    /// Fails at this stage with an error message containing this text.
-    Fails(Stage, &'static str),
-}
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/torchvision")
@@ -200,104 +182,60 @@ fn forward_case(
     Ok(got)
 }
 
-/// Runs one model × exporter and checks it against its expectation.
-fn check(model: &str, exporter: &str, expected: Expected) {
+/// Runs one model × exporter: forward at batch 2 and 1 against onnxruntime, the trace's output
+/// equal to the forward's, a finite non-zero input gradient, layers listed.
+fn check(model: &str, exporter: &str) {
     let label = format!("{model}/{exporter}");
     let fixture = description(model, exporter);
     let bytes = refilled_model(model, exporter, &fixture);
-    let outcome = from_onnx(&bytes)
-        .map_err(|e| (Stage::Import, e.to_string()))
-        .and_then(|g| {
-            let (_, x) = input(&fixture);
-            let at_2 = forward_case(&g, &fixture, &x, 2, &label);
-            let at_1 = at_2.and_then(|_| forward_case(&g, &fixture, &x, 1, &label));
-            at_1.map(|out| (g, x, out))
-                .map_err(|e| (Stage::Forward, e.to_string()))
-        });
-    match (outcome, expected) {
-        (Ok((g, x, out_1)), Expected::Works) => {
-            let per_sample = x.len() / uint(&fixture["input"]["shape"][0]) as usize;
-            let trace = g
-                .trace(g.input_tensor(x[..per_sample].to_vec(), 1).unwrap())
-                .unwrap_or_else(|e| panic!("{label}: trace: {e}"));
-            let traced: Vec<f32> = trace.output().iter().copied().collect();
-            assert_eq!(
-                traced, out_1,
-                "{label}: the trace's output is the forward's"
-            );
-            let grad = g
-                .input_gradient(&trace, 0)
-                .unwrap_or_else(|e| panic!("{label}: gradient: {e}"));
-            assert_eq!(grad.shape(), trace.input().shape(), "{label}");
-            assert!(
-                grad.iter().all(|v| v.is_finite()),
-                "{label}: non-finite gradient"
-            );
-            assert!(grad.iter().any(|&v| v != 0.0), "{label}: zero gradient");
-            assert!(!g.layers().is_empty(), "{label}: no layers");
-        }
-        (Ok(_), Expected::Fails(stage, text)) => panic!(
-            "{label} now works (expected a {stage:?} error containing '{text}'): \
-             mark it Works in the table"
-        ),
-        (Err((stage, message)), Expected::Works) => {
-            panic!("{label}: {stage:?} failed: {message}")
-        }
-        (Err((stage, message)), Expected::Fails(want_stage, text)) => {
-            assert!(
-                stage == want_stage && message.contains(text),
-                "{label}: {stage:?} failed with '{message}', expected a {want_stage:?} error \
-                 containing '{text}'"
-            );
-            println!("{label}: refused as expected: {message}");
-        }
-    }
+    let g = from_onnx(&bytes).unwrap_or_else(|e| panic!("{label}: import failed: {e}"));
+    let (_, x) = input(&fixture);
+    forward_case(&g, &fixture, &x, 2, &label).unwrap_or_else(|e| panic!("{label}: {e}"));
+    let out_1 =
+        forward_case(&g, &fixture, &x, 1, &label).unwrap_or_else(|e| panic!("{label}: {e}"));
+    let per_sample = x.len() / uint(&fixture["input"]["shape"][0]) as usize;
+    let trace = g
+        .trace(g.input_tensor(x[..per_sample].to_vec(), 1).unwrap())
+        .unwrap_or_else(|e| panic!("{label}: trace: {e}"));
+    let traced: Vec<f32> = trace.output().iter().copied().collect();
+    assert_eq!(
+        traced, out_1,
+        "{label}: the trace's output is the forward's"
+    );
+    let grad = g
+        .input_gradient(&trace, 0)
+        .unwrap_or_else(|e| panic!("{label}: gradient: {e}"));
+    assert_eq!(grad.shape(), trace.input().shape(), "{label}");
+    assert!(
+        grad.iter().all(|v| v.is_finite()),
+        "{label}: non-finite gradient"
+    );
+    assert!(grad.iter().any(|&v| v != 0.0), "{label}: zero gradient");
+    assert!(!g.layers().is_empty(), "{label}: no layers");
 }
 
-/// Every model × exporter with what it does today. `tests/fixtures/torchvision/index.json`
-/// lists the fixtures; `table_covers_every_fixture` keeps the two in step.
-const TABLE: &[(&str, &str, Expected)] = &[
-    ("resnet18", "legacy", Expected::Works),
-    ("resnet18", "dynamo", Expected::Works),
-    ("mobilenet_v2", "legacy", Expected::Works),
-    ("mobilenet_v2", "dynamo", Expected::Works),
-    ("mobilenet_v3_small", "legacy", Expected::Works),
-    ("mobilenet_v3_small", "dynamo", Expected::Works),
-    ("squeezenet1_1", "legacy", Expected::Works),
-    ("squeezenet1_1", "dynamo", Expected::Works),
-    (
-        "shufflenet_v2_x0_5",
-        "legacy",
-        Expected::Fails(
-            Stage::Import,
-            "node 60 '/stage2/stage2.1/Slice' (Slice): slices a run-time tensor",
-        ),
-    ),
-    (
-        "shufflenet_v2_x0_5",
-        "dynamo",
-        Expected::Fails(
-            Stage::Import,
-            "node 15 'node_Split_854' (Split): unsupported op type 'Split'",
-        ),
-    ),
-    ("efficientnet_b0", "legacy", Expected::Works),
-    ("efficientnet_b0", "dynamo", Expected::Works),
-    ("densenet121", "legacy", Expected::Works),
-    ("densenet121", "dynamo", Expected::Works),
-    ("googlenet", "legacy", Expected::Works),
-    ("googlenet", "dynamo", Expected::Works),
-    ("regnet_y_400mf", "legacy", Expected::Works),
-    ("regnet_y_400mf", "dynamo", Expected::Works),
+/// Every model × exporter; `tests/fixtures/torchvision/index.json` lists the fixtures and
+/// `table_covers_every_fixture` keeps the two in step.
+const CASES: &[(&str, &str)] = &[
+    ("resnet18", "legacy"),
+    ("resnet18", "dynamo"),
+    ("mobilenet_v2", "legacy"),
+    ("mobilenet_v2", "dynamo"),
+    ("mobilenet_v3_small", "legacy"),
+    ("mobilenet_v3_small", "dynamo"),
+    ("squeezenet1_1", "legacy"),
+    ("squeezenet1_1", "dynamo"),
+    ("shufflenet_v2_x0_5", "legacy"),
+    ("shufflenet_v2_x0_5", "dynamo"),
+    ("efficientnet_b0", "legacy"),
+    ("efficientnet_b0", "dynamo"),
+    ("densenet121", "legacy"),
+    ("densenet121", "dynamo"),
+    ("googlenet", "legacy"),
+    ("googlenet", "dynamo"),
+    ("regnet_y_400mf", "legacy"),
+    ("regnet_y_400mf", "dynamo"),
 ];
-
-fn expect(model: &str, exporter: &str) -> Expected {
-    TABLE
-        .iter()
-        .find(|(m, e, _)| *m == model && *e == exporter)
-        .unwrap_or_else(|| panic!("{model}/{exporter} is not in the table"))
-        .2
-}
 
 #[test]
 fn table_covers_every_fixture() {
@@ -314,9 +252,9 @@ fn table_covers_every_fixture() {
             )
         })
         .collect();
-    let mut table: Vec<(String, String)> = TABLE
+    let mut table: Vec<(String, String)> = CASES
         .iter()
-        .map(|(m, e, _)| (m.to_string(), e.to_string()))
+        .map(|(m, e)| (m.to_string(), e.to_string()))
         .collect();
     listed.sort();
     table.sort();
@@ -344,7 +282,7 @@ macro_rules! model_tests {
     ($($test:ident: $model:literal, $exporter:literal;)*) => {$(
         #[test]
         fn $test() {
-            check($model, $exporter, expect($model, $exporter));
+            check($model, $exporter);
         }
     )*};
 }

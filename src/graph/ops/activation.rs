@@ -9,7 +9,7 @@
 //!   `approximate="tanh"`, ONNX opset-20 `Gelu`), derivative
 //!   `(1 + t)/2 + x/2 (1 - t²) √(2/π) (1 + 3·0.044715 x²)`.
 //! - Clip `min(max(x, lo), hi)`, gradient passed where `lo <= x <= hi` (PyTorch `clamp`).
-//! - Elementwise math (ONNX `Sqrt`, `Exp`, `Log`, `Neg`, `Abs`), IEEE at the edges as
+//! - Elementwise math (ONNX `Sqrt`, `Reciprocal`, `Exp`, `Log`, `Neg`, `Abs`), IEEE at the edges as
 //!   onnxruntime and PyTorch: `sqrt` of a negative and `log` of a negative are NaN, `log 0` is
 //!   `-inf`; derivatives `1/(2√x)` (infinite at 0, as `torch.sqrt`'s), `e^x`, `1/x`, `-1`, and
 //!   `sign(x)` for Abs (0 at 0, PyTorch's `sgn`).
@@ -68,6 +68,8 @@ pub enum Activation {
     GeluTanh,
     /// `√x` (NaN below 0).
     Sqrt,
+    /// `1 / x` (ONNX `Reciprocal`; infinite at 0, as IEEE division).
+    Reciprocal,
     /// `e^x`.
     Exp,
     /// The natural logarithm (`-inf` at 0, NaN below).
@@ -136,6 +138,7 @@ impl Activation {
             Activation::Identity => "Identity",
             Activation::GeluTanh => "GeluTanh",
             Activation::Sqrt => "Sqrt",
+            Activation::Reciprocal => "Reciprocal",
             Activation::Exp => "Exp",
             Activation::Log => "Log",
             Activation::Neg => "Neg",
@@ -178,6 +181,7 @@ impl Activation {
                 0.5 * x * (1.0 + inner.tanh())
             }
             Activation::Sqrt => x.sqrt(),
+            Activation::Reciprocal => x.recip(),
             Activation::Exp => x.exp(),
             Activation::Log => x.ln(),
             Activation::Neg => -x,
@@ -242,6 +246,7 @@ impl Activation {
                 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * inner_slope
             }
             Activation::Sqrt => 0.5 / y,
+            Activation::Reciprocal => -y * y,
             Activation::Exp => y,
             Activation::Log => 1.0 / x,
             Activation::Neg => -1.0,
@@ -312,7 +317,10 @@ impl Kernel for Activation {
             Activation::Clip { min, max } if min.is_nan() || max.is_nan() || min > max => {
                 return Err(Error::invalid(
                     "clip bounds",
-                    format!("expected min <= max, got min {min}, max {max}"),
+                    format!(
+                        "expected min <= max, got min {min}, max {max}; nnlens does not clip with \
+                         crossed bounds"
+                    ),
                 ));
             }
             Activation::HardSigmoid { alpha, beta } if !(alpha.is_finite() && beta.is_finite()) => {
@@ -759,7 +767,7 @@ mod tests {
         });
         check(&Activation::HardSwish, &[wide], Tolerance::default());
         let positive = random_tensor(&[2, 3, 4], 0.5, 2.0, 16);
-        for act in [Activation::Sqrt, Activation::Log] {
+        for act in [Activation::Sqrt, Activation::Log, Activation::Reciprocal] {
             check(&act, std::slice::from_ref(&positive), Tolerance::default());
         }
     }

@@ -652,6 +652,7 @@ impl Writer {
                 self.push("Mul", name, vec![h, p], out, vec![]);
             }
             Activation::Sqrt => self.push("Sqrt", name, vec![x], out, vec![]),
+            Activation::Reciprocal => self.push("Reciprocal", name, vec![x], out, vec![]),
             Activation::Exp => self.push("Exp", name, vec![x], out, vec![]),
             Activation::Log => self.push("Log", name, vec![x], out, vec![]),
             Activation::Neg => self.push("Neg", name, vec![x], out, vec![]),
@@ -781,6 +782,7 @@ mod tests {
             Activation::Log,
             Activation::Abs,
             Activation::Sqrt,
+            Activation::Reciprocal,
         ] {
             x = g
                 .push(act.kind(), act.kind(), Op::Activation(act), &[x])
@@ -811,6 +813,7 @@ mod tests {
             "Softplus",
             "Log",
             "Sqrt",
+            "Reciprocal",
             "PRelu",
             "Pow",
             "Max",

@@ -14,7 +14,7 @@ use crate::graph::ops::activation::{
 };
 use crate::graph::ops::shape::Reshape;
 use crate::graph::ops::Op;
-use crate::io::onnx::data::Val;
+use crate::io::onnx::data::{Sym, Val};
 use crate::io::onnx::fold;
 use crate::io::onnx::proto::attribute_proto::AttributeType;
 
@@ -27,7 +27,33 @@ impl Importer {
                 let applied = fold::map(&a, &|v| act.apply(v)).map_err(|e| ctx.err(e))?;
                 self.bind(ctx, Val::float(applied))
             }
-            Val::Int(_) => Err(ctx.err("input is an integer constant; expected floats")),
+            // Shape arithmetic negates and takes magnitudes of integers (batch kept symbolic).
+            Val::Int(a) if matches!(act, Activation::Neg | Activation::Abs) => {
+                let negate = |s: Sym| Sym::int(0).sub(s);
+                let applied = fold::map(&a, &|s: Sym| match (act, s.as_int()) {
+                    (Activation::Abs, Some(v)) => Sym::int(v.saturating_abs()),
+                    (Activation::Abs, None) if s.n > 0 && s.c >= 0 => s,
+                    _ => negate(s).unwrap_or(s),
+                })
+                .map_err(|e| ctx.err(e))?;
+                if matches!(act, Activation::Abs)
+                    && a.iter()
+                        .any(|s| s.as_int().is_none() && !(s.n > 0 && s.c >= 0))
+                {
+                    return Err(ctx.err(
+                        "takes the magnitude of a batch-dependent integer whose sign depends on \
+                         the batch size; nnlens folds shape arithmetic with known signs only",
+                    ));
+                }
+                if a.iter().any(|&s| negate(s).is_err()) {
+                    return Err(ctx.err("negates an integer that overflows"));
+                }
+                self.bind(ctx, Val::int(applied))
+            }
+            Val::Int(_) => Err(ctx.err(format!(
+                "input is an integer constant; nnlens computes {} on floats only",
+                act.kind()
+            ))),
         }
     }
 

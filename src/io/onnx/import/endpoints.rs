@@ -10,6 +10,7 @@ use crate::graph::{Graph, InputType, ValueId};
 use crate::io::onnx::data::{decode_tensor, dims_to_shape, type_name, Val};
 use crate::io::onnx::proto::{
     tensor_proto::DataType, tensor_shape_proto::dimension, type_proto, GraphProto, ModelProto,
+    ValueInfoProto,
 };
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
@@ -125,7 +126,8 @@ impl Importer {
         };
         if whole_input && declared_batch.is_none() {
             return Err(Error::Onnx(format!(
-                "graph input '{name}' has a symbolic first dimension; only an input of fixed size \
+                "graph input '{name}' has a symbolic first dimension and no other; nnlens expects \
+                 a batch dimension followed by at least one more, or an input of fixed size, which \
                  runs as one whole sample"
             )));
         }
@@ -170,6 +172,11 @@ impl Importer {
             opset,
             declared_batch: declared_batch.filter(|_| !whole_input),
             whole_input,
+            ids: if input_type == InputType::Int64 {
+                HashSet::from([ValueId::INPUT])
+            } else {
+                HashSet::new()
+            },
             forms,
             lifted_copies: HashMap::new(),
             lowered_copies: HashMap::new(),
@@ -180,18 +187,7 @@ impl Importer {
 
     /// The built graph, its output set to the value bound to the graph output.
     pub(super) fn finish(mut self, graph: &GraphProto) -> Result<Graph> {
-        let [output] = graph.output.as_slice() else {
-            let names: Vec<_> = graph
-                .output
-                .iter()
-                .map(|o| format!("'{}'", o.name()))
-                .collect();
-            return Err(Error::Onnx(format!(
-                "the graph has {} outputs ({}); nnlens runs models with exactly one output",
-                graph.output.len(),
-                names.join(", ")
-            )));
-        };
+        let output = check_one_output(graph)?;
         match self.values.get(output.name()).cloned() {
             Some(Val::Runtime(id)) => {
                 let id = if self.whole_input {
@@ -216,6 +212,21 @@ impl Importer {
             }
         }
         Ok(self.graph)
+    }
+}
+
+/// The graph's one output; an error naming them when it has several or none.
+pub(super) fn check_one_output(graph: &GraphProto) -> Result<&ValueInfoProto> {
+    match graph.output.as_slice() {
+        [output] => Ok(output),
+        outputs => {
+            let names: Vec<_> = outputs.iter().map(|o| format!("'{}'", o.name())).collect();
+            Err(Error::Onnx(format!(
+                "the graph has {} outputs ({}); nnlens runs models with exactly one output",
+                outputs.len(),
+                names.join(", ")
+            )))
+        }
     }
 }
 

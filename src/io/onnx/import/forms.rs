@@ -40,23 +40,29 @@ pub(super) enum Form {
 pub(super) enum Batch {
     /// At this ONNX axis (of size 1 at batch 1).
     At(usize),
-    /// Merged with other axes (`[N·heads, L, d]`, a flatten across it): the value cannot be
-    /// lowered until a reshape separates it again.
-    Merged,
-    /// Not known: a whole-input model (one sample is the whole declared input), or a reshape to
-    /// sizes fixed at export time (the model was traced at a fixed batch, which each sample
-    /// reproduces).
+    /// Merged into this ONNX axis with others (`[N·heads, L, d]` at axis 0): the value cannot
+    /// be lowered until a reshape separates the batch again.
+    Merged(usize),
+    /// Somewhere no op tracked (after an op that changes the rank); not lowered.
+    Lost,
+    /// Not known, and not needed: a whole-input model (one sample is the whole declared input),
+    /// or a model traced at a fixed batch (its reshapes hold sizes fixed at export, which each
+    /// sample reproduces).
     Unknown,
 }
 
 impl Form {
-    /// Lifted with the batch at `axis` when `moved` gives one, else merged.
+    /// The batch after an op that moves axes: `moved` maps an input axis to its output axis
+    /// (`None` when the op merges it with others or drops it).
     fn moved(self, moved: impl Fn(usize) -> Option<usize>) -> Batch {
         match self {
-            Form::BatchFirst => moved(0).map_or(Batch::Merged, Batch::At),
+            Form::BatchFirst => moved(0).map_or(Batch::Lost, Batch::At),
             Form::Lifted {
                 batch: Batch::At(b),
-            } => moved(b).map_or(Batch::Merged, Batch::At),
+            } => moved(b).map_or(Batch::Lost, Batch::At),
+            Form::Lifted {
+                batch: Batch::Merged(a),
+            } => moved(a).map_or(Batch::Lost, Batch::Merged),
             Form::Lifted { batch } => batch,
         }
     }
@@ -228,7 +234,7 @@ impl Importer {
             .iter()
             .all(|&(batch, rank)| batch == first && rank == out_rank);
         Form::Lifted {
-            batch: if kept { first } else { Batch::Merged },
+            batch: if kept { first } else { Batch::Lost },
         }
     }
 }

@@ -134,12 +134,12 @@ impl Importer {
         if !self.is_lifted(id) {
             return self.push(ctx, Op::Gather(op), &[id]);
         }
-        let moved = batch.map(|b| {
-            if b < axis {
+        let moved = self.moved_batch(id, |b| {
+            Some(if b < axis {
                 b
             } else {
                 b.saturating_add_signed(rank_change)
-            }
+            })
         });
         self.push_form(ctx, Op::Gather(op), &[id], Form::Lifted { batch: moved })
     }
@@ -293,6 +293,7 @@ impl Importer {
         let out_rank = rank.max(target.len());
         let (lead, pad) = (out_rank - rank, out_rank - target.len());
         let batch = self.batch_axis(id).map(|b| b + lead);
+        let moved = self.moved_batch(id, |b| Some(b + lead));
         let aligned = (0..out_rank)
             .map(|k| {
                 let t = if k < pad {
@@ -339,13 +340,13 @@ impl Importer {
                 Op::Reshape(Reshape::new(padded)),
                 &[lifted],
             )?;
-            self.forms.insert(lifted, Form::Lifted { batch });
+            self.forms.insert(lifted, Form::Lifted { batch: moved });
         }
         self.push_form(
             ctx,
             Op::Expand(Expand::new(aligned)),
             &[lifted],
-            Form::Lifted { batch },
+            Form::Lifted { batch: moved },
         )
     }
 

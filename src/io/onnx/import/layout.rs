@@ -8,6 +8,7 @@ use super::forms::{Batch, Form};
 use super::values::to_float;
 use super::{Importer, NodeCtx};
 use crate::error::{Error, Result};
+use crate::graph::ops::repeat::BatchConstant;
 use crate::graph::ops::reshape_target;
 use crate::graph::ops::shape::{Concat, Flatten, Reshape, Transpose};
 use crate::graph::ops::Op;
@@ -210,10 +211,7 @@ impl Importer {
             return self.bind(ctx, Val::int(v));
         }
         if parts.iter().any(|p| matches!(p, Val::Runtime(_))) {
-            return Err(ctx.err(
-                "concatenates run-time tensors with constants; nnlens concatenates values computed \
-                 from the input only",
-            ));
+            return self.concat_with_constants(ctx, parts, axis_attr);
         }
         let floats = parts
             .into_iter()
@@ -224,6 +222,53 @@ impl Importer {
         let axis = fold::axis(axis_attr, refs[0].ndim(), "axis").map_err(wrap)?;
         let v = fold::concat(&refs, axis).map_err(wrap)?;
         self.bind(ctx, Val::float(v))
+    }
+
+    /// `Concat` of run-time values and constants: the values lifted, each constant (the ONNX
+    /// value at batch 1, so of size 1 at the batch axis) produced for every sample by a
+    /// [`BatchConstant`] in the values' form, then one [`Concat`].
+    fn concat_with_constants(&mut self, ctx: &NodeCtx, parts: Vec<Val>, axis: i64) -> Result<()> {
+        let first = parts
+            .iter()
+            .find_map(|p| match p {
+                Val::Runtime(id) => Some(*id),
+                _ => None,
+            })
+            .ok_or_else(|| ctx.err("has no run-time input"))?;
+        let first = self.lift(ctx, first)?;
+        let form = self.form(first);
+        let rank = self.rank(first);
+        let axis = fold::axis(axis, rank, "axis").map_err(|e| ctx.err(e))?;
+        if self.batch_axis(first) == Some(axis) {
+            return Err(ctx.err(format!(
+                "concatenates along the batch dimension (axis {axis}); nnlens keeps samples \
+                 independent"
+            )));
+        }
+        let mut ids = Vec::with_capacity(parts.len());
+        for (i, part) in parts.into_iter().enumerate() {
+            let id = match part {
+                Val::Runtime(id) => self.lift(ctx, id)?,
+                constant => {
+                    self.spend(ctx, constant.bytes())?;
+                    let value =
+                        to_float(constant).map_err(|m| ctx.err(format!("input {i} {m}")))?;
+                    if value.ndim() != rank {
+                        return Err(ctx.err(format!(
+                            "input {i} has shape {:?}, expected rank {rank} like the other inputs",
+                            value.shape()
+                        )));
+                    }
+                    let op = Op::BatchConstant(BatchConstant::new(value));
+                    let id = self.push_step(ctx, &format!("constant{i}"), op, &[first])?;
+                    self.forms.insert(id, form);
+                    id
+                }
+            };
+            ids.push(id);
+        }
+        let concat = Concat::new(axis + 1, ids.len()).map_err(|e| ctx.at_node(e))?;
+        self.push(ctx, Op::Concat(concat), &ids)
     }
 
     pub(super) fn reshape(&mut self, ctx: &NodeCtx) -> Result<()> {
@@ -317,21 +362,21 @@ impl Importer {
                     .join(", ")
             ))
         })?;
-        let in_batch = self.batch_axis(id);
-        let positions: Vec<usize> = (0..target.len())
-            .filter(|&i| {
-                target[i] == Sym::BATCH
-                    || (target[i] == Sym::int(0) && !allowzero && in_batch == Some(i))
-            })
-            .collect();
-        // Sizes fixed at export (a model traced at a fixed batch) say nothing of the batch; a
-        // multiple of N, or a -1 absorbing a symbolic batch, merge it.
-        let merges = target.iter().any(|s| s.n != 0)
-            || (self.declared_batch.is_none() && target.contains(&Sym::int(-1)));
-        let batch = match positions.as_slice() {
-            [one] => Batch::At(*one),
-            _ if merges => Batch::Merged,
-            _ => Batch::Unknown,
+        let tracked = match self.form(x) {
+            Form::Lifted {
+                batch: Batch::At(a) | Batch::Merged(a),
+            } => Some(a),
+            _ => None,
+        };
+        let batch = match (tracked, self.declared_batch) {
+            // A model traced at a fixed batch: its sizes say nothing of the batch, and each
+            // sample reproduces the trace.
+            (_, Some(_)) => Batch::Unknown,
+            (Some(a), None) => batch_after_reshape(&input, a, &shape, target, allowzero),
+            (None, None) => target
+                .iter()
+                .position(|&s| s == Sym::BATCH)
+                .map_or(Batch::Lost, Batch::At),
         };
         self.push_form(
             ctx,
@@ -464,6 +509,43 @@ impl Importer {
                 Val::int(fold::transpose(&a, &perm).map_err(|e| ctx.err(e))?),
             ),
         }
+    }
+}
+
+/// Where a reshape of an ONNX value of shape `input` at batch 1, whose batch is at (or merged
+/// into) axis `axis`, to `output` (by `target`) puts the batch: the target resolved again at
+/// batch 2 against the input with that axis doubled. The one output axis that doubles holds
+/// the batch: alone when it grows from 1, merged otherwise; anything else loses it.
+fn batch_after_reshape(
+    input: &[usize],
+    axis: usize,
+    output: &[usize],
+    target: &[Sym],
+    allowzero: bool,
+) -> Batch {
+    let mut doubled = input.to_vec();
+    doubled[axis] *= 2;
+    let at_two: Option<Vec<i64>> = target
+        .iter()
+        .map(|s| s.n.checked_mul(2)?.checked_add(s.c))
+        .collect();
+    let Some(output_at_two) =
+        at_two.and_then(|t| reshape_target::resolve(&doubled, &t, allowzero).ok())
+    else {
+        return Batch::Lost;
+    };
+    let changed: Vec<usize> = (0..output.len())
+        .filter(|&k| output_at_two.get(k) != Some(&output[k]))
+        .collect();
+    match changed.as_slice() {
+        [k] if output_at_two.len() == output.len() && output_at_two[*k] == 2 * output[*k] => {
+            if output[*k] == 1 {
+                Batch::At(*k)
+            } else {
+                Batch::Merged(*k)
+            }
+        }
+        _ => Batch::Lost,
     }
 }
 

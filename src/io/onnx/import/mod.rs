@@ -129,8 +129,19 @@ fn import_with_budget(bytes: &[u8], budget: usize) -> Result<Graph> {
     }
     // A model that will not run sample by sample (an op reaches across its first dimension, or
     // its input has no axis after it) runs as a whole when its input has a fixed size.
+    endpoints::check_one_output(graph)?;
+    // When the batched import refused the input's rank, the whole import's refusal says more.
     run(graph, opset, budget, false).or_else(|batched| {
-        run(graph, opset, budget, true).map_err(|_| batched)
+        run(graph, opset, budget, true).map_err(|whole| {
+            if batched
+                .to_string()
+                .contains("expects a batch dimension followed by")
+            {
+                whole
+            } else {
+                batched
+            }
+        })
     })
 }
 
@@ -175,6 +186,9 @@ struct Importer {
     declared_batch: Option<i64>,
     /// Whether one sample is the whole declared input ([`Importer::new`]).
     whole_input: bool,
+    /// The run-time values that hold integer ids: the input of a model of ids and its
+    /// rearrangements ([`Importer::push_named`]).
+    ids: HashSet<ValueId>,
     /// The form of each run-time value that is not batch-first ([`forms`]).
     forms: HashMap<ValueId, forms::Form>,
     /// The lifted copy of a batch-first value, made once.
@@ -196,6 +210,8 @@ impl Importer {
             "Constant" => self.constant(&ctx),
             "Identity" => self.identity(&ctx),
             "Cast" => self.cast(&ctx),
+            "CastLike" => self.cast_like(&ctx),
+            "Size" => self.size(&ctx),
             "Shape" => self.shape(&ctx),
             "Gather" => self.gather(&ctx),
             "Slice" => self.slice(&ctx),
@@ -230,8 +246,10 @@ impl Importer {
             "Pow" => self.binary(&ctx, BinaryKind::Pow),
             "PRelu" => self.binary(&ctx, BinaryKind::PRelu),
             "Max" => self.variadic(&ctx, BinaryKind::Max),
+            "Sum" => self.variadic(&ctx, BinaryKind::Add),
             "Min" => self.variadic(&ctx, BinaryKind::Min),
             "Sqrt" => self.activation(&ctx, Activation::Sqrt),
+            "Reciprocal" => self.activation(&ctx, Activation::Reciprocal),
             "Exp" => self.activation(&ctx, Activation::Exp),
             "Log" => self.activation(&ctx, Activation::Log),
             "Neg" => self.activation(&ctx, Activation::Neg),
@@ -350,6 +368,7 @@ mod tests {
                 opset: 17,
                 declared_batch: None,
                 whole_input: false,
+                ids: HashSet::new(),
                 forms: HashMap::new(),
                 lifted_copies: HashMap::new(),
                 lowered_copies: HashMap::new(),

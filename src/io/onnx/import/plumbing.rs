@@ -7,6 +7,8 @@
 use super::values::to_float;
 use super::{Importer, NodeCtx};
 use crate::error::{Error, Result};
+use crate::graph::ops::activation::Activation;
+use crate::graph::ops::Op;
 use crate::io::onnx::data::{decode_tensor, type_name, Sym, Val};
 use crate::io::onnx::fold;
 use crate::io::onnx::proto::{attribute_proto::AttributeType, tensor_proto::DataType};
@@ -50,6 +52,35 @@ impl Importer {
     pub(super) fn cast(&mut self, ctx: &NodeCtx) -> Result<()> {
         let to = ctx.int("to", 0)?;
         let to = i32::try_from(to).map_err(|_| ctx.err(format!("'to' {to} is not a type code")))?;
+        self.cast_to(ctx, to)
+    }
+
+    /// `CastLike`: `Cast` to the type of input 1 (a float or integer constant, or a run-time
+    /// value, which is float).
+    pub(super) fn cast_like(&mut self, ctx: &NodeCtx) -> Result<()> {
+        let to = match self.required(ctx, 1)? {
+            Val::Int(_) => DataType::Int64,
+            Val::Float(_) | Val::Runtime(_) => DataType::Float,
+        };
+        self.cast_to(ctx, to as i32)
+    }
+
+    /// `Size`: the number of elements, with the batch size kept symbolic.
+    pub(super) fn size(&mut self, ctx: &NodeCtx) -> Result<()> {
+        let dims: Vec<Sym> = match self.required(ctx, 0)? {
+            Val::Runtime(id) => self.onnx_dims(id),
+            Val::Float(a) => a.shape().iter().map(|&d| Sym::int(d as i64)).collect(),
+            Val::Int(a) => a.shape().iter().map(|&d| Sym::int(d as i64)).collect(),
+        };
+        let count = dims
+            .into_iter()
+            .try_fold(Sym::int(1), Sym::mul)
+            .map_err(|e| ctx.err(e))?;
+        self.bind(ctx, Val::int(ArrayD::from_elem(IxDyn(&[]), count)))
+    }
+
+    /// `Cast` to the ONNX type code `to`.
+    fn cast_to(&mut self, ctx: &NodeCtx, to: i32) -> Result<()> {
         let is_float = [
             DataType::Float,
             DataType::Double,
@@ -72,6 +103,11 @@ impl Importer {
         .any(|t| *t as i32 == to);
         let is_bool = to == DataType::Bool as i32;
         let val = match (self.required(ctx, 0)?, is_float, is_int || is_bool) {
+            // Ids cast to float become numbers: a node of their own, free of the id rules.
+            (Val::Runtime(id), true, _) if self.ids.contains(&id) => {
+                let op = Op::Activation(Activation::Identity);
+                Val::Runtime(self.push_unbound(ctx, op, &[id])?)
+            }
             (Val::Runtime(id), true, _) => Val::Runtime(id),
             (Val::Runtime(_), false, _) => {
                 return Err(ctx.err(format!(

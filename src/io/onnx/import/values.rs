@@ -6,7 +6,7 @@
 
 use super::forms::{Batch, Form};
 use super::{Importer, NodeCtx};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::graph::ops::Op;
 use crate::graph::ValueId;
 use crate::io::onnx::data::Val;
@@ -220,7 +220,9 @@ impl Importer {
         self.push_named(&format!("{}.{step}", ctx.name), ctx.op, op, inputs)
     }
 
-    /// Adds a graph node named `base` (made unique) labelled `label`.
+    /// Adds a graph node named `base` (made unique) labelled `label`. Integer ids (the input of
+    /// a model of ids, and their rearrangements) are only looked up, compared or rearranged:
+    /// arithmetic on them would be f32 arithmetic where ONNX's is integer (`7 / 2` is 3).
     pub(super) fn push_named(
         &mut self,
         base: &str,
@@ -228,6 +230,26 @@ impl Importer {
         op: Op,
         inputs: &[ValueId],
     ) -> Result<ValueId> {
+        let reads_ids = inputs.iter().any(|id| self.ids.contains(id));
+        let rearranges = matches!(
+            op,
+            Op::Reshape(_)
+                | Op::Transpose(_)
+                | Op::Flatten(_)
+                | Op::Concat(_)
+                | Op::Slice(_)
+                | Op::Gather(_)
+                | Op::Expand(_)
+                | Op::Tile(_)
+        );
+        let reads_as_ids = matches!(op, Op::Embedding(_) | Op::Compare(_) | Op::BatchConstant(_));
+        if reads_ids && !rearranges && !reads_as_ids {
+            return Err(Error::Onnx(format!(
+                "node '{base}' ({label}) computes with integer ids as numbers; nnlens reads an \
+                 integer input as ids for an embedding lookup (Gather of a table), a comparison \
+                 or a Cast to float, since integer arithmetic is not float arithmetic"
+            )));
+        }
         let mut name = base.to_string();
         let mut k = 1;
         while self.names.contains(&name) {
@@ -236,6 +258,9 @@ impl Importer {
         }
         let id = self.graph.push(name.clone(), label, op, inputs)?;
         self.names.insert(name);
+        if reads_ids && rearranges {
+            self.ids.insert(id);
+        }
         Ok(id)
     }
 
