@@ -283,3 +283,58 @@ fn token_ids_outside_the_table_are_errors_and_the_model_keeps_working() {
             .is_ok());
     }
 }
+
+/// The other existing functions on both models: SmoothGrad and occlusion on the ViT's image,
+/// occlusion of token windows on the text model, a block's outputs over the batch and their PCA.
+#[test]
+fn the_other_methods_layer_outputs_and_pca_work_on_transformers() {
+    use nnlens::project::pca::{Pca, PcaOptions};
+    let vit = doc("vit");
+    let text = doc("text");
+    for export in EXPORTS {
+        let g = graph(&vit, export);
+        let x = floats(&vit["input"]);
+        for kind in ["smoothGrad", "occlusion"] {
+            let mut m = kind.parse::<MethodKind>().unwrap().defaults();
+            if let Method::Occlusion {
+                window, strides, ..
+            } = &mut m
+            {
+                *window = vec![3, 8, 8];
+                *strides = vec![3, 8, 8];
+            }
+            let a = saliency(&g, sample(&x, 0), &SaliencyOptions::new(m, 3)).unwrap();
+            assert_eq!(a.shape, vec![3, 32, 32], "vit {export} {kind}");
+            assert!(a.values.iter().all(|v| v.is_finite()));
+            assert!(a.values.iter().any(|&v| v != 0.0), "vit {export} {kind}");
+        }
+        let node = vit["exports"][export]["values"]["block1_output"][0]["node"]
+            .as_str()
+            .unwrap();
+        let block = g.find(&layer_of(&g, node)).unwrap();
+        let outputs = g.value_over(block, &x, 2).unwrap();
+        assert_eq!(outputs.len(), 2 * 17 * 32);
+        let rows = outputs.into_shape_with_order((2, 17 * 32)).unwrap();
+        let options = PcaOptions {
+            components: 1,
+            ..PcaOptions::default()
+        };
+        let fit = Pca::fit(rows.view(), &options).unwrap();
+        assert_eq!(fit.transformed.shape(), &[2, 1]);
+
+        let g = graph(&text, export);
+        let ids = floats(&text["input"]);
+        let mut m = MethodKind::Occlusion.defaults();
+        if let Method::Occlusion { window, .. } = &mut m {
+            *window = vec![1];
+        }
+        let a = saliency(&g, sample(&ids, 0), &SaliencyOptions::new(m, 2)).unwrap();
+        assert_eq!(a.shape, vec![12], "text {export}: one score per token");
+        assert!(a.values.iter().any(|&v| v != 0.0));
+        let noisy = SaliencyOptions::new(MethodKind::SmoothGrad.defaults(), 2);
+        let e = saliency(&g, sample(&ids, 0), &noisy)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not defined for a model of token ids"), "{e}");
+    }
+}
