@@ -14,9 +14,9 @@
 
 use super::elementwise::{spread, sum_to_shape};
 use super::index::check_gradient;
-use super::select::{broadcast_all, operand_shapes};
+use super::select::Operands;
 use super::{Grads, Kernel};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::tensor::Tensor;
 use ndarray::{CowArray, Zip};
 
@@ -48,21 +48,18 @@ fn quotient(a: f32, b: f32, fmod: bool) -> f32 {
 pub struct Mod {
     /// C's `fmod` (true) or Python's `%` (false).
     fmod: bool,
-    /// `[a, b]`: a constant, or `None` for the next graph input.
-    operands: [Option<Tensor>; 2],
+    /// `[a, b]`.
+    operands: Operands<2>,
 }
 
 impl Mod {
     /// `a mod b` of `[a, b]`, each a constant or `None` for a graph value; fails when both
     /// are constants.
     pub fn new(fmod: bool, operands: [Option<Tensor>; 2]) -> Result<Self> {
-        if operands.iter().all(Option::is_some) {
-            return Err(Error::invalid(
-                "mod operands",
-                "both are constants; at least one must be a graph value",
-            ));
-        }
-        Ok(Mod { fmod, operands })
+        Ok(Mod {
+            fmod,
+            operands: Operands::new("mod", operands)?,
+        })
     }
 
     /// Whether the remainder has the dividend's sign (C's `fmod`).
@@ -72,37 +69,21 @@ impl Mod {
 
     /// `[a, b]`: each a constant, or `None` for a graph value.
     pub fn operands(&self) -> &[Option<Tensor>; 2] {
-        &self.operands
-    }
-
-    fn tensors<'a>(&'a self, inputs: &[&'a Tensor]) -> Result<[&'a Tensor; 2]> {
-        let mut next = inputs.iter();
-        let mut pick = |i: usize| -> Result<&'a Tensor> {
-            match &self.operands[i] {
-                Some(c) => Ok(c),
-                None => next
-                    .next()
-                    .copied()
-                    .ok_or_else(|| Error::shape("mod: too few inputs")),
-            }
-        };
-        Ok([pick(0)?, pick(1)?])
+        self.operands.all()
     }
 }
 
 impl Kernel for Mod {
     fn arity(&self) -> usize {
-        self.operands.iter().filter(|o| o.is_none()).count()
+        self.operands.arity()
     }
 
     fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
-        let constants = [self.operands[0].as_ref(), self.operands[1].as_ref()];
-        let shapes = operand_shapes("Mod", &constants, inputs)?;
-        broadcast_all("Mod", &shapes)
+        self.operands.output_shape("Mod", inputs)
     }
 
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
-        let [a, b] = self.tensors(inputs)?;
+        let [a, b] = self.operands.tensors("mod", inputs)?;
         let shapes: Vec<&[usize]> = inputs.iter().map(|t| t.shape()).collect();
         let out = self.output_shape(&shapes)?;
         let fmod = self.fmod;
@@ -118,15 +99,15 @@ impl Kernel for Mod {
         grad_output: &Tensor,
         _want_params: bool,
     ) -> Result<Grads> {
-        let [a, b] = self.tensors(inputs)?;
+        let [a, b] = self.operands.tensors("mod", inputs)?;
         let shapes: Vec<&[usize]> = inputs.iter().map(|t| t.shape()).collect();
         let out = self.output_shape(&shapes)?;
         check_gradient("mod", grad_output, &out)?;
         let mut grads = Vec::with_capacity(inputs.len());
-        if self.operands[0].is_none() {
+        if self.operands.is_value(0) {
             grads.push(sum_to_shape(CowArray::from(grad_output.view()), a.shape())?);
         }
-        if self.operands[1].is_none() {
+        if self.operands.is_value(1) {
             let fmod = self.fmod;
             let full = Zip::from(grad_output)
                 .and(spread(a, &out)?)

@@ -71,6 +71,69 @@ pub(super) fn operand_shapes<'a>(
     Ok(shapes)
 }
 
+/// The `K` operands of an element-wise op, each a constant the op holds or `None` for the next
+/// graph value it reads (at least one is).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Operands<const K: usize>([Option<Tensor>; K]);
+
+impl<const K: usize> Operands<K> {
+    /// `operands` of the op `what`; fails when all are constants.
+    pub(super) fn new(what: &str, operands: [Option<Tensor>; K]) -> Result<Self> {
+        if operands.iter().all(Option::is_some) {
+            return Err(Error::invalid(
+                format!("{what} operands"),
+                "all are constants; at least one must be a graph value",
+            ));
+        }
+        Ok(Operands(operands))
+    }
+
+    /// Each operand: a constant, or `None` for a graph value.
+    pub fn all(&self) -> &[Option<Tensor>; K] {
+        &self.0
+    }
+
+    /// How many graph values the op reads.
+    pub(super) fn arity(&self) -> usize {
+        self.0.iter().filter(|o| o.is_none()).count()
+    }
+
+    /// Whether operand `i` is a graph value (and so receives a gradient).
+    pub(super) fn is_value(&self, i: usize) -> bool {
+        self.0[i].is_none()
+    }
+
+    /// The output shape for the graph values' `inputs` shapes ([`operand_shapes`], then the
+    /// broadcast).
+    pub(super) fn output_shape(&self, what: &str, inputs: &[&[usize]]) -> Result<Vec<usize>> {
+        let constants: Vec<Option<&Tensor>> = self.0.iter().map(Option::as_ref).collect();
+        let shapes = operand_shapes(what, &constants, inputs)?;
+        broadcast_all(what, &shapes)
+    }
+
+    /// The operand tensors, graph values taken from `inputs` in order.
+    pub(super) fn tensors<'a>(
+        &'a self,
+        what: &str,
+        inputs: &[&'a Tensor],
+    ) -> Result<[&'a Tensor; K]> {
+        let mut next = inputs.iter();
+        let mut picked = Vec::with_capacity(K);
+        for operand in &self.0 {
+            picked.push(match operand {
+                Some(c) => c,
+                None => next
+                    .next()
+                    .copied()
+                    .ok_or_else(|| Error::shape(format!("{what}: too few inputs")))?,
+            });
+        }
+        picked
+            .try_into()
+            .map_err(|_| Error::shape(format!("{what}: {K} operands expected")))
+    }
+}
+
 /// The broadcast of `shapes`, or an error naming them.
 pub(super) fn broadcast_all(what: &str, shapes: &[&[usize]]) -> Result<Vec<usize>> {
     let mut out: Vec<usize> = Vec::new();
@@ -87,60 +150,36 @@ pub(super) fn broadcast_all(what: &str, shapes: &[&[usize]]) -> Result<Vec<usize
 /// `x` where `condition` is non-zero, else `y`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Where {
-    /// `[condition, x, y]`: a constant, or `None` for the next graph input.
-    operands: [Option<Tensor>; 3],
+    /// `[condition, x, y]`.
+    operands: Operands<3>,
 }
 
 impl Where {
     /// The selection of `[condition, x, y]`, each a constant or `None` for a graph value (the
     /// graph values are the op's inputs, in that order); fails when all three are constants.
     pub fn new(operands: [Option<Tensor>; 3]) -> Result<Self> {
-        if operands.iter().all(Option::is_some) {
-            return Err(Error::invalid(
-                "where operands",
-                "all three are constants; at least one must be a graph value",
-            ));
-        }
-        Ok(Where { operands })
+        Ok(Where {
+            operands: Operands::new("where", operands)?,
+        })
     }
 
     /// `[condition, x, y]`: each a constant, or `None` for a graph value.
     pub fn operands(&self) -> &[Option<Tensor>; 3] {
-        &self.operands
-    }
-
-    fn constants(&self) -> [Option<&Tensor>; 3] {
-        [0, 1, 2].map(|i| self.operands[i].as_ref())
-    }
-
-    /// The three operand tensors, graph values taken from `inputs` in order.
-    fn tensors<'a>(&'a self, inputs: &[&'a Tensor]) -> Result<[&'a Tensor; 3]> {
-        let mut next = inputs.iter();
-        let mut pick = |i: usize| -> Result<&'a Tensor> {
-            match &self.operands[i] {
-                Some(c) => Ok(c),
-                None => next
-                    .next()
-                    .copied()
-                    .ok_or_else(|| Error::shape("where: too few inputs")),
-            }
-        };
-        Ok([pick(0)?, pick(1)?, pick(2)?])
+        self.operands.all()
     }
 }
 
 impl Kernel for Where {
     fn arity(&self) -> usize {
-        self.operands.iter().filter(|o| o.is_none()).count()
+        self.operands.arity()
     }
 
     fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
-        let shapes = operand_shapes("where", &self.constants(), inputs)?;
-        broadcast_all("where", &shapes)
+        self.operands.output_shape("where", inputs)
     }
 
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
-        let [c, x, y] = self.tensors(inputs)?;
+        let [c, x, y] = self.operands.tensors("where", inputs)?;
         let shapes: Vec<&[usize]> = inputs.iter().map(|t| t.shape()).collect();
         let out = self.output_shape(&shapes)?;
         Ok(Zip::from(spread(c, &out)?)
@@ -156,7 +195,7 @@ impl Kernel for Where {
         grad_output: &Tensor,
         _want_params: bool,
     ) -> Result<Grads> {
-        let [c, x, y] = self.tensors(inputs)?;
+        let [c, x, y] = self.operands.tensors("where", inputs)?;
         let shapes: Vec<&[usize]> = inputs.iter().map(|t| t.shape()).collect();
         let out = self.output_shape(&shapes)?;
         check_gradient("where", grad_output, &out)?;
@@ -172,13 +211,13 @@ impl Kernel for Where {
             sum_to_shape(CowArray::from(full), operand.shape())
         };
         let mut grads = Vec::with_capacity(inputs.len());
-        if self.operands[0].is_none() {
+        if self.operands.is_value(0) {
             grads.push(Tensor::zeros(c.raw_dim()));
         }
-        if self.operands[1].is_none() {
+        if self.operands.is_value(1) {
             grads.push(routed(true, x)?);
         }
-        if self.operands[2].is_none() {
+        if self.operands.is_value(2) {
             grads.push(routed(false, y)?);
         }
         Ok(Grads {
@@ -223,21 +262,18 @@ impl CompareKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Compare {
     kind: CompareKind,
-    /// `[a, b]`: a constant, or `None` for the next graph input.
-    operands: [Option<Tensor>; 2],
+    /// `[a, b]`.
+    operands: Operands<2>,
 }
 
 impl Compare {
     /// The comparison of `[a, b]`, each a constant or `None` for a graph value; fails when
     /// both are constants.
     pub fn new(kind: CompareKind, operands: [Option<Tensor>; 2]) -> Result<Self> {
-        if operands.iter().all(Option::is_some) {
-            return Err(Error::invalid(
-                "comparison operands",
-                "both are constants; at least one must be a graph value",
-            ));
-        }
-        Ok(Compare { kind, operands })
+        Ok(Compare {
+            kind,
+            operands: Operands::new("comparison", operands)?,
+        })
     }
 
     /// The comparison.
@@ -247,38 +283,21 @@ impl Compare {
 
     /// `[a, b]`: each a constant, or `None` for a graph value.
     pub fn operands(&self) -> &[Option<Tensor>; 2] {
-        &self.operands
-    }
-
-    fn tensors<'a>(&'a self, inputs: &[&'a Tensor]) -> Result<[&'a Tensor; 2]> {
-        let mut next = inputs.iter();
-        let mut pick = |i: usize| -> Result<&'a Tensor> {
-            match &self.operands[i] {
-                Some(c) => Ok(c),
-                None => next
-                    .next()
-                    .copied()
-                    .ok_or_else(|| Error::shape("comparison: too few inputs")),
-            }
-        };
-        Ok([pick(0)?, pick(1)?])
+        self.operands.all()
     }
 }
 
 impl Kernel for Compare {
     fn arity(&self) -> usize {
-        self.operands.iter().filter(|o| o.is_none()).count()
+        self.operands.arity()
     }
 
     fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
-        let name = self.kind.name();
-        let constants = [self.operands[0].as_ref(), self.operands[1].as_ref()];
-        let shapes = operand_shapes(name, &constants, inputs)?;
-        broadcast_all(name, &shapes)
+        self.operands.output_shape(self.kind.name(), inputs)
     }
 
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
-        let [a, b] = self.tensors(inputs)?;
+        let [a, b] = self.operands.tensors(self.kind.name(), inputs)?;
         let shapes: Vec<&[usize]> = inputs.iter().map(|t| t.shape()).collect();
         let out = self.output_shape(&shapes)?;
         let kind = self.kind;
