@@ -33,6 +33,18 @@ impl Default for Tolerance {
     }
 }
 
+/// A tensor of the given shape holding `0, 1, 2, ...` in row-major order.
+pub fn iota(shape: &[usize]) -> Tensor {
+    let n: usize = shape.iter().product();
+    Tensor::from_shape_vec(ndarray::IxDyn(shape), (0..n).map(|v| v as f32).collect())
+        .expect("the length is the shape's product")
+}
+
+/// A tensor's values in row-major order.
+pub fn values(t: &Tensor) -> Vec<f32> {
+    t.iter().copied().collect()
+}
+
 /// A tensor of the given shape with values uniform in `[low, high)`, from `seed`.
 pub fn random_tensor(shape: &[usize], low: f32, high: f32, seed: u64) -> Tensor {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);

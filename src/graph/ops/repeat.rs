@@ -290,16 +290,7 @@ impl Kernel for BatchConstant {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::ops::gradcheck::{check, random_tensor, Tolerance};
-
-    fn iota(shape: &[usize]) -> Tensor {
-        let n: usize = shape.iter().product();
-        Tensor::from_shape_vec(IxDyn(shape), (0..n).map(|v| v as f32).collect()).unwrap()
-    }
-
-    fn values(t: &Tensor) -> Vec<f32> {
-        t.iter().copied().collect()
-    }
+    use crate::graph::ops::gradcheck::{check, iota, random_tensor, values, Tolerance};
 
     #[test]
     fn tile_matches_numpy() {

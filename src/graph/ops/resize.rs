@@ -446,10 +446,7 @@ impl Kernel for Resize {
 mod tests {
     use super::super::gradcheck::{check, random_tensor, Tolerance};
     use super::*;
-
-    fn values(t: &Tensor) -> Vec<f32> {
-        t.iter().copied().collect()
-    }
+    use crate::graph::ops::gradcheck::values;
 
     fn one_axis(input: &[f32], op: &Resize) -> Vec<f32> {
         let x = tensor("x", &[1, 1, input.len()], input.to_vec()).unwrap();
