@@ -31,24 +31,29 @@ fn input() -> Vec<f32> {
     (0..64).map(|i| (i as f32 * 0.37).sin().abs()).collect()
 }
 
+/// Values as the `Float32Array` a page passes.
+fn f32s(values: &[f32]) -> JsValue {
+    js_sys::Float32Array::from(values).into()
+}
+
 #[wasm_bindgen_test]
 fn forward_trace_and_gradient_cross_the_boundary() {
     let model = Model::from_json(CNN).unwrap();
-    let out = model.forward(input(), None).unwrap();
+    let out = model.forward(f32s(&input()), None).unwrap();
     assert_eq!(out.len(), 3);
     assert!((out.iter().sum::<f32>() - 1.0).abs() < 1e-5);
-    let trace = model.trace(input(), Some(1)).unwrap();
+    let trace = model.trace(f32s(&input()), Some(1)).unwrap();
     assert_eq!(
         trace.names(),
         ["conv", "conv.relu", "pool", "flat", "fc", "softmax"]
     );
     assert_eq!(trace.get("pool").unwrap().len(), 4 * 4 * 4);
     assert_eq!(trace.output(), out);
-    let grad = model.gradient(&input(), 2).unwrap();
+    let grad = model.gradient(f32s(&input()), 2).unwrap();
     assert_eq!(grad.len(), 64);
     assert!(grad.iter().any(|g| *g != 0.0));
     let batch: Vec<f32> = input().into_iter().chain(input()).collect();
-    let two = model.forward(batch, Some(2)).unwrap();
+    let two = model.forward(f32s(&batch), Some(2)).unwrap();
     assert_eq!(&two[..3], &out[..]);
     assert_eq!(&two[3..], &out[..]);
 }
@@ -58,16 +63,16 @@ fn every_bad_input_is_an_error_and_the_module_keeps_working() {
     let model = Model::from_json(CNN).unwrap();
     let cases = [
         (
-            message(model.forward(vec![0.0; 10], None)),
+            message(model.forward(f32s(&[0.0; 10]), None)),
             "input has 10 values, expected 64",
         ),
-        (message(model.forward(input(), Some(0))), "batch"),
+        (message(model.forward(f32s(&input()), Some(0))), "batch"),
         (
-            message(model.gradient(&input(), 3)),
+            message(model.gradient(f32s(&input()), 3)),
             "target 3 is out of range",
         ),
         (
-            message(model.trace(input(), None).unwrap().get("nope")),
+            message(model.trace(f32s(&input()), None).unwrap().get("nope")),
             "unknown layer 'nope'",
         ),
         (message(Model::from_json("{")), "invalid nnlens JSON"),
@@ -96,9 +101,9 @@ fn every_bad_input_is_an_error_and_the_module_keeps_working() {
     }
     let mut nan = input();
     nan[5] = f32::NAN;
-    assert!(message(model.forward(nan, None)).contains("non-finite"));
+    assert!(message(model.forward(f32s(&nan), None)).contains("non-finite"));
     // Still working after all those errors.
-    assert_eq!(model.forward(input(), None).unwrap().len(), 3);
+    assert_eq!(model.forward(f32s(&input()), None).unwrap().len(), 3);
     assert!(Model::from_json(CNN).is_ok());
 }
 
@@ -107,8 +112,8 @@ fn json_round_trip_preserves_outputs() {
     let model = Model::from_json(CNN).unwrap();
     let again = Model::from_json(&model.to_json().unwrap()).unwrap();
     assert_eq!(
-        model.forward(input(), None).unwrap(),
-        again.forward(input(), None).unwrap()
+        model.forward(f32s(&input()), None).unwrap(),
+        again.forward(f32s(&input()), None).unwrap()
     );
     assert_eq!(model.input_shape().length(), 3);
 }
@@ -119,10 +124,10 @@ fn onnx_round_trip_and_errors_cross_the_boundary() {
     let bytes = model.to_onnx().unwrap();
     let again = Model::from_onnx(&bytes).unwrap();
     assert_eq!(
-        model.forward(input(), None).unwrap(),
-        again.forward(input(), None).unwrap()
+        model.forward(f32s(&input()), None).unwrap(),
+        again.forward(f32s(&input()), None).unwrap()
     );
-    let names: Vec<String> = again.trace(input(), None).unwrap().names();
+    let names: Vec<String> = again.trace(f32s(&input()), None).unwrap().names();
     assert_eq!(
         names,
         ["conv", "conv.relu", "pool", "flat", "fc", "softmax"]
@@ -298,7 +303,7 @@ fn trainer_options_choose_the_loss_optimiser_and_schedule() {
 fn saliency_options_are_per_method_and_logits_default_to_false() {
     let model = Model::from_json(CNN).unwrap();
     let x = input();
-    let run = |json: &str| nnlens::web::saliency(&model, &x, js(json));
+    let run = |json: &str| nnlens::web::saliency(&model, f32s(&x), js(json));
     assert_eq!(
         message(run(r#"{ "method": "gradient", "target": 1, "steps": 3 }"#)),
         "unknown option 'steps' in saliency options for method 'gradient'; the known options \
@@ -329,7 +334,7 @@ fn saliency_options_are_per_method_and_logits_default_to_false() {
     );
     assert!(message(run(r#"{ "method": "gradient" }"#)).contains("missing field 'target'"));
     assert!(
-        message(nnlens::web::saliency(&model, &x, JsValue::from(3))).contains("expected an object")
+        message(nnlens::web::saliency(&model, f32s(&x), JsValue::from(3))).contains("expected an object")
     );
 
     let gradient = run(r#"{ "target": 1 }"#).unwrap();
@@ -345,7 +350,7 @@ fn saliency_options_are_per_method_and_logits_default_to_false() {
             r#"{ "method": "integratedGradients", "target": 2, "steps": 4, "rule": "gaussLegendre" }"#,
         );
         js_sys::Reflect::set(&options, &"baseline".into(), &baseline).unwrap();
-        nnlens::web::attribute(&model, &x, options)
+        nnlens::web::attribute(&model, f32s(&x), options)
     };
     let scalar = ig(JsValue::from(0.25)).unwrap();
     let values = js_sys::Float32Array::from(&[0.25f32; 64][..]);
