@@ -3,7 +3,6 @@
 // digit, its label and the model's prediction.
 import { drawScatter, drawHeatmap } from "../pkg/nnlens.js";
 import { sizeCanvasForCss } from "./canvas.js";
-import { fitToShape } from "./data.js";
 import { onNearestPoint } from "./nearest-point.js";
 import { runInWorker } from "./worker-client.js";
 
@@ -12,10 +11,10 @@ const $ = (id) => document.getElementById(id);
 /**
  * Wires the panel. `digits`: the page's digit set; `saved`: the projection section of the URL hash
  * (`{ layer }`); `guard` wraps an event handler to show its errors in the page, `onChange` saves the
- * hash. Returns `{ showModel(model, modelSource), hashState() }`: a new model fills the layer
+ * hash, `prepare(digit)` makes a digit the model's input (the preprocessing panel's settings). Returns `{ showModel(model, modelSource), hashState() }`: a new model fills the layer
  * choice, defaulting to its last hidden representation.
  */
-export function setupProjection({ digits, saved, guard, onChange }) {
+export function setupProjection({ digits, saved, guard, onChange, prepare }) {
   const select = $("projection-layer");
   const state = { model: null, modelSource: null, layer: saved.layer ?? null };
   select.addEventListener("change", () => { state.layer = select.value; onChange(); });
@@ -24,7 +23,7 @@ export function setupProjection({ digits, saved, guard, onChange }) {
     sample: $("projection-sample"), sampleInfo: $("projection-sample-info"),
   };
   $("projection-run").addEventListener("click", guard(() => runProjection(elements, {
-    inputShape: state.model.inputShape, modelSource: state.modelSource, layer: state.layer, method: $("projection-method").value,
+    inputShape: state.model.inputShape, prepare, modelSource: state.modelSource, layer: state.layer, method: $("projection-method").value,
     samples: Math.min(Number($("projection-samples").value), digits.count), digits,
   })));
   return {
@@ -45,10 +44,10 @@ export function setupProjection({ digits, saved, guard, onChange }) {
 }
 
 /** Projects `layer`'s activations over the first `samples` digits with `method` in the worker. */
-async function runProjection(elements, { inputShape, modelSource, layer, method, samples, digits }) {
+async function runProjection(elements, { inputShape, prepare, modelSource, layer, method, samples, digits }) {
   const inputSize = inputShape.reduce((a, b) => a * b, 1);
   const inputs = new Float32Array(samples * inputSize);
-  for (let i = 0; i < samples; i++) inputs.set(fitToShape(digits.image(i), inputShape).values, i * inputSize);
+  for (let i = 0; i < samples; i++) inputs.set(prepare(digits.image(i)), i * inputSize);
   elements.progress.hidden = false;
   elements.progress.value = 0;
   elements.status.textContent = "computing activations…";
