@@ -1,0 +1,216 @@
+// Page tests of the explorer with the models people bring: an ImageNet-shaped ONNX model with
+// class names (a labels file, the model's metadata) and the preprocessing panel, the whole
+// architecture (the built-in CNN; a deep branched model with collapsible blocks), the layer
+// navigator and lazy drawing of deep models, dropping files on the page, and phone width.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { openSite, ready, distinctColours } from "./browser.mjs";
+import { deepModel } from "./deep-model.mjs";
+
+const examples = new URL("../../www/examples/", import.meta.url);
+const expected = JSON.parse(readFileSync(new URL("../fixtures/imagenet-shaped/expected.json", import.meta.url)));
+
+const topNames = (page) => page.$$eval("#prediction-topk li .name", (names) => names.map((n) => n.textContent));
+
+test("an ImageNet-shaped ONNX model with a labels file and the ImageNet preset shows the top-5 names", async (t) => {
+  const { page, origin, problems } = await openSite(t);
+  await page.goto(`${origin}/#model=cnn&sample=0`);
+  await ready(page);
+  // The digit models keep their full chart and their digits' preprocessing (none).
+  assert.equal(await page.isVisible("#prediction-chart"), true);
+  assert.equal(await page.isHidden("#prediction-topk"), true);
+  assert.equal(await page.inputValue("#pre-preset"), "none");
+
+  await page.setInputFiles("#model-file", new URL("imagenet-shaped.onnx", examples).pathname);
+  await page.waitForFunction(() => document.querySelector("#model-summary").textContent.startsWith("imagenet-shaped.onnx"));
+  await page.selectOption("#pre-preset", "imagenet");
+  await page.selectOption("#pre-fit", "stretch");
+  assert.equal(await page.inputValue("#pre-color"), "rgb");
+  assert.equal(await page.inputValue("#pre-mean"), "0.485, 0.456, 0.406");
+  assert.match(await page.textContent("#pre-caption"), /resized to 3×224×224.*imagenet normalised/);
+  assert.match(await page.textContent("#labels-status"), /open a labels file/);
+  await page.setInputFiles("#labels-file", new URL("imagenet-labels.txt", examples).pathname);
+  await page.waitForFunction(() => document.querySelector("#labels-status").textContent.startsWith("1000 class names"));
+  // 1000 outputs: the top-5 list (not the chart), the names in the order of onnxruntime's scores.
+  assert.equal(await page.isHidden("#prediction-chart"), true);
+  assert.deepEqual(await topNames(page), expected.fileNames);
+  assert.equal(await page.textContent("#predicted-class"), expected.fileNames[0]);
+  // The picture the model receives: 224×224, values normalised (below 0 and above 1).
+  const picture = await page.$eval("#pre-picture", (c) => ({ width: c.width, min: Number(c.dataset.min), max: Number(c.dataset.max) }));
+  assert.equal(picture.width, 224);
+  assert.ok(picture.min < -1.5 && picture.max > 2, `normalised range ${picture.min} to ${picture.max}`);
+  assert.ok(await distinctColours(page, "#pre-picture") > 2, "the model's input drawn");
+
+  // k is a choice; other settings change the input and go into the hash; a link restores them.
+  await page.fill("#prediction-k", "8");
+  await page.dispatchEvent("#prediction-k", "change");
+  assert.equal((await topNames(page)).length, 8);
+  await page.selectOption("#pre-preset", "none");
+  await page.selectOption("#pre-fit", "crop");
+  await page.selectOption("#pre-range", "255");
+  await page.waitForFunction(() => location.hash.includes("pre.fit=crop"));
+  const hash = await page.evaluate(() => location.hash);
+  assert.match(hash, /pre\.range=255/);
+  assert.match(hash, /pre\.norm=none/);
+  assert.notDeepEqual(await topNames(page), expected.fileNames.concat([]).slice(0, 8));
+  // Custom mean and std (one per channel) are kept as such.
+  await page.fill("#pre-mean", "1, 2, 3");
+  await page.dispatchEvent("#pre-mean", "change");
+  await page.waitForFunction(() => location.hash.includes("pre.mean=1%2C2%2C3"));
+  assert.equal(await page.inputValue("#pre-preset"), "custom");
+  assert.deepEqual(problems.consoleErrors, []);
+  assert.deepEqual(problems.foreignRequests, []);
+});
+
+test("class names come from the ONNX model's metadata, a JSON array, or show a readable error", async (t) => {
+  const { page, origin, problems } = await openSite(t);
+  await page.goto(`${origin}/`);
+  await ready(page);
+  await page.setInputFiles("#model-file", new URL("imagenet-shaped-labelled.onnx", examples).pathname);
+  await page.waitForFunction(() => document.querySelector("#labels-status").textContent.includes("metadata"));
+  assert.match(await page.textContent("#labels-status"), /^1000 class names from the model's metadata \(labels\)/);
+  assert.deepEqual(await topNames(page), expected.metadataNames);
+  // A JSON array replaces them; a shorter list names the first classes only and says so.
+  const names = Array.from({ length: 500 }, (_, i) => `json ${i}`);
+  await page.setInputFiles("#labels-file", { name: "names.json", mimeType: "application/json", buffer: Buffer.from(JSON.stringify(names)) });
+  await page.waitForFunction(() => document.querySelector("#labels-status").textContent.startsWith("500 class names from names.json"));
+  assert.match(await page.textContent("#labels-status"), /the model has 1000 outputs/);
+  assert.deepEqual(await topNames(page), expected.top5.map((i) => (i < 500 ? `json ${i}` : String(i))));
+  await page.setInputFiles("#labels-file", { name: "bad.json", mimeType: "application/json", buffer: Buffer.from('{"a": 1}') });
+  await page.waitForSelector("#error:not([hidden])");
+  assert.match(await page.textContent("#error"), /cannot read 'bad.json' as labels: expected a JSON array of class names/);
+  // The built-in digit models have no names: their classes are the digits.
+  await page.selectOption("#model-select", "cnn");
+  await page.waitForFunction(() => document.querySelector("#labels-status").textContent === "");
+  assert.match(await page.textContent("#predicted-class"), /^\d$/);
+  assert.deepEqual(problems.consoleErrors, []);
+});
+
+test("the whole architecture of the built-in CNN is on screen, fitted to its panel", async (t) => {
+  const { page, origin, problems } = await openSite(t);
+  await page.goto(`${origin}/#model=cnn`);
+  await ready(page);
+  const layers = ["input", "conv1", "conv1.relu", "pool1", "conv2", "conv2.relu", "pool2", "flatten", "fc1", "fc1.relu", "fc2", "softmax"];
+  const boxes = await page.$$eval("#architecture .arch-node", (nodes) => nodes.map((n) => {
+    const r = n.getBoundingClientRect();
+    return { name: n.dataset.layer, text: n.querySelector("text").textContent, left: r.left, right: r.right, width: r.width, height: r.height };
+  }));
+  assert.deepEqual(boxes.map((b) => b.name), layers);
+  const panel = await page.$eval("#architecture", (c) => {
+    const r = c.getBoundingClientRect();
+    return { left: r.left, right: r.right, clipped: c.scrollHeight > c.clientHeight + 1 || c.scrollWidth > c.clientWidth + 1 };
+  });
+  assert.equal(panel.clipped, false, "no scroll box cuts the diagram");
+  for (const box of boxes) {
+    assert.ok(box.text.startsWith(box.name), `${box.name} named in its box`);
+    assert.ok(box.width > 100 && box.left >= panel.left && box.right <= panel.right, `${box.name} inside the panel`);
+  }
+  assert.deepEqual(problems.consoleErrors, []);
+});
+
+test("a deep branched model: blocks collapse and open, branches stand side by side, the navigator limits what is drawn", async (t) => {
+  const { page, origin, problems } = await openSite(t);
+  await page.goto(`${origin}/`);
+  await ready(page);
+  const model = deepModel(37);
+  await page.setInputFiles("#model-file", { name: "deep.json", mimeType: "application/json", buffer: Buffer.from(JSON.stringify(model)) });
+  await page.waitForFunction(() => document.querySelector("#model-summary").textContent.startsWith("deep.json: 198 layers"));
+
+  // Architecture: 198 layers start as 37 + 1 collapsed blocks between the top-level layers.
+  assert.equal(await page.$$eval("#architecture .arch-block", (b) => b.length), 38);
+  assert.equal(await page.$$eval("#architecture .arch-node", (b) => b.length), 38 + 5);
+  await page.click('#architecture .arch-block[data-block="layer1.0"]');
+  await page.waitForSelector('#architecture [data-layer="layer1.0.downsample"]');
+  const place = (name) => page.$eval(`#architecture [data-layer="${name}"] rect`, (r) => ({ x: Number(r.getAttribute("x")), y: Number(r.getAttribute("y")) }));
+  const [conv, downsample] = [await place("layer1.0.conv1"), await place("layer1.0.downsample")];
+  assert.equal(conv.y, downsample.y, "the downsample branch is beside the block's first conv");
+  assert.notEqual(conv.x, downsample.x);
+  await page.click('#architecture .arch-block[data-block="mixed.0"]');
+  const branches = await Promise.all(["mixed.0.branch1", "mixed.0.branch3", "mixed.0.pool"].map(place));
+  assert.equal(new Set(branches.map((b) => b.y)).size, 1, "the three Inception branches in one row");
+  await page.click("#architecture-toggle");
+  assert.equal(await page.$$eval("#architecture .arch-block", (b) => b.length), 0);
+  assert.equal(await page.$$eval("#architecture .arch-node", (b) => b.length), 199);
+
+  // Activations: every layer has a card, but only the ones near the screen are drawn.
+  assert.equal(await page.$$eval("#layers .layer", (c) => c.length), 198);
+  const drawn = await page.$$eval('#layers .layer[data-drawn="true"]', (c) => c.length);
+  assert.ok(drawn > 0 && drawn < 40, `${drawn} cards drawn at first`);
+  // The search limits the cards; a block's checkbox removes its layers; a name jumps to its card.
+  await page.fill("#layer-search", "downsample");
+  await page.waitForFunction(() => document.querySelectorAll("#layers .layer").length === 4);
+  assert.match(await page.textContent("#layer-count"), /^drawing 4 of 198 layers/);
+  await page.fill("#layer-search", "");
+  await page.click(".layer-nav-box summary");
+  await page.click("#layer-none");
+  assert.equal(await page.$$eval("#layers .layer", (c) => c.length), 0);
+  await page.click('[data-nav-block="layer2.10"] summary input');
+  assert.equal(await page.$$eval("#layers .layer", (c) => c.length), 6);
+  await page.click("#layer-all");
+  await page.click('[data-nav-layer="fc"] button[data-jump="fc"]');
+  await page.waitForSelector('#layers [data-layer="fc"][data-drawn="true"]');
+  assert.ok(await distinctColours(page, '[data-layer="fc"] canvas.colorbar') > 8, "the jumped-to card's colorbar drawn");
+  // A new input redraws the cards in view without drawing the others.
+  const started = Date.now();
+  await page.fill("#sample-index", "5");
+  await page.dispatchEvent("#sample-index", "change");
+  assert.ok(Date.now() - started < 5000, "a new input on a 198-layer model stays responsive");
+  assert.ok(await page.$$eval('#layers .layer[data-drawn="true"]', (c) => c.length) < 60);
+  assert.deepEqual(problems.consoleErrors, []);
+});
+
+test("a model, class names and an image dropped on the page open as the buttons would", async (t) => {
+  const { page, origin, problems } = await openSite(t);
+  await page.goto(`${origin}/`);
+  await ready(page);
+  const files = [
+    { name: "imagenet-labels.txt", type: "text/plain", bytes: [...readFileSync(new URL("imagenet-labels.txt", examples))] },
+    { name: "imagenet-shaped.onnx", type: "application/octet-stream", bytes: [...readFileSync(new URL("imagenet-shaped.onnx", examples))] },
+  ];
+  const drop = (list) => page.evaluate((items) => {
+    const transfer = new DataTransfer();
+    for (const { name, type, bytes } of items) transfer.items.add(new File([new Uint8Array(bytes)], name, { type }));
+    document.querySelector("#weights-panel").dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+  }, list);
+  await drop(files);
+  await page.waitForFunction(() => document.querySelector("#labels-status").textContent.startsWith("1000 class names"));
+  assert.match(await page.textContent("#model-summary"), /^imagenet-shaped\.onnx/);
+  assert.equal((await topNames(page)).length, 5);
+  // An image (a red square on white) is the input, in colour, centre-cropped or stretched.
+  const png = await page.evaluate(async () => {
+    const c = new OffscreenCanvas(300, 200);
+    const ctx = c.getContext("2d");
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(0, 0, 300, 200);
+    ctx.fillStyle = "#d00";
+    ctx.fillRect(100, 50, 100, 100);
+    return Array.from(new Uint8Array(await (await c.convertToBlob({ type: "image/png" })).arrayBuffer()));
+  });
+  await drop([{ name: "square.png", type: "image/png", bytes: png }]);
+  await page.waitForFunction(() => document.querySelector("#input-caption").textContent.startsWith("your image"));
+  const red = await page.$eval("#pre-picture", (c) => {
+    const d = c.getContext("2d").getImageData(c.width / 2, c.height / 2, 1, 1).data;
+    return d[0] > 2 * d[1];
+  });
+  assert.ok(red, "the centre of the model's input is red");
+  assert.equal(await page.isHidden("#error"), true);
+  assert.deepEqual(problems.consoleErrors, []);
+});
+
+test("at phone width (390 × 844) every panel fits the screen", async (t) => {
+  const { page, origin, problems } = await openSite(t, { viewport: { width: 390, height: 844 } });
+  await page.goto(`${origin}/`);
+  await ready(page);
+  const check = async (what) => {
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `${what}: page is ${overflow}px wider than the screen`);
+    const wide = await page.$$eval(".panel", (panels) => panels.filter((p) => p.getBoundingClientRect().right > window.innerWidth).map((p) => p.id));
+    assert.deepEqual(wide, [], `${what}: panels wider than the screen`);
+  };
+  await check("digits");
+  await page.setInputFiles("#model-file", new URL("imagenet-shaped.onnx", examples).pathname);
+  await page.waitForFunction(() => document.querySelector("#model-summary").textContent.startsWith("imagenet-shaped.onnx"));
+  await check("ImageNet-shaped model");
+  assert.deepEqual(problems.consoleErrors, []);
+});
