@@ -48,6 +48,7 @@ async function runProjection(elements, { inputShape, prepare, modelSource, layer
   const inputSize = inputShape.reduce((a, b) => a * b, 1);
   const inputs = new Float32Array(samples * inputSize);
   for (let i = 0; i < samples; i++) inputs.set(prepare(digits.image(i)), i * inputSize);
+  document.getElementById("projection-panel").dataset.state = "projecting";
   elements.progress.hidden = false;
   elements.progress.value = 0;
   elements.status.textContent = "computing activations…";
@@ -71,6 +72,7 @@ async function runProjection(elements, { inputShape, prepare, modelSource, layer
     [inputs.buffer],
   );
   elements.progress.value = elements.progress.max;
+  document.getElementById("projection-panel").dataset.state = "done";
   const labels = labelsOf(samples, digits);
   sizeCanvasForCss(elements.canvas);
   const title = method === "tsne" ? "t-SNE" : "PCA";
