@@ -11,6 +11,16 @@ import { deepModel } from "./deep-model.mjs";
 const examples = new URL("../../www/examples/", import.meta.url);
 const expected = JSON.parse(readFileSync(new URL("../fixtures/imagenet-shaped/expected.json", import.meta.url)));
 
+/** The drawn activation cards whose map runs into its colorbar or out of the card, or whose title
+ * runs out of the card. */
+const overlapping = (page) => page.$$eval('#layers .layer[data-drawn="true"]', (cards) => cards.filter((card) => {
+  const box = card.getBoundingClientRect();
+  const map = card.querySelector("canvas.map").getBoundingClientRect();
+  const bar = card.querySelector("canvas.colorbar").getBoundingClientRect();
+  const title = card.querySelector("h3").getBoundingClientRect();
+  return map.right > bar.left || bar.right > box.right + 0.5 || title.right > box.right + 0.5 || map.bottom > box.bottom + 0.5;
+}).map((card) => card.dataset.layer));
+
 const topNames = (page) => page.$$eval("#prediction-topk li .name", (names) => names.map((n) => n.textContent));
 
 test("an ImageNet-shaped ONNX model with a labels file and the ImageNet preset shows the top-5 names", async (t) => {
@@ -36,6 +46,8 @@ test("an ImageNet-shaped ONNX model with a labels file and the ImageNet preset s
   assert.equal(await page.isHidden("#prediction-chart"), true);
   assert.deepEqual(await topNames(page), expected.fileNames);
   assert.equal(await page.textContent("#predicted-class"), expected.fileNames[0]);
+  // The saliency panel's target is the predicted class, by name.
+  assert.equal(await page.$eval("#saliency-target", (s) => s.selectedOptions[0].textContent), `${expected.top5[0]}: ${expected.fileNames[0]}`);
   // The picture the model receives: 224×224, values normalised (below 0 and above 1).
   const picture = await page.$eval("#pre-picture", (c) => ({ width: c.width, min: Number(c.dataset.min), max: Number(c.dataset.max) }));
   assert.equal(picture.width, 224);
@@ -148,6 +160,12 @@ test("a deep branched model: blocks collapse and open, branches stand side by si
   await page.click('[data-nav-block="layer2.10"] summary input');
   assert.equal(await page.$$eval("#layers .layer", (c) => c.length), 6);
   await page.click("#layer-all");
+  for (const width of [1280, 700, 390]) {
+    await page.setViewportSize({ width, height: 900 });
+    await page.waitForTimeout(250); // the page redraws 150 ms after a resize
+    assert.deepEqual(await overlapping(page), [], `maps, colorbars and titles apart at ${width} px`);
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
   await page.click('[data-nav-layer="fc"] button[data-jump="fc"]');
   await page.waitForSelector('#layers [data-layer="fc"][data-drawn="true"]');
   assert.ok(await distinctColours(page, '[data-layer="fc"] canvas.colorbar') > 8, "the jumped-to card's colorbar drawn");
@@ -209,6 +227,7 @@ test("at phone width (390 × 844) every panel fits the screen", async (t) => {
     assert.deepEqual(wide, [], `${what}: panels wider than the screen`);
   };
   await check("digits");
+  assert.deepEqual(await overlapping(page), [], "maps, colorbars and titles apart");
   await page.setInputFiles("#model-file", new URL("imagenet-shaped.onnx", examples).pathname);
   await page.waitForFunction(() => document.querySelector("#model-summary").textContent.startsWith("imagenet-shaped.onnx"));
   await check("ImageNet-shaped model");

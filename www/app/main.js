@@ -132,6 +132,7 @@ function renderModelPanels() {
   for (const panel of [panels.architecture, panels.weights, panels.saliency, panels.projection, panels.prediction]) {
     panel.showModel(state.model, state.modelSource);
   }
+  panels.saliency.nameTargets(panels.prediction.labelOf);
   $("model-summary").textContent = `${state.modelName}: ${state.model.layers().length} layers`;
 }
 
@@ -234,7 +235,9 @@ async function main() {
     }),
     saliency: saliency.setupSaliency({ saved: saved.saliency, guard: guarded, onChange: saveState, onError: showError }),
     training: training.setupTraining({ digits: state.digits, base, saved: saved.training, onChange: saveState, onError: showError }),
-    prediction: prediction.setupPrediction({ guard: guarded, onLabels: () => renderForInput() }),
+    prediction: prediction.setupPrediction({
+      guard: guarded, onLabels: () => { panels.saliency.nameTargets(panels.prediction.labelOf); renderForInput(); },
+    }),
   };
   const drawing = pad.setupDrawing({
     drawn: state.drawn, guard: guarded,

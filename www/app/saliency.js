@@ -25,7 +25,8 @@ const $ = (id) => document.getElementById(id);
  * Wires the panel. `saved`: the saliency section of the URL hash (`{ method, target, options }`);
  * `guard` wraps an event handler to show its errors in the page, `onChange` saves the hash and
  * `onError` shows an error. Returns `{ showModel(model, modelSource), showInput(values, plane,
- * predicted), hashState() }` (`plane`: the input as a grey picture `{ values, shape: [h, w] }`): a new model fills the target and layer choices, a new input
+ * predicted), nameTargets(labelOf), hashState() }` (`plane`: the input as a grey picture
+ * `{ values, shape: [h, w] }`; `labelOf(i)`: class i's name): a new model fills the target and layer choices, a new input
  * recomputes the map (the target defaults to the predicted class).
  */
 export function setupSaliency({ saved, guard, onChange, onError }) {
@@ -69,6 +70,9 @@ export function setupSaliency({ saved, guard, onChange, onError }) {
 
   return {
     showModel(model, modelSource) {
+      // Another model's classes are other classes: its target starts as its prediction (the
+      // first model keeps the target a link gave).
+      if (state.model !== null && model !== state.model) state.target = null;
       Object.assign(state, { model, modelSource });
       const classes = model.outputShape.reduce((a, b) => a * b, 1);
       el.target.replaceChildren(...Array.from({ length: classes }, (_, i) => new Option(String(i), String(i))));
@@ -79,6 +83,12 @@ export function setupSaliency({ saved, guard, onChange, onError }) {
       if (spatial.length) el.layer.value = spatial.includes(state.layer) ? state.layer : spatial.at(-1);
       if (state.target !== null && state.target >= classes) state.target = null;
       showControls(el);
+    },
+    nameTargets(labelOf) {
+      for (const option of el.target.options) {
+        const name = labelOf(Number(option.value));
+        option.textContent = name === option.value ? name : `${option.value}: ${name}`;
+      }
     },
     showInput(values, plane, predicted) {
       state.input = { values, plane };
