@@ -233,3 +233,18 @@ test("at phone width (390 × 844) every panel fits the screen", async (t) => {
   await check("ImageNet-shaped model");
   assert.deepEqual(problems.consoleErrors, []);
 });
+
+test("blocks are read from the exporters' layer names", async (t) => {
+  const { page, origin } = await openSite(t);
+  await page.goto(`${origin}/`);
+  await ready(page);
+  const blocks = await page.evaluate(async () => {
+    const { blockOf, groupLayers } = await import("./app/blocks.js");
+    const names = ["/conv1/Conv", "/layer1/layer1.0/conv1/Conv", "/layer1/layer1.0/Add", "/features/features.3/conv/conv.0/Conv",
+      "/inception3a/branch1/conv/Conv", "layer2.1.conv2", "conv1.relu", "fc"];
+    const runs = groupLayers(Array.from({ length: 30 }, (_, i) => ({ name: `conv2d_${i}` }))).map((g) => [g.block, g.layers.length]);
+    return { of: names.map(blockOf), runs };
+  });
+  assert.deepEqual(blocks.of, [null, "layer1/layer1.0", "layer1/layer1.0", "features/features.3", "inception3a", "layer2.1", null, null]);
+  assert.deepEqual(blocks.runs, [["layers 1–12", 12], ["layers 13–24", 12], ["layers 25–30", 6]]);
+});

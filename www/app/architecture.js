@@ -11,6 +11,7 @@ import { groupLayers, shortName } from "./blocks.js";
 const SVG = "http://www.w3.org/2000/svg";
 const BOX_W = 220, BOX_H = 44, ROW = 66, COLUMN = 240, MARGIN = 12, BEND = 34;
 const COLLAPSE_ABOVE = 40;
+const TITLE_CHARS = 26; // monospace characters of 13 px that fit a box
 
 /** Wires the panel; returns `{ showModel(model) }`, which draws a model's diagram and summary. */
 export function setupArchitecture() {
@@ -137,15 +138,24 @@ function renderArchitecture(container, view, onToggle) {
     const params = box.members.reduce((sum, m) => sum + (m.params ?? 0), 0);
     el(group, "rect", { x: x(box), y: y(box), width: BOX_W, height: BOX_H, rx: 6,
       fill: block ? "#e3e8f8" : params ? "#eef1fb" : "#fff", stroke: block ? "#3a5ccc" : "#9aa3b5" });
-    const op = block ? `▸ ${box.members.length} layers` : box.node.op === name ? "" : box.node.op;
-    el(group, "text", { x: x(box) + 8, y: y(box) + 17, "font-size": 13, "font-family": "ui-monospace, monospace" },
-      `${shortName(name, op ? 30 - Math.min(op.length, 12) : 30)}  ${op}`);
+    el(group, "text", { x: x(box) + 8, y: y(box) + 17, "font-size": 13, "font-family": "ui-monospace, monospace" }, title(box, name));
     const shape = box.members.at(-1).outputShape.join("×");
     el(group, "text", { x: x(box) + 8, y: y(box) + 35, "font-size": 11, fill: "#666b73" },
       shape + (params ? ` · ${groupThousands(params)} params` : ""));
     if (block) wireToggle(group, name, onToggle);
   }
   container.replaceChildren(svg);
+}
+
+/**
+ * A box's first line: the name and the op (left out when the name ends with it, as ONNX node
+ * names "/conv/Conv" do; a long op cut at its end), the name shortened from its front, TITLE_CHARS
+ * monospace characters in all.
+ */
+function title(box, name) {
+  const op = box.kind === "block" ? `▸ ${box.members.length} layers`
+    : name === box.node.op || name.endsWith(`/${box.node.op}`) ? "" : box.node.op.length > 12 ? `${box.node.op.slice(0, 11)}…` : box.node.op;
+  return op ? `${shortName(name, Math.max(TITLE_CHARS - op.length - 2, 8))}  ${op}` : shortName(name, TITLE_CHARS);
 }
 
 /** A click, Enter or Space on `target` toggles `block`. */
