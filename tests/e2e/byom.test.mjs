@@ -248,3 +248,24 @@ test("blocks are read from the exporters' layer names", async (t) => {
   assert.deepEqual(blocks.of, [null, "layer1/layer1.0", "layer1/layer1.0", "features/features.3", "inception3a", "layer2.1", null, null]);
   assert.deepEqual(blocks.runs, [["layers 1–12", 12], ["layers 13–24", 12], ["layers 25–30", 6]]);
 });
+
+test("a long projection shows its progress and can be cancelled", async (t) => {
+  const { page, origin, problems } = await openSite(t);
+  await page.goto(`${origin}/#model=cnn`);
+  await ready(page);
+  await page.selectOption("#projection-method", "tsne");
+  await page.selectOption("#projection-samples", "2000");
+  await page.click("#projection-run");
+  await page.waitForSelector("#projection-cancel:not([hidden])");
+  assert.equal(await page.isVisible("#projection-progress"), true);
+  await page.click("#projection-cancel");
+  await page.waitForSelector("#projection-cancel", { state: "hidden" });
+  assert.equal(await page.textContent("#projection-status"), "cancelled");
+  assert.equal(await page.isHidden("#error"), true);
+  // The next run starts afresh and completes.
+  await page.selectOption("#projection-method", "pca");
+  await page.selectOption("#projection-samples", "500");
+  await page.click("#projection-run");
+  await page.waitForFunction(() => document.querySelector("#projection-status").textContent.startsWith("done"), null, { timeout: 60000 });
+  assert.deepEqual(problems.consoleErrors, []);
+});

@@ -4,7 +4,7 @@
 import { drawScatter, drawHeatmap } from "../pkg/nnlens.js";
 import { sizeCanvasForCss } from "./canvas.js";
 import { onNearestPoint } from "./nearest-point.js";
-import { runInWorker } from "./worker-client.js";
+import { runInWorker, cancelTask } from "./worker-client.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -20,8 +20,13 @@ export function setupProjection({ digits, saved, guard, onChange, prepare }) {
   select.addEventListener("change", () => { state.layer = select.value; onChange(); });
   const elements = {
     canvas: $("projection-chart"), progress: $("projection-progress"), status: $("projection-status"),
-    sample: $("projection-sample"), sampleInfo: $("projection-sample-info"),
+    sample: $("projection-sample"), sampleInfo: $("projection-sample-info"), cancel: $("projection-cancel"),
   };
+  elements.cancel.addEventListener("click", () => {
+    if (!cancelTask("project")) return;
+    elements.status.textContent = "cancelled";
+    elements.progress.hidden = true;
+  });
   $("projection-run").addEventListener("click", guard(() => runProjection(elements, {
     inputShape: state.model.inputShape, prepare, modelSource: state.modelSource, layer: state.layer, method: $("projection-method").value,
     samples: Math.min(Number($("projection-samples").value), digits.count), digits,
@@ -52,6 +57,7 @@ async function runProjection(elements, { inputShape, prepare, modelSource, layer
   elements.progress.hidden = false;
   elements.progress.value = 0;
   elements.status.textContent = "computing activations…";
+  elements.cancel.hidden = false;
   const result = await runInWorker(
     { kind: "project", model: modelSource, layer, method, inputs, samples },
     (done, total, stage, message) => {
@@ -70,7 +76,7 @@ async function runProjection(elements, { inputShape, prepare, modelSource, layer
       }
     },
     [inputs.buffer],
-  );
+  ).finally(() => { elements.cancel.hidden = true; });
   elements.progress.value = elements.progress.max;
   document.getElementById("projection-panel").dataset.state = "done";
   const labels = labelsOf(samples, digits);

@@ -3,7 +3,7 @@
 // colormap centred at zero, magnitudes the sequential magma. Heavy settings run in the worker.
 import { attribute, displayMap, drawHeatmap, drawColorbar } from "../pkg/nnlens.js";
 import { sizeCanvasForCss } from "./canvas.js";
-import { runInWorker } from "./worker-client.js";
+import { runInWorker, cancelTask } from "./worker-client.js";
 
 /** Options per method: which controls apply. */
 const CONTROLS = {
@@ -31,7 +31,7 @@ const $ = (id) => document.getElementById(id);
  */
 export function setupSaliency({ saved, guard, onChange, onError }) {
   const el = {};
-  for (const key of ["method", "target", ...OPTION_CONTROLS, "opacity", "progress", "status", "input", "map", "colorbar", "overlay"]) {
+  for (const key of ["method", "target", ...OPTION_CONTROLS, "opacity", "progress", "cancel", "status", "input", "map", "colorbar", "overlay"]) {
     el[key] = $(`saliency-${key}`);
   }
   const state = {
@@ -51,7 +51,7 @@ export function setupSaliency({ saved, guard, onChange, onError }) {
     const options = readOptions(el, channelsOf(state.model), state.target);
     const run = ++state.run;
     const started = performance.now();
-    const attribution = await computeSaliency(state.model, state.modelSource, values, options, (busy) => { el.progress.hidden = !busy; });
+    const attribution = await computeSaliency(state.model, state.modelSource, values, options, (busy) => { el.progress.hidden = !busy; el.cancel.hidden = !busy; });
     if (run !== state.run) return; // a newer input or option superseded this map
     drawSaliency(el, plane, attribution, options, Number(el.opacity.value));
     const ms = performance.now() - started;
@@ -62,6 +62,12 @@ export function setupSaliency({ saved, guard, onChange, onError }) {
   const redraw = guard(() => {
     onChange();
     return draw();
+  });
+  el.cancel.addEventListener("click", () => {
+    if (!cancelTask("saliency")) return;
+    el.progress.hidden = true;
+    el.cancel.hidden = true;
+    el.status.textContent = "cancelled: change an option or the input to compute the map again";
   });
   el.method.addEventListener("change", () => { showControls(el); redraw(); });
   el.target.addEventListener("change", () => { state.target = Number(el.target.value); redraw(); });
