@@ -75,6 +75,28 @@ test("an ImageNet-shaped ONNX model with a labels file and the ImageNet preset s
   assert.deepEqual(problems.foreignRequests, []);
 });
 
+test("a link restores the preprocessing, which the digit models' input and prediction follow", async (t) => {
+  const { page, origin, problems } = await openSite(t);
+  await page.goto(`${origin}/#model=cnn&sample=0`);
+  await ready(page);
+  const conv1Scale = () => page.getAttribute('[data-layer="conv1"] canvas.colorbar', "aria-label");
+  const plain = await conv1Scale();
+  await page.goto("about:blank");
+  await page.goto(`${origin}/#model=cnn&pre.norm=mnist&pre.range=255&sample=0`);
+  await ready(page);
+  assert.equal(await page.inputValue("#pre-preset"), "mnist");
+  assert.equal(await page.inputValue("#pre-range"), "255");
+  assert.match(await page.textContent("#input-caption"), /28×28 digit, 0–255, mnist normalised$/);
+  assert.notEqual(await conv1Scale(), plain, "the activations follow the input");
+  assert.equal(await page.$eval("#pre-picture", (c) => Number(c.dataset.max) > 700), true, "0–255 values, normalised with MNIST's mean and std");
+  assert.match(await page.evaluate(() => location.hash), /pre\.range=255&pre\.norm=mnist/);
+  // The projection prepares its digits the same way (its activations come from those inputs).
+  await page.selectOption("#projection-samples", "500");
+  await page.click("#projection-run");
+  await page.waitForFunction(() => document.querySelector("#projection-status").textContent.startsWith("done"), null, { timeout: 60000 });
+  assert.deepEqual(problems.consoleErrors, []);
+});
+
 test("class names come from the ONNX model's metadata, a JSON array, or show a readable error", async (t) => {
   const { page, origin, problems } = await openSite(t);
   await page.goto(`${origin}/`);
