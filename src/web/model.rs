@@ -53,6 +53,8 @@ export interface LayerParameter {
 #[wasm_bindgen]
 pub struct Model {
     inner: Graph,
+    /// The ONNX file's `metadata_props` (empty for other models).
+    metadata: Vec<(String, String)>,
 }
 
 /// Every layer's output from one forward pass.
@@ -69,7 +71,7 @@ impl Model {
     #[wasm_bindgen(js_name = fromJson)]
     pub fn from_json(text: &str) -> Result<Model, JsError> {
         json::from_json(text)
-            .map(|inner| Model { inner })
+            .map(Model::from_graph)
             .map_err(js_error)
     }
 
@@ -82,9 +84,24 @@ impl Model {
     /// Builds a model from the bytes of an ONNX file (e.g. from `torch.onnx.export`).
     #[wasm_bindgen(js_name = fromOnnx)]
     pub fn from_onnx(bytes: &[u8]) -> Result<Model, JsError> {
-        onnx::from_onnx(bytes)
-            .map(|inner| Model { inner })
-            .map_err(js_error)
+        let inner = onnx::from_onnx(bytes).map_err(js_error)?;
+        let metadata = onnx::metadata(bytes).map_err(js_error)?;
+        Ok(Model { inner, metadata })
+    }
+
+    /// The ONNX file's `metadata_props` as `{ key: value }` (`{}` for models without any, and
+    /// for nnlens JSON models), e.g. class labels an exporter attached.
+    #[wasm_bindgen(getter, unchecked_return_type = "Record<string, string>")]
+    pub fn metadata(&self) -> Result<js_sys::Object, JsError> {
+        let entries = js_sys::Array::new();
+        for (key, value) in &self.metadata {
+            entries.push(&js_sys::Array::of2(
+                &JsValue::from_str(key),
+                &JsValue::from_str(value),
+            ));
+        }
+        js_sys::Object::from_entries(&entries)
+            .map_err(|_| JsError::new("could not build the metadata object"))
     }
 
     /// Writes the model as ONNX bytes (opset 17, dynamic batch dimension).
@@ -234,7 +251,10 @@ impl Model {
 impl Model {
     /// Wraps a core graph.
     pub fn from_graph(inner: Graph) -> Self {
-        Model { inner }
+        Model {
+            inner,
+            metadata: Vec::new(),
+        }
     }
 
     /// The core graph.

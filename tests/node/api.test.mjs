@@ -92,3 +92,14 @@ test("ONNX: the built-in cnn.onnx (torch export) imports and agrees with the JSO
   assert.throws(() => Model.fromOnnx(new Uint8Array([1, 2, 3])), (e) => e instanceof Error && /ONNX/.test(e.message));
   assert.deepEqual(Model.fromOnnx(bytes).forward(x, 3), b);
 });
+
+test("ONNX: model.metadata holds the file's metadata_props ({} without any, and for JSON models)", () => {
+  const examples = new URL("../../www/examples/", import.meta.url);
+  const labelled = Model.fromOnnx(readFileSync(new URL("imagenet-shaped-labelled.onnx", examples)));
+  assert.deepEqual(Object.keys(labelled.metadata), ["labels"]);
+  const names = JSON.parse(labelled.metadata.labels);
+  assert.equal(names.length, 1000);
+  assert.equal(names[0], "meta 000 red fox 0");
+  assert.deepEqual(Model.fromOnnx(readFileSync(new URL("imagenet-shaped.onnx", examples))).metadata, {});
+  assert.deepEqual(Model.fromJson(cnnText).metadata, {});
+});

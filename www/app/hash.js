@@ -1,10 +1,11 @@
 // The page state in the URL hash, so any view can be shared as a link; the only module that reads
 // or writes the hash. The state has one section per panel, each given to the panel's setup and
 // returned by its `hashState()`:
-//   { model, colormap, sample, input, weights: { layer }, projection: { layer },
-//     saliency: { method, target, options: { name: text } }, training: { name: text } }
-// Keys in the hash: model, colormap, weights, project, method, target, opt.<option>, sample,
-// train.<setting>, and input (a drawn or uploaded input as base64 of its 28x28 bytes, in place of
+//   { model, colormap, sample, input, preprocess: { name: text }, weights: { layer },
+//     projection: { layer }, saliency: { method, target, options: { name: text } },
+//     training: { name: text } }
+// Keys in the hash: model, colormap, pre.<setting>, weights, project, method, target,
+// opt.<option>, sample, train.<setting>, and input (a drawn or uploaded input as base64 of its 28x28 bytes, in place of
 // sample). Absent keys leave their fields undefined (panel sections are always objects).
 
 /** The state saved in the hash. */
@@ -16,6 +17,7 @@ export function readHash() {
     .filter(([key]) => key.startsWith(prefix)).map(([key, value]) => [key.slice(prefix.length), value]));
   return {
     model: text("model"), colormap: text("colormap"), sample: count("sample"), input: readInput(text("input")),
+    preprocess: prefixed("pre."),
     weights: { layer: text("weights") },
     projection: { layer: text("project") },
     saliency: { method: text("method"), target: count("target"), options: prefixed("opt.") },
@@ -24,9 +26,9 @@ export function readHash() {
 }
 
 /** Replaces the hash with `state` (as readHash returns it; undefined and null fields are left out). */
-export function writeHash({ model, colormap, sample, input, weights, projection, saliency, training }) {
+export function writeHash({ model, colormap, sample, input, preprocess, weights, projection, saliency, training }) {
   const entries = {
-    model, colormap, weights: weights.layer, project: projection.layer,
+    model, colormap, ...withPrefix("pre.", preprocess), weights: weights.layer, project: projection.layer,
     method: saliency.method, target: saliency.target, ...withPrefix("opt.", saliency.options),
     sample: input ? undefined : sample, ...withPrefix("train.", training),
   };

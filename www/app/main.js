@@ -3,17 +3,17 @@
 // activations. The state lives in the URL hash so a view can be shared as a link. This module
 // holds the app's state (the model and the input), orders the start-up and wires the panels: each
 // panel module wires its own controls, keeps its own state and exports one setup function.
-import init, { Model, drawHeatmap, drawBarChart } from "../pkg/nnlens.js";
-import { loadDigits, fitToShape } from "./data.js";
+import init, { Model, drawHeatmap } from "../pkg/nnlens.js";
+import { loadDigits, DIGIT_SIZE } from "./data.js";
 import { setupActivations } from "./activations.js";
-import { sizeCanvasForCss } from "./canvas.js";
 import { readHash, writeHash } from "./hash.js";
+import { setupPreprocessing, digitPicture, displayPlane } from "./preprocess.js";
 
 /** The modules set up after the first paint, imported then (see main). */
 function importPanels() {
   return Promise.all([
     import("./architecture.js"), import("./weights.js"), import("./projection.js"), import("./saliency.js"),
-    import("./training.js"), import("./pad.js"), import("./save.js"), import("./worker-client.js"),
+    import("./training.js"), import("./pad.js"), import("./save.js"), import("./worker-client.js"), import("./prediction.js"),
   ]);
 }
 
@@ -24,9 +24,11 @@ const state = {
   model: null, modelName: "cnn", colormap: "viridis", digits: null,
   modelSource: null, // { format: "json" | "onnx", source: text or bytes }, for the workers (worker-client.js)
   sample: 0, drawn: null, // drawn: a 28x28 input from the pad or an uploaded image, or null for the sample
+  photo: null, // an uploaded image as a picture (preprocess.js), for models that do not take 28x28 digits
 };
-/** The activations panel (the first paint's), and the panels set up after the first paint. */
+/** The activations and preprocessing panels (the first paint's), and the panels set up after the first paint. */
 let activations;
+let preprocessing;
 let panels;
 
 /** Shows an error in the page; a task replaced by a newer one (an `AbortError`) is no error. */
@@ -73,42 +75,44 @@ function currentDigit() {
   return { digit: state.digits.image(index), caption: `digit ${index} (label ${state.digits.label(index)})` };
 }
 
-function renderInput() {
-  const { model } = state;
-  const { digit, caption } = currentDigit();
-  const { values, description } = fitToShape(digit, model.inputShape);
-  drawHeatmap($("input-canvas"), digit, [28, 28], { colormap: "greys", min: 0, max: 1 });
-  $("input-caption").textContent = `${caption} · ${description}`;
-  return values;
+/** Whether a model takes a 28x28 digit ([1, 28, 28] or 784 values): it gets uploaded images
+ * MNIST-style, other models get the image itself. */
+function takesDigits(shape) {
+  const size = shape.reduce((a, b) => a * b, 1);
+  return size === DIGIT_SIZE * DIGIT_SIZE && (shape.length !== 3 || shape[1] === DIGIT_SIZE);
 }
 
-/** Shows the model output as a bar chart; returns the predicted class. */
-function renderPrediction(trace) {
-  const output = trace.output;
-  const best = output.indexOf(Math.max(...output));
-  $("predicted-class").textContent = String(best);
-  $("predicted-confidence").textContent = `output ${output[best].toFixed(3)}`;
-  const chart = $("prediction-chart");
-  sizeCanvasForCss(chart);
-  drawBarChart(chart, output, Array.from(output, (_, i) => String(i)), best, "model output");
-  return best;
+/** The picture the model's input is made from: the uploaded image, or the digit (drawn or sampled). */
+function currentPicture(digit) {
+  return state.photo && !takesDigits(state.model.inputShape) ? state.photo : digitPicture(digit);
+}
+
+/** Draws the input and the preprocessed model input; returns `{ values, plane }` (plane: the input
+ * as one grey picture, under the saliency maps). */
+function renderInput() {
+  const { digit, caption } = currentDigit();
+  const prepared = preprocessing.prepare(currentPicture(digit));
+  preprocessing.show(prepared);
+  drawHeatmap($("input-canvas"), digit, [28, 28], { colormap: "greys", min: 0, max: 1 });
+  $("input-caption").textContent = `${state.photo && !takesDigits(state.model.inputShape) ? "your image" : caption} · ${prepared.description}`;
+  return { values: prepared.values, plane: displayPlane(prepared, digit) };
 }
 
 /** Draws the input and every layer's activation heatmap (one forward pass); returns
- * `{ values, trace, drawColorbars }`. */
+ * `{ values, plane, trace, drawColorbars }`. */
 function renderActivationsForInput() {
-  const values = renderInput();
+  const { values, plane } = renderInput();
   const trace = state.model.trace(values);
   const drawColorbars = activations.showTrace(state.model, trace, state.colormap);
-  return { values, trace, drawColorbars };
+  return { values, plane, trace, drawColorbars };
 }
 
 /** The views that follow from the forward pass: the activations' colorbars, the prediction and the
  * saliency map; saves the hash. */
-function renderOutputs({ values, trace, drawColorbars }) {
+function renderOutputs({ values, plane, trace, drawColorbars }) {
   drawColorbars();
-  const predicted = renderPrediction(trace);
-  panels.saliency.showInput(values, currentDigit().digit, predicted);
+  const predicted = panels.prediction.showOutput(trace.output);
+  panels.saliency.showInput(values, plane, predicted);
   saveState();
 }
 
@@ -118,15 +122,17 @@ function renderForInput() {
 }
 
 function renderModel() {
+  preprocessing.showModel(state.model);
   renderModelPanels();
   renderForInput();
 }
 
 /** The panels that depend on the model only: architecture, weights, and the saliency and projection choices. */
 function renderModelPanels() {
-  for (const panel of [panels.architecture, panels.weights, panels.saliency, panels.projection]) {
+  for (const panel of [panels.architecture, panels.weights, panels.saliency, panels.projection, panels.prediction]) {
     panel.showModel(state.model, state.modelSource);
   }
+  panels.saliency.nameTargets(panels.prediction.labelOf);
   $("model-summary").textContent = `${state.modelName}: ${state.model.layers().length} layers`;
 }
 
@@ -138,7 +144,7 @@ function afterPaint() {
 function saveState() {
   writeHash({
     model: state.modelName, colormap: state.colormap, sample: state.sample, input: state.drawn,
-    weights: panels.weights.hashState(), projection: panels.projection.hashState(),
+    preprocess: preprocessing.hashState(), weights: panels.weights.hashState(), projection: panels.projection.hashState(),
     saliency: panels.saliency.hashState(), training: panels.training.hashState(),
   });
 }
@@ -166,6 +172,16 @@ async function openModelFile(file) {
   ({ model: state.model, source: state.modelSource } = await loadFile(file));
   state.modelName = file.name;
   renderModel();
+}
+
+/** Opens a file dropped anywhere on the page as the buttons would: an image as the input, a `.txt`
+ * or a JSON array as class names, anything else as a model. */
+async function openDroppedFile(file, pad) {
+  const name = file.name.toLowerCase();
+  if (file.type.startsWith("image/") || /\.(png|jpe?g|gif|webp|bmp)$/.test(name)) return pad.openImage(file);
+  if (name.endsWith(".txt")) return panels.prediction.openLabels(file);
+  if (name.endsWith(".json") && (await file.slice(0, 256).text()).trimStart().startsWith("[")) return panels.prediction.openLabels(file);
+  return openModelFile(file);
 }
 
 /** Instantiates the wasm that index.html started compiling during the download; without it (or if
@@ -196,6 +212,8 @@ async function main() {
   $("colormap-select").value = state.colormap;
   state.digits = firstDigits;
   await selectBuiltin(firstModel, firstLoaded);
+  preprocessing = setupPreprocessing({ saved: saved.preprocess, onChange: guarded(() => { if (panels) renderForInput(); }) });
+  preprocessing.showModel(state.model);
   // First paint: the activation heatmaps, marked by data-ready (the cold-start benchmark's end
   // point); the other panels' modules are imported once that frame is on screen (issuing their
   // requests takes a few ms), and their panels and the colorbars are drawn when all the digits
@@ -204,18 +222,27 @@ async function main() {
   const first = renderActivationsForInput();
   document.body.dataset.ready = "true";
   const [modules, allDigits] = await Promise.all([afterPaint().then(importPanels), digits.complete]);
-  const [architecture, weights, projection, saliency, training, pad, save, workerClient] = modules;
+  const [architecture, weights, projection, saliency, training, pad, save, workerClient, prediction] = modules;
   state.digits = allDigits;
   $("sample-index").max = String(state.digits.count - 1);
   if (compiled) workerClient.shareWasm(compiled); // the workers instantiate the page's compiled wasm
   panels = {
     architecture: architecture.setupArchitecture(),
     weights: weights.setupWeights({ saved: saved.weights, hoverInfo: $("hover-info"), guard: guarded, onChange: saveState }),
-    projection: projection.setupProjection({ digits: state.digits, saved: saved.projection, guard: guarded, onChange: saveState }),
+    projection: projection.setupProjection({
+      digits: state.digits, saved: saved.projection, guard: guarded, onChange: saveState,
+      prepare: (digit) => preprocessing.prepare(digitPicture(digit)).values,
+    }),
     saliency: saliency.setupSaliency({ saved: saved.saliency, guard: guarded, onChange: saveState, onError: showError }),
     training: training.setupTraining({ digits: state.digits, base, saved: saved.training, onChange: saveState, onError: showError }),
+    prediction: prediction.setupPrediction({
+      guard: guarded, onLabels: () => { panels.saliency.nameTargets(panels.prediction.labelOf); renderForInput(); },
+    }),
   };
-  pad.setupDrawing({ drawn: state.drawn, guard: guarded, onInput: (drawn) => { state.drawn = drawn; renderForInput(); } });
+  const drawing = pad.setupDrawing({
+    drawn: state.drawn, guard: guarded,
+    onInput: (drawn, photo = null) => { state.drawn = drawn; state.photo = photo; renderForInput(); },
+  });
   save.setupSaveButtons(guarded);
   renderModelPanels();
   renderOutputs(first);
@@ -224,11 +251,13 @@ async function main() {
   $("sample-index").addEventListener("change", guarded((e) => {
     state.sample = Math.max(0, Number.parseInt(e.target.value, 10) || 0);
     state.drawn = null;
+    state.photo = null;
     renderForInput();
   }));
   $("random-sample").addEventListener("click", guarded(() => {
     state.sample = Math.floor(Math.random() * state.digits.count);
     state.drawn = null;
+    state.photo = null;
     $("sample-index").value = String(state.sample);
     renderForInput();
   }));
@@ -237,16 +266,18 @@ async function main() {
     if (e.target.files.length) await openModelFile(e.target.files[0]);
   }));
   document.addEventListener("dragover", (e) => { e.preventDefault(); $("drop-hint").hidden = false; });
-  document.addEventListener("dragleave", () => { $("drop-hint").hidden = true; });
+  document.addEventListener("dragleave", (e) => { if (!e.relatedTarget) $("drop-hint").hidden = true; });
   document.addEventListener("drop", guarded(async (e) => {
     e.preventDefault();
     $("drop-hint").hidden = true;
-    if (e.dataTransfer.files.length) await openModelFile(e.dataTransfer.files[0]);
+    // A model first, so that class names and an image dropped with it apply to it.
+    const order = (file) => ["onnx", "json", "txt"].indexOf(file.name.toLowerCase().split(".").at(-1)) >>> 0;
+    for (const file of [...e.dataTransfer.files].sort((a, b) => order(a) - order(b))) await openDroppedFile(file, drawing);
   }));
   let resizeTimer;
   window.addEventListener("resize", () => {
     clearTimeout(resizeTimer);
-    resizeTimer = setTimeout(guarded(renderModel), 150);
+    resizeTimer = setTimeout(guarded(() => { renderModelPanels(); renderForInput(); }), 150);
   });
   document.body.dataset.complete = "true";
 }

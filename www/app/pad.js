@@ -1,20 +1,25 @@
 // The input panel's drawing pad and image upload. The pad: white ink on black like MNIST, pointer
 // (mouse, pen, touch) and keyboard friendly. Every change, and every uploaded image, is
-// preprocessed MNIST-style (20x20 box centred by mass in 28x28) in wasm.
+// preprocessed MNIST-style (20x20 box centred by mass in 28x28) in wasm; an uploaded image is also
+// kept as it is (in colour, at most PHOTO_MAX pixels a side) for models that take other images.
 import { mnistPreprocess } from "../pkg/nnlens.js";
+
+const PHOTO_MAX = 512;
 
 /**
  * Wires the pad, its brush and clear button, and the image upload. `drawn`: an input restored from
- * the URL hash, shown on the pad; `onInput(input)` gets every drawn or uploaded 28x28 input, and
- * null when the pad is cleared (back to the sample); `guard` wraps an event handler to show its
- * errors in the page.
+ * the URL hash, shown on the pad; `onInput(input, photo)` gets every drawn or uploaded 28x28 input
+ * (with an uploaded image's picture, `{ width, height, channels: 3, data }` in [0, 1], as
+ * preprocess.js reads), and null when the pad is cleared (back to the sample); `guard` wraps an
+ * event handler to show its errors in the page. Returns `{ openImage(file) }`, the upload's action
+ * (for files dropped on the page).
  */
 export function setupDrawing({ drawn, onInput, guard }) {
   const $ = (id) => document.getElementById(id);
   const hint = $("pad-hint");
-  const show = (input) => {
+  const show = (input, photo = null) => {
     hint.hidden = input !== null;
-    onInput(input);
+    onInput(input, photo);
   };
   const pad = new DrawingPad($("pad"), guard(show));
   if (drawn) {
@@ -26,12 +31,15 @@ export function setupDrawing({ drawn, onInput, guard }) {
     show(null);
   }));
   $("brush").addEventListener("input", (e) => { pad.brush = Number(e.target.value); });
-  $("image-file").addEventListener("change", guard(async (e) => {
-    if (!e.target.files.length) return;
-    const input = await imageFileToInput(e.target.files[0]);
+  const openImage = async (file) => {
+    const { input, photo } = await readImageFile(file);
     pad.show(input);
-    show(input);
+    show(input, photo);
+  };
+  $("image-file").addEventListener("change", guard(async (e) => {
+    if (e.target.files.length) await openImage(e.target.files[0]);
   }));
+  return { openImage };
 }
 
 class DrawingPad {
@@ -121,14 +129,36 @@ class DrawingPad {
   }
 }
 
-/** Reads an image file into an MNIST-style 28x28 input (dark ink on light paper is inverted). */
-async function imageFileToInput(file) {
+/** Reads an image file into `{ input, photo }`: an MNIST-style 28x28 input (dark ink on light paper
+ * is inverted) and the image as a picture. */
+async function readImageFile(file) {
   let bitmap;
   try {
     bitmap = await createImageBitmap(file);
   } catch {
     throw new Error(`cannot read '${file.name}' as an image (expected PNG, JPEG, GIF, WebP or BMP)`);
   }
+  return { input: digitOf(bitmap), photo: pictureOf(bitmap) };
+}
+
+/** The image in colour on white (transparent pixels), at most PHOTO_MAX pixels a side. */
+function pictureOf(bitmap) {
+  const scale = Math.min(1, PHOTO_MAX / Math.max(bitmap.width, bitmap.height));
+  const width = Math.max(1, Math.round(bitmap.width * scale));
+  const height = Math.max(1, Math.round(bitmap.height * scale));
+  const canvas = new OffscreenCanvas(width, height);
+  const ctx = canvas.getContext("2d");
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, width, height);
+  ctx.drawImage(bitmap, 0, 0, width, height);
+  const rgba = ctx.getImageData(0, 0, width, height).data;
+  const data = new Float32Array(width * height * 3);
+  for (let i = 0; i < width * height; i++) for (let c = 0; c < 3; c++) data[i * 3 + c] = rgba[i * 4 + c] / 255;
+  return { width, height, channels: 3, data };
+}
+
+/** The MNIST-style 28x28 input of an image. */
+function digitOf(bitmap) {
   const scale = Math.min(1, 280 / Math.max(bitmap.width, bitmap.height));
   const width = Math.max(1, Math.round(bitmap.width * scale));
   const height = Math.max(1, Math.round(bitmap.height * scale));

@@ -3,28 +3,32 @@
 // digit, its label and the model's prediction.
 import { drawScatter, drawHeatmap } from "../pkg/nnlens.js";
 import { sizeCanvasForCss } from "./canvas.js";
-import { fitToShape } from "./data.js";
 import { onNearestPoint } from "./nearest-point.js";
-import { runInWorker } from "./worker-client.js";
+import { runInWorker, cancelTask } from "./worker-client.js";
 
 const $ = (id) => document.getElementById(id);
 
 /**
  * Wires the panel. `digits`: the page's digit set; `saved`: the projection section of the URL hash
  * (`{ layer }`); `guard` wraps an event handler to show its errors in the page, `onChange` saves the
- * hash. Returns `{ showModel(model, modelSource), hashState() }`: a new model fills the layer
+ * hash, `prepare(digit)` makes a digit the model's input (the preprocessing panel's settings). Returns `{ showModel(model, modelSource), hashState() }`: a new model fills the layer
  * choice, defaulting to its last hidden representation.
  */
-export function setupProjection({ digits, saved, guard, onChange }) {
+export function setupProjection({ digits, saved, guard, onChange, prepare }) {
   const select = $("projection-layer");
   const state = { model: null, modelSource: null, layer: saved.layer ?? null };
   select.addEventListener("change", () => { state.layer = select.value; onChange(); });
   const elements = {
     canvas: $("projection-chart"), progress: $("projection-progress"), status: $("projection-status"),
-    sample: $("projection-sample"), sampleInfo: $("projection-sample-info"),
+    sample: $("projection-sample"), sampleInfo: $("projection-sample-info"), cancel: $("projection-cancel"),
   };
+  elements.cancel.addEventListener("click", () => {
+    if (!cancelTask("project")) return;
+    elements.status.textContent = "cancelled";
+    elements.progress.hidden = true;
+  });
   $("projection-run").addEventListener("click", guard(() => runProjection(elements, {
-    inputShape: state.model.inputShape, modelSource: state.modelSource, layer: state.layer, method: $("projection-method").value,
+    inputShape: state.model.inputShape, prepare, modelSource: state.modelSource, layer: state.layer, method: $("projection-method").value,
     samples: Math.min(Number($("projection-samples").value), digits.count), digits,
   })));
   return {
@@ -45,13 +49,15 @@ export function setupProjection({ digits, saved, guard, onChange }) {
 }
 
 /** Projects `layer`'s activations over the first `samples` digits with `method` in the worker. */
-async function runProjection(elements, { inputShape, modelSource, layer, method, samples, digits }) {
+async function runProjection(elements, { inputShape, prepare, modelSource, layer, method, samples, digits }) {
   const inputSize = inputShape.reduce((a, b) => a * b, 1);
   const inputs = new Float32Array(samples * inputSize);
-  for (let i = 0; i < samples; i++) inputs.set(fitToShape(digits.image(i), inputShape).values, i * inputSize);
+  for (let i = 0; i < samples; i++) inputs.set(prepare(digits.image(i)), i * inputSize);
+  document.getElementById("projection-panel").dataset.state = "projecting";
   elements.progress.hidden = false;
   elements.progress.value = 0;
   elements.status.textContent = "computing activations…";
+  elements.cancel.hidden = false;
   const result = await runInWorker(
     { kind: "project", model: modelSource, layer, method, inputs, samples },
     (done, total, stage, message) => {
@@ -70,8 +76,9 @@ async function runProjection(elements, { inputShape, modelSource, layer, method,
       }
     },
     [inputs.buffer],
-  );
+  ).finally(() => { elements.cancel.hidden = true; });
   elements.progress.value = elements.progress.max;
+  document.getElementById("projection-panel").dataset.state = "done";
   const labels = labelsOf(samples, digits);
   sizeCanvasForCss(elements.canvas);
   const title = method === "tsne" ? "t-SNE" : "PCA";

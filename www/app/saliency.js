@@ -3,7 +3,7 @@
 // colormap centred at zero, magnitudes the sequential magma. Heavy settings run in the worker.
 import { attribute, displayMap, drawHeatmap, drawColorbar } from "../pkg/nnlens.js";
 import { sizeCanvasForCss } from "./canvas.js";
-import { runInWorker } from "./worker-client.js";
+import { runInWorker, cancelTask } from "./worker-client.js";
 
 /** Options per method: which controls apply. */
 const CONTROLS = {
@@ -24,17 +24,18 @@ const $ = (id) => document.getElementById(id);
 /**
  * Wires the panel. `saved`: the saliency section of the URL hash (`{ method, target, options }`);
  * `guard` wraps an event handler to show its errors in the page, `onChange` saves the hash and
- * `onError` shows an error. Returns `{ showModel(model, modelSource), showInput(values, digit,
- * predicted), hashState() }`: a new model fills the target and layer choices, a new input
+ * `onError` shows an error. Returns `{ showModel(model, modelSource), showInput(values, plane,
+ * predicted), nameTargets(labelOf), hashState() }` (`plane`: the input as a grey picture
+ * `{ values, shape: [h, w] }`; `labelOf(i)`: class i's name): a new model fills the target and layer choices, a new input
  * recomputes the map (the target defaults to the predicted class).
  */
 export function setupSaliency({ saved, guard, onChange, onError }) {
   const el = {};
-  for (const key of ["method", "target", ...OPTION_CONTROLS, "opacity", "progress", "status", "input", "map", "colorbar", "overlay"]) {
+  for (const key of ["method", "target", ...OPTION_CONTROLS, "opacity", "progress", "cancel", "status", "input", "map", "colorbar", "overlay"]) {
     el[key] = $(`saliency-${key}`);
   }
   const state = {
-    model: null, modelSource: null, input: null, // input: { values, digit } of the shown input
+    model: null, modelSource: null, input: null, // input: { values, plane } of the shown input
     target: saved.target ?? null, layer: saved.options.layer ?? null, // null target: the predicted class
     run: 0,
   };
@@ -44,15 +45,15 @@ export function setupSaliency({ saved, guard, onChange, onError }) {
 
   /** Recomputes the map for the current input, target and options. */
   async function draw() {
-    const { values, digit } = state.input;
+    const { values, plane } = state.input;
     const supported = state.model.inputShape.length === 3 || el.method.value !== "occlusion";
     if (!supported) throw new Error("occlusion in this page needs an image model with input [C, H, W]");
     const options = readOptions(el, channelsOf(state.model), state.target);
     const run = ++state.run;
     const started = performance.now();
-    const attribution = await computeSaliency(state.model, state.modelSource, values, options, (busy) => { el.progress.hidden = !busy; });
+    const attribution = await computeSaliency(state.model, state.modelSource, values, options, (busy) => { el.progress.hidden = !busy; el.cancel.hidden = !busy; });
     if (run !== state.run) return; // a newer input or option superseded this map
-    drawSaliency(el, digit, attribution, options, Number(el.opacity.value));
+    drawSaliency(el, plane, attribution, options, Number(el.opacity.value));
     const ms = performance.now() - started;
     el.status.textContent = `${el.method.selectedOptions[0].textContent} for class ${state.target}` +
       (attribution.delta !== null && attribution.delta !== undefined ? ` · convergence delta ${attribution.delta.toExponential(2)}` : "") +
@@ -62,6 +63,12 @@ export function setupSaliency({ saved, guard, onChange, onError }) {
     onChange();
     return draw();
   });
+  el.cancel.addEventListener("click", () => {
+    if (!cancelTask("saliency")) return;
+    el.progress.hidden = true;
+    el.cancel.hidden = true;
+    el.status.textContent = "cancelled: change an option or the input to compute the map again";
+  });
   el.method.addEventListener("change", () => { showControls(el); redraw(); });
   el.target.addEventListener("change", () => { state.target = Number(el.target.value); redraw(); });
   el.layer.addEventListener("change", () => { state.layer = el.layer.value; redraw(); });
@@ -69,6 +76,9 @@ export function setupSaliency({ saved, guard, onChange, onError }) {
 
   return {
     showModel(model, modelSource) {
+      // Another model's classes are other classes: its target starts as its prediction (the
+      // first model keeps the target a link gave).
+      if (state.model !== null && model !== state.model) state.target = null;
       Object.assign(state, { model, modelSource });
       const classes = model.outputShape.reduce((a, b) => a * b, 1);
       el.target.replaceChildren(...Array.from({ length: classes }, (_, i) => new Option(String(i), String(i))));
@@ -80,8 +90,14 @@ export function setupSaliency({ saved, guard, onChange, onError }) {
       if (state.target !== null && state.target >= classes) state.target = null;
       showControls(el);
     },
-    showInput(values, digit, predicted) {
-      state.input = { values, digit };
+    nameTargets(labelOf) {
+      for (const option of el.target.options) {
+        const name = labelOf(Number(option.value));
+        option.textContent = name === option.value ? name : `${option.value}: ${name}`;
+      }
+    },
+    showInput(values, plane, predicted) {
+      state.input = { values, plane };
       if (state.target === null || state.target >= el.target.options.length) state.target = predicted;
       el.target.value = String(state.target);
       draw().catch(onError);
@@ -160,12 +176,12 @@ async function computeSaliency(model, modelSource, input, options, onProgress) {
 }
 
 /** Draws input, map and overlay for an attribution `{ values, shape }` of an input of `inputShape`. */
-function drawSaliency(el, digit, attribution, options, opacity) {
+function drawSaliency(el, plane, attribution, options, opacity) {
   const signed = isSigned(options);
   const shown = displayMap(attribution.values, attribution.shape, { sign: signed ? "all" : "absoluteValue" });
   const colormap = signed ? "rdbu" : "magma";
   const range = signed ? { min: -1, max: 1 } : { min: 0, max: 1 };
-  drawHeatmap(el.input, digit, [28, 28], { colormap: "greys", min: 0, max: 1 });
+  drawHeatmap(el.input, plane.values, plane.shape, { colormap: "greys", min: 0, max: 1 });
   // The overlay reads the map's pixels back: create its context for frequent reads first.
   el.map.getContext("2d", { willReadFrequently: true });
   drawHeatmap(el.map, shown.values, shown.shape, { colormap, ...range });
@@ -174,8 +190,8 @@ function drawSaliency(el, digit, attribution, options, opacity) {
   // Overlay: the input in grey with the map on top at the chosen opacity, at the map's size.
   const [h, w] = shown.shape;
   const overlay = el.overlay;
-  overlay.width = Math.max(w, 28) * 4;
-  overlay.height = Math.max(h, 28) * 4;
+  overlay.width = Math.max(w, plane.shape[1], 112);
+  overlay.height = Math.max(h, plane.shape[0], 112);
   const ctx = overlay.getContext("2d");
   ctx.imageSmoothingEnabled = false;
   ctx.globalAlpha = 1;

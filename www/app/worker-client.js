@@ -37,21 +37,23 @@ function spawn(kind) {
   return entry;
 }
 
-/** The rejection of a task that a newer task of the same kind replaced: a `DOMException` named
- * `"AbortError"`, as `fetch` gives for an aborted request, so callers can tell it from a failure. */
-function superseded() {
-  return new DOMException("cancelled: a newer task started", "AbortError");
+/**
+ * Cancels the unfinished task of `kind`, if any, by terminating its worker: the task's promise
+ * rejects with a `DOMException` named `"AbortError"` (as `fetch` gives for an aborted request, so
+ * callers can tell it from a failure) saying `why`. Returns whether a task was running.
+ */
+export function cancelTask(kind, why = "cancelled") {
+  const entry = workers.get(kind);
+  if (!entry?.pending.size) return false;
+  for (const job of entry.pending.values()) job.reject(new DOMException(why, "AbortError"));
+  entry.worker.terminate();
+  workers.delete(kind);
+  return true;
 }
 
 export function runInWorker(task, onProgress, transfer = []) {
-  let entry = workers.get(task.kind);
-  if (entry?.pending.size) {
-    for (const job of entry.pending.values()) job.reject(superseded());
-    entry.worker.terminate();
-    workers.delete(task.kind);
-    entry = undefined;
-  }
-  entry ??= spawn(task.kind);
+  cancelTask(task.kind, "cancelled: a newer task started");
+  const entry = workers.get(task.kind) ?? spawn(task.kind);
   const id = nextId++;
   return new Promise((resolve, reject) => {
     entry.pending.set(id, { resolve, reject, onProgress });

@@ -60,12 +60,14 @@ mod data;
 mod export;
 mod fold;
 mod import;
+mod metadata;
 pub mod proto;
 #[cfg(test)]
 mod test_model;
 
 use crate::error::Result;
 use crate::graph::Graph;
+pub use metadata::metadata;
 
 /// The largest number of nodes an imported graph may have.
 ///
