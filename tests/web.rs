@@ -334,7 +334,8 @@ fn saliency_options_are_per_method_and_logits_default_to_false() {
     );
     assert!(message(run(r#"{ "method": "gradient" }"#)).contains("missing field 'target'"));
     assert!(
-        message(nnlens::web::saliency(&model, f32s(&x), JsValue::from(3))).contains("expected an object")
+        message(nnlens::web::saliency(&model, f32s(&x), JsValue::from(3)))
+            .contains("expected an object")
     );
 
     let gradient = run(r#"{ "target": 1 }"#).unwrap();

@@ -190,6 +190,7 @@ pub fn bar_chart<DB: DrawingBackend, S: AsRef<str>>(
     chart
         .configure_mesh()
         .disable_x_mesh()
+        .light_line_style(TRANSPARENT)
         .y_labels(6)
         .x_labels(n.min(MAX_BAR_LABELS))
         .x_label_formatter(&label_of)
@@ -301,6 +302,7 @@ pub fn histogram<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .disable_x_mesh()
+        .light_line_style(TRANSPARENT)
         .x_label_formatter(&x_label)
         .y_label_formatter(&count_label)
         .draw()
@@ -590,6 +592,10 @@ mod tests {
         .unwrap();
         assert_eq!(count_filled(&out, "rect", BAR_COLOR), 3);
         assert_eq!(count_filled(&out, "rect", HIGHLIGHT_COLOR), 1);
+        // Grid lines at the labelled values (plotters' bold mesh), none between them (its light
+        // mesh, which read as noise).
+        assert!(out.contains("<line opacity=\"0.2\""), "{out}");
+        assert!(!out.contains("<line opacity=\"0.1\""), "{out}");
         let labels = texts(&out);
         for text in ["Top-4", "zero", "one", "two", "three"] {
             assert!(labels.contains(&text), "{text} missing from {labels:?}");
