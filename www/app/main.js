@@ -14,6 +14,7 @@ function importPanels() {
   return Promise.all([
     import("./architecture.js"), import("./weights.js"), import("./projection.js"), import("./saliency.js"),
     import("./training.js"), import("./pad.js"), import("./save.js"), import("./worker-client.js"), import("./prediction.js"),
+    import("./attention.js"),
   ]);
 }
 
@@ -113,6 +114,7 @@ function renderOutputs({ values, plane, trace, drawColorbars }) {
   drawColorbars();
   const predicted = panels.prediction.showOutput(trace.output);
   panels.saliency.showInput(values, plane, predicted);
+  panels.attention.showInput(values, plane);
   saveState();
 }
 
@@ -129,7 +131,7 @@ function renderModel() {
 
 /** The panels that depend on the model only: architecture, weights, and the saliency and projection choices. */
 function renderModelPanels() {
-  for (const panel of [panels.architecture, panels.weights, panels.saliency, panels.projection, panels.prediction]) {
+  for (const panel of [panels.architecture, panels.weights, panels.saliency, panels.projection, panels.prediction, panels.attention]) {
     panel.showModel(state.model, state.modelSource);
   }
   panels.saliency.nameTargets(panels.prediction.labelOf);
@@ -222,7 +224,7 @@ async function main() {
   const first = renderActivationsForInput();
   document.body.dataset.ready = "true";
   const [modules, allDigits] = await Promise.all([afterPaint().then(importPanels), digits.complete]);
-  const [architecture, weights, projection, saliency, training, pad, save, workerClient, prediction] = modules;
+  const [architecture, weights, projection, saliency, training, pad, save, workerClient, prediction, attention] = modules;
   state.digits = allDigits;
   $("sample-index").max = String(state.digits.count - 1);
   if (compiled) workerClient.shareWasm(compiled); // the workers instantiate the page's compiled wasm
@@ -238,6 +240,7 @@ async function main() {
     prediction: prediction.setupPrediction({
       guard: guarded, onLabels: () => { panels.saliency.nameTargets(panels.prediction.labelOf); renderForInput(); },
     }),
+    attention: attention.setupAttention(),
   };
   const drawing = pad.setupDrawing({
     drawn: state.drawn, guard: guarded,

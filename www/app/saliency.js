@@ -4,6 +4,7 @@
 import { attribute, displayMap, drawHeatmap, drawColorbar } from "../pkg/nnlens.js";
 import { sizeCanvasForCss } from "./canvas.js";
 import { runInWorker, cancelTask } from "./worker-client.js";
+import { patchGrid } from "./attention.js";
 
 /** Options per method: which controls apply. */
 const CONTROLS = {
@@ -37,6 +38,7 @@ export function setupSaliency({ saved, guard, onChange, onError }) {
   const state = {
     model: null, modelSource: null, input: null, // input: { values, plane } of the shown input
     target: saved.target ?? null, layer: saved.options.layer ?? null, // null target: the predicted class
+    grids: new Map(), // token layers of a vision transformer: name -> patch grid side
     run: 0,
   };
   if ([...el.method.options].some((o) => o.value === saved.method)) el.method.value = saved.method;
@@ -48,7 +50,7 @@ export function setupSaliency({ saved, guard, onChange, onError }) {
     const { values, plane } = state.input;
     const supported = state.model.inputShape.length === 3 || el.method.value !== "occlusion";
     if (!supported) throw new Error("occlusion in this page needs an image model with input [C, H, W]");
-    const options = readOptions(el, channelsOf(state.model), state.target);
+    const options = readOptions(el, channelsOf(state.model), state.target, state.grids);
     const run = ++state.run;
     const started = performance.now();
     const attribution = await computeSaliency(state.model, state.modelSource, values, options, (busy) => { el.progress.hidden = !busy; el.cancel.hidden = !busy; });
@@ -82,7 +84,17 @@ export function setupSaliency({ saved, guard, onChange, onError }) {
       Object.assign(state, { model, modelSource });
       const classes = model.outputShape.reduce((a, b) => a * b, 1);
       el.target.replaceChildren(...Array.from({ length: classes }, (_, i) => new Option(String(i), String(i))));
-      const spatial = model.layers().filter((l) => l.outputShape.length === 3).map((l) => l.name);
+      // Grad-CAM layers: [C, H, W] outputs, and for vision transformers token outputs [tokens,
+      // dim] (leading 1s aside) over a square patch grid, read as that grid (option `grid`).
+      state.grids = new Map();
+      if (model.inputShape.length === 3) {
+        for (const l of model.layers()) {
+          const core = l.outputShape.slice(l.outputShape.findIndex((d) => d !== 1));
+          const grid = core.length === 2 && core[0] >= 4 ? patchGrid(core[0]) : null;
+          if (grid) state.grids.set(l.name, grid.side);
+        }
+      }
+      const spatial = model.layers().filter((l) => l.outputShape.length === 3 || state.grids.has(l.name)).map((l) => l.name);
       el.layer.replaceChildren(...spatial.map((n) => new Option(n, n)));
       el.method.querySelector('[value="gradCam"]').disabled = !spatial.length;
       if (!spatial.length && el.method.value === "gradCam") el.method.value = "gradient";
@@ -133,7 +145,7 @@ function channelsOf(model) {
 }
 
 /** Reads the panel's controls into `attribute` options for an input of `channels` channels. */
-function readOptions(el, channels, target) {
+function readOptions(el, channels, target, grids) {
   const method = el.method.value;
   const options = { method, target, logits: el.logits.checked };
   for (const control of CONTROLS[method]) {
@@ -143,7 +155,11 @@ function readOptions(el, channels, target) {
     if (control === "samples") { options.samples = Number(el.samples.value); options.seed = 0; }
     if (control === "noise") options.noise = Number(el.noise.value);
     if (control === "variant") options.variant = el.variant.value;
-    if (control === "layer") options.layer = el.layer.value;
+    if (control === "layer") {
+      options.layer = el.layer.value;
+      const side = grids?.get(options.layer);
+      if (side) options.grid = [side, side];
+    }
     if (control === "upsample") options.upsample = el.upsample.checked;
     if (control === "window") {
       const size = Number(el.window.value);
