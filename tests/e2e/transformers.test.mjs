@@ -53,3 +53,48 @@ test("a vision transformer shows its attention per layer and head, for the cls t
   assert.deepEqual(problems.consoleErrors, []);
   assert.deepEqual(problems.foreignRequests, []);
 });
+
+const textModel = new URL("../fixtures/transformers/text_dynamo.onnx", import.meta.url).pathname;
+
+test("a text model of token ids: ids typed, tokens coloured by attribution, attention as a matrix and as lines", async (t) => {
+  const { page, origin, problems } = await openSite(t);
+  await page.goto(`${origin}/#model=cnn&sample=0`);
+  await ready(page);
+  assert.equal(await page.isHidden("#text-panel"), true, "no text panel for a CNN");
+
+  await page.setInputFiles("#model-file", textModel);
+  await page.waitForFunction(() => !document.querySelector("#text-panel").hidden);
+  for (const id of ["#input-panel", "#saliency-panel", "#attention-panel", "#projection-panel"]) {
+    assert.equal(await page.isHidden(id), true, `${id} hides for a model of ids`);
+  }
+  await page.fill("#text-ids", "3 14 15 9 26 5 35 8 9 7");
+  await page.dispatchEvent("#text-ids", "change");
+  assert.match(await page.textContent("#text-status"), /10 ids typed, 2 padded with 0/);
+  const chips = await page.$$eval("#text-chips .token-chip", (c) => c.map((x) => ({ text: x.textContent, colour: x.style.background })));
+  assert.deepEqual(chips.map((c) => c.text), ["3", "14", "15", "9", "26", "5", "35", "8", "9", "7", "0", "0"]);
+  assert.ok(new Set(chips.map((c) => c.colour)).size > 3, "chips coloured by attribution");
+  const ig = await page.$$eval("#text-chips .token-chip", (c) => c.map((x) => x.dataset.score));
+  await page.selectOption("#text-method", "inputXGradient");
+  assert.notDeepEqual(await page.$$eval("#text-chips .token-chip", (c) => c.map((x) => x.dataset.score)), ig);
+
+  // The attention matrix: 12 queries × 12 keys; another head draws another matrix.
+  assert.equal(await page.$eval("#text-matrix", (c) => [c.width, c.height].join("x")), "12x12");
+  assert.ok(await distinctColours(page, "#text-matrix") > 4);
+  const before = await page.$eval("#text-matrix", (c) => c.toDataURL());
+  await page.selectOption("#text-head", "1");
+  assert.notEqual(await page.$eval("#text-matrix", (c) => c.toDataURL()), before);
+  // Lines from the token under the pointer.
+  await page.hover("#text-chips .token-chip:nth-child(5)");
+  assert.equal(await page.$eval("#text-lines", (c) => c.dataset.focus), "4");
+  assert.ok(await distinctColours(page, "#text-lines") > 2, "lines drawn");
+
+  // A word that is not an id is reported, and the model keeps working.
+  await page.fill("#text-ids", "3 apple");
+  await page.dispatchEvent("#text-ids", "change");
+  assert.match(await page.textContent("#error"), /'apple' is not a token id/);
+  await page.fill("#text-ids", "1 2 3");
+  await page.dispatchEvent("#text-ids", "change");
+  assert.match(await page.textContent("#text-status"), /3 ids typed/);
+  assert.deepEqual(problems.consoleErrors, []);
+  assert.deepEqual(problems.foreignRequests, []);
+});

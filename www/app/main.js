@@ -14,7 +14,7 @@ function importPanels() {
   return Promise.all([
     import("./architecture.js"), import("./weights.js"), import("./projection.js"), import("./saliency.js"),
     import("./training.js"), import("./pad.js"), import("./save.js"), import("./worker-client.js"), import("./prediction.js"),
-    import("./attention.js"),
+    import("./attention.js"), import("./text.js"),
   ]);
 }
 
@@ -91,6 +91,7 @@ function currentPicture(digit) {
 /** Draws the input and the preprocessed model input; returns `{ values, plane }` (plane: the input
  * as one grey picture, under the saliency maps). */
 function renderInput() {
+  if (takesIds()) return { values: panels.text.ids(), plane: null };
   const { digit, caption } = currentDigit();
   const prepared = preprocessing.prepare(currentPicture(digit));
   preprocessing.show(prepared);
@@ -113,9 +114,18 @@ function renderActivationsForInput() {
 function renderOutputs({ values, plane, trace, drawColorbars }) {
   drawColorbars();
   const predicted = panels.prediction.showOutput(trace.output);
-  panels.saliency.showInput(values, plane, predicted);
-  panels.attention.showInput(values, plane);
+  if (takesIds()) {
+    panels.text.showOutput(predicted);
+  } else {
+    panels.saliency.showInput(values, plane, predicted);
+    panels.attention.showInput(values, plane);
+  }
   saveState();
+}
+
+/** Whether the model takes token ids: the text panel gives its input, the image panels hide. */
+function takesIds() {
+  return state.model.inputType === "int64";
 }
 
 /** Recomputes everything that depends on the input (cheap: one forward pass). */
@@ -124,16 +134,17 @@ function renderForInput() {
 }
 
 function renderModel() {
-  preprocessing.showModel(state.model);
+  if (!takesIds()) preprocessing.showModel(state.model);
   renderModelPanels();
   renderForInput();
 }
 
 /** The panels that depend on the model only: architecture, weights, and the saliency and projection choices. */
 function renderModelPanels() {
-  for (const panel of [panels.architecture, panels.weights, panels.saliency, panels.projection, panels.prediction, panels.attention]) {
+  for (const panel of [panels.architecture, panels.weights, panels.saliency, panels.projection, panels.prediction, panels.attention, panels.text]) {
     panel.showModel(state.model, state.modelSource);
   }
+  for (const id of ["input-panel", "preprocess-panel", "saliency-panel", "projection-panel"]) $(id).hidden = takesIds();
   panels.saliency.nameTargets(panels.prediction.labelOf);
   $("model-summary").textContent = `${state.modelName}: ${state.model.layers().length} layers`;
 }
@@ -224,7 +235,7 @@ async function main() {
   const first = renderActivationsForInput();
   document.body.dataset.ready = "true";
   const [modules, allDigits] = await Promise.all([afterPaint().then(importPanels), digits.complete]);
-  const [architecture, weights, projection, saliency, training, pad, save, workerClient, prediction, attention] = modules;
+  const [architecture, weights, projection, saliency, training, pad, save, workerClient, prediction, attention, text] = modules;
   state.digits = allDigits;
   $("sample-index").max = String(state.digits.count - 1);
   if (compiled) workerClient.shareWasm(compiled); // the workers instantiate the page's compiled wasm
@@ -241,6 +252,7 @@ async function main() {
       guard: guarded, onLabels: () => { panels.saliency.nameTargets(panels.prediction.labelOf); renderForInput(); },
     }),
     attention: attention.setupAttention(),
+    text: text.setupText({ guard: guarded, onInput: () => renderForInput() }),
   };
   const drawing = pad.setupDrawing({
     drawn: state.drawn, guard: guarded,
