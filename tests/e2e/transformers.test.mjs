@@ -42,6 +42,16 @@ test("a vision transformer shows its attention per layer and head, for the cls t
   assert.match(await page.textContent("#attention-status"), /attention rollout of the cls token/);
   assert.ok(await distinctColours(page, "#attention-map") > 4);
 
+  // Each block's patch tokens: their norms and first principal component over the grid.
+  const blocks = await page.$$eval("#attention-block option", (o) => o.map((x) => x.value));
+  assert.ok(blocks.includes("node_add_2") && blocks.length >= 2, `blocks ${blocks}`);
+  assert.match(await page.textContent("#attention-tokens-status"), /16 patch tokens of 32 values; the first component explains \d+%/);
+  assert.ok(await distinctColours(page, "#attention-norm") > 4);
+  assert.ok(await distinctColours(page, "#attention-pca") > 4);
+  const norms = await page.$eval("#attention-norm", (c) => c.toDataURL());
+  await page.selectOption("#attention-block", blocks.at(-1));
+  assert.notEqual(await page.$eval("#attention-norm", (c) => c.toDataURL()), norms);
+
   // Grad-CAM on a block's token output, read as its 4×4 patch grid.
   await page.selectOption("#saliency-method", "gradCam");
   const layers = await page.$$eval("#saliency-layer option", (o) => o.map((x) => x.value));

@@ -1,8 +1,10 @@
 // The attention panel, for vision transformers: per layer and head (or their mean), how much the
 // query token attends to each image patch, drawn as a map over the input; the query is the cls
 // token, or the patch under the pointer. With "rollout", the map is attention rollout's cls row
-// (Abnar & Zuidema 2020). Shown only for models with attention layers over a square patch grid.
-import { attentionRollout, drawColorbar, drawHeatmap } from "../pkg/nnlens.js";
+// (Abnar & Zuidema 2020). Below, a block's patch embeddings over the grid: each patch token's
+// norm, and its coordinate on the first principal component of the image's patch tokens (PCA).
+// Shown only for models with attention layers over a square patch grid.
+import { attentionRollout, drawColorbar, drawHeatmap, pca } from "../pkg/nnlens.js";
 import { sizeCanvasForCss } from "./canvas.js";
 
 const $ = (id) => document.getElementById(id);
@@ -39,8 +41,8 @@ export function attentionRow(map, head, query, grid) {
  */
 export function setupAttention() {
   const el = {};
-  for (const key of ["panel", "layer", "head", "rollout", "status", "input", "map", "colorbar"]) el[key] = $(`attention-${key}`);
-  const state = { model: null, maps: null, values: null, plane: null, grid: null, query: null };
+  for (const key of ["panel", "layer", "head", "rollout", "status", "input", "map", "colorbar", "block", "norm", "pca", "tokens-status"]) el[key] = $(`attention-${key}`);
+  const state = { model: null, maps: null, values: null, plane: null, grid: null, query: null, blocks: [] };
 
   function draw() {
     if (!state.maps) return;
@@ -67,6 +69,31 @@ export function setupAttention() {
     el.status.textContent = what;
   }
 
+  /** The chosen block's patch tokens: their norms and first principal component over the grid. */
+  function drawTokens() {
+    if (!state.blocks.length) return;
+    const layer = el.block.value;
+    const trace = state.model.trace(state.values);
+    const tokens = trace.get(layer);
+    trace.free();
+    const { side, first } = state.grid;
+    const patches = side * side;
+    const dim = tokens.length / (patches + first);
+    const rows = tokens.slice(first * dim);
+    const norms = new Float32Array(patches);
+    for (let p = 0; p < patches; p++) {
+      let sum = 0;
+      for (let d = 0; d < dim; d++) sum += rows[p * dim + d] ** 2;
+      norms[p] = Math.sqrt(sum);
+    }
+    drawHeatmap(el.norm, norms, [side, side], { colormap: "viridis" });
+    const fit = pca(rows, patches, dim, { components: 1 });
+    drawHeatmap(el.pca, fit.transformed, [side, side], { colormap: "rdbu" });
+    const ratio = fit.explainedVarianceRatio[0];
+    fit.free();
+    el["tokens-status"].textContent = `${layer}: ${patches} patch tokens of ${dim} values; the first component explains ${(100 * ratio).toFixed(0)}% of their variance`;
+  }
+
   /** The patch under the pointer on the input picture as the query token. */
   function pointTo(event) {
     if (!state.grid) return;
@@ -82,6 +109,7 @@ export function setupAttention() {
   el.input.addEventListener("pointerdown", pointTo);
   el.input.addEventListener("pointerleave", () => { state.query = null; draw(); });
   for (const control of [el.layer, el.head, el.rollout]) control.addEventListener("change", draw);
+  el.block.addEventListener("change", drawTokens);
 
   return {
     showModel(model) {
@@ -109,9 +137,20 @@ export function setupAttention() {
         el.layer.dataset.layers = layers;
         el.head.replaceChildren(new Option("mean", "mean"), ...[...Array(maps[0].shape[0]).keys()].map((h) => new Option(`head ${h}`, String(h))));
       }
-      Object.assign(state, { maps, values, plane, grid });
+      const blocks = state.model.layers()
+        .filter((l) => {
+          const core = l.outputShape.slice(l.outputShape.findIndex((d) => d !== 1));
+          return core.length === 2 && core[0] === grid.side * grid.side + grid.first;
+        })
+        .map((l) => l.name);
+      if (el.block.dataset.layers !== blocks.join()) {
+        el.block.replaceChildren(...blocks.map((n) => new Option(n, n)));
+        el.block.dataset.layers = blocks.join();
+      }
+      Object.assign(state, { maps, values, plane, grid, blocks });
       el.panel.hidden = false;
       draw();
+      drawTokens();
     },
   };
 }
