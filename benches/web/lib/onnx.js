@@ -208,3 +208,41 @@ export function addOutput(bytes, name, dims) {
   if (!found) throw new Error("not an ONNX model: no graph field");
   return m.finish();
 }
+
+/**
+ * Returns a copy of ONNX model `bytes` whose initializers named in `data` (a Map from name to
+ * Float32Array) hold those values as `raw_data`, replacing any data they had (the torchvision
+ * fixtures ship their weights stripped: lib/torchvision.js regenerates them).
+ */
+export function withInitializerData(bytes, data) {
+  const filled = new Set();
+  const tensorWithData = (payload) => {
+    const name = fields(payload).find((f) => f.field === 8 && f.wire === 2);
+    const key = name && new TextDecoder().decode(name.payload);
+    if (!data.has(key)) return payload;
+    filled.add(key);
+    const t = new Writer();
+    for (const f of fields(payload)) {
+      // raw_data (9) and float_data (4) are replaced by the new raw_data.
+      if (f.field !== 9 && f.field !== 4) t.bytes(payload.subarray(f.start, f.end));
+    }
+    t.blob(9, littleEndianBytes(data.get(key)));
+    return t.finish();
+  };
+  const m = new Writer();
+  for (const f of fields(bytes)) {
+    if (f.field === 7 && f.wire === 2) {
+      const g = new Writer();
+      for (const gf of fields(f.payload)) {
+        if (gf.field === 5 && gf.wire === 2) g.blob(5, tensorWithData(gf.payload));
+        else g.bytes(f.payload.subarray(gf.start, gf.end));
+      }
+      m.blob(7, g.finish());
+    } else {
+      m.bytes(bytes.subarray(f.start, f.end));
+    }
+  }
+  const missing = [...data.keys()].filter((k) => !filled.has(k));
+  if (missing.length) throw new Error(`ONNX model has no initializer ${missing.join(", ")}`);
+  return m.finish();
+}
