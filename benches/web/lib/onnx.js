@@ -246,3 +246,40 @@ export function withInitializerData(bytes, data) {
   if (missing.length) throw new Error(`ONNX model has no initializer ${missing.join(", ")}`);
   return m.finish();
 }
+
+/** `bytes` (a message) with every length-delimited field `field` replaced by `edit(payload)`
+ * (`null`: dropped). */
+function editFields(bytes, field, edit) {
+  const w = new Writer();
+  for (const f of fields(bytes)) {
+    if (f.field !== field || f.wire !== 2) {
+      w.bytes(bytes.subarray(f.start, f.end));
+      continue;
+    }
+    const payload = edit(f.payload);
+    if (payload) w.blob(field, payload);
+  }
+  return w.finish();
+}
+
+/**
+ * Returns a copy of ONNX model `bytes` whose graph inputs have spatial size `height × width`
+ * (axes 2 and 3 of a 4-D input), without the graph's intermediate shapes (`value_info`, which
+ * the exporter recorded for its own input size): for models exported with a fixed image size
+ * whose operations do not depend on it.
+ */
+export function withInputSize(bytes, height, width) {
+  const resize = (shape) => {
+    let axis = 0;
+    return editFields(shape, 1, (dim) => {
+      const size = [null, null, height, width][axis++];
+      if (size === null) return dim;
+      const d = new Writer();
+      d.int(1, size);
+      return d.finish();
+    });
+  };
+  // ValueInfoProto.type (2) → TypeProto.tensor_type (1) → shape (2).
+  const input = (info) => editFields(info, 2, (type) => editFields(type, 1, (tensor) => editFields(tensor, 2, resize)));
+  return editFields(bytes, 7, (graph) => editFields(editFields(graph, 13, () => null), 11, input));
+}
