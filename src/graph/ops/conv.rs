@@ -25,6 +25,9 @@
 //! In wasm, stride 1 and dilation 1 (both convolutions of the built-in CNN) skip the patch
 //! matrix: `conv/direct.rs` keeps output row segments in SIMD registers and reads a
 //! zero-bordered copy of each sample's input, summing in the same order as the product.
+//! Depthwise convolutions (one input channel per group, MobileNet's and EfficientNet's) skip
+//! it on every target: `conv/depthwise.rs` reads a zero-bordered, stride-phase-split copy of
+//! each channel, also in the product's order.
 //!
 //! Hand-written rather than taken from a crate: no maintained crate provides grouped, dilated,
 //! asymmetrically padded NCHW convolution together with its vector-Jacobian product on ndarray
@@ -33,8 +36,11 @@
 //! `conv/transpose.rs` holds the transposed convolution, this convolution's adjoint, which reuses
 //! the patch matrix.
 
+mod depthwise;
 #[cfg(any(target_arch = "wasm32", test))]
 mod direct;
+#[cfg(test)]
+mod reference;
 mod transpose;
 mod unfold;
 
@@ -48,6 +54,10 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array2, ArrayView2, ArrayViewD, ArrayViewMut2, IxDyn};
 pub use transpose::ConvTranspose2d;
 use unfold::{col2im, im2col, ConvGeometry};
+
+/// A forward kernel over the NCHW input, the standard-layout weight and the bias, writing every
+/// element of the NCHW output (`depthwise::forward`, `direct::forward`).
+type DirectKernel = fn(&ConvGeometry, &[f32], &[f32], Option<&[f32]>, &mut [f32]);
 
 /// How many elements of the patch matrix the backward pass builds at once: 2^22 f32 (16 MiB).
 /// A batch is processed in chunks of as many samples as fit (at least one), so that small
@@ -276,16 +286,16 @@ impl Conv2d {
             .map_err(|e| Error::shape(format!("conv2d output: {e}")))
     }
 
-    /// The forward pass over an input of geometry `geo` by the direct convolution
-    /// (`conv/direct.rs`), for stride 1 and dilation 1 in wasm.
-    #[cfg(target_arch = "wasm32")]
-    fn forward_direct(&self, geo: &ConvGeometry, x: &Tensor) -> Result<Tensor> {
+    /// The forward pass over an input of geometry `geo` by a kernel that reads the NCHW input,
+    /// the standard-layout weight and the bias and writes every element of the NCHW output:
+    /// `depthwise::forward`, or in wasm `direct::forward`.
+    fn forward_by(&self, geo: &ConvGeometry, x: &Tensor, kernel: DirectKernel) -> Result<Tensor> {
         let x = x.as_standard_layout();
         let weight = self.weight.as_standard_layout();
         let bias = self.bias.as_ref().map(|b| b.as_standard_layout());
         let contiguous = "standard layout is contiguous";
         let mut out = vec![0.0; geo.batch * geo.out_channels * geo.out_plane()];
-        direct::forward(
+        kernel(
             geo,
             x.as_slice().expect(contiguous),
             weight.as_slice().expect(contiguous),
@@ -447,9 +457,12 @@ impl Kernel for Conv2d {
 
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
         let geo = self.geometry(inputs[0].shape())?;
+        if depthwise::applies(&geo) {
+            return self.forward_by(&geo, inputs[0], depthwise::forward);
+        }
         #[cfg(target_arch = "wasm32")]
         if direct::applies(&geo) {
-            return self.forward_direct(&geo, inputs[0]);
+            return self.forward_by(&geo, inputs[0], direct::forward);
         }
         self.forward_per_sample(&geo, inputs[0])
     }
