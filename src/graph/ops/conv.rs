@@ -267,16 +267,24 @@ impl Conv2d {
         // Each sample's output block `[Og, Ho·Wo]` of a group is a row-major matrix inside the
         // NCHW output, so the products are written in place, starting from the bias, with no
         // reshuffle of a separate product matrix.
+        // A pointwise convolution's patch matrix is the sample's input block `[Cg, H·W]`
+        // itself: the products read it in place (BENCHMARKS.md, Kernel decisions › Convolution).
+        let pointwise = geo.is_pointwise();
         let mut out = vec![0.0; geo.batch * geo.out_channels * plane];
-        let mut cols = vec![0.0; patch * plane];
+        let mut cols = vec![0.0; if pointwise { 0 } else { patch * plane }];
         for sample in 0..geo.batch {
             for group in 0..geo.groups {
-                im2col(geo, xs, group, sample..sample + 1, &mut cols);
+                let patches = if pointwise {
+                    &xs[(sample * geo.groups + group) * patch * plane..][..patch * plane]
+                } else {
+                    im2col(geo, xs, group, sample..sample + 1, &mut cols);
+                    &cols
+                };
                 let channels = group * group_out..(group + 1) * group_out;
                 let start = (sample * geo.out_channels + group * group_out) * plane;
                 product_with_bias(
                     weight.slice(s![channels.clone(), ..]),
-                    matrix(&cols, patch, plane),
+                    matrix(patches, patch, plane),
                     bias.map(|b| &b[channels]),
                     matrix_mut(&mut out[start..], group_out, plane),
                 );
@@ -461,7 +469,7 @@ impl Kernel for Conv2d {
             return self.forward_by(&geo, inputs[0], depthwise::forward);
         }
         #[cfg(target_arch = "wasm32")]
-        if direct::applies(&geo) {
+        if direct::applies(&geo) && !geo.is_pointwise() {
             return self.forward_by(&geo, inputs[0], direct::forward);
         }
         self.forward_per_sample(&geo, inputs[0])
@@ -602,8 +610,11 @@ mod tests {
             usize,
             bool,
         );
-        let cases: [Case; 9] = [
+        let cases: [Case; 11] = [
             (2, 3, 7, 6, 4, [3, 3], [1, 1], [1, 1, 1, 1], [1, 1], 1, true),
+            // Pointwise (the products read the input in place), grouped and not.
+            (3, 4, 3, 7, 6, [1, 1], [1, 1], [0; 4], [1, 1], 2, true),
+            (2, 5, 4, 4, 3, [1, 1], [1, 1], [0; 4], [1, 1], 1, false),
             (1, 2, 9, 8, 3, [3, 2], [2, 3], [0; 4], [1, 1], 1, false),
             (3, 4, 8, 8, 6, [3, 3], [2, 1], [2, 0, 1, 3], [2, 1], 2, true),
             (2, 4, 6, 5, 8, [3, 3], [1, 1], [1, 1, 1, 1], [1, 1], 4, true),
@@ -634,6 +645,25 @@ mod tests {
             let y = conv.forward(&[&x]).unwrap();
             assert_eq!(conv.output_shape(&[x.shape()]).unwrap(), y.shape());
             assert_close(&y, &direct(&conv, &x), 1e-5);
+        }
+    }
+
+    #[test]
+    fn pointwise_is_a_one_by_one_kernel_with_stride_one_and_no_padding() {
+        for (kernel, stride, padding, expected) in [
+            ([1, 1], [1, 1], [0; 4], true),
+            ([1, 1], [2, 2], [0; 4], false),
+            ([1, 1], [1, 1], [0, 0, 1, 0], false),
+            ([1, 1], [1, 1], [0, 1, 0, 0], false),
+            ([1, 3], [1, 1], [0; 4], false),
+        ] {
+            let conv = conv(4, 2, kernel, stride, padding, [1, 1], 2, true);
+            let geo = conv.geometry(&[2, 4, 5, 6]).unwrap();
+            assert_eq!(
+                geo.is_pointwise(),
+                expected,
+                "{kernel:?} {stride:?} {padding:?}"
+            );
         }
     }
 
