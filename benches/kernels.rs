@@ -8,7 +8,8 @@
 //!   sgemm every nnlens kernel uses), single-threaded: the machine's rough attainable peak.
 //! - `dense`: the Dense op (`y = x Wᵀ + b`) forward and backward at the benchmark MLP's shapes.
 //! - `conv2d`: the Conv2d op (im2col + sgemm) forward and backward at the built-in CNN's shapes
-//!   and at a larger 64 -> 64 channel layer.
+//!   and at a larger 64 -> 64 channel layer, and the forward pass of depthwise layers of
+//!   MobileNetV2 and EfficientNet-B0 at 224×224 (`conv/depthwise.rs`) and of a pointwise one.
 //! - `elementwise`: ReLU and 2x2 max pooling at the CNN's batch-64 shapes, throughput in BYTES
 //!   (read + written) per second: they are memory-bound, and the profiles of the browser
 //!   benchmark show them costing as much as the convolutions' sgemm.
@@ -138,6 +139,49 @@ fn conv2d(c: &mut Criterion) {
             })
         });
     }
+    // Depthwise (groups = channels): MobileNetV2's 3×3 layers at 224×224 (stride 1 and 2) and
+    // EfficientNet-B0's 5×5 (`conv/depthwise.rs`).
+    for (channels, hw, kernel, stride) in [
+        (96usize, 112usize, 3usize, 2usize),
+        (144, 56, 3, 1),
+        (240, 28, 5, 1),
+        (672, 14, 5, 2),
+    ] {
+        let pad = kernel / 2;
+        let op = Conv2d::new(
+            tensor(&[channels, 1, kernel, kernel], 5),
+            Some(tensor(&[channels], 6)),
+            [stride, stride],
+            [pad; 4],
+            [1, 1],
+            channels,
+        )
+        .unwrap();
+        let x = tensor(&[1, channels, hw, hw], 7);
+        let y = op.forward(&[&x]).unwrap();
+        let flops = 2 * (y.len() * kernel * kernel) as u64;
+        let label = format!("b1_dw{channels}_{hw}x{hw}_k{kernel}s{stride}");
+        g.throughput(Throughput::Elements(flops));
+        g.bench_function(BenchmarkId::new("forward", &label), |b| {
+            b.iter(|| op.forward(&[black_box(&x)]).unwrap())
+        });
+    }
+    // Pointwise (1×1, stride 1): MobileNetV2's expansion 24 -> 144 at 56×56 (224×224 input),
+    // whose products read the input in place.
+    let op = Conv2d::new(
+        tensor(&[144, 24, 1, 1], 5),
+        Some(tensor(&[144], 6)),
+        [1, 1],
+        [0; 4],
+        [1, 1],
+        1,
+    )
+    .unwrap();
+    let x = tensor(&[1, 24, 56, 56], 7);
+    g.throughput(Throughput::Elements(2 * 144 * 24 * 56 * 56));
+    g.bench_function(BenchmarkId::new("forward", "b1_pw24to144_56x56"), |b| {
+        b.iter(|| op.forward(&[black_box(&x)]).unwrap())
+    });
     g.finish();
 }
 

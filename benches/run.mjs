@@ -26,6 +26,7 @@ import { gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { serve } from "../scripts/serve.mjs";
 import { ROWS } from "./web/rows/index.js";
+import { ARCHITECTURES } from "./web/rows/torchvision.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const NM = join(ROOT, "node_modules");
@@ -84,8 +85,8 @@ export const SIZE_SETS = [
     "vendor/ort/ort.wasm.min.mjs", "vendor/ort/ort-wasm-simd-threaded.mjs", "vendor/ort/ort-wasm-simd-threaded.wasm"]],
 ];
 
-/** Builds the served folder `dir` from benches/web, pkg/, site/, www/, the transformer fixtures
- * and node_modules. */
+/** Builds the served folder `dir` from benches/web, pkg/, site/, www/, the transformer and
+ * torchvision fixtures and node_modules. */
 export async function assemble(dir, { pkg = join(ROOT, "pkg") } = {}) {
   for (const needed of ["pkg/nnlens_bg.wasm", "site/index.html"]) {
     if (!existsSync(join(ROOT, needed))) throw new Error(`${needed} is missing: run make site first`);
@@ -100,6 +101,12 @@ export async function assemble(dir, { pkg = join(ROOT, "pkg") } = {}) {
   await mkdir(join(dir, "transformers"), { recursive: true });
   for (const f of ["vit_dynamo.onnx", "text_dynamo.onnx", "text.json"]) {
     await cp(join(ROOT, "tests/fixtures/transformers", f), join(dir, "transformers", f));
+  }
+  for (const name of Object.keys(ARCHITECTURES)) {
+    await mkdir(join(dir, "torchvision", name), { recursive: true });
+    for (const f of ["dynamo.onnx", "dynamo.json"]) {
+      await cp(join(ROOT, "tests/fixtures/torchvision", name, f), join(dir, "torchvision", name, f));
+    }
   }
   for (const [folder, files] of Object.entries(VENDOR)) {
     await mkdir(join(dir, "vendor", folder), { recursive: true });

@@ -208,3 +208,78 @@ export function addOutput(bytes, name, dims) {
   if (!found) throw new Error("not an ONNX model: no graph field");
   return m.finish();
 }
+
+/**
+ * Returns a copy of ONNX model `bytes` whose initializers named in `data` (a Map from name to
+ * Float32Array) hold those values as `raw_data`, replacing any data they had (the torchvision
+ * fixtures ship their weights stripped: lib/torchvision.js regenerates them).
+ */
+export function withInitializerData(bytes, data) {
+  const filled = new Set();
+  const tensorWithData = (payload) => {
+    const name = fields(payload).find((f) => f.field === 8 && f.wire === 2);
+    const key = name && new TextDecoder().decode(name.payload);
+    if (!data.has(key)) return payload;
+    filled.add(key);
+    const t = new Writer();
+    for (const f of fields(payload)) {
+      // raw_data (9) and float_data (4) are replaced by the new raw_data.
+      if (f.field !== 9 && f.field !== 4) t.bytes(payload.subarray(f.start, f.end));
+    }
+    t.blob(9, littleEndianBytes(data.get(key)));
+    return t.finish();
+  };
+  const m = new Writer();
+  for (const f of fields(bytes)) {
+    if (f.field === 7 && f.wire === 2) {
+      const g = new Writer();
+      for (const gf of fields(f.payload)) {
+        if (gf.field === 5 && gf.wire === 2) g.blob(5, tensorWithData(gf.payload));
+        else g.bytes(f.payload.subarray(gf.start, gf.end));
+      }
+      m.blob(7, g.finish());
+    } else {
+      m.bytes(bytes.subarray(f.start, f.end));
+    }
+  }
+  const missing = [...data.keys()].filter((k) => !filled.has(k));
+  if (missing.length) throw new Error(`ONNX model has no initializer ${missing.join(", ")}`);
+  return m.finish();
+}
+
+/** `bytes` (a message) with every length-delimited field `field` replaced by `edit(payload)`
+ * (`null`: dropped). */
+function editFields(bytes, field, edit) {
+  const w = new Writer();
+  for (const f of fields(bytes)) {
+    if (f.field !== field || f.wire !== 2) {
+      w.bytes(bytes.subarray(f.start, f.end));
+      continue;
+    }
+    const payload = edit(f.payload);
+    if (payload) w.blob(field, payload);
+  }
+  return w.finish();
+}
+
+/**
+ * Returns a copy of ONNX model `bytes` whose graph inputs have spatial size `height × width`
+ * (axes 2 and 3 of a 4-D input), without the graph's intermediate shapes (`value_info`, which
+ * the exporter recorded for its own input size): for models exported with a fixed image size
+ * whose operations do not depend on it.
+ */
+export function withInputSize(bytes, height, width) {
+  const resize = (shape) => {
+    let axis = 0;
+    return editFields(shape, 1, (dim) => {
+      const size = [null, null, height, width][axis++];
+      if (size === null) return dim;
+      const d = new Writer();
+      d.int(1, size);
+      return d.finish();
+    });
+  };
+  // ValueInfoProto.type (2) → TypeProto.tensor_type (1) → shape (2).
+  const input = (info) => editFields(info, 2, (type) => editFields(type, 1, (tensor) => editFields(tensor, 2, resize)));
+  return editFields(bytes, 7, (graph) => editFields(editFields(graph, 13, () => null), 11, input));
+}

@@ -25,6 +25,9 @@
 //! In wasm, stride 1 and dilation 1 (both convolutions of the built-in CNN) skip the patch
 //! matrix: `conv/direct.rs` keeps output row segments in SIMD registers and reads a
 //! zero-bordered copy of each sample's input, summing in the same order as the product.
+//! Depthwise convolutions (one input channel per group, MobileNet's and EfficientNet's) skip
+//! it on every target: `conv/depthwise.rs` reads a zero-bordered, stride-phase-split copy of
+//! each channel, also in the product's order.
 //!
 //! Hand-written rather than taken from a crate: no maintained crate provides grouped, dilated,
 //! asymmetrically padded NCHW convolution together with its vector-Jacobian product on ndarray
@@ -33,8 +36,11 @@
 //! `conv/transpose.rs` holds the transposed convolution, this convolution's adjoint, which reuses
 //! the patch matrix.
 
+mod depthwise;
 #[cfg(any(target_arch = "wasm32", test))]
 mod direct;
+#[cfg(test)]
+mod reference;
 mod transpose;
 mod unfold;
 
@@ -48,6 +54,10 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array2, ArrayView2, ArrayViewD, ArrayViewMut2, IxDyn};
 pub use transpose::ConvTranspose2d;
 use unfold::{col2im, im2col, ConvGeometry};
+
+/// A forward kernel over the NCHW input, the standard-layout weight and the bias, writing every
+/// element of the NCHW output (`depthwise::forward`, `direct::forward`).
+type DirectKernel = fn(&ConvGeometry, &[f32], &[f32], Option<&[f32]>, &mut [f32]);
 
 /// How many elements of the patch matrix the backward pass builds at once: 2^22 f32 (16 MiB).
 /// A batch is processed in chunks of as many samples as fit (at least one), so that small
@@ -257,16 +267,24 @@ impl Conv2d {
         // Each sample's output block `[Og, Ho·Wo]` of a group is a row-major matrix inside the
         // NCHW output, so the products are written in place, starting from the bias, with no
         // reshuffle of a separate product matrix.
+        // A pointwise convolution's patch matrix is the sample's input block `[Cg, H·W]`
+        // itself: the products read it in place (BENCHMARKS.md, Kernel decisions › Convolution).
+        let pointwise = geo.is_pointwise();
         let mut out = vec![0.0; geo.batch * geo.out_channels * plane];
-        let mut cols = vec![0.0; patch * plane];
+        let mut cols = vec![0.0; if pointwise { 0 } else { patch * plane }];
         for sample in 0..geo.batch {
             for group in 0..geo.groups {
-                im2col(geo, xs, group, sample..sample + 1, &mut cols);
+                let patches = if pointwise {
+                    &xs[(sample * geo.groups + group) * patch * plane..][..patch * plane]
+                } else {
+                    im2col(geo, xs, group, sample..sample + 1, &mut cols);
+                    &cols
+                };
                 let channels = group * group_out..(group + 1) * group_out;
                 let start = (sample * geo.out_channels + group * group_out) * plane;
                 product_with_bias(
                     weight.slice(s![channels.clone(), ..]),
-                    matrix(&cols, patch, plane),
+                    matrix(patches, patch, plane),
                     bias.map(|b| &b[channels]),
                     matrix_mut(&mut out[start..], group_out, plane),
                 );
@@ -276,16 +294,16 @@ impl Conv2d {
             .map_err(|e| Error::shape(format!("conv2d output: {e}")))
     }
 
-    /// The forward pass over an input of geometry `geo` by the direct convolution
-    /// (`conv/direct.rs`), for stride 1 and dilation 1 in wasm.
-    #[cfg(target_arch = "wasm32")]
-    fn forward_direct(&self, geo: &ConvGeometry, x: &Tensor) -> Result<Tensor> {
+    /// The forward pass over an input of geometry `geo` by a kernel that reads the NCHW input,
+    /// the standard-layout weight and the bias and writes every element of the NCHW output:
+    /// `depthwise::forward`, or in wasm `direct::forward`.
+    fn forward_by(&self, geo: &ConvGeometry, x: &Tensor, kernel: DirectKernel) -> Result<Tensor> {
         let x = x.as_standard_layout();
         let weight = self.weight.as_standard_layout();
         let bias = self.bias.as_ref().map(|b| b.as_standard_layout());
         let contiguous = "standard layout is contiguous";
         let mut out = vec![0.0; geo.batch * geo.out_channels * geo.out_plane()];
-        direct::forward(
+        kernel(
             geo,
             x.as_slice().expect(contiguous),
             weight.as_slice().expect(contiguous),
@@ -447,9 +465,12 @@ impl Kernel for Conv2d {
 
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
         let geo = self.geometry(inputs[0].shape())?;
+        if depthwise::applies(&geo) {
+            return self.forward_by(&geo, inputs[0], depthwise::forward);
+        }
         #[cfg(target_arch = "wasm32")]
-        if direct::applies(&geo) {
-            return self.forward_direct(&geo, inputs[0]);
+        if direct::applies(&geo) && !geo.is_pointwise() {
+            return self.forward_by(&geo, inputs[0], direct::forward);
         }
         self.forward_per_sample(&geo, inputs[0])
     }
@@ -589,8 +610,11 @@ mod tests {
             usize,
             bool,
         );
-        let cases: [Case; 9] = [
+        let cases: [Case; 11] = [
             (2, 3, 7, 6, 4, [3, 3], [1, 1], [1, 1, 1, 1], [1, 1], 1, true),
+            // Pointwise (the products read the input in place), grouped and not.
+            (3, 4, 3, 7, 6, [1, 1], [1, 1], [0; 4], [1, 1], 2, true),
+            (2, 5, 4, 4, 3, [1, 1], [1, 1], [0; 4], [1, 1], 1, false),
             (1, 2, 9, 8, 3, [3, 2], [2, 3], [0; 4], [1, 1], 1, false),
             (3, 4, 8, 8, 6, [3, 3], [2, 1], [2, 0, 1, 3], [2, 1], 2, true),
             (2, 4, 6, 5, 8, [3, 3], [1, 1], [1, 1, 1, 1], [1, 1], 4, true),
@@ -621,6 +645,25 @@ mod tests {
             let y = conv.forward(&[&x]).unwrap();
             assert_eq!(conv.output_shape(&[x.shape()]).unwrap(), y.shape());
             assert_close(&y, &direct(&conv, &x), 1e-5);
+        }
+    }
+
+    #[test]
+    fn pointwise_is_a_one_by_one_kernel_with_stride_one_and_no_padding() {
+        for (kernel, stride, padding, expected) in [
+            ([1, 1], [1, 1], [0; 4], true),
+            ([1, 1], [2, 2], [0; 4], false),
+            ([1, 1], [1, 1], [0, 0, 1, 0], false),
+            ([1, 1], [1, 1], [0, 1, 0, 0], false),
+            ([1, 3], [1, 1], [0; 4], false),
+        ] {
+            let conv = conv(4, 2, kernel, stride, padding, [1, 1], 2, true);
+            let geo = conv.geometry(&[2, 4, 5, 6]).unwrap();
+            assert_eq!(
+                geo.is_pointwise(),
+                expected,
+                "{kernel:?} {stride:?} {padding:?}"
+            );
         }
     }
 

@@ -295,38 +295,14 @@ fn tile<const C: usize>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{im2col, matrix, matrix_mut, weight_matrix, Conv2d};
+    use super::super::reference::by_sgemm;
+    use super::super::Conv2d;
     use super::*;
     use crate::graph::ops::gradcheck::random_tensor;
-    use crate::graph::sgemm::{gemm, Rhs, Start};
     // Run in wasm32 too (`make test-wasm`), where they check the SIMD128 tiles against the
     // SIMD128 sgemm.
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
-
-    /// The im2col + sgemm forward pass (the portable sgemm kernel, summing in patch order).
-    fn by_sgemm(conv: &Conv2d, x: &[f32], geo: &ConvGeometry) -> Vec<f32> {
-        let weight = conv.weight.as_standard_layout();
-        let weight = weight_matrix(weight.view(), geo);
-        let bias = conv.bias.as_ref().map(|b| b.as_slice().unwrap());
-        let (patch, plane, og) = (geo.patch_len(), geo.out_plane(), geo.group_outputs());
-        let mut out = vec![0.0; geo.batch * geo.out_channels * plane];
-        let mut cols = vec![0.0; patch * plane];
-        for sample in 0..geo.batch {
-            for group in 0..geo.groups {
-                im2col(geo, x, group, sample..sample + 1, &mut cols);
-                let channels = group * og..(group + 1) * og;
-                let start = (sample * geo.out_channels + group * og) * plane;
-                gemm(
-                    weight.slice(ndarray::s![channels.clone(), ..]),
-                    Rhs::Rows(matrix(&cols, patch, plane)),
-                    bias.map_or(Start::Current, |b| Start::RowBias(&b[channels])),
-                    matrix_mut(&mut out[start..], og, plane),
-                );
-            }
-        }
-        out
-    }
 
     #[test]
     fn equals_the_im2col_product_bit_for_bit() {

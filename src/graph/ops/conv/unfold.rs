@@ -47,6 +47,15 @@ impl ConvGeometry {
         (super::PATCH_BUDGET / per_sample).clamp(1, self.batch.max(1))
     }
 
+    /// Whether the patch matrix of a sample and group is that sample's input block `[Cg, H·W]`:
+    /// a 1×1 kernel with stride 1 and no padding.
+    pub(super) fn is_pointwise(&self) -> bool {
+        self.kernel == [1, 1]
+            && [&self.rows, &self.cols]
+                .iter()
+                .all(|axis| axis.stride == 1 && axis.pad_begin == 0 && axis.output == axis.input)
+    }
+
     /// Output positions per sample and channel, `Ho·Wo`.
     pub(super) fn out_plane(&self) -> usize {
         self.rows.output * self.cols.output
