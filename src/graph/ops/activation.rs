@@ -354,6 +354,17 @@ impl Kernel for Activation {
         Ok(match *self {
             Activation::Relu => x.mapv(|v| if v > 0.0 { v } else { 0.0 }),
             Activation::LeakyRelu { alpha } => x.mapv(|v| if v >= 0.0 { v } else { alpha * v }),
+            // Clip (ReLU6 in MobileNets) the same way: `x.max(min).min(max)` as compares, a NaN
+            // becoming `min` as there. Through `apply` it took 23% of MobileNetV2's time in
+            // Chromium (one call per element, not inlined); its convolutions took less.
+            Activation::Clip { min, max } => x.mapv(|v| {
+                let above = if v >= min { v } else { min };
+                if above > max {
+                    max
+                } else {
+                    above
+                }
+            }),
             other => x.mapv(|v| other.apply(v)),
         })
     }
@@ -769,6 +780,42 @@ mod tests {
         let positive = random_tensor(&[2, 3, 4], 0.5, 2.0, 16);
         for act in [Activation::Sqrt, Activation::Log, Activation::Reciprocal] {
             check(&act, std::slice::from_ref(&positive), Tolerance::default());
+        }
+    }
+
+    /// The loop forms of ReLU, LeakyReLU and Clip give what `apply` gives, NaN and infinities
+    /// included.
+    #[test]
+    fn loop_forms_equal_apply() {
+        let edge = [
+            f32::NAN,
+            f32::NEG_INFINITY,
+            -7.0,
+            -0.5,
+            0.0,
+            2.0,
+            6.0,
+            9.0,
+            f32::INFINITY,
+        ];
+        let x = Tensor::from_shape_vec(vec![1, edge.len()], edge.to_vec()).unwrap();
+        for act in [
+            Activation::Relu,
+            Activation::LeakyRelu { alpha: 0.1 },
+            Activation::Clip { min: 0.0, max: 6.0 },
+            Activation::Clip {
+                min: -1.0,
+                max: 1.0,
+            },
+        ] {
+            let y = act.forward(&[&x]).unwrap();
+            for (&v, &got) in edge.iter().zip(y.iter()) {
+                let want = act.apply(v);
+                assert!(
+                    got == want || (got.is_nan() && want.is_nan()),
+                    "{act:?} of {v}: {got} vs {want}"
+                );
+            }
         }
     }
 
