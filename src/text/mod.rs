@@ -16,9 +16,12 @@
 //! The HuggingFace `tokenizers` crate itself is not used: its BERT pipeline comes with the
 //! whole library (every model, normaliser and pre-tokenizer, regex engines, serde formats,
 //! `esaxx` and Oniguruma C code unless the wasm feature swaps in `fancy-regex`), far more code in
-//! the wasm module than this one pipeline; the Unicode tables it needs come from the unicode-rs
-//! crates `unicode-normalization` (NFD) and `unicode-properties` (general categories).
+//! the wasm module than this one pipeline. Canonical decomposition comes from the unicode-rs crate
+//! `unicode-normalization`; the general categories from a compact table ([`classes`]) made from
+//! the unicode-rs crate `unicode-properties`, whose own table would be four times its size.
 
+pub mod classes;
+mod classes_table;
 pub mod normalize;
 pub mod vocab;
 pub mod wordpiece;

@@ -11,8 +11,8 @@
 //! 4. split at whitespace (dropped) and around punctuation (ASCII punctuation and the Unicode
 //!    categories P*), each punctuation character a word of its own.
 
+use super::classes::{class, CharClass};
 use unicode_normalization::UnicodeNormalization;
-use unicode_properties::{GeneralCategory, GeneralCategoryGroup, UnicodeGeneralCategory};
 
 /// The words of `text` after BERT's normalisation (see the module docs).
 pub fn words(text: &str, lowercase: bool) -> Vec<String> {
@@ -20,7 +20,7 @@ pub fn words(text: &str, lowercase: bool) -> Vec<String> {
     let normalized = if lowercase {
         cleaned
             .nfd()
-            .filter(|&c| c.general_category() != GeneralCategory::NonspacingMark)
+            .filter(|&c| class(c) != CharClass::NonspacingMark)
             .flat_map(char::to_lowercase)
             .collect()
     } else {
@@ -73,20 +73,13 @@ fn split(text: &str) -> Vec<String> {
 
 /// BERT's "control" characters: the Unicode "other" categories, except tab, `\n` and `\r`.
 fn is_control(c: char) -> bool {
-    !matches!(c, '\t' | '\n' | '\r')
-        && matches!(
-            c.general_category(),
-            GeneralCategory::Control
-                | GeneralCategory::Format
-                | GeneralCategory::PrivateUse
-                | GeneralCategory::Unassigned
-        )
+    !matches!(c, '\t' | '\n' | '\r') && class(c) == CharClass::Other
 }
 
 /// ASCII punctuation (which includes `$`, `+`, `<`, `^`, `` ` ``, `|`, `~`) or a Unicode
 /// punctuation character.
 fn is_punctuation(c: char) -> bool {
-    c.is_ascii_punctuation() || c.general_category_group() == GeneralCategoryGroup::Punctuation
+    c.is_ascii_punctuation() || class(c) == CharClass::Punctuation
 }
 
 /// CJK ideographs, the ranges of BERT's `_is_chinese_char` (Hangul, kana are not among them).

@@ -25,7 +25,8 @@ pub const MAX_LENGTH: usize = 1 << 16;
 const SPECIAL_TOKENS: [&str; 5] = ["[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]"];
 
 /// How a text is tokenized.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct TokenizeOptions {
     /// Lower-case and strip accents (uncased models such as `bert-base-uncased`).
     pub lowercase: bool,
