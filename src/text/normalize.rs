@@ -12,15 +12,14 @@
 //!    categories P*), each punctuation character a word of its own.
 
 use super::classes::{class, CharClass};
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::{canonical_combining_class, decompose_canonical};
 
 /// The words of `text` after BERT's normalisation (see the module docs).
 pub fn words(text: &str, lowercase: bool) -> Vec<String> {
     let cleaned = clean(text);
     let normalized = if lowercase {
-        cleaned
-            .nfd()
-            .filter(|&c| class(c) != CharClass::NonspacingMark)
+        strip_accents(&cleaned)
+            .chars()
             .flat_map(char::to_lowercase)
             .collect()
     } else {
@@ -47,6 +46,25 @@ fn clean(text: &str) -> String {
         }
     }
     out
+}
+
+/// NFD (each character's full canonical decomposition, then every run of non-starters sorted
+/// stably by canonical combining class: the canonical ordering) without the nonspacing marks.
+/// Per character through `unicode-normalization`'s `decompose_canonical`: its `nfd()` iterator
+/// also links the compatibility tables, 60 KB more of wasm.
+fn strip_accents(text: &str) -> String {
+    let mut decomposed: Vec<(u8, char)> = Vec::with_capacity(text.len());
+    for c in text.chars() {
+        decompose_canonical(c, |d| decomposed.push((canonical_combining_class(d), d)));
+    }
+    for run in decomposed.split_mut(|&(combining_class, _)| combining_class == 0) {
+        run.sort_by_key(|&(combining_class, _)| combining_class);
+    }
+    decomposed
+        .into_iter()
+        .map(|(_, c)| c)
+        .filter(|&c| class(c) != CharClass::NonspacingMark)
+        .collect()
 }
 
 /// Step 4: whitespace-separated words, each punctuation character on its own.
@@ -118,6 +136,30 @@ mod tests {
         assert_eq!(words("Héllo", false), ["Héllo"]);
         // Devanagari vowel sign AA (U+093E) is a spacing mark (Mc): kept.
         assert_eq!(words("\u{0915}\u{093E}", true), ["\u{0915}\u{093E}"]);
+    }
+
+    #[test]
+    fn accents_are_stripped_as_nfd_without_nonspacing_marks() {
+        use unicode_normalization::UnicodeNormalization;
+        let nfd = |s: &str| -> String {
+            s.nfd()
+                .filter(|&c| class(c) != CharClass::NonspacingMark)
+                .collect()
+        };
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let s = c.to_string();
+            assert_eq!(strip_accents(&s), nfd(&s), "U+{:04X}", c as u32);
+        }
+        // Reordered marks: spacing marks with combining classes (musical symbols), a nonspacing
+        // mark of class 0 between them, Hangul, Vietnamese.
+        for s in [
+            "\u{1D15F}\u{1D16D}\u{1D165}x",
+            "a\u{1D16D}\u{034F}\u{1D165}\u{0301}\u{1D166}",
+            "\u{1E09}\u{0323}\u{0302}",
+            "한국어 Tiếng Việt",
+        ] {
+            assert_eq!(strip_accents(s), nfd(s), "{s:?}");
+        }
     }
 
     #[test]
