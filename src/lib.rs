@@ -31,6 +31,7 @@ mod names;
 pub mod project;
 pub mod render;
 pub mod tensor;
+pub mod text;
 pub mod train;
 
 #[cfg(target_arch = "wasm32")]

@@ -15,6 +15,7 @@ mod model;
 mod options;
 mod project;
 mod render;
+mod text;
 mod train;
 
 pub use arrays::{load_npy, load_safetensors};
@@ -27,6 +28,7 @@ pub use render::{
     colormaps, draw_bar_chart, draw_colorbar, draw_heatmap, draw_histogram, draw_landscape,
     draw_line_chart, draw_scatter, ChartArea, Layout,
 };
+pub use text::tokenize_js;
 pub use train::Trainer;
 
 use wasm_bindgen::prelude::*;
