@@ -108,3 +108,54 @@ test("a text model of token ids: ids typed, tokens coloured by attribution, atte
   assert.deepEqual(problems.consoleErrors, []);
   assert.deepEqual(problems.foreignRequests, []);
 });
+
+test("the built-in ViT draws attention maps that change with the head", async (t) => {
+  const { page, origin, problems } = await openSite(t);
+  await page.goto(`${origin}/#model=vit&sample=3`);
+  await ready(page);
+  await page.waitForFunction(() => !document.querySelector("#attention-panel").hidden);
+  assert.equal(await page.inputValue("#model-select"), "vit");
+  assert.equal(await page.$eval("#attention-map", (c) => [c.width, c.height].join("x")), "7x7", "a 7×7 patch grid");
+  const mean = await mapPixels(page);
+  await page.selectOption("#attention-head", "1");
+  assert.notEqual(await mapPixels(page), mean);
+  assert.match(await page.textContent("#predicted-class"), /\d/);
+  assert.deepEqual(problems.consoleErrors, []);
+  assert.deepEqual(problems.foreignRequests, []);
+});
+
+test("the built-in text transformer reads a sentence through its vocabulary and finds the repeated word", async (t) => {
+  const { page, origin, problems } = await openSite(t);
+  await page.goto(`${origin}/#model=text`);
+  await ready(page);
+  await page.waitForFunction(() => !document.querySelector("#text-panel").hidden);
+  assert.match(await page.textContent("#text-ids-label"), /^Text/);
+  await page.fill("#text-ids", "the cat saw a dog and the dog");
+  await page.dispatchEvent("#text-ids", "change");
+  const tokens = await page.$$eval("#text-chips .token-chip", (c) => c.map((x) => x.textContent));
+  assert.deepEqual(tokens.slice(0, 10), ["[CLS]", "the", "cat", "saw", "a", "dog", "and", "the", "dog", "[SEP]"]);
+  assert.equal(tokens.length, 16);
+  assert.equal(await page.textContent("#predicted-class"), "a word repeats");
+  await page.fill("#text-ids", "the cat saw a dog");
+  await page.dispatchEvent("#text-ids", "change");
+  assert.equal(await page.textContent("#predicted-class"), "no word repeats");
+  assert.ok(await distinctColours(page, "#text-matrix") > 4);
+  assert.deepEqual(problems.consoleErrors, []);
+  assert.deepEqual(problems.foreignRequests, []);
+});
+
+test("a vocabulary file makes typed words a model's ids", async (t) => {
+  const { page, origin, problems } = await openSite(t);
+  await page.goto(`${origin}/#model=cnn&sample=0`);
+  await ready(page);
+  await page.setInputFiles("#model-file", textModel);
+  await page.waitForFunction(() => !document.querySelector("#text-panel").hidden);
+  const words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", ...Array.from({ length: 46 }, (_, i) => `w${i}`)];
+  await page.setInputFiles("#text-vocab-file", { name: "vocab.txt", mimeType: "text/plain", buffer: Buffer.from(words.join("\n")) });
+  await page.fill("#text-ids", "w3 w7 nothing w3");
+  await page.dispatchEvent("#text-ids", "change");
+  const tokens = await page.$$eval("#text-chips .token-chip", (c) => c.map((x) => x.textContent));
+  assert.deepEqual(tokens.slice(0, 6), ["[CLS]", "w3", "w7", "[UNK]", "w3", "[SEP]"]);
+  assert.match(await page.textContent("#text-status"), /6 tokens with \[CLS\] and \[SEP\], padded with \[PAD\] to 12/);
+  assert.deepEqual(problems.consoleErrors, []);
+});

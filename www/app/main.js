@@ -21,6 +21,8 @@ function importPanels() {
 const $ = (id) => document.getElementById(id);
 const base = new URL("..", import.meta.url);
 const BUILTIN = ["cnn", "mlp"];
+/** Built-in models in ONNX (after the first paint, which draws a JSON one), and a model's vocabulary. */
+const BUILTIN_ONNX = { vit: { file: "vit.onnx" }, text: { file: "text.onnx", vocab: "text-vocab.txt" } };
 const state = {
   model: null, modelName: "cnn", colormap: "viridis", digits: null,
   modelSource: null, // { format: "json" | "onnx", source: text or bytes }, for the workers (worker-client.js)
@@ -56,7 +58,17 @@ function readJsonModel(text) {
 }
 
 async function loadBuiltin(name) {
-  return readJsonModel(await fetchBuiltin(name));
+  const onnx = BUILTIN_ONNX[name];
+  if (!onnx) return { ...readJsonModel(await fetchBuiltin(name)), vocab: null };
+  const fetched = (file) => fetch(new URL(`models/${file}`, base)).then((r) => {
+    if (!r.ok) throw new Error(`built-in model file '${file}' not found (HTTP ${r.status})`);
+    return r;
+  });
+  const [bytes, vocab] = await Promise.all([
+    fetched(onnx.file).then((r) => r.arrayBuffer()).then((b) => new Uint8Array(b)),
+    onnx.vocab ? fetched(onnx.vocab).then((r) => r.text()) : null,
+  ]);
+  return { model: Model.fromOnnx(bytes), source: { format: "onnx", source: bytes }, vocab };
 }
 
 async function loadFile(file) {
@@ -164,9 +176,11 @@ function saveState() {
 
 /** Makes built-in model `name` the page's model; `loaded`: its loadBuiltin result, if already made. */
 async function selectBuiltin(name, loaded) {
-  ({ model: state.model, source: state.modelSource } = loaded ?? await loadBuiltin(name));
+  const chosen = loaded ?? await loadBuiltin(name);
+  ({ model: state.model, source: state.modelSource } = chosen);
   state.modelName = name;
   $("model-select").value = name;
+  panels?.text.useVocabulary(chosen.vocab ?? null);
 }
 
 /** Wraps an event handler: clears the page's error first, and shows the error it throws. */
@@ -183,6 +197,7 @@ function guarded(fn) {
 
 async function openModelFile(file) {
   ({ model: state.model, source: state.modelSource } = await loadFile(file));
+  panels.text.useVocabulary(null);
   state.modelName = file.name;
   renderModel();
 }
@@ -214,7 +229,9 @@ async function main() {
     modelName: saved.model ?? state.modelName, colormap: saved.colormap ?? state.colormap,
     sample: saved.sample ?? state.sample, drawn: saved.input ?? null,
   });
+  // A built-in ONNX model in the link is selected after the first paint, which draws the CNN.
   const firstModel = BUILTIN.includes(saved.model) ? saved.model : "cnn";
+  const laterModel = BUILTIN_ONNX[saved.model] ? saved.model : null;
   const wasm = initWasm();
   const modelText = fetchBuiltin(firstModel);
   const digits = loadDigits(base);
@@ -261,6 +278,10 @@ async function main() {
   save.setupSaveButtons(guarded);
   renderModelPanels();
   renderOutputs(first);
+  if (laterModel) {
+    await selectBuiltin(laterModel);
+    renderModel();
+  }
 
   $("model-select").addEventListener("change", guarded(async (e) => { await selectBuiltin(e.target.value); renderModel(); }));
   $("sample-index").addEventListener("change", guarded((e) => {

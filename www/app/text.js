@@ -1,9 +1,11 @@
-// The text panel, for models of token ids (`inputType` "int64"): the input as ids typed directly
-// (numbers separated by spaces or commas, padded with 0 or cut to the model's length), the tokens
+// The text panel, for models of token ids (`inputType` "int64"): the input as text, made ids by a
+// WordPiece vocabulary (`tokenize`, BERT's rules: [CLS] ... [SEP], padded with [PAD] to the
+// model's length), or without one as ids typed directly (numbers separated by spaces or commas,
+// padded with 0 or cut to the model's length), the tokens
 // shown as chips coloured by their attribution for the chosen class (Integrated Gradients or
 // Input × Gradient at the embedding, Captum's layer methods), and the attention of a layer and
 // head as a token-to-token matrix and as lines from the token under the pointer to the others.
-import { drawColorbar, drawHeatmap, saliency } from "../pkg/nnlens.js";
+import { drawColorbar, drawHeatmap, saliency, tokenize } from "../pkg/nnlens.js";
 import { sizeCanvasForCss } from "./canvas.js";
 
 const $ = (id) => document.getElementById(id);
@@ -27,21 +29,40 @@ function chipColour(score) {
 }
 
 /**
- * Wires the panel. `onInput()` is called when the ids change. Returns `{ showModel(model),
- * ids(), showOutput(predicted, labelOf) }`: a model of ids shows the panel; `ids()` gives the
- * current input; `showOutput` draws the chips and the attention for the predicted class.
+ * Wires the panel. `onInput()` is called when the ids change. Returns `{ useVocabulary(vocab),
+ * showModel(model), ids(), showOutput(predicted) }`: a vocabulary (or null) says how the input
+ * is read; a model of ids shows the panel; `ids()` gives the current input; `showOutput` draws
+ * the chips and the attention for the predicted class.
  */
 export function setupText({ guard, onInput }) {
   const el = {};
-  for (const key of ["panel", "ids", "status", "method", "target", "chips", "layer", "head", "matrix", "colorbar", "lines"]) el[key] = $(`text-${key}`);
-  const state = { model: null, ids: null, tokens: [], maps: null, predicted: 0, focus: null };
+  for (const key of ["panel", "ids", "ids-label", "vocab-file", "status", "method", "target", "chips", "layer", "head", "matrix", "colorbar", "lines"]) el[key] = $(`text-${key}`);
+  const state = { model: null, vocab: null, ids: null, tokens: [], maps: null, predicted: 0, focus: null };
 
+  /** The input's ids and tokens, from the text through the vocabulary, or from the ids typed. */
   function readIds() {
     const length = state.model.inputShape.reduce((a, b) => a * b, 1);
+    if (state.vocab) {
+      const { ids, tokens } = tokenize(state.vocab, el.ids.value, { length });
+      state.ids = ids;
+      state.tokens = tokens;
+      const words = tokens.filter((t) => t !== "[PAD]").length;
+      el.status.textContent = `${words} tokens with [CLS] and [SEP], padded with [PAD] to ${length}`;
+      return;
+    }
     const { ids, typed, cut } = parseIds(el.ids.value, length);
     state.ids = ids;
     state.tokens = [...ids].map(String);
     el.status.textContent = `${typed} ids typed, ${length - typed} padded with 0` + (cut ? `, ${cut} cut` : "");
+  }
+
+  /** Text through `vocab` (a WordPiece vocab.txt), or ids typed when `vocab` is null. */
+  function useVocabulary(vocab) {
+    state.vocab = vocab;
+    el["ids-label"].firstChild.textContent = vocab ? "Text " : "Token ids ";
+    el["ids-label"].querySelector(".muted").textContent = vocab
+      ? "(tokenized with the vocabulary, as BERT does)"
+      : "(whole numbers separated by spaces; padded with 0 or cut to the model's length)";
   }
 
   function drawChips() {
@@ -110,10 +131,21 @@ export function setupText({ guard, onInput }) {
   }
 
   el.ids.addEventListener("change", guard(() => { readIds(); onInput(); }));
+  el["vocab-file"].addEventListener("change", guard(async () => {
+    const file = el["vocab-file"].files[0];
+    if (!file) return;
+    useVocabulary(await file.text());
+    readIds();
+    onInput();
+  }));
   for (const control of [el.method, el.target]) control.addEventListener("change", guard(drawChips));
   for (const control of [el.layer, el.head]) control.addEventListener("change", guard(drawMatrix));
 
   return {
+    useVocabulary(vocab) {
+      useVocabulary(vocab);
+      el.ids.value = vocab ? "the cat saw a dog and the dog" : "1 2 3 4";
+    },
     showModel(model) {
       state.model = model;
       const text = model.inputType === "int64";
@@ -121,7 +153,7 @@ export function setupText({ guard, onInput }) {
       if (!text) return;
       const classes = model.outputShape.reduce((a, b) => a * b, 1);
       el.target.replaceChildren(new Option("predicted class", ""), ...Array.from({ length: classes }, (_, i) => new Option(String(i), String(i))));
-      if (!el.ids.value.trim()) el.ids.value = "1 2 3 4";
+      if (!el.ids.value.trim()) el.ids.value = state.vocab ? "the cat saw a dog and the dog" : "1 2 3 4";
       readIds();
     },
     ids() {
