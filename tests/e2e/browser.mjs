@@ -14,14 +14,14 @@ export const CHROMIUM_ARGS = [
   "--disable-sync",
 ];
 
-export async function openSite(t, { viewport = { width: 1280, height: 900 }, subPath = "/" } = {}) {
+export async function openSite(t, { viewport = { width: 1280, height: 900 }, subPath = "/", hasTouch = false } = {}) {
   const server = await serve(new URL("../../site/", import.meta.url).pathname, 0, subPath);
   const origin = `http://127.0.0.1:${server.address().port}`;
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     args: CHROMIUM_ARGS,
   });
-  const page = await browser.newPage({ viewport, acceptDownloads: true });
+  const page = await browser.newPage({ viewport, acceptDownloads: true, hasTouch });
   const problems = { consoleErrors: [], foreignRequests: [] };
   page.on("console", (msg) => {
     if (msg.type() === "error") problems.consoleErrors.push(msg.text());

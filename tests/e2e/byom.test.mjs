@@ -291,3 +291,23 @@ test("a long projection shows its progress and can be cancelled", async (t) => {
   await page.waitForFunction(() => document.querySelector("#projection-status").textContent.startsWith("done"), null, { timeout: 60000 });
   assert.deepEqual(problems.consoleErrors, []);
 });
+
+test("at phone width a finger draws on the pad and the prediction follows", async (t) => {
+  const { page, origin, problems } = await openSite(t, { viewport: { width: 390, height: 844 }, hasTouch: true });
+  await page.goto(`${origin}/#model=cnn&sample=0`);
+  await ready(page);
+  await page.$eval("#pad", (c) => c.scrollIntoView({ block: "center" }));
+  const box = await page.$eval("#pad", (c) => { const r = c.getBoundingClientRect(); return { x: r.left, y: r.top, w: r.width, h: r.height }; });
+  assert.ok(box.x >= 0 && box.x + box.w <= 390, `the pad fits the phone's width (${box.x} + ${box.w})`);
+  // A vertical stroke down the middle (a "1"), as touch events: the pad reads pointer events.
+  const cdp = await page.context().newCDPSession(page);
+  const at = (fy) => [{ x: box.x + box.w / 2, y: box.y + box.h * fy }];
+  await cdp.send("Input.dispatchTouchEvent", { type: "touchStart", touchPoints: at(0.2) });
+  for (let i = 1; i <= 12; i++) await cdp.send("Input.dispatchTouchEvent", { type: "touchMove", touchPoints: at(0.2 + 0.05 * i) });
+  await cdp.send("Input.dispatchTouchEvent", { type: "touchEnd", touchPoints: [] });
+  await page.waitForFunction(() => document.querySelector("#input-caption").textContent.startsWith("your drawing"));
+  assert.ok(await distinctColours(page, "#input-canvas") > 2, "the drawing is the input");
+  assert.equal(await page.textContent("#predicted-class"), "1");
+  assert.deepEqual(problems.consoleErrors, []);
+});
+
