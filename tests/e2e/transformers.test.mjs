@@ -41,6 +41,7 @@ test("a vision transformer shows its attention per layer and head, for the cls t
   await page.check("#attention-rollout");
   assert.match(await page.textContent("#attention-status"), /attention rollout of the cls token/);
   assert.ok(await distinctColours(page, "#attention-map") > 4);
+  assert.ok(await distinctColours(page, "#attention-overlay") > 4, "rollout drawn over the input");
 
   // Each block's patch tokens: their norms and first principal component over the grid.
   const blocks = await page.$$eval("#attention-block option", (o) => o.map((x) => x.value));

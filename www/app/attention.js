@@ -34,6 +34,23 @@ export function attentionRow(map, head, query, grid) {
   return row;
 }
 
+/** The input in grey with the attention map on top, each patch as opaque as its share of the
+ * largest attention. */
+function drawOverlay(overlay, input, map, row, max) {
+  overlay.width = Math.max(input.width, 112);
+  overlay.height = Math.max(input.height, 112);
+  const ctx = overlay.getContext("2d");
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(input, 0, 0, overlay.width, overlay.height);
+  const tinted = new OffscreenCanvas(map.width, map.height);
+  const pixels = map.getContext("2d").getImageData(0, 0, map.width, map.height);
+  for (let i = 0; i < row.length; i++) pixels.data[4 * i + 3] = Math.round(255 * Math.min(1, row[i] / max));
+  tinted.getContext("2d").putImageData(pixels, 0, 0);
+  ctx.globalAlpha = 0.8;
+  ctx.drawImage(tinted, 0, 0, overlay.width, overlay.height);
+  ctx.globalAlpha = 1;
+}
+
 /**
  * Wires the panel. Returns `{ showModel(model), showInput(values, plane) }`: a model with
  * attention layers over a patch grid shows the panel and fills the layer and head choices; a new
@@ -41,8 +58,10 @@ export function attentionRow(map, head, query, grid) {
  */
 export function setupAttention() {
   const el = {};
-  for (const key of ["panel", "layer", "head", "rollout", "status", "input", "map", "colorbar", "block", "norm", "pca", "tokens-status"]) el[key] = $(`attention-${key}`);
+  for (const key of ["panel", "layer", "head", "rollout", "status", "input", "map", "overlay", "colorbar", "block", "norm", "pca", "tokens-status"]) el[key] = $(`attention-${key}`);
   const state = { model: null, maps: null, values: null, plane: null, grid: null, query: null, blocks: [] };
+  // The overlay reads the map's pixels back: create its context for frequent reads first.
+  el.map.getContext("2d", { willReadFrequently: true });
 
   function draw() {
     if (!state.maps) return;
@@ -63,6 +82,7 @@ export function setupAttention() {
     const max = Math.max(...row, 1e-12);
     drawHeatmap(el.input, state.plane.values, state.plane.shape, { colormap: "greys", min: 0, max: 1 });
     drawHeatmap(el.map, row, [side, side], { colormap: "magma", min: 0, max });
+    drawOverlay(el.overlay, el.input, el.map, row, max);
     el.map.setAttribute("aria-label", what);
     sizeCanvasForCss(el.colorbar);
     drawColorbar(el.colorbar, "magma", 0, max);
