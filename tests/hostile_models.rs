@@ -74,15 +74,6 @@ fn floats(name: &str, dims: &[i64], values: &[f32]) -> TensorProto {
     }
 }
 
-fn ints_attribute(name: &str, values: &[i64]) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.into()),
-        r#type: Some(attribute_proto::AttributeType::Ints as i32),
-        ints: values.to_vec(),
-        ..Default::default()
-    }
-}
-
 /// An opset-17 model with input `x` of dimensions `input` and output `y`.
 fn model(input: &[i64], nodes: Vec<NodeProto>, initializers: Vec<TensorProto>) -> Vec<u8> {
     ModelProto {
