@@ -31,65 +31,85 @@ fn input() -> Vec<f32> {
     (0..64).map(|i| (i as f32 * 0.37).sin().abs()).collect()
 }
 
-/// Values as the `Float32Array` a page passes.
-fn f32s(values: &[f32]) -> JsValue {
+/// A `Float32Array` of these values, as JavaScript passes one.
+fn floats(values: &[f32]) -> JsValue {
     js_sys::Float32Array::from(values).into()
+}
+
+/// A JavaScript number.
+fn number(n: f64) -> JsValue {
+    JsValue::from_f64(n)
+}
+
+/// A JavaScript string.
+fn text(s: &str) -> JsValue {
+    JsValue::from_str(s)
 }
 
 #[wasm_bindgen_test]
 fn forward_trace_and_gradient_cross_the_boundary() {
-    let model = Model::from_json(CNN).unwrap();
-    let out = model.forward(f32s(&input()), None).unwrap();
+    let model = Model::from_json(text(CNN)).unwrap();
+    let out = model.forward(floats(&input()), JsValue::UNDEFINED).unwrap();
     assert_eq!(out.len(), 3);
     assert!((out.iter().sum::<f32>() - 1.0).abs() < 1e-5);
-    let trace = model.trace(f32s(&input()), Some(1)).unwrap();
+    let trace = model.trace(floats(&input()), number(1.0)).unwrap();
     assert_eq!(
         trace.names(),
         ["conv", "conv.relu", "pool", "flat", "fc", "softmax"]
     );
-    assert_eq!(trace.get("pool").unwrap().len(), 4 * 4 * 4);
+    assert_eq!(trace.get(text("pool")).unwrap().len(), 4 * 4 * 4);
     assert_eq!(trace.output(), out);
-    let grad = model.gradient(f32s(&input()), 2).unwrap();
+    let grad = model.gradient(floats(&input()), number(2.0)).unwrap();
     assert_eq!(grad.len(), 64);
     assert!(grad.iter().any(|g| *g != 0.0));
     let batch: Vec<f32> = input().into_iter().chain(input()).collect();
-    let two = model.forward(f32s(&batch), Some(2)).unwrap();
+    let two = model.forward(floats(&batch), number(2.0)).unwrap();
     assert_eq!(&two[..3], &out[..]);
     assert_eq!(&two[3..], &out[..]);
 }
 
 #[wasm_bindgen_test]
 fn every_bad_input_is_an_error_and_the_module_keeps_working() {
-    let model = Model::from_json(CNN).unwrap();
+    let model = Model::from_json(text(CNN)).unwrap();
     let cases = [
         (
-            message(model.forward(f32s(&[0.0; 10]), None)),
+            message(model.forward(floats(&[0.0; 10]), JsValue::UNDEFINED)),
             "input has 10 values, expected 64",
         ),
-        (message(model.forward(f32s(&input()), Some(0))), "batch"),
         (
-            message(model.gradient(f32s(&input()), 3)),
+            message(model.forward(floats(&input()), number(0.0))),
+            "batch",
+        ),
+        (
+            message(model.gradient(floats(&input()), number(3.0))),
             "target 3 is out of range",
         ),
         (
-            message(model.trace(f32s(&input()), None).unwrap().get("nope")),
+            message(
+                model
+                    .trace(floats(&input()), JsValue::UNDEFINED)
+                    .unwrap()
+                    .get(text("nope")),
+            ),
             "unknown layer 'nope'",
         ),
-        (message(Model::from_json("{")), "invalid nnlens JSON"),
+        (message(Model::from_json(text("{"))), "invalid nnlens JSON"),
         (
-            message(Model::from_json(&CNN.replace("\"flatten\"", "\"flattn\""))),
+            message(Model::from_json(text(
+                &CNN.replace("\"flatten\"", "\"flattn\""),
+            ))),
             "unknown layer type",
         ),
         (
-            message(Model::from_json(
+            message(Model::from_json(text(
                 &CNN.replace("\"units\": 3", "\"unit\": 3"),
-            )),
+            ))),
             "unknown field \"unit\"; expected one of: type, name, inputs, units",
         ),
         (
-            message(Model::from_json(
+            message(Model::from_json(text(
                 &CNN.replace("{ \"type\": \"flatten\", \"name\": \"flat\" },", ""),
-            )),
+            ))),
             "add a flatten layer",
         ),
     ];
@@ -101,45 +121,63 @@ fn every_bad_input_is_an_error_and_the_module_keeps_working() {
     }
     let mut nan = input();
     nan[5] = f32::NAN;
-    assert!(message(model.forward(f32s(&nan), None)).contains("non-finite"));
+    assert!(message(model.forward(floats(&nan), JsValue::UNDEFINED)).contains("non-finite"));
     // Still working after all those errors.
-    assert_eq!(model.forward(f32s(&input()), None).unwrap().len(), 3);
-    assert!(Model::from_json(CNN).is_ok());
+    assert_eq!(
+        model
+            .forward(floats(&input()), JsValue::UNDEFINED)
+            .unwrap()
+            .len(),
+        3
+    );
+    assert!(Model::from_json(text(CNN)).is_ok());
 }
 
 #[wasm_bindgen_test]
 fn json_round_trip_preserves_outputs() {
-    let model = Model::from_json(CNN).unwrap();
-    let again = Model::from_json(&model.to_json().unwrap()).unwrap();
+    let model = Model::from_json(text(CNN)).unwrap();
+    let again = Model::from_json(text(&model.to_json().unwrap())).unwrap();
     assert_eq!(
-        model.forward(f32s(&input()), None).unwrap(),
-        again.forward(f32s(&input()), None).unwrap()
+        model.forward(floats(&input()), JsValue::UNDEFINED).unwrap(),
+        again.forward(floats(&input()), JsValue::UNDEFINED).unwrap()
     );
     assert_eq!(model.input_shape().length(), 3);
 }
 
 #[wasm_bindgen_test]
 fn onnx_round_trip_and_errors_cross_the_boundary() {
-    let model = Model::from_json(CNN).unwrap();
+    let model = Model::from_json(text(CNN)).unwrap();
     let bytes = model.to_onnx().unwrap();
-    let again = Model::from_onnx(&bytes).unwrap();
+    let again = Model::from_onnx(js_sys::Uint8Array::from(&bytes[..]).into()).unwrap();
     assert_eq!(
-        model.forward(f32s(&input()), None).unwrap(),
-        again.forward(f32s(&input()), None).unwrap()
+        model.forward(floats(&input()), JsValue::UNDEFINED).unwrap(),
+        again.forward(floats(&input()), JsValue::UNDEFINED).unwrap()
     );
-    let names: Vec<String> = again.trace(f32s(&input()), None).unwrap().names();
+    let names: Vec<String> = again
+        .trace(floats(&input()), JsValue::UNDEFINED)
+        .unwrap()
+        .names();
     assert_eq!(
         names,
         ["conv", "conv.relu", "pool", "flat", "fc", "softmax"]
     );
     let cases = [
         (
-            message(Model::from_onnx(&[0xff, 0xff, 0xff])),
+            message(Model::from_onnx(
+                js_sys::Uint8Array::from(&[0xffu8, 0xff, 0xff][..]).into(),
+            )),
             "not a valid ONNX model",
         ),
-        (message(Model::from_onnx(&[])), "the model has no graph"),
         (
-            message(Model::from_onnx(&bytes[..bytes.len() / 2])),
+            message(Model::from_onnx(
+                js_sys::Uint8Array::new_with_length(0).into(),
+            )),
+            "the model has no graph",
+        ),
+        (
+            message(Model::from_onnx(
+                js_sys::Uint8Array::from(&bytes[..bytes.len() / 2]).into(),
+            )),
             "not a valid ONNX model",
         ),
     ];
@@ -150,7 +188,7 @@ fn onnx_round_trip_and_errors_cross_the_boundary() {
         );
     }
     assert!(
-        Model::from_onnx(&bytes).is_ok(),
+        Model::from_onnx(js_sys::Uint8Array::from(&bytes[..]).into()).is_ok(),
         "still working after the errors"
     );
 }
@@ -158,10 +196,13 @@ fn onnx_round_trip_and_errors_cross_the_boundary() {
 /// The same seed gives the same weights as natively (golden values of src/io/json.rs tests).
 #[wasm_bindgen_test]
 fn seeded_weights_match_native() {
-    let text = r#"{ "format": "nnlens", "version": 1, "input": [4], "seed": 3,
+    let json_text = r#"{ "format": "nnlens", "version": 1, "input": [4], "seed": 3,
         "layers": [ { "type": "dense", "units": 3, "activation": "relu" },
                     { "type": "dense", "units": 2, "name": "out" } ] }"#;
-    let json = Model::from_json(text).unwrap().to_json().unwrap();
+    let json = Model::from_json(self::text(json_text))
+        .unwrap()
+        .to_json()
+        .unwrap();
     let graph = nnlens::io::json::from_json(&json).unwrap();
     let nnlens::graph::ops::Op::Dense(dense) = &graph.nodes()[0].op else {
         panic!("dense expected")
@@ -191,7 +232,7 @@ fn pca_data() -> Vec<f32> {
 #[wasm_bindgen_test]
 fn options_readers_list_known_keys_name_types_and_default_when_absent() {
     let data = pca_data();
-    let fit = |options: JsValue| nnlens::web::pca(&data, 8, 3, options);
+    let fit = |options: JsValue| nnlens::web::pca(floats(&data), number(8.0), number(3.0), options);
     for absent in [JsValue::UNDEFINED, JsValue::NULL] {
         let pca = fit(absent).unwrap();
         assert_eq!((pca.n_components(), pca.solver()), (2, "full".to_string()));
@@ -221,7 +262,7 @@ fn options_readers_list_known_keys_name_types_and_default_when_absent() {
     js_sys::Reflect::set(&unset, &"components".into(), &JsValue::UNDEFINED).unwrap();
     assert_eq!(fit(unset).unwrap().n_components(), 2);
 
-    let model = Model::from_json(CNN).unwrap();
+    let model = Model::from_json(text(CNN)).unwrap();
     assert!(message(nnlens::web::Trainer::new(
         &model,
         Some(js(r#"{ "learningRate": 0.1, "momentun": 0.9 }"#))
@@ -229,15 +270,16 @@ fn options_readers_list_known_keys_name_types_and_default_when_absent() {
     .starts_with("unknown option 'momentun' in Trainer options; the known options are learningRate, momentum"));
     assert_eq!(
         message(nnlens::web::display_map(
-            &[1.0, -2.0, 3.0, -4.0],
-            vec![2, 2],
+            floats(&[1.0, -2.0, 3.0, -4.0]),
+            js("[2, 2]"),
             js(r#"{ "sign": "absolute_value" }"#)
         )),
         "invalid display options: 'sign': unknown sign 'absolute_value'; expected one of: \
          absoluteValue, all, positive, negative"
     );
     let shown = |options: JsValue| {
-        let map = nnlens::web::display_map(&[1.0, -2.0, 3.0, -4.0], vec![2, 2], options).unwrap();
+        let map = nnlens::web::display_map(floats(&[1.0, -2.0, 3.0, -4.0]), js("[2, 2]"), options)
+            .unwrap();
         js_sys::Float32Array::from(get(&map, "values")).to_vec()
     };
     assert_eq!(
@@ -253,7 +295,7 @@ fn options_readers_list_known_keys_name_types_and_default_when_absent() {
 /// of another optimiser is an error naming both.
 #[wasm_bindgen_test]
 fn trainer_options_choose_the_loss_optimiser_and_schedule() {
-    let model = Model::from_json(CNN).unwrap();
+    let model = Model::from_json(text(CNN)).unwrap();
     assert_eq!(
         message(nnlens::web::Trainer::new(
             &model,
@@ -278,19 +320,23 @@ fn trainer_options_choose_the_loss_optimiser_and_schedule() {
     )
     .unwrap();
     assert_eq!(trainer.learning_rate(), 0.01);
-    let targets = [0.25, 0.5, 0.25];
-    let loss = trainer.step(&input(), &targets).unwrap();
+    let loss = trainer
+        .step(floats(&input()), js("[0.25, 0.5, 0.25]"))
+        .unwrap();
     assert!(loss > 0.0 && trainer.accuracy().is_none());
     assert!((trainer.learning_rate() - 0.005).abs() < 1e-9);
-    let evaluation = trainer.evaluate(&input(), &targets).unwrap();
+    let evaluation = trainer
+        .evaluate(floats(&input()), js("[0.25, 0.5, 0.25]"))
+        .unwrap();
     assert!(get(&evaluation, "accuracy").is_null());
     assert!(get(&evaluation, "loss").as_f64().unwrap() < f64::from(loss));
-    assert!(message(trainer.step(&input(), &[0.5, 0.5])).contains("2 values for an output of 3"));
+    assert!(message(trainer.step(floats(&input()), js("[0.5, 0.5]")))
+        .contains("2 values for an output of 3"));
     let data: Vec<f32> = input().into_iter().chain(input()).collect();
     trainer
-        .set_data(&data, &[0.25, 0.5, 0.25, 0.25, 0.5, 0.25])
+        .set_data(floats(&data), js("[0.25, 0.5, 0.25, 0.25, 0.5, 0.25]"))
         .unwrap();
-    let steps = trainer.train(2.0).unwrap();
+    let steps = trainer.train(number(2.0)).unwrap();
     assert!(get(&steps, "accuracies").is_null());
     assert_eq!(
         js_sys::Float32Array::from(get(&steps, "losses")).length(),
@@ -301,9 +347,9 @@ fn trainer_options_choose_the_loss_optimiser_and_schedule() {
 
 #[wasm_bindgen_test]
 fn saliency_options_are_per_method_and_logits_default_to_false() {
-    let model = Model::from_json(CNN).unwrap();
+    let model = Model::from_json(text(CNN)).unwrap();
     let x = input();
-    let run = |json: &str| nnlens::web::saliency(&model, f32s(&x), js(json));
+    let run = |json: &str| nnlens::web::saliency(&model, floats(&x), js(json));
     assert_eq!(
         message(run(r#"{ "method": "gradient", "target": 1, "steps": 3 }"#)),
         "unknown option 'steps' in saliency options for method 'gradient'; the known options \
@@ -334,7 +380,7 @@ fn saliency_options_are_per_method_and_logits_default_to_false() {
     );
     assert!(message(run(r#"{ "method": "gradient" }"#)).contains("missing field 'target'"));
     assert!(
-        message(nnlens::web::saliency(&model, f32s(&x), JsValue::from(3)))
+        message(nnlens::web::saliency(&model, floats(&x), JsValue::from(3)))
             .contains("expected an object")
     );
 
@@ -351,7 +397,7 @@ fn saliency_options_are_per_method_and_logits_default_to_false() {
             r#"{ "method": "integratedGradients", "target": 2, "steps": 4, "rule": "gaussLegendre" }"#,
         );
         js_sys::Reflect::set(&options, &"baseline".into(), &baseline).unwrap();
-        nnlens::web::attribute(&model, f32s(&x), options)
+        nnlens::web::attribute(&model, floats(&x), options)
     };
     let scalar = ig(JsValue::from(0.25)).unwrap();
     let values = js_sys::Float32Array::from(&[0.25f32; 64][..]);
@@ -372,16 +418,20 @@ fn saliency_options_are_per_method_and_logits_default_to_false() {
 
 #[wasm_bindgen_test]
 fn result_objects_and_core_rules_cross_the_boundary() {
-    let model = Model::from_json(CNN).unwrap();
-    let fit = nnlens::web::weight_rows(&model, "fc", JsValue::UNDEFINED).unwrap();
+    let model = Model::from_json(text(CNN)).unwrap();
+    let fit = nnlens::web::weight_rows(&model, text("fc"), JsValue::UNDEFINED).unwrap();
     assert_eq!((fit.n_components(), fit.n_features()), (2, 64));
-    let err = message(nnlens::web::weight_rows(&model, "pool", JsValue::UNDEFINED));
+    let err = message(nnlens::web::weight_rows(
+        &model,
+        text("pool"),
+        JsValue::UNDEFINED,
+    ));
     assert!(
         err.contains("'pool'") && err.contains("has no weights"),
         "{err}"
     );
     let snapshots: Vec<f32> = (0..12).map(|i| ((i * 5) % 7) as f32).collect();
-    let projection = nnlens::web::trajectory(&snapshots, 3, 4).unwrap();
+    let projection = nnlens::web::trajectory(floats(&snapshots), number(3.0), number(4.0)).unwrap();
     for (key, len) in [
         ("directions", 8),
         ("coordinates", 6),
@@ -393,7 +443,7 @@ fn result_objects_and_core_rules_cross_the_boundary() {
             "{key}"
         );
     }
-    let parameters = model.parameters("conv").unwrap();
+    let parameters = model.parameters(text("conv")).unwrap();
     let weight = parameters.get(0);
     assert_eq!(get(&weight, "name").as_string().unwrap(), "weight");
     assert_eq!(
@@ -410,7 +460,7 @@ fn result_objects_and_core_rules_cross_the_boundary() {
 fn playground_datasets_and_features_cross_the_boundary() {
     use nnlens::web::{playground_dataset, playground_features};
     let data = playground_dataset(
-        "xor",
+        text("xor"),
         Some(js(
             r#"{ "samples": 40, "noise": 10, "testFraction": 0.25, "seed": 3 }"#,
         )),
@@ -429,10 +479,10 @@ fn playground_datasets_and_features_cross_the_boundary() {
         10
     );
     // The same points as natively (src/data/playground.rs pins this one).
-    let circle = get(&playground_dataset("circle", None).unwrap(), "train");
+    let circle = get(&playground_dataset(text("circle"), None).unwrap(), "train");
     let first = js_sys::Float32Array::from(get(&circle, "points")).to_vec();
     assert_eq!(first[..2], [0.3295221, 0.94759864]);
-    let plane = playground_dataset("regressionPlane", None).unwrap();
+    let plane = playground_dataset(text("regressionPlane"), None).unwrap();
     let test = get(&plane, "test");
     assert!(get(&test, "labels").is_null());
     assert_eq!(
@@ -440,26 +490,33 @@ fn playground_datasets_and_features_cross_the_boundary() {
         250
     );
     assert_eq!(
-        message(playground_dataset("spirals", None)),
+        message(playground_dataset(text("spirals"), None)),
         "unknown playground task 'spirals'; expected one of: circle, xor, gaussian, spiral, \
          regressionPlane, regressionGaussian"
     );
     assert_eq!(
-        message(playground_dataset("circle", Some(js(r#"{ "noise": 80 }"#)))),
+        message(playground_dataset(
+            text("circle"),
+            Some(js(r#"{ "noise": 80 }"#))
+        )),
         "invalid noise: 80 is not a percentage in 0..=50"
     );
-    assert!(message(playground_dataset("circle", Some(js(r#"{ "nois": 8 }"#))))
+    assert!(message(playground_dataset(text("circle"), Some(js(r#"{ "nois": 8 }"#))))
         .starts_with("unknown option 'nois' in playgroundDataset options; the known options are samples, noise, testFraction, seed"));
 
-    let features = playground_features(&[2.0, 3.0], js(r#"["x1TimesX2", "x2Squared"]"#)).unwrap();
+    let features =
+        playground_features(floats(&[2.0, 3.0]), js(r#"["x1TimesX2", "x2Squared"]"#)).unwrap();
     assert_eq!(features, [6.0, 9.0]);
     assert_eq!(
-        message(playground_features(&[2.0, 3.0], js(r#"["x1", "x1"]"#))),
+        message(playground_features(
+            floats(&[2.0, 3.0]),
+            js(r#"["x1", "x1"]"#)
+        )),
         "invalid features: 'x1' appears twice; each of x1, x2, x1Squared, x2Squared, x1TimesX2, \
          sinX1, sinX2 may appear once"
     );
     assert_eq!(
-        message(playground_features(&[2.0, 3.0], js(r#""x1""#))),
+        message(playground_features(floats(&[2.0, 3.0]), js(r#""x1""#))),
         "features must be an array of feature names, e.g. [\"x1\", \"x2\"]; the names are: x1, \
          x2, x1Squared, x2Squared, x1TimesX2, sinX1, sinX2"
     );
@@ -468,8 +525,8 @@ fn playground_datasets_and_features_cross_the_boundary() {
 #[wasm_bindgen_test]
 fn csv_datasets_and_their_errors_cross_the_boundary() {
     use nnlens::web::parse_csv_js;
-    let text = "x1,x2,species\r\n1,2,setosa\r\n3,\"4\",virginica\r\n";
-    let data = parse_csv_js(text, None).unwrap();
+    let csv = "x1,x2,species\r\n1,2,setosa\r\n3,\"4\",virginica\r\n";
+    let data = parse_csv_js(text(csv), None).unwrap();
     let strings = |key: &str| -> Vec<String> {
         js_sys::Array::from(&get(&data, key))
             .iter()
@@ -491,7 +548,8 @@ fn csv_datasets_and_their_errors_cross_the_boundary() {
         [0, 1]
     );
     assert!(get(&data, "targets").is_null());
-    let regression = parse_csv_js("y,x\n0.5,1\n2,3", Some(js(r#"{ "target": "y" }"#))).unwrap();
+    let regression =
+        parse_csv_js(text("y,x\n0.5,1\n2,3"), Some(js(r#"{ "target": "y" }"#))).unwrap();
     assert_eq!(get(&regression, "kind").as_string().unwrap(), "regression");
     assert_eq!(
         js_sys::Float32Array::from(get(&regression, "targets")).to_vec(),
@@ -499,12 +557,12 @@ fn csv_datasets_and_their_errors_cross_the_boundary() {
     );
     assert!(get(&regression, "classNames").is_null());
     assert_eq!(
-        message(parse_csv_js("x1,x2,c\n1,2,0\n1,abc,1", None)),
+        message(parse_csv_js(text("x1,x2,c\n1,2,0\n1,abc,1"), None)),
         "invalid CSV: line 3, column 'x2': 'abc' is not a number"
     );
     assert_eq!(
         message(parse_csv_js(
-            "a,b\n1,2",
+            text("a,b\n1,2"),
             Some(js(r#"{ "kind": "ranking" }"#))
         )),
         "invalid parseCsv options: 'kind': unknown dataset kind 'ranking'; expected one of: \

@@ -59,6 +59,10 @@ use std::collections::{BTreeMap, HashMap};
 /// The keys every layer may have, read before the fields of its type.
 const COMMON_KEYS: &[&str] = &["type", "name", "inputs"];
 
+/// The most layers a JSON model may list (as many as an imported ONNX graph may have nodes,
+/// [`crate::io::onnx::MAX_NODES`]): it bounds the work a hostile file can ask for.
+pub const MAX_LAYERS: usize = crate::io::onnx::MAX_NODES;
+
 /// Reads a model in the nnlens JSON format.
 pub fn from_json(text: &str) -> Result<Graph> {
     let root: Value = serde_json::from_str(text).map_err(|e| Error::Json(e.to_string()))?;
@@ -84,6 +88,12 @@ pub fn from_json(text: &str) -> Result<Graph> {
         )));
     }
     let layers = match root.remove("layers") {
+        Some(Value::Array(layers)) if layers.len() > MAX_LAYERS => {
+            return Err(Error::Json(format!(
+                "\"layers\" has {} layers, more than the limit of {MAX_LAYERS}",
+                layers.len()
+            )))
+        }
         Some(Value::Array(layers)) if !layers.is_empty() => layers,
         Some(Value::Array(_)) => {
             return Err(Error::Json(

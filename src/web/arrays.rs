@@ -2,6 +2,7 @@
 //! `.npy` or a `safetensors` file (see [`crate::io::npy`], [`crate::io::safetensors`]) into
 //! `{ shape, dtype, values }` objects, the values a `Float32Array` in C order.
 
+use super::inputs::bytes;
 use super::options::object;
 use super::{js_error, shape_array};
 use crate::io::array::LoadedArray;
@@ -43,9 +44,9 @@ export interface LoadedSafetensors {
 /// `{ shape, dtype, values }`. Throws an `Error` saying what is wrong with the bytes.
 #[wasm_bindgen(js_name = loadNpy, unchecked_return_type = "LoadedArray")]
 pub fn load_npy(
-    #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: &[u8],
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer")] file: JsValue,
 ) -> Result<JsValue, JsError> {
-    let array = crate::io::npy::from_npy(bytes).map_err(js_error)?;
+    let array = crate::io::npy::from_npy(&bytes(&file, "loadNpy bytes")?).map_err(js_error)?;
     array_object(&array)
 }
 
@@ -56,9 +57,10 @@ pub fn load_npy(
 /// `Error` saying what is wrong with the bytes.
 #[wasm_bindgen(js_name = loadSafetensors, unchecked_return_type = "LoadedSafetensors")]
 pub fn load_safetensors(
-    #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: &[u8],
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer")] file: JsValue,
 ) -> Result<JsValue, JsError> {
-    let loaded = crate::io::safetensors::from_safetensors(bytes).map_err(js_error)?;
+    let loaded = crate::io::safetensors::from_safetensors(&bytes(&file, "loadSafetensors bytes")?)
+        .map_err(js_error)?;
     let tensors = Array::new();
     for (name, array) in &loaded.tensors {
         tensors.push(&Array::of2(&JsValue::from_str(name), &array_object(array)?));

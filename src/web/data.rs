@@ -2,6 +2,7 @@
 //! [`crate::data::playground`]), `playgroundFeatures` (its feature inputs,
 //! [`crate::data::features`]) and `parseCsv` (the user's own CSV, [`crate::data::csv`]).
 
+use super::inputs::{floats, strings, text};
 use super::js_error;
 use super::options::{object, read_options};
 use crate::data::csv::{parse_csv, CsvOptions};
@@ -120,12 +121,14 @@ fn string_array(strings: &[String]) -> JsValue {
 /// `Error` for an unknown task (listing the tasks) or an option out of range.
 #[wasm_bindgen(js_name = playgroundDataset, unchecked_return_type = "PlaygroundDataset")]
 pub fn playground_dataset(
-    #[wasm_bindgen(unchecked_param_type = "PlaygroundTask")] task: &str,
+    #[wasm_bindgen(unchecked_param_type = "PlaygroundTask")] task: JsValue,
     #[wasm_bindgen(unchecked_optional_param_type = "PlaygroundDatasetOptions")] options: Option<
         JsValue,
     >,
 ) -> Result<JsValue, JsError> {
-    let task: PlaygroundTask = task.parse().map_err(js_error)?;
+    let task: PlaygroundTask = text(&task, "playgroundDataset task")?
+        .parse()
+        .map_err(js_error)?;
     let options: PlaygroundOptions = read_options(
         options.unwrap_or(JsValue::UNDEFINED),
         "playgroundDataset options",
@@ -144,17 +147,18 @@ pub fn playground_dataset(
 /// unknown or repeated name (listing the valid names), an odd length or a non-finite coordinate.
 #[wasm_bindgen(js_name = playgroundFeatures)]
 pub fn playground_features(
-    points: &[f32],
+    #[wasm_bindgen(unchecked_param_type = "Float32Array | number[]")] points: JsValue,
     #[wasm_bindgen(unchecked_param_type = "PlaygroundFeature[]")] features: JsValue,
 ) -> Result<Vec<f32>, JsError> {
-    let names: Vec<String> = serde_wasm_bindgen::from_value(features).map_err(|_| {
+    let points = floats(&points, "playgroundFeatures points")?;
+    let names = strings(&features, "playgroundFeatures features").map_err(|_| {
         JsError::new(&format!(
             "features must be an array of feature names, e.g. [\"x1\", \"x2\"]; the names are: {}",
             PlaygroundFeature::NAMES.join(", ")
         ))
     })?;
     let features = parse_features(&names).map_err(js_error)?;
-    feature_matrix(points, &features).map_err(js_error)
+    feature_matrix(&points, &features).map_err(js_error)
 }
 
 /// Reads CSV text (a header row, numeric feature columns and one label or target column) with
@@ -163,12 +167,13 @@ pub fn playground_features(
 /// (the header is line 1) and the column of the first problem.
 #[wasm_bindgen(js_name = parseCsv, unchecked_return_type = "CsvDataset")]
 pub fn parse_csv_js(
-    text: &str,
+    #[wasm_bindgen(unchecked_param_type = "string")] text: JsValue,
     #[wasm_bindgen(unchecked_optional_param_type = "CsvOptions")] options: Option<JsValue>,
 ) -> Result<JsValue, JsError> {
+    let text = super::inputs::text(&text, "parseCsv text")?;
     let options: CsvOptions =
         read_options(options.unwrap_or(JsValue::UNDEFINED), "parseCsv options")?;
-    let data = parse_csv(text, &options).map_err(js_error)?;
+    let data = parse_csv(&text, &options).map_err(js_error)?;
     let (labels, targets) = target_arrays(&data.targets);
     let class_names = data
         .class_names

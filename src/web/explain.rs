@@ -2,9 +2,9 @@
 //! Integrated Gradients convergence delta, and the display helper that turns a map into what
 //! Captum's `visualize_image_attr` shows.
 
-use super::inputs::model_input;
+use super::inputs::{dims, floats, model_input};
 use super::model::Model;
-use super::options::{check_keys, object, read_checked, read_options};
+use super::options::{check_keys, object, plain, read_checked, read_options};
 use super::{js_error, shape_array};
 use crate::explain::display::{display_map as display, DisplayOptions};
 use crate::explain::tokens::{at_embedding, token_scores};
@@ -105,9 +105,10 @@ fn baseline(value: JsValue) -> Result<Option<Baseline>, JsError> {
     } else if let Some(n) = value.as_f64() {
         Ok(Some(Baseline::Scalar(n as f32)))
     } else if value.is_instance_of::<js_sys::Float32Array>() || js_sys::Array::is_array(&value) {
-        Ok(Some(Baseline::Values(
-            js_sys::Float32Array::new(&value).to_vec(),
-        )))
+        Ok(Some(Baseline::Values(floats(
+            &value,
+            "saliency option 'baseline'",
+        )?)))
     } else {
         Err(js_error(Error::invalid(
             "saliency option 'baseline'",
@@ -135,6 +136,7 @@ fn parse_options(options: &JsValue, input_type: InputType) -> Result<SaliencyOpt
             "expected an object such as { method: \"gradient\", target: 3 }",
         )));
     }
+    let options = &plain(options, "saliency options")?;
     let common: CommonOptions = read_checked(options.clone(), "saliency options")?;
     let kind = common.method;
     let mut method = kind.defaults();
@@ -346,9 +348,13 @@ export interface AttentionRollout {
 /// heads plus the identity, rows renormalised, multiplied through the layers; `values` is the
 /// first (cls) token's row, `matrix` the whole product.
 #[wasm_bindgen(js_name = attentionRollout, unchecked_return_type = "AttentionRollout")]
-pub fn attention_rollout(model: &Model, input: &[f32]) -> Result<JsValue, JsError> {
+pub fn attention_rollout(
+    model: &Model,
+    #[wasm_bindgen(unchecked_param_type = "ModelInput")] input: JsValue,
+) -> Result<JsValue, JsError> {
+    let input = model_input(model.graph(), &input)?;
     let rollout =
-        crate::explain::attention::attention_rollout(model.graph(), input).map_err(js_error)?;
+        crate::explain::attention::attention_rollout(model.graph(), &input).map_err(js_error)?;
     object(&[
         ("values", js_sys::Float32Array::from(rollout.row(0)).into()),
         ("shape", shape_array(&[rollout.tokens]).into()),
@@ -431,12 +437,14 @@ pub fn integrated_gradients_delta(
 /// (default 2) of the largest values clipped. Returns `{ values, shape }` (`[H, W]`).
 #[wasm_bindgen(js_name = displayMap, unchecked_return_type = "DisplayMap")]
 pub fn display_map(
-    values: &[f32],
-    shape: Vec<usize>,
+    #[wasm_bindgen(unchecked_param_type = "Float32Array | number[]")] values: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Uint32Array | number[]")] shape: JsValue,
     #[wasm_bindgen(unchecked_optional_param_type = "DisplayOptions")] options: JsValue,
 ) -> Result<JsValue, JsError> {
+    let values = floats(&values, "displayMap values")?;
+    let shape = dims(&shape, "displayMap shape")?;
     let options: DisplayOptions = read_options(options, "display options")?;
-    let (map, shape) = display(values, &shape, &options).map_err(js_error)?;
+    let (map, shape) = display(&values, &shape, &options).map_err(js_error)?;
     object(&[
         ("values", js_sys::Float32Array::from(&map[..]).into()),
         ("shape", shape_array(&shape).into()),

@@ -1,6 +1,6 @@
 //! `Model` and `Trace` for JavaScript.
 
-use super::inputs::model_input;
+use super::inputs::{bytes, model_input, optional_count, text};
 use super::options::object;
 use super::{js_error, shape_array};
 use crate::graph::ops::Kernel;
@@ -69,8 +69,10 @@ pub struct Trace {
 impl Model {
     /// Builds a model from the nnlens JSON format.
     #[wasm_bindgen(js_name = fromJson)]
-    pub fn from_json(text: &str) -> Result<Model, JsError> {
-        json::from_json(text)
+    pub fn from_json(
+        #[wasm_bindgen(unchecked_param_type = "string")] json: JsValue,
+    ) -> Result<Model, JsError> {
+        json::from_json(&text(&json, "Model.fromJson text")?)
             .map(Model::from_graph)
             .map_err(js_error)
     }
@@ -83,9 +85,12 @@ impl Model {
 
     /// Builds a model from the bytes of an ONNX file (e.g. from `torch.onnx.export`).
     #[wasm_bindgen(js_name = fromOnnx)]
-    pub fn from_onnx(bytes: &[u8]) -> Result<Model, JsError> {
-        let inner = onnx::from_onnx(bytes).map_err(js_error)?;
-        let metadata = onnx::metadata(bytes).map_err(js_error)?;
+    pub fn from_onnx(
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer")] file: JsValue,
+    ) -> Result<Model, JsError> {
+        let bytes = bytes(&file, "Model.fromOnnx bytes")?;
+        let inner = onnx::from_onnx(&bytes).map_err(js_error)?;
+        let metadata = onnx::metadata(&bytes).map_err(js_error)?;
         Ok(Model { inner, metadata })
     }
 
@@ -170,11 +175,12 @@ impl Model {
     pub fn forward(
         &self,
         #[wasm_bindgen(unchecked_param_type = "ModelInput")] input: JsValue,
-        batch: Option<usize>,
+        #[wasm_bindgen(unchecked_optional_param_type = "number | null")] batch: JsValue,
     ) -> Result<Vec<f32>, JsError> {
+        let batch = optional_count(&batch, "forward batch")?.unwrap_or(1);
         let x = self
             .inner
-            .input_tensor(model_input(&self.inner, &input)?, batch.unwrap_or(1))
+            .input_tensor(model_input(&self.inner, &input)?, batch)
             .map_err(js_error)?;
         self.inner.forward(x).map(into_vec).map_err(js_error)
     }
@@ -183,11 +189,12 @@ impl Model {
     pub fn trace(
         &self,
         #[wasm_bindgen(unchecked_param_type = "ModelInput")] input: JsValue,
-        batch: Option<usize>,
+        #[wasm_bindgen(unchecked_optional_param_type = "number | null")] batch: JsValue,
     ) -> Result<Trace, JsError> {
+        let batch = optional_count(&batch, "trace batch")?.unwrap_or(1);
         let x = self
             .inner
-            .input_tensor(model_input(&self.inner, &input)?, batch.unwrap_or(1))
+            .input_tensor(model_input(&self.inner, &input)?, batch)
             .map_err(js_error)?;
         let trace = self.inner.trace(x).map_err(js_error)?;
         let output = trace.output().clone();
@@ -203,8 +210,12 @@ impl Model {
     /// A layer's parameters as `[{ name, shape, values }]` (PyTorch layouts: dense weight
     /// `[out, in]`, conv weight `[filters, in / groups, kh, kw]`); empty for layers without any.
     #[wasm_bindgen(unchecked_return_type = "LayerParameter[]")]
-    pub fn parameters(&self, layer: &str) -> Result<js_sys::Array, JsError> {
-        let id = self.inner.find(layer).map_err(js_error)?;
+    pub fn parameters(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] layer: JsValue,
+    ) -> Result<js_sys::Array, JsError> {
+        let layer = text(&layer, "parameters layer")?;
+        let id = self.inner.find(&layer).map_err(js_error)?;
         let node = self
             .inner
             .node_of(id)
@@ -227,8 +238,9 @@ impl Model {
     pub fn gradient(
         &self,
         #[wasm_bindgen(unchecked_param_type = "ModelInput")] input: JsValue,
-        target: usize,
+        #[wasm_bindgen(unchecked_param_type = "number")] target: JsValue,
     ) -> Result<Vec<f32>, JsError> {
+        let target = super::inputs::count(&target, "gradient target")?;
         if self.inner.input_type() == crate::graph::InputType::Int64 {
             return Err(js_error(crate::Error::invalid(
                 "gradient",
@@ -277,14 +289,22 @@ impl Trace {
     }
 
     /// A layer's output (all samples of the batch), row-major.
-    pub fn get(&self, name: &str) -> Result<Vec<f32>, JsError> {
-        Ok(self.value(name)?.iter().copied().collect())
+    pub fn get(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
+    ) -> Result<Vec<f32>, JsError> {
+        let name = text(&name, "Trace.get name")?;
+        Ok(self.value(&name)?.iter().copied().collect())
     }
 
     /// A layer's output shape, batch first, e.g. `[1, 8, 28, 28]`.
     #[wasm_bindgen(unchecked_return_type = "number[]")]
-    pub fn shape(&self, name: &str) -> Result<js_sys::Array, JsError> {
-        Ok(shape_array(self.value(name)?.shape()))
+    pub fn shape(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
+    ) -> Result<js_sys::Array, JsError> {
+        let name = text(&name, "Trace.shape name")?;
+        Ok(shape_array(self.value(&name)?.shape()))
     }
 }
 

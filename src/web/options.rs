@@ -4,10 +4,31 @@
 //! An options struct derives `Deserialize` with `deny_unknown_fields` and camelCase names; its
 //! known keys come from that impl ([`crate::fields::struct_fields`]), so no key list is typed
 //! twice. serde-wasm-bindgen reads the values and names the expected type when one is wrong.
+//!
+//! serde-wasm-bindgen reads properties through imports that do not catch, so an object whose
+//! getter throws (or a `Proxy` whose trap throws) would unwind through wasm. An options object
+//! is therefore first copied into plain data with `structuredClone` (imported with `catch`):
+//! its getters run there, and whatever they throw becomes an `Error` naming the options.
 
+use super::inputs::message;
 use crate::fields::struct_fields;
 use serde::de::DeserializeOwned;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsError, JsValue};
+
+#[wasm_bindgen]
+extern "C" {
+    /// `structuredClone(value)`: a copy of plain data (getters run, functions and `Proxy`
+    /// objects refused); a JS exception returned.
+    #[wasm_bindgen(catch, js_name = structuredClone)]
+    fn structured_clone(value: &JsValue) -> Result<JsValue, JsValue>;
+}
+
+/// `value` copied into plain data, or an error naming `what` with what went wrong.
+pub(crate) fn plain(value: &JsValue, what: &str) -> Result<JsValue, JsError> {
+    structured_clone(value)
+        .map_err(|e| JsError::new(&format!("could not read {what}: {}", message(&e))))
+}
 
 /// `value` read as `T`: `undefined` or `null` give `T::default()`, anything else must be an
 /// object whose keys are all fields of `T` (see [`read_object`]).
@@ -25,6 +46,7 @@ pub(crate) fn read_options<T: DeserializeOwned + Default>(
 /// is unknown or `value` is not an object; a value of the wrong type is named with its key and
 /// the type expected.
 pub(crate) fn read_object<T: DeserializeOwned>(value: JsValue, what: &str) -> Result<T, JsError> {
+    let value = plain(&value, what)?;
     let known = struct_fields::<T>();
     check_keys(&value, what, known, &[])?;
     read_checked(value, what)
@@ -44,7 +66,10 @@ pub(crate) fn check_keys(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let Some(object) = value.dyn_ref::<js_sys::Object>() else {
+    let object = value
+        .dyn_ref::<js_sys::Object>()
+        .filter(|_| !js_sys::Array::is_array(value));
+    let Some(object) = object else {
         return Err(JsError::new(&format!(
             "{what} must be an object, e.g. {{ {} }}",
             list()

@@ -1,6 +1,7 @@
 //! Projections for JavaScript: PCA (scikit-learn semantics), PCA of a layer's weight rows, a
 //! layer's activations over a dataset, training trajectories and the loss surface under them.
 
+use super::inputs::{count, floats, numbers, text};
 use super::model::Model;
 use super::options::{object, read_object, read_options};
 use super::train::JsTargets;
@@ -175,8 +176,14 @@ impl PcaFit {
         self.inner.solver.name().to_string()
     }
     /// Projects new rows (`rows x nFeatures`, row-major).
-    pub fn transform(&self, data: &[f32], rows: usize) -> Result<Vec<f32>, JsError> {
-        let view = matrix_view("data", data, rows, self.inner.n_features()).map_err(js_error)?;
+    pub fn transform(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Float32Array | number[]")] data: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number")] rows: JsValue,
+    ) -> Result<Vec<f32>, JsError> {
+        let data = floats(&data, "transform data")?;
+        let rows = count(&rows, "transform rows")?;
+        let view = matrix_view("data", &data, rows, self.inner.n_features()).map_err(js_error)?;
         self.inner
             .transform(view)
             .map(|a| flat(a.view()))
@@ -184,8 +191,14 @@ impl PcaFit {
     }
     /// Maps coordinates (`rows x nComponents`) back to the data space.
     #[wasm_bindgen(js_name = inverseTransform)]
-    pub fn inverse_transform(&self, coordinates: &[f32], rows: usize) -> Result<Vec<f32>, JsError> {
-        let view = matrix_view("coordinates", coordinates, rows, self.inner.n_components())
+    pub fn inverse_transform(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Float32Array | number[]")] coordinates: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number")] rows: JsValue,
+    ) -> Result<Vec<f32>, JsError> {
+        let coordinates = floats(&coordinates, "inverseTransform coordinates")?;
+        let rows = count(&rows, "inverseTransform rows")?;
+        let view = matrix_view("coordinates", &coordinates, rows, self.inner.n_components())
             .map_err(js_error)?;
         self.inner
             .inverse_transform(view)
@@ -198,13 +211,16 @@ impl PcaFit {
 /// solver = "auto" | "full" | "covarianceEigh" | "randomized", seed, powerIterations }`.
 #[wasm_bindgen]
 pub fn pca(
-    data: &[f32],
-    rows: usize,
-    cols: usize,
+    #[wasm_bindgen(unchecked_param_type = "Float32Array | number[]")] data: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "number")] rows: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "number")] cols: JsValue,
     #[wasm_bindgen(unchecked_optional_param_type = "PcaOptions")] options: JsValue,
 ) -> Result<PcaFit, JsError> {
+    let data = floats(&data, "pca data")?;
+    let rows = count(&rows, "pca rows")?;
+    let cols = count(&cols, "pca cols")?;
     let options = read_options(options, "PCA options")?;
-    Pca::fit_slice(data, rows, cols, &options)
+    Pca::fit_slice(&data, rows, cols, &options)
         .map(|inner| PcaFit { inner })
         .map_err(js_error)
 }
@@ -213,11 +229,12 @@ pub fn pca(
 #[wasm_bindgen(js_name = weightRowsPca)]
 pub fn weight_rows(
     model: &Model,
-    layer: &str,
+    #[wasm_bindgen(unchecked_param_type = "string")] layer: JsValue,
     #[wasm_bindgen(unchecked_optional_param_type = "PcaOptions")] options: JsValue,
 ) -> Result<PcaFit, JsError> {
+    let layer = text(&layer, "weightRowsPca layer")?;
     let options = read_options(options, "PCA options")?;
-    let weight = model.graph().weight(layer).map_err(js_error)?;
+    let weight = model.graph().weight(&layer).map_err(js_error)?;
     weight_rows_pca(weight, &options)
         .map(|inner| PcaFit { inner })
         .map_err(js_error)
@@ -230,8 +247,16 @@ pub fn weight_rows(
     js_name = projectTrajectory,
     unchecked_return_type = "TrajectoryProjection"
 )]
-pub fn trajectory(snapshots: &[f32], count: usize, params: usize) -> Result<JsValue, JsError> {
-    let view = matrix_view("trajectory snapshots", snapshots, count, params).map_err(js_error)?;
+pub fn trajectory(
+    #[wasm_bindgen(unchecked_param_type = "Float32Array | number[]")] snapshots: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "number")] snapshot_count: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "number")] params: JsValue,
+) -> Result<JsValue, JsError> {
+    let snapshots = floats(&snapshots, "projectTrajectory snapshots")?;
+    let snapshot_count = count(&snapshot_count, "projectTrajectory count")?;
+    let params = count(&params, "projectTrajectory params")?;
+    let view = matrix_view("trajectory snapshots", &snapshots, snapshot_count, params)
+        .map_err(js_error)?;
     let projection = project_trajectory(view).map_err(js_error)?;
     let array = |a: ndarray::ArrayView2<f32>| js_sys::Float32Array::from(&flat(a)[..]).into();
     object(&[
@@ -266,24 +291,38 @@ pub(crate) fn linspace(value: JsValue, what: &str) -> Result<Linspace, JsError> 
 #[allow(clippy::too_many_arguments)]
 pub fn loss_surface_js(
     model: &Model,
-    inputs: &[f32],
-    #[wasm_bindgen(unchecked_param_type = "ArrayLike<number>")] targets: &[f64],
-    trained: &[f32],
-    d1: &[f32],
-    d2: &[f32],
+    #[wasm_bindgen(unchecked_param_type = "ModelInput")] inputs: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "ArrayLike<number>")] targets: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Float32Array | number[]")] trained: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Float32Array | number[]")] d1: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Float32Array | number[]")] d2: JsValue,
     #[wasm_bindgen(unchecked_param_type = "Linspace")] alphas: JsValue,
     #[wasm_bindgen(unchecked_param_type = "Linspace")] betas: JsValue,
     #[wasm_bindgen(unchecked_optional_param_type = "(done: number, total: number) => void")]
-    progress: Option<js_sys::Function>,
+    progress: JsValue,
     #[wasm_bindgen(unchecked_optional_param_type = "LossSurfaceOptions")] options: Option<JsValue>,
 ) -> Result<Vec<f32>, JsError> {
     let options: LossSurfaceOptions =
         read_options(options.unwrap_or(JsValue::UNDEFINED), "lossSurface options")?;
-    let targets = JsTargets::read(options.loss, targets)?;
+    let progress = match progress.dyn_into::<js_sys::Function>() {
+        Ok(f) => Some(f),
+        Err(other) if other.is_undefined() || other.is_null() => None,
+        Err(other) => {
+            return Err(JsError::new(&format!(
+                "lossSurface progress: expected a function, got {}",
+                super::inputs::describe(&other)
+            )))
+        }
+    };
+    let inputs = super::inputs::model_input(model.graph(), &inputs)?;
+    let targets = JsTargets::read(options.loss, &numbers(&targets, "lossSurface targets")?)?;
+    let trained = floats(&trained, "lossSurface trained")?;
+    let d1 = floats(&d1, "lossSurface d1")?;
+    let d2 = floats(&d2, "lossSurface d2")?;
     let grid = plane_grid(
-        ArrayView1::from(trained),
-        ArrayView1::from(d1),
-        ArrayView1::from(d2),
+        ArrayView1::from(&trained[..]),
+        ArrayView1::from(&d1[..]),
+        ArrayView1::from(&d2[..]),
         &linspace(alphas, "alphas")?,
         &linspace(betas, "betas")?,
     )
@@ -300,7 +339,7 @@ pub fn loss_surface_js(
     };
     loss_surface(
         model.graph(),
-        inputs,
+        &inputs,
         targets.view(),
         options.loss,
         &grid,
@@ -316,12 +355,15 @@ impl Model {
     #[wasm_bindgen(js_name = layerOutputs)]
     pub fn layer_outputs(
         &self,
-        layer: &str,
+        #[wasm_bindgen(unchecked_param_type = "string")] layer: JsValue,
         #[wasm_bindgen(unchecked_param_type = "ModelInput")] inputs: JsValue,
-        samples: usize,
+        #[wasm_bindgen(unchecked_param_type = "number")] samples: JsValue,
     ) -> Result<Vec<f32>, JsError> {
         let graph = self.graph();
-        let id = graph.find(layer).map_err(js_error)?;
+        let id = graph
+            .find(&text(&layer, "layerOutputs layer")?)
+            .map_err(js_error)?;
+        let samples = count(&samples, "layerOutputs samples")?;
         let inputs = super::inputs::model_input(graph, &inputs)?;
         graph
             .value_over(id, &inputs, samples)
@@ -338,9 +380,14 @@ impl Model {
 
     /// Shape of a layer's output for one sample.
     #[wasm_bindgen(js_name = layerShape, unchecked_return_type = "number[]")]
-    pub fn layer_shape(&self, layer: &str) -> Result<js_sys::Array, JsError> {
+    pub fn layer_shape(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] layer: JsValue,
+    ) -> Result<js_sys::Array, JsError> {
         let graph = self.graph();
-        let id = graph.find(layer).map_err(js_error)?;
+        let id = graph
+            .find(&text(&layer, "layerShape layer")?)
+            .map_err(js_error)?;
         Ok(shape_array(graph.value_shape(id)))
     }
 }
@@ -359,13 +406,16 @@ impl TsneRun {
     /// method = "auto" | "exact" | "barnesHut", angle = 0.5, seed, ... }`.
     #[wasm_bindgen(constructor)]
     pub fn new(
-        data: &[f32],
-        rows: usize,
-        cols: usize,
+        #[wasm_bindgen(unchecked_param_type = "Float32Array | number[]")] data: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number")] rows: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number")] cols: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "TsneOptions")] options: JsValue,
     ) -> Result<TsneRun, JsError> {
+        let data = floats(&data, "TsneRun data")?;
+        let rows = count(&rows, "TsneRun rows")?;
+        let cols = count(&cols, "TsneRun cols")?;
         let options = read_options(options, "t-SNE options")?;
-        Tsne::from_slice(data, rows, cols, &options)
+        Tsne::from_slice(&data, rows, cols, &options)
             .map(|inner| TsneRun { inner })
             .map_err(js_error)
     }
@@ -373,7 +423,11 @@ impl TsneRun {
     /// Runs up to `iterations` more iterations; returns `{ iteration, maxIter, exaggerating,
     /// checkpoint: { iteration, klDivergence, gradientNorm, exaggerated } | undefined, stop }`.
     #[wasm_bindgen(unchecked_return_type = "TsneProgress")]
-    pub fn run(&mut self, iterations: usize) -> Result<JsValue, JsError> {
+    pub fn run(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "number")] iterations: JsValue,
+    ) -> Result<JsValue, JsError> {
+        let iterations = count(&iterations, "TsneRun.run iterations")?;
         let progress = self.inner.run(iterations).map_err(js_error)?;
         serde_wasm_bindgen::to_value(&progress).map_err(|e| JsError::new(&e.to_string()))
     }

@@ -3,6 +3,7 @@
 //! backend. Charts measure text through the DOM, so they are drawn on the main thread.
 
 use super::hidpi::HiDpi;
+use super::inputs::{canvas as canvas_element, count, dims, floats, optional_count, strings, text};
 use super::js_error;
 use super::model::Trace;
 use super::options::{object, read_options};
@@ -172,12 +173,14 @@ impl Trace {
     /// one pixel per value; scale it with CSS (`image-rendering: pixelated`).
     pub fn draw(
         &self,
-        name: &str,
-        canvas: &HtmlCanvasElement,
+        #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "HTMLCanvasElement")] canvas: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "TraceDrawOptions")] options: JsValue,
     ) -> Result<Layout, JsError> {
+        let name = text(&name, "Trace.draw name")?;
         let options: HeatmapOptions = read_options(options, "heatmap options")?;
-        let tensor = self.value(name)?;
+        let canvas = &canvas_element(&canvas)?;
+        let tensor = self.value(&name)?;
         let batch = tensor.shape()[0];
         let sample = options.sample.unwrap_or(0);
         if sample >= batch {
@@ -206,11 +209,13 @@ impl Trace {
 /// `canvas` with `options = { colormap, min, max }`.
 #[wasm_bindgen(js_name = drawHeatmap)]
 pub fn draw_heatmap(
-    canvas: &HtmlCanvasElement,
-    values: &[f32],
-    shape: Vec<usize>,
+    #[wasm_bindgen(unchecked_param_type = "HTMLCanvasElement")] canvas: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Float32Array | number[]")] values: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Uint32Array | number[]")] shape: JsValue,
     #[wasm_bindgen(unchecked_optional_param_type = "HeatmapOptions")] options: JsValue,
 ) -> Result<Layout, JsError> {
+    let values = floats(&values, "drawHeatmap values")?;
+    let shape = dims(&shape, "drawHeatmap shape")?;
     let options: HeatmapOptions = read_options(options, "heatmap options")?;
     if options.sample.is_some() {
         return Err(js_error(crate::Error::invalid(
@@ -219,7 +224,8 @@ pub fn draw_heatmap(
         )));
     }
     let range = fixed_range(options.min, options.max).map_err(js_error)?;
-    let pictured = view(values, &shape, options.colormap, range).map_err(js_error)?;
+    let pictured = view(&values, &shape, options.colormap, range).map_err(js_error)?;
+    let canvas = &canvas_element(&canvas)?;
     put_image(canvas, &pictured.image)?;
     Ok(Layout {
         view: pictured,
@@ -230,12 +236,15 @@ pub fn draw_heatmap(
 /// Draws a vertical colorbar of `colormap` over `[min, max]` with labelled ticks.
 #[wasm_bindgen(js_name = drawColorbar)]
 pub fn draw_colorbar(
-    canvas: &HtmlCanvasElement,
-    #[wasm_bindgen(unchecked_param_type = "Colormap")] colormap: &str,
+    #[wasm_bindgen(unchecked_param_type = "HTMLCanvasElement")] canvas: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Colormap")] colormap: JsValue,
     min: f32,
     max: f32,
 ) -> Result<(), JsError> {
-    let colormap: Colormap = colormap.parse().map_err(js_error)?;
+    let canvas = &canvas_element(&canvas)?;
+    let colormap: Colormap = text(&colormap, "drawColorbar colormap")?
+        .parse()
+        .map_err(js_error)?;
     let scale = Scale::fit(colormap, &[], Some((min, max))).map_err(js_error)?;
     draw_chart(canvas, |area| colorbar_chart(area, colormap, &scale))
 }
@@ -244,26 +253,35 @@ pub fn draw_colorbar(
 /// `highlight` emphasised.
 #[wasm_bindgen(js_name = drawBarChart)]
 pub fn draw_bar_chart(
-    canvas: &HtmlCanvasElement,
-    values: &[f32],
-    labels: Vec<String>,
-    highlight: Option<usize>,
-    title: &str,
+    #[wasm_bindgen(unchecked_param_type = "HTMLCanvasElement")] canvas: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Float32Array | number[]")] values: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string[]")] labels: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "number | null | undefined")] highlight: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] title: JsValue,
 ) -> Result<(), JsError> {
+    let canvas = &canvas_element(&canvas)?;
+    let values = floats(&values, "drawBarChart values")?;
+    let labels = strings(&labels, "drawBarChart labels")?;
+    let highlight = optional_count(&highlight, "drawBarChart highlight")?;
+    let title = text(&title, "drawBarChart title")?;
     draw_chart(canvas, |area| {
-        bar_chart(area, &labels, values, highlight, title)
+        bar_chart(area, &labels, &values, highlight, &title)
     })
 }
 
 /// Draws a histogram of `values` in `bins` equal bins.
 #[wasm_bindgen(js_name = drawHistogram)]
 pub fn draw_histogram(
-    canvas: &HtmlCanvasElement,
-    values: &[f32],
-    bins: usize,
-    title: &str,
+    #[wasm_bindgen(unchecked_param_type = "HTMLCanvasElement")] canvas: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Float32Array | number[]")] values: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "number")] bins: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] title: JsValue,
 ) -> Result<(), JsError> {
-    draw_chart(canvas, |area| histogram(area, values, bins, title))
+    let canvas = &canvas_element(&canvas)?;
+    let values = floats(&values, "drawHistogram values")?;
+    let bins = count(&bins, "drawHistogram bins")?;
+    let title = text(&title, "drawHistogram title")?;
+    draw_chart(canvas, |area| histogram(area, &values, bins, &title))
 }
 
 /// Where a chart's data landed, in CSS pixels of the canvas.
@@ -296,15 +314,28 @@ impl ChartArea {
 /// point, Tableau 10 colours); returns where the data landed, to map the pointer back.
 #[wasm_bindgen(js_name = drawScatter)]
 pub fn draw_scatter(
-    canvas: &HtmlCanvasElement,
-    points: &[f32],
-    classes: &[u8],
-    title: &str,
+    #[wasm_bindgen(unchecked_param_type = "HTMLCanvasElement")] canvas: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Float32Array | number[]")] points: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array | number[]")] classes: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] title: JsValue,
 ) -> Result<ChartArea, JsError> {
-    let pairs = xy_pairs("scatter points", points).map_err(js_error)?;
+    let canvas = &canvas_element(&canvas)?;
+    let points = floats(&points, "drawScatter points")?;
+    let classes = dims(&classes, "drawScatter classes")?
+        .into_iter()
+        .map(|c| {
+            u8::try_from(c).map_err(|_| {
+                JsError::new(&format!(
+                    "drawScatter classes: class {c} is larger than 255"
+                ))
+            })
+        })
+        .collect::<Result<Vec<u8>, JsError>>()?;
+    let title = text(&title, "drawScatter title")?;
+    let pairs = xy_pairs("scatter points", &points).map_err(js_error)?;
     let mut area = None;
     draw_chart(canvas, |drawing| {
-        area = Some(scatter(drawing, &pairs, classes, title)?);
+        area = Some(scatter(drawing, &pairs, &classes, &title)?);
         Ok(())
     })?;
     area.map(|inner| ChartArea { inner })
@@ -315,11 +346,20 @@ pub fn draw_scatter(
 /// (e.g. step, loss), in Tableau 10 colours with a legend.
 #[wasm_bindgen(js_name = drawLineChart)]
 pub fn draw_line_chart(
-    canvas: &HtmlCanvasElement,
-    names: Vec<String>,
-    #[wasm_bindgen(unchecked_param_type = "Float32Array[]")] series: js_sys::Array,
-    title: &str,
+    #[wasm_bindgen(unchecked_param_type = "HTMLCanvasElement")] canvas: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string[]")] names: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Float32Array[]")] series: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] title: JsValue,
 ) -> Result<(), JsError> {
+    let canvas = &canvas_element(&canvas)?;
+    let names = strings(&names, "drawLineChart names")?;
+    let title = text(&title, "drawLineChart title")?;
+    if !js_sys::Array::is_array(&series) {
+        return Err(JsError::new(
+            "drawLineChart series: expected an array of Float32Arrays",
+        ));
+    }
+    let series = js_sys::Array::from(&super::options::plain(&series, "drawLineChart series")?);
     if names.len() as u32 != series.length() {
         return Err(js_error(crate::Error::shape(format!(
             "{} series names for {} series; expected one name per series",
@@ -340,7 +380,7 @@ pub fn draw_line_chart(
         let points = xy_pairs(&format!("series {i} ('{name}')"), &points).map_err(js_error)?;
         lines.push((name, points));
     }
-    draw_chart(canvas, |area| line_chart(area, &lines, title))
+    draw_chart(canvas, |area| line_chart(area, &lines, &title))
 }
 
 /// Options of landscape drawing; unknown fields are an error.
@@ -371,18 +411,21 @@ impl Default for LandscapeOptions {
 /// point to mark), levels = 8, colormap = "viridis", title }`. Returns where the data landed.
 #[wasm_bindgen(js_name = drawLandscape)]
 pub fn draw_landscape(
-    canvas: &HtmlCanvasElement,
-    surface: &[f32],
+    #[wasm_bindgen(unchecked_param_type = "HTMLCanvasElement")] canvas: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Float32Array | number[]")] surface: JsValue,
     #[wasm_bindgen(unchecked_param_type = "Linspace")] alphas: JsValue,
     #[wasm_bindgen(unchecked_param_type = "Linspace")] betas: JsValue,
-    path: &[f32],
+    #[wasm_bindgen(unchecked_param_type = "Float32Array | number[]")] path: JsValue,
     #[wasm_bindgen(unchecked_optional_param_type = "LandscapeOptions")] options: Option<JsValue>,
 ) -> Result<ChartArea, JsError> {
+    let surface = floats(&surface, "drawLandscape surface")?;
+    let path = floats(&path, "drawLandscape path")?;
     let options: LandscapeOptions =
         read_options(options.unwrap_or(JsValue::UNDEFINED), "landscape options")?;
-    let points = xy_pairs("the path", path).map_err(js_error)?;
+    let canvas = &canvas_element(&canvas)?;
+    let points = xy_pairs("the path", &path).map_err(js_error)?;
     let landscape = Landscape {
-        surface,
+        surface: &surface,
         alphas: super::project::linspace(alphas, "alphas")?,
         betas: super::project::linspace(betas, "betas")?,
         path: &points,

@@ -3,6 +3,7 @@
 //! learning-rate schedules, one step at a time or over seeded minibatches of a dataset held in
 //! wasm memory.
 
+use super::inputs::{describe, floats, numbers};
 use super::js_error;
 use super::model::Model;
 use super::options::{object, read_options};
@@ -197,11 +198,13 @@ impl Trainer {
     /// update. On an error the model is unchanged.
     pub fn step(
         &mut self,
-        inputs: &[f32],
-        #[wasm_bindgen(unchecked_param_type = "ArrayLike<number>")] targets: &[f64],
+        #[wasm_bindgen(unchecked_param_type = "Float32Array | number[]")] inputs: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "ArrayLike<number>")] targets: JsValue,
     ) -> Result<f32, JsError> {
-        let targets = JsTargets::read(self.inner.loss(), targets)?;
-        let stats = self.inner.step(inputs, targets.view()).map_err(js_error)?;
+        let inputs = floats(&inputs, "Trainer.step inputs")?;
+        let targets = numbers(&targets, "Trainer.step targets")?;
+        let targets = JsTargets::read(self.inner.loss(), &targets)?;
+        let stats = self.inner.step(&inputs, targets.view()).map_err(js_error)?;
         self.last = Some(stats);
         Ok(stats.loss)
     }
@@ -212,12 +215,14 @@ impl Trainer {
     #[wasm_bindgen(js_name = setData)]
     pub fn set_data(
         &mut self,
-        inputs: &[f32],
-        #[wasm_bindgen(unchecked_param_type = "ArrayLike<number>")] targets: &[f64],
+        #[wasm_bindgen(unchecked_param_type = "Float32Array | number[]")] inputs: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "ArrayLike<number>")] targets: JsValue,
     ) -> Result<(), JsError> {
-        let targets = JsTargets::read(self.inner.loss(), targets)?;
+        let inputs = floats(&inputs, "Trainer.setData inputs")?;
+        let targets = numbers(&targets, "Trainer.setData targets")?;
+        let targets = JsTargets::read(self.inner.loss(), &targets)?;
         self.inner
-            .set_data(inputs.to_vec(), targets.view())
+            .set_data(inputs, targets.view())
             .map_err(js_error)
     }
 
@@ -227,7 +232,16 @@ impl Trainer {
     /// update; `accuracies` is `null` for loss `"mse"`). On an error the steps before it stay
     /// taken.
     #[wasm_bindgen(unchecked_return_type = "TrainingSteps")]
-    pub fn train(&mut self, steps: f64) -> Result<JsValue, JsError> {
+    pub fn train(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "number")] steps: JsValue,
+    ) -> Result<JsValue, JsError> {
+        let steps = steps.as_f64().ok_or_else(|| {
+            JsError::new(&format!(
+                "Trainer.train steps: expected a number, got {}",
+                describe(&steps)
+            ))
+        })?;
         if !(steps.fract() == 0.0 && (1.0..=MAX_STEPS_PER_CALL).contains(&steps)) {
             return Err(js_error(crate::Error::invalid(
                 "steps",
@@ -244,13 +258,15 @@ impl Trainer {
     #[wasm_bindgen(unchecked_return_type = "Evaluation")]
     pub fn evaluate(
         &self,
-        inputs: &[f32],
-        #[wasm_bindgen(unchecked_param_type = "ArrayLike<number>")] targets: &[f64],
+        #[wasm_bindgen(unchecked_param_type = "Float32Array | number[]")] inputs: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "ArrayLike<number>")] targets: JsValue,
     ) -> Result<JsValue, JsError> {
-        let targets = JsTargets::read(self.inner.loss(), targets)?;
+        let inputs = floats(&inputs, "Trainer.evaluate inputs")?;
+        let targets = numbers(&targets, "Trainer.evaluate targets")?;
+        let targets = JsTargets::read(self.inner.loss(), &targets)?;
         let evaluation = self
             .inner
-            .evaluate(inputs, targets.view())
+            .evaluate(&inputs, targets.view())
             .map_err(js_error)?;
         evaluation_object(evaluation)
     }
