@@ -1,6 +1,7 @@
 //! Text for JavaScript: `tokenize`, BERT's WordPiece tokenization of a text with a `vocab.txt`
 //! ([`crate::text`]), for models that take token ids.
 
+use super::inputs::text as read_text;
 use super::js_error;
 use super::options::{object, read_options};
 use crate::text::{tokenize, TokenizeOptions, Vocab};
@@ -37,14 +38,15 @@ export interface Tokens {
 /// limits, or a `length` below 2.
 #[wasm_bindgen(js_name = tokenize, unchecked_return_type = "Tokens")]
 pub fn tokenize_js(
-    vocab: &str,
-    text: &str,
+    #[wasm_bindgen(unchecked_param_type = "string")] vocab: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] text: JsValue,
     #[wasm_bindgen(unchecked_optional_param_type = "TokenizeOptions")] options: Option<JsValue>,
 ) -> Result<JsValue, JsError> {
     let options: TokenizeOptions =
         read_options(options.unwrap_or(JsValue::UNDEFINED), "tokenize options")?;
-    let vocab = Vocab::parse(vocab).map_err(js_error)?;
-    let encoding = tokenize(&vocab, text, &options).map_err(js_error)?;
+    let vocab = Vocab::parse(&read_text(&vocab, "tokenize vocab")?).map_err(js_error)?;
+    let text = read_text(&text, "tokenize text")?;
+    let encoding = tokenize(&vocab, &text, &options).map_err(js_error)?;
     let ids: Vec<i32> = encoding.ids.iter().map(|&id| id as i32).collect();
     let tokens: Array = encoding
         .tokens

@@ -35,6 +35,7 @@ const direction = (seed) => Float32Array.from(params, (_, i) => Math.sin(i * see
 const linspace = { start: -1, end: 1, steps: 2 };
 const csv = "a,b,label\n1,2,x\n3,4,y\n";
 const points = Float32Array.from([0.1, 0.2, -0.3, 0.4]);
+const vocabText = readFileSync(new URL("../../www/models/text-vocab.txt", import.meta.url), "utf8");
 
 // Bad values by family. Each family's pattern is what the message must match.
 const throwingGetter = (of) => new Proxy(of, { get() { throw new Error("getter exploded"); } });
@@ -106,6 +107,7 @@ const signatures = {
   playgroundFeatures: { call: nnlens.playgroundFeatures, params: [f("floats", points, 4, { emptyValid: true }), f("strings", ["x1", "x2"])] },
   projectTrajectory: { call: nnlens.projectTrajectory, params: [f("floats", table, rows * 4), f("count", 4), f("count", rows)] },
   saliency: { call: nnlens.saliency, params: [f("model", mlp), f("floats", digit, 784), f("options", { target: 3 })] },
+  tokenize: { call: nnlens.tokenize, params: [f("string", vocabText), f("string", "the cat saw a dog"), optional("options", { length: 8 })] },
   weightRowsPca: { call: nnlens.weightRowsPca, params: [f("model", mlp), f("string", "fc2"), f("options", { components: 2 })] },
   "Model.fromJson": { call: Model.fromJson, params: [f("string", mlp.toJson())] },
   "Model.fromOnnx": { call: Model.fromOnnx, params: [f("bytes", mlp.toOnnx())] },
