@@ -301,6 +301,28 @@ fn json_models_asking_for_huge_sizes_are_refused() {
         ),
         &[&max_elements()],
     );
+    // Each tensor under the per-tensor limit, together 103 million seeded weights (the fuzzer's
+    // slow input): refused by the budget of initialised weights.
+    refused_json(
+        "a dense layer of 32 x 3.2 million seeded weights",
+        &model(
+            "[32]",
+            r#"{"type": "dense", "name": "d", "units": 3200000}"#,
+        ),
+        &[
+            &nnlens::io::json::MAX_SEEDED_PARAMS.to_string(),
+            "initialised weights",
+        ],
+    );
+    refused_json(
+        "dense layers that together pass the budget",
+        &model(
+            "[4096]",
+            r#"{"type": "dense", "name": "a", "units": 4096}, {"type": "dense", "name": "b", "units": 4096},
+               {"type": "dense", "name": "c", "units": 4096}"#,
+        ),
+        &["layer 'b'", "initialised weights"],
+    );
 }
 
 #[test]

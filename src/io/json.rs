@@ -63,6 +63,11 @@ const COMMON_KEYS: &[&str] = &["type", "name", "inputs"];
 /// [`crate::io::onnx::MAX_NODES`]): it bounds the work a hostile file can ask for.
 pub const MAX_LAYERS: usize = crate::io::onnx::MAX_NODES;
 
+/// The most weights a JSON model may leave to be initialised (2^25, 128 MiB of f32): a file of a
+/// few bytes must not make the reader draw hundreds of millions of seeded values. Weights given
+/// in `"weights"` are bounded by the file's own size instead.
+pub const MAX_SEEDED_PARAMS: usize = 1 << 25;
+
 /// Reads a model in the nnlens JSON format.
 pub fn from_json(text: &str) -> Result<Graph> {
     let root: Value = serde_json::from_str(text).map_err(|e| Error::Json(e.to_string()))?;
@@ -128,6 +133,7 @@ pub fn from_json(text: &str) -> Result<Graph> {
         graph: Graph::new(&input).map_err(|e| Error::Json(format!("\"input\": {e}")))?,
         names: BTreeMap::new(),
         seed,
+        seeded_left: MAX_SEEDED_PARAMS,
     };
     builder.names.insert("input".to_string(), ValueId::INPUT);
     for (index, entry) in entries.iter().enumerate() {
@@ -218,6 +224,8 @@ fn full_axis(axis: i64, sample_rank: usize, what: &str) -> Result<usize> {
 /// Builds the graph one layer at a time.
 struct Builder {
     graph: Graph,
+    /// How many more weights may be initialised ([`MAX_SEEDED_PARAMS`]).
+    seeded_left: usize,
     /// Value by layer name, ordered so that an unknown input can list the known names sorted
     /// without a slice sort (whose instantiation for `&str` measured 10 KB of wasm).
     names: BTreeMap<String, ValueId>,
@@ -255,6 +263,7 @@ impl Builder {
             given,
             layer: name,
             rng: stream,
+            seeded_left: &mut self.seeded_left,
         };
         let in_shape = self.graph.value_shape(inputs[0]).to_vec();
         let op = entry.layer.op(&mut Site {
@@ -305,6 +314,7 @@ struct Params<'a> {
     given: Option<Map<String, Value>>,
     layer: &'a str,
     rng: ChaCha8Rng,
+    seeded_left: &'a mut usize,
 }
 
 impl Params<'_> {
@@ -322,6 +332,14 @@ impl Params<'_> {
                     &format!("parameter '{name}' of layer '{}'", self.layer),
                     shape,
                 )?;
+                *self.seeded_left = self.seeded_left.checked_sub(n).ok_or_else(|| {
+                    Error::Json(format!(
+                        "parameter '{name}' of layer '{}' would initialise {n} weights, beyond \
+                         the limit of {MAX_SEEDED_PARAMS} initialised weights per model (give \
+                         large weights in \"weights\")",
+                        self.layer
+                    ))
+                })?;
                 let data: Vec<f32> = match init {
                     Init::Uniform(limit) => (0..n)
                         .map(|_| (2.0 * self.rng.random::<f32>() - 1.0) * limit)
