@@ -160,3 +160,33 @@ test("a vocabulary file makes typed words a model's ids", async (t) => {
   assert.match(await page.textContent("#text-status"), /6 tokens with \[CLS\] and \[SEP\], padded with \[PAD\] to 12/);
   assert.deepEqual(problems.consoleErrors, []);
 });
+
+test("vocabulary tokens and class names from files are text: markup in them runs nothing", async (t) => {
+  const { page, origin, problems } = await openSite(t);
+  await page.goto(`${origin}/#model=cnn&sample=0`);
+  await ready(page);
+  await page.setInputFiles("#model-file", textModel);
+  await page.waitForFunction(() => !document.querySelector("#text-panel").hidden);
+  const attack = '<img src=x onerror="window.pwned=1">';
+  const words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "<", ">", "img", "onerror", ...Array.from({ length: 42 }, (_, i) => `w${i}`)];
+  await page.setInputFiles("#text-vocab-file", { name: "vocab.txt", mimeType: "text/plain", buffer: Buffer.from(words.join("\n")) });
+  await page.fill("#text-ids", "<img onerror> w1");
+  await page.dispatchEvent("#text-ids", "change");
+  const chips = await page.$$eval("#text-chips .token-chip", (c) => c.map((x) => ({ text: x.textContent, children: x.children.length })));
+  assert.deepEqual(chips.slice(0, 7).map((c) => c.text), ["[CLS]", "<", "img", "onerror", ">", "w1", "[SEP]"]);
+  assert.ok(chips.every((c) => c.children === 0), "chips hold text only");
+  const names = [attack, "<b>bold</b>", "<script>window.pwned=2</script>", "plain"];
+  await page.setInputFiles("#labels-file", { name: "names.json", mimeType: "application/json", buffer: Buffer.from(JSON.stringify(names)) });
+  await page.waitForFunction(() => /class names/.test(document.querySelector("#labels-status").textContent));
+  const predicted = await page.$eval("#predicted-class", (el) => ({ text: el.textContent, children: el.children.length }));
+  assert.ok(names.includes(predicted.text), `the class name shows literally: ${predicted.text}`);
+  assert.equal(predicted.children, 0);
+  const made = await page.evaluate(() => [
+    ...document.querySelectorAll("img[src='x']"),
+    ...[...document.querySelectorAll("b")].filter((b) => b.textContent === "bold"),
+    ...[...document.querySelectorAll("script")].filter((s) => s.textContent.includes("pwned")),
+  ].length);
+  assert.equal(made, 0, "no element made from a file's strings");
+  assert.equal(await page.evaluate(() => window.pwned), undefined);
+  assert.deepEqual(problems.consoleErrors, []);
+});
