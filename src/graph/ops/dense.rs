@@ -298,11 +298,7 @@ impl Kernel for Dense {
     }
 
     fn params(&self) -> Vec<&Tensor> {
-        let mut p = vec![&self.weight];
-        if let Some(b) = &self.bias {
-            p.push(b);
-        }
-        p
+        std::iter::once(&self.weight).chain(&self.bias).collect()
     }
 
     fn params_mut(&mut self) -> Vec<&mut Tensor> {
@@ -310,11 +306,9 @@ impl Kernel for Dense {
         {
             self.packed = PackedWeight::default();
         }
-        let mut p = vec![&mut self.weight];
-        if let Some(b) = &mut self.bias {
-            p.push(b);
-        }
-        p
+        std::iter::once(&mut self.weight)
+            .chain(&mut self.bias)
+            .collect()
     }
 }
 

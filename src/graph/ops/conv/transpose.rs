@@ -400,19 +400,13 @@ impl Kernel for ConvTranspose2d {
     }
 
     fn params(&self) -> Vec<&Tensor> {
-        let mut p = vec![&self.weight];
-        if let Some(b) = &self.bias {
-            p.push(b);
-        }
-        p
+        std::iter::once(&self.weight).chain(&self.bias).collect()
     }
 
     fn params_mut(&mut self) -> Vec<&mut Tensor> {
-        let mut p = vec![&mut self.weight];
-        if let Some(b) = &mut self.bias {
-            p.push(b);
-        }
-        p
+        std::iter::once(&mut self.weight)
+            .chain(&mut self.bias)
+            .collect()
     }
 }
 
