@@ -9,7 +9,7 @@ import { gradientRow, integratedGradientsRow } from "./gradient.js";
 import { onnxLoadRow } from "./onnx.js";
 import { pcaRow } from "./pca.js";
 import { trainingRow } from "./training.js";
-import { ARCHITECTURES, torchvisionForwardRow, torchvisionGradientRow } from "./torchvision.js";
+import { ARCHITECTURES, torchvisionForwardRow, torchvisionGradientRow, torchvisionIntegratedGradientsRow } from "./torchvision.js";
 import { tokenIntegratedGradientsRow, vitForwardRow } from "./transformers.js";
 
 export const ROWS = [
@@ -27,7 +27,8 @@ export const ROWS = [
   vitForwardRow(16),
   tokenIntegratedGradientsRow(50),
   ...Object.keys(ARCHITECTURES).map(torchvisionForwardRow),
-  torchvisionGradientRow("resnet18"),
+  ...Object.keys(ARCHITECTURES).map(torchvisionGradientRow),
+  ...Object.keys(ARCHITECTURES).map((name) => torchvisionIntegratedGradientsRow(name, 50)),
   trainingRow("digits", "train"),
   trainingRow("digits", "step"),
   trainingRow("circle", "train"),
