@@ -77,7 +77,9 @@ export const COLD_PAGES = [
 ];
 
 export const SIZE_SETS = [
-  ["nnlens", "nnlens (wasm + JS glue)", ["pkg/nnlens_bg.wasm", "pkg/nnlens.js"]],
+  ["nnlens", "nnlens (wasm + JS glue)", ["pkg/nnlens_bg.wasm", "pkg/nnlens.js", "pkg/nnlens_single.js"]],
+  ["nnlens-threads", "nnlens threaded build (cross-origin isolated pages: wasm + JS glue)", [
+    "pkg/threads/nnlens_bg.wasm", "pkg/nnlens.js", "pkg/threads/nnlens.js"]],
   ["tfjs-wasm", "tfjs-core + tfjs-backend-wasm (SIMD binary)", [
     "vendor/tfjs/tf-core.min.js", "vendor/tfjs/tf-backend-wasm.min.js", "vendor/tfjs/tfjs-backend-wasm-simd.wasm"]],
   ["tfjs-wasm-binary", "tfjs-backend-wasm SIMD binary alone", ["vendor/tfjs/tfjs-backend-wasm-simd.wasm"]],

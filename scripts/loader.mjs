@@ -76,7 +76,7 @@ let started;
  * single-thread build, it loads the single-thread build. A compiled threaded module
  * (\`threads/nnlens_bg.wasm\`) runs threaded. If the threaded build cannot start (its files are
  * missing, workers are refused), it warns and loads the single-thread build.
- * \`(await init()).memory.buffer instanceof SharedArrayBuffer\` tells which one runs.
+ * \`(await init()).memory.buffer\` is a SharedArrayBuffer when the threaded build runs.
  */
 export default function init(options) {
   started ??= start(options);
@@ -126,7 +126,7 @@ export interface InitOptions {
  * Loads and instantiates nnlens. In a cross-origin isolated page (\`crossOriginIsolated\`) it
  * loads the threaded build (threads/nnlens_bg.wasm) and starts \`navigator.hardwareConcurrency\`
  * workers, or \`threads\` if fewer; elsewhere, or given the single-thread build's wasm, the
- * single-thread build. The API is the same either way; \`(await init()).memory.buffer instanceof
- * SharedArrayBuffer\` tells which build runs.
+ * single-thread build. The API is the same either way; \`(await init()).memory.buffer\` is a
+ * SharedArrayBuffer when the threaded build runs.
  */
 export default function init(options?: InitOptions | InitInput | Promise<InitInput>): Promise<InitOutput>;`));

@@ -13,7 +13,7 @@ const here = (path) => new URL(path, import.meta.url).href;
  * the module and whether its memory is shared (the threaded build runs). */
 export async function loadNnlens({ threads = false } = {}) {
   const output = await init(threads ? undefined : { module_or_path: here("../pkg/nnlens_bg.wasm") });
-  return { nn: nnlens, threaded: output.memory.buffer instanceof SharedArrayBuffer };
+  return { nn: nnlens, threaded: typeof SharedArrayBuffer === "function" && output.memory.buffer instanceof SharedArrayBuffer };
 }
 
 /**
