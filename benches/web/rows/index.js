@@ -1,6 +1,7 @@
 // The rows of the browser benchmark, in table order. A row is a small object
-// `{ id, title, frameworks, requires?(nn) -> true | reason, prepare(ctx) -> { impls, tolerance,
-// detail } }` (see forward.js): `frameworks` names the implementations `prepare` returns
+// `{ id, title, frameworks, isolated?, requires?(nn) -> true | reason, prepare(ctx) -> { impls,
+// tolerance, detail } }` (see forward.js; `isolated` rows run in the cross-origin isolated page,
+// with threads): `frameworks` names the implementations `prepare` returns
 // (nnlens first), `requires` says whether the loaded nnlens build has the API the row needs.
 // Training rows (training.js) also return the losses they compare and their steps per call.
 
@@ -26,7 +27,10 @@ export const ROWS = [
   vitForwardRow(1),
   vitForwardRow(16),
   tokenIntegratedGradientsRow(50),
-  ...Object.keys(ARCHITECTURES).map(torchvisionForwardRow),
+  ...Object.keys(ARCHITECTURES).map((name) => torchvisionForwardRow(name)),
+  // Threads: the same rows in a cross-origin isolated page (`isolated`), both frameworks on
+  // navigator.hardwareConcurrency threads.
+  ...Object.keys(ARCHITECTURES).map((name) => torchvisionForwardRow(name, { threads: true })),
   ...Object.keys(ARCHITECTURES).map(torchvisionGradientRow),
   ...Object.keys(ARCHITECTURES).map((name) => torchvisionIntegratedGradientsRow(name, 50)),
   trainingRow("digits", "train"),

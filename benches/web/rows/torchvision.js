@@ -52,11 +52,15 @@ const imageSide = (ctx) => (ctx.quick ? 64 : IMAGENET);
 
 const size = (shape) => `${shape[2]}×${shape[3]}`;
 
-export function torchvisionForwardRow(name) {
+/** The forward row of an architecture; with `threads`, the row of the cross-origin isolated page
+ * (`isolated`: benches/run.mjs runs it there), where nnlens runs its threaded build and
+ * onnxruntime-web as many threads (`navigator.hardwareConcurrency` both). */
+export function torchvisionForwardRow(name, { threads = false } = {}) {
   return {
-    id: `${name}-forward-b1`,
-    title: `${ARCHITECTURES[name]} forward, batch 1, ${IMAGENET}×${IMAGENET}`,
+    id: `${name}-forward-b1${threads ? "-threads" : ""}`,
+    title: `${ARCHITECTURES[name]} forward, batch 1, ${IMAGENET}×${IMAGENET}${threads ? ", threads" : ""}`,
     frameworks: ["nnlens", "ort-wasm"],
+    isolated: threads,
     requires: (nn) => typeof nn.Model?.fromOnnx === "function" || "this nnlens build has no Model.fromOnnx()",
     async prepare(ctx) {
       const f = await fixture(name, imageSide(ctx));
@@ -75,7 +79,7 @@ export function torchvisionForwardRow(name) {
       return {
         impls,
         tolerance: 1e-4,
-        detail: `torchvision ${name} (tests/fixtures/torchvision, dynamo export, ${f.weights} generated weights, 10 classes), one generated ${size(f.shape)} image${ctx.quick ? " (quick mode)" : ""}`,
+        detail: `torchvision ${name} (tests/fixtures/torchvision, dynamo export, ${f.weights} generated weights, 10 classes), one generated ${size(f.shape)} image${ctx.quick ? " (quick mode)" : ""}${threads ? `; ${ctx.threads} threads each (nnlens threaded build: ${ctx.nnThreaded}; cross-origin isolated page)` : ""}`,
         dispose: () => {
           model.free();
           session.release();
