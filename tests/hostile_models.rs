@@ -3,7 +3,9 @@
 //! ConstantOfShape bombs, a 2^31-element initializer declared without its data, and nnlens JSON
 //! files asking for the same. Each is refused with an error that names the limit it hits (so the
 //! refusal comes from the check, before anything is allocated or looped over). The files are
-//! built in memory; none is committed.
+//! built in memory; none is committed. Where a refusal used to come only after the cost (a
+//! million nodes decoded, a shared weight copied into every layer), the peak memory of the
+//! import is measured with a counting allocator and bounded.
 
 use nnlens::io::json::from_json;
 use nnlens::io::onnx::proto::{
@@ -11,9 +13,67 @@ use nnlens::io::onnx::proto::{
     ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TensorShapeProto, TypeProto,
     ValueInfoProto,
 };
-use nnlens::io::onnx::{from_onnx, MAX_NODES};
+use nnlens::io::onnx::{from_onnx, MAX_IMPORT_BYTES, MAX_NODES};
 use nnlens::tensor::limits::{MAX_ELEMENTS, MAX_RANK};
 use prost::Message;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+/// The system allocator, counting the bytes each thread holds and the most it held (tests run
+/// on several threads; each measures its own allocations).
+struct Counting;
+
+thread_local! {
+    static HELD: Cell<isize> = const { Cell::new(0) };
+    static PEAK: Cell<isize> = const { Cell::new(0) };
+}
+
+fn count(bytes: isize) {
+    let _ = HELD.try_with(|held| {
+        let now = held.get() + bytes;
+        held.set(now);
+        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
+    });
+}
+
+// SAFETY: every call is forwarded to `System` unchanged; the counters are const-initialised
+// thread-locals without destructors, so touching them never allocates.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            count(layout.size() as isize);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(p, layout) };
+        count(-(layout.size() as isize));
+    }
+
+    unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let q = unsafe { System.realloc(p, layout, new_size) };
+        if !q.is_null() {
+            count(new_size as isize - layout.size() as isize);
+        }
+        q
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// `f`'s result and the most bytes this thread held during it beyond what it held before.
+fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let start = HELD.with(Cell::get);
+    PEAK.with(|peak| peak.set(start));
+    let out = f();
+    let peak = PEAK.with(Cell::get) - start;
+    (out, peak.max(0) as usize)
+}
+
+const MIB: usize = 1 << 20;
 
 /// A symbolic dimension in [`model`]'s input dimensions.
 const BATCH: i64 = -1;
@@ -186,7 +246,7 @@ fn cyclic_graphs_are_refused() {
 }
 
 #[test]
-fn a_million_tiny_nodes_are_refused_by_the_node_limit() {
+fn a_million_tiny_nodes_are_refused_before_decoding() {
     let names: Vec<String> = (0..1_000_000).map(|i| format!("v{i}")).collect();
     let nodes = (0..names.len())
         .map(|i| {
@@ -195,11 +255,48 @@ fn a_million_tiny_nodes_are_refused_by_the_node_limit() {
             node("Relu", &[input], &[output], vec![])
         })
         .collect();
-    refused(
-        "a million Relu nodes",
-        &model(&[BATCH, 4], nodes, vec![]),
-        &[&MAX_NODES.to_string()],
-    );
+    let bytes = model(&[BATCH, 4], nodes, vec![]);
+    // Decoded, the 40 MB file took 480 MB at the peak; counted on the wire, 316 bytes.
+    let ((), peak) = peak_during(|| {
+        refused(
+            "a million Relu nodes",
+            &bytes,
+            &[&MAX_NODES.to_string(), "1000000 nodes", "before decoding"],
+        )
+    });
+    assert!(peak < MIB, "the refusal took {peak} bytes");
+}
+
+#[test]
+fn a_weight_shared_by_300_layers_is_refused_before_it_is_copied() {
+    // A 4 MB weight read by 300 MatMuls: 1.2 GB of copies, over MAX_IMPORT_BYTES (1 GiB).
+    let side = 1000;
+    let weight = floats("w", &[side, side], &vec![0.5; (side * side) as usize]);
+    let nodes = (0..300)
+        .map(|i| {
+            let input = if i == 0 {
+                "x".to_string()
+            } else {
+                format!("h{}", i - 1)
+            };
+            let output = if i == 299 {
+                "y".to_string()
+            } else {
+                format!("h{i}")
+            };
+            node("MatMul", &[&input, "w"], &[&output], vec![])
+        })
+        .collect();
+    let bytes = model(&[BATCH, side], nodes, vec![weight]);
+    // Counted node by node, 1.09 GB was held before the budget refused; now 8.4 MB.
+    let ((), peak) = peak_during(|| {
+        refused(
+            "a weight shared by 300 MatMuls",
+            &bytes,
+            &[&MAX_IMPORT_BYTES.to_string(), "counted before copying"],
+        )
+    });
+    assert!(peak < 32 * MIB, "the refusal took {peak} bytes");
 }
 
 #[test]

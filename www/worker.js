@@ -2,7 +2,8 @@
 // projection, attribution, training with its loss landscape) runs here so the page stays
 // responsive. Messages in: { id, task }, where task.model is a model source
 // { format: "json" | "onnx", source: JSON text or ONNX bytes } (see app/worker-client.js); out:
-// { id, progress: [done, total], stage } while working, then { id, result } or { id, error }.
+// { id, progress: [done, total], stage } while working, then { id, result } or { id, error, fatal }
+// (fatal: the wasm instance trapped and this worker should be replaced).
 // A first message { wasm } may bring the page's compiled module; without it the worker fetches and
 // compiles the package itself.
 import init, { Model, Trainer, TsneRun, attribute, lossSurface, pca, projectTrajectory } from "./pkg/nnlens.js";
@@ -150,6 +151,9 @@ self.onmessage = async ({ data }) => {
       throw new Error(`unknown worker task '${task.kind}'; expected project, saliency or train`);
     }
   } catch (error) {
-    postMessage({ id, error: error instanceof Error ? error.message : String(error) });
+    // A WebAssembly trap (out of memory, "unreachable") leaves the instance unusable: the page
+    // restarts this worker (app/worker-client.js).
+    const fatal = error instanceof WebAssembly.RuntimeError || (error instanceof RangeError && /memory/i.test(error.message));
+    postMessage({ id, error: error instanceof Error ? error.message : String(error), fatal });
   }
 };

@@ -1,5 +1,6 @@
 //! Fuzzes the ONNX importer: any bytes must give `Ok` or `Err`, never a panic, and a model
-//! that imports must run (or fail cleanly) on a small input.
+//! that imports must run (or fail cleanly) on a small input. The same bytes go through the
+//! reader of the model's `metadata_props` (class labels), which the page calls on every file.
 //!
 //! Seed the corpus with the fixtures: `cp ../tests/fixtures/onnx/*/*.onnx
 //! ../tests/fixtures/onnx_ops/*.onnx corpus/onnx_import/`, then
@@ -10,6 +11,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    let _ = nnlens::io::onnx::metadata(data);
     if let Ok(graph) = nnlens::io::onnx::from_onnx(data) {
         let n: usize = graph.input_shape().iter().product();
         // Run only small graphs: a 200-byte model may legitimately pad to 2^27 elements, which

@@ -33,7 +33,6 @@
 
 use super::pca::{Pca, PcaOptions, Solver};
 use crate::error::{ensure_finite, Error, Result};
-use crate::tensor::checked_elements;
 use ndarray::{Array2, ArrayView1, ArrayView2};
 
 /// A training trajectory projected on the plane of its two principal directions.
@@ -239,17 +238,18 @@ pub fn plane_grid(
     ensure_finite("final parameters", final_params.iter().copied())?;
     ensure_finite("first direction", d1.iter().copied())?;
     ensure_finite("second direction", d2.iter().copied())?;
-    let alpha_values = alphas.values()?;
-    let beta_values = betas.values()?;
-    checked_elements("parameter grid", &[alpha_values.len(), beta_values.len()])?;
-    if alpha_values.len() * beta_values.len() > MAX_GRID_POINTS {
+    // Checked on the requested steps, before their values are allocated.
+    let points = alphas.steps.saturating_mul(betas.steps);
+    if points > MAX_GRID_POINTS {
         return Err(Error::TooLarge {
             what: "loss grid".into(),
-            shape: vec![alpha_values.len(), beta_values.len()],
-            elements: (alpha_values.len() * beta_values.len()).to_string(),
+            shape: vec![alphas.steps, betas.steps],
+            elements: (alphas.steps as u128 * betas.steps as u128).to_string(),
             limit: MAX_GRID_POINTS,
         });
     }
+    let alpha_values = alphas.values()?;
+    let beta_values = betas.values()?;
     Ok(ParameterGrid {
         alphas: alpha_values,
         betas: beta_values,
@@ -405,5 +405,27 @@ mod tests {
         };
         let e = plane_grid(fin.view(), fin.view(), fin.view(), &huge, &huge).unwrap_err();
         assert!(matches!(e, Error::TooLarge { .. }), "{e}");
+    }
+
+    /// An axis of 2^40 steps (4 TiB of values; `lossSurface` in wasm32 took up to 2^32 - 1 steps,
+    /// 16 GiB) was allocated before the grid's size was checked (seen while writing the
+    /// `options` fuzz target). It is refused from the steps, naming the limit.
+    #[test]
+    fn a_grid_axis_of_2_40_steps_is_refused_before_its_values_are_allocated() {
+        let fin = Array1::<f32>::zeros(3);
+        let one = Linspace {
+            start: 0.0,
+            end: 0.0,
+            steps: 1,
+        };
+        let long = Linspace {
+            start: -1.0,
+            end: 1.0,
+            steps: 1 << 40,
+        };
+        for (alphas, betas) in [(&long, &one), (&one, &long), (&long, &long)] {
+            let e = plane_grid(fin.view(), fin.view(), fin.view(), alphas, betas).unwrap_err();
+            assert!(e.to_string().contains(&MAX_GRID_POINTS.to_string()), "{e}");
+        }
     }
 }

@@ -256,6 +256,7 @@ async function main() {
   state.digits = allDigits;
   $("sample-index").max = String(state.digits.count - 1);
   if (compiled) workerClient.shareWasm(compiled); // the workers instantiate the page's compiled wasm
+  workerClient.onWorkerRestart(showError); // a failed worker is restarted, and the page says so
   panels = {
     architecture: architecture.setupArchitecture(),
     weights: weights.setupWeights({ saved: saved.weights, hoverInfo: $("hover-info"), guard: guarded, onChange: saveState }),

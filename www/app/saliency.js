@@ -181,9 +181,16 @@ function readOptions(el, channels, target, grids) {
   return options;
 }
 
-/** Whether the options make a map worth moving off the main thread. */
-function isHeavy(options) {
-  return (options.steps ?? 0) > 64 || (options.samples ?? 0) > 32 || options.method === "occlusion";
+/** Parameters from which a model's maps of more than one pass run off the main thread: on a model
+ * this size (ResNet-18 has 11.7 million) even a few passes would freeze the page. */
+const LARGE_MODEL_PARAMS = 1_000_000;
+
+/** Whether the options make a map worth moving off the main thread (where it can be cancelled):
+ * many passes, occlusion, or more than one pass of a large model. */
+function isHeavy(options, model) {
+  const passes = Math.max(options.steps ?? 1, options.samples ?? 1);
+  return (options.steps ?? 0) > 64 || (options.samples ?? 0) > 32 || options.method === "occlusion" ||
+    (passes > 1 && model.paramCount >= LARGE_MODEL_PARAMS);
 }
 
 function isSigned(options) {
@@ -193,7 +200,7 @@ function isSigned(options) {
 }
 
 async function computeSaliency(model, modelSource, input, options, report) {
-  if (!isHeavy(options)) return attribute(model, input, options);
+  if (!isHeavy(options, model)) return attribute(model, input, options);
   report.busy(true);
   try {
     return await runInWorker({ kind: "saliency", model: modelSource, input, options }, report.passes);

@@ -5,7 +5,7 @@
 // Charts are drawn here on the main thread; the worker only computes.
 import { drawLandscape, drawLineChart } from "../pkg/nnlens.js";
 import { sizeCanvasForCss } from "./canvas.js";
-import { runInWorker } from "./worker-client.js";
+import { runInWorker, cancelTask } from "./worker-client.js";
 
 const TRAIN_SAMPLES = 1600; // digits 0..1599 train; the held-out set follows them
 const HELD_OUT = 200; // snapshots and the loss surface are evaluated on these
@@ -33,12 +33,15 @@ export function setupTraining({ digits, base, saved, onChange, onError }) {
   }
   $("training-run").addEventListener("click", () => {
     train(digits, base).catch((error) => {
-      $("training-panel").dataset.state = "failed";
-      $("training-status").textContent = "training failed";
+      $("training-cancel").hidden = true;
       $("training-run").disabled = false;
-      onError(error);
+      const cancelled = error?.name === "AbortError";
+      $("training-panel").dataset.state = cancelled ? "cancelled" : "failed";
+      $("training-status").textContent = cancelled ? "cancelled" : "training failed";
+      if (!cancelled) onError(error);
     });
   });
+  $("training-cancel").addEventListener("click", () => cancelTask("train"));
   $("training-snapshot").addEventListener("input", () => {
     try {
       drawSnapshot();
@@ -87,6 +90,7 @@ async function train(digits, base) {
   const progress = $("training-progress");
   const slider = $("training-snapshot");
   $("training-run").disabled = true;
+  $("training-cancel").hidden = false;
   slider.disabled = true;
   panel.dataset.state = "training";
   const steps = Number(settings.steps);
@@ -123,6 +127,7 @@ async function train(digits, base) {
     }
   }, [trainSet.inputs.buffer, heldOut.inputs.buffer]);
   cancelAnimationFrame(frame);
+  $("training-cancel").hidden = true;
   run.result = result;
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   const [r1, r2] = result.explained;

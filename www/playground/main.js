@@ -88,12 +88,15 @@ function guarded(fn) {
   };
 }
 
-/** A new instance of worker.js, given the page's compiled wasm module when there is one. */
-function startWorker(compiled) {
+/** A new instance of worker.js, given the page's compiled wasm module when there is one;
+ * `onFail(why)` is called when it fails (an uncaught error, an unreadable message, a wasm trap). */
+function startWorker(compiled, onFail) {
   const instance = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
   if (compiled) instance.postMessage({ wasm: compiled });
   instance.onmessage = ({ data }) => {
-    if (data.type === "snapshot") {
+    if (data.type === "error" && data.fatal) {
+      onFail(data.message);
+    } else if (data.type === "snapshot") {
       if (data.epoch === state.epoch) receive(data.snapshot);
     } else if (data.type === "pca") {
       // The chosen layer's projection of the latest weights, shown at once when training is paused.
@@ -113,8 +116,44 @@ function startWorker(compiled) {
       showError(data.message);
     }
   };
-  instance.onerror = (event) => showError(event.message || "the worker failed");
+  instance.onerror = (event) => {
+    event.preventDefault();
+    onFail(event.message || "it stopped with an error");
+  };
+  instance.onmessageerror = () => onFail("a message from it could not be read");
   return instance;
+}
+
+/** Failures of the workers since the training worker last sent a snapshot; past MAX_FAILURES in a
+ * row (a worker that cannot even start) they are not restarted again. */
+let failures = 0;
+const MAX_FAILURES = 3;
+
+/** Starts the training worker (again); `setup` then gives it the settings. */
+function startTrainingWorker() {
+  worker = startWorker(compiledWasm, (why) => restartWorker("training", why));
+}
+
+/** Replaces a failed worker and says so: the training worker is set up again from the settings
+ * (training starts over at step 0, paused), the landscape worker is started again when next
+ * needed. */
+function restartWorker(which, why) {
+  (which === "training" ? worker : landscapeWorker)?.terminate();
+  failures++;
+  const message = `the ${which} worker failed (${why})`;
+  if (failures >= MAX_FAILURES) {
+    setPlaying(false);
+    showError(`${message} ${failures} times in a row and was not restarted; reload the page`);
+  } else if (which === "training") {
+    setPlaying(false);
+    startTrainingWorker();
+    showError(`${message} and was restarted; training starts again from step 0`);
+    setup().catch(showError);
+  } else {
+    landscapeWorker = null;
+    state.landscape.pending = false;
+    showError(`${message} and was restarted`);
+  }
 }
 
 /** The loss the settings choose: cross-entropy for classification and squared error for
@@ -226,6 +265,7 @@ function forgetSnapshots() {
 }
 
 function receive(snapshot) {
+  failures = 0;
   state.waiting = false;
   state.latest = snapshot;
   timeline.add(snapshot);
@@ -280,7 +320,7 @@ function maybeAskLandscape(now) {
     type: "landscape", id: landscape.id, model: state.document, snapshots: all, count: snapshots.length, loss: state.loss,
     inputs: inputs.slice(0, (inputs.length / count) * evaluated), targets: targets.slice(0, (targets.length / count) * evaluated),
   };
-  landscapeWorker ??= startWorker(compiledWasm);
+  landscapeWorker ??= startWorker(compiledWasm, (why) => restartWorker("landscape", why));
   landscapeWorker.postMessage(message, [all.buffer, message.inputs.buffer, message.targets.buffer]);
 }
 
@@ -393,7 +433,7 @@ async function initWasm() {
 
 async function main() {
   compiledWasm = await initWasm();
-  worker = startWorker(compiledWasm);
+  startTrainingWorker();
   state.settings = readHash();
   if (state.settings.task === "csv") state.settings.task = DEFAULTS.task; // the file is not in the hash
   writeControls(state.settings);

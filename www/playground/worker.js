@@ -21,7 +21,8 @@
 //       principal directions and the loss being trained over (inputs, targets) on that plane. It needs no setup:
 //       the page runs it in a second instance of this worker, so training never waits for it.
 // Messages out: { type: "snapshot", epoch, snapshot } (its typed arrays transferred),
-//   { type: "landscape", id, result }, { type: "error", message }.
+//   { type: "landscape", id, result }, { type: "error", message, during, id, fatal } (fatal: the wasm
+//   instance trapped; the page replaces this worker).
 //
 // A snapshot (the one structure every view draws from):
 //   step:        training steps taken since the setup (counting across option changes)
@@ -229,6 +230,9 @@ self.onmessage = async ({ data }) => {
     await ready;
     handle(data);
   } catch (error) {
-    postMessage({ type: "error", message: error instanceof Error ? error.message : String(error), during: data.type, id: data.id });
+    // A WebAssembly trap (out of memory, "unreachable") leaves the instance unusable: the page
+    // replaces this worker.
+    const fatal = error instanceof WebAssembly.RuntimeError || (error instanceof RangeError && /memory/i.test(error.message));
+    postMessage({ type: "error", message: error instanceof Error ? error.message : String(error), during: data.type, id: data.id, fatal });
   }
 };

@@ -3,6 +3,7 @@
 //! after the batch (which becomes the graph input), and its one output, which must be computed
 //! from the input (`ModelProto`/`GraphProto`, <https://onnx.ai/onnx/repo-docs/IR.html#graphs>).
 
+use super::constant_reads::check_constant_reads;
 use super::forms::{Batch, Form};
 use super::Importer;
 use crate::error::{Error, Result};
@@ -61,6 +62,7 @@ impl Importer {
             }
             values.insert(name.to_string(), val);
         }
+        check_constant_reads(graph, &values, budget)?;
         let inputs: Vec<_> = graph
             .input
             .iter()

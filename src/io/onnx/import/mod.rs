@@ -10,11 +10,13 @@
 //! `-1`, or the fixed batch the model was exported with), so a model exported at batch 1 runs
 //! at any batch.
 //!
-//! This file drives the import (decoding, the supported-op check, one [`Importer`] visiting the
+//! This file drives the import (the node count read before decoding ([`node_count`]), decoding, the supported-op check, one [`Importer`] visiting the
 //! nodes) and dispatches each node to its handler:
 //!
 //! - [`endpoints`]: the opset, initializers, the graph input and output;
 //! - [`attributes`]: [`NodeCtx`], a node's attributes and its error messages;
+//! - [`constant_reads`]: the bytes of constants the nodes would copy, checked against the
+//!   budget before any is copied;
 //! - [`values`]: reading a node's inputs (run-time or constant), binding its outputs, adding
 //!   graph nodes, and the budget for materialised constants;
 //! - [`plumbing`]: `Constant`, `Identity`, `Cast`, `Shape`, `Gather`, `Slice`, folded on
@@ -37,6 +39,7 @@
 
 mod activation;
 mod attributes;
+mod constant_reads;
 mod elementwise;
 mod embedding;
 mod endpoints;
@@ -45,6 +48,7 @@ mod generate;
 mod indexing;
 mod layout;
 mod linear;
+mod node_count;
 mod norm;
 mod plumbing;
 mod reduce;
@@ -75,22 +79,25 @@ pub fn import(bytes: &[u8]) -> Result<Graph> {
 
 /// [`import`] with `budget` bytes for materialised constants instead of [`MAX_IMPORT_BYTES`].
 fn import_with_budget(bytes: &[u8], budget: usize) -> Result<Graph> {
-    let model = ModelProto::decode(bytes).map_err(|e| {
+    let not_protobuf = |e: prost::DecodeError| {
         Error::Onnx(format!(
             "the {} bytes are not a valid ONNX model (protobuf decoding failed: {e})",
             bytes.len()
         ))
-    })?;
+    };
+    // Counted on the wire first: decoding a million tiny nodes would take most of a gigabyte.
+    let nodes = node_count::count_nodes(bytes).map_err(not_protobuf)?;
+    if nodes > MAX_NODES {
+        return Err(Error::Onnx(format!(
+            "the model has {nodes} nodes (in its graph and functions), more than the limit of \
+             {MAX_NODES}; refused before decoding"
+        )));
+    }
+    let model = ModelProto::decode(bytes).map_err(not_protobuf)?;
     let graph = model.graph.as_ref().ok_or_else(|| {
         Error::Onnx("the model has no graph (ModelProto.graph is missing)".into())
     })?;
     let opset = default_opset(&model)?;
-    if graph.node.len() > MAX_NODES {
-        return Err(Error::Onnx(format!(
-            "the graph has {} nodes, more than the limit of {MAX_NODES}",
-            graph.node.len()
-        )));
-    }
     if !graph.sparse_initializer.is_empty() {
         return Err(Error::Onnx(format!(
             "the graph has {} sparse initializers; nnlens reads dense initializers only",
