@@ -1,5 +1,6 @@
 # nnlens build, site, demo, test and benchmark targets. See README.md.
-#   make pkg    npm package in pkg/ (wasm32 + SIMD128, LTO, wasm-bindgen --target web, wasm-opt -Oz)
+#   make pkg    npm package in pkg/ (wasm32 + SIMD128, LTO, wasm-bindgen --target web, wasm-opt -Oz),
+#               with the relaxed-SIMD build beside it (nnlens_bg_relaxed.wasm, chosen by init())
 #   make site   the static site in site/ (www/ plus the package; relative URLs only)
 #   make demo   make site, then serve site/ on http://localhost:8080
 #   make test   native cargo test, wasm-bindgen-test in headless Chromium, Node, page and package
@@ -8,6 +9,10 @@
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 WASM := target/wasm32-unknown-unknown/release/nnlens.wasm
+# The relaxed-SIMD build (src/graph/madd.rs): the same sources with f32x4.relaxed_madd in the
+# kernels, in its own target directory so the two builds' flags never invalidate each other.
+RELAXED_TARGET := target/relaxed
+RELAXED_WASM := $(RELAXED_TARGET)/wasm32-unknown-unknown/release/nnlens.wasm
 PORT ?= 8080
 # Kernels wasm-opt must not inline (it inlines every function with one caller): inlined into
 # their caller, V8 no longer keeps their accumulators in registers, and PCA's Gram kernel
@@ -38,17 +43,32 @@ SITE_INPUTS := $(shell find www -type f)
 
 ELEMENTS_FILES := $(wildcard js/*.js js/*.d.ts)
 
-pkg: pkg/nnlens_bg.wasm pkg/package.json pkg/README.md pkg/LICENSE-MIT pkg/LICENSE-APACHE pkg/elements.js
+pkg: pkg/nnlens_bg.wasm pkg/nnlens_bg_relaxed.wasm pkg/package.json pkg/README.md pkg/LICENSE-MIT pkg/LICENSE-APACHE pkg/elements.js
 
 pkg/nnlens_bg.wasm: $(PKG_INPUTS) | tools
 	cargo build --lib --release --target wasm32-unknown-unknown
 	mkdir -p pkg && rm -f pkg/nnlens*
 	wasm-bindgen --target web --out-dir pkg --out-name nnlens $(WASM)
 	node scripts/freed-object-message.mjs pkg/nnlens.js
+	node scripts/relaxed-simd-loader.mjs pkg/nnlens.js
 	npx --no-install wasm-opt $(NO_INLINE) -Oz --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
 	  --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
 	  pkg/nnlens_bg.wasm -o pkg/nnlens_bg.wasm
 	@echo "pkg/: $$(wc -c < pkg/nnlens_bg.wasm) bytes wasm, $$(wc -c < pkg/nnlens.js) bytes js"
+
+# The relaxed-SIMD wasm, driven by the same glue: the build fails unless its imports and exports
+# are those of nnlens_bg.wasm.
+pkg/nnlens_bg_relaxed.wasm: pkg/nnlens_bg.wasm
+	RUSTFLAGS='-C target-feature=+simd128,+relaxed-simd' cargo build --lib --release \
+	  --target wasm32-unknown-unknown --target-dir $(RELAXED_TARGET)
+	wasm-bindgen --target web --no-typescript --out-dir $(RELAXED_TARGET)/bindgen --out-name nnlens $(RELAXED_WASM)
+	npx --no-install wasm-opt $(NO_INLINE) -Oz --enable-simd --enable-relaxed-simd --enable-bulk-memory \
+	  --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-reference-types \
+	  --enable-multivalue $(RELAXED_TARGET)/bindgen/nnlens_bg.wasm -o $@
+	diff <(npx --no-install wasm-dis pkg/nnlens_bg.wasm | grep -E '^ \((import|export) ') \
+	  <(npx --no-install wasm-dis $@ | grep -E '^ \((import|export) ') \
+	  || { rm -f $@; echo "nnlens_bg_relaxed.wasm does not have the imports and exports of nnlens_bg.wasm"; exit 1; }
+	@echo "pkg/: $$(wc -c < $@) bytes relaxed-SIMD wasm"
 
 pkg/package.json: scripts/pkg-package.json
 	mkdir -p pkg && cp $< $@
@@ -67,10 +87,10 @@ pkg/elements.js: $(ELEMENTS_FILES)
 
 site: pkg site/index.html
 
-site/index.html: $(SITE_INPUTS) pkg/nnlens_bg.wasm pkg/elements.js
+site/index.html: $(SITE_INPUTS) pkg/nnlens_bg.wasm pkg/nnlens_bg_relaxed.wasm pkg/elements.js
 	rm -rf site && mkdir -p site
 	cp -r www/. site/
-	mkdir -p site/pkg && cp pkg/nnlens.js pkg/nnlens_bg.wasm pkg/nnlens.d.ts $(ELEMENTS_FILES:js/%=pkg/%) site/pkg/
+	mkdir -p site/pkg && cp pkg/nnlens.js pkg/nnlens_bg.wasm pkg/nnlens_bg_relaxed.wasm pkg/nnlens.d.ts $(ELEMENTS_FILES:js/%=pkg/%) site/pkg/
 	@echo "site/ is ready: copy it to any static host"
 
 demo: site
