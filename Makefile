@@ -13,6 +13,10 @@ WASM := target/wasm32-unknown-unknown/release/nnlens.wasm
 # kernels, in its own target directory so the two builds' flags never invalidate each other.
 RELAXED_TARGET := target/relaxed
 RELAXED_WASM := $(RELAXED_TARGET)/wasm32-unknown-unknown/release/nnlens.wasm
+# A wasm file's imports and exports (module, name and signature, without the internal names a
+# name section may give them), one per line: what wasm-bindgen's glue relies on.
+WASM_INTERFACE := wasm_interface() { npx --no-install wasm-dis "$$1" | grep -E '^ \((import|export) ' \
+  | grep -oE '^ \((import|export) "[^"]*"( "[^"]*")?|\((param|result)[^)]*\)'; }; wasm_interface
 PORT ?= 8080
 # Kernels wasm-opt must not inline (it inlines every function with one caller): inlined into
 # their caller, V8 no longer keeps their accumulators in registers, and PCA's Gram kernel
@@ -36,7 +40,8 @@ recipe-tools:
 # newer (the sources, the build configuration, this Makefile for the wasm-opt flags, the package
 # metadata; www/ and the package for the site), so `make demo` on an unchanged tree starts at
 # once. A failed step deletes its target (.DELETE_ON_ERROR), so it is redone next time.
-PKG_INPUTS := $(shell find src -type f) Cargo.toml Cargo.lock .cargo/config.toml Makefile scripts/freed-object-message.mjs
+PKG_INPUTS := $(shell find src -type f) Cargo.toml Cargo.lock .cargo/config.toml Makefile scripts/freed-object-message.mjs \
+  scripts/relaxed-simd-loader.mjs
 SITE_INPUTS := $(shell find www -type f)
 
 .DELETE_ON_ERROR:
@@ -65,8 +70,7 @@ pkg/nnlens_bg_relaxed.wasm: pkg/nnlens_bg.wasm
 	npx --no-install wasm-opt $(NO_INLINE) -Oz --enable-simd --enable-relaxed-simd --enable-bulk-memory \
 	  --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-reference-types \
 	  --enable-multivalue $(RELAXED_TARGET)/bindgen/nnlens_bg.wasm -o $@
-	diff <(npx --no-install wasm-dis pkg/nnlens_bg.wasm | grep -E '^ \((import|export) ') \
-	  <(npx --no-install wasm-dis $@ | grep -E '^ \((import|export) ') \
+	diff <($(WASM_INTERFACE) pkg/nnlens_bg.wasm) <($(WASM_INTERFACE) $@) \
 	  || { rm -f $@; echo "nnlens_bg_relaxed.wasm does not have the imports and exports of nnlens_bg.wasm"; exit 1; }
 	@echo "pkg/: $$(wc -c < $@) bytes relaxed-SIMD wasm"
 

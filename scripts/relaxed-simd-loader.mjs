@@ -4,7 +4,7 @@
 // nnlens_bg.wasm (SIMD128) otherwise. Both files are built from the same sources with the same
 // exports and imports (the Makefile checks it), so one glue drives either. A caller that passes
 // its own source (a URL, a Response, a compiled module) gets exactly that. The choice is one
-// function, nnlensWasmFile(), added to the glue. Fails the build if wasm-bindgen's output
+// function, relaxedSimd(), added to the glue. Fails the build if wasm-bindgen's output
 // changes shape.
 import { readFileSync, writeFileSync } from "node:fs";
 
@@ -16,19 +16,22 @@ if (source.split(defaultUrl).length !== 2) {
 }
 // The smallest function using f32x4.relaxed_madd (opcode 0xfd 0x105), the instruction the
 // relaxed build relies on: three i32x4.splat of 1 and the multiply-add, returning a v128.
-const chooser = `
-/** The package's wasm file for this engine: the relaxed-SIMD build when WebAssembly.validate
- * accepts f32x4.relaxed_madd, the SIMD128 build otherwise. */
-function nnlensWasmFile() {
-    const probe = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 19, 1, 17, 0,
-        65, 1, 253, 17, 65, 1, 253, 17, 65, 1, 253, 17, 253, 133, 2, 11]);
-    return WebAssembly.validate(probe) ? 'nnlens_bg_relaxed.wasm' : 'nnlens_bg.wasm';
+const probe = `
+/** Whether the engine validates f32x4.relaxed_madd (the relaxed-SIMD proposal). */
+function relaxedSimd() {
+    return WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0,
+        10, 19, 1, 17, 0, 65, 1, 253, 17, 65, 1, 253, 17, 65, 1, 253, 17, 253, 133, 2, 11]));
 }
 `;
+// Both URLs stay literal \`new URL('…', import.meta.url)\` expressions, so bundlers (Vite,
+// webpack) see and emit both files.
+const choice = "module_or_path = relaxedSimd()\n" +
+  "            ? new URL('nnlens_bg_relaxed.wasm', import.meta.url)\n" +
+  "            : new URL('nnlens_bg.wasm', import.meta.url);";
 const patched = source
-  .replace(defaultUrl, "module_or_path = new URL(nnlensWasmFile(), import.meta.url);")
-  .replace(/\nasync function __wbg_init\(/, `${chooser}\nasync function __wbg_init(`);
-if (!patched.includes("function nnlensWasmFile()")) {
+  .replace(defaultUrl, choice)
+  .replace(/\nasync function __wbg_init\(/, `${probe}\nasync function __wbg_init(`);
+if (!patched.includes("function relaxedSimd()")) {
   throw new Error(`${file}: wasm-bindgen's __wbg_init was not found; update scripts/relaxed-simd-loader.mjs`);
 }
 writeFileSync(file, patched);

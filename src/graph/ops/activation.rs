@@ -375,10 +375,17 @@ impl Kernel for Activation {
         _want_params: bool,
     ) -> Result<Grads> {
         let mut dx = grad_output.to_owned();
-        Zip::from(&mut dx)
-            .and(inputs[0])
-            .and(output)
-            .for_each(|g, &x, &y| *g *= self.derivative(x, y));
+        match *self {
+            // ReLU's derivative as a select with the match outside the loop, so the loop
+            // vectorises (the general loop took 6% of ResNet-18's input gradient in Chromium).
+            Activation::Relu => Zip::from(&mut dx)
+                .and(inputs[0])
+                .for_each(|g, &x| *g *= if x > 0.0 { 1.0 } else { 0.0 }),
+            _ => Zip::from(&mut dx)
+                .and(inputs[0])
+                .and(output)
+                .for_each(|g, &x, &y| *g *= self.derivative(x, y)),
+        }
         Ok(Grads {
             inputs: vec![dx],
             params: Vec::new(),

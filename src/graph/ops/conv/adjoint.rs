@@ -18,7 +18,7 @@
 
 use super::Conv2d;
 use crate::tensor::Tensor;
-use ndarray::Array4;
+use ndarray::IxDyn;
 
 /// The convolution whose forward pass is `conv`'s input gradient, or `None` when `conv` has a
 /// stride or dilation other than 1 or a padding of `kernel` or more.
@@ -37,15 +37,21 @@ pub(super) fn adjoint(conv: &Conv2d) -> Option<Conv2d> {
     let group_out = out / groups;
     let weight = conv.weight.as_standard_layout();
     let weight = weight.as_slice().expect("standard layout is contiguous");
-    let flipped = Array4::from_shape_fn(
-        (groups * group_channels, group_out, kh, kw),
-        |(c, o, p, q)| {
-            let (group, c) = (c / group_channels, c % group_channels);
-            let o = group * group_out + o;
-            weight[((o * group_channels + c) * kh + kh - 1 - p) * kw + kw - 1 - q]
-        },
-    );
-    let weight: Tensor = flipped.into_dyn();
+    // Filter (o, c) of group g, its taps reversed, is filter (g·Cg + c, o mod Og) of the
+    // adjoint: one pass over the weight in its own order.
+    let taps = kh * kw;
+    let mut flipped = vec![0.0; weight.len()];
+    for (o, filters) in weight.chunks_exact(group_channels * taps).enumerate() {
+        let (group, o) = (o / group_out, o % group_out);
+        for (c, filter) in filters.chunks_exact(taps).enumerate() {
+            let at = ((group * group_channels + c) * group_out + o) * taps;
+            for (dst, &src) in flipped[at..at + taps].iter_mut().zip(filter.iter().rev()) {
+                *dst = src;
+            }
+        }
+    }
+    let shape = [groups * group_channels, group_out, kh, kw];
+    let weight = Tensor::from_shape_vec(IxDyn(&shape), flipped).ok()?;
     Conv2d::new(
         weight,
         None,
