@@ -1,7 +1,9 @@
 # nnlens build, site, demo, test and benchmark targets. See README.md.
 #   make pkg    npm package in pkg/ (wasm32 + SIMD128, LTO, wasm-bindgen --target web, wasm-opt -Oz),
-#               with the relaxed-SIMD build beside it (nnlens_bg_relaxed.wasm, chosen by init())
-#   make site   the static site in site/ (www/ plus the package; relative URLs only)
+#               with the threaded build in pkg/threads/ (fetched only in cross-origin isolated pages)
+#               and the relaxed-SIMD build beside the single-thread one (nnlens_bg_relaxed.wasm)
+#   make site   the static site in site/ (www/ plus the package, the docs rendered to HTML;
+#               relative URLs only)
 #   make demo   make site, then serve site/ on http://localhost:8080
 #   make test   native cargo test, wasm-bindgen-test in headless Chromium, Node, page and package
 #               consumer tests (the docs' embedding recipes among them)
@@ -18,6 +20,18 @@ RELAXED_WASM := $(RELAXED_TARGET)/wasm32-unknown-unknown/release/nnlens.wasm
 WASM_INTERFACE := wasm_interface() { npx --no-install wasm-dis "$$1" | grep -E '^ \((import|export) ' \
   | grep -oE '^ \((import|export) "[^"]*"( "[^"]*")?|\((param|result)[^)]*\)'; }; wasm_interface
 PORT ?= 8080
+# The threaded build (pkg/threads/): the pinned nightly of scripts/install-tools.sh rebuilds std
+# with atomics (-Z build-std); shared memory imported by the glue, up to 4 GiB like the
+# single-thread build's, and the thread-local storage symbols wasm-bindgen's thread start needs.
+# Its own target directory, so the two builds' flags never invalidate each other.
+THREADS_NIGHTLY := $(shell sed -n 's/^THREADS_NIGHTLY=//p' scripts/install-tools.sh)
+THREADS_TARGET := target/threads
+THREADS_WASM := $(THREADS_TARGET)/wasm32-unknown-unknown/release/nnlens.wasm
+THREADS_RUSTFLAGS := -C target-feature=+atomics,+bulk-memory,+mutable-globals,+simd128 \
+  -C link-arg=--shared-memory -C link-arg=--max-memory=4294967296 -C link-arg=--import-memory \
+  $(foreach symbol,__wasm_init_tls __tls_size __tls_align __tls_base,-C link-arg=--export=$(symbol))
+WASM_OPT_FEATURES := --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+  --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue
 # Kernels wasm-opt must not inline (it inlines every function with one caller): inlined into
 # their caller, V8 no longer keeps their accumulators in registers, and PCA's Gram kernel
 # (src/project/gram.rs) loses its gain (BENCHMARKS.md, Kernel decisions › PCA).
@@ -42,34 +56,49 @@ recipe-tools:
 # once. A failed step deletes its target (.DELETE_ON_ERROR), so it is redone next time.
 PKG_INPUTS := $(shell find src -type f) Cargo.toml Cargo.lock .cargo/config.toml Makefile scripts/freed-object-message.mjs \
   scripts/relaxed-simd-loader.mjs
-SITE_INPUTS := $(shell find www -type f)
+SITE_INPUTS := $(shell find www -type f) scripts/render-docs.mjs
 
 .DELETE_ON_ERROR:
 
 ELEMENTS_FILES := $(wildcard js/*.js js/*.d.ts)
 
-pkg: pkg/nnlens_bg.wasm pkg/nnlens_bg_relaxed.wasm pkg/package.json pkg/README.md pkg/LICENSE-MIT pkg/LICENSE-APACHE pkg/elements.js
+pkg: pkg/nnlens.js pkg/nnlens_bg_relaxed.wasm pkg/package.json pkg/README.md pkg/LICENSE-MIT pkg/LICENSE-APACHE pkg/elements.js
 
+# The single-thread build: wasm-bindgen's glue is pkg/nnlens_single.js (pkg/nnlens.js is the
+# entry that chooses a build, below).
 pkg/nnlens_bg.wasm: $(PKG_INPUTS) | tools
 	cargo build --lib --release --target wasm32-unknown-unknown
 	mkdir -p pkg && rm -f pkg/nnlens*
 	wasm-bindgen --target web --out-dir pkg --out-name nnlens $(WASM)
-	node scripts/freed-object-message.mjs pkg/nnlens.js
-	node scripts/relaxed-simd-loader.mjs pkg/nnlens.js
-	npx --no-install wasm-opt $(NO_INLINE) -Oz --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
-	  --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-	  pkg/nnlens_bg.wasm -o pkg/nnlens_bg.wasm
-	@echo "pkg/: $$(wc -c < pkg/nnlens_bg.wasm) bytes wasm, $$(wc -c < pkg/nnlens.js) bytes js"
+	mv pkg/nnlens.js pkg/nnlens_single.js
+	node scripts/freed-object-message.mjs pkg/nnlens_single.js
+	node scripts/relaxed-simd-loader.mjs pkg/nnlens_single.js
+	npx --no-install wasm-opt $(NO_INLINE) -Oz $(WASM_OPT_FEATURES) pkg/nnlens_bg.wasm -o pkg/nnlens_bg.wasm
+	@echo "pkg/: $$(wc -c < pkg/nnlens_bg.wasm) bytes wasm, $$(wc -c < pkg/nnlens_single.js) bytes js"
 
-# The relaxed-SIMD wasm, driven by the same glue: the build fails unless its imports and exports
+# The threaded build (the `threads` feature: rayon on Web Workers through wasm-bindgen-rayon).
+pkg/threads/nnlens_bg.wasm: $(PKG_INPUTS) scripts/install-tools.sh | tools
+	RUSTFLAGS='$(THREADS_RUSTFLAGS)' cargo +$(THREADS_NIGHTLY) build --lib --release \
+	  --target wasm32-unknown-unknown --features threads -Z build-std=panic_abort,std --target-dir $(THREADS_TARGET)
+	rm -rf pkg/threads
+	wasm-bindgen --target web --no-typescript --out-dir pkg/threads --out-name nnlens $(THREADS_WASM)
+	node scripts/freed-object-message.mjs pkg/threads/nnlens.js
+	npx --no-install wasm-opt $(NO_INLINE) -Oz $(WASM_OPT_FEATURES) --enable-threads \
+	  pkg/threads/nnlens_bg.wasm -o pkg/threads/nnlens_bg.wasm
+	@echo "pkg/threads/: $$(wc -c < pkg/threads/nnlens_bg.wasm) bytes wasm"
+
+# The entry module and its declarations (init's `threads` option), from both glues.
+pkg/nnlens.js: pkg/nnlens_bg.wasm pkg/threads/nnlens_bg.wasm scripts/loader.mjs
+	node scripts/loader.mjs pkg/nnlens_single.js pkg/threads/nnlens.js pkg/nnlens.js pkg/nnlens.d.ts
+
+# The relaxed-SIMD wasm, driven by the single-thread glue (nnlens_single.js): the build fails unless its imports and exports
 # are those of nnlens_bg.wasm.
 pkg/nnlens_bg_relaxed.wasm: pkg/nnlens_bg.wasm
 	RUSTFLAGS='-C target-feature=+simd128,+relaxed-simd' cargo build --lib --release \
 	  --target wasm32-unknown-unknown --target-dir $(RELAXED_TARGET)
 	wasm-bindgen --target web --no-typescript --out-dir $(RELAXED_TARGET)/bindgen --out-name nnlens $(RELAXED_WASM)
-	npx --no-install wasm-opt $(NO_INLINE) -Oz --enable-simd --enable-relaxed-simd --enable-bulk-memory \
-	  --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-reference-types \
-	  --enable-multivalue $(RELAXED_TARGET)/bindgen/nnlens_bg.wasm -o $@
+	npx --no-install wasm-opt $(NO_INLINE) -Oz $(WASM_OPT_FEATURES) --enable-relaxed-simd \
+	  $(RELAXED_TARGET)/bindgen/nnlens_bg.wasm -o $@
 	diff <($(WASM_INTERFACE) pkg/nnlens_bg.wasm) <($(WASM_INTERFACE) $@) \
 	  || { rm -f $@; echo "nnlens_bg_relaxed.wasm does not have the imports and exports of nnlens_bg.wasm"; exit 1; }
 	@echo "pkg/: $$(wc -c < $@) bytes relaxed-SIMD wasm"
@@ -91,15 +120,18 @@ pkg/elements.js: $(ELEMENTS_FILES)
 
 site: pkg site/index.html
 
-site/index.html: $(SITE_INPUTS) pkg/nnlens_bg.wasm pkg/nnlens_bg_relaxed.wasm pkg/elements.js
+site/index.html: $(SITE_INPUTS) pkg/nnlens.js pkg/nnlens_bg_relaxed.wasm pkg/elements.js
 	rm -rf site && mkdir -p site
 	cp -r www/. site/
-	mkdir -p site/pkg && cp pkg/nnlens.js pkg/nnlens_bg.wasm pkg/nnlens_bg_relaxed.wasm pkg/nnlens.d.ts $(ELEMENTS_FILES:js/%=pkg/%) site/pkg/
+	node scripts/render-docs.mjs site/docs
+	mkdir -p site/pkg && cp pkg/nnlens.js pkg/nnlens_single.js pkg/nnlens_bg.wasm pkg/nnlens_bg_relaxed.wasm pkg/nnlens.d.ts $(ELEMENTS_FILES:js/%=pkg/%) site/pkg/
+	cp -r pkg/threads site/pkg/
 	@echo "site/ is ready: copy it to any static host"
 
+# Served cross-origin isolated (COOP/COEP headers), so the page runs the threaded build.
 demo: site
-	@echo "nnlens demo: http://localhost:$(PORT)/"
-	node scripts/serve.mjs site $(PORT)
+	@echo "nnlens demo: http://localhost:$(PORT)/ (cross-origin isolated: threads)"
+	node scripts/serve.mjs site $(PORT) / --isolated
 
 test: test-native test-wasm test-node test-page test-consumers test-bench
 
@@ -118,8 +150,14 @@ test-wasm: tools browser
 test-node: site
 	node --test tests/node/
 
+# The page tests, then a representative subset again with the site served cross-origin isolated
+# (NNLENS_ISOLATED=1: COOP/COEP headers), where the pages, their workers and the Playground run
+# the threaded build.
+ISOLATED_PAGE_TESTS := tests/e2e/page.test.mjs tests/e2e/playground.test.mjs tests/e2e/csp.test.mjs tests/e2e/elements.test.mjs
+
 test-page: site browser
 	node --test --test-concurrency=1 tests/e2e/
+	NNLENS_ISOLATED=1 node --test --test-concurrency=1 $(ISOLATED_PAGE_TESTS)
 
 # The package as its users get it: `npm pack` of pkg/ (exactly the package's files; prints the
 # packed size), the tarball installed with npm into a temporary directory and used from a Vite

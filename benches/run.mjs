@@ -1,6 +1,7 @@
 // `make bench` driver: assembles the benchmark folder (benches/web + the nnlens package + the
 // site + the peers' files from node_modules), serves it on loopback, runs the benchmark page and
-// the cold-start pages in headless Chromium (playwright-core), measures package sizes, reads the
+// the cold-start pages in headless Chromium (playwright-core; the rows marked `isolated`, threads,
+// in a second page served cross-origin isolated), measures package sizes, reads the
 // native criterion results, prints the tables and writes them into BENCHMARKS.md.
 //
 //   node benches/run.mjs            full run, updates BENCHMARKS.md (between its bench markers)
@@ -76,7 +77,9 @@ export const COLD_PAGES = [
 ];
 
 export const SIZE_SETS = [
-  ["nnlens", "nnlens (wasm + JS glue)", ["pkg/nnlens_bg.wasm", "pkg/nnlens.js"]],
+  ["nnlens", "nnlens (wasm + JS glue)", ["pkg/nnlens_bg.wasm", "pkg/nnlens.js", "pkg/nnlens_single.js"]],
+  ["nnlens-threads", "nnlens threaded build (cross-origin isolated pages: wasm + JS glue)", [
+    "pkg/threads/nnlens_bg.wasm", "pkg/nnlens.js", "pkg/threads/nnlens.js"]],
   ["tfjs-wasm", "tfjs-core + tfjs-backend-wasm (SIMD binary)", [
     "vendor/tfjs/tf-core.min.js", "vendor/tfjs/tf-backend-wasm.min.js", "vendor/tfjs/tfjs-backend-wasm-simd.wasm"]],
   ["tfjs-wasm-binary", "tfjs-backend-wasm SIMD binary alone", ["vendor/tfjs/tfjs-backend-wasm-simd.wasm"]],
@@ -152,13 +155,14 @@ async function openPage(context, origin, problems) {
   return page;
 }
 
-async function runBenchPage(browser, origin, { quick, rows }) {
+async function runBenchPage(browser, origin, { quick, rows, isolated = false }) {
   const problems = [];
   const context = await browser.newContext();
   const page = await openPage(context, origin, problems);
   const query = new URLSearchParams();
   if (quick) query.set("quick", "1");
   if (rows) query.set("rows", rows);
+  if (isolated) query.set("isolated", "1");
   await page.goto(`${origin}/index.html?${query}`);
   await page.waitForSelector("body[data-done=true]", { timeout: quick ? 300_000 : 3_600_000 });
   const result = await page.evaluate(() => window.benchResult);
@@ -381,7 +385,12 @@ export function tables(result) {
       `${env.loadAfter.map((l) => l.toFixed(2)).join(" ")} after. Browser: ${env.browser} (headless, ${env.page.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? ""}). ` +
       `Node ${m.node}. nnlens ${m.nnlens}; ${Object.entries(m.packages).map(([k, v]) => `${k} ${v}`).join(", ")}. ` +
       `Wasm binaries fetched by the benchmark page: ${env.page.wasmFetched.join(", ")}; TF.js wasm threads: ${env.page.tfWasmThreads}; ` +
-      `cross-origin isolated: ${env.page.crossOriginIsolated}. Date: ${env.date}.`,
+      `cross-origin isolated: ${env.page.crossOriginIsolated}` +
+      (env.page.isolated
+        ? `; threaded rows in a cross-origin isolated page (${env.page.isolated.crossOriginIsolated}): ${env.page.isolated.threads} threads, ` +
+          `nnlens threaded build: ${env.page.isolated.nnlensThreaded}, wasm fetched: ${env.page.isolated.wasmFetched.join(", ")}`
+        : "") +
+      `. Date: ${env.date}.`,
   );
   return lines.join("\n");
 }
@@ -405,6 +414,9 @@ export async function run({ quick = false, rows = null, coldReps = quick ? 1 : 7
   await assemble(dir, { pkg });
   const server = await serve(dir, 0);
   const origin = `http://127.0.0.1:${server.address().port}`;
+  // The threaded rows (`isolated`) run in a second page, served cross-origin isolated.
+  const isolatedServer = await serve(dir, 0, "/", { isolated: true });
+  const isolatedOrigin = `http://127.0.0.1:${isolatedServer.address().port}`;
   const loadBefore = loadavg();
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -418,6 +430,21 @@ export async function run({ quick = false, rows = null, coldReps = quick ? 1 : 7
     }
     const bench = await runBenchPage(browser, origin, { quick, rows });
     if (bench.fatal) throw new Error(`benchmark page failed: ${bench.fatal}`);
+    const wanted = (row) => !rows || rows.split(",").includes(row.id);
+    if (ROWS.some((row) => row.isolated && wanted(row))) {
+      console.error("bench: threaded rows, cross-origin isolated page…");
+      const threaded = await runBenchPage(browser, isolatedOrigin, { quick, rows, isolated: true });
+      if (threaded.fatal) throw new Error(`isolated benchmark page failed: ${threaded.fatal}`);
+      const byId = new Map([...bench.rows, ...threaded.rows].map((row) => [row.id, row]));
+      bench.rows = ROWS.map((row) => byId.get(row.id)).filter(Boolean);
+      bench.problems.push(...threaded.problems);
+      bench.env.isolated = {
+        crossOriginIsolated: threaded.env.crossOriginIsolated,
+        threads: threaded.env.threads,
+        nnlensThreaded: threaded.env.nnlensThreaded,
+        wasmFetched: threaded.env.wasmFetched,
+      };
+    }
     console.error("bench: cold starts…");
     const cold = await coldStarts(browser, origin, coldReps);
     const result = {
@@ -442,6 +469,7 @@ export async function run({ quick = false, rows = null, coldReps = quick ? 1 : 7
   } finally {
     await browser.close();
     server.close();
+    isolatedServer.close();
   }
 }
 

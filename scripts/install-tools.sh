@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make pkg`, `make demo` and `make test` need, skipping what is present.
-#   install-tools.sh build    -> wasm32 target, pinned wasm-bindgen-cli, npm dev dependencies
+#   install-tools.sh build    -> wasm32 target, pinned wasm-bindgen-cli, npm dev dependencies, and
+#                                the pinned nightly with rust-src for the threaded build (pkg/threads/)
 #   install-tools.sh browser  -> Debian chromium + chromium-driver (needs root; else says what to install)
 #   install-tools.sh recipes  -> what builds the docs' embedding recipes in the consumer tests: the
 #                                pinned mdBook, and Sphinx + nbconvert in target/recipes-venv
@@ -9,6 +10,11 @@ cd "$(dirname "$0")/.."
 
 # The wasm-bindgen crate version pinned in Cargo.toml; the CLI must equal it exactly.
 WASM_BINDGEN_VERSION="$(sed -n 's/^wasm-bindgen = { version = "=\([0-9.]*\)".*/\1/p' Cargo.toml)"
+
+# The nightly toolchain of the threaded wasm build (`-Z build-std` with atomics, Makefile
+# THREADS_*); the Makefile reads this line. A minimal profile with rust-src and the wasm32 target:
+# about 14 s and 150 MB to install.
+THREADS_NIGHTLY=nightly-2026-05-20
 
 install_build() {
   if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
@@ -19,6 +25,11 @@ install_build() {
     echo "install-tools: installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (takes several minutes)"
     # Not --locked: the CLI's lockfile names a crate version the registry no longer serves.
     cargo install wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION" --force
+  fi
+  if ! rustup component list --toolchain "$THREADS_NIGHTLY" --installed 2>/dev/null | grep -q '^rust-src' ||
+     ! rustup target list --toolchain "$THREADS_NIGHTLY" --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    echo "install-tools: installing $THREADS_NIGHTLY with rust-src (the threaded build)"
+    rustup toolchain install "$THREADS_NIGHTLY" --profile minimal --component rust-src --target wasm32-unknown-unknown
   fi
   if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     echo "install-tools: npm ci (dev dependencies from the committed lockfile)"

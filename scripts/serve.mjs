@@ -1,8 +1,12 @@
 // A plain static file server for `make demo`, the page tests and the benchmark page.
-// Usage: node scripts/serve.mjs DIR [PORT] [PREFIX]   (PORT 0 picks a free port; the URL is printed;
-// PREFIX, default "/", serves DIR under a sub-path such as "/docs/nnlens/", as a static host would)
+// Usage: node scripts/serve.mjs DIR [PORT] [PREFIX] [--isolated]   (PORT 0 picks a free port; the
+// URL is printed; PREFIX, default "/", serves DIR under a sub-path such as "/docs/nnlens/", as a
+// static host would; --isolated sends COOP/COEP, as `make demo` does)
 // It serves files only (no backend), with the MIME types browsers need (application/wasm for
-// streaming compilation), and refuses paths outside DIR.
+// streaming compilation), and refuses paths outside DIR. Isolated, every response carries
+// `Cross-Origin-Opener-Policy: same-origin` and `Cross-Origin-Embedder-Policy: require-corp`, so
+// the page is cross-origin isolated (`crossOriginIsolated`, SharedArrayBuffer) and nnlens's
+// init() loads the threaded build.
 import { createServer } from "node:http";
 import { readFile, stat } from "node:fs/promises";
 import { extname, join, normalize, resolve, sep } from "node:path";
@@ -22,13 +26,20 @@ const TYPES = {
   ".ts": "text/plain; charset=utf-8",
 };
 
-export function serve(dir, port = 0, prefix = "/") {
+/** The headers that make a page cross-origin isolated (www/docs/getting-started.md, "Threads"). */
+export const ISOLATION_HEADERS = {
+  "cross-origin-opener-policy": "same-origin",
+  "cross-origin-embedder-policy": "require-corp",
+};
+
+export function serve(dir, port = 0, prefix = "/", { isolated = false } = {}) {
+  const isolation = isolated ? ISOLATION_HEADERS : {};
   const root = resolve(dir);
   const server = createServer(async (req, res) => {
     try {
       const url = decodeURIComponent(new URL(req.url, "http://localhost").pathname);
       if (!url.startsWith(prefix)) {
-        res.writeHead(404, { "content-type": "text/plain" }).end("not found");
+        res.writeHead(404, { "content-type": "text/plain", ...isolation }).end("not found");
         return;
       }
       const path = "/" + url.slice(prefix.length);
@@ -42,17 +53,21 @@ export function serve(dir, port = 0, prefix = "/") {
       res.writeHead(200, {
         "content-type": TYPES[extname(file)] ?? "application/octet-stream",
         "cache-control": "no-cache",
+        ...isolation,
       });
       res.end(body);
     } catch {
-      res.writeHead(404, { "content-type": "text/plain" }).end("not found");
+      res.writeHead(404, { "content-type": "text/plain", ...isolation }).end("not found");
     }
   });
   return new Promise((ok) => server.listen(port, "127.0.0.1", () => ok(server)));
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [dir = "site", port = "8080", prefix = "/"] = process.argv.slice(2);
-  const server = await serve(dir, Number(port), prefix);
-  console.log(`nnlens: serving ${dir}/ at http://localhost:${server.address().port}${prefix} (Ctrl-C to stop)`);
+  const args = process.argv.slice(2);
+  const isolated = args.includes("--isolated");
+  const [dir = "site", port = "8080", prefix = "/"] = args.filter((arg) => arg !== "--isolated");
+  const server = await serve(dir, Number(port), prefix, { isolated });
+  const how = isolated ? ", cross-origin isolated" : "";
+  console.log(`nnlens: serving ${dir}/ at http://localhost:${server.address().port}${prefix}${how} (Ctrl-C to stop)`);
 }

@@ -28,6 +28,7 @@ pub mod fields;
 pub mod graph;
 pub mod io;
 mod names;
+mod parallel;
 pub mod project;
 pub mod render;
 pub mod tensor;

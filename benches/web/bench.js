@@ -5,6 +5,9 @@
 // computed before timing instead of each run's output: the training rows' first losses),
 // `stepsPerCall` (training rows: times are then per step, and steps/s are recorded) and `dispose`.
 // `?rows=a,b`: only those row ids; `?impls=nnlens`: only those frameworks (for profiling).
+// `?isolated=1`: the rows marked `isolated` (threads), in a page served cross-origin isolated,
+// where nnlens and onnxruntime-web use navigator.hardwareConcurrency threads; without it, the
+// other rows on one thread.
 
 import { loadMlPca, loadNnlens, loadOrt, loadTf, wasmFetched } from "./lib/frameworks.js";
 import { maxAbsDiff, measure } from "./lib/timing.js";
@@ -14,6 +17,7 @@ const params = new URLSearchParams(location.search);
 const quick = params.get("quick") === "1";
 const only = params.get("rows")?.split(",");
 const onlyImpls = params.get("impls")?.split(","); // profiling: measure only these frameworks
+const isolatedRows = params.get("isolated") === "1";
 const started = performance.now();
 const status = (text) => {
   document.getElementById("status").textContent = text;
@@ -62,7 +66,10 @@ async function main() {
     ? { warmupMs: 0, warmupRuns: 1, samples: 1, minSampleMs: 2 }
     : { warmupMs: 500, warmupRuns: 3, samples: 21, minSampleMs: 50, budgetMs: 10000 };
   status("loading frameworks…");
-  const [nn, tf, ort, PCA] = await Promise.all([loadNnlens(), loadTf(), loadOrt(), loadMlPca()]);
+  const threads = isolatedRows ? navigator.hardwareConcurrency : 1;
+  const [{ nn, threaded }, tf, ort, PCA] = await Promise.all([
+    loadNnlens({ threads: isolatedRows }), loadTf(), loadOrt({ threads }), loadMlPca(),
+  ]);
   const files = {
     cnnJson: new TextDecoder().decode(await bytes("models/cnn.json")),
     cnnOnnx: await bytes("models/cnn.onnx"),
@@ -73,10 +80,11 @@ async function main() {
     textOnnx: await bytes("transformers/text_dynamo.onnx"),
     textJson: JSON.parse(new TextDecoder().decode(await bytes("transformers/text.json"))),
   };
-  const ctx = { nn, tf, ort, PCA, files, quick };
+  const ctx = { nn, tf, ort, PCA, files, quick, threads, nnThreaded: threaded };
   const rows = [];
   for (const row of ROWS) {
     if (only && !only.includes(row.id)) continue;
+    if (Boolean(row.isolated) !== isolatedRows) continue;
     const entry = { id: row.id, title: row.title };
     rows.push(entry);
     const ok = row.requires ? row.requires(nn) : true;
@@ -130,6 +138,8 @@ async function main() {
       tfjs: tf.tf.version?.["tfjs-core"] ?? tf.tf.version_core,
       ort: ort.env.versions?.web ?? ort.env.versions?.common,
       crossOriginIsolated: globalThis.crossOriginIsolated,
+      threads,
+      nnlensThreaded: threaded,
       wasmFetched: wasmFetched(),
       tfWasmThreads: tf.tf.wasm.getThreadsCount?.() ?? null,
     },

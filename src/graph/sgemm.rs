@@ -20,9 +20,14 @@
 //! benchmark got faster with it (BENCHMARKS.md, Kernel decisions › Matrix products in the
 //! browser).
 //!
+//! In the threaded build (`crate::parallel`) a large product is split into ranges of panels
+//! (columns of `C`: a convolution's pixels, a dense layer's outputs) that run on the pool; each
+//! element's sum is the same as on one thread, so the results are equal bit for bit.
+//!
 //! [`kernel`] is SIMD128 on wasm32 and plain arrays elsewhere (where only the tests use this
 //! module): both follow the same packing, blocking and summation order.
 
+use crate::parallel;
 use ndarray::{ArrayView2, ArrayViewMut2};
 
 /// Columns of `B` per panel: two f32x4 vectors.
@@ -114,7 +119,20 @@ pub(crate) fn gemm(
     a: ArrayView2<'_, f32>,
     b: Rhs<'_>,
     start: Start<'_>,
+    c: ArrayViewMut2<'_, f32>,
+) {
+    let ((m, k), n) = (a.dim(), b.dim().1);
+    let pieces = parallel::pieces(n.div_ceil(NR), m.saturating_mul(n).saturating_mul(k));
+    gemm_in_pieces(a, b, start, c, pieces)
+}
+
+/// [`gemm`] split into `pieces` ranges of columns (see [`Product::in_pieces`]).
+fn gemm_in_pieces(
+    a: ArrayView2<'_, f32>,
+    b: Rhs<'_>,
+    start: Start<'_>,
     mut c: ArrayViewMut2<'_, f32>,
+    pieces: usize,
 ) {
     let (m, k) = a.dim();
     let (kb, n) = b.dim();
@@ -133,75 +151,156 @@ pub(crate) fn gemm(
     if m == 0 || n == 0 {
         return;
     }
-    let lda = row_stride(a.strides(), (m, k), "A");
-    let ldc = row_stride(c.strides(), (m, n), "C");
-    let a_ptr = a.as_ptr();
-    let c_ptr = c.as_mut_ptr();
-    let (b_ptr, ldb_rows) = match b {
-        Rhs::Packed(packed) => (packed.data.as_ptr(), NR),
-        Rhs::Rows(rows) => (rows.as_ptr(), row_stride(rows.strides(), (k, n), "B")),
+    let b_rows = match b {
+        Rhs::Packed(packed) => RhsRows::Packed(packed.data.as_ptr()),
+        Rhs::Rows(rows) => RhsRows::Rows(rows.as_ptr(), row_stride(rows.strides(), (k, n), "B")),
     };
-    // A partial last panel of an unpacked `B` is copied into `edge` (zero padded), one `KC`
-    // block at a time.
-    let mut edge = Vec::new();
-    // With k = 0 the product is empty and C is its start: one block of zero length.
-    for k0 in (0..k.max(1)).step_by(KC) {
-        let kc = KC.min(k - k0.min(k));
-        for i0 in (0..m).step_by(MC) {
-            let mc = MC.min(m - i0);
-            for j0 in (0..n).step_by(NR) {
-                let nr = NR.min(n - j0);
-                // The panel of `B` the tiles read: its first row and row stride.
-                let (panel, ldb): (*const f32, usize) = match b {
-                    // SAFETY: panel j0 / NR starts at (j0 / NR)·k·NR = j0·k, its row k0 at
-                    // k0·NR further, inside the packed data.
-                    Rhs::Packed(_) => (unsafe { b_ptr.add(j0 * k + k0 * NR) }, NR),
-                    // SAFETY: row k0 < k, column j0 < n of B.
-                    Rhs::Rows(_) if nr == NR => {
-                        (unsafe { b_ptr.add(k0 * ldb_rows + j0) }, ldb_rows)
-                    }
-                    Rhs::Rows(_) => {
-                        edge.clear();
-                        edge.resize(kc * NR, 0.0);
-                        for (r, dst) in edge.chunks_exact_mut(NR).enumerate() {
-                            // SAFETY: row k0 + r < k holds columns j0..j0 + nr = n.
-                            let src = unsafe {
-                                std::slice::from_raw_parts(b_ptr.add((k0 + r) * ldb_rows + j0), nr)
-                            };
-                            dst[..nr].copy_from_slice(src);
+    let product = Product {
+        m,
+        n,
+        k,
+        a: a.as_ptr(),
+        lda: row_stride(a.strides(), (m, k), "A"),
+        b: b_rows,
+        start,
+        c: c.as_mut_ptr(),
+        ldc: row_stride(c.strides(), (m, n), "C"),
+    };
+    // SAFETY: the views were checked to fit `m`, `n`, `k` and the start; each piece writes only
+    // its own columns of C.
+    unsafe { product.in_pieces(pieces) }
+}
+
+/// Where a product's right-hand side is read: packed panels, or rows with their stride.
+#[derive(Debug, Clone, Copy)]
+enum RhsRows {
+    Packed(*const f32),
+    Rows(*const f32, usize),
+}
+
+/// One product `C = start + A · B` as raw parts, so that pieces of it can run on several
+/// threads; each piece is a range of [`NR`]-column panels of `C` and `B`.
+#[derive(Debug, Clone, Copy)]
+struct Product<'a> {
+    m: usize,
+    n: usize,
+    k: usize,
+    a: *const f32,
+    lda: usize,
+    b: RhsRows,
+    start: Start<'a>,
+    c: *mut f32,
+    ldc: usize,
+}
+
+// SAFETY: a `Product` is made by `gemm` from views it borrows for the whole call, and its
+// pieces write disjoint column ranges of C, so sharing it between the pool's threads while
+// `in_pieces` runs is sound.
+unsafe impl Send for Product<'_> {}
+unsafe impl Sync for Product<'_> {}
+
+impl Product<'_> {
+    /// Runs the product as `pieces` (1 or more) ranges of panels of about equal length, on the
+    /// pool when there are several (`crate::parallel`). Every element of C gets the same sum
+    /// in the same order whatever `pieces` is.
+    ///
+    /// # Safety
+    /// The parts describe views as `gemm` checks them.
+    unsafe fn in_pieces(&self, pieces: usize) {
+        let panels = self.n.div_ceil(NR);
+        let pieces = pieces.clamp(1, panels);
+        if pieces == 1 {
+            return self.columns(0, self.n);
+        }
+        parallel::for_each_index(pieces, |piece| {
+            let first = panels * piece / pieces * NR;
+            let end = (panels * (piece + 1) / pieces * NR).min(self.n);
+            // SAFETY: as for the whole product; the pieces' column ranges are disjoint.
+            unsafe { self.columns(first, end) }
+        });
+    }
+
+    /// Columns `first..end` of C (`first` a multiple of [`NR`]) in GotoBLAS's loop order.
+    ///
+    /// # Safety
+    /// As [`Product::in_pieces`]; no other thread writes these columns meanwhile.
+    unsafe fn columns(&self, first: usize, end: usize) {
+        let Product {
+            m,
+            n,
+            k,
+            a: a_ptr,
+            lda,
+            b,
+            start,
+            c: c_ptr,
+            ldc,
+        } = *self;
+        // A partial last panel of an unpacked `B` is copied into `edge` (zero padded), one `KC`
+        // block at a time.
+        let mut edge = Vec::new();
+        // With k = 0 the product is empty and C is its start: one block of zero length.
+        for k0 in (0..k.max(1)).step_by(KC) {
+            let kc = KC.min(k - k0.min(k));
+            for i0 in (0..m).step_by(MC) {
+                let mc = MC.min(m - i0);
+                for j0 in (first..end).step_by(NR) {
+                    let nr = NR.min(n - j0);
+                    // The panel of `B` the tiles read: its first row and row stride.
+                    let (panel, ldb): (*const f32, usize) = match b {
+                        // SAFETY: panel j0 / NR starts at (j0 / NR)·k·NR = j0·k, its row k0 at
+                        // k0·NR further, inside the packed data.
+                        RhsRows::Packed(b_ptr) => (unsafe { b_ptr.add(j0 * k + k0 * NR) }, NR),
+                        // SAFETY: row k0 < k, column j0 < n of B.
+                        RhsRows::Rows(b_ptr, ldb_rows) if nr == NR => {
+                            (unsafe { b_ptr.add(k0 * ldb_rows + j0) }, ldb_rows)
                         }
-                        (edge.as_ptr(), NR)
-                    }
-                };
-                for i in (i0..i0 + mc).step_by(MR) {
-                    let mr = MR.min(i0 + mc - i);
-                    let tile_start = match start {
-                        _ if k0 > 0 => TileStart::Current,
-                        Start::Current => TileStart::Current,
-                        Start::RowBias(bias) => TileStart::RowBias(bias[i..].as_ptr()),
-                        Start::ColumnBias(bias) => TileStart::ColumnBias(bias[j0..].as_ptr()),
+                        RhsRows::Rows(b_ptr, ldb_rows) => {
+                            edge.clear();
+                            edge.resize(kc * NR, 0.0);
+                            for (r, dst) in edge.chunks_exact_mut(NR).enumerate() {
+                                // SAFETY: row k0 + r < k holds columns j0..j0 + nr = n.
+                                let src = unsafe {
+                                    std::slice::from_raw_parts(
+                                        b_ptr.add((k0 + r) * ldb_rows + j0),
+                                        nr,
+                                    )
+                                };
+                                dst[..nr].copy_from_slice(src);
+                            }
+                            (edge.as_ptr(), NR)
+                        }
                     };
-                    // SAFETY: rows i..i + mr <= m of A hold columns k0..k0 + kc <= k (stride
-                    // lda); the panel holds kc rows of NR values at stride ldb (full panels of
-                    // an unpacked B: columns j0..j0 + NR <= n of rows k0..k0 + kc; packed and
-                    // edge panels: zero padded to NR); rows i..i + mr of C hold columns
-                    // j0..j0 + nr <= n (stride ldc); a row bias holds mr values from row i, a
-                    // column bias nr values from column j0.
-                    unsafe {
-                        tile(
-                            Tile {
-                                mr,
-                                nr,
-                                kc,
-                                start: tile_start,
-                            },
-                            a_ptr.add(i * lda + k0),
-                            lda,
-                            panel,
-                            ldb,
-                            c_ptr.add(i * ldc + j0),
-                            ldc,
-                        );
+                    for i in (i0..i0 + mc).step_by(MR) {
+                        let mr = MR.min(i0 + mc - i);
+                        let tile_start = match start {
+                            _ if k0 > 0 => TileStart::Current,
+                            Start::Current => TileStart::Current,
+                            Start::RowBias(bias) => TileStart::RowBias(bias[i..].as_ptr()),
+                            Start::ColumnBias(bias) => TileStart::ColumnBias(bias[j0..].as_ptr()),
+                        };
+                        // SAFETY: rows i..i + mr <= m of A hold columns k0..k0 + kc <= k
+                        // (stride lda); the panel holds kc rows of NR values at stride ldb
+                        // (full panels of an unpacked B: columns j0..j0 + NR <= n of rows
+                        // k0..k0 + kc; packed and edge panels: zero padded to NR); rows
+                        // i..i + mr of C hold columns j0..j0 + nr <= n (stride ldc); a row bias
+                        // holds mr values from row i, a column bias nr values from column j0.
+                        unsafe {
+                            tile(
+                                Tile {
+                                    mr,
+                                    nr,
+                                    kc,
+                                    start: tile_start,
+                                },
+                                a_ptr.add(i * lda + k0),
+                                lda,
+                                panel,
+                                ldb,
+                                c_ptr.add(i * ldc + j0),
+                                ldc,
+                            );
+                        }
                     }
                 }
             }
@@ -460,6 +559,42 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn products_split_into_column_pieces_equal_the_whole() {
+        // The threaded build's split (pieces of panels, on the pool with `threads`): the same
+        // sums in the same order, so equal bit for bit, with both starts and both right sides.
+        for (index, &(m, k, n)) in SHAPES.iter().enumerate() {
+            let seed = 10 * index as u64;
+            let a = random(m, k, seed + 1);
+            let b = random(k, n, seed + 2);
+            let c = random(m, n, seed + 3);
+            let column_bias = random(1, n, seed + 5).into_raw_vec_and_offset().0;
+            let packed = PackedB::from_transposed(b.t());
+            for start in [Start::Current, Start::ColumnBias(&column_bias)] {
+                for rhs in [Rhs::Packed(&packed), Rhs::Rows(b.view())] {
+                    let mut whole = c.clone();
+                    gemm_in_pieces(a.view(), rhs, start, whole.view_mut(), 1);
+                    for pieces in [2, 3, 7, 1000] {
+                        let mut split = c.clone();
+                        gemm_in_pieces(a.view(), rhs, start, split.view_mut(), pieces);
+                        assert_eq!(split, whole, "{m}x{k}x{n}, {pieces} pieces, {start:?}");
+                    }
+                }
+            }
+        }
+        // Large enough for `gemm` itself to use the pool when there is one.
+        let (m, k, n) = (64, 300, 200);
+        let (a, b, c) = (random(m, k, 1), random(k, n, 2), random(m, n, 3));
+        let mut got = c.clone();
+        gemm(
+            a.view(),
+            Rhs::Rows(b.view()),
+            Start::Current,
+            got.view_mut(),
+        );
+        assert_eq!(got, reference(&a, &b, &c));
     }
 
     #[test]

@@ -59,3 +59,8 @@ pub(crate) fn shape_array(shape: &[usize]) -> js_sys::Array {
         .map(|&d| wasm_bindgen::JsValue::from(d as u32))
         .collect()
 }
+
+/// `initThreadPool(n)`: starts the threaded build's `n` workers (`pkg/threads/`, loaded by the
+/// package's `init` when the page is cross-origin isolated; see `scripts/loader.mjs`).
+#[cfg(feature = "threads")]
+pub use wasm_bindgen_rayon::init_thread_pool;

@@ -17,6 +17,7 @@ use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
+#[cfg(not(feature = "threads"))]
 use wasm_bindgen::Clamped;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
 
@@ -144,11 +145,26 @@ fn put_image(canvas: &HtmlCanvasElement, image: &Image) -> Result<(), JsError> {
     let (w, h) = (image.width as u32, image.height as u32);
     canvas.set_width(w);
     canvas.set_height(h);
-    let data = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&image.rgba), w, h)
+    let data = image_data(image, w, h)
         .map_err(|_| JsError::new(&format!("could not create a {w}x{h} ImageData")))?;
     context(canvas)?
         .put_image_data(&data, 0.0, 0.0)
         .map_err(|_| JsError::new("putImageData failed"))
+}
+
+/// The image's pixels as an `ImageData`, read straight from wasm memory. The threaded build's
+/// memory is a `SharedArrayBuffer`, which `ImageData` refuses, so there they are copied into a
+/// JS array first.
+fn image_data(image: &Image, w: u32, h: u32) -> Result<ImageData, JsValue> {
+    #[cfg(not(feature = "threads"))]
+    let data = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&image.rgba), w, h);
+    #[cfg(feature = "threads")]
+    let data = ImageData::new_with_js_u8_clamped_array_and_sh(
+        &js_sys::Uint8ClampedArray::from(&image.rgba[..]),
+        w,
+        h,
+    );
+    data
 }
 
 fn device_pixel_ratio() -> f64 {

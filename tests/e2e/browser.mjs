@@ -1,5 +1,7 @@
 // Shared set-up of the page tests: serves site/ on a free loopback port and drives Debian's
 // Chromium through playwright-core, collecting console errors and requests to other origins.
+// With NNLENS_ISOLATED=1 (the second pass of `make test-page`) the site is served cross-origin
+// isolated, so the pages run the threaded build; `isolated` overrides it per test.
 import { chromium } from "playwright-core";
 import { serve } from "../../scripts/serve.mjs";
 
@@ -14,8 +16,10 @@ export const CHROMIUM_ARGS = [
   "--disable-sync",
 ];
 
-export async function openSite(t, { viewport = { width: 1280, height: 900 }, subPath = "/", hasTouch = false } = {}) {
-  const server = await serve(new URL("../../site/", import.meta.url).pathname, 0, subPath);
+export const ISOLATED = process.env.NNLENS_ISOLATED === "1";
+
+export async function openSite(t, { viewport = { width: 1280, height: 900 }, subPath = "/", hasTouch = false, isolated = ISOLATED } = {}) {
+  const server = await serve(new URL("../../site/", import.meta.url).pathname, 0, subPath, { isolated });
   const origin = `http://127.0.0.1:${server.address().port}`;
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",

@@ -31,11 +31,12 @@ test("relaxed-SIMD build: chosen by init() and equal to onnxruntime and to the S
   await page.goto(`${origin}/relaxed.html`);
   const results = await page.evaluate(async (models) => {
     const { refilledModel, fixtureInput } = await import("/lib/torchvision.js");
-    // Two instances of the glue (distinct module URLs): the SIMD128 file given explicitly, and
-    // whatever init() picks by itself.
-    const plain = await import("/pkg/nnlens.js?plain");
+    // Two instances of the single-thread glue (distinct module URLs): one given the SIMD128
+    // file explicitly, and the package's entry, whose init() picks a file by itself (this page
+    // is not cross-origin isolated, so the entry runs the single-thread build).
+    const plain = await import("/pkg/nnlens_single.js?plain");
     await plain.default({ module_or_path: "/pkg/nnlens_bg.wasm" });
-    const chosen = await import("/pkg/nnlens.js?chosen");
+    const chosen = await import("/pkg/nnlens.js");
     await chosen.default();
     const out = [];
     for (const name of models) {

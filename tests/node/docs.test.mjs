@@ -16,9 +16,11 @@ function names(name) {
   return new RegExp("`[^`\\n]*(?<![\\w$])" + word + "(?![\\w$])[^`\\n]*`").test(reference);
 }
 
-/** The names `nnlens.js` exports: its classes and functions, and the `export { ... }` list. */
+/** The names `nnlens.js` exports: its classes, functions and bindings (the entry re-exports the
+ * glue's as `export let`), its default, and the `export { ... }` list. */
 function exportedNames(module) {
-  const found = [...module.matchAll(/^export (?:class|function) (\w+)/gm)].map((m) => m[1]);
+  const found = [...module.matchAll(/^export (?:class|function|let) (\w+)/gm)].map((m) => m[1]);
+  if (/^export default /m.test(module)) found.push("default");
   for (const list of module.matchAll(/^export \{([^}]*)\}/gm)) {
     for (const item of list[1].split(",")) {
       const [, alias] = item.trim().match(/(?:\w+ as )?(\w+)$/);

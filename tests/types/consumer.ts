@@ -15,6 +15,8 @@ import init, {
   drawLineChart,
   drawScatter,
   initSync,
+  type InitOptions,
+  type InitOutput,
   integratedGradientsDelta,
   Layout,
   loadNpy,
@@ -65,6 +67,12 @@ declare const canvas: HTMLCanvasElement;
 
 export async function start(url: URL): Promise<void> {
   await init({ module_or_path: url });
+  const options: InitOptions = { threads: 2 };
+  const output: InitOutput = await init(options);
+  const shared: boolean = output.memory.buffer instanceof SharedArrayBuffer;
+  if (shared) await init();
+  // @ts-expect-error: `threads` is a number.
+  await init({ threads: "2" });
   initSync({ module: wasmBytes });
 }
 

@@ -8,9 +8,12 @@ import init, * as nnlens from "../pkg/nnlens.js";
 
 const here = (path) => new URL(path, import.meta.url).href;
 
-export async function loadNnlens() {
-  await init({ module_or_path: here("../pkg/nnlens_bg.wasm") });
-  return nnlens;
+/** nnlens: the single-thread build, or in a cross-origin isolated page (`threads`) whatever
+ * init() chooses there, the threaded build with navigator.hardwareConcurrency workers. Returns
+ * the module and whether its memory is shared (the threaded build runs). */
+export async function loadNnlens({ threads = false } = {}) {
+  const output = await init(threads ? undefined : { module_or_path: here("../pkg/nnlens_bg.wasm") });
+  return { nn: nnlens, threaded: typeof SharedArrayBuffer === "function" && output.memory.buffer instanceof SharedArrayBuffer };
 }
 
 /**
@@ -40,10 +43,10 @@ export async function loadTf() {
   };
 }
 
-/** onnxruntime-web (wasm execution provider, SIMD, one thread, no proxy worker). */
-export async function loadOrt() {
+/** onnxruntime-web (wasm execution provider, SIMD, no proxy worker) on `threads` threads. */
+export async function loadOrt({ threads = 1 } = {}) {
   const ort = await import("../vendor/ort/ort.wasm.min.mjs");
-  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.numThreads = threads;
   ort.env.wasm.proxy = false;
   ort.env.wasm.wasmPaths = here("../vendor/ort/");
   ort.env.logLevel = "error";

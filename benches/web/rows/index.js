@@ -1,6 +1,7 @@
 // The rows of the browser benchmark, in table order. A row is a small object
-// `{ id, title, frameworks, requires?(nn) -> true | reason, prepare(ctx) -> { impls, tolerance,
-// detail } }` (see forward.js): `frameworks` names the implementations `prepare` returns
+// `{ id, title, frameworks, isolated?, requires?(nn) -> true | reason, prepare(ctx) -> { impls,
+// tolerance, detail } }` (see forward.js; `isolated` rows run in the cross-origin isolated page,
+// with threads): `frameworks` names the implementations `prepare` returns
 // (nnlens first), `requires` says whether the loaded nnlens build has the API the row needs.
 // Training rows (training.js) also return the losses they compare and their steps per call.
 
@@ -9,7 +10,7 @@ import { gradientRow, integratedGradientsRow } from "./gradient.js";
 import { onnxLoadRow } from "./onnx.js";
 import { pcaRow } from "./pca.js";
 import { trainingRow } from "./training.js";
-import { ARCHITECTURES, torchvisionForwardRow, torchvisionGradientRow } from "./torchvision.js";
+import { ARCHITECTURES, torchvisionForwardRow, torchvisionGradientRow, torchvisionIntegratedGradientsRow } from "./torchvision.js";
 import { tokenIntegratedGradientsRow, vitForwardRow } from "./transformers.js";
 
 export const ROWS = [
@@ -26,8 +27,12 @@ export const ROWS = [
   vitForwardRow(1),
   vitForwardRow(16),
   tokenIntegratedGradientsRow(50),
-  ...Object.keys(ARCHITECTURES).map(torchvisionForwardRow),
-  torchvisionGradientRow("resnet18"),
+  ...Object.keys(ARCHITECTURES).map((name) => torchvisionForwardRow(name)),
+  // Threads: the same rows in a cross-origin isolated page (`isolated`), both frameworks on
+  // navigator.hardwareConcurrency threads.
+  ...Object.keys(ARCHITECTURES).map((name) => torchvisionForwardRow(name, { threads: true })),
+  ...Object.keys(ARCHITECTURES).map(torchvisionGradientRow),
+  ...Object.keys(ARCHITECTURES).map((name) => torchvisionIntegratedGradientsRow(name, 50)),
   trainingRow("digits", "train"),
   trainingRow("digits", "step"),
   trainingRow("circle", "train"),

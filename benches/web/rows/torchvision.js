@@ -52,11 +52,15 @@ const imageSide = (ctx) => (ctx.quick ? 64 : IMAGENET);
 
 const size = (shape) => `${shape[2]}×${shape[3]}`;
 
-export function torchvisionForwardRow(name) {
+/** The forward row of an architecture; with `threads`, the row of the cross-origin isolated page
+ * (`isolated`: benches/run.mjs runs it there), where nnlens runs its threaded build and
+ * onnxruntime-web as many threads (`navigator.hardwareConcurrency` both). */
+export function torchvisionForwardRow(name, { threads = false } = {}) {
   return {
-    id: `${name}-forward-b1`,
-    title: `${ARCHITECTURES[name]} forward, batch 1, ${IMAGENET}×${IMAGENET}`,
+    id: `${name}-forward-b1${threads ? "-threads" : ""}`,
+    title: `${ARCHITECTURES[name]} forward, batch 1, ${IMAGENET}×${IMAGENET}${threads ? ", threads" : ""}`,
     frameworks: ["nnlens", "ort-wasm"],
+    isolated: threads,
     requires: (nn) => typeof nn.Model?.fromOnnx === "function" || "this nnlens build has no Model.fromOnnx()",
     async prepare(ctx) {
       const f = await fixture(name, imageSide(ctx));
@@ -75,7 +79,7 @@ export function torchvisionForwardRow(name) {
       return {
         impls,
         tolerance: 1e-4,
-        detail: `torchvision ${name} (tests/fixtures/torchvision, dynamo export, ${f.weights} generated weights, 10 classes), one generated ${size(f.shape)} image${ctx.quick ? " (quick mode)" : ""}`,
+        detail: `torchvision ${name} (tests/fixtures/torchvision, dynamo export, ${f.weights} generated weights, 10 classes), one generated ${size(f.shape)} image${ctx.quick ? " (quick mode)" : ""}${threads ? `; ${ctx.threads} threads each (nnlens threaded build: ${ctx.nnThreaded}; cross-origin isolated page)` : ""}`,
         dispose: () => {
           model.free();
           session.release();
@@ -102,6 +106,42 @@ export function torchvisionGradientRow(name) {
         impls: [{ name: "nnlens", run: () => model.gradient(f.input, target) }],
         tolerance: null,
         detail: `d output[${target}] / d input of torchvision ${name} (as in its forward row), one generated ${size(f.shape)} image; no peer computes it (ratio to the forward row: see BENCHMARKS.md)`,
+        dispose: () => model.free(),
+      };
+    },
+  };
+}
+
+/** Integrated Gradients with `steps` path points (Gauss-Legendre, zero baseline) of one sample:
+ * nnlens only, like the gradient row. The issue's bound is `steps × (forward + input gradient)`
+ * of one sample: `prepare` measures both (median of 3) and the detail gives the bound, so the
+ * row shows whether batching the path points beats running them one by one. */
+export function torchvisionIntegratedGradientsRow(name, steps) {
+  return {
+    id: `${name}-ig${steps}`,
+    title: `${ARCHITECTURES[name]} Integrated Gradients, ${steps} steps, ${IMAGENET}×${IMAGENET}`,
+    frameworks: ["nnlens"],
+    requires: (nn) => typeof nn.saliency === "function" || "this nnlens build has no saliency()",
+    async prepare(ctx) {
+      const f = await fixture(name, imageSide(ctx));
+      const n = ctx.quick ? 4 : steps;
+      const model = ctx.nn.Model.fromOnnx(f.onnx);
+      const logits = model.forward(f.input, 1);
+      const target = logits.indexOf(Math.max(...logits));
+      const median = (run) => {
+        const times = [0, 1, 2].map(() => { const t0 = performance.now(); run(); return performance.now() - t0; });
+        return times.sort((a, b) => a - b)[1];
+      };
+      const forward = median(() => model.forward(f.input, 1));
+      const gradient = median(() => model.gradient(f.input, target));
+      const bound = n * (forward + gradient);
+      const options = { method: "integratedGradients", target, steps: n };
+      return {
+        impls: [{ name: "nnlens", run: () => ctx.nn.saliency(model, f.input, options) }],
+        tolerance: null,
+        detail: `torchvision ${name} as in its forward row, ${n} Gauss-Legendre path points from a zero baseline in passes of at most ` +
+          `the trace memory limit, target ${target}, one generated ${size(f.shape)} image; the bound ${n} × (forward ${forward.toFixed(1)} ms + ` +
+          `input gradient ${gradient.toFixed(1)} ms, medians of 3 in this row) = ${bound.toFixed(0)} ms`,
         dispose: () => model.free(),
       };
     },

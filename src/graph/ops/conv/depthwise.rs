@@ -18,10 +18,12 @@
 //! channel kernel is called through an opaque function pointer (wasm-opt would inline its
 //! single call site into the graph's forward pass, which V8 compiles poorly: see
 //! `conv/direct.rs`). Elsewhere the same order runs on plain slices, one output row at a time
-//! (the compiler vectorises the row loop). Measurements: BENCHMARKS.md (Kernel decisions ›
+//! (the compiler vectorises the row loop). In the threaded build the channels run on the pool
+//! (`crate::parallel`), each thread with its own buffer. Measurements: BENCHMARKS.md (Kernel decisions ›
 //! Convolution).
 
 use super::ConvGeometry;
+use crate::parallel;
 
 /// f32 lanes per vector.
 const LANES: usize = 4;
@@ -97,12 +99,18 @@ pub(super) fn forward(
         })
         .collect();
     let contiguous = cols.stride == 1;
-    // Only the input's cells are rewritten per channel: the border stays zero.
-    let mut buffer = vec![0.0; buffer_rows * row_stride];
     let (plane, input_plane, patch) = (out_h * out_w, geo.height * geo.width, kh * kw);
     let og = geo.group_outputs();
-    for sample in 0..geo.batch {
-        for group in 0..geo.groups {
+    // One group (input channel) at a time, on the pool in the threaded build: each writes its
+    // own output planes. Only the input's cells are rewritten in a thread's buffer per
+    // channel: its border stays zero.
+    parallel::for_each_chunk(
+        &mut out[..geo.batch * geo.out_channels * plane],
+        og * plane,
+        og * plane * patch,
+        || vec![0.0; buffer_rows * row_stride],
+        |buffer, index, group_out| {
+            let (sample, group) = (index / geo.groups, index % geo.groups);
             let src = &x[(sample * geo.channels + group) * input_plane..][..input_plane];
             for (y, row) in src.chunks_exact(geo.width).enumerate() {
                 let padded_row = y + rows.pad_begin;
@@ -121,13 +129,13 @@ pub(super) fn forward(
                     }
                 }
             }
-            for o in group * og..(group + 1) * og {
+            for (k, dst) in group_out.chunks_exact_mut(plane).enumerate() {
+                let o = group * og + k;
                 let start = bias.map_or(0.0, |b| b[o]);
-                let dst = &mut out[(sample * geo.out_channels + o) * plane..][..plane];
-                channel_kernel(&channel, &buffer, &weight[o * patch..][..patch], start, dst);
+                channel_kernel(&channel, buffer, &weight[o * patch..][..patch], start, dst);
             }
-        }
-    }
+        },
+    );
 }
 
 /// One channel: `out[i·Wo + j] = start + Σ_t weights[t] · input[i·row_step + taps[t] + j]`

@@ -23,10 +23,14 @@
 //! `kh·kw` times into the patch matrix before reading it back; the built-in CNN's forward pass
 //! at batch 64 is 13–16 % faster this way (BENCHMARKS.md, Kernel decisions › Convolution).
 //!
+//! In the threaded build the channel tiles of a sample's group run on the pool
+//! (`crate::parallel`), each with the sums above.
+//!
 //! [`tile`] is SIMD128 on wasm32 and plain arrays elsewhere (where only the tests use this
 //! module): both follow the same order.
 
 use super::ConvGeometry;
+use crate::parallel;
 
 /// f32 lanes per vector.
 const LANES: usize = 4;
@@ -94,7 +98,11 @@ pub(super) fn forward(
             taps.extend((0..kw).map(|q| c * channel_stride + p * row_stride + q));
         }
     }
-    let geometry = TileGeometry { taps: &taps, plane };
+    let geometry = TileGeometry {
+        taps: &taps,
+        plane,
+        row_stride,
+    };
     for sample in 0..geo.batch {
         for group in 0..geo.groups {
             for c in 0..cg {
@@ -104,32 +112,64 @@ pub(super) fn forward(
                     dst[(y + top) * row_stride + left..][..geo.width].copy_from_slice(row);
                 }
             }
-            for o0 in (group * og..(group + 1) * og).step_by(CHANNELS) {
-                let channels = CHANNELS.min((group + 1) * og - o0);
-                let weights = &tiles[o0 * patch..][..channels * patch];
-                let mut start = [0.0; CHANNELS];
-                if let Some(bias) = bias {
-                    start[..channels].copy_from_slice(&bias[o0..o0 + channels]);
-                }
-                let block = &mut out[(sample * geo.out_channels + o0) * plane..];
-                for i in 0..out_h {
-                    for v0 in (0..vectors).step_by(VECTORS) {
-                        let count = VECTORS.min(vectors - v0);
-                        let j0 = v0 * LANES;
-                        let span = Span {
-                            vectors: count,
-                            last_lanes: (out_w - j0 - (count - 1) * LANES).min(LANES),
-                        };
-                        let input = &padded[i * row_stride + j0..];
-                        let output = &mut block[i * out_w + j0..];
-                        match channels {
-                            CHANNELS => {
-                                tile::<CHANNELS>(&geometry, span, input, weights, start, output)
-                            }
-                            _ => tile::<1>(&geometry, span, input, weights, [start[0]], output),
-                        }
+            // Tiles of CHANNELS output channels, on the pool in the threaded build: each
+            // writes only its channels' planes, with the same sums.
+            let group_out = &mut out[(sample * geo.out_channels + group * og) * plane..];
+            let padded = &padded;
+            parallel::for_each_chunk(
+                &mut group_out[..og * plane],
+                CHANNELS * plane,
+                CHANNELS * plane * patch,
+                || (),
+                |(), index, block| {
+                    let o0 = group * og + index * CHANNELS;
+                    let channels = block.len() / plane;
+                    let weights = &tiles[o0 * patch..][..channels * patch];
+                    let mut start = [0.0; CHANNELS];
+                    if let Some(bias) = bias {
+                        start[..channels].copy_from_slice(&bias[o0..o0 + channels]);
                     }
-                }
+                    channel_tile(
+                        &geometry,
+                        (out_h, out_w),
+                        padded,
+                        weights,
+                        start,
+                        channels,
+                        block,
+                    );
+                },
+            );
+        }
+    }
+}
+
+/// `channels` (1..=[`CHANNELS`]) output channels over every output row, into `block` (their
+/// planes, one after the other), tile by tile along each row.
+fn channel_tile(
+    geometry: &TileGeometry,
+    (out_h, out_w): (usize, usize),
+    padded: &[f32],
+    weights: &[f32],
+    start: [f32; CHANNELS],
+    channels: usize,
+    block: &mut [f32],
+) {
+    let vectors = out_w.div_ceil(LANES);
+    let row_stride = geometry.row_stride;
+    for i in 0..out_h {
+        for v0 in (0..vectors).step_by(VECTORS) {
+            let count = VECTORS.min(vectors - v0);
+            let j0 = v0 * LANES;
+            let span = Span {
+                vectors: count,
+                last_lanes: (out_w - j0 - (count - 1) * LANES).min(LANES),
+            };
+            let input = &padded[i * row_stride + j0..];
+            let output = &mut block[i * out_w + j0..];
+            match channels {
+                CHANNELS => tile::<CHANNELS>(geometry, span, input, weights, start, output),
+                _ => tile::<1>(geometry, span, input, weights, [start[0]], output),
             }
         }
     }
@@ -143,6 +183,8 @@ struct TileGeometry<'a> {
     taps: &'a [usize],
     /// Distance between output channels, `Ho·Wo`.
     plane: usize,
+    /// Distance between rows of the padded input.
+    row_stride: usize,
 }
 
 /// The vectors of one register tile along an output row: `vectors` (1..=[`VECTORS`]), the last
