@@ -1,6 +1,7 @@
 # nnlens build, site, demo, test and benchmark targets. See README.md.
 #   make pkg    npm package in pkg/ (wasm32 + SIMD128, LTO, wasm-bindgen --target web, wasm-opt -Oz),
 #               with the threaded build in pkg/threads/ (fetched only in cross-origin isolated pages)
+#               and the relaxed-SIMD build beside the single-thread one (nnlens_bg_relaxed.wasm)
 #   make site   the static site in site/ (www/ plus the package, the docs rendered to HTML;
 #               relative URLs only)
 #   make demo   make site, then serve site/ on http://localhost:8080
@@ -10,6 +11,14 @@
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 WASM := target/wasm32-unknown-unknown/release/nnlens.wasm
+# The relaxed-SIMD build (src/graph/madd.rs): the same sources with f32x4.relaxed_madd in the
+# kernels, in its own target directory so the two builds' flags never invalidate each other.
+RELAXED_TARGET := target/relaxed
+RELAXED_WASM := $(RELAXED_TARGET)/wasm32-unknown-unknown/release/nnlens.wasm
+# A wasm file's imports and exports (module, name and signature, without the internal names a
+# name section may give them), one per line: what wasm-bindgen's glue relies on.
+WASM_INTERFACE := wasm_interface() { npx --no-install wasm-dis "$$1" | grep -E '^ \((import|export) ' \
+  | grep -oE '^ \((import|export) "[^"]*"( "[^"]*")?|\((param|result)[^)]*\)'; }; wasm_interface
 PORT ?= 8080
 # The threaded build (pkg/threads/): the pinned nightly of scripts/install-tools.sh rebuilds std
 # with atomics (-Z build-std); shared memory imported by the glue, up to 4 GiB like the
@@ -45,14 +54,15 @@ recipe-tools:
 # newer (the sources, the build configuration, this Makefile for the wasm-opt flags, the package
 # metadata; www/ and the package for the site), so `make demo` on an unchanged tree starts at
 # once. A failed step deletes its target (.DELETE_ON_ERROR), so it is redone next time.
-PKG_INPUTS := $(shell find src -type f) Cargo.toml Cargo.lock .cargo/config.toml Makefile scripts/freed-object-message.mjs
+PKG_INPUTS := $(shell find src -type f) Cargo.toml Cargo.lock .cargo/config.toml Makefile scripts/freed-object-message.mjs \
+  scripts/relaxed-simd-loader.mjs
 SITE_INPUTS := $(shell find www -type f) scripts/render-docs.mjs
 
 .DELETE_ON_ERROR:
 
 ELEMENTS_FILES := $(wildcard js/*.js js/*.d.ts)
 
-pkg: pkg/nnlens.js pkg/package.json pkg/README.md pkg/LICENSE-MIT pkg/LICENSE-APACHE pkg/elements.js
+pkg: pkg/nnlens.js pkg/nnlens_bg_relaxed.wasm pkg/package.json pkg/README.md pkg/LICENSE-MIT pkg/LICENSE-APACHE pkg/elements.js
 
 # The single-thread build: wasm-bindgen's glue is pkg/nnlens_single.js (pkg/nnlens.js is the
 # entry that chooses a build, below).
@@ -62,6 +72,7 @@ pkg/nnlens_bg.wasm: $(PKG_INPUTS) | tools
 	wasm-bindgen --target web --out-dir pkg --out-name nnlens $(WASM)
 	mv pkg/nnlens.js pkg/nnlens_single.js
 	node scripts/freed-object-message.mjs pkg/nnlens_single.js
+	node scripts/relaxed-simd-loader.mjs pkg/nnlens_single.js
 	npx --no-install wasm-opt $(NO_INLINE) -Oz $(WASM_OPT_FEATURES) pkg/nnlens_bg.wasm -o pkg/nnlens_bg.wasm
 	@echo "pkg/: $$(wc -c < pkg/nnlens_bg.wasm) bytes wasm, $$(wc -c < pkg/nnlens_single.js) bytes js"
 
@@ -80,6 +91,18 @@ pkg/threads/nnlens_bg.wasm: $(PKG_INPUTS) scripts/install-tools.sh | tools
 pkg/nnlens.js: pkg/nnlens_bg.wasm pkg/threads/nnlens_bg.wasm scripts/loader.mjs
 	node scripts/loader.mjs pkg/nnlens_single.js pkg/threads/nnlens.js pkg/nnlens.js pkg/nnlens.d.ts
 
+# The relaxed-SIMD wasm, driven by the single-thread glue (nnlens_single.js): the build fails unless its imports and exports
+# are those of nnlens_bg.wasm.
+pkg/nnlens_bg_relaxed.wasm: pkg/nnlens_bg.wasm
+	RUSTFLAGS='-C target-feature=+simd128,+relaxed-simd' cargo build --lib --release \
+	  --target wasm32-unknown-unknown --target-dir $(RELAXED_TARGET)
+	wasm-bindgen --target web --no-typescript --out-dir $(RELAXED_TARGET)/bindgen --out-name nnlens $(RELAXED_WASM)
+	npx --no-install wasm-opt $(NO_INLINE) -Oz $(WASM_OPT_FEATURES) --enable-relaxed-simd \
+	  $(RELAXED_TARGET)/bindgen/nnlens_bg.wasm -o $@
+	diff <($(WASM_INTERFACE) pkg/nnlens_bg.wasm) <($(WASM_INTERFACE) $@) \
+	  || { rm -f $@; echo "nnlens_bg_relaxed.wasm does not have the imports and exports of nnlens_bg.wasm"; exit 1; }
+	@echo "pkg/: $$(wc -c < $@) bytes relaxed-SIMD wasm"
+
 pkg/package.json: scripts/pkg-package.json
 	mkdir -p pkg && cp $< $@
 
@@ -97,11 +120,11 @@ pkg/elements.js: $(ELEMENTS_FILES)
 
 site: pkg site/index.html
 
-site/index.html: $(SITE_INPUTS) pkg/nnlens.js pkg/elements.js
+site/index.html: $(SITE_INPUTS) pkg/nnlens.js pkg/nnlens_bg_relaxed.wasm pkg/elements.js
 	rm -rf site && mkdir -p site
 	cp -r www/. site/
 	node scripts/render-docs.mjs site/docs
-	mkdir -p site/pkg && cp pkg/nnlens.js pkg/nnlens_single.js pkg/nnlens_bg.wasm pkg/nnlens.d.ts $(ELEMENTS_FILES:js/%=pkg/%) site/pkg/
+	mkdir -p site/pkg && cp pkg/nnlens.js pkg/nnlens_single.js pkg/nnlens_bg.wasm pkg/nnlens_bg_relaxed.wasm pkg/nnlens.d.ts $(ELEMENTS_FILES:js/%=pkg/%) site/pkg/
 	cp -r pkg/threads site/pkg/
 	@echo "site/ is ready: copy it to any static host"
 

@@ -245,6 +245,47 @@ impl Graph {
         from_vec("layer outputs", &out_shape, values)
     }
 
+    /// Runs the graph on `input` and returns only its output, dropping each value once its last
+    /// reader has run: the allocator hands the freed buffers to the next nodes, so a pass works
+    /// in a few warm buffers instead of one fresh allocation per node kept to the end (the ViT
+    /// at batch 16 took 2.9 ms per pass while its nodes run alone summed to 1.1 ms). Computes
+    /// exactly what [`Graph::trace`] computes.
+    fn output_only(&self, input: Tensor) -> Result<Tensor> {
+        self.check_input(&input)?;
+        let output = self.output().0;
+        // The index of the last node reading each value.
+        let mut last_read = vec![None; self.nodes().len() + 1];
+        for (index, node) in self.nodes().iter().enumerate() {
+            for id in &node.inputs {
+                last_read[id.0] = Some(index);
+            }
+        }
+        let mut values: Vec<Option<Tensor>> = Vec::with_capacity(self.nodes().len() + 1);
+        values.push(Some(input));
+        for (index, node) in self.nodes().iter().enumerate() {
+            let inputs: Vec<&Tensor> = node
+                .inputs
+                .iter()
+                .map(|id| {
+                    values[id.0]
+                        .as_ref()
+                        .expect("a value is kept until its last reader")
+                })
+                .collect();
+            let out = node
+                .op
+                .forward(&inputs)
+                .map_err(|e| e.at_node(&node.name, &node.label))?;
+            values.push(Some(out));
+            for id in &node.inputs {
+                if last_read[id.0] == Some(index) && id.0 != output {
+                    values[id.0] = None;
+                }
+            }
+        }
+        Ok(values[output].take().expect("the output is kept"))
+    }
+
     /// Runs the graph and returns only its output. A batch whose trace would exceed
     /// [`limits::MAX_TRACE_ELEMENTS`] runs in several passes, whose outputs equal one pass's up
     /// to the rounding of the matrix products (their blocking depends on the batch size).
@@ -257,13 +298,13 @@ impl Graph {
         let batch = input.shape().first().copied().unwrap_or(0);
         let pass = (budget / self.trace_elements_per_sample().max(1)).max(1);
         if batch <= pass {
-            return Ok(self.trace(input)?.into_output());
+            return self.output_only(input);
         }
         check_batch_range(batch)?;
         let out_shape = with_batch(batch, self.value_shape(self.output()));
         let mut values = Vec::with_capacity(checked_elements("output", &out_shape)?);
         for part in input.axis_chunks_iter(Axis(0), pass) {
-            let output = self.trace(part.to_owned())?.into_output();
+            let output = self.output_only(part.to_owned())?;
             values.extend(output.iter().copied());
         }
         from_vec("output", &out_shape, values)
@@ -303,6 +344,32 @@ mod tests {
         g.push("act", label, Op::Activation(activation), &[a])
             .unwrap();
         (g, a)
+    }
+
+    /// The output alone, with values dropped after their last reader, equals the trace's on a
+    /// residual graph (a value read twice, by its activation and by the sum) and when the
+    /// output is an earlier value that a later node still reads.
+    #[test]
+    fn output_only_equals_the_trace() {
+        use crate::graph::ops::elementwise::{Binary, BinaryKind};
+        let (mut g, a) = dense_then(4, 3, "relu", Activation::Relu);
+        let relu = ValueId(2);
+        let sum = Op::Binary(Binary::between_values(BinaryKind::Add));
+        let c = g.push("add", "Add", sum, &[a, relu]).unwrap();
+        g.push("act2", "tanh", Op::Activation(Activation::Tanh), &[c])
+            .unwrap();
+        let x = g
+            .input_tensor((0..12).map(|v| v as f32 - 5.5).collect(), 4)
+            .unwrap();
+        assert_eq!(
+            g.output_only(x.clone()).unwrap(),
+            g.trace(x.clone()).unwrap().into_output()
+        );
+        g.set_output(c).unwrap();
+        assert_eq!(
+            g.output_only(x.clone()).unwrap(),
+            *g.trace(x).unwrap().value(c)
+        );
     }
 
     #[test]

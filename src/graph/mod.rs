@@ -8,6 +8,8 @@
 
 pub mod backward;
 pub mod forward;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod madd;
 pub mod ops;
 #[cfg(any(target_arch = "wasm32", test))]
 mod sgemm;

@@ -400,9 +400,8 @@ unsafe fn kernel<const R: usize>(
     c: *mut f32,
     ldc: usize,
 ) {
-    use core::arch::wasm32::{
-        f32x4_add, f32x4_mul, f32x4_splat, v128, v128_load, v128_load32_splat, v128_store,
-    };
+    use crate::graph::madd::madd;
+    use core::arch::wasm32::{f32x4_splat, v128, v128_load, v128_load32_splat, v128_store};
     let mut acc = [[f32x4_splat(0.0); 2]; R];
     for (i, row) in acc.iter_mut().enumerate() {
         *row = match start {
@@ -422,8 +421,8 @@ unsafe fn kernel<const R: usize>(
         let b1 = v128_load(b.add(r * ldb + 4) as *const v128);
         for (i, row) in acc.iter_mut().enumerate() {
             let a = v128_load32_splat(a.add(i * lda + r) as *const u32);
-            row[0] = f32x4_add(row[0], f32x4_mul(a, b0));
-            row[1] = f32x4_add(row[1], f32x4_mul(a, b1));
+            row[0] = madd(a, b0, row[0]);
+            row[1] = madd(a, b1, row[1]);
         }
     }
     for (i, row) in acc.iter().enumerate() {

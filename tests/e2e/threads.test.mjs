@@ -52,7 +52,9 @@ test("isolated: init() runs the threaded build, equal bit for bit to the single-
     const nnlens = await import("/pkg/nnlens.js");
     const single = await import("/pkg/nnlens_single.js");
     const output = await nnlens.default({ threads: 2 });
-    await single.default();
+    // The SIMD128 file, which the threaded build is built like (init() alone would pick the
+    // relaxed-SIMD one here, whose fused multiply-adds round differently).
+    await single.default({ module_or_path: "/pkg/nnlens_bg.wasm" });
     const bits = (values) => Array.from(new Uint32Array(Float32Array.from(values).buffer));
     const same = (a, b) => a.length === b.length && a.every((v, i) => v === b[i]);
     const bytes = async (url) => new Uint8Array(await (await fetch(url)).arrayBuffer());

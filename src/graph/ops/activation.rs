@@ -2,7 +2,8 @@
 //!
 //! - ReLU `max(x, 0)`; LeakyReLU `x if x >= 0 else alpha x` (PyTorch/ONNX: `x > 0`, the
 //!   derivative at 0 is taken as `alpha`, as PyTorch does).
-//! - Sigmoid `1 / (1 + e^-x)`, derivative `s (1 - s)`; Tanh, derivative `1 - t^2`.
+//! - Sigmoid `1 / (1 + e^-x)` (in a vectorisable form, `logistic.rs`), derivative `s (1 - s)`;
+//!   Tanh, derivative `1 - t^2`.
 //! - GELU in the exact erf form `x Φ(x) = x/2 (1 + erf(x/√2))` (PyTorch `approximate="none"`),
 //!   derivative `Φ(x) + x φ(x)`; Erf itself, derivative `2/√π e^{-x^2}`; erf from `libm`.
 //! - GELU in the tanh form `x/2 (1 + tanh(√(2/π) (x + 0.044715 x³)))` (PyTorch
@@ -31,6 +32,7 @@
 //!   `y = x ⊙ mask` with `mask` `0` or `1 / (1 - p)`, drawn once per pass; backward `g ⊙ mask`.
 //!   `p = 0` is the identity in both modes and draws nothing.
 
+use super::logistic::logistic;
 use super::{Grads, Kernel};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
@@ -170,7 +172,7 @@ impl Activation {
                     alpha * x
                 }
             }
-            Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+            Activation::Sigmoid => logistic(x),
             Activation::Tanh => x.tanh(),
             Activation::Gelu => 0.5 * x * (1.0 + libm::erff(x * FRAC_1_SQRT_2)),
             Activation::Erf => libm::erff(x),
@@ -290,10 +292,10 @@ impl Activation {
                     gamma * alpha * x.exp()
                 }
             }
-            Activation::Softplus => sigmoid(x),
+            Activation::Softplus => logistic(x),
             Activation::Mish => {
                 let t = softplus(x).tanh();
-                t + x * sigmoid(x) * (1.0 - t * t)
+                t + x * logistic(x) * (1.0 - t * t)
             }
         }
     }
@@ -303,12 +305,6 @@ impl Activation {
 #[inline]
 fn softplus(x: f32) -> f32 {
     x.max(0.0) + (-x.abs()).exp().ln_1p()
-}
-
-/// The logistic function.
-#[inline]
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
 }
 
 impl Kernel for Activation {
@@ -365,6 +361,8 @@ impl Kernel for Activation {
                     above
                 }
             }),
+            // A loop of branch-free arithmetic (`logistic.rs`), so it vectorises too.
+            Activation::Sigmoid => x.mapv(logistic),
             other => x.mapv(|v| other.apply(v)),
         })
     }
@@ -377,10 +375,17 @@ impl Kernel for Activation {
         _want_params: bool,
     ) -> Result<Grads> {
         let mut dx = grad_output.to_owned();
-        Zip::from(&mut dx)
-            .and(inputs[0])
-            .and(output)
-            .for_each(|g, &x, &y| *g *= self.derivative(x, y));
+        match *self {
+            // ReLU's derivative as a select with the match outside the loop, so the loop
+            // vectorises (the general loop took 6% of ResNet-18's input gradient in Chromium).
+            Activation::Relu => Zip::from(&mut dx)
+                .and(inputs[0])
+                .for_each(|g, &x| *g *= if x > 0.0 { 1.0 } else { 0.0 }),
+            _ => Zip::from(&mut dx)
+                .and(inputs[0])
+                .and(output)
+                .for_each(|g, &x, &y| *g *= self.derivative(x, y)),
+        }
         Ok(Grads {
             inputs: vec![dx],
             params: Vec::new(),
@@ -783,7 +788,7 @@ mod tests {
         }
     }
 
-    /// The loop forms of ReLU, LeakyReLU and Clip give what `apply` gives, NaN and infinities
+    /// The loop forms of ReLU, LeakyReLU, Clip and Sigmoid give what `apply` gives, NaN and infinities
     /// included.
     #[test]
     fn loop_forms_equal_apply() {
@@ -807,6 +812,7 @@ mod tests {
                 min: -1.0,
                 max: 1.0,
             },
+            Activation::Sigmoid,
         ] {
             let y = act.forward(&[&x]).unwrap();
             for (&v, &got) in edge.iter().zip(y.iter()) {

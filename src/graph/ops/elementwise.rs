@@ -160,6 +160,104 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
         .collect()
 }
 
+/// `a op b` on any layouts and broadcasts, through an ndarray zip.
+fn general_forward(kind: BinaryKind, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    Ok(Zip::from(spread(a, shape)?)
+        .and(spread(b, shape)?)
+        .map_collect(|&a, &b| kind.apply(a, b)))
+}
+
+/// `[outer, mid, inner]` when `small`, aligned from the right to `shape`, is 1 on its leading
+/// and trailing axes and equal to `shape` between them: a tensor of `shape` is then `outer`
+/// repeats of `mid` blocks of `inner` values, block `m` meeting `small[m]` (a per-channel
+/// scale `[N, C, 1, 1]`, a bias row, or equal shapes, where `inner` is 1).
+fn block_pattern(small: &[usize], shape: &[usize]) -> Option<[usize; 3]> {
+    let padded: Vec<usize> = std::iter::repeat_n(1, shape.len().checked_sub(small.len())?)
+        .chain(small.iter().copied())
+        .collect();
+    let lead = padded.iter().take_while(|&&d| d == 1).count();
+    let equal = padded[lead..]
+        .iter()
+        .zip(&shape[lead..])
+        .take_while(|(p, s)| p == s)
+        .count();
+    let trail = lead + equal;
+    padded[trail..].iter().all(|&d| d == 1).then(|| {
+        [
+            shape[..lead].iter().product(),
+            shape[lead..trail].iter().product(),
+            shape[trail..].iter().product(),
+        ]
+    })
+}
+
+/// `op(full, small)` element by element, `small` repeated by the block pattern
+/// `[outer, mid, inner]` of [`block_pattern`] (`full` holds `outer · mid · inner` values).
+#[inline(always)]
+fn blocks(
+    op: impl Fn(f32, f32) -> f32,
+    full: &[f32],
+    small: &[f32],
+    pattern: [usize; 3],
+) -> Vec<f32> {
+    let [_, mid, inner] = pattern;
+    let mut out = Vec::with_capacity(full.len());
+    if inner == 1 {
+        for repeat in full.chunks_exact(mid) {
+            out.extend(repeat.iter().zip(small).map(|(&x, &s)| op(x, s)));
+        }
+    } else {
+        for (block, &s) in full.chunks_exact(inner).zip(small.iter().cycle()) {
+            out.extend(block.iter().map(|&x| op(x, s)));
+        }
+    }
+    out
+}
+
+/// `a op b` as one loop when both operands are contiguous and one has the output's shape while
+/// the other repeats by a [`block_pattern`] (equal shapes, per-channel scales and biases: every
+/// broadcast of the CNNs), for Add, Sub, Mul and Div, with the operation chosen outside the
+/// loop so the loop vectorises; `None` otherwise. Each element is `kind.apply` of the same two values as in
+/// [`general_forward`]. EfficientNet-B0's SiLU and squeeze-excitation products took 7% of its
+/// forward pass in Chromium through the zip.
+fn contiguous_forward(
+    kind: BinaryKind,
+    a: &Tensor,
+    b: &Tensor,
+    shape: &[usize],
+) -> Option<Vec<f32>> {
+    match kind {
+        BinaryKind::Add => contiguous(|x, y| x + y, a, b, shape),
+        BinaryKind::Sub => contiguous(|x, y| x - y, a, b, shape),
+        BinaryKind::Mul => contiguous(|x, y| x * y, a, b, shape),
+        BinaryKind::Div => contiguous(|x, y| x / y, a, b, shape),
+        _ => None,
+    }
+}
+
+/// [`contiguous_forward`] for one operation `op`.
+#[inline(always)]
+fn contiguous(
+    op: impl Fn(f32, f32) -> f32 + Copy,
+    a: &Tensor,
+    b: &Tensor,
+    shape: &[usize],
+) -> Option<Vec<f32>> {
+    let (a_values, b_values) = (a.as_slice()?, b.as_slice()?);
+    let len: usize = shape.iter().product();
+    if len == 0 {
+        None
+    } else if a_values.len() == len {
+        let pattern = block_pattern(b.shape(), shape)?;
+        Some(blocks(op, a_values, b_values, pattern))
+    } else if b_values.len() == len {
+        let pattern = block_pattern(a.shape(), shape)?;
+        Some(blocks(move |x, y| op(y, x), b_values, a_values, pattern))
+    } else {
+        None
+    }
+}
+
 /// `tensor` viewed with the (broadcast) shape `shape`.
 pub(super) fn spread<'a>(tensor: &'a Tensor, shape: &[usize]) -> Result<ArrayView<'a, f32, IxDyn>> {
     tensor.broadcast(IxDyn(shape)).ok_or_else(|| {
@@ -345,10 +443,11 @@ impl Kernel for Binary {
         let [a, b] = self.operand_tensors(inputs)?;
         let shapes: Vec<&[usize]> = inputs.iter().map(|t| t.shape()).collect();
         let shape = self.output_shape(&shapes)?;
-        let kind = self.kind;
-        Ok(Zip::from(spread(a, &shape)?)
-            .and(spread(b, &shape)?)
-            .map_collect(|&a, &b| kind.apply(a, b)))
+        if let Some(values) = contiguous_forward(self.kind, a, b, &shape) {
+            return Tensor::from_shape_vec(IxDyn(&shape), values)
+                .map_err(|e| Error::shape(format!("{} output: {e}", self.kind.name())));
+        }
+        general_forward(self.kind, a, b, &shape)
     }
 
     fn backward(
@@ -428,6 +527,55 @@ mod tests {
         assert_eq!(broadcast_shapes(&[5, 1], &[]), Some(vec![5, 1]));
         assert_eq!(broadcast_shapes(&[2, 1], &[7]), Some(vec![2, 7]));
         assert_eq!(broadcast_shapes(&[2, 3], &[2]), None);
+    }
+
+    /// The one-loop path gives bit for bit what the general zip gives, on equal shapes,
+    /// per-channel scales, rows, scalars and a repeated middle block, with either operand the
+    /// smaller one, and declines the broadcasts it does not cover.
+    #[test]
+    fn contiguous_path_equals_the_zip() {
+        let pairs: [(&[usize], &[usize]); 7] = [
+            (&[2, 3, 4, 5], &[2, 3, 4, 5]),
+            (&[2, 3, 4, 5], &[2, 3, 1, 1]),
+            (&[2, 3, 4, 5], &[5]),
+            (&[2, 3, 4, 5], &[1]),
+            (&[2, 3, 4, 5], &[3, 1, 1]),
+            (&[2, 3, 4, 5], &[1, 3, 4, 1]),
+            (&[1, 3, 4], &[1, 3, 1]),
+        ];
+        for (i, (big, small)) in pairs.into_iter().enumerate() {
+            let x = random_tensor(big, -2.0, 2.0, 3 + i as u64);
+            let y = random_tensor(small, 0.5, 2.0, 30 + i as u64);
+            for kind in [
+                BinaryKind::Add,
+                BinaryKind::Sub,
+                BinaryKind::Mul,
+                BinaryKind::Div,
+            ] {
+                for (a, b) in [(&x, &y), (&y, &x)] {
+                    let shape = broadcast_shapes(a.shape(), b.shape()).unwrap();
+                    let general = general_forward(kind, a, b, &shape).unwrap();
+                    let fast = contiguous_forward(kind, a, b, &shape).expect("a block pattern");
+                    assert!(
+                        fast.iter()
+                            .zip(general.iter())
+                            .all(|(f, g)| f.to_bits() == g.to_bits()),
+                        "{kind:?} {:?} {:?}",
+                        a.shape(),
+                        b.shape()
+                    );
+                }
+            }
+        }
+        let x = random_tensor(&[2, 3, 4], -1.0, 1.0, 1);
+        let column = random_tensor(&[2, 1, 4], -1.0, 1.0, 2);
+        assert!(contiguous_forward(BinaryKind::Add, &x, &column, &[2, 3, 4]).is_none());
+        let (p, q) = (
+            random_tensor(&[2, 1, 4], 0.0, 1.0, 3),
+            random_tensor(&[1, 3, 1], 0.0, 1.0, 4),
+        );
+        assert!(contiguous_forward(BinaryKind::Mul, &p, &q, &[2, 3, 4]).is_none());
+        assert!(contiguous_forward(BinaryKind::Pow, &x, &x, &[2, 3, 4]).is_none());
     }
 
     #[test]

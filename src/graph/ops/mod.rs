@@ -26,6 +26,7 @@ pub mod embedding;
 pub mod group_norm;
 pub mod index;
 pub mod layer_norm;
+pub mod logistic;
 pub mod matmul;
 pub mod modulo;
 pub mod norm;

@@ -225,16 +225,17 @@ unsafe fn tile<const V: usize>(
     dst: *mut f32,
     last_lanes: usize,
 ) {
+    use crate::graph::madd::madd;
     use core::arch::wasm32::{
-        f32x4_add, f32x4_extract_lane, f32x4_mul, f32x4_splat, v128, v128_load, v128_load32_splat,
-        v128_store, v128_store64_lane,
+        f32x4_extract_lane, f32x4_splat, v128, v128_load, v128_load32_splat, v128_store,
+        v128_store64_lane,
     };
     let mut acc = [f32x4_splat(start); V];
     for (&tap, w) in g.taps.iter().zip(weights) {
         let w = v128_load32_splat(w as *const f32 as *const u32);
         for (v, a) in acc.iter_mut().enumerate() {
             let x = v128_load(src.add(tap + v * LANES) as *const v128);
-            *a = f32x4_add(*a, f32x4_mul(w, x));
+            *a = madd(w, x, *a);
         }
     }
     for (v, &value) in acc.iter().enumerate().take(V - 1) {

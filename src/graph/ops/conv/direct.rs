@@ -245,9 +245,10 @@ fn tile_simd<const C: usize, const V: usize>(
     start: [f32; C],
     out: &mut [f32],
 ) {
+    use crate::graph::madd::madd;
     use core::arch::wasm32::{
-        f32x4_add, f32x4_extract_lane, f32x4_mul, f32x4_splat, v128, v128_load, v128_load32_splat,
-        v128_store, v128_store64_lane,
+        f32x4_extract_lane, f32x4_splat, v128, v128_load, v128_load32_splat, v128_store,
+        v128_store64_lane,
     };
     let span = Span {
         vectors: V,
@@ -275,7 +276,7 @@ fn tile_simd<const C: usize, const V: usize>(
             // SAFETY: tap + V·LANES <= input_len(g, span) values from `input`, asserted above.
             let x = unsafe { v128_load(input.add(tap + v * LANES) as *const v128) };
             for (a, &s) in acc.iter_mut().zip(&splats) {
-                a[v] = f32x4_add(a[v], f32x4_mul(s, x));
+                a[v] = madd(s, x, a[v]);
             }
         }
     }
