@@ -1,7 +1,8 @@
 # nnlens build, site, demo, test and benchmark targets. See README.md.
 #   make pkg    npm package in pkg/ (wasm32 + SIMD128, LTO, wasm-bindgen --target web, wasm-opt -Oz),
 #               with the threaded build in pkg/threads/ (fetched only in cross-origin isolated pages)
-#   make site   the static site in site/ (www/ plus the package; relative URLs only)
+#   make site   the static site in site/ (www/ plus the package, the docs rendered to HTML;
+#               relative URLs only)
 #   make demo   make site, then serve site/ on http://localhost:8080
 #   make test   native cargo test, wasm-bindgen-test in headless Chromium, Node, page and package
 #               consumer tests (the docs' embedding recipes among them)
@@ -45,7 +46,7 @@ recipe-tools:
 # metadata; www/ and the package for the site), so `make demo` on an unchanged tree starts at
 # once. A failed step deletes its target (.DELETE_ON_ERROR), so it is redone next time.
 PKG_INPUTS := $(shell find src -type f) Cargo.toml Cargo.lock .cargo/config.toml Makefile scripts/freed-object-message.mjs
-SITE_INPUTS := $(shell find www -type f)
+SITE_INPUTS := $(shell find www -type f) scripts/render-docs.mjs
 
 .DELETE_ON_ERROR:
 
@@ -99,6 +100,7 @@ site: pkg site/index.html
 site/index.html: $(SITE_INPUTS) pkg/nnlens.js pkg/elements.js
 	rm -rf site && mkdir -p site
 	cp -r www/. site/
+	node scripts/render-docs.mjs site/docs
 	mkdir -p site/pkg && cp pkg/nnlens.js pkg/nnlens_single.js pkg/nnlens_bg.wasm pkg/nnlens.d.ts $(ELEMENTS_FILES:js/%=pkg/%) site/pkg/
 	cp -r pkg/threads site/pkg/
 	@echo "site/ is ready: copy it to any static host"

@@ -66,12 +66,12 @@ pub(crate) fn for_each_index(count: usize, piece: impl Fn(usize) + Sync + Send) 
 /// shorter) and its index; `scratch` comes from `init`, once per thread that takes part (once
 /// in all without threads), for buffers a chunk may reuse. `work_per_chunk` (multiply-adds)
 /// decides whether the pool is used (see [`pieces`]).
-pub(crate) fn for_each_chunk<S>(
-    out: &mut [f32],
+pub(crate) fn for_each_chunk<T: Send, S>(
+    out: &mut [T],
     chunk_len: usize,
     work_per_chunk: usize,
     init: impl Fn() -> S + Sync + Send,
-    work: impl Fn(&mut S, usize, &mut [f32]) + Sync + Send,
+    work: impl Fn(&mut S, usize, &mut [T]) + Sync + Send,
 ) {
     let chunk_len = chunk_len.max(1);
     #[cfg(feature = "threads")]
@@ -90,6 +90,38 @@ pub(crate) fn for_each_chunk<S>(
     let mut scratch = init();
     for (index, chunk) in out.chunks_mut(chunk_len).enumerate() {
         work(&mut scratch, index, chunk);
+    }
+}
+
+/// Calls `work(index, a_chunk, b_chunk)` for the `index`-th `a_len`-long chunk of `a` together
+/// with the `index`-th `b_len`-long chunk of `b` (two outputs cut alike, e.g. per-point vectors
+/// and per-point sums), for as many chunks as both have. `work_per_chunk` (multiply-adds)
+/// decides whether the pool is used (see [`pieces`]).
+pub(crate) fn for_each_chunk_pair<A: Send, B: Send>(
+    a: &mut [A],
+    a_len: usize,
+    b: &mut [B],
+    b_len: usize,
+    work_per_chunk: usize,
+    work: impl Fn(usize, &mut [A], &mut [B]) + Sync + Send,
+) {
+    let (a_len, b_len) = (a_len.max(1), b_len.max(1));
+    #[cfg(feature = "threads")]
+    {
+        use rayon::prelude::*;
+        let chunks = a.len().div_ceil(a_len).min(b.len().div_ceil(b_len));
+        if pieces(chunks, chunks.saturating_mul(work_per_chunk)) > 1 {
+            a.par_chunks_mut(a_len)
+                .zip(b.par_chunks_mut(b_len))
+                .enumerate()
+                .for_each(|(index, (a, b))| work(index, a, b));
+            return;
+        }
+    }
+    #[cfg(not(feature = "threads"))]
+    let _ = work_per_chunk;
+    for (index, (a, b)) in a.chunks_mut(a_len).zip(b.chunks_mut(b_len)).enumerate() {
+        work(index, a, b);
     }
 }
 
@@ -113,6 +145,21 @@ mod tests {
             counts[i].fetch_add(1, Ordering::Relaxed);
         });
         assert!(counts.iter().all(|c| c.load(Ordering::Relaxed) == 1));
+    }
+
+    #[test]
+    fn chunk_pairs_are_cut_alike() {
+        for work in [1, MIN_PARALLEL_WORK] {
+            let (mut vectors, mut sums) = (vec![0.0f64; 2 * 25], vec![0.0f64; 25]);
+            for_each_chunk_pair(&mut vectors, 2 * 4, &mut sums, 4, work, |index, v, s| {
+                assert_eq!(v.len(), 2 * s.len());
+                v.fill(index as f64);
+                s.fill(-(index as f64));
+            });
+            assert!(
+                (0..25).all(|p| vectors[2 * p] == (p / 4) as f64 && sums[p] == -((p / 4) as f64))
+            );
+        }
     }
 
     #[test]

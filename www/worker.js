@@ -140,7 +140,8 @@ self.onmessage = async ({ data }) => {
       const result = await project(id, task);
       postMessage({ id, result }, [result.points.buffer, result.predictions.buffer]);
     } else if (task.kind === "saliency") {
-      const result = attribute(loadModel(task.model), task.input, task.options);
+      const result = attribute(loadModel(task.model), task.input, task.options,
+        (done, total) => postMessage({ id, progress: [done, total], stage: "saliency" }));
       postMessage({ id, result }, [result.values.buffer]);
     } else if (task.kind === "train") {
       const result = train(id, task);

@@ -14,12 +14,12 @@
 //! forward pass of the batch `[x, x']`.
 
 use super::quadrature::{quadrature, Rule};
-use super::{forward_passes, gradient_passes, Baseline, Objective};
+use super::{Baseline, Objective, Passes};
 use crate::error::{Error, Result};
 use crate::graph::Graph;
 
 /// Integrated gradients of the sample `x` from `baseline` (both flat, validated), and the
-/// convergence delta. `chunk` is the most samples per pass.
+/// convergence delta, in `passes` (one report per pass of path points).
 pub(super) fn attribute(
     graph: &Graph,
     x: &[f32],
@@ -27,7 +27,7 @@ pub(super) fn attribute(
     objective: &Objective,
     rule: Rule,
     steps: usize,
-    chunk: usize,
+    passes: &mut Passes,
 ) -> Result<(Vec<f32>, f32)> {
     let q = quadrature(rule, steps)?;
     let diff: Vec<f32> = x.iter().zip(baseline).map(|(x, b)| x - b).collect();
@@ -35,11 +35,10 @@ pub(super) fn attribute(
     let weights: Vec<f32> = q.weights.iter().map(|&w| w as f32).collect();
     let n = x.len();
     let mut total = vec![0.0f64; n];
-    gradient_passes(
+    passes.gradients(
         graph,
         objective,
         steps,
-        chunk,
         |range| {
             let mut batch = Vec::with_capacity(range.len() * n);
             for &alpha in &alphas[range] {
@@ -75,18 +74,8 @@ fn delta(
     attribution: &[f32],
     objective: &Objective,
 ) -> Result<f32> {
-    let mut f = Vec::new();
-    forward_passes(
-        graph,
-        objective,
-        2,
-        2,
-        |_| Ok([x, baseline].concat()),
-        |_, scores| {
-            f = scores;
-            Ok(())
-        },
-    )?;
+    let pair = graph.input_tensor([x, baseline].concat(), 2)?;
+    let f = objective.scores(&graph.trace(pair)?);
     let sum: f64 = attribution.iter().map(|&a| f64::from(a)).sum();
     Ok((sum - (f64::from(f[0]) - f64::from(f[1]))) as f32)
 }
@@ -122,7 +111,7 @@ pub fn integrated_gradients_delta(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{mlp, mlp_input};
+    use super::super::testutil::{mlp, mlp_input, unreported};
     use super::super::{pass_limit, saliency, Method, SaliencyOptions};
     use super::*;
     use crate::graph::ops::dense::Dense;
@@ -259,10 +248,19 @@ mod tests {
             &obj,
             Rule::GaussLegendre,
             20,
-            pass_limit(&g, usize::MAX),
+            &mut unreported(pass_limit(&g, usize::MAX)),
         )
         .unwrap();
-        let split = attribute(&g, &x, &b, &obj, Rule::GaussLegendre, 20, 3).unwrap();
+        let split = attribute(
+            &g,
+            &x,
+            &b,
+            &obj,
+            Rule::GaussLegendre,
+            20,
+            &mut unreported(3),
+        )
+        .unwrap();
         for (a, b) in whole.0.iter().zip(&split.0) {
             assert!((a - b).abs() <= 1e-6 * a.abs().max(1.0), "{a} vs {b}");
         }

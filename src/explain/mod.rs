@@ -294,13 +294,55 @@ pub struct Attribution {
 /// ([`Error::TargetOutOfRange`]), invalid method options (each error names the option, the
 /// value and what is valid), and errors of the graph's kernels.
 pub fn saliency(graph: &Graph, input: &[f32], options: &SaliencyOptions) -> Result<Attribution> {
+    attribute_in_passes(graph, input, options, None)
+}
+
+/// [`saliency`], calling `progress(done, total)` after each pass of the methods that evaluate
+/// many samples: Integrated Gradients' path points, SmoothGrad's noisy samples and Occlusion's
+/// windows (`total` is their count). These methods then split their samples into at least
+/// [`PROGRESS_PASSES`] passes (fewer when there are fewer samples), so that progress moves on a
+/// large model; the split changes no result. The other methods make one pass and report nothing.
+/// `progress` returning `false` stops the attribution with an error.
+///
+/// ```
+/// use nnlens::explain::{saliency_reporting, Method, SaliencyOptions};
+/// let graph = nnlens::io::json::from_json(r#"{ "format": "nnlens", "version": 1, "input": [4],
+///   "seed": 3, "layers": [ { "type": "dense", "units": 3, "activation": "softmax" } ] }"#).unwrap();
+/// let method: Method = "integratedGradients".parse().unwrap();
+/// let mut reports = Vec::new();
+/// saliency_reporting(&graph, &[0.5, -1.0, 0.25, 2.0], &SaliencyOptions::new(method, 2),
+///     &mut |done, total| { reports.push((done, total)); true }).unwrap();
+/// // 50 path points (the default) in passes of at most 5.
+/// assert_eq!(reports.first(), Some(&(5, 50)));
+/// assert_eq!(reports.last(), Some(&(50, 50)));
+/// ```
+pub fn saliency_reporting(
+    graph: &Graph,
+    input: &[f32],
+    options: &SaliencyOptions,
+    progress: &mut dyn FnMut(usize, usize) -> bool,
+) -> Result<Attribution> {
+    attribute_in_passes(graph, input, options, Some(progress))
+}
+
+/// [`saliency`] and [`saliency_reporting`]: the methods' samples in passes, reported to
+/// `progress` when there is one.
+fn attribute_in_passes(
+    graph: &Graph,
+    input: &[f32],
+    options: &SaliencyOptions,
+    progress: Option<&mut dyn FnMut(usize, usize) -> bool>,
+) -> Result<Attribution> {
     let objective = Objective::new(graph, options.target, options.logits)?;
     check_input(graph, input)?;
+    let mut passes = Passes {
+        most: pass_limit(graph, limits::MAX_ELEMENTS),
+        progress,
+    };
     if tokens::at_embedding(graph, &options.method) {
-        return tokens::attribute(graph, input, &options.method, &objective);
+        return tokens::attribute(graph, input, &options.method, &objective, &mut passes);
     }
     let sample = || graph.input_tensor(input.to_vec(), 1);
-    let chunk = pass_limit(graph, limits::MAX_ELEMENTS);
     let shape = graph.input_shape().to_vec();
     let plain = |values| Attribution {
         values,
@@ -321,8 +363,15 @@ pub fn saliency(graph: &Graph, input: &[f32], options: &SaliencyOptions) -> Resu
             baseline,
         } => {
             let baseline = baseline.expand(input.len())?;
-            let (values, delta) =
-                integrated::attribute(graph, input, &baseline, &objective, *rule, *steps, chunk)?;
+            let (values, delta) = integrated::attribute(
+                graph,
+                input,
+                &baseline,
+                &objective,
+                *rule,
+                *steps,
+                &mut passes,
+            )?;
             Attribution {
                 values,
                 shape,
@@ -346,7 +395,7 @@ pub fn saliency(graph: &Graph, input: &[f32], options: &SaliencyOptions) -> Resu
                 seed: *seed,
                 abs: *abs,
             },
-            chunk,
+            &mut passes,
         )?),
         Method::GradCam {
             layer,
@@ -368,7 +417,13 @@ pub fn saliency(graph: &Graph, input: &[f32], options: &SaliencyOptions) -> Resu
         } => {
             let baseline = baseline.expand(input.len())?;
             plain(occlusion::attribute(
-                graph, input, &baseline, &objective, window, strides, chunk,
+                graph,
+                input,
+                &baseline,
+                &objective,
+                window,
+                strides,
+                &mut passes,
             )?)
         }
     })
@@ -461,45 +516,95 @@ fn pass_limit(graph: &Graph, budget: usize) -> usize {
     (budget / graph.trace_elements_per_sample().max(1)).clamp(1, limits::MAX_BATCH)
 }
 
-/// Evaluates `total` samples in passes of at most `chunk`. `build(range)` returns the flat
-/// inputs of the samples in `range` (in order); `consume(range, grads, scores)` receives their
-/// input gradients `∂F/∂x` (flat, row-major) and `F` values.
-fn gradient_passes(
-    graph: &Graph,
-    objective: &Objective,
-    total: usize,
-    chunk: usize,
-    mut build: impl FnMut(Range<usize>) -> Result<Vec<f32>>,
-    mut consume: impl FnMut(Range<usize>, Vec<f32>, Vec<f32>) -> Result<()>,
-) -> Result<()> {
-    for start in (0..total).step_by(chunk.max(1)) {
-        let range = start..(start + chunk.max(1)).min(total);
-        let x = graph.input_tensor(build(range.clone())?, range.len())?;
-        let trace = graph.trace(x)?;
-        let scores = objective.scores(&trace);
-        let grads = objective.input_gradients(graph, &trace)?;
-        drop(trace);
-        consume(range, grads, scores)?;
-    }
-    Ok(())
+/// With a progress report, a method's samples are split into at least this many passes (when
+/// it has that many samples).
+pub const PROGRESS_PASSES: usize = 10;
+
+/// How a method's samples are split into passes, and who hears of each pass.
+pub(crate) struct Passes<'a> {
+    /// The most samples one pass may hold (memory, [`pass_limit`]).
+    most: usize,
+    /// `progress(done, total)` after each pass of a method's main samples, if anyone listens;
+    /// `false` stops.
+    progress: Option<&'a mut dyn FnMut(usize, usize) -> bool>,
 }
 
-/// Like [`gradient_passes`] with forward passes only: `consume(range, scores)`.
-fn forward_passes(
-    graph: &Graph,
-    objective: &Objective,
-    total: usize,
-    chunk: usize,
-    mut build: impl FnMut(Range<usize>) -> Result<Vec<f32>>,
-    mut consume: impl FnMut(Range<usize>, Vec<f32>) -> Result<()>,
-) -> Result<()> {
-    for start in (0..total).step_by(chunk.max(1)) {
-        let range = start..(start + chunk.max(1)).min(total);
-        let x = graph.input_tensor(build(range.clone())?, range.len())?;
-        let trace = graph.trace(x)?;
-        consume(range, objective.scores(&trace))?;
+impl Passes<'_> {
+    /// The ranges of `total` samples, one per pass: of at most `most` samples, and at most
+    /// `⌊total / PROGRESS_PASSES⌋` (at least 1) when `reported` and someone listens.
+    fn ranges(&self, total: usize, reported: bool) -> impl Iterator<Item = Range<usize>> {
+        let mut size = self.most.max(1);
+        if reported && self.progress.is_some() {
+            size = size.min((total / PROGRESS_PASSES).max(1));
+        }
+        (0..total)
+            .step_by(size)
+            .map(move |start| start..(start + size).min(total))
     }
-    Ok(())
+
+    /// Evaluates `total` samples in passes, reporting each pass. `build(range)` returns the
+    /// flat inputs of the samples in `range` (in order); `consume(range, grads, scores)`
+    /// receives their input gradients `∂F/∂x` (flat, row-major) and `F` values.
+    fn gradients(
+        &mut self,
+        graph: &Graph,
+        objective: &Objective,
+        total: usize,
+        mut build: impl FnMut(Range<usize>) -> Result<Vec<f32>>,
+        mut consume: impl FnMut(Range<usize>, Vec<f32>, Vec<f32>) -> Result<()>,
+    ) -> Result<()> {
+        for range in self.ranges(total, true) {
+            let x = graph.input_tensor(build(range.clone())?, range.len())?;
+            let trace = graph.trace(x)?;
+            let scores = objective.scores(&trace);
+            let grads = objective.input_gradients(graph, &trace)?;
+            drop(trace);
+            let done = range.end;
+            consume(range, grads, scores)?;
+            self.report(done, total)?;
+        }
+        Ok(())
+    }
+
+    /// Like [`Passes::gradients`] with forward passes only: `consume(range, scores)`. Reported
+    /// when `reported` (a method's main samples, not a reference pass).
+    fn forward(
+        &mut self,
+        graph: &Graph,
+        objective: &Objective,
+        total: usize,
+        reported: bool,
+        mut build: impl FnMut(Range<usize>) -> Result<Vec<f32>>,
+        mut consume: impl FnMut(Range<usize>, Vec<f32>) -> Result<()>,
+    ) -> Result<()> {
+        for range in self.ranges(total, reported) {
+            let x = graph.input_tensor(build(range.clone())?, range.len())?;
+            let trace = graph.trace(x)?;
+            let done = range.end;
+            consume(range, objective.scores(&trace))?;
+            if reported {
+                self.report(done, total)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Tells the listener, if any, that `done` of `total` samples are evaluated; an error when
+    /// it answers `false`.
+    fn report(&mut self, done: usize, total: usize) -> Result<()> {
+        let go_on = self
+            .progress
+            .as_mut()
+            .is_none_or(|progress| progress(done, total));
+        if go_on {
+            Ok(())
+        } else {
+            Err(Error::invalid(
+                "attribution",
+                format!("stopped by its progress callback after {done} of {total} samples"),
+            ))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -510,6 +615,14 @@ pub(crate) mod testutil {
     use crate::graph::ops::gradcheck::random_tensor;
     use crate::graph::ops::Op;
     use crate::graph::{Graph, ValueId};
+
+    /// Passes of at most `most` samples, reported to no one.
+    pub fn unreported(most: usize) -> super::Passes<'static> {
+        super::Passes {
+            most,
+            progress: None,
+        }
+    }
 
     /// `x[6] -> dense 8 -> tanh -> dense 5 -> relu -> dense 3 -> softmax`.
     pub fn mlp() -> Graph {
@@ -613,6 +726,66 @@ mod tests {
         let trace = g.trace(x).unwrap();
         let fc3 = trace.value(g.find("fc3").unwrap())[[0, 2]];
         assert_eq!(logits.scores(&trace), vec![fc3]);
+    }
+
+    /// With a listener, the many-sample methods report every pass, in order, up to their
+    /// sample count, and give the attribution they give without one.
+    #[test]
+    fn progress_reports_every_pass_and_changes_no_result() {
+        let g = mlp();
+        let x = mlp_input();
+        let occlusion = Method::Occlusion {
+            window: vec![2],
+            strides: vec![1],
+            baseline: Baseline::default(),
+        };
+        let methods = [
+            ("integratedGradients".parse().unwrap(), 50, 10),
+            ("smoothGrad".parse().unwrap(), 25, 13),
+            (occlusion, 5, 5),
+            ("gradient".parse().unwrap(), 0, 0),
+        ];
+        for (method, total, reports) in methods {
+            let name = format!("{method:?}");
+            let options = SaliencyOptions::new(method, 1);
+            let plain = saliency(&g, &x, &options).unwrap();
+            let mut heard = Vec::new();
+            let reported = saliency_reporting(&g, &x, &options, &mut |done, all| {
+                heard.push((done, all));
+                true
+            })
+            .unwrap();
+            assert_eq!(heard.len(), reports, "{name}: {heard:?}");
+            assert!(heard.iter().all(|&(_, all)| all == total), "{name}");
+            assert!(heard.windows(2).all(|w| w[0].0 < w[1].0), "{name}");
+            assert_eq!(
+                heard.last().map(|&(done, _)| done),
+                (total > 0).then_some(total)
+            );
+            for (a, b) in plain.values.iter().zip(&reported.values) {
+                assert!(
+                    (a - b).abs() <= 1e-6 * a.abs().max(1.0),
+                    "{name}: {a} vs {b}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_progress_answering_false_stops_the_attribution() {
+        let options = SaliencyOptions::new("integratedGradients".parse().unwrap(), 1);
+        let mut calls = 0;
+        let err = saliency_reporting(&mlp(), &mlp_input(), &options, &mut |_, _| {
+            calls += 1;
+            calls < 3
+        })
+        .unwrap_err();
+        assert_eq!(calls, 3);
+        assert!(
+            err.to_string()
+                .contains("stopped by its progress callback after 15 of 50 samples"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! The occluded inputs are evaluated as batches of forward passes (Captum's
 //! `perturbations_per_eval` only changes how they are grouped, not the result).
 
-use super::{forward_passes, Objective};
+use super::{Objective, Passes};
 use crate::error::{Error, Result};
 use crate::graph::Graph;
 
@@ -99,8 +99,8 @@ fn positions(
     Ok((counts, strides))
 }
 
-/// Occlusion attribution of the sample `x` with `baseline` (both flat, validated); `chunk`
-/// is the most occluded copies per pass.
+/// Occlusion attribution of the sample `x` with `baseline` (both flat, validated), in
+/// `passes` (one report per pass of occluded copies).
 pub(super) fn attribute(
     graph: &Graph,
     x: &[f32],
@@ -108,7 +108,7 @@ pub(super) fn attribute(
     objective: &Objective,
     window: &[usize],
     strides: &[usize],
-    chunk: usize,
+    passes: &mut Passes,
 ) -> Result<Vec<f32>> {
     let shape = graph.input_shape();
     let (counts, steps) = positions(shape, window, strides)?;
@@ -125,11 +125,11 @@ pub(super) fn attribute(
         (lo, hi)
     };
     let mut reference = Vec::new();
-    forward_passes(
+    passes.forward(
         graph,
         objective,
         1,
-        1,
+        false,
         |_| Ok(x.to_vec()),
         |_, s| {
             reference = s;
@@ -140,11 +140,11 @@ pub(super) fn attribute(
     let n = x.len();
     let mut sum = vec![0.0f64; n];
     let mut covered = vec![0u32; n];
-    forward_passes(
+    passes.forward(
         graph,
         objective,
         total,
-        chunk,
+        true,
         |range| {
             let mut batch = Vec::with_capacity(range.len() * n);
             for k in range {
@@ -176,7 +176,7 @@ pub(super) fn attribute(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{mlp, mlp_input};
+    use super::super::testutil::{mlp, mlp_input, unreported};
     use super::super::{saliency, Baseline, Method, SaliencyOptions};
     use super::*;
     use crate::graph::ops::dense::Dense;
@@ -272,13 +272,13 @@ mod tests {
         let x = mlp_input();
         let obj = Objective::new(&g, 1, true).unwrap();
         let b: Vec<f32> = (0..6).map(|i| i as f32 * 0.1).collect();
-        let whole = attribute(&g, &x, &b, &obj, &[2], &[1], 100).unwrap();
-        let split = attribute(&g, &x, &b, &obj, &[2], &[1], 2).unwrap();
+        let whole = attribute(&g, &x, &b, &obj, &[2], &[1], &mut unreported(100)).unwrap();
+        let split = attribute(&g, &x, &b, &obj, &[2], &[1], &mut unreported(2)).unwrap();
         for (a, b) in whole.iter().zip(&split) {
             assert!((a - b).abs() <= 1e-6 * a.abs().max(1.0), "{a} vs {b}");
         }
         // Occluding with the input itself changes nothing.
-        let none = attribute(&g, &x, &x, &obj, &[3], &[2], 100).unwrap();
+        let none = attribute(&g, &x, &x, &obj, &[3], &[2], &mut unreported(100)).unwrap();
         assert!(none.iter().all(|&v| v == 0.0));
     }
 }

@@ -14,7 +14,7 @@
 //! element in row-major order, so the same seed gives the same map on every platform. All
 //! noisy samples are evaluated as one batch; sums are accumulated in f64.
 
-use super::{gradient_passes, Objective, Variant};
+use super::{Objective, Passes, Variant};
 use crate::error::{Error, Result};
 use crate::graph::Graph;
 use crate::tensor::limits;
@@ -61,13 +61,14 @@ pub(super) fn noise_source(seed: u64, sigma: f32) -> Result<(ChaCha8Rng, Normal<
     Ok((ChaCha8Rng::seed_from_u64(seed), normal))
 }
 
-/// SmoothGrad of the sample `x` (flat, validated); `chunk` is the most samples per pass.
+/// SmoothGrad of the sample `x` (flat, validated), in `passes` (one report per pass of noisy
+/// samples).
 pub(super) fn attribute(
     graph: &Graph,
     x: &[f32],
     objective: &Objective,
     settings: &Settings,
-    chunk: usize,
+    passes: &mut Passes,
 ) -> Result<Vec<f32>> {
     let samples = settings.samples;
     if samples == 0 || samples > limits::MAX_BATCH {
@@ -84,11 +85,10 @@ pub(super) fn attribute(
     let n = x.len();
     let mut sum = vec![0.0f64; n];
     let mut sum_sq = vec![0.0f64; n];
-    gradient_passes(
+    passes.gradients(
         graph,
         objective,
         samples,
-        chunk,
         |range| {
             let mut batch = Vec::with_capacity(range.len() * n);
             for _ in range {
@@ -124,7 +124,7 @@ pub(super) fn attribute(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{mlp, mlp_input};
+    use super::super::testutil::{mlp, mlp_input, unreported};
     use super::super::{pass_limit, saliency, Method, SaliencyOptions};
     use super::*;
 
@@ -240,7 +240,7 @@ mod tests {
                     seed: 7,
                     abs: true,
                 };
-                let got = attribute(&g, &x, &obj, &settings, chunk).unwrap();
+                let got = attribute(&g, &x, &obj, &settings, &mut unreported(chunk)).unwrap();
                 for (a, b) in got.iter().zip(&want) {
                     assert!(
                         (a - b).abs() <= 1e-5 * b.abs().max(1.0),

@@ -15,11 +15,11 @@
 //! row's sum over the embedding dimension.
 
 use super::quadrature::quadrature;
-use super::{Attribution, Method, Objective};
+use super::{Attribution, Method, Objective, Passes};
 use crate::error::{Error, Result};
 use crate::graph::ops::Op;
 use crate::graph::{Graph, InputType, ValueId};
-use crate::tensor::{from_vec, into_vec, limits, with_batch};
+use crate::tensor::{from_vec, into_vec, with_batch};
 
 /// The embedding lookup that reads the model's input: the layer token attribution explains.
 pub fn embedding_layer(graph: &Graph) -> Result<ValueId> {
@@ -56,12 +56,14 @@ pub fn token_scores(attribution: &Attribution) -> Vec<f32> {
         .collect()
 }
 
-/// Attribution of `objective` for the ids `input` at the embedding output.
+/// Attribution of `objective` for the ids `input` at the embedding output; Integrated
+/// Gradients' path points in `passes`, reported.
 pub(super) fn attribute(
     graph: &Graph,
     input: &[f32],
     method: &Method,
     objective: &Objective,
+    passes: &mut Passes,
 ) -> Result<Attribution> {
     let layer = embedding_layer(graph)?;
     let shape = graph.value_shape(layer).to_vec();
@@ -97,15 +99,14 @@ pub(super) fn attribute(
             let q = quadrature(*rule, *steps)?;
             let diff: Vec<f32> = embedded.iter().zip(&base).map(|(e, b)| e - b).collect();
             let mut total = vec![0.0f64; diff.len()];
-            let per_pass = (limits::MAX_ELEMENTS / graph.trace_elements_per_sample().max(1))
-                .clamp(1, limits::MAX_BATCH);
             let points: Vec<(f32, f32)> = q
                 .alphas
                 .iter()
                 .zip(&q.weights)
                 .map(|(&a, &w)| (a as f32, w as f32))
                 .collect();
-            for part in points.chunks(per_pass) {
+            for range in passes.ranges(points.len(), true) {
+                let part = &points[range.clone()];
                 let mut path = Vec::with_capacity(part.len() * diff.len());
                 for &(alpha, _) in part {
                     path.extend(base.iter().zip(&diff).map(|(b, d)| b + alpha * d));
@@ -122,6 +123,7 @@ pub(super) fn attribute(
                         .zip(g)
                         .for_each(|(t, g)| *t += f64::from(w * g));
                 }
+                passes.report(range.end, points.len())?;
             }
             let values: Vec<f32> = total
                 .iter()

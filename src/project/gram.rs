@@ -26,8 +26,11 @@
 //! BENCHMARKS.md, Kernel decisions › PCA.
 //!
 //! [`tile`] is SIMD128 on wasm32 and plain arrays elsewhere (where only the tests use this
-//! module): both follow the same packing, blocking and summation order.
+//! module): both follow the same packing, blocking and summation order. In the threaded build
+//! the groups of four columns of a block run on the pool ([`crate::parallel`]); each column's
+//! sums keep their order, so the result is the same bit for bit.
 
+use crate::parallel;
 use faer::Mat;
 use ndarray::ArrayView2;
 
@@ -69,19 +72,31 @@ pub(crate) fn centred_gram(data: ArrayView2<f32>, mean: &[f64]) -> Mat<f64> {
             padded,
             &mut packed,
         );
-        for first_col in (0..padded).step_by(TILE_COLS) {
-            // The columns of the tile: the panel holding them.
-            let b = &packed[(first_col / PANEL) * rows * PANEL..][..rows * PANEL];
-            // Panels from the one holding the diagonal down: every tile touching i >= j.
-            for panel in first_col / PANEL..padded / PANEL {
-                let a = &packed[panel * rows * PANEL..][..rows * PANEL];
-                let c = &mut gram[first_col * padded + panel * PANEL..];
-                // SAFETY: `a` and `b` hold rows × PANEL values (PANEL = TILE_COLS); `c` starts
-                // at row panel·PANEL of column first_col of the padded matrix, and PANEL rows of
-                // TILE_COLS columns (stride `padded`) stay inside it.
-                unsafe { tile(rows, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), padded) };
-            }
-        }
+        // Each group of TILE_COLS columns of the Gram matrix is its own piece of work (on the
+        // threaded build's pool when the block is large enough): the sums, and their order,
+        // are the same whichever thread runs it.
+        let packed = &packed;
+        let work_per_columns = rows * TILE_COLS * padded / 2;
+        parallel::for_each_chunk(
+            &mut gram,
+            TILE_COLS * padded,
+            work_per_columns,
+            || (),
+            |_, index, columns| {
+                let first_col = index * TILE_COLS;
+                // The columns of the tile: the panel holding them.
+                let b = &packed[(first_col / PANEL) * rows * PANEL..][..rows * PANEL];
+                // Panels from the one holding the diagonal down: every tile touching i >= j.
+                for panel in first_col / PANEL..padded / PANEL {
+                    let a = &packed[panel * rows * PANEL..][..rows * PANEL];
+                    let c = &mut columns[panel * PANEL..];
+                    // SAFETY: `a` and `b` hold rows × PANEL values (PANEL = TILE_COLS); `c`
+                    // starts at row panel·PANEL of the first of this piece's TILE_COLS columns
+                    // (stride `padded`), and PANEL rows of TILE_COLS columns stay inside it.
+                    unsafe { tile(rows, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), padded) };
+                }
+            },
+        );
     }
     Mat::from_fn(p, p, |i, j| if i >= j { gram[j * padded + i] } else { 0.0 })
 }

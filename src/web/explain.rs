@@ -2,14 +2,14 @@
 //! Integrated Gradients convergence delta, and the display helper that turns a map into what
 //! Captum's `visualize_image_attr` shows.
 
-use super::inputs::{dims, floats, model_input};
+use super::inputs::{dims, floats, model_input, Progress};
 use super::model::Model;
 use super::options::{check_keys, object, plain, read_checked, read_options};
 use super::{js_error, shape_array};
 use crate::explain::display::{display_map as display, DisplayOptions};
 use crate::explain::tokens::{at_embedding, token_scores};
 use crate::explain::{
-    saliency as explain, Attribution, Baseline, Method, MethodKind, Rule, SaliencyOptions, Variant,
+    saliency_reporting, Attribution, Baseline, Method, MethodKind, Rule, SaliencyOptions, Variant,
 };
 use crate::fields::struct_fields;
 use crate::graph::InputType;
@@ -370,10 +370,16 @@ fn attribution(
     model: &Model,
     input: &JsValue,
     options: &JsValue,
+    progress: &JsValue,
+    what: &'static str,
 ) -> Result<(Attribution, bool), JsError> {
     let options = parse_options(options, model.graph().input_type())?;
     let input = model_input(model.graph(), input)?;
-    let a = explain(model.graph(), &input, &options).map_err(js_error)?;
+    let mut progress = Progress::read(progress, what)?;
+    let a = saliency_reporting(model.graph(), &input, &options, &mut |done, total| {
+        progress.call(done, total)
+    })
+    .map_err(|e| progress.error(e))?;
     Ok((a, at_embedding(model.graph(), &options.method)))
 }
 
@@ -384,14 +390,19 @@ fn attribution(
 /// `options.method` is `"gradient"` (`abs`), `"inputXGradient"`, `"integratedGradients"`
 /// (`steps`, `rule`, `baseline`), `"smoothGrad"` (`samples`, `noise`, `variant`, `seed`, `abs`),
 /// `"gradCam"` (`layer`, `upsample`) or `"occlusion"` (`window`, `strides`, `baseline`);
-/// `logits: true` explains the input of a trailing softmax.
+/// `logits: true` explains the input of a trailing softmax. `progress(done, total)`, when
+/// given, is called after each pass of Integrated Gradients' path points, SmoothGrad's samples
+/// or Occlusion's windows (at least 10 passes); if it throws, the attribution stops and throws
+/// that.
 #[wasm_bindgen]
 pub fn saliency(
     model: &Model,
     #[wasm_bindgen(unchecked_param_type = "ModelInput")] input: JsValue,
     #[wasm_bindgen(unchecked_param_type = "SaliencyOptions")] options: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "(done: number, total: number) => void")]
+    progress: JsValue,
 ) -> Result<Vec<f32>, JsError> {
-    let (a, per_token) = attribution(model, &input, &options)?;
+    let (a, per_token) = attribution(model, &input, &options, &progress, "saliency progress")?;
     Ok(if per_token {
         token_scores(&a)
     } else {
@@ -406,14 +417,17 @@ pub fn attribute(
     model: &Model,
     #[wasm_bindgen(unchecked_param_type = "ModelInput")] input: JsValue,
     #[wasm_bindgen(unchecked_param_type = "SaliencyOptions")] options: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "(done: number, total: number) => void")]
+    progress: JsValue,
 ) -> Result<JsValue, JsError> {
-    let (a, _) = attribution(model, &input, &options)?;
+    let (a, _) = attribution(model, &input, &options, &progress, "attribute progress")?;
     object(&[
         ("values", js_sys::Float32Array::from(&a.values[..]).into()),
         ("shape", shape_array(&a.shape).into()),
         ("delta", a.delta.map_or(JsValue::NULL, JsValue::from)),
     ])
 }
+
 /// Captum's convergence delta of Integrated Gradients for these options:
 /// `sum(attribution) - (f(input) - f(baseline))`.
 #[wasm_bindgen(js_name = integratedGradientsDelta)]
@@ -422,7 +436,13 @@ pub fn integrated_gradients_delta(
     #[wasm_bindgen(unchecked_param_type = "ModelInput")] input: JsValue,
     #[wasm_bindgen(unchecked_param_type = "SaliencyOptions")] options: JsValue,
 ) -> Result<f32, JsError> {
-    let (a, _) = attribution(model, &input, &options)?;
+    let (a, _) = attribution(
+        model,
+        &input,
+        &options,
+        &JsValue::UNDEFINED,
+        "integratedGradientsDelta progress",
+    )?;
     a.delta.ok_or_else(|| {
         js_error(Error::invalid(
             "integratedGradientsDelta",

@@ -167,6 +167,67 @@ pub(crate) fn optional_count(value: &JsValue, what: &str) -> Result<Option<usize
     count(value, what).map(Some)
 }
 
+/// An optional progress callback `(done, total) => void` given by JavaScript. When it throws,
+/// the work stops (the core's progress answer is `false`) and the call throws what it threw.
+pub(crate) struct Progress {
+    function: Option<js_sys::Function>,
+    thrown: Option<JsValue>,
+    what: &'static str,
+}
+
+impl Progress {
+    /// `value`: a function, or `undefined`/`null` for none; `what` names it in errors.
+    pub(crate) fn read(value: &JsValue, what: &'static str) -> Result<Self, JsError> {
+        let function = if value.is_undefined() || value.is_null() {
+            None
+        } else {
+            Some(
+                value
+                    .dyn_ref::<js_sys::Function>()
+                    .cloned()
+                    .ok_or_else(|| {
+                        JsError::new(&format!(
+                            "{what}: expected a function, got {}",
+                            describe(value)
+                        ))
+                    })?,
+            )
+        };
+        Ok(Progress {
+            function,
+            thrown: None,
+            what,
+        })
+    }
+
+    /// Calls the callback, if any, with `done` and `total`: `false` when it threw.
+    pub(crate) fn call(&mut self, done: usize, total: usize) -> bool {
+        let Some(function) = &self.function else {
+            return true;
+        };
+        match function.call2(
+            &JsValue::NULL,
+            &JsValue::from(done as f64),
+            &JsValue::from(total as f64),
+        ) {
+            Ok(_) => true,
+            Err(thrown) => {
+                self.thrown = Some(thrown);
+                false
+            }
+        }
+    }
+
+    /// The error of a call that failed with `error`: what the callback threw when it stopped
+    /// the work, `error` otherwise.
+    pub(crate) fn error(&self, error: crate::Error) -> JsError {
+        match &self.thrown {
+            Some(thrown) => JsError::new(&format!("{} threw: {}", self.what, message(thrown))),
+            None => super::js_error(error),
+        }
+    }
+}
+
 /// `value`, an `HTMLCanvasElement`; the error names what it got.
 pub(crate) fn canvas(value: &JsValue) -> Result<web_sys::HtmlCanvasElement, JsError> {
     value

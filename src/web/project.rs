@@ -1,7 +1,7 @@
 //! Projections for JavaScript: PCA (scikit-learn semantics), PCA of a layer's weight rows, a
 //! layer's activations over a dataset, training trajectories and the loss surface under them.
 
-use super::inputs::{count, floats, numbers, text};
+use super::inputs::{count, floats, numbers, text, Progress};
 use super::model::Model;
 use super::options::{object, read_object, read_options};
 use super::train::JsTargets;
@@ -304,16 +304,7 @@ pub fn loss_surface_js(
 ) -> Result<Vec<f32>, JsError> {
     let options: LossSurfaceOptions =
         read_options(options.unwrap_or(JsValue::UNDEFINED), "lossSurface options")?;
-    let progress = match progress.dyn_into::<js_sys::Function>() {
-        Ok(f) => Some(f),
-        Err(other) if other.is_undefined() || other.is_null() => None,
-        Err(other) => {
-            return Err(JsError::new(&format!(
-                "lossSurface progress: expected a function, got {}",
-                super::inputs::describe(&other)
-            )))
-        }
-    };
+    let mut progress = Progress::read(&progress, "lossSurface progress")?;
     let inputs = super::inputs::model_input(model.graph(), &inputs)?;
     let targets = JsTargets::read(options.loss, &numbers(&targets, "lossSurface targets")?)?;
     let trained = floats(&trained, "lossSurface trained")?;
@@ -327,25 +318,15 @@ pub fn loss_surface_js(
         &linspace(betas, "betas")?,
     )
     .map_err(js_error)?;
-    let mut report = |done: usize, total: usize| match &progress {
-        Some(f) => f
-            .call2(
-                &JsValue::NULL,
-                &JsValue::from(done as u32),
-                &JsValue::from(total as u32),
-            )
-            .is_ok(),
-        None => true,
-    };
     loss_surface(
         model.graph(),
         &inputs,
         targets.view(),
         options.loss,
         &grid,
-        &mut report,
+        &mut |done, total| progress.call(done, total),
     )
-    .map_err(js_error)
+    .map_err(|e| progress.error(e))
 }
 
 #[wasm_bindgen]

@@ -292,6 +292,31 @@ test("a long projection shows its progress and can be cancelled", async (t) => {
   assert.deepEqual(problems.consoleErrors, []);
 });
 
+test("an attribution in the worker shows how many of its samples are done", async (t) => {
+  const { page, origin, problems } = await openSite(t);
+  await page.goto(`${origin}/#model=cnn&sample=3`);
+  await ready(page);
+  // Every value the progress bar shows, recorded as it changes.
+  await page.evaluate(() => {
+    window.saliencyProgress = [];
+    const bar = document.querySelector("#saliency-progress");
+    new MutationObserver(() => {
+      if (bar.hasAttribute("value")) window.saliencyProgress.push([bar.value, bar.max]);
+    }).observe(bar, { attributes: true, attributeFilter: ["value", "max"] });
+  });
+  // 400 steps (worth the worker), set before the method is chosen so that one map is computed.
+  await page.evaluate(() => { document.querySelector("#saliency-steps").value = "400"; });
+  await page.selectOption("#saliency-method", "integratedGradients");
+  await page.waitForFunction(() => /^Integrated Gradients for class/.test(document.querySelector("#saliency-status").textContent), null, { timeout: 60000 });
+  const shown = await page.evaluate(() => window.saliencyProgress);
+  assert.ok(shown.length >= 10, `progress shown ${JSON.stringify(shown)}`);
+  assert.ok(shown.every(([, max]) => max === 400));
+  assert.deepEqual(shown.at(-1), [400, 400]);
+  assert.ok(shown.some(([value]) => value > 0 && value < 400), "a value between the start and the end");
+  assert.equal(await page.isHidden("#saliency-progress"), true);
+  assert.deepEqual(problems.consoleErrors, []);
+});
+
 test("at phone width a finger draws on the pad and the prediction follows", async (t) => {
   const { page, origin, problems } = await openSite(t, { viewport: { width: 390, height: 844 }, hasTouch: true });
   await page.goto(`${origin}/#model=cnn&sample=0`);

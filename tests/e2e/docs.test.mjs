@@ -54,3 +54,61 @@ test("the big-model docs example draws the arrays saved in Python", async (t) =>
   assert.deepEqual(problems.consoleErrors, []);
   assert.deepEqual(problems.foreignRequests, []);
 });
+
+test("the docs are HTML pages on the site: every page, link and heading anchor reached", async (t) => {
+  const { page, origin, problems } = await openSite(t);
+  await page.addInitScript(() => {
+    window.cspViolations = [];
+    document.addEventListener("securitypolicyviolation", (e) => window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+  const pending = [`${origin}/docs/index.html`];
+  const visited = new Set();
+  const links = new Map();
+  while (pending.length > 0) {
+    const url = pending.pop();
+    if (visited.has(url)) continue;
+    visited.add(url);
+    const response = await page.goto(url);
+    assert.equal(response.status(), 200, url);
+    const found = await page.evaluate(() => ({
+      heading: document.querySelector("main h1")?.textContent ?? "",
+      violations: window.cspViolations,
+      hrefs: [...document.querySelectorAll("a[href]")].map((a) => a.href),
+    }));
+    assert.ok(found.heading.length > 3, `${url} has a title heading`);
+    assert.deepEqual(found.violations, [], url);
+    for (const href of found.hrefs) {
+      if (!href.startsWith(origin)) continue;
+      const [target] = href.split("#");
+      if (target.startsWith(`${origin}/docs/`) && target.endsWith(".html") && !target.includes("/examples/")) pending.push(target);
+      links.set(href, url);
+    }
+  }
+  assert.ok(visited.size >= 14, `the index reaches every docs page (${[...visited].join(", ")})`);
+
+  // Every link of every page reaches a file of the site, and a link to a heading finds it.
+  const broken = [];
+  for (const [href, from] of links) {
+    const [target, hash] = href.split("#");
+    const response = await page.request.get(target);
+    if (response.status() !== 200) {
+      broken.push(`${from}: ${href} (HTTP ${response.status()})`);
+    } else if (hash && target.endsWith(".html")) {
+      const html = await response.text();
+      if (!html.includes(`id="${hash}"`)) broken.push(`${from}: ${href} (no such heading)`);
+    }
+  }
+  assert.deepEqual(broken, []);
+
+  // Markup in code blocks is text: the elements reference shows its tags, and defines none.
+  await page.goto(`${origin}/docs/elements.html`);
+  assert.equal(await page.evaluate(() => document.querySelectorAll("nnlens-activations, nnlens-saliency, script").length), 0);
+  assert.match(await page.textContent("main pre"), /<nnlens-/);
+  // The API reference's tables are tables, and its anchors are GitHub's.
+  await page.goto(`${origin}/docs/api.html#drawing`);
+  assert.ok(await page.evaluate(() => document.querySelectorAll("main table").length) > 5);
+  assert.equal(await page.evaluate(() => document.getElementById("drawing").tagName), "H2");
+
+  assert.deepEqual(problems.consoleErrors, []);
+  assert.deepEqual(problems.foreignRequests, []);
+});

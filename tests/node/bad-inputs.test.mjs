@@ -81,7 +81,7 @@ const f = (kind, value, length, more = {}) => ({ kind, value, length, ...more })
 const optional = (kind, value) => ({ kind, value, optional: true });
 const signatures = {
   attentionRollout: { call: nnlens.attentionRollout, params: [f("model", text), f("tokens", tokens, 12)] },
-  attribute: { call: nnlens.attribute, params: [f("model", mlp), f("floats", digit, 784), f("options", { target: 3 })] },
+  attribute: { call: nnlens.attribute, params: [f("model", mlp), f("floats", digit, 784), f("options", { target: 3 }), optional("callback", () => {})] },
   colormaps: { call: nnlens.colormaps, params: [] },
   displayMap: { call: nnlens.displayMap, params: [f("floats", digit, 784), f("shape", [1, 28, 28]), f("options", {})] },
   drawBarChart: { call: nnlens.drawBarChart, canvas: true, params: [f("canvas"), f("floats", points, 4), f("strings", ["a", "b", "c", "d"]), optional("count", 1), f("string", "t")] },
@@ -106,7 +106,7 @@ const signatures = {
   // No points is a valid (empty) set of points.
   playgroundFeatures: { call: nnlens.playgroundFeatures, params: [f("floats", points, 4, { emptyValid: true }), f("strings", ["x1", "x2"])] },
   projectTrajectory: { call: nnlens.projectTrajectory, params: [f("floats", table, rows * 4), f("count", 4), f("count", rows)] },
-  saliency: { call: nnlens.saliency, params: [f("model", mlp), f("floats", digit, 784), f("options", { target: 3 })] },
+  saliency: { call: nnlens.saliency, params: [f("model", mlp), f("floats", digit, 784), f("options", { target: 3 }), optional("callback", () => {})] },
   tokenize: { call: nnlens.tokenize, params: [f("string", vocabText), f("string", "the cat saw a dog"), optional("options", { length: 8 })] },
   weightRowsPca: { call: nnlens.weightRowsPca, params: [f("model", mlp), f("string", "fc2"), f("options", { components: 2 })] },
   "Model.fromJson": { call: Model.fromJson, params: [f("string", mlp.toJson())] },

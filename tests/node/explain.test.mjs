@@ -56,3 +56,29 @@ test("bad options throw precise errors; the module keeps working", () => {
   assert.throws(() => saliency(model, new Float32Array(5), { target: 1 }), /5 values, expected 784/);
   assert.equal(saliency(model, digit, { target: 1 }).length, 784);
 });
+
+test("a progress callback hears every pass of the many-sample methods, and its throw stops them", () => {
+  const methods = [
+    [{ method: "integratedGradients", target: 6, steps: 50 }, 50],
+    [{ method: "smoothGrad", target: 6, samples: 20, seed: 1 }, 20],
+    [{ method: "occlusion", target: 6, window: [1, 7, 7], strides: [1, 7, 7] }, 16],
+  ];
+  for (const [options, total] of methods) {
+    const heard = [];
+    const reported = attribute(model, digit, options, (done, all) => heard.push([done, all]));
+    assert.ok(heard.length >= 10, `${options.method}: ${heard.length} reports`);
+    assert.ok(heard.every(([, all]) => all === total), options.method);
+    assert.ok(heard.every(([done], i) => i === 0 || done > heard[i - 1][0]), options.method);
+    assert.deepEqual(heard.at(-1), [total, total]);
+    const plain = attribute(model, digit, options);
+    plain.values.forEach((v, i) => assert.ok(Math.abs(v - reported.values[i]) <= 1e-6 * Math.max(1, Math.abs(v)), `${options.method} [${i}]`));
+  }
+  let calls = 0;
+  assert.throws(() => saliency(model, digit, { method: "integratedGradients", target: 6 }, () => {
+    if (++calls === 2) throw new Error("user pressed stop");
+  }), /saliency progress threw: user pressed stop/);
+  assert.equal(calls, 2);
+  assert.throws(() => saliency(model, digit, { method: "gradient", target: 6 }, "soon"), /saliency progress: expected a function, got/);
+  // The module keeps working.
+  assert.equal(saliency(model, digit, { method: "gradient", target: 6 }).length, 784);
+});

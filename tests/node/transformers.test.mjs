@@ -46,6 +46,12 @@ test("ids outside the table, fractional ids and wrong input types are Errors, an
   assert.throws(() => model.forward(Float32Array.from(ids, (v, i) => (i === 2 ? 0.5 : v))), /id 0\.5 at position 2/);
   assert.throws(() => model.forward("hello"), /expected an Int32Array, a BigInt64Array, a Float32Array or an array of integer ids/);
   assert.throws(() => model.gradient(Int32Array.from(ids), 0), /token ids, which have no gradient/);
+  // Token Integrated Gradients reports its path points, and gives what it gives unreported.
+  const heard = [];
+  const options = { method: "integratedGradients", target: 1, steps: 20, baselineToken: 0 };
+  const reported = saliency(model, Int32Array.from(ids), options, (done, total) => heard.push([done, total]));
+  assert.deepEqual(heard, [2, 4, 6, 8, 10, 12, 14, 16, 18, 20].map((done) => [done, 20]));
+  close("token IG with progress", reported, saliency(model, Int32Array.from(ids), options));
   close("after the errors", model.forward(Int32Array.from(ids)), half(text.exports.legacy.ort_output.data, 0));
   const vitModel = load(vit.exports.legacy.file);
   assert.equal(vitModel.inputType, "float32");

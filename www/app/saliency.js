@@ -53,7 +53,18 @@ export function setupSaliency({ saved, guard, onChange, onError }) {
     const options = readOptions(el, channelsOf(state.model), state.target, state.grids);
     const run = ++state.run;
     const started = performance.now();
-    const attribution = await computeSaliency(state.model, state.modelSource, values, options, (busy) => { el.progress.hidden = !busy; el.cancel.hidden = !busy; });
+    const attribution = await computeSaliency(state.model, state.modelSource, values, options, {
+      busy(busy) {
+        el.progress.hidden = !busy;
+        el.cancel.hidden = !busy;
+        el.progress.removeAttribute("value"); // indeterminate until the first pass is done
+      },
+      passes(done, total) {
+        el.progress.max = total;
+        el.progress.value = done;
+        el.status.textContent = `${el.method.selectedOptions[0].textContent}: ${done} of ${total} samples`;
+      },
+    });
     if (run !== state.run) return; // a newer input or option superseded this map
     drawSaliency(el, plane, attribution, options, Number(el.opacity.value));
     const ms = performance.now() - started;
@@ -181,13 +192,13 @@ function isSigned(options) {
   return true;
 }
 
-async function computeSaliency(model, modelSource, input, options, onProgress) {
+async function computeSaliency(model, modelSource, input, options, report) {
   if (!isHeavy(options)) return attribute(model, input, options);
-  onProgress(true);
+  report.busy(true);
   try {
-    return await runInWorker({ kind: "saliency", model: modelSource, input, options });
+    return await runInWorker({ kind: "saliency", model: modelSource, input, options }, report.passes);
   } finally {
-    onProgress(false);
+    report.busy(false);
   }
 }
 

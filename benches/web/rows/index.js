@@ -10,7 +10,7 @@ import { gradientRow, integratedGradientsRow } from "./gradient.js";
 import { onnxLoadRow } from "./onnx.js";
 import { pcaRow } from "./pca.js";
 import { trainingRow } from "./training.js";
-import { ARCHITECTURES, torchvisionForwardRow, torchvisionGradientRow } from "./torchvision.js";
+import { ARCHITECTURES, torchvisionForwardRow, torchvisionGradientRow, torchvisionIntegratedGradientsRow } from "./torchvision.js";
 import { tokenIntegratedGradientsRow, vitForwardRow } from "./transformers.js";
 
 export const ROWS = [
@@ -31,7 +31,8 @@ export const ROWS = [
   // Threads: the same rows in a cross-origin isolated page (`isolated`), both frameworks on
   // navigator.hardwareConcurrency threads.
   ...Object.keys(ARCHITECTURES).map((name) => torchvisionForwardRow(name, { threads: true })),
-  torchvisionGradientRow("resnet18"),
+  ...Object.keys(ARCHITECTURES).map(torchvisionGradientRow),
+  ...Object.keys(ARCHITECTURES).map((name) => torchvisionIntegratedGradientsRow(name, 50)),
   trainingRow("digits", "train"),
   trainingRow("digits", "step"),
   trainingRow("circle", "train"),

@@ -111,3 +111,39 @@ export function torchvisionGradientRow(name) {
     },
   };
 }
+
+/** Integrated Gradients with `steps` path points (Gauss-Legendre, zero baseline) of one sample:
+ * nnlens only, like the gradient row. The issue's bound is `steps × (forward + input gradient)`
+ * of one sample: `prepare` measures both (median of 3) and the detail gives the bound, so the
+ * row shows whether batching the path points beats running them one by one. */
+export function torchvisionIntegratedGradientsRow(name, steps) {
+  return {
+    id: `${name}-ig${steps}`,
+    title: `${ARCHITECTURES[name]} Integrated Gradients, ${steps} steps, ${IMAGENET}×${IMAGENET}`,
+    frameworks: ["nnlens"],
+    requires: (nn) => typeof nn.saliency === "function" || "this nnlens build has no saliency()",
+    async prepare(ctx) {
+      const f = await fixture(name, imageSide(ctx));
+      const n = ctx.quick ? 4 : steps;
+      const model = ctx.nn.Model.fromOnnx(f.onnx);
+      const logits = model.forward(f.input, 1);
+      const target = logits.indexOf(Math.max(...logits));
+      const median = (run) => {
+        const times = [0, 1, 2].map(() => { const t0 = performance.now(); run(); return performance.now() - t0; });
+        return times.sort((a, b) => a - b)[1];
+      };
+      const forward = median(() => model.forward(f.input, 1));
+      const gradient = median(() => model.gradient(f.input, target));
+      const bound = n * (forward + gradient);
+      const options = { method: "integratedGradients", target, steps: n };
+      return {
+        impls: [{ name: "nnlens", run: () => ctx.nn.saliency(model, f.input, options) }],
+        tolerance: null,
+        detail: `torchvision ${name} as in its forward row, ${n} Gauss-Legendre path points from a zero baseline in passes of at most ` +
+          `the trace memory limit, target ${target}, one generated ${size(f.shape)} image; the bound ${n} × (forward ${forward.toFixed(1)} ms + ` +
+          `input gradient ${gradient.toFixed(1)} ms, medians of 3 in this row) = ${bound.toFixed(0)} ms`,
+        dispose: () => model.free(),
+      };
+    },
+  };
+}

@@ -17,6 +17,7 @@
 
 use super::affinity::Csr;
 use super::tree::{self, Tree};
+use crate::parallel;
 
 /// The Student-t similarity `w = (1 + d² / α)^(-(α + 1) / 2)` and the weight of `y_i - y_j` in
 /// its gradient, `g = (1 + d² / α)^(-1)` (equal for `α = 1`).
@@ -253,8 +254,19 @@ fn exact_gradient_body(
     compute_error.then(|| 2.0 * (p_log_p - p_log_w + p_sum * z.ln()))
 }
 
+/// Points per piece of work of the Barnes-Hut loops (each point's tree walk or edges are
+/// independent; the threaded build runs the pieces on its pool).
+const POINTS_PER_PIECE: usize = 64;
+/// Rough multiply-adds of one point's tree walk, for [`parallel`]'s decision.
+const TREE_WALK_WORK: usize = 400;
+
 /// Barnes-Hut gradient (see the module documentation) into `grad`; `repulsion` is scratch of
 /// the same length. Returns the estimated KL divergence when `compute_error`.
+///
+/// Each point's repulsion (a tree walk) and attraction (its edges of `P`) is computed on its
+/// own, in pieces of [`POINTS_PER_PIECE`] points that the threaded build runs on its pool; `Z`
+/// and the KL divergence are summed over the points in order afterwards (the KL divergence, every
+/// [`super::CHECK_EVERY`] iterations, in one pass), so every build gives the same bits.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn barnes_hut_gradient(
     p: &Csr,
@@ -270,17 +282,31 @@ pub(super) fn barnes_hut_gradient(
 ) -> Option<f64> {
     tree.build(y, dims);
     let tree: &Tree = tree;
-    repulsion.fill(0.0);
+    let n = y.len() / dims;
     let squared_theta = angle * angle;
-    let mut sum_q = 0.0;
-    for (point, force) in y.chunks_exact(dims).zip(repulsion.chunks_exact_mut(dims)) {
-        sum_q += tree.repulsion(point, squared_theta, |d2| student_t(d2, dof), force);
-    }
+    // `grad` holds each point's term of `Z` until the attraction overwrites it.
+    let point_sums = &mut grad[..n];
+    parallel::for_each_chunk_pair(
+        repulsion,
+        POINTS_PER_PIECE * dims,
+        point_sums,
+        POINTS_PER_PIECE,
+        POINTS_PER_PIECE * TREE_WALK_WORK,
+        |piece, forces, sums| {
+            let first = piece * POINTS_PER_PIECE;
+            for (k, (force, sum)) in forces.chunks_exact_mut(dims).zip(sums).enumerate() {
+                let point = &y[(first + k) * dims..][..dims];
+                force.fill(0.0);
+                *sum = tree.repulsion(point, squared_theta, |d2| student_t(d2, dof), force);
+            }
+        },
+    );
+    let sum_q = grad[..n].iter().fold(0.0, |total, s| total + s);
     let sum_q = sum_q.max(f64::EPSILON);
     let tiny = f32::MIN_POSITIVE as f64;
-    let mut error = 0.0;
-    grad.fill(0.0);
-    for (i, yi) in y.chunks_exact(dims).enumerate() {
+    let attract = |i: usize, out: &mut [f64], error: &mut f64| {
+        let yi = &y[i * dims..][..dims];
+        out.fill(0.0);
         for e in p.indptr[i]..p.indptr[i + 1] {
             let j = p.indices[e] as usize;
             let yj = &y[j * dims..(j + 1) * dims];
@@ -292,13 +318,32 @@ pub(super) fn barnes_hut_gradient(
             let (w, g) = student_t(dist2, dof);
             let pij = factor * p.values[e];
             if compute_error {
-                error += pij * (pij.max(tiny) / (w / sum_q).max(tiny)).ln();
+                *error += pij * (pij.max(tiny) / (w / sum_q).max(tiny)).ln();
             }
             let attract = pij * g;
             for a in 0..dims {
-                grad[i * dims + a] += attract * (yi[a] - yj[a]);
+                out[a] += attract * (yi[a] - yj[a]);
             }
         }
+    };
+    let mut error = 0.0;
+    if compute_error {
+        // The KL divergence is one running sum over every edge in order.
+        for (i, out) in grad.chunks_exact_mut(dims).enumerate() {
+            attract(i, out, &mut error);
+        }
+    } else {
+        parallel::for_each_chunk(
+            grad,
+            POINTS_PER_PIECE * dims,
+            POINTS_PER_PIECE * (p.indices.len() / n.max(1) + 1) * dims * 4,
+            || 0.0,
+            |unused_error, piece, out| {
+                for (k, point) in out.chunks_exact_mut(dims).enumerate() {
+                    attract(piece * POINTS_PER_PIECE + k, point, unused_error);
+                }
+            },
+        );
     }
     let c = 2.0 * (dof + 1.0) / dof;
     for (g, r) in grad.iter_mut().zip(repulsion.iter()) {
