@@ -11,12 +11,17 @@
 //! A loop is split only when its work (multiply-adds, as the callers count it) is at least
 //! [`MIN_PARALLEL_WORK`]: below that, waking the workers costs more than it saves, and the
 //! small models stay on one thread.
+//!
+//! Natively only the convolutions use these helpers (the matrix products are matrixmultiply's),
+//! so the ones only the sgemm calls are compiled there for its tests and the `threads` feature.
 
 /// Multiply-adds below which a loop runs on the calling thread (about 0.1 ms of one thread's
 /// SIMD work; a round trip through the pool's workers costs tens of microseconds).
+#[cfg(any(target_arch = "wasm32", test, feature = "threads"))]
 pub(crate) const MIN_PARALLEL_WORK: usize = 1 << 18;
 
 /// Threads the loops may use: the pool's size with `threads`, otherwise 1.
+#[cfg(any(target_arch = "wasm32", test, feature = "threads"))]
 pub(crate) fn threads() -> usize {
     #[cfg(feature = "threads")]
     {
@@ -31,6 +36,7 @@ pub(crate) fn threads() -> usize {
 /// How many pieces a loop of `units` independent units and `work` multiply-adds in all is
 /// split into: 1 on one thread or below [`MIN_PARALLEL_WORK`], else up to four per thread (so
 /// that a slow worker does not hold the rest), never more than `units`.
+#[cfg(any(target_arch = "wasm32", test, feature = "threads"))]
 pub(crate) fn pieces(units: usize, work: usize) -> usize {
     let threads = threads();
     if threads <= 1 || work < MIN_PARALLEL_WORK {
@@ -41,7 +47,9 @@ pub(crate) fn pieces(units: usize, work: usize) -> usize {
 }
 
 /// Calls `piece(index)` for every `index` in `0..count`, on the pool with `threads` (in any
-/// order, all done on return), in order otherwise.
+/// order, all done on return), in order otherwise. (The sgemm's split; natively the products
+/// are matrixmultiply's, so only the tests use it there.)
+#[cfg(any(target_arch = "wasm32", test))]
 pub(crate) fn for_each_index(count: usize, piece: impl Fn(usize) + Sync + Send) {
     #[cfg(feature = "threads")]
     {

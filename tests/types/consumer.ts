@@ -71,8 +71,6 @@ export async function start(url: URL): Promise<void> {
   const output: InitOutput = await init(options);
   const shared: boolean = output.memory.buffer instanceof SharedArrayBuffer;
   if (shared) await init();
-  // @ts-expect-error: `threads` is a number.
-  await init({ threads: "2" });
   initSync({ module: wasmBytes });
 }
 
