@@ -1,7 +1,7 @@
 // What the nnlens elements load, shared by every element on the page: one wasm instance (the
 // package's init() finds its wasm beside its own module through import.meta.url, so the package
-// works from a CDN-style URL or a bundler, and picks the build the page allows: threads in a
-// cross-origin isolated page, relaxed SIMD where the engine has it), one model per resolved `src` URL and one array or image per resolved URL (each fetched
+// works from a CDN-style URL or a bundler, and picks the relaxed-SIMD build where the engine has
+// it; one thread, so that an embedding page needs no worker-src for the thread pool), one model per resolved `src` URL and one array or image per resolved URL (each fetched
 // once: the caches hold promises, so elements that ask at the same time share one request), and
 // the resolution of an `input` attribute into the model's input values.
 import init, { Model, loadNpy, loadSafetensors, mnistPreprocess } from "./nnlens.js";
@@ -12,7 +12,7 @@ const files = new Map();
 
 /** Instantiates the package's wasm once; every element awaits the same promise. */
 export function wasm() {
-  wasmReady ??= init();
+  wasmReady ??= init({ threads: 1 });
   return wasmReady;
 }
 
