@@ -7,8 +7,9 @@
 //! hand them to the core function that checks their ranges and runs. This target does both on
 //! a small fixed input. The JS side of the boundary (getters, Proxies, `undefined` values,
 //! non-objects, keys per saliency method) is wasm-only and exercised by
-//! `tests/node/bad-inputs.test.mjs`. Saliency's options are read in the binding key by key into
-//! the core `Method`; here the same keys are read from JSON into it (`SaliencyKeys`).
+//! `tests/node/bad-inputs.test.mjs`. Saliency's options are read in the binding into the core
+//! `MethodOptions` and turned into the method by `MethodKind::with_options`; here the same keys
+//! are read from JSON (`SaliencyKeys`) and go through the same `with_options`.
 //!
 //! Layout of an input: the first byte chooses the options and function (its value modulo 10),
 //! the rest is the JSON. Seed corpus: `fuzz/seeds/options/`. Run: `cargo +nightly fuzz run
@@ -21,7 +22,9 @@ use ndarray::Array2;
 use nnlens::data::csv::{parse_csv, CsvOptions};
 use nnlens::data::playground::{generate, PlaygroundOptions, PlaygroundTask};
 use nnlens::explain::display::{display_map, DisplayOptions};
-use nnlens::explain::{saliency, Baseline, Method, MethodKind, Rule, SaliencyOptions, Variant};
+use nnlens::explain::{
+    saliency, Baseline, MethodKind, MethodOptions, Rule, SaliencyOptions, Variant,
+};
 use nnlens::project::trajectory::{plane_grid, Linspace};
 use nnlens::project::{Pca, PcaOptions, Tsne, TsneOptions};
 use nnlens::text::{tokenize, TokenizeOptions, Vocab};
@@ -96,61 +99,28 @@ impl From<BaselineValue> for Baseline {
     }
 }
 
-fn set<T>(current: &mut T, value: Option<T>) {
-    if let Some(value) = value {
-        *current = value;
-    }
-}
-
-/// The core options the binding builds from `keys`.
+/// The core options the binding builds from `keys`: the method's options through the same
+/// [`MethodKind::with_options`] the binding calls.
 fn saliency_options(keys: SaliencyKeys) -> Option<SaliencyOptions> {
-    let mut method = keys.method.defaults();
-    match &mut method {
-        Method::Gradient { abs } => set(abs, keys.abs),
-        Method::InputXGradient => {}
-        Method::IntegratedGradients {
-            steps,
-            rule,
-            baseline,
-        } => {
-            set(steps, keys.steps);
-            set(rule, keys.rule);
-            set(baseline, keys.baseline.map(Baseline::from));
-        }
-        Method::SmoothGrad {
-            samples,
-            noise,
-            variant,
-            seed,
-            abs,
-        } => {
-            set(samples, keys.samples);
-            set(noise, keys.noise);
-            set(variant, keys.variant);
-            set(seed, keys.seed);
-            set(abs, keys.abs);
-        }
-        Method::GradCam {
-            layer,
-            upsample,
-            grid,
-        } => {
-            set(layer, keys.layer);
-            set(upsample, keys.upsample);
-            *grid = keys.grid;
-        }
-        Method::Occlusion {
-            window,
-            strides,
-            baseline,
-        } => {
-            set(window, keys.window);
-            set(strides, keys.strides);
-            set(baseline, keys.baseline.map(Baseline::from));
-        }
-    }
+    let method = keys.method.with_options(MethodOptions {
+        abs: keys.abs,
+        steps: keys.steps,
+        rule: keys.rule,
+        baseline: keys.baseline.map(Baseline::from),
+        samples: keys.samples,
+        noise: keys.noise,
+        variant: keys.variant,
+        seed: keys.seed,
+        layer: keys.layer,
+        upsample: keys.upsample,
+        grid: keys.grid,
+        window: keys.window,
+        strides: keys.strides,
+    });
     let mut options = SaliencyOptions::new(method, keys.target?);
-    set(&mut options.logits, keys.logits);
+    if let Some(logits) = keys.logits {
+        options.logits = logits;
+    }
     Some(options)
 }
 

@@ -220,6 +220,105 @@ impl MethodKind {
     }
 }
 
+/// A method's options as a caller names them (the JavaScript saliency options other than
+/// `method`, `target` and `logits`): each one left `None` keeps the method's default (see
+/// [`MethodKind::with_options`]). Options of another method are ignored; the bindings refuse
+/// them first, naming the method's own.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MethodOptions {
+    /// Gradient and SmoothGrad: absolute values.
+    pub abs: Option<bool>,
+    /// Integrated Gradients: points on the path.
+    pub steps: Option<usize>,
+    /// Integrated Gradients: quadrature rule.
+    pub rule: Option<Rule>,
+    /// Integrated Gradients: start of the path; occlusion: fill value.
+    pub baseline: Option<Baseline>,
+    /// SmoothGrad: noisy samples.
+    pub samples: Option<usize>,
+    /// SmoothGrad: noise standard deviation as a fraction of the input's range.
+    pub noise: Option<f32>,
+    /// SmoothGrad: how the samples' maps are combined.
+    pub variant: Option<Variant>,
+    /// SmoothGrad: seed of the noise.
+    pub seed: Option<u64>,
+    /// Grad-CAM: the layer.
+    pub layer: Option<String>,
+    /// Grad-CAM: resize the map to the input.
+    pub upsample: Option<bool>,
+    /// Grad-CAM: a token layer's grid.
+    pub grid: Option<[usize; 2]>,
+    /// Occlusion: the window.
+    pub window: Option<Vec<usize>>,
+    /// Occlusion: the window's steps.
+    pub strides: Option<Vec<usize>>,
+}
+
+impl MethodKind {
+    /// The method with its [defaults](MethodKind::defaults), changed by each option given.
+    ///
+    /// ```
+    /// use nnlens::explain::{Method, MethodKind, MethodOptions};
+    /// let options = MethodOptions { steps: Some(8), samples: Some(3), ..MethodOptions::default() };
+    /// let Method::IntegratedGradients { steps, .. } = MethodKind::IntegratedGradients.with_options(options)
+    /// else { unreachable!() };
+    /// assert_eq!(steps, 8);
+    /// ```
+    pub fn with_options(self, options: MethodOptions) -> Method {
+        fn set<T>(current: &mut T, value: Option<T>) {
+            if let Some(value) = value {
+                *current = value;
+            }
+        }
+        let mut method = self.defaults();
+        match &mut method {
+            Method::Gradient { abs } => set(abs, options.abs),
+            Method::InputXGradient => {}
+            Method::IntegratedGradients {
+                steps,
+                rule,
+                baseline,
+            } => {
+                set(steps, options.steps);
+                set(rule, options.rule);
+                set(baseline, options.baseline);
+            }
+            Method::SmoothGrad {
+                samples,
+                noise,
+                variant,
+                seed,
+                abs,
+            } => {
+                set(samples, options.samples);
+                set(noise, options.noise);
+                set(variant, options.variant);
+                set(seed, options.seed);
+                set(abs, options.abs);
+            }
+            Method::GradCam {
+                layer,
+                upsample,
+                grid,
+            } => {
+                set(layer, options.layer);
+                set(upsample, options.upsample);
+                *grid = options.grid;
+            }
+            Method::Occlusion {
+                window,
+                strides,
+                baseline,
+            } => {
+                set(window, options.window);
+                set(strides, options.strides);
+                set(baseline, options.baseline);
+            }
+        }
+        method
+    }
+}
+
 impl Method {
     /// Which method this is.
     pub fn kind(&self) -> MethodKind {

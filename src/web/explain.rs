@@ -9,7 +9,8 @@ use super::{js_error, shape_array};
 use crate::explain::display::{display_map as display, DisplayOptions};
 use crate::explain::tokens::{at_embedding, token_scores};
 use crate::explain::{
-    saliency_reporting, Attribution, Baseline, Method, MethodKind, Rule, SaliencyOptions, Variant,
+    saliency_reporting, Attribution, Baseline, MethodKind, MethodOptions, Rule, SaliencyOptions,
+    Variant,
 };
 use crate::fields::struct_fields;
 use crate::graph::InputType;
@@ -120,13 +121,6 @@ fn baseline(value: JsValue) -> Result<Option<Baseline>, JsError> {
     }
 }
 
-/// `value` when given, else `current`.
-fn given<T>(current: &mut T, value: Option<T>) {
-    if let Some(value) = value {
-        *current = value;
-    }
-}
-
 /// Reads `{ method, target, logits, ...method options }`, rejecting options the method does not
 /// take; `baselineToken` is an option of models of ids (`input_type` int64) only.
 fn parse_options(options: &JsValue, input_type: InputType) -> Result<SaliencyOptions, JsError> {
@@ -139,24 +133,21 @@ fn parse_options(options: &JsValue, input_type: InputType) -> Result<SaliencyOpt
     let options = &plain(options, "saliency options")?;
     let common: CommonOptions = read_checked(options.clone(), "saliency options")?;
     let kind = common.method;
-    let mut method = kind.defaults();
-    match &mut method {
-        Method::Gradient { abs } => {
+    let given = match kind {
+        MethodKind::Gradient => {
             let o: GradientOptions = method_options(options, kind)?;
-            given(abs, o.abs);
+            MethodOptions {
+                abs: o.abs,
+                ..MethodOptions::default()
+            }
         }
-        Method::InputXGradient => {
+        MethodKind::InputXGradient => {
             method_options::<NoOptions>(options, kind)?;
+            MethodOptions::default()
         }
-        Method::IntegratedGradients {
-            steps,
-            rule,
-            baseline: b,
-        } => {
+        MethodKind::IntegratedGradients => {
             let o: IntegratedGradientsOptions = method_options(options, kind)?;
-            given(steps, o.steps);
-            given(rule, o.rule);
-            given(b, baseline(o.baseline)?);
+            let mut baseline = baseline(o.baseline)?;
             if let Some(token) = o.baseline_token {
                 if input_type != InputType::Int64 {
                     return Err(js_error(Error::invalid(
@@ -165,44 +156,46 @@ fn parse_options(options: &JsValue, input_type: InputType) -> Result<SaliencyOpt
                          numbers, give 'baseline' instead",
                     )));
                 }
-                *b = Baseline::Scalar(token as f32);
+                baseline = Some(Baseline::Scalar(token as f32));
+            }
+            MethodOptions {
+                steps: o.steps,
+                rule: o.rule,
+                baseline,
+                ..MethodOptions::default()
             }
         }
-        Method::SmoothGrad {
-            samples,
-            noise,
-            variant,
-            seed,
-            abs,
-        } => {
+        MethodKind::SmoothGrad => {
             let o: SmoothGradOptions = method_options(options, kind)?;
-            given(samples, o.samples);
-            given(noise, o.noise);
-            given(variant, o.variant);
-            given(seed, o.seed);
-            given(abs, o.abs);
+            MethodOptions {
+                samples: o.samples,
+                noise: o.noise,
+                variant: o.variant,
+                seed: o.seed,
+                abs: o.abs,
+                ..MethodOptions::default()
+            }
         }
-        Method::GradCam {
-            layer,
-            upsample,
-            grid,
-        } => {
+        MethodKind::GradCam => {
             let o: GradCamOptions = method_options(options, kind)?;
-            given(layer, o.layer);
-            given(upsample, o.upsample);
-            *grid = o.grid;
+            MethodOptions {
+                layer: o.layer,
+                upsample: o.upsample,
+                grid: o.grid,
+                ..MethodOptions::default()
+            }
         }
-        Method::Occlusion {
-            window,
-            strides,
-            baseline: b,
-        } => {
+        MethodKind::Occlusion => {
             let o: OcclusionOptions = method_options(options, kind)?;
-            given(window, o.window);
-            given(strides, o.strides);
-            given(b, baseline(o.baseline)?);
+            MethodOptions {
+                window: o.window,
+                strides: o.strides,
+                baseline: baseline(o.baseline)?,
+                ..MethodOptions::default()
+            }
         }
-    }
+    };
+    let method = kind.with_options(given);
     let target = common.target.ok_or_else(|| {
         js_error(Error::MissingField {
             field: "target".into(),
@@ -210,7 +203,9 @@ fn parse_options(options: &JsValue, input_type: InputType) -> Result<SaliencyOpt
         })
     })?;
     let mut options = SaliencyOptions::new(method, target);
-    given(&mut options.logits, common.logits);
+    if let Some(logits) = common.logits {
+        options.logits = logits;
+    }
     Ok(options)
 }
 
