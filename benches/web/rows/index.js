@@ -33,6 +33,7 @@ export const ROWS = [
   ...Object.keys(ARCHITECTURES).map((name) => torchvisionForwardRow(name, { threads: true })),
   ...Object.keys(ARCHITECTURES).map(torchvisionGradientRow),
   ...Object.keys(ARCHITECTURES).map((name) => torchvisionIntegratedGradientsRow(name, 50)),
+  torchvisionIntegratedGradientsRow("resnet18", 50, { threads: true }),
   trainingRow("digits", "train"),
   trainingRow("digits", "step"),
   trainingRow("circle", "train"),

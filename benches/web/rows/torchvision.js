@@ -115,12 +115,14 @@ export function torchvisionGradientRow(name) {
 /** Integrated Gradients with `steps` path points (Gauss-Legendre, zero baseline) of one sample:
  * nnlens only, like the gradient row. The issue's bound is `steps × (forward + input gradient)`
  * of one sample: `prepare` measures both (median of 3) and the detail gives the bound, so the
- * row shows whether batching the path points beats running them one by one. */
-export function torchvisionIntegratedGradientsRow(name, steps) {
+ * row shows whether batching the path points beats running them one by one. With `threads`, the
+ * same in the cross-origin isolated page (the threaded build). */
+export function torchvisionIntegratedGradientsRow(name, steps, { threads = false } = {}) {
   return {
-    id: `${name}-ig${steps}`,
-    title: `${ARCHITECTURES[name]} Integrated Gradients, ${steps} steps, ${IMAGENET}×${IMAGENET}`,
+    id: `${name}-ig${steps}${threads ? "-threads" : ""}`,
+    title: `${ARCHITECTURES[name]} Integrated Gradients, ${steps} steps, ${IMAGENET}×${IMAGENET}${threads ? ", threads" : ""}`,
     frameworks: ["nnlens"],
+    isolated: threads,
     requires: (nn) => typeof nn.saliency === "function" || "this nnlens build has no saliency()",
     async prepare(ctx) {
       const f = await fixture(name, imageSide(ctx));
@@ -141,7 +143,8 @@ export function torchvisionIntegratedGradientsRow(name, steps) {
         tolerance: null,
         detail: `torchvision ${name} as in its forward row, ${n} Gauss-Legendre path points from a zero baseline in passes of at most ` +
           `the trace memory limit, target ${target}, one generated ${size(f.shape)} image; the bound ${n} × (forward ${forward.toFixed(1)} ms + ` +
-          `input gradient ${gradient.toFixed(1)} ms, medians of 3 in this row) = ${bound.toFixed(0)} ms`,
+          `input gradient ${gradient.toFixed(1)} ms, medians of 3 in this row) = ${bound.toFixed(0)} ms` +
+          (threads ? `; ${ctx.threads} threads (nnlens threaded build: ${ctx.nnThreaded}; cross-origin isolated page)` : ""),
         dispose: () => model.free(),
       };
     },
