@@ -349,7 +349,7 @@ fn trainer_options_choose_the_loss_optimiser_and_schedule() {
 fn saliency_options_are_per_method_and_logits_default_to_false() {
     let model = Model::from_json(text(CNN)).unwrap();
     let x = input();
-    let run = |json: &str| nnlens::web::saliency(&model, floats(&x), js(json));
+    let run = |json: &str| nnlens::web::saliency(&model, floats(&x), js(json), JsValue::UNDEFINED);
     assert_eq!(
         message(run(r#"{ "method": "gradient", "target": 1, "steps": 3 }"#)),
         "unknown option 'steps' in saliency options for method 'gradient'; the known options \
@@ -379,10 +379,13 @@ fn saliency_options_are_per_method_and_logits_default_to_false() {
         "{err}"
     );
     assert!(message(run(r#"{ "method": "gradient" }"#)).contains("missing field 'target'"));
-    assert!(
-        message(nnlens::web::saliency(&model, floats(&x), JsValue::from(3)))
-            .contains("expected an object")
-    );
+    assert!(message(nnlens::web::saliency(
+        &model,
+        floats(&x),
+        JsValue::from(3),
+        JsValue::UNDEFINED
+    ))
+    .contains("expected an object"));
 
     let gradient = run(r#"{ "target": 1 }"#).unwrap();
     assert_eq!(
@@ -397,7 +400,7 @@ fn saliency_options_are_per_method_and_logits_default_to_false() {
             r#"{ "method": "integratedGradients", "target": 2, "steps": 4, "rule": "gaussLegendre" }"#,
         );
         js_sys::Reflect::set(&options, &"baseline".into(), &baseline).unwrap();
-        nnlens::web::attribute(&model, floats(&x), options)
+        nnlens::web::attribute(&model, floats(&x), options, JsValue::UNDEFINED)
     };
     let scalar = ig(JsValue::from(0.25)).unwrap();
     let values = js_sys::Float32Array::from(&[0.25f32; 64][..]);
