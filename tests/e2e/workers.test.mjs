@@ -12,13 +12,18 @@ import { openSite, ready } from "./browser.mjs";
 import { refilledModel } from "../../benches/web/lib/torchvision.js";
 import { withInputSize } from "../../benches/web/lib/onnx.js";
 
-/** The workers the page starts while `action` runs. */
-async function workersStartedBy(page, action) {
+/** The workers the page starts while `action` runs, waiting up to 10 s after it for at least
+ * `atLeast` (the browser reports a new worker asynchronously, possibly after the page has shown
+ * the message that announces it). */
+async function workersStartedBy(page, action, atLeast = 0) {
   const started = [];
   const listener = (worker) => started.push(worker);
   page.on("worker", listener);
   try {
     await action();
+    for (let waited = 0; started.length < atLeast && waited < 10000; waited += 100) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   } finally {
     page.off("worker", listener);
   }
@@ -48,10 +53,10 @@ test("an explorer worker that fails is restarted, the page says so, and the task
     await page.click("#projection-run");
   };
   const done = () => page.waitForFunction(() => document.querySelector("#projection-status").textContent.startsWith("done"), null, { timeout: 60000 });
-  const [first] = await workersStartedBy(page, async () => { await run(); await done(); });
+  const [first] = await workersStartedBy(page, async () => { await run(); await done(); }, 1);
   assert.ok(first, "the projection ran in a worker");
   await breakWorker(first);
-  const replacements = await workersStartedBy(page, async () => { await run(); await errorShown(page); });
+  const replacements = await workersStartedBy(page, async () => { await run(); await errorShown(page); }, 1);
   assert.match(await page.textContent("#error"),
     /^the background worker for the projection failed \(.*a failure made by the test\) and was restarted; run the task again$/);
   assert.equal(replacements.length, 1, "one new worker replaces the failed one");
@@ -133,13 +138,13 @@ test("a Playground worker that fails is restarted, the page says so, and trainin
   const [trainer] = await workersStartedBy(page, async () => {
     await page.goto(`${origin}/playground.html`);
     await stepOnce(page);
-  });
+  }, 1);
   assert.ok(trainer, "the training worker started");
   await breakWorker(trainer);
   const replacements = await workersStartedBy(page, async () => {
     await page.click("#step");
     await errorShown(page);
-  });
+  }, 1);
   assert.match(await page.textContent("#error"),
     /^the training worker failed \(.*a failure made by the test\) and was restarted; training starts again from step 0$/);
   assert.equal(replacements.length, 1, "a new training worker");

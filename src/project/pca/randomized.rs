@@ -21,11 +21,16 @@ use super::{
     centred_times, flip_signs, for_centred_blocks, not_converged, Decomposition, PcaOptions,
     OVERSAMPLES,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 use ndarray::ArrayView2;
 use rand::{Rng, SeedableRng};
+
+/// The most power iterations the randomized solver runs (scikit-learn's `"auto"` is 4 or 7;
+/// each one is two products with the data, so a caller's `powerIterations: 1000000` would run
+/// for hours: refused before the first).
+pub const MAX_POWER_ITERATIONS: usize = 100;
 
 /// The default number of power iterations of scikit-learn's `randomized_svd` (`n_iter="auto"`).
 pub fn auto_power_iterations(rows: usize, cols: usize, components: usize) -> usize {
@@ -50,6 +55,15 @@ pub(super) fn randomized(
     let n_iter = options
         .power_iterations
         .unwrap_or_else(|| auto_power_iterations(n, p, k));
+    if n_iter > MAX_POWER_ITERATIONS {
+        return Err(Error::invalid(
+            "PCA power iterations",
+            format!(
+                "got {n_iter}; expected at most {MAX_POWER_ITERATIONS} (scikit-learn's \"auto\" \
+                 is 4 or 7)"
+            ),
+        ));
+    }
 
     // Centred copy in f32 scaled to unit maximum, column-major for the products.
     let scale = 1.0 / max_abs;
@@ -233,6 +247,27 @@ mod tests {
     use super::super::{Pca, Solver};
     use super::*;
     use ndarray::array;
+
+    /// The options fuzz target's timeout: a million power iterations ran for hours.
+    #[test]
+    fn too_many_power_iterations_are_refused_before_the_first() {
+        let data = ndarray::Array2::from_shape_fn((6, 3), |(i, j)| (i * 3 + j * j) as f32);
+        let options = PcaOptions {
+            solver: Solver::Randomized,
+            power_iterations: Some(1_433_333),
+            ..PcaOptions::default()
+        };
+        let e = Pca::fit(data.view(), &options).unwrap_err();
+        assert!(
+            e.to_string().contains("got 1433333; expected at most 100"),
+            "{e}"
+        );
+        let fine = PcaOptions {
+            power_iterations: Some(MAX_POWER_ITERATIONS),
+            ..options
+        };
+        assert!(Pca::fit(data.view(), &fine).is_ok());
+    }
 
     #[test]
     fn auto_power_iterations_rule() {
