@@ -135,8 +135,11 @@ demo: site
 
 test: test-native test-wasm test-node test-page test-consumers test-bench
 
+# Then the library's tests again with the `threads` feature: every loop of `crate::parallel`
+# shared with rayon's pool (natively), so each kernel's tests also check its threaded split.
 test-native:
 	cargo test
+	cargo test --lib --features threads
 
 # The boundary tests (tests/web.rs, headless Chromium) and the kernels' unit tests compiled for
 # wasm32 (in Node; the modules that opt in run on the SIMD128 kernels, plain #[test]s are built

@@ -48,7 +48,7 @@ function isThreaded(module) {
   return WebAssembly.Module.imports(module).some((entry) => entry.kind === "memory");
 }
 
-/** Workers to start: \`threads\` if given (capped at the cores), else every core; 1 = none. */
+/** Threads to compute on: \`threads\` if given (capped at the cores), else every core; 1 = one. */
 function threadCount(threads) {
   const cores = globalThis.navigator?.hardwareConcurrency ?? 1;
   if (threads === undefined) return cores;
@@ -58,11 +58,13 @@ function threadCount(threads) {
   return Math.min(threads, cores);
 }
 
-/** The threaded build with \`count\` workers, on \`module\` (its compiled module) or fetched. */
+/** The threaded build computing on \`count\` threads, on \`module\` (its compiled module) or
+ * fetched. The thread that calls nnlens computes too (a loop is shared between it and the
+ * workers: src/parallel.rs), so it starts \`count - 1\` workers (at least one). */
 async function loadThreaded(module, count) {
   const glue = await import("./threads/nnlens.js");
   const output = await glue.default(module === undefined ? undefined : { module_or_path: module });
-  await glue.initThreadPool(count);
+  await glue.initThreadPool(Math.max(1, count - 1));
   bind(glue);
   return output;
 }
@@ -71,8 +73,9 @@ let started;
 
 /**
  * Loads and instantiates nnlens. In a cross-origin isolated page (\`crossOriginIsolated\`) it loads
- * the threaded build and starts \`navigator.hardwareConcurrency\` workers (\`{ threads: n }\` caps
- * them; \`threads: 1\` keeps one thread); elsewhere, or given a module, path or bytes of the
+ * the threaded build and computes on \`navigator.hardwareConcurrency\` threads: the calling
+ * thread and one Web Worker per other core (\`{ threads: n }\` caps them; \`threads: 1\` keeps
+ * one thread); elsewhere, or given a module, path or bytes of the
  * single-thread build, it loads the single-thread build. A compiled threaded module
  * (\`threads/nnlens_bg.wasm\`) runs threaded. If the threaded build cannot start (its files are
  * missing, workers are refused), it warns and loads the single-thread build.
@@ -117,15 +120,17 @@ export interface InitOptions {
     /** The single-thread build's wasm (path, bytes, response or compiled module), or the
      * threaded build's compiled module; default: the build init chooses, next to this module. */
     module_or_path?: InitInput | Promise<InitInput>;
-    /** At most this many worker threads in a cross-origin isolated page (default: every core,
-     * \`navigator.hardwareConcurrency\`); 1 loads the single-thread build. */
+    /** At most this many threads in a cross-origin isolated page: the calling thread and
+     * \`threads - 1\` Web Workers (default: every core, \`navigator.hardwareConcurrency\`); 1
+     * loads the single-thread build. */
     threads?: number;
 }
 
 /**
  * Loads and instantiates nnlens. In a cross-origin isolated page (\`crossOriginIsolated\`) it
- * loads the threaded build (threads/nnlens_bg.wasm) and starts \`navigator.hardwareConcurrency\`
- * workers, or \`threads\` if fewer; elsewhere, or given the single-thread build's wasm, the
+ * loads the threaded build (threads/nnlens_bg.wasm) and computes on
+ * \`navigator.hardwareConcurrency\` threads (or \`threads\` if fewer): the calling thread and a
+ * Web Worker for each of the others; elsewhere, or given the single-thread build's wasm, the
  * single-thread build. The API is the same either way; \`(await init()).memory.buffer\` is a
  * SharedArrayBuffer when the threaded build runs.
  */

@@ -1,8 +1,9 @@
 //! Work spread over threads in the threaded build, run in order in the single-thread one.
 //!
 //! With the `threads` feature (the threaded wasm build, `pkg/threads/`, whose pool of Web
-//! Workers wasm-bindgen-rayon starts; natively rayon's own pool) the pieces of a loop run on
-//! rayon's pool; without it they run one after the other on the calling thread, so the
+//! Workers wasm-bindgen-rayon starts; natively rayon's own pool) the pieces of a loop are shared
+//! between the calling thread and rayon's pool (see `pool` below for why the caller takes part);
+//! without it they run one after the other on the calling thread, so the
 //! single-thread build has no pool, no atomics and no extra code. Every piece does exactly the
 //! arithmetic it would do alone, in the same order, and writes only its own part of the output:
 //! only which thread runs it changes, so a threaded result equals the single-thread one bit for
@@ -20,12 +21,13 @@
 #[cfg(any(target_arch = "wasm32", test, feature = "threads"))]
 pub(crate) const MIN_PARALLEL_WORK: usize = 1 << 18;
 
-/// Threads the loops may use: the pool's size with `threads`, otherwise 1.
+/// Threads the loops may use: with `threads`, the pool's workers and the calling thread when it
+/// is not one of them (it takes pieces too, see [`pool::share`]); otherwise 1.
 #[cfg(any(target_arch = "wasm32", test, feature = "threads"))]
 pub(crate) fn threads() -> usize {
     #[cfg(feature = "threads")]
     {
-        rayon::current_num_threads()
+        pool::threads()
     }
     #[cfg(not(feature = "threads"))]
     {
@@ -46,18 +48,14 @@ pub(crate) fn pieces(units: usize, work: usize) -> usize {
     }
 }
 
-/// Calls `piece(index)` for every `index` in `0..count`, on the pool with `threads` (in any
-/// order, all done on return), in order otherwise. (The sgemm's split; natively the products
-/// are matrixmultiply's, so only the tests use it there.)
+/// Calls `piece(index)` for every `index` in `0..count`, shared between the calling thread and
+/// the pool with `threads` (in any order, all done on return), in order otherwise. (The
+/// sgemm's split; natively the products are matrixmultiply's, so only the tests use it there.)
 #[cfg(any(target_arch = "wasm32", test))]
 pub(crate) fn for_each_index(count: usize, piece: impl Fn(usize) + Sync + Send) {
     #[cfg(feature = "threads")]
-    {
-        use rayon::prelude::*;
-        if count > 1 {
-            (0..count).into_par_iter().for_each(piece);
-            return;
-        }
+    if count > 1 {
+        return pool::share(count, || (), |(), index| piece(index));
     }
     (0..count).for_each(piece)
 }
@@ -66,7 +64,7 @@ pub(crate) fn for_each_index(count: usize, piece: impl Fn(usize) + Sync + Send) 
 /// shorter) and its index; `scratch` comes from `init`, once per thread that takes part (once
 /// in all without threads), for buffers a chunk may reuse. `work_per_chunk` (multiply-adds)
 /// decides whether the pool is used (see [`pieces`]).
-pub(crate) fn for_each_chunk<T: Send, S>(
+pub(crate) fn for_each_chunk<T: Send, S: Send + 'static>(
     out: &mut [T],
     chunk_len: usize,
     work_per_chunk: usize,
@@ -76,13 +74,14 @@ pub(crate) fn for_each_chunk<T: Send, S>(
     let chunk_len = chunk_len.max(1);
     #[cfg(feature = "threads")]
     {
-        use rayon::prelude::*;
         let chunks = out.len().div_ceil(chunk_len);
         if pieces(chunks, chunks.saturating_mul(work_per_chunk)) > 1 {
-            out.par_chunks_mut(chunk_len)
-                .enumerate()
-                .for_each_init(init, |scratch, (index, chunk)| work(scratch, index, chunk));
-            return;
+            let out = pool::Disjoint::new(out);
+            return pool::share(chunks, init, |scratch, index| {
+                // SAFETY: `share` hands each index to one thread once, and the chunks of
+                // different indices do not overlap.
+                work(scratch, index, unsafe { out.chunk(index, chunk_len) })
+            });
         }
     }
     #[cfg(not(feature = "threads"))]
@@ -108,20 +107,157 @@ pub(crate) fn for_each_chunk_pair<A: Send, B: Send>(
     let (a_len, b_len) = (a_len.max(1), b_len.max(1));
     #[cfg(feature = "threads")]
     {
-        use rayon::prelude::*;
         let chunks = a.len().div_ceil(a_len).min(b.len().div_ceil(b_len));
         if pieces(chunks, chunks.saturating_mul(work_per_chunk)) > 1 {
-            a.par_chunks_mut(a_len)
-                .zip(b.par_chunks_mut(b_len))
-                .enumerate()
-                .for_each(|(index, (a, b))| work(index, a, b));
-            return;
+            let (a, b) = (pool::Disjoint::new(a), pool::Disjoint::new(b));
+            return pool::share(
+                chunks,
+                || (),
+                |(), index| {
+                    // SAFETY: as in `for_each_chunk`, for each of the two outputs.
+                    unsafe { work(index, a.chunk(index, a_len), b.chunk(index, b_len)) }
+                },
+            );
         }
     }
     #[cfg(not(feature = "threads"))]
     let _ = work_per_chunk;
     for (index, (a, b)) in a.chunks_mut(a_len).zip(b.chunks_mut(b_len)).enumerate() {
         work(index, a, b);
+    }
+}
+
+/// The threaded build's sharing of a loop between the calling thread and rayon's pool.
+///
+/// The calling thread takes pieces like the workers rather than waiting for them: in a browser
+/// the main thread may not block, so rayon (its `web_spin_lock`, which wasm-bindgen-rayon turns
+/// on) spins there while it waits, and a spinning caller keeps one of the cores from the
+/// workers. Measured in Chromium 156 on this 2-core machine (ResNet-18, 224×224, batch 1):
+/// with the whole loop handed to 2 workers, 82 ms called from the page and 49 ms called from a
+/// Web Worker (which can block), against 82 ms on one thread; with the caller taking pieces,
+/// 46 ms from the page.
+///
+/// Pieces are taken from a shared counter, and the caller waits only for the pieces taken, not
+/// for the workers: a worker that wakes late (tens of microseconds to milliseconds after the
+/// loop starts) finds nothing left and returns, instead of holding the caller until it has run.
+/// So the workers' jobs outlive the call: they own the counters (an `Arc`) and reach the loop's
+/// body, which borrows the caller's data, only through a piece they took, which the caller
+/// waits for. (Keeping the workers spinning between loops instead, so that none arrives late,
+/// was measured too: no consistent gain on the five ImageNet networks, and the spinning slowed
+/// whatever else the page ran, onnxruntime-web's threads in the benchmark; idle workers sleep
+/// as rayon's do.)
+#[cfg(feature = "threads")]
+mod pool {
+    use std::marker::PhantomData;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// The pool's workers, and the calling thread when it is not one of them.
+    pub(super) fn threads() -> usize {
+        rayon::current_num_threads() + usize::from(rayon::current_thread_index().is_none())
+    }
+
+    /// The counters of one loop.
+    struct Counters {
+        /// The next piece not yet taken (past `count` once all are).
+        next: AtomicUsize,
+        /// Pieces finished.
+        done: AtomicUsize,
+        count: usize,
+    }
+
+    impl Counters {
+        /// The next piece to run, if any is left.
+        fn take(&self) -> Option<usize> {
+            let index = self.next.fetch_add(1, Ordering::Relaxed);
+            (index < self.count).then_some(index)
+        }
+    }
+
+    /// A loop body whose borrow has been erased so that a worker's job (`'static`) can hold it.
+    struct Body<S>(*const (dyn Fn(&mut Option<S>, usize) + Sync));
+
+    // SAFETY: the body is `Sync`, and a job calls it only for a piece it took, which the loop's
+    // caller waits for before the body's borrow ends (see `share`).
+    unsafe impl<S> Send for Body<S> {}
+
+    /// Runs `piece(scratch, index)` once for every `index` in `0..count`, in any order: the
+    /// calling thread and up to `count - 1` of the pool's workers each take the next piece not
+    /// yet taken until none is left; each thread makes its `scratch` with `init` before its
+    /// first piece. Returns when every piece is done.
+    pub(super) fn share<S: Send + 'static>(
+        count: usize,
+        init: impl Fn() -> S + Sync,
+        piece: impl Fn(&mut S, usize) + Sync,
+    ) {
+        let body = move |scratch: &mut Option<S>, index: usize| {
+            piece(scratch.get_or_insert_with(&init), index)
+        };
+        let counters = Arc::new(Counters {
+            next: AtomicUsize::new(0),
+            done: AtomicUsize::new(0),
+            count,
+        });
+        let borrowed: &(dyn Fn(&mut Option<S>, usize) + Sync) = &body;
+        // SAFETY: only the lifetime is erased; see `Body`.
+        let erased: *const (dyn Fn(&mut Option<S>, usize) + Sync + 'static) =
+            unsafe { std::mem::transmute(borrowed as *const _) };
+        for _ in 0..(threads() - 1).min(count.saturating_sub(1)) {
+            let (counters, body) = (Arc::clone(&counters), Body(erased));
+            rayon::spawn(move || {
+                let body = body;
+                let mut scratch = None;
+                while let Some(index) = counters.take() {
+                    // SAFETY: the piece was taken and not yet counted done, so the caller is
+                    // still in `share` and `body` still borrows live data.
+                    unsafe { (*body.0)(&mut scratch, index) };
+                    counters.done.fetch_add(1, Ordering::Release);
+                }
+            });
+        }
+        let mut scratch = None;
+        while let Some(index) = counters.take() {
+            body(&mut scratch, index);
+            counters.done.fetch_add(1, Ordering::Release);
+        }
+        // Only pieces already running on workers are left: wait for them (a short spin, at most
+        // one piece long).
+        while counters.done.load(Ordering::Acquire) < count {
+            std::hint::spin_loop();
+        }
+    }
+
+    /// A slice whose chunks several threads write, each a different one.
+    pub(super) struct Disjoint<'a, T> {
+        start: *mut T,
+        len: usize,
+        borrow: PhantomData<&'a mut [T]>,
+    }
+
+    // SAFETY: a `Disjoint` only gives out chunks through `chunk`, whose callers promise that no
+    // two threads hold the same chunk; `T: Send` lets a chunk be written on another thread.
+    unsafe impl<T: Send> Sync for Disjoint<'_, T> {}
+
+    impl<'a, T> Disjoint<'a, T> {
+        pub(super) fn new(slice: &'a mut [T]) -> Self {
+            Disjoint {
+                start: slice.as_mut_ptr(),
+                len: slice.len(),
+                borrow: PhantomData,
+            }
+        }
+
+        /// Chunk `index` of `chunk_len` elements (the last may be shorter; empty past the end).
+        ///
+        /// # Safety
+        /// No other reference to this chunk may exist while the returned one lives.
+        #[allow(clippy::mut_from_ref)]
+        pub(super) unsafe fn chunk(&self, index: usize, chunk_len: usize) -> &mut [T] {
+            let start = (index * chunk_len).min(self.len);
+            let end = (start + chunk_len).min(self.len);
+            // SAFETY: `start..end` lies in the borrowed slice; the caller keeps chunks exclusive.
+            unsafe { std::slice::from_raw_parts_mut(self.start.add(start), end - start) }
+        }
     }
 }
 
@@ -145,6 +281,33 @@ mod tests {
             counts[i].fetch_add(1, Ordering::Relaxed);
         });
         assert!(counts.iter().all(|c| c.load(Ordering::Relaxed) == 1));
+    }
+
+    #[test]
+    fn loops_one_after_another_and_inside_a_piece_each_run_every_piece_once() {
+        // Many short loops in a row (workers that wake late must not take a piece of a later
+        // loop twice or hold a finished one), and loops started inside a piece (they run on
+        // that thread alone while the outer loop is shared).
+        for round in 0..200 {
+            let count = 2 + round % 17;
+            let mut out = vec![0usize; count * 3];
+            for_each_chunk(
+                &mut out,
+                3,
+                MIN_PARALLEL_WORK,
+                || (),
+                |(), index, chunk| {
+                    let inner: Vec<AtomicUsize> = (0..5).map(|_| AtomicUsize::new(0)).collect();
+                    for_each_index(inner.len(), |i| {
+                        inner[i].fetch_add(i + 1, Ordering::Relaxed);
+                    });
+                    let sum: usize = inner.iter().map(|c| c.load(Ordering::Relaxed)).sum();
+                    chunk.fill(index * 100 + sum);
+                },
+            );
+            let want: Vec<usize> = (0..count * 3).map(|i| (i / 3) * 100 + 15).collect();
+            assert_eq!(out, want, "round {round}");
+        }
     }
 
     #[test]

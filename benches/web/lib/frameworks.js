@@ -9,7 +9,8 @@ import init, * as nnlens from "../pkg/nnlens.js";
 const here = (path) => new URL(path, import.meta.url).href;
 
 /** nnlens: the single-thread build, or in a cross-origin isolated page (`threads`) whatever
- * init() chooses there, the threaded build with navigator.hardwareConcurrency workers. Returns
+ * init() chooses there, the threaded build on navigator.hardwareConcurrency threads (the page's
+ * thread and a worker per other core). Returns
  * the module and whether its memory is shared (the threaded build runs). */
 export async function loadNnlens({ threads = false } = {}) {
   const output = await init(threads ? undefined : { module_or_path: here("../pkg/nnlens_bg.wasm") });

@@ -18,10 +18,14 @@
 //!   every cell of the window receives `g / divisor`.
 //! - Global average pooling: the mean over all axes from 2 on, kept with size 1; backward
 //!   spreads `g / count` over them.
+//!
+//! In the threaded build the planes of a max pooling's forward and backward passes run on the
+//! pool (`crate::parallel`), each computed as on one thread.
 
 use super::window::{check_window_param, output_len};
 use super::{Grads, Kernel};
 use crate::error::{Error, Result};
+use crate::parallel;
 use crate::tensor::{checked_elements, Tensor};
 use ndarray::IxDyn;
 use std::ops::Range;
@@ -467,27 +471,31 @@ impl Kernel for MaxPool2d {
         let geo = self.geometry(inputs[0].shape())?;
         let x = inputs[0].as_standard_layout();
         let xs = x.as_slice().expect("standard layout is contiguous");
-        let out_len = xs.len() / geo.in_plane() * geo.out_plane();
-        let out = if self.is_plain_2x2() {
-            let mut out = vec![0.0; out_len];
-            for (plane, out_plane) in xs
-                .chunks_exact(geo.in_plane())
-                .zip(out.chunks_exact_mut(geo.out_plane()))
-            {
-                max_pool_2x2(plane, geo.width, out_plane);
-            }
-            out
+        let (in_plane, out_plane) = (geo.in_plane(), geo.out_plane());
+        let mut out = vec![0.0; xs.len() / in_plane * out_plane];
+        // One plane per piece, on the pool in the threaded build (about one compare per input
+        // cell and one per output cell and window row).
+        let work_per_plane = in_plane + out_plane * self.window.kernel()[0];
+        let plain_2x2 = self.is_plain_2x2();
+        let row_max_len = if plain_2x2 {
+            0
         } else {
-            let mut out = vec![0.0; out_len];
-            let mut row_max = vec![0.0; geo.input_shape[2] * geo.cols.len()];
-            for (plane, out_plane) in xs
-                .chunks_exact(geo.in_plane())
-                .zip(out.chunks_exact_mut(geo.out_plane()))
-            {
-                max_pool_separable(&geo, plane, &mut row_max, out_plane);
-            }
-            out
+            geo.input_shape[2] * geo.cols.len()
         };
+        parallel::for_each_chunk(
+            &mut out,
+            out_plane,
+            work_per_plane,
+            || vec![0.0; row_max_len],
+            |row_max, index, out_plane| {
+                let plane = &xs[index * in_plane..][..in_plane];
+                if plain_2x2 {
+                    max_pool_2x2(plane, geo.width, out_plane);
+                } else {
+                    max_pool_separable(&geo, plane, row_max, out_plane);
+                }
+            },
+        );
         tensor("maxpool2d output", &geo.output_shape, out)
     }
 
@@ -504,16 +512,23 @@ impl Kernel for MaxPool2d {
         let xs = x.as_slice().expect("standard layout is contiguous");
         let g = grad_output.as_standard_layout();
         let gs = g.as_slice().expect("standard layout is contiguous");
+        let (in_plane, out_plane) = (geo.in_plane(), geo.out_plane());
         let mut dx = vec![0.0; xs.len()];
-        for ((plane, d_plane), grads) in xs
-            .chunks_exact(geo.in_plane())
-            .zip(dx.chunks_exact_mut(geo.in_plane()))
-            .zip(gs.chunks_exact(geo.out_plane()))
-        {
-            for ((row, col), &g) in geo.windows().zip(grads) {
-                d_plane[argmax(plane, geo.width, &row.cells, &col.cells)] += g;
-            }
-        }
+        // One plane per piece, on the pool in the threaded build (each window's cells compared).
+        let [kh, kw] = self.window.kernel();
+        parallel::for_each_chunk(
+            &mut dx,
+            in_plane,
+            out_plane * kh * kw,
+            || (),
+            |(), index, d_plane| {
+                let plane = &xs[index * in_plane..][..in_plane];
+                let grads = &gs[index * out_plane..][..out_plane];
+                for ((row, col), &g) in geo.windows().zip(grads) {
+                    d_plane[argmax(plane, geo.width, &row.cells, &col.cells)] += g;
+                }
+            },
+        );
         Ok(Grads {
             inputs: vec![tensor("maxpool2d input gradient", &geo.input_shape, dx)?],
             params: Vec::new(),
@@ -730,7 +745,8 @@ mod fast_path_tests {
         for (i, (kernel, stride, padding, ceil)) in cases.into_iter().enumerate() {
             let op = MaxPool2d::new(kernel, stride, padding, ceil).unwrap();
             assert!(!op.is_plain_2x2());
-            for shape in [[2, 2, 7, 5], [1, 3, 9, 23]] {
+            // The last shape is large enough for the threaded build to split its planes.
+            for shape in [[2, 2, 7, 5], [1, 3, 9, 23], [2, 24, 96, 64]] {
                 let mut x = random_tensor(&shape, -1.0, 1.0, 7 + i as u64);
                 x.iter_mut().step_by(5).for_each(|v| *v = 0.0);
                 x.iter_mut().skip(2).step_by(7).for_each(|v| *v = -0.0);
@@ -754,7 +770,11 @@ mod fast_path_tests {
     fn plain_2x2_matches_the_general_path() {
         let fast = MaxPool2d::new([2, 2], [2, 2], [0; 4], false).unwrap();
         assert!(fast.is_plain_2x2());
-        for (seed, shape) in [[2, 3, 7, 6], [2, 3, 7, 19]].into_iter().enumerate() {
+        // The last shape is large enough for the threaded build to split its planes.
+        for (seed, shape) in [[2, 3, 7, 6], [2, 3, 7, 19], [2, 3, 448, 200]]
+            .into_iter()
+            .enumerate()
+        {
             let mut x = random_tensor(&shape, -1.0, 1.0, 41 + seed as u64);
             let last = shape[3] - 3;
             x[[1, 2, 3, 4]] = f32::NAN;
@@ -762,7 +782,7 @@ mod fast_path_tests {
             x[[1, 0, 1, last + 1]] = f32::INFINITY;
             let got = fast.forward(&[&x]).unwrap();
             let expected = by_argmax(&fast, &x);
-            assert_eq!(got.shape(), &[2, 3, 3, shape[3] / 2]);
+            assert_eq!(got.shape(), &[2, 3, shape[2] / 2, shape[3] / 2]);
             for (g, e) in got.iter().zip(&expected) {
                 assert!(
                     g == e || (g.is_nan() && e.is_nan()),
@@ -903,6 +923,28 @@ mod tests {
             .forward(&[&arange(&[1, 1, 5, 5])])
             .unwrap();
         assert_eq!(y[[0, 0, 0, 2]], 6.5);
+    }
+
+    /// Large enough for the threaded build to split the planes: each plane's gradient lands in
+    /// its own plane, as when the planes are taken one by one.
+    #[test]
+    fn max_pool_backward_of_many_planes_matches_plane_by_plane() {
+        let op = max_pool(3, 2, 1, false);
+        let x = random_tensor(&[2, 16, 96, 96], -1.0, 1.0, 3);
+        let y = op.forward(&[&x]).unwrap();
+        let g = random_tensor(y.shape(), -1.0, 1.0, 4);
+        let got = op.backward(&[&x], &y, &g, false).unwrap().inputs.remove(0);
+        let geo = op.geometry(x.shape()).unwrap();
+        let (xs, gs) = (x.as_slice().unwrap(), g.as_slice().unwrap());
+        let mut want = vec![0.0; xs.len()];
+        for p in 0..2 * 16 {
+            let plane = &xs[p * geo.in_plane()..][..geo.in_plane()];
+            let grads = &gs[p * geo.out_plane()..][..geo.out_plane()];
+            for ((row, col), &g) in geo.windows().zip(grads) {
+                want[p * geo.in_plane() + argmax(plane, geo.width, &row.cells, &col.cells)] += g;
+            }
+        }
+        assert_eq!(got.as_slice().unwrap(), &want[..]);
     }
 
     #[test]

@@ -115,6 +115,43 @@ mod tests {
         }
     }
 
+    /// The adjoint is made once and kept, and a weight changed through `params_mut` (training)
+    /// is seen by the next input gradient.
+    #[test]
+    fn kept_adjoint_follows_a_changed_weight() {
+        let weight = random_tensor(&[4, 3, 3, 3], -1.0, 1.0, 5);
+        let mut conv = Conv2d::new(weight, None, [1, 1], [1; 4], [1, 1], 1).unwrap();
+        let x = random_tensor(&[1, 3, 6, 6], -1.0, 1.0, 6);
+        let y = conv.forward(&[&x]).unwrap();
+        let g = random_tensor(y.shape(), -1.0, 1.0, 7);
+        let gradient = |conv: &Conv2d| {
+            conv.backward(&[&x], &y, &g, false)
+                .unwrap()
+                .inputs
+                .remove(0)
+        };
+        let first = gradient(&conv);
+        assert!(
+            conv.adjoint.0.get().is_some_and(Option::is_some),
+            "the adjoint is kept"
+        );
+        assert_eq!(
+            gradient(&conv),
+            first,
+            "the kept adjoint gives the same gradient"
+        );
+        conv.params_mut()[0].mapv_inplace(|w| 2.0 * w);
+        assert!(
+            conv.adjoint.0.get().is_none(),
+            "params_mut drops the adjoint"
+        );
+        assert_eq!(
+            gradient(&conv),
+            first.mapv(|v| 2.0 * v),
+            "the doubled weight doubles it"
+        );
+    }
+
     /// No adjoint for strides, dilations, or a padding as large as the kernel.
     #[test]
     fn adjoint_needs_stride_and_dilation_one_and_padding_below_the_kernel() {
