@@ -273,12 +273,13 @@ const ratio = (v) => (Number.isFinite(v) ? `${v >= 10 ? v.toFixed(1) : v.toFixed
 const kib = (b) => `${(b / 1024).toFixed(0)} KiB`;
 
 /**
- * scikit-learn's PCA on the benchmark case (`benches/sklearn_pca.py`), when a Python with
- * scikit-learn is available (`NNLENS_BENCH_PYTHON`, default `python3`); otherwise the reason.
+ * One of the scikit-learn timing scripts (`benches/sklearn_pca.py`, `benches/sklearn_tsne.py`)
+ * when a Python with scikit-learn is available (`NNLENS_BENCH_PYTHON`, default `python3`);
+ * otherwise the reason.
  */
-export function sklearnPca() {
+export function sklearnScript(script) {
   const python = process.env.NNLENS_BENCH_PYTHON || "python3";
-  const run = spawnSync(python, [join(ROOT, "benches/sklearn_pca.py")], { encoding: "utf8" });
+  const run = spawnSync(python, [join(ROOT, "benches", script)], { encoding: "utf8" });
   if (run.status !== 0) {
     const why = (run.error?.message || run.stderr || "").trim().split("\n").pop();
     return { unavailable: `${python} with scikit-learn is not available (${why || "exit " + run.status})` };
@@ -293,6 +294,30 @@ function coldTable(cold) {
   for (const [id, path, what] of COLD_PAGES) {
     const c = cold[id];
     lines.push(`| ${id} (\`${path}\`) | ${what} | ${ms(c.ms)} | ${c.runs.length} | ${kib(c.bytes)} | ${id === "nnlens" ? "–" : ratio(c.ms / cold.nnlens.ms)} |`);
+  }
+  return lines;
+}
+
+/** The t-SNE rows against native scikit-learn (`benches/sklearn_tsne.py`), as markdown lines. */
+function tsneTable(bench, sk, env) {
+  const single = bench.rows.find((r) => r.id === "tsne-digits" && r.impls?.nnlens);
+  const threaded = bench.rows.find((r) => r.id === "tsne-digits-threads" && r.impls?.nnlens);
+  if (!sk || (!single && !threaded)) return [];
+  const lines = ["", "t-SNE of scikit-learn's digits (1797 × 64, Barnes-Hut, 1000 iterations) against native scikit-learn " +
+    "(`TSNE(random_state=0)`, `benches/sklearn_tsne.py`; ratio = scikit-learn time on as many threads / nnlens time):", ""];
+  lines.push("| implementation | threads | ms | trustworthiness (k = 5) | scikit-learn / this |", "| --- | ---: | ---: | ---: | ---: |");
+  const trust = (row) => row.detail.match(/trustworthiness \(k = 5\) ([\d.]+)/)?.[1] ?? "?";
+  const skMs = (threads) => (sk.unavailable ? NaN : threads === 1 ? sk.ms : sk.ms_threads);
+  if (single) lines.push(`| nnlens, wasm in Chromium | 1 | ${ms(single.impls.nnlens.ms)} | ${trust(single)} | ${ratio(skMs(1) / single.impls.nnlens.ms)} |`);
+  if (threaded) {
+    const threads = env.page.isolated?.threads ?? "?";
+    lines.push(`| nnlens, threaded wasm in Chromium (cross-origin isolated page) | ${threads} | ${ms(threaded.impls.nnlens.ms)} | ${trust(threaded)} | ${ratio(skMs(threads) / threaded.impls.nnlens.ms)} |`);
+  }
+  if (sk.unavailable) {
+    lines.push(`| scikit-learn | not measured: ${sk.unavailable} | – | – | – |`);
+  } else {
+    lines.push(`| scikit-learn ${sk.version} (OpenMP limited to one thread) | 1 | ${ms(sk.ms)} | ${sk.trustworthiness.toFixed(4)} | – |`,
+      `| scikit-learn ${sk.version} (its default OpenMP threads) | ${sk.threads} | ${ms(sk.ms_threads)} | ${sk.trustworthiness_threads.toFixed(4)} | – |`);
   }
   return lines;
 }
@@ -346,7 +371,8 @@ export function tables(result) {
     const s = size[id];
     lines.push(`| ${s.title} | ${s.files.join(", ")} | ${kib(s.raw)} | ${kib(s.gz)} | ${id === "nnlens" ? "–" : ratio(s.gz / size.nnlens.gz)} |`);
   }
-  const pcaRow = bench.rows.find((r) => r.title.startsWith("PCA") && r.impls?.nnlens);
+  const pcaRow = bench.rows.find((r) => r.id.startsWith("pca-") && !r.id.endsWith("-threads") && r.impls?.nnlens);
+  const pcaThreads = bench.rows.find((r) => r.id.startsWith("pca-") && r.id.endsWith("-threads") && r.impls?.nnlens);
   const pcaNative = native?.find((n) => n.id.startsWith("pca/covariance_eigh"));
   if (result.sklearn && pcaRow) {
     lines.push("", "PCA of 10,000 × 784 to 50 components against native scikit-learn on the same machine (one thread each; ratio = scikit-learn time / nnlens time). " +
@@ -362,6 +388,13 @@ export function tables(result) {
     } else {
       const name = (dtype) => `scikit-learn ${sk.version} (\`PCA\`, auto picked \`${sk.solver}\`, numpy/OpenBLAS 1 thread), ${dtype}`;
       lines.push(row(name("float32 data"), sk.ms), row(name("float64 copy"), sk.ms64));
+      if (pcaThreads && Number.isFinite(sk.ms_threads)) {
+        const threads = env.page.isolated?.threads ?? "?";
+        lines.push("", `With threads (issue 17: within 2× of scikit-learn with its default threads, float32 data):`, "",
+          "| implementation | threads | ms | scikit-learn float32 (default threads) / this |", "| --- | ---: | ---: | ---: |",
+          `| nnlens, threaded wasm in Chromium (cross-origin isolated page) | ${threads} | ${ms(pcaThreads.impls.nnlens.ms)} | ${ratio(sk.ms_threads / pcaThreads.impls.nnlens.ms)} |`,
+          `| scikit-learn ${sk.version}, float32 data, numpy/OpenBLAS default threads | ${sk.threads_default} | ${ms(sk.ms_threads)} | – |`);
+      }
       if (Number.isFinite(sk.float32_fixture_deviation)) {
         lines.push("", `scikit-learn's float32 path lands up to ${sk.float32_fixture_deviation.toFixed(1)}× nnlens's tolerance ` +
           "(1e-4 + 1e-3·|expected|) away from the float64 fixtures in `tests/fixtures/pca` (`benches/sklearn_pca.py` checks every fit), " +
@@ -369,6 +402,7 @@ export function tables(result) {
       }
     }
   }
+  lines.push(...tsneTable(bench, result.sklearnTsne, env));
   if (native?.length) {
     lines.push("", "Native kernels (`cargo bench --bench kernels`, criterion medians, one thread; GFLOP/s = 10^9 floating-point operations per second, a multiply-add counting 2; GB/s = bytes read + written per ns):", "");
     lines.push("| kernel | median | GFLOP/s | GB/s |", "| --- | ---: | ---: | ---: |");
@@ -431,6 +465,7 @@ export async function run({ quick = false, rows = null, coldReps = quick ? 1 : 7
     const bench = await runBenchPage(browser, origin, { quick, rows });
     if (bench.fatal) throw new Error(`benchmark page failed: ${bench.fatal}`);
     const wanted = (row) => !rows || rows.split(",").includes(row.id);
+    const wants = (prefix) => ROWS.some((row) => row.id.startsWith(prefix) && wanted(row));
     if (ROWS.some((row) => row.isolated && wanted(row))) {
       console.error("bench: threaded rows, cross-origin isolated page…");
       const threaded = await runBenchPage(browser, isolatedOrigin, { quick, rows, isolated: true });
@@ -452,7 +487,8 @@ export async function run({ quick = false, rows = null, coldReps = quick ? 1 : 7
       cold,
       size: await sizes(dir),
       native: quick ? [] : await nativeResults(),
-      sklearn: quick ? null : sklearnPca(),
+      sklearn: quick || !wants("pca-") ? null : sklearnScript("sklearn_pca.py"),
+      sklearnTsne: quick || !wants("tsne-") ? null : sklearnScript("sklearn_tsne.py"),
       env: {
         machine: machine(),
         browser: `Chromium ${browser.version()}`,

@@ -2,7 +2,8 @@
 // `{ id, title, frameworks, isolated?, requires?(nn) -> true | reason, prepare(ctx) -> { impls,
 // tolerance, detail } }` (see forward.js; `isolated` rows run in the cross-origin isolated page,
 // with threads): `frameworks` names the implementations `prepare` returns
-// (nnlens first), `requires` says whether the loaded nnlens build has the API the row needs.
+// (nnlens first), `requires` says whether the loaded nnlens build has the API the row needs;
+// `prepare` may also return `timing` (fewer samples for a row whose call takes seconds).
 // Training rows (training.js) also return the losses they compare and their steps per call.
 
 import { forwardRow } from "./forward.js";
@@ -10,6 +11,7 @@ import { gradientRow, integratedGradientsRow } from "./gradient.js";
 import { onnxLoadRow } from "./onnx.js";
 import { pcaRow } from "./pca.js";
 import { trainingRow } from "./training.js";
+import { tsneRow } from "./tsne.js";
 import { ARCHITECTURES, torchvisionForwardRow, torchvisionGradientRow, torchvisionIntegratedGradientsRow } from "./torchvision.js";
 import { tokenIntegratedGradientsRow, vitForwardRow } from "./transformers.js";
 
@@ -23,6 +25,9 @@ export const ROWS = [
   integratedGradientsRow("mlp", 50),
   integratedGradientsRow("cnn", 50),
   pcaRow(10000, 784, 50),
+  pcaRow(10000, 784, 50, { threads: true }),
+  tsneRow(),
+  tsneRow({ threads: true }),
   onnxLoadRow(),
   vitForwardRow(1),
   vitForwardRow(16),

@@ -7,11 +7,14 @@
 
 import { pcaData } from "../lib/models.js";
 
-export function pcaRow(rows, cols, components) {
+/** The PCA row; with `threads`, in the cross-origin isolated page (nnlens's threaded build; ml-pca
+ * has no threads). */
+export function pcaRow(rows, cols, components, { threads = false } = {}) {
   return {
-    id: `pca-${rows}x${cols}-k${components}`,
-    title: `PCA ${rows} x ${cols} to ${components} components (fit + project)`,
+    id: `pca-${rows}x${cols}-k${components}${threads ? "-threads" : ""}`,
+    title: `PCA ${rows} x ${cols} to ${components} components (fit + project)${threads ? ", threads" : ""}`,
     frameworks: ["nnlens", "ml-pca"],
+    isolated: threads,
     requires: (nn) => typeof nn.pca === "function" || "this nnlens build has no pca()",
     async prepare(ctx) {
       const [r, k] = ctx.quick ? [300, 5] : [rows, components];
@@ -44,7 +47,8 @@ export function pcaRow(rows, cols, components) {
         },
       ];
       // Compared: the explained variance ratio of the k components (signs of axes are arbitrary).
-      return { impls, tolerance: 1e-4, detail: () => `${r} x ${cols}, ${k} components, nnlens solver ${solver}` };
+      const where = threads ? `; nnlens on ${ctx.threads} threads (threaded build: ${ctx.nnThreaded}), ml-pca on one` : "";
+      return { impls, tolerance: 1e-4, detail: () => `${r} x ${cols}, ${k} components, nnlens solver ${solver}${where}` };
     },
   };
 }
