@@ -978,7 +978,11 @@ mod tests {
             let by_maxima = op.backward(&[&x], &y, &g, false).unwrap().inputs.remove(0);
             // An output of another shape is not the forward pass's: every window by argmax.
             let other = Tensor::zeros(IxDyn(&[1]));
-            let by_argmax = op.backward(&[&x], &other, &g, false).unwrap().inputs.remove(0);
+            let by_argmax = op
+                .backward(&[&x], &other, &g, false)
+                .unwrap()
+                .inputs
+                .remove(0);
             assert_eq!(
                 by_maxima.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
                 by_argmax.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
