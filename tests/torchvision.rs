@@ -12,7 +12,7 @@
 //!
 //! Each model × exporter is one test ([`check`]): forward at batch 2 and batch 1 within
 //! `1e-4 + 1e-3 |reference|` of onnxruntime, a trace whose output is the forward's, finite
-//! non-zero input gradients, layers listed.
+//! non-zero input gradients equal to those of the patch-matrix backward pass, layers listed.
 
 use nnlens::io::onnx::from_onnx;
 use nnlens::io::onnx::proto::{tensor_proto::DataType, ModelProto};
@@ -183,7 +183,8 @@ fn forward_case(
 }
 
 /// Runs one model × exporter: forward at batch 2 and 1 against onnxruntime, the trace's output
-/// equal to the forward's, a finite non-zero input gradient, layers listed.
+/// equal to the forward's, a finite non-zero input gradient that the patch-matrix backward
+/// pass confirms, layers listed.
 fn check(model: &str, exporter: &str) {
     let label = format!("{model}/{exporter}");
     let fixture = description(model, exporter);
@@ -211,6 +212,21 @@ fn check(model: &str, exporter: &str) {
         "{label}: non-finite gradient"
     );
     assert!(grad.iter().any(|&v| v != 0.0), "{label}: zero gradient");
+    // The input gradient alone takes the convolutions' adjoints (forward kernels, one per phase
+    // of a stride); with parameter gradients they take the patch matrix. Both must agree.
+    let mut seed = nnlens::tensor::Tensor::zeros(trace.output().raw_dim());
+    seed[[0, 0]] = 1.0;
+    let via_patches = g
+        .backward(&trace, seed, true)
+        .unwrap_or_else(|e| panic!("{label}: backward with parameters: {e}"))
+        .input(&g, 1);
+    let scale = via_patches.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    for (a, b) in grad.iter().zip(&via_patches) {
+        assert!(
+            (a - b).abs() <= 1e-4 * scale,
+            "{label}: input gradient {a} by the adjoints, {b} by the patch matrix"
+        );
+    }
     assert!(!g.layers().is_empty(), "{label}: no layers");
 }
 

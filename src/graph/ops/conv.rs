@@ -22,9 +22,9 @@
 //! `dW_g += G_g · colsᵀ`, `dcols = W_gᵀ · G_g` folded back into `dx` by scatter-adding every
 //! patch entry to the input element it was read from (col2im), and `db[o] = Σ_{n,i,j} G[n, o, i, j]`.
 //! In wasm, `dcols` is the crate's sgemm reading `Wᵀ` and `G_g` in place. The input gradient
-//! alone (attribution) of a stride-1, dilation-1 convolution is instead the forward pass of its
-//! adjoint convolution (flipped, transposed weight, complementary padding: `conv/adjoint.rs`),
-//! on the forward kernels below.
+//! alone (attribution) of a dilation-1 convolution is instead the forward pass of its adjoint
+//! convolution (flipped, transposed weight, complementary padding), one per phase of the stride
+//! (`conv/adjoint.rs`), on the forward kernels below.
 //!
 //! In wasm, stride 1 and dilation 1 (both convolutions of the built-in CNN) skip the patch
 //! matrix: `conv/direct.rs` keeps output row segments in SIMD registers and reads a
@@ -55,6 +55,7 @@ use crate::error::{Error, Result};
 #[cfg(target_arch = "wasm32")]
 use crate::graph::sgemm::{gemm, Rhs, Start};
 use crate::tensor::{checked_elements, Tensor};
+use adjoint::InputGradient;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array2, ArrayView2, ArrayViewD, ArrayViewMut2, IxDyn};
 use std::sync::OnceLock;
@@ -86,7 +87,7 @@ pub struct Conv2d {
     dilation: [usize; 2],
     /// Number of groups; in and out channels must both divide by it.
     groups: usize,
-    /// The convolution whose forward pass is this one's input gradient (`conv/adjoint.rs`),
+    /// The convolutions whose forward passes give this one's input gradient (`conv/adjoint.rs`),
     /// made by the first input gradient and kept until the weight may change.
     adjoint: Adjoint,
 }
@@ -96,7 +97,7 @@ pub struct Conv2d {
 /// through the references it gives out), so a later input gradient makes it again. It is
 /// derived from the weight, so it plays no part in equality.
 #[derive(Debug, Clone, Default)]
-struct Adjoint(OnceLock<Option<Box<Conv2d>>>);
+struct Adjoint(OnceLock<Option<Box<InputGradient>>>);
 
 impl PartialEq for Adjoint {
     fn eq(&self, _: &Self) -> bool {
@@ -521,16 +522,16 @@ impl Kernel for Conv2d {
         want_params: bool,
     ) -> Result<Grads> {
         let geo = self.geometry(inputs[0].shape())?;
-        // The input gradient alone (attribution) of a stride-1 convolution runs on the forward
-        // kernels (`conv/adjoint.rs`).
+        // The input gradient alone (attribution) runs on the forward kernels
+        // (`conv/adjoint.rs`).
         if !want_params && grad_output.shape() == geo.output_shape().as_slice() {
             if let Some(adjoint) = self
                 .adjoint
                 .0
-                .get_or_init(|| adjoint::adjoint(self).map(Box::new))
+                .get_or_init(|| InputGradient::of(self).map(Box::new))
             {
                 return Ok(Grads {
-                    inputs: vec![adjoint.forward(&[grad_output])?],
+                    inputs: vec![adjoint.run(grad_output, inputs[0].shape())?],
                     params: Vec::new(),
                 });
             }

@@ -6,7 +6,7 @@
 //! sgemm (`graph/sgemm.rs`) with the weight packed once). Backward (matrixmultiply):
 //! `dx = g W`, `dW = g^T x`, `db = sum_rows(g)`.
 
-use super::{Grads, Kernel};
+use super::{dot, Grads, Kernel};
 use crate::error::{Error, Result};
 #[cfg(target_arch = "wasm32")]
 use crate::graph::sgemm::{gemm, PackedB, Rhs, Start};
@@ -100,26 +100,6 @@ impl Dense {
 /// contiguous `[out, in]` weight instead of through sgemm: matrixmultiply packs both operands
 /// and computes 8-row tiles on every call, which at batch 1 costs several times the arithmetic.
 const SMALL_BATCH: usize = 4;
-
-/// `Σ a_i b_i` with 16 independent accumulators, so the compiler keeps 4 SIMD lanes busy
-/// (f32x4 with `+simd128`, SSE/AVX natively) without reassociation flags.
-#[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 16];
-    let (a_chunks, b_chunks) = (a.chunks_exact(16), b.chunks_exact(16));
-    let tail: f32 = a_chunks
-        .remainder()
-        .iter()
-        .zip(b_chunks.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (ca, cb) in a_chunks.zip(b_chunks) {
-        for k in 0..16 {
-            acc[k] += ca[k] * cb[k];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
-}
 
 impl Dense {
     /// `x W^T` for a few rows: one dot product per output unit against its weight row.

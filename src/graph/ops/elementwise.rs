@@ -23,7 +23,7 @@
 //! which is the op's single, trainable parameter; it must not reach the batch axis, so it has
 //! fewer axes than the value, or as many with a leading 1.
 
-use super::{Grads, Kernel};
+use super::{dot, Grads, Kernel};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 use ndarray::{ArrayView, Axis, CowArray, IxDyn, Zip};
@@ -350,6 +350,11 @@ impl Binary {
 
     /// `dL/d operand` for the operand on `side`, summed to that operand's shape.
     fn operand_gradient(&self, side: Side, [a, b]: [&Tensor; 2], g: &Tensor) -> Result<Tensor> {
+        if self.kind == BinaryKind::Mul {
+            if let Some(gradient) = plane_scaled_gradient(side, [a, b], g) {
+                return Ok(gradient);
+            }
+        }
         let shape = g.shape();
         let full = match (self.kind, side) {
             (BinaryKind::Add, _) | (BinaryKind::Sub, Side::Left) => CowArray::from(g.view()),
@@ -390,6 +395,44 @@ impl Binary {
         };
         sum_to_shape(full, operand.shape())
     }
+}
+
+/// How many elements follow each value of `small` in `full`, when `small` is `full` with its
+/// trailing axes (at least one of more than one element) set to 1: one value per plane.
+fn plane_len(small: &[usize], full: &[usize]) -> Option<usize> {
+    let lead = small.iter().rposition(|&d| d != 1).map_or(0, |i| i + 1);
+    (small.len() == full.len() && small[..lead] == full[..lead])
+        .then(|| full[lead..].iter().product::<usize>())
+        .filter(|&len| len > 1)
+}
+
+/// Mul's gradient when one operand holds one value per plane of the other (`[N, C, 1, 1]`
+/// against `[N, C, H, W]`: squeeze-and-excitation's scale), both contiguous: for the full
+/// operand the output gradient scaled plane by plane, for the per-plane one the dot product of
+/// each plane of the output gradient with the full operand. The same sums as the broadcast
+/// product and its reduction, in one pass without the full product; `None` for other shapes.
+fn plane_scaled_gradient(side: Side, [a, b]: [&Tensor; 2], g: &Tensor) -> Option<Tensor> {
+    let (operand, other) = match side {
+        Side::Left => (a, b),
+        Side::Right => (b, a),
+    };
+    let g_values = g.as_slice()?;
+    let other_values = other.as_slice()?;
+    if let Some(len) = plane_len(operand.shape(), g.shape()).filter(|_| other.shape() == g.shape())
+    {
+        let sums = g_values
+            .chunks_exact(len)
+            .zip(other_values.chunks_exact(len))
+            .map(|(g, x)| dot(g, x))
+            .collect();
+        return Tensor::from_shape_vec(operand.raw_dim(), sums).ok();
+    }
+    let len = plane_len(other.shape(), g.shape()).filter(|_| operand.shape() == g.shape())?;
+    let mut scaled = Vec::with_capacity(g_values.len());
+    for (g, &scale) in g_values.chunks_exact(len).zip(other_values) {
+        scaled.extend(g.iter().map(|g| g * scale));
+    }
+    Tensor::from_shape_vec(g.raw_dim(), scaled).ok()
 }
 
 impl Kernel for Binary {
@@ -527,6 +570,43 @@ mod tests {
         assert_eq!(broadcast_shapes(&[5, 1], &[]), Some(vec![5, 1]));
         assert_eq!(broadcast_shapes(&[2, 1], &[7]), Some(vec![2, 7]));
         assert_eq!(broadcast_shapes(&[2, 3], &[2]), None);
+    }
+
+    /// Mul's gradient with one value per plane (squeeze-and-excitation) equals the broadcast
+    /// product summed over the planes, on either side; other broadcasts take the general path.
+    #[test]
+    fn plane_scaled_gradient_is_the_broadcast_product_summed() {
+        let full = random_tensor(&[2, 3, 4, 5], -2.0, 2.0, 1);
+        let g = random_tensor(&[2, 3, 4, 5], -1.0, 1.0, 2);
+        for small_shape in [[2, 3, 1, 1], [2, 1, 1, 1], [2, 3, 4, 1]] {
+            let small = random_tensor(&small_shape, -2.0, 2.0, 3);
+            let spread_small = small.broadcast(IxDyn(full.shape())).unwrap();
+            let summed = sum_to_shape(CowArray::from(&g * &full), &small_shape).unwrap();
+            let scaled = &g * &spread_small;
+            for (side, operands) in [
+                (Side::Left, [&small, &full]),
+                (Side::Right, [&full, &small]),
+            ] {
+                let other = match side {
+                    Side::Left => Side::Right,
+                    Side::Right => Side::Left,
+                };
+                let mul = Binary::between_values(BinaryKind::Mul);
+                let of_small = plane_scaled_gradient(side, operands, &g).unwrap();
+                let of_full = plane_scaled_gradient(other, operands, &g).unwrap();
+                assert_eq!(of_full, scaled, "{small_shape:?}");
+                for (a, b) in of_small.iter().zip(&summed) {
+                    assert!(
+                        (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+                        "{small_shape:?}: {a} vs {b}"
+                    );
+                }
+                assert_eq!(mul.operand_gradient(side, operands, &g).unwrap(), of_small);
+            }
+        }
+        let row = random_tensor(&[1, 3, 1, 1], -2.0, 2.0, 4);
+        assert!(plane_scaled_gradient(Side::Left, [&row, &full], &g).is_none());
+        assert!(plane_scaled_gradient(Side::Left, [&full, &full], &g).is_none());
     }
 
     /// The one-loop path gives bit for bit what the general zip gives, on equal shapes,
