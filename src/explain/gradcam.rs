@@ -129,7 +129,7 @@ pub(super) fn attribute(
         }
     };
     let trace = graph.trace(x)?;
-    let mut grads = objective.backward(graph, &trace)?;
+    let mut grads = objective.backward(graph, &trace, id)?;
     let hw = h * w;
     let value = trace.value(id);
     let mut activation: Cow<[f32]> = match value.as_slice() {

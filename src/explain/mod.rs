@@ -585,7 +585,7 @@ impl Objective {
     /// `∂F/∂x` of every sample of `trace`, flat: the backward pass of `F` summed over the
     /// samples (each sample's input gradient is its own, since samples do not interact).
     fn input_gradients(&self, graph: &Graph, trace: &Trace) -> Result<Vec<f32>> {
-        let grads = self.backward(graph, trace)?;
+        let grads = self.backward(graph, trace, ValueId::INPUT)?;
         let batch = trace.batch();
         Ok(match grads.values.into_iter().next().flatten() {
             Some(g) => into_vec(g),
@@ -593,8 +593,14 @@ impl Objective {
         })
     }
 
-    /// The backward pass of `F` summed over the samples of `trace`.
-    fn backward(&self, graph: &Graph, trace: &Trace) -> Result<crate::graph::Gradients> {
+    /// The backward pass of `F` summed over the samples of `trace`, keeping the gradient of
+    /// the value `kept` only.
+    fn backward(
+        &self,
+        graph: &Graph,
+        trace: &Trace,
+        kept: ValueId,
+    ) -> Result<crate::graph::Gradients> {
         let batch = trace.batch();
         let mut seed = vec![0.0f32; batch * self.len];
         for b in 0..batch {
@@ -605,7 +611,7 @@ impl Objective {
             &with_batch(batch, graph.value_shape(self.value)),
             seed,
         )?;
-        graph.backward_from(trace, self.value, seed, false)
+        graph.backward_to(trace, self.value, seed, false, kept)
     }
 }
 

@@ -160,6 +160,6 @@ fn layer_gradient(
     trace: &crate::graph::Trace,
     at: ValueId,
 ) -> Result<Vec<f32>> {
-    let grads = objective.backward(graph, trace)?;
+    let grads = objective.backward(graph, trace, at)?;
     Ok(grads.value(graph, at, trace.batch()).into_iter().collect())
 }

@@ -58,6 +58,33 @@ impl Graph {
         grad: Tensor,
         want_params: bool,
     ) -> Result<Gradients> {
+        self.backward_kept(trace, from, grad, want_params, None)
+    }
+
+    /// [`Graph::backward_from`] keeping only the gradient of the value `kept`: every other
+    /// gradient is dropped once it has been passed on, so the pass works in a few warm buffers
+    /// (as [`Graph::forward`] does) instead of holding every gradient to the end. Every entry of
+    /// [`Gradients::values`] but `kept` is `None`.
+    pub fn backward_to(
+        &self,
+        trace: &Trace,
+        from: ValueId,
+        grad: Tensor,
+        want_params: bool,
+        kept: ValueId,
+    ) -> Result<Gradients> {
+        self.backward_kept(trace, from, grad, want_params, Some(kept))
+    }
+
+    /// The backward pass, keeping every gradient (`kept` is `None`) or only `kept`'s.
+    fn backward_kept(
+        &self,
+        trace: &Trace,
+        from: ValueId,
+        grad: Tensor,
+        want_params: bool,
+        kept: Option<ValueId>,
+    ) -> Result<Gradients> {
         if from.0 >= trace.values().len() {
             return Err(Error::invalid(
                 "gradient source",
@@ -95,7 +122,9 @@ impl Graph {
                 want_params,
             )
             .map_err(|e| e.at_node(&node.name, &node.label))?;
-            values[i + 1] = Some(grad);
+            if kept.is_none_or(|kept| kept.0 == i + 1) {
+                values[i + 1] = Some(grad);
+            }
             for (id, g) in node.inputs.iter().zip(grads.inputs) {
                 match &mut values[id.0] {
                     Some(acc) => *acc += &g,
@@ -129,7 +158,7 @@ impl Graph {
                 flat[b * per_sample + target] = 1.0;
             }
         }
-        let grads = self.backward(trace, seed, false)?;
+        let grads = self.backward_to(trace, self.output(), seed, false, ValueId::INPUT)?;
         Ok(grads.input(self, batch))
     }
 }
@@ -185,6 +214,40 @@ mod tests {
             g.input_gradient(&trace, 3),
             Err(Error::TargetOutOfRange { .. })
         ));
+    }
+
+    /// Keeping one gradient gives it as the full pass does, and drops every other.
+    #[test]
+    fn backward_to_keeps_only_the_asked_gradient() {
+        let mut g = Graph::new(&[4]).unwrap();
+        let a = g
+            .push(
+                "fc",
+                "dense",
+                Op::Dense(Dense::new(random_tensor(&[3, 4], -1., 1., 1), None).unwrap()),
+                &[ValueId::INPUT],
+            )
+            .unwrap();
+        let t = g
+            .push("t", "tanh", Op::Activation(Activation::Tanh), &[a])
+            .unwrap();
+        g.push("s", "sigmoid", Op::Activation(Activation::Sigmoid), &[t])
+            .unwrap();
+        let trace = g.trace(random_tensor(&[2, 4], -1., 1., 2)).unwrap();
+        let seed = random_tensor(&[2, 3], -1., 1., 3);
+        let all = g.backward(&trace, seed.clone(), false).unwrap();
+        for kept in [ValueId::INPUT, a, t] {
+            let one = g
+                .backward_to(&trace, g.output(), seed.clone(), false, kept)
+                .unwrap();
+            assert_eq!(one.values[kept.0], all.values[kept.0]);
+            for (id, value) in one.values.iter().enumerate() {
+                assert!(
+                    id == kept.0 || id == 0 || value.is_none(),
+                    "value {id} kept"
+                );
+            }
+        }
     }
 
     /// Backward from an inner value equals backward of the graph cut at that value.
