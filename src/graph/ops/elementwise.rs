@@ -406,11 +406,13 @@ fn plane_len(small: &[usize], full: &[usize]) -> Option<usize> {
         .filter(|&len| len > 1)
 }
 
-/// Mul's gradient when one operand holds one value per plane of the other (`[N, C, 1, 1]`
-/// against `[N, C, H, W]`: squeeze-and-excitation's scale), both contiguous: for the full
-/// operand the output gradient scaled plane by plane, for the per-plane one the dot product of
-/// each plane of the output gradient with the full operand. The same sums as the broadcast
-/// product and its reduction, in one pass without the full product; `None` for other shapes.
+/// Mul's gradient, all three contiguous, when the operands have equal shapes (SiLU's
+/// `x · sigmoid(x)`: the output gradient times the other operand, in one loop over slices) or
+/// one holds one value per plane of the other (`[N, C, 1, 1]` against `[N, C, H, W]`:
+/// squeeze-and-excitation's scale): for the full operand the output gradient scaled plane by
+/// plane, for the per-plane one the dot product of each plane of the output gradient with the
+/// full operand. The same sums as the broadcast product and its reduction, in one pass without
+/// the full product; `None` for other shapes.
 fn plane_scaled_gradient(side: Side, [a, b]: [&Tensor; 2], g: &Tensor) -> Option<Tensor> {
     let (operand, other) = match side {
         Side::Left => (a, b),
@@ -418,6 +420,10 @@ fn plane_scaled_gradient(side: Side, [a, b]: [&Tensor; 2], g: &Tensor) -> Option
     };
     let g_values = g.as_slice()?;
     let other_values = other.as_slice()?;
+    if operand.shape() == g.shape() && other.shape() == g.shape() {
+        let product = g_values.iter().zip(other_values).map(|(g, x)| g * x);
+        return Tensor::from_shape_vec(g.raw_dim(), product.collect()).ok();
+    }
     if let Some(len) = plane_len(operand.shape(), g.shape()).filter(|_| other.shape() == g.shape())
     {
         let sums = g_values
@@ -572,8 +578,9 @@ mod tests {
         assert_eq!(broadcast_shapes(&[2, 3], &[2]), None);
     }
 
-    /// Mul's gradient with one value per plane (squeeze-and-excitation) equals the broadcast
-    /// product summed over the planes, on either side; other broadcasts take the general path.
+    /// Mul's gradient with equal shapes is the product with the other operand, and with one
+    /// value per plane (squeeze-and-excitation) the broadcast product summed over the planes,
+    /// on either side; other broadcasts and layouts take the general path.
     #[test]
     fn plane_scaled_gradient_is_the_broadcast_product_summed() {
         let full = random_tensor(&[2, 3, 4, 5], -2.0, 2.0, 1);
@@ -604,9 +611,16 @@ mod tests {
                 assert_eq!(mul.operand_gradient(side, operands, &g).unwrap(), of_small);
             }
         }
+        let other = random_tensor(&[2, 3, 4, 5], -2.0, 2.0, 5);
+        assert_eq!(
+            plane_scaled_gradient(Side::Left, [&full, &other], &g).unwrap(),
+            &g * &other,
+            "equal shapes"
+        );
         let row = random_tensor(&[1, 3, 1, 1], -2.0, 2.0, 4);
         assert!(plane_scaled_gradient(Side::Left, [&row, &full], &g).is_none());
-        assert!(plane_scaled_gradient(Side::Left, [&full, &full], &g).is_none());
+        let transposed = other.view().permuted_axes(IxDyn(&[0, 1, 3, 2])).to_owned();
+        assert!(plane_scaled_gradient(Side::Left, [&full, &transposed], &g).is_none());
     }
 
     /// The one-loop path gives bit for bit what the general zip gives, on equal shapes,

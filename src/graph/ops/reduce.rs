@@ -159,6 +159,24 @@ impl Reduction {
         scale: impl Fn(usize) -> f32,
     ) -> Result<Grads> {
         let axes = self.check_gradient(what, x, grad_output)?;
+        let scale = scale(reduced_count(x.shape(), &axes));
+        // Reduced axes that are the trailing ones (a mean over each plane, as global average
+        // pooling and squeeze-and-excitation take): each gradient value fills its own run.
+        let trailing = axes
+            .first()
+            .is_some_and(|&first| axes.iter().copied().eq(first..x.ndim()));
+        if let (true, Some(g)) = (trailing, grad_output.as_slice()) {
+            let run = reduced_count(x.shape(), &axes);
+            let mut spread = Vec::with_capacity(g.len() * run);
+            for &v in g {
+                spread.extend(std::iter::repeat_n(v * scale, run));
+            }
+            return Ok(Grads {
+                inputs: vec![Tensor::from_shape_vec(x.raw_dim(), spread)
+                    .map_err(|e| Error::shape(format!("{what} gradient: {e}")))?],
+                params: Vec::new(),
+            });
+        }
         let kept = Self::keepdims_shape(x.shape(), &axes);
         let g = grad_output
             .to_shape(IxDyn(&kept))
@@ -169,7 +187,6 @@ impl Reduction {
                 x.shape()
             ))
         })?;
-        let scale = scale(reduced_count(x.shape(), &axes));
         Ok(Grads {
             inputs: vec![spread.mapv(|v| v * scale)],
             params: Vec::new(),
@@ -492,9 +509,11 @@ mod tests {
             (vec![2, 3], true),
             (vec![3, 1], false),
             (vec![2], false),
+            (vec![3], false),
             (vec![], false),
             (vec![], true),
         ] {
+            // Trailing axes ([2, 3], [3], all) fill runs; the others broadcast.
             check(
                 &ReduceMean::new(axes, keepdims).unwrap(),
                 std::slice::from_ref(&x),
