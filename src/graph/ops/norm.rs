@@ -252,6 +252,11 @@ impl BatchNorm {
 
     /// `y = m x + o` per channel of `x`.
     fn apply_affine(x: &Tensor, multiplier: Array1<f32>, offset: Array1<f32>) -> Result<Tensor> {
+        if let (Some(m), Some(o)) = (multiplier.as_slice(), offset.as_slice()) {
+            if let Some(y) = map_planes(x, |c, v| m[c] * v + o[c]) {
+                return Ok(y);
+            }
+        }
         let multiplier = Self::along_channels(multiplier, x.ndim())?;
         let offset = Self::along_channels(offset, x.ndim())?;
         let mut y = x.to_owned();
@@ -401,10 +406,19 @@ impl Kernel for BatchNorm {
         self.check_gradient(x, grad_output)?;
         let inv_std = self.inv_std()?;
         let multiplier = &inv_std * &channels(&self.scale)?;
-        let mut dx = grad_output.to_owned();
-        Zip::from(&mut dx)
-            .and_broadcast(&Self::along_channels(multiplier, x.ndim())?)
-            .for_each(|g, &m| *g *= m);
+        let by_planes = multiplier
+            .as_slice()
+            .and_then(|m| map_planes(grad_output, |c, g| g * m[c]));
+        let dx = match by_planes {
+            Some(dx) => dx,
+            None => {
+                let mut dx = grad_output.to_owned();
+                Zip::from(&mut dx)
+                    .and_broadcast(&Self::along_channels(multiplier, x.ndim())?)
+                    .for_each(|g, &m| *g *= m);
+                dx
+            }
+        };
         let mut params = Vec::new();
         if want_params {
             let (sum_g, sum_g_centered) = channel_sums(x, grad_output, channels(&self.mean)?);
@@ -424,6 +438,24 @@ impl Kernel for BatchNorm {
     fn params_mut(&mut self) -> Vec<&mut Tensor> {
         vec![&mut self.scale, &mut self.bias]
     }
+}
+
+/// `f(channel, value)` for every value of `x` (`[N, C, ...]`, channels on axis 1) in one loop
+/// per plane, or `None` unless `x` is in standard layout: the affine maps of the forward and
+/// backward passes, which ndarray's broadcasting `Zip` took element by element (DenseNet-121's
+/// 120 batch norms, 12% of its input gradient).
+fn map_planes(x: &Tensor, f: impl Fn(usize, f32) -> f32) -> Option<Tensor> {
+    let values = x.as_slice()?;
+    let channels = *x.shape().get(1)?;
+    let plane: usize = x.shape()[2..].iter().product();
+    let mut out = Vec::with_capacity(values.len());
+    if plane > 0 {
+        for (index, plane_values) in values.chunks_exact(plane).enumerate() {
+            let channel = index % channels;
+            out.extend(plane_values.iter().map(|&v| f(channel, v)));
+        }
+    }
+    Tensor::from_shape_vec(x.raw_dim(), out).ok()
 }
 
 /// Per channel (axis 1), `Σ g` and `Σ g (x - mean)` over all other axes.
@@ -451,6 +483,7 @@ fn channel_sums(x: &Tensor, g: &Tensor, mean: ArrayView1<'_, f32>) -> (Array1<f3
 mod tests {
     use super::*;
     use crate::graph::ops::gradcheck::{check, random_tensor, Tolerance};
+    use ndarray::ShapeBuilder;
 
     fn norm(channels: usize, seed: u64) -> BatchNorm {
         BatchNorm::new(
@@ -481,6 +514,34 @@ mod tests {
         let y = bn.forward(&[&x]).unwrap();
         // Channel 0: 2 (x - 1) / 2 + 0.5; channel 1: (x + 2) / 0.5 - 1.
         assert_eq!(y.as_slice().unwrap(), &[2.5, 4.5, -1.0, 1.0]);
+    }
+
+    /// The per-plane loops (standard layout) give bit for bit what the broadcasting `Zip`
+    /// gives on the same values in another layout, forward and backward, for NCHW and [N, C].
+    #[test]
+    fn plane_loops_equal_the_broadcast() {
+        let bn = norm(3, 41);
+        for shape in [vec![2, 3, 4, 5], vec![4, 3]] {
+            let x = random_tensor(&shape, -2.0, 2.0, 42);
+            let g = random_tensor(&shape, -1.0, 1.0, 43);
+            let column_major = |t: &Tensor| {
+                let mut copy = Tensor::zeros(IxDyn(&shape).f());
+                copy.assign(t);
+                copy
+            };
+            let (x_other, g_other) = (column_major(&x), column_major(&g));
+            assert_eq!(x_other, x);
+            assert!(x_other.as_slice().is_none(), "another layout");
+            let y = bn.forward(&[&x]).unwrap();
+            assert_eq!(y, bn.forward(&[&x_other]).unwrap(), "{shape:?}");
+            let dx = bn.backward(&[&x], &y, &g, false).unwrap().inputs.remove(0);
+            let dx_other = bn
+                .backward(&[&x_other], &y, &g_other, false)
+                .unwrap()
+                .inputs
+                .remove(0);
+            assert_eq!(dx, dx_other, "{shape:?}");
+        }
     }
 
     #[test]

@@ -261,8 +261,14 @@ fn cell_of(
             .rev()
             .find_map(|y| row_cells(y).rev().find(|&i| plane[i].is_nan()))
     } else {
-        rows.clone()
-            .find_map(|y| row_cells(y).find(|&i| plane[i] == max))
+        rows.clone().find_map(|y| {
+            let cells = row_cells(y);
+            let start = cells.start;
+            plane[cells]
+                .iter()
+                .position(|&v| v == max)
+                .map(|at| start + at)
+        })
     }
 }
 
@@ -553,11 +559,15 @@ impl Kernel for MaxPool2d {
                 let plane = &xs[index * in_plane..][..in_plane];
                 let grads = &gs[index * out_plane..][..out_plane];
                 let maxima = maxima.map(|y| &y[index * out_plane..][..out_plane]);
-                for (k, ((row, col), &g)) in geo.windows().zip(grads).enumerate() {
-                    let winner = maxima
-                        .and_then(|y| cell_of(plane, geo.width, &row.cells, &col.cells, y[k]))
-                        .unwrap_or_else(|| argmax(plane, geo.width, &row.cells, &col.cells));
-                    d_plane[winner] += g;
+                let mut k = 0;
+                for row in &geo.rows {
+                    for col in &geo.cols {
+                        let winner = maxima
+                            .and_then(|y| cell_of(plane, geo.width, &row.cells, &col.cells, y[k]))
+                            .unwrap_or_else(|| argmax(plane, geo.width, &row.cells, &col.cells));
+                        d_plane[winner] += grads[k];
+                        k += 1;
+                    }
                 }
             },
         );
