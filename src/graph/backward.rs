@@ -171,6 +171,25 @@ mod tests {
     use crate::graph::ops::gradcheck::random_tensor;
     use crate::graph::ops::Op;
 
+    /// `sigmoid(tanh(dense(x)))` with its dense and tanh values.
+    fn dense_tanh_sigmoid() -> (Graph, ValueId, ValueId) {
+        let mut g = Graph::new(&[4]).unwrap();
+        let a = g
+            .push(
+                "fc",
+                "dense",
+                Op::Dense(Dense::new(random_tensor(&[3, 4], -1., 1., 1), None).unwrap()),
+                &[ValueId::INPUT],
+            )
+            .unwrap();
+        let t = g
+            .push("t", "tanh", Op::Activation(Activation::Tanh), &[a])
+            .unwrap();
+        g.push("s", "sigmoid", Op::Activation(Activation::Sigmoid), &[t])
+            .unwrap();
+        (g, a, t)
+    }
+
     /// A value used twice (x -> a -> relu, x -> a -> sigmoid) receives the sum of gradients;
     /// checked against finite differences of the whole graph.
     #[test]
@@ -219,20 +238,7 @@ mod tests {
     /// Keeping one gradient gives it as the full pass does, and drops every other.
     #[test]
     fn backward_to_keeps_only_the_asked_gradient() {
-        let mut g = Graph::new(&[4]).unwrap();
-        let a = g
-            .push(
-                "fc",
-                "dense",
-                Op::Dense(Dense::new(random_tensor(&[3, 4], -1., 1., 1), None).unwrap()),
-                &[ValueId::INPUT],
-            )
-            .unwrap();
-        let t = g
-            .push("t", "tanh", Op::Activation(Activation::Tanh), &[a])
-            .unwrap();
-        g.push("s", "sigmoid", Op::Activation(Activation::Sigmoid), &[t])
-            .unwrap();
+        let (g, a, t) = dense_tanh_sigmoid();
         let trace = g.trace(random_tensor(&[2, 4], -1., 1., 2)).unwrap();
         let seed = random_tensor(&[2, 3], -1., 1., 3);
         let all = g.backward(&trace, seed.clone(), false).unwrap();
@@ -253,21 +259,7 @@ mod tests {
     /// Backward from an inner value equals backward of the graph cut at that value.
     #[test]
     fn backward_from_inner_value_matches_the_truncated_graph() {
-        let mut g = Graph::new(&[4]).unwrap();
-        let w = random_tensor(&[3, 4], -1., 1., 1);
-        let a = g
-            .push(
-                "fc",
-                "dense",
-                Op::Dense(Dense::new(w.clone(), None).unwrap()),
-                &[ValueId::INPUT],
-            )
-            .unwrap();
-        let t = g
-            .push("t", "tanh", Op::Activation(Activation::Tanh), &[a])
-            .unwrap();
-        g.push("s", "sigmoid", Op::Activation(Activation::Sigmoid), &[t])
-            .unwrap();
+        let (g, _, t) = dense_tanh_sigmoid();
         let x = random_tensor(&[2, 4], -1., 1., 2);
         let trace = g.trace(x.clone()).unwrap();
         let seed = random_tensor(&[2, 3], -1., 1., 3);

@@ -203,6 +203,33 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
+    /// `conv`'s output at `x`, a random output gradient (`seed`) and the adjoint's input
+    /// gradient for it, checked against the patch matrix's (to rounding).
+    fn checked_adjoint(
+        conv: &Conv2d,
+        x: &Tensor,
+        seed: u64,
+        label: &str,
+    ) -> (Tensor, Tensor, Tensor) {
+        let y = conv.forward(&[x]).unwrap();
+        let g = random_tensor(y.shape(), -1.0, 1.0, seed);
+        let geo = conv.geometry(x.shape()).unwrap();
+        let want = conv
+            .backward_chunked(&geo, x, &g, false, 1)
+            .unwrap()
+            .inputs
+            .remove(0);
+        let got = InputGradient::of(conv).unwrap().run(&g, x.shape()).unwrap();
+        assert_eq!(got.shape(), x.shape(), "{label}");
+        for (a, b) in got.iter().zip(&want) {
+            assert!(
+                (a - b).abs() <= 1e-5 + 1e-5 * b.abs(),
+                "{label}: {a} vs {b}"
+            );
+        }
+        (y, g, got)
+    }
+
     /// The adjoint gives the patch-matrix input gradient (to rounding) over kernels, strides,
     /// asymmetric paddings, groups, depthwise and pointwise convolutions, and inputs whose
     /// size the stride does not divide.
@@ -239,25 +266,7 @@ mod tests {
                 1.0,
                 seed + 2,
             );
-            let y = conv.forward(&[&x]).unwrap();
-            let g = random_tensor(y.shape(), -1.0, 1.0, seed + 3);
-            let geo = conv.geometry(x.shape()).unwrap();
-            let want = conv
-                .backward_chunked(&geo, &x, &g, false, 1)
-                .unwrap()
-                .inputs
-                .remove(0);
-            let got = InputGradient::of(&conv)
-                .unwrap()
-                .run(&g, x.shape())
-                .unwrap();
-            assert_eq!(got.shape(), x.shape(), "case {i}");
-            for (a, b) in got.iter().zip(&want) {
-                assert!(
-                    (a - b).abs() <= 1e-5 + 1e-5 * b.abs(),
-                    "case {i}: {a} vs {b}"
-                );
-            }
+            let (y, g, got) = checked_adjoint(&conv, &x, seed + 3, &format!("case {i}"));
             let via_backward = conv
                 .backward(&[&x], &y, &g, false)
                 .unwrap()
@@ -302,21 +311,7 @@ mod tests {
         )
         .unwrap();
         let x = random_tensor(&[1, 2, 2, 3], -1.0, 1.0, 5);
-        let y = wide.forward(&[&x]).unwrap();
-        let g = random_tensor(y.shape(), -1.0, 1.0, 6);
-        let geo = wide.geometry(x.shape()).unwrap();
-        let want = wide
-            .backward_chunked(&geo, &x, &g, false, 1)
-            .unwrap()
-            .inputs
-            .remove(0);
-        let got = InputGradient::of(&wide)
-            .unwrap()
-            .run(&g, x.shape())
-            .unwrap();
-        for (a, b) in got.iter().zip(&want) {
-            assert!((a - b).abs() <= 1e-5 + 1e-5 * b.abs(), "{a} vs {b}");
-        }
+        checked_adjoint(&wide, &x, 6, "stride 4 over a 2×3 input");
     }
 
     /// The adjoint is made once and kept, and a weight changed through `params_mut` (training)
