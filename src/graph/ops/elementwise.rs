@@ -411,8 +411,8 @@ fn plane_len(small: &[usize], full: &[usize]) -> Option<usize> {
 /// one holds one value per plane of the other (`[N, C, 1, 1]` against `[N, C, H, W]`:
 /// squeeze-and-excitation's scale): for the full operand the output gradient scaled plane by
 /// plane, for the per-plane one the dot product of each plane of the output gradient with the
-/// full operand. The same sums as the broadcast product and its reduction, in one pass without
-/// the full product; `None` for other shapes.
+/// full operand. The same terms as the broadcast product and its reduction (the per-plane sums
+/// added in another order), in one pass without the full product; `None` for other shapes.
 fn plane_scaled_gradient(side: Side, [a, b]: [&Tensor; 2], g: &Tensor) -> Option<Tensor> {
     let (operand, other) = match side {
         Side::Left => (a, b),

@@ -7,16 +7,17 @@
 //! `dx[a] = Σ_{i,p : i·s + p − t = a} G[i] · W[p]`. The input positions `a = s·a' + r` of one
 //! phase `r < s` are reached only by the taps `p = φ + s·m` with `φ = (r + t) mod s`, and then
 //! `i = a' + c − m` with `c = ⌊(r + t) / s⌋`: `dx[s·a' + r] = Σ_m G[a' + c − m] · W[φ + s·m]`,
-//! a stride-1 convolution of `G` with those taps reversed, padded by `T − 1 − c` before (`T`
-//! taps; it must not be negative, so the padding must stay below the kernel). In 2-D each of
+//! a stride-1 convolution of `G` with those taps reversed (`T` of them), padded by `T − 1 − c`
+//! before; when `c > T − 1` it is not padded and its first `c − (T − 1)` outputs are skipped
+//! (a padding of the kernel size or more, or a stride wider than the kernel). In 2-D each of
 //! the `sh·sw` phases is such a convolution with the transposed, flipped sub-kernel
 //! `W'[c, o, p', q'] = W[o, c, taps_h[p'], taps_w[q']]` group by group, whose output is
 //! written to every `s`-th input position (Dumoulin and Visin, "A guide to convolution
 //! arithmetic for deep learning", 2016, §4: a convolution's transpose; the decomposition into
-//! phases is the polyphase form of a strided transposed convolution). A stride-1 axis has one
-//! phase, padded after by `k − 1 − bottom` so its output is exactly the input's length; a
-//! strided axis is padded after by `T − 1`, which covers every position that receives a
-//! gradient (the rest stays zero).
+//! phases is the polyphase form of a strided transposed convolution). A stride-1 axis with both
+//! paddings below the kernel has one phase, padded after by `k − 1 − bottom` so its output is
+//! exactly the input's length; any other axis is padded after by `T − 1`, which covers every
+//! position that receives a gradient (the rest stays zero).
 //!
 //! The sums are the same terms in another order, so the gradient equals the patch-matrix one
 //! up to rounding. The input gradient of ResNet-18 spent 40% of its time in that product
@@ -31,7 +32,8 @@ use ndarray::IxDyn;
 
 /// One axis of one phase: the input positions `first, first + stride, …`, the kernel taps that
 /// reach them in the order the adjoint reads them, the adjoint's paddings, and how many of its
-/// leading outputs lie before the first position (when the padding is the kernel size or more).
+/// leading outputs lie before the first position (when `⌊(first + padding) / stride⌋` exceeds
+/// the index of the phase's last tap).
 #[derive(Debug, Clone)]
 struct AxisPhase {
     first: usize,
@@ -47,17 +49,17 @@ impl AxisPhase {
     fn of_axis(
         kernel: usize,
         stride: usize,
-        before: usize,
-        after: usize,
+        pad_before: usize,
+        pad_after: usize,
     ) -> (Vec<AxisPhase>, bool) {
         let mut exact = stride == 1;
         let phases = (0..stride)
             .map(|first| {
-                let (phase, shift) = ((first + before) % stride, (first + before) / stride);
+                let (phase, shift) = ((first + pad_before) % stride, (first + pad_before) / stride);
                 let taps: Vec<usize> = (phase..kernel).step_by(stride).rev().collect();
                 let last = taps.len().saturating_sub(1);
                 let exact_after = last
-                    .checked_sub(after)
+                    .checked_sub(pad_after)
                     .filter(|_| stride == 1 && shift <= last);
                 exact &= exact_after.is_some();
                 AxisPhase {
@@ -148,6 +150,9 @@ impl InputGradient {
 
     /// `dx` of shape `input_shape` from the output gradient `grad_output`.
     pub(super) fn run(&self, grad_output: &Tensor, input_shape: &[usize]) -> Result<Tensor> {
+        if input_shape.contains(&0) {
+            return Ok(Tensor::zeros(IxDyn(input_shape)));
+        }
         if let (true, [phase]) = (self.exact, self.phases.as_slice()) {
             return phase.conv.forward(&[grad_output]);
         }
@@ -203,6 +208,9 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
+    /// A convolution and its input: weight shape, groups, stride, padding, input rows and columns.
+    type Case = ([usize; 4], usize, [usize; 2], [usize; 4], [usize; 2]);
+
     /// `conv`'s output at `x`, a random output gradient (`seed`) and the adjoint's input
     /// gradient for it, checked against the patch matrix's (to rounding).
     fn checked_adjoint(
@@ -236,7 +244,7 @@ mod tests {
     #[test]
     fn adjoint_is_the_input_gradient() {
         #[rustfmt::skip]
-        let cases: [([usize; 4], usize, [usize; 2], [usize; 4], [usize; 2]); 17] = [
+        let cases: [Case; 17] = [
             ([4, 3, 3, 3], 1, [1, 1], [1, 1, 1, 1], [7, 9]),
             ([6, 2, 3, 2], 2, [1, 1], [2, 0, 0, 1], [7, 9]),
             ([5, 1, 3, 3], 5, [1, 1], [1, 1, 1, 1], [7, 9]),
@@ -312,6 +320,24 @@ mod tests {
         .unwrap();
         let x = random_tensor(&[1, 2, 2, 3], -1.0, 1.0, 5);
         checked_adjoint(&wide, &x, 6, "stride 4 over a 2×3 input");
+    }
+
+    /// An input with no rows (its padding alone makes an output) gets an empty gradient.
+    #[test]
+    fn empty_input_gets_an_empty_gradient() {
+        let weight = random_tensor(&[2, 2, 2, 2], -1.0, 1.0, 1);
+        for stride in [[1, 1], [2, 2]] {
+            let conv = Conv2d::new(weight.clone(), None, stride, [1; 4], [1, 1], 1).unwrap();
+            let x = Tensor::zeros(IxDyn(&[1, 2, 0, 3]));
+            let y = conv.forward(&[&x]).unwrap();
+            let g = random_tensor(y.shape(), -1.0, 1.0, 2);
+            let dx = conv
+                .backward(&[&x], &y, &g, false)
+                .unwrap()
+                .inputs
+                .remove(0);
+            assert_eq!(dx.shape(), x.shape(), "{stride:?}");
+        }
     }
 
     /// The adjoint is made once and kept, and a weight changed through `params_mut` (training)
