@@ -175,8 +175,8 @@ mod tests {
     use crate::graph::ops::gradcheck::random_tensor;
     use crate::graph::ops::Op;
 
-    /// `sigmoid(tanh(dense(x)))` with its dense and tanh values.
-    fn dense_tanh_sigmoid() -> (Graph, ValueId, ValueId) {
+    /// `tanh(dense(x))` with its dense and tanh values.
+    fn dense_tanh() -> (Graph, ValueId, ValueId) {
         let mut g = Graph::new(&[4]).unwrap();
         let a = g
             .push(
@@ -189,6 +189,12 @@ mod tests {
         let t = g
             .push("t", "tanh", Op::Activation(Activation::Tanh), &[a])
             .unwrap();
+        (g, a, t)
+    }
+
+    /// `sigmoid(tanh(dense(x)))` with its dense and tanh values.
+    fn dense_tanh_sigmoid() -> (Graph, ValueId, ValueId) {
+        let (mut g, a, t) = dense_tanh();
         g.push("s", "sigmoid", Op::Activation(Activation::Sigmoid), &[t])
             .unwrap();
         (g, a, t)
@@ -198,18 +204,7 @@ mod tests {
     /// checked against finite differences of the whole graph.
     #[test]
     fn gradient_of_graph_matches_finite_differences() {
-        let mut g = Graph::new(&[4]).unwrap();
-        let a = g
-            .push(
-                "fc",
-                "dense",
-                Op::Dense(Dense::new(random_tensor(&[3, 4], -1., 1., 1), None).unwrap()),
-                &[ValueId::INPUT],
-            )
-            .unwrap();
-        let t = g
-            .push("t", "tanh", Op::Activation(Activation::Tanh), &[a])
-            .unwrap();
+        let (mut g, a, t) = dense_tanh();
         let s = g
             .push("s", "sigmoid", Op::Activation(Activation::Sigmoid), &[a])
             .unwrap();
