@@ -351,7 +351,7 @@ impl Binary {
     /// `dL/d operand` for the operand on `side`, summed to that operand's shape.
     fn operand_gradient(&self, side: Side, [a, b]: [&Tensor; 2], g: &Tensor) -> Result<Tensor> {
         if self.kind == BinaryKind::Mul {
-            if let Some(gradient) = plane_scaled_gradient(side, [a, b], g) {
+            if let Some(gradient) = mul_gradient(side, [a, b], g) {
                 return Ok(gradient);
             }
         }
@@ -397,48 +397,44 @@ impl Binary {
     }
 }
 
-/// How many elements follow each value of `small` in `full`, when `small` is `full` with its
-/// trailing axes (at least one of more than one element) set to 1: one value per plane.
-fn plane_len(small: &[usize], full: &[usize]) -> Option<usize> {
-    let lead = small.iter().rposition(|&d| d != 1).map_or(0, |i| i + 1);
-    (small.len() == full.len() && small[..lead] == full[..lead])
-        .then(|| full[lead..].iter().product::<usize>())
-        .filter(|&len| len > 1)
-}
-
-/// Mul's gradient, all three contiguous, when the operands have equal shapes (SiLU's
-/// `x · sigmoid(x)`: the output gradient times the other operand, in one loop over slices) or
-/// one holds one value per plane of the other (`[N, C, 1, 1]` against `[N, C, H, W]`:
-/// squeeze-and-excitation's scale): for the full operand the output gradient scaled plane by
-/// plane, for the per-plane one the dot product of each plane of the output gradient with the
-/// full operand. The same terms as the broadcast product and its reduction (the per-plane sums
-/// added in another order), in one pass without the full product; `None` for other shapes.
-fn plane_scaled_gradient(side: Side, [a, b]: [&Tensor; 2], g: &Tensor) -> Option<Tensor> {
+/// Mul's gradient, all three contiguous, when the operands repeat as in [`contiguous_forward`]
+/// (equal shapes, as SiLU's `x · sigmoid(x)`; per-channel or per-plane scales, as
+/// squeeze-and-excitation's): for the operand of the output's shape, the output gradient times
+/// the other operand repeated by its [`block_pattern`] (the forward pass's loop); for the
+/// repeated one, each block's products summed over the repeats (dot products of the blocks of
+/// the output gradient with those of the full operand). The same terms as the broadcast product
+/// and its reduction (the sums added in another order), without the full product; `None`
+/// otherwise.
+fn mul_gradient(side: Side, [a, b]: [&Tensor; 2], g: &Tensor) -> Option<Tensor> {
     let (operand, other) = match side {
         Side::Left => (a, b),
         Side::Right => (b, a),
     };
-    let g_values = g.as_slice()?;
-    let other_values = other.as_slice()?;
-    if operand.shape() == g.shape() && other.shape() == g.shape() {
-        let product = g_values.iter().zip(other_values).map(|(g, x)| g * x);
-        return Tensor::from_shape_vec(g.raw_dim(), product.collect()).ok();
+    let shape = g.shape();
+    if operand.shape() == shape {
+        let product = contiguous(|g, x| g * x, g, other, shape)?;
+        return Tensor::from_shape_vec(g.raw_dim(), product).ok();
     }
-    if let Some(len) = plane_len(operand.shape(), g.shape()).filter(|_| other.shape() == g.shape())
+    let [_, mid, inner] =
+        block_pattern(operand.shape(), shape).filter(|_| other.shape() == shape)?;
+    let (g_values, other_values) = (g.as_slice()?, other.as_slice()?);
+    if g_values.is_empty() {
+        return None;
+    }
+    let mut sums = vec![0.0; mid];
+    for (g_repeat, x_repeat) in g_values
+        .chunks_exact(mid * inner)
+        .zip(other_values.chunks_exact(mid * inner))
     {
-        let sums = g_values
-            .chunks_exact(len)
-            .zip(other_values.chunks_exact(len))
-            .map(|(g, x)| dot(g, x))
-            .collect();
-        return Tensor::from_shape_vec(operand.raw_dim(), sums).ok();
+        for ((sum, g_block), x_block) in sums
+            .iter_mut()
+            .zip(g_repeat.chunks_exact(inner))
+            .zip(x_repeat.chunks_exact(inner))
+        {
+            *sum += dot(g_block, x_block);
+        }
     }
-    let len = plane_len(other.shape(), g.shape()).filter(|_| operand.shape() == g.shape())?;
-    let mut scaled = Vec::with_capacity(g_values.len());
-    for (g, &scale) in g_values.chunks_exact(len).zip(other_values) {
-        scaled.extend(g.iter().map(|g| g * scale));
-    }
-    Tensor::from_shape_vec(g.raw_dim(), scaled).ok()
+    Tensor::from_shape_vec(operand.raw_dim(), sums).ok()
 }
 
 impl Kernel for Binary {
@@ -578,17 +574,27 @@ mod tests {
         assert_eq!(broadcast_shapes(&[2, 3], &[2]), None);
     }
 
-    /// Mul's gradient with equal shapes is the product with the other operand, and with one
-    /// value per plane (squeeze-and-excitation) the broadcast product summed over the planes,
-    /// on either side; other broadcasts and layouts take the general path.
+    /// Mul's gradient through the block patterns: for the full operand the product with the
+    /// other operand repeated (bit for bit the broadcast product), for the repeated one the
+    /// broadcast product summed over the repeats (to rounding), on either side and for
+    /// per-plane, per-channel, per-row, lower-rank and equal shapes; other broadcasts and
+    /// layouts take the general path.
     #[test]
-    fn plane_scaled_gradient_is_the_broadcast_product_summed() {
+    fn mul_gradient_is_the_broadcast_product_summed() {
         let full = random_tensor(&[2, 3, 4, 5], -2.0, 2.0, 1);
         let g = random_tensor(&[2, 3, 4, 5], -1.0, 1.0, 2);
-        for small_shape in [[2, 3, 1, 1], [2, 1, 1, 1], [2, 3, 4, 1]] {
-            let small = random_tensor(&small_shape, -2.0, 2.0, 3);
+        let small_shapes: [&[usize]; 6] = [
+            &[2, 3, 1, 1],
+            &[2, 1, 1, 1],
+            &[2, 3, 4, 1],
+            &[1, 3, 1, 1],
+            &[3, 1, 1],
+            &[5],
+        ];
+        for small_shape in small_shapes {
+            let small = random_tensor(small_shape, -2.0, 2.0, 3);
             let spread_small = small.broadcast(IxDyn(full.shape())).unwrap();
-            let summed = sum_to_shape(CowArray::from(&g * &full), &small_shape).unwrap();
+            let summed = sum_to_shape(CowArray::from(&g * &full), small_shape).unwrap();
             let scaled = &g * &spread_small;
             for (side, operands) in [
                 (Side::Left, [&small, &full]),
@@ -599,9 +605,10 @@ mod tests {
                     Side::Right => Side::Left,
                 };
                 let mul = Binary::between_values(BinaryKind::Mul);
-                let of_small = plane_scaled_gradient(side, operands, &g).unwrap();
-                let of_full = plane_scaled_gradient(other, operands, &g).unwrap();
+                let of_small = mul_gradient(side, operands, &g).unwrap();
+                let of_full = mul_gradient(other, operands, &g).unwrap();
                 assert_eq!(of_full, scaled, "{small_shape:?}");
+                assert_eq!(of_small.shape(), small_shape);
                 for (a, b) in of_small.iter().zip(&summed) {
                     assert!(
                         (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
@@ -613,14 +620,15 @@ mod tests {
         }
         let other = random_tensor(&[2, 3, 4, 5], -2.0, 2.0, 5);
         assert_eq!(
-            plane_scaled_gradient(Side::Left, [&full, &other], &g).unwrap(),
+            mul_gradient(Side::Left, [&full, &other], &g).unwrap(),
             &g * &other,
             "equal shapes"
         );
-        let row = random_tensor(&[1, 3, 1, 1], -2.0, 2.0, 4);
-        assert!(plane_scaled_gradient(Side::Left, [&row, &full], &g).is_none());
+        let scattered = random_tensor(&[2, 1, 4, 1], -2.0, 2.0, 4);
+        assert!(mul_gradient(Side::Left, [&scattered, &full], &g).is_none());
+        assert!(mul_gradient(Side::Right, [&scattered, &full], &g).is_none());
         let transposed = other.view().permuted_axes(IxDyn(&[0, 1, 3, 2])).to_owned();
-        assert!(plane_scaled_gradient(Side::Left, [&full, &transposed], &g).is_none());
+        assert!(mul_gradient(Side::Left, [&full, &transposed], &g).is_none());
     }
 
     /// The one-loop path gives bit for bit what the general zip gives, on equal shapes,
