@@ -7,6 +7,7 @@
 //! training-mode trace, batch norm and dropout take their training-mode backward
 //! (`training.rs`).
 
+use super::ops::Kernel;
 use super::{training, Graph, Trace, ValueId};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
@@ -109,30 +110,47 @@ impl Graph {
         let mut params = vec![Vec::new(); if want_params { n } else { 0 }];
         // Node i produces value i + 1, so nodes from index `from.0` on cannot receive a gradient.
         for (i, node) in self.nodes()[..from.0].iter().enumerate().rev() {
-            let Some(grad) = values[i + 1].take() else {
+            let Some(mut grad) = values[i + 1].take() else {
                 continue;
             };
             let inputs: Vec<&Tensor> = node.inputs.iter().map(|id| trace.value(*id)).collect();
-            let grads = training::backward(
-                &node.op,
-                trace.training_record(ValueId(i + 1)),
-                &inputs,
+            let (output, record) = (
                 trace.value(ValueId(i + 1)),
-                &grad,
-                want_params,
-            )
-            .map_err(|e| e.at_node(&node.name, &node.label))?;
-            if kept.is_none_or(|kept| kept.0 == i + 1) {
-                values[i + 1] = Some(grad);
-            }
-            for (id, g) in node.inputs.iter().zip(grads.inputs) {
+                trace.training_record(ValueId(i + 1)),
+            );
+            // A gradient that is passed on and dropped can become the input's gradient in its
+            // own buffer, where the op allows it.
+            let owned = kept.is_some_and(|kept| kept.0 != i + 1)
+                && record.is_none()
+                && (!want_params || node.op.params().is_empty());
+            let in_place = if owned {
+                node.op
+                    .backward_in_place(&inputs, output, &mut grad)
+                    .transpose()
+                    .map_err(|e| e.at_node(&node.name, &node.label))?
+                    .is_some()
+            } else {
+                false
+            };
+            let input_grads = if in_place {
+                vec![grad]
+            } else {
+                let grads =
+                    training::backward(&node.op, record, &inputs, output, &grad, want_params)
+                        .map_err(|e| e.at_node(&node.name, &node.label))?;
+                if kept.is_none_or(|kept| kept.0 == i + 1) {
+                    values[i + 1] = Some(grad);
+                }
+                if want_params {
+                    params[i] = grads.params;
+                }
+                grads.inputs
+            };
+            for (id, g) in node.inputs.iter().zip(input_grads) {
                 match &mut values[id.0] {
                     Some(acc) => *acc += &g,
                     slot @ None => *slot = Some(g),
                 }
-            }
-            if want_params {
-                params[i] = grads.params;
             }
         }
         if kept.is_some_and(|kept| kept != ValueId::INPUT) {
@@ -249,6 +267,62 @@ mod tests {
             for (id, value) in one.values.iter().enumerate() {
                 assert!(id == kept.0 || value.is_none(), "value {id} kept");
             }
+        }
+    }
+
+    /// The pass that drops gradients writes element-wise ops' input gradients over their output
+    /// gradients (`Kernel::backward_in_place`); it gives bit for bit what the pass keeping every
+    /// gradient computes through `backward`, with and without parameter gradients, on a graph
+    /// where a batch norm's output is read twice (by ReLU and Clip, whose gradients are summed
+    /// before the batch norm's) and a dense layer with parameters follows.
+    #[test]
+    fn gradients_written_in_place_equal_the_allocated_ones() {
+        use crate::graph::ops::elementwise::{Binary, BinaryKind};
+        use crate::graph::ops::norm::BatchNorm;
+        let mut g = Graph::new(&[3, 4]).unwrap();
+        let channel = |seed| random_tensor(&[3], 0.5, 2.0, seed);
+        let norm = BatchNorm::new(channel(1), channel(2), channel(3), channel(4), 1e-5).unwrap();
+        let n = g
+            .push(
+                "bn",
+                "BatchNormalization",
+                Op::BatchNorm(norm),
+                &[ValueId::INPUT],
+            )
+            .unwrap();
+        let r = g
+            .push("relu", "Relu", Op::Activation(Activation::Relu), &[n])
+            .unwrap();
+        let clip = Activation::Clip {
+            min: -0.5,
+            max: 1.5,
+        };
+        let c = g.push("clip", "Clip", Op::Activation(clip), &[n]).unwrap();
+        let sum = Op::Binary(Binary::between_values(BinaryKind::Add));
+        let s = g.push("add", "Add", sum, &[r, c]).unwrap();
+        let dense = Dense::new(random_tensor(&[2, 4], -1., 1., 5), None).unwrap();
+        let d = g.push("fc", "Gemm", Op::Dense(dense), &[s]).unwrap();
+        g.push("sig", "Sigmoid", Op::Activation(Activation::Sigmoid), &[d])
+            .unwrap();
+        let trace = g.trace(random_tensor(&[2, 3, 4], -2., 2., 6)).unwrap();
+        let seed = random_tensor(&[2, 3, 2], -1., 1., 7);
+        for want_params in [false, true] {
+            let all = g.backward(&trace, seed.clone(), want_params).unwrap();
+            let dropped = g
+                .backward_to(
+                    &trace,
+                    g.output(),
+                    seed.clone(),
+                    want_params,
+                    ValueId::INPUT,
+                )
+                .unwrap();
+            assert_eq!(
+                dropped.values[0], all.values[0],
+                "want_params {want_params}"
+            );
+            assert_eq!(dropped.params, all.params, "want_params {want_params}");
+            assert!(all.values[0].as_ref().unwrap().iter().any(|&v| v != 0.0));
         }
     }
 

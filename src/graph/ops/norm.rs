@@ -280,6 +280,28 @@ impl BatchNorm {
         Ok(())
     }
 
+    /// The inference-mode input gradient written over the output gradient `grad`: each
+    /// channel's plane times `scale / √(var + ε)`.
+    fn scale_gradient(&self, x: &Tensor, grad: &mut Tensor) -> Result<()> {
+        self.check_gradient(x, grad)?;
+        let multiplier = &self.inv_std()? * &channels(&self.scale)?;
+        let multiplier = multiplier
+            .as_slice()
+            .expect("a fresh 1-D array is contiguous");
+        if !grad.is_standard_layout() {
+            *grad = grad.as_standard_layout().into_owned();
+        }
+        let plane: usize = grad.shape()[2..].iter().product();
+        let values = grad.as_slice_mut().expect("standard layout is contiguous");
+        if plane > 0 {
+            for (index, plane) in values.chunks_exact_mut(plane).enumerate() {
+                let m = multiplier[index % multiplier.len()];
+                plane.iter_mut().for_each(|g| *g *= m);
+            }
+        }
+        Ok(())
+    }
+
     /// The training-mode output: `x` normalised with its own batch statistics, which are
     /// returned too (for the backward and the running-statistics update).
     pub fn forward_training(&self, x: &Tensor) -> Result<(Tensor, BatchStatistics)> {
@@ -431,6 +453,15 @@ impl Kernel for BatchNorm {
         })
     }
 
+    fn backward_in_place(
+        &self,
+        inputs: &[&Tensor],
+        _output: &Tensor,
+        grad: &mut Tensor,
+    ) -> Option<Result<()>> {
+        Some(self.scale_gradient(inputs[0], grad))
+    }
+
     fn params(&self) -> Vec<&Tensor> {
         vec![&self.scale, &self.bias]
     }
@@ -517,7 +548,8 @@ mod tests {
     }
 
     /// The per-plane loops (standard layout) give bit for bit what the broadcasting `Zip`
-    /// gives on the same values in another layout, forward and backward, for NCHW and [N, C].
+    /// gives on the same values in another layout, forward and backward (allocating and in
+    /// place), for NCHW and [N, C].
     #[test]
     fn plane_loops_equal_the_broadcast() {
         let bn = norm(3, 41);
@@ -541,7 +573,23 @@ mod tests {
                 .inputs
                 .remove(0);
             assert_eq!(dx, dx_other, "{shape:?}");
+            // Written over the output gradient, in either layout, it is the same again.
+            for mut grad in [g.clone(), g_other] {
+                bn.backward_in_place(&[&x], &y, &mut grad)
+                    .expect("inference batch norm has the in-place form")
+                    .unwrap();
+                assert_eq!(grad, dx, "{shape:?} in place");
+            }
         }
+        let (x, mut wrong) = (
+            random_tensor(&[2, 3, 4], -1.0, 1.0, 44),
+            random_tensor(&[2, 3, 5], -1.0, 1.0, 45),
+        );
+        let err = bn
+            .backward_in_place(&[&x], &x, &mut wrong)
+            .unwrap()
+            .unwrap_err();
+        assert!(err.to_string().contains("[2, 3, 5]"), "{err}");
     }
 
     #[test]
