@@ -180,8 +180,11 @@ impl Graph {
                 flat[b * per_sample + target] = 1.0;
             }
         }
-        let grads = self.backward_to(trace, self.output(), seed, false, ValueId::INPUT)?;
-        Ok(grads.input(self, batch))
+        let mut grads = self.backward_to(trace, self.output(), seed, false, ValueId::INPUT)?;
+        // Moved out, not cloned; zeros (from `input`) when no gradient reached the input.
+        Ok(grads.values[ValueId::INPUT.0]
+            .take()
+            .unwrap_or_else(|| grads.input(self, batch)))
     }
 }
 
