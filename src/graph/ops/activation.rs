@@ -652,10 +652,10 @@ mod tests {
         );
     }
 
-    #[test]
-    fn gradients_match_finite_differences() {
-        let x = away_from_kinks(&[2, 3, 4], 11);
-        for act in [
+    /// One activation of each derivative form: the vectorised ReLU, Clip, sigmoid and tanh
+    /// loops and the general one.
+    fn derivative_forms() -> [Activation; 8] {
+        [
             Activation::Relu,
             Activation::LeakyRelu { alpha: 0.2 },
             Activation::Sigmoid,
@@ -667,30 +667,25 @@ mod tests {
                 max: 1.0,
             },
             Activation::Identity,
-        ] {
+        ]
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let x = away_from_kinks(&[2, 3, 4], 11);
+        for act in derivative_forms() {
             check(&act, std::slice::from_ref(&x), Tolerance::default());
         }
     }
 
     /// The input gradient written over the output gradient equals the one `backward`
-    /// allocates, bit for bit, for every derivative form (the vectorised ReLU, Clip, sigmoid
-    /// and tanh loops and the general one), also for a gradient that is a transposed view;
-    /// shapes that differ are refused.
+    /// allocates, bit for bit, for every derivative form, also for a gradient in another
+    /// memory order; shapes that differ are refused.
     #[test]
     fn backward_in_place_equals_backward() {
         let x = away_from_kinks(&[2, 3, 4], 12);
         let grad = random_tensor(&[2, 3, 4], -1., 1., 13);
-        for act in [
-            Activation::Relu,
-            Activation::LeakyRelu { alpha: 0.2 },
-            Activation::Sigmoid,
-            Activation::Tanh,
-            Activation::Gelu,
-            Activation::Clip {
-                min: -0.5,
-                max: 0.5,
-            },
-        ] {
+        for act in derivative_forms() {
             let y = act.forward(&[&x]).unwrap();
             let expected = act
                 .backward(&[&x], &y, &grad, false)

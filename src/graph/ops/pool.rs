@@ -284,10 +284,15 @@ fn add_to_winners_of_maxima(
     d_plane: &mut [f32],
 ) {
     for (((row, col), &max), &g) in geo.windows().zip(maxima).zip(grads) {
-        let winner = cell_of(plane, geo.width, &row.cells, &col.cells, max)
-            .unwrap_or_else(|| argmax(plane, geo.width, &row.cells, &col.cells));
-        d_plane[winner] += g;
+        d_plane[winner_of(geo, plane, row, col, max)] += g;
     }
+}
+
+/// The winner of the window `row × col` of `plane` whose forward maximum is `max`: the cell
+/// [`cell_of`] finds, or [`argmax`]'s where `max` is not there.
+fn winner_of(geo: &PoolGeometry, plane: &[f32], row: &Span, col: &Span, max: f32) -> usize {
+    cell_of(plane, geo.width, &row.cells, &col.cells, max)
+        .unwrap_or_else(|| argmax(plane, geo.width, &row.cells, &col.cells))
 }
 
 /// [`add_to_winners_of_maxima`] with wasm SIMD128, four whole windows of an output row at a
@@ -338,10 +343,7 @@ fn add_to_winners_of_maxima(
                 }
                 j += 4;
             } else {
-                let col = &geo.cols[j];
-                let winner = cell_of(plane, geo.width, &row.cells, &col.cells, row_maxima[j])
-                    .unwrap_or_else(|| argmax(plane, geo.width, &row.cells, &col.cells));
-                d_plane[winner] += row_grads[j];
+                d_plane[winner_of(geo, plane, row, &geo.cols[j], row_maxima[j])] += row_grads[j];
                 j += 1;
             }
         }
