@@ -658,8 +658,10 @@ mod tests {
             usize,
             bool,
         );
-        let cases: [Case; 11] = [
+        let cases: [Case; 12] = [
             (2, 3, 7, 6, 4, [3, 3], [1, 1], [1, 1, 1, 1], [1, 1], 1, true),
+            // 64 outputs per group: the patch matrix in wasm too (below, the direct kernel).
+            (2, 2, 6, 7, 64, [3, 3], [1, 1], [1; 4], [1, 1], 1, true),
             // Pointwise (the products read the input in place), grouped and not.
             (3, 4, 3, 7, 6, [1, 1], [1, 1], [0; 4], [1, 1], 2, true),
             (2, 5, 4, 4, 3, [1, 1], [1, 1], [0; 4], [1, 1], 1, false),

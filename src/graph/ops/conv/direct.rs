@@ -26,7 +26,7 @@
 //! Hand-written for the wasm forward pass because im2col + sgemm copies every input value
 //! `kh·kw` times into the patch matrix before reading it back; the built-in CNN's forward pass
 //! at batch 64 is 13–16 % faster this way (BENCHMARKS.md, Kernel decisions › Convolution).
-//! That holds for few output channels per group: from [`MAX_GROUP_OUTPUTS`] + 1 on the copy is
+//! That holds for few output channels per group: from [`PATCH_MATRIX_CHANNELS`] on the copy is
 //! shared by enough channels that the patch-matrix product, with its wider micro-kernel, is
 //! faster (ResNet-18's forward pass 80 → 69 ms in Chromium).
 //!
@@ -46,21 +46,21 @@ const CHANNELS: usize = 2;
 /// f32x4 vectors of an output row per register tile.
 const VECTORS: usize = 4;
 
-/// Output channels per group from which the patch-matrix product computes a convolution
-/// instead: its copy of every input value `kh·kw` times is then shared by that many channels,
-/// and its wider micro-kernel reuses each loaded value more. Measured in Chromium over the
+/// Output channels per group from which the patch-matrix product computes a stride-1
+/// convolution instead of the direct kernel: its copy of every input value `kh·kw` times is
+/// then shared by that many channels, and its wider micro-kernel reuses each loaded value more. Measured in Chromium over the
 /// ImageNet architectures (forward per call): with the direct kernel for every channel count
 /// ResNet-18 took 80.3 ms and SqueezeNet 1.1 13.4 ms; from 64 channels on the patch matrix,
 /// 68.7 and 11.6 ms (ResNet-18's 512-channel 7 x 7 convolutions 6.25 → 4.55 ms each); from 128
 /// on, 68.4 and 12.1 ms; the patch matrix for every count, 69.6 and 11.5 ms, but DenseNet-121
 /// 109 → 114 ms (its 32-channel convolutions) and the input gradients of convolutions into few
 /// channels many times slower (ResNet-18's stem: 5.8 → 34 ms).
-const MAX_GROUP_OUTPUTS: usize = 63;
+const PATCH_MATRIX_CHANNELS: usize = 64;
 
-/// Whether the direct convolution computes `geo`: stride 1 and dilation 1 on both axes, at most
-/// [`MAX_GROUP_OUTPUTS`] output channels per group.
+/// Whether the direct convolution computes `geo`: stride 1 and dilation 1 on both axes, fewer
+/// than [`PATCH_MATRIX_CHANNELS`] output channels per group.
 pub(super) fn applies(geo: &ConvGeometry) -> bool {
-    geo.group_outputs() <= MAX_GROUP_OUTPUTS
+    geo.group_outputs() < PATCH_MATRIX_CHANNELS
         && [geo.rows, geo.cols]
             .iter()
             .all(|axis| axis.stride == 1 && axis.dilation == 1)
