@@ -1,11 +1,10 @@
 //! The backward pass (reverse-mode automatic differentiation over a [`Trace`]).
 //!
 //! Starting from a cotangent `dL/d output`, nodes are visited in reverse execution order; each
-//! node's [`Kernel::backward`] turns the gradient of its output
-//! into gradients of its inputs, which are summed into the values they came from (a value read
-//! by several nodes receives the sum, as the multivariate chain rule requires). On a
-//! training-mode trace, batch norm and dropout take their training-mode backward
-//! (`training.rs`).
+//! node's [`Kernel::backward`] turns the gradient of its output into gradients of its inputs,
+//! which are summed into the values they came from (a value read by several nodes receives the
+//! sum, as the multivariate chain rule requires). On a training-mode trace, batch norm and
+//! dropout take their training-mode backward (`training.rs`).
 
 use super::ops::Kernel;
 use super::{training, Graph, Trace, ValueId};
@@ -17,8 +16,7 @@ use crate::tensor::Tensor;
 pub struct Gradients {
     /// `dL/d value` for every value (index 0: the input); `None` where no gradient flows.
     pub values: Vec<Option<Tensor>>,
-    /// `dL/d param` per node, in [`Kernel::params`] order; empty
-    /// unless requested.
+    /// `dL/d param` per node, in [`Kernel::params`] order; empty unless requested.
     pub params: Vec<Vec<Tensor>>,
 }
 

@@ -372,16 +372,20 @@ fn first_cells_equal(
     let step = offsets[1];
     let evenly = offsets == [0, step, 2 * step, 3 * step];
     let lane_offsets = u32x4(offsets[0], offsets[1], offsets[2], offsets[3]);
-    // SAFETY (both loads): the caller's slice bound `first + 4` or `first + 8` is checked.
-    let load = |at: usize| unsafe { v128_load(plane.as_ptr().add(at) as *const v128) };
+    // Four f32 from the start of `cells` (checked by the slice), one unaligned 16-byte load.
+    let load = |cells: &[f32]| {
+        let four = &cells[..4];
+        // SAFETY: `four` holds 4 f32.
+        unsafe { v128_load(four.as_ptr() as *const v128) }
+    };
     let mut found = u32x4_splat(u32::MAX);
     for y in rows.clone().rev() {
         for t in (0..len).rev() {
             let first = y * width + starts[0] + t;
             let cells = if evenly && step == 1 && first + 4 <= plane.len() {
-                load(first)
+                load(&plane[first..])
             } else if evenly && step == 2 && first + 8 <= plane.len() {
-                i32x4_shuffle::<0, 2, 4, 6>(load(first), load(first + 4))
+                i32x4_shuffle::<0, 2, 4, 6>(load(&plane[first..]), load(&plane[first + 4..]))
             } else {
                 f32x4(
                     plane[first],
