@@ -70,7 +70,8 @@ export const FRAMEWORKS = [
 ];
 
 export const COLD_PAGES = [
-  ["nnlens", "site/index.html", "nnlens site (`site/index.html`): init, digits, model, every layer drawn"],
+  ["nnlens", "coldstart/nnlens.html", "nnlens (its loader's pick of wasm): cnn.json, forward, conv1 heatmaps"],
+  ["nnlens-site", "site/index.html", "nnlens site (`site/index.html`): init, digits, model, every layer drawn"],
   ["tfjs-wasm", "coldstart/tfjs-wasm.html", "TF.js core + wasm backend (SIMD): cnn.json, forward, conv1 heatmaps"],
   ["tfjs-cpu", "coldstart/tfjs-cpu.html", "TF.js core + cpu backend: cnn.json, forward, conv1 heatmaps"],
   ["ort-wasm", "coldstart/ort-wasm.html", "onnxruntime-web wasm (SIMD, 1 thread): cnn.onnx, forward, conv1 heatmaps"],

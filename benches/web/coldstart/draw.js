@@ -1,5 +1,6 @@
-// The peers' cold-start pages draw the first activation (conv1 after ReLU, 8 channels of
-// 28 x 28) as a grid of heatmaps with a viridis colour scale, as the nnlens page does.
+// The cold-start pages (nnlens's and its peers') draw the first activation (conv1 after ReLU,
+// 8 channels of 28 x 28) as a grid of heatmaps with a viridis colour scale, as the nnlens site
+// does for every layer.
 
 const VIRIDIS = [
   [68, 1, 84], [72, 40, 120], [62, 74, 137], [49, 104, 142], [38, 130, 142],

@@ -35,9 +35,11 @@
 use super::logistic::logistic;
 use super::{Grads, Kernel};
 use crate::error::{Error, Result};
+use crate::parallel;
 use crate::tensor::Tensor;
 use ndarray::{Axis, Zip};
 use rand::Rng;
+use std::mem::MaybeUninit;
 
 /// An element-wise activation function.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -125,8 +127,60 @@ const FRAC_1_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
 const INV_SQRT_2PI: f32 = 0.398_942_3;
 /// 2/√π.
 const TWO_OVER_SQRT_PI: f32 = std::f32::consts::FRAC_2_SQRT_PI;
+/// Values per piece of an activation's forward loop (64 KiB of f32).
+const MAP_CHUNK: usize = 1 << 14;
 
 impl Activation {
+    /// Writes the activation of `x` into `out` (as long). ReLU is written as a compare and
+    /// select (not `f32::max`, which has no wasm instruction and becomes a libm call per
+    /// element), with the match outside the loop, so the loop vectorises; NaN gives 0 either
+    /// way.
+    fn map_into(&self, x: &[f32], out: &mut [MaybeUninit<f32>]) {
+        fn each(x: &[f32], out: &mut [MaybeUninit<f32>], f: impl Fn(f32) -> f32) {
+            for (o, &v) in out.iter_mut().zip(x) {
+                o.write(f(v));
+            }
+        }
+        match *self {
+            Activation::Relu => each(x, out, |v| if v > 0.0 { v } else { 0.0 }),
+            Activation::LeakyRelu { alpha } => {
+                each(x, out, |v| if v >= 0.0 { v } else { alpha * v })
+            }
+            // Clip (ReLU6 in MobileNets) the same way: `x.max(min).min(max)` as compares, a NaN
+            // becoming `min` as there. Through `apply` it took 23% of MobileNetV2's time in
+            // Chromium (one call per element, not inlined); its convolutions took less.
+            Activation::Clip { min, max } => each(x, out, |v| {
+                let above = if v >= min { v } else { min };
+                if above > max {
+                    max
+                } else {
+                    above
+                }
+            }),
+            // A loop of branch-free arithmetic (`logistic.rs`), so it vectorises too.
+            Activation::Sigmoid => each(x, out, logistic),
+            other => each(x, out, |v| other.apply(v)),
+        }
+    }
+
+    /// About how many multiply-adds one element's activation costs, for
+    /// [`parallel::for_each_chunk`]'s decision to use the pool: a compare for the piecewise-linear
+    /// ones, the logistic's polynomial and division, a libm call for the rest.
+    fn work_per_element(&self) -> usize {
+        match self {
+            Activation::Relu
+            | Activation::LeakyRelu { .. }
+            | Activation::Clip { .. }
+            | Activation::Identity
+            | Activation::Neg
+            | Activation::Abs
+            | Activation::HardSwish
+            | Activation::HardSigmoid { .. } => 1,
+            Activation::Sigmoid => 16,
+            _ => 32,
+        }
+    }
+
     /// The op's name as the layer list shows it.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -401,29 +455,25 @@ impl Kernel for Activation {
         Ok(inputs[0].to_vec())
     }
 
+    /// The activation of every element, in chunks of [`MAP_CHUNK`] values shared between
+    /// threads in the threaded build (each element computed as alone, so the result is the same
+    /// on any number of threads): EfficientNet-B0's sigmoids, about a quarter of its forward
+    /// pass, are arithmetic, not memory, bound.
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
-        let x = inputs[0];
-        // ReLU is written as a compare and select (not `f32::max`, which has no wasm
-        // instruction and becomes a libm call per element), with the match outside the loop,
-        // so the loop vectorises; NaN gives 0 either way.
-        Ok(match *self {
-            Activation::Relu => x.mapv(|v| if v > 0.0 { v } else { 0.0 }),
-            Activation::LeakyRelu { alpha } => x.mapv(|v| if v >= 0.0 { v } else { alpha * v }),
-            // Clip (ReLU6 in MobileNets) the same way: `x.max(min).min(max)` as compares, a NaN
-            // becoming `min` as there. Through `apply` it took 23% of MobileNetV2's time in
-            // Chromium (one call per element, not inlined); its convolutions took less.
-            Activation::Clip { min, max } => x.mapv(|v| {
-                let above = if v >= min { v } else { min };
-                if above > max {
-                    max
-                } else {
-                    above
-                }
-            }),
-            // A loop of branch-free arithmetic (`logistic.rs`), so it vectorises too.
-            Activation::Sigmoid => x.mapv(logistic),
-            other => x.mapv(|v| other.apply(v)),
-        })
+        let x = inputs[0].as_standard_layout();
+        let values = x.as_slice().expect("standard layout is contiguous");
+        let mut out = Vec::with_capacity(values.len());
+        parallel::for_each_chunk(
+            &mut out.spare_capacity_mut()[..values.len()],
+            MAP_CHUNK,
+            MAP_CHUNK * self.work_per_element(),
+            || (),
+            |(), index, chunk| self.map_into(&values[index * MAP_CHUNK..][..chunk.len()], chunk),
+        );
+        // SAFETY: the chunks cover the whole length and `map_into` writes every element.
+        unsafe { out.set_len(values.len()) };
+        Tensor::from_shape_vec(x.raw_dim(), out)
+            .map_err(|e| Error::shape(format!("{} output: {e}", self.kind())))
     }
 
     fn backward(
@@ -889,8 +939,9 @@ mod tests {
         }
     }
 
-    /// The loop forms of ReLU, LeakyReLU, Clip and Sigmoid give what `apply` gives, NaN and infinities
-    /// included.
+    /// The loop forms of ReLU, LeakyReLU, Clip and Sigmoid (and `apply` itself for the others, as
+    /// Tanh) give what `apply` gives, NaN and infinities included, on a short tensor and on one
+    /// split into pieces.
     #[test]
     fn loop_forms_equal_apply() {
         let edge = [
@@ -904,24 +955,37 @@ mod tests {
             9.0,
             f32::INFINITY,
         ];
-        let x = Tensor::from_shape_vec(vec![1, edge.len()], edge.to_vec()).unwrap();
-        for act in [
-            Activation::Relu,
-            Activation::LeakyRelu { alpha: 0.1 },
-            Activation::Clip { min: 0.0, max: 6.0 },
-            Activation::Clip {
-                min: -1.0,
-                max: 1.0,
-            },
-            Activation::Sigmoid,
-        ] {
-            let y = act.forward(&[&x]).unwrap();
-            for (&v, &got) in edge.iter().zip(y.iter()) {
-                let want = act.apply(v);
-                assert!(
-                    got == want || (got.is_nan() && want.is_nan()),
-                    "{act:?} of {v}: {got} vs {want}"
-                );
+        // The edges, then a tensor long enough to be split between threads (with `threads`)
+        // and whose length is not a multiple of the chunk.
+        let small = Tensor::from_shape_vec(vec![1, edge.len()], edge.to_vec()).unwrap();
+        let long = 5 * MAP_CHUNK * 4 + 7;
+        let large = Tensor::from_shape_fn(vec![4, long / 4 + 1], |i| {
+            let k = i[0] * (long / 4 + 1) + i[1];
+            edge.get(k)
+                .copied()
+                .unwrap_or((k as f32 * 0.618_034).sin() * 12.0)
+        });
+        for x in [&small, &large] {
+            for act in [
+                Activation::Relu,
+                Activation::LeakyRelu { alpha: 0.1 },
+                Activation::Clip { min: 0.0, max: 6.0 },
+                Activation::Clip {
+                    min: -1.0,
+                    max: 1.0,
+                },
+                Activation::Sigmoid,
+                Activation::Tanh,
+            ] {
+                let y = act.forward(&[x]).unwrap();
+                assert_eq!(y.shape(), x.shape());
+                for (&v, &got) in x.iter().zip(y.iter()) {
+                    let want = act.apply(v);
+                    assert!(
+                        got == want || (got.is_nan() && want.is_nan()),
+                        "{act:?} of {v}: {got} vs {want}"
+                    );
+                }
             }
         }
     }
