@@ -690,6 +690,18 @@ impl Writer {
                 self.push("Tanh", &format!("{name}/tanh"), vec![soft], &tanh, vec![]);
                 self.push("Mul", name, vec![x, tanh], out, vec![]);
             }
+            Activation::Silu => {
+                // SiLU as PyTorch's exporter writes it: x · Sigmoid(x).
+                let sigmoid = self.fresh(&format!("{name}/sigmoid"));
+                self.push(
+                    "Sigmoid",
+                    &format!("{name}/sigmoid"),
+                    vec![x.clone()],
+                    &sigmoid,
+                    vec![],
+                );
+                self.push("Mul", name, vec![x, sigmoid], out, vec![]);
+            }
             Activation::GeluTanh => self.gelu_tanh(name, x, out),
         }
     }
@@ -757,8 +769,8 @@ mod tests {
         back
     }
 
-    /// The unary math and activations of issue 15 and Pow / Max / Min / PRelu, exported (Mish
-    /// and the tanh GELU as their decompositions) and read back with the same outputs.
+    /// The unary math and activations of issue 15 and Pow / Max / Min / PRelu, exported (Mish,
+    /// SiLU and the tanh GELU as their decompositions) and read back with the same outputs.
     #[test]
     fn math_and_activations_round_trip_exactly() {
         let mut g = Graph::new(&[3, 4]).unwrap();
@@ -776,6 +788,7 @@ mod tests {
                 gamma: 1.25,
             },
             Activation::Mish,
+            Activation::Silu,
             Activation::Softplus,
             Activation::Neg,
             Activation::Exp,

@@ -6,6 +6,13 @@
 //! constants are folded. Opset < 13 softmaxes normalise over the axes from `axis` on, flattened
 //! (<https://onnx.ai/onnx/operators/onnx__Softmax.html>): a reshape merging them into the last
 //! axis, the softmax along it, and a reshape back (one node when the later axes have size 1).
+//!
+//! SiLU, which PyTorch's exporters write as `Mul(x, Sigmoid(x))` (EfficientNets have 49 of
+//! them), becomes one [`Activation::Silu`] node named after the `Mul` when the `Sigmoid`'s
+//! output has no other reader and is no graph output ([`silu_pairs`]): one pass over the values
+//! instead of two, one value kept instead of two, and a one-pass derivative. The values are the
+//! same bit for bit (`x · σ(x)` either way); the `Sigmoid` is no layer of the model, and the
+//! SiLU's layer is labelled `Silu`.
 
 use super::{Importer, NodeCtx};
 use crate::error::Result;
@@ -17,8 +24,74 @@ use crate::graph::ops::Op;
 use crate::io::onnx::data::{Sym, Val};
 use crate::io::onnx::fold;
 use crate::io::onnx::proto::attribute_proto::AttributeType;
+use crate::io::onnx::proto::GraphProto;
+use std::collections::{HashMap, HashSet};
+
+/// The SiLU pairs of `graph`: for each `Sigmoid` node whose only reader is a `Mul` of the
+/// sigmoid's own input and its output (either order), and whose output is no graph output, the
+/// index of that `Mul`.
+pub(super) fn silu_pairs(graph: &GraphProto) -> HashMap<usize, usize> {
+    let default_domain = |domain: &str| matches!(domain, "" | "ai.onnx");
+    let mut readers: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (index, node) in graph.node.iter().enumerate() {
+        for name in &node.input {
+            readers.entry(name.as_str()).or_default().push(index);
+        }
+    }
+    let outputs: HashSet<&str> = graph.output.iter().map(|o| o.name()).collect();
+    let mut pairs = HashMap::new();
+    for (index, node) in graph.node.iter().enumerate() {
+        if node.op_type() != "Sigmoid" || !default_domain(node.domain()) {
+            continue;
+        }
+        let ([x], [y]) = (node.input.as_slice(), node.output.as_slice()) else {
+            continue;
+        };
+        if x.is_empty() || outputs.contains(y.as_str()) {
+            continue;
+        }
+        let Some(&[mul]) = readers.get(y.as_str()).map(Vec::as_slice) else {
+            continue;
+        };
+        let reader = &graph.node[mul];
+        let operands = reader.input.as_slice();
+        if reader.op_type() == "Mul"
+            && default_domain(reader.domain())
+            && (operands == [x.clone(), y.clone()] || operands == [y.clone(), x.clone()])
+        {
+            pairs.insert(index, mul);
+        }
+    }
+    pairs
+}
 
 impl Importer {
+    /// The SiLU fusion's step at node `ctx` ([`silu_pairs`] in `self.silu_pairs`): a paired
+    /// `Sigmoid` of a run-time value adds no node and leaves its `Mul` to add the SiLU of that
+    /// value. Returns whether the node was handled (a `Sigmoid` of a constant is folded as
+    /// usual, and its `Mul` then multiplies as usual).
+    pub(super) fn silu_step(&mut self, ctx: &NodeCtx) -> Result<bool> {
+        if let Some(&mul) = self.silu_pairs.get(&ctx.index) {
+            if let Some(Val::Runtime(x)) = self.input(ctx, 0)? {
+                self.silu_inputs.insert(mul, x);
+                return Ok(true);
+            }
+            return Ok(false);
+        }
+        let Some(x) = self.silu_inputs.remove(&ctx.index) else {
+            return Ok(false);
+        };
+        // Labelled as what it computes (the layer list's op), named as the `Mul`.
+        let silu = NodeCtx {
+            node: ctx.node,
+            index: ctx.index,
+            op: "Silu",
+            name: ctx.name.clone(),
+        };
+        self.push(&silu, Op::Activation(Activation::Silu), &[x])
+            .map(|()| true)
+    }
+
     /// An element-wise activation: a graph node on a run-time value, folded on a float constant.
     pub(super) fn activation(&mut self, ctx: &NodeCtx, act: Activation) -> Result<()> {
         match self.required(ctx, 0)? {
@@ -182,5 +255,75 @@ impl Importer {
             ),
             v => self.alias(ctx, v),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::io::onnx::test_model::{from_onnx, model, node, run};
+
+    fn layers(bytes: &[u8]) -> Vec<(String, String)> {
+        let g = from_onnx(bytes).unwrap();
+        g.layers().into_iter().map(|l| (l.name, l.op)).collect()
+    }
+
+    fn named(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    /// `Mul(x, Sigmoid(x))`, in either order, is one SiLU layer named as the `Mul`, with the
+    /// values of the two operations.
+    #[test]
+    fn sigmoid_times_its_input_is_one_silu() {
+        for operands in [["x", "s"], ["s", "x"]] {
+            let nodes = vec![
+                node("Sigmoid", "gate", &["x"], "s", vec![]),
+                node("Mul", "swish", &operands, "y", vec![]),
+            ];
+            let bytes = model(nodes, vec![], &[5]);
+            assert_eq!(layers(&bytes), named(&[("swish", "Silu")]));
+            let fused = run(&from_onnx(&bytes).unwrap(), 3);
+            let sigmoid = crate::graph::ops::activation::Activation::Sigmoid;
+            let xs = (0..15).map(|i| (i % 7) as f32 * 0.25 - 0.5);
+            for (got, x) in fused.iter().zip(xs) {
+                assert_eq!(got.to_bits(), (x * sigmoid.apply(x)).to_bits(), "at {x}");
+            }
+            assert_eq!(fused.len(), 15);
+        }
+    }
+
+    /// A sigmoid read by another node too, returned by the graph, or multiplied by something
+    /// else stays a `Sigmoid` layer, and the `Mul` a `Mul`.
+    #[test]
+    fn other_sigmoids_stay() {
+        let read_twice = vec![
+            node("Sigmoid", "gate", &["x"], "s", vec![]),
+            node("Mul", "swish", &["x", "s"], "m", vec![]),
+            node("Add", "sum", &["m", "s"], "y", vec![]),
+        ];
+        assert_eq!(
+            layers(&model(read_twice, vec![], &[5])),
+            named(&[("gate", "Sigmoid"), ("swish", "Mul"), ("sum", "Add")])
+        );
+        let returned = vec![
+            node("Sigmoid", "gate", &["x"], "y", vec![]),
+            node("Mul", "swish", &["x", "y"], "m", vec![]),
+        ];
+        assert_eq!(
+            layers(&model(returned, vec![], &[5])),
+            named(&[("gate", "Sigmoid"), ("swish", "Mul")])
+        );
+        let other = vec![
+            node("Relu", "r", &["x"], "r", vec![]),
+            node("Sigmoid", "gate", &["x"], "s", vec![]),
+            node("Mul", "scale", &["r", "s"], "y", vec![]),
+        ];
+        assert_eq!(
+            layers(&model(other, vec![], &[5])),
+            named(&[("r", "Relu"), ("gate", "Sigmoid"), ("scale", "Mul")])
+        );
     }
 }

@@ -182,6 +182,8 @@ impl Importer {
             forms,
             lifted_copies: HashMap::new(),
             lowered_copies: HashMap::new(),
+            silu_pairs: HashMap::new(),
+            silu_inputs: HashMap::new(),
             spent: Cell::new(0),
             budget,
         })

@@ -155,6 +155,7 @@ fn import_with_budget(bytes: &[u8], budget: usize) -> Result<Graph> {
 /// One import of `graph`, its input a batch of samples or (`whole_input`) one whole sample.
 fn run(graph: &GraphProto, opset: i64, budget: usize, whole_input: bool) -> Result<Graph> {
     let mut importer = Importer::new(graph, opset, budget, whole_input)?;
+    importer.silu_pairs = activation::silu_pairs(graph);
     for (index, node) in graph.node.iter().enumerate() {
         importer.node(index, node)?;
     }
@@ -206,6 +207,10 @@ struct Importer {
     spent: Cell<usize>,
     /// The most `spent` may reach.
     budget: usize,
+    /// `Sigmoid` node index → the `Mul` that with it is a SiLU ([`activation::silu_pairs`]).
+    silu_pairs: HashMap<usize, usize>,
+    /// `Mul` node index → the run-time value whose SiLU it adds (its `Sigmoid` added nothing).
+    silu_inputs: HashMap<usize, ValueId>,
 }
 
 impl Importer {
@@ -213,6 +218,9 @@ impl Importer {
     fn node(&mut self, index: usize, node: &NodeProto) -> Result<()> {
         let ctx = NodeCtx::new(index, node);
         check_supported(&ctx)?;
+        if self.silu_step(&ctx)? {
+            return Ok(());
+        }
         match ctx.op {
             "Constant" => self.constant(&ctx),
             "Identity" => self.identity(&ctx),
@@ -379,6 +387,8 @@ mod tests {
                 forms: HashMap::new(),
                 lifted_copies: HashMap::new(),
                 lowered_copies: HashMap::new(),
+                silu_pairs: HashMap::new(),
+                silu_inputs: HashMap::new(),
                 spent: Cell::new(0),
                 budget: MAX_IMPORT_BYTES,
             };
