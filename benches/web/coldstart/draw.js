@@ -15,7 +15,7 @@ function colour(t) {
 }
 
 /** `at(c, y, x)` reads channel c at (y, x); draws `channels` maps of h x w, 4 per row, 3x zoom. */
-export function drawChannelGrid(canvas, channels, h, w, at) {
+function drawChannelGrid(canvas, channels, h, w, at) {
   const zoom = 3;
   const cols = 4;
   const rows = Math.ceil(channels / cols);
@@ -43,6 +43,14 @@ export function drawChannelGrid(canvas, channels, h, w, at) {
     }
   }
   ctx.putImageData(image, 0, 0);
+}
+
+/** Draws conv1's 8 maps (`at(c, y, x)`) into the page's canvas, shows the predicted class and
+ * marks the page ready (the moment the cold start is timed to). */
+export function show(probabilities, at) {
+  drawChannelGrid(document.getElementById("conv1"), 8, 28, 28, at);
+  document.getElementById("status").textContent = `class ${probabilities.indexOf(Math.max(...probabilities))}`;
+  document.body.dataset.ready = "true";
 }
 
 export async function fetchBytes(url) {

@@ -178,6 +178,15 @@ struct Writer {
 }
 
 impl Writer {
+    /// One step of an activation written as several ONNX nodes: `op` of `input`, as a node
+    /// and output named `{name}/{op in lower case}`; returns the output's name.
+    fn unary_step(&mut self, name: &str, op: &str, input: String) -> String {
+        let step = format!("{name}/{}", op.to_lowercase());
+        let out = self.fresh(&step);
+        self.push(op, &step, vec![input], &out, vec![]);
+        out
+    }
+
     /// A tensor name not used yet, `base` when possible.
     fn fresh(&mut self, base: &str) -> String {
         let mut name = base.to_string();
@@ -678,28 +687,13 @@ impl Writer {
             Activation::Softplus => self.push("Softplus", name, vec![x], out, vec![]),
             Activation::Mish => {
                 // Mish is opset 18: x · tanh(softplus(x)), the operations nnlens computes.
-                let soft = self.fresh(&format!("{name}/softplus"));
-                let tanh = self.fresh(&format!("{name}/tanh"));
-                self.push(
-                    "Softplus",
-                    &format!("{name}/softplus"),
-                    vec![x.clone()],
-                    &soft,
-                    vec![],
-                );
-                self.push("Tanh", &format!("{name}/tanh"), vec![soft], &tanh, vec![]);
+                let soft = self.unary_step(name, "Softplus", x.clone());
+                let tanh = self.unary_step(name, "Tanh", soft);
                 self.push("Mul", name, vec![x, tanh], out, vec![]);
             }
             Activation::Silu => {
                 // SiLU as PyTorch's exporter writes it: x · Sigmoid(x).
-                let sigmoid = self.fresh(&format!("{name}/sigmoid"));
-                self.push(
-                    "Sigmoid",
-                    &format!("{name}/sigmoid"),
-                    vec![x.clone()],
-                    &sigmoid,
-                    vec![],
-                );
+                let sigmoid = self.unary_step(name, "Sigmoid", x.clone());
                 self.push("Mul", name, vec![x, sigmoid], out, vec![]);
             }
             Activation::GeluTanh => self.gelu_tanh(name, x, out),
