@@ -514,7 +514,7 @@ impl Kernel for Activation {
         Ok(inputs[0].to_vec())
     }
 
-    /// The activation of every element, in chunks of [`MAP_CHUNK`] values shared between
+    /// The activation of every element, in chunks of 16,384 values (`MAP_CHUNK`) shared between
     /// threads in the threaded build (each element computed as alone, so the result is the same
     /// on any number of threads): EfficientNet-B0's sigmoids, about a quarter of its forward
     /// pass, are arithmetic, not memory, bound.

@@ -49,8 +49,8 @@ pub fn logistic(x: f32) -> f32 {
     1.0 / (1.0 + exp_reduced(t))
 }
 
-/// [`logistic`] of four lanes, its steps in SIMD128 with every `a·b + c` a
-/// [`madd`](crate::graph::madd::madd): in the plain build the same roundings as [`logistic`] (the
+/// [`logistic`] of four lanes, its steps in SIMD128 with every `a·b + c` a `madd`
+/// (`graph/madd.rs`): in the plain build the same roundings as [`logistic`] (the
 /// same result bit for bit), in the relaxed-SIMD build fused, nine instructions fewer of about
 /// thirty (EfficientNet-B0's sigmoids are a quarter of its forward pass).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
