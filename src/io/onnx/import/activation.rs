@@ -14,7 +14,7 @@
 //! same bit for bit (`x · σ(x)` either way); the `Sigmoid` is no layer of the model, and the
 //! SiLU's layer is labelled `Silu`.
 
-use super::{Importer, NodeCtx};
+use super::{is_default_domain, Importer, NodeCtx};
 use crate::error::Result;
 use crate::graph::ops::activation::{
     Activation, Dropout, Softmax, HARD_SIGMOID_ALPHA, HARD_SIGMOID_BETA, SELU_ALPHA, SELU_GAMMA,
@@ -31,7 +31,6 @@ use std::collections::{HashMap, HashSet};
 /// sigmoid's own input and its output (either order), and whose output is no graph output, the
 /// index of that `Mul`.
 pub(super) fn silu_pairs(graph: &GraphProto) -> HashMap<usize, usize> {
-    let default_domain = |domain: &str| matches!(domain, "" | "ai.onnx");
     let mut readers: HashMap<&str, Vec<usize>> = HashMap::new();
     for (index, node) in graph.node.iter().enumerate() {
         for name in &node.input {
@@ -41,7 +40,7 @@ pub(super) fn silu_pairs(graph: &GraphProto) -> HashMap<usize, usize> {
     let outputs: HashSet<&str> = graph.output.iter().map(|o| o.name()).collect();
     let mut pairs = HashMap::new();
     for (index, node) in graph.node.iter().enumerate() {
-        if node.op_type() != "Sigmoid" || !default_domain(node.domain()) {
+        if node.op_type() != "Sigmoid" || !is_default_domain(node.domain()) {
             continue;
         }
         let ([x], [y]) = (node.input.as_slice(), node.output.as_slice()) else {
@@ -54,11 +53,9 @@ pub(super) fn silu_pairs(graph: &GraphProto) -> HashMap<usize, usize> {
             continue;
         };
         let reader = &graph.node[mul];
-        let operands = reader.input.as_slice();
-        if reader.op_type() == "Mul"
-            && default_domain(reader.domain())
-            && (operands == [x.clone(), y.clone()] || operands == [y.clone(), x.clone()])
-        {
+        let of_x_and_y = matches!(reader.input.as_slice(),
+            [a, b] if (a == x && b == y) || (a == y && b == x));
+        if reader.op_type() == "Mul" && is_default_domain(reader.domain()) && of_x_and_y {
             pairs.insert(index, mul);
         }
     }

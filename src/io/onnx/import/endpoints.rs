@@ -24,7 +24,7 @@ pub(super) fn default_opset(model: &ModelProto) -> Result<i64> {
     let version = model
         .opset_import
         .iter()
-        .find(|o| matches!(o.domain(), "" | "ai.onnx"))
+        .find(|o| super::is_default_domain(o.domain()))
         .map(|o| o.version())
         .ok_or_else(|| {
             Error::Onnx(

@@ -162,10 +162,15 @@ fn run(graph: &GraphProto, opset: i64, budget: usize, whole_input: bool) -> Resu
     importer.finish(graph)
 }
 
+/// Whether an operator set domain is ONNX's default one (`""` or `"ai.onnx"`).
+fn is_default_domain(domain: &str) -> bool {
+    matches!(domain, "" | "ai.onnx")
+}
+
 /// Fails unless the node is a default-domain op of [`SUPPORTED_OPS`].
 fn check_supported(ctx: &NodeCtx) -> Result<()> {
     let domain = ctx.node.domain();
-    if !matches!(domain, "" | "ai.onnx") {
+    if !is_default_domain(domain) {
         return Err(ctx.err(format!(
             "unsupported op '{}' from domain '{domain}'; nnlens supports these default-domain ops: {}",
             ctx.op,
