@@ -212,6 +212,20 @@ fn check(model: &str, exporter: &str) {
         "{label}: non-finite gradient"
     );
     assert!(grad.iter().any(|&v| v != 0.0), "{label}: zero gradient");
+    // A gradient trace keeps only what the backward pass reads, and gives the same gradient.
+    let lean = g
+        .gradient_trace(trace.input().clone(), g.output())
+        .unwrap_or_else(|e| panic!("{label}: gradient trace: {e}"));
+    let dropped = (0..trace.values().len())
+        .filter(|&id| !lean.is_kept(nnlens::graph::ValueId(id)))
+        .count();
+    assert!(dropped > 0, "{label}: the gradient trace dropped no value");
+    assert_eq!(
+        g.input_gradient(&lean, 0)
+            .unwrap_or_else(|e| panic!("{label}: gradient from the gradient trace: {e}")),
+        grad,
+        "{label}: the gradient trace's input gradient is the full trace's"
+    );
     // The input gradient alone takes the convolutions' adjoints (forward kernels, one per phase
     // of a stride); with parameter gradients they take the patch matrix. Both must agree.
     let mut seed = nnlens::tensor::Tensor::zeros(trace.output().raw_dim());

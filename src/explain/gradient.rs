@@ -14,7 +14,7 @@ use crate::tensor::Tensor;
 
 /// `∂F/∂x` of the one-sample input `x`.
 fn gradient(graph: &Graph, x: Tensor, objective: &Objective) -> Result<Vec<f32>> {
-    let trace = graph.trace(x)?;
+    let trace = graph.gradient_trace(x, objective.value)?;
     objective.input_gradients(graph, &trace)
 }
 

@@ -660,7 +660,7 @@ impl Passes<'_> {
     ) -> Result<()> {
         for range in self.ranges(total, true) {
             let x = graph.input_tensor(build(range.clone())?, range.len())?;
-            let trace = graph.trace(x)?;
+            let trace = graph.gradient_trace(x, objective.value)?;
             let scores = objective.scores(&trace);
             let grads = objective.input_gradients(graph, &trace)?;
             drop(trace);

@@ -9,7 +9,7 @@
 use super::ops::Kernel;
 use super::{training, Graph, Trace, ValueId};
 use crate::error::{Error, Result};
-use crate::tensor::Tensor;
+use crate::tensor::{with_batch, Tensor};
 
 /// Gradients of one backward pass.
 #[derive(Debug, Clone)]
@@ -94,7 +94,16 @@ impl Graph {
                 ),
             ));
         }
-        let start = trace.value(from);
+        let Some(start) = trace.kept_value(from) else {
+            return Err(Error::invalid(
+                "gradient source",
+                format!(
+                    "value {} was dropped by the gradient trace; pass it to \
+                     Graph::gradient_trace as the objective",
+                    from.0
+                ),
+            ));
+        };
         if grad.shape() != start.shape() {
             return Err(Error::shape(format!(
                 "gradient has shape {:?}, expected the shape {:?} of the value it is taken at",
@@ -111,6 +120,24 @@ impl Graph {
             let Some(mut grad) = values[i + 1].take() else {
                 continue;
             };
+            let keep_gradient = kept.is_none_or(|kept| kept.0 == i + 1);
+            let dropped =
+                !trace.is_kept(ValueId(i + 1)) || node.inputs.iter().any(|id| !trace.is_kept(*id));
+            if dropped {
+                // A gradient trace dropped what this node's backward does not read.
+                let passed = if keep_gradient {
+                    let passed = grad.clone();
+                    values[i + 1] = Some(grad);
+                    passed
+                } else {
+                    grad
+                };
+                let input_grads = self
+                    .lean_input_gradients(trace, i, passed, want_params)
+                    .map_err(|e| e.at_node(&node.name, &node.label))?;
+                accumulate(&mut values, &node.inputs, input_grads);
+                continue;
+            }
             let inputs: Vec<&Tensor> = node.inputs.iter().map(|id| trace.value(*id)).collect();
             let (output, record) = (
                 trace.value(ValueId(i + 1)),
@@ -136,7 +163,7 @@ impl Graph {
                 let grads =
                     training::backward(&node.op, record, &inputs, output, &grad, want_params)
                         .map_err(|e| e.at_node(&node.name, &node.label))?;
-                if kept.is_none_or(|kept| kept.0 == i + 1) {
+                if keep_gradient {
                     values[i + 1] = Some(grad);
                 }
                 if want_params {
@@ -144,18 +171,52 @@ impl Graph {
                 }
                 grads.inputs
             };
-            for (id, g) in node.inputs.iter().zip(input_grads) {
-                match &mut values[id.0] {
-                    Some(acc) => *acc += &g,
-                    slot @ None => *slot = Some(g),
-                }
-            }
+            accumulate(&mut values, &node.inputs, input_grads);
         }
         if kept.is_some_and(|kept| kept != ValueId::INPUT) {
             // The input is no node's output, so the loop never passes its gradient on.
             values[0] = None;
         }
         Ok(Gradients { values, params })
+    }
+
+    /// The input gradients of node `index` from a gradient trace that dropped some of its
+    /// values ([`Graph::gradient_trace`]): from the shapes of its inputs and, where kept, its
+    /// output ([`Kernel::lean_input_gradients`]).
+    fn lean_input_gradients(
+        &self,
+        trace: &Trace,
+        index: usize,
+        grad: Tensor,
+        want_params: bool,
+    ) -> Result<Vec<Tensor>> {
+        let node = &self.nodes()[index];
+        if want_params || trace.is_training() {
+            return Err(Error::invalid(
+                "backward pass",
+                "a gradient trace keeps only what the input gradient reads; parameter \
+                 gradients and training mode need a full trace (Graph::trace)",
+            ));
+        }
+        let shapes: Vec<Vec<usize>> = node
+            .inputs
+            .iter()
+            .map(|id| with_batch(trace.batch(), self.value_shape(*id)))
+            .collect();
+        let shapes: Vec<&[usize]> = shapes.iter().map(Vec::as_slice).collect();
+        let output = trace.kept_value(ValueId(index + 1));
+        node.op
+            .lean_input_gradients(&shapes, output, grad)
+            .unwrap_or_else(|| {
+                Err(Error::invalid(
+                    "backward pass",
+                    format!(
+                        "{} reads values the gradient trace dropped (its gradient_reads and \
+                         lean_input_gradients disagree)",
+                        node.label
+                    ),
+                ))
+            })
     }
 
     /// `d output[sample, target] / d input` for every sample of `trace`: the gradient of each
@@ -183,6 +244,17 @@ impl Graph {
         Ok(grads.values[ValueId::INPUT.0]
             .take()
             .unwrap_or_else(|| grads.input(self, batch)))
+    }
+}
+
+/// Adds each input's gradient to what its value has received (the chain rule's sum over the
+/// value's readers).
+fn accumulate(values: &mut [Option<Tensor>], inputs: &[ValueId], grads: Vec<Tensor>) {
+    for (id, g) in inputs.iter().zip(grads) {
+        match &mut values[id.0] {
+            Some(acc) => *acc += &g,
+            slot @ None => *slot = Some(g),
+        }
     }
 }
 
@@ -325,6 +397,108 @@ mod tests {
             assert_eq!(dropped.params, all.params, "want_params {want_params}");
             assert!(all.values[0].as_ref().unwrap().iter().any(|&v| v != 0.0));
         }
+    }
+
+    /// A small CNN with each kind of reader: a convolution and its ReLU, a second convolution
+    /// added to the ReLU, a batch norm and a sigmoid, a concatenation, a Clip, a max pooling,
+    /// then global average pooling and a dense layer. Returns it with the values a gradient
+    /// trace drops (the first convolution's output, the second's, the sum, the batch norm's).
+    fn small_cnn() -> (Graph, Vec<ValueId>) {
+        use crate::graph::ops::conv::Conv2d;
+        use crate::graph::ops::elementwise::{Binary, BinaryKind};
+        use crate::graph::ops::norm::BatchNorm;
+        use crate::graph::ops::pool::{GlobalAvgPool, MaxPool2d};
+        use crate::graph::ops::shape::{Concat, Flatten};
+        let mut g = Graph::new(&[3, 6, 6]).unwrap();
+        let conv = |seed, cin| {
+            let weight = random_tensor(&[4, cin, 3, 3], -0.5, 0.5, seed);
+            let bias = Some(random_tensor(&[4], -0.2, 0.2, seed + 1));
+            Op::Conv2d(Conv2d::new(weight, bias, [1, 1], [1; 4], [1, 1], 1).unwrap())
+        };
+        let c1 = g.push("c1", "Conv", conv(1, 3), &[ValueId::INPUT]).unwrap();
+        let r1 = g
+            .push("r1", "Relu", Op::Activation(Activation::Relu), &[c1])
+            .unwrap();
+        let c2 = g.push("c2", "Conv", conv(3, 4), &[r1]).unwrap();
+        let sum = Op::Binary(Binary::between_values(BinaryKind::Add));
+        let a = g.push("add", "Add", sum, &[c2, r1]).unwrap();
+        let channel = |seed| random_tensor(&[4], 0.5, 2.0, seed);
+        let norm = BatchNorm::new(channel(5), channel(6), channel(7), channel(8), 1e-5).unwrap();
+        let b = g
+            .push("bn", "BatchNormalization", Op::BatchNorm(norm), &[a])
+            .unwrap();
+        let sig = g
+            .push("sig", "Sigmoid", Op::Activation(Activation::Sigmoid), &[b])
+            .unwrap();
+        let concat = Op::Concat(Concat::new(1, 2).unwrap());
+        let cat = g.push("cat", "Concat", concat, &[r1, sig]).unwrap();
+        let clip = Activation::Clip { min: 0.0, max: 0.6 };
+        let cl = g
+            .push("clip", "Clip", Op::Activation(clip), &[cat])
+            .unwrap();
+        let pool = MaxPool2d::new([2, 2], [2, 2], [0; 4], false).unwrap();
+        let p = g
+            .push("pool", "MaxPool", Op::MaxPool2d(pool), &[cl])
+            .unwrap();
+        let gap = g
+            .push(
+                "gap",
+                "GlobalAveragePool",
+                Op::GlobalAvgPool(GlobalAvgPool),
+                &[p],
+            )
+            .unwrap();
+        let flat = Op::Flatten(Flatten::new(1).unwrap());
+        let f = g.push("flat", "Flatten", flat, &[gap]).unwrap();
+        let dense = Dense::new(random_tensor(&[3, 8], -1., 1., 9), None).unwrap();
+        g.push("fc", "Gemm", Op::Dense(dense), &[f]).unwrap();
+        (g, vec![c1, c2, a, b])
+    }
+
+    /// A gradient trace drops the values no backward reads, keeps the others equal to the full
+    /// trace's, and gives the full trace's input gradient bit for bit, at batch 1 and 3.
+    #[test]
+    fn gradient_trace_keeps_what_the_input_gradient_reads() {
+        let (g, dropped) = small_cnn();
+        for batch in [1, 3] {
+            let x = random_tensor(&[batch, 3, 6, 6], -2., 2., 10 + batch as u64);
+            let full = g.trace(x.clone()).unwrap();
+            let lean = g.gradient_trace(x, g.output()).unwrap();
+            for id in (0..full.values().len()).map(ValueId) {
+                if dropped.contains(&id) {
+                    assert!(!lean.is_kept(id), "value {} kept", id.0);
+                    assert!(lean.values()[id.0].is_empty(), "value {} allocated", id.0);
+                } else {
+                    assert_eq!(lean.kept_value(id), Some(full.value(id)), "value {}", id.0);
+                }
+            }
+            for target in 0..3 {
+                let want = g.input_gradient(&full, target).unwrap();
+                assert!(want.iter().any(|&v| v != 0.0), "target {target}");
+                assert_eq!(g.input_gradient(&lean, target).unwrap(), want);
+            }
+        }
+    }
+
+    /// A gradient trace refuses parameter gradients and a dropped value as the source, with an
+    /// error that says what to use instead, and panics when a dropped value is read.
+    #[test]
+    fn gradient_trace_refuses_what_it_dropped() {
+        let (g, dropped) = small_cnn();
+        let lean = g
+            .gradient_trace(random_tensor(&[1, 3, 6, 6], -2., 2., 1), g.output())
+            .unwrap();
+        let seed = random_tensor(&[1, 3], -1., 1., 2);
+        let err = g.backward(&lean, seed, true).unwrap_err().to_string();
+        assert!(err.contains("need a full trace (Graph::trace)"), "{err}");
+        let at = dropped[2];
+        let err = g
+            .backward_from(&lean, at, random_tensor(&[1, 4, 6, 6], -1., 1., 3), false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("dropped by the gradient trace"), "{err}");
+        let read = std::panic::catch_unwind(|| lean.value(at).len());
+        assert!(read.is_err(), "reading a dropped value panics");
     }
 
     /// Backward from an inner value equals backward of the graph cut at that value.

@@ -4,21 +4,24 @@
 //! for the backward pass) and Grad-CAM (which needs an inner layer's output) are built on. The
 //! training-mode pass that fills a trace is in `training.rs`.
 
-use super::ops::Kernel;
+use super::ops::{GradientReads, Kernel};
 use super::training::TrainingRecord;
 use super::{Graph, ValueId};
 use crate::error::{ensure_finite, Error, Result};
 use crate::tensor::{checked_elements, from_vec, limits, with_batch, Tensor};
-use ndarray::Axis;
+use ndarray::{Axis, IxDyn};
 
 /// Every value of one forward pass: the input, then each node's output, batch first; for a
-/// training-mode pass ([`Graph::trace_training`]) also what each node's mode fixed.
+/// training-mode pass ([`Graph::trace_training`]) also what each node's mode fixed. A gradient
+/// trace ([`Graph::gradient_trace`]) keeps only the values its input gradient reads.
 #[derive(Debug, Clone)]
 pub struct Trace {
     values: Vec<Tensor>,
     output: ValueId,
     /// `None` for an inference pass; for a training-mode pass one entry per node.
     training: Option<Vec<Option<TrainingRecord>>>,
+    /// For a gradient trace, whether each value was kept (the others hold an empty tensor).
+    kept: Option<Vec<bool>>,
 }
 
 impl Trace {
@@ -32,7 +35,18 @@ impl Trace {
             values,
             output,
             training,
+            kept: None,
         }
+    }
+
+    /// Whether the pass kept value `id` (every value but those a gradient trace dropped).
+    pub fn is_kept(&self, id: ValueId) -> bool {
+        self.kept.as_ref().is_none_or(|kept| kept[id.0])
+    }
+
+    /// Value `id` where the pass kept it.
+    pub fn kept_value(&self, id: ValueId) -> Option<&Tensor> {
+        self.is_kept(id).then(|| &self.values[id.0])
     }
 
     /// Whether the pass ran in training mode ([`Graph::trace_training`]).
@@ -57,8 +71,13 @@ impl Trace {
         self.values[0].shape()[0]
     }
 
-    /// A value by id.
+    /// A value by id. Panics on a value a gradient trace dropped ([`Trace::kept_value`] asks).
     pub fn value(&self, id: ValueId) -> &Tensor {
+        assert!(
+            self.is_kept(id),
+            "value {} was dropped by the gradient trace: Graph::trace keeps every value",
+            id.0
+        );
         &self.values[id.0]
     }
 
@@ -77,7 +96,8 @@ impl Trace {
         self.values.swap_remove(self.output.0)
     }
 
-    /// All values: index 0 is the input, index `i + 1` node `i`'s output.
+    /// All values: index 0 is the input, index `i + 1` node `i`'s output (an empty tensor where
+    /// a gradient trace dropped the value).
     pub fn values(&self) -> &[Tensor] {
         &self.values
     }
@@ -155,6 +175,65 @@ impl Graph {
             values.push(out);
         }
         Ok(Trace::new(values, self.output(), None))
+    }
+
+    /// Runs the graph on `input` keeping only what the input gradient (no parameter gradients)
+    /// of value `objective` reads: the input, the output, `objective`, and the values some
+    /// node's backward reads ([`Kernel::gradient_reads`]: a ReLU its output, a max pooling its
+    /// input; a convolution, a batch norm, a concatenation or a sum only their shapes). The
+    /// others are dropped once their last reader has run, as in [`Graph::forward`], so the pass
+    /// works in warm buffers instead of writing every value to fresh memory: ResNet-18's
+    /// convolution outputs, DenseNet-121's concatenations and batch norms. The kept values
+    /// equal [`Graph::trace`]'s, and [`Graph::backward_to`] on it gives the same input gradient
+    /// bit for bit.
+    pub fn gradient_trace(&self, input: Tensor, objective: ValueId) -> Result<Trace> {
+        let mut kept = vec![false; self.nodes().len() + 1];
+        for id in [ValueId::INPUT, self.output(), objective] {
+            kept[id.0] = true;
+        }
+        for (index, node) in self.nodes().iter().enumerate() {
+            let reads = node.op.gradient_reads();
+            for id in &node.inputs {
+                kept[id.0] |= reads == GradientReads::Values;
+            }
+            kept[index + 1] |= reads != GradientReads::Shapes;
+        }
+        let values = self.run_keeping(input, &kept)?;
+        let mut trace = Trace::new(values, self.output(), None);
+        trace.kept = Some(kept);
+        Ok(trace)
+    }
+
+    /// Runs the graph on `input`, dropping each value not marked in `kept` once its last reader
+    /// has run (an empty tensor takes its place, which allocates nothing): the allocator hands
+    /// the freed buffers to the next nodes, so a pass works in a few warm buffers instead of one
+    /// fresh allocation per node kept to the end (the ViT at batch 16 took 2.9 ms per pass while
+    /// its nodes run alone summed to 1.1 ms). The values kept equal [`Graph::trace`]'s.
+    fn run_keeping(&self, input: Tensor, kept: &[bool]) -> Result<Vec<Tensor>> {
+        self.check_input(&input)?;
+        // The index of the last node reading each value.
+        let mut last_read = vec![None; self.nodes().len() + 1];
+        for (index, node) in self.nodes().iter().enumerate() {
+            for id in &node.inputs {
+                last_read[id.0] = Some(index);
+            }
+        }
+        let mut values = Vec::with_capacity(self.nodes().len() + 1);
+        values.push(input);
+        for (index, node) in self.nodes().iter().enumerate() {
+            let inputs: Vec<&Tensor> = node.inputs.iter().map(|id| &values[id.0]).collect();
+            let out = node
+                .op
+                .forward(&inputs)
+                .map_err(|e| e.at_node(&node.name, &node.label))?;
+            values.push(out);
+            for id in &node.inputs {
+                if last_read[id.0] == Some(index) && !kept[id.0] {
+                    values[id.0] = Tensor::zeros(IxDyn(&[0]));
+                }
+            }
+        }
+        Ok(values)
     }
 
     /// Runs the graph on `input` with value `at` replaced by `value` (`[batch, ...value shape]`,
@@ -245,45 +324,14 @@ impl Graph {
         from_vec("layer outputs", &out_shape, values)
     }
 
-    /// Runs the graph on `input` and returns only its output, dropping each value once its last
-    /// reader has run: the allocator hands the freed buffers to the next nodes, so a pass works
-    /// in a few warm buffers instead of one fresh allocation per node kept to the end (the ViT
-    /// at batch 16 took 2.9 ms per pass while its nodes run alone summed to 1.1 ms). Computes
-    /// exactly what [`Graph::trace`] computes.
+    /// Runs the graph on `input` and returns only its output, dropping every other value once
+    /// its last reader has run ([`Graph::run_keeping`]). Computes exactly what [`Graph::trace`]
+    /// computes.
     fn output_only(&self, input: Tensor) -> Result<Tensor> {
-        self.check_input(&input)?;
         let output = self.output().0;
-        // The index of the last node reading each value.
-        let mut last_read = vec![None; self.nodes().len() + 1];
-        for (index, node) in self.nodes().iter().enumerate() {
-            for id in &node.inputs {
-                last_read[id.0] = Some(index);
-            }
-        }
-        let mut values: Vec<Option<Tensor>> = Vec::with_capacity(self.nodes().len() + 1);
-        values.push(Some(input));
-        for (index, node) in self.nodes().iter().enumerate() {
-            let inputs: Vec<&Tensor> = node
-                .inputs
-                .iter()
-                .map(|id| {
-                    values[id.0]
-                        .as_ref()
-                        .expect("a value is kept until its last reader")
-                })
-                .collect();
-            let out = node
-                .op
-                .forward(&inputs)
-                .map_err(|e| e.at_node(&node.name, &node.label))?;
-            values.push(Some(out));
-            for id in &node.inputs {
-                if last_read[id.0] == Some(index) && id.0 != output {
-                    values[id.0] = None;
-                }
-            }
-        }
-        Ok(values[output].take().expect("the output is kept"))
+        let mut kept = vec![false; self.nodes().len() + 1];
+        kept[output] = true;
+        Ok(self.run_keeping(input, &kept)?.swap_remove(output))
     }
 
     /// Runs the graph and returns only its output. A batch whose trace would exceed

@@ -252,7 +252,10 @@ impl Model {
             .inner
             .input_tensor(model_input(&self.inner, &input)?, 1)
             .map_err(js_error)?;
-        let trace = self.inner.trace(x).map_err(js_error)?;
+        let trace = self
+            .inner
+            .gradient_trace(x, self.inner.output())
+            .map_err(js_error)?;
         self.inner
             .input_gradient(&trace, target)
             .map(into_vec)

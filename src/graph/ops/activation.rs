@@ -39,7 +39,7 @@
 use super::logistic::logistic;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 use super::logistic::logistic_x4;
-use super::{Grads, Kernel};
+use super::{GradientReads, Grads, Kernel};
 use crate::error::{Error, Result};
 use crate::parallel;
 use crate::tensor::Tensor;
@@ -281,46 +281,18 @@ impl Activation {
     /// vectorise (the general loop took 6% of ResNet-18's input gradient, and 6% of
     /// EfficientNet-B0's for sigmoid).
     fn scale_by_derivative(&self, x: &Tensor, y: &Tensor, grad: &mut Tensor) -> Result<()> {
-        if x.shape() != grad.shape() || y.shape() != grad.shape() {
-            return Err(Error::shape(format!(
-                "{} backward: input {:?}, output {:?} and output gradient {:?} must have one shape",
-                self.kind(),
-                x.shape(),
-                y.shape(),
-                grad.shape()
-            )));
+        self.check_gradient(x.shape(), y, grad)?;
+        let x = x.as_standard_layout();
+        let x = x.as_slice().expect("standard layout is contiguous");
+        let (y, g) = output_and_gradient(y, grad);
+        let y = y.as_slice().expect("standard layout is contiguous");
+        if self.scale_by_output_derivative(y, g) {
+            return Ok(());
         }
-        if !grad.is_standard_layout() {
-            *grad = grad.as_standard_layout().into_owned();
-        }
-        let contiguous = "standard layout is contiguous";
-        let (x, y) = (x.as_standard_layout(), y.as_standard_layout());
-        let (x, y) = (
-            x.as_slice().expect(contiguous),
-            y.as_slice().expect(contiguous),
-        );
-        let g = grad.as_slice_mut().expect(contiguous);
         match *self {
-            Activation::Relu => {
-                for (g, &x) in g.iter_mut().zip(x) {
-                    *g *= if x > 0.0 { 1.0 } else { 0.0 };
-                }
-            }
             Activation::Clip { min, max } => {
                 for (g, &x) in g.iter_mut().zip(x) {
                     *g *= if x >= min && x <= max { 1.0 } else { 0.0 };
-                }
-            }
-            // The derivatives from the output alone (SiLU's sigmoid in EfficientNet, LSTM-style
-            // gates), with no match in the loop.
-            Activation::Sigmoid => {
-                for (g, &y) in g.iter_mut().zip(y) {
-                    *g *= y * (1.0 - y);
-                }
-            }
-            Activation::Tanh => {
-                for (g, &y) in g.iter_mut().zip(y) {
-                    *g *= 1.0 - y * y;
                 }
             }
             Activation::Silu => {
@@ -335,6 +307,47 @@ impl Activation {
             }
         }
         Ok(())
+    }
+
+    /// Checks that the input (of `input_shape`), the output `y` and the output gradient `grad`
+    /// have one shape.
+    fn check_gradient(&self, input_shape: &[usize], y: &Tensor, grad: &Tensor) -> Result<()> {
+        if input_shape != grad.shape() || y.shape() != grad.shape() {
+            return Err(Error::shape(format!(
+                "{} backward: input {input_shape:?}, output {:?} and output gradient {:?} must \
+                 have one shape",
+                self.kind(),
+                y.shape(),
+                grad.shape()
+            )));
+        }
+        Ok(())
+    }
+
+    /// `g *= derivative` for the activations whose derivative is a function of the output `y`
+    /// alone, with no match in the loop: ReLU (`x > 0` exactly where `y > 0`: `y` is `x` there
+    /// and 0 elsewhere, NaN included), sigmoid (SiLU's in EfficientNet, LSTM-style gates) and
+    /// tanh. `false`, with `g` untouched, for the others.
+    fn scale_by_output_derivative(&self, y: &[f32], g: &mut [f32]) -> bool {
+        match *self {
+            Activation::Relu => {
+                for (g, &y) in g.iter_mut().zip(y) {
+                    *g *= if y > 0.0 { 1.0 } else { 0.0 };
+                }
+            }
+            Activation::Sigmoid => {
+                for (g, &y) in g.iter_mut().zip(y) {
+                    *g *= y * (1.0 - y);
+                }
+            }
+            Activation::Tanh => {
+                for (g, &y) in g.iter_mut().zip(y) {
+                    *g *= 1.0 - y * y;
+                }
+            }
+            _ => return false,
+        }
+        true
     }
 
     /// The derivative at input `x`, given the output `y = f(x)`.
@@ -558,6 +571,45 @@ impl Kernel for Activation {
     ) -> Option<Result<()>> {
         Some(self.scale_by_derivative(inputs[0], output, grad))
     }
+
+    fn gradient_reads(&self) -> GradientReads {
+        match self {
+            Activation::Relu | Activation::Sigmoid | Activation::Tanh => GradientReads::Output,
+            _ => GradientReads::Values,
+        }
+    }
+
+    fn lean_input_gradients(
+        &self,
+        input_shapes: &[&[usize]],
+        output: Option<&Tensor>,
+        mut grad: Tensor,
+    ) -> Option<Result<Vec<Tensor>>> {
+        let y = output.filter(|_| self.gradient_reads() == GradientReads::Output)?;
+        Some(self.check_gradient(input_shapes[0], y, &grad).map(|()| {
+            let (y, g) = output_and_gradient(y, &mut grad);
+            self.scale_by_output_derivative(
+                y.as_slice().expect("standard layout is contiguous"),
+                g,
+            );
+            vec![grad]
+        }))
+    }
+}
+
+/// The output's values and the gradient's, both contiguous (`grad` made standard layout in
+/// place when it is not).
+fn output_and_gradient<'a>(
+    y: &'a Tensor,
+    grad: &'a mut Tensor,
+) -> (ndarray::CowArray<'a, f32, ndarray::IxDyn>, &'a mut [f32]) {
+    if !grad.is_standard_layout() {
+        *grad = grad.as_standard_layout().into_owned();
+    }
+    (
+        y.as_standard_layout(),
+        grad.as_slice_mut().expect("standard layout is contiguous"),
+    )
 }
 
 /// Softmax (or log-softmax when `log`) along `axis` of the full, batch-first shape.

@@ -50,7 +50,7 @@ mod transpose;
 mod unfold;
 
 use super::window::{check_window_param, output_len, AxisWindow};
-use super::{Grads, Kernel};
+use super::{GradientReads, Grads, Kernel};
 use crate::error::{Error, Result};
 #[cfg(target_arch = "wasm32")]
 use crate::graph::sgemm::{gemm, Rhs, Start};
@@ -339,6 +339,31 @@ impl Conv2d {
     }
 
     /// The backward pass over an input of geometry `geo`, `chunk` samples per matrix product.
+    /// The input gradient for an input of `input_shape` through the adjoint (`conv/adjoint.rs`),
+    /// which reads the weight alone; `None` for a dilated convolution (its gradient takes the
+    /// patch matrix, which reads the input).
+    fn adjoint_gradient(
+        &self,
+        input_shape: &[usize],
+        grad_output: &Tensor,
+    ) -> Option<Result<Tensor>> {
+        let adjoint = self
+            .adjoint
+            .0
+            .get_or_init(|| InputGradient::of(self).map(Box::new))
+            .as_ref()?;
+        Some(self.geometry(input_shape).and_then(|geo| {
+            let expected = geo.output_shape();
+            if grad_output.shape() != expected.as_slice() {
+                return Err(Error::shape(format!(
+                    "conv2d output gradient has shape {:?}, expected the output shape {expected:?}",
+                    grad_output.shape()
+                )));
+            }
+            adjoint.run(grad_output, input_shape)
+        }))
+    }
+
     fn backward_chunked(
         &self,
         geo: &ConvGeometry,
@@ -521,22 +546,37 @@ impl Kernel for Conv2d {
         grad_output: &Tensor,
         want_params: bool,
     ) -> Result<Grads> {
-        let geo = self.geometry(inputs[0].shape())?;
         // The input gradient alone (attribution) runs on the forward kernels
         // (`conv/adjoint.rs`).
-        if !want_params && grad_output.shape() == geo.output_shape().as_slice() {
-            if let Some(adjoint) = self
-                .adjoint
-                .0
-                .get_or_init(|| InputGradient::of(self).map(Box::new))
-            {
+        if !want_params {
+            if let Some(dx) = self.adjoint_gradient(inputs[0].shape(), grad_output) {
                 return Ok(Grads {
-                    inputs: vec![adjoint.run(grad_output, inputs[0].shape())?],
+                    inputs: vec![dx?],
                     params: Vec::new(),
                 });
             }
         }
+        let geo = self.geometry(inputs[0].shape())?;
         self.backward_chunked(&geo, inputs[0], grad_output, want_params, geo.chunk_len())
+    }
+
+    fn gradient_reads(&self) -> GradientReads {
+        // The adjoint reads the weight alone; a dilated convolution's patch matrix reads `x`.
+        if self.dilation == [1, 1] {
+            GradientReads::Shapes
+        } else {
+            GradientReads::Values
+        }
+    }
+
+    fn lean_input_gradients(
+        &self,
+        input_shapes: &[&[usize]],
+        _output: Option<&Tensor>,
+        grad: Tensor,
+    ) -> Option<Result<Vec<Tensor>>> {
+        self.adjoint_gradient(input_shapes[0], &grad)
+            .map(|dx| dx.map(|dx| vec![dx]))
     }
 
     fn params(&self) -> Vec<&Tensor> {

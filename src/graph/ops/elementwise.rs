@@ -23,7 +23,7 @@
 //! which is the op's single, trainable parameter; it must not reach the batch axis, so it has
 //! fewer axes than the value, or as many with a leading 1.
 
-use super::{dot, Grads, Kernel};
+use super::{dot, GradientReads, Grads, Kernel};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 use ndarray::{ArrayView, Axis, CowArray, IxDyn, Zip};
@@ -533,6 +533,42 @@ impl Kernel for Binary {
                 }
             }
         })
+    }
+
+    fn gradient_reads(&self) -> GradientReads {
+        match self.kind {
+            BinaryKind::Add => GradientReads::Shapes,
+            _ => GradientReads::Values,
+        }
+    }
+
+    fn lean_input_gradients(
+        &self,
+        input_shapes: &[&[usize]],
+        _output: Option<&Tensor>,
+        grad: Tensor,
+    ) -> Option<Result<Vec<Tensor>>> {
+        if self.kind != BinaryKind::Add {
+            return None;
+        }
+        let check = self.output_shape(input_shapes).and_then(|expected| {
+            if grad.shape() == expected.as_slice() {
+                Ok(())
+            } else {
+                Err(Error::shape(format!(
+                    "{} gradient has shape {:?}, expected the output shape {expected:?}",
+                    self.kind.name(),
+                    grad.shape()
+                )))
+            }
+        });
+        // Each input's gradient is the output gradient summed to its shape, as in `backward`.
+        Some(check.and_then(|()| {
+            input_shapes
+                .iter()
+                .map(|shape| sum_to_shape(CowArray::from(grad.view()), shape))
+                .collect()
+        }))
     }
 
     fn params(&self) -> Vec<&Tensor> {

@@ -95,6 +95,28 @@ pub trait Kernel {
         None
     }
 
+    /// What the op's input gradient (without parameter gradients) reads of the forward pass:
+    /// what a gradient trace ([`Graph::gradient_trace`](crate::graph::Graph::gradient_trace))
+    /// must keep for it. An op that answers other than [`GradientReads::Values`] computes its
+    /// input gradients in [`Kernel::lean_input_gradients`].
+    fn gradient_reads(&self) -> GradientReads {
+        GradientReads::Values
+    }
+
+    /// The input gradients (no parameter gradients) from the input shapes and, when
+    /// [`Kernel::gradient_reads`] is [`GradientReads::Output`], the output, for a trace that
+    /// dropped the values the op does not read; `grad` (`dL/d output`) is owned, so an op whose
+    /// input gradient is `grad` times a factor writes it in place. `None` for an op that reads
+    /// its inputs' values (the default). Equal bit for bit to [`Kernel::backward`]'s.
+    fn lean_input_gradients(
+        &self,
+        _input_shapes: &[&[usize]],
+        _output: Option<&Tensor>,
+        _grad: Tensor,
+    ) -> Option<Result<Vec<Tensor>>> {
+        None
+    }
+
     /// The op's parameters (weights, biases, constants), in a fixed order.
     fn params(&self) -> Vec<&Tensor> {
         Vec::new()
@@ -104,6 +126,17 @@ pub trait Kernel {
     fn params_mut(&mut self) -> Vec<&mut Tensor> {
         Vec::new()
     }
+}
+
+/// What an op's input gradient reads of the forward pass ([`Kernel::gradient_reads`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GradientReads {
+    /// Its inputs' values (and possibly its output).
+    Values,
+    /// Its output's values and its inputs' shapes (ReLU: `x > 0` exactly where `y > 0`).
+    Output,
+    /// Its inputs' shapes only (convolutions, batch norm in inference, concatenation, sums).
+    Shapes,
 }
 
 /// One operation of a graph node.
@@ -326,6 +359,17 @@ impl Kernel for Op {
         grad: &mut Tensor,
     ) -> Option<Result<()>> {
         dispatch!(self, op => op.backward_in_place(inputs, output, grad))
+    }
+    fn gradient_reads(&self) -> GradientReads {
+        dispatch!(self, op => op.gradient_reads())
+    }
+    fn lean_input_gradients(
+        &self,
+        input_shapes: &[&[usize]],
+        output: Option<&Tensor>,
+        grad: Tensor,
+    ) -> Option<Result<Vec<Tensor>>> {
+        dispatch!(self, op => op.lean_input_gradients(input_shapes, output, grad))
     }
     fn params(&self) -> Vec<&Tensor> {
         dispatch!(self, op => op.params())

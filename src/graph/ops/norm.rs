@@ -27,7 +27,7 @@
 //! `mean ← (1 - m) mean + m μ`, `var ← (1 - m) var + m σ² n / (n - 1)` (the unbiased estimate).
 //! Batch statistics are accumulated in f64.
 
-use super::{Grads, Kernel};
+use super::{GradientReads, Grads, Kernel};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 use ndarray::{Array1, ArrayView1, Axis, Ix1, IxDyn, Zip};
@@ -268,13 +268,12 @@ impl BatchNorm {
     }
 
     /// Checks `x` against the layer and `grad_output` against `x`.
-    fn check_gradient(&self, x: &Tensor, grad_output: &Tensor) -> Result<()> {
-        self.output_shape(&[x.shape()])?;
-        if grad_output.shape() != x.shape() {
+    fn check_gradient(&self, input_shape: &[usize], grad_output: &Tensor) -> Result<()> {
+        self.output_shape(&[input_shape])?;
+        if grad_output.shape() != input_shape {
             return Err(Error::shape(format!(
-                "batch norm gradient has shape {:?}, expected the output shape {:?}",
+                "batch norm gradient has shape {:?}, expected the output shape {input_shape:?}",
                 grad_output.shape(),
-                x.shape()
             )));
         }
         Ok(())
@@ -282,8 +281,8 @@ impl BatchNorm {
 
     /// The inference-mode input gradient written over the output gradient `grad`: each
     /// channel's plane times `scale / √(var + ε)`.
-    fn scale_gradient(&self, x: &Tensor, grad: &mut Tensor) -> Result<()> {
-        self.check_gradient(x, grad)?;
+    fn scale_gradient(&self, input_shape: &[usize], grad: &mut Tensor) -> Result<()> {
+        self.check_gradient(input_shape, grad)?;
         let multiplier = &self.inv_std()? * &channels(&self.scale)?;
         let multiplier = multiplier
             .as_slice()
@@ -320,7 +319,7 @@ impl BatchNorm {
         grad_output: &Tensor,
         want_params: bool,
     ) -> Result<Grads> {
-        self.check_gradient(x, grad_output)?;
+        self.check_gradient(x.shape(), grad_output)?;
         if stats.mean.len() != self.channels() || stats.var.len() != self.channels() {
             return Err(Error::shape(format!(
                 "batch statistics of {} channels for a batch norm of {}",
@@ -425,7 +424,7 @@ impl Kernel for BatchNorm {
         want_params: bool,
     ) -> Result<Grads> {
         let x = inputs[0];
-        self.check_gradient(x, grad_output)?;
+        self.check_gradient(x.shape(), grad_output)?;
         let inv_std = self.inv_std()?;
         let multiplier = &inv_std * &channels(&self.scale)?;
         let by_planes = multiplier
@@ -459,7 +458,23 @@ impl Kernel for BatchNorm {
         _output: &Tensor,
         grad: &mut Tensor,
     ) -> Option<Result<()>> {
-        Some(self.scale_gradient(inputs[0], grad))
+        Some(self.scale_gradient(inputs[0].shape(), grad))
+    }
+
+    fn gradient_reads(&self) -> GradientReads {
+        GradientReads::Shapes
+    }
+
+    fn lean_input_gradients(
+        &self,
+        input_shapes: &[&[usize]],
+        _output: Option<&Tensor>,
+        mut grad: Tensor,
+    ) -> Option<Result<Vec<Tensor>>> {
+        Some(
+            self.scale_gradient(input_shapes[0], &mut grad)
+                .map(|()| vec![grad]),
+        )
     }
 
     fn params(&self) -> Vec<&Tensor> {

@@ -16,7 +16,7 @@
 //!   already padded axes. Their backward is the adjoint of that gather: each output gradient is
 //!   added to the input element it was copied from, axis by axis in reverse order.
 
-use super::{Grads, Kernel};
+use super::{GradientReads, Grads, Kernel};
 use crate::error::{Error, Result};
 use crate::tensor::{checked_elements, Tensor};
 use ndarray::{ArrayView, Axis, IxDyn, Slice};
@@ -168,24 +168,47 @@ impl Kernel for Concat {
         _want_params: bool,
     ) -> Result<Grads> {
         let shapes: Vec<&[usize]> = inputs.iter().map(|t| t.shape()).collect();
-        check_gradient("concat", grad_output, &self.output_shape(&shapes)?)?;
+        Ok(Grads {
+            inputs: self.split_gradient(&shapes, grad_output)?,
+            params: Vec::new(),
+        })
+    }
+
+    fn gradient_reads(&self) -> GradientReads {
+        GradientReads::Shapes
+    }
+
+    fn lean_input_gradients(
+        &self,
+        input_shapes: &[&[usize]],
+        _output: Option<&Tensor>,
+        grad: Tensor,
+    ) -> Option<Result<Vec<Tensor>>> {
+        Some(self.split_gradient(input_shapes, &grad))
+    }
+}
+
+impl Concat {
+    /// The output gradient cut along the axis into one part per input (of `input_shapes`).
+    fn split_gradient(
+        &self,
+        input_shapes: &[&[usize]],
+        grad_output: &Tensor,
+    ) -> Result<Vec<Tensor>> {
+        check_gradient("concat", grad_output, &self.output_shape(input_shapes)?)?;
         let axis = Axis(self.axis);
         let mut start = 0;
-        let grads = inputs
+        Ok(input_shapes
             .iter()
-            .map(|x| {
-                let end = start + x.len_of(axis);
+            .map(|shape| {
+                let end = start + shape[self.axis];
                 let part = grad_output
                     .slice_axis(axis, Slice::from(start..end))
                     .to_owned();
                 start = end;
                 part
             })
-            .collect();
-        Ok(Grads {
-            inputs: grads,
-            params: Vec::new(),
-        })
+            .collect())
     }
 }
 
