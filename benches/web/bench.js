@@ -68,7 +68,7 @@ async function main() {
   status("loading frameworks…");
   const threads = isolatedRows ? navigator.hardwareConcurrency : 1;
   const [{ nn, threaded }, tf, ort, PCA] = await Promise.all([
-    loadNnlens({ threads: isolatedRows }), loadTf(), loadOrt({ threads }), loadMlPca(),
+    loadNnlens(), loadTf(), loadOrt({ threads }), loadMlPca(),
   ]);
   const files = {
     cnnJson: new TextDecoder().decode(await bytes("models/cnn.json")),

@@ -55,8 +55,10 @@ test("quick benchmark: every row, cold start and size gives a finite number", { 
     const s = result.size[id];
     assert.ok(s.raw > 0 && s.gz > 0 && s.gz < s.raw, `size ${id}: ${s.raw} raw, ${s.gz} gzip`);
   }
-  // The peers really ran their SIMD single-thread wasm builds.
+  // nnlens ran its loader's pick in Chromium (the relaxed-SIMD wasm); the peers really ran their
+  // SIMD single-thread wasm builds.
   const wasm = result.bench.env.wasmFetched;
+  assert.ok(wasm.includes("nnlens_bg_relaxed.wasm"), `nnlens wasm binary: ${wasm}`);
   assert.ok(wasm.includes("tfjs-backend-wasm-simd.wasm"), `TF.js wasm binary: ${wasm}`);
   assert.ok(wasm.includes("ort-wasm-simd-threaded.wasm"), `onnxruntime-web binary: ${wasm}`);
   assert.equal(result.bench.env.tfWasmThreads, 1);

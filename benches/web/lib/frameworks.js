@@ -8,12 +8,14 @@ import init, * as nnlens from "../pkg/nnlens.js";
 
 const here = (path) => new URL(path, import.meta.url).href;
 
-/** nnlens: the single-thread build, or in a cross-origin isolated page (`threads`) whatever
- * init() chooses there, the threaded build on navigator.hardwareConcurrency threads (the page's
- * thread and a worker per other core). Returns
- * the module and whether its memory is shared (the threaded build runs). */
-export async function loadNnlens({ threads = false } = {}) {
-  const output = await init(threads ? undefined : { module_or_path: here("../pkg/nnlens_bg.wasm") });
+/** nnlens as any page gets it: whatever init() chooses, which in this page (not cross-origin
+ * isolated) is the single-thread build, its relaxed-SIMD wasm where the browser validates
+ * relaxed SIMD (Chromium does) and the SIMD128 wasm elsewhere, and in a cross-origin isolated page
+ * the threaded build on navigator.hardwareConcurrency threads (the page's thread and
+ * a worker per other core). Returns the module and whether its memory is shared (the threaded
+ * build runs). */
+export async function loadNnlens() {
+  const output = await init();
   return { nn: nnlens, threaded: typeof SharedArrayBuffer === "function" && output.memory.buffer instanceof SharedArrayBuffer };
 }
 
