@@ -163,17 +163,7 @@ impl Graph {
 
     /// Runs the graph on `input` (`[batch, ...input_shape]`) and keeps every value.
     pub fn trace(&self, input: Tensor) -> Result<Trace> {
-        self.check_input(&input)?;
-        let mut values = Vec::with_capacity(self.nodes().len() + 1);
-        values.push(input);
-        for node in self.nodes() {
-            let inputs: Vec<&Tensor> = node.inputs.iter().map(|id| &values[id.0]).collect();
-            let out = node
-                .op
-                .forward(&inputs)
-                .map_err(|e| e.at_node(&node.name, &node.label))?;
-            values.push(out);
-        }
+        let values = self.run_keeping(input, &vec![true; self.nodes().len() + 1])?;
         Ok(Trace::new(values, self.output(), None))
     }
 
