@@ -1,7 +1,7 @@
 # nnlens build, site, demo, test and benchmark targets. See README.md.
 #   make pkg    npm package in pkg/ (wasm32 + SIMD128, LTO, wasm-bindgen --target web, wasm-opt -Oz),
 #               with the threaded build in pkg/threads/ (fetched only in cross-origin isolated pages)
-#               and the relaxed-SIMD build beside the single-thread one (nnlens_bg_relaxed.wasm)
+#               and a relaxed-SIMD form of each build beside it (nnlens_bg_relaxed.wasm)
 #   make site   the static site in site/ (www/ plus the package, the docs rendered to HTML;
 #               relative URLs only)
 #   make demo   make site, then serve site/ on http://localhost:8080
@@ -27,6 +27,8 @@ PORT ?= 8080
 THREADS_NIGHTLY := $(shell sed -n 's/^THREADS_NIGHTLY=//p' scripts/install-tools.sh)
 THREADS_TARGET := target/threads
 THREADS_WASM := $(THREADS_TARGET)/wasm32-unknown-unknown/release/nnlens.wasm
+THREADS_RELAXED_TARGET := target/threads-relaxed
+THREADS_RELAXED_WASM := $(THREADS_RELAXED_TARGET)/wasm32-unknown-unknown/release/nnlens.wasm
 THREADS_RUSTFLAGS := -C target-feature=+atomics,+bulk-memory,+mutable-globals,+simd128 \
   -C link-arg=--shared-memory -C link-arg=--max-memory=4294967296 -C link-arg=--import-memory \
   $(foreach symbol,__wasm_init_tls __tls_size __tls_align __tls_base,-C link-arg=--export=$(symbol))
@@ -62,7 +64,7 @@ SITE_INPUTS := $(shell find www -type f) scripts/render-docs.mjs
 
 ELEMENTS_FILES := $(wildcard js/*.js js/*.d.ts)
 
-pkg: pkg/nnlens.js pkg/nnlens_bg_relaxed.wasm pkg/package.json pkg/README.md pkg/LICENSE-MIT pkg/LICENSE-APACHE pkg/elements.js
+pkg: pkg/nnlens.js pkg/nnlens_bg_relaxed.wasm pkg/threads/nnlens_bg_relaxed.wasm pkg/package.json pkg/README.md pkg/LICENSE-MIT pkg/LICENSE-APACHE pkg/elements.js
 
 # The single-thread build: wasm-bindgen's glue is pkg/nnlens_single.js (pkg/nnlens.js is the
 # entry that chooses a build, below).
@@ -83,6 +85,7 @@ pkg/threads/nnlens_bg.wasm: $(PKG_INPUTS) scripts/install-tools.sh | tools
 	rm -rf pkg/threads
 	wasm-bindgen --target web --no-typescript --out-dir pkg/threads --out-name nnlens $(THREADS_WASM)
 	node scripts/freed-object-message.mjs pkg/threads/nnlens.js
+	node scripts/relaxed-simd-loader.mjs pkg/threads/nnlens.js
 	npx --no-install wasm-opt $(NO_INLINE) -Oz $(WASM_OPT_FEATURES) --enable-threads \
 	  pkg/threads/nnlens_bg.wasm -o pkg/threads/nnlens_bg.wasm
 	@echo "pkg/threads/: $$(wc -c < pkg/threads/nnlens_bg.wasm) bytes wasm"
@@ -103,6 +106,18 @@ pkg/nnlens_bg_relaxed.wasm: pkg/nnlens_bg.wasm
 	  || { rm -f $@; echo "nnlens_bg_relaxed.wasm does not have the imports and exports of nnlens_bg.wasm"; exit 1; }
 	@echo "pkg/: $$(wc -c < $@) bytes relaxed-SIMD wasm"
 
+# The threaded build's relaxed-SIMD wasm, driven by the threaded glue (threads/nnlens.js), checked
+# the same way against threads/nnlens_bg.wasm.
+pkg/threads/nnlens_bg_relaxed.wasm: pkg/threads/nnlens_bg.wasm
+	RUSTFLAGS='$(THREADS_RUSTFLAGS) -C target-feature=+relaxed-simd' cargo +$(THREADS_NIGHTLY) build --lib --release \
+	  --target wasm32-unknown-unknown --features threads -Z build-std=panic_abort,std --target-dir $(THREADS_RELAXED_TARGET)
+	wasm-bindgen --target web --no-typescript --out-dir $(THREADS_RELAXED_TARGET)/bindgen --out-name nnlens $(THREADS_RELAXED_WASM)
+	npx --no-install wasm-opt $(NO_INLINE) -Oz $(WASM_OPT_FEATURES) --enable-threads --enable-relaxed-simd \
+	  $(THREADS_RELAXED_TARGET)/bindgen/nnlens_bg.wasm -o $@
+	diff <($(WASM_INTERFACE) pkg/threads/nnlens_bg.wasm) <($(WASM_INTERFACE) $@) \
+	  || { rm -f $@; echo "threads/nnlens_bg_relaxed.wasm does not have the imports and exports of threads/nnlens_bg.wasm"; exit 1; }
+	@echo "pkg/threads/: $$(wc -c < $@) bytes relaxed-SIMD wasm"
+
 pkg/package.json: scripts/pkg-package.json
 	mkdir -p pkg && cp $< $@
 
@@ -120,7 +135,7 @@ pkg/elements.js: $(ELEMENTS_FILES)
 
 site: pkg site/index.html
 
-site/index.html: $(SITE_INPUTS) pkg/nnlens.js pkg/nnlens_bg_relaxed.wasm pkg/elements.js
+site/index.html: $(SITE_INPUTS) pkg/nnlens.js pkg/nnlens_bg_relaxed.wasm pkg/threads/nnlens_bg_relaxed.wasm pkg/elements.js
 	rm -rf site && mkdir -p site
 	cp -r www/. site/
 	node scripts/render-docs.mjs site/docs

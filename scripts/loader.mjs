@@ -2,6 +2,7 @@
 // `make pkg` produces (ARCHITECTURE.md, "Two builds, one module"):
 //   pkg/nnlens_single.js + pkg/nnlens_bg.wasm    the single-thread build (wasm-bindgen's glue)
 //   pkg/threads/nnlens.js + pkg/threads/nnlens_bg.wasm   the threaded build, fetched only when used
+// (each wasm with its relaxed-SIMD twin, nnlens_bg_relaxed.wasm, which its glue's init() may pick)
 // The entry re-exports every export of the single-thread glue as a live binding (`export let`),
 // so `import init, { Model } from "nnlens"` works as before; when `init()` loads the threaded
 // build it rebinds them to the threaded glue's, whose classes hold that build's memory. The

@@ -1,8 +1,9 @@
 // The threaded build (pkg/threads/) in headless Chromium: in a cross-origin isolated page
 // (served with COOP/COEP) `init()` from pkg/nnlens.js loads it and starts its workers (one fewer
 // than the threads: the calling thread computes too), and every
-// result equals the single-thread build's bit for bit (the same page instantiates
-// pkg/nnlens_single.js beside it): the forward pass of the five torchvision architectures of
+// result equals the single-thread build's bit for bit, in both forms (relaxed SIMD, which init()
+// picks in Chromium, and SIMD128; the same page instantiates pkg/nnlens_single.js beside it with
+// the single-thread file of the same form): the forward pass of the five torchvision architectures of
 // issue 17 (their fixtures with regenerated weights, 64×64) and of the built-in models, an input
 // gradient, and Integrated Gradients. Without isolation init() loads the single-thread build and
 // starts no worker. No timing is asserted.
@@ -37,7 +38,15 @@ async function blankPage(page, origin, isolated) {
   await page.goto(`${origin}/threads-test.html`);
 }
 
-test("isolated: init() runs the threaded build, equal bit for bit to the single-thread build", async (t) => {
+// The threaded build's two wasm files, each compared with the single-thread file built like it:
+// the relaxed-SIMD one, which init() picks by itself in this Chromium, and the SIMD128 one, given
+// to init() compiled (the fused multiply-adds of the first round differently from the second).
+const VARIANTS = [
+  { form: "relaxed-SIMD", threadedWasm: null, fetched: "/pkg/threads/nnlens_bg_relaxed.wasm", singleWasm: "/pkg/nnlens_bg_relaxed.wasm" },
+  { form: "SIMD128", threadedWasm: "/pkg/threads/nnlens_bg.wasm", fetched: "/pkg/threads/nnlens_bg.wasm", singleWasm: "/pkg/nnlens_bg.wasm" },
+];
+
+for (const variant of VARIANTS) test(`isolated: init() runs the threaded build (${variant.form}), equal bit for bit to the single-thread build`, async (t) => {
   const { page, origin, problems } = await openSite(t, { isolated: true });
   const inputs = {};
   for (const name of ARCHITECTURES) {
@@ -49,13 +58,12 @@ test("isolated: init() runs the threaded build, equal bit for bit to the single-
     inputs[name] = Array.from(fixtureInput(description, 1).values);
   }
   await blankPage(page, origin, true);
-  const result = await page.evaluate(async (inputs) => {
+  const result = await page.evaluate(async ({ inputs, variant }) => {
     const nnlens = await import("/pkg/nnlens.js");
     const single = await import("/pkg/nnlens_single.js");
-    const output = await nnlens.default({ threads: 2 });
-    // The SIMD128 file, which the threaded build is built like (init() alone would pick the
-    // relaxed-SIMD one here, whose fused multiply-adds round differently).
-    await single.default({ module_or_path: "/pkg/nnlens_bg.wasm" });
+    const threadedModule = variant.threadedWasm && await WebAssembly.compileStreaming(fetch(variant.threadedWasm));
+    const output = await nnlens.default(threadedModule ? { module_or_path: threadedModule, threads: 2 } : { threads: 2 });
+    await single.default({ module_or_path: variant.singleWasm });
     const bits = (values) => Array.from(new Uint32Array(Float32Array.from(values).buffer));
     const same = (a, b) => a.length === b.length && a.every((v, i) => v === b[i]);
     const bytes = async (url) => new Uint8Array(await (await fetch(url)).arrayBuffer());
@@ -87,11 +95,13 @@ test("isolated: init() runs the threaded build, equal bit for bit to the single-
       shared: output.memory.buffer instanceof SharedArrayBuffer,
       workers: globalThis.workersStarted,
       cores: navigator.hardwareConcurrency,
+      wasm: performance.getEntriesByType("resource").map((e) => new URL(e.name).pathname).filter((p) => p.endsWith(".wasm")),
       compared,
     };
-  }, inputs);
+  }, { inputs, variant });
   assert.equal(result.isolated, true, "the page is cross-origin isolated");
   assert.equal(result.shared, true, "init() instantiated the threaded build (shared memory)");
+  assert.deepEqual(result.wasm, [variant.fetched, variant.singleWasm]);
   // The calling thread computes too: min(2, cores) threads are it and one worker fewer.
   assert.equal(result.workers, Math.max(1, Math.min(2, result.cores) - 1), "init({ threads: 2 }) started min(2, cores) − 1 workers (at least 1)");
   assert.equal(result.compared.length, ARCHITECTURES.length + 5);
@@ -139,7 +149,7 @@ test("isolated, init({ threads: 1 }) keeps one thread; a bad count is refused", 
   assert.match(refused, /init\(\{ threads \}\) expects a whole number of at least 1, got 0/);
 });
 
-test("the site isolated: the page fetches only the threaded wasm and draws", async (t) => {
+test("the site isolated: the page fetches only the threaded wasm (relaxed SIMD) and draws", async (t) => {
   const { page, origin, problems } = await openSite(t, { isolated: true });
   await page.goto(`${origin}/index.html`);
   await ready(page);
@@ -148,7 +158,7 @@ test("the site isolated: the page fetches only the threaded wasm and draws", asy
     wasm: performance.getEntriesByType("resource").map((e) => new URL(e.name).pathname).filter((p) => p.endsWith(".wasm")),
   }));
   assert.equal(seen.isolated, true);
-  assert.deepEqual(seen.wasm, ["/pkg/threads/nnlens_bg.wasm"]);
+  assert.deepEqual(seen.wasm, ["/pkg/threads/nnlens_bg_relaxed.wasm"]);
   assert.ok(await distinctColours(page, "#input-canvas") > 1, "the input is drawn");
   assert.deepEqual(problems.consoleErrors, []);
   assert.deepEqual(problems.foreignRequests, []);

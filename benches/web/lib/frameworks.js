@@ -11,8 +11,8 @@ const here = (path) => new URL(path, import.meta.url).href;
 /** nnlens as any page gets it: whatever init() chooses, which in this page (not cross-origin
  * isolated) is the single-thread build, its relaxed-SIMD wasm where the browser validates
  * relaxed SIMD (Chromium does) and the SIMD128 wasm elsewhere, and in a cross-origin isolated page
- * the threaded build on navigator.hardwareConcurrency threads (the page's thread and
- * a worker per other core). Returns the module and whether its memory is shared (the threaded
+ * the threaded build (in the same form) on navigator.hardwareConcurrency threads (the page's
+ * thread and a worker per other core). Returns the module and whether its memory is shared (the threaded
  * build runs). */
 export async function loadNnlens() {
   const output = await init();
