@@ -14,16 +14,14 @@
 //! small models stay on one thread.
 //!
 //! Natively only the convolutions use these helpers (the matrix products are matrixmultiply's),
-//! so the ones only the sgemm calls are compiled there for its tests and the `threads` feature.
+//! so `for_each_index`, which only the sgemm calls, is compiled there for its tests alone.
 
 /// Multiply-adds below which a loop runs on the calling thread (about 0.1 ms of one thread's
 /// SIMD work; a round trip through the pool's workers costs tens of microseconds).
-#[cfg(any(target_arch = "wasm32", test, feature = "threads"))]
 pub(crate) const MIN_PARALLEL_WORK: usize = 1 << 18;
 
 /// Threads the loops may use: with `threads`, the pool's workers and the calling thread when it
 /// is not one of them (it takes pieces too, see [`pool::share`]); otherwise 1.
-#[cfg(any(target_arch = "wasm32", test, feature = "threads"))]
 pub(crate) fn threads() -> usize {
     #[cfg(feature = "threads")]
     {
@@ -38,7 +36,6 @@ pub(crate) fn threads() -> usize {
 /// How many pieces a loop of `units` independent units and `work` multiply-adds in all is
 /// split into: 1 on one thread or below [`MIN_PARALLEL_WORK`], else up to four per thread (so
 /// that a slow worker does not hold the rest), never more than `units`.
-#[cfg(any(target_arch = "wasm32", test, feature = "threads"))]
 pub(crate) fn pieces(units: usize, work: usize) -> usize {
     let threads = threads();
     if threads <= 1 || work < MIN_PARALLEL_WORK {
