@@ -4,10 +4,10 @@
 //! holds in row `(c, p, q)` and column `(sample, i, j)` the input element
 //! `x[sample, g·Cg + c, i·sh + p·dh − pad_top, j·sw + q·dw − pad_left]`, zero in the padding
 //! (Chellapilla, Puri and Simard 2006). [`im2col`] writes the matrix row by row, each output
-//! row of a patch row as its zero padding around one run of the input. [`ConvGeometry::for_each_run`]
-//! walks the entries that read inside the input as maximal runs along an output row, so
-//! [`col2im`] scatter-adds whole runs; the index arithmetic of [`AxisWindow`] is done once per
-//! run in both.
+//! row of a patch row as its zero padding around one run of the input.
+//! [`ConvGeometry::for_each_run`] walks the entries that read inside the input as maximal runs
+//! along an output row, so [`col2im`] scatter-adds whole runs; the index arithmetic of
+//! [`AxisWindow`] is done once per run in both.
 
 use super::AxisWindow;
 use crate::parallel;
