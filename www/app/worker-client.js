@@ -85,6 +85,9 @@ export function cancelTask(kind, why = "cancelled") {
   const entry = workers.get(kind);
   if (!entry?.pending.size) return false;
   for (const job of entry.pending.values()) job.reject(new DOMException(why, "AbortError"));
+  // A progress message the worker posted before it was terminated may still arrive: with no job
+  // left it is dropped, instead of writing a cancelled task's progress over the page's status.
+  entry.pending.clear();
   entry.worker.terminate();
   workers.delete(kind);
   spawn(kind);
