@@ -223,7 +223,7 @@ mod tests {
         let g = random_tensor(y.shape(), -1.0, 1.0, seed);
         let geo = conv.geometry(x.shape()).unwrap();
         let want = conv
-            .backward_chunked(&geo, x, &g, false, 1)
+            .backward_chunked(&geo, None, &g, 1)
             .unwrap()
             .inputs
             .remove(0);
@@ -240,7 +240,8 @@ mod tests {
 
     /// The adjoint gives the patch-matrix input gradient (to rounding) over kernels, strides,
     /// asymmetric paddings, groups, depthwise and pointwise convolutions, and inputs whose
-    /// size the stride does not divide.
+    /// size the stride does not divide; `backward` without the parameters' gradients takes
+    /// it, or the patch matrix for a strided few-channel stem.
     #[test]
     fn adjoint_is_the_input_gradient() {
         #[rustfmt::skip]
@@ -263,6 +264,7 @@ mod tests {
             ([2, 2, 3, 3], 1, [2, 2], [3, 4, 5, 0], [6, 7]),
             ([3, 1, 2, 3], 3, [4, 3], [1, 2, 0, 3], [9, 10]),
         ];
+        let mut by_patch_matrix = 0;
         for (i, (shape, groups, stride, padding, size)) in cases.into_iter().enumerate() {
             let seed = 10 * i as u64;
             let weight = random_tensor(&shape, -1.0, 1.0, seed);
@@ -280,8 +282,20 @@ mod tests {
                 .unwrap()
                 .inputs
                 .remove(0);
-            assert_eq!(via_backward, got, "case {i}: backward takes the adjoint");
+            let expected = if conv.input_gradient_by_patch_matrix() {
+                by_patch_matrix += 1;
+                let geo = conv.geometry(x.shape()).unwrap();
+                let grads = conv.backward_chunked(&geo, None, &g, geo.chunk_len());
+                grads.unwrap().inputs.remove(0)
+            } else {
+                got
+            };
+            assert_eq!(
+                via_backward, expected,
+                "case {i}: backward takes the adjoint, or the patch matrix for a stem"
+            );
         }
+        assert!((1..cases.len()).contains(&by_patch_matrix));
     }
 
     /// A stride larger than the input leaves phases without positions; a 1×1 kernel with
