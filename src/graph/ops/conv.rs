@@ -24,8 +24,9 @@
 //! In wasm, `dcols` is the crate's sgemm reading `Wᵀ` and `G_g` in place. The input gradient
 //! alone (attribution) of a dilation-1 convolution is instead the forward pass of its adjoint
 //! convolution (flipped, transposed weight, complementary padding), one per phase of the stride
-//! (`conv/adjoint.rs`), on the forward kernels below, except for a strided image stem with few
-//! taps per phase (`Conv2d::input_gradient_by_patch_matrix`), which keeps the patch matrix.
+//! (`conv/adjoint.rs`), on the forward kernels below, except for a strided image stem and a
+//! convolution that widens its channels (`Conv2d::input_gradient_by_patch_matrix`), which keep
+//! the patch matrix.
 //!
 //! In wasm, stride 1 and dilation 1 (both convolutions of the built-in CNN) skip the patch
 //! matrix: `conv/direct.rs` keeps output row segments in SIMD registers and reads a
@@ -372,20 +373,30 @@ impl Conv2d {
     }
 
     /// Whether the input gradient alone takes the patch matrix (`Wᵀ · G`, then col2im) rather
-    /// than the adjoint: a strided convolution from fewer than 4 channels per group (an image
-    /// stem) whose stride phases hold fewer than 4 taps each on average. The adjoint copies
-    /// the whole output gradient into a padded buffer once per phase, for a handful of taps per
-    /// copied value, and its tile for 3 channels loads an input vector for every 3 multiply-adds;
-    /// the patch-matrix product runs on the sgemm micro-kernel with the 64 output channels as
-    /// its depth. In Chromium the input gradient of SqueezeNet 1.1's stem (3x3, stride 2, 64 →
-    /// 3 channels, 224 × 224) took about 1.5 ms less this way, and MobileNetV2's (3x3, stride
-    /// 2, 32 channels) the same time, while ResNet-18's 7x7 stem (12 taps per phase) was
-    /// faster on the adjoint.
+    /// than the adjoint, measured per node in Chromium on SqueezeNet 1.1 (SIMD128 build):
+    ///
+    /// - A strided convolution from fewer than 4 channels per group (an image stem) whose
+    ///   stride phases hold fewer than 4 taps each on average. The adjoint copies the whole
+    ///   output gradient into a padded buffer once per phase, for a handful of taps per copied
+    ///   value, and its tile for 3 channels loads an input vector for every 3 multiply-adds.
+    ///   SqueezeNet 1.1's stem (3x3, stride 2, 3 → 64 channels) took about 1.5 ms less this
+    ///   way (2.9 ms against its forward pass's 2.9), MobileNetV2's (32 channels) the same
+    ///   time; ResNet-18's 7x7 stem (12 taps per phase) was faster on the adjoint.
+    /// - A stride-1 convolution with a kernel wider than 1x1 that widens at least 32 channels
+    ///   per group to twice as many or more (SqueezeNet's 3x3 expand convolutions). Its
+    ///   adjoint narrows them back, so its patch matrix unfolds the many output channels,
+    ///   where col2im scatters the few input ones: 32 → 128 channels at 27 × 27 took 2.12 →
+    ///   1.88 ms, 48 → 192 at 13 × 13 1.26 → 0.96 ms, 64 → 256 at 13 × 13 2.29 → 1.85 ms. From
+    ///   16 channels (55 × 55) the adjoint, on the direct kernel, stays faster (2.16 against
+    ///   2.6–2.8 ms).
     fn input_gradient_by_patch_matrix(&self) -> bool {
         let w = self.weight.shape();
-        let (group_channels, taps) = (w[1], w[2] * w[3]);
+        let (group_out, group_channels, taps) = (w[0] / self.groups, w[1], w[2] * w[3]);
         let phases = self.stride[0] * self.stride[1];
-        phases > 1 && group_channels < 4 && taps < 4 * phases
+        let stem = phases > 1 && group_channels < 4 && taps < 4 * phases;
+        let widening =
+            phases == 1 && taps > 1 && group_channels >= 32 && group_out >= 2 * group_channels;
+        stem || widening
     }
 
     /// The backward pass over an input of geometry `geo`, `chunk` samples per matrix product:

@@ -241,11 +241,11 @@ mod tests {
     /// The adjoint gives the patch-matrix input gradient (to rounding) over kernels, strides,
     /// asymmetric paddings, groups, depthwise and pointwise convolutions, and inputs whose
     /// size the stride does not divide; `backward` without the parameters' gradients takes
-    /// it, or the patch matrix for a strided few-channel stem.
+    /// it, or the patch matrix for a strided few-channel stem and a widening convolution.
     #[test]
     fn adjoint_is_the_input_gradient() {
         #[rustfmt::skip]
-        let cases: [Case; 17] = [
+        let cases: [Case; 19] = [
             ([4, 3, 3, 3], 1, [1, 1], [1, 1, 1, 1], [7, 9]),
             ([6, 2, 3, 2], 2, [1, 1], [2, 0, 0, 1], [7, 9]),
             ([5, 1, 3, 3], 5, [1, 1], [1, 1, 1, 1], [7, 9]),
@@ -263,6 +263,8 @@ mod tests {
             ([2, 2, 3, 3], 1, [1, 1], [3, 0, 0, 4], [6, 7]),
             ([2, 2, 3, 3], 1, [2, 2], [3, 4, 5, 0], [6, 7]),
             ([3, 1, 2, 3], 3, [4, 3], [1, 2, 0, 3], [9, 10]),
+            ([64, 32, 3, 3], 1, [1, 1], [1, 1, 1, 1], [6, 7]),
+            ([32, 16, 3, 3], 1, [1, 1], [1, 1, 1, 1], [6, 7]),
         ];
         let mut by_patch_matrix = 0;
         for (i, (shape, groups, stride, padding, size)) in cases.into_iter().enumerate() {
@@ -292,7 +294,7 @@ mod tests {
             };
             assert_eq!(
                 via_backward, expected,
-                "case {i}: backward takes the adjoint, or the patch matrix for a stem"
+                "case {i}: backward takes the adjoint, or the patch matrix for a stem or a widening"
             );
         }
         assert!((1..cases.len()).contains(&by_patch_matrix));
