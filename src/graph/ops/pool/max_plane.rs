@@ -578,6 +578,21 @@ mod tests {
         expected
     }
 
+    /// Asserts that `op`'s forward pass over `x` (which holds a NaN) gives the bits of the
+    /// value [`argmax`] picks in every window (any NaN where it picks a NaN).
+    fn pools_as_argmax_picks(op: &MaxPool2d, x: &Tensor, what: &str) {
+        let got = op.forward(&[x]).unwrap();
+        let expected = by_argmax(op, x);
+        assert_eq!(got.len(), expected.len(), "{what}");
+        for (g, e) in got.iter().zip(&expected) {
+            assert!(
+                g.to_bits() == e.to_bits() || (g.is_nan() && e.is_nan()),
+                "{what}: {g} vs {e}"
+            );
+        }
+        assert!(got.iter().any(|v| v.is_nan()), "{what}");
+    }
+
     /// The separable pass gives exactly the value [`argmax`] picks, over strides, paddings,
     /// ceil mode and non-square windows, with ties of zeros of both signs (the first wins), NaN
     /// and infinity, on rows shorter and longer than the four SIMD128 lanes.
@@ -601,16 +616,7 @@ mod tests {
                 x.iter_mut().skip(2).step_by(7).for_each(|v| *v = -0.0);
                 x[[0, 1, 2, 3]] = f32::NAN;
                 x[[0, 0, 4, 1]] = f32::INFINITY;
-                let got = op.forward(&[&x]).unwrap();
-                let expected = by_argmax(&op, &x);
-                assert_eq!(got.len(), expected.len());
-                for (g, e) in got.iter().zip(&expected) {
-                    assert!(
-                        g.to_bits() == e.to_bits() || (g.is_nan() && e.is_nan()),
-                        "case {i} {shape:?}: {g} vs {e}"
-                    );
-                }
-                assert!(got.iter().any(|v| v.is_nan()), "case {i} {shape:?}");
+                pools_as_argmax_picks(&op, &x, &format!("case {i} {shape:?}"));
             }
         }
     }
@@ -626,15 +632,8 @@ mod tests {
             for column in 0..width {
                 let mut x = clean.clone();
                 x[[0, 0, 2, column]] = f32::NAN;
-                let got = op.forward(&[&x]).unwrap();
-                let expected = by_argmax(&op, &x);
-                for (g, e) in got.iter().zip(&expected) {
-                    assert!(
-                        g.to_bits() == e.to_bits() || (g.is_nan() && e.is_nan()),
-                        "kernel {kernel} width {width} NaN in column {column}: {g} vs {e}"
-                    );
-                }
-                assert!(got.iter().any(|v| v.is_nan()), "column {column}");
+                let what = format!("kernel {kernel} width {width} NaN in column {column}");
+                pools_as_argmax_picks(&op, &x, &what);
             }
         }
     }
