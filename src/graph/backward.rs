@@ -402,7 +402,8 @@ mod tests {
     /// A small CNN with each kind of reader: a convolution and its ReLU, a second convolution
     /// added to the ReLU, a batch norm and a sigmoid, a concatenation, a Clip, a max pooling,
     /// then global average pooling and a dense layer. Returns it with the values a gradient
-    /// trace drops (the first convolution's output, the second's, the sum, the batch norm's).
+    /// trace drops (the first convolution's output, the second's, the sum, the batch norm's,
+    /// the concatenation's, which the Clip after it does not read).
     fn small_cnn() -> (Graph, Vec<ValueId>) {
         use crate::graph::ops::conv::Conv2d;
         use crate::graph::ops::elementwise::{Binary, BinaryKind};
@@ -452,7 +453,7 @@ mod tests {
         let f = g.push("flat", "Flatten", flat, &[gap]).unwrap();
         let dense = Dense::new(random_tensor(&[3, 8], -1., 1., 9), None).unwrap();
         g.push("fc", "Gemm", Op::Dense(dense), &[f]).unwrap();
-        (g, vec![c1, c2, a, b])
+        (g, vec![c1, c2, a, b, cat])
     }
 
     /// A gradient trace drops the values no backward reads, keeps the others equal to the full

@@ -9,7 +9,10 @@
 //! - GELU in the tanh form `x/2 (1 + tanh(√(2/π) (x + 0.044715 x³)))` (PyTorch
 //!   `approximate="tanh"`, ONNX opset-20 `Gelu`), derivative
 //!   `(1 + t)/2 + x/2 (1 - t²) √(2/π) (1 + 3·0.044715 x²)`.
-//! - Clip `min(max(x, lo), hi)`, gradient passed where `lo <= x <= hi` (PyTorch `clamp`).
+//! - Clip `min(max(x, lo), hi)`, gradient passed where `lo < x < hi`, which is where
+//!   `lo < y < hi`, so the backward pass reads the output (PyTorch's `hardtanh_backward`, the
+//!   derivative of `nn.ReLU6` and `nn.Hardtanh`, which MobileNets export as `Clip`;
+//!   `torch.clamp` also passes it where `x` equals a bound).
 //! - Elementwise math (ONNX `Sqrt`, `Reciprocal`, `Exp`, `Log`, `Neg`, `Abs`), IEEE at the edges as
 //!   onnxruntime and PyTorch: `sqrt` of a negative and `log` of a negative are NaN, `log 0` is
 //!   `-inf`; derivatives `1/(2√x)` (infinite at 0, as `torch.sqrt`'s), `e^x`, `1/x`, `-1`, and
@@ -290,11 +293,6 @@ impl Activation {
             return Ok(());
         }
         match *self {
-            Activation::Clip { min, max } => {
-                for (g, &x) in g.iter_mut().zip(x) {
-                    *g *= if x >= min && x <= max { 1.0 } else { 0.0 };
-                }
-            }
             Activation::Silu => {
                 for ((g, &x), &y) in g.iter_mut().zip(x).zip(y) {
                     *g *= silu_derivative(x, y);
@@ -326,13 +324,19 @@ impl Activation {
 
     /// `g *= derivative` for the activations whose derivative is a function of the output `y`
     /// alone, with no match in the loop: ReLU (`x > 0` exactly where `y > 0`: `y` is `x` there
-    /// and 0 elsewhere, NaN included), sigmoid (SiLU's in EfficientNet, LSTM-style gates) and
-    /// tanh. `false`, with `g` untouched, for the others.
+    /// and 0 elsewhere, NaN included), Clip (`lo < x < hi` exactly where `lo < y < hi`, a NaN
+    /// giving `lo`), sigmoid (SiLU's in EfficientNet, LSTM-style gates) and tanh. `false`, with
+    /// `g` untouched, for the others.
     fn scale_by_output_derivative(&self, y: &[f32], g: &mut [f32]) -> bool {
         match *self {
             Activation::Relu => {
                 for (g, &y) in g.iter_mut().zip(y) {
                     *g *= if y > 0.0 { 1.0 } else { 0.0 };
+                }
+            }
+            Activation::Clip { min, max } => {
+                for (g, &y) in g.iter_mut().zip(y) {
+                    *g *= if y > min && y < max { 1.0 } else { 0.0 };
                 }
             }
             Activation::Sigmoid => {
@@ -376,7 +380,7 @@ impl Activation {
             }
             Activation::Erf => TWO_OVER_SQRT_PI * (-x * x).exp(),
             Activation::Clip { min, max } => {
-                if x >= min && x <= max {
+                if x > min && x < max {
                     1.0
                 } else {
                     0.0
@@ -574,7 +578,9 @@ impl Kernel for Activation {
 
     fn gradient_reads(&self) -> GradientReads {
         match self {
-            Activation::Relu | Activation::Sigmoid | Activation::Tanh => GradientReads::Output,
+            Activation::Relu | Activation::Clip { .. } | Activation::Sigmoid | Activation::Tanh => {
+                GradientReads::Output
+            }
             _ => GradientReads::Values,
         }
     }
@@ -781,6 +787,8 @@ impl Kernel for Dropout {
 mod tests {
     use super::*;
     use crate::graph::ops::gradcheck::{check, random_tensor, Tolerance};
+    use crate::tensor::from_vec;
+    use ndarray::IxDyn;
 
     /// Inputs kept away from the kinks of ReLU, LeakyReLU and Clip so differences are smooth.
     fn away_from_kinks(shape: &[usize], seed: u64) -> Tensor {
@@ -874,6 +882,29 @@ mod tests {
             .unwrap()
             .unwrap_err();
         assert!(err.to_string().contains("[2, 3, 3]"), "{err}");
+    }
+
+    /// Clip passes the gradient strictly inside its bounds, as PyTorch's `hardtanh_backward`
+    /// (`nn.ReLU6`): zero where the input equals a bound, lies beyond one or is NaN; the
+    /// backward pass from the input and the one from the output alone agree.
+    #[test]
+    fn clip_gradient_is_zero_from_its_bounds_on() {
+        let clip = Activation::Clip { min: 0.0, max: 6.0 };
+        let x = from_vec("x", &[1, 7], vec![-1.0, 0.0, 0.5, 5.5, 6.0, 7.0, f32::NAN]).unwrap();
+        let y = clip.forward(&[&x]).unwrap();
+        let grad = Tensor::from_elem(IxDyn(&[1, 7]), 2.0);
+        let dx = clip
+            .backward(&[&x], &y, &grad, false)
+            .unwrap()
+            .inputs
+            .remove(0);
+        assert_eq!(dx.as_slice().unwrap(), &[0.0, 0.0, 2.0, 2.0, 0.0, 0.0, 0.0]);
+        let lean = clip
+            .lean_input_gradients(&[&[1, 7]], Some(&y), grad)
+            .expect("Clip's gradient reads its output")
+            .unwrap()
+            .remove(0);
+        assert_eq!(lean, dx);
     }
 
     /// The new unary functions against PyTorch's values (float64 `torch.nn.functional`).
