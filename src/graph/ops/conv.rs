@@ -44,6 +44,7 @@
 
 mod adjoint;
 mod depthwise;
+mod depthwise_adjoint;
 #[cfg(any(target_arch = "wasm32", test))]
 mod direct;
 #[cfg(test)]
@@ -341,7 +342,8 @@ impl Conv2d {
     }
 
     /// The input gradient alone for an input of `input_shape`, from the output gradient and the
-    /// weight: through the adjoint (`conv/adjoint.rs`), or the patch matrix where
+    /// weight: through the stride-2 depthwise pass (`conv/depthwise_adjoint.rs`) where it
+    /// applies, else the adjoint (`conv/adjoint.rs`), or the patch matrix where
     /// [`Self::input_gradient_by_patch_matrix`] says so; `None` for any other dilated
     /// convolution (its gradient takes the patch matrix with the parameters').
     fn adjoint_gradient(
@@ -349,6 +351,23 @@ impl Conv2d {
         input_shape: &[usize],
         grad_output: &Tensor,
     ) -> Option<Result<Tensor>> {
+        let checked = |geo: ConvGeometry| {
+            let expected = geo.output_shape();
+            if grad_output.shape() != expected.as_slice() {
+                return Err(Error::shape(format!(
+                    "conv2d output gradient has shape {:?}, expected the output shape {expected:?}",
+                    grad_output.shape()
+                )));
+            }
+            Ok(geo)
+        };
+        if depthwise_adjoint::applies(self) {
+            return Some(
+                self.geometry(input_shape)
+                    .and_then(checked)
+                    .and_then(|geo| self.depthwise_stride_two_gradient(&geo, grad_output)),
+            );
+        }
         if self.input_gradient_by_patch_matrix() {
             return Some(self.geometry(input_shape).and_then(|geo| {
                 let mut grads = self.backward_chunked(&geo, None, grad_output, geo.chunk_len())?;
@@ -360,16 +379,33 @@ impl Conv2d {
             .0
             .get_or_init(|| InputGradient::of(self).map(Box::new))
             .as_ref()?;
-        Some(self.geometry(input_shape).and_then(|geo| {
-            let expected = geo.output_shape();
-            if grad_output.shape() != expected.as_slice() {
-                return Err(Error::shape(format!(
-                    "conv2d output gradient has shape {:?}, expected the output shape {expected:?}",
-                    grad_output.shape()
-                )));
-            }
-            adjoint.run(grad_output, input_shape)
-        }))
+        Some(
+            self.geometry(input_shape)
+                .and_then(checked)
+                .and_then(|_| adjoint.run(grad_output, input_shape)),
+        )
+    }
+
+    /// The input gradient of a depthwise convolution with stride 2
+    /// (`conv/depthwise_adjoint.rs`) over an input of geometry `geo`.
+    fn depthwise_stride_two_gradient(
+        &self,
+        geo: &ConvGeometry,
+        grad_output: &Tensor,
+    ) -> Result<Tensor> {
+        let grad = grad_output.as_standard_layout();
+        let weight = self.weight.as_standard_layout();
+        let contiguous = "standard layout is contiguous";
+        let shape = [geo.batch, geo.channels, geo.height, geo.width];
+        let mut dx = vec![0.0; shape.iter().product()];
+        depthwise_adjoint::input_gradient(
+            geo,
+            grad.as_slice().expect(contiguous),
+            weight.as_slice().expect(contiguous),
+            &mut dx,
+        );
+        Tensor::from_shape_vec(IxDyn(&shape), dx)
+            .map_err(|e| Error::shape(format!("conv2d input gradient: {e}")))
     }
 
     /// Whether the input gradient alone takes the patch matrix (`Wᵀ · G`, then col2im) rather

@@ -202,6 +202,7 @@ impl InputGradient {
 
 #[cfg(test)]
 mod tests {
+    use super::super::depthwise_adjoint;
     use super::*;
     use crate::graph::ops::gradcheck::random_tensor;
     // Run in wasm32 too (`make test-wasm`), where the adjoint runs on the SIMD128 kernels.
@@ -241,7 +242,8 @@ mod tests {
     /// The adjoint gives the patch-matrix input gradient (to rounding) over kernels, strides,
     /// asymmetric paddings, groups, depthwise and pointwise convolutions, and inputs whose
     /// size the stride does not divide; `backward` without the parameters' gradients takes
-    /// it, or the patch matrix for a strided few-channel stem and a widening convolution.
+    /// it, or the patch matrix for a strided few-channel stem and a widening convolution, or
+    /// `conv/depthwise_adjoint.rs` for a depthwise convolution with stride 2.
     #[test]
     fn adjoint_is_the_input_gradient() {
         #[rustfmt::skip]
@@ -266,7 +268,7 @@ mod tests {
             ([64, 32, 3, 3], 1, [1, 1], [1, 1, 1, 1], [6, 7]),
             ([32, 16, 3, 3], 1, [1, 1], [1, 1, 1, 1], [6, 7]),
         ];
-        let mut by_patch_matrix = 0;
+        let (mut by_patch_matrix, mut by_depthwise_pass) = (0, 0);
         for (i, (shape, groups, stride, padding, size)) in cases.into_iter().enumerate() {
             let seed = 10 * i as u64;
             let weight = random_tensor(&shape, -1.0, 1.0, seed);
@@ -284,9 +286,12 @@ mod tests {
                 .unwrap()
                 .inputs
                 .remove(0);
-            let expected = if conv.input_gradient_by_patch_matrix() {
+            let geo = conv.geometry(x.shape()).unwrap();
+            let expected = if depthwise_adjoint::applies(&conv) {
+                by_depthwise_pass += 1;
+                conv.depthwise_stride_two_gradient(&geo, &g).unwrap()
+            } else if conv.input_gradient_by_patch_matrix() {
                 by_patch_matrix += 1;
-                let geo = conv.geometry(x.shape()).unwrap();
                 let grads = conv.backward_chunked(&geo, None, &g, geo.chunk_len());
                 grads.unwrap().inputs.remove(0)
             } else {
@@ -294,10 +299,12 @@ mod tests {
             };
             assert_eq!(
                 via_backward, expected,
-                "case {i}: backward takes the adjoint, or the patch matrix for a stem or a widening"
+                "case {i}: backward takes the adjoint, or the patch matrix for a stem or a \
+                 widening, or the stride-2 depthwise pass"
             );
         }
         assert!((1..cases.len()).contains(&by_patch_matrix));
+        assert_eq!(by_depthwise_pass, 2);
     }
 
     /// A stride larger than the input leaves phases without positions; a 1×1 kernel with
