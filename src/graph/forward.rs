@@ -163,7 +163,7 @@ impl Graph {
 
     /// Runs the graph on `input` (`[batch, ...input_shape]`) and keeps every value.
     pub fn trace(&self, input: Tensor) -> Result<Trace> {
-        let values = self.run_keeping(input, &vec![true; self.nodes().len() + 1])?;
+        let values = self.run_keeping(input, &vec![true; self.nodes().len() + 1], None)?;
         Ok(Trace::new(values, self.output(), None))
     }
 
@@ -188,7 +188,7 @@ impl Graph {
             }
             kept[index + 1] |= reads != GradientReads::Shapes;
         }
-        let values = self.run_keeping(input, &kept)?;
+        let values = self.run_keeping(input, &kept, None)?;
         let mut trace = Trace::new(values, self.output(), None);
         trace.kept = Some(kept);
         Ok(trace)
@@ -198,8 +198,15 @@ impl Graph {
     /// has run (an empty tensor takes its place, which allocates nothing): the allocator hands
     /// the freed buffers to the next nodes, so a pass works in a few warm buffers instead of one
     /// fresh allocation per node kept to the end (the ViT at batch 16 took 2.9 ms per pass while
-    /// its nodes run alone summed to 1.1 ms). The values kept equal [`Graph::trace`]'s.
-    fn run_keeping(&self, input: Tensor, kept: &[bool]) -> Result<Vec<Tensor>> {
+    /// its nodes run alone summed to 1.1 ms). The values kept equal [`Graph::trace`]'s. With
+    /// `replacing` (a value id and a value of its shape), the node computing that value is
+    /// skipped and its readers see the given value ([`Graph::trace_replacing`]).
+    fn run_keeping(
+        &self,
+        input: Tensor,
+        kept: &[bool],
+        replacing: Option<(ValueId, Tensor)>,
+    ) -> Result<Vec<Tensor>> {
         self.check_input(&input)?;
         // The index of the last node reading each value.
         let mut last_read = vec![None; self.nodes().len() + 1];
@@ -208,14 +215,19 @@ impl Graph {
                 last_read[id.0] = Some(index);
             }
         }
+        let (replaced, mut replacement) = replacing.unzip();
         let mut values = Vec::with_capacity(self.nodes().len() + 1);
         values.push(input);
         for (index, node) in self.nodes().iter().enumerate() {
-            let inputs: Vec<&Tensor> = node.inputs.iter().map(|id| &values[id.0]).collect();
-            let out = node
-                .op
-                .forward(&inputs)
-                .map_err(|e| e.at_node(&node.name, &node.label))?;
+            let out = match replacement.take_if(|_| replaced == Some(ValueId(index + 1))) {
+                Some(value) => value,
+                None => {
+                    let inputs: Vec<&Tensor> = node.inputs.iter().map(|id| &values[id.0]).collect();
+                    node.op
+                        .forward(&inputs)
+                        .map_err(|e| e.at_node(&node.name, &node.label))?
+                }
+            };
             values.push(out);
             for id in &node.inputs {
                 if last_read[id.0] == Some(index) && !kept[id.0] {
@@ -241,21 +253,8 @@ impl Graph {
                 value.shape()
             )));
         }
-        let mut values = Vec::with_capacity(self.nodes().len() + 1);
-        values.push(input);
-        let mut replacement = Some(value);
-        for (i, node) in self.nodes().iter().enumerate() {
-            if i + 1 == at.0 {
-                values.extend(replacement.take());
-                continue;
-            }
-            let inputs: Vec<&Tensor> = node.inputs.iter().map(|id| &values[id.0]).collect();
-            let out = node
-                .op
-                .forward(&inputs)
-                .map_err(|e| e.at_node(&node.name, &node.label))?;
-            values.push(out);
-        }
+        let kept = vec![true; self.nodes().len() + 1];
+        let values = self.run_keeping(input, &kept, Some((at, value)))?;
         Ok(Trace::new(values, self.output(), None))
     }
 
@@ -321,7 +320,7 @@ impl Graph {
         let output = self.output().0;
         let mut kept = vec![false; self.nodes().len() + 1];
         kept[output] = true;
-        Ok(self.run_keeping(input, &kept)?.swap_remove(output))
+        Ok(self.run_keeping(input, &kept, None)?.swap_remove(output))
     }
 
     /// Runs the graph and returns only its output. A batch whose trace would exceed
@@ -408,6 +407,25 @@ mod tests {
             g.output_only(x.clone()).unwrap(),
             *g.trace(x).unwrap().value(c)
         );
+    }
+
+    /// A replaced value reaches its readers in place of its node's output; the values before
+    /// it are the trace's, and a replacement of another shape or of the input is refused.
+    #[test]
+    fn trace_replacing_feeds_the_value_to_its_readers() {
+        let (g, a) = dense_then(4, 5, "tanh", Activation::Tanh);
+        let x = g
+            .input_tensor((0..6).map(|v| v as f32 - 2.5).collect(), 2)
+            .unwrap();
+        let value = random_tensor(&[2, 4], -2., 2., 6);
+        let replaced = g.trace_replacing(x.clone(), a, value.clone()).unwrap();
+        assert_eq!(replaced.input(), &x);
+        assert_eq!(replaced.value(a), &value);
+        assert_eq!(replaced.output(), &value.mapv(f32::tanh));
+        let wrong = random_tensor(&[2, 3], -2., 2., 7);
+        let err = g.trace_replacing(x.clone(), a, wrong).unwrap_err();
+        assert!(err.to_string().contains("expected [2, 4]"), "{err}");
+        assert!(g.trace_replacing(x.clone(), ValueId::INPUT, x).is_err());
     }
 
     #[test]

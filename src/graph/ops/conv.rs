@@ -346,7 +346,7 @@ impl Conv2d {
     /// applies, else the adjoint (`conv/adjoint.rs`), or the patch matrix where
     /// [`Self::input_gradient_by_patch_matrix`] says so; `None` for any other dilated
     /// convolution (its gradient takes the patch matrix with the parameters').
-    fn adjoint_gradient(
+    fn input_gradient_alone(
         &self,
         input_shape: &[usize],
         grad_output: &Tensor,
@@ -625,7 +625,7 @@ impl Kernel for Conv2d {
         // The input gradient alone (attribution) runs on the forward kernels
         // (`conv/adjoint.rs`).
         if !want_params {
-            if let Some(dx) = self.adjoint_gradient(inputs[0].shape(), grad_output) {
+            if let Some(dx) = self.input_gradient_alone(inputs[0].shape(), grad_output) {
                 return Ok(Grads {
                     inputs: vec![dx?],
                     params: Vec::new(),
@@ -652,7 +652,7 @@ impl Kernel for Conv2d {
         _output: Option<&Tensor>,
         grad: Tensor,
     ) -> Option<Result<Vec<Tensor>>> {
-        self.adjoint_gradient(input_shapes[0], &grad)
+        self.input_gradient_alone(input_shapes[0], &grad)
             .map(|dx| dx.map(|dx| vec![dx]))
     }
 
