@@ -94,29 +94,30 @@ pkg/threads/nnlens_bg.wasm: $(PKG_INPUTS) scripts/install-tools.sh | tools
 pkg/nnlens.js: pkg/nnlens_bg.wasm pkg/threads/nnlens_bg.wasm scripts/loader.mjs
 	node scripts/loader.mjs pkg/nnlens_single.js pkg/threads/nnlens.js pkg/nnlens.js pkg/nnlens.d.ts
 
-# The relaxed-SIMD wasm, driven by the single-thread glue (nnlens_single.js): the build fails unless its imports and exports
-# are those of nnlens_bg.wasm.
-pkg/nnlens_bg_relaxed.wasm: pkg/nnlens_bg.wasm
-	RUSTFLAGS='-C target-feature=+simd128,+relaxed-simd' cargo build --lib --release \
-	  --target wasm32-unknown-unknown --target-dir $(RELAXED_TARGET)
-	wasm-bindgen --target web --no-typescript --out-dir $(RELAXED_TARGET)/bindgen --out-name nnlens $(RELAXED_WASM)
-	npx --no-install wasm-opt $(NO_INLINE) -Oz $(WASM_OPT_FEATURES) --enable-relaxed-simd \
-	  $(RELAXED_TARGET)/bindgen/nnlens_bg.wasm -o $@
-	diff <($(WASM_INTERFACE) pkg/nnlens_bg.wasm) <($(WASM_INTERFACE) $@) \
-	  || { rm -f $@; echo "nnlens_bg_relaxed.wasm does not have the imports and exports of nnlens_bg.wasm"; exit 1; }
-	@echo "pkg/: $$(wc -c < $@) bytes relaxed-SIMD wasm"
+# A relaxed-SIMD wasm beside a build's plain one ($<), driven by the same glue: $(1) is the cargo
+# build with its flags, $(2) its target directory, $(3) the wasm it writes, $(4) wasm-opt's extra
+# features. The build fails unless its imports and exports are those of $<.
+define relaxed_simd_wasm
+$(1) --target-dir $(2)
+wasm-bindgen --target web --no-typescript --out-dir $(2)/bindgen --out-name nnlens $(3)
+npx --no-install wasm-opt $(NO_INLINE) -Oz $(WASM_OPT_FEATURES) $(4) --enable-relaxed-simd $(2)/bindgen/nnlens_bg.wasm -o $@
+diff <($(WASM_INTERFACE) $<) <($(WASM_INTERFACE) $@) || { rm -f $@; echo "$@ does not have the imports and exports of $<"; exit 1; }
+@echo "$@: $$(wc -c < $@) bytes relaxed-SIMD wasm"
+endef
 
-# The threaded build's relaxed-SIMD wasm, driven by the threaded glue (threads/nnlens.js), checked
-# the same way against threads/nnlens_bg.wasm.
+RELAXED_CARGO = RUSTFLAGS='-C target-feature=+simd128,+relaxed-simd' cargo build --lib --release \
+  --target wasm32-unknown-unknown
+THREADS_RELAXED_CARGO = RUSTFLAGS='$(THREADS_RUSTFLAGS) -C target-feature=+relaxed-simd' \
+  cargo +$(THREADS_NIGHTLY) build --lib --release --target wasm32-unknown-unknown --features threads \
+  -Z build-std=panic_abort,std
+
+# The single-thread build's (nnlens_single.js drives it) and the threaded build's
+# (threads/nnlens.js).
+pkg/nnlens_bg_relaxed.wasm: pkg/nnlens_bg.wasm
+	$(call relaxed_simd_wasm,$(RELAXED_CARGO),$(RELAXED_TARGET),$(RELAXED_WASM),)
+
 pkg/threads/nnlens_bg_relaxed.wasm: pkg/threads/nnlens_bg.wasm
-	RUSTFLAGS='$(THREADS_RUSTFLAGS) -C target-feature=+relaxed-simd' cargo +$(THREADS_NIGHTLY) build --lib --release \
-	  --target wasm32-unknown-unknown --features threads -Z build-std=panic_abort,std --target-dir $(THREADS_RELAXED_TARGET)
-	wasm-bindgen --target web --no-typescript --out-dir $(THREADS_RELAXED_TARGET)/bindgen --out-name nnlens $(THREADS_RELAXED_WASM)
-	npx --no-install wasm-opt $(NO_INLINE) -Oz $(WASM_OPT_FEATURES) --enable-threads --enable-relaxed-simd \
-	  $(THREADS_RELAXED_TARGET)/bindgen/nnlens_bg.wasm -o $@
-	diff <($(WASM_INTERFACE) pkg/threads/nnlens_bg.wasm) <($(WASM_INTERFACE) $@) \
-	  || { rm -f $@; echo "threads/nnlens_bg_relaxed.wasm does not have the imports and exports of threads/nnlens_bg.wasm"; exit 1; }
-	@echo "pkg/threads/: $$(wc -c < $@) bytes relaxed-SIMD wasm"
+	$(call relaxed_simd_wasm,$(THREADS_RELAXED_CARGO),$(THREADS_RELAXED_TARGET),$(THREADS_RELAXED_WASM),--enable-threads)
 
 pkg/package.json: scripts/pkg-package.json
 	mkdir -p pkg && cp $< $@
