@@ -26,7 +26,8 @@
 //! convolution (flipped, transposed weight, complementary padding), one per phase of the stride
 //! (`conv/adjoint.rs`), on the forward kernels below, except for a strided image stem and a
 //! convolution that widens its channels (`Conv2d::input_gradient_by_patch_matrix`), which keep
-//! the patch matrix.
+//! the patch matrix, and a depthwise convolution with stride 2, whose input gradient has a pass
+//! of its own (`conv/depthwise_adjoint.rs`).
 //!
 //! In wasm, stride 1 and dilation 1 (both convolutions of the built-in CNN) skip the patch
 //! matrix: `conv/direct.rs` keeps output row segments in SIMD registers and reads a

@@ -14,9 +14,11 @@
 //! interleaved into eight consecutive input columns, so every input position is written once,
 //! in order. The adjoint of `conv/adjoint.rs` instead runs one small convolution per parity
 //! pair (taps 1, 2, 2 and 4 for a 3×3 kernel), each into its own tensor, then writes them to
-//! every second position of a zeroed gradient: 1.5× the forward pass on MobileNetV2's
-//! 96-channel 112 → 56 layer (BENCHMARKS.md, Ninth pass). The sums are the same terms in
-//! another order, so both agree up to rounding.
+//! every second position of a zeroed gradient (1.5× the forward pass on MobileNetV2's
+//! 96-channel 112 → 56 layer), and the patch matrix makes one small product per channel;
+//! this pass took EfficientNet-B0's input gradient from 92–95 to 83–87 ms in Chromium
+//! (BENCHMARKS.md, Ninth pass). The sums are the same terms in another order, so all three
+//! agree up to rounding.
 
 use super::{Conv2d, ConvGeometry};
 use crate::parallel;
@@ -48,17 +50,16 @@ struct AxisPlan {
 }
 
 impl AxisPlan {
-    /// The plan of an axis of `input` positions, `output` gradient positions, kernel `kernel`
-    /// and padding `pad` before, whose positions `2a' + r` are computed for `a'` up to
-    /// `reach − 1` (past the input's end too, for whole vectors).
-    fn new(input: usize, output: usize, kernel: usize, pad: usize, reach: usize) -> Self {
+    /// The plan of an axis of `output` gradient positions, kernel `kernel` and padding `pad`
+    /// before, whose input positions `2a' + r` are computed for `a'` up to `reach − 1` (at
+    /// least half the input, rounded up; past its end too, for whole vectors).
+    fn new(output: usize, kernel: usize, pad: usize, reach: usize) -> Self {
         let taps = [0, 1].map(|parity| parity_taps(kernel, pad, parity));
         let offsets = || taps.iter().flatten().map(|&(_, offset)| offset);
         let lowest = offsets().min().unwrap_or(0);
         let highest = offsets().max().unwrap_or(0);
         let margin = lowest.min(0).unsigned_abs();
         let extent = margin + output.max((reach as isize + highest).max(0) as usize);
-        debug_assert!(input.div_ceil(2) <= reach);
         AxisPlan {
             taps,
             margin,
@@ -82,14 +83,8 @@ pub(super) fn input_gradient(geo: &ConvGeometry, grad: &[f32], weight: &[f32], d
     let (out_h, out_w) = (geo.rows.output, geo.cols.output);
     // Columns are computed four `b'` (eight input columns) at a time.
     let column_reach = geo.width.div_ceil(2).div_ceil(LANES) * LANES;
-    let rows = AxisPlan::new(
-        geo.height,
-        out_h,
-        kh,
-        geo.rows.pad_begin,
-        geo.height.div_ceil(2),
-    );
-    let cols = AxisPlan::new(geo.width, out_w, kw, geo.cols.pad_begin, column_reach);
+    let rows = AxisPlan::new(out_h, kh, geo.rows.pad_begin, geo.height.div_ceil(2));
+    let cols = AxisPlan::new(out_w, kw, geo.cols.pad_begin, column_reach);
     let (plane, out_plane) = (geo.height * geo.width, out_h * out_w);
     let scratch = || RowScratch {
         buffer: vec![0.0; rows.extent * cols.extent],
