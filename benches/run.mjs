@@ -12,7 +12,9 @@
 //   node benches/run.mjs --profile ROW   runs one row under Chromium's sampling CPU profiler with
 //            a symbolised nnlens wasm (wasm-bindgen --keep-debug of cargo's output, no wasm-opt)
 //            and prints the functions with the most self time (--impls nnlens: only those
-//            frameworks run; --top N lines; --wasm FILE: another cargo build's nnlens.wasm)
+//            frameworks run; --top N lines; --wasm FILE: another cargo build's nnlens.wasm;
+//            --by-op: nnlens's wasm time only, each function under the op that called it and the
+//            half of the pass it ran in, F for the forward node loop, B for the backward one)
 //
 // Ratios everywhere are PEER TIME / NNLENS TIME (or peer bytes / nnlens bytes): above 1 means
 // nnlens is faster (smaller); below 1 means nnlens trails. Training rows show steps per second
@@ -510,8 +512,28 @@ export async function run({ quick = false, rows = null, coldReps = quick ? 1 : 7
   }
 }
 
+/**
+ * The key a profile node's self time is summed under: the function itself, or with `byOp` the
+ * half of the pass it ran in (F: under the forward node loop, B: the backward one, ?: neither),
+ * the nearest op method above it (a `Kernel` method or a `Conv2d` one) and the function.
+ */
+function profileKey(node, { byId, parent, byOp }) {
+  const f = node.callFrame;
+  const file = f.url.split("/").pop() || "(native)";
+  if (!byOp) return `${f.functionName || "(anonymous)"}  [${file}]`;
+  const short = (name) => name.replace(/::h[0-9a-f]{16}$/, "").replaceAll("nnlens::graph::ops::", "").replace(" as Kernel>", ">");
+  let [op, half] = [null, "?"];
+  for (let id = node.id; id !== undefined; id = parent.get(id)) {
+    const name = byId.get(id).callFrame.functionName;
+    if (/backward_kept/.test(name)) { half = "B"; break; }
+    if (/run_keeping/.test(name)) { half = "F"; break; }
+    if (!op && /(as nnlens::graph::ops::Kernel>::\w+|Conv2d::\w+)/.test(name)) op = short(name);
+  }
+  return `${half} ${op ?? "-"} :: ${short(f.functionName)}`;
+}
+
 /** Self time per function of one row's run, from a CDP CPU profile. */
-export async function profile(rowId, { top = 30, impls = null, wasm = join(ROOT, "target/wasm32-unknown-unknown/release/nnlens.wasm") } = {}) {
+export async function profile(rowId, { top = 30, impls = null, byOp = false, wasm = join(ROOT, "target/wasm32-unknown-unknown/release/nnlens.wasm") } = {}) {
   const { execFileSync } = await import("node:child_process");
   const dir = join(ROOT, "target/bench-web");
   await assemble(dir);
@@ -534,12 +556,13 @@ export async function profile(rowId, { top = 30, impls = null, wasm = join(ROOT,
     const self = new Map();
     const dt = new Map();
     prof.samples.forEach((id, i) => dt.set(id, (dt.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0)));
+    const byId = new Map(prof.nodes.map((node) => [node.id, node]));
+    const parent = new Map(prof.nodes.flatMap((node) => (node.children ?? []).map((child) => [child, node.id])));
     let total = 0;
     for (const node of prof.nodes) {
       const t = dt.get(node.id) ?? 0;
-      const f = node.callFrame;
-      const file = f.url.split("/").pop() || "(native)";
-      const key = `${f.functionName || "(anonymous)"}  [${file}]`;
+      if (byOp && !node.callFrame.url.endsWith("nnlens_bg.wasm")) continue;
+      const key = profileKey(node, { byId, parent, byOp });
       self.set(key, (self.get(key) ?? 0) + t);
       total += t;
     }
@@ -556,10 +579,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);
   const opt = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : null);
   if (opt("--profile")) {
-    const { result, lines, totalMs } = await profile(opt("--profile"), { top: Number(opt("--top") ?? 30), impls: opt("--impls"), wasm: opt("--wasm") ?? undefined });
+    const byOp = args.includes("--by-op");
+    const { result, lines, totalMs } = await profile(opt("--profile"), { top: Number(opt("--top") ?? 30), impls: opt("--impls"), byOp, wasm: opt("--wasm") ?? undefined });
     const row = result.rows?.[0];
     console.log(`row ${opt("--profile")}: ${JSON.stringify(Object.fromEntries(Object.entries(row?.impls ?? {}).map(([k, v]) => [k, +v.ms.toFixed(4)])))}${row?.error ? ` error ${row.error}` : ""}`);
-    console.log(`self time over the whole page (${totalMs.toFixed(0)} ms sampled):`);
+    console.log(`self time over ${byOp ? "nnlens's wasm" : "the whole page"} (${totalMs.toFixed(0)} ms sampled):`);
     console.log(lines.join("\n"));
     process.exit(0);
   }

@@ -3,7 +3,7 @@
 //!
 //! `A` is `[m, k]` and `C` is `[m, n]`, both with contiguous rows; every `C[i, j]` becomes
 //! `s + A[i, 0]·B[0, j] + A[i, 1]·B[1, j] + …` summed in that order in f32, where the start `s`
-//! is `C[i, j]` itself or a bias (per row of `C` for a convolution, per column for a dense
+//! is `C[i, j]` itself, zero, or a bias (per row of `C` for a convolution, per column for a dense
 //! layer) loaded into the accumulators instead of `C`, so the bias costs no pass of its own. The loop structure is GotoBLAS's (Goto and van
 //! de Geijn, "Anatomy of High-Performance Matrix Multiplication", ACM TOMS 2008): blocks of
 //! [`KC`] along `k` and [`MC`] rows of `A`, inside them panels of [`NR`] columns of `B` and a
@@ -97,6 +97,8 @@ fn row_stride(strides: &[isize], (rows, cols): (usize, usize), what: &str) -> us
 pub(crate) enum Start<'a> {
     /// Its current values (`C += A · B`).
     Current,
+    /// Zeros (`C = A · B`); `C` is only written.
+    Zero,
     /// `bias[i]` in every column of row `i` (a convolution's bias, `C = [O, H·W]`); `C` is
     /// only written. One value per row of `C`.
     RowBias(&'a [f32]),
@@ -109,6 +111,7 @@ pub(crate) enum Start<'a> {
 #[derive(Debug, Clone, Copy)]
 enum TileStart {
     Current,
+    Zero,
     RowBias(*const f32),
     ColumnBias(*const f32),
 }
@@ -137,7 +140,7 @@ fn gemm_in_pieces(
     let (m, k) = a.dim();
     let (kb, n) = b.dim();
     let bias_len = match start {
-        Start::Current => None,
+        Start::Current | Start::Zero => None,
         Start::RowBias(bias) => Some((bias.len(), m)),
         Start::ColumnBias(bias) => Some((bias.len(), n)),
     };
@@ -276,6 +279,7 @@ impl Product<'_> {
                         let tile_start = match start {
                             _ if k0 > 0 => TileStart::Current,
                             Start::Current => TileStart::Current,
+                            Start::Zero => TileStart::Zero,
                             Start::RowBias(bias) => TileStart::RowBias(bias[i..].as_ptr()),
                             Start::ColumnBias(bias) => TileStart::ColumnBias(bias[j0..].as_ptr()),
                         };
@@ -344,6 +348,7 @@ unsafe fn tile(
                 TileStart::Current => {
                     row.copy_from_slice(std::slice::from_raw_parts(c.add(i * ldc), t.nr))
                 }
+                TileStart::Zero => row.fill(0.0),
                 TileStart::RowBias(bias) => row.fill(*bias.add(i)),
                 TileStart::ColumnBias(bias) => {
                     row.copy_from_slice(std::slice::from_raw_parts(bias, t.nr))
@@ -409,6 +414,7 @@ unsafe fn kernel<const R: usize>(
                 v128_load(c.add(i * ldc) as *const v128),
                 v128_load(c.add(i * ldc + 4) as *const v128),
             ],
+            TileStart::Zero => [f32x4_splat(0.0); 2],
             TileStart::RowBias(bias) => [f32x4_splat(*bias.add(i)); 2],
             TileStart::ColumnBias(bias) => [
                 v128_load(bias as *const v128),
@@ -454,6 +460,7 @@ unsafe fn kernel<const R: usize>(
             TileStart::Current => {
                 std::ptr::copy_nonoverlapping(c.add(i * ldc), row.as_mut_ptr(), NR)
             }
+            TileStart::Zero => *row = [0.0; NR],
             TileStart::RowBias(bias) => *row = [*bias.add(i); NR],
             TileStart::ColumnBias(bias) => {
                 std::ptr::copy_nonoverlapping(bias, row.as_mut_ptr(), NR)
@@ -537,7 +544,7 @@ mod tests {
     }
 
     #[test]
-    fn a_bias_start_replaces_the_values_of_c() {
+    fn a_zero_or_bias_start_replaces_the_values_of_c() {
         for (index, &(m, k, n)) in SHAPES.iter().enumerate() {
             let seed = 10 * index as u64;
             let a = random(m, k, seed + 1);
@@ -546,8 +553,10 @@ mod tests {
             let column_bias = random(1, n, seed + 5).into_raw_vec_and_offset().0;
             let rows = Array2::from_shape_fn((m, n), |(i, _)| row_bias[i]);
             let columns = Array2::from_shape_fn((m, n), |(_, j)| column_bias[j]);
+            let zeros = Array2::zeros((m, n));
             let packed = PackedB::from_transposed(b.t());
             for (start, from) in [
+                (Start::Zero, &zeros),
                 (Start::RowBias(&row_bias), &rows),
                 (Start::ColumnBias(&column_bias), &columns),
             ] {
@@ -572,7 +581,7 @@ mod tests {
             let c = random(m, n, seed + 3);
             let column_bias = random(1, n, seed + 5).into_raw_vec_and_offset().0;
             let packed = PackedB::from_transposed(b.t());
-            for start in [Start::Current, Start::ColumnBias(&column_bias)] {
+            for start in [Start::Current, Start::Zero, Start::ColumnBias(&column_bias)] {
                 for rhs in [Rhs::Packed(&packed), Rhs::Rows(b.view())] {
                     let mut whole = c.clone();
                     gemm_in_pieces(a.view(), rhs, start, whole.view_mut(), 1);

@@ -97,11 +97,18 @@ pub struct Conv2d {
 }
 
 /// A [`Conv2d`]'s adjoint, made once: its flipped weight cost ResNet-18's input gradient a copy
-/// of every stride-1 weight per call. [`Kernel::params_mut`] drops it (the weight may change
+/// of every stride-1 weight per call, and the transposed weight of the patch-matrix gradient
+/// 0.7 of SqueezeNet 1.1's 42 ms. [`Kernel::params_mut`] drops it (the weight may change
 /// through the references it gives out), so a later input gradient makes it again. It is
 /// derived from the weight, so it plays no part in equality.
 #[derive(Debug, Clone, Default)]
-struct Adjoint(OnceLock<Option<Box<InputGradient>>>);
+struct Adjoint {
+    /// The convolutions whose forward passes give the input gradient (`conv/adjoint.rs`).
+    convolutions: OnceLock<Option<Box<InputGradient>>>,
+    /// `Wᵀ` `[Cg·kh·kw, O]` with contiguous rows, the left operand of the patch-matrix product
+    /// `dcols = W_gᵀ · G_g` ([`Conv2d::backward_chunked`]).
+    transposed_weight: OnceLock<Array2<f32>>,
+}
 
 impl PartialEq for Adjoint {
     fn eq(&self, _: &Self) -> bool {
@@ -377,7 +384,7 @@ impl Conv2d {
         }
         let adjoint = self
             .adjoint
-            .0
+            .convolutions
             .get_or_init(|| InputGradient::of(self).map(Box::new))
             .as_ref()?;
         Some(
@@ -461,29 +468,47 @@ impl Conv2d {
         let gs = grad_output
             .as_slice()
             .expect("standard layout is contiguous");
-        let weight = self.weight.as_standard_layout();
-        let weight = weight_matrix(weight.view(), geo);
         let (patch, plane, group_out) = (geo.patch_len(), geo.out_plane(), geo.group_outputs());
-        // `Wᵀ` `[Cg·kh·kw, O]` with contiguous rows, the left operand of `dcols = W_gᵀ · G_g`.
-        let weight_t = weight.t().as_standard_layout().into_owned();
+        let weight_t = self.adjoint.transposed_weight.get_or_init(|| {
+            let weight = self.weight.as_standard_layout();
+            let weight = weight_matrix(weight.view(), geo);
+            weight.t().as_standard_layout().into_owned()
+        });
 
         let input_shape = [geo.batch, geo.channels, geo.height, geo.width];
         let mut dx = vec![0.0; input_shape.iter().product()];
         let mut dw = xs.map(|xs| (xs, Array2::<f32>::zeros((geo.out_channels, patch))));
         let mut cols = vec![0.0; patch * chunk * plane];
-        let mut grad_rows = vec![0.0; geo.out_channels * chunk * plane];
+        // One sample's output gradient is already the matrix [out_channels, plane]; several
+        // are gathered into this buffer.
+        let mut grad_rows = vec![
+            0.0;
+            if chunk > 1 {
+                geo.out_channels * chunk * plane
+            } else {
+                0
+            }
+        ];
         for first in (0..geo.batch).step_by(chunk) {
             let samples = first..(first + chunk).min(geo.batch);
             let columns = samples.len() * plane;
-            // Gather the chunk's output gradient as a matrix [out_channels, samples · plane].
-            let grad_rows = &mut grad_rows[..geo.out_channels * columns];
-            for (channel, row) in grad_rows.chunks_exact_mut(columns).enumerate() {
-                for (sample, dst) in samples.clone().zip(row.chunks_exact_mut(plane)) {
-                    let start = (sample * geo.out_channels + channel) * plane;
-                    dst.copy_from_slice(&gs[start..start + plane]);
+            let grad_matrix = if samples.len() == 1 {
+                matrix(
+                    &gs[first * geo.out_channels * plane..][..geo.out_channels * plane],
+                    geo.out_channels,
+                    plane,
+                )
+            } else {
+                // The chunk's output gradient as a matrix [out_channels, samples · plane].
+                let grad_rows = &mut grad_rows[..geo.out_channels * columns];
+                for (channel, row) in grad_rows.chunks_exact_mut(columns).enumerate() {
+                    for (sample, dst) in samples.clone().zip(row.chunks_exact_mut(plane)) {
+                        let start = (sample * geo.out_channels + channel) * plane;
+                        dst.copy_from_slice(&gs[start..start + plane]);
+                    }
                 }
-            }
-            let grad_matrix = matrix(grad_rows, geo.out_channels, columns);
+                matrix(grad_rows, geo.out_channels, columns)
+            };
             for group in 0..geo.groups {
                 let channels = group * group_out..(group + 1) * group_out;
                 let grads_g = grad_matrix.slice(s![channels.clone(), ..]);
@@ -570,9 +595,8 @@ fn product_with_bias(
 /// contiguous rows): matrixmultiply's wasm kernel and its packing took a third of ResNet-18's
 /// input gradient in Chromium.
 #[cfg(target_arch = "wasm32")]
-fn product_into(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, mut c: ArrayViewMut2<'_, f32>) {
-    c.fill(0.0);
-    gemm(a, Rhs::Rows(b), Start::Current, c);
+fn product_into(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, c: ArrayViewMut2<'_, f32>) {
+    gemm(a, Rhs::Rows(b), Start::Zero, c);
 }
 
 /// `c = a · b` with matrixmultiply (its x86 FMA kernels natively).

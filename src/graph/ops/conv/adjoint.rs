@@ -380,7 +380,7 @@ mod tests {
         };
         let first = gradient(&conv);
         assert!(
-            conv.adjoint.0.get().is_some_and(Option::is_some),
+            conv.adjoint.convolutions.get().is_some_and(Option::is_some),
             "the adjoint is kept"
         );
         assert_eq!(
@@ -390,7 +390,7 @@ mod tests {
         );
         conv.params_mut()[0].mapv_inplace(|w| 2.0 * w);
         assert!(
-            conv.adjoint.0.get().is_none(),
+            conv.adjoint.convolutions.get().is_none(),
             "params_mut drops the adjoint"
         );
         assert_eq!(
@@ -398,6 +398,24 @@ mod tests {
             first.mapv(|v| 2.0 * v),
             "the doubled weight doubles it"
         );
+    }
+
+    /// The transposed weight of the patch-matrix gradient (with the parameters' gradients) is
+    /// made once and kept, and dropped by `params_mut` as the adjoint is.
+    #[test]
+    fn kept_transposed_weight_follows_a_changed_weight() {
+        let weight = random_tensor(&[4, 3, 3, 3], -1.0, 1.0, 8);
+        let mut conv = Conv2d::new(weight, None, [2, 2], [1; 4], [1, 1], 1).unwrap();
+        let x = random_tensor(&[2, 3, 7, 7], -1.0, 1.0, 9);
+        let y = conv.forward(&[&x]).unwrap();
+        let g = random_tensor(y.shape(), -1.0, 1.0, 10);
+        let gradient = |conv: &Conv2d| conv.backward(&[&x], &y, &g, true).unwrap().inputs.remove(0);
+        let first = gradient(&conv);
+        assert!(conv.adjoint.transposed_weight.get().is_some());
+        assert_eq!(gradient(&conv), first);
+        conv.params_mut()[0].mapv_inplace(|w| 2.0 * w);
+        assert!(conv.adjoint.transposed_weight.get().is_none());
+        assert_eq!(gradient(&conv), first.mapv(|v| 2.0 * v));
     }
 
     /// No adjoint for dilations (their gradient takes the patch matrix).
