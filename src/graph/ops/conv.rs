@@ -97,10 +97,10 @@ pub struct Conv2d {
 }
 
 /// A [`Conv2d`]'s adjoint, made once: its flipped weight cost ResNet-18's input gradient a copy
-/// of every stride-1 weight per call, and the transposed weight of the patch-matrix gradient
-/// 0.7 of SqueezeNet 1.1's 42 ms. [`Kernel::params_mut`] drops it (the weight may change
-/// through the references it gives out), so a later input gradient makes it again. It is
-/// derived from the weight, so it plays no part in equality.
+/// of every stride-1 weight per call, and the patch-matrix gradient's transposed weight 0.7 ms
+/// of SqueezeNet 1.1's 43 (a Chromium profile). [`Kernel::params_mut`] drops it (the weight may
+/// change through the references it gives out), so a later input gradient makes it again. It
+/// is derived from the weight, so it plays no part in equality.
 #[derive(Debug, Clone, Default)]
 struct Adjoint {
     /// The convolutions whose forward passes give the input gradient (`conv/adjoint.rs`).
