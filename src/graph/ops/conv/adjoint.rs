@@ -363,59 +363,42 @@ mod tests {
         }
     }
 
-    /// The adjoint is made once and kept, and a weight changed through `params_mut` (training)
-    /// is seen by the next input gradient.
+    /// The adjoint (the input gradient alone) and the transposed weight (the patch-matrix
+    /// gradient, here with the parameters') are made once and kept, and a weight changed
+    /// through `params_mut` (training) drops them, so the next gradient sees it.
     #[test]
     fn kept_adjoint_follows_a_changed_weight() {
-        let weight = random_tensor(&[4, 3, 3, 3], -1.0, 1.0, 5);
-        let mut conv = Conv2d::new(weight, None, [1, 1], [1; 4], [1, 1], 1).unwrap();
-        let x = random_tensor(&[1, 3, 6, 6], -1.0, 1.0, 6);
-        let y = conv.forward(&[&x]).unwrap();
-        let g = random_tensor(y.shape(), -1.0, 1.0, 7);
-        let gradient = |conv: &Conv2d| {
-            conv.backward(&[&x], &y, &g, false)
-                .unwrap()
-                .inputs
-                .remove(0)
-        };
-        let first = gradient(&conv);
-        assert!(
-            conv.adjoint.convolutions.get().is_some_and(Option::is_some),
-            "the adjoint is kept"
-        );
-        assert_eq!(
-            gradient(&conv),
-            first,
-            "the kept adjoint gives the same gradient"
-        );
-        conv.params_mut()[0].mapv_inplace(|w| 2.0 * w);
-        assert!(
-            conv.adjoint.convolutions.get().is_none(),
-            "params_mut drops the adjoint"
-        );
-        assert_eq!(
-            gradient(&conv),
-            first.mapv(|v| 2.0 * v),
-            "the doubled weight doubles it"
-        );
-    }
-
-    /// The transposed weight of the patch-matrix gradient (with the parameters' gradients) is
-    /// made once and kept, and dropped by `params_mut` as the adjoint is.
-    #[test]
-    fn kept_transposed_weight_follows_a_changed_weight() {
-        let weight = random_tensor(&[4, 3, 3, 3], -1.0, 1.0, 8);
-        let mut conv = Conv2d::new(weight, None, [2, 2], [1; 4], [1, 1], 1).unwrap();
-        let x = random_tensor(&[2, 3, 7, 7], -1.0, 1.0, 9);
-        let y = conv.forward(&[&x]).unwrap();
-        let g = random_tensor(y.shape(), -1.0, 1.0, 10);
-        let gradient = |conv: &Conv2d| conv.backward(&[&x], &y, &g, true).unwrap().inputs.remove(0);
-        let first = gradient(&conv);
-        assert!(conv.adjoint.transposed_weight.get().is_some());
-        assert_eq!(gradient(&conv), first);
-        conv.params_mut()[0].mapv_inplace(|w| 2.0 * w);
-        assert!(conv.adjoint.transposed_weight.get().is_none());
-        assert_eq!(gradient(&conv), first.mapv(|v| 2.0 * v));
+        for (stride, want_params) in [([1, 1], false), ([2, 2], true)] {
+            let weight = random_tensor(&[4, 3, 3, 3], -1.0, 1.0, 5);
+            let mut conv = Conv2d::new(weight, None, stride, [1; 4], [1, 1], 1).unwrap();
+            let x = random_tensor(&[2, 3, 7, 7], -1.0, 1.0, 6);
+            let y = conv.forward(&[&x]).unwrap();
+            let g = random_tensor(y.shape(), -1.0, 1.0, 7);
+            let gradient = |conv: &Conv2d| {
+                conv.backward(&[&x], &y, &g, want_params)
+                    .unwrap()
+                    .inputs
+                    .remove(0)
+            };
+            let kept = |conv: &Conv2d| match want_params {
+                false => conv.adjoint.convolutions.get().is_some_and(Option::is_some),
+                true => conv.adjoint.transposed_weight.get().is_some(),
+            };
+            let first = gradient(&conv);
+            assert!(kept(&conv), "stride {stride:?}: kept");
+            assert_eq!(
+                gradient(&conv),
+                first,
+                "stride {stride:?}: the same gradient"
+            );
+            conv.params_mut()[0].mapv_inplace(|w| 2.0 * w);
+            assert!(!kept(&conv), "stride {stride:?}: params_mut drops it");
+            assert_eq!(
+                gradient(&conv),
+                first.mapv(|v| 2.0 * v),
+                "stride {stride:?}: the doubled weight doubles it"
+            );
+        }
     }
 
     /// No adjoint for dilations (their gradient takes the patch matrix).
