@@ -198,7 +198,10 @@ impl Graph {
     /// has run (an empty tensor takes its place, which allocates nothing): the allocator hands
     /// the freed buffers to the next nodes, so a pass works in a few warm buffers instead of one
     /// fresh allocation per node kept to the end (the ViT at batch 16 took 2.9 ms per pass while
-    /// its nodes run alone summed to 1.1 ms). The values kept equal [`Graph::trace`]'s. With
+    /// its nodes run alone summed to 1.1 ms). A one-input node that is the last reader of a
+    /// value not kept writes its output over that value where its op can
+    /// ([`Kernel::forward_in_place`]: the activations), without a new buffer at all. The values
+    /// kept equal [`Graph::trace`]'s. With
     /// `replacing` (a value id and a value of its shape), the node computing that value is
     /// skipped and its readers see the given value ([`Graph::trace_replacing`]).
     fn run_keeping(
@@ -222,10 +225,31 @@ impl Graph {
             let out = match replacement.take_if(|_| replaced == Some(ValueId(index + 1))) {
                 Some(value) => value,
                 None => {
-                    let inputs: Vec<&Tensor> = node.inputs.iter().map(|id| &values[id.0]).collect();
-                    node.op
-                        .forward(&inputs)
-                        .map_err(|e| e.at_node(&node.name, &node.label))?
+                    // A single input read by no later node and not kept can become the output.
+                    let owned = match node.inputs[..] {
+                        [id] if last_read[id.0] == Some(index) && !kept[id.0] => Some(id),
+                        _ => None,
+                    };
+                    let in_place = owned.and_then(|id| {
+                        let mut x =
+                            std::mem::replace(&mut values[id.0], Tensor::zeros(IxDyn(&[0])));
+                        match node.op.forward_in_place(&mut x) {
+                            Some(done) => Some(done.map(|()| x)),
+                            None => {
+                                values[id.0] = x;
+                                None
+                            }
+                        }
+                    });
+                    match in_place {
+                        Some(out) => out,
+                        None => {
+                            let inputs: Vec<&Tensor> =
+                                node.inputs.iter().map(|id| &values[id.0]).collect();
+                            node.op.forward(&inputs)
+                        }
+                    }
+                    .map_err(|e| e.at_node(&node.name, &node.label))?
                 }
             };
             values.push(out);

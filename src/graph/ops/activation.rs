@@ -141,6 +141,9 @@ const TWO_OVER_SQRT_PI: f32 = std::f32::consts::FRAC_2_SQRT_PI;
 /// Values per piece of an activation's forward loop (64 KiB of f32).
 const MAP_CHUNK: usize = 1 << 14;
 
+/// Values an in-place activation copies aside at a time (1 KiB, in L1).
+const IN_PLACE_RUN: usize = 256;
+
 impl Activation {
     /// Writes the activation of `x` into `out` (as long). ReLU is written as a compare and
     /// select (not `f32::max`, which has no wasm instruction and becomes a libm call per
@@ -171,6 +174,21 @@ impl Activation {
             Activation::Sigmoid => each_logistic(x, out, false),
             Activation::Silu => each_logistic(x, out, true),
             other => each(x, out, |v| other.apply(v)),
+        }
+    }
+
+    /// Overwrites `values` with their activations through [`Activation::map_into`], a run of
+    /// `source.len()` values at a time copied into `source` first (a buffer in L1 that the map
+    /// reads while it writes the run back).
+    fn map_in_place(&self, values: &mut [f32], source: &mut [f32; IN_PLACE_RUN]) {
+        for run in values.chunks_mut(IN_PLACE_RUN) {
+            let source = &mut source[..run.len()];
+            source.copy_from_slice(run);
+            // SAFETY: `[MaybeUninit<f32>]` has the layout of `[f32]`, and `map_into` writes an
+            // initialised value to every element of its output (as long as its input), so `run`
+            // holds f32 values again when the borrow ends.
+            let out = unsafe { &mut *(run as *mut [f32] as *mut [MaybeUninit<f32>]) };
+            self.map_into(source, out);
         }
     }
 
@@ -552,6 +570,20 @@ impl Kernel for Activation {
             .map_err(|e| Error::shape(format!("{} output: {e}", self.kind())))
     }
 
+    /// [`Kernel::forward`] over a standard-layout input's own buffer, in the same chunks on the
+    /// same threads.
+    fn forward_in_place(&self, x: &mut Tensor) -> Option<Result<()>> {
+        let values = x.as_slice_mut()?;
+        parallel::for_each_chunk(
+            values,
+            MAP_CHUNK,
+            MAP_CHUNK * self.work_per_element(),
+            || [0.0; IN_PLACE_RUN],
+            |source, _, chunk| self.map_in_place(chunk, source),
+        );
+        Some(Ok(()))
+    }
+
     fn backward(
         &self,
         inputs: &[&Tensor],
@@ -882,6 +914,33 @@ mod tests {
             .unwrap()
             .unwrap_err();
         assert!(err.to_string().contains("[2, 3, 3]"), "{err}");
+    }
+
+    /// The forward pass written over its input equals the one into a new buffer bit for bit,
+    /// over more than one piece of the loop and one run of the in-place copy, with a tail of
+    /// fewer than four values (SiLU's and the sigmoid's scalar tail); an input in another memory
+    /// order is left to `forward`.
+    #[test]
+    fn forward_in_place_equals_forward() {
+        let len = MAP_CHUNK + 2 * IN_PLACE_RUN + 7;
+        let x = random_tensor(&[1, len], -8.0, 8.0, 15);
+        for act in derivative_forms().into_iter().chain([Activation::Silu]) {
+            let expected = act.forward(&[&x]).unwrap();
+            let mut in_place = x.clone();
+            act.forward_in_place(&mut in_place)
+                .expect("a standard-layout input is written in place")
+                .unwrap();
+            assert_eq!(
+                in_place.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                expected.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                "{}",
+                act.kind()
+            );
+        }
+        let mut transposed = random_tensor(&[3, 4], -1.0, 1.0, 16).reversed_axes();
+        let before = transposed.clone();
+        assert!(Activation::Relu.forward_in_place(&mut transposed).is_none());
+        assert_eq!(transposed, before);
     }
 
     /// Clip passes the gradient strictly inside its bounds, as PyTorch's `hardtanh_backward`

@@ -68,6 +68,17 @@ pub trait Kernel {
     /// Computes the output. Inputs have already passed [`Kernel::output_shape`].
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor>;
 
+    /// The forward pass of a one-input op written over its input `x`, where the op can (`None`,
+    /// with `x` untouched, otherwise: take [`Kernel::forward`]): element-wise activations, whose
+    /// output has the input's shape and layout. The node loop
+    /// ([`Graph::forward`](crate::graph::Graph::forward) and the gradient trace) calls it when no
+    /// later node reads the input and the pass does not keep it, so the output takes the input's
+    /// warm buffer instead of a fresh one. On `Some(Ok(()))` `x` holds the output, equal to
+    /// `forward`'s bit for bit.
+    fn forward_in_place(&self, _x: &mut Tensor) -> Option<Result<()>> {
+        None
+    }
+
     /// The vector-Jacobian product: `grad_output` is `dL/d output` (the forward output's shape).
     /// Parameter gradients are computed only when `want_params` is set.
     fn backward(
@@ -342,6 +353,9 @@ impl Kernel for Op {
     }
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
         dispatch!(self, op => op.forward(inputs))
+    }
+    fn forward_in_place(&self, x: &mut Tensor) -> Option<Result<()>> {
+        dispatch!(self, op => op.forward_in_place(x))
     }
     fn backward(
         &self,

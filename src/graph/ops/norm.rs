@@ -290,14 +290,7 @@ impl BatchNorm {
         if !grad.is_standard_layout() {
             *grad = grad.as_standard_layout().into_owned();
         }
-        let plane: usize = grad.shape()[2..].iter().product();
-        let values = grad.as_slice_mut().expect("standard layout is contiguous");
-        if plane > 0 {
-            for (index, plane) in values.chunks_exact_mut(plane).enumerate() {
-                let m = multiplier[index % multiplier.len()];
-                plane.iter_mut().for_each(|g| *g *= m);
-            }
-        }
+        map_planes_in_place(grad, |c, g| multiplier[c] * g);
         Ok(())
     }
 
@@ -452,6 +445,21 @@ impl Kernel for BatchNorm {
         })
     }
 
+    /// The inference-mode output over a standard-layout input's own buffer (DenseNet-121's
+    /// batch norms, each its concatenation's only reader).
+    fn forward_in_place(&self, x: &mut Tensor) -> Option<Result<()>> {
+        if !x.is_standard_layout() {
+            return None;
+        }
+        Some(self.output_shape(&[x.shape()]).and_then(|_| {
+            let (multiplier, offset) = self.affine()?;
+            let (m, o) = (multiplier.as_slice(), offset.as_slice());
+            let (m, o) = m.zip(o).expect("fresh 1-D arrays are contiguous");
+            map_planes_in_place(x, |c, v| m[c] * v + o[c]);
+            Ok(())
+        }))
+    }
+
     fn backward_in_place(
         &self,
         inputs: &[&Tensor],
@@ -502,6 +510,19 @@ fn map_planes(x: &Tensor, f: impl Fn(usize, f32) -> f32) -> Option<Tensor> {
         }
     }
     Tensor::from_shape_vec(x.raw_dim(), out).ok()
+}
+
+/// [`map_planes`] over `x`'s own values; `x` (`[N, C, ...]`) must be in standard layout.
+fn map_planes_in_place(x: &mut Tensor, f: impl Fn(usize, f32) -> f32) {
+    let channels = x.shape()[1];
+    let plane: usize = x.shape()[2..].iter().product();
+    let values = x.as_slice_mut().expect("standard layout is contiguous");
+    if plane > 0 {
+        for (index, plane_values) in values.chunks_exact_mut(plane).enumerate() {
+            let channel = index % channels;
+            plane_values.iter_mut().for_each(|v| *v = f(channel, *v));
+        }
+    }
 }
 
 /// Per channel (axis 1), `Σ g` and `Σ g (x - mean)` over all other axes.
@@ -595,6 +616,15 @@ mod tests {
                     .unwrap();
                 assert_eq!(grad, dx, "{shape:?} in place");
             }
+            // The forward pass over its input equals `forward`'s; another layout is left to it.
+            let mut over_x = x.clone();
+            bn.forward_in_place(&mut over_x)
+                .expect("a standard-layout input is written in place")
+                .unwrap();
+            assert_eq!(over_x, y, "{shape:?} forward in place");
+            let mut other = column_major(&x);
+            assert!(bn.forward_in_place(&mut other).is_none());
+            assert_eq!(other, x);
         }
         let (x, mut wrong) = (
             random_tensor(&[2, 3, 4], -1.0, 1.0, 44),
