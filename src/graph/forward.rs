@@ -200,7 +200,8 @@ impl Graph {
     /// fresh allocation per node kept to the end (the ViT at batch 16 took 2.9 ms per pass while
     /// its nodes run alone summed to 1.1 ms). A one-input node that is the last reader of a
     /// value not kept writes its output over that value where its op can
-    /// ([`Kernel::forward_in_place`]: the activations), without a new buffer at all. The values
+    /// ([`Kernel::forward_in_place`]: the activations and inference batch norm), without a new
+    /// buffer at all. The values
     /// kept equal [`Graph::trace`]'s. With
     /// `replacing` (a value id and a value of its shape), the node computing that value is
     /// skipped and its readers see the given value ([`Graph::trace_replacing`]).

@@ -69,8 +69,8 @@ pub trait Kernel {
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor>;
 
     /// The forward pass of a one-input op written over its input `x`, where the op can (`None`,
-    /// with `x` untouched, otherwise: take [`Kernel::forward`]): element-wise activations, whose
-    /// output has the input's shape and layout. The node loop
+    /// with `x` untouched, otherwise: take [`Kernel::forward`]): element-wise activations and
+    /// inference batch norm, whose output has the input's shape and layout. The node loop
     /// ([`Graph::forward`](crate::graph::Graph::forward) and the gradient trace) calls it when no
     /// later node reads the input and the pass does not keep it, so the output takes the input's
     /// warm buffer instead of a fresh one. On `Some(Ok(()))` `x` holds the output, equal to
