@@ -14,7 +14,9 @@
 //            and prints the functions with the most self time (--impls nnlens: only those
 //            frameworks run; --top N lines; --wasm FILE: another cargo build's nnlens.wasm;
 //            --by-op: nnlens's wasm time only, each function under the op that called it and the
-//            half of the pass it ran in, F for the forward node loop, B for the backward one)
+//            half of the pass it ran in, F for the forward node loop, B for the backward one;
+//            a row ending in -threads: the threaded relaxed-SIMD build in the isolated page,
+//            the page's thread profiled)
 //
 // Ratios everywhere are PEER TIME / NNLENS TIME (or peer bytes / nnlens bytes): above 1 means
 // nnlens is faster (smaller); below 1 means nnlens trails. Training rows show steps per second
@@ -521,10 +523,12 @@ function profileKey(node, { byId, parent, byOp }) {
   const f = node.callFrame;
   const file = f.url.split("/").pop() || "(native)";
   if (!byOp) return `${f.functionName || "(anonymous)"}  [${file}]`;
-  const short = (name) => name.replace(/::h[0-9a-f]{16}$/, "").replaceAll("nnlens::graph::ops::", "").replace(" as Kernel>", ">");
+  // The nightly of the threaded build demangles v0 names, with each crate's hash in brackets.
+  const plain = (name) => name.replace(/::h[0-9a-f]{16}$/, "").replaceAll(/\[[0-9a-f]{16}\]/g, "");
+  const short = (name) => plain(name).replaceAll("nnlens::graph::ops::", "").replace(" as Kernel>", ">");
   let [op, half] = [null, "?"];
   for (let id = node.id; id !== undefined; id = parent.get(id)) {
-    const name = byId.get(id).callFrame.functionName;
+    const name = plain(byId.get(id).callFrame.functionName);
     if (/backward_kept/.test(name)) { half = "B"; break; }
     if (/run_keeping/.test(name)) { half = "F"; break; }
     if (!op && /(as nnlens::graph::ops::Kernel>::\w+|Conv2d::\w+)/.test(name)) op = short(name);
@@ -533,13 +537,26 @@ function profileKey(node, { byId, parent, byOp }) {
 }
 
 /** Self time per function of one row's run, from a CDP CPU profile. */
-export async function profile(rowId, { top = 30, impls = null, byOp = false, wasm = join(ROOT, "target/wasm32-unknown-unknown/release/nnlens.wasm") } = {}) {
+export async function profile(rowId, { top = 30, impls = null, byOp = false, wasm = null } = {}) {
   const { execFileSync } = await import("node:child_process");
   const dir = join(ROOT, "target/bench-web");
   await assemble(dir);
-  // Same code as the package, with the function names kept (the package strips them).
-  execFileSync("wasm-bindgen", ["--target", "web", "--keep-debug", "--out-dir", join(dir, "pkg"), "--out-name", "nnlens", wasm]);
-  const server = await serve(dir, 0);
+  // Same code as the package, with the function names kept (the package strips them). A
+  // threaded row runs the threaded relaxed-SIMD build (as `make pkg` compiles it) in the
+  // cross-origin isolated page; the profile is the page's thread, which takes pieces of every
+  // split loop like the workers, so a loop left on one thread shows its whole time there.
+  const threaded = rowId.endsWith("-threads");
+  if (threaded) {
+    const out = join(dir, "pkg/threads");
+    execFileSync("wasm-bindgen", ["--target", "web", "--keep-debug", "--no-typescript", "--out-dir", out, "--out-name", "nnlens",
+      wasm ?? join(ROOT, "target/threads-relaxed/wasm32-unknown-unknown/release/nnlens.wasm")]);
+    for (const script of ["freed-object-message.mjs", "relaxed-simd-loader.mjs"]) execFileSync("node", [join(ROOT, "scripts", script), join(out, "nnlens.js")]);
+    await cp(join(out, "nnlens_bg.wasm"), join(out, "nnlens_bg_relaxed.wasm"));
+  } else {
+    execFileSync("wasm-bindgen", ["--target", "web", "--keep-debug", "--out-dir", join(dir, "pkg"), "--out-name", "nnlens",
+      wasm ?? join(ROOT, "target/wasm32-unknown-unknown/release/nnlens.wasm")]);
+  }
+  const server = await serve(dir, 0, "/", { isolated: threaded });
   const origin = `http://127.0.0.1:${server.address().port}`;
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: CHROMIUM_ARGS });
   try {
@@ -549,7 +566,7 @@ export async function profile(rowId, { top = 30, impls = null, byOp = false, was
     await cdp.send("Profiler.enable");
     await cdp.send("Profiler.setSamplingInterval", { interval: 100 });
     await cdp.send("Profiler.start");
-    await page.goto(`${origin}/index.html?rows=${rowId}${impls ? `&impls=${impls}` : ""}`);
+    await page.goto(`${origin}/index.html?rows=${rowId}${impls ? `&impls=${impls}` : ""}${threaded ? "&isolated=1" : ""}`);
     await page.waitForSelector("body[data-done=true]", { timeout: 3_600_000 });
     const { profile: prof } = await cdp.send("Profiler.stop");
     const result = await page.evaluate(() => window.benchResult);
@@ -561,7 +578,7 @@ export async function profile(rowId, { top = 30, impls = null, byOp = false, was
     let total = 0;
     for (const node of prof.nodes) {
       const t = dt.get(node.id) ?? 0;
-      if (byOp && !node.callFrame.url.endsWith("nnlens_bg.wasm")) continue;
+      if (byOp && !/nnlens_bg(_relaxed)?\.wasm$/.test(node.callFrame.url)) continue;
       const key = profileKey(node, { byId, parent, byOp });
       self.set(key, (self.get(key) ?? 0) + t);
       total += t;
