@@ -4,7 +4,7 @@
 //! for the backward pass) and Grad-CAM (which needs an inner layer's output) are built on. The
 //! training-mode pass that fills a trace is in `training.rs`.
 
-use super::ops::{GradientReads, Kernel};
+use super::ops::{GradientReads, Kernel, Op};
 use super::training::TrainingRecord;
 use super::{Graph, ValueId};
 use crate::error::{ensure_finite, Error, Result};
@@ -201,8 +201,10 @@ impl Graph {
     /// its nodes run alone summed to 1.1 ms). A one-input node that is the last reader of a
     /// value not kept writes its output over that value where its op can
     /// ([`Kernel::forward_in_place`]: the activations and inference batch norm), without a new
-    /// buffer at all. The values
-    /// kept equal [`Graph::trace`]'s. With
+    /// buffer at all; a convolution whose value only the element-wise activation right after it
+    /// reads, and which is not kept, runs that activation as its epilogue
+    /// ([`Kernel::forward_then`]) and its own value stays empty. The values kept equal
+    /// [`Graph::trace`]'s. With
     /// `replacing` (a value id and a value of its shape), the node computing that value is
     /// skipped and its readers see the given value ([`Graph::trace_replacing`]).
     fn run_keeping(
@@ -212,20 +214,53 @@ impl Graph {
         replacing: Option<(ValueId, Tensor)>,
     ) -> Result<Vec<Tensor>> {
         self.check_input(&input)?;
-        // The index of the last node reading each value.
+        // The index of the last node reading each value, and how many times it is read.
         let mut last_read = vec![None; self.nodes().len() + 1];
+        let mut reads = vec![0; self.nodes().len() + 1];
         for (index, node) in self.nodes().iter().enumerate() {
             for id in &node.inputs {
                 last_read[id.0] = Some(index);
+                reads[id.0] += 1;
             }
         }
         let (replaced, mut replacement) = replacing.unzip();
         let mut values = Vec::with_capacity(self.nodes().len() + 1);
         values.push(input);
         for (index, node) in self.nodes().iter().enumerate() {
-            let out = match replacement.take_if(|_| replaced == Some(ValueId(index + 1))) {
-                Some(value) => value,
-                None => {
+            if values.len() > index + 1 {
+                // An activation fused into the node before it: its value is there already.
+                continue;
+            }
+            let (value, next_value) = (ValueId(index + 1), ValueId(index + 2));
+            // An element-wise activation that alone reads this node's value, right after it,
+            // with the value not kept and neither replaced, runs as the node's epilogue.
+            let fusable = match self.nodes().get(index + 1) {
+                Some(next)
+                    if next.inputs == [value]
+                        && reads[value.0] == 1
+                        && !kept[value.0]
+                        && replaced.is_none_or(|id| id != value && id != next_value) =>
+                {
+                    match &next.op {
+                        Op::Activation(activation) => Some(activation),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            let fused = fusable.and_then(|activation| {
+                let inputs: Vec<&Tensor> = node.inputs.iter().map(|id| &values[id.0]).collect();
+                node.op
+                    .forward_then(&inputs, &|run| activation.apply_in_place(run))
+            });
+            let out = match (fused, replacement.take_if(|_| replaced == Some(value))) {
+                (Some(out), _) => {
+                    // The node's own value is never read: it stays empty.
+                    values.push(Tensor::zeros(IxDyn(&[0])));
+                    out.map_err(|e| e.at_node(&node.name, &node.label))?
+                }
+                (None, Some(value)) => value,
+                (None, None) => {
                     // A single input read by no later node and not kept can become the output.
                     let owned = match node.inputs[..] {
                         [id] if last_read[id.0] == Some(index) && !kept[id.0] => Some(id),
@@ -388,9 +423,12 @@ fn check_batch_range(batch: usize) -> Result<()> {
 mod tests {
     use super::*;
     use crate::graph::ops::activation::Activation;
+    // Run in wasm32 too (`make test-wasm`), where the fused convolutions run the wasm kernels.
     use crate::graph::ops::dense::Dense;
     use crate::graph::ops::gradcheck::random_tensor;
     use crate::graph::ops::Op;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     /// Input `[3]`, a seeded dense layer of `units`, then `activation`; returns the dense id.
     fn dense_then(
@@ -432,6 +470,61 @@ mod tests {
             g.output_only(x.clone()).unwrap(),
             *g.trace(x).unwrap().value(c)
         );
+    }
+
+    /// Convolutions followed by the element-wise activation that alone reads them run it as
+    /// their epilogue in `output_only` and the gradient trace (the direct, depthwise, pointwise
+    /// and patch-matrix kernels in wasm); the output equals the trace's, which keeps every value
+    /// and so fuses nothing, bit for bit, and a convolution read twice is left alone.
+    #[test]
+    fn activations_fused_into_convolutions_equal_the_trace() {
+        use crate::graph::ops::conv::Conv2d;
+        use crate::graph::ops::elementwise::{Binary, BinaryKind};
+        let mut g = Graph::new(&[3, 9, 8]).unwrap();
+        let conv = |cin, out, kernel, stride, padding, groups, seed| {
+            let weight = random_tensor(&[out, cin / groups, kernel, kernel], -0.5, 0.5, seed);
+            let bias = Some(random_tensor(&[out], -0.2, 0.2, seed + 1));
+            let conv = Conv2d::new(weight, bias, [stride; 2], [padding; 4], [1, 1], groups);
+            Op::Conv2d(conv.unwrap())
+        };
+        let layers = [
+            (conv(3, 4, 3, 1, 1, 1, 1), Activation::Relu),
+            (
+                conv(4, 4, 3, 2, 1, 4, 3),
+                Activation::Clip { min: 0.0, max: 0.3 },
+            ),
+            (
+                conv(4, 8, 1, 1, 0, 1, 5),
+                Activation::LeakyRelu { alpha: 0.1 },
+            ),
+            (conv(8, 70, 3, 1, 1, 1, 7), Activation::Relu),
+        ];
+        let mut last = ValueId::INPUT;
+        for (index, (conv, activation)) in layers.into_iter().enumerate() {
+            let c = g.push(format!("c{index}"), "Conv", conv, &[last]).unwrap();
+            last = g
+                .push(format!("a{index}"), "act", Op::Activation(activation), &[c])
+                .unwrap();
+        }
+        let c = g
+            .push("c4", "Conv", conv(70, 5, 3, 1, 1, 1, 9), &[last])
+            .unwrap();
+        let relu = g
+            .push("a4", "Relu", Op::Activation(Activation::Relu), &[c])
+            .unwrap();
+        let sum = Op::Binary(Binary::between_values(BinaryKind::Add));
+        let out = g.push("add", "Add", sum, &[c, relu]).unwrap();
+        for batch in [1, 2] {
+            let x = random_tensor(&[batch, 3, 9, 8], -2., 2., 11 + batch as u64);
+            let full = g.trace(x.clone()).unwrap();
+            assert_eq!(g.output_only(x.clone()).unwrap(), *full.value(out));
+            let lean = g.gradient_trace(x, out).unwrap();
+            assert_eq!(lean.kept_value(out), Some(full.value(out)));
+            assert_eq!(
+                g.input_gradient(&lean, 0).unwrap(),
+                g.input_gradient(&full, 0).unwrap()
+            );
+        }
     }
 
     /// A replaced value reaches its readers in place of its node's output; the values before

@@ -27,8 +27,10 @@
 //! [`kernel`] is SIMD128 on wasm32 and plain arrays elsewhere (where only the tests use this
 //! module): both follow the same packing, blocking and summation order.
 
+use crate::graph::ops::Epilogue;
 use crate::parallel;
 use ndarray::{ArrayView2, ArrayViewMut2};
+use std::ops::Range;
 
 /// Columns of `B` per panel: two f32x4 vectors.
 pub(crate) const NR: usize = 8;
@@ -116,25 +118,44 @@ enum TileStart {
     ColumnBias(*const f32),
 }
 
-/// `C = start + A · B` (see the module documentation). `A` (`[m, k]`), `B` and `C` (`[m, n]`)
-/// must have contiguous rows; panics when the shapes do not fit (a caller bug).
+/// `C = start + A · B` (see the module documentation), then `epilogue` over every row run of
+/// `C`'s final values (by the piece that computed them, after its last `k` block, while its
+/// rows are in cache). `A` (`[m, k]`), `B` and `C` (`[m, n]`) must have contiguous rows;
+/// panics when the shapes do not fit (a caller bug).
 pub(crate) fn gemm(
     a: ArrayView2<'_, f32>,
     b: Rhs<'_>,
     start: Start<'_>,
     c: ArrayViewMut2<'_, f32>,
+    epilogue: Option<Epilogue<'_>>,
 ) {
     let ((m, k), n) = (a.dim(), b.dim().1);
-    let pieces = parallel::pieces(n.div_ceil(NR), m.saturating_mul(n).saturating_mul(k));
-    gemm_in_pieces(a, b, start, c, pieces)
+    let units = split_units(m, n).1;
+    let pieces = parallel::pieces(units, m.saturating_mul(n).saturating_mul(k));
+    gemm_in_pieces(a, b, start, c, epilogue, pieces)
 }
 
-/// [`gemm`] split into `pieces` ranges of columns (see [`Product::in_pieces`]).
+/// How a product of `m` rows and `n` columns is split between threads: by rows of `A` and `C`
+/// (`true`, in [`MR`]-row tiles) when `m > n`, else by columns of `B` and `C` (in [`NR`]-column
+/// panels); and how many such units there are. Each piece reads all of the operand it does not
+/// split, so splitting the larger one keeps the traffic down: ResNet-18's last convolutions
+/// (512 rows of weights, 49 pixels) split by columns read their 9 MB weight once per
+/// one-panel piece, seven times in all, where split by rows each thread reads its half once.
+fn split_units(m: usize, n: usize) -> (bool, usize) {
+    if m > n {
+        (true, m.div_ceil(MR))
+    } else {
+        (false, n.div_ceil(NR))
+    }
+}
+
+/// [`gemm`] split into `pieces` ranges of rows or columns (see [`Product::in_pieces`]).
 fn gemm_in_pieces(
     a: ArrayView2<'_, f32>,
     b: Rhs<'_>,
     start: Start<'_>,
     mut c: ArrayViewMut2<'_, f32>,
+    epilogue: Option<Epilogue<'_>>,
     pieces: usize,
 ) {
     let (m, k) = a.dim();
@@ -168,9 +189,10 @@ fn gemm_in_pieces(
         start,
         c: c.as_mut_ptr(),
         ldc: row_stride(c.strides(), (m, n), "C"),
+        epilogue,
     };
     // SAFETY: the views were checked to fit `m`, `n`, `k` and the start; each piece writes only
-    // its own columns of C.
+    // its own rows or columns of C.
     unsafe { product.in_pieces(pieces) }
 }
 
@@ -182,8 +204,9 @@ enum RhsRows {
 }
 
 /// One product `C = start + A · B` as raw parts, so that pieces of it can run on several
-/// threads; each piece is a range of [`NR`]-column panels of `C` and `B`.
-#[derive(Debug, Clone, Copy)]
+/// threads; each piece is a range of [`MR`]-row tiles of `A` and `C` or of [`NR`]-column
+/// panels of `B` and `C` ([`split_units`]).
+#[derive(Clone, Copy)]
 struct Product<'a> {
     m: usize,
     n: usize,
@@ -194,42 +217,50 @@ struct Product<'a> {
     start: Start<'a>,
     c: *mut f32,
     ldc: usize,
+    epilogue: Option<Epilogue<'a>>,
 }
 
 // SAFETY: a `Product` is made by `gemm` from views it borrows for the whole call, and its
-// pieces write disjoint column ranges of C, so sharing it between the pool's threads while
-// `in_pieces` runs is sound.
+// pieces write disjoint row or column ranges of C, so sharing it between the pool's threads
+// while `in_pieces` runs is sound.
 unsafe impl Send for Product<'_> {}
 unsafe impl Sync for Product<'_> {}
 
 impl Product<'_> {
-    /// Runs the product as `pieces` (1 or more) ranges of panels of about equal length, on the
-    /// pool when there are several (`crate::parallel`). Every element of C gets the same sum
-    /// in the same order whatever `pieces` is.
+    /// Runs the product as `pieces` (1 or more) ranges of row tiles or column panels
+    /// ([`split_units`]) of about equal length, on the pool when there are several
+    /// (`crate::parallel`). Every element of C gets the same sum in the same order whatever
+    /// `pieces` is.
     ///
     /// # Safety
     /// The parts describe views as `gemm` checks them.
     unsafe fn in_pieces(&self, pieces: usize) {
-        let panels = self.n.div_ceil(NR);
-        let pieces = pieces.clamp(1, panels);
+        let (by_rows, units) = split_units(self.m, self.n);
+        let pieces = pieces.clamp(1, units.max(1));
         if pieces == 1 {
-            return self.columns(0, self.n);
+            return self.block(0..self.m, 0..self.n);
         }
         parallel::for_each_index(pieces, |piece| {
-            let first = panels * piece / pieces * NR;
-            let end = (panels * (piece + 1) / pieces * NR).min(self.n);
-            // SAFETY: as for the whole product; the pieces' column ranges are disjoint.
-            unsafe { self.columns(first, end) }
+            let (first, end) = (units * piece / pieces, units * (piece + 1) / pieces);
+            // SAFETY: as for the whole product; the pieces' ranges are disjoint.
+            unsafe {
+                if by_rows {
+                    self.block(first * MR..(end * MR).min(self.m), 0..self.n)
+                } else {
+                    self.block(0..self.m, first * NR..(end * NR).min(self.n))
+                }
+            }
         });
     }
 
-    /// Columns `first..end` of C (`first` a multiple of [`NR`]) in GotoBLAS's loop order.
+    /// Rows `rows` and columns `columns` of C (`columns.start` a multiple of [`NR`]) in
+    /// GotoBLAS's loop order.
     ///
     /// # Safety
-    /// As [`Product::in_pieces`]; no other thread writes these columns meanwhile.
-    unsafe fn columns(&self, first: usize, end: usize) {
+    /// As [`Product::in_pieces`]; no other thread writes this block meanwhile.
+    unsafe fn block(&self, rows: Range<usize>, columns: Range<usize>) {
         let Product {
-            m,
+            m: _,
             n,
             k,
             a: a_ptr,
@@ -238,6 +269,7 @@ impl Product<'_> {
             start,
             c: c_ptr,
             ldc,
+            epilogue,
         } = *self;
         // A partial last panel of an unpacked `B` is copied into `edge` (zero padded), one `KC`
         // block at a time.
@@ -245,9 +277,10 @@ impl Product<'_> {
         // With k = 0 the product is empty and C is its start: one block of zero length.
         for k0 in (0..k.max(1)).step_by(KC) {
             let kc = KC.min(k - k0.min(k));
-            for i0 in (0..m).step_by(MC) {
-                let mc = MC.min(m - i0);
-                for j0 in (first..end).step_by(NR) {
+            let last_block = k0 + KC >= k;
+            for i0 in rows.clone().step_by(MC) {
+                let mc = MC.min(rows.end - i0);
+                for j0 in columns.clone().step_by(NR) {
                     let nr = NR.min(n - j0);
                     // The panel of `B` the tiles read: its first row and row stride.
                     let (panel, ldb): (*const f32, usize) = match b {
@@ -305,6 +338,18 @@ impl Product<'_> {
                                 ldc,
                             );
                         }
+                    }
+                }
+                if let (true, Some(epilogue)) = (last_block, epilogue) {
+                    for i in i0..i0 + mc {
+                        // SAFETY: row i < m of C holds columns `columns` (stride ldc), which
+                        // only this piece writes.
+                        epilogue(unsafe {
+                            std::slice::from_raw_parts_mut(
+                                c_ptr.add(i * ldc + columns.start),
+                                columns.len(),
+                            )
+                        });
                     }
                 }
             }
@@ -531,7 +576,7 @@ mod tests {
             assert_eq!(Rhs::Packed(&packed).dim(), (k, n));
             for rhs in [Rhs::Packed(&packed), Rhs::Rows(b.view())] {
                 let mut got = c.clone();
-                gemm(a.view(), rhs, Start::Current, got.view_mut());
+                gemm(a.view(), rhs, Start::Current, got.view_mut(), None);
                 assert_eq!(got, expected, "{m}x{k}x{n} with {rhs:?}");
                 for (g, e) in got.iter().zip(&by_ndarray) {
                     assert!(
@@ -563,7 +608,7 @@ mod tests {
                 let expected = reference(&a, &b, from);
                 for rhs in [Rhs::Packed(&packed), Rhs::Rows(b.view())] {
                     let mut got = Array2::from_elem((m, n), f32::NAN);
-                    gemm(a.view(), rhs, start, got.view_mut());
+                    gemm(a.view(), rhs, start, got.view_mut(), None);
                     assert_eq!(got, expected, "{m}x{k}x{n} with {start:?}, {rhs:?}");
                 }
             }
@@ -571,39 +616,65 @@ mod tests {
     }
 
     #[test]
-    fn products_split_into_column_pieces_equal_the_whole() {
-        // The threaded build's split (pieces of panels, on the pool with `threads`): the same
-        // sums in the same order, so equal bit for bit, with both starts and both right sides.
+    fn products_split_into_pieces_equal_the_whole() {
+        // The threaded build's split (pieces of row tiles where `m > n`, else of column panels,
+        // on the pool with `threads`): the same sums in the same order, so equal bit for bit,
+        // with every start, both right sides and an epilogue.
         for (index, &(m, k, n)) in SHAPES.iter().enumerate() {
             let seed = 10 * index as u64;
             let a = random(m, k, seed + 1);
             let b = random(k, n, seed + 2);
             let c = random(m, n, seed + 3);
+            let row_bias = random(1, m, seed + 4).into_raw_vec_and_offset().0;
             let column_bias = random(1, n, seed + 5).into_raw_vec_and_offset().0;
             let packed = PackedB::from_transposed(b.t());
-            for start in [Start::Current, Start::Zero, Start::ColumnBias(&column_bias)] {
-                for rhs in [Rhs::Packed(&packed), Rhs::Rows(b.view())] {
+            let starts = [
+                Start::Current,
+                Start::Zero,
+                Start::RowBias(&row_bias),
+                Start::ColumnBias(&column_bias),
+            ];
+            for start in starts {
+                let halve: Epilogue<'_> = &|run| run.iter_mut().for_each(|v| *v *= 0.5);
+                for (rhs, epilogue) in [
+                    (Rhs::Packed(&packed), None),
+                    (Rhs::Rows(b.view()), None),
+                    (Rhs::Rows(b.view()), Some(halve)),
+                ] {
                     let mut whole = c.clone();
-                    gemm_in_pieces(a.view(), rhs, start, whole.view_mut(), 1);
+                    gemm_in_pieces(a.view(), rhs, start, whole.view_mut(), epilogue, 1);
                     for pieces in [2, 3, 7, 1000] {
                         let mut split = c.clone();
-                        gemm_in_pieces(a.view(), rhs, start, split.view_mut(), pieces);
+                        gemm_in_pieces(a.view(), rhs, start, split.view_mut(), epilogue, pieces);
                         assert_eq!(split, whole, "{m}x{k}x{n}, {pieces} pieces, {start:?}");
                     }
                 }
             }
         }
-        // Large enough for `gemm` itself to use the pool when there is one.
-        let (m, k, n) = (64, 300, 200);
-        let (a, b, c) = (random(m, k, 1), random(k, n, 2), random(m, n, 3));
-        let mut got = c.clone();
-        gemm(
-            a.view(),
-            Rhs::Rows(b.view()),
-            Start::Current,
-            got.view_mut(),
-        );
-        assert_eq!(got, reference(&a, &b, &c));
+        // Large enough for `gemm` itself to use the pool when there is one, split by columns
+        // and by rows.
+        for (m, k, n) in [(64, 300, 200), (200, 300, 64)] {
+            let (a, b, c) = (random(m, k, 1), random(k, n, 2), random(m, n, 3));
+            let mut got = c.clone();
+            gemm(
+                a.view(),
+                Rhs::Rows(b.view()),
+                Start::Current,
+                got.view_mut(),
+                None,
+            );
+            assert_eq!(got, reference(&a, &b, &c), "{m}x{k}x{n}");
+            // An epilogue runs once over every value, after its whole sum.
+            let mut finished = c.clone();
+            gemm(
+                a.view(),
+                Rhs::Rows(b.view()),
+                Start::Current,
+                finished.view_mut(),
+                Some(&|run: &mut [f32]| run.iter_mut().for_each(|v| *v = 2.0 * *v + 1.0)),
+            );
+            assert_eq!(finished, got.mapv(|v| 2.0 * v + 1.0), "{m}x{k}x{n}");
+        }
     }
 
     #[test]
@@ -628,6 +699,7 @@ mod tests {
             Rhs::Rows(b),
             Start::Current,
             c_wide.slice_mut(s![.., 1..1 + n]),
+            None,
         );
         assert_eq!(c_wide.slice(s![.., 1..1 + n]), expected);
         assert_eq!(c_wide.column(0), untouched);
@@ -639,7 +711,13 @@ mod tests {
     fn mismatched_shapes_panic() {
         let (a, b) = (random(2, 3, 1), random(4, 5, 2));
         let mut c = Array2::zeros((2, 5));
-        gemm(a.view(), Rhs::Rows(b.view()), Start::Current, c.view_mut());
+        gemm(
+            a.view(),
+            Rhs::Rows(b.view()),
+            Start::Current,
+            c.view_mut(),
+            None,
+        );
     }
 
     #[test]
@@ -652,6 +730,7 @@ mod tests {
             Rhs::Rows(b.view()),
             Start::ColumnBias(&[0.0; 2]),
             c.view_mut(),
+            None,
         );
     }
 }

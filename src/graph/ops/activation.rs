@@ -192,6 +192,12 @@ impl Activation {
         }
     }
 
+    /// Overwrites `values` with their activations, equal to [`Kernel::forward`]'s bit for bit:
+    /// the epilogue of a convolution this activation is fused into ([`Kernel::forward_then`]).
+    pub(crate) fn apply_in_place(&self, values: &mut [f32]) {
+        self.map_in_place(values, &mut [0.0; IN_PLACE_RUN]);
+    }
+
     /// About how many multiply-adds one element's activation costs, for
     /// [`parallel::for_each_chunk`]'s decision to use the pool: a compare for the piecewise-linear
     /// ones, the logistic's polynomial and division, a libm call for the rest.

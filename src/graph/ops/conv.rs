@@ -54,7 +54,7 @@ mod transpose;
 mod unfold;
 
 use super::window::{check_window_param, output_len, AxisWindow};
-use super::{GradientReads, Grads, Kernel};
+use super::{Epilogue, GradientReads, Grads, Kernel};
 use crate::error::{Error, Result};
 #[cfg(target_arch = "wasm32")]
 use crate::graph::sgemm::{gemm, Rhs, Start};
@@ -64,11 +64,13 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array2, ArrayView2, ArrayViewD, ArrayViewMut2, IxDyn};
 use std::sync::OnceLock;
 pub use transpose::ConvTranspose2d;
-use unfold::{col2im, im2col, ConvGeometry};
+use unfold::{col2im, im2col, with_patch_buffer, ConvGeometry};
 
 /// A forward kernel over the NCHW input, the standard-layout weight and the bias, writing every
-/// element of the NCHW output (`depthwise::forward`, `direct::forward`).
-type DirectKernel = fn(&ConvGeometry, &[f32], &[f32], Option<&[f32]>, &mut [f32]);
+/// element of the NCHW output and handing each finished block of it to the epilogue, if any
+/// (`depthwise::forward`, `direct::forward`).
+type DirectKernel =
+    fn(&ConvGeometry, &[f32], &[f32], Option<&[f32]>, &mut [f32], Option<Epilogue<'_>>);
 
 /// How many elements of the patch matrix the backward pass builds at once: 2^22 f32 (16 MiB).
 /// A batch is processed in chunks of as many samples as fit (at least one), so that small
@@ -283,12 +285,31 @@ impl Conv2d {
         Ok(geometry)
     }
 
+    /// The forward pass on the kernel the geometry picks, with `epilogue` (if any) over every
+    /// output value ([`Kernel::forward_then`]).
+    fn forward_finished(&self, x: &Tensor, epilogue: Option<Epilogue<'_>>) -> Result<Tensor> {
+        let geo = self.geometry(x.shape())?;
+        if depthwise::applies(&geo) {
+            return self.forward_by(&geo, x, depthwise::forward, epilogue);
+        }
+        #[cfg(target_arch = "wasm32")]
+        if direct::applies(&geo) && !geo.is_pointwise() {
+            return self.forward_by(&geo, x, direct::forward, epilogue);
+        }
+        self.forward_per_sample(&geo, x, epilogue)
+    }
+
     /// The forward pass over an input of geometry `geo`, one sample at a time: its patch
     /// matrix is unfolded right before its products, so that they read it from cache (one
     /// sample of LeNet's second convolution is 56 KiB, the whole batch of 64 is 3.5 MiB);
     /// faster than unfolding the whole batch at once (BENCHMARKS.md, Kernel decisions ›
     /// Convolution).
-    fn forward_per_sample(&self, geo: &ConvGeometry, x: &Tensor) -> Result<Tensor> {
+    fn forward_per_sample(
+        &self,
+        geo: &ConvGeometry,
+        x: &Tensor,
+        epilogue: Option<Epilogue<'_>>,
+    ) -> Result<Tensor> {
         let x = x.as_standard_layout();
         let xs = x.as_slice().expect("standard layout is contiguous");
         let weight = self.weight.as_standard_layout();
@@ -306,25 +327,27 @@ impl Conv2d {
         // itself: the products read it in place (BENCHMARKS.md, Kernel decisions › Convolution).
         let pointwise = geo.is_pointwise();
         let mut out = vec![0.0; geo.batch * geo.out_channels * plane];
-        let mut cols = vec![0.0; if pointwise { 0 } else { patch * plane }];
-        for sample in 0..geo.batch {
-            for group in 0..geo.groups {
-                let patches = if pointwise {
-                    &xs[(sample * geo.groups + group) * patch * plane..][..patch * plane]
-                } else {
-                    im2col(geo, xs, group, sample..sample + 1, &mut cols);
-                    &cols
-                };
-                let channels = group * group_out..(group + 1) * group_out;
-                let start = (sample * geo.out_channels + group * group_out) * plane;
-                product_with_bias(
-                    weight.slice(s![channels.clone(), ..]),
-                    matrix(patches, patch, plane),
-                    bias.map(|b| &b[channels]),
-                    matrix_mut(&mut out[start..], group_out, plane),
-                );
+        with_patch_buffer(if pointwise { 0 } else { patch * plane }, |cols| {
+            for sample in 0..geo.batch {
+                for group in 0..geo.groups {
+                    let patches = if pointwise {
+                        &xs[(sample * geo.groups + group) * patch * plane..][..patch * plane]
+                    } else {
+                        im2col(geo, xs, group, sample..sample + 1, cols);
+                        &*cols
+                    };
+                    let channels = group * group_out..(group + 1) * group_out;
+                    let start = (sample * geo.out_channels + group * group_out) * plane;
+                    product_with_bias(
+                        weight.slice(s![channels.clone(), ..]),
+                        matrix(patches, patch, plane),
+                        bias.map(|b| &b[channels]),
+                        matrix_mut(&mut out[start..], group_out, plane),
+                        epilogue,
+                    );
+                }
             }
-        }
+        });
         Tensor::from_shape_vec(IxDyn(&geo.output_shape()), out)
             .map_err(|e| Error::shape(format!("conv2d output: {e}")))
     }
@@ -332,7 +355,13 @@ impl Conv2d {
     /// The forward pass over an input of geometry `geo` by a kernel that reads the NCHW input,
     /// the standard-layout weight and the bias and writes every element of the NCHW output:
     /// `depthwise::forward`, or in wasm `direct::forward`.
-    fn forward_by(&self, geo: &ConvGeometry, x: &Tensor, kernel: DirectKernel) -> Result<Tensor> {
+    fn forward_by(
+        &self,
+        geo: &ConvGeometry,
+        x: &Tensor,
+        kernel: DirectKernel,
+        epilogue: Option<Epilogue<'_>>,
+    ) -> Result<Tensor> {
         let x = x.as_standard_layout();
         let weight = self.weight.as_standard_layout();
         let bias = self.bias.as_ref().map(|b| b.as_standard_layout());
@@ -344,6 +373,7 @@ impl Conv2d {
             weight.as_slice().expect(contiguous),
             bias.as_ref().map(|b| b.as_slice().expect(contiguous)),
             &mut out,
+            epilogue,
         );
         Tensor::from_shape_vec(IxDyn(&geo.output_shape()), out)
             .map_err(|e| Error::shape(format!("conv2d output: {e}")))
@@ -478,7 +508,6 @@ impl Conv2d {
         let input_shape = [geo.batch, geo.channels, geo.height, geo.width];
         let mut dx = vec![0.0; input_shape.iter().product()];
         let mut dw = xs.map(|xs| (xs, Array2::<f32>::zeros((geo.out_channels, patch))));
-        let mut cols = vec![0.0; patch * chunk * plane];
         // One sample's output gradient is already the matrix [out_channels, plane]; several
         // are gathered into this buffer.
         let mut grad_rows = vec![
@@ -489,48 +518,50 @@ impl Conv2d {
                 0
             }
         ];
-        for first in (0..geo.batch).step_by(chunk) {
-            let samples = first..(first + chunk).min(geo.batch);
-            let columns = samples.len() * plane;
-            let grad_matrix = if samples.len() == 1 {
-                matrix(
-                    &gs[first * geo.out_channels * plane..][..geo.out_channels * plane],
-                    geo.out_channels,
-                    plane,
-                )
-            } else {
-                // The chunk's output gradient as a matrix [out_channels, samples · plane].
-                let grad_rows = &mut grad_rows[..geo.out_channels * columns];
-                for (channel, row) in grad_rows.chunks_exact_mut(columns).enumerate() {
-                    for (sample, dst) in samples.clone().zip(row.chunks_exact_mut(plane)) {
-                        let start = (sample * geo.out_channels + channel) * plane;
-                        dst.copy_from_slice(&gs[start..start + plane]);
+        with_patch_buffer(patch * chunk * plane, |cols| {
+            for first in (0..geo.batch).step_by(chunk) {
+                let samples = first..(first + chunk).min(geo.batch);
+                let columns = samples.len() * plane;
+                let grad_matrix = if samples.len() == 1 {
+                    matrix(
+                        &gs[first * geo.out_channels * plane..][..geo.out_channels * plane],
+                        geo.out_channels,
+                        plane,
+                    )
+                } else {
+                    // The chunk's output gradient as a matrix [out_channels, samples · plane].
+                    let grad_rows = &mut grad_rows[..geo.out_channels * columns];
+                    for (channel, row) in grad_rows.chunks_exact_mut(columns).enumerate() {
+                        for (sample, dst) in samples.clone().zip(row.chunks_exact_mut(plane)) {
+                            let start = (sample * geo.out_channels + channel) * plane;
+                            dst.copy_from_slice(&gs[start..start + plane]);
+                        }
                     }
-                }
-                matrix(grad_rows, geo.out_channels, columns)
-            };
-            for group in 0..geo.groups {
-                let channels = group * group_out..(group + 1) * group_out;
-                let grads_g = grad_matrix.slice(s![channels.clone(), ..]);
-                let cols = &mut cols[..patch * columns];
-                if let Some((xs, dw)) = &mut dw {
-                    im2col(geo, xs, group, samples.clone(), cols);
-                    general_mat_mul(
-                        1.0,
-                        &grads_g,
-                        &matrix(cols, patch, columns).t(),
-                        1.0,
-                        &mut dw.slice_mut(s![channels.clone(), ..]),
+                    matrix(grad_rows, geo.out_channels, columns)
+                };
+                for group in 0..geo.groups {
+                    let channels = group * group_out..(group + 1) * group_out;
+                    let grads_g = grad_matrix.slice(s![channels.clone(), ..]);
+                    let cols = &mut cols[..patch * columns];
+                    if let Some((xs, dw)) = &mut dw {
+                        im2col(geo, xs, group, samples.clone(), cols);
+                        general_mat_mul(
+                            1.0,
+                            &grads_g,
+                            &matrix(cols, patch, columns).t(),
+                            1.0,
+                            &mut dw.slice_mut(s![channels.clone(), ..]),
+                        );
+                    }
+                    product_into(
+                        weight_t.slice(s![.., channels]),
+                        grads_g,
+                        matrix_mut(cols, patch, columns),
                     );
+                    col2im(geo, cols, group, samples.clone(), &mut dx);
                 }
-                product_into(
-                    weight_t.slice(s![.., channels]),
-                    grads_g,
-                    matrix_mut(cols, patch, columns),
-                );
-                col2im(geo, cols, group, samples.clone(), &mut dx);
             }
-        }
+        });
 
         let mut params = Vec::new();
         if let Some((_, dw)) = dw {
@@ -558,8 +589,8 @@ impl Conv2d {
     }
 }
 
-/// `c = bias + a · b` (`bias[i]` on row `i`; `c` accumulates when there is no bias) with the
-/// wasm sgemm (`graph/sgemm.rs`), which reads the im2col matrix in place and starts its
+/// `c = bias + a · b` (`bias[i]` on row `i`; `c` accumulates when there is no bias), then the
+/// epilogue over `c`, with the wasm sgemm (`graph/sgemm.rs`), which reads the im2col matrix in place and starts its
 /// accumulators from the bias; matrixmultiply would pack the matrix (and the weight) again on
 /// every call (see ARCHITECTURE.md, "Matrix products in the browser").
 #[cfg(target_arch = "wasm32")]
@@ -568,20 +599,22 @@ fn product_with_bias(
     b: ArrayView2<'_, f32>,
     bias: Option<&[f32]>,
     c: ArrayViewMut2<'_, f32>,
+    epilogue: Option<Epilogue<'_>>,
 ) {
     let start = bias.map_or(Start::Current, Start::RowBias);
-    gemm(a, Rhs::Rows(b), start, c);
+    gemm(a, Rhs::Rows(b), start, c, epilogue);
 }
 
-/// `c = bias + a · b` (`bias[i]` on row `i`; `c` accumulates when there is no bias) with
-/// matrixmultiply (its x86 FMA kernels natively): the bias is written first and the product
-/// added onto it.
+/// `c = bias + a · b` (`bias[i]` on row `i`; `c` accumulates when there is no bias), then the
+/// epilogue over `c`, with matrixmultiply (its x86 FMA kernels natively): the bias is written
+/// first and the product added onto it.
 #[cfg(not(target_arch = "wasm32"))]
 fn product_with_bias(
     a: ArrayView2<'_, f32>,
     b: ArrayView2<'_, f32>,
     bias: Option<&[f32]>,
     mut c: ArrayViewMut2<'_, f32>,
+    epilogue: Option<Epilogue<'_>>,
 ) {
     if let Some(bias) = bias {
         for (mut row, &value) in c.rows_mut().into_iter().zip(bias) {
@@ -589,6 +622,12 @@ fn product_with_bias(
         }
     }
     general_mat_mul(1.0, &a, &b, 1.0, &mut c);
+    if let Some(epilogue) = epilogue {
+        epilogue(
+            c.as_slice_mut()
+                .expect("the output block has contiguous rows"),
+        );
+    }
 }
 
 /// `c = a · b` with the wasm sgemm (`graph/sgemm.rs`), which reads both in place (`a` with
@@ -596,7 +635,7 @@ fn product_with_bias(
 /// input gradient in Chromium.
 #[cfg(target_arch = "wasm32")]
 fn product_into(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, c: ArrayViewMut2<'_, f32>) {
-    gemm(a, Rhs::Rows(b), Start::Zero, c);
+    gemm(a, Rhs::Rows(b), Start::Zero, c, None);
 }
 
 /// `c = a · b` with matrixmultiply (its x86 FMA kernels natively).
@@ -629,15 +668,11 @@ impl Kernel for Conv2d {
     }
 
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
-        let geo = self.geometry(inputs[0].shape())?;
-        if depthwise::applies(&geo) {
-            return self.forward_by(&geo, inputs[0], depthwise::forward);
-        }
-        #[cfg(target_arch = "wasm32")]
-        if direct::applies(&geo) && !geo.is_pointwise() {
-            return self.forward_by(&geo, inputs[0], direct::forward);
-        }
-        self.forward_per_sample(&geo, inputs[0])
+        self.forward_finished(inputs[0], None)
+    }
+
+    fn forward_then(&self, inputs: &[&Tensor], epilogue: Epilogue<'_>) -> Option<Result<Tensor>> {
+        Some(self.forward_finished(inputs[0], Some(epilogue)))
     }
 
     fn backward(
@@ -925,6 +960,27 @@ mod tests {
             &[random_tensor(&[1, 3, 5, 4], -1., 1., 54)],
             tol,
         );
+    }
+
+    #[test]
+    fn a_kept_patch_buffer_leaves_nothing_in_the_next_convolution() {
+        // The patch buffer is kept between calls on a thread (`with_patch_buffer`): after a
+        // larger convolution has filled it, a strided one (the patch matrix on every target)
+        // gives what it gave on the thread's first, zeroed buffer, bit for bit.
+        let small = conv(2, 3, [3, 3], [2, 1], [1, 2, 1, 1], [1, 1], 1, false);
+        let x = random_tensor(&[2, 2, 5, 6], -1., 1., 71);
+        let run = || {
+            let y = small.forward(&[&x]).unwrap();
+            let g = random_tensor(y.shape(), -1., 1., 72);
+            let grads = small.backward(&[&x], &y, &g, true).unwrap();
+            (y, grads.inputs, grads.params)
+        };
+        let first = run();
+        let large = conv(4, 5, [3, 3], [2, 2], [1, 1, 1, 1], [1, 1], 1, true);
+        let xl = random_tensor(&[3, 4, 11, 9], -1., 1., 73);
+        let yl = large.forward(&[&xl]).unwrap();
+        large.backward(&[&xl], &yl, &yl, true).unwrap();
+        assert_eq!(run(), first);
     }
 
     #[test]

@@ -136,7 +136,7 @@ impl Dense {
             Some(b) => Start::ColumnBias(b.as_slice().expect("standard layout is contiguous")),
             None => Start::Current,
         };
-        gemm(x, Rhs::Packed(packed), start, y.view_mut());
+        gemm(x, Rhs::Packed(packed), start, y.view_mut(), None);
     }
 
     /// `y = bias + x W^T` (`bias[j]` in column `j`; `y` accumulates when there is no bias)

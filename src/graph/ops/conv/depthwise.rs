@@ -22,7 +22,7 @@
 //! (`crate::parallel`), each thread with its own buffer. Measurements: BENCHMARKS.md (Kernel decisions ›
 //! Convolution).
 
-use super::ConvGeometry;
+use super::{ConvGeometry, Epilogue};
 use crate::parallel;
 
 /// f32 lanes per vector.
@@ -58,13 +58,15 @@ impl ChannelGeometry {
 
 /// The forward pass `out = conv(x)` of a geometry for which [`applies`] holds: `x` is the NCHW
 /// input, `weight` the standard-layout `[O, 1, kh, kw]` weight, `bias` `[O]`, `out` the NCHW
-/// output (every element is written).
+/// output (every element is written); `epilogue` runs over each block of output planes once
+/// it is final, on the thread that wrote it.
 pub(super) fn forward(
     geo: &ConvGeometry,
     x: &[f32],
     weight: &[f32],
     bias: Option<&[f32]>,
     out: &mut [f32],
+    epilogue: Option<Epilogue<'_>>,
 ) {
     debug_assert!(applies(geo));
     let [kh, kw] = geo.kernel;
@@ -133,6 +135,9 @@ pub(super) fn forward(
                 let o = group * og + k;
                 let start = bias.map_or(0.0, |b| b[o]);
                 channel_kernel(&channel, buffer, &weight[o * patch..][..patch], start, dst);
+            }
+            if let Some(epilogue) = epilogue {
+                epilogue(group_out);
             }
         },
     );
@@ -334,8 +339,20 @@ mod tests {
             let mut out = vec![f32::NAN; geo.batch * geo.out_channels * geo.out_plane()];
             let weight = conv.weight().as_slice().unwrap();
             let bias = conv.bias().map(|b| b.as_slice().unwrap());
-            forward(&geo, xs, weight, bias, &mut out);
-            assert_eq!(out, by_sgemm(&conv, xs, &geo), "case {case}");
+            forward(&geo, xs, weight, bias, &mut out, None);
+            let expected = by_sgemm(&conv, xs, &geo);
+            assert_eq!(out, expected, "case {case}");
+            // An epilogue runs once over every output value.
+            forward(
+                &geo,
+                xs,
+                weight,
+                bias,
+                &mut out,
+                Some(&|run| run.iter_mut().for_each(|v| *v = 2.0 * *v + 1.0)),
+            );
+            let finished: Vec<f32> = expected.iter().map(|v| 2.0 * v + 1.0).collect();
+            assert_eq!(out, finished, "case {case} with an epilogue");
         }
     }
 

@@ -43,7 +43,7 @@
 //! [`tile`] is SIMD128 on wasm32 and plain arrays elsewhere (where only the tests use this
 //! module): both follow the same order.
 
-use super::ConvGeometry;
+use super::{ConvGeometry, Epilogue};
 use crate::parallel;
 
 /// f32 lanes per vector.
@@ -79,13 +79,15 @@ pub(super) fn applies(geo: &ConvGeometry) -> bool {
 
 /// The forward pass `out = conv(x)` of a geometry for which [`applies`] holds: `x` is the NCHW
 /// input, `weight` the standard-layout `[O, Cg, kh, kw]` weight, `bias` `[O]`, `out` the NCHW
-/// output (every element is written).
+/// output (every element is written); `epilogue` runs over each block of output planes once
+/// it is final, on the thread that wrote it.
 pub(super) fn forward(
     geo: &ConvGeometry,
     x: &[f32],
     weight: &[f32],
     bias: Option<&[f32]>,
     out: &mut [f32],
+    epilogue: Option<Epilogue<'_>>,
 ) {
     debug_assert!(applies(geo));
     let [kh, kw] = geo.kernel;
@@ -163,6 +165,9 @@ pub(super) fn forward(
                             channels,
                             block,
                         );
+                        if let Some(epilogue) = epilogue {
+                            epilogue(block);
+                        }
                     },
                 );
             }
@@ -423,8 +428,15 @@ mod tests {
             let mut out = vec![f32::NAN; geo.batch * geo.out_channels * geo.out_plane()];
             let weight = conv.weight.as_slice().unwrap();
             let bias = conv.bias.as_ref().map(|b| b.as_slice().unwrap());
-            forward(&geo, xs, weight, bias, &mut out);
-            assert_eq!(out, by_sgemm(&conv, xs, &geo), "case {seed}");
+            forward(&geo, xs, weight, bias, &mut out, None);
+            let expected = by_sgemm(&conv, xs, &geo);
+            assert_eq!(out, expected, "case {seed}");
+            // An epilogue runs once over every output value.
+            let double_plus_one: Epilogue<'_> =
+                &|run| run.iter_mut().for_each(|v| *v = 2.0 * *v + 1.0);
+            forward(&geo, xs, weight, bias, &mut out, Some(double_plus_one));
+            let finished: Vec<f32> = expected.iter().map(|v| 2.0 * v + 1.0).collect();
+            assert_eq!(out, finished, "case {seed} with an epilogue");
         }
     }
 

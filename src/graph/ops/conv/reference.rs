@@ -23,6 +23,7 @@ pub(super) fn by_sgemm(conv: &Conv2d, x: &[f32], geo: &ConvGeometry) -> Vec<f32>
                 Rhs::Rows(matrix(&cols, patch, plane)),
                 bias.map_or(Start::Current, |b| Start::RowBias(&b[channels])),
                 matrix_mut(&mut out[start..], og, plane),
+                None,
             );
         }
     }
