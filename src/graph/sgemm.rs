@@ -655,24 +655,23 @@ mod tests {
         // and by rows.
         for (m, k, n) in [(64, 300, 200), (200, 300, 64)] {
             let (a, b, c) = (random(m, k, 1), random(k, n, 2), random(m, n, 3));
-            let mut got = c.clone();
-            gemm(
-                a.view(),
-                Rhs::Rows(b.view()),
-                Start::Current,
-                got.view_mut(),
-                None,
-            );
+            let product = |epilogue| {
+                let mut got = c.clone();
+                gemm(
+                    a.view(),
+                    Rhs::Rows(b.view()),
+                    Start::Current,
+                    got.view_mut(),
+                    epilogue,
+                );
+                got
+            };
+            let got = product(None);
             assert_eq!(got, reference(&a, &b, &c), "{m}x{k}x{n}");
             // An epilogue runs once over every value, after its whole sum.
-            let mut finished = c.clone();
-            gemm(
-                a.view(),
-                Rhs::Rows(b.view()),
-                Start::Current,
-                finished.view_mut(),
-                Some(&|run: &mut [f32]| run.iter_mut().for_each(|v| *v = 2.0 * *v + 1.0)),
-            );
+            let finished = product(Some(&|run| {
+                run.iter_mut().for_each(|v| *v = 2.0 * *v + 1.0)
+            }));
             assert_eq!(finished, got.mapv(|v| 2.0 * v + 1.0), "{m}x{k}x{n}");
         }
     }
