@@ -259,7 +259,7 @@ impl Graph {
                     values.push(Tensor::zeros(IxDyn(&[0])));
                     out.map_err(|e| e.at_node(&node.name, &node.label))?
                 }
-                (None, Some(value)) => value,
+                (None, Some(given)) => given,
                 (None, None) => {
                     // A single input read by no later node and not kept can become the output.
                     let owned = match node.inputs[..] {
@@ -423,10 +423,10 @@ fn check_batch_range(batch: usize) -> Result<()> {
 mod tests {
     use super::*;
     use crate::graph::ops::activation::Activation;
-    // Run in wasm32 too (`make test-wasm`), where the fused convolutions run the wasm kernels.
     use crate::graph::ops::dense::Dense;
     use crate::graph::ops::gradcheck::random_tensor;
     use crate::graph::ops::Op;
+    // Run in wasm32 too (`make test-wasm`), where the fused convolutions run the wasm kernels.
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
