@@ -6,7 +6,8 @@
 //! sum, as the multivariate chain rule requires). On a training-mode trace, batch norm and
 //! dropout take their training-mode backward (`training.rs`).
 
-use super::ops::Kernel;
+use super::ops::activation::scale_by_mask;
+use super::ops::{GradientReads, Kernel, Op};
 use super::{training, Graph, Trace, ValueId};
 use crate::error::{Error, Result};
 use crate::tensor::{with_batch, Tensor};
@@ -112,6 +113,7 @@ impl Graph {
             )));
         }
         let n = self.nodes().len();
+        let reads = self.read_counts();
         let mut values: Vec<Option<Tensor>> = vec![None; n + 1];
         values[from.0] = Some(grad);
         let mut params = vec![Vec::new(); if want_params { n } else { 0 }];
@@ -132,6 +134,13 @@ impl Graph {
                 } else {
                     grad
                 };
+                if let Some((source, dx)) =
+                    self.gradient_through_activation(trace, i, &passed, kept, &reads)
+                {
+                    let dx = dx.map_err(|e| e.at_node(&node.name, &node.label))?;
+                    accumulate(&mut values, &[source], vec![dx]);
+                    continue;
+                }
                 let input_grads = self
                     .lean_input_gradients(trace, i, passed, want_params)
                     .map_err(|e| e.at_node(&node.name, &node.label))?;
@@ -204,6 +213,9 @@ impl Graph {
             .map(|id| with_batch(trace.batch(), self.value_shape(*id)))
             .collect();
         let shapes: Vec<&[usize]> = shapes.iter().map(Vec::as_slice).collect();
+        if let Some(mask) = trace.derivative_mask(ValueId(index + 1)) {
+            return masked_gradient(mask, shapes[0], grad).map(|grad| vec![grad]);
+        }
         let output = trace.kept_value(ValueId(index + 1));
         node.op
             .lean_input_gradients(&shapes, output, grad)
@@ -217,6 +229,49 @@ impl Graph {
                     ),
                 ))
             })
+    }
+
+    /// Node `index`'s input gradient carried on through the activation that computes its
+    /// input, in one pass ([`Kernel::lean_input_gradient_then`]), when that activation's
+    /// derivative is a function of its output (ReLU, Clip, sigmoid, tanh: the trace holds the
+    /// output or its derivative mask), no other node reads its output, and the pass drops that
+    /// output's gradient (`kept` is another value): the activation's input and its gradient,
+    /// which equals the two nodes' lean backward passes bit for bit. `None` where any of this
+    /// does not hold, or the node's op cannot take an epilogue.
+    fn gradient_through_activation(
+        &self,
+        trace: &Trace,
+        index: usize,
+        grad: &Tensor,
+        kept: Option<ValueId>,
+        reads: &[usize],
+    ) -> Option<(ValueId, Result<Tensor>)> {
+        let node = &self.nodes()[index];
+        let [value] = node.inputs[..] else {
+            return None;
+        };
+        if value == ValueId::INPUT || kept.is_none_or(|kept| kept == value) || reads[value.0] != 1 {
+            return None;
+        }
+        let producer = &self.nodes()[value.0 - 1];
+        let (Op::Activation(activation), [source]) = (&producer.op, &producer.inputs[..]) else {
+            return None;
+        };
+        if activation.gradient_reads() != GradientReads::Output {
+            return None;
+        }
+        let shape = with_batch(trace.batch(), self.value_shape(value));
+        let dx = if let Some(mask) = trace.derivative_mask(value) {
+            node.op.lean_input_gradient_then(&shape, grad, &|run, at| {
+                scale_by_mask(&mask[at..][..run.len()], run);
+            })
+        } else {
+            let y = trace.kept_value(value)?.as_slice()?;
+            node.op.lean_input_gradient_then(&shape, grad, &|run, at| {
+                activation.scale_by_output_derivative(&y[at..][..run.len()], run);
+            })
+        }?;
+        Some((*source, dx))
     }
 
     /// `d output[sample, target] / d input` for every sample of `trace`: the gradient of each
@@ -245,6 +300,27 @@ impl Graph {
             .take()
             .unwrap_or_else(|| grads.input(self, batch)))
     }
+}
+
+/// The input gradient of a ReLU or Clip from its derivative mask ([`Trace::derivative_mask`]),
+/// written over `grad`, which must have the input's shape.
+fn masked_gradient(mask: &[u8], input_shape: &[usize], mut grad: Tensor) -> Result<Tensor> {
+    if grad.shape() != input_shape || mask.len() != grad.len() {
+        return Err(Error::shape(format!(
+            "activation backward: output gradient {:?} for an input {input_shape:?} with {} \
+             derivative values",
+            grad.shape(),
+            mask.len()
+        )));
+    }
+    if !grad.is_standard_layout() {
+        grad = grad.as_standard_layout().into_owned();
+    }
+    scale_by_mask(
+        mask,
+        grad.as_slice_mut().expect("standard layout is contiguous"),
+    );
+    Ok(grad)
 }
 
 /// Adds each input's gradient to what its value has received (the chain rule's sum over the
@@ -456,20 +532,30 @@ mod tests {
         (g, vec![c1, c2, a, b, cat])
     }
 
-    /// A gradient trace drops the values no backward reads, keeps the others equal to the full
-    /// trace's, and gives the full trace's input gradient bit for bit, at batch 1 and 3.
+    /// A gradient trace drops the values no backward reads, keeps a ReLU's output that only its
+    /// own backward reads as its derivative mask, keeps the others equal to the full trace's,
+    /// and gives the full trace's input gradient bit for bit, at batch 1 and 3.
     #[test]
     fn gradient_trace_keeps_what_the_input_gradient_reads() {
         let (g, dropped) = small_cnn();
+        // r1, read by a convolution, a sum and a concatenation, which read its shape alone.
+        let masked = ValueId(2);
         for batch in [1, 3] {
             let x = random_tensor(&[batch, 3, 6, 6], -2., 2., 10 + batch as u64);
             let full = g.trace(x.clone()).unwrap();
             let lean = g.gradient_trace(x, g.output()).unwrap();
             for id in (0..full.values().len()).map(ValueId) {
-                if dropped.contains(&id) {
+                if dropped.contains(&id) || id == masked {
                     assert!(!lean.is_kept(id), "value {} kept", id.0);
                     assert!(lean.values()[id.0].is_empty(), "value {} allocated", id.0);
-                } else {
+                }
+                if id == masked {
+                    let derivative: Vec<u8> =
+                        full.value(id).iter().map(|&y| u8::from(y > 0.0)).collect();
+                    assert_eq!(lean.derivative_mask(id), Some(derivative.as_slice()));
+                    assert!(derivative.contains(&0) && derivative.contains(&1));
+                } else if !dropped.contains(&id) {
+                    assert_eq!(lean.derivative_mask(id), None, "value {}", id.0);
                     assert_eq!(lean.kept_value(id), Some(full.value(id)), "value {}", id.0);
                 }
             }

@@ -120,7 +120,8 @@ enum TileStart {
 
 /// `C = start + A · B` (see the module documentation), then `epilogue` over every row run of
 /// `C`'s final values (by the piece that computed them, after its last `k` block, while its
-/// rows are in cache). `A` (`[m, k]`), `B` and `C` (`[m, n]`) must have contiguous rows;
+/// rows are in cache), given the run's offset from `C`'s first element (its row times `C`'s
+/// row stride plus its first column). `A` (`[m, k]`), `B` and `C` (`[m, n]`) must have contiguous rows;
 /// panics when the shapes do not fit (a caller bug).
 pub(crate) fn gemm(
     a: ArrayView2<'_, f32>,
@@ -342,14 +343,13 @@ impl Product<'_> {
                 }
                 if let (true, Some(epilogue)) = (last_block, epilogue) {
                     for i in i0..i0 + mc {
+                        let offset = i * ldc + columns.start;
                         // SAFETY: row i < m of C holds columns `columns` (stride ldc), which
                         // only this piece writes.
-                        epilogue(unsafe {
-                            std::slice::from_raw_parts_mut(
-                                c_ptr.add(i * ldc + columns.start),
-                                columns.len(),
-                            )
-                        });
+                        let run = unsafe {
+                            std::slice::from_raw_parts_mut(c_ptr.add(offset), columns.len())
+                        };
+                        epilogue(run, offset);
                     }
                 }
             }
@@ -635,7 +635,7 @@ mod tests {
                 Start::ColumnBias(&column_bias),
             ];
             for start in starts {
-                let halve: Epilogue<'_> = &|run| run.iter_mut().for_each(|v| *v *= 0.5);
+                let halve: Epilogue<'_> = &|run, _| run.iter_mut().for_each(|v| *v *= 0.5);
                 for (rhs, epilogue) in [
                     (Rhs::Packed(&packed), None),
                     (Rhs::Rows(b.view()), None),
@@ -668,11 +668,16 @@ mod tests {
             };
             let got = product(None);
             assert_eq!(got, reference(&a, &b, &c), "{m}x{k}x{n}");
-            // An epilogue runs once over every value, after its whole sum.
-            let finished = product(Some(&|run| {
-                run.iter_mut().for_each(|v| *v = 2.0 * *v + 1.0)
+            // An epilogue runs once over every value, after its whole sum, and is told where
+            // each run starts.
+            let finished = product(Some(&|run, at| {
+                for (index, v) in (at..).zip(run) {
+                    *v = 2.0 * *v + index as f32;
+                }
             }));
-            assert_eq!(finished, got.mapv(|v| 2.0 * v + 1.0), "{m}x{k}x{n}");
+            let expected =
+                Array2::from_shape_fn((m, n), |(i, j)| 2.0 * got[[i, j]] + (i * n + j) as f32);
+            assert_eq!(finished, expected, "{m}x{k}x{n}");
         }
     }
 

@@ -351,7 +351,7 @@ impl Activation {
     /// and 0 elsewhere, NaN included), Clip (`lo < x < hi` exactly where `lo < y < hi`, a NaN
     /// giving `lo`), sigmoid (SiLU's in EfficientNet, LSTM-style gates) and tanh. `false`, with
     /// `g` untouched, for the others.
-    fn scale_by_output_derivative(&self, y: &[f32], g: &mut [f32]) -> bool {
+    pub(crate) fn scale_by_output_derivative(&self, y: &[f32], g: &mut [f32]) -> bool {
         match *self {
             Activation::Relu => {
                 for (g, &y) in g.iter_mut().zip(y) {
@@ -376,6 +376,21 @@ impl Activation {
             _ => return false,
         }
         true
+    }
+
+    /// The derivative at every output value `y` as one byte, 1 or 0, for the activations whose
+    /// derivative is 1 or 0 and a function of the output alone (ReLU and Clip, as in
+    /// [`Self::scale_by_output_derivative`]); `None` for the others. A gradient trace keeps it
+    /// in place of the output ([`Graph::gradient_trace`](crate::graph::Graph::gradient_trace)):
+    /// a quarter of the memory, and of what the backward pass reads.
+    pub(crate) fn output_mask(&self, y: &[f32]) -> Option<Vec<u8>> {
+        match *self {
+            Activation::Relu => Some(y.iter().map(|&y| u8::from(y > 0.0)).collect()),
+            Activation::Clip { min, max } => {
+                Some(y.iter().map(|&y| u8::from(y > min && y < max)).collect())
+            }
+            _ => None,
+        }
     }
 
     /// The derivative at input `x`, given the output `y = f(x)`.
@@ -638,6 +653,14 @@ impl Kernel for Activation {
             );
             vec![grad]
         }))
+    }
+}
+
+/// `g *= mask` element by element, with a mask of [`Activation::output_mask`]: the same
+/// products as [`Activation::scale_by_output_derivative`]'s, bit for bit.
+pub(crate) fn scale_by_mask(mask: &[u8], g: &mut [f32]) {
+    for (g, &m) in g.iter_mut().zip(mask) {
+        *g *= f32::from(m);
     }
 }
 

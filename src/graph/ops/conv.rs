@@ -338,12 +338,16 @@ impl Conv2d {
                     };
                     let channels = group * group_out..(group + 1) * group_out;
                     let start = (sample * geo.out_channels + group * group_out) * plane;
+                    // The product's runs start from its block; the epilogue's from the output.
+                    let shifted = epilogue.map(|epilogue| {
+                        move |run: &mut [f32], at: usize| epilogue(run, start + at)
+                    });
                     product_with_bias(
                         weight.slice(s![channels.clone(), ..]),
                         matrix(patches, patch, plane),
                         bias.map(|b| &b[channels]),
                         matrix_mut(&mut out[start..], group_out, plane),
-                        epilogue,
+                        shifted.as_ref().map(|shifted| shifted as Epilogue<'_>),
                     );
                 }
             }
@@ -383,11 +387,14 @@ impl Conv2d {
     /// weight: through the stride-2 depthwise pass (`conv/depthwise_adjoint.rs`) where it
     /// applies, else the adjoint (`conv/adjoint.rs`), or the patch matrix where
     /// [`Self::input_gradient_by_patch_matrix`] says so; `None` for any other dilated
-    /// convolution (its gradient takes the patch matrix with the parameters').
+    /// convolution (its gradient takes the patch matrix with the parameters'). `epilogue` (if
+    /// any) runs over every value of it: as the stride-1 adjoint's blocks are final, else over
+    /// the whole gradient at the end.
     fn input_gradient_alone(
         &self,
         input_shape: &[usize],
         grad_output: &Tensor,
+        epilogue: Option<Epilogue<'_>>,
     ) -> Option<Result<Tensor>> {
         let checked = |geo: ConvGeometry| {
             let expected = geo.output_shape();
@@ -399,18 +406,19 @@ impl Conv2d {
             }
             Ok(geo)
         };
+        let finished = |dx: Result<Tensor>| dx.map(|dx| finish(dx, epilogue));
         if depthwise_adjoint::applies(self) {
-            return Some(
+            return Some(finished(
                 self.geometry(input_shape)
                     .and_then(checked)
                     .and_then(|geo| self.depthwise_stride_two_gradient(&geo, grad_output)),
-            );
+            ));
         }
         if self.input_gradient_by_patch_matrix() {
-            return Some(self.geometry(input_shape).and_then(|geo| {
+            return Some(finished(self.geometry(input_shape).and_then(|geo| {
                 let mut grads = self.backward_chunked(&geo, None, grad_output, geo.chunk_len())?;
                 Ok(grads.inputs.remove(0))
-            }));
+            })));
         }
         let adjoint = self
             .adjoint
@@ -420,7 +428,7 @@ impl Conv2d {
         Some(
             self.geometry(input_shape)
                 .and_then(checked)
-                .and_then(|_| adjoint.run(grad_output, input_shape)),
+                .and_then(|_| adjoint.run(grad_output, input_shape, epilogue)),
         )
     }
 
@@ -626,8 +634,25 @@ fn product_with_bias(
         epilogue(
             c.as_slice_mut()
                 .expect("the output block has contiguous rows"),
+            0,
         );
     }
+}
+
+/// `values` with `epilogue` (if any) run over all of them, from their first index.
+fn finish(mut values: Tensor, epilogue: Option<Epilogue<'_>>) -> Tensor {
+    if let Some(epilogue) = epilogue {
+        if !values.is_standard_layout() {
+            values = values.as_standard_layout().into_owned();
+        }
+        epilogue(
+            values
+                .as_slice_mut()
+                .expect("standard layout is contiguous"),
+            0,
+        );
+    }
+    values
 }
 
 /// `c = a · b` with the wasm sgemm (`graph/sgemm.rs`), which reads both in place (`a` with
@@ -685,7 +710,7 @@ impl Kernel for Conv2d {
         // The input gradient alone (attribution) runs on the forward kernels
         // (`conv/adjoint.rs`).
         if !want_params {
-            if let Some(dx) = self.input_gradient_alone(inputs[0].shape(), grad_output) {
+            if let Some(dx) = self.input_gradient_alone(inputs[0].shape(), grad_output, None) {
                 return Ok(Grads {
                     inputs: vec![dx?],
                     params: Vec::new(),
@@ -712,8 +737,17 @@ impl Kernel for Conv2d {
         _output: Option<&Tensor>,
         grad: Tensor,
     ) -> Option<Result<Vec<Tensor>>> {
-        self.input_gradient_alone(input_shapes[0], &grad)
+        self.input_gradient_alone(input_shapes[0], &grad, None)
             .map(|dx| dx.map(|dx| vec![dx]))
+    }
+
+    fn lean_input_gradient_then(
+        &self,
+        input_shape: &[usize],
+        grad: &Tensor,
+        epilogue: Epilogue<'_>,
+    ) -> Option<Result<Tensor>> {
+        self.input_gradient_alone(input_shape, grad, Some(epilogue))
     }
 
     fn params(&self) -> Vec<&Tensor> {

@@ -24,9 +24,9 @@
 //! (matrixmultiply's wasm kernel) and col2im; the strided depthwise convolutions of MobileNetV2
 //! made one product per channel.
 
-use super::Conv2d;
+use super::{finish, Conv2d};
 use crate::error::Result;
-use crate::graph::ops::Kernel;
+use crate::graph::ops::{Epilogue, Kernel};
 use crate::tensor::Tensor;
 use ndarray::IxDyn;
 
@@ -148,13 +148,20 @@ impl InputGradient {
         })
     }
 
-    /// `dx` of shape `input_shape` from the output gradient `grad_output`.
-    pub(super) fn run(&self, grad_output: &Tensor, input_shape: &[usize]) -> Result<Tensor> {
+    /// `dx` of shape `input_shape` from the output gradient `grad_output`, with `epilogue` (if
+    /// any) over every value of it: as its blocks are final where one stride-1 phase computes
+    /// all of `dx`, else once the phases are written.
+    pub(super) fn run(
+        &self,
+        grad_output: &Tensor,
+        input_shape: &[usize],
+        epilogue: Option<Epilogue<'_>>,
+    ) -> Result<Tensor> {
         if input_shape.contains(&0) {
             return Ok(Tensor::zeros(IxDyn(input_shape)));
         }
         if let (true, [phase]) = (self.exact, self.phases.as_slice()) {
-            return phase.conv.forward(&[grad_output]);
+            return phase.conv.forward_finished(grad_output, epilogue);
         }
         let (height, width) = (input_shape[2], input_shape[3]);
         let mut dx = Tensor::zeros(IxDyn(input_shape));
@@ -196,7 +203,7 @@ impl InputGradient {
                 }
             }
         }
-        Ok(dx)
+        Ok(finish(dx, epilogue))
     }
 }
 
@@ -228,7 +235,10 @@ mod tests {
             .unwrap()
             .inputs
             .remove(0);
-        let got = InputGradient::of(conv).unwrap().run(&g, x.shape()).unwrap();
+        let got = InputGradient::of(conv)
+            .unwrap()
+            .run(&g, x.shape(), None)
+            .unwrap();
         assert_eq!(got.shape(), x.shape(), "{label}");
         for (a, b) in got.iter().zip(&want) {
             assert!(
@@ -321,7 +331,7 @@ mod tests {
         );
         let x = random_tensor(&[1, 2, 5, 4], -1.0, 1.0, 2);
         let g = random_tensor(conv.forward(&[&x]).unwrap().shape(), -1.0, 1.0, 3);
-        let dx = adjoint.run(&g, x.shape()).unwrap();
+        let dx = adjoint.run(&g, x.shape(), None).unwrap();
         for ((_, _, row, col), value) in dx
             .view()
             .into_dimensionality::<ndarray::Ix4>()

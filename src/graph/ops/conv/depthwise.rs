@@ -137,7 +137,7 @@ pub(super) fn forward(
                 channel_kernel(&channel, buffer, &weight[o * patch..][..patch], start, dst);
             }
             if let Some(epilogue) = epilogue {
-                epilogue(group_out);
+                epilogue(group_out, index * og * plane);
             }
         },
     );
@@ -342,16 +342,23 @@ mod tests {
             forward(&geo, xs, weight, bias, &mut out, None);
             let expected = by_sgemm(&conv, xs, &geo);
             assert_eq!(out, expected, "case {case}");
-            // An epilogue runs once over every output value.
+            // An epilogue runs once over every output value, told where each run starts.
             forward(
                 &geo,
                 xs,
                 weight,
                 bias,
                 &mut out,
-                Some(&|run| run.iter_mut().for_each(|v| *v = 2.0 * *v + 1.0)),
+                Some(&|run, at| {
+                    for (index, v) in (at..).zip(run) {
+                        *v = 2.0 * *v + index as f32;
+                    }
+                }),
             );
-            let finished: Vec<f32> = expected.iter().map(|v| 2.0 * v + 1.0).collect();
+            let finished: Vec<f32> = (0..)
+                .zip(&expected)
+                .map(|(index, v)| 2.0 * v + index as f32)
+                .collect();
             assert_eq!(out, finished, "case {case} with an epilogue");
         }
     }

@@ -166,7 +166,7 @@ pub(super) fn forward(
                             block,
                         );
                         if let Some(epilogue) = epilogue {
-                            epilogue(block);
+                            epilogue(block, (sample * geo.out_channels + o0) * plane);
                         }
                     },
                 );
@@ -431,11 +431,17 @@ mod tests {
             forward(&geo, xs, weight, bias, &mut out, None);
             let expected = by_sgemm(&conv, xs, &geo);
             assert_eq!(out, expected, "case {seed}");
-            // An epilogue runs once over every output value.
-            let double_plus_one: Epilogue<'_> =
-                &|run| run.iter_mut().for_each(|v| *v = 2.0 * *v + 1.0);
-            forward(&geo, xs, weight, bias, &mut out, Some(double_plus_one));
-            let finished: Vec<f32> = expected.iter().map(|v| 2.0 * v + 1.0).collect();
+            // An epilogue runs once over every output value, told where each run starts.
+            let double_plus_index: Epilogue<'_> = &|run, at| {
+                for (index, v) in (at..).zip(run) {
+                    *v = 2.0 * *v + index as f32;
+                }
+            };
+            forward(&geo, xs, weight, bias, &mut out, Some(double_plus_index));
+            let finished: Vec<f32> = (0..)
+                .zip(&expected)
+                .map(|(index, v)| 2.0 * v + index as f32)
+                .collect();
             assert_eq!(out, finished, "case {seed} with an epilogue");
         }
     }
