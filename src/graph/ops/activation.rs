@@ -393,6 +393,11 @@ impl Activation {
         }
     }
 
+    /// Whether [`Self::output_mask`] gives a mask for this activation (ReLU and Clip).
+    pub(crate) fn has_output_mask(&self) -> bool {
+        self.output_mask(&[]).is_some()
+    }
+
     /// The derivative at input `x`, given the output `y = f(x)`.
     #[inline]
     pub fn derivative(&self, x: f32, y: f32) -> f32 {
