@@ -135,18 +135,27 @@ pub(crate) fn for_each_chunk_pair<A: Send, B: Send>(
 /// 46 ms from the page.
 ///
 /// Pieces are taken from a shared counter, and the caller waits only for the pieces taken, not
-/// for the workers: a worker that wakes late (tens of microseconds to milliseconds after the
-/// loop starts) finds nothing left and returns, instead of holding the caller until it has run.
-/// So the workers' jobs outlive the call: they own the counters (an `Arc`) and reach the loop's
-/// body, which borrows the caller's data, only through a piece they took, which the caller
-/// waits for. (Keeping the workers spinning between loops instead, so that none arrives late,
-/// was measured too: no consistent gain on the five ImageNet networks, and the spinning slowed
-/// whatever else the page ran, onnxruntime-web's threads in the benchmark; idle workers sleep
-/// as rayon's do.)
+/// for the workers: a worker that arrives late finds nothing left, instead of holding the
+/// caller until it has run.
+///
+/// A loop started on a thread outside the pool (the page's) is *offered*: a worker that has
+/// just finished a loop lingers a little (about a hundred microseconds in wasm) for the next
+/// offer and takes its pieces at once, so the back-to-back loops of a forward pass neither wait
+/// for a worker to wake nor pay for waking it (on the Intel Xeon, waking the worker took 5% of
+/// the page's thread in SqueezeNet 1.1's threaded pass, and the worker arrived late enough to
+/// run only a fraction of each product). Only when no worker lingers does the caller spawn
+/// rayon jobs that join the offered loop, then linger in turn. Workers then sleep as rayon's
+/// do, so a page that stops computing has no thread spinning. (Workers spinning without end
+/// between loops were measured on the AMD EPYC: no consistent gain, and they slowed
+/// onnxruntime-web's threads running after them in the same page.) A loop started inside a
+/// piece, or on a worker, is shared by rayon jobs that own its counters (an `Arc`).
 #[cfg(feature = "threads")]
 mod pool {
+    use std::cell::Cell;
+    use std::hint::spin_loop;
     use std::marker::PhantomData;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::ptr::null_mut;
+    use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
     use std::sync::Arc;
 
     /// The pool's workers, and the calling thread when it is not one of them.
@@ -164,10 +173,34 @@ mod pool {
     }
 
     impl Counters {
+        fn new(count: usize) -> Self {
+            Counters {
+                next: AtomicUsize::new(0),
+                done: AtomicUsize::new(0),
+                count,
+            }
+        }
+
         /// The next piece to run, if any is left.
         fn take(&self) -> Option<usize> {
             let index = self.next.fetch_add(1, Ordering::Relaxed);
             (index < self.count).then_some(index)
+        }
+
+        /// Runs `body` on every piece this thread can take, with one scratch for them all.
+        fn run<S>(&self, body: &(dyn Fn(&mut Option<S>, usize) + Sync)) {
+            let mut scratch = None;
+            while let Some(index) = self.take() {
+                body(&mut scratch, index);
+                self.done.fetch_add(1, Ordering::Release);
+            }
+        }
+
+        /// Waits for the pieces other threads took (a short spin, at most one piece long).
+        fn wait(&self) {
+            while self.done.load(Ordering::Acquire) < self.count {
+                spin_loop();
+            }
         }
     }
 
@@ -177,6 +210,43 @@ mod pool {
     // SAFETY: the body is `Sync`, and a job calls it only for a piece it took, which the loop's
     // caller waits for before the body's borrow ends (see `share`).
     unsafe impl<S> Send for Body<S> {}
+
+    /// An offered loop, on its caller's stack: its counters, and its body with the scratch type
+    /// erased (`run` restores it).
+    struct Offer {
+        counters: Counters,
+        body: *const (),
+        run: unsafe fn(*const (), &Counters),
+    }
+
+    /// The loop on offer (null when none), how many loops have been offered, the workers inside
+    /// an offered loop, and the workers lingering or about to (spawned, not yet started).
+    static OFFERED: AtomicPtr<Offer> = AtomicPtr::new(null_mut());
+    static OFFERS: AtomicUsize = AtomicUsize::new(0);
+    static INSIDE: AtomicUsize = AtomicUsize::new(0);
+    static AVAILABLE: AtomicUsize = AtomicUsize::new(0);
+
+    /// Checks for an offer a lingering worker makes before it goes back to rayon's pool: about
+    /// a hundred microseconds of atomic loads in wasm; natively each check also pauses.
+    #[cfg(target_arch = "wasm32")]
+    const LINGER_CHECKS: usize = 1 << 16;
+    #[cfg(not(target_arch = "wasm32"))]
+    const LINGER_CHECKS: usize = 1 << 8;
+
+    thread_local! {
+        /// Whether this thread is running an offered loop of its own.
+        static OFFERING: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// [`Counters::run`] over an erased body of scratch type `S`.
+    ///
+    /// # Safety
+    /// `body` points to a live `&(dyn Fn(&mut Option<S>, usize) + Sync)`.
+    unsafe fn run_erased<S>(body: *const (), counters: &Counters) {
+        // SAFETY: as the caller promises.
+        let body = unsafe { *(body as *const &(dyn Fn(&mut Option<S>, usize) + Sync)) };
+        counters.run(body);
+    }
 
     /// Runs `piece(scratch, index)` once for every `index` in `0..count`, in any order: the
     /// calling thread and up to `count - 1` of the pool's workers each take the next piece not
@@ -190,38 +260,100 @@ mod pool {
         let body = move |scratch: &mut Option<S>, index: usize| {
             piece(scratch.get_or_insert_with(&init), index)
         };
-        let counters = Arc::new(Counters {
-            next: AtomicUsize::new(0),
-            done: AtomicUsize::new(0),
-            count,
-        });
-        let borrowed: &(dyn Fn(&mut Option<S>, usize) + Sync) = &body;
+        let body: &(dyn Fn(&mut Option<S>, usize) + Sync) = &body;
+        let helpers = (threads() - 1).min(count.saturating_sub(1));
+        if rayon::current_thread_index().is_some() || OFFERING.get() {
+            return share_by_spawning(count, body, helpers);
+        }
+        OFFERING.set(true);
+        let offer = Offer {
+            counters: Counters::new(count),
+            body: &body as *const &(dyn Fn(&mut Option<S>, usize) + Sync) as *const (),
+            run: run_erased::<S>,
+        };
+        let offered = &offer as *const Offer as *mut Offer;
+        OFFERED.store(offered, Ordering::SeqCst);
+        OFFERS.fetch_add(1, Ordering::SeqCst);
+        for _ in AVAILABLE.load(Ordering::SeqCst).min(helpers)..helpers {
+            AVAILABLE.fetch_add(1, Ordering::SeqCst);
+            rayon::spawn(help);
+        }
+        let _withdraw = Withdraw(offered);
+        offer.counters.run(body);
+        offer.counters.wait();
+    }
+
+    /// Withdraws an offer when its caller leaves `share` (returning or unwinding), then waits
+    /// for the workers that entered it to leave: after that none can reach it (see `help`).
+    struct Withdraw(*mut Offer);
+
+    impl Drop for Withdraw {
+        fn drop(&mut self) {
+            let _ =
+                OFFERED.compare_exchange(self.0, null_mut(), Ordering::SeqCst, Ordering::SeqCst);
+            while INSIDE.load(Ordering::SeqCst) > 0 {
+                spin_loop();
+            }
+            OFFERING.set(false);
+        }
+    }
+
+    /// A worker's part in the offered loops: it runs the pieces it can take of each loop
+    /// offered after the last one it joined, until no new loop has been offered for
+    /// [`LINGER_CHECKS`] checks, then returns to rayon's pool.
+    fn help() {
+        let mut joined = None;
+        let mut idle = 0;
+        while idle < LINGER_CHECKS {
+            let offers = OFFERS.load(Ordering::SeqCst);
+            let offered = OFFERED.load(Ordering::SeqCst);
+            if offered.is_null() || joined == Some(offers) {
+                idle += 1;
+                spin_loop();
+                continue;
+            }
+            // Enter, then check the loop is still on offer: its caller withdraws it before it
+            // waits for `INSIDE` to fall to zero, so it cannot return while this worker is in.
+            INSIDE.fetch_add(1, Ordering::SeqCst);
+            if OFFERED.load(Ordering::SeqCst) == offered {
+                AVAILABLE.fetch_sub(1, Ordering::SeqCst);
+                // SAFETY: the offer is live (above), and its body is the caller's, erased with
+                // its own `run`.
+                unsafe {
+                    let offer = &*offered;
+                    (offer.run)(offer.body, &offer.counters);
+                }
+                AVAILABLE.fetch_add(1, Ordering::SeqCst);
+                idle = 0;
+            }
+            INSIDE.fetch_sub(1, Ordering::SeqCst);
+            joined = Some(offers);
+        }
+        AVAILABLE.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// [`share`] for a loop started on a worker or inside a piece: `helpers` rayon jobs own the
+    /// counters and take pieces with the caller.
+    fn share_by_spawning<S: Send + 'static>(
+        count: usize,
+        body: &(dyn Fn(&mut Option<S>, usize) + Sync),
+        helpers: usize,
+    ) {
+        let counters = Arc::new(Counters::new(count));
         // SAFETY: only the lifetime is erased; see `Body`.
         let erased: *const (dyn Fn(&mut Option<S>, usize) + Sync + 'static) =
-            unsafe { std::mem::transmute(borrowed as *const _) };
-        for _ in 0..(threads() - 1).min(count.saturating_sub(1)) {
+            unsafe { std::mem::transmute(body as *const _) };
+        for _ in 0..helpers {
             let (counters, body) = (Arc::clone(&counters), Body(erased));
             rayon::spawn(move || {
                 let body = body;
-                let mut scratch = None;
-                while let Some(index) = counters.take() {
-                    // SAFETY: the piece was taken and not yet counted done, so the caller is
-                    // still in `share` and `body` still borrows live data.
-                    unsafe { (*body.0)(&mut scratch, index) };
-                    counters.done.fetch_add(1, Ordering::Release);
-                }
+                // SAFETY: a piece taken and not yet counted done keeps the caller in `share`,
+                // so `body` still borrows live data.
+                counters.run(unsafe { &*body.0 });
             });
         }
-        let mut scratch = None;
-        while let Some(index) = counters.take() {
-            body(&mut scratch, index);
-            counters.done.fetch_add(1, Ordering::Release);
-        }
-        // Only pieces already running on workers are left: wait for them (a short spin, at most
-        // one piece long).
-        while counters.done.load(Ordering::Acquire) < count {
-            std::hint::spin_loop();
-        }
+        counters.run(body);
+        counters.wait();
     }
 
     /// A slice whose chunks several threads write, each a different one.
@@ -305,6 +437,31 @@ mod tests {
             let want: Vec<usize> = (0..count * 3).map(|i| (i / 3) * 100 + 15).collect();
             assert_eq!(out, want, "round {round}");
         }
+    }
+
+    /// Loops offered from several threads outside the pool at once (each withdraws only its
+    /// own offer and waits for the workers inside any) each run every piece once, with
+    /// lingering workers joining whichever loop is on offer.
+    #[test]
+    fn loops_offered_from_several_threads_at_once_each_run_every_piece_once() {
+        std::thread::scope(|scope| {
+            for caller in 0..3 {
+                scope.spawn(move || {
+                    for round in 0..300 {
+                        let count = 2 + (round + caller) % 23;
+                        let counts: Vec<AtomicUsize> =
+                            (0..count).map(|_| AtomicUsize::new(0)).collect();
+                        for_each_index(count, |i| {
+                            counts[i].fetch_add(1, Ordering::Relaxed);
+                        });
+                        assert!(
+                            counts.iter().all(|c| c.load(Ordering::Relaxed) == 1),
+                            "caller {caller}, round {round}"
+                        );
+                    }
+                });
+            }
+        });
     }
 
     #[test]

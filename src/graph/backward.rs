@@ -7,6 +7,7 @@
 //! dropout take their training-mode backward (`training.rs`).
 
 use super::ops::activation::scale_by_mask;
+use super::ops::norm::scale_run_by_channel;
 use super::ops::{GradientReads, Kernel, Op};
 use super::{training, Graph, Trace, ValueId};
 use crate::error::{Error, Result};
@@ -141,6 +142,24 @@ impl Graph {
                     accumulate(&mut values, &[source], vec![dx]);
                     continue;
                 }
+                if let (Op::Concat(concat), false) = (&node.op, want_params || trace.is_training())
+                {
+                    // Each part is added where its input has a gradient already, copied only
+                    // where it has none: DenseNet-121's concatenations join every earlier
+                    // feature of their block again.
+                    let shapes = self.input_shapes(trace, i);
+                    let shapes: Vec<&[usize]> = shapes.iter().map(Vec::as_slice).collect();
+                    let parts = concat
+                        .gradient_parts(&shapes, &passed)
+                        .map_err(|e| e.at_node(&node.name, &node.label))?;
+                    for (id, part) in node.inputs.iter().zip(parts) {
+                        match &mut values[id.0] {
+                            Some(acc) => *acc += &part,
+                            slot @ None => *slot = Some(part.to_owned()),
+                        }
+                    }
+                    continue;
+                }
                 let input_grads = self
                     .lean_input_gradients(trace, i, passed, want_params)
                     .map_err(|e| e.at_node(&node.name, &node.label))?;
@@ -207,11 +226,7 @@ impl Graph {
                  gradients and training mode need a full trace (Graph::trace)",
             ));
         }
-        let shapes: Vec<Vec<usize>> = node
-            .inputs
-            .iter()
-            .map(|id| with_batch(trace.batch(), self.value_shape(*id)))
-            .collect();
+        let shapes = self.input_shapes(trace, index);
         let shapes: Vec<&[usize]> = shapes.iter().map(Vec::as_slice).collect();
         if let Some(mask) = trace.derivative_mask(ValueId(index + 1)) {
             return masked_gradient(mask, shapes[0], grad).map(|grad| vec![grad]);
@@ -231,13 +246,24 @@ impl Graph {
             })
     }
 
+    /// The shapes of node `index`'s inputs in `trace`, batch first.
+    fn input_shapes(&self, trace: &Trace, index: usize) -> Vec<Vec<usize>> {
+        self.nodes()[index]
+            .inputs
+            .iter()
+            .map(|id| with_batch(trace.batch(), self.value_shape(*id)))
+            .collect()
+    }
+
     /// Node `index`'s input gradient carried on through the activation that computes its
     /// input, in one pass ([`Kernel::lean_input_gradient_then`]), when that activation's
     /// derivative is a function of its output (ReLU, Clip, sigmoid, tanh: the trace holds the
     /// output or its derivative mask), no other node reads its output, and the pass drops that
     /// output's gradient (`kept` is another value): the activation's input and its gradient,
-    /// which equals the two nodes' lean backward passes bit for bit. `None` where any of this
-    /// does not hold, or the node's op cannot take an epilogue.
+    /// which equals the two nodes' lean backward passes bit for bit. Where an inference batch
+    /// norm computes that input on the same terms ([`Graph::norm_before`]), on through it too:
+    /// its input and gradient. `None` where any of this does not hold, or the node's op cannot
+    /// take an epilogue.
     fn gradient_through_activation(
         &self,
         trace: &Trace,
@@ -261,17 +287,55 @@ impl Graph {
             return None;
         }
         let shape = with_batch(trace.batch(), self.value_shape(value));
+        // An inference batch norm that alone computes the activation's input passes the
+        // gradient on scaled per channel, in the same epilogue (DenseNet-121's 120 batch norms
+        // before a ReLU and a convolution).
+        let norm = self.norm_before(*source, kept, reads);
+        let plane = shape[2..].iter().product::<usize>();
+        let through_norm = |run: &mut [f32], at: usize| {
+            if let Some((_, multiplier)) = &norm {
+                scale_run_by_channel(multiplier, plane, run, at);
+            }
+        };
         let dx = if let Some(mask) = trace.derivative_mask(value) {
             node.op.lean_input_gradient_then(&shape, grad, &|run, at| {
                 scale_by_mask(&mask[at..][..run.len()], run);
+                through_norm(run, at);
             })
         } else {
             let y = trace.kept_value(value)?.as_slice()?;
             node.op.lean_input_gradient_then(&shape, grad, &|run, at| {
                 activation.scale_by_output_derivative(&y[at..][..run.len()], run);
+                through_norm(run, at);
             })
         }?;
-        Some((*source, dx))
+        Some((norm.map_or(*source, |(input, _)| input), dx))
+    }
+
+    /// The input of the batch norm that computes `value` and its gradient multiplier
+    /// ([`BatchNorm::gradient_multiplier`](super::ops::norm::BatchNorm::gradient_multiplier)),
+    /// when only one node reads `value`, the pass drops its gradient (`kept` is another value),
+    /// its channels are on axis 1 of a value of rank 2 or more, and the multiplier is well
+    /// formed; `None` otherwise.
+    fn norm_before(
+        &self,
+        value: ValueId,
+        kept: Option<ValueId>,
+        reads: &[usize],
+    ) -> Option<(ValueId, Vec<f32>)> {
+        if value == ValueId::INPUT
+            || kept.is_none_or(|kept| kept == value)
+            || reads[value.0] != 1
+            || self.value_shape(value).is_empty()
+        {
+            return None;
+        }
+        let producer = &self.nodes()[value.0 - 1];
+        let (Op::BatchNorm(norm), [input]) = (&producer.op, &producer.inputs[..]) else {
+            return None;
+        };
+        let multiplier = norm.gradient_multiplier().ok()?;
+        (multiplier.len() == self.value_shape(value)[0]).then(|| (*input, multiplier.to_vec()))
     }
 
     /// `d output[sample, target] / d input` for every sample of `trace`: the gradient of each
@@ -564,6 +628,55 @@ mod tests {
                 assert!(want.iter().any(|&v| v != 0.0), "target {target}");
                 assert_eq!(g.input_gradient(&lean, target).unwrap(), want);
             }
+        }
+    }
+
+    /// A value joined by two concatenations, as DenseNet's features are, gets the later one's
+    /// part first and the earlier one's added to it; the input, joined too, gets its part as
+    /// is. The gradient trace's input gradient equals the full trace's bit for bit, at batch 1
+    /// (whose parts are contiguous) and 3.
+    #[test]
+    fn concatenation_gradients_add_into_their_inputs() {
+        use crate::graph::ops::conv::Conv2d;
+        use crate::graph::ops::shape::{Concat, Flatten};
+        let mut g = Graph::new(&[2, 5, 5]).unwrap();
+        let conv = |seed, cin, out| {
+            let weight = random_tensor(&[out, cin, 3, 3], -0.5, 0.5, seed);
+            let bias = Some(random_tensor(&[out], -0.2, 0.2, seed + 1));
+            Op::Conv2d(Conv2d::new(weight, bias, [1, 1], [1; 4], [1, 1], 1).unwrap())
+        };
+        let tanh = || Op::Activation(Activation::Tanh);
+        let c0 = g
+            .push("c0", "Conv", conv(1, 2, 3), &[ValueId::INPUT])
+            .unwrap();
+        let f0 = g.push("f0", "Tanh", tanh(), &[c0]).unwrap();
+        let concat = |inputs| Op::Concat(Concat::new(1, inputs).unwrap());
+        let cat1 = g
+            .push("cat1", "Concat", concat(2), &[ValueId::INPUT, f0])
+            .unwrap();
+        let c1 = g.push("c1", "Conv", conv(3, 5, 2), &[cat1]).unwrap();
+        let f1 = g.push("f1", "Tanh", tanh(), &[c1]).unwrap();
+        let cat2 = g.push("cat2", "Concat", concat(2), &[f0, f1]).unwrap();
+        let c2 = g.push("c2", "Conv", conv(5, 5, 4), &[cat2]).unwrap();
+        let f = g
+            .push(
+                "flat",
+                "Flatten",
+                Op::Flatten(Flatten::new(1).unwrap()),
+                &[c2],
+            )
+            .unwrap();
+        let dense = Dense::new(random_tensor(&[2, 4 * 25], -1., 1., 7), None).unwrap();
+        g.push("fc", "Gemm", Op::Dense(dense), &[f]).unwrap();
+        for batch in [1, 3] {
+            let x = random_tensor(&[batch, 2, 5, 5], -2., 2., 8 + batch as u64);
+            let full = g.trace(x.clone()).unwrap();
+            let lean = g.gradient_trace(x, g.output()).unwrap();
+            assert!(!lean.is_kept(cat1) && !lean.is_kept(cat2));
+            assert_eq!(
+                g.input_gradient(&lean, 1).unwrap(),
+                g.input_gradient(&full, 1).unwrap()
+            );
         }
     }
 

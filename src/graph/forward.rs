@@ -4,12 +4,13 @@
 //! for the backward pass) and Grad-CAM (which needs an inner layer's output) are built on. The
 //! training-mode pass that fills a trace is in `training.rs`.
 
-use super::ops::{GradientReads, Kernel, Op};
+use super::ops::{Epilogue, GradientReads, Kernel, Op};
 use super::training::TrainingRecord;
 use super::{Graph, ValueId};
 use crate::error::{ensure_finite, Error, Result};
 use crate::tensor::{checked_elements, from_vec, limits, with_batch, Tensor};
 use ndarray::{Axis, IxDyn};
+use std::ops::Range;
 
 /// One derivative mask (`Activation::output_mask`) or none per value of a pass.
 type DerivativeMasks = Vec<Option<Vec<u8>>>;
@@ -267,6 +268,10 @@ impl Graph {
         }
         let reads = self.read_counts();
         let (replaced, mut replacement) = replacing.unzip();
+        let batch = input.shape()[0];
+        let parts = self.concatenation_parts(batch, kept, &reads, replaced);
+        // The outputs of the concatenations whose parts are being computed in place.
+        let mut joined: Vec<Option<Vec<f32>>> = vec![None; self.nodes().len() + 1];
         let mut masks = vec![None; masked.len()];
         let mut values = Vec::with_capacity(self.nodes().len() + 1);
         values.push(input);
@@ -292,54 +297,76 @@ impl Graph {
                 }
                 _ => None,
             };
-            let fused = fusable.and_then(|activation| {
+            let epilogue = fusable
+                .map(|activation| move |run: &mut [f32], _: usize| activation.apply_in_place(run));
+            let epilogue = epilogue.as_ref().map(|e| e as Epilogue<'_>);
+            // A part of a concatenation is computed in its place there, where the op can.
+            let target = if fusable.is_some() { next_value } else { value };
+            let written = parts[target.0].as_ref().and_then(|part| {
                 let inputs: Vec<&Tensor> = node.inputs.iter().map(|id| &values[id.0]).collect();
+                let buffer = joined[part.joined.0].get_or_insert_with(|| vec![0.0; part.len]);
                 node.op
-                    .forward_then(&inputs, &|run, _| activation.apply_in_place(run))
+                    .forward_into(&inputs, epilogue, &mut buffer[part.range.clone()])
             });
-            let out = match (fused, replacement.take_if(|_| replaced == Some(value))) {
-                (Some(out), _) => {
-                    // The node's own value is never read: it stays empty.
+            if let Some(done) = written {
+                done.map_err(|e| e.at_node(&node.name, &node.label))?;
+                // The node's value, and its activation's where that ran as the epilogue, stay
+                // empty: the concatenation holds them.
+                while values.len() <= target.0 {
                     values.push(Tensor::zeros(IxDyn(&[0])));
-                    out.map_err(|e| e.at_node(&node.name, &node.label))?
                 }
-                (None, Some(given)) => given,
-                (None, None) => {
-                    // A single input read by no later node and not kept can become the output.
-                    let owned = match node.inputs[..] {
-                        [id] if last_read[id.0] == Some(index) && !kept[id.0] => Some(id),
-                        _ => None,
-                    };
-                    let in_place = owned.and_then(|id| {
-                        let mut x =
-                            std::mem::replace(&mut values[id.0], Tensor::zeros(IxDyn(&[0])));
-                        match node.op.forward_in_place(&mut x) {
-                            Some(done) => Some(done.map(|()| x)),
-                            None => {
-                                values[id.0] = x;
-                                None
-                            }
-                        }
-                    });
-                    match in_place {
-                        Some(out) => out,
-                        None => {
-                            let inputs: Vec<&Tensor> =
-                                node.inputs.iter().map(|id| &values[id.0]).collect();
-                            node.op.forward(&inputs)
-                        }
+            } else {
+                let fused = epilogue.and_then(|epilogue| {
+                    let inputs: Vec<&Tensor> = node.inputs.iter().map(|id| &values[id.0]).collect();
+                    node.op.forward_then(&inputs, epilogue)
+                });
+                let out = match (fused, replacement.take_if(|_| replaced == Some(value))) {
+                    (Some(out), _) => {
+                        // The node's own value is never read: it stays empty.
+                        values.push(Tensor::zeros(IxDyn(&[0])));
+                        out.map_err(|e| e.at_node(&node.name, &node.label))?
                     }
-                    .map_err(|e| e.at_node(&node.name, &node.label))?
+                    (None, Some(given)) => given,
+                    (None, None) => match joined[value.0].take() {
+                        // A concatenation whose parts were computed in place.
+                        Some(buffer) => from_vec(
+                            "concat output",
+                            &with_batch(batch, self.value_shape(value)),
+                            buffer,
+                        )?,
+                        None => self
+                            .forward_node(index, &mut values, kept, &last_read)
+                            .map_err(|e| e.at_node(&node.name, &node.label))?,
+                    },
+                };
+                values.push(out);
+                // A part the op could not compute in place is copied there.
+                let computed = values.len() - 1;
+                if let Some(part) = &parts[computed] {
+                    let buffer = joined[part.joined.0].get_or_insert_with(|| vec![0.0; part.len]);
+                    let out = std::mem::replace(&mut values[computed], Tensor::zeros(IxDyn(&[0])));
+                    buffer[part.range.clone()]
+                        .iter_mut()
+                        .zip(out.iter())
+                        .for_each(|(slot, &v)| *slot = v);
                 }
-            };
-            values.push(out);
+            }
             // The value just computed: the activation's, where it ran as this node's epilogue.
             let computed = values.len() - 1;
             if masked.get(computed) == Some(&true) {
                 if let Op::Activation(activation) = &self.nodes()[computed - 1].op {
-                    let y = values[computed].as_standard_layout();
-                    masks[computed] = activation
-                        .output_mask(y.as_slice().expect("standard layout is contiguous"));
+                    masks[computed] = match &parts[computed] {
+                        Some(part) => activation.output_mask(
+                            &joined[part.joined.0]
+                                .as_ref()
+                                .expect("the part was written")[part.range.clone()],
+                        ),
+                        None => {
+                            let y = values[computed].as_standard_layout();
+                            activation
+                                .output_mask(y.as_slice().expect("standard layout is contiguous"))
+                        }
+                    };
                 }
             }
             for id in &node.inputs {
@@ -349,6 +376,75 @@ impl Graph {
             }
         }
         Ok((values, masks))
+    }
+
+    /// Node `index`'s output from `values`: written over its single input where no later node
+    /// reads that input, the pass does not keep it and the op can
+    /// ([`Kernel::forward_in_place`]), else by [`Kernel::forward`].
+    fn forward_node(
+        &self,
+        index: usize,
+        values: &mut [Tensor],
+        kept: &[bool],
+        last_read: &[Option<usize>],
+    ) -> Result<Tensor> {
+        let node = &self.nodes()[index];
+        if let [id] = node.inputs[..] {
+            if last_read[id.0] == Some(index) && !kept[id.0] {
+                let mut x = std::mem::replace(&mut values[id.0], Tensor::zeros(IxDyn(&[0])));
+                match node.op.forward_in_place(&mut x) {
+                    Some(done) => return done.map(|()| x),
+                    None => values[id.0] = x,
+                }
+            }
+        }
+        let inputs: Vec<&Tensor> = node.inputs.iter().map(|id| &values[id.0]).collect();
+        node.op.forward(&inputs)
+    }
+
+    /// For each value, the place in a concatenation's output where a pass computes it
+    /// ([`Kernel::forward_into`]), if any. A concatenation qualifies when each of its parts is
+    /// one run of its output (a batch of 1 and every axis before the joined one of length 1,
+    /// as for the channels of an image) and each part is a node's value that no other node
+    /// reads and the pass does not keep, with neither the parts nor the concatenation
+    /// `replaced`.
+    fn concatenation_parts(
+        &self,
+        batch: usize,
+        kept: &[bool],
+        reads: &[usize],
+        replaced: Option<ValueId>,
+    ) -> Vec<Option<ConcatenationPart>> {
+        let mut parts = vec![None; self.nodes().len() + 1];
+        for (index, node) in self.nodes().iter().enumerate() {
+            let Op::Concat(concat) = &node.op else {
+                continue;
+            };
+            let joined = ValueId(index + 1);
+            let shape = self.value_shape(joined);
+            // The shapes lack the batch: the joined axis `a` is `a - 1` in them.
+            let runs = batch * shape[..concat.axis() - 1].iter().product::<usize>();
+            let in_place = runs == 1
+                && replaced != Some(joined)
+                && node.inputs.iter().all(|&id| {
+                    id != ValueId::INPUT && reads[id.0] == 1 && !kept[id.0] && replaced != Some(id)
+                });
+            if !in_place {
+                continue;
+            }
+            let len = shape.iter().product();
+            let mut start = 0;
+            for &id in &node.inputs {
+                let end = start + self.value_shape(id).iter().product::<usize>();
+                parts[id.0] = Some(ConcatenationPart {
+                    joined,
+                    range: start..end,
+                    len,
+                });
+                start = end;
+            }
+        }
+        parts
     }
 
     /// Runs the graph on `input` with value `at` replaced by `value` (`[batch, ...value shape]`,
@@ -464,6 +560,15 @@ impl Graph {
     }
 }
 
+/// Where a pass computes a value in place: `range` of the output of the concatenation `joined`,
+/// which holds `len` values.
+#[derive(Debug, Clone)]
+struct ConcatenationPart {
+    joined: ValueId,
+    range: Range<usize>,
+    len: usize,
+}
+
 /// A batch size must lie in `1..=MAX_BATCH`.
 fn check_batch_range(batch: usize) -> Result<()> {
     if batch == 0 || batch > limits::MAX_BATCH {
@@ -532,13 +637,14 @@ mod tests {
     /// their epilogue in `output_only` and the gradient trace (the direct, depthwise, pointwise
     /// and patch-matrix kernels in wasm), and the input gradients of those that read such an
     /// activation run its derivative as theirs (stride-1 adjoints, the strided and depthwise
-    /// stride-2 adjoints, the patch matrix); the output and the input gradient equal the
-    /// trace's, which keeps every value and so fuses nothing, bit for bit, and a convolution
-    /// read twice is left alone.
+    /// stride-2 adjoints, the patch matrix), and on through the batch norm before a ReLU; the
+    /// output and the input gradient equal the trace's, which keeps every value and so fuses
+    /// nothing, bit for bit, and a convolution read twice is left alone.
     #[test]
     fn activations_fused_into_convolutions_equal_the_trace() {
         use crate::graph::ops::conv::Conv2d;
         use crate::graph::ops::elementwise::{Binary, BinaryKind};
+        use crate::graph::ops::norm::BatchNorm;
         let mut g = Graph::new(&[3, 9, 8]).unwrap();
         let conv = |cin, out, kernel, stride, padding, groups, seed| {
             let weight = random_tensor(&[out, cin / groups, kernel, kernel], -0.5, 0.5, seed);
@@ -567,8 +673,22 @@ mod tests {
                 .push(format!("a{index}"), "act", Op::Activation(activation), &[c])
                 .unwrap();
         }
+        let norm = BatchNorm::new(
+            random_tensor(&[64], 0.5, 2.0, 16),
+            random_tensor(&[64], -0.5, 0.5, 17),
+            random_tensor(&[64], 0.3, 0.7, 18),
+            random_tensor(&[64], 0.5, 2.0, 19),
+            1e-5,
+        )
+        .unwrap();
+        let normed = g
+            .push("bn", "BatchNormalization", Op::BatchNorm(norm), &[last])
+            .unwrap();
+        let normed = g
+            .push("a_bn", "Relu", Op::Activation(Activation::Relu), &[normed])
+            .unwrap();
         let c = g
-            .push("c6", "Conv", conv(64, 5, 3, 1, 1, 1, 9), &[last])
+            .push("c6", "Conv", conv(64, 5, 3, 1, 1, 1, 9), &[normed])
             .unwrap();
         let relu = g
             .push("a6", "Relu", Op::Activation(Activation::Relu), &[c])
@@ -586,6 +706,94 @@ mod tests {
                 g.input_gradient(&full, 0).unwrap()
             );
         }
+    }
+
+    /// The parts of a concatenation that only it reads are computed in its output at batch 1
+    /// (a convolution with its activation as the epilogue, a convolution alone, and an average
+    /// pooling, which cannot and is copied there), the derivative mask of the ReLU among them
+    /// taken from there; at batch 2 they are not. The output and the input gradient equal the
+    /// full trace's bit for bit either way.
+    #[test]
+    fn concatenation_parts_computed_in_place_equal_the_trace() {
+        use crate::graph::ops::conv::Conv2d;
+        use crate::graph::ops::pool::AvgPool2d;
+        use crate::graph::ops::shape::Concat;
+        let mut g = Graph::new(&[3, 9, 8]).unwrap();
+        let conv = |cin, out, kernel, seed| {
+            let weight = random_tensor(&[out, cin, kernel, kernel], -0.5, 0.5, seed);
+            let bias = Some(random_tensor(&[out], -0.2, 0.2, seed + 1));
+            let pad = kernel / 2;
+            Op::Conv2d(Conv2d::new(weight, bias, [1; 2], [pad; 4], [1, 1], 1).unwrap())
+        };
+        let relu = || Op::Activation(Activation::Relu);
+        let squeeze = g
+            .push("squeeze", "Conv", conv(3, 4, 1, 1), &[ValueId::INPUT])
+            .unwrap();
+        let squeezed = g.push("s_relu", "Relu", relu(), &[squeeze]).unwrap();
+        let wide = g
+            .push("expand1", "Conv", conv(4, 5, 1, 3), &[squeezed])
+            .unwrap();
+        let wide = g.push("e_relu", "Relu", relu(), &[wide]).unwrap();
+        let plain = g
+            .push("expand3", "Conv", conv(4, 3, 3, 5), &[squeezed])
+            .unwrap();
+        let pool = AvgPool2d::new([3, 3], [1, 1], [1; 4], false, true).unwrap();
+        let pooled = g
+            .push("pool", "AveragePool", Op::AvgPool2d(pool), &[squeezed])
+            .unwrap();
+        let concat = Op::Concat(Concat::new(1, 3).unwrap());
+        let joined = g
+            .push("concat", "Concat", concat, &[wide, plain, pooled])
+            .unwrap();
+        let out = g
+            .push("head", "Conv", conv(12, 2, 1, 7), &[joined])
+            .unwrap();
+        let only_output: Vec<bool> = (0..=g.nodes().len()).map(|id| id == out.0).collect();
+        let reads = g.read_counts();
+        for batch in [1, 2] {
+            let parts = g.concatenation_parts(batch, &only_output, &reads, None);
+            let placed: Vec<_> = parts
+                .iter()
+                .enumerate()
+                .filter_map(|(id, part)| part.as_ref().map(|p| (id, p.joined, p.range.clone())))
+                .collect();
+            let plane = 9 * 8;
+            if batch == 1 {
+                assert_eq!(
+                    placed,
+                    [
+                        (wide.0, joined, 0..5 * plane),
+                        (plain.0, joined, 5 * plane..8 * plane),
+                        (pooled.0, joined, 8 * plane..12 * plane),
+                    ]
+                );
+            } else {
+                assert!(placed.is_empty(), "{placed:?}");
+            }
+            let x = random_tensor(&[batch, 3, 9, 8], -2., 2., 21 + batch as u64);
+            let full = g.trace(x.clone()).unwrap();
+            assert_eq!(g.output_only(x.clone()).unwrap(), *full.value(out));
+            let lean = g.gradient_trace(x, out).unwrap();
+            assert!(lean.derivative_mask(wide).is_some());
+            assert_eq!(
+                g.input_gradient(&lean, 1).unwrap(),
+                g.input_gradient(&full, 1).unwrap()
+            );
+        }
+        // A part replaced, read twice or kept leaves the concatenation as it is.
+        let none = |parts: Vec<Option<ConcatenationPart>>| parts.iter().all(Option::is_none);
+        assert!(none(g.concatenation_parts(
+            1,
+            &only_output,
+            &reads,
+            Some(plain)
+        )));
+        let mut twice = reads.clone();
+        twice[plain.0] = 2;
+        assert!(none(g.concatenation_parts(1, &only_output, &twice, None)));
+        let mut kept = only_output.clone();
+        kept[pooled.0] = true;
+        assert!(none(g.concatenation_parts(1, &kept, &reads, None)));
     }
 
     /// A replaced value reaches its readers in place of its node's output; the values before

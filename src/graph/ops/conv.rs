@@ -289,14 +289,50 @@ impl Conv2d {
     /// output value ([`Kernel::forward_then`]).
     fn forward_finished(&self, x: &Tensor, epilogue: Option<Epilogue<'_>>) -> Result<Tensor> {
         let geo = self.geometry(x.shape())?;
-        if depthwise::applies(&geo) {
-            return self.forward_by(&geo, x, depthwise::forward, epilogue);
+        let mut out = vec![0.0; geo.batch * geo.out_channels * geo.out_plane()];
+        self.forward_on(&geo, x, epilogue, &mut out);
+        Tensor::from_shape_vec(IxDyn(&geo.output_shape()), out)
+            .map_err(|e| Error::shape(format!("conv2d output: {e}")))
+    }
+
+    /// [`Self::forward_finished`] written into `out`, which holds exactly the output's values
+    /// ([`Kernel::forward_into`]).
+    fn forward_finished_into(
+        &self,
+        x: &Tensor,
+        epilogue: Option<Epilogue<'_>>,
+        out: &mut [f32],
+    ) -> Result<()> {
+        let geo = self.geometry(x.shape())?;
+        let expected = geo.batch * geo.out_channels * geo.out_plane();
+        if out.len() != expected {
+            return Err(Error::shape(format!(
+                "conv2d output buffer holds {} values, expected {expected} for the output shape {:?}",
+                out.len(),
+                geo.output_shape()
+            )));
+        }
+        self.forward_on(&geo, x, epilogue, out);
+        Ok(())
+    }
+
+    /// The forward pass over an input of geometry `geo` into `out` (the output's length) on the
+    /// kernel the geometry picks.
+    fn forward_on(
+        &self,
+        geo: &ConvGeometry,
+        x: &Tensor,
+        epilogue: Option<Epilogue<'_>>,
+        out: &mut [f32],
+    ) {
+        if depthwise::applies(geo) {
+            return self.forward_by(geo, x, depthwise::forward, epilogue, out);
         }
         #[cfg(target_arch = "wasm32")]
-        if direct::applies(&geo) && !geo.is_pointwise() {
-            return self.forward_by(&geo, x, direct::forward, epilogue);
+        if direct::applies(geo) && !geo.is_pointwise() {
+            return self.forward_by(geo, x, direct::forward, epilogue, out);
         }
-        self.forward_per_sample(&geo, x, epilogue)
+        self.forward_per_sample(geo, x, epilogue, out)
     }
 
     /// The forward pass over an input of geometry `geo`, one sample at a time: its patch
@@ -309,7 +345,8 @@ impl Conv2d {
         geo: &ConvGeometry,
         x: &Tensor,
         epilogue: Option<Epilogue<'_>>,
-    ) -> Result<Tensor> {
+        out: &mut [f32],
+    ) {
         let x = x.as_standard_layout();
         let xs = x.as_slice().expect("standard layout is contiguous");
         let weight = self.weight.as_standard_layout();
@@ -326,7 +363,6 @@ impl Conv2d {
         // A pointwise convolution's patch matrix is the sample's input block `[Cg, H·W]`
         // itself: the products read it in place (BENCHMARKS.md, Kernel decisions › Convolution).
         let pointwise = geo.is_pointwise();
-        let mut out = vec![0.0; geo.batch * geo.out_channels * plane];
         with_patch_buffer(if pointwise { 0 } else { patch * plane }, |cols| {
             for sample in 0..geo.batch {
                 for group in 0..geo.groups {
@@ -352,11 +388,9 @@ impl Conv2d {
                 }
             }
         });
-        Tensor::from_shape_vec(IxDyn(&geo.output_shape()), out)
-            .map_err(|e| Error::shape(format!("conv2d output: {e}")))
     }
 
-    /// The forward pass over an input of geometry `geo` by a kernel that reads the NCHW input,
+    /// The forward pass over an input of geometry `geo` into `out` by a kernel that reads the NCHW input,
     /// the standard-layout weight and the bias and writes every element of the NCHW output:
     /// `depthwise::forward`, or in wasm `direct::forward`.
     fn forward_by(
@@ -365,22 +399,20 @@ impl Conv2d {
         x: &Tensor,
         kernel: DirectKernel,
         epilogue: Option<Epilogue<'_>>,
-    ) -> Result<Tensor> {
+        out: &mut [f32],
+    ) {
         let x = x.as_standard_layout();
         let weight = self.weight.as_standard_layout();
         let bias = self.bias.as_ref().map(|b| b.as_standard_layout());
         let contiguous = "standard layout is contiguous";
-        let mut out = vec![0.0; geo.batch * geo.out_channels * geo.out_plane()];
         kernel(
             geo,
             x.as_slice().expect(contiguous),
             weight.as_slice().expect(contiguous),
             bias.as_ref().map(|b| b.as_slice().expect(contiguous)),
-            &mut out,
+            out,
             epilogue,
         );
-        Tensor::from_shape_vec(IxDyn(&geo.output_shape()), out)
-            .map_err(|e| Error::shape(format!("conv2d output: {e}")))
     }
 
     /// The input gradient alone for an input of `input_shape`, from the output gradient and the
@@ -698,6 +730,15 @@ impl Kernel for Conv2d {
 
     fn forward_then(&self, inputs: &[&Tensor], epilogue: Epilogue<'_>) -> Option<Result<Tensor>> {
         Some(self.forward_finished(inputs[0], Some(epilogue)))
+    }
+
+    fn forward_into(
+        &self,
+        inputs: &[&Tensor],
+        epilogue: Option<Epilogue<'_>>,
+        out: &mut [f32],
+    ) -> Option<Result<()>> {
+        Some(self.forward_finished_into(inputs[0], epilogue, out))
     }
 
     fn backward(

@@ -283,7 +283,7 @@ impl BatchNorm {
     /// channel's plane times `scale / √(var + ε)`.
     fn scale_gradient(&self, input_shape: &[usize], grad: &mut Tensor) -> Result<()> {
         self.check_gradient(input_shape, grad)?;
-        let multiplier = &self.inv_std()? * &channels(&self.scale)?;
+        let multiplier = self.gradient_multiplier()?;
         let multiplier = multiplier
             .as_slice()
             .expect("a fresh 1-D array is contiguous");
@@ -292,6 +292,12 @@ impl BatchNorm {
         }
         map_planes_in_place(grad, |c, g| multiplier[c] * g);
         Ok(())
+    }
+
+    /// The inference-mode input gradient's per-channel multiplier `scale / √(var + ε)`: the
+    /// input gradient is the output gradient times it.
+    pub fn gradient_multiplier(&self) -> Result<Array1<f32>> {
+        Ok(&self.inv_std()? * &channels(&self.scale)?)
     }
 
     /// The training-mode output: `x` normalised with its own batch statistics, which are
@@ -525,6 +531,22 @@ fn map_planes_in_place(x: &mut Tensor, f: impl Fn(usize, f32) -> f32) {
     }
 }
 
+/// `g ← multiplier[c] · g` over `run`, the values from flat index `at` of a gradient whose
+/// channels (axis 1, `multiplier.len()` of them) hold `plane` values each: the inference batch
+/// norm's input gradient as an epilogue ([`BatchNorm::gradient_multiplier`]), equal to its
+/// backward pass bit for bit.
+pub fn scale_run_by_channel(multiplier: &[f32], plane: usize, run: &mut [f32], at: usize) {
+    let mut index = at;
+    let mut rest = run;
+    while !rest.is_empty() {
+        let len = (plane - index % plane).min(rest.len());
+        let m = multiplier[(index / plane) % multiplier.len()];
+        let (head, tail) = rest.split_at_mut(len);
+        head.iter_mut().for_each(|g| *g *= m);
+        (index, rest) = (index + len, tail);
+    }
+}
+
 /// Per channel (axis 1), `Σ g` and `Σ g (x - mean)` over all other axes.
 fn channel_sums(x: &Tensor, g: &Tensor, mean: ArrayView1<'_, f32>) -> (Array1<f32>, Array1<f32>) {
     let mut sum_g = Array1::zeros(mean.len());
@@ -565,6 +587,27 @@ mod tests {
 
     fn vector(values: &[f32]) -> Tensor {
         Tensor::from_shape_vec(vec![values.len()], values.to_vec()).unwrap()
+    }
+
+    /// The epilogue form of the inference input gradient, over runs that start and end inside
+    /// planes and cross several, equals the backward pass on the whole gradient.
+    #[test]
+    fn gradient_runs_scaled_by_channel_equal_the_backward_pass() {
+        let bn = norm(3, 40);
+        let x = random_tensor(&[2, 3, 2, 3], -1.0, 1.0, 44);
+        let g = random_tensor(&[2, 3, 2, 3], -1.0, 1.0, 45);
+        let expected = bn.backward(&[&x], &x, &g, false).unwrap().inputs.remove(0);
+        let multiplier = bn.gradient_multiplier().unwrap();
+        let mut runs = g.as_slice().unwrap().to_vec();
+        for (start, end) in [(0, 4), (4, 5), (5, 20), (20, 36)] {
+            scale_run_by_channel(
+                multiplier.as_slice().unwrap(),
+                6,
+                &mut runs[start..end],
+                start,
+            );
+        }
+        assert_eq!(runs, expected.as_slice().unwrap());
     }
 
     #[test]

@@ -19,7 +19,7 @@
 use super::{GradientReads, Grads, Kernel};
 use crate::error::{Error, Result};
 use crate::tensor::{checked_elements, Tensor};
-use ndarray::{ArrayView, Axis, IxDyn, Slice};
+use ndarray::{ArrayView, ArrayViewD, Axis, IxDyn, Slice};
 
 /// `tensor` reshaped (row-major) to `shape`, copied once.
 fn reshaped(tensor: &Tensor, shape: &[usize]) -> Result<Tensor> {
@@ -205,6 +205,21 @@ impl Concat {
         input_shapes: &[&[usize]],
         grad_output: &Tensor,
     ) -> Result<Vec<Tensor>> {
+        Ok(self
+            .gradient_parts(input_shapes, grad_output)?
+            .into_iter()
+            .map(|part| part.to_owned())
+            .collect())
+    }
+
+    /// Views of the output gradient `grad_output`, one part along the axis per input (of
+    /// `input_shapes`, batch first): each input's gradient, without a copy, for a backward pass
+    /// that adds it to a gradient the input already has.
+    pub fn gradient_parts<'a>(
+        &self,
+        input_shapes: &[&[usize]],
+        grad_output: &'a Tensor,
+    ) -> Result<Vec<ArrayViewD<'a, f32>>> {
         check_gradient("concat", grad_output, &self.output_shape(input_shapes)?)?;
         let axis = Axis(self.axis);
         let mut start = 0;
@@ -212,11 +227,8 @@ impl Concat {
             .iter()
             .map(|shape| {
                 let end = start + shape[self.axis];
-                let part = grad_output
-                    .slice_axis(axis, Slice::from(start..end))
-                    .to_owned();
                 start = end;
-                part
+                grad_output.slice_axis(axis, Slice::from(end - shape[self.axis]..end))
             })
             .collect())
     }
