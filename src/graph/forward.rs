@@ -247,10 +247,13 @@ impl Graph {
     /// ([`Kernel::forward_in_place`]: the activations and inference batch norm), without a new
     /// buffer at all; a convolution whose value only the element-wise activation right after it
     /// reads, and which is not kept, runs that activation as its epilogue
-    /// ([`Kernel::forward_then`]) and its own value stays empty. The values kept equal
-    /// [`Graph::trace`]'s. With
-    /// `replacing` (a value id and a value of its shape), the node computing that value is
-    /// skipped and its readers see the given value ([`Graph::trace_replacing`]).
+    /// ([`Kernel::forward_then`]) and its own value stays empty; the parts of a concatenation
+    /// that only it reads are computed in its output where each is one run of it
+    /// ([`Graph::concatenation_parts`], [`Kernel::forward_into`]; a part no op can write there
+    /// is copied there), and their own values stay empty. The values kept equal
+    /// [`Graph::trace`]'s. With `replacing` (a value id and a value of its shape), the node
+    /// computing that value is skipped and its readers see the given value
+    /// ([`Graph::trace_replacing`]).
     fn run_keeping(
         &self,
         input: Tensor,
