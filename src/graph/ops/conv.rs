@@ -77,6 +77,11 @@ type DirectKernel =
 /// samples share one matrix product while a large batch does not multiply the memory.
 const PATCH_BUDGET: usize = 1 << 22;
 
+/// The input gradient alone is computed from the output channels whose gradient is not zero
+/// when they are at most `1 / FEW_CHANNELS_FRACTION` of all
+/// ([`Conv2d::input_gradient_of_few_channels`]).
+const FEW_CHANNELS_FRACTION: usize = 8;
+
 /// A 2-D convolution over NCHW input with PyTorch/ONNX semantics, built by [`Conv2d::new`],
 /// which validates it.
 #[derive(Debug, Clone, PartialEq)]
@@ -416,18 +421,22 @@ impl Conv2d {
     }
 
     /// The input gradient alone for an input of `input_shape`, from the output gradient and the
-    /// weight: through the stride-2 depthwise pass (`conv/depthwise_adjoint.rs`) where it
-    /// applies, else the adjoint (`conv/adjoint.rs`), or the patch matrix where
-    /// [`Self::input_gradient_by_patch_matrix`] says so; `None` for any other dilated
-    /// convolution (its gradient takes the patch matrix with the parameters'). `epilogue` (if
-    /// any) runs over every value of it: as the stride-1 adjoint's blocks are final, else over
-    /// the whole gradient at the end.
+    /// weight: from the few output channels whose gradient is not zero where
+    /// [`Self::input_gradient_of_few_channels`] finds them, through the stride-2 depthwise pass
+    /// (`conv/depthwise_adjoint.rs`) where it applies, else the adjoint (`conv/adjoint.rs`), or
+    /// the patch matrix where [`Self::input_gradient_by_patch_matrix`] says so; `None` for any
+    /// other dilated convolution (its gradient takes the patch matrix with the parameters').
+    /// `epilogue` (if any) runs over every value of it: as the stride-1 adjoint's blocks are
+    /// final, else over the whole gradient at the end.
     fn input_gradient_alone(
         &self,
         input_shape: &[usize],
         grad_output: &Tensor,
         epilogue: Option<Epilogue<'_>>,
     ) -> Option<Result<Tensor>> {
+        if let Some(dx) = self.input_gradient_of_few_channels(input_shape, grad_output) {
+            return Some(dx.map(|dx| finish(dx, epilogue)));
+        }
         let checked = |geo: ConvGeometry| {
             let expected = geo.output_shape();
             if grad_output.shape() != expected.as_slice() {
@@ -462,6 +471,88 @@ impl Conv2d {
                 .and_then(checked)
                 .and_then(|_| adjoint.run(grad_output, input_shape, epilogue)),
         )
+    }
+
+    /// The input gradient from the output channels whose gradient is not zero in some sample,
+    /// when there are at most an eighth of them and the convolution has one group: `Wᵀ`
+    /// restricted to those channels times their gradient rows, then col2im, one sample at a
+    /// time. An attribution's gradient starts as one class's logit, so the convolution that
+    /// computes the class scores (SqueezeNet 1.1's last, 512 → 1000 channels, a quarter of its
+    /// multiply-adds) receives a gradient in that class's channel alone, and its input gradient
+    /// is a product with one row instead of a thousand. The terms skipped are products with
+    /// zero, so the sums are the full product's. `None` when the channels are many (the search
+    /// stops at the first value that is not zero in each channel, and at the first channel
+    /// past the limit) or the shapes do not fit (the other paths report them).
+    fn input_gradient_of_few_channels(
+        &self,
+        input_shape: &[usize],
+        grad_output: &Tensor,
+    ) -> Option<Result<Tensor>> {
+        if self.groups != 1 {
+            return None;
+        }
+        let geo = self.geometry(input_shape).ok()?;
+        if grad_output.shape() != geo.output_shape().as_slice() {
+            return None;
+        }
+        let grad = grad_output.as_standard_layout();
+        let gs = grad.as_slice().expect("standard layout is contiguous");
+        let plane = geo.out_plane();
+        let limit = geo.out_channels / FEW_CHANNELS_FRACTION;
+        let mut channels = Vec::new();
+        for channel in 0..geo.out_channels {
+            let nonzero = (0..geo.batch).any(|sample| {
+                gs[(sample * geo.out_channels + channel) * plane..][..plane]
+                    .iter()
+                    .any(|&g| g != 0.0)
+            });
+            if nonzero {
+                if channels.len() == limit {
+                    return None;
+                }
+                channels.push(channel);
+            }
+        }
+        Some(self.input_gradient_of_channels(&geo, gs, &channels))
+    }
+
+    /// The input gradient over an input of geometry `geo` (one group) from the output gradient
+    /// `gs` of the output channels `channels` alone (the others' gradient is zero).
+    fn input_gradient_of_channels(
+        &self,
+        geo: &ConvGeometry,
+        gs: &[f32],
+        channels: &[usize],
+    ) -> Result<Tensor> {
+        let (patch, plane, kept) = (geo.patch_len(), geo.out_plane(), channels.len());
+        let weight = self.weight.as_standard_layout();
+        let ws = weight.as_slice().expect("standard layout is contiguous");
+        let mut weight_t = vec![0.0; patch * kept];
+        for (column, &channel) in channels.iter().enumerate() {
+            for (row, &w) in ws[channel * patch..][..patch].iter().enumerate() {
+                weight_t[row * kept + column] = w;
+            }
+        }
+        let mut grad_rows = vec![0.0; kept * plane];
+        let input_shape = [geo.batch, geo.channels, geo.height, geo.width];
+        let mut dx = vec![0.0; input_shape.iter().product()];
+        with_patch_buffer(patch * plane, |cols| {
+            for sample in 0..geo.batch {
+                for (row, &channel) in grad_rows.chunks_exact_mut(plane).zip(channels) {
+                    row.copy_from_slice(
+                        &gs[(sample * geo.out_channels + channel) * plane..][..plane],
+                    );
+                }
+                product_into(
+                    matrix(&weight_t, patch, kept),
+                    matrix(&grad_rows, kept, plane),
+                    matrix_mut(cols, patch, plane),
+                );
+                col2im(geo, cols, 0, sample..sample + 1, &mut dx);
+            }
+        });
+        Tensor::from_shape_vec(IxDyn(&input_shape), dx)
+            .map_err(|e| Error::shape(format!("conv2d input gradient: {e}")))
     }
 
     /// The input gradient of a depthwise convolution with stride 2

@@ -270,6 +270,72 @@ fn backward_without_params_returns_only_the_input_gradient() {
 }
 
 #[test]
+fn input_gradients_from_few_channels_equal_the_full_product() {
+    // 16 output channels: up to two may carry a gradient. A one-hot class gradient (one
+    // channel), a channel in each sample (their union), strides, padding and dilation.
+    let cases = [
+        ([1, 1], [1, 1], [0, 0, 0, 0], [1, 1]),
+        ([3, 3], [1, 1], [1, 1, 1, 1], [1, 1]),
+        ([3, 3], [2, 2], [0, 1, 2, 0], [1, 1]),
+        ([3, 2], [1, 2], [1, 0, 1, 1], [2, 1]),
+    ];
+    for (kernel, stride, padding, dilation) in cases {
+        let conv = conv(5, 16, kernel, stride, padding, dilation, 1, true);
+        let x = random_tensor(&[2, 5, 9, 8], -1., 1., 91);
+        let geo = conv.geometry(x.shape()).unwrap();
+        let dense = random_tensor(&geo.output_shape(), -1., 1., 92);
+        let only = |channels: &[(usize, usize)]| {
+            let mut g = Tensor::zeros(dense.raw_dim());
+            for &(sample, channel) in channels {
+                let plane = dense.slice(s![sample, channel, .., ..]);
+                g.slice_mut(s![sample, channel, .., ..]).assign(&plane);
+            }
+            g
+        };
+        let full = |g: &Tensor| {
+            let chunk = geo.chunk_len();
+            conv.backward_chunked(&geo, None, g, chunk)
+                .unwrap()
+                .inputs
+                .remove(0)
+        };
+        for channels in [&[(0, 7)][..], &[(0, 3), (1, 11)], &[(0, 2), (1, 2)], &[]] {
+            let g = only(channels);
+            let few = conv
+                .input_gradient_of_few_channels(x.shape(), &g)
+                .expect("at most two channels")
+                .unwrap();
+            assert_eq!(
+                few,
+                full(&g),
+                "kernel {kernel:?}, stride {stride:?}, {channels:?}"
+            );
+            // The public backward pass takes this path too.
+            let dx = conv
+                .backward(&[&x], &g, &g, false)
+                .unwrap()
+                .inputs
+                .remove(0);
+            assert_eq!(dx, few);
+        }
+        let three = only(&[(0, 1), (0, 5), (1, 9)]);
+        assert!(conv
+            .input_gradient_of_few_channels(x.shape(), &three)
+            .is_none());
+        assert!(conv
+            .input_gradient_of_few_channels(x.shape(), &dense)
+            .is_none());
+    }
+    let grouped = conv(4, 16, [3, 3], [1, 1], [1, 1, 1, 1], [1, 1], 2, false);
+    let x = random_tensor(&[1, 4, 6, 6], -1., 1., 93);
+    let mut g = Tensor::zeros(IxDyn(&[1, 16, 6, 6]));
+    g[[0, 3, 2, 2]] = 1.0;
+    assert!(grouped
+        .input_gradient_of_few_channels(x.shape(), &g)
+        .is_none());
+}
+
+#[test]
 fn rejects_inconsistent_parameters() {
     let w = |shape: &[usize]| random_tensor(shape, -1., 1., 71);
     let err = |r: Result<Conv2d>| r.unwrap_err().to_string();
