@@ -8,7 +8,7 @@
 
 use super::ops::activation::scale_by_mask;
 use super::ops::norm::scale_run_by_channel;
-use super::ops::{GradientReads, Kernel, Op};
+use super::ops::{Epilogue, GradientReads, Kernel, Op};
 use super::{training, Graph, Trace, ValueId};
 use crate::error::{Error, Result};
 use crate::tensor::{with_batch, Tensor};
@@ -298,16 +298,24 @@ impl Graph {
             }
         };
         let dx = if let Some(mask) = trace.derivative_mask(value) {
-            node.op.lean_input_gradient_then(&shape, grad, &|run, at| {
-                scale_by_mask(&mask[at..][..run.len()], run);
-                through_norm(run, at);
-            })
+            node.op.lean_input_gradient_then(
+                &shape,
+                grad,
+                Epilogue::Map(&|run, at| {
+                    scale_by_mask(&mask[at..][..run.len()], run);
+                    through_norm(run, at);
+                }),
+            )
         } else {
             let y = trace.kept_value(value)?.as_slice()?;
-            node.op.lean_input_gradient_then(&shape, grad, &|run, at| {
-                activation.scale_by_output_derivative(&y[at..][..run.len()], run);
-                through_norm(run, at);
-            })
+            node.op.lean_input_gradient_then(
+                &shape,
+                grad,
+                Epilogue::Map(&|run, at| {
+                    activation.scale_by_output_derivative(&y[at..][..run.len()], run);
+                    through_norm(run, at);
+                }),
+            )
         }?;
         Some((norm.map_or(*source, |(input, _)| input), dx))
     }

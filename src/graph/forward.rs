@@ -300,9 +300,7 @@ impl Graph {
                 }
                 _ => None,
             };
-            let epilogue = fusable
-                .map(|activation| move |run: &mut [f32], _: usize| activation.apply_in_place(run));
-            let epilogue = epilogue.as_ref().map(|e| e as Epilogue<'_>);
+            let epilogue = fusable.map(Epilogue::Activation);
             // A part of a concatenation is computed in its place there, where the op can.
             let target = if fusable.is_some() { next_value } else { value };
             let written = parts[target.0].as_ref().and_then(|part| {

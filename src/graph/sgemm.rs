@@ -10,7 +10,10 @@
 //! register tile of [`MR`] × [`NR`] outputs. The micro-kernel is XNNPACK's "splat" form: one
 //! row of the `B` panel is two f32x4 loads, each `A[i, k]` is broadcast (`v128.load32_splat`)
 //! and multiplied into the two accumulators of row `i`; `MR · 2 = 8` accumulators, two `B`
-//! vectors and one broadcast fit the 16 vector registers V8 has on x86 without spilling.
+//! vectors and one broadcast fit the 16 vector registers V8 has on x86 without spilling. An
+//! epilogue runs over each row run of `C` once its sums are final; when it is ReLU or Clip (a
+//! convolution's fused activation) the tiles of the last `k` block apply it to their
+//! accumulators before they store them instead, with the activation's own compares.
 //!
 //! Hand-written rather than matrixmultiply (which the native build keeps, with its x86 FMA
 //! kernels) because in the browser matrixmultiply's wasm kernel computes 8 × 8 tiles, 16
@@ -27,7 +30,7 @@
 //! [`kernel`] is SIMD128 on wasm32 and plain arrays elsewhere (where only the tests use this
 //! module): both follow the same packing, blocking and summation order.
 
-use crate::graph::ops::Epilogue;
+use crate::graph::ops::{Clamp, Epilogue};
 use crate::parallel;
 use ndarray::{ArrayView2, ArrayViewMut2};
 use std::ops::Range;
@@ -272,6 +275,9 @@ impl Product<'_> {
             ldc,
             epilogue,
         } = *self;
+        // ReLU and Clip are applied by the tiles of the last `k` block as they store their sums;
+        // any other epilogue runs over the block's rows once they are stored.
+        let clamp = epilogue.and_then(|epilogue| epilogue.in_registers());
         // A partial last panel of an unpacked `B` is copied into `edge` (zero padded), one `KC`
         // block at a time.
         let mut edge = Vec::new();
@@ -330,6 +336,7 @@ impl Product<'_> {
                                     nr,
                                     kc,
                                     start: tile_start,
+                                    clamp: clamp.filter(|_| last_block),
                                 },
                                 a_ptr.add(i * lda + k0),
                                 lda,
@@ -341,7 +348,7 @@ impl Product<'_> {
                         }
                     }
                 }
-                if let (true, Some(epilogue)) = (last_block, epilogue) {
+                if let (true, Some(epilogue), None) = (last_block, epilogue, clamp) {
                     for i in i0..i0 + mc {
                         let offset = i * ldc + columns.start;
                         // SAFETY: row i < m of C holds columns `columns` (stride ldc), which
@@ -349,7 +356,7 @@ impl Product<'_> {
                         let run = unsafe {
                             std::slice::from_raw_parts_mut(c_ptr.add(offset), columns.len())
                         };
-                        epilogue(run, offset);
+                        epilogue.apply(run, offset);
                     }
                 }
             }
@@ -358,17 +365,19 @@ impl Product<'_> {
 }
 
 /// The extent of one register tile: `mr <= MR` rows, `nr <= NR` columns, `kc` steps of `k`,
-/// and what its accumulators start from.
+/// what its accumulators start from, and the activation applied to them before they are stored
+/// (the last `k` block's, when the epilogue is one).
 #[derive(Debug, Clone, Copy)]
 struct Tile {
     mr: usize,
     nr: usize,
     kc: usize,
     start: TileStart,
+    clamp: Option<Clamp>,
 }
 
-/// One tile of `C`: its start plus `A[.., ..kc] · panel`. A partial tile goes through a
-/// full-width buffer so that the kernel always loads and stores NR columns.
+/// One tile of `C`: its start plus `A[.., ..kc] · panel`, then its clamp (if any). A partial
+/// tile goes through a full-width buffer so that the kernel always loads and stores NR columns.
 ///
 /// # Safety
 /// `a` is readable for `mr` rows of `kc` (stride `lda`), `b` for `kc` rows of [`NR`]
@@ -384,7 +393,7 @@ unsafe fn tile(
     ldc: usize,
 ) {
     if t.nr == NR {
-        dispatch(t.mr, t.kc, t.start, a, lda, b, ldb, c, ldc);
+        dispatch(t.mr, t.kc, t.start, t.clamp, a, lda, b, ldb, c, ldc);
     } else {
         let mut partial = [0.0f32; MR * NR];
         for (i, row) in partial.chunks_exact_mut(NR).take(t.mr).enumerate() {
@@ -401,7 +410,18 @@ unsafe fn tile(
             }
         }
         let start = TileStart::Current;
-        dispatch(t.mr, t.kc, start, a, lda, b, ldb, partial.as_mut_ptr(), NR);
+        dispatch(
+            t.mr,
+            t.kc,
+            start,
+            t.clamp,
+            a,
+            lda,
+            b,
+            ldb,
+            partial.as_mut_ptr(),
+            NR,
+        );
         for (i, row) in partial.chunks_exact(NR).take(t.mr).enumerate() {
             std::ptr::copy_nonoverlapping(row.as_ptr(), c.add(i * ldc), t.nr);
         }
@@ -418,6 +438,7 @@ unsafe fn dispatch(
     mr: usize,
     kc: usize,
     start: TileStart,
+    clamp: Option<Clamp>,
     a: *const f32,
     lda: usize,
     b: *const f32,
@@ -426,14 +447,15 @@ unsafe fn dispatch(
     ldc: usize,
 ) {
     match mr {
-        4 => kernel::<4>(kc, start, a, lda, b, ldb, c, ldc),
-        3 => kernel::<3>(kc, start, a, lda, b, ldb, c, ldc),
-        2 => kernel::<2>(kc, start, a, lda, b, ldb, c, ldc),
-        _ => kernel::<1>(kc, start, a, lda, b, ldb, c, ldc),
+        4 => kernel::<4>(kc, start, clamp, a, lda, b, ldb, c, ldc),
+        3 => kernel::<3>(kc, start, clamp, a, lda, b, ldb, c, ldc),
+        2 => kernel::<2>(kc, start, clamp, a, lda, b, ldb, c, ldc),
+        _ => kernel::<1>(kc, start, clamp, a, lda, b, ldb, c, ldc),
     }
 }
 
-/// `C[R × NR] = start + A[R × kc] · B[kc × NR]` with wasm SIMD128, summing over `k` in order.
+/// `C[R × NR] = start + A[R × kc] · B[kc × NR]` with wasm SIMD128, summing over `k` in order,
+/// then `clamp` (if any) on the sums before they are stored.
 ///
 /// # Safety
 /// As [`tile`] with `mr = R`, `nr = NR`.
@@ -443,6 +465,7 @@ unsafe fn dispatch(
 unsafe fn kernel<const R: usize>(
     kc: usize,
     start: TileStart,
+    clamp: Option<Clamp>,
     a: *const f32,
     lda: usize,
     b: *const f32,
@@ -476,13 +499,36 @@ unsafe fn kernel<const R: usize>(
             row[1] = madd(a, b1, row[1]);
         }
     }
+    if let Some(clamp) = clamp {
+        for row in acc.iter_mut() {
+            *row = row.map(|sums| clamped(sums, clamp));
+        }
+    }
     for (i, row) in acc.iter().enumerate() {
         v128_store(c.add(i * ldc) as *mut v128, row[0]);
         v128_store(c.add(i * ldc + 4) as *mut v128, row[1]);
     }
 }
 
-/// `C[R × NR] = start + A[R × kc] · B[kc × NR]` on plain arrays, summing over `k` in order.
+/// `clamp` on four sums, as [`Clamp::activation`] computes it element by element (equal bit for
+/// bit): ReLU `v > 0 ? v : 0`, Clip `above = v >= min ? v : min`, then `above > max ? max :
+/// above`, as compares and selects (a NaN becomes 0, or `min`).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn clamped(v: core::arch::wasm32::v128, clamp: Clamp) -> core::arch::wasm32::v128 {
+    use core::arch::wasm32::{f32x4_ge, f32x4_gt, f32x4_splat, v128_and, v128_bitselect};
+    match clamp {
+        Clamp::Relu => v128_and(v, f32x4_gt(v, f32x4_splat(0.0))),
+        Clamp::Clip { min, max } => {
+            let (min, max) = (f32x4_splat(min), f32x4_splat(max));
+            let above = v128_bitselect(v, min, f32x4_ge(v, min));
+            v128_bitselect(max, above, f32x4_gt(above, max))
+        }
+    }
+}
+
+/// `C[R × NR] = start + A[R × kc] · B[kc × NR]` on plain arrays, summing over `k` in order,
+/// then `clamp` (if any) on the sums before they are stored.
 ///
 /// # Safety
 /// As [`tile`] with `mr = R`, `nr = NR`.
@@ -492,6 +538,7 @@ unsafe fn kernel<const R: usize>(
 unsafe fn kernel<const R: usize>(
     kc: usize,
     start: TileStart,
+    clamp: Option<Clamp>,
     a: *const f32,
     lda: usize,
     b: *const f32,
@@ -521,6 +568,12 @@ unsafe fn kernel<const R: usize>(
             }
         }
     }
+    if let Some(clamp) = clamp {
+        let activation = clamp.activation();
+        for row in acc.iter_mut() {
+            activation.apply_in_place(row);
+        }
+    }
     for (i, row) in acc.iter().enumerate() {
         std::ptr::copy_nonoverlapping(row.as_ptr(), c.add(i * ldc), NR);
     }
@@ -529,6 +582,7 @@ unsafe fn kernel<const R: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::graph::ops::activation::Activation;
     use crate::graph::ops::gradcheck::random_tensor;
     use ndarray::{s, Array2, Ix2};
     // Run in wasm32 too (`make test-wasm`), where they check the SIMD128 kernel.
@@ -635,7 +689,7 @@ mod tests {
                 Start::ColumnBias(&column_bias),
             ];
             for start in starts {
-                let halve: Epilogue<'_> = &|run, _| run.iter_mut().for_each(|v| *v *= 0.5);
+                let halve = Epilogue::Map(&|run, _| run.iter_mut().for_each(|v| *v *= 0.5));
                 for (rhs, epilogue) in [
                     (Rhs::Packed(&packed), None),
                     (Rhs::Rows(b.view()), None),
@@ -670,14 +724,93 @@ mod tests {
             assert_eq!(got, reference(&a, &b, &c), "{m}x{k}x{n}");
             // An epilogue runs once over every value, after its whole sum, and is told where
             // each run starts.
-            let finished = product(Some(&|run, at| {
+            let finished = product(Some(Epilogue::Map(&|run, at| {
                 for (index, v) in (at..).zip(run) {
                     *v = 2.0 * *v + index as f32;
                 }
-            }));
+            })));
             let expected =
                 Array2::from_shape_fn((m, n), |(i, j)| 2.0 * got[[i, j]] + (i * n + j) as f32);
             assert_eq!(finished, expected, "{m}x{k}x{n}");
+        }
+    }
+
+    /// ReLU and Clip run in the register tiles (`Clamp`), the other activations over the
+    /// stored runs: either way the result is the product with the activation applied after it,
+    /// bit for bit, on every shape and on the values where the activations' compares decide
+    /// (NaN, signed zeros, the bounds themselves, infinities), which an empty product (`k = 0`)
+    /// passes through from `C` unchanged. The one exception is the sign of a zero that Clip
+    /// keeps at a bound of zero: the activation's own loop, vectorised by LLVM in wasm, gives
+    /// +0 for −0 where its scalar remainder keeps −0, so zeros compare as values.
+    #[test]
+    fn activations_in_the_epilogue_equal_the_activation_after_the_product() {
+        let activations = [
+            Activation::Relu,
+            Activation::Clip { min: 0.0, max: 6.0 },
+            Activation::Clip {
+                min: -0.25,
+                max: 0.5,
+            },
+            Activation::Tanh,
+        ];
+        let special = [
+            f32::NAN,
+            -f32::NAN,
+            0.0,
+            -0.0,
+            6.0,
+            -0.25,
+            0.5,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            1e-30,
+            -1e-30,
+            0.3,
+            -3.0,
+        ];
+        let special_c = Array2::from_shape_fn((5, 13), |(i, j)| special[(i + j) % 13]);
+        for activation in &activations {
+            let in_registers = Epilogue::Activation(activation).in_registers();
+            assert_eq!(
+                in_registers.is_some(),
+                !matches!(activation, Activation::Tanh)
+            );
+            let epilogue = Some(Epilogue::Activation(activation));
+            let bits = |c: Array2<f32>| c.mapv(|v| if v == 0.0 { 0 } else { v.to_bits() });
+            let after = |mut c: Array2<f32>| {
+                activation.apply_in_place(c.as_slice_mut().unwrap());
+                bits(c)
+            };
+            let empty = Array2::<f32>::zeros((5, 0));
+            let mut got = special_c.clone();
+            gemm(
+                empty.view(),
+                Rhs::Rows(Array2::zeros((0, 13)).view()),
+                Start::Current,
+                got.view_mut(),
+                epilogue,
+            );
+            assert_eq!(bits(got), after(special_c.clone()), "{activation:?}");
+            for (index, &(m, k, n)) in SHAPES.iter().enumerate() {
+                let seed = 10 * index as u64;
+                let a = random(m, k, seed + 1);
+                let b = random(k, n, seed + 2);
+                let bias = random(1, m, seed + 4).into_raw_vec_and_offset().0;
+                for pieces in [1, 3] {
+                    let product = |epilogue| {
+                        let mut c = Array2::from_elem((m, n), f32::NAN);
+                        let start = Start::RowBias(&bias);
+                        let rhs = Rhs::Rows(b.view());
+                        gemm_in_pieces(a.view(), rhs, start, c.view_mut(), epilogue, pieces);
+                        c
+                    };
+                    assert_eq!(
+                        bits(product(epilogue)),
+                        after(product(None)),
+                        "{m}x{k}x{n} in {pieces} pieces with {activation:?}"
+                    );
+                }
+            }
         }
     }
 

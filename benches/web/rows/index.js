@@ -36,7 +36,8 @@ export const ROWS = [
   // Threads: the same rows in a cross-origin isolated page (`isolated`), both frameworks on
   // navigator.hardwareConcurrency threads.
   ...Object.keys(ARCHITECTURES).map((name) => torchvisionForwardRow(name, { threads: true })),
-  ...Object.keys(ARCHITECTURES).map(torchvisionGradientRow),
+  ...Object.keys(ARCHITECTURES).map((name) => torchvisionGradientRow(name)),
+  ...Object.keys(ARCHITECTURES).map((name) => torchvisionGradientRow(name, { threads: true })),
   ...Object.keys(ARCHITECTURES).map((name) => torchvisionIntegratedGradientsRow(name, 50)),
   torchvisionIntegratedGradientsRow("resnet18", 50, { threads: true }),
   trainingRow("digits", "train"),

@@ -90,12 +90,15 @@ export function torchvisionForwardRow(name, { threads = false } = {}) {
 }
 
 /** The input gradient `d output[target] / d input` of one sample: nnlens only (onnxruntime-web
- * has no gradients, TF.js no ONNX importer); compare with the forward row. */
-export function torchvisionGradientRow(name) {
+ * has no gradients, TF.js no ONNX importer); compare with the forward row. With `threads`, the
+ * same in the cross-origin isolated page (the threaded build); compare with the forward row
+ * with threads. */
+export function torchvisionGradientRow(name, { threads = false } = {}) {
   return {
-    id: `${name}-gradient`,
-    title: `${ARCHITECTURES[name]} input gradient (saliency), 1 sample, ${IMAGENET}×${IMAGENET}`,
+    id: `${name}-gradient${threads ? "-threads" : ""}`,
+    title: `${ARCHITECTURES[name]} input gradient (saliency), 1 sample, ${IMAGENET}×${IMAGENET}${threads ? ", threads" : ""}`,
     frameworks: ["nnlens"],
+    isolated: threads,
     requires: (nn) => typeof nn.Model?.fromOnnx === "function" || "this nnlens build has no Model.fromOnnx()",
     async prepare(ctx) {
       const f = await fixture(name, imageSide(ctx));
@@ -105,7 +108,8 @@ export function torchvisionGradientRow(name) {
       return {
         impls: [{ name: "nnlens", run: () => model.gradient(f.input, target) }],
         tolerance: null,
-        detail: `d output[${target}] / d input of torchvision ${name} (as in its forward row), one generated ${size(f.shape)} image; no peer computes it (ratio to the forward row: see BENCHMARKS.md)`,
+        detail: `d output[${target}] / d input of torchvision ${name} (as in its forward row), one generated ${size(f.shape)} image; no peer computes it (ratio to the forward row: see BENCHMARKS.md)` +
+          (threads ? `; ${ctx.threads} threads (nnlens threaded build: ${ctx.nnThreaded}; cross-origin isolated page)` : ""),
         dispose: () => model.free(),
       };
     },

@@ -379,16 +379,22 @@ impl Conv2d {
                     };
                     let channels = group * group_out..(group + 1) * group_out;
                     let start = (sample * geo.out_channels + group * group_out) * plane;
-                    // The product's runs start from its block; the epilogue's from the output.
-                    let shifted = epilogue.map(|epilogue| {
-                        move |run: &mut [f32], at: usize| epilogue(run, start + at)
-                    });
+                    // The product's runs start from its block; a map's from the output.
+                    let map = |run: &mut [f32], at: usize| {
+                        if let Some(Epilogue::Map(map)) = epilogue {
+                            map(run, start + at);
+                        }
+                    };
+                    let shifted = match epilogue {
+                        Some(Epilogue::Map(_)) => Some(Epilogue::Map(&map)),
+                        activation => activation,
+                    };
                     product_with_bias(
                         weight.slice(s![channels.clone(), ..]),
                         matrix(patches, patch, plane),
                         bias.map(|b| &b[channels]),
                         matrix_mut(&mut out[start..], group_out, plane),
-                        shifted.as_ref().map(|shifted| shifted as Epilogue<'_>),
+                        shifted,
                     );
                 }
             }
@@ -720,10 +726,11 @@ impl Conv2d {
     }
 }
 
-/// `c = bias + a · b` (`bias[i]` on row `i`; `c` accumulates when there is no bias), then the
-/// epilogue over `c`, with the wasm sgemm (`graph/sgemm.rs`), which reads the im2col matrix in place and starts its
-/// accumulators from the bias; matrixmultiply would pack the matrix (and the weight) again on
-/// every call (see ARCHITECTURE.md, "Matrix products in the browser").
+/// `c = bias + a · b` (`bias[i]` on row `i`; `c = a · b` without a bias: `c`'s values are never
+/// read), then the epilogue over `c`, with the wasm sgemm (`graph/sgemm.rs`), which reads the
+/// im2col matrix in place and starts its accumulators from the bias or zero; matrixmultiply
+/// would pack the matrix (and the weight) again on every call (see ARCHITECTURE.md, "Matrix
+/// products in the browser").
 #[cfg(target_arch = "wasm32")]
 fn product_with_bias(
     a: ArrayView2<'_, f32>,
@@ -732,13 +739,13 @@ fn product_with_bias(
     c: ArrayViewMut2<'_, f32>,
     epilogue: Option<Epilogue<'_>>,
 ) {
-    let start = bias.map_or(Start::Current, Start::RowBias);
+    let start = bias.map_or(Start::Zero, Start::RowBias);
     gemm(a, Rhs::Rows(b), start, c, epilogue);
 }
 
-/// `c = bias + a · b` (`bias[i]` on row `i`; `c` accumulates when there is no bias), then the
-/// epilogue over `c`, with matrixmultiply (its x86 FMA kernels natively): the bias is written
-/// first and the product added onto it.
+/// `c = bias + a · b` (`bias[i]` on row `i`; `c = a · b` without a bias: `c`'s values are never
+/// read), then the epilogue over `c`, with matrixmultiply (its x86 FMA kernels natively): the
+/// bias is written first and the product added onto it.
 #[cfg(not(target_arch = "wasm32"))]
 fn product_with_bias(
     a: ArrayView2<'_, f32>,
@@ -752,9 +759,11 @@ fn product_with_bias(
             row.fill(value);
         }
     }
-    general_mat_mul(1.0, &a, &b, 1.0, &mut c);
+    // With β = 0 matrixmultiply overwrites `c` without reading it.
+    let beta = if bias.is_some() { 1.0 } else { 0.0 };
+    general_mat_mul(1.0, &a, &b, beta, &mut c);
     if let Some(epilogue) = epilogue {
-        epilogue(
+        epilogue.apply(
             c.as_slice_mut()
                 .expect("the output block has contiguous rows"),
             0,
@@ -768,7 +777,7 @@ fn finish(mut values: Tensor, epilogue: Option<Epilogue<'_>>) -> Tensor {
         if !values.is_standard_layout() {
             values = values.as_standard_layout().into_owned();
         }
-        epilogue(
+        epilogue.apply(
             values
                 .as_slice_mut()
                 .expect("standard layout is contiguous"),

@@ -44,6 +44,7 @@ pub mod gradcheck;
 
 use crate::error::Result;
 use crate::tensor::Tensor;
+use activation::Activation;
 
 /// Gradients produced by one backward step.
 #[derive(Debug, Clone)]
@@ -55,12 +56,74 @@ pub struct Grads {
 }
 
 /// A map applied in place to runs of an op's final output values by the thread that computed
-/// them, while they are still in cache, given each run and the flat (row-major) index of its
-/// first value in the output: the element-wise activation that follows a convolution, fused
-/// into it ([`Kernel::forward_then`]), or the derivative of the activation before one, fused
-/// into its input gradient ([`Kernel::lean_input_gradient_then`]), which reads the
-/// activation's output at the same indices.
-pub type Epilogue<'a> = &'a (dyn Fn(&mut [f32], usize) + Sync);
+/// them, while they are still in cache ([`Epilogue::apply`]).
+#[derive(Clone, Copy)]
+pub enum Epilogue<'a> {
+    /// The element-wise activation that follows a convolution, fused into it
+    /// ([`Kernel::forward_then`]). The matrix products apply ReLU and Clip to their register
+    /// tiles before they store them (`Epilogue::in_registers`), the other kernels and
+    /// activations run over the finished runs.
+    Activation(&'a Activation),
+    /// A map given each run and the flat (row-major) index of its first value in the output:
+    /// the derivative of the activation before a convolution, fused into its input gradient
+    /// ([`Kernel::lean_input_gradient_then`]), which reads the activation's output at the same
+    /// indices.
+    Map(&'a (dyn Fn(&mut [f32], usize) + Sync)),
+}
+
+impl<'a> Epilogue<'a> {
+    /// Runs the epilogue over `run`, whose first value has the flat index `at` in the output.
+    pub fn apply(&self, run: &mut [f32], at: usize) {
+        match self {
+            Epilogue::Activation(activation) => activation.apply_in_place(run),
+            Epilogue::Map(map) => map(run, at),
+        }
+    }
+
+    /// The activation, when it is one a matrix product's register tile can apply as it stores
+    /// its sums (ReLU and Clip: a compare and a select per value, which cost next to nothing
+    /// there, where a pass over the stored values took 2.5% of SqueezeNet 1.1's forward pass
+    /// and 4.8% of MobileNetV2's in Chromium).
+    #[cfg(any(target_arch = "wasm32", test))]
+    pub(crate) fn in_registers(&self) -> Option<Clamp> {
+        match self {
+            Epilogue::Activation(Activation::Relu) => Some(Clamp::Relu),
+            Epilogue::Activation(&Activation::Clip { min, max }) => Some(Clamp::Clip { min, max }),
+            _ => None,
+        }
+    }
+}
+
+/// An activation that a matrix product's register tile applies as it stores its sums
+/// ([`Epilogue::in_registers`]), with [`Activation`]'s results bit for bit.
+#[cfg(any(target_arch = "wasm32", test))]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Clamp {
+    /// [`Activation::Relu`].
+    Relu,
+    /// [`Activation::Clip`].
+    Clip {
+        /// The lower bound.
+        min: f32,
+        /// The upper bound.
+        max: f32,
+    },
+}
+
+// For the portable sgemm kernel (natively in the tests, and in a wasm build without SIMD128).
+#[cfg(all(
+    any(target_arch = "wasm32", test),
+    not(all(target_arch = "wasm32", target_feature = "simd128"))
+))]
+impl Clamp {
+    /// The activation this is.
+    pub(crate) fn activation(self) -> Activation {
+        match self {
+            Clamp::Relu => Activation::Relu,
+            Clamp::Clip { min, max } => Activation::Clip { min, max },
+        }
+    }
+}
 
 /// Forward, backward and shape rule of one op.
 pub trait Kernel {

@@ -137,7 +137,7 @@ pub(super) fn forward(
                 channel_kernel(&channel, buffer, &weight[o * patch..][..patch], start, dst);
             }
             if let Some(epilogue) = epilogue {
-                epilogue(group_out, index * og * plane);
+                epilogue.apply(group_out, index * og * plane);
             }
         },
     );
@@ -349,11 +349,11 @@ mod tests {
                 weight,
                 bias,
                 &mut out,
-                Some(&|run, at| {
+                Some(Epilogue::Map(&|run, at| {
                     for (index, v) in (at..).zip(run) {
                         *v = 2.0 * *v + index as f32;
                     }
-                }),
+                })),
             );
             let finished: Vec<f32> = (0..)
                 .zip(&expected)

@@ -166,7 +166,7 @@ pub(super) fn forward(
                             block,
                         );
                         if let Some(epilogue) = epilogue {
-                            epilogue(block, (sample * geo.out_channels + o0) * plane);
+                            epilogue.apply(block, (sample * geo.out_channels + o0) * plane);
                         }
                     },
                 );
@@ -432,11 +432,11 @@ mod tests {
             let expected = by_sgemm(&conv, xs, &geo);
             assert_eq!(out, expected, "case {seed}");
             // An epilogue runs once over every output value, told where each run starts.
-            let double_plus_index: Epilogue<'_> = &|run, at| {
+            let double_plus_index = Epilogue::Map(&|run, at| {
                 for (index, v) in (at..).zip(run) {
                     *v = 2.0 * *v + index as f32;
                 }
-            };
+            });
             forward(&geo, xs, weight, bias, &mut out, Some(double_plus_index));
             let finished: Vec<f32> = (0..)
                 .zip(&expected)
