@@ -436,6 +436,14 @@ fn encode_tensor(t: &Tensor) -> Value {
     json!({ "shape": t.shape(), "data": BASE64.encode(bytes) })
 }
 
+/// Writes a layer's `weight` and, when it has one, its `bias` into its weights.
+fn write_weight_and_bias(weight: &Tensor, bias: Option<&Tensor>, weights: &mut Map<String, Value>) {
+    weights.insert("weight".into(), encode_tensor(weight));
+    if let Some(bias) = bias {
+        weights.insert("bias".into(), encode_tensor(bias));
+    }
+}
+
 fn same_padding(kernel: [usize; 2], dilation: [usize; 2]) -> [usize; 4] {
     let total_h = dilation[0] * (kernel[0] - 1);
     let total_w = dilation[1] * (kernel[1] - 1);

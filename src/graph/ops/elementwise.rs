@@ -2,9 +2,7 @@
 //! with NumPy / ONNX multidirectional broadcasting (PRelu: unidirectional, the slope `b`
 //! broadcasts to the shape of `a`).
 //!
-//! Broadcasting (NumPy "General broadcasting rules", ONNX `Broadcasting.md`): shapes are
-//! aligned from the right, a missing leading axis counts as size 1, and on every axis the
-//! sizes must be equal or one of them 1; the result takes the larger size.
+//! Broadcasting follows NumPy's rules (`elementwise/broadcast.rs`).
 //!
 //! Partial derivatives, on the broadcast shape:
 //! `d(a ± b) = g, ±g`; `d(a b) = g b, g a`; `d(a / b) = g / b, -g a / b²`;
@@ -15,8 +13,7 @@
 //! gives NaN); `prelu(a, b) = a` for `a >= 0`, `b a` otherwise (ONNX `PRelu`, `b` the slope):
 //! `d = g` where `a > 0`, `g b` elsewhere (PyTorch: the slope at 0), and `g a` for the slope
 //! where `a < 0`.
-//! An operand that was broadcast was read once for every element along the broadcast axes, so
-//! its gradient is the sum of those partials over them (the adjoint of broadcasting).
+//! An operand that was broadcast gets the sum of those partials over the broadcast axes.
 //!
 //! Both operands can be graph values, which both carry the batch axis first: their ranks and
 //! batch sizes must then match. Or one operand is a constant (an ONNX initializer, a bias),
@@ -26,7 +23,12 @@
 use super::{dot, GradientReads, Grads, Kernel};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
-use ndarray::{ArrayView, Axis, CowArray, IxDyn, Zip};
+pub use broadcast::broadcast_shapes;
+use broadcast::{block_pattern, contiguous};
+pub(super) use broadcast::{spread, sum_to_shape};
+use ndarray::{CowArray, IxDyn, Zip};
+
+mod broadcast;
 
 /// Which arithmetic operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,76 +144,11 @@ pub struct Binary {
     constant: Option<(Tensor, Side)>,
 }
 
-/// The NumPy broadcast of two shapes, or `None` when some axis has two sizes that differ and
-/// are both not 1.
-pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
-    let rank = a.len().max(b.len());
-    let size = |shape: &[usize], axis: usize| {
-        (axis + shape.len())
-            .checked_sub(rank)
-            .map_or(1, |i| shape[i])
-    };
-    (0..rank)
-        .map(|axis| match (size(a, axis), size(b, axis)) {
-            (x, y) if x == y || y == 1 => Some(x),
-            (1, y) => Some(y),
-            _ => None,
-        })
-        .collect()
-}
-
 /// `a op b` on any layouts and broadcasts, through an ndarray zip.
 fn general_forward(kind: BinaryKind, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
     Ok(Zip::from(spread(a, shape)?)
         .and(spread(b, shape)?)
         .map_collect(|&a, &b| kind.apply(a, b)))
-}
-
-/// `[outer, mid, inner]` when `small`, aligned from the right to `shape`, is 1 on its leading
-/// and trailing axes and equal to `shape` between them: a tensor of `shape` is then `outer`
-/// repeats of `mid` blocks of `inner` values, block `m` meeting `small[m]` (a per-channel
-/// scale `[N, C, 1, 1]`, a bias row, or equal shapes, where `inner` is 1).
-fn block_pattern(small: &[usize], shape: &[usize]) -> Option<[usize; 3]> {
-    let padded: Vec<usize> = std::iter::repeat_n(1, shape.len().checked_sub(small.len())?)
-        .chain(small.iter().copied())
-        .collect();
-    let lead = padded.iter().take_while(|&&d| d == 1).count();
-    let equal = padded[lead..]
-        .iter()
-        .zip(&shape[lead..])
-        .take_while(|(p, s)| p == s)
-        .count();
-    let trail = lead + equal;
-    padded[trail..].iter().all(|&d| d == 1).then(|| {
-        [
-            shape[..lead].iter().product(),
-            shape[lead..trail].iter().product(),
-            shape[trail..].iter().product(),
-        ]
-    })
-}
-
-/// `op(full, small)` element by element, `small` repeated by the block pattern
-/// `[outer, mid, inner]` of [`block_pattern`] (`full` holds `outer · mid · inner` values).
-#[inline(always)]
-fn blocks(
-    op: impl Fn(f32, f32) -> f32,
-    full: &[f32],
-    small: &[f32],
-    pattern: [usize; 3],
-) -> Vec<f32> {
-    let [_, mid, inner] = pattern;
-    let mut out = Vec::with_capacity(full.len());
-    if inner == 1 {
-        for repeat in full.chunks_exact(mid) {
-            out.extend(repeat.iter().zip(small).map(|(&x, &s)| op(x, s)));
-        }
-    } else {
-        for (block, &s) in full.chunks_exact(inner).zip(small.iter().cycle()) {
-            out.extend(block.iter().map(|&x| op(x, s)));
-        }
-    }
-    out
 }
 
 /// `a op b` as one loop when both operands are contiguous and one has the output's shape while
@@ -233,68 +170,6 @@ fn contiguous_forward(
         BinaryKind::Div => contiguous(|x, y| x / y, a, b, shape),
         _ => None,
     }
-}
-
-/// [`contiguous_forward`] for one operation `op`.
-#[inline(always)]
-fn contiguous(
-    op: impl Fn(f32, f32) -> f32 + Copy,
-    a: &Tensor,
-    b: &Tensor,
-    shape: &[usize],
-) -> Option<Vec<f32>> {
-    let (a_values, b_values) = (a.as_slice()?, b.as_slice()?);
-    let len: usize = shape.iter().product();
-    if len == 0 {
-        None
-    } else if a_values.len() == len {
-        let pattern = block_pattern(b.shape(), shape)?;
-        Some(blocks(op, a_values, b_values, pattern))
-    } else if b_values.len() == len {
-        let pattern = block_pattern(a.shape(), shape)?;
-        Some(blocks(move |x, y| op(y, x), b_values, a_values, pattern))
-    } else {
-        None
-    }
-}
-
-/// `tensor` viewed with the (broadcast) shape `shape`.
-pub(super) fn spread<'a>(tensor: &'a Tensor, shape: &[usize]) -> Result<ArrayView<'a, f32, IxDyn>> {
-    tensor.broadcast(IxDyn(shape)).ok_or_else(|| {
-        Error::shape(format!(
-            "cannot broadcast shape {:?} to {shape:?}",
-            tensor.shape()
-        ))
-    })
-}
-
-/// Sums `grad` over the axes that broadcasting added or stretched, giving `shape`.
-pub(super) fn sum_to_shape(grad: CowArray<'_, f32, IxDyn>, shape: &[usize]) -> Result<Tensor> {
-    if grad.shape() == shape {
-        return Ok(grad.into_owned());
-    }
-    let lead = grad.ndim().checked_sub(shape.len()).ok_or_else(|| {
-        Error::shape(format!(
-            "gradient of shape {:?} has fewer axes than its operand {shape:?}",
-            grad.shape()
-        ))
-    })?;
-    let summed: Vec<usize> = (0..grad.ndim())
-        .filter(|&axis| axis < lead || (shape[axis - lead] == 1 && grad.len_of(Axis(axis)) != 1))
-        .collect();
-    let mut highest_first = summed.iter().rev();
-    let mut reduced = match highest_first.next() {
-        Some(&axis) => grad.sum_axis(Axis(axis)),
-        None => grad.into_owned(),
-    };
-    for &axis in highest_first {
-        reduced = reduced.sum_axis(Axis(axis));
-    }
-    reduced.into_shape_clone(IxDyn(shape)).map_err(|e| {
-        Error::shape(format!(
-            "cannot reduce a gradient to operand shape {shape:?}: {e}"
-        ))
-    })
 }
 
 impl Binary {
@@ -584,6 +459,7 @@ impl Kernel for Binary {
 mod tests {
     use super::*;
     use crate::graph::ops::gradcheck::{check, random_tensor, Tolerance};
+    use ndarray::Axis;
 
     const KINDS: [BinaryKind; 4] = [
         BinaryKind::Add,
@@ -596,18 +472,6 @@ mod tests {
     fn nonzero(shape: &[usize], seed: u64) -> Tensor {
         let signs = random_tensor(shape, -1.0, 1.0, seed + 1000).mapv(f32::signum);
         random_tensor(shape, 0.5, 1.5, seed) * signs
-    }
-
-    #[test]
-    fn broadcast_shapes_follow_numpy() {
-        assert_eq!(broadcast_shapes(&[2, 3, 4], &[3, 1]), Some(vec![2, 3, 4]));
-        assert_eq!(
-            broadcast_shapes(&[2, 1, 4], &[2, 3, 1]),
-            Some(vec![2, 3, 4])
-        );
-        assert_eq!(broadcast_shapes(&[5, 1], &[]), Some(vec![5, 1]));
-        assert_eq!(broadcast_shapes(&[2, 1], &[7]), Some(vec![2, 7]));
-        assert_eq!(broadcast_shapes(&[2, 3], &[2]), None);
     }
 
     /// Mul's gradient through the block patterns: for the full operand the product with the

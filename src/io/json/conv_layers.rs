@@ -1,33 +1,128 @@
-//! The transposed-convolution layer of the nnlens JSON format (the layer table's row for it;
-//! see `layers.rs`): `convTranspose2d`, PyTorch's `nn.ConvTranspose2d`, with `weight`
-//! `[in, filters / groups, kh, kw]` and `bias` `[filters]`.
+//! The convolution layers of the nnlens JSON format (the layer table's rows for them; see
+//! `layers.rs`): `conv2d`, PyTorch's `nn.Conv2d`, with `weight` `[filters, in / groups, kh, kw]`,
+//! and `convTranspose2d`, PyTorch's `nn.ConvTranspose2d`, with `weight`
+//! `[in, filters / groups, kh, kw]`; both with `bias` `[filters]`.
 //!
 //! A weight not given is initialised by nnlens's convolution rule (He-uniform before a ReLU,
-//! Xavier-uniform otherwise) with PyTorch's fans of this weight layout: `fan_in` is the
-//! weight's axis 1 times the kernel area, `filters / groups · kh · kw` (what
+//! Xavier-uniform otherwise) with PyTorch's fans of its layout. For `conv2d`, `fan_in` is
+//! `in / groups · kh · kw` and `fan_out` `filters / groups · kh · kw`. For `convTranspose2d`,
+//! `fan_in` is the weight's axis 1 times the kernel area, `filters / groups · kh · kw` (what
 //! `torch.nn.init._calculate_fan_in_and_fan_out` computes for `ConvTranspose2d`), `fan_out` is
-//! `in / groups · kh · kw`, as `conv2d` counts its fans per group; the bias starts at zero.
+//! `in / groups · kh · kw`, as `conv2d` counts its fans per group. The bias starts at zero.
 
-use super::fields::{dim, padding_sides, pair};
+use super::fields::{as_sides, dim, one, ones, padding_sides, pair, yes};
 use super::layers::{ActivationFn, Site};
-use super::{encode_tensor, he_or_xavier, Init};
+use super::{he_or_xavier, same_padding, write_weight_and_bias, Init};
 use crate::error::Result;
-use crate::graph::ops::conv::ConvTranspose2d;
+use crate::graph::ops::conv::{Conv2d, ConvTranspose2d};
 use crate::graph::ops::Op;
 use crate::tensor::Tensor;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-const fn one() -> usize {
-    1
+/// `conv2d`: `nn.Conv2d`, `weight` `[filters, in / groups, kh, kw]` and `bias` `[filters]`.
+#[derive(Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(super) struct Conv2dLayer {
+    #[serde(deserialize_with = "dim")]
+    filters: usize,
+    #[serde(deserialize_with = "pair")]
+    kernel: [usize; 2],
+    #[serde(default = "ones", deserialize_with = "pair")]
+    stride: [usize; 2],
+    #[serde(default)]
+    padding: ConvPadding,
+    #[serde(default = "ones", deserialize_with = "pair")]
+    dilation: [usize; 2],
+    #[serde(default = "one", deserialize_with = "dim")]
+    groups: usize,
+    /// A fused activation, read as its own node named `<name>.<fn>`; never written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) activation: Option<ActivationFn>,
+    #[serde(default = "yes")]
+    bias: bool,
 }
 
-const fn ones() -> [usize; 2] {
-    [1, 1]
+/// A convolution's padding: `"same"` (resolved from the kernel and dilation) or explicit sides.
+#[derive(Clone, Copy)]
+enum ConvPadding {
+    Same,
+    /// `[top, left, bottom, right]`.
+    Sides([usize; 4]),
 }
 
-const fn yes() -> bool {
-    true
+impl Default for ConvPadding {
+    fn default() -> Self {
+        ConvPadding::Sides([0; 4])
+    }
+}
+
+impl<'de> Deserialize<'de> for ConvPadding {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(d)?;
+        if value.as_str() == Some("same") {
+            return Ok(ConvPadding::Same);
+        }
+        as_sides(&value)
+            .map(ConvPadding::Sides)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format_args!(
+                    "expected a non-negative integer, [h, w], [top, left, bottom, right], \"valid\" or \"same\", got {value}"
+                ))
+            })
+    }
+}
+
+impl Serialize for ConvPadding {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ConvPadding::Same => s.serialize_str("same"),
+            ConvPadding::Sides(sides) => sides.serialize(s),
+        }
+    }
+}
+
+impl Conv2dLayer {
+    pub(super) fn op(&self, at: &mut Site) -> Result<Op> {
+        let in_shape = at.in_shape;
+        if in_shape.len() != 3 {
+            return Err(at.shape_error(format!(
+                "conv2d expects a per-sample input [channels, height, width], got {in_shape:?}"
+            )));
+        }
+        let groups = self.groups;
+        let padding = match self.padding {
+            ConvPadding::Same => same_padding(self.kernel, self.dilation),
+            ConvPadding::Sides(sides) => sides,
+        };
+        let shape = ConvShape {
+            filters: self.filters,
+            groups,
+            kernel: self.kernel,
+            activation: self.activation,
+            bias: self.bias,
+        };
+        let (weight, bias) = shape.params(at, false)?;
+        Ok(Op::Conv2d(
+            Conv2d::new(weight, bias, self.stride, padding, self.dilation, groups)
+                .map_err(|e| at.at_node(e))?,
+        ))
+    }
+
+    pub(super) fn write(c: &Conv2d, weights: &mut Map<String, Value>) -> Self {
+        write_weight_and_bias(c.weight(), c.bias(), weights);
+        let shape = c.weight().shape();
+        Conv2dLayer {
+            filters: shape[0],
+            kernel: [shape[2], shape[3]],
+            stride: c.stride(),
+            padding: ConvPadding::Sides(c.padding()),
+            dilation: c.dilation(),
+            groups: c.groups(),
+            activation: None,
+            bias: c.bias().is_some(),
+        }
+    }
 }
 
 /// `outputPadding`: a non-negative integer `n` (meaning `[n, n]`) or a pair `[h, w]`.
@@ -159,10 +254,7 @@ impl ConvTranspose2dLayer {
     }
 
     pub(super) fn write(c: &ConvTranspose2d, weights: &mut Map<String, Value>) -> Self {
-        weights.insert("weight".into(), encode_tensor(c.weight()));
-        if let Some(b) = c.bias() {
-            weights.insert("bias".into(), encode_tensor(b));
-        }
+        write_weight_and_bias(c.weight(), c.bias(), weights);
         let shape = c.weight().shape();
         ConvTranspose2dLayer {
             filters: c.out_channels(),

@@ -11,7 +11,9 @@
 //! accepted names, missing field) until [`FieldError::at`] turns them into the crate's errors.
 //!
 //! The value readers at the end (`dim`, `pair`, `padding_sides`, `finite`, ...) are the format's
-//! field types for `#[serde(deserialize_with = ...)]`; each states what it expected.
+//! field types for `#[serde(deserialize_with = ...)]`; each states what it expected. The defaults
+//! after them (`one`, `ones`, `yes`, `is_false`) serve `#[serde(default = ...)]` and
+//! `skip_serializing_if`.
 
 use crate::error::Error;
 use serde::de::value::BorrowedStrDeserializer;
@@ -421,4 +423,24 @@ pub(super) fn required<'a, T>(
         field: key.to_string(),
         context: context.to_string(),
     })
+}
+
+/// The default `1` of a count field (`groups`).
+pub(super) const fn one() -> usize {
+    1
+}
+
+/// The default `[1, 1]` of a pair field (`stride`, `dilation`).
+pub(super) const fn ones() -> [usize; 2] {
+    [1, 1]
+}
+
+/// The default `true` of a flag field (`bias`).
+pub(super) const fn yes() -> bool {
+    true
+}
+
+/// Whether a flag is `false`, its default: such a field is not written.
+pub(super) fn is_false(b: &bool) -> bool {
+    !b
 }

@@ -9,19 +9,20 @@
 //! tag into `"type"` ([`Layer::to_object`]). Fields whose default is written are plain values;
 //! fields written only when they differ from the default are `Option`s skipped when `None`.
 
-use super::conv_layers::{ConvShape, ConvTranspose2dLayer};
-use super::fields::{as_sides, dim, finite, ints, padding_sides, pair, some_finite, some_pair};
+use super::conv_layers::{Conv2dLayer, ConvTranspose2dLayer};
+use super::fields::{
+    dim, finite, ints, is_false, padding_sides, pair, some_finite, some_pair, yes,
+};
 use super::fields::{FieldError, Object};
 use super::norm_layers::{GlobalMaxPoolLayer, GroupNormLayer, InstanceNormLayer, LayerNormLayer};
 use super::norm_layers::{ReduceKind, ReduceLayer};
 use super::resize_layer::ResizeLayer;
-use super::{encode_tensor, full_axis, he_or_xavier, resolve_reshape, same_padding};
+use super::{encode_tensor, full_axis, he_or_xavier, resolve_reshape, write_weight_and_bias};
 use super::{Init, Params};
 use crate::error::{Error, Result};
 use crate::graph::ops::activation::{
     Activation, Dropout, Softmax, HARD_SIGMOID_ALPHA, HARD_SIGMOID_BETA, SELU_ALPHA, SELU_GAMMA,
 };
-use crate::graph::ops::conv::Conv2d;
 use crate::graph::ops::dense::Dense;
 use crate::graph::ops::elementwise::{Binary, BinaryKind, Side};
 use crate::graph::ops::norm::BatchNorm;
@@ -29,7 +30,7 @@ use crate::graph::ops::pool::{AvgPool2d, GlobalAvgPool, MaxPool2d};
 use crate::graph::ops::reduce::ReduceMean;
 use crate::graph::ops::shape::{Concat, Flatten, Pad, PadMode, Reshape, Transpose};
 use crate::graph::ops::Op;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// One layer of the format, by its `"type"`.
@@ -313,14 +314,6 @@ impl Layer {
     }
 }
 
-const fn yes() -> bool {
-    true
-}
-
-fn is_false(b: &bool) -> bool {
-    !b
-}
-
 /// `dense`: `nn.Linear`, `weight` `[units, in]` and `bias` `[units]`.
 #[derive(Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -360,130 +353,11 @@ impl DenseLayer {
     }
 
     fn write(d: &Dense, weights: &mut Map<String, Value>) -> Self {
-        weights.insert("weight".into(), encode_tensor(d.weight()));
-        if let Some(b) = d.bias() {
-            weights.insert("bias".into(), encode_tensor(b));
-        }
+        write_weight_and_bias(d.weight(), d.bias(), weights);
         DenseLayer {
             units: d.out_features(),
             activation: None,
             bias: d.bias().is_some(),
-        }
-    }
-}
-
-/// `conv2d`: `nn.Conv2d`, `weight` `[filters, in / groups, kh, kw]` and `bias` `[filters]`.
-#[derive(Deserialize, Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(super) struct Conv2dLayer {
-    #[serde(deserialize_with = "dim")]
-    filters: usize,
-    #[serde(deserialize_with = "pair")]
-    kernel: [usize; 2],
-    #[serde(default = "ones", deserialize_with = "pair")]
-    stride: [usize; 2],
-    #[serde(default)]
-    padding: ConvPadding,
-    #[serde(default = "ones", deserialize_with = "pair")]
-    dilation: [usize; 2],
-    #[serde(default = "one", deserialize_with = "dim")]
-    groups: usize,
-    /// As [`DenseLayer::activation`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    activation: Option<ActivationFn>,
-    #[serde(default = "yes")]
-    bias: bool,
-}
-
-const fn one() -> usize {
-    1
-}
-
-const fn ones() -> [usize; 2] {
-    [1, 1]
-}
-
-/// A convolution's padding: `"same"` (resolved from the kernel and dilation) or explicit sides.
-#[derive(Clone, Copy)]
-enum ConvPadding {
-    Same,
-    /// `[top, left, bottom, right]`.
-    Sides([usize; 4]),
-}
-
-impl Default for ConvPadding {
-    fn default() -> Self {
-        ConvPadding::Sides([0; 4])
-    }
-}
-
-impl<'de> Deserialize<'de> for ConvPadding {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(d)?;
-        if value.as_str() == Some("same") {
-            return Ok(ConvPadding::Same);
-        }
-        as_sides(&value)
-            .map(ConvPadding::Sides)
-            .ok_or_else(|| {
-                serde::de::Error::custom(format_args!(
-                    "expected a non-negative integer, [h, w], [top, left, bottom, right], \"valid\" or \"same\", got {value}"
-                ))
-            })
-    }
-}
-
-impl Serialize for ConvPadding {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            ConvPadding::Same => s.serialize_str("same"),
-            ConvPadding::Sides(sides) => sides.serialize(s),
-        }
-    }
-}
-
-impl Conv2dLayer {
-    fn op(&self, at: &mut Site) -> Result<Op> {
-        let in_shape = at.in_shape;
-        if in_shape.len() != 3 {
-            return Err(at.shape_error(format!(
-                "conv2d expects a per-sample input [channels, height, width], got {in_shape:?}"
-            )));
-        }
-        let groups = self.groups;
-        let padding = match self.padding {
-            ConvPadding::Same => same_padding(self.kernel, self.dilation),
-            ConvPadding::Sides(sides) => sides,
-        };
-        let shape = ConvShape {
-            filters: self.filters,
-            groups,
-            kernel: self.kernel,
-            activation: self.activation,
-            bias: self.bias,
-        };
-        let (weight, bias) = shape.params(at, false)?;
-        Ok(Op::Conv2d(
-            Conv2d::new(weight, bias, self.stride, padding, self.dilation, groups)
-                .map_err(|e| at.at_node(e))?,
-        ))
-    }
-
-    fn write(c: &Conv2d, weights: &mut Map<String, Value>) -> Self {
-        weights.insert("weight".into(), encode_tensor(c.weight()));
-        if let Some(b) = c.bias() {
-            weights.insert("bias".into(), encode_tensor(b));
-        }
-        let shape = c.weight().shape();
-        Conv2dLayer {
-            filters: shape[0],
-            kernel: [shape[2], shape[3]],
-            stride: c.stride(),
-            padding: ConvPadding::Sides(c.padding()),
-            dilation: c.dilation(),
-            groups: c.groups(),
-            activation: None,
-            bias: c.bias().is_some(),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! one) and `bias` (default zero), `reduceMean`, `reduceSum`, `reduceMax` over per-sample axes,
 //! and `globalMaxPool`.
 
-use super::fields::{dim, finite, ints};
+use super::fields::{dim, finite, ints, is_false, yes};
 use super::layers::Site;
 use super::{encode_tensor, full_axis, Init};
 use crate::error::Result;
@@ -21,14 +21,6 @@ const fn norm_epsilon() -> f32 {
 
 const fn last() -> i64 {
     -1
-}
-
-const fn yes() -> bool {
-    true
-}
-
-fn is_false(b: &bool) -> bool {
-    !b
 }
 
 /// Takes `scale` (one) and `bias` (zero) of `shape` from the layer's parameters.
