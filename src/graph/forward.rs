@@ -608,6 +608,22 @@ mod tests {
         (g, a)
     }
 
+    /// Asserts that every derivative mask the gradient trace `lean` kept is the mask of that
+    /// activation's output in the full trace `full`, and returns how many there were.
+    fn masks_of_the_outputs(g: &Graph, lean: &Trace, full: &Trace) -> usize {
+        let mut count = 0;
+        for (index, node) in g.nodes().iter().enumerate() {
+            let id = ValueId(index + 1);
+            if let (Op::Activation(activation), Some(mask)) = (&node.op, lean.derivative_mask(id)) {
+                let y = full.value(id).as_standard_layout();
+                let expected = activation.output_mask(y.as_slice().unwrap());
+                assert_eq!(Some(mask), expected.as_deref(), "{}", node.name);
+                count += 1;
+            }
+        }
+        count
+    }
+
     /// The output alone, with values dropped after their last reader, equals the trace's on a
     /// residual graph (a value read twice, by its activation and by the sum) and when the
     /// output is an earlier value that a later node still reads.
@@ -640,7 +656,8 @@ mod tests {
     /// activation run its derivative as theirs (stride-1 adjoints, the strided and depthwise
     /// stride-2 adjoints, the patch matrix), and on through the batch norm before a ReLU; the
     /// output and the input gradient equal the trace's, which keeps every value and so fuses
-    /// nothing, bit for bit, and a convolution read twice is left alone.
+    /// nothing, bit for bit, and a convolution read twice is left alone. The derivative masks
+    /// the gradient trace keeps are those of the trace's outputs.
     #[test]
     fn activations_fused_into_convolutions_equal_the_trace() {
         use crate::graph::ops::conv::Conv2d;
@@ -702,6 +719,10 @@ mod tests {
             assert_eq!(g.output_only(x.clone()).unwrap(), *full.value(out));
             let lean = g.gradient_trace(x, out).unwrap();
             assert_eq!(lean.kept_value(out), Some(full.value(out)));
+            // The masks of a0, a1 and a3, after the direct, depthwise and patch-matrix kernels
+            // ran them as their epilogues, and of a_bn and a6, which ran as their own nodes
+            // (after a batch norm; after a convolution read twice).
+            assert_eq!(masks_of_the_outputs(&g, &lean, &full), 5);
             assert_eq!(
                 g.input_gradient(&lean, 0).unwrap(),
                 g.input_gradient(&full, 0).unwrap()
@@ -776,6 +797,8 @@ mod tests {
             assert_eq!(g.output_only(x.clone()).unwrap(), *full.value(out));
             let lean = g.gradient_trace(x, out).unwrap();
             assert!(lean.derivative_mask(wide).is_some());
+            // e_relu's (the average pooling reads s_relu's values).
+            assert_eq!(masks_of_the_outputs(&g, &lean, &full), 1);
             assert_eq!(
                 g.input_gradient(&lean, 1).unwrap(),
                 g.input_gradient(&full, 1).unwrap()
