@@ -301,10 +301,10 @@ impl Graph {
             node.op.lean_input_gradient_then(
                 &shape,
                 grad,
-                Epilogue::Map(&|run, at| {
-                    scale_by_mask(&mask[at..][..run.len()], run);
-                    through_norm(run, at);
-                }),
+                Epilogue::Masked {
+                    mask,
+                    then: &through_norm,
+                },
             )
         } else {
             let y = trace.kept_value(value)?.as_slice()?;

@@ -29,6 +29,13 @@
 //! the patch matrix, and a depthwise convolution with stride 2, whose input gradient has a pass
 //! of its own (`conv/depthwise_adjoint.rs`).
 //!
+//! The input gradient alone skips the channels that cannot contribute: an output channel whose
+//! gradient is zero in every sample (every class but the one attributed, or a channel dead
+//! behind a ReLU), and an input channel whose derivative mask (ReLU or Clip, fused as
+//! [`Epilogue::Masked`]) is zero everywhere. When few enough pairs are live, the product is
+//! `Wᵀ` restricted to them (`Conv2d::input_gradient_of_live_channels`); the depthwise passes skip
+//! such a channel's taps. The terms skipped are products with zero, so the sums are unchanged.
+//!
 //! In wasm, stride 1 and dilation 1 (both convolutions of the built-in CNN) skip the patch
 //! matrix: `conv/direct.rs` keeps output row segments in SIMD registers and reads a
 //! zero-bordered copy of each sample's input, summing in the same order as the product.
@@ -77,10 +84,10 @@ type DirectKernel =
 /// samples share one matrix product while a large batch does not multiply the memory.
 const PATCH_BUDGET: usize = 1 << 22;
 
-/// The input gradient alone is computed from the output channels whose gradient is not zero
-/// when they are at most `1 / FEW_CHANNELS_FRACTION` of all
-/// ([`Conv2d::input_gradient_of_few_channels`]).
-const FEW_CHANNELS_FRACTION: usize = 8;
+/// The input gradient alone is computed from the live channels alone
+/// ([`Conv2d::input_gradient_of_live_channels`]) when the products of live output and live
+/// input channels are at most `LIVE_SHARE.0 / LIVE_SHARE.1` of all.
+const LIVE_SHARE: (usize, usize) = (3, 4);
 
 /// A 2-D convolution over NCHW input with PyTorch/ONNX semantics, built by [`Conv2d::new`],
 /// which validates it.
@@ -381,13 +388,16 @@ impl Conv2d {
                     let start = (sample * geo.out_channels + group * group_out) * plane;
                     // The product's runs start from its block; a map's from the output.
                     let map = |run: &mut [f32], at: usize| {
-                        if let Some(Epilogue::Map(map)) = epilogue {
-                            map(run, start + at);
+                        if let Some(epilogue) = epilogue {
+                            epilogue.apply(run, start + at);
                         }
                     };
                     let shifted = match epilogue {
-                        Some(Epilogue::Map(_)) => Some(Epilogue::Map(&map)),
-                        activation => activation,
+                        Some(Epilogue::Activation(activation)) => {
+                            Some(Epilogue::Activation(activation))
+                        }
+                        Some(_) => Some(Epilogue::Map(&map)),
+                        None => None,
                     };
                     product_with_bias(
                         weight.slice(s![channels.clone(), ..]),
@@ -427,8 +437,8 @@ impl Conv2d {
     }
 
     /// The input gradient alone for an input of `input_shape`, from the output gradient and the
-    /// weight: from the few output channels whose gradient is not zero where
-    /// [`Self::input_gradient_of_few_channels`] finds them, through the stride-2 depthwise pass
+    /// weight: from the live channels alone where [`Self::input_gradient_of_live_channels`]
+    /// finds few enough, through the stride-2 depthwise pass
     /// (`conv/depthwise_adjoint.rs`) where it applies, else the adjoint (`conv/adjoint.rs`), or
     /// the patch matrix where [`Self::input_gradient_by_patch_matrix`] says so; `None` for any
     /// other dilated convolution (its gradient takes the patch matrix with the parameters').
@@ -440,8 +450,9 @@ impl Conv2d {
         grad_output: &Tensor,
         epilogue: Option<Epilogue<'_>>,
     ) -> Option<Result<Tensor>> {
-        if let Some(dx) = self.input_gradient_of_few_channels(input_shape, grad_output) {
-            return Some(dx.map(|dx| finish(dx, epilogue)));
+        let mask = epilogue.and_then(|epilogue| epilogue.mask());
+        if let Some(dx) = self.input_gradient_of_live_channels(input_shape, grad_output, epilogue) {
+            return Some(dx);
         }
         let checked = |geo: ConvGeometry| {
             let expected = geo.output_shape();
@@ -458,7 +469,7 @@ impl Conv2d {
             return Some(finished(
                 self.geometry(input_shape)
                     .and_then(checked)
-                    .and_then(|geo| self.depthwise_stride_two_gradient(&geo, grad_output)),
+                    .and_then(|geo| self.depthwise_stride_two_gradient(&geo, grad_output, mask)),
             ));
         }
         if self.input_gradient_by_patch_matrix() {
@@ -479,20 +490,30 @@ impl Conv2d {
         )
     }
 
-    /// The input gradient from the output channels whose gradient is not zero in some sample,
-    /// when there are at most an eighth of them and the convolution has one group: `Wᵀ`
-    /// restricted to those channels times their gradient rows, then col2im, one sample at a
-    /// time. An attribution's gradient starts as one class's logit, so the convolution that
-    /// computes the class scores (SqueezeNet 1.1's last, 512 → 1000 channels, a quarter of its
-    /// multiply-adds) receives a gradient in that class's channel alone, and its input gradient
-    /// is a product with one row instead of a thousand. The terms skipped are products with
-    /// zero, so the sums are the full product's. `None` when the channels are many (the search
-    /// stops at the first value that is not zero in each channel, and at the first channel
-    /// past the limit) or the shapes do not fit (the other paths report them).
-    fn input_gradient_of_few_channels(
+    /// The input gradient from the live channels alone, when the convolution has one group and
+    /// the live output channels times the live input channels are at most [`LIVE_SHARE`] of
+    /// all pairs (a convolution that is not pointwise counts all its input channels there). An output channel is live where its gradient is not zero in some sample; an
+    /// input channel where `mask` (the derivative mask the gradient is multiplied by next,
+    /// indexed like the input) is not zero in some sample, or always without a mask. The
+    /// product is `Wᵀ` restricted to those rows and columns times the live gradient rows,
+    /// then col2im into the live input channels, one sample at a time; the other input
+    /// channels are 0, as the mask would leave them.
+    ///
+    /// An attribution's gradient starts as one class's logit, so the convolution that computes
+    /// the class scores (SqueezeNet 1.1's last, 512 → 1000 channels, a quarter of its
+    /// multiply-adds) receives a gradient in that class's channel alone, and its input
+    /// gradient is a product with one row instead of a thousand. Behind a ReLU or a Clip, the
+    /// channels that are 0 (or saturated) over the whole input have no gradient either: 36%
+    /// of MobileNetV2's backward multiply-adds on the bench's random weights (BENCHMARKS.md,
+    /// Eighteenth pass). The terms skipped are products with zero, so the sums are the full
+    /// product's. `None` when the live pairs are many (each search stops at a channel's first
+    /// live value, and the output channels' at the first channel past the share) or the
+    /// shapes do not fit (the other paths report them).
+    fn input_gradient_of_live_channels(
         &self,
         input_shape: &[usize],
         grad_output: &Tensor,
+        epilogue: Option<Epilogue<'_>>,
     ) -> Option<Result<Tensor>> {
         if self.groups != 1 {
             return None;
@@ -501,64 +522,140 @@ impl Conv2d {
         if grad_output.shape() != geo.output_shape().as_slice() {
             return None;
         }
+        let input_plane = geo.height * geo.width;
+        let live_inputs = || match epilogue.and_then(|epilogue| epilogue.mask()) {
+            Some(mask) if mask.len() == geo.batch * geo.channels * input_plane => {
+                live_channels(mask, geo.batch, input_plane, usize::MAX, |&m| m != 0)
+            }
+            _ => Some((0..geo.channels).collect()),
+        };
+        // Only a pointwise convolution chooses this path by its live input channels: its
+        // adjoint is the same product (`Wᵀ · G`, summed over the output channels in order), so
+        // the choice does not change the live channels' sums, and a gradient trace's input
+        // gradient (which has the mask) stays the full trace's bit for bit. Any other searches
+        // its input channels only once its output channels have chosen the path.
+        let deciding = if geo.is_pointwise() {
+            Some(live_inputs()?)
+        } else {
+            None
+        };
+        let deciding_count = deciding.as_ref().map_or(geo.channels, Vec::len);
+        let (share, whole) = LIVE_SHARE;
+        let limit = share * geo.out_channels * geo.channels / (whole * deciding_count.max(1));
         let grad = grad_output.as_standard_layout();
         let gs = grad.as_slice().expect("standard layout is contiguous");
-        let plane = geo.out_plane();
-        let limit = geo.out_channels / FEW_CHANNELS_FRACTION;
-        let mut channels = Vec::new();
-        for channel in 0..geo.out_channels {
-            let nonzero = (0..geo.batch).any(|sample| {
-                gs[(sample * geo.out_channels + channel) * plane..][..plane]
-                    .iter()
-                    .any(|&g| g != 0.0)
-            });
-            if nonzero {
-                if channels.len() == limit {
-                    return None;
-                }
-                channels.push(channel);
-            }
-        }
-        Some(self.input_gradient_of_channels(&geo, gs, &channels))
+        let outputs = live_channels(gs, geo.batch, geo.out_plane(), limit, |&g| g != 0.0)?;
+        let inputs = match deciding {
+            Some(inputs) => inputs,
+            None => live_inputs()?,
+        };
+        Some(self.input_gradient_of_channels(&geo, gs, &outputs, &inputs, epilogue))
     }
 
     /// The input gradient over an input of geometry `geo` (one group) from the output gradient
-    /// `gs` of the output channels `channels` alone (the others' gradient is zero).
+    /// `gs` of the output channels `outputs` alone (the others' gradient is zero), into the
+    /// input channels `inputs` alone (the others are left 0), with `epilogue` (if any) run over
+    /// those input channels: a [`Epilogue::Masked`] leaves the others 0. The left operand is
+    /// `Wᵀ` (made once) restricted by row copies, or by gathers when some output channels are
+    /// dead; the right is the sample's gradient in place when every output channel is live; a
+    /// pointwise convolution's product is the gradient itself (copied into the live channels,
+    /// or written in place when all are).
     fn input_gradient_of_channels(
         &self,
         geo: &ConvGeometry,
         gs: &[f32],
-        channels: &[usize],
+        outputs: &[usize],
+        inputs: &[usize],
+        epilogue: Option<Epilogue<'_>>,
     ) -> Result<Tensor> {
-        let (patch, plane, kept) = (geo.patch_len(), geo.out_plane(), channels.len());
-        let weight = self.weight.as_standard_layout();
-        let ws = weight.as_slice().expect("standard layout is contiguous");
-        let mut weight_t = vec![0.0; patch * kept];
-        for (column, &channel) in channels.iter().enumerate() {
-            for (row, &w) in ws[channel * patch..][..patch].iter().enumerate() {
-                weight_t[row * kept + column] = w;
+        let (plane, kept) = (geo.out_plane(), outputs.len());
+        let taps = geo.kernel[0] * geo.kernel[1];
+        let rows = inputs.len() * taps;
+        let (all_outputs, all_inputs) = (kept == geo.out_channels, inputs.len() == geo.channels);
+        let weight_t = self.transposed_weight(geo);
+        let mut left = vec![0.0; rows * kept];
+        let patch_rows = inputs
+            .iter()
+            .flat_map(|&input| input * taps..(input + 1) * taps);
+        for (dst, row) in left.chunks_exact_mut(kept.max(1)).zip(patch_rows) {
+            let src = weight_t.row(row);
+            let src = src.as_slice().expect("Wᵀ has contiguous rows");
+            if all_outputs {
+                dst.copy_from_slice(src);
+            } else {
+                for (d, &output) in dst.iter_mut().zip(outputs) {
+                    *d = src[output];
+                }
             }
         }
-        let mut grad_rows = vec![0.0; kept * plane];
+        // col2im of one input channel at a time: the geometry of one channel per group.
+        let per_channel = ConvGeometry {
+            groups: geo.channels,
+            ..geo.clone()
+        };
+        let pointwise = geo.is_pointwise();
+        let input_plane = geo.height * geo.width;
+        let mut grad_rows = vec![0.0; if all_outputs { 0 } else { kept * plane }];
         let input_shape = [geo.batch, geo.channels, geo.height, geo.width];
         let mut dx = vec![0.0; input_shape.iter().product()];
-        with_patch_buffer(patch * plane, |cols| {
+        let in_place = pointwise && all_inputs;
+        with_patch_buffer(if in_place { 0 } else { rows * plane }, |cols| {
+            if rows * kept == 0 {
+                return;
+            }
             for sample in 0..geo.batch {
-                for (row, &channel) in grad_rows.chunks_exact_mut(plane).zip(channels) {
-                    row.copy_from_slice(
-                        &gs[(sample * geo.out_channels + channel) * plane..][..plane],
+                let block = sample * geo.out_channels * plane;
+                let right = if all_outputs {
+                    &gs[block..][..kept * plane]
+                } else {
+                    for (row, &output) in grad_rows.chunks_exact_mut(plane).zip(outputs) {
+                        row.copy_from_slice(&gs[block + output * plane..][..plane]);
+                    }
+                    &grad_rows[..]
+                };
+                if in_place {
+                    product_into(
+                        matrix(&left, rows, kept),
+                        matrix(right, kept, plane),
+                        matrix_mut(&mut dx[sample * rows * plane..], rows, plane),
                     );
+                    continue;
                 }
                 product_into(
-                    matrix(&weight_t, patch, kept),
-                    matrix(&grad_rows, kept, plane),
-                    matrix_mut(cols, patch, plane),
+                    matrix(&left, rows, kept),
+                    matrix(right, kept, plane),
+                    matrix_mut(cols, rows, plane),
                 );
-                col2im(geo, cols, 0, sample..sample + 1, &mut dx);
+                for (block, &input) in cols.chunks_exact(taps * plane).zip(inputs) {
+                    if pointwise {
+                        dx[(sample * geo.channels + input) * plane..][..plane]
+                            .copy_from_slice(block);
+                    } else {
+                        col2im(&per_channel, block, input, sample..sample + 1, &mut dx);
+                    }
+                }
             }
         });
+        if let Some(epilogue) = epilogue {
+            for sample in 0..geo.batch {
+                for &input in inputs {
+                    let at = (sample * geo.channels + input) * input_plane;
+                    epilogue.apply(&mut dx[at..][..input_plane], at);
+                }
+            }
+        }
         Tensor::from_shape_vec(IxDyn(&input_shape), dx)
             .map_err(|e| Error::shape(format!("conv2d input gradient: {e}")))
+    }
+
+    /// `Wᵀ` `[Cg·kh·kw, O]` with contiguous rows, made by the first call
+    /// ([`Adjoint::transposed_weight`]).
+    fn transposed_weight(&self, geo: &ConvGeometry) -> &Array2<f32> {
+        self.adjoint.transposed_weight.get_or_init(|| {
+            let weight = self.weight.as_standard_layout();
+            let weight = weight_matrix(weight.view(), geo);
+            weight.t().as_standard_layout().into_owned()
+        })
     }
 
     /// The input gradient of a depthwise convolution with stride 2
@@ -567,6 +664,7 @@ impl Conv2d {
         &self,
         geo: &ConvGeometry,
         grad_output: &Tensor,
+        mask: Option<&[u8]>,
     ) -> Result<Tensor> {
         let grad = grad_output.as_standard_layout();
         let weight = self.weight.as_standard_layout();
@@ -577,6 +675,7 @@ impl Conv2d {
             geo,
             grad.as_slice().expect(contiguous),
             weight.as_slice().expect(contiguous),
+            mask.filter(|mask| mask.len() == dx.len()),
             &mut dx,
         );
         Tensor::from_shape_vec(IxDyn(&shape), dx)
@@ -636,11 +735,7 @@ impl Conv2d {
             .as_slice()
             .expect("standard layout is contiguous");
         let (patch, plane, group_out) = (geo.patch_len(), geo.out_plane(), geo.group_outputs());
-        let weight_t = self.adjoint.transposed_weight.get_or_init(|| {
-            let weight = self.weight.as_standard_layout();
-            let weight = weight_matrix(weight.view(), geo);
-            weight.t().as_standard_layout().into_owned()
-        });
+        let weight_t = self.transposed_weight(geo);
 
         let input_shape = [geo.batch, geo.channels, geo.height, geo.width];
         let mut dx = vec![0.0; input_shape.iter().product()];
@@ -769,6 +864,45 @@ fn product_with_bias(
             0,
         );
     }
+}
+
+/// The channels of `values` (NCHW, `batch` samples of planes of `plane` values) where `live`
+/// holds for some value of some sample, in order; `None` once there are more than `limit`. A
+/// channel's search stops at its first live value.
+fn live_channels<T>(
+    values: &[T],
+    batch: usize,
+    plane: usize,
+    limit: usize,
+    live: impl Fn(&T) -> bool,
+) -> Option<Vec<usize>> {
+    let channels = values.len() / (batch * plane).max(1);
+    let mut found = Vec::new();
+    for channel in 0..channels {
+        let is_live = (0..batch).any(|sample| {
+            any_live(
+                &values[(sample * channels + channel) * plane..][..plane],
+                &live,
+            )
+        });
+        if is_live {
+            if found.len() == limit {
+                return None;
+            }
+            found.push(channel);
+        }
+    }
+    Some(found)
+}
+
+/// Whether `live` holds for some value of `values`. Blocks of 64 values are tested without a
+/// branch per value, so the compiler vectorises the test, and the search stops at the first
+/// block with a live value: most channels have one among their first values, a dead channel is
+/// read whole.
+pub(super) fn any_live<T>(values: &[T], live: impl Fn(&T) -> bool) -> bool {
+    values
+        .chunks(64)
+        .any(|block| block.iter().fold(false, |any, value| any | live(value)))
 }
 
 /// `values` with `epilogue` (if any) run over all of them, from their first index.

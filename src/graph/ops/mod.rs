@@ -69,6 +69,19 @@ pub enum Epilogue<'a> {
     /// ([`Kernel::lean_input_gradient_then`]), which reads the activation's output at the same
     /// indices.
     Map(&'a (dyn Fn(&mut [f32], usize) + Sync)),
+    /// The derivative of a ReLU or Clip before a convolution, fused into its input gradient:
+    /// each value times its 0-or-1 derivative `mask` (indexed like the output), then `then`
+    /// (a map as in [`Epilogue::Map`]). Where the mask is 0 the value is 0 whatever the
+    /// product gave, so an input gradient may skip the channels whose mask is 0 everywhere
+    /// (`Epilogue::mask`).
+    Masked {
+        /// The derivative mask, one 0 or 1 per output value.
+        mask: &'a [u8],
+        /// What runs after the mask (a batch norm's per-channel scale before the activation).
+        /// It must leave zeros zero: an input gradient need not run it over the channels the
+        /// mask zeroes.
+        then: &'a (dyn Fn(&mut [f32], usize) + Sync),
+    },
 }
 
 impl<'a> Epilogue<'a> {
@@ -77,6 +90,19 @@ impl<'a> Epilogue<'a> {
         match self {
             Epilogue::Activation(activation) => activation.apply_in_place(run),
             Epilogue::Map(map) => map(run, at),
+            Epilogue::Masked { mask, then } => {
+                activation::scale_by_mask(&mask[at..][..run.len()], run);
+                then(run, at);
+            }
+        }
+    }
+
+    /// The derivative mask of an [`Epilogue::Masked`]: the output values it leaves at 0
+    /// whatever they were.
+    pub(crate) fn mask(&self) -> Option<&'a [u8]> {
+        match *self {
+            Epilogue::Masked { mask, .. } => Some(mask),
+            _ => None,
         }
     }
 

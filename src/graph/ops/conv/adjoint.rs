@@ -299,7 +299,7 @@ mod tests {
             let geo = conv.geometry(x.shape()).unwrap();
             let expected = if depthwise_adjoint::applies(&conv) {
                 by_depthwise_pass += 1;
-                conv.depthwise_stride_two_gradient(&geo, &g).unwrap()
+                conv.depthwise_stride_two_gradient(&geo, &g, None).unwrap()
             } else if conv.input_gradient_by_patch_matrix() {
                 by_patch_matrix += 1;
                 let grads = conv.backward_chunked(&geo, None, &g, geo.chunk_len());

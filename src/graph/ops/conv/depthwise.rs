@@ -21,8 +21,12 @@
 //! (the compiler vectorises the row loop). In the threaded build the channels run on the pool
 //! (`crate::parallel`), each thread with its own buffer. Measurements: BENCHMARKS.md (Kernel decisions ›
 //! Convolution).
+//!
+//! A channel whose input is zero and has no bias (an input gradient's channel with no output
+//! gradient, run through the adjoint), or whose outputs an [`Epilogue::Masked`] sets to zero,
+//! is written as zeros without its taps (BENCHMARKS.md, Eighteenth pass).
 
-use super::{ConvGeometry, Epilogue};
+use super::{any_live, ConvGeometry, Epilogue};
 use crate::parallel;
 
 /// f32 lanes per vector.
@@ -114,6 +118,21 @@ pub(super) fn forward(
         |buffer, index, group_out| {
             let (sample, group) = (index / geo.groups, index % geo.groups);
             let src = &x[(sample * geo.channels + group) * input_plane..][..input_plane];
+            // A group whose input is zero and has no bias to add, or whose outputs the
+            // epilogue's mask sets to zero (an input gradient's channels that are dead behind a
+            // ReLU or Clip), gives zeros before the epilogue without its taps.
+            let masked = epilogue
+                .and_then(|epilogue| epilogue.mask())
+                .is_some_and(|mask| {
+                    !any_live(&mask[index * og * plane..][..og * plane], |&m| m != 0)
+                });
+            if masked || (bias.is_none() && !any_live(src, |&v| v != 0.0)) {
+                group_out.fill(0.0);
+                if let Some(epilogue) = epilogue {
+                    epilogue.apply(group_out, index * og * plane);
+                }
+                return;
+            }
             for (y, row) in src.chunks_exact(geo.width).enumerate() {
                 let padded_row = y + rows.pad_begin;
                 if padded_row >= buffer_rows {
@@ -360,6 +379,43 @@ mod tests {
                 .map(|(index, v)| 2.0 * v + index as f32)
                 .collect();
             assert_eq!(out, finished, "case {case} with an epilogue");
+        }
+    }
+
+    #[test]
+    fn skips_channels_with_zero_input_or_a_zero_mask() {
+        // Two samples of four channels, two outputs per channel. Without a bias, channel 1 of
+        // sample 0 (zero input) gives zeros; a mask zero over group 2 of sample 1 zeroes its
+        // outputs, and its other zeros act value by value. With a bias the zero input's
+        // outputs are the bias.
+        for bias in [false, true] {
+            let weight = random_tensor(&[8, 1, 3, 3], -1., 1., 5);
+            let bias = bias.then(|| random_tensor(&[8], -1., 1., 6));
+            let conv = Conv2d::new(weight, bias, [1, 1], [1; 4], [1, 1], 4).unwrap();
+            let mut x = random_tensor(&[2, 4, 7, 9], -1., 1., 7);
+            x.slice_mut(ndarray::s![0, 1, .., ..]).fill(0.0);
+            let geo = conv.geometry(x.shape()).unwrap();
+            let (xs, weight) = (x.as_slice().unwrap(), conv.weight().as_slice().unwrap());
+            let bias = conv.bias().map(|b| b.as_slice().unwrap());
+            let expected = by_sgemm(&conv, xs, &geo);
+            let mut out = vec![f32::NAN; expected.len()];
+            forward(&geo, xs, weight, bias, &mut out, None);
+            assert_eq!(out, expected, "bias {}", bias.is_some());
+            let plane = geo.out_plane();
+            let mut mask = vec![1u8; expected.len()];
+            mask[(4 + 2) * 2 * plane..][..2 * plane].fill(0);
+            mask[3] = 0;
+            let masked = Epilogue::Masked {
+                mask: &mask,
+                then: &|_, _| {},
+            };
+            forward(&geo, xs, weight, bias, &mut out, Some(masked));
+            let want: Vec<f32> = expected
+                .iter()
+                .zip(&mask)
+                .map(|(&v, &m)| v * f32::from(m))
+                .collect();
+            assert_eq!(out, want, "bias {} with a mask", bias.is_some());
         }
     }
 

@@ -18,9 +18,10 @@
 //! 96-channel 112 → 56 layer), and the patch matrix makes one small product per channel;
 //! this pass took EfficientNet-B0's input gradient from 92–95 to 83–87 ms in Chromium
 //! (BENCHMARKS.md, Ninth pass). The sums are the same terms in another order, so all three
-//! agree up to rounding.
+//! agree up to rounding. A channel with no output gradient, or whose input gradient the next
+//! derivative mask zeroes, is written as zeros (BENCHMARKS.md, Eighteenth pass).
 
-use super::{Conv2d, ConvGeometry};
+use super::{any_live, Conv2d, ConvGeometry};
 use crate::parallel;
 
 /// Whether [`input_gradient`] computes `conv`'s input gradient: one input and one output
@@ -76,8 +77,15 @@ impl AxisPlan {
 
 /// The input gradient `dx` (NCHW, every element written) of a convolution of geometry `geo`
 /// for which [`applies`] holds, from its output gradient `grad` (NCHW) and its standard-layout
-/// `[C, 1, kh, kw]` weight.
-pub(super) fn input_gradient(geo: &ConvGeometry, grad: &[f32], weight: &[f32], dx: &mut [f32]) {
+/// `[C, 1, kh, kw]` weight. The channels with no output gradient, and those where `mask` (the
+/// derivative mask `dx` is multiplied by next, indexed like it) is 0 everywhere, are 0.
+pub(super) fn input_gradient(
+    geo: &ConvGeometry,
+    grad: &[f32],
+    weight: &[f32],
+    mask: Option<&[u8]>,
+    dx: &mut [f32],
+) {
     debug_assert!(geo.group_channels() == 1 && geo.group_outputs() == 1);
     let [kh, kw] = geo.kernel;
     let (out_h, out_w) = (geo.rows.output, geo.cols.output);
@@ -97,8 +105,16 @@ pub(super) fn input_gradient(geo: &ConvGeometry, grad: &[f32], weight: &[f32], d
         scratch,
         |scratch, index, dx| {
             let RowScratch { buffer, terms } = scratch;
-            // Only the output gradient's cells are rewritten per channel: the border stays zero.
             let source = &grad[index * out_plane..][..out_plane];
+            // A channel with no output gradient, or whose input gradient `mask` sets to zero,
+            // is zero.
+            let masked =
+                mask.is_some_and(|mask| !any_live(&mask[index * plane..][..plane], |&m| m != 0));
+            if masked || !any_live(source, |&g| g != 0.0) {
+                dx.fill(0.0);
+                return;
+            }
+            // Only the output gradient's cells are rewritten per channel: the border stays zero.
             for (i, row) in source.chunks_exact(out_w).enumerate() {
                 let start = rows.index(i, 0) * cols.extent + cols.margin;
                 buffer[start..][..out_w].copy_from_slice(row);
@@ -276,18 +292,29 @@ mod tests {
                 .remove(0);
             let mut got = vec![f32::NAN; x.len()];
             let weight = conv.weight.as_standard_layout();
-            input_gradient(
-                &geo,
-                g.as_slice().unwrap(),
-                weight.as_slice().unwrap(),
-                &mut got,
-            );
+            let gs = g.as_slice().unwrap();
+            let ws = weight.as_slice().unwrap();
+            input_gradient(&geo, gs, ws, None, &mut got);
             for (a, b) in got.iter().zip(&want) {
                 assert!(
                     (a - b).abs() <= 1e-5 + 1e-5 * b.abs(),
                     "case {i}: {a} vs {b}"
                 );
             }
+            // The last channel with no output gradient and the first under a zero mask are 0;
+            // the others are unchanged.
+            let (plane, out_plane) = (geo.height * geo.width, geo.out_plane());
+            let mut silent = gs.to_vec();
+            let last = geo.batch * geo.channels - 1;
+            silent[last * out_plane..].fill(0.0);
+            let mut mask = vec![1u8; x.len()];
+            mask[..plane].fill(0);
+            let mut skipped = vec![f32::NAN; x.len()];
+            input_gradient(&geo, &silent, ws, Some(&mask), &mut skipped);
+            let mut expected = got.clone();
+            expected[..plane].fill(0.0);
+            expected[last * plane..].fill(0.0);
+            assert_eq!(skipped, expected, "case {i}: channels skipped");
             let via_backward = conv.backward(&[&x], &y, &g, false).unwrap();
             assert_eq!(
                 via_backward.inputs[0].as_slice().unwrap(),

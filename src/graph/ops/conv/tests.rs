@@ -270,9 +270,9 @@ fn backward_without_params_returns_only_the_input_gradient() {
 }
 
 #[test]
-fn input_gradients_from_few_channels_equal_the_full_product() {
-    // 16 output channels: up to two may carry a gradient. A one-hot class gradient (one
-    // channel), a channel in each sample (their union), strides, padding and dilation.
+fn input_gradients_from_live_channels_equal_the_full_product() {
+    // 16 output and 5 input channels: a one-hot class gradient (one channel), a channel in each
+    // sample (their union), channels dead under a derivative mask; strides, padding, dilation.
     let cases = [
         ([1, 1], [1, 1], [0, 0, 0, 0], [1, 1]),
         ([3, 3], [1, 1], [1, 1, 1, 1], [1, 1]),
@@ -301,12 +301,12 @@ fn input_gradients_from_few_channels_equal_the_full_product() {
         };
         for channels in [&[(0, 7)][..], &[(0, 3), (1, 11)], &[(0, 2), (1, 2)], &[]] {
             let g = only(channels);
-            let few = conv
-                .input_gradient_of_few_channels(x.shape(), &g)
+            let live = conv
+                .input_gradient_of_live_channels(x.shape(), &g, None)
                 .expect("at most two channels")
                 .unwrap();
             assert_eq!(
-                few,
+                live,
                 full(&g),
                 "kernel {kernel:?}, stride {stride:?}, {channels:?}"
             );
@@ -316,22 +316,65 @@ fn input_gradients_from_few_channels_equal_the_full_product() {
                 .unwrap()
                 .inputs
                 .remove(0);
-            assert_eq!(dx, few);
+            assert_eq!(dx, live);
         }
-        let three = only(&[(0, 1), (0, 5), (1, 9)]);
+        // Five live output channels of 16 with all 5 inputs are within the share, all 16 are
+        // not.
+        let five = only(&[(0, 1), (0, 5), (1, 9), (1, 12), (0, 13)]);
+        assert_eq!(
+            conv.input_gradient_of_live_channels(x.shape(), &five, None)
+                .expect("5 × 5 of 16 × 5 pairs")
+                .unwrap(),
+            full(&five)
+        );
         assert!(conv
-            .input_gradient_of_few_channels(x.shape(), &three)
+            .input_gradient_of_live_channels(x.shape(), &dense, None)
             .is_none());
-        assert!(conv
-            .input_gradient_of_few_channels(x.shape(), &dense)
-            .is_none());
+        // A mask that is 0 over input channels 1 and 3 of both samples, and over channel 4 of
+        // one: those two channels are left 0, the others are the full product's. It brings a
+        // pointwise convolution's dense gradient within the share (16 × 3 of 16 × 5 pairs);
+        // any other takes the path by its output channels alone.
+        let mut mask = vec![1u8; x.len()];
+        let input_plane = 9 * 8;
+        for (sample, channel) in [(0, 1), (1, 1), (0, 3), (1, 3), (1, 4)] {
+            mask[(sample * 5 + channel) * input_plane..][..input_plane].fill(0);
+        }
+        // A zero inside a live channel is the epilogue's to apply.
+        mask[2 * input_plane + 7] = 0;
+        let masked = Epilogue::Masked {
+            mask: &mask,
+            then: &|_, _| {},
+        };
+        let pointwise = geo.is_pointwise();
+        assert_eq!(
+            conv.input_gradient_of_live_channels(x.shape(), &dense, Some(masked))
+                .is_some(),
+            pointwise,
+            "kernel {kernel:?}, stride {stride:?}"
+        );
+        let g = if pointwise { &dense } else { &five };
+        let mut want = full(g);
+        for (v, &m) in want.iter_mut().zip(&mask) {
+            *v *= f32::from(m);
+        }
+        let live = conv
+            .input_gradient_of_live_channels(x.shape(), g, Some(masked))
+            .expect("within the share")
+            .unwrap();
+        assert_eq!(live, want, "kernel {kernel:?}, stride {stride:?}");
+        // The fused epilogue of the public pass takes this path.
+        let fused = conv
+            .lean_input_gradient_then(x.shape(), g, masked)
+            .unwrap()
+            .unwrap();
+        assert_eq!(fused, want, "kernel {kernel:?}, stride {stride:?}");
     }
     let grouped = conv(4, 16, [3, 3], [1, 1], [1, 1, 1, 1], [1, 1], 2, false);
     let x = random_tensor(&[1, 4, 6, 6], -1., 1., 93);
     let mut g = Tensor::zeros(IxDyn(&[1, 16, 6, 6]));
     g[[0, 3, 2, 2]] = 1.0;
     assert!(grouped
-        .input_gradient_of_few_channels(x.shape(), &g)
+        .input_gradient_of_live_channels(x.shape(), &g, None)
         .is_none());
 }
 
