@@ -492,12 +492,13 @@ impl Conv2d {
 
     /// The input gradient from the live channels alone, when the convolution has one group and
     /// the live output channels times the live input channels are at most [`LIVE_SHARE`] of
-    /// all pairs (a convolution that is not pointwise counts all its input channels there). An output channel is live where its gradient is not zero in some sample; an
-    /// input channel where `mask` (the derivative mask the gradient is multiplied by next,
-    /// indexed like the input) is not zero in some sample, or always without a mask. The
-    /// product is `Wᵀ` restricted to those rows and columns times the live gradient rows,
-    /// then col2im into the live input channels, one sample at a time; the other input
-    /// channels are 0, as the mask would leave them.
+    /// all pairs (a convolution that is not pointwise counts all its input channels there).
+    /// An output channel is live where its gradient is not zero in some sample; an input
+    /// channel where the mask of an [`Epilogue::Masked`] (the derivative mask the gradient is
+    /// multiplied by next, indexed like the input) is not zero in some sample, or always
+    /// without one. The product is `Wᵀ` restricted to those rows and columns times the live
+    /// gradient rows, then col2im into the live input channels, one sample at a time; the
+    /// other input channels are 0, as the mask would leave them.
     ///
     /// An attribution's gradient starts as one class's logit, so the convolution that computes
     /// the class scores (SqueezeNet 1.1's last, 512 → 1000 channels, a quarter of its
