@@ -1,8 +1,9 @@
 //! torchvision classifiers from both `torch.onnx` exporters against onnxruntime.
 //!
 //! `tests/fixtures/torchvision/<model>/<exporter>.{onnx,json}` (made by
-//! `tests/fixtures/make_torchvision_fixtures.py`): nine torchvision models with 10 classes,
-//! exported with `dynamo=False` (opset 17, dynamic batch) and `dynamo=True` (dynamic batch).
+//! `tests/fixtures/make_torchvision_fixtures.py`): nine torchvision models with ImageNet's 1,000
+//! classes, exported with `dynamo=False` (opset 17, dynamic batch) and `dynamo=True` (dynamic
+//! batch).
 //! The committed `.onnx` files hold no weights: every float initializer of more than 64
 //! elements has its data removed, and the JSON gives the seed and range of the uniform counter
 //! generator that made the values onnxruntime ran with. This test regenerates them bit for bit
