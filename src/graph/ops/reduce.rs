@@ -117,10 +117,26 @@ impl Reduction {
         Ok(self.result_shape(input, &axes))
     }
 
-    /// `scale · Σ` of `x` over the reduced axes.
+    /// `scale · Σ` of `x` over the reduced axes. When they are the last ones (a spatial mean,
+    /// as the dynamo exporter writes global average pooling), each output value sums one
+    /// contiguous run of the input in [`sum_in_lanes`]: ndarray's `sum_axis` over a
+    /// `[1, 1000, 13, 13]` input took 0.5 ms of SqueezeNet 1.1's 15 ms forward pass.
     fn scaled_sum(&self, x: &Tensor, scale: impl Fn(usize) -> f32) -> Result<Tensor> {
         let axes = self.resolved_axes(x.shape())?;
         let out_shape = self.result_shape(x.shape(), &axes);
+        let scale = scale(reduced_count(x.shape(), &axes));
+        let rank = x.ndim();
+        if !axes.is_empty() && axes.iter().copied().eq(rank - axes.len()..rank) {
+            let count = reduced_count(x.shape(), &axes);
+            let x = x.as_standard_layout();
+            let values = x.as_slice().expect("standard layout is contiguous");
+            let sums = values
+                .chunks_exact(count)
+                .map(|run| sum_in_lanes(run) * scale)
+                .collect();
+            return Tensor::from_shape_vec(IxDyn(&out_shape), sums)
+                .map_err(|e| Error::shape(format!("reduce to {out_shape:?}: {e}")));
+        }
         // Summing the highest axis first keeps the lower axis indices valid.
         let mut highest_first = axes.iter().rev();
         let mut sum = match highest_first.next() {
@@ -130,7 +146,6 @@ impl Reduction {
         for &a in highest_first {
             sum = sum.sum_axis(Axis(a));
         }
-        let scale = scale(reduced_count(x.shape(), &axes));
         sum.mapv_inplace(|v| v * scale);
         sum.into_shape_clone(IxDyn(&out_shape))
             .map_err(|e| Error::shape(format!("reduce to {out_shape:?}: {e}")))
@@ -202,6 +217,19 @@ impl Reduction {
             .collect();
         (perm, reduced_count(input, axes))
     }
+}
+
+/// `Σ values` in eight running sums, added together at the end: a loop the compiler turns
+/// into SIMD (one running sum would be a chain of dependent additions, in order).
+fn sum_in_lanes(values: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let mut runs = values.chunks_exact(lanes.len());
+    for run in &mut runs {
+        for (lane, &v) in lanes.iter_mut().zip(run) {
+            *lane += v;
+        }
+    }
+    lanes.iter().sum::<f32>() + runs.remainder().iter().sum::<f32>()
 }
 
 /// The number of input elements reduced into each output value.
@@ -459,6 +487,42 @@ mod tests {
             for op in ops {
                 let expected = op.forward(&[&t.as_standard_layout().into_owned()]).unwrap();
                 assert_eq!(op.forward(&[&t]).unwrap(), expected);
+            }
+        }
+    }
+
+    #[test]
+    fn trailing_axes_sum_each_contiguous_run() {
+        let x = random_tensor(&[2, 3, 13, 11], -1.0, 1.0, 35);
+        for (axes, keepdims, runs) in [
+            (vec![2, 3], true, 6),
+            (vec![3], false, 78),
+            (vec![1, 2, 3], false, 2),
+        ] {
+            let count = x.len() / runs;
+            let values = x.as_slice().unwrap();
+            let means: Vec<f64> = values
+                .chunks_exact(count)
+                .map(|run| run.iter().map(|&v| v as f64).sum::<f64>() / count as f64)
+                .collect();
+            let op = ReduceMean::new(axes.clone(), keepdims).unwrap();
+            let y = op.forward(&[&x]).unwrap();
+            assert_eq!(y.shape(), op.output_shape(&[x.shape()]).unwrap().as_slice());
+            for (got, want) in y.iter().zip(&means) {
+                assert!(
+                    (*got as f64 - want).abs() < 1e-6,
+                    "axes {axes:?}: {got} vs {want}"
+                );
+            }
+            let sums = ReduceSum::new(axes, keepdims)
+                .unwrap()
+                .forward(&[&x])
+                .unwrap();
+            for (got, want) in sums.iter().zip(&means) {
+                assert!(
+                    (*got as f64 - want * count as f64).abs() < 1e-4,
+                    "{got} vs {want}"
+                );
             }
         }
     }
