@@ -35,10 +35,12 @@
 //! at batch 64 is 13–16 % faster this way (BENCHMARKS.md, Kernel decisions › Convolution).
 //! That holds for few output channels per group: from [`PATCH_MATRIX_CHANNELS`] on the copy is
 //! shared by enough channels that the patch-matrix product, with its wider micro-kernel, is
-//! faster (ResNet-18's forward pass 80 → 69 ms in Chromium).
+//! faster on one thread (ResNet-18's forward pass 80 → 69 ms in Chromium).
 //!
 //! In the threaded build the channel tiles of a sample's group run on the pool
-//! (`crate::parallel`), each with the sums above.
+//! (`crate::parallel`), each with the sums above; there the direct kernel computes every
+//! stride-1 convolution, wide or not, since the unfolding does not scale with threads
+//! ([`applies`]).
 //!
 //! [`tile`] is SIMD128 on wasm32 and plain arrays elsewhere (where only the tests use this
 //! module): both follow the same order.
@@ -68,10 +70,18 @@ const WIDE_VECTORS: usize = 3;
 /// channels many times slower (ResNet-18's stem: 5.8 → 34 ms).
 const PATCH_MATRIX_CHANNELS: usize = 64;
 
-/// Whether the direct convolution computes `geo`: stride 1 and dilation 1 on both axes, fewer
-/// than [`PATCH_MATRIX_CHANNELS`] output channels per group.
+/// Whether the direct convolution computes `geo`: stride 1 and dilation 1 on both axes, and
+/// fewer than [`PATCH_MATRIX_CHANNELS`] output channels per group or more than one thread.
+///
+/// With threads the patch matrix loses what it gains on one: the unfolding does not get faster
+/// on two threads (ResNet-18's took as long on the page's thread alone, BENCHMARKS.md,
+/// Nineteenth pass), while the direct kernel's channel tiles split evenly. Two threads in
+/// Chromium, ms per call, patch matrix → direct, alternated runs: ResNet-18's forward pass
+/// 67.4 / 65.5 → 63.2 / 65.1 and its input gradient 126.4 → 120.3, SqueezeNet 1.1's forward
+/// pass 14.10 / 14.98 → 13.88 / 13.63 and its input gradient 26.7 → 25.1, DenseNet-121's
+/// forward pass 102.5 → 100.7.
 pub(super) fn applies(geo: &ConvGeometry) -> bool {
-    geo.group_outputs() < PATCH_MATRIX_CHANNELS
+    (geo.group_outputs() < PATCH_MATRIX_CHANNELS || parallel::threads() > 1)
         && [geo.rows, geo.cols]
             .iter()
             .all(|axis| axis.stride == 1 && axis.dilation == 1)
@@ -405,7 +415,7 @@ mod tests {
             usize,
             bool,
         );
-        let cases: [Case; 8] = [
+        let cases: [Case; 9] = [
             (3, 1, 28, 28, 8, [3, 3], [1; 4], 1, true),
             (2, 8, 14, 14, 16, [3, 3], [1; 4], 1, true),
             (2, 3, 7, 5, 5, [3, 3], [0; 4], 1, false),
@@ -414,6 +424,18 @@ mod tests {
             (1, 6, 5, 33, 9, [1, 1], [0; 4], 3, false),
             (2, 3, 4, 1, 3, [5, 3], [2, 1, 2, 1], 3, true),
             (1, 2, 3, 17, 1, [2, 5], [0, 2, 1, 0], 1, true),
+            // As wide as the threaded build takes it (one thread takes the patch matrix).
+            (
+                1,
+                16,
+                9,
+                11,
+                PATCH_MATRIX_CHANNELS + 1,
+                [3, 3],
+                [1; 4],
+                1,
+                true,
+            ),
         ];
         for (seed, (n, c, h, w, o, kernel, padding, groups, bias)) in cases.into_iter().enumerate()
         {
@@ -424,7 +446,7 @@ mod tests {
             let x = random_tensor(&[n, c, h, w], -1., 1., seed + 2);
             let xs = x.as_slice().unwrap();
             let geo = conv.geometry(x.shape()).unwrap();
-            assert!(applies(&geo));
+            assert!(applies(&geo) || parallel::threads() == 1);
             let mut out = vec![f32::NAN; geo.batch * geo.out_channels * geo.out_plane()];
             let weight = conv.weight.as_slice().unwrap();
             let bias = conv.bias.as_ref().map(|b| b.as_slice().unwrap());
@@ -447,7 +469,7 @@ mod tests {
     }
 
     #[test]
-    fn applies_only_to_stride_and_dilation_one_and_few_channels_per_group() {
+    fn applies_to_stride_and_dilation_one_with_few_channels_per_group_or_threads() {
         let weight = random_tensor(&[2, 1, 3, 3], -1., 1., 1);
         for (stride, dilation, expected) in [
             ([1, 1], [1, 1], true),
@@ -460,9 +482,10 @@ mod tests {
             let geo = conv.geometry(&[1, 1, 9, 9]).unwrap();
             assert_eq!(applies(&geo), expected, "{stride:?} {dilation:?}");
         }
-        // Output channels per group, not in all: 128 outputs in two groups of 64 take the patch
-        // matrix, in four groups of 32 the direct kernel.
-        for (out, groups, expected) in [
+        // Output channels per group, not in all: on one thread 128 outputs in two groups of 64
+        // take the patch matrix, in four groups of 32 the direct kernel; with threads, all do.
+        let threaded = parallel::threads() > 1;
+        for (out, groups, alone) in [
             (63, 1, true),
             (64, 1, false),
             (128, 2, false),
@@ -471,7 +494,11 @@ mod tests {
             let weight = random_tensor(&[out, 1, 3, 3], -1., 1., 2);
             let conv = Conv2d::new(weight, None, [1, 1], [1; 4], [1, 1], groups).unwrap();
             let geo = conv.geometry(&[1, groups, 9, 9]).unwrap();
-            assert_eq!(applies(&geo), expected, "{out} outputs in {groups} groups");
+            assert_eq!(
+                applies(&geo),
+                alone || threaded,
+                "{out} outputs in {groups} groups"
+            );
         }
     }
 }
