@@ -82,15 +82,21 @@ const PATCH_MATRIX_CHANNELS: usize = 64;
 /// forward pass 102.5 → 100.7.
 pub(super) fn applies(geo: &ConvGeometry) -> bool {
     (geo.group_outputs() < PATCH_MATRIX_CHANNELS || parallel::threads() > 1)
-        && [geo.rows, geo.cols]
-            .iter()
-            .all(|axis| axis.stride == 1 && axis.dilation == 1)
+        && has_unit_stride_and_dilation(geo)
 }
 
-/// The forward pass `out = conv(x)` of a geometry for which [`applies`] holds: `x` is the NCHW
-/// input, `weight` the standard-layout `[O, Cg, kh, kw]` weight, `bias` `[O]`, `out` the NCHW
-/// output (every element is written); `epilogue` runs over each block of output planes once
-/// it is final, on the thread that wrote it.
+/// Stride 1 and dilation 1 on both axes: what [`forward`] computes, for any channel count.
+fn has_unit_stride_and_dilation(geo: &ConvGeometry) -> bool {
+    [geo.rows, geo.cols]
+        .iter()
+        .all(|axis| axis.stride == 1 && axis.dilation == 1)
+}
+
+/// The forward pass `out = conv(x)` of a geometry with stride 1 and dilation 1 (any channel
+/// count; [`applies`] says when this kernel is the one to take): `x` is the NCHW input,
+/// `weight` the standard-layout `[O, Cg, kh, kw]` weight, `bias` `[O]`, `out` the NCHW output
+/// (every element is written); `epilogue` runs over each block of output planes once it is
+/// final, on the thread that wrote it.
 pub(super) fn forward(
     geo: &ConvGeometry,
     x: &[f32],
@@ -99,7 +105,7 @@ pub(super) fn forward(
     out: &mut [f32],
     epilogue: Option<Epilogue<'_>>,
 ) {
-    debug_assert!(applies(geo));
+    debug_assert!(has_unit_stride_and_dilation(geo));
     let [kh, kw] = geo.kernel;
     let (out_h, out_w) = (geo.rows.output, geo.cols.output);
     let (cg, og, patch, plane) = (
