@@ -124,10 +124,10 @@ impl Reduction {
     fn scaled_sum(&self, x: &Tensor, scale: impl Fn(usize) -> f32) -> Result<Tensor> {
         let axes = self.resolved_axes(x.shape())?;
         let out_shape = self.result_shape(x.shape(), &axes);
-        let scale = scale(reduced_count(x.shape(), &axes));
+        let count = reduced_count(x.shape(), &axes);
+        let scale = scale(count);
         let rank = x.ndim();
         if !axes.is_empty() && axes.iter().copied().eq(rank - axes.len()..rank) {
-            let count = reduced_count(x.shape(), &axes);
             let x = x.as_standard_layout();
             let values = x.as_slice().expect("standard layout is contiguous");
             let sums = values
