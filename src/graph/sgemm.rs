@@ -10,10 +10,12 @@
 //! register tile of [`MR`] × [`NR`] outputs. The micro-kernel is XNNPACK's "splat" form: one
 //! row of the `B` panel is two f32x4 loads, each `A[i, k]` is broadcast (`v128.load32_splat`)
 //! and multiplied into the two accumulators of row `i`; `MR · 2 = 8` accumulators, two `B`
-//! vectors and one broadcast fit the 16 vector registers V8 has on x86 without spilling. An
-//! epilogue runs over each row run of `C` once its sums are final; when it is ReLU or Clip (a
-//! convolution's fused activation) the tiles of the last `k` block apply it to their
-//! accumulators before they store them instead, with the activation's own compares.
+//! vectors and one broadcast fit the 16 vector registers V8 has on x86 without spilling. A
+//! block of a single row (a dense layer at batch 1) takes [`WIDE`] panels per tile instead, so
+//! that its one broadcast feeds eight accumulators too. An epilogue runs over each row run of
+//! `C` once its sums are final; when it is ReLU or Clip (a convolution's fused activation) the
+//! tiles of the last `k` block apply it to their accumulators before they store them instead,
+//! with the activation's own compares.
 //!
 //! Hand-written rather than matrixmultiply (which the native build keeps, with its x86 FMA
 //! kernels) because in the browser matrixmultiply's wasm kernel computes 8 × 8 tiles, 16
@@ -39,6 +41,10 @@ use std::ops::Range;
 pub(crate) const NR: usize = 8;
 /// Rows of `A` per register tile.
 pub(crate) const MR: usize = 4;
+/// Panels per register tile when `C` has a single row (a dense layer at batch 1): `2 · WIDE = 8`
+/// accumulators take every broadcast of `A`, where a one-row [`MR`] tile would give it two, whose
+/// dependent additions would then bound the loop.
+const WIDE: usize = 4;
 /// Block length along `k`: a `KC × NR` panel of `B` (8 KiB) stays in L1 while it is reused
 /// for every row tile of the block.
 const KC: usize = 256;
@@ -287,7 +293,41 @@ impl Product<'_> {
             let last_block = k0 + KC >= k;
             for i0 in rows.clone().step_by(MC) {
                 let mc = MC.min(rows.end - i0);
-                for j0 in columns.clone().step_by(NR) {
+                // A single row (a dense layer at batch 1) takes its full panels [`WIDE`] at a
+                // time; the rest, and every block of several rows, one panel at a time.
+                let wide_end = if mc == 1 {
+                    columns.start + columns.len() / (WIDE * NR) * (WIDE * NR)
+                } else {
+                    columns.start
+                };
+                for j0 in (columns.start..wide_end).step_by(WIDE * NR) {
+                    // The first panel's row k0, the distance to the next panel, the row stride.
+                    // SAFETY (both arms): row k0 < k, column j0 < n of B, as for one panel below.
+                    let (panels, panel_stride, ldb) = match b {
+                        RhsRows::Packed(b_ptr) => {
+                            (unsafe { b_ptr.add(j0 * k + k0 * NR) }, k * NR, NR)
+                        }
+                        RhsRows::Rows(b_ptr, ldb_rows) => {
+                            (unsafe { b_ptr.add(k0 * ldb_rows + j0) }, NR, ldb_rows)
+                        }
+                    };
+                    // SAFETY: row i0 < m of A holds columns k0..k0 + kc <= k; the WIDE panels
+                    // hold kc rows of NR values each (columns j0..j0 + WIDE·NR <= n, all full);
+                    // row i0 of C holds those columns, and a column bias holds them too.
+                    unsafe {
+                        wide_row(
+                            kc,
+                            tile_start(start, k0, i0, j0),
+                            clamp.filter(|_| last_block),
+                            a_ptr.add(i0 * lda + k0),
+                            panels,
+                            panel_stride,
+                            ldb,
+                            c_ptr.add(i0 * ldc + j0),
+                        );
+                    }
+                }
+                for j0 in (wide_end..columns.end).step_by(NR) {
                     let nr = NR.min(n - j0);
                     // The panel of `B` the tiles read: its first row and row stride.
                     let (panel, ldb): (*const f32, usize) = match b {
@@ -316,13 +356,6 @@ impl Product<'_> {
                     };
                     for i in (i0..i0 + mc).step_by(MR) {
                         let mr = MR.min(i0 + mc - i);
-                        let tile_start = match start {
-                            _ if k0 > 0 => TileStart::Current,
-                            Start::Current => TileStart::Current,
-                            Start::Zero => TileStart::Zero,
-                            Start::RowBias(bias) => TileStart::RowBias(bias[i..].as_ptr()),
-                            Start::ColumnBias(bias) => TileStart::ColumnBias(bias[j0..].as_ptr()),
-                        };
                         // SAFETY: rows i..i + mr <= m of A hold columns k0..k0 + kc <= k
                         // (stride lda); the panel holds kc rows of NR values at stride ldb
                         // (full panels of an unpacked B: columns j0..j0 + NR <= n of rows
@@ -335,7 +368,7 @@ impl Product<'_> {
                                     mr,
                                     nr,
                                     kc,
-                                    start: tile_start,
+                                    start: tile_start(start, k0, i, j0),
                                     clamp: clamp.filter(|_| last_block),
                                 },
                                 a_ptr.add(i * lda + k0),
@@ -361,6 +394,18 @@ impl Product<'_> {
                 }
             }
         }
+    }
+}
+
+/// What the tile of `C` at row `i`, column `j` starts from in the `k` block from `k0`: the
+/// product's start in the first block, the sums so far after it.
+fn tile_start(start: Start<'_>, k0: usize, i: usize, j: usize) -> TileStart {
+    match start {
+        _ if k0 > 0 => TileStart::Current,
+        Start::Current => TileStart::Current,
+        Start::Zero => TileStart::Zero,
+        Start::RowBias(bias) => TileStart::RowBias(bias[i..].as_ptr()),
+        Start::ColumnBias(bias) => TileStart::ColumnBias(bias[j..].as_ptr()),
     }
 }
 
@@ -451,6 +496,93 @@ unsafe fn dispatch(
         3 => kernel::<3>(kc, start, clamp, a, lda, b, ldb, c, ldc),
         2 => kernel::<2>(kc, start, clamp, a, lda, b, ldb, c, ldc),
         _ => kernel::<1>(kc, start, clamp, a, lda, b, ldb, c, ldc),
+    }
+}
+
+/// `C[1 × WIDE·NR] = start + A[1 × kc] · B[kc × WIDE·NR]` with wasm SIMD128, summing over `k`
+/// in order (each value's sum is [`kernel`]'s, bit for bit), then `clamp` (if any); `b` is the
+/// first of [`WIDE`] full panels `panel_stride` values apart, each with row stride `ldb`.
+///
+/// # Safety
+/// `a` is readable for `kc` values, each panel for `kc` rows of [`NR`], `c` readable and
+/// writable for `WIDE · NR` values, and a column bias readable for as many (a row bias for one).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[allow(clippy::too_many_arguments)]
+unsafe fn wide_row(
+    kc: usize,
+    start: TileStart,
+    clamp: Option<Clamp>,
+    a: *const f32,
+    b: *const f32,
+    panel_stride: usize,
+    ldb: usize,
+    c: *mut f32,
+) {
+    use crate::graph::madd::madd;
+    use core::arch::wasm32::{f32x4_splat, v128, v128_load, v128_load32_splat, v128_store};
+    let load_pair = |from: *const f32| {
+        [
+            v128_load(from as *const v128),
+            v128_load(from.add(4) as *const v128),
+        ]
+    };
+    let mut acc = [[f32x4_splat(0.0); 2]; WIDE];
+    for (p, pair) in acc.iter_mut().enumerate() {
+        *pair = match start {
+            TileStart::Current => load_pair(c.add(p * NR)),
+            TileStart::Zero => [f32x4_splat(0.0); 2],
+            TileStart::RowBias(bias) => [f32x4_splat(*bias); 2],
+            TileStart::ColumnBias(bias) => load_pair(bias.add(p * NR)),
+        };
+    }
+    for r in 0..kc {
+        let a = v128_load32_splat(a.add(r) as *const u32);
+        for (p, pair) in acc.iter_mut().enumerate() {
+            let [b0, b1] = load_pair(b.add(p * panel_stride + r * ldb));
+            pair[0] = madd(a, b0, pair[0]);
+            pair[1] = madd(a, b1, pair[1]);
+        }
+    }
+    for (p, pair) in acc.iter().enumerate() {
+        let pair = clamp.map_or(*pair, |clamp| pair.map(|sums| clamped(sums, clamp)));
+        v128_store(c.add(p * NR) as *mut v128, pair[0]);
+        v128_store(c.add(p * NR + 4) as *mut v128, pair[1]);
+    }
+}
+
+/// [`WIDE`] one-row tiles of [`kernel`], one panel after the other: the same sums as the wasm
+/// [`wide_row`], for the native tests of the blocking around it.
+///
+/// # Safety
+/// As the wasm [`wide_row`].
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[allow(clippy::too_many_arguments)]
+unsafe fn wide_row(
+    kc: usize,
+    start: TileStart,
+    clamp: Option<Clamp>,
+    a: *const f32,
+    b: *const f32,
+    panel_stride: usize,
+    ldb: usize,
+    c: *mut f32,
+) {
+    for p in 0..WIDE {
+        let start = match start {
+            TileStart::ColumnBias(bias) => TileStart::ColumnBias(bias.add(p * NR)),
+            other => other,
+        };
+        kernel::<1>(
+            kc,
+            start,
+            clamp,
+            a,
+            0,
+            b.add(p * panel_stride),
+            ldb,
+            c.add(p * NR),
+            0,
+        );
     }
 }
 
@@ -604,8 +736,11 @@ mod tests {
 
     /// Shapes around every blocking boundary: partial row tiles and panels, `k` over `KC`,
     /// `m` over `MC`, and the degenerate sizes.
-    const SHAPES: [(usize, usize, usize); 10] = [
+    const SHAPES: [(usize, usize, usize); 13] = [
         (1, 1, 1),
+        (1, 784, 256),
+        (1, 300, 45),
+        (1, 70, 97),
         (3, 5, 7),
         (4, 9, 8),
         (5, 17, 9),

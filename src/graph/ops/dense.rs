@@ -2,11 +2,14 @@
 //!
 //! `W` has PyTorch's `nn.Linear` layout `[out, in]`, so row `o` holds the incoming weights of
 //! neuron `o`. Leading axes of `x` are flattened into rows and processed as one matrix product
-//! starting from the bias (matrixmultiply's sgemm natively; in wasm the crate's
-//! sgemm (`graph/sgemm.rs`) with the weight packed once). Backward (matrixmultiply):
+//! starting from the bias: natively dot products up to four rows and matrixmultiply's sgemm
+//! beyond; in wasm the crate's sgemm (`graph/sgemm.rs`) with the weight packed once, at every
+//! batch size. Backward (matrixmultiply):
 //! `dx = g W`, `dW = g^T x`, `db = sum_rows(g)`.
 
-use super::{dot, Grads, Kernel};
+#[cfg(not(target_arch = "wasm32"))]
+use super::dot;
+use super::{Grads, Kernel};
 use crate::error::{Error, Result};
 #[cfg(target_arch = "wasm32")]
 use crate::graph::sgemm::{gemm, PackedB, Rhs, Start};
@@ -20,7 +23,7 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, CowArray, Ix1, Ix2};
 pub struct Dense {
     weight: Tensor,
     bias: Option<Tensor>,
-    /// The weight packed for the wasm sgemm, built by the first batched forward pass and
+    /// The weight packed for the wasm sgemm, built by the first forward pass and
     /// dropped whenever the parameters are borrowed mutably ([`Kernel::params_mut`], the only
     /// way to change them), so it never outlives the values it was packed from.
     #[cfg(target_arch = "wasm32")]
@@ -97,12 +100,14 @@ impl Dense {
 }
 
 /// Up to this many rows, products are computed as dot products and row updates over the
-/// contiguous `[out, in]` weight instead of through sgemm: matrixmultiply packs both operands
-/// and computes 8-row tiles on every call, which at batch 1 costs several times the arithmetic.
+/// contiguous `[out, in]` weight instead of through matrixmultiply, which packs both operands
+/// and computes 8-row tiles on every call: at batch 1 that costs several times the arithmetic.
+/// (The wasm forward pass has no such cost: its sgemm packs the weight once.)
 const SMALL_BATCH: usize = 4;
 
 impl Dense {
     /// `x W^T` for a few rows: one dot product per output unit against its weight row.
+    #[cfg(not(target_arch = "wasm32"))]
     fn forward_few_rows(&self, x: ArrayView2<'_, f32>) -> Array2<f32> {
         let w = self.weight_2d();
         let w = w
@@ -116,17 +121,18 @@ impl Dense {
         })
     }
 
-    /// `y = bias + x W^T` (`bias[j]` in column `j`; `y` accumulates when there is no bias)
-    /// with the weight packed once for the wasm sgemm (`graph/sgemm.rs`), which starts
-    /// its accumulators from the bias: in the browser this beats matrixmultiply, which repacks
-    /// the weight on every call (see ARCHITECTURE.md, "Matrix products in the browser").
+    /// `bias + x W^T` (`bias[j]` in column `j`) with the weight packed once for the wasm sgemm
+    /// (`graph/sgemm.rs`), which starts its accumulators from the bias: in the browser this
+    /// beats matrixmultiply, which repacks the weight on every call (see ARCHITECTURE.md,
+    /// "Matrix products in the browser"), and at every batch size it beats dot products per
+    /// output unit, down to batch 1 (sgemm's one-row tiles: BENCHMARKS.md, twentieth pass).
     #[cfg(target_arch = "wasm32")]
     fn product_with_bias(
         &self,
         x: ArrayView2<'_, f32>,
         bias: Option<ArrayView1<'_, f32>>,
-        y: &mut Array2<f32>,
-    ) {
+    ) -> Array2<f32> {
+        let mut y = Array2::zeros((x.nrows(), self.out_features()));
         let packed = self
             .packed
             .0
@@ -137,22 +143,31 @@ impl Dense {
             None => Start::Current,
         };
         gemm(x, Rhs::Packed(packed), start, y.view_mut(), None);
+        y
     }
 
-    /// `y = bias + x W^T` (`bias[j]` in column `j`; `y` accumulates when there is no bias)
-    /// with matrixmultiply (its x86 FMA kernels natively): the bias is written first and the
-    /// product added onto it.
+    /// `bias + x W^T` (`bias[j]` in column `j`): up to [`SMALL_BATCH`] rows as dot products
+    /// with the bias added after them, beyond with matrixmultiply (its x86 FMA kernels), the
+    /// bias written first and the product added onto it.
     #[cfg(not(target_arch = "wasm32"))]
     fn product_with_bias(
         &self,
         x: ArrayView2<'_, f32>,
         bias: Option<ArrayView1<'_, f32>>,
-        y: &mut Array2<f32>,
-    ) {
+    ) -> Array2<f32> {
+        if x.nrows() <= SMALL_BATCH {
+            let mut y = self.forward_few_rows(x);
+            if let Some(b) = bias {
+                y += &b;
+            }
+            return y;
+        }
+        let mut y = Array2::zeros((x.nrows(), self.out_features()));
         if let Some(b) = bias {
             y.assign(&b);
         }
-        general_mat_mul(1.0, &x, &self.weight_2d().t(), 1.0, y);
+        general_mat_mul(1.0, &x, &self.weight_2d().t(), 1.0, &mut y);
+        y
     }
 
     /// `g W` for a few rows: each output's gradient scales its weight row into the result.
@@ -228,17 +243,7 @@ impl Kernel for Dense {
             .bias
             .as_ref()
             .map(|b| b.view().into_dimensionality::<Ix1>().expect("bias is 1-D"));
-        let y = if rows.nrows() <= SMALL_BATCH {
-            let mut y = self.forward_few_rows(rows.view());
-            if let Some(b) = bias {
-                y += &b;
-            }
-            y
-        } else {
-            let mut y = Array2::zeros((rows.nrows(), self.out_features()));
-            self.product_with_bias(rows.view(), bias, &mut y);
-            y
-        };
+        let y = self.product_with_bias(rows.view(), bias);
         Ok(y.into_shape_with_order(out_shape)
             .map_err(|e| Error::shape(e.to_string()))?
             .into_dyn())
@@ -296,8 +301,8 @@ impl Kernel for Dense {
 mod tests {
     use super::*;
     use crate::graph::ops::gradcheck::{check, random_tensor, Tolerance};
-    // Run in wasm32 too (`make test-wasm`), where batches of 5 rows or more go through the
-    // SIMD128 sgemm with the packed weight.
+    // Run in wasm32 too (`make test-wasm`), where every batch goes through the SIMD128 sgemm
+    // with the packed weight (natively batches of up to 4 rows take dot products).
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
@@ -343,14 +348,16 @@ mod tests {
         }
     }
 
-    /// The batched forward pass equals the definition summed over the inputs in order from the
-    /// bias: bit for bit in wasm32 (the sgemm kernel keeps that order), within rounding natively
-    /// (matrixmultiply); on shapes with partial row tiles and panels and more inputs than the
-    /// kernel's block length; and it follows a change of the parameters (in wasm32 the packed
-    /// weight is rebuilt).
+    /// The forward pass equals the definition summed over the inputs in order from the bias:
+    /// bit for bit in wasm32 (the sgemm kernel keeps that order, its one-row tiles at batch 1
+    /// too), within rounding natively (matrixmultiply, dot products at batch 1); on shapes with
+    /// partial row tiles and panels and more inputs than the kernel's block length; and it
+    /// follows a change of the parameters (in wasm32 the packed weight is rebuilt).
     #[test]
-    fn batched_forward_matches_the_definition_and_follows_parameter_changes() {
+    fn forward_matches_the_definition_and_follows_parameter_changes() {
         for (seed, (batch, n_in, n_out, bias)) in [
+            (1, 784, 45, true),
+            (1, 300, 64, false),
             (5, 3, 1, true),
             (7, 300, 13, false),
             (13, 260, 35, true),
