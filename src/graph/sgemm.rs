@@ -499,14 +499,15 @@ unsafe fn dispatch(
     }
 }
 
-/// `C[1 × WIDE·NR] = start + A[1 × kc] · B[kc × WIDE·NR]` with wasm SIMD128, summing over `k`
-/// in order (each value's sum is [`kernel`]'s, bit for bit), then `clamp` (if any); `b` is the
-/// first of [`WIDE`] full panels `panel_stride` values apart, each with row stride `ldb`.
+/// `C[1 × WIDE·NR] = start + A[1 × kc] · B[kc × WIDE·NR]`, summing over `k` in order (each
+/// value's sum is [`kernel`]'s, bit for bit), then `clamp` (if any); `b` is the first of [`WIDE`]
+/// full panels `panel_stride` values apart, each with row stride `ldb`. With wasm SIMD128 one
+/// broadcast of `A` feeds all `2 · WIDE` accumulators; elsewhere (the native tests of the
+/// blocking around it) it is [`WIDE`] one-row tiles of [`kernel`], one panel after the other.
 ///
 /// # Safety
 /// `a` is readable for `kc` values, each panel for `kc` rows of [`NR`], `c` readable and
 /// writable for `WIDE · NR` values, and a column bias readable for as many (a row bias for one).
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[allow(clippy::too_many_arguments)]
 unsafe fn wide_row(
     kc: usize,
@@ -518,55 +519,40 @@ unsafe fn wide_row(
     ldb: usize,
     c: *mut f32,
 ) {
-    use crate::graph::madd::madd;
-    use core::arch::wasm32::{f32x4_splat, v128, v128_load, v128_load32_splat, v128_store};
-    let load_pair = |from: *const f32| {
-        [
-            v128_load(from as *const v128),
-            v128_load(from.add(4) as *const v128),
-        ]
-    };
-    let mut acc = [[f32x4_splat(0.0); 2]; WIDE];
-    for (p, pair) in acc.iter_mut().enumerate() {
-        *pair = match start {
-            TileStart::Current => load_pair(c.add(p * NR)),
-            TileStart::Zero => [f32x4_splat(0.0); 2],
-            TileStart::RowBias(bias) => [f32x4_splat(*bias); 2],
-            TileStart::ColumnBias(bias) => load_pair(bias.add(p * NR)),
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        use crate::graph::madd::madd;
+        use core::arch::wasm32::{f32x4_splat, v128, v128_load, v128_load32_splat, v128_store};
+        let load_pair = |from: *const f32| {
+            [
+                v128_load(from as *const v128),
+                v128_load(from.add(4) as *const v128),
+            ]
         };
-    }
-    for r in 0..kc {
-        let a = v128_load32_splat(a.add(r) as *const u32);
+        let mut acc = [[f32x4_splat(0.0); 2]; WIDE];
         for (p, pair) in acc.iter_mut().enumerate() {
-            let [b0, b1] = load_pair(b.add(p * panel_stride + r * ldb));
-            pair[0] = madd(a, b0, pair[0]);
-            pair[1] = madd(a, b1, pair[1]);
+            *pair = match start {
+                TileStart::Current => load_pair(c.add(p * NR)),
+                TileStart::Zero => [f32x4_splat(0.0); 2],
+                TileStart::RowBias(bias) => [f32x4_splat(*bias); 2],
+                TileStart::ColumnBias(bias) => load_pair(bias.add(p * NR)),
+            };
+        }
+        for r in 0..kc {
+            let a = v128_load32_splat(a.add(r) as *const u32);
+            for (p, pair) in acc.iter_mut().enumerate() {
+                let [b0, b1] = load_pair(b.add(p * panel_stride + r * ldb));
+                pair[0] = madd(a, b0, pair[0]);
+                pair[1] = madd(a, b1, pair[1]);
+            }
+        }
+        for (p, pair) in acc.iter().enumerate() {
+            let pair = clamp.map_or(*pair, |clamp| pair.map(|sums| clamped(sums, clamp)));
+            v128_store(c.add(p * NR) as *mut v128, pair[0]);
+            v128_store(c.add(p * NR + 4) as *mut v128, pair[1]);
         }
     }
-    for (p, pair) in acc.iter().enumerate() {
-        let pair = clamp.map_or(*pair, |clamp| pair.map(|sums| clamped(sums, clamp)));
-        v128_store(c.add(p * NR) as *mut v128, pair[0]);
-        v128_store(c.add(p * NR + 4) as *mut v128, pair[1]);
-    }
-}
-
-/// [`WIDE`] one-row tiles of [`kernel`], one panel after the other: the same sums as the wasm
-/// [`wide_row`], for the native tests of the blocking around it.
-///
-/// # Safety
-/// As the wasm [`wide_row`].
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-#[allow(clippy::too_many_arguments)]
-unsafe fn wide_row(
-    kc: usize,
-    start: TileStart,
-    clamp: Option<Clamp>,
-    a: *const f32,
-    b: *const f32,
-    panel_stride: usize,
-    ldb: usize,
-    c: *mut f32,
-) {
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     for p in 0..WIDE {
         let start = match start {
             TileStart::ColumnBias(bias) => TileStart::ColumnBias(bias.add(p * NR)),
