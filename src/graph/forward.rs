@@ -244,9 +244,10 @@ impl Graph {
     /// fresh allocation per node kept to the end (the ViT at batch 16 took 2.9 ms per pass while
     /// its nodes run alone summed to 1.1 ms). A one-input node that is the last reader of a
     /// value not kept writes its output over that value where its op can
-    /// ([`Kernel::forward_in_place`]: the activations and inference batch norm), without a new
-    /// buffer at all; a convolution whose value only the element-wise activation right after it
-    /// reads, and which is not kept, runs that activation as its epilogue
+    /// ([`Kernel::forward_in_place`]: the activations, softmax, inference batch norm and
+    /// reshapes), without a new buffer at all; a convolution whose value only the element-wise
+    /// activation right after it reads, and which is not kept, runs that activation as its
+    /// epilogue
     /// ([`Kernel::forward_then`]) and its own value stays empty; the parts of a concatenation
     /// that only it reads are computed in its output where each is one run of it
     /// ([`Graph::concatenation_parts`], [`Kernel::forward_into`]; a part no op can write there

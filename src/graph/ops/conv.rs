@@ -61,7 +61,7 @@ mod transpose;
 mod unfold;
 
 use super::window::{check_window_param, output_len, AxisWindow};
-use super::{Epilogue, GradientReads, Grads, Kernel};
+use super::{product_into, Epilogue, GradientReads, Grads, Kernel};
 use crate::error::{Error, Result};
 #[cfg(target_arch = "wasm32")]
 use crate::graph::sgemm::{gemm, Rhs, Start};
@@ -920,20 +920,6 @@ fn finish(mut values: Tensor, epilogue: Option<Epilogue<'_>>) -> Tensor {
         );
     }
     values
-}
-
-/// `c = a · b` with the wasm sgemm (`graph/sgemm.rs`), which reads both in place (`a` with
-/// contiguous rows): matrixmultiply's wasm kernel and its packing took a third of ResNet-18's
-/// input gradient in Chromium.
-#[cfg(target_arch = "wasm32")]
-fn product_into(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, c: ArrayViewMut2<'_, f32>) {
-    gemm(a, Rhs::Rows(b), Start::Zero, c, None);
-}
-
-/// `c = a · b` with matrixmultiply (its x86 FMA kernels natively).
-#[cfg(not(target_arch = "wasm32"))]
-fn product_into(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, mut c: ArrayViewMut2<'_, f32>) {
-    general_mat_mul(1.0, &a, &b, 0.0, &mut c);
 }
 
 /// The weight `[O, Cg, kh, kw]` (standard layout) viewed as the matrix `[O, Cg·kh·kw]`.

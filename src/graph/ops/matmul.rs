@@ -3,41 +3,50 @@
 //!
 //! Both operands carry the batch axis first and have rank >= 3: `a` is `[N, ..., M, K]` and
 //! `b` is `[N, ..., K, P]` with the same leading axes; the result is `[N, ..., M, P]`. The
-//! leading axes are flattened into a stack of matrices, each multiplied with ndarray's `dot`.
+//! leading axes are flattened into a stack of matrices, each multiplied into its place in the
+//! output.
 //! Backward: `da = g bᵀ`, `db = aᵀ g`, matrix by matrix.
 
-use super::{Grads, Kernel};
+use super::{product_into, Grads, Kernel};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
-use ndarray::{s, Array3, ArrayView3};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array3, ArrayView3, Axis, CowArray, Ix3};
 
 /// `a @ b` over the last two axes, stacked over the leading ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MatMul;
 
-/// Views `x` (`[..., rows, cols]`, leading axes flattened) as a stack of matrices.
-fn stack(x: &Tensor) -> Result<Array3<f32>> {
+/// Views `x` (`[..., rows, cols]`, leading axes flattened) as a stack of matrices, copied only
+/// when `x` is not in standard layout.
+fn stack(x: &Tensor) -> Result<CowArray<'_, f32, Ix3>> {
     let shape = x.shape();
     let (rows, cols) = (shape[shape.len() - 2], shape[shape.len() - 1]);
     let depth: usize = shape[..shape.len() - 2].iter().product();
     x.as_standard_layout()
-        .into_owned()
         .into_shape_with_order((depth, rows, cols))
         .map_err(|e| Error::shape(format!("matmul operand {shape:?}: {e}")))
 }
 
-/// `out[i] = op(x[i]) · op(y[i])` for every matrix of the stacks, transposing as asked.
+/// `out[i] = op(x[i]) · op(y[i])` for every matrix of the stacks, transposing as asked, each
+/// product written into its place in `out`: the forward pass's (no transpose) through the
+/// product the convolutions use (the wasm sgemm, whose reading in place made the transformer
+/// fixture's attention products about half as costly in Chromium as ndarray's `dot` and a
+/// copy), the backward pass's through matrixmultiply, which reads the transposed views.
 fn batched(x: ArrayView3<f32>, y: ArrayView3<f32>, tx: bool, ty: bool) -> Array3<f32> {
     let depth = x.shape()[0];
     let rows = if tx { x.shape()[2] } else { x.shape()[1] };
     let cols = if ty { y.shape()[1] } else { y.shape()[2] };
     let mut out = Array3::zeros((depth, rows, cols));
-    for i in 0..depth {
-        let a = x.slice(s![i, .., ..]);
-        let b = y.slice(s![i, .., ..]);
-        let a = if tx { a.reversed_axes() } else { a };
-        let b = if ty { b.reversed_axes() } else { b };
-        out.slice_mut(s![i, .., ..]).assign(&a.dot(&b));
+    for (i, c) in out.outer_iter_mut().enumerate() {
+        let (a, b) = (x.index_axis(Axis(0), i), y.index_axis(Axis(0), i));
+        if tx || ty {
+            let a = if tx { a.reversed_axes() } else { a };
+            let b = if ty { b.reversed_axes() } else { b };
+            general_mat_mul(1.0, &a, &b, 0.0, &mut { c });
+        } else {
+            product_into(a, b, c);
+        }
     }
     out
 }
@@ -104,6 +113,60 @@ impl Kernel for MatMul {
 mod tests {
     use super::*;
     use crate::graph::ops::gradcheck::{check, random_tensor, Tolerance};
+    // Run in wasm32 too (`make test-wasm`), where the forward products are the SIMD128 sgemm's.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    /// Stacks of products of several shapes (rows and columns off the sgemm's tile sizes, a
+    /// long inner axis past its `k` block, one-row products, operands in another memory order)
+    /// equal the sums of the definition in f64 to f32 rounding.
+    #[test]
+    fn forward_equals_the_definition() {
+        for (seed, (lead, m, k, p)) in [
+            (vec![2, 3], 5, 7, 9),
+            (vec![1, 1], 17, 300, 13),
+            (vec![4], 1, 8, 17),
+            (vec![3], 6, 1, 4),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let with = |rows, cols| [lead.clone(), vec![rows, cols]].concat();
+            let a = random_tensor(&with(m, k), -1., 1., 10 + seed as u64);
+            let b = random_tensor(&with(k, p), -1., 1., 20 + seed as u64);
+            // The same values in another memory order: `b` stored transposed.
+            let rank = lead.len() + 2;
+            let mut order: Vec<usize> = (0..rank).collect();
+            order.swap(rank - 2, rank - 1);
+            let b_stored_transposed = b
+                .view()
+                .permuted_axes(order.clone())
+                .as_standard_layout()
+                .into_owned()
+                .permuted_axes(order);
+            for b in [&b, &b_stored_transposed] {
+                let y = MatMul.forward(&[&a, b]).unwrap();
+                assert_eq!(y.shape(), with(m, p).as_slice());
+                let depth: usize = lead.iter().product();
+                let a3 = a.to_shape((depth, m, k)).unwrap();
+                let b3 = b.to_shape((depth, k, p)).unwrap();
+                let y3 = y.to_shape((depth, m, p)).unwrap();
+                for ((d, i), j) in (0..depth)
+                    .flat_map(|d| (0..m).map(move |i| (d, i)))
+                    .flat_map(|di| (0..p).map(move |j| (di, j)))
+                {
+                    let want: f64 = (0..k)
+                        .map(|t| a3[[d, i, t]] as f64 * b3[[d, t, j]] as f64)
+                        .sum();
+                    let got = y3[[d, i, j]] as f64;
+                    assert!(
+                        (got - want).abs() <= 1e-5 * (1.0 + want.abs()),
+                        "{lead:?} {m}x{k}x{p} [{d}, {i}, {j}]: {got} against {want}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn forward_matches_hand_computation() {

@@ -14,11 +14,26 @@
 
 use super::{GradientReads, Grads, Kernel};
 use crate::error::{Error, Result};
-use crate::tensor::{checked_elements, Tensor};
+use crate::tensor::{checked_elements, standard_layout, Tensor};
 use ndarray::{ArrayViewD, Axis, IxDyn, Slice};
 pub use pad::{Pad, PadMode};
 
 mod pad;
+
+/// Reshapes `x` to `shape` (as [`Kernel::output_shape`] gives it, or its error) over its own
+/// buffer, without a copy, when `x` is in standard layout (`None` otherwise): Flatten's and
+/// Reshape's [`Kernel::forward_in_place`].
+fn reshape_in_place(x: &mut Tensor, shape: Result<Vec<usize>>) -> Option<Result<()>> {
+    if !x.is_standard_layout() {
+        return None;
+    }
+    Some(shape.map(|shape| {
+        let values = std::mem::replace(x, Tensor::zeros(IxDyn(&[0])));
+        *x = values
+            .into_shape_with_order(IxDyn(&shape))
+            .expect("a standard-layout tensor takes any shape of as many elements");
+    }))
+}
 
 /// `tensor` reshaped (row-major) to `shape`, copied once.
 fn reshaped(tensor: &Tensor, shape: &[usize]) -> Result<Tensor> {
@@ -283,6 +298,11 @@ impl Kernel for Flatten {
         reshaped(x, &self.output_shape(&[x.shape()])?)
     }
 
+    fn forward_in_place(&self, x: &mut Tensor) -> Option<Result<()>> {
+        let shape = self.output_shape(&[x.shape()]);
+        reshape_in_place(x, shape)
+    }
+
     fn backward(
         &self,
         inputs: &[&Tensor],
@@ -340,6 +360,11 @@ impl Kernel for Reshape {
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
         let x = inputs[0];
         reshaped(x, &self.output_shape(&[x.shape()])?)
+    }
+
+    fn forward_in_place(&self, x: &mut Tensor) -> Option<Result<()>> {
+        let shape = self.output_shape(&[x.shape()]);
+        reshape_in_place(x, shape)
     }
 
     fn backward(
@@ -405,11 +430,7 @@ impl Transpose {
 
 /// `tensor` with its axes permuted, in standard layout.
 fn permuted(tensor: &Tensor, perm: &[usize]) -> Tensor {
-    tensor
-        .view()
-        .permuted_axes(IxDyn(perm))
-        .as_standard_layout()
-        .into_owned()
+    standard_layout(tensor.view().permuted_axes(IxDyn(perm)))
 }
 
 impl Kernel for Transpose {
@@ -455,6 +476,7 @@ impl Kernel for Transpose {
 mod tests {
     use super::*;
     use crate::graph::ops::gradcheck::{check, random_tensor, Tolerance};
+    use crate::graph::ops::Op;
 
     fn tensor(shape: &[usize], values: &[f32]) -> Tensor {
         Tensor::from_shape_vec(shape.to_vec(), values.to_vec()).unwrap()
@@ -619,6 +641,35 @@ mod tests {
         let y = Reshape::new(vec![3, 2]).forward(&[&x]).unwrap();
         assert_eq!(y.shape(), &[1, 3, 2]);
         assert_eq!(y.as_slice().unwrap(), x.as_slice().unwrap());
+    }
+
+    /// Reshape and Flatten over their input's own buffer give `forward`'s tensor and keep the
+    /// buffer; a shape that does not fit is an error, and an input in another memory order is
+    /// left to `forward`.
+    #[test]
+    fn reshape_and_flatten_in_place_equal_forward() {
+        let x = random_tensor(&[2, 3, 4], -1.0, 1.0, 49);
+        for op in [
+            Op::Reshape(Reshape::new(vec![4, 3])),
+            Op::Flatten(Flatten::new(1).unwrap()),
+        ] {
+            let mut in_place = x.clone();
+            let buffer = in_place.as_ptr();
+            op.forward_in_place(&mut in_place).unwrap().unwrap();
+            assert_eq!(in_place, op.forward(&[&x]).unwrap(), "{op:?}");
+            assert_eq!(in_place.as_ptr(), buffer, "{op:?}");
+        }
+        let mut misfit = x.clone();
+        assert!(Reshape::new(vec![5])
+            .forward_in_place(&mut misfit)
+            .unwrap()
+            .is_err());
+        let mut transposed = x.clone().reversed_axes();
+        let before = transposed.clone();
+        assert!(Reshape::new(vec![6])
+            .forward_in_place(&mut transposed)
+            .is_none());
+        assert_eq!(transposed, before);
     }
 
     #[test]
