@@ -30,9 +30,10 @@ fn stack(x: &Tensor) -> Result<CowArray<'_, f32, Ix3>> {
 
 /// `out[i] = op(x[i]) · op(y[i])` for every matrix of the stacks, transposing as asked, each
 /// product written into its place in `out`: the forward pass's (no transpose) through the
-/// product the convolutions use (the wasm sgemm, whose reading in place made the transformer
-/// fixture's attention products about half as costly in Chromium as ndarray's `dot` and a
-/// copy), the backward pass's through matrixmultiply, which reads the transposed views.
+/// product the convolutions use (the wasm sgemm, which reads both operands in place), the
+/// backward pass's through matrixmultiply, which reads the transposed views. Against ndarray's
+/// `dot` with a copy of each operand and of each product, the transformer fixture's forward
+/// pass at batch 16 went 1.47 → 1.35 ms in Chromium (BENCHMARKS.md, twenty-first pass).
 fn batched(x: ArrayView3<f32>, y: ArrayView3<f32>, tx: bool, ty: bool) -> Array3<f32> {
     let depth = x.shape()[0];
     let rows = if tx { x.shape()[2] } else { x.shape()[1] };
